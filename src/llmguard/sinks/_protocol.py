@@ -1,0 +1,36 @@
+"""The contract every sink meets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from llmguard._records import Record
+
+__all__ = ["Sink", "sink_name"]
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Where finished records go.
+
+    llmguard calls these methods from its own background thread, one call at a time
+    per sink, so a sink needs no locking of its own for them. A sink may raise or block:
+    llmguard isolates it from the application and from the other sinks.
+    """
+
+    def emit(self, batch: Sequence[Record]) -> None:
+        """Take a batch of finished records, oldest first."""
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Make everything emitted so far durable or visible, within ``timeout`` seconds."""
+
+    def close(self) -> None:
+        """Release files and connections; no more batches follow."""
+
+
+def sink_name(sink: object) -> str:
+    """The name a sink goes by in stats and warnings: its ``name`` or its class name."""
+    name = getattr(sink, "name", None)
+    return name if isinstance(name, str) else type(sink).__name__
