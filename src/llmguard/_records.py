@@ -26,7 +26,7 @@ SCHEMA_VERSION = 1
 
 RecordKind = Literal["llm", "attempt", "tool", "agent", "step", "span", "feedback", "internal"]
 Status = Literal["ok", "error", "limit"]
-StreamEnd = Literal["exhausted", "closed", "collected", "cancelled", "error"]
+StreamEnd = Literal["exhausted", "closed", "cancelled", "error"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

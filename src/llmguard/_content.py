@@ -1,0 +1,84 @@
+"""Captured content: safe JSON snapshots of arbitrary values and size-bounded copies."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pydantic_core
+
+from llmguard._records import ContentDigest
+
+__all__ = ["fit", "safe_repr", "snapshot"]
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def safe_repr(value: object, limit: int = 200) -> str:
+    """``repr(value)`` cut to ``limit`` characters; never raises."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fallback(value: object) -> str:
+    return f"<{type(value).__name__}>"
+
+
+def snapshot(value: Any) -> Any:
+    """A JSON-compatible copy of ``value``, taken now, that later mutation cannot change.
+
+    Anything JSON cannot hold is rendered as a short marker instead of raising: unknown
+    objects become ``"<TypeName>"``, bytes become base64, NaN becomes null, and a value
+    that cannot be walked at all (a reference cycle) becomes its truncated ``repr``.
+    """
+    if isinstance(value, _SCALARS):
+        return value
+    try:
+        return pydantic_core.to_jsonable_python(
+            value, fallback=_fallback, bytes_mode="base64", inf_nan_mode="null"
+        )
+    except Exception:
+        return f"<unserializable {type(value).__name__}: {safe_repr(value, 120)}>"
+
+
+def fit(value: Any, max_bytes: int) -> tuple[Any, ContentDigest | None]:
+    """Bound a snapshot to ``max_bytes`` of JSON while keeping it valid JSON.
+
+    Returns the value unchanged with ``None`` when it fits. Otherwise long strings are
+    cut, long lists and objects are shortened, each with a marker saying how much was
+    left out, and the digest of the full value is returned beside the shortened one.
+    """
+    raw = pydantic_core.to_json(value)
+    if len(raw) <= max_bytes:
+        return value, None
+    digest = ContentDigest(bytes=len(raw), sha256=hashlib.sha256(raw).hexdigest())
+    budget = max(max_bytes // 2, 16)
+    while True:
+        shrunk = _shrink(value, budget, max(budget // 64, 1))
+        if len(pydantic_core.to_json(shrunk)) <= max_bytes or budget <= 16:
+            break
+        budget //= 2
+    if len(pydantic_core.to_json(shrunk)) > max_bytes:
+        shrunk = f"<{digest.bytes} bytes left out>"
+    return shrunk, digest
+
+
+def _shrink(value: Any, chars: int, items: int) -> Any:
+    if isinstance(value, str):
+        if len(value) <= chars:
+            return value
+        return f"{value[:chars]}…[+{len(value) - chars} chars]"
+    if isinstance(value, list):
+        kept = [_shrink(v, chars, items) for v in value[:items]]
+        if len(value) > items:
+            kept.append(f"…[+{len(value) - items} items]")
+        return kept
+    if isinstance(value, dict):
+        out = {k: _shrink(v, chars, items) for k, v in list(value.items())[:items]}
+        if len(value) > items:
+            out["…"] = f"+{len(value) - items} keys"
+        return out
+    return value

@@ -1,0 +1,578 @@
+"""Spans: ``lg.span``, ``@lg.trace``, the current span, and context across threads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, get_args, overload
+
+from llmguard import _config
+from llmguard._content import safe_repr, snapshot
+from llmguard._pipeline import submit
+from llmguard._records import Record, RecordKind, Status, StreamEnd, StreamInfo, iso_time
+from llmguard._wrap import Wrapped, positional_names, wrap
+from llmguard.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from llmguard._config import Settings
+
+__all__ = ["Span", "current_span", "current_trace_id", "propagate", "span", "trace"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_current: ContextVar[Span | None] = ContextVar("llmguard.span", default=None)
+_getrandbits = random.getrandbits
+_time_ns = time.time_ns
+_perf_ns = time.perf_counter_ns
+
+#: Attribute names that fill a record's own fields rather than its ``metadata``.
+_RECORD_FIELDS = frozenset(
+    {
+        "model",
+        "provider",
+        "prompt_name",
+        "prompt_version",
+        "usage",
+        "cost_usd",
+        "price_table",
+        "attempt",
+        "limits",
+        "finish_reason",
+        "tags",
+        "sample_weight",
+    }
+)
+_STATUSES = frozenset(get_args(Status))
+_TRACE_KINDS = frozenset(get_args(RecordKind)) - {"internal", "feedback"}
+_MAX_ERROR_CHARS = 2000
+
+
+def _error_type(exc: BaseException) -> str:
+    cls = type(exc)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class Span:
+    """One timed step of work: a traced call, a block under ``lg.span``, an LLM call.
+
+    A span is a context manager (``with`` and ``async with``). While it is open it is
+    the current span of its context, so spans opened inside it -- in the same
+    thread, in asyncio tasks it creates, in threads started through
+    :func:`propagate` -- become its children. When it ends, its record goes to the
+    sinks.
+    """
+
+    __slots__ = (
+        "_ended",
+        "_fields",
+        "_input",
+        "_metadata",
+        "_output",
+        "_perf_start",
+        "_start_ns",
+        "_stream",
+        "_token",
+        "duration_ns",
+        "error_message",
+        "error_type",
+        "kind",
+        "name",
+        "parent_id_int",
+        "span_id_int",
+        "status",
+        "trace_id_int",
+    )
+
+    _input: Any
+    _output: Any
+
+    def __init__(
+        self, name: str, kind: RecordKind = "span", attributes: Mapping[str, Any] | None = None
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.status: Status = "ok"
+        self.error_type: str | None = None
+        self.error_message: str | None = None
+        self._fields: dict[str, Any] | None = None
+        self._metadata: dict[str, Any] | None = None
+        self._input = self._output = _NOT_CAPTURED
+        self._stream: StreamInfo | None = None
+        self._token: contextvars.Token[Span | None] | None = None
+        self._ended = False
+        self.trace_id_int = 0
+        self.span_id_int = 0
+        self.parent_id_int = 0
+        self._start_ns = 0
+        self._perf_start = 0
+        self.duration_ns = 0
+        if attributes:
+            self.set_attributes(attributes)
+
+    # -- identity --------------------------------------------------------------------
+
+    @property
+    def trace_id(self) -> str:
+        """The trace's id: 32 hex digits, as in W3C Trace Context."""
+        return f"{self.trace_id_int:032x}"
+
+    @property
+    def span_id(self) -> str:
+        """This span's id: 16 hex digits."""
+        return f"{self.span_id_int:016x}"
+
+    @property
+    def parent_id(self) -> str | None:
+        """The enclosing span's id, or ``None`` for the root of a trace."""
+        return f"{self.parent_id_int:016x}" if self.parent_id_int else None
+
+    @property
+    def ended(self) -> bool:
+        """Whether the span has ended and its record was handed to delivery."""
+        return self._ended
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def start(self, parent: Span | None = None) -> Span:
+        """Start timing, as a child of ``parent`` (by default the current span)."""
+        if parent is None:
+            parent = _current.get()
+        if parent is None:
+            self.trace_id_int = _getrandbits(128) or 1
+        else:
+            self.trace_id_int = parent.trace_id_int
+            self.parent_id_int = parent.span_id_int
+        self.span_id_int = _getrandbits(64) or 1
+        self._start_ns = _time_ns()
+        self._perf_start = _perf_ns()
+        return self
+
+    def end(self) -> None:
+        """End the span and hand its record to delivery; later calls do nothing."""
+        if self._ended:
+            return
+        self.duration_ns = _perf_ns() - self._perf_start
+        self._ended = True
+        submit(self)
+
+    def __enter__(self) -> Span:
+        if not self._start_ns:
+            self.start()
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self.record_exception(exc)
+        token, self._token = self._token, None
+        if token is not None:
+            try:
+                _current.reset(token)
+            except ValueError:
+                # Exited in another context than it was entered in (an async generator
+                # finalized elsewhere): restore the parent there instead.
+                _current.set(token.old_value if token.old_value is not token.MISSING else None)
+        self.end()
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- what the record holds -----------------------------------------------------
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute.
+
+        Names of record fields (``model``, ``provider``, ``prompt_name``,
+        ``prompt_version``, ``usage``, ``cost_usd``, ``finish_reason``, ``tags``, ...)
+        fill that field; any other name goes to the record's ``metadata``. Values are
+        copied as JSON-compatible data now, so later changes to them are not seen.
+        """
+        if self._ended:
+            return
+        if key in _RECORD_FIELDS:
+            if self._fields is None:
+                self._fields = {}
+            self._fields[key] = tuple(value) if key == "tags" else value
+            return
+        if self._metadata is None:
+            self._metadata = {}
+        self._metadata[key] = snapshot(value)
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """Set several attributes at once; see :meth:`set_attribute`."""
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
+
+    def set_status(self, status: Status, message: str | None = None) -> None:
+        """Set the outcome: ``"ok"``, ``"error"`` or ``"limit"``, with an optional message.
+
+        Raises:
+            ConfigurationError: ``status`` is not one of the three.
+        """
+        if status not in _STATUSES:
+            raise ConfigurationError(f"status must be one of {sorted(_STATUSES)}, not {status!r}")
+        self.status = status
+        if message is not None:
+            self.error_message = message[:_MAX_ERROR_CHARS]
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Mark the span failed with ``exc``'s type and message."""
+        self.status = "error"
+        self.error_type = _error_type(exc)
+        try:
+            message = str(exc)
+        except Exception:
+            message = safe_repr(exc)
+        self.error_message = message[:_MAX_ERROR_CHARS]
+
+    def set_input(self, value: Any) -> None:
+        """Capture the span's input (when content capture is on)."""
+        if _config.settings().capture_content:
+            self._input = snapshot(value)
+
+    def set_output(self, value: Any) -> None:
+        """Capture the span's output (when content capture is on)."""
+        if _config.settings().capture_content:
+            self._output = snapshot(value)
+
+    def set_stream(self, items: int, end: StreamEnd) -> None:
+        """Record how a generator or stream ended and how many items it delivered."""
+        self._stream = StreamInfo(items=items, end=end)
+
+    def to_record(self, settings: Settings) -> Record:
+        """The record of this ended span (content as captured, not yet redacted)."""
+        start = self._start_ns
+        return Record(
+            trace_id=f"{self.trace_id_int:032x}",
+            span_id=f"{self.span_id_int:016x}",
+            parent_id=f"{self.parent_id_int:016x}" if self.parent_id_int else None,
+            kind=self.kind,
+            name=self.name,
+            start=iso_time(start),
+            end=iso_time(start + self.duration_ns),
+            duration_ms=self.duration_ns / 1e6,
+            status=self.status,
+            error_type=self.error_type,
+            error_message=self.error_message,
+            service=settings.service,
+            input=None if self._input is _NOT_CAPTURED else self._input,
+            output=None if self._output is _NOT_CAPTURED else self._output,
+            stream=self._stream,
+            metadata=self._metadata or {},
+            **(self._fields or {}),
+        )
+
+    def __repr__(self) -> str:
+        state = "ended" if self._ended else "open"
+        return f"<Span {self.name!r} {self.kind} {self.span_id} {state}>"
+
+
+_NOT_CAPTURED: Any = object()
+
+
+def span(name: str, /, *, kind: RecordKind = "span", **attributes: Any) -> Span:
+    """A span for any step that is not a decorated function.
+
+    Use it as ``with lg.span("retrieve", k=5) as s:`` (or ``async with``). Keyword
+    arguments become attributes; see :meth:`Span.set_attribute`.
+
+    Raises:
+        ConfigurationError: ``name`` is not a non-empty string or ``kind`` is unknown.
+    """
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"a span name must be a non-empty string, not {name!r}")
+    _check_kind(kind)
+    return Span(name, kind, attributes)
+
+
+def current_span() -> Span | None:
+    """The span open in the current context, if any."""
+    return _current.get()
+
+
+def current_trace_id() -> str | None:
+    """The id of the trace open in the current context, if any (32 hex digits)."""
+    current = _current.get()
+    return None if current is None else current.trace_id
+
+
+def propagate(fn: Callable[P, R]) -> Callable[P, R]:
+    """Bind ``fn`` to the current context, so spans it opens in another thread nest here.
+
+    ``executor.submit(lg.propagate(work), item)`` runs ``work`` with the spans open
+    now as its parents. Each call runs in its own copy of the context, so the
+    returned callable can be used by many threads at once.
+    """
+    context = contextvars.copy_context()
+
+    @functools.wraps(fn)
+    def run_in_context(*args: P.args, **kwargs: P.kwargs) -> R:
+        return context.copy().run(fn, *args, **kwargs)
+
+    return run_in_context
+
+
+def _check_kind(kind: object) -> None:
+    if kind not in _TRACE_KINDS:
+        raise ConfigurationError(f"kind must be one of {sorted(_TRACE_KINDS)}, not {kind!r}")
+
+
+class _Tracer:
+    """The handler behind ``@lg.trace``: one span around every call of the function."""
+
+    __slots__ = ("arg_names", "attributes", "is_method", "kind", "name")
+
+    def __init__(
+        self, fn: Any, name: str, kind: RecordKind, attributes: dict[str, Any] | None
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.attributes = attributes
+        self.arg_names, self.is_method = positional_names(fn)
+
+    def _open(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
+        opened = Span(self.name, self.kind, self.attributes).start()
+        if _config.settings().capture_content:
+            opened._input = snapshot(self._named(instance, args, kwargs))
+        return opened
+
+    def _named(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        names = self.arg_names
+        if self.is_method and instance is not None:
+            names = names[1:]
+        named = dict(zip(names, args, strict=False))
+        if len(args) > len(names):
+            named["*args"] = args[len(names) :]
+        if kwargs:
+            named.update(kwargs)
+        return named
+
+    def call(
+        self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        opened = self._open(instance, args, kwargs)
+        token = _current.set(opened)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            opened.record_exception(exc)
+            raise
+        else:
+            opened.set_output(result)
+        finally:
+            _current.reset(token)
+            opened.end()
+        return result
+
+    async def acall(
+        self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        opened = self._open(instance, args, kwargs)
+        token = _current.set(opened)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            opened.record_exception(exc)
+            raise
+        else:
+            opened.set_output(result)
+        finally:
+            _current.reset(token)
+            opened.end()
+        return result
+
+    def gen(
+        self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Iterator[Any]:
+        return traced_generator(
+            lambda: self._open(instance, args, kwargs), lambda: wrapped(*args, **kwargs)
+        )
+
+    def agen(
+        self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> AsyncIterator[Any]:
+        return traced_async_generator(
+            lambda: self._open(instance, args, kwargs), lambda: wrapped(*args, **kwargs)
+        )
+
+
+def traced_generator(
+    open_span: Callable[[], Span], make: Callable[[], Any]
+) -> Generator[Any, Any, Any]:
+    """Run a generator with its span current only while the generator itself runs.
+
+    The span opens at the first ``next()`` -- a generator never started costs nothing
+    and leaves no open span -- and ends when the generator is exhausted, fails, is
+    closed or is garbage collected, recording how many items it delivered. ``send``
+    and ``throw`` reach the inner generator as they would without the wrapper.
+    """
+    opened = open_span()
+    items = 0
+    end: StreamEnd = "exhausted"
+    try:
+        inner = opened_call(opened, make)
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            token = _current.set(opened)
+            try:
+                if to_throw is None:
+                    item = inner.send(to_send)
+                else:
+                    thrown, to_throw = to_throw, None
+                    item = inner.throw(thrown)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                _current.reset(token)
+            items += 1
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                end = "closed"
+                token = _current.set(opened)
+                try:
+                    inner.close()
+                finally:
+                    _current.reset(token)
+                raise
+            except BaseException as exc:
+                to_throw = exc
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        end = "error"
+        opened.record_exception(exc)
+        raise
+    finally:
+        opened.set_stream(items, end)
+        opened.end()
+
+
+async def traced_async_generator(
+    open_span: Callable[[], Span], make: Callable[[], Any]
+) -> AsyncIterator[Any]:
+    """The async counterpart of :func:`traced_generator`; cancellation ends the span too."""
+    opened = open_span()
+    items = 0
+    end: StreamEnd = "exhausted"
+    try:
+        inner = opened_call(opened, make)
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            token = _current.set(opened)
+            try:
+                if to_throw is None:
+                    item = await inner.asend(to_send)
+                else:
+                    thrown, to_throw = to_throw, None
+                    item = await inner.athrow(thrown)
+            except StopAsyncIteration:
+                return
+            finally:
+                _current.reset(token)
+            items += 1
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                end = "closed"
+                token = _current.set(opened)
+                try:
+                    await inner.aclose()
+                finally:
+                    _current.reset(token)
+                raise
+            except BaseException as exc:
+                to_throw = exc
+    except GeneratorExit:
+        raise
+    except asyncio.CancelledError as exc:
+        end = "cancelled"
+        opened.record_exception(exc)
+        raise
+    except BaseException as exc:
+        end = "error"
+        opened.record_exception(exc)
+        raise
+    finally:
+        opened.set_stream(items, end)
+        opened.end()
+
+
+def opened_call(opened: Span, make: Callable[[], Any]) -> Any:
+    """Call ``make()`` with ``opened`` as the current span."""
+    token = _current.set(opened)
+    try:
+        return make()
+    finally:
+        _current.reset(token)
+
+
+@overload
+def trace(fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def trace(
+    *, name: str | None = None, kind: RecordKind = "span", **attributes: Any
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def trace(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    kind: RecordKind = "span",
+    **attributes: Any,
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Record a span for every call of the decorated function.
+
+    Works on functions, coroutine functions, generators, async generators and
+    methods, as ``@lg.trace`` or ``@lg.trace(name=..., kind=..., **attributes)``.
+    The span is named after the function's qualified name unless ``name`` is given;
+    arguments and the return value are captured when content capture is on.
+    Exceptions are recorded and re-raised unchanged. A generator's span ends when it
+    is exhausted, closed, garbage collected or cancelled, with the number of items it
+    delivered.
+
+    Raises:
+        ConfigurationError: The decorated object is not callable, or ``name`` or
+            ``kind`` is not valid.
+    """
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ConfigurationError(f"trace name must be a non-empty string, not {name!r}")
+    _check_kind(kind)
+
+    def decorate(target: Callable[P, R]) -> Callable[P, R]:
+        inner = getattr(target, "__func__", target)
+        if not callable(inner):
+            raise ConfigurationError(f"@lg.trace needs a function, not {target!r}")
+        span_name = name or getattr(inner, "__qualname__", None) or repr(inner)
+        return wrap(target, _Tracer(target, span_name, kind, attributes or None))
+
+    return decorate if fn is None else decorate(fn)
