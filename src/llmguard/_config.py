@@ -130,17 +130,18 @@ def configure(
 def reset() -> None:
     """Return to the default settings, after flushing and closing the configured sinks.
 
-    Meant for tests: each test can start from a known state.
+    Meant for tests: each test can start from a known state. ``LLMGUARD_SINK`` is read
+    again when the next record is delivered.
     """
-    _apply(Settings())
+    _apply(Settings(), rebuild=True)
 
 
-def _apply(new: Settings) -> None:
+def _apply(new: Settings, rebuild: bool = False) -> None:
     global _settings
     from llmguard import _pipeline
 
     old, _settings = _settings, new
-    _pipeline.settings_changed(old, new)
+    _pipeline.settings_changed(old, new, rebuild)
 
 
 def sinks_from_env() -> tuple[Sink, ...]:

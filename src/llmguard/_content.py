@@ -27,12 +27,13 @@ def _fallback(value: object) -> str:
     return f"<{type(value).__name__}>"
 
 
-def snapshot(value: Any) -> Any:
+def snapshot(value: Any, _depth: int = 2) -> Any:
     """A JSON-compatible copy of ``value``, taken now, that later mutation cannot change.
 
     Anything JSON cannot hold is rendered as a short marker instead of raising: unknown
-    objects become ``"<TypeName>"``, bytes become base64, NaN becomes null, and a value
-    that cannot be walked at all (a reference cycle) becomes its truncated ``repr``.
+    objects become ``"<TypeName>"``, bytes become base64, NaN becomes null. When a
+    container cannot be walked as a whole (a reference cycle somewhere inside), its
+    items are taken one by one, so one bad argument does not hide the others.
     """
     if isinstance(value, _SCALARS):
         return value
@@ -41,6 +42,10 @@ def snapshot(value: Any) -> Any:
             value, fallback=_fallback, bytes_mode="base64", inf_nan_mode="null"
         )
     except Exception:
+        if _depth > 0 and isinstance(value, dict):
+            return {str(k): snapshot(v, _depth - 1) for k, v in value.items()}
+        if _depth > 0 and isinstance(value, (list, tuple)):
+            return [snapshot(v, _depth - 1) for v in value]
         return f"<unserializable {type(value).__name__}: {safe_repr(value, 120)}>"
 
 

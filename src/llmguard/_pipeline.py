@@ -523,14 +523,14 @@ def shutdown(timeout: float | None = 5.0) -> FlushResult:
     return current.close(timeout)
 
 
-def settings_changed(old: Settings, new: Settings) -> None:
-    """Called by ``configure()``: swap the pipeline when the sinks change."""
+def settings_changed(old: Settings, new: Settings, rebuild: bool) -> None:
+    """Called by ``configure()``: swap the pipeline when the sinks change or on reset."""
     global _active
     with _active_lock:
         current = _active
         if current is None:
             return
-        if new.sinks is old.sinks and new.queue_size == old.queue_size:
+        if not rebuild and new.sinks is old.sinks and new.queue_size == old.queue_size:
             current.update(new)
             return
         _active = None

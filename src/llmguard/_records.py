@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 import pydantic_core
@@ -104,9 +104,7 @@ class Record:
             value = getattr(self, name)
             if value is None or (not value and isinstance(value, (tuple, dict))):
                 continue
-            if name in _NESTED:
-                value = _nested_to_dict(value)
-            out[name] = value
+            out[name] = _nested_to_dict(value) if name in _NESTED else value
         return out
 
     def to_json(self) -> bytes:
@@ -154,7 +152,13 @@ def _nested_to_dict(value: Any) -> Any:
 
 def iso_time(ns: int) -> str:
     """Format nanoseconds since the epoch as ISO 8601 UTC with microseconds."""
-    return (_EPOCH + timedelta(microseconds=ns // 1000)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    global _last_second
+    seconds, rest = divmod(ns, 1_000_000_000)
+    cached = _last_second
+    if cached[0] != seconds:
+        # Records finished in the same second share the formatted date and time.
+        cached = _last_second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{cached[1]}.{rest // 1000:06d}Z"
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_last_second: tuple[int, str] = (-1, "")

@@ -366,9 +366,7 @@ class _Tracer:
         named = dict(zip(names, args, strict=False))
         if len(args) > len(names):
             named["*args"] = args[len(names) :]
-        if kwargs:
-            named.update(kwargs)
-        return named
+        return {**named, **kwargs} if kwargs else named
 
     def call(
         self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
