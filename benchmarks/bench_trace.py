@@ -98,7 +98,9 @@ def main() -> None:
     rows = [("bare call", caller_ns(work), amortized_ns(work, nothing))]
     rows.append(("@lg.trace, JSONL sink", caller_ns(traced), amortized_ns(traced, flush)))
     lg.configure(capture_content=False)
-    rows.append(("@lg.trace, JSONL sink, no content", caller_ns(traced), amortized_ns(traced, flush)))
+    rows.append(
+        ("@lg.trace, JSONL sink, no content", caller_ns(traced), amortized_ns(traced, flush))
+    )
     lg.configure(capture_content=True)
     otel = otel_variant()
     if otel is not None:
@@ -110,7 +112,8 @@ def main() -> None:
     print(f"Python {sys.version.split()[0]}; added time per call (median)")
     print(f"{'variant':<38} {'caller':>10} {'amortized':>10}")
     for name, caller, total in rows[1:]:
-        print(f"{name:<38} {(caller - bare_caller) / 1000:>8.2f}µs {(total - bare_total) / 1000:>8.2f}µs")
+        added_caller, added_total = (caller - bare_caller) / 1000, (total - bare_total) / 1000
+        print(f"{name:<38} {added_caller:>8.2f}µs {added_total:>8.2f}µs")
     if otel is not None:
         ours, theirs = rows[1], rows[-1]
         print(

@@ -41,4 +41,4 @@ def sink() -> Iterator[ListSink]:
     """A list sink configured as the only sink."""
     list_sink = ListSink()
     lg.configure(sinks=[list_sink])
-    yield list_sink
+    return list_sink

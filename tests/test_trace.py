@@ -103,9 +103,8 @@ def test_set_status_limit_with_message() -> None:
 async def test_async_span() -> None:
     """``async with lg.span`` opens and ends a span like ``with``."""
     with capture() as records:
-        async with lg.span("a") as outer:
-            async with lg.span("b"):
-                await asyncio.sleep(0)
+        async with lg.span("a") as outer, lg.span("b"):
+            await asyncio.sleep(0)
     assert by_name(records)["b"].parent_id == outer.span_id
 
 
@@ -160,7 +159,7 @@ def test_trace_reraises_exceptions_unchanged() -> None:
     def fail() -> None:
         raise error
 
-    with capture() as records, pytest.raises(ValueError) as raised:
+    with capture() as records, pytest.raises(ValueError, match="bad") as raised:
         fail()
     assert raised.value is error
     assert records[0].error_type == "ValueError"
@@ -491,3 +490,30 @@ def test_span_ends_once() -> None:
         s.end()
     assert len(records) == 1
     assert s.ended
+
+
+def test_record_field_attributes_are_converted_or_kept_as_metadata() -> None:
+    """usage as a mapping becomes Usage; a value that can't fill its field goes to metadata."""
+    with capture() as records, lg.span("s", usage={"input": 3, "output": 1}, tags="one") as s:
+        s.set_attribute("cost_usd", "not a number")
+        s.set_attribute("attempt", {"number": 1})
+    (record,) = records
+    assert record.usage == lg.Usage(input=3, output=1)
+    assert record.tags == ("one",)
+    assert record.cost_usd is None
+    assert record.metadata == {"cost_usd": "not a number"}
+    assert record.attempt == {"number": 1}
+    record.to_json()
+
+
+def test_duration_excludes_capturing_the_output() -> None:
+    """The span's clock stops before the return value is captured."""
+    big = {"rows": [{"text": "x" * 100} for _ in range(100_000)]}
+
+    @lg.trace
+    def produce() -> dict[str, list[dict[str, str]]]:
+        return big
+
+    with capture() as records:
+        produce()
+    assert records[0].duration_ms < 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,21 +20,20 @@ __all__ = ["Redactor", "Settings", "configure", "reset", "settings", "sinks_from
 
 logger = logging.getLogger("llmguard")
 
-#: A redactor takes a finished record and returns the record to deliver in its place.
 Redactor = Callable[["Record"], "Record"]
+"""A redactor takes a finished record and returns the record to deliver in its place."""
 
 ENV_SINK = "LLMGUARD_SINK"
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The settings in force; see :func:`configure` for what each one means."""
+    """The settings in force; see `configure` for what each one means."""
 
     sinks: tuple[Sink, ...] | None = None
     service: str | None = None
     capture_content: bool = True
     redact: tuple[Redactor, ...] = ()
-    sample_rate: float = 1.0
     max_content_bytes: int = 32_768
     queue_size: int = 10_000
     batch_size: int = 512
@@ -56,7 +56,6 @@ def configure(
     service: str | None = _UNSET,
     capture_content: bool = _UNSET,
     redact: Redactor | Iterable[Redactor] = _UNSET,
-    sample_rate: float = _UNSET,
     max_content_bytes: int = _UNSET,
     queue_size: int = _UNSET,
     batch_size: int = _UNSET,
@@ -66,7 +65,7 @@ def configure(
     """Set how llmguard records and delivers traces, for the whole process.
 
     Only the options given change; the others keep their current values. Call
-    :func:`reset` to return to the defaults.
+    `reset` to return to the defaults.
 
     Args:
         sinks: Where records go. ``None`` (the default) reads the ``LLMGUARD_SINK``
@@ -77,7 +76,6 @@ def configure(
             only metadata: names, timings, status, usage.
         redact: Callables ``record -> record`` run, in order, on every record before
             any sink sees it. A redactor that raises drops the record's content.
-        sample_rate: Fraction of successful traces kept, from 0 to 1.
         max_content_bytes: Captured inputs and outputs larger than this, as JSON, are
             shortened (staying valid JSON) and the full value's SHA-256 recorded.
         queue_size: Records waiting for delivery beyond this are dropped and counted.
@@ -103,10 +101,6 @@ def configure(
         changes["capture_content"] = _check_bool("capture_content", capture_content)
     if redact is not _UNSET:
         changes["redact"] = _check_redactors(redact)
-    if sample_rate is not _UNSET:
-        if not isinstance(sample_rate, (int, float)) or not 0.0 <= sample_rate <= 1.0:
-            raise ConfigurationError(f"sample_rate must be between 0 and 1, not {sample_rate!r}")
-        changes["sample_rate"] = float(sample_rate)
     for name, value, least in (
         ("max_content_bytes", max_content_bytes, 256),
         ("queue_size", queue_size, 1),
@@ -117,7 +111,11 @@ def configure(
                 raise ConfigurationError(f"{name} must be an integer >= {least}, not {value!r}")
             changes[name] = value
     if exit_timeout is not _UNSET:
-        if not isinstance(exit_timeout, (int, float)) or exit_timeout < 0:
+        if (
+            isinstance(exit_timeout, bool)
+            or not isinstance(exit_timeout, (int, float))
+            or not 0 <= exit_timeout < math.inf
+        ):
             raise ConfigurationError(f"exit_timeout must be >= 0 seconds, not {exit_timeout!r}")
         changes["exit_timeout"] = float(exit_timeout)
     if strict is not _UNSET:
@@ -173,7 +171,8 @@ def _check_sinks(sinks: object) -> tuple[Sink, ...]:
     for sink in checked:
         if not isinstance(sink, Sink):
             raise ConfigurationError(
-                f"{sink!r} is not a sink: a sink has emit(batch), flush(timeout) and close()"
+                f"sinks must contain only sinks, and {sink!r} is not one: "
+                "a sink has emit(batch), flush(timeout) and close()"
             )
     return checked
 

@@ -14,6 +14,7 @@ import atexit
 import collections
 import dataclasses
 import logging
+import math
 import os
 import random
 import threading
@@ -316,7 +317,7 @@ class _Pipeline:
 
     def report(self, problem: str, exc: BaseException | None, skip: _Lane | None = None) -> None:
         """Warn (rate-limited) and tell the other sinks through an ``internal`` record."""
-        detail = f": {type(exc).__name__}: {safe_repr(str(exc), 300)}" if exc else ""
+        detail = f": {type(exc).__name__}: {_message(exc)}" if exc else ""
         if not self._warn(problem, f"llmguard: {problem}{detail}"):
             return
         record = internal_record(problem, exc, self._settings)
@@ -337,7 +338,9 @@ class _Pipeline:
         )
 
     def flush(self, timeout: float | None) -> FlushResult:
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None
+        if timeout is not None and math.isfinite(timeout):
+            deadline = time.monotonic() + max(timeout, 0.0)
         if self._thread is not None:
             target = self.taken + len(self._queue)
             self._wake.set()
@@ -375,6 +378,13 @@ def _left(deadline: float | None) -> float | None:
     return max(deadline - time.monotonic(), 0.0)
 
 
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)[:300]
+    except Exception:
+        return safe_repr(exc, 300)
+
+
 def internal_record(problem: str, exc: BaseException | None, settings: Settings) -> Record:
     """An ``internal`` record describing a failure of llmguard's own machinery."""
     now = iso_time(time.time_ns())
@@ -388,7 +398,7 @@ def internal_record(problem: str, exc: BaseException | None, settings: Settings)
         duration_ms=0.0,
         status="error",
         error_type=None if exc is None else type(exc).__name__,
-        error_message=None if exc is None else safe_repr(str(exc), 300),
+        error_message=None if exc is None else _message(exc),
         service=settings.service,
     )
 
@@ -507,7 +517,7 @@ def flush(timeout: float | None = 5.0) -> FlushResult:
         timeout: Seconds to wait; ``None`` waits as long as it takes.
 
     Returns:
-        A :class:`FlushResult`, true when everything was delivered; otherwise it says
+        A `FlushResult`, true when everything was delivered; otherwise it says
         how many records are still pending and at which sinks.
     """
     return _pipeline().flush(timeout)

@@ -21,8 +21,11 @@ __all__ = [
     "iso_time",
 ]
 
-#: Bumped whenever a field changes meaning or is removed; adding a field does not bump it.
 SCHEMA_VERSION = 1
+"""The version of the record structure, on every record.
+
+Bumped whenever a field changes meaning or is removed; adding a field does not bump it.
+"""
 
 RecordKind = Literal["llm", "attempt", "tool", "agent", "step", "span", "feedback", "internal"]
 Status = Literal["ok", "error", "limit"]
@@ -102,7 +105,7 @@ class Record:
         out: dict[str, Any] = {}
         for name in _FIELD_NAMES:
             value = getattr(self, name)
-            if value is None or (not value and isinstance(value, (tuple, dict))):
+            if value is None or (not value and name in _EMPTY_MEANS_UNSET):
                 continue
             out[name] = _nested_to_dict(value) if name in _NESTED else value
         return out
@@ -117,7 +120,7 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Record:
-        """Rebuild a record from :meth:`to_dict` output; unknown keys are ignored."""
+        """Rebuild a record from `to_dict` output; unknown keys are ignored."""
         values = {k: v for k, v in data.items() if k in _FIELD_SET}
         if isinstance(usage := values.get("usage"), Mapping):
             values["usage"] = Usage(**usage)
@@ -131,7 +134,7 @@ class Record:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Record:
-        """Parse one JSON line written by :meth:`to_json`."""
+        """Parse one JSON line written by `to_json`."""
         parsed = pydantic_core.from_json(data)
         if not isinstance(parsed, dict):
             raise ValueError("a trace record must be a JSON object")
@@ -141,6 +144,8 @@ class Record:
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Record) if f.name != "_json")
 _FIELD_SET = frozenset(_FIELD_NAMES)
 _NESTED = frozenset({"usage", "stream", "truncated"})
+# Fields where an empty value says nothing; an empty input or output is real content.
+_EMPTY_MEANS_UNSET = frozenset({"tags", "metadata", "attempt", "limits", "truncated"})
 
 
 def _nested_to_dict(value: Any) -> Any:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, get_args, overload
 from llmguard import _config
 from llmguard._content import safe_repr, snapshot
 from llmguard._pipeline import submit
-from llmguard._records import Record, RecordKind, Status, StreamEnd, StreamInfo, iso_time
-from llmguard._wrap import Wrapped, positional_names, wrap
+from llmguard._records import Record, RecordKind, Status, StreamEnd, StreamInfo, Usage, iso_time
+from llmguard._wrap import Wrapped, positional_names, unwrap_callable, wrap
 from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -33,23 +33,40 @@ _getrandbits = random.getrandbits
 _time_ns = time.time_ns
 _perf_ns = time.perf_counter_ns
 
-#: Attribute names that fill a record's own fields rather than its ``metadata``.
-_RECORD_FIELDS = frozenset(
-    {
-        "model",
-        "provider",
-        "prompt_name",
-        "prompt_version",
-        "usage",
-        "cost_usd",
-        "price_table",
-        "attempt",
-        "limits",
-        "finish_reason",
-        "tags",
-        "sample_weight",
-    }
-)
+def _as_usage(value: Any) -> Usage:
+    return value if isinstance(value, Usage) else Usage(**value)
+
+
+def _as_tags(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(tag) for tag in value)
+
+
+def _as_mapping(value: Any) -> dict[str, Any]:
+    copied = snapshot(value)
+    if not isinstance(copied, dict):
+        raise TypeError(f"expected a mapping, got {type(value).__name__}")
+    return copied
+
+
+# Attribute names that fill a record's own fields rather than its metadata, each with
+# the conversion that makes a value fit the field (a value that doesn't fit goes to
+# metadata instead: a span never raises over an attribute).
+_RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "model": str,
+    "provider": str,
+    "prompt_name": str,
+    "prompt_version": str,
+    "finish_reason": str,
+    "price_table": str,
+    "cost_usd": float,
+    "sample_weight": float,
+    "usage": _as_usage,
+    "tags": _as_tags,
+    "attempt": _as_mapping,
+    "limits": _as_mapping,
+}
 _STATUSES = frozenset(get_args(Status))
 _TRACE_KINDS = frozenset(get_args(RecordKind)) - {"internal", "feedback"}
 _MAX_ERROR_CHARS = 2000
@@ -68,7 +85,7 @@ class Span:
     A span is a context manager (``with`` and ``async with``). While it is open it is
     the current span of its context, so spans opened inside it -- in the same
     thread, in asyncio tasks it creates, in threads started through
-    :func:`propagate` -- become its children. When it ends, its record goes to the
+    `propagate` -- become its children. When it ends, its record goes to the
     sinks.
     """
 
@@ -157,11 +174,16 @@ class Span:
         self._perf_start = _perf_ns()
         return self
 
+    def stop_clock(self) -> None:
+        """Fix the span's end time now, before any closing work (such as capturing output)."""
+        if not self.duration_ns:
+            self.duration_ns = _perf_ns() - self._perf_start or 1
+
     def end(self) -> None:
         """End the span and hand its record to delivery; later calls do nothing."""
         if self._ended:
             return
-        self.duration_ns = _perf_ns() - self._perf_start
+        self.stop_clock()
         self._ended = True
         submit(self)
 
@@ -206,23 +228,30 @@ class Span:
         """Set one attribute.
 
         Names of record fields (``model``, ``provider``, ``prompt_name``,
-        ``prompt_version``, ``usage``, ``cost_usd``, ``finish_reason``, ``tags``, ...)
-        fill that field; any other name goes to the record's ``metadata``. Values are
-        copied as JSON-compatible data now, so later changes to them are not seen.
+        ``prompt_version``, ``usage`` (a `Usage` or a mapping of its fields),
+        ``cost_usd``, ``finish_reason``, ``tags``, ...) fill that field; any other
+        name, or a value that does not fit its field, goes to the record's
+        ``metadata``. Values are copied now, so later changes to them are not seen.
         """
         if self._ended:
             return
-        if key in _RECORD_FIELDS:
-            if self._fields is None:
-                self._fields = {}
-            self._fields[key] = tuple(value) if key == "tags" else value
-            return
+        convert = _RECORD_FIELDS.get(key)
+        if convert is not None and value is not None:
+            try:
+                converted = convert(value)
+            except Exception:
+                pass
+            else:
+                if self._fields is None:
+                    self._fields = {}
+                self._fields[key] = converted
+                return
         if self._metadata is None:
             self._metadata = {}
         self._metadata[key] = snapshot(value)
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        """Set several attributes at once; see :meth:`set_attribute`."""
+        """Set several attributes at once; see `set_attribute`."""
         for key, value in attributes.items():
             self.set_attribute(key, value)
 
@@ -297,7 +326,7 @@ def span(name: str, /, *, kind: RecordKind = "span", **attributes: Any) -> Span:
     """A span for any step that is not a decorated function.
 
     Use it as ``with lg.span("retrieve", k=5) as s:`` (or ``async with``). Keyword
-    arguments become attributes; see :meth:`Span.set_attribute`.
+    arguments become attributes; see `Span.set_attribute`.
 
     Raises:
         ConfigurationError: ``name`` is not a non-empty string or ``kind`` is unknown.
@@ -379,6 +408,7 @@ class _Tracer:
             opened.record_exception(exc)
             raise
         else:
+            opened.stop_clock()
             opened.set_output(result)
         finally:
             _current.reset(token)
@@ -396,6 +426,7 @@ class _Tracer:
             opened.record_exception(exc)
             raise
         else:
+            opened.stop_clock()
             opened.set_output(result)
         finally:
             _current.reset(token)
@@ -473,7 +504,7 @@ def traced_generator(
 async def traced_async_generator(
     open_span: Callable[[], Span], make: Callable[[], Any]
 ) -> AsyncIterator[Any]:
-    """The async counterpart of :func:`traced_generator`; cancellation ends the span too."""
+    """The async counterpart of `traced_generator`; cancellation ends the span too."""
     opened = open_span()
     items = 0
     end: StreamEnd = "exhausted"
@@ -567,10 +598,10 @@ def trace(
     _check_kind(kind)
 
     def decorate(target: Callable[P, R]) -> Callable[P, R]:
-        inner = getattr(target, "__func__", target)
+        inner = unwrap_callable(target)
         if not callable(inner):
             raise ConfigurationError(f"@lg.trace needs a function, not {target!r}")
-        span_name = name or getattr(inner, "__qualname__", None) or repr(inner)
+        span_name = name or getattr(inner, "__qualname__", None) or type(inner).__qualname__
         return wrap(target, _Tracer(target, span_name, kind, attributes or None))
 
     return decorate if fn is None else decorate(fn)

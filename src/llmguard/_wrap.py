@@ -1,7 +1,7 @@
 """The one place that tells sync, async, generator and async-generator callables apart.
 
 A decorator in llmguard is a *handler* with four entry points, one per kind of
-function. :func:`wrap` looks at the function once, at decoration time, and builds a
+function. `wrap` looks at the function once, at decoration time, and builds a
 ``wrapt.FunctionWrapper`` whose wrapper is the matching entry point, so methods,
 classmethods and staticmethods bind as usual and the signature, ``__wrapped__`` and
 ``inspect.iscoroutinefunction`` / ``isasyncgenfunction`` stay those of the function.
@@ -103,7 +103,8 @@ def positional_names(fn: Any) -> tuple[tuple[str, ...], bool]:
     computed once per decorated function.
     """
     try:
-        params = inspect.signature(unwrap_callable(fn)).parameters.values()
+        # inspect.signature already leaves out what a functools.partial has bound.
+        params = inspect.signature(getattr(fn, "__func__", fn)).parameters.values()
     except (TypeError, ValueError):
         return (), False
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)

@@ -4,7 +4,7 @@ llmguard raises only two kinds of errors into an application: misuse, found when
 decorator or ``configure`` is given something it cannot work with, and (in later
 capabilities) its own run-time decisions. Failures of llmguard's own machinery -- a
 sink, a redactor, a serializer -- are never raised; they are counted and reported
-(see :func:`llmguard.stats`), except under ``configure(strict=True)``, meant for
+(see `llmguard.stats`), except under ``configure(strict=True)``, meant for
 tests, where they propagate unchanged.
 
 The tree::

@@ -1,0 +1,218 @@
+"""Captured content: snapshots, safe repr and size-bounded copies."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+from typing import Any
+
+import pydantic_core
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import llmguard as lg
+from llmguard._content import fit, safe_repr, snapshot
+
+
+class Opaque:
+    """An object JSON knows nothing about."""
+
+
+class BadRepr:
+    """An object whose repr() raises."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+def json_size(value: Any) -> int:
+    return len(pydantic_core.to_json(value))
+
+
+# -- snapshot ------------------------------------------------------------------------
+
+
+def test_snapshot_is_a_copy_that_later_mutation_does_not_change() -> None:
+    """Mutating the original after the snapshot leaves the snapshot as it was."""
+    original: dict[str, Any] = {"docs": ["a"], "meta": {"k": 1}}
+    copied = snapshot(original)
+    original["docs"].append("b")
+    original["meta"]["k"] = 2
+    original["new"] = True
+    assert copied == {"docs": ["a"], "meta": {"k": 1}}
+
+
+def test_snapshot_keeps_json_values_as_they_are() -> None:
+    """Scalars, lists and dicts of JSON types come back equal."""
+    value = {"s": "text", "i": 3, "f": 1.5, "b": False, "n": None, "l": [1, [2]]}
+    assert snapshot(value) == value
+    assert snapshot("plain") == "plain"
+    assert snapshot(None) is None
+
+
+def test_snapshot_renders_unknown_objects_as_type_name() -> None:
+    """An object JSON cannot hold becomes "<TypeName>"."""
+    assert snapshot(Opaque()) == "<Opaque>"
+    assert snapshot({"obj": Opaque(), "ok": 1}) == {"obj": "<Opaque>", "ok": 1}
+
+
+def test_snapshot_renders_bytes_as_base64() -> None:
+    """Bytes become their base64 text."""
+    data = b"\x00\xffbinary"
+    assert snapshot({"blob": data}) == {"blob": base64.b64encode(data).decode()}
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_snapshot_renders_non_finite_floats_as_none(number: float) -> None:
+    """NaN and infinities inside containers become None (JSON null)."""
+    assert snapshot({"x": number, "l": [number]}) == {"x": None, "l": [None]}
+
+
+def test_snapshot_converts_tuples_and_dataclasses() -> None:
+    """Tuples become lists and dataclasses become dicts."""
+    assert snapshot((1, Point(1, 2))) == [1, {"x": 1, "y": 2}]
+
+
+def test_snapshot_of_dict_with_cyclic_list_keeps_the_other_keys() -> None:
+    """A reference cycle in one value does not hide the dict's other keys."""
+    cyclic: list[Any] = [1]
+    cyclic.append(cyclic)
+    result = snapshot({"ok": "kept", "n": 2, "cycle": cyclic})
+    assert result["ok"] == "kept"
+    assert result["n"] == 2
+    assert set(result) == {"ok", "n", "cycle"}
+    assert isinstance(pydantic_core.to_json(result), bytes)
+
+
+def test_snapshot_of_a_cyclic_dict_is_serialisable() -> None:
+    """A dict that contains itself still gives a JSON-compatible snapshot."""
+    cyclic: dict[str, Any] = {"name": "loop"}
+    cyclic["self"] = cyclic
+    result = snapshot(cyclic)
+    assert result["name"] == "loop"
+    assert isinstance(pydantic_core.to_json(result), bytes)
+
+
+# -- safe_repr -----------------------------------------------------------------------
+
+
+def test_safe_repr_is_repr_when_short() -> None:
+    """A short repr comes back unchanged."""
+    assert safe_repr([1, "a"]) == "[1, 'a']"
+
+
+def test_safe_repr_never_raises_when_repr_fails() -> None:
+    """An object whose __repr__ raises gives a marker naming its type."""
+    assert safe_repr(BadRepr()) == "<BadRepr object>"
+
+
+def test_safe_repr_truncates_to_limit() -> None:
+    """A long repr is cut to exactly the limit, ending with an ellipsis."""
+    text = safe_repr("x" * 1000, limit=50)
+    assert len(text) == 50
+    assert text.endswith("…")
+    assert text.startswith("'xxx")
+    assert len(safe_repr("y" * 1000)) == 200
+
+
+# -- fit -----------------------------------------------------------------------------
+
+
+def test_fit_returns_value_unchanged_when_within_limit() -> None:
+    """A value whose JSON fits is returned as the same object, with no digest."""
+    value = {"messages": ["hello"] * 3}
+    shortened, digest = fit(value, 256)
+    assert shortened is value
+    assert digest is None
+
+
+def test_fit_at_exact_limit_does_not_shorten() -> None:
+    """A value whose JSON is exactly the limit fits."""
+    value = "a" * 254  # two quotes make 256 bytes of JSON
+    assert json_size(value) == 256
+    assert fit(value, 256) == (value, None)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "x" * 10_000,
+        "é" * 3_000,
+        "\x00" * 2_000,
+        list(range(5_000)),
+        {f"key{i}": "v" * 50 for i in range(400)},
+        {"messages": [{"role": "user", "content": "c" * 4000}] * 20},
+        [[[[[["deep"] * 100] * 5] * 5] * 5] * 5],
+    ],
+    ids=["long-str", "non-ascii", "escaped", "long-list", "wide-dict", "nested", "deep"],
+)
+def test_fit_shortens_oversized_value_and_digests_the_full_one(value: Any) -> None:
+    """An oversized value is shortened within the limit; the digest describes the full JSON."""
+    limit = 1024
+    full = pydantic_core.to_json(value)
+    shortened, digest = fit(value, limit)
+    assert digest == lg.ContentDigest(bytes=len(full), sha256=hashlib.sha256(full).hexdigest())
+    assert json_size(shortened) <= limit
+    assert shortened != value
+
+
+def test_fit_marks_how_much_of_a_string_was_left_out() -> None:
+    """A cut string keeps its beginning and says how many characters were left out."""
+    shortened, _ = fit("x" * 10_000, 512)
+    assert isinstance(shortened, str)
+    assert shortened.startswith("x" * 100)
+    left_out = 10_000 - shortened.index("…")
+    assert shortened.endswith(f"…[+{left_out} chars]")
+
+
+def test_fit_marks_how_many_list_items_were_left_out() -> None:
+    """A shortened list ends with a marker counting the items left out."""
+    shortened, _ = fit(list(range(5_000)), 512)
+    assert isinstance(shortened, list)
+    kept = len(shortened) - 1
+    assert shortened[:kept] == list(range(kept))
+    assert shortened[-1] == f"…[+{5_000 - kept} items]"
+
+
+def test_fit_replaces_a_value_it_cannot_shorten_with_a_size_marker() -> None:
+    """When shortening cannot get under the limit (keys are kept whole), a marker remains."""
+    value = {"k" * 2_000: 1}
+    shortened, digest = fit(value, 256)
+    assert digest is not None
+    assert shortened == f"<{digest.bytes} bytes left out>"
+    assert digest.bytes == json_size(value)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=200,
+)
+
+
+@settings(deadline=None)  # shrinking a large value can take a while on a busy machine
+@given(value=json_values, limit=st.integers(min_value=256, max_value=5000))
+def test_fit_always_returns_valid_json_within_limit(value: Any, limit: int) -> None:
+    """For any JSON-like value, fit's result is JSON of at most the limit that parses back."""
+    shortened, digest = fit(value, limit)
+    raw = pydantic_core.to_json(shortened)
+    assert len(raw) <= limit
+    assert pydantic_core.from_json(raw) == shortened
+    if json_size(value) <= limit:
+        assert digest is None
+        assert shortened == value
+    else:
+        assert digest is not None
+        assert digest.bytes == json_size(value)

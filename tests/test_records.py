@@ -1,0 +1,269 @@
+"""Trace records: their dict and JSON forms, and ISO timestamps."""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import datetime
+from typing import Any
+
+import pydantic_core
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import llmguard as lg
+from llmguard._records import iso_time
+
+BASE: dict[str, Any] = {
+    "trace_id": "0af7651916cd43dd8448eb211c80319c",
+    "span_id": "b7ad6b7169203331",
+    "name": "answer",
+    "start": "2024-05-01T12:00:00.000000Z",
+    "end": "2024-05-01T12:00:01.500000Z",
+    "duration_ms": 1500.0,
+}
+
+
+def make(**fields: Any) -> lg.Record:
+    return lg.Record(**{**BASE, **fields})
+
+
+def full_record() -> lg.Record:
+    return make(
+        parent_id="00f067aa0ba902b7",
+        kind="llm",
+        status="error",
+        error_type="ValueError",
+        error_message="bad answer",
+        service="bot",
+        model="gpt-4o",
+        provider="openai",
+        prompt_name="triage",
+        prompt_version="v3",
+        usage=lg.Usage(input=10, output=5, cached_input=2, total=15, estimated=True),
+        cost_usd=0.0012,
+        price_table="2024-05",
+        attempt={"number": 2, "of": 3},
+        limits={"max_output_tokens": 300},
+        finish_reason="stop",
+        input={"messages": [{"role": "user", "content": "hi"}]},
+        output="hello",
+        truncated={"input": lg.ContentDigest(bytes=40_000, sha256="ab" * 32)},
+        stream=lg.StreamInfo(items=7, end="closed"),
+        tags=("prod", "eu"),
+        metadata={"k": 5},
+        sample_weight=4.0,
+    )
+
+
+# -- to_dict -------------------------------------------------------------------------
+
+
+def test_to_dict_leaves_out_unset_fields() -> None:
+    """Fields left at None or empty do not appear; set and defaulted scalars do."""
+    assert make().to_dict() == {
+        **BASE,
+        "kind": "span",
+        "status": "ok",
+        "sample_weight": 1.0,
+        "schema_version": lg.SCHEMA_VERSION,
+    }
+
+
+def test_to_dict_leaves_out_empty_tags_and_metadata() -> None:
+    """Empty tags and metadata are not written."""
+    data = make(tags=(), metadata={}, attempt={}).to_dict()
+    assert "tags" not in data
+    assert "metadata" not in data
+    assert "attempt" not in data
+
+
+def test_to_dict_never_holds_the_json_cache() -> None:
+    """The private JSON cache is not a field of the dict form, even after to_json()."""
+    record = make()
+    record.to_json()
+    assert "_json" not in record.to_dict()
+
+
+def test_to_dict_nests_usage_stream_and_digests_without_none_members() -> None:
+    """Usage, StreamInfo and ContentDigest become plain dicts without their None members."""
+    data = make(
+        usage=lg.Usage(input=3, total=3),
+        stream=lg.StreamInfo(items=2, end="exhausted"),
+        truncated={"output": lg.ContentDigest(bytes=999, sha256="f" * 64)},
+    ).to_dict()
+    assert data["usage"] == {"input": 3, "total": 3, "estimated": False}
+    assert data["stream"] == {"items": 2, "end": "exhausted"}
+    assert data["truncated"] == {"output": {"bytes": 999, "sha256": "f" * 64}}
+    assert isinstance(data["usage"], dict)
+
+
+def test_to_dict_keeps_falsy_captured_values() -> None:
+    """Captured values that are falsy but set (0, "", False, []) are written."""
+    data = make(input=[], output=0, metadata={"flag": False}).to_dict()
+    assert data["input"] == []
+    assert data["output"] == 0
+    assert data["metadata"] == {"flag": False}
+
+
+# -- round trips ---------------------------------------------------------------------
+
+
+def test_from_dict_round_trips_a_full_record() -> None:
+    """from_dict(to_dict()) rebuilds an equal record, nested types and tags included."""
+    record = full_record()
+    rebuilt = lg.Record.from_dict(record.to_dict())
+    assert rebuilt == record
+    assert isinstance(rebuilt.usage, lg.Usage)
+    assert isinstance(rebuilt.stream, lg.StreamInfo)
+    assert rebuilt.truncated is not None
+    assert isinstance(rebuilt.truncated["input"], lg.ContentDigest)
+    assert rebuilt.tags == ("prod", "eu")
+
+
+def test_from_json_round_trips_a_full_record() -> None:
+    """from_json(to_json()) rebuilds an equal record; tags come back as a tuple."""
+    record = full_record()
+    rebuilt = lg.Record.from_json(record.to_json())
+    assert rebuilt == record
+    assert isinstance(rebuilt.tags, tuple)
+
+
+def test_from_json_accepts_text() -> None:
+    """from_json takes str as well as bytes."""
+    record = make(output="ok")
+    assert lg.Record.from_json(record.to_json().decode()) == record
+
+
+def test_empty_dict_input_and_output_survive_round_trip() -> None:
+    """A captured empty dict (a function returning {}) is not turned into "no output"."""
+    record = make(input={}, output={})
+    assert lg.Record.from_dict(record.to_dict()) == record
+    assert lg.Record.from_json(record.to_json()) == record
+
+
+def test_from_dict_ignores_unknown_keys() -> None:
+    """Keys added by a newer schema are ignored, so old readers keep working."""
+    data = {**make(model="m").to_dict(), "added_in_v9": {"x": 1}, "usage_v2": 3}
+    assert lg.Record.from_dict(data) == make(model="m")
+
+
+def test_from_dict_fills_defaults_for_missing_optional_keys() -> None:
+    """A minimal dict with only the required keys gives a record with defaults."""
+    record = lg.Record.from_dict(BASE)
+    assert record == make()
+    assert record.schema_version == lg.SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("text", ["[]", "[1, 2]", '"record"', "3", "null"])
+def test_from_json_rejects_anything_but_an_object(text: str) -> None:
+    """A JSON array or scalar is refused with ValueError."""
+    with pytest.raises(ValueError, match="JSON object"):
+        lg.Record.from_json(text)
+
+
+def test_to_json_is_one_line_of_json_matching_to_dict() -> None:
+    """to_json is a single line without a newline that parses to to_dict()."""
+    record = full_record()
+    raw = record.to_json()
+    assert b"\n" not in raw
+    assert pydantic_core.from_json(raw) == pydantic_core.to_jsonable_python(record.to_dict())
+
+
+def test_to_json_writes_non_finite_numbers_as_null_and_unknown_objects_as_repr() -> None:
+    """NaN in metadata becomes null and an unknown object its repr, instead of failing."""
+
+    class Thing:
+        def __repr__(self) -> str:
+            return "<thing>"
+
+    parsed = pydantic_core.from_json(make(metadata={"x": float("nan"), "t": Thing()}).to_json())
+    assert parsed["metadata"] == {"x": None, "t": "<thing>"}
+
+
+def test_to_json_is_computed_once() -> None:
+    """A second to_json call returns the very same bytes object."""
+    record = make()
+    first = record.to_json()
+    assert record.to_json() is first
+
+
+def test_json_cache_does_not_affect_equality() -> None:
+    """A record whose JSON was computed equals one whose JSON was not."""
+    a, b = make(), make()
+    a.to_json()
+    assert a == b
+    assert "_json" not in repr(a)
+
+
+# -- immutability --------------------------------------------------------------------
+
+
+def test_record_is_frozen() -> None:
+    """Assigning to a record's field raises FrozenInstanceError."""
+    record = make()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        lg.Usage(input=1),
+        lg.StreamInfo(items=1, end="exhausted"),
+        lg.ContentDigest(bytes=1, sha256=""),
+    ],
+)
+def test_nested_values_are_frozen(value: Any) -> None:
+    """Usage, StreamInfo and ContentDigest are frozen too."""
+    name = dataclasses.fields(value)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(value, name, 2)
+
+
+# -- iso_time ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ns", "expected"),
+    [
+        (0, "1970-01-01T00:00:00.000000Z"),
+        (1, "1970-01-01T00:00:00.000000Z"),
+        (999, "1970-01-01T00:00:00.000000Z"),
+        (1_999, "1970-01-01T00:00:00.000001Z"),
+        (999_999_999, "1970-01-01T00:00:00.999999Z"),
+        (1_000_000_000, "1970-01-01T00:00:01.000000Z"),
+        (
+            calendar.timegm((2024, 2, 29, 23, 59, 59)) * 10**9 + 123_456_789,
+            "2024-02-29T23:59:59.123456Z",
+        ),
+        (calendar.timegm((2000, 2, 29, 0, 0, 0)) * 10**9, "2000-02-29T00:00:00.000000Z"),
+        (calendar.timegm((2038, 1, 19, 3, 14, 8)) * 10**9, "2038-01-19T03:14:08.000000Z"),
+    ],
+)
+def test_iso_time_formats_known_instants(ns: int, expected: str) -> None:
+    """Known instants format exactly, microseconds truncated rather than rounded."""
+    assert iso_time(ns) == expected
+
+
+def test_iso_time_is_right_within_and_across_seconds() -> None:
+    """Consecutive calls in the same and in different seconds each give their own time."""
+    base = 1_700_000_000 * 10**9
+    assert iso_time(base + 1_000) == "2023-11-14T22:13:20.000001Z"
+    assert iso_time(base + 2_000) == "2023-11-14T22:13:20.000002Z"
+    assert iso_time(base + 10**9) == "2023-11-14T22:13:21.000000Z"
+    assert iso_time(base + 3_000) == "2023-11-14T22:13:20.000003Z"
+
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+MAX_NS = int(
+    (datetime.datetime(9999, 12, 31, tzinfo=datetime.timezone.utc) - EPOCH).total_seconds()
+)
+
+
+@given(ns=st.integers(min_value=0, max_value=MAX_NS))
+def test_iso_time_agrees_with_datetime(ns: int) -> None:
+    """For any instant, iso_time matches datetime's formatting with truncated microseconds."""
+    moment = EPOCH + datetime.timedelta(microseconds=ns // 1000)
+    assert iso_time(ns) == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

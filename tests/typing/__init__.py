@@ -1,0 +1,1 @@
+"""Typing examples, checked by ``mypy --strict`` (see tests/test_typing.py) and run by pytest."""
