@@ -61,22 +61,25 @@ def full_record() -> lg.Record:
 
 
 def test_to_dict_leaves_out_unset_fields() -> None:
-    """Fields left at None or empty do not appear; set and defaulted scalars do."""
+    """Fields left at None do not appear; set and defaulted values do."""
     assert make().to_dict() == {
         **BASE,
         "kind": "span",
         "status": "ok",
+        "tags": (),
+        "metadata": {},
         "sample_weight": 1.0,
         "schema_version": lg.SCHEMA_VERSION,
     }
 
 
-def test_to_dict_leaves_out_empty_tags_and_metadata() -> None:
-    """Empty tags and metadata are not written."""
-    data = make(tags=(), metadata={}, attempt={}).to_dict()
-    assert "tags" not in data
-    assert "metadata" not in data
-    assert "attempt" not in data
+def test_to_dict_and_to_json_agree_on_empty_values() -> None:
+    """Empty containers, including an empty output, are kept by both forms."""
+    record = make(tags=(), metadata={}, attempt={}, output={})
+    data = record.to_dict()
+    assert (data["tags"], data["metadata"], data["attempt"], data["output"]) == ((), {}, {}, {})
+    parsed = pydantic_core.from_json(record.to_json())
+    assert (parsed["tags"], parsed["attempt"], parsed["output"]) == ([], {}, {})
 
 
 def test_to_dict_never_holds_the_json_cache() -> None:
@@ -172,14 +175,14 @@ def test_to_json_is_one_line_of_json_matching_to_dict() -> None:
 
 
 def test_to_json_writes_non_finite_numbers_as_null_and_unknown_objects_as_repr() -> None:
-    """NaN in metadata becomes null and an unknown object its repr, instead of failing."""
+    """NaN in metadata becomes null and an unknown object its type name, instead of failing."""
 
     class Thing:
         def __repr__(self) -> str:
             return "<thing>"
 
     parsed = pydantic_core.from_json(make(metadata={"x": float("nan"), "t": Thing()}).to_json())
-    assert parsed["metadata"] == {"x": None, "t": "<thing>"}
+    assert parsed["metadata"] == {"x": None, "t": "<Thing>"}
 
 
 def test_to_json_is_computed_once() -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic_core
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -105,16 +109,19 @@ class Record:
         out: dict[str, Any] = {}
         for name in _FIELD_NAMES:
             value = getattr(self, name)
-            if value is None or (not value and name in _EMPTY_MEANS_UNSET):
+            if value is None:
                 continue
             out[name] = _nested_to_dict(value) if name in _NESTED else value
         return out
 
     def to_json(self) -> bytes:
-        """The record as one line of JSON (no newline), computed once and kept."""
+        """The record as one line of JSON (no newline), computed once and kept.
+
+        Fields that are ``None`` are left out, as in `to_dict`.
+        """
         cached = self._json
         if cached is None:
-            cached = pydantic_core.to_json(self.to_dict(), fallback=repr, inf_nan_mode="null")
+            cached = _serializer().dump_json(self, exclude_none=True, fallback=_unknown)
             object.__setattr__(self, "_json", cached)
         return cached
 
@@ -141,11 +148,26 @@ class Record:
         return cls.from_dict(parsed)
 
 
+# Read by pydantic when it builds the serializer below: NaN and infinity become null.
+Record.__pydantic_config__ = {"ser_json_inf_nan": "null"}  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _serializer() -> TypeAdapter[Record]:
+    # Built on first use: pydantic serializes the whole record in Rust, twice as fast as
+    # building a dict first. Importing pydantic here keeps it off `import llmguard`.
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Record)
+
+
+def _unknown(value: object) -> str:
+    return f"<{type(value).__name__}>"
+
+
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Record) if f.name != "_json")
 _FIELD_SET = frozenset(_FIELD_NAMES)
 _NESTED = frozenset({"usage", "stream", "truncated"})
-# Fields where an empty value says nothing; an empty input or output is real content.
-_EMPTY_MEANS_UNSET = frozenset({"tags", "metadata", "attempt", "limits", "truncated"})
 
 
 def _nested_to_dict(value: Any) -> Any:

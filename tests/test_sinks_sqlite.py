@@ -1,0 +1,459 @@
+"""Tests for llmguard.sinks.SQLiteSink and SQLiteStore."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import warnings
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from llmguard._records import ContentDigest, Record, StreamInfo, Usage
+from llmguard.sinks import Sink, SQLiteSink, SQLiteStore, _sqlite
+from llmguard.sinks._sqlite import MIGRATIONS, migrate
+
+_T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def _at(seconds: float) -> str:
+    return (_T0 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _record(index: int, **fields: object) -> Record:
+    values: dict[str, object] = {
+        "trace_id": "trace-a",
+        "span_id": f"{index:016x}",
+        "name": "triage",
+        "start": _at(index),
+        "end": _at(index + 0.25),
+        "duration_ms": 250.0,
+    }
+    values.update(fields)
+    return Record(**values)  # type: ignore[arg-type]
+
+
+def _rich_record(index: int, **fields: object) -> Record:
+    values: dict[str, object] = {
+        "parent_id": "b7ad6b7169203331",
+        "kind": "llm",
+        "status": "error",
+        "error_type": "SchemaViolation",
+        "service": "support-bot",
+        "model": "gpt-4o-mini",
+        "provider": "openai",
+        "prompt_name": "triage",
+        "prompt_version": "3f9c2a1b",
+        "usage": Usage(input=412, output=38, cached_input=128, total=450),
+        "cost_usd": 0.0000846,
+        "attempt": {"number": 2, "errors": [{"path": ["urgency"], "message": "too big"}]},
+        "input": {"messages": [{"role": "user", "content": "Ticket: charged twice ✓"}]},
+        "output": {"category": "billing", "urgency": 9},
+        "truncated": {"input": ContentDigest(bytes=20_000, sha256="ab" * 32)},
+        "stream": StreamInfo(items=3, end="exhausted"),
+        "tags": ("prod",),
+        "metadata": {"tenant": "acme", "nested": {"list": [1, 2.5, None, "x"]}},
+    }
+    values.update(fields)
+    return _record(index, **values)
+
+
+def _fork(child: Callable[[], None]) -> int:
+    """Run ``child`` in a forked process; return its exit code."""
+    # Python 3.12+ warns about fork() in a process with threads; the child here only
+    # writes files, which is safe.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            child()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _fill(path: Path, records: list[Record]) -> None:
+    sink = SQLiteSink(path)
+    sink.emit(records)
+    sink.close()
+
+
+def test_emit_fills_the_columns(tmp_path: Path) -> None:
+    """Each record is one row whose columns mirror its fields and whose json is to_json()."""
+    path = tmp_path / "llmguard.db"
+    record = _rich_record(0)
+    _fill(path, [record])
+    with sqlite3.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute("SELECT * FROM records").fetchall()
+    conn.close()
+    assert len(rows) == 1
+    assert dict(rows[0]) == {
+        "span_id": record.span_id,
+        "trace_id": "trace-a",
+        "parent_id": "b7ad6b7169203331",
+        "kind": "llm",
+        "name": "triage",
+        "status": "error",
+        "start": record.start,
+        "end": record.end,
+        "duration_ms": 250.0,
+        "model": "gpt-4o-mini",
+        "provider": "openai",
+        "prompt_name": "triage",
+        "prompt_version": "3f9c2a1b",
+        "service": "support-bot",
+        "input_tokens": 412,
+        "output_tokens": 38,
+        "cost_usd": 0.0000846,
+        "json": record.to_json().decode(),
+    }
+
+
+def test_round_trip_keeps_nested_fields(tmp_path: Path) -> None:
+    """Records with usage, metadata and nested content read back equal to what was emitted."""
+    path = tmp_path / "llmguard.db"
+    records = [_rich_record(0), _record(1), _rich_record(2, usage=None)]
+    _fill(path, records)
+    with SQLiteStore(path) as store:
+        assert list(store.records()) == records
+
+
+def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
+    """A new store gets the latest schema version, WAL journaling and its indexes."""
+    path = tmp_path / "sub" / "llmguard.db"
+    _fill(path, [_record(0)])
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        indexed = {
+            row[0]
+            for row in conn.execute(
+                "SELECT il.name FROM sqlite_master m, pragma_index_list(m.name) l,"
+                " pragma_index_info(l.name) il WHERE m.name = 'records'"
+            )
+        }
+    finally:
+        conn.close()
+    assert indexed == {"start", "trace_id", "name"}
+
+
+def test_sink_connection_uses_normal_sync(tmp_path: Path) -> None:
+    """The sink's connection commits with synchronous=NORMAL (1)."""
+    sink = SQLiteSink(tmp_path / "llmguard.db")
+    sink.emit([_record(0)])
+    try:
+        assert sink._conn is not None
+        assert sink._conn.execute("PRAGMA synchronous").fetchone() == (1,)
+    finally:
+        sink.close()
+
+
+def test_reopening_does_not_duplicate_the_schema(tmp_path: Path) -> None:
+    """A second sink on an existing store reuses its table and indexes."""
+    path = tmp_path / "llmguard.db"
+    _fill(path, [_record(0)])
+    conn = sqlite3.connect(path)
+    schema = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+    conn.close()
+    _fill(path, [_record(1)])
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute(
+            "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+        ).fetchall() == (schema)
+        assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+    finally:
+        conn.close()
+    with SQLiteStore(path) as store:
+        assert store.count() == 2
+
+
+def test_migrate_from_empty_database_sets_user_version(tmp_path: Path) -> None:
+    """Migrating an empty database creates the records table and sets user_version."""
+    conn = sqlite3.connect(tmp_path / "empty.db", isolation_level=None)
+    try:
+        assert migrate(conn) == 1
+        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
+    finally:
+        conn.close()
+
+
+def test_migrate_applies_only_pending_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later migration runs once on a version-1 store and adds its column."""
+    path = tmp_path / "llmguard.db"
+    _fill(path, [_record(0)])
+    calls: list[int] = []
+
+    def add_feedback_column(conn: sqlite3.Connection) -> None:
+        calls.append(1)
+        conn.execute("ALTER TABLE records ADD COLUMN feedback REAL")
+
+    monkeypatch.setattr(_sqlite, "MIGRATIONS", (*MIGRATIONS, add_feedback_column))
+    for _ in range(2):
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            assert migrate(conn) == 2
+            columns = [row[1] for row in conn.execute("PRAGMA table_info(records)")]
+        finally:
+            conn.close()
+    assert calls == [1]
+    assert columns[-1] == "feedback"
+    # The sink keeps writing to the migrated store.
+    _fill(path, [_record(1)])
+    with SQLiteStore(path) as store:
+        assert store.count() == 2
+
+
+def test_newer_schema_is_left_alone(tmp_path: Path) -> None:
+    """A store from a newer llmguard keeps its version and still takes records."""
+    path = tmp_path / "llmguard.db"
+    _fill(path, [_record(0)])
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 7")
+    conn.close()
+    _fill(path, [_record(1)])
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone() == (7,)
+    finally:
+        conn.close()
+    with SQLiteStore(path) as store:
+        assert store.count() == 2
+
+
+def test_store_filters_by_trace_kind_name_and_status(tmp_path: Path) -> None:
+    """``records`` keeps the rows matching every given filter."""
+    path = tmp_path / "llmguard.db"
+    llm = _record(0, kind="llm")
+    attempt_error = _record(1, kind="attempt", status="error", parent_id=llm.span_id)
+    tool = _record(2, kind="tool", name="search", trace_id="trace-b")
+    limit_hit = _record(3, kind="agent", status="limit", trace_id="trace-b")
+    _fill(path, [llm, attempt_error, tool, limit_hit])
+    with SQLiteStore(path) as store:
+        assert list(store.records(trace_id="trace-a")) == [llm, attempt_error]
+        assert list(store.records(kind="tool")) == [tool]
+        assert list(store.records(name="search")) == [tool]
+        assert list(store.records(status="limit")) == [limit_hit]
+        assert list(store.records(trace_id="trace-b", status="ok")) == [tool]
+        assert list(store.records(kind="llm", status="error")) == []
+
+
+def test_store_filters_by_time(tmp_path: Path) -> None:
+    """``since`` is inclusive, ``until`` exclusive, for ISO strings and datetimes alike."""
+    path = tmp_path / "llmguard.db"
+    records = [_record(i * 60) for i in range(5)]  # one a minute from 12:00
+    _fill(path, records)
+    with SQLiteStore(path) as store:
+        assert list(store.records(since="2025-03-01T12:02:00Z")) == records[2:]
+        assert list(store.records(until=_T0 + timedelta(minutes=2))) == records[:2]
+        # An offset and a naive datetime (taken as UTC) name the same instants.
+        assert (
+            list(
+                store.records(since="2025-03-01T13:01:00+01:00", until=datetime(2025, 3, 1, 12, 3))
+            )
+            == records[1:3]
+        )
+        assert list(store.records(since="2025-03-02")) == []
+        assert list(store.records(until="2025-03-01")) == []
+
+
+def test_store_orders_by_start_and_limits(tmp_path: Path) -> None:
+    """Records come ordered by start time, however they were emitted, up to ``limit``."""
+    path = tmp_path / "llmguard.db"
+    records = [_record(i) for i in range(6)]
+    _fill(path, [records[4], records[1], records[5]])
+    _fill(path, [records[0], records[3], records[2]])
+    with SQLiteStore(path) as store:
+        assert list(store.records()) == records
+        assert list(store.records(limit=2)) == records[:2]
+        assert list(store.records(limit=0)) == []
+
+
+def test_store_trace_and_count(tmp_path: Path) -> None:
+    """``trace`` returns one trace's spans in start order; ``count`` counts every row."""
+    path = tmp_path / "llmguard.db"
+    child = _record(2, parent_id=f"{1:016x}")
+    root = _record(1)
+    other = _record(0, trace_id="trace-b")
+    _fill(path, [child, other, root])
+    with SQLiteStore(path) as store:
+        assert store.trace("trace-a") == [root, child]
+        assert store.trace("missing") == []
+        assert store.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"limit": -1}, "limit"),
+        ({"since": "yesterday"}, "yesterday"),
+        ({"until": "2025-13-01"}, "2025-13-01"),
+    ],
+)
+def test_store_refuses_bad_filters(
+    tmp_path: Path, filters: dict[str, object], message: str
+) -> None:
+    """An invalid limit or time bound is a ValueError naming it, raised at the call."""
+    path = tmp_path / "llmguard.db"
+    _fill(path, [_record(0)])
+    with SQLiteStore(path) as store, pytest.raises(ValueError, match=message):
+        store.records(**filters)  # type: ignore[arg-type]
+
+
+def test_store_missing_file_is_file_not_found(tmp_path: Path) -> None:
+    """Opening a store that does not exist raises FileNotFoundError naming the path."""
+    path = tmp_path / "missing.db"
+    with pytest.raises(FileNotFoundError, match=r"missing\.db"):
+        SQLiteStore(path)
+    assert not path.exists()
+
+
+def test_store_refuses_other_files(tmp_path: Path) -> None:
+    """A database without a records table, or a non-database, is a ValueError."""
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    with pytest.raises(ValueError, match="no records table"):
+        SQLiteStore(other)
+    text = tmp_path / "notes.db"
+    text.write_text("hello, this is not a database file at all" * 10)
+    with pytest.raises(ValueError, match="not an llmguard store"):
+        SQLiteStore(text)
+
+
+def test_store_is_read_only(tmp_path: Path) -> None:
+    """The store cannot change the database."""
+    path = tmp_path / "llmguard.db"
+    _fill(path, [_record(0)])
+    with SQLiteStore(path) as store, pytest.raises(sqlite3.OperationalError, match="readonly"):
+        store._conn.execute("DELETE FROM records")
+    with SQLiteStore(path) as store:
+        assert store.count() == 1
+
+
+def test_store_reads_while_a_sink_writes(tmp_path: Path) -> None:
+    """A store sees every batch committed by a sink that is still open."""
+    path = tmp_path / "llmguard.db"
+    sink = SQLiteSink(path)
+    try:
+        sink.emit([_record(0)])
+        with SQLiteStore(path) as store:
+            assert store.count() == 1
+            sink.emit([_record(1), _record(2)])
+            assert store.count() == 3
+    finally:
+        sink.close()
+
+
+def test_store_closes_on_exit(tmp_path: Path) -> None:
+    """Leaving the ``with`` block closes the database."""
+    path = tmp_path / "llmguard.db"
+    _fill(path, [_record(0)])
+    with SQLiteStore(path) as store:
+        pass
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.count()
+
+
+def test_emit_after_close_reopens(tmp_path: Path) -> None:
+    """A batch emitted after ``close`` is still stored."""
+    path = tmp_path / "llmguard.db"
+    sink = SQLiteSink(path)
+    sink.emit([])
+    assert not path.exists()
+    sink.emit([_record(0)])
+    sink.flush(timeout=1.0)
+    sink.close()
+    sink.close()
+    sink.emit([_record(1)])
+    sink.close()
+    with SQLiteStore(path) as store:
+        assert store.count() == 2
+
+
+def test_emit_into_a_non_database_raises_and_leaves_it(tmp_path: Path) -> None:
+    """A sink pointed at a file that is not a database raises and does not change it."""
+    path = tmp_path / "notes.txt"
+    text = "hello, this is not a database file at all\n" * 10
+    path.write_text(text)
+    sink = SQLiteSink(path)
+    with pytest.raises(sqlite3.DatabaseError, match="not a database"):
+        sink.emit([_record(0)])
+    sink.close()
+    assert path.read_text() == text
+
+
+def test_concurrent_threads_and_sinks_lose_nothing(tmp_path: Path) -> None:
+    """Threads sharing a sink, and a second sink on the same file, store every record."""
+    path = tmp_path / "llmguard.db"
+    shared, other = SQLiteSink(path), SQLiteSink(path)
+
+    def emit(sink: SQLiteSink, thread: int) -> None:
+        for batch in range(20):
+            sink.emit([_record(thread * 1000 + batch * 10 + i) for i in range(10)])
+
+    threads = [
+        threading.Thread(target=emit, args=(shared if n % 3 else other, n)) for n in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    shared.close()
+    other.close()
+    with SQLiteStore(path) as store:
+        assert len({r.span_id for r in store.records()}) == 6 * 20 * 10
+
+
+def test_forked_child_writes_to_the_same_database(tmp_path: Path) -> None:
+    """Parent and forked child both commit to one store through the same sink object."""
+    path = tmp_path / "llmguard.db"
+    sink = SQLiteSink(path)
+    sink.emit([_record(0)])
+    inherited = sink._conn
+
+    def child() -> None:
+        sink.emit([_record(1), _record(2)])
+        # SQLite forbids using a connection across fork: the child must have its own.
+        assert sink._conn is not inherited
+        sink.close()
+        fresh = SQLiteSink(path)
+        fresh.emit([_record(3)])
+        fresh.close()
+
+    assert _fork(child) == 0
+    # The parent's connection was left untouched by the child.
+    sink.emit([_record(4)])
+    sink.close()
+    with SQLiteStore(path) as store:
+        assert [r.span_id for r in store.records()] == [f"{i:016x}" for i in range(5)]
+
+
+def test_forked_child_without_writes_leaves_parent_working(tmp_path: Path) -> None:
+    """Closing the sink in a child does not close the parent's connection."""
+    path = tmp_path / "llmguard.db"
+    sink = SQLiteSink(path)
+    sink.emit([_record(0)])
+    assert _fork(sink.close) == 0
+    sink.emit([_record(1)])
+    sink.close()
+    with SQLiteStore(path) as store:
+        assert store.count() == 2
+
+
+def test_is_a_sink(tmp_path: Path) -> None:
+    """SQLiteSink meets the Sink protocol."""
+    assert isinstance(SQLiteSink(tmp_path / "llmguard.db"), Sink)
