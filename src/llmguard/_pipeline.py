@@ -248,7 +248,8 @@ class _Pipeline:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
-        self.taken = 0
+        self.taken = 0  # records the dispatcher has popped from the queue
+        self.done = 0  # records it has finished handing to every lane
         self.dropped = 0
         self.internal_errors = 0
 
@@ -285,14 +286,18 @@ class _Pipeline:
             self._wake.wait(_WAKE_INTERVAL)
             self._wake.clear()
             while queue:
-                size = self._settings.batch_size
-                items = [queue.popleft() for _ in range(min(size, len(queue)))]
+                # Popping and counting under the lock lets flush() see every record as
+                # either still queued or taken, never in between.
+                with self._progress:
+                    count = min(self._settings.batch_size, len(queue))
+                    items = [queue.popleft() for _ in range(count)]
+                    self.taken += count
                 batch = [r for r in map(self._finish, items) if r is not None]
                 if batch:
                     for lane in self._lanes:
                         lane.offer(batch)
                 with self._progress:
-                    self.taken += len(items)
+                    self.done += count
                     self._progress.notify_all()
             self._check_stalls()
             if self._closed and not queue:
@@ -342,10 +347,10 @@ class _Pipeline:
         if timeout is not None and math.isfinite(timeout):
             deadline = time.monotonic() + max(timeout, 0.0)
         if self._thread is not None:
-            target = self.taken + len(self._queue)
-            self._wake.set()
             with self._progress:
-                while self.taken < target:
+                target = self.taken + len(self._queue)
+                self._wake.set()
+                while self.done < target:
                     left = _left(deadline)
                     if left == 0.0 or not self._thread.is_alive():
                         break
@@ -354,7 +359,8 @@ class _Pipeline:
         for done in marks:
             done.wait(_left(deadline))
         sinks = tuple(lane.stats() for lane in self._lanes)
-        pending = len(self._queue) + sum(s.pending for s in sinks)
+        in_hand = self.taken - self.done
+        pending = len(self._queue) + in_hand + sum(s.pending for s in sinks)
         return FlushResult(complete=pending == 0, pending=pending, sinks=sinks)
 
     def close(self, timeout: float | None, keep: Sequence[Sink] = ()) -> FlushResult:
