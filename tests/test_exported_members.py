@@ -1,0 +1,107 @@
+"""The public API: the names llmguard, llmguard.sinks and llmguard.testing export."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import llmguard
+import llmguard.sinks
+import llmguard.testing
+
+EXPORTS = {
+    "llmguard": [
+        "SCHEMA_VERSION",
+        "ConfigurationError",
+        "ContentDigest",
+        "DeliveryStats",
+        "FlushResult",
+        "LLMGuardError",
+        "Record",
+        "Redactor",
+        "Settings",
+        "SinkStats",
+        "Span",
+        "StreamInfo",
+        "Usage",
+        "__version__",
+        "configure",
+        "current_span",
+        "current_trace_id",
+        "flush",
+        "propagate",
+        "reset",
+        "shutdown",
+        "sinks",
+        "span",
+        "stats",
+        "testing",
+        "trace",
+    ],
+    "llmguard.sinks": [
+        "CallbackSink",
+        "JSONLSink",
+        "MemorySink",
+        "SQLiteSink",
+        "SQLiteStore",
+        "Sink",
+        "StructlogSink",
+        "read_records",
+        "sink_from_url",
+    ],
+    "llmguard.testing": ["capture"],
+}
+
+
+def isort_key(name: str) -> tuple[int, str]:
+    """Constants first, then classes, then everything else, each alphabetically (RUF022)."""
+    if name.isupper():
+        return 0, name
+    if name[0].isupper():
+        return 1, name
+    return 2, name
+
+
+@pytest.mark.parametrize("module_name", list(EXPORTS))
+def test_all_is_pinned(module_name: str) -> None:
+    """__all__ lists exactly the pinned names, in the pinned order."""
+    module = importlib.import_module(module_name)
+    assert module.__all__ == EXPORTS[module_name]
+
+
+@pytest.mark.parametrize("module_name", list(EXPORTS))
+def test_all_is_sorted(module_name: str) -> None:
+    """__all__ is sorted isort-style: constants, classes, then functions and modules."""
+    names = importlib.import_module(module_name).__all__
+    assert names == sorted(names, key=isort_key)
+    assert len(set(names)) == len(names)
+
+
+@pytest.mark.parametrize(
+    ("module_name", "name"), [(m, n) for m, names in EXPORTS.items() for n in names]
+)
+def test_every_exported_name_is_importable(module_name: str, name: str) -> None:
+    """`from <module> import <name>` works for every name in __all__."""
+    namespace: dict[str, object] = {}
+    exec(f"from {module_name} import {name}", namespace)
+    assert namespace[name] is getattr(importlib.import_module(module_name), name)
+
+
+def test_star_import_gives_exactly_all() -> None:
+    """`from llmguard import *` binds the names of __all__ and nothing else."""
+    namespace: dict[str, object] = {}
+    exec("from llmguard import *", namespace)
+    assert set(namespace) - {"__builtins__"} == set(llmguard.__all__)
+
+
+def test_submodules_are_the_exported_ones() -> None:
+    """llmguard.sinks and llmguard.testing are reachable as attributes of llmguard."""
+    assert llmguard.sinks is importlib.import_module("llmguard.sinks")
+    assert llmguard.testing is importlib.import_module("llmguard.testing")
+
+
+def test_version_is_a_string() -> None:
+    """__version__ is a non-empty version string."""
+    assert isinstance(llmguard.__version__, str)
+    assert llmguard.__version__[0].isdigit()
