@@ -33,6 +33,7 @@ _getrandbits = random.getrandbits
 _time_ns = time.time_ns
 _perf_ns = time.perf_counter_ns
 
+
 def _as_usage(value: Any) -> Usage:
     return value if isinstance(value, Usage) else Usage(**value)
 
