@@ -1,4 +1,4 @@
-"""The public API: the names llmguard, llmguard.sinks and llmguard.testing export."""
+"""The public API: the names llmguard and its public modules export."""
 
 from __future__ import annotations
 
@@ -7,29 +7,45 @@ import importlib
 import pytest
 
 import llmguard
+import llmguard.adapters
 import llmguard.sinks
 import llmguard.testing
 
 EXPORTS = {
     "llmguard": [
         "SCHEMA_VERSION",
+        "Attempt",
+        "Attempts",
+        "Call",
         "ConfigurationError",
         "ContentDigest",
         "DeliveryStats",
+        "Failure",
+        "FieldError",
         "FlushResult",
+        "Guard",
+        "GuardError",
+        "InlineAttempt",
         "LLMGuardError",
+        "NoSchema",
+        "OutputTruncated",
+        "Reask",
         "Record",
         "Redactor",
+        "Refused",
+        "SchemaViolation",
         "Settings",
         "SinkStats",
         "Span",
         "StreamInfo",
         "Usage",
         "__version__",
+        "adapters",
         "configure",
         "current_span",
         "current_trace_id",
         "flush",
+        "guard",
         "propagate",
         "reset",
         "shutdown",
@@ -38,6 +54,21 @@ EXPORTS = {
         "stats",
         "testing",
         "trace",
+    ],
+    "llmguard.adapters": [
+        "Adapter",
+        "AnthropicStream",
+        "Matcher",
+        "OnError",
+        "OpenAIChatStream",
+        "OpenAIResponsesStream",
+        "Reply",
+        "StreamAccumulator",
+        "TextStream",
+        "ToolCall",
+        "accumulator_for",
+        "adapt",
+        "register",
     ],
     "llmguard.sinks": [
         "CallbackSink",
@@ -50,7 +81,12 @@ EXPORTS = {
         "read_records",
         "sink_from_url",
     ],
-    "llmguard.testing": ["capture"],
+    "llmguard.testing": [
+        "FakeAPIError",
+        "FakeLLM",
+        "ToolAnswer",
+        "capture",
+    ],
 }
 
 

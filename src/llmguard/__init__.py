@@ -7,33 +7,59 @@ own failures reach the application.
 
 from __future__ import annotations
 
-from llmguard import sinks, testing
+from llmguard import adapters, sinks, testing
+from llmguard._call import Call, Reask
 from llmguard._config import Redactor, Settings, configure, reset
+from llmguard._field_errors import FieldError
+from llmguard._flow import Attempt, Failure
+from llmguard._guard import Attempts, Guard, InlineAttempt, NoSchema, guard
 from llmguard._pipeline import DeliveryStats, FlushResult, SinkStats, flush, shutdown, stats
 from llmguard._records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo, Usage
 from llmguard._trace import Span, current_span, current_trace_id, propagate, span, trace
 from llmguard._version import __version__
-from llmguard.exceptions import ConfigurationError, LLMGuardError
+from llmguard.exceptions import (
+    ConfigurationError,
+    GuardError,
+    LLMGuardError,
+    OutputTruncated,
+    Refused,
+    SchemaViolation,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Attempt",
+    "Attempts",
+    "Call",
     "ConfigurationError",
     "ContentDigest",
     "DeliveryStats",
+    "Failure",
+    "FieldError",
     "FlushResult",
+    "Guard",
+    "GuardError",
+    "InlineAttempt",
     "LLMGuardError",
+    "NoSchema",
+    "OutputTruncated",
+    "Reask",
     "Record",
     "Redactor",
+    "Refused",
+    "SchemaViolation",
     "Settings",
     "SinkStats",
     "Span",
     "StreamInfo",
     "Usage",
     "__version__",
+    "adapters",
     "configure",
     "current_span",
     "current_trace_id",
     "flush",
+    "guard",
     "propagate",
     "reset",
     "shutdown",

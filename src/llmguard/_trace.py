@@ -251,6 +251,10 @@ class Span:
             self._metadata = {}
         self._metadata[key] = snapshot(value)
 
+    def has_attribute(self, key: str) -> bool:
+        """Whether an attribute (record field or metadata) named ``key`` was set."""
+        return key in (self._fields or ()) or key in (self._metadata or ())
+
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         """Set several attributes at once; see `set_attribute`."""
         for key, value in attributes.items():

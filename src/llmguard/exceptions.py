@@ -1,21 +1,44 @@
 """Errors raised by llmguard.
 
-llmguard raises only two kinds of errors into an application: misuse, found when a
-decorator or ``configure`` is given something it cannot work with, and (in later
-capabilities) its own run-time decisions. Failures of llmguard's own machinery -- a
-sink, a redactor, a serializer -- are never raised; they are counted and reported
-(see `llmguard.stats`), except under ``configure(strict=True)``, meant for
-tests, where they propagate unchanged.
+llmguard raises two kinds of errors into an application: misuse, found when a decorator
+or ``configure`` is given something it cannot work with, and its own run-time decisions
+about a call -- the answer never fit the schema, it was cut short, the model refused.
+Failures of llmguard's own machinery -- a sink, a redactor, a serializer -- are never
+raised; they are counted and reported (see `llmguard.stats`), except under
+``configure(strict=True)``, meant for tests, where they propagate unchanged. Errors of
+the guarded function itself (a bad request, a bug) propagate unchanged too.
 
 The tree::
 
     LLMGuardError
-    └── ConfigurationError      misuse, raised at decoration or configure() time
+    ├── ConfigurationError      misuse, raised at decoration or configure() time
+    └── GuardError              a guarded call gave no acceptable answer
+        ├── SchemaViolation     every attempt failed the schema
+        ├── OutputTruncated     the answer was cut at the output token limit
+        └── Refused             the model refused to answer
+
+Every `GuardError` carries the attempts made, the tokens they used together and the
+id of the call's trace.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "LLMGuardError"]
+from typing import TYPE_CHECKING
+
+from llmguard._field_errors import format_errors
+
+if TYPE_CHECKING:
+    from llmguard._flow import Attempt
+    from llmguard._records import Usage
+
+__all__ = [
+    "ConfigurationError",
+    "GuardError",
+    "LLMGuardError",
+    "OutputTruncated",
+    "Refused",
+    "SchemaViolation",
+]
 
 
 class LLMGuardError(Exception):
@@ -28,3 +51,65 @@ class ConfigurationError(LLMGuardError, ValueError):
     Raised when the misuse is found -- at decoration or ``configure()`` time -- never
     in the middle of a call. The message names the offending option and value.
     """
+
+
+class GuardError(LLMGuardError):
+    """A guarded call produced no acceptable answer.
+
+    Attributes:
+        attempts: Every attempt, in order, with its raw answer, errors and usage.
+        usage: The tokens all attempts used together (``None`` if none was reported).
+        trace_id: The trace of the call, to find its records.
+    """
+
+    def __init__(self, attempts: tuple[Attempt, ...], usage: Usage | None) -> None:
+        super().__init__(self._describe(attempts))
+        self.attempts = attempts
+        self.usage = usage
+        self.trace_id: str | None = None
+
+    @property
+    def last_attempt(self) -> Attempt:
+        """The attempt that ended the call."""
+        return self.attempts[-1]
+
+    @staticmethod
+    def _describe(attempts: tuple[Attempt, ...]) -> str:
+        return f"guarded call failed after {len(attempts)} attempt(s)"
+
+
+class SchemaViolation(GuardError):
+    """No attempt -- corrective retries and fallbacks included -- matched the schema."""
+
+    @staticmethod
+    def _describe(attempts: tuple[Attempt, ...]) -> str:
+        last = attempts[-1] if attempts else None
+        detail = f"; the last answer's errors:\n{format_errors(last.errors)}" if last else ""
+        return f"no answer matched the schema in {len(attempts)} attempt(s){detail}"
+
+
+class OutputTruncated(GuardError):
+    """The answer stopped at the output token limit (finish reason ``length``).
+
+    Not retried blindly: asking again with the same limit tends to be cut again.
+    """
+
+    @staticmethod
+    def _describe(attempts: tuple[Attempt, ...]) -> str:
+        return "the answer was cut at the output token limit (finish reason 'length')"
+
+
+class Refused(GuardError):
+    """The model refused to answer."""
+
+    @property
+    def refusal(self) -> str | None:
+        """The model's explanation, when it gave one."""
+        reply = self.last_attempt.reply
+        return None if reply is None else reply.refusal
+
+    @staticmethod
+    def _describe(attempts: tuple[Attempt, ...]) -> str:
+        reply = attempts[-1].reply if attempts else None
+        reason = reply.refusal if reply is not None and reply.refusal else "no reason given"
+        return f"the model refused to answer: {reason}"

@@ -1,14 +1,25 @@
-"""Test doubles that ship with llmguard, for the tests of applications that use it."""
+"""Test doubles that ship with llmguard, for the tests of applications that use it.
+
+- `capture` collects the records finished inside a block, synchronously.
+- `FakeLLM` is a scripted model: it answers in the shape of the OpenAI or Anthropic
+  SDKs (or plain text), streams when asked, and remembers what it was sent.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import copy
+import itertools
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Literal
 
 from llmguard._pipeline import capturing
 from llmguard._records import Record
 
-__all__ = ["capture"]
+__all__ = ["FakeAPIError", "FakeLLM", "ToolAnswer", "capture"]
 
 
 @contextlib.contextmanager
@@ -26,3 +37,238 @@ def capture() -> Iterator[list[Record]]:
     """
     with capturing() as records:
         yield records
+
+
+class FakeAPIError(Exception):
+    """An error shaped like the SDKs' HTTP errors: it carries a ``status_code``.
+
+    ``FakeAPIError(429)`` is a rate limit, which llmguard retries with backoff.
+    """
+
+    def __init__(self, status_code: int, message: str = "") -> None:
+        super().__init__(message or f"HTTP {status_code}")
+        self.status_code = status_code
+
+
+@dataclass(frozen=True, slots=True)
+class ToolAnswer:
+    """A scripted answer that is a tool call rather than text."""
+
+    name: str
+    arguments: dict[str, Any]
+
+
+#: One scripted answer: text, a tool call, an exception to raise, or a callable given
+#: the call's keyword arguments that returns one of those.
+Answer = str | ToolAnswer | BaseException | Callable[[dict[str, Any]], Any]
+
+Shape = Literal["openai", "anthropic", "text"]
+
+
+class FakeLLM:
+    """A scripted model, for tests and offline examples.
+
+    Each call takes the next answer of the script. Answers come back shaped like the
+    SDK named by ``shape`` -- objects with the same attributes as OpenAI's
+    ``ChatCompletion`` or Anthropic's ``Message``, usage included -- or as a plain
+    string. With ``stream=True`` (given here or in the call) the answer comes as
+    chunks or events instead. Every call's keyword arguments are kept in `calls`,
+    copied, so tests can assert what a retry sent.
+
+    Args:
+        answers: The script: strings, `ToolAnswer`, exceptions (raised), or
+            callables of the call's keyword arguments.
+        shape: ``"openai"``, ``"anthropic"`` or ``"text"``.
+        model: The model name reported in responses.
+        stream: Answer every call as a stream.
+
+    Raises:
+        IndexError: From a call, when the script has no answers left.
+    """
+
+    def __init__(
+        self,
+        answers: Iterable[Answer],
+        *,
+        shape: Shape = "openai",
+        model: str = "fake-model",
+        stream: bool = False,
+    ) -> None:
+        if shape not in ("openai", "anthropic", "text"):
+            raise ValueError(f"shape must be 'openai', 'anthropic' or 'text', not {shape!r}")
+        self.answers = list(answers)
+        self.shape = shape
+        self.model = model
+        self.stream = stream
+        self.calls: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+
+    def __call__(self, prompt: str | None = None, /, **kwargs: Any) -> Any:
+        """Answer one call: a prompt string, or keyword arguments as an SDK's ``create``."""
+        call = kwargs if prompt is None else {"prompt": prompt, **kwargs}
+        self.calls.append(copy.deepcopy(call))
+        if not self.answers:
+            raise IndexError(f"FakeLLM has no answer left for call {len(self.calls)}")
+        answer = self.answers.pop(0)
+        if callable(answer) and not isinstance(answer, BaseException):
+            answer = answer(call)
+        if isinstance(answer, BaseException):
+            raise answer
+        if not isinstance(answer, (str, ToolAnswer)):
+            return answer
+        number = next(self._ids)
+        prompt_tokens = _estimate(call.get("messages", call.get("prompt", "")))
+        if self.stream or kwargs.get("stream"):
+            return iter(self._chunks(answer, number, prompt_tokens))
+        return self._response(answer, number, prompt_tokens)
+
+    create = __call__
+
+    async def acall(self, prompt: str | None = None, /, **kwargs: Any) -> Any:
+        """The async form of a call; streams come back as async iterators."""
+        response = self(prompt, **kwargs)
+        if isinstance(response, Iterator):
+            return _aiter(list(response))
+        return response
+
+    # -- shapes ---------------------------------------------------------------------------
+
+    def _response(self, answer: str | ToolAnswer, number: int, prompt_tokens: int) -> Any:
+        text = answer if isinstance(answer, str) else json.dumps(answer.arguments)
+        output_tokens = _estimate(text)
+        if self.shape == "text":
+            return text
+        if self.shape == "anthropic":
+            block = (
+                {"type": "text", "text": answer}
+                if isinstance(answer, str)
+                else {
+                    "type": "tool_use",
+                    "id": f"toolu_{number}",
+                    "name": answer.name,
+                    "input": answer.arguments,
+                }
+            )
+            return _namespace(
+                {
+                    "id": f"msg_{number}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": self.model,
+                    "content": [block],
+                    "stop_reason": "end_turn" if isinstance(answer, str) else "tool_use",
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": prompt_tokens, "output_tokens": output_tokens},
+                }
+            )
+        message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+        if isinstance(answer, str):
+            message["content"] = answer
+        else:
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{number}",
+                    "type": "function",
+                    "function": {"name": answer.name, "arguments": text},
+                }
+            ]
+        return _namespace(
+            {
+                "id": f"chatcmpl-{number}",
+                "object": "chat.completion",
+                "created": 1_700_000_000,
+                "model": self.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": message,
+                        "finish_reason": "stop" if isinstance(answer, str) else "tool_calls",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": output_tokens,
+                    "total_tokens": prompt_tokens + output_tokens,
+                },
+            }
+        )
+
+    def _chunks(self, answer: str | ToolAnswer, number: int, prompt_tokens: int) -> list[Any]:
+        if not isinstance(answer, str):
+            raise ValueError("FakeLLM streams text answers only")
+        pieces = [answer[i : i + 8] for i in range(0, len(answer), 8)] or [""]
+        output_tokens = _estimate(answer)
+        if self.shape == "text":
+            return pieces
+        if self.shape == "anthropic":
+            start: dict[str, Any] = {
+                "id": f"msg_{number}",
+                "type": "message",
+                "role": "assistant",
+                "model": self.model,
+                "content": [],
+                "stop_reason": None,
+                "usage": {"input_tokens": prompt_tokens, "output_tokens": 1},
+            }
+            events: list[dict[str, Any]] = [
+                {"type": "message_start", "message": start},
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+                *(
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "text_delta", "text": piece},
+                    }
+                    for piece in pieces
+                ),
+                {"type": "content_block_stop", "index": 0},
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn"},
+                    "usage": {"output_tokens": output_tokens},
+                },
+                {"type": "message_stop"},
+            ]
+            return [_namespace(e) for e in events]
+        head = {
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion.chunk",
+            "created": 1_700_000_000,
+            "model": self.model,
+        }
+        deltas = [{"role": "assistant", "content": ""}, *({"content": p} for p in pieces)]
+        chunks = [
+            {**head, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas
+        ]
+        chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": output_tokens,
+            "total_tokens": prompt_tokens + output_tokens,
+        }
+        chunks.append({**head, "choices": [], "usage": usage})
+        return [_namespace(c) for c in chunks]
+
+
+def _estimate(value: Any) -> int:
+    # About four characters a token: good enough for a fake that reports usage.
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return max(1, len(text) // 4)
+
+
+def _namespace(value: Any) -> Any:
+    """Nested dicts as objects with attributes, the way the SDKs' models read."""
+    if isinstance(value, dict):
+        return SimpleNamespace(**{k: _namespace(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_namespace(v) for v in value]
+    return value
+
+
+async def _aiter(items: list[Any]) -> AsyncIterator[Any]:
+    for item in items:
+        yield item

@@ -1,0 +1,508 @@
+"""The corrective-retry flow, written once, with a sync and an async driver.
+
+The flow is a generator that never does I/O itself (like httpx's ``Auth.auth_flow``):
+it yields what it needs -- call the function, pause, drain a stream -- and is sent
+what happened. `run_sync` and `run_async` are the only places that call, sleep or
+iterate, so the policy below exists in one copy for both worlds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from llmguard._content import snapshot
+from llmguard._records import Usage
+from llmguard._trace import Span, _current
+from llmguard.adapters import Reply, ToolCall, accumulator_for, adapt
+from llmguard.exceptions import GuardError, OutputTruncated, Refused, SchemaViolation
+
+if TYPE_CHECKING:
+    from llmguard._call import Call, Parameters, Reask
+    from llmguard._field_errors import FieldError
+    from llmguard._schema import CompiledSchema
+
+__all__ = [
+    "Attempt",
+    "Drain",
+    "Failure",
+    "Invoke",
+    "Pause",
+    "Plan",
+    "StreamHandOff",
+    "guarded_flow",
+    "run_async",
+    "run_sync",
+]
+
+Outcome = Literal["ok", "invalid", "transient_error", "truncated", "refused", "error"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """What happened in one attempt of a guarded call.
+
+    Attributes:
+        number: 1 for the first attempt, counted across fallbacks.
+        function: The qualified name of the function called.
+        outcome: ``"ok"``, ``"invalid"`` (the answer failed the schema),
+            ``"transient_error"``, ``"truncated"``, ``"refused"`` or ``"error"``.
+        text: The answer as text (a tool call's arguments as JSON), if any.
+        errors: Why the answer failed the schema.
+        repair: How the value was found: ``None`` (strict JSON), ``"fence"``,
+            ``"embedded"``, ``"text"`` or ``"tool_call"``.
+        usage: Tokens this attempt used, when reported.
+        latency_ms: How long the function took.
+        error: The exception the function raised, for ``transient_error`` and ``error``.
+        reply: The normalized reply; ``response`` is the raw one.
+        value: The validated value, for an ``"ok"`` attempt under a schema.
+    """
+
+    number: int
+    function: str
+    outcome: Outcome
+    text: str | None = None
+    errors: tuple[FieldError, ...] = ()
+    repair: str | None = None
+    usage: Usage | None = None
+    latency_ms: float = 0.0
+    error: BaseException | None = field(default=None, repr=False)
+    reply: Reply | None = field(default=None, repr=False)
+    response: Any = field(default=None, repr=False)
+    value: Any = field(default=None, repr=False)
+
+    @property
+    def tool_call(self) -> ToolCall | None:
+        """The tool call whose arguments were the answer, if the model answered with one."""
+        reply = self.reply
+        return reply.tool_calls[0] if reply is not None and reply.tool_calls else None
+
+    def summary(self) -> dict[str, Any]:
+        """What the attempt record holds about this attempt."""
+        data: dict[str, Any] = {"number": self.number, "outcome": self.outcome}
+        data["function"] = self.function
+        if self.outcome == "ok" and (self.value is not None or self.repair is not None):
+            data["stage"] = self.repair or "strict"
+        if self.repair is not None:
+            data["repair"] = self.repair
+        if self.errors:
+            data["errors"] = [dataclasses.asdict(e) for e in self.errors]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Returned instead of raising when a guard has ``on_fail="return"``; always false.
+
+    Attributes:
+        error: The exception that would have been raised.
+        attempts: Every attempt, in order.
+        usage: Tokens used by all attempts together.
+    """
+
+    error: GuardError
+    attempts: tuple[Attempt, ...]
+    usage: Usage | None
+
+    def __bool__(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A guard's policy, as the flow needs it; built once at decoration time."""
+
+    schema: CompiledSchema | None
+    retries: int
+    transient_retries: int
+    is_transient: Callable[[BaseException], bool]
+    wait: Callable[[int, BaseException], float]
+    reask: Reask
+    fallbacks: tuple[tuple[Callable[..., Any], Parameters], ...]
+    context: Callable[[Call], dict[str, Any] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Invoke:
+    """Ask the driver to call ``call`` with ``span`` as the current span."""
+
+    call: Call
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Ask the driver to wait before the next attempt."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """Ask the driver to read a stream to its end and send back the `Reply`."""
+
+    stream: Any
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHandOff:
+    """The flow's answer when an unvalidated stream goes back to the caller as it is.
+
+    ``finish`` records the attempt and the call once the caller is done with the stream.
+    """
+
+    stream: Any
+    finish: Callable[[Reply | None], None]
+
+
+@dataclass(slots=True)
+class _Result:
+    value: Any = None
+    error: BaseException | None = None
+
+
+def _sum_usage(a: Usage | None, b: Usage | None) -> Usage | None:
+    if a is None or b is None:
+        return a or b
+
+    def add(x: int | None, y: int | None) -> int | None:
+        return None if x is None and y is None else (x or 0) + (y or 0)
+
+    return Usage(
+        input=add(a.input, b.input),
+        output=add(a.output, b.output),
+        cached_input=add(a.cached_input, b.cached_input),
+        reasoning=add(a.reasoning, b.reasoning),
+        total=add(a.total, b.total),
+        estimated=a.estimated or b.estimated,
+    )
+
+
+def _is_stream(response: object) -> bool:
+    if isinstance(response, (str, bytes, dict, list, tuple)):
+        return False
+    return hasattr(response, "__next__") or hasattr(response, "__anext__")
+
+
+def _answer_text(reply: Reply) -> str | None:
+    if reply.tool_calls:
+        arguments = reply.tool_calls[0].arguments
+        return arguments if isinstance(arguments, str) else str(snapshot(arguments))
+    return reply.text
+
+
+class _Tally:
+    """The call-level counts and sums the llm record reports."""
+
+    __slots__ = ("attempts", "corrective", "fallback", "transient", "usage")
+
+    def __init__(self) -> None:
+        self.attempts: list[Attempt] = []
+        self.corrective = 0
+        self.transient = 0
+        self.fallback = 0
+        self.usage: Usage | None = None
+
+    def add(self, attempt: Attempt) -> Attempt:
+        self.attempts.append(attempt)
+        self.usage = _sum_usage(self.usage, attempt.usage)
+        return attempt
+
+    def finish(self, llm: Span, outcome: str, reply: Reply | None) -> None:
+        llm.set_attribute(
+            "attempt",
+            {
+                "count": len(self.attempts),
+                "outcome": outcome,
+                "corrective_retries": self.corrective,
+                "transient_retries": self.transient,
+                "fallback": self.fallback,
+            },
+        )
+        if self.usage is not None:
+            llm.set_attribute("usage", self.usage)
+        if reply is not None:
+            _describe(llm, reply)
+
+
+def _describe(span: Span, reply: Reply) -> None:
+    # The model asked for, when known, stays the record's model; the response's more
+    # precise name (a dated snapshot) is kept beside it.
+    if reply.model is not None:
+        span.set_attribute("response_model", reply.model)
+        if not span.has_attribute("model"):
+            span.set_attribute("model", reply.model)
+    if reply.provider is not None and not span.has_attribute("provider"):
+        span.set_attribute("provider", reply.provider)
+    if reply.finish_reason is not None:
+        span.set_attribute("finish_reason", reply.finish_reason)
+    if reply.response_id is not None:
+        span.set_attribute("response_id", reply.response_id)
+
+
+def _close_attempt(span: Span, attempt: Attempt, status: str = "ok") -> None:
+    span.set_attribute("attempt", attempt.summary())
+    if attempt.usage is not None:
+        span.set_attribute("usage", attempt.usage)
+    if attempt.reply is not None:
+        _describe(span, attempt.reply)
+        span.set_output(attempt.text)
+    if attempt.error is not None:
+        span.record_exception(attempt.error)
+    elif status != "ok":
+        span.set_status("error", attempt.outcome)
+    span.end()
+
+
+def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause | Drain, Any, Any]:
+    """Run one guarded call: attempts, corrective re-asks, transient retries, fallbacks.
+
+    Yields requests for the driver and returns the value for the caller -- the
+    validated value, the raw response when there is no schema, or a `StreamHandOff`.
+
+    Raises:
+        SchemaViolation: Every attempt of every function failed the schema.
+        OutputTruncated: An answer was cut at the output token limit.
+        Refused: The model refused to answer.
+    """
+    tally = _Tally()
+    functions = ((call.fn, call.params), *plan.fallbacks)
+    last_error: BaseException | None = None
+    for position, (fn, params) in enumerate(functions):
+        tally.fallback = position
+        original = call if position == 0 else call.with_function(fn, params)
+        current = original
+        corrective = transient = 0
+        while True:
+            span = Span(f"attempt {len(tally.attempts) + 1}", "attempt").start(llm)
+            span.set_input(current.messages if current.messages is not None else current.args)
+            name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+            started = time.perf_counter()
+            result: _Result = yield Invoke(current, span)
+            latency = (time.perf_counter() - started) * 1000
+            number = len(tally.attempts) + 1
+            if result.error is not None:
+                error = result.error
+                transient_error = isinstance(error, Exception) and plan.is_transient(error)
+                outcome: Outcome = "transient_error" if transient_error else "error"
+                attempt = tally.add(
+                    Attempt(
+                        number=number,
+                        function=name,
+                        outcome=outcome,
+                        latency_ms=latency,
+                        error=error,
+                    )
+                )
+                _close_attempt(span, attempt, "error")
+                if not transient_error:
+                    tally.finish(llm, "error", None)
+                    raise error
+                last_error = error
+                if transient < plan.transient_retries:
+                    transient += 1
+                    tally.transient += 1
+                    yield Pause(plan.wait(transient, error))
+                    continue
+                break  # transient retries exhausted: the next fallback, if any
+            response = result.value
+            if _is_stream(response):
+                if plan.schema is None:
+                    return StreamHandOff(
+                        response, _stream_finisher(plan, original, tally, llm, span, number, name)
+                    )
+                reply = yield Drain(response)
+            else:
+                reply = adapt(response)
+            attempt = _judge(plan, original, number, name, response, reply, latency)
+            tally.add(attempt)
+            if attempt.outcome == "ok":
+                _close_attempt(span, attempt)
+                tally.finish(llm, "ok", reply)
+                return attempt.response if plan.schema is None else attempt.value
+            _close_attempt(span, attempt, "error")
+            if attempt.outcome in ("truncated", "refused"):
+                tally.finish(llm, attempt.outcome, reply)
+                kind = OutputTruncated if attempt.outcome == "truncated" else Refused
+                raise kind(tuple(tally.attempts), tally.usage)
+            if corrective >= plan.retries:
+                last_error = None
+                break
+            corrective += 1
+            tally.corrective += 1
+            current = plan.reask(original, attempt)
+    tally.finish(llm, "schema_violation" if last_error is None else "error", None)
+    if last_error is not None:
+        raise last_error
+    raise SchemaViolation(tuple(tally.attempts), tally.usage)
+
+
+def _stream_finisher(
+    plan: Plan, call: Call, tally: _Tally, llm: Span, span: Span, number: int, name: str
+) -> Callable[[Reply | None], None]:
+    started = time.perf_counter()
+
+    def finish(reply: Reply | None) -> None:
+        latency = (time.perf_counter() - started) * 1000
+        attempt = tally.add(_judge(plan, call, number, name, None, reply, latency))
+        _close_attempt(span, attempt, "ok" if attempt.outcome == "ok" else "error")
+        tally.finish(llm, attempt.outcome, reply)
+
+    return finish
+
+
+def _judge(
+    plan: Plan,
+    call: Call,
+    number: int,
+    name: str,
+    response: Any,
+    reply: Reply | None,
+    latency: float,
+) -> Attempt:
+    usage = reply.usage if reply is not None else None
+    base: dict[str, Any] = {
+        "number": number,
+        "function": name,
+        "latency_ms": latency,
+        "usage": usage,
+        "reply": reply,
+        "response": response,
+    }
+    if reply is not None:
+        base["text"] = _answer_text(reply)
+        if reply.finish_reason == "length":
+            return Attempt(outcome="truncated", **base)
+        if reply.refusal is not None or reply.finish_reason == "refusal":
+            return Attempt(outcome="refused", **base)
+    schema = plan.schema
+    if schema is None:
+        return Attempt(outcome="ok", **base)
+    from llmguard._schema import extract, extract_value
+
+    context = plan.context(call)
+    if reply is None:
+        extraction = extract_value(response, schema, context=context, repair="object")
+    elif reply.tool_calls:
+        arguments = reply.tool_calls[0].arguments
+        extraction = extract_value(arguments, schema, context=context, repair="tool_call")
+    else:
+        extraction = extract(reply.text or "", schema, context=context)
+    if not extraction.ok:
+        return Attempt(outcome="invalid", errors=extraction.errors, **base)
+    return Attempt(outcome="ok", repair=extraction.repair, value=extraction.value, **base)
+
+
+# -- drivers ---------------------------------------------------------------------------
+
+
+def run_sync(
+    flow: Generator[Invoke | Pause | Drain, Any, Any], sleep: Callable[[float], object]
+) -> Any:
+    """Drive a flow with plain calls and a blocking sleep."""
+    request = next(flow)
+    while True:
+        if isinstance(request, Invoke):
+            sent: Any = _invoke_sync(request)
+        elif isinstance(request, Pause):
+            sleep(request.seconds)
+            sent = None
+        else:
+            sent = drain_sync(request.stream)
+        try:
+            request = flow.send(sent)
+        except StopIteration as stop:
+            return stop.value
+
+
+async def run_async(
+    flow: Generator[Invoke | Pause | Drain, Any, Any], sleep: Callable[[float], object] | None
+) -> Any:
+    """Drive a flow with awaited calls and ``asyncio.sleep`` (or the injected sleep)."""
+    request = next(flow)
+    while True:
+        if isinstance(request, Invoke):
+            sent: Any = await _invoke_async(request)
+        elif isinstance(request, Pause):
+            waited = (sleep or asyncio.sleep)(request.seconds)
+            if inspect.isawaitable(waited):
+                await waited
+            sent = None
+        else:
+            sent = await drain_async(request.stream)
+        try:
+            request = flow.send(sent)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _invoke_sync(request: Invoke) -> _Result:
+    call = request.call
+    token = _current.set(request.span)
+    try:
+        return _Result(value=call.fn(*call.args, **call.kwargs))
+    except BaseException as exc:
+        return _Result(error=exc)
+    finally:
+        _current.reset(token)
+
+
+async def _invoke_async(request: Invoke) -> _Result:
+    call = request.call
+    token = _current.set(request.span)
+    try:
+        value = call.fn(*call.args, **call.kwargs)
+        if inspect.isawaitable(value):
+            value = await value
+        return _Result(value=value)
+    except BaseException as exc:
+        return _Result(error=exc)
+    finally:
+        _current.reset(token)
+
+
+def drain_sync(stream: Any) -> Reply | None:
+    """Read a stream to its end, accumulating its reply."""
+    accumulator = None
+    try:
+        for chunk in stream:
+            if accumulator is None:
+                accumulator = accumulator_for(chunk)
+                if accumulator is None:
+                    continue
+            accumulator.feed(chunk)
+    finally:
+        _close(stream)
+    return None if accumulator is None else accumulator.reply()
+
+
+async def drain_async(stream: Any) -> Reply | None:
+    """Read a sync or async stream to its end, accumulating its reply."""
+    if not hasattr(stream, "__anext__"):
+        return drain_sync(stream)
+    accumulator = None
+    try:
+        async for chunk in stream:
+            if accumulator is None:
+                accumulator = accumulator_for(chunk)
+                if accumulator is None:
+                    continue
+            accumulator.feed(chunk)
+    finally:
+        closer = getattr(stream, "aclose", None) or getattr(stream, "close", None)
+        if closer is not None:
+            closed = closer()
+            if inspect.isawaitable(closed):
+                await closed
+    return None if accumulator is None else accumulator.reply()
+
+
+def _close(stream: Any) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()

@@ -1,0 +1,518 @@
+"""``lg.guard``: output schemas with corrective retries around any LLM-calling function."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+
+from llmguard import _config
+from llmguard._call import Call, Parameters, Reask, default_reask
+from llmguard._content import snapshot
+from llmguard._flow import (
+    Failure,
+    Invoke,
+    Pause,
+    Plan,
+    StreamHandOff,
+    drain_async,
+    drain_sync,
+    guarded_flow,
+    run_async,
+    run_sync,
+)
+from llmguard._passthrough import pass_through
+from llmguard._trace import Span, _current
+from llmguard._transient import Backoff, is_transient
+from llmguard._wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
+from llmguard.exceptions import ConfigurationError, GuardError
+
+if TYPE_CHECKING:
+    from llmguard._schema import CompiledSchema
+
+__all__ = ["Attempts", "Guard", "InlineAttempt", "NoSchema", "guard"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class NoSchema:
+    """The output type of a guard without a schema: functions keep their return type."""
+
+
+_ON_FAIL = ("raise", "return")
+
+
+class Guard(Generic[T]):
+    """A reusable policy for LLM calls, applied as a decorator or inline.
+
+    Build one with `guard`; see its documentation for the options.
+    """
+
+    def __init__(
+        self,
+        *,
+        schema: Any = None,
+        retries: int = 1,
+        context: Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None = None,
+        reask: Reask | None = None,
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+        backoff: Callable[..., float] | None = None,
+        transient_retries: int = 3,
+        fallbacks: Iterable[Callable[..., Any]] = (),
+        model: str | None = None,
+        provider: str | None = None,
+        name: str | None = None,
+        tags: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        on_fail: Literal["raise", "return"] = "raise",
+        sleep: Callable[[float], object] | None = None,
+    ) -> None:
+        self.schema: CompiledSchema | None = _compile(schema, context)
+        self.retries = _count("retries", retries)
+        self.transient_retries = _count("transient_retries", transient_retries)
+        if reask is not None and not callable(reask):
+            raise ConfigurationError(f"reask must be a callable (call, attempt) -> call: {reask!r}")
+        self.reask = reask
+        self.retry_on = _exception_types(retry_on)
+        self.backoff = Backoff(backoff)
+        self.fallbacks = tuple(fallbacks)
+        for fallback in self.fallbacks:
+            if not callable(fallback):
+                raise ConfigurationError(f"fallbacks must be callables, not {fallback!r}")
+        if on_fail not in _ON_FAIL:
+            raise ConfigurationError(f"on_fail must be 'raise' or 'return', not {on_fail!r}")
+        self.on_fail = on_fail
+        self.context = context
+        self.sleep = sleep
+        self.name = _optional_str("name", name)
+        attributes: dict[str, Any] = {"model": _optional_str("model", model)}
+        attributes["provider"] = _optional_str("provider", provider)
+        attributes["tags"] = tuple(tags)
+        attributes.update(metadata or {})
+        self.attributes = {k: v for k, v in attributes.items() if v is not None and v != ()}
+        self._plan_fallbacks = tuple((f, Parameters.of(f)) for f in self.fallbacks)
+
+    # -- as a decorator ------------------------------------------------------------------
+
+    @overload
+    def __call__(  # type: ignore[overload-overlap]
+        self: Guard[NoSchema], fn: Callable[P, R], /
+    ) -> Callable[P, R]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[Any]], /) -> Callable[P, Awaitable[T]]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, Any], /) -> Callable[P, T]: ...
+
+    def __call__(self, fn: Callable[P, Any], /) -> Callable[P, Any]:
+        """Guard every call of ``fn``."""
+        target = unwrap_callable(fn)
+        if not callable(target):
+            raise ConfigurationError(f"@lg.guard needs a function, not {fn!r}")
+        kind = call_kind(fn)
+        if self.schema is not None and kind in (CallKind.GENERATOR, CallKind.ASYNC_GENERATOR):
+            raise ConfigurationError(
+                f"{target.__qualname__} is a generator: its answer arrives in pieces the "
+                "caller reads, so it cannot be validated; return the stream instead"
+            )
+        params = Parameters.of(fn)
+        self._check_reask(target, params)
+        return wrap(fn, _Handler(self, fn, params))
+
+    def _check_reask(self, target: Callable[..., Any], params: Parameters) -> None:
+        if self.schema is None or self.retries == 0 or self.reask is not None:
+            return
+        if not (params.takes("messages") or params.takes("prompt") or params.takes("**")):
+            raise ConfigurationError(
+                f"{target.__qualname__} takes neither `messages` nor `prompt`, so a failed "
+                "answer cannot be fed back: pass reask=, or retries=0"
+            )
+
+    def _plan(self) -> Plan:
+        return Plan(
+            schema=self.schema,
+            retries=self.retries,
+            transient_retries=self.transient_retries,
+            is_transient=lambda exc: is_transient(exc, self.retry_on),
+            wait=self.backoff,
+            reask=self.reask or default_reask,
+            fallbacks=self._plan_fallbacks,
+            context=self._context_of,
+        )
+
+    def _context_of(self, call: Call) -> dict[str, Any] | None:
+        context = self.context
+        if context is None:
+            return None
+        if callable(context):
+            return dict(context(*call.args, **call.kwargs))
+        return dict(context)
+
+    # -- inline ------------------------------------------------------------------------
+
+    def attempts(
+        self, messages: list[Any] | None = None, *, prompt: str | None = None
+    ) -> Attempts[T]:
+        """Attempts to run inline, for code that cannot be a decorated function.
+
+        ``for attempt in guard.attempts(messages): with attempt:
+        attempt.submit(client.create(messages=attempt.messages))``; after the loop,
+        ``attempt.value`` is the validated value. ``async for`` works the same way.
+        """
+        if (messages is None) == (prompt is None):
+            raise ConfigurationError("attempts() takes either messages or prompt=")
+        return Attempts(self, messages, prompt)
+
+
+class _Handler:
+    """What runs around each call of one guarded function."""
+
+    __slots__ = ("guard", "name", "params", "plan")
+
+    def __init__(self, guard: Guard[Any], fn: Any, params: Parameters) -> None:
+        self.guard = guard
+        self.params = params
+        self.plan = guard._plan()
+        target = unwrap_callable(fn)
+        self.name = guard.name or getattr(target, "__qualname__", None) or repr(target)
+
+    def _open(self, call: Call) -> Span:
+        llm = Span(self.name, "llm", self.guard.attributes).start()
+        if not llm.has_attribute("model"):
+            requested = call.argument("model")
+            if isinstance(requested, str):
+                llm.set_attribute("model", requested)
+        if _config.settings().capture_content:
+            messages = call.messages
+            llm._input = snapshot(messages if messages is not None else call.kwargs or call.args)
+        return llm
+
+    def _call(self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Call:
+        bound = self.params.is_method and instance is not None
+        return Call(wrapped, args, kwargs, self.params, bound)
+
+    def call(
+        self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        call = self._call(wrapped, instance, args, kwargs)
+        llm = self._open(call)
+        token = _current.set(llm)
+        try:
+            result = run_sync(guarded_flow(self.plan, call, llm), self.guard.sleep or time.sleep)
+        except BaseException as exc:
+            return _failed(self.guard, llm, exc)
+        finally:
+            _current.reset(token)
+        return _succeeded(llm, result)
+
+    async def acall(
+        self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        call = self._call(wrapped, instance, args, kwargs)
+        llm = self._open(call)
+        token = _current.set(llm)
+        try:
+            result = await run_async(guarded_flow(self.plan, call, llm), self.guard.sleep)
+        except BaseException as exc:
+            return _failed(self.guard, llm, exc)
+        finally:
+            _current.reset(token)
+        return _succeeded(llm, result)
+
+    # Calling a generator function only creates the generator, so the flow runs as for a
+    # plain function and hands the generator back through a pass-through stream.
+    gen = call
+    agen = call
+
+
+def _succeeded(llm: Span, result: Any) -> Any:
+    if isinstance(result, StreamHandOff):
+        return pass_through(result.stream, llm, result.finish)
+    llm.stop_clock()
+    llm.set_output(result)
+    llm.end()
+    return result
+
+
+def _failed(guard: Guard[Any], llm: Span, exc: BaseException) -> Any:
+    llm.record_exception(exc)
+    llm.end()
+    if isinstance(exc, GuardError):
+        exc.trace_id = llm.trace_id
+        if guard.on_fail == "return":
+            return Failure(exc, exc.attempts, exc.usage)
+    raise exc
+
+
+class InlineAttempt(Generic[T]):
+    """One attempt of an inline guarded call: submit the model's response inside ``with``.
+
+    Attributes:
+        messages: The messages to send this time (the original ones on the first
+            attempt; with the failed answer and a correction on a re-ask).
+        prompt: The prompt to send, when the attempts were started with one.
+        value: After the loop, the validated value (or a `Failure` with
+            ``on_fail="return"``).
+    """
+
+    def __init__(self, call: Call, span: Span) -> None:
+        self.messages: list[Any] | None = call.messages
+        self.prompt: str | None = call.prompt
+        self.value: T | None = None
+        self._span = span
+        self._token: Any = None
+        self._response: Any = None
+        self._submitted = False
+        self._error: BaseException | None = None
+
+    def submit(self, response: Any) -> None:
+        """Hand over the model's response for this attempt."""
+        self._response = response
+        self._submitted = True
+
+    def __enter__(self) -> InlineAttempt[T]:
+        self._token = _current.set(self._span)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        _current.reset(self._token)
+        if isinstance(exc, Exception):
+            # Handed to the flow, which retries a transient error and re-raises others
+            # from the loop, unchanged.
+            self._error = exc
+            return True
+        return False
+
+    def _outcome(self) -> Any:
+        return self._error, self._response, self._submitted
+
+
+class Attempts(Generic[T]):
+    """The attempts of one inline guarded call; iterate with ``for`` or ``async for``."""
+
+    def __init__(self, guard: Guard[T], messages: list[Any] | None, prompt: str | None) -> None:
+        self._guard = guard
+        params = Parameters({}, frozenset({"messages", "prompt"}), False)
+        kwargs = {"messages": messages} if messages is not None else {"prompt": prompt}
+        self._call = Call(_inline_placeholder, (), kwargs, params)
+        self._handler = _Handler(guard, _inline_placeholder, params)
+
+    def __iter__(self) -> Iterator[InlineAttempt[T]]:
+        handler = self._handler
+        llm = handler._open(self._call)
+        flow = guarded_flow(handler.plan, self._call, llm)
+        token = _current.set(llm)
+        last: InlineAttempt[T] | None = None
+        try:
+            request = next(flow)
+            while True:
+                if isinstance(request, Invoke):
+                    last = InlineAttempt(request.call, request.span)
+                    _current.reset(token)
+                    yield last
+                    token = _current.set(llm)
+                    sent: Any = _inline_result(last)
+                elif isinstance(request, Pause):
+                    (self._guard.sleep or time.sleep)(request.seconds)
+                    sent = None
+                else:
+                    sent = drain_sync(request.stream)
+                request = flow.send(sent)
+        except StopIteration as stop:
+            value = _succeeded(llm, stop.value)
+        except BaseException as exc:
+            value = _failed(self._guard, llm, exc)
+        finally:
+            _current.reset(token)
+        if last is not None:
+            last.value = value
+
+    async def __aiter__(self) -> AsyncIterator[InlineAttempt[T]]:
+        handler = self._handler
+        llm = handler._open(self._call)
+        flow = guarded_flow(handler.plan, self._call, llm)
+        token = _current.set(llm)
+        last: InlineAttempt[T] | None = None
+        try:
+            request = next(flow)
+            while True:
+                if isinstance(request, Invoke):
+                    last = InlineAttempt(request.call, request.span)
+                    _current.reset(token)
+                    yield last
+                    token = _current.set(llm)
+                    sent: Any = _inline_result(last)
+                elif isinstance(request, Pause):
+                    waited = (self._guard.sleep or _async_sleep)(request.seconds)
+                    if inspect.isawaitable(waited):
+                        await waited
+                    sent = None
+                else:
+                    sent = await drain_async(request.stream)
+                request = flow.send(sent)
+        except StopIteration as stop:
+            value = _succeeded(llm, stop.value)
+        except BaseException as exc:
+            value = _failed(self._guard, llm, exc)
+        finally:
+            _current.reset(token)
+        if last is not None:
+            last.value = value
+
+
+def _inline_placeholder(**kwargs: Any) -> Any:
+    raise TypeError("inline attempts are driven by submit(), not called")
+
+
+def _async_sleep(seconds: float) -> Awaitable[None]:
+    import asyncio
+
+    return asyncio.sleep(seconds)
+
+
+def _inline_result(attempt: InlineAttempt[Any]) -> Any:
+    from llmguard._flow import _Result
+
+    error, response, submitted = attempt._outcome()
+    if error is not None:
+        return _Result(error=error)
+    if not submitted:
+        return _Result(error=ConfigurationError("an attempt ended without submit(response)"))
+    return _Result(value=response)
+
+
+# -- construction helpers ------------------------------------------------------------------
+
+
+def _compile(schema: Any, context: Any) -> CompiledSchema | None:
+    if context is not None and not (isinstance(context, Mapping) or callable(context)):
+        raise ConfigurationError(f"context must be a dict or a callable, not {context!r}")
+    if schema is None:
+        if context is not None:
+            raise ConfigurationError("context= reaches schema validators; give a schema too")
+        return None
+    from llmguard._schema import compile_schema
+
+    return compile_schema(schema)
+
+
+def _count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"{name} must be an integer >= 0, not {value!r}")
+    return value
+
+
+def _optional_str(name: str, value: object) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigurationError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _exception_types(value: object) -> tuple[type[BaseException], ...]:
+    types = value if isinstance(value, tuple) else (value,)
+    for item in types:
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise ConfigurationError(f"retry_on must be exception classes, not {item!r}")
+    return types
+
+
+# -- the public constructor ------------------------------------------------------------------
+
+
+@overload
+def guard(fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def guard(
+    *,
+    schema: type[T],
+    retries: int = ...,
+    context: Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None = ...,
+    reask: Reask | None = ...,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = ...,
+    backoff: Callable[..., float] | None = ...,
+    transient_retries: int = ...,
+    fallbacks: Iterable[Callable[..., Any]] = ...,
+    model: str | None = ...,
+    provider: str | None = ...,
+    name: str | None = ...,
+    tags: Iterable[str] = ...,
+    metadata: Mapping[str, Any] | None = ...,
+    on_fail: Literal["raise", "return"] = ...,
+    sleep: Callable[[float], object] | None = ...,
+) -> Guard[T]: ...
+
+
+@overload
+def guard(
+    *,
+    schema: None = ...,
+    retries: int = ...,
+    context: None = ...,
+    reask: Reask | None = ...,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = ...,
+    backoff: Callable[..., float] | None = ...,
+    transient_retries: int = ...,
+    fallbacks: Iterable[Callable[..., Any]] = ...,
+    model: str | None = ...,
+    provider: str | None = ...,
+    name: str | None = ...,
+    tags: Iterable[str] = ...,
+    metadata: Mapping[str, Any] | None = ...,
+    on_fail: Literal["raise", "return"] = ...,
+    sleep: Callable[[float], object] | None = ...,
+) -> Guard[NoSchema]: ...
+
+
+@overload
+def guard(
+    *,
+    schema: Any,
+    retries: int = ...,
+    context: Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None = ...,
+    reask: Reask | None = ...,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = ...,
+    backoff: Callable[..., float] | None = ...,
+    transient_retries: int = ...,
+    fallbacks: Iterable[Callable[..., Any]] = ...,
+    model: str | None = ...,
+    provider: str | None = ...,
+    name: str | None = ...,
+    tags: Iterable[str] = ...,
+    metadata: Mapping[str, Any] | None = ...,
+    on_fail: Literal["raise", "return"] = ...,
+    sleep: Callable[[float], object] | None = ...,
+) -> Guard[Any]: ...
+
+
+def guard(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Guard LLM calls: validate answers against a schema, re-ask, retry, fall back.
+
+    Use it bare (``@lg.guard``), with options (``@lg.guard(schema=Ticket, retries=2)``),
+    or keep the returned `Guard` and apply it to many functions. Every call becomes
+    an ``llm`` record with one ``attempt`` record per attempt.
+
+    Args:
+        fn: The function, when used bare.
+        **options: ``schema`` (a pydantic model, any type pydantic validates, or a JSON
+            Schema dict; the guarded function then returns the validated value),
+            ``retries`` (corrective re-asks after the first attempt, default 1),
+            ``context`` (a dict, or a callable of the call's arguments, passed to
+            pydantic validators), ``reask`` (``(call, attempt) -> call``),
+            ``retry_on`` (exception types to retry with backoff, besides rate limits,
+            timeouts and 5xx), ``backoff`` (a tenacity wait strategy),
+            ``transient_retries`` (default 3), ``fallbacks`` (functions tried in
+            order when a function's retries are exhausted), ``model``, ``provider``,
+            ``name``, ``tags``, ``metadata`` (recorded), ``on_fail`` (``"raise"`` or
+            ``"return"`` a `Failure`), ``sleep`` (injected, for tests).
+
+    Raises:
+        ConfigurationError: An option is invalid -- at decoration time, not at call.
+    """
+    policy: Guard[Any] = Guard(**options)
+    return policy if fn is None else policy(fn)

@@ -1,0 +1,99 @@
+"""Transient errors -- rate limits, timeouts, overload -- and how long to wait after one."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Backoff", "is_transient"]
+
+# Request timeout, conflict (OpenAI's "try again"), rate limit; and every 5xx, which
+# includes Anthropic's 529 "overloaded".
+_RETRY_STATUS = frozenset({408, 409, 429})
+# Timeouts and dropped connections of the HTTP clients the SDKs use, by class name, so
+# that none of them needs importing.
+_TRANSIENT_NAMES = frozenset(
+    {
+        "APITimeoutError",
+        "APIConnectionError",
+        "ConnectError",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "ReadError",
+        "WriteTimeout",
+        "PoolTimeout",
+        "RemoteProtocolError",
+        "ServiceUnavailableError",
+        "Timeout",
+        "TimeoutException",
+    }
+)
+_MAX_RETRY_AFTER = 60.0
+
+
+def status_code(exc: BaseException) -> int | None:
+    """The HTTP status an SDK error carries, on itself or on its response."""
+    for holder in (exc, getattr(exc, "response", None)):
+        code = getattr(holder, "status_code", None)
+        if isinstance(code, int) and not isinstance(code, bool):
+            return code
+    return None
+
+
+def is_transient(exc: BaseException, retry_on: tuple[type[BaseException], ...] = ()) -> bool:
+    """Whether ``exc`` is worth retrying unchanged: it says nothing about the prompt."""
+    if retry_on and isinstance(exc, retry_on):
+        return True
+    if isinstance(exc, TimeoutError):
+        return True
+    code = status_code(exc)
+    if code is not None:
+        return code in _RETRY_STATUS or code >= 500
+    return any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds a ``Retry-After`` header on the error's response asks to wait, if any."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    value = None
+    with contextlib.suppress(Exception):
+        value = headers.get("retry-after") if headers is not None else None
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+class Backoff:
+    """Seconds to wait before transient retry ``n``: a tenacity wait strategy.
+
+    Exponential with jitter by default (0.5 s, 1 s, 2 s ... at most 30 s, plus up to
+    one second at random), and never less than a ``Retry-After`` the server sent.
+    """
+
+    def __init__(self, wait: Callable[..., float] | None = None) -> None:
+        import tenacity  # at decoration time, not at `import llmguard`
+
+        self.wait = wait or tenacity.wait_exponential_jitter(initial=0.5, max=30, jitter=1)
+
+    def __call__(self, number: int, exc: BaseException) -> float:
+        import tenacity
+
+        state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = number
+        state.outcome = _failed_future(exc, number)
+        seconds = float(self.wait(state))
+        asked = retry_after(exc)
+        return seconds if asked is None else max(seconds, asked)
+
+
+def _failed_future(exc: BaseException, number: int) -> Any:
+    import tenacity
+
+    future = tenacity.Future(number)
+    future.set_exception(exc)
+    return future

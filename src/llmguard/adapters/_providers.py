@@ -1,0 +1,266 @@
+"""The built-in adapters: OpenAI Chat Completions and Responses, Anthropic, LiteLLM.
+
+Each reads the provider's objects and their dict form alike, through ``get``. Usage is
+normalized so that ``input`` is every input token billed, of which ``cached_input`` were
+read from a prompt cache.
+"""
+
+from __future__ import annotations
+
+from llmguard.adapters._reply import (
+    Adapter,
+    Reply,
+    ToolCall,
+    Usage,
+    arguments,
+    as_int,
+    as_list,
+    as_str,
+    from_litellm,
+    get,
+)
+
+__all__ = [
+    "CHAT_USAGE",
+    "anthropic_reply",
+    "builtin_adapter",
+    "chat_finish",
+    "openai_chat",
+    "openai_responses",
+    "openai_usage",
+    "responses_tool_call",
+]
+
+CHAT_USAGE = (
+    "prompt_tokens",
+    "completion_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+)
+_RESPONSES_USAGE = (
+    "input_tokens",
+    "output_tokens",
+    "input_tokens_details",
+    "output_tokens_details",
+)
+
+
+def openai_usage(usage: object, names: tuple[str, str, str, str]) -> Usage | None:
+    """Chat or Responses usage; OpenAI's input count already includes the cached tokens."""
+    inp, out, inp_details, out_details = names
+    input_, output = as_int(get(usage, inp)), as_int(get(usage, out))
+    if input_ is None and output is None:
+        return None
+    total = as_int(get(usage, "total_tokens"))
+    if total is None and input_ is not None and output is not None:
+        total = input_ + output
+    return Usage(
+        input=input_,
+        output=output,
+        cached_input=as_int(get(get(usage, inp_details), "cached_tokens")),
+        reasoning=as_int(get(get(usage, out_details), "reasoning_tokens")),
+        total=total,
+    )
+
+
+def _anthropic_usage(usage: object) -> Usage | None:
+    """Anthropic usage: ``input_tokens`` excludes cache reads and writes, so add them back."""
+    fresh, output = as_int(get(usage, "input_tokens")), as_int(get(usage, "output_tokens"))
+    if fresh is None and output is None:
+        return None
+    read = as_int(get(usage, "cache_read_input_tokens"))
+    written = as_int(get(usage, "cache_creation_input_tokens"))
+    input_ = None if fresh is None else fresh + (read or 0) + (written or 0)
+    return Usage(
+        input=input_,
+        output=output,
+        cached_input=read,
+        reasoning=as_int(get(get(usage, "output_tokens_details"), "thinking_tokens")),
+        total=None if input_ is None or output is None else input_ + output,
+    )
+
+
+# -- OpenAI Chat Completions (and LiteLLM) ------------------------------------------------
+
+
+def _chat_tool_call(call: object) -> ToolCall:
+    if get(call, "type") == "custom":
+        function, args = get(call, "custom"), "input"
+    else:
+        function, args = get(call, "function"), "arguments"
+    name = as_str(get(function, "name")) or ""
+    return ToolCall(as_str(get(call, "id")), name, arguments(get(function, args)))
+
+
+def chat_finish(raw: str | None, refusal: str | None) -> str | None:
+    """Normalize a Chat Completions ``finish_reason``."""
+    # OpenAI ends a refusal with "stop"; say "refusal" so callers need to check one field.
+    if refusal is not None and raw in (None, "stop"):
+        return "refusal"
+    return "tool_calls" if raw == "function_call" else raw
+
+
+def _text_of(content: object) -> str | None:
+    if isinstance(content, str) or content is None:
+        return content
+    # Some OpenAI-compatible servers answer with a list of content parts.
+    parts = (as_str(get(part, "text")) for part in as_list(content))
+    return "".join(p for p in parts if p is not None)
+
+
+def openai_chat(response: object, provider: str = "openai") -> Reply:
+    """Read a Chat Completions response; the first choice is the answer."""
+    choices = as_list(get(response, "choices"))
+    choice = next((c for c in choices if as_int(get(c, "index")) in (0, None)), None)
+    message = get(choice, "message")
+    calls = [_chat_tool_call(call) for call in as_list(get(message, "tool_calls"))]
+    legacy = get(message, "function_call")  # deprecated, still sent by some servers
+    if legacy is not None:
+        calls.append(_chat_tool_call({"function": legacy}))
+    refusal = as_str(get(message, "refusal"))
+    return Reply(
+        text=_text_of(get(message, "content")),
+        tool_calls=tuple(calls),
+        usage=openai_usage(get(response, "usage"), CHAT_USAGE),
+        model=as_str(get(response, "model")),
+        finish_reason=chat_finish(as_str(get(choice, "finish_reason")), refusal),
+        refusal=refusal,
+        response_id=as_str(get(response, "id")),
+        provider=provider,
+    )
+
+
+def _litellm(response: object) -> Reply:
+    return openai_chat(response, provider="litellm")
+
+
+# -- OpenAI Responses API -----------------------------------------------------------------
+
+_INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def responses_tool_call(item: object) -> ToolCall | None:
+    """A ``function_call`` or ``custom_tool_call`` output item as a tool call, else ``None``."""
+    kind = get(item, "type")
+    if kind not in ("function_call", "custom_tool_call"):
+        return None
+    args = get(item, "arguments" if kind == "function_call" else "input")
+    return ToolCall(as_str(get(item, "call_id")), as_str(get(item, "name")) or "", arguments(args))
+
+
+def openai_responses(response: object) -> Reply:
+    """Read a Responses API response: message items and function calls."""
+    texts: list[str] = []
+    refusals: list[str] = []
+    calls: list[ToolCall] = []
+    for item in as_list(get(response, "output")):
+        if get(item, "type") == "message":
+            for part in as_list(get(item, "content")):
+                kind = get(part, "type")
+                if kind == "output_text":
+                    texts.append(as_str(get(part, "text")) or "")
+                elif kind == "refusal":
+                    refusals.append(as_str(get(part, "refusal")) or "")
+        elif (call := responses_tool_call(item)) is not None:
+            calls.append(call)
+    refusal = "".join(refusals) if refusals else None
+    status = as_str(get(response, "status"))
+    finish = status  # failed, cancelled, in_progress... kept as they are
+    if refusal is not None:
+        finish = "refusal"
+    elif status == "completed":
+        finish = "tool_calls" if calls else "stop"
+    elif status == "incomplete":
+        reason = as_str(get(get(response, "incomplete_details"), "reason")) or status
+        finish = _INCOMPLETE.get(reason, reason)
+    return Reply(
+        text="".join(texts) if texts else None,
+        tool_calls=tuple(calls),
+        usage=openai_usage(get(response, "usage"), _RESPONSES_USAGE),
+        model=as_str(get(response, "model")),
+        finish_reason=finish,
+        refusal=refusal,
+        response_id=as_str(get(response, "id")),
+        provider="openai",
+    )
+
+
+# -- Anthropic Messages -------------------------------------------------------------------
+
+_STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    # the context window, not max_tokens, cut the answer short: still a truncation
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "refusal",
+}
+
+
+def anthropic_reply(
+    message: object, texts: list[str], calls: list[ToolCall], usage: object, stop: object
+) -> Reply:
+    """The Reply of a whole message or a stream.
+
+    Args:
+        message: Gives ``id`` and ``model``.
+        texts: The text blocks, in order.
+        calls: The ``tool_use`` blocks, in order.
+        usage: Anthropic-shaped usage.
+        stop: Gives ``stop_reason`` and ``stop_details`` (the message, or a stream's delta).
+    """
+    text = "".join(texts) if texts else None
+    stop_reason = as_str(get(stop, "stop_reason"))
+    refusal = None
+    if stop_reason == "refusal":
+        refusal = as_str(get(get(stop, "stop_details"), "explanation")) or text or ""
+    return Reply(
+        text=text,
+        tool_calls=tuple(calls),
+        usage=_anthropic_usage(usage),
+        model=as_str(get(message, "model")),
+        finish_reason=_STOP_REASONS.get(stop_reason or "", stop_reason),
+        refusal=refusal,
+        response_id=as_str(get(message, "id")),
+        provider="anthropic",
+    )
+
+
+def _anthropic(message: object) -> Reply:
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in as_list(get(message, "content")):
+        kind = get(block, "type")
+        if kind == "text":
+            texts.append(as_str(get(block, "text")) or "")
+        elif kind == "tool_use":
+            name = as_str(get(block, "name")) or ""
+            calls.append(ToolCall(as_str(get(block, "id")), name, arguments(get(block, "input"))))
+    return anthropic_reply(message, texts, calls, get(message, "usage"), message)
+
+
+def _text(response: object) -> Reply:
+    return Reply(text=str(response))
+
+
+def builtin_adapter(response: object) -> Adapter | None:
+    """The built-in adapter for a response, picked by its discriminating fields.
+
+    ``object`` is read first and only once: probing a field a pydantic model lacks costs
+    over a microsecond, and this runs on every guarded call.
+    """
+    if isinstance(response, str):
+        return _text
+    if type(response).__name__ == "ModelResponse" and from_litellm(response):
+        return _litellm  # before chat, whose shape it has
+    kind = get(response, "object")
+    if kind == "chat.completion":
+        return openai_chat
+    if kind == "response":
+        return openai_responses
+    if get(response, "type") == "message" and get(response, "content") is not None:
+        return _anthropic
+    if kind is None and get(response, "choices") is not None:
+        return openai_chat  # OpenAI-compatible servers that leave out "object"
+    return None

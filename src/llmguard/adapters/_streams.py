@@ -1,0 +1,315 @@
+"""Stream accumulators: the reply built chunk by chunk while the caller reads the stream."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from llmguard.adapters._providers import (
+    CHAT_USAGE,
+    anthropic_reply,
+    chat_finish,
+    openai_responses,
+    openai_usage,
+    responses_tool_call,
+)
+from llmguard.adapters._reply import (
+    Reply,
+    ToolCall,
+    Usage,
+    arguments,
+    as_int,
+    as_list,
+    as_str,
+    from_litellm,
+    get,
+)
+
+__all__ = [
+    "AnthropicStream",
+    "OpenAIChatStream",
+    "OpenAIResponsesStream",
+    "StreamAccumulator",
+    "TextStream",
+    "accumulator_for",
+]
+
+
+class StreamAccumulator(ABC):
+    """Builds a ``Reply`` from a stream, chunk by chunk.
+
+    ``items`` counts the chunks fed; ``skipped`` those that could not be read, which are
+    otherwise ignored. ``feed`` never raises: watching a stream must never break it.
+    """
+
+    provider: str | None = None
+
+    def __init__(self) -> None:
+        self.items = 0
+        self.skipped = 0
+
+    def feed(self, chunk: object) -> None:
+        """Take the next chunk into account."""
+        self.items += 1
+        try:
+            self._feed(chunk)
+        except Exception:
+            self.skipped += 1
+
+    @abstractmethod
+    def _feed(self, chunk: object) -> None:
+        """Read one chunk; raise on a chunk that cannot be read."""
+
+    @abstractmethod
+    def reply(self) -> Reply:
+        """The reply so far: complete once the stream has ended, partial before."""
+
+
+@dataclass(slots=True)
+class _Partial:
+    """A tool call or a content block being assembled from pieces."""
+
+    kind: str = "tool_use"
+    id: str | None = None
+    name: str = ""
+    pieces: list[str] = field(default_factory=list)
+    start: object = None  # a tool_use block's initial input, kept if no JSON pieces follow
+
+
+class TextStream(StreamAccumulator):
+    """A stream of plain text pieces (a local model, a fake)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._text: list[str] = []
+
+    def _feed(self, chunk: object) -> None:
+        if not isinstance(chunk, str):
+            raise TypeError(f"expected text, got {type(chunk).__name__}")
+        self._text.append(chunk)
+
+    def reply(self) -> Reply:
+        """The text so far."""
+        return Reply(text="".join(self._text))
+
+
+class OpenAIChatStream(StreamAccumulator):
+    """Chat Completions chunks (OpenAI or LiteLLM).
+
+    Usage comes in a last chunk with no choices, and only when the request set
+    ``stream_options={"include_usage": True}``; without it the usage stays unknown.
+    """
+
+    def __init__(self, provider: str = "openai") -> None:
+        super().__init__()
+        self.provider = provider
+        self._text: list[str] = []
+        self._refusal: list[str] = []
+        self._calls: dict[int, _Partial] = {}
+        self._id: str | None = None
+        self._model: str | None = None
+        self._finish: str | None = None
+        self._usage: Usage | None = None
+
+    def _feed(self, chunk: object) -> None:
+        self._id = self._id or as_str(get(chunk, "id"))
+        self._model = self._model or as_str(get(chunk, "model"))
+        if (usage := get(chunk, "usage")) is not None:
+            self._usage = openai_usage(usage, CHAT_USAGE)
+        choices = get(chunk, "choices")
+        if choices is None:
+            raise TypeError("not a chat completion chunk: no choices")
+        for choice in as_list(choices):
+            if as_int(get(choice, "index")) not in (0, None):
+                continue  # n > 1: the first choice is the answer, as for whole responses
+            delta = get(choice, "delta")
+            if (text := as_str(get(delta, "content"))) is not None:
+                self._text.append(text)
+            if (refusal := as_str(get(delta, "refusal"))) is not None:
+                self._refusal.append(refusal)
+            for piece in as_list(get(delta, "tool_calls")):
+                index = as_int(get(piece, "index"))
+                if index is None:
+                    raise TypeError("a tool call delta without an index")
+                self._add(index, piece)
+            if (legacy := get(delta, "function_call")) is not None:
+                self._add(-1, {"function": legacy})
+            self._finish = as_str(get(choice, "finish_reason")) or self._finish
+
+    def _add(self, index: int, piece: object) -> None:
+        call = self._calls.setdefault(index, _Partial())
+        call.id = call.id or as_str(get(piece, "id"))
+        function = get(piece, "function")
+        # Names are concatenated like arguments, as the OpenAI SDK's own accumulator does.
+        call.name += as_str(get(function, "name")) or ""
+        call.pieces.append(as_str(get(function, "arguments")) or "")
+
+    def reply(self) -> Reply:
+        """The text, tool calls and usage so far."""
+        refusal = "".join(self._refusal) if self._refusal else None
+        calls = (c for _, c in sorted(self._calls.items()))
+        return Reply(
+            text="".join(self._text) if self._text else None,
+            tool_calls=tuple(ToolCall(c.id, c.name, "".join(c.pieces)) for c in calls),
+            usage=self._usage,
+            model=self._model,
+            finish_reason=chat_finish(self._finish, refusal),
+            refusal=refusal,
+            response_id=self._id,
+            provider=self.provider,
+        )
+
+
+class OpenAIResponsesStream(StreamAccumulator):
+    """Responses API events; the terminal event carries the whole response."""
+
+    provider = "openai"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._text: list[str] = []
+        self._refusal: list[str] = []
+        self._calls: list[ToolCall] = []
+        self._head: object = None
+        self._final: Reply | None = None
+
+    def _feed(self, event: object) -> None:
+        kind = as_str(get(event, "type")) or ""
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            self._final = openai_responses(get(event, "response"))
+        elif kind in ("response.created", "response.in_progress"):
+            self._head = get(event, "response")
+        elif kind == "response.output_text.delta":
+            self._text.append(as_str(get(event, "delta")) or "")
+        elif kind == "response.refusal.delta":
+            self._refusal.append(as_str(get(event, "delta")) or "")
+        elif kind == "response.output_item.done":
+            if (call := responses_tool_call(get(event, "item"))) is not None:
+                self._calls.append(call)
+        elif not kind.startswith("response."):
+            raise TypeError(f"not a Responses API event: {kind!r}")
+
+    def reply(self) -> Reply:
+        """The final response once it has arrived, else the text and tool calls so far."""
+        if self._final is not None:
+            return self._final
+        return Reply(
+            text="".join(self._text) if self._text else None,
+            tool_calls=tuple(self._calls),
+            model=as_str(get(self._head, "model")),
+            refusal="".join(self._refusal) if self._refusal else None,
+            response_id=as_str(get(self._head, "id")),
+            provider="openai",
+        )
+
+
+_ANTHROPIC_EVENTS = frozenset(
+    {"message_start", "content_block_start", "content_block_delta", "content_block_stop"}
+    | {"message_delta", "message_stop", "ping"}
+)
+_ANTHROPIC_COUNTS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+_DELTA_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json"}
+
+
+class AnthropicStream(StreamAccumulator):
+    """Anthropic Messages stream events."""
+
+    provider = "anthropic"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._message: object = None
+        self._blocks: dict[int, _Partial] = {}
+        self._usage: dict[str, object] = {}
+        self._stop: object = None
+
+    def _merge_usage(self, usage: object) -> None:
+        # message_delta counts are cumulative and omit what has not changed: overwrite,
+        # never add, and keep message_start's value for what is missing.
+        for name in _ANTHROPIC_COUNTS:
+            if (value := as_int(get(usage, name))) is not None:
+                self._usage[name] = value
+        if (details := get(usage, "output_tokens_details")) is not None:
+            self._usage["output_tokens_details"] = details
+
+    def _feed(self, event: object) -> None:
+        kind = get(event, "type")
+        if kind == "message_start":
+            self._message = get(event, "message")
+            self._merge_usage(get(self._message, "usage"))
+        elif kind == "content_block_start":
+            block, index = get(event, "content_block"), as_int(get(event, "index"))
+            block_type = as_str(get(block, "type"))
+            if index is None or block_type not in ("text", "tool_use"):
+                return  # thinking and server-tool blocks are not part of the answer
+            self._blocks[index] = _Partial(
+                kind=block_type,
+                id=as_str(get(block, "id")),
+                name=as_str(get(block, "name")) or "",
+                pieces=[as_str(get(block, "text")) or ""] if block_type == "text" else [],
+                start=get(block, "input"),
+            )
+        elif kind == "content_block_delta":
+            delta, index = get(event, "delta"), as_int(get(event, "index"))
+            name = _DELTA_FIELDS.get(as_str(get(delta, "type")) or "")
+            partial = None if index is None else self._blocks.get(index)
+            if partial is not None and name is not None:
+                partial.pieces.append(as_str(get(delta, name)) or "")
+        elif kind == "message_delta":
+            self._stop = get(event, "delta")
+            self._merge_usage(get(event, "usage"))
+        elif kind not in _ANTHROPIC_EVENTS:
+            raise TypeError(f"not an Anthropic stream event: {kind!r}")
+
+    def reply(self) -> Reply:
+        """The text, tool calls and usage so far; tool input is a dict once it is whole."""
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for _, block in sorted(self._blocks.items()):
+            if block.kind == "text":
+                texts.append("".join(block.pieces))
+            else:
+                calls.append(ToolCall(block.id, block.name, _tool_input(block)))
+        return anthropic_reply(self._message, texts, calls, self._usage, self._stop)
+
+
+def _tool_input(block: _Partial) -> str | dict[str, object]:
+    """Streamed tool input as a dict, as in a whole message; the raw text if cut short."""
+    raw = "".join(block.pieces)
+    if not raw:
+        return arguments(block.start if block.start is not None else {})
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return raw
+    return parsed if isinstance(parsed, dict) else raw
+
+
+def accumulator_for(first_chunk: object) -> StreamAccumulator | None:
+    """Pick the accumulator for a stream by the shape of its first chunk.
+
+    The chunk is not fed: the caller feeds every chunk, this one included.
+
+    Returns:
+        A fresh accumulator, or ``None`` when the chunk's shape is unknown.
+    """
+    try:
+        if isinstance(first_chunk, str):
+            return TextStream()
+        litellm = from_litellm(first_chunk)
+        if litellm or get(first_chunk, "object") == "chat.completion.chunk":
+            return OpenAIChatStream("litellm" if litellm else "openai")
+        kind = get(first_chunk, "type")
+        if kind in _ANTHROPIC_EVENTS:
+            return AnthropicStream()
+        if isinstance(kind, str) and kind.startswith("response."):
+            return OpenAIResponsesStream()
+    except Exception:
+        return None
+    return None
