@@ -1,56 +1,55 @@
-"""Trace a small question-answering pipeline into the SQLite store, then read it back.
+"""Triage support tickets into a schema, with a corrective retry, traced into SQLite.
 
-Runs offline: the "model" is a stand-in function. The store is ``llmguard.db`` in the
-working directory unless another path is given::
+Offline by default: the model is llmguard's scripted `FakeLLM`, whose first answer is
+malformed (prose around the JSON, an urgency out of range), so you can watch one
+corrective re-ask fix it. With ``OPENAI_API_KEY`` set (and ``pip install openai``)
+the real API answers instead. Records go to ``llmguard.db`` in the working directory
+unless another path is given::
 
     python examples/quickstart.py [path/to/store.db]
 """
 
 from __future__ import annotations
 
-import contextlib
+import os
 import sys
-import time
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 import llmguard as lg
 from llmguard.sinks import SQLiteSink, SQLiteStore
-
-DOCS = {
-    "refunds": "Refunds are paid within 5 days to the original card.",
-    "shipping": "Orders ship within 2 days; tracking comes by email.",
-    "returns": "Items can be returned within 30 days for a refund.",
-}
+from llmguard.testing import FakeLLM
 
 
-@lg.trace
-def retrieve(question: str, k: int = 2) -> list[str]:
-    words = set(question.lower().split())
-    return sorted(DOCS, key=lambda doc: -len(words & set(DOCS[doc].lower().split())))[:k]
+class Ticket(BaseModel):
+    category: Literal["billing", "bug", "other"]
+    urgency: int = Field(ge=1, le=5)
 
 
-@lg.trace
-def lookup_order(order_id: str) -> str:
-    raise KeyError(order_id)  # the order system has never heard of it
+def make_model() -> tuple[Callable[..., Any], str]:
+    """The real OpenAI client when a key is set, otherwise a scripted fake."""
+    if os.environ.get("OPENAI_API_KEY"):
+        from openai import OpenAI  # type: ignore[import-not-found, unused-ignore]
+
+        return OpenAI().chat.completions.create, "OpenAI API"
+    fake = FakeLLM(
+        [
+            'Sure! Here is the triage:\n```json\n{"category": "bug", "urgency": 7}\n```',
+            '{"category": "bug", "urgency": 5}',
+        ]
+    )
+    return fake, "FakeLLM (offline)"
 
 
-@lg.trace(kind="llm", model="offline-echo", provider="local")
-def answer(question: str, context: list[str]) -> str:
-    time.sleep(0.02)  # model latency
-    reply = f"From our policy: {context[0]}"
-    span = lg.current_span()
-    if span is not None:
-        span.set_attribute("usage", lg.Usage(input=len(question) // 4, output=len(reply) // 4))
-    return reply
+create, source = make_model()
 
 
-def handle(question: str) -> str:
-    doc_ids = retrieve(question)
-    with lg.span("rerank", candidates=len(doc_ids)):
-        doc_ids.sort(key=lambda doc: "refund" not in doc)
-    with contextlib.suppress(KeyError):  # recorded as an error span; the answer goes on
-        lookup_order("A-1042")
-    return answer(question, [DOCS[doc] for doc in doc_ids])
+@lg.guard(schema=Ticket, retries=2, model="gpt-4o-mini")
+def triage(messages: list[dict[str, str]]) -> Any:
+    return create(model="gpt-4o-mini", messages=messages)
 
 
 def print_tree(records: list[lg.Record]) -> None:
@@ -60,7 +59,14 @@ def print_tree(records: list[lg.Record]) -> None:
 
     def show(record: lg.Record, depth: int) -> None:
         label = "  " * depth + record.name
-        print(f"{label:<28} {record.kind:<5} {record.status:<6} {record.duration_ms:8.2f} ms")
+        outcome = (record.attempt or {}).get("outcome", "")
+        tokens = record.usage.total if record.usage is not None else None
+        print(
+            f"{label:<22} {record.kind:<8} {record.status:<6} {outcome:<8} "
+            f"{record.duration_ms:8.2f} ms  tokens={tokens}"
+        )
+        for error in (record.attempt or {}).get("errors", []):
+            print(f"{'':<24}{error['path']}: {error['message']}")
         for child in children[record.span_id]:
             show(child, depth + 1)
 
@@ -72,21 +78,24 @@ def main() -> None:
     path = sys.argv[1] if len(sys.argv) > 1 else "llmguard.db"
     lg.configure(sinks=[SQLiteSink(path)], service="quickstart")
 
+    messages = [
+        {"role": "system", "content": "Classify the ticket. Answer with JSON only."},
+        {"role": "user", "content": "The app crashes every time I open my invoices!"},
+    ]
     with lg.span("support-request", channel="email") as request:
-        reply = handle("How long do refunds take?")
-    print(reply, end="\n\n")
+        ticket = triage(messages)
+    print(f"model: {source}\nticket: {ticket!r}\n")
 
     if not lg.flush(timeout=5.0):
         sys.exit("llmguard: some records were not written in time")
-
     with SQLiteStore(path) as store:
         records = store.trace(request.trace_id)
-        total = store.count()
     print_tree(records)
-    errors = sum(record.status == "error" for record in records)
+    call = next(r for r in records if r.kind == "llm")
+    summary = call.attempt or {}
     print(
-        f"\ntrace {request.trace_id}: {len(records)} spans, {errors} error(s); "
-        f"{total} records in {path}"
+        f"\n{summary.get('count')} attempts, {summary.get('corrective_retries')} corrective "
+        f"retry; trace {request.trace_id} is in {path}"
     )
 
 

@@ -78,7 +78,9 @@ class Backoff:
     def __init__(self, wait: Callable[..., float] | None = None) -> None:
         import tenacity  # at decoration time, not at `import llmguard`
 
-        self.wait = wait or tenacity.wait_exponential_jitter(initial=0.5, max=30, jitter=1)
+        self.wait = wait or tenacity.wait_exponential(
+            multiplier=0.5, max=30
+        ) + tenacity.wait_random(0, 1)
 
     def __call__(self, number: int, exc: BaseException) -> float:
         import tenacity
