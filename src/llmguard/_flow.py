@@ -214,18 +214,18 @@ class _Tally:
         return attempt
 
     def finish(self, llm: Span, outcome: str, reply: Reply | None) -> None:
-        llm.set_attribute(
-            "attempt",
-            {
+        fields: dict[str, Any] = {
+            "attempt": {
                 "count": len(self.attempts),
                 "outcome": outcome,
                 "corrective_retries": self.corrective,
                 "transient_retries": self.transient,
                 "fallback": self.fallback,
-            },
-        )
+            }
+        }
         if self.usage is not None:
-            llm.set_attribute("usage", self.usage)
+            fields["usage"] = self.usage
+        llm.set_fields(fields)
         if reply is not None:
             _describe(llm, reply)
 
@@ -233,22 +233,25 @@ class _Tally:
 def _describe(span: Span, reply: Reply) -> None:
     # The model asked for, when known, stays the record's model; the response's more
     # precise name (a dated snapshot) is kept beside it.
+    fields: dict[str, Any] = {}
     if reply.model is not None:
         span.set_attribute("response_model", reply.model)
         if not span.has_attribute("model"):
-            span.set_attribute("model", reply.model)
+            fields["model"] = reply.model
     if reply.provider is not None and not span.has_attribute("provider"):
-        span.set_attribute("provider", reply.provider)
+        fields["provider"] = reply.provider
     if reply.finish_reason is not None:
-        span.set_attribute("finish_reason", reply.finish_reason)
+        fields["finish_reason"] = reply.finish_reason
     if reply.response_id is not None:
         span.set_attribute("response_id", reply.response_id)
+    span.set_fields(fields)
 
 
 def _close_attempt(span: Span, attempt: Attempt, status: str = "ok") -> None:
-    span.set_attribute("attempt", attempt.summary())
+    fields: dict[str, Any] = {"attempt": attempt.summary()}
     if attempt.usage is not None:
-        span.set_attribute("usage", attempt.usage)
+        fields["usage"] = attempt.usage
+    span.set_fields(fields)
     if attempt.reply is not None:
         _describe(span, attempt.reply)
         span.set_output(attempt.text)

@@ -251,6 +251,17 @@ class Span:
             self._metadata = {}
         self._metadata[key] = snapshot(value)
 
+    def set_fields(self, fields: Mapping[str, Any]) -> None:
+        """Set record fields from values already of the field's type, without conversion.
+
+        For llmguard's own instrumentation, whose values need no checking or copying.
+        """
+        if not self._ended:
+            if self._fields is None:
+                self._fields = dict(fields)
+            else:
+                self._fields.update(fields)
+
     def has_attribute(self, key: str) -> bool:
         """Whether an attribute (record field or metadata) named ``key`` was set."""
         return key in (self._fields or ()) or key in (self._metadata or ())

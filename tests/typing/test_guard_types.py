@@ -6,7 +6,6 @@ tests/test_typing.py runs mypy over this directory; the functions also run under
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any
 
 from pydantic import BaseModel
 from typing_extensions import assert_type
