@@ -12,13 +12,17 @@ The tree::
 
     LLMGuardError
     ├── ConfigurationError      misuse, raised at decoration or configure() time
-    └── GuardError              a guarded call gave no acceptable answer
-        ├── SchemaViolation     every attempt failed the schema
-        ├── OutputTruncated     the answer was cut at the output token limit
-        └── Refused             the model refused to answer
+    ├── GuardError              a guarded call gave no acceptable answer
+    │   ├── SchemaViolation     every attempt failed the schema
+    │   ├── OutputTruncated     the answer was cut at the output token limit
+    │   └── Refused             the model refused to answer
+    └── LimitExceeded           a limit would be crossed; nothing more was spent
+        ├── TokenLimitExceeded  a call's token cap (input, output or total)
+        └── BudgetExceeded      a budget's tokens or dollars
 
 Every `GuardError` carries the attempts made, the tokens they used together and the
-id of the call's trace.
+id of the call's trace; every `LimitExceeded` carries the limit, what was used, what
+the refused step asked for, and the trace id.
 """
 
 from __future__ import annotations
@@ -32,12 +36,15 @@ if TYPE_CHECKING:
     from llmguard._records import Usage
 
 __all__ = [
+    "BudgetExceeded",
     "ConfigurationError",
     "GuardError",
     "LLMGuardError",
+    "LimitExceeded",
     "OutputTruncated",
     "Refused",
     "SchemaViolation",
+    "TokenLimitExceeded",
 ]
 
 
@@ -113,3 +120,43 @@ class Refused(GuardError):
         reply = attempts[-1].reply if attempts else None
         reason = reply.refusal if reply is not None and reply.refusal else "no reason given"
         return f"the model refused to answer: {reason}"
+
+
+class LimitExceeded(LLMGuardError):
+    """A limit would be crossed, so the step that would cross it was not taken.
+
+    Attributes:
+        limit: Which limit: ``"max_input_tokens"``, ``"max_tokens"``, ``"max_cost_usd"``...
+        maximum: The limit's value.
+        used: How much was used before the refused step.
+        requested: What the refused step needed (tokens or dollars); ``None`` if unknown.
+        name: The budget's or the guarded call's name, when it has one.
+        trace_id: The trace the refused step belonged to.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        maximum: float,
+        used: float,
+        requested: float | None = None,
+        name: str | None = None,
+        trace_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.maximum = maximum
+        self.used = used
+        self.requested = requested
+        self.name = name
+        self.trace_id = trace_id
+
+
+class TokenLimitExceeded(LimitExceeded):
+    """A call's own token cap (``max_input_tokens``, ``max_total_tokens``...) was reached."""
+
+
+class BudgetExceeded(LimitExceeded):
+    """A call would cross a budget's tokens or dollars; it was refused before being made."""
