@@ -418,6 +418,83 @@ def test_concurrent_threads_and_sinks_lose_nothing(tmp_path: Path) -> None:
         assert len({r.span_id for r in store.records()}) == 6 * 20 * 10
 
 
+def test_sinks_opening_a_new_file_at_once_both_switch_to_wal(tmp_path: Path) -> None:
+    """Two sinks creating the same file at once: neither fails with "database is locked"."""
+    errors: list[BaseException] = []
+
+    def emit(sink: SQLiteSink, index: int, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        try:
+            sink.emit([_record(index)])
+        except BaseException as exc:  # pragma: no cover - the regression
+            errors.append(exc)
+
+    # Each round has a ~2% chance of the race that made SQLite fail one of the two.
+    for round_ in range(100):
+        path = tmp_path / f"{round_}.db"
+        sinks = [SQLiteSink(path), SQLiteSink(path)]
+        barrier = threading.Barrier(len(sinks))
+        threads = [threading.Thread(target=emit, args=(s, i, barrier)) for i, s in enumerate(sinks)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for sink in sinks:
+            sink.close()
+        assert errors == []
+        with SQLiteStore(path) as store:
+            assert store.count() == 2
+
+
+def test_switching_to_wal_waits_out_a_busy_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's immediate "database is locked" on the WAL switch is retried, not raised."""
+    failures = [2]
+
+    class Busy(sqlite3.Connection):
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            if sql == _sqlite._WAL and failures[0]:
+                failures[0] -= 1
+                raise sqlite3.OperationalError("database is locked")
+            return super().execute(sql, *args)  # type: ignore[arg-type]
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(
+        sqlite3,
+        "connect",
+        lambda *a, **k: connect(*a, **k, factory=Busy),  # type: ignore[misc]
+    )
+    sink = SQLiteSink(tmp_path / "llmguard.db")
+    sink.emit([_record(0)])
+    sink.close()
+    assert failures == [0]
+    with SQLiteStore(tmp_path / "llmguard.db") as store:
+        assert store.count() == 1
+
+
+def test_switching_to_wal_gives_up_after_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database locked for longer than the busy timeout still raises."""
+
+    class Locked(sqlite3.Connection):
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            if sql == _sqlite._WAL:
+                raise sqlite3.OperationalError("database is locked")
+            return super().execute(sql, *args)  # type: ignore[arg-type]
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(
+        sqlite3,
+        "connect",
+        lambda *a, **k: connect(*a, **k, factory=Locked),  # type: ignore[misc]
+    )
+    monkeypatch.setattr(_sqlite, "_BUSY_TIMEOUT_MS", 20)
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        SQLiteSink(tmp_path / "llmguard.db").emit([_record(0)])
+
+
 def test_forked_child_writes_to_the_same_database(tmp_path: Path) -> None:
     """Parent and forked child both commit to one store through the same sink object."""
     path = tmp_path / "llmguard.db"

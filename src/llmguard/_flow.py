@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import json
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -144,7 +145,11 @@ class Pause:
 
 @dataclass(frozen=True, slots=True)
 class Drain:
-    """Ask the driver to read a stream to its end and send back the `Reply`."""
+    """Ask the driver to read a stream to its end and send back its `Reply`.
+
+    The driver sends a `_Result`: the reply (or ``None`` for an unknown shape) as its
+    value, or the exception that cut the stream short.
+    """
 
     stream: Any
 
@@ -153,11 +158,12 @@ class Drain:
 class StreamHandOff:
     """The flow's answer when an unvalidated stream goes back to the caller as it is.
 
-    ``finish`` records the attempt and the call once the caller is done with the stream.
+    ``finish`` records the attempt and the call once the caller is done with the stream,
+    with what was read and the exception that cut the stream short, if any.
     """
 
     stream: Any
-    finish: Callable[[Reply | None], None]
+    finish: Callable[[Reply | None, BaseException | None], None]
 
 
 @dataclass(slots=True)
@@ -192,7 +198,9 @@ def _is_stream(response: object) -> bool:
 def _answer_text(reply: Reply) -> str | None:
     if reply.tool_calls:
         arguments = reply.tool_calls[0].arguments
-        return arguments if isinstance(arguments, str) else str(snapshot(arguments))
+        if isinstance(arguments, str):
+            return arguments
+        return json.dumps(snapshot(arguments), ensure_ascii=False)
     return reply.text
 
 
@@ -282,13 +290,23 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
         current = original
         corrective = transient = 0
         while True:
-            span = Span(f"attempt {len(tally.attempts) + 1}", "attempt").start(llm)
+            number = len(tally.attempts) + 1
+            span = Span(f"attempt {number}", "attempt").start(llm)
             span.set_input(current.messages if current.messages is not None else current.args)
             name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
             started = time.perf_counter()
             result: _Result = yield Invoke(current, span)
+            response = result.value
+            streamed = result.error is None and _is_stream(response)
+            if streamed:
+                if plan.schema is None:
+                    return StreamHandOff(
+                        response,
+                        _stream_finisher(plan, original, tally, llm, span, number, name),
+                    )
+                # A stream cut short (a timeout mid-answer) fails like the call itself.
+                result = yield Drain(response)
             latency = (time.perf_counter() - started) * 1000
-            number = len(tally.attempts) + 1
             if result.error is not None:
                 error = result.error
                 transient_error = isinstance(error, Exception) and plan.is_transient(error)
@@ -313,15 +331,7 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
                     yield Pause(plan.wait(transient, error))
                     continue
                 break  # transient retries exhausted: the next fallback, if any
-            response = result.value
-            if _is_stream(response):
-                if plan.schema is None:
-                    return StreamHandOff(
-                        response, _stream_finisher(plan, original, tally, llm, span, number, name)
-                    )
-                reply = yield Drain(response)
-            else:
-                reply = adapt(response)
+            reply = result.value if streamed else adapt(response)
             attempt = _judge(plan, original, number, name, response, reply, latency)
             tally.add(attempt)
             if attempt.outcome == "ok":
@@ -347,12 +357,15 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
 
 def _stream_finisher(
     plan: Plan, call: Call, tally: _Tally, llm: Span, span: Span, number: int, name: str
-) -> Callable[[Reply | None], None]:
+) -> Callable[[Reply | None, BaseException | None], None]:
     started = time.perf_counter()
 
-    def finish(reply: Reply | None) -> None:
+    def finish(reply: Reply | None, error: BaseException | None) -> None:
         latency = (time.perf_counter() - started) * 1000
-        attempt = tally.add(_judge(plan, call, number, name, None, reply, latency))
+        attempt = _judge(plan, call, number, name, None, reply, latency)
+        if error is not None:
+            attempt = dataclasses.replace(attempt, outcome="error", error=error)
+        tally.add(attempt)
         _close_attempt(span, attempt, "ok" if attempt.outcome == "ok" else "error")
         tally.finish(llm, attempt.outcome, reply)
 
@@ -469,40 +482,46 @@ async def _invoke_async(request: Invoke) -> _Result:
         _current.reset(token)
 
 
-def drain_sync(stream: Any) -> Reply | None:
-    """Read a stream to its end, accumulating its reply."""
+def drain_sync(stream: Any) -> _Result:
+    """Read a stream to its end: its reply, or the exception that cut it short."""
     accumulator = None
     try:
-        for chunk in stream:
-            if accumulator is None:
-                accumulator = accumulator_for(chunk)
+        try:
+            for chunk in stream:
                 if accumulator is None:
-                    continue
-            accumulator.feed(chunk)
-    finally:
-        _close(stream)
-    return None if accumulator is None else accumulator.reply()
+                    accumulator = accumulator_for(chunk)
+                    if accumulator is None:
+                        continue
+                accumulator.feed(chunk)
+        finally:
+            _close(stream)
+    except BaseException as exc:
+        return _Result(error=exc)
+    return _Result(value=None if accumulator is None else accumulator.reply())
 
 
-async def drain_async(stream: Any) -> Reply | None:
-    """Read a sync or async stream to its end, accumulating its reply."""
+async def drain_async(stream: Any) -> _Result:
+    """Read a sync or async stream to its end: its reply, or the exception that cut it short."""
     if not hasattr(stream, "__anext__"):
         return drain_sync(stream)
     accumulator = None
     try:
-        async for chunk in stream:
-            if accumulator is None:
-                accumulator = accumulator_for(chunk)
+        try:
+            async for chunk in stream:
                 if accumulator is None:
-                    continue
-            accumulator.feed(chunk)
-    finally:
-        closer = getattr(stream, "aclose", None) or getattr(stream, "close", None)
-        if closer is not None:
-            closed = closer()
-            if inspect.isawaitable(closed):
-                await closed
-    return None if accumulator is None else accumulator.reply()
+                    accumulator = accumulator_for(chunk)
+                    if accumulator is None:
+                        continue
+                accumulator.feed(chunk)
+        finally:
+            closer = getattr(stream, "aclose", None) or getattr(stream, "close", None)
+            if closer is not None:
+                closed = closer()
+                if inspect.isawaitable(closed):
+                    await closed
+    except BaseException as exc:
+        return _Result(error=exc)
+    return _Result(value=None if accumulator is None else accumulator.reply())
 
 
 def _close(stream: Any) -> None:

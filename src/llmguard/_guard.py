@@ -77,6 +77,9 @@ class Guard(Generic[T]):
             raise ConfigurationError(f"reask must be a callable (call, attempt) -> call: {reask!r}")
         self.reask = reask
         self.retry_on = _exception_types(retry_on)
+        for option, value in (("backoff", backoff), ("sleep", sleep)):
+            if value is not None and not callable(value):
+                raise ConfigurationError(f"{option} must be a callable, not {value!r}")
         self.backoff = Backoff(backoff)
         self.fallbacks = tuple(fallbacks)
         for fallback in self.fallbacks:
@@ -90,7 +93,9 @@ class Guard(Generic[T]):
         self.name = _optional_str("name", name)
         attributes: dict[str, Any] = {"model": _optional_str("model", model)}
         attributes["provider"] = _optional_str("provider", provider)
-        attributes["tags"] = tuple(tags)
+        attributes["tags"] = (tags,) if isinstance(tags, str) else tuple(tags)
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise ConfigurationError(f"metadata must be a dict, not {metadata!r}")
         attributes.update(metadata or {})
         self.attributes = {k: v for k, v in attributes.items() if v is not None and v != ()}
         self._plan_fallbacks = tuple((f, Parameters.of(f)) for f in self.fallbacks)
@@ -305,7 +310,7 @@ class Attempts(Generic[T]):
         handler = self._handler
         llm = handler._open(self._call)
         flow = guarded_flow(handler.plan, self._call, llm)
-        token = _current.set(llm)
+        token: Any = _current.set(llm)
         last: InlineAttempt[T] | None = None
         try:
             request = next(flow)
@@ -313,6 +318,7 @@ class Attempts(Generic[T]):
                 if isinstance(request, Invoke):
                     last = InlineAttempt(request.call, request.span)
                     _current.reset(token)
+                    token = None
                     yield last
                     token = _current.set(llm)
                     sent: Any = _inline_result(last)
@@ -324,10 +330,14 @@ class Attempts(Generic[T]):
                 request = flow.send(sent)
         except StopIteration as stop:
             value = _succeeded(llm, stop.value)
+        except GeneratorExit:
+            _left_early(flow, llm, last)
+            raise
         except BaseException as exc:
             value = _failed(self._guard, llm, exc)
         finally:
-            _current.reset(token)
+            if token is not None:
+                _current.reset(token)
         if last is not None:
             last.value = value
 
@@ -335,7 +345,7 @@ class Attempts(Generic[T]):
         handler = self._handler
         llm = handler._open(self._call)
         flow = guarded_flow(handler.plan, self._call, llm)
-        token = _current.set(llm)
+        token: Any = _current.set(llm)
         last: InlineAttempt[T] | None = None
         try:
             request = next(flow)
@@ -343,6 +353,7 @@ class Attempts(Generic[T]):
                 if isinstance(request, Invoke):
                     last = InlineAttempt(request.call, request.span)
                     _current.reset(token)
+                    token = None
                     yield last
                     token = _current.set(llm)
                     sent: Any = _inline_result(last)
@@ -356,16 +367,33 @@ class Attempts(Generic[T]):
                 request = flow.send(sent)
         except StopIteration as stop:
             value = _succeeded(llm, stop.value)
+        except GeneratorExit:
+            _left_early(flow, llm, last)
+            raise
         except BaseException as exc:
             value = _failed(self._guard, llm, exc)
         finally:
-            _current.reset(token)
+            if token is not None:
+                _current.reset(token)
         if last is not None:
             last.value = value
 
 
 def _inline_placeholder(**kwargs: Any) -> Any:
     raise TypeError("inline attempts are driven by submit(), not called")
+
+
+# The name inline calls and their attempts are recorded under, unless the guard has one.
+_inline_placeholder.__qualname__ = "Guard.attempts"
+
+
+def _left_early(flow: Any, llm: Span, last: InlineAttempt[Any] | None) -> None:
+    """End the records of an inline call whose loop was left before an answer was accepted."""
+    flow.close()
+    for span in (None if last is None else last._span, llm):
+        if span is not None and not span.ended:
+            span.set_status("error", "the attempts loop was left before an answer was accepted")
+            span.end()
 
 
 def _async_sleep(seconds: float) -> Awaitable[None]:
@@ -395,6 +423,8 @@ def _compile(schema: Any, context: Any) -> CompiledSchema | None:
         if context is not None:
             raise ConfigurationError("context= reaches schema validators; give a schema too")
         return None
+    if isinstance(schema, dict) and context is not None:
+        raise ConfigurationError("context= reaches pydantic validators; a JSON Schema has none")
     from llmguard._schema import compile_schema
 
     return compile_schema(schema)

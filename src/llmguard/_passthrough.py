@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 else:
     _Proxy = wrapt.ObjectProxy
 
-#: Called once when a handed-off stream ends, with what was read from it.
-Finish = Callable[[Reply | None], None]
+#: Called once when a handed-off stream ends, with what was read from it and the
+#: exception that ended it, if any.
+Finish = Callable[[Reply | None, BaseException | None], None]
 
 
 class _Reading:
@@ -53,7 +54,7 @@ class _Reading:
             return
         self.done = True
         try:
-            self.finish(None if self.accumulator is None else self.accumulator.reply())
+            self.finish(None if self.accumulator is None else self.accumulator.reply(), exc)
             self.llm.set_stream(self.items, how)
             if exc is not None:
                 self.llm.record_exception(exc)

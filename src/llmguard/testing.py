@@ -149,7 +149,7 @@ class FakeLLM:
                     "input": answer.arguments,
                 }
             )
-            return _namespace(
+            response = _namespace(
                 {
                     "id": f"msg_{number}",
                     "type": "message",
@@ -161,6 +161,10 @@ class FakeLLM:
                     "usage": {"input_tokens": prompt_tokens, "output_tokens": output_tokens},
                 }
             )
+            if not isinstance(answer, str):
+                # The SDK's ToolUseBlock.input is a plain dict, not an object.
+                response.content[0].input = copy.deepcopy(answer.arguments)
+            return response
         message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
         if isinstance(answer, str):
             message["content"] = answer

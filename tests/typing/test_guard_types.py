@@ -22,8 +22,6 @@ class Ticket(BaseModel):
 ANSWER = '{"category": "bug", "urgency": 2}'
 
 
-
-
 def test_schema_makes_the_function_return_the_schema_type() -> None:
     """With schema=Ticket, a sync function returns Ticket."""
     model = FakeLLM([ANSWER])

@@ -45,6 +45,7 @@ _PRAGMAS = (
     "PRAGMA wal_autocheckpoint = 2500",
 )
 
+
 def _set_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL, waiting for another connection doing the same on a new file.
 
