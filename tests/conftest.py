@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 import llmguard as lg
+from llmguard import pricing
 
 
 class ListSink:
@@ -29,11 +30,14 @@ class ListSink:
 
 @pytest.fixture(autouse=True)
 def _fresh_llmguard(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Reset settings and the pipeline around each test, with no sink from the env."""
+    """Reset settings, the pipeline and the price table around each test, with no sink
+    from the env."""
     monkeypatch.delenv("LLMGUARD_SINK", raising=False)
     lg.reset()
+    pricing.reset()
     yield
     lg.reset()
+    pricing.reset()
 
 
 @pytest.fixture

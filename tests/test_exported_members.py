@@ -8,6 +8,7 @@ import pytest
 
 import llmguard
 import llmguard.adapters
+import llmguard.pricing
 import llmguard.sinks
 import llmguard.testing
 
@@ -16,6 +17,7 @@ EXPORTS = {
         "SCHEMA_VERSION",
         "Attempt",
         "Attempts",
+        "Budget",
         "Call",
         "ConfigurationError",
         "ContentDigest",
@@ -33,20 +35,27 @@ EXPORTS = {
         "Record",
         "Redactor",
         "Refused",
+        "Reservation",
         "SchemaViolation",
         "Settings",
         "SinkStats",
         "Span",
         "StreamInfo",
+        "TokenCount",
+        "Tokenizer",
         "Usage",
         "__version__",
         "adapters",
+        "budget",
         "configure",
+        "count_tokens",
         "current_span",
         "current_trace_id",
         "flush",
         "guard",
+        "pricing",
         "propagate",
+        "reserve",
         "reset",
         "shutdown",
         "sinks",
@@ -69,6 +78,16 @@ EXPORTS = {
         "accumulator_for",
         "adapt",
         "register",
+    ],
+    "llmguard.pricing": [
+        "VERSION",
+        "Price",
+        "cost",
+        "price",
+        "reset",
+        "set",
+        "table",
+        "table_version",
     ],
     "llmguard.sinks": [
         "CallbackSink",
@@ -132,7 +151,8 @@ def test_star_import_gives_exactly_all() -> None:
 
 
 def test_submodules_are_the_exported_ones() -> None:
-    """llmguard.sinks and llmguard.testing are reachable as attributes of llmguard."""
+    """llmguard.sinks, .testing and .pricing are reachable as attributes of llmguard."""
+    assert llmguard.pricing is importlib.import_module("llmguard.pricing")
     assert llmguard.sinks is importlib.import_module("llmguard.sinks")
     assert llmguard.testing is importlib.import_module("llmguard.testing")
 

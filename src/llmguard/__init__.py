@@ -7,7 +7,8 @@ own failures reach the application.
 
 from __future__ import annotations
 
-from llmguard import adapters, sinks, testing
+from llmguard import adapters, pricing, sinks, testing
+from llmguard._budget import Budget, Reservation, budget, reserve
 from llmguard._call import Call, Reask
 from llmguard._config import Redactor, Settings, configure, reset
 from llmguard._field_errors import FieldError
@@ -15,6 +16,7 @@ from llmguard._flow import Attempt, Failure
 from llmguard._guard import Attempts, Guard, InlineAttempt, NoSchema, guard
 from llmguard._pipeline import DeliveryStats, FlushResult, SinkStats, flush, shutdown, stats
 from llmguard._records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo, Usage
+from llmguard._tokens import TokenCount, Tokenizer, count_tokens
 from llmguard._trace import Span, current_span, current_trace_id, propagate, span, trace
 from llmguard._version import __version__
 from llmguard.exceptions import (
@@ -30,6 +32,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Attempt",
     "Attempts",
+    "Budget",
     "Call",
     "ConfigurationError",
     "ContentDigest",
@@ -47,20 +50,27 @@ __all__ = [
     "Record",
     "Redactor",
     "Refused",
+    "Reservation",
     "SchemaViolation",
     "Settings",
     "SinkStats",
     "Span",
     "StreamInfo",
+    "TokenCount",
+    "Tokenizer",
     "Usage",
     "__version__",
     "adapters",
+    "budget",
     "configure",
+    "count_tokens",
     "current_span",
     "current_trace_id",
     "flush",
     "guard",
+    "pricing",
     "propagate",
+    "reserve",
     "reset",
     "shutdown",
     "sinks",

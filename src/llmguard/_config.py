@@ -14,6 +14,7 @@ from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from llmguard._records import Record
+    from llmguard._tokens import Tokenizer
     from llmguard.sinks import Sink
 
 __all__ = ["Redactor", "Settings", "configure", "reset", "settings", "sinks_from_env"]
@@ -39,6 +40,7 @@ class Settings:
     batch_size: int = 512
     exit_timeout: float = 5.0
     strict: bool = False
+    tokenizer: Tokenizer | None = None
 
 
 _settings = Settings()
@@ -61,6 +63,7 @@ def configure(
     batch_size: int = _UNSET,
     exit_timeout: float = _UNSET,
     strict: bool = _UNSET,
+    tokenizer: Tokenizer | None = _UNSET,
 ) -> Settings:
     """Set how llmguard records and delivers traces, for the whole process.
 
@@ -83,6 +86,9 @@ def configure(
         exit_timeout: Seconds the flush at interpreter exit may take.
         strict: For tests: deliver on the caller's thread and let failures of sinks
             and redactors raise instead of being counted.
+        tokenizer: A callable ``text -> number of tokens`` that `count_tokens` uses for
+            all text instead of tiktoken, e.g. a local model's own tokenizer; its counts
+            are not marked estimated. ``None`` (the default) uses tiktoken.
 
     Returns:
         The settings now in force.
@@ -120,6 +126,12 @@ def configure(
         changes["exit_timeout"] = float(exit_timeout)
     if strict is not _UNSET:
         changes["strict"] = _check_bool("strict", strict)
+    if tokenizer is not _UNSET:
+        if tokenizer is not None and not callable(tokenizer):
+            raise ConfigurationError(
+                f"tokenizer must be a callable text -> int or None, not {tokenizer!r}"
+            )
+        changes["tokenizer"] = tokenizer
     new = dataclasses.replace(_settings, **changes)
     _apply(new)
     return new
