@@ -20,12 +20,15 @@ from llmguard._tokens import TokenCount, Tokenizer, count_tokens
 from llmguard._trace import Span, current_span, current_trace_id, propagate, span, trace
 from llmguard._version import __version__
 from llmguard.exceptions import (
+    BudgetExceeded,
     ConfigurationError,
     GuardError,
+    LimitExceeded,
     LLMGuardError,
     OutputTruncated,
     Refused,
     SchemaViolation,
+    TokenLimitExceeded,
 )
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "Attempt",
     "Attempts",
     "Budget",
+    "BudgetExceeded",
     "Call",
     "ConfigurationError",
     "ContentDigest",
@@ -44,6 +48,7 @@ __all__ = [
     "GuardError",
     "InlineAttempt",
     "LLMGuardError",
+    "LimitExceeded",
     "NoSchema",
     "OutputTruncated",
     "Reask",
@@ -57,6 +62,7 @@ __all__ = [
     "Span",
     "StreamInfo",
     "TokenCount",
+    "TokenLimitExceeded",
     "Tokenizer",
     "Usage",
     "__version__",

@@ -17,11 +17,20 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from llmguard import pricing
+from llmguard._budget import active as active_budgets
 from llmguard._content import snapshot
+from llmguard._limits import Admission, CallLimits, Limits
 from llmguard._records import Usage
 from llmguard._trace import Span, _current
 from llmguard.adapters import Reply, ToolCall, accumulator_for, adapt
-from llmguard.exceptions import GuardError, OutputTruncated, Refused, SchemaViolation
+from llmguard.exceptions import (
+    GuardError,
+    LimitExceeded,
+    OutputTruncated,
+    Refused,
+    SchemaViolation,
+)
 
 if TYPE_CHECKING:
     from llmguard._call import Call, Parameters, Reask
@@ -126,6 +135,8 @@ class Plan:
     reask: Reask
     fallbacks: tuple[tuple[Callable[..., Any], Parameters], ...]
     context: Callable[[Call], dict[str, Any] | None]
+    limits: Limits | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,9 +218,10 @@ def _answer_text(reply: Reply) -> str | None:
 class _Tally:
     """The call-level counts and sums the llm record reports."""
 
-    __slots__ = ("attempts", "corrective", "fallback", "transient", "usage")
+    __slots__ = ("account", "attempts", "corrective", "fallback", "transient", "usage")
 
     def __init__(self) -> None:
+        self.account: CallLimits | None = None
         self.attempts: list[Attempt] = []
         self.corrective = 0
         self.transient = 0
@@ -233,6 +245,18 @@ class _Tally:
         }
         if self.usage is not None:
             fields["usage"] = self.usage
+        account = self.account
+        if account is not None:
+            fields["limits"] = account.describe()
+            if account.cost_usd is not None:
+                fields["cost_usd"] = account.cost_usd
+                fields["price_table"] = pricing.table_version()
+        elif self.usage is not None:
+            model = reply.model if reply is not None else None
+            cost = pricing.cost(self.usage, model) if model is not None else None
+            if cost is not None:
+                fields["cost_usd"] = cost
+                fields["price_table"] = pricing.table_version()
         llm.set_fields(fields)
         if reply is not None:
             _describe(llm, reply)
@@ -282,6 +306,8 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
         Refused: The model refused to answer.
     """
     tally = _Tally()
+    account = _account(plan, call, llm)
+    tally.account = account
     functions = ((call.fn, call.params), *plan.fallbacks)
     last_error: BaseException | None = None
     for position, (fn, params) in enumerate(functions):
@@ -294,21 +320,37 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
             span = Span(f"attempt {number}", "attempt").start(llm)
             span.set_input(current.messages if current.messages is not None else current.args)
             name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+            admission = None
+            if account is not None:
+                try:
+                    admission = account.admit(current, llm.trace_id)
+                except LimitExceeded as exc:
+                    span.record_exception(exc)
+                    span.set_status("limit", str(exc))
+                    span.end()
+                    tally.finish(llm, "limit", None)
+                    raise
+                current = admission.call
+                if admission.input_tokens is not None:
+                    span.set_attribute("counted_input_tokens", admission.input_tokens)
+                    span.set_attribute("counted_estimated", admission.estimated)
             started = time.perf_counter()
             result: _Result = yield Invoke(current, span)
             response = result.value
             streamed = result.error is None and _is_stream(response)
             if streamed:
                 if plan.schema is None:
-                    return StreamHandOff(
-                        response,
-                        _stream_finisher(plan, original, tally, llm, span, number, name),
+                    finisher = _stream_finisher(
+                        plan, original, tally, llm, span, number, name, admission
                     )
+                    return StreamHandOff(response, finisher)
                 # A stream cut short (a timeout mid-answer) fails like the call itself.
                 result = yield Drain(response)
             latency = (time.perf_counter() - started) * 1000
             if result.error is not None:
                 error = result.error
+                if account is not None and admission is not None:
+                    account.release(admission)
                 transient_error = isinstance(error, Exception) and plan.is_transient(error)
                 outcome: Outcome = "transient_error" if transient_error else "error"
                 attempt = tally.add(
@@ -333,6 +375,7 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
                 break  # transient retries exhausted: the next fallback, if any
             reply = result.value if streamed else adapt(response)
             attempt = _judge(plan, original, number, name, response, reply, latency)
+            _charge(account, admission, attempt, span)
             tally.add(attempt)
             if attempt.outcome == "ok":
                 _close_attempt(span, attempt)
@@ -355,8 +398,42 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
     raise SchemaViolation(tuple(tally.attempts), tally.usage)
 
 
+def _account(plan: Plan, call: Call, llm: Span) -> CallLimits | None:
+    """The call's account of tokens and dollars, when a cap or a budget asks for one."""
+    if plan.limits is None and not active_budgets():
+        return None
+    model = plan.model
+    if model is None:
+        requested = call.argument("model")
+        model = requested if isinstance(requested, str) else None
+    return CallLimits(plan.limits or Limits(), model, llm.name)
+
+
+def _charge(
+    account: CallLimits | None, admission: Admission | None, attempt: Attempt, span: Span
+) -> None:
+    """Replace the attempt's reservation with its usage, and put its cost on its record."""
+    reply = attempt.reply
+    model = reply.model if reply is not None else None
+    if account is not None and admission is not None:
+        cost = account.settle(admission, attempt.usage, model)
+    elif attempt.usage is not None and model is not None:
+        cost = pricing.cost(attempt.usage, model)
+    else:
+        cost = None
+    if cost is not None:
+        span.set_fields({"cost_usd": cost, "price_table": pricing.table_version()})
+
+
 def _stream_finisher(
-    plan: Plan, call: Call, tally: _Tally, llm: Span, span: Span, number: int, name: str
+    plan: Plan,
+    call: Call,
+    tally: _Tally,
+    llm: Span,
+    span: Span,
+    number: int,
+    name: str,
+    admission: Admission | None,
 ) -> Callable[[Reply | None, BaseException | None], None]:
     started = time.perf_counter()
 
@@ -365,6 +442,7 @@ def _stream_finisher(
         attempt = _judge(plan, call, number, name, None, reply, latency)
         if error is not None:
             attempt = dataclasses.replace(attempt, outcome="error", error=error)
+        _charge(tally.account, admission, attempt, span)
         tally.add(attempt)
         _close_attempt(span, attempt, "ok" if attempt.outcome == "ok" else "error")
         tally.finish(llm, attempt.outcome, reply)

@@ -22,11 +22,12 @@ from llmguard._flow import (
     run_async,
     run_sync,
 )
+from llmguard._limits import Limits
 from llmguard._passthrough import pass_through
 from llmguard._trace import Span, _current
 from llmguard._transient import Backoff, is_transient
 from llmguard._wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
-from llmguard.exceptions import ConfigurationError, GuardError
+from llmguard.exceptions import ConfigurationError, GuardError, LimitExceeded
 
 if TYPE_CHECKING:
     from llmguard._schema import CompiledSchema
@@ -69,6 +70,11 @@ class Guard(Generic[T]):
         metadata: Mapping[str, Any] | None = None,
         on_fail: Literal["raise", "return"] = "raise",
         sleep: Callable[[float], object] | None = None,
+        max_input_tokens: int | None = None,
+        on_input_overflow: Literal["raise", "truncate"] = "raise",
+        max_output_tokens: int | None = None,
+        max_total_tokens: int | None = None,
+        max_cost_usd: float | None = None,
     ) -> None:
         self.schema: CompiledSchema | None = _compile(schema, context)
         self.retries = _count("retries", retries)
@@ -99,6 +105,15 @@ class Guard(Generic[T]):
         attributes.update(metadata or {})
         self.attributes = {k: v for k, v in attributes.items() if v is not None and v != ()}
         self._plan_fallbacks = tuple((f, Parameters.of(f)) for f in self.fallbacks)
+        limits = Limits.checked(
+            max_input_tokens=max_input_tokens,
+            on_input_overflow=on_input_overflow,
+            max_output_tokens=max_output_tokens,
+            max_total_tokens=max_total_tokens,
+            max_cost_usd=max_cost_usd,
+        )
+        self.limits = limits if limits != Limits() else None
+        self.model = model
 
     # -- as a decorator ------------------------------------------------------------------
 
@@ -147,6 +162,8 @@ class Guard(Generic[T]):
             reask=self.reask or default_reask,
             fallbacks=self._plan_fallbacks,
             context=self._context_of,
+            limits=self.limits,
+            model=self.model,
         )
 
     def _context_of(self, call: Call) -> dict[str, Any] | None:
@@ -245,6 +262,8 @@ def _succeeded(llm: Span, result: Any) -> Any:
 
 def _failed(guard: Guard[Any], llm: Span, exc: BaseException) -> Any:
     llm.record_exception(exc)
+    if isinstance(exc, LimitExceeded):
+        llm.set_status("limit", str(exc))
     llm.end()
     if isinstance(exc, GuardError):
         exc.trace_id = llm.trace_id
@@ -475,6 +494,11 @@ def guard(
     metadata: Mapping[str, Any] | None = ...,
     on_fail: Literal["raise", "return"] = ...,
     sleep: Callable[[float], object] | None = ...,
+    max_input_tokens: int | None = ...,
+    on_input_overflow: Literal["raise", "truncate"] = ...,
+    max_output_tokens: int | None = ...,
+    max_total_tokens: int | None = ...,
+    max_cost_usd: float | None = ...,
 ) -> Guard[T]: ...
 
 
@@ -496,6 +520,11 @@ def guard(
     metadata: Mapping[str, Any] | None = ...,
     on_fail: Literal["raise", "return"] = ...,
     sleep: Callable[[float], object] | None = ...,
+    max_input_tokens: int | None = ...,
+    on_input_overflow: Literal["raise", "truncate"] = ...,
+    max_output_tokens: int | None = ...,
+    max_total_tokens: int | None = ...,
+    max_cost_usd: float | None = ...,
 ) -> Guard[NoSchema]: ...
 
 
@@ -517,6 +546,11 @@ def guard(
     metadata: Mapping[str, Any] | None = ...,
     on_fail: Literal["raise", "return"] = ...,
     sleep: Callable[[float], object] | None = ...,
+    max_input_tokens: int | None = ...,
+    on_input_overflow: Literal["raise", "truncate"] = ...,
+    max_output_tokens: int | None = ...,
+    max_total_tokens: int | None = ...,
+    max_cost_usd: float | None = ...,
 ) -> Guard[Any]: ...
 
 
@@ -540,6 +574,14 @@ def guard(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
             order when a function's retries are exhausted), ``model``, ``provider``,
             ``name``, ``tags``, ``metadata`` (recorded), ``on_fail`` (``"raise"`` or
             ``"return"`` a `Failure`), ``sleep`` (injected, for tests).
+            Token and cost caps, checked before each attempt so that nothing over a cap
+            is spent: ``max_input_tokens`` with ``on_input_overflow`` (``"raise"``
+            `TokenLimitExceeded`, or ``"truncate"`` the oldest turns, never the system
+            prompt or the last user turn), ``max_output_tokens`` (passed to the function
+            as ``max_tokens``, ``max_completion_tokens`` or ``max_output_tokens``,
+            whichever it takes, never above a value the caller gave), and
+            ``max_total_tokens`` / ``max_cost_usd`` for the call with all its retries.
+            Every attempt is also charged to the open `budget` contexts.
 
     Raises:
         ConfigurationError: An option is invalid -- at decoration time, not at call.

@@ -78,6 +78,17 @@ _BUILTIN: dict[str, Price] = {
     # OpenAI: the "Pricing / Text tokens" section of each model's page,
     # https://developers.openai.com/api/docs/models/<model>.
     "gpt-5-codex": _p(1.25, 10.00, 0.125),
+    # OpenAI: https://platform.openai.com/docs/pricing, standard tier, as published in
+    # 2025 (the lead engineer's reading; check against the page when it changes).
+    "gpt-5": _p(1.25, 10.00, 0.125),
+    "gpt-4.1": _p(2.00, 8.00, 0.50),
+    "gpt-4.1-mini": _p(0.40, 1.60, 0.10),
+    "gpt-4o": _p(2.50, 10.00, 1.25),
+    "gpt-4o-mini": _p(0.15, 0.60, 0.075),
+    "o1": _p(15.00, 60.00, 7.50),
+    "o3": _p(2.00, 8.00, 0.50),
+    "o3-mini": _p(1.10, 4.40, 0.55),
+    "o4-mini": _p(1.10, 4.40, 0.275),
     "gpt-5-mini": _p(0.25, 2.00, 0.025),
     "gpt-5-nano": _p(0.05, 0.40, 0.005),
     "gpt-4.1-nano": _p(0.10, 0.40, 0.025),
