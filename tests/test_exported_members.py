@@ -82,6 +82,16 @@ EXPORTS = {
         "adapt",
         "register",
     ],
+    "llmguard.pricing": [
+        "VERSION",
+        "Price",
+        "cost",
+        "price",
+        "reset",
+        "set",
+        "table",
+        "table_version",
+    ],
     "llmguard.sinks": [
         "CallbackSink",
         "JSONLSink",
