@@ -129,7 +129,10 @@ def test_openai_fenced_answer_with_a_wrong_field_is_reasked_once() -> None:
 
 
 def test_attempt_records_hold_what_each_attempt_sent_and_got() -> None:
-    """Each attempt record has its errors, the messages it sent and the answer it got."""
+    """Each attempt record has its errors, its answer, and what it sent when re-asked.
+
+    The first attempt sends the call's own input, which the llm record holds once.
+    """
     client, sent = openai_client([chat_completion(FENCED_BAD), chat_completion(GOOD)])
 
     @lg.guard(schema=Ticket)
@@ -138,12 +141,13 @@ def test_attempt_records_hold_what_each_attempt_sent_and_got() -> None:
 
     with capture() as records:
         triage(OPENAI_MESSAGES)
-    _, (first, second) = split(records)
+    call, (first, second) = split(records)
     assert first.attempt is not None
     assert second.attempt is not None
     assert [e["path"] for e in first.attempt["errors"]] == ["$.urgency"]
     assert first.status == "error"
-    assert (first.input, first.output) == (OPENAI_MESSAGES, FENCED_BAD)
+    assert call.input == OPENAI_MESSAGES
+    assert (first.input, first.output) == (None, FENCED_BAD)
     assert (second.input, second.output) == (sent[1].json["messages"], GOOD)
     assert second.attempt["stage"] == "strict"
 

@@ -13,7 +13,7 @@ import dataclasses
 import inspect
 import json
 import time
-from collections.abc import Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -201,9 +201,9 @@ def _sum_usage(a: Usage | None, b: Usage | None) -> Usage | None:
 
 
 def _is_stream(response: object) -> bool:
-    if isinstance(response, (str, bytes, dict, list, tuple)):
-        return False
-    return hasattr(response, "__next__") or hasattr(response, "__anext__")
+    # The ABCs look at the class, not the instance: hasattr() on an SDK's pydantic
+    # response would go through its __getattr__ and cost microseconds per call.
+    return isinstance(response, (Iterator, AsyncIterator))
 
 
 def _answer_text(reply: Reply) -> str | None:
@@ -318,7 +318,10 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
         while True:
             number = len(tally.attempts) + 1
             span = Span(f"attempt {number}", "attempt").start(llm)
-            span.set_input(current.messages if current.messages is not None else current.args)
+            if current is not call:
+                # The first attempt sends what the call's own record already holds.
+                messages = current.messages
+                span.set_input(messages if messages is not None else current.args)
             name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
             admission = None
             if account is not None:
