@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+import llmguard as lg
 from llmguard import Record, StreamInfo
 from llmguard._passthrough import AsyncGuardedStream, GuardedStream, pass_through
 from llmguard._trace import Span
 from llmguard.adapters import Reply
-from llmguard.testing import capture
+from llmguard.testing import FakeLLM, capture
 from tests.sdk_mocks import chat_chunks
 
 
@@ -258,3 +259,71 @@ async def test_async_stream_with_a_sync_close() -> None:
     await stream.__anext__()
     await stream.aclose()
     assert inner.closed
+
+
+CAPPED_TEXT = "one two three four five six seven eight nine ten eleven twelve " * 3
+
+
+def _capped(mode: str, fake: FakeLLM) -> Any:
+    @lg.guard(max_output_tokens=10, on_output_overflow=mode)  # type: ignore[call-overload]
+    def chat(messages: Any, **options: Any) -> Any:
+        return fake(messages=messages, **options)
+
+    return chat
+
+
+def _text(chunks: Any) -> str:
+    return "".join(getattr(c.choices[0].delta, "content", "") or "" for c in chunks if c.choices)
+
+
+def test_stream_is_cut_at_the_output_cap_when_truncating() -> None:
+    """A function that can't take the cap: llmguard ends the stream before it crosses."""
+    fake = FakeLLM([CAPPED_TEXT], stream=True)
+    with capture() as records:
+        text = _text(list(_capped("truncate", fake)([{"role": "user", "content": "count"}])))
+    assert 0 < len(text) < len(CAPPED_TEXT)
+    assert lg.count_tokens(text) <= 10
+    (llm,) = [r for r in records if r.kind == "llm"]
+    assert llm.status == "ok"
+    assert llm.stream is not None
+    assert llm.stream.end == "closed"
+
+
+def test_stream_over_the_output_cap_raises_when_asked() -> None:
+    """on_output_overflow='raise': the reader gets TokenLimitExceeded; the record says limit."""
+    fake = FakeLLM([CAPPED_TEXT], stream=True)
+    stream = _capped("raise", fake)([{"role": "user", "content": "count"}])
+    received: list[Any] = []
+    with capture() as records, pytest.raises(lg.TokenLimitExceeded) as raised:
+        received.extend(stream)
+    assert raised.value.limit == "max_output_tokens"
+    assert raised.value.maximum == 10
+    assert raised.value.used > 10
+    assert len(received) > 0
+    (llm,) = [r for r in records if r.kind == "llm"]
+    assert llm.status == "limit"
+
+
+def test_output_cap_given_to_the_function_is_left_to_the_model() -> None:
+    """When the function takes max_tokens, the cap is sent and the stream is not cut."""
+    fake = FakeLLM([CAPPED_TEXT], stream=True)
+
+    @lg.guard(max_output_tokens=10)
+    def chat(messages: Any, max_tokens: int | None = None) -> Any:
+        return fake(messages=messages, max_tokens=max_tokens)
+
+    assert _text(list(chat([{"role": "user", "content": "count"}]))) == CAPPED_TEXT
+    assert fake.calls[0]["max_tokens"] == 10
+
+
+async def test_async_stream_is_cut_at_the_output_cap() -> None:
+    """The same cap on an async stream ends iteration before the crossing chunk."""
+    fake = FakeLLM([CAPPED_TEXT], stream=True)
+
+    @lg.guard(max_output_tokens=10, on_output_overflow="truncate")
+    async def chat(messages: Any) -> Any:
+        return await fake.acall(messages=messages)
+
+    stream = await chat([{"role": "user", "content": "count"}])
+    chunks = [chunk async for chunk in stream]
+    assert 0 < len(_text(chunks)) < len(CAPPED_TEXT)

@@ -21,6 +21,7 @@ from llmguard import pricing
 from llmguard._budget import active as active_budgets
 from llmguard._content import snapshot
 from llmguard._limits import Admission, CallLimits, Limits
+from llmguard._passthrough import OutputCap
 from llmguard._records import Usage
 from llmguard._trace import Span, _current
 from llmguard.adapters import Reply, ToolCall, accumulator_for, adapt
@@ -175,6 +176,7 @@ class StreamHandOff:
 
     stream: Any
     finish: Callable[[Reply | None, BaseException | None], None]
+    cap: OutputCap | None = None
 
 
 @dataclass(slots=True)
@@ -337,6 +339,8 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
                 if admission.input_tokens is not None:
                     span.set_attribute("counted_input_tokens", admission.input_tokens)
                     span.set_attribute("counted_estimated", admission.estimated)
+                if admission.dropped_turns:
+                    span.set_attribute("dropped_turns", admission.dropped_turns)
             started = time.perf_counter()
             result: _Result = yield Invoke(current, span)
             response = result.value
@@ -346,7 +350,7 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
                     finisher = _stream_finisher(
                         plan, original, tally, llm, span, number, name, admission
                     )
-                    return StreamHandOff(response, finisher)
+                    return StreamHandOff(response, finisher, _stream_cap(plan, admission))
                 # A stream cut short (a timeout mid-answer) fails like the call itself.
                 result = yield Drain(response)
             latency = (time.perf_counter() - started) * 1000
@@ -399,6 +403,22 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
     if last_error is not None:
         raise last_error
     raise SchemaViolation(tuple(tally.attempts), tally.usage)
+
+
+def _stream_cap(plan: Plan, admission: Admission | None) -> OutputCap | None:
+    """The output cap llmguard keeps on a passing stream itself: when the function could
+    not be given the cap, so the model would not stop there on its own."""
+    limits = plan.limits
+    if limits is None or limits.max_output_tokens is None:
+        return None
+    if admission is not None and admission.output_cap_sent:
+        return None
+    model = admission.call.argument("model") if admission is not None else None
+    return OutputCap(
+        limits.max_output_tokens,
+        limits.on_output_overflow,
+        plan.model or (model if isinstance(model, str) else None),
+    )
 
 
 def _account(plan: Plan, call: Call, llm: Span) -> CallLimits | None:

@@ -73,6 +73,7 @@ class Guard(Generic[T]):
         max_input_tokens: int | None = None,
         on_input_overflow: Literal["raise", "truncate"] = "raise",
         max_output_tokens: int | None = None,
+        on_output_overflow: Literal["raise", "truncate"] = "raise",
         max_total_tokens: int | None = None,
         max_cost_usd: float | None = None,
     ) -> None:
@@ -109,6 +110,7 @@ class Guard(Generic[T]):
             max_input_tokens=max_input_tokens,
             on_input_overflow=on_input_overflow,
             max_output_tokens=max_output_tokens,
+            on_output_overflow=on_output_overflow,
             max_total_tokens=max_total_tokens,
             max_cost_usd=max_cost_usd,
         )
@@ -141,7 +143,17 @@ class Guard(Generic[T]):
             )
         params = Parameters.of(fn)
         self._check_reask(target, params)
+        self._check_input_cap(target, params)
         return wrap(fn, _Handler(self, fn, params))
+
+    def _check_input_cap(self, target: Callable[..., Any], params: Parameters) -> None:
+        if self.limits is None or self.limits.max_input_tokens is None:
+            return
+        if not (params.takes("messages") or params.takes("prompt") or params.takes("**")):
+            raise ConfigurationError(
+                f"{target.__qualname__} takes neither `messages` nor `prompt`, so "
+                "max_input_tokens has no input to count"
+            )
 
     def _check_reask(self, target: Callable[..., Any], params: Parameters) -> None:
         if self.schema is None or self.retries == 0 or self.reask is not None:
@@ -253,7 +265,7 @@ class _Handler:
 
 def _succeeded(llm: Span, result: Any) -> Any:
     if isinstance(result, StreamHandOff):
-        return pass_through(result.stream, llm, result.finish)
+        return pass_through(result.stream, llm, result.finish, result.cap)
     llm.stop_clock()
     llm.set_output(result)
     llm.end()
@@ -497,6 +509,7 @@ def guard(
     max_input_tokens: int | None = ...,
     on_input_overflow: Literal["raise", "truncate"] = ...,
     max_output_tokens: int | None = ...,
+    on_output_overflow: Literal["raise", "truncate"] = ...,
     max_total_tokens: int | None = ...,
     max_cost_usd: float | None = ...,
 ) -> Guard[T]: ...
@@ -523,6 +536,7 @@ def guard(
     max_input_tokens: int | None = ...,
     on_input_overflow: Literal["raise", "truncate"] = ...,
     max_output_tokens: int | None = ...,
+    on_output_overflow: Literal["raise", "truncate"] = ...,
     max_total_tokens: int | None = ...,
     max_cost_usd: float | None = ...,
 ) -> Guard[NoSchema]: ...
@@ -549,6 +563,7 @@ def guard(
     max_input_tokens: int | None = ...,
     on_input_overflow: Literal["raise", "truncate"] = ...,
     max_output_tokens: int | None = ...,
+    on_output_overflow: Literal["raise", "truncate"] = ...,
     max_total_tokens: int | None = ...,
     max_cost_usd: float | None = ...,
 ) -> Guard[Any]: ...
@@ -579,7 +594,9 @@ def guard(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
             `TokenLimitExceeded`, or ``"truncate"`` the oldest turns, never the system
             prompt or the last user turn), ``max_output_tokens`` (passed to the function
             as ``max_tokens``, ``max_completion_tokens`` or ``max_output_tokens``,
-            whichever it takes, never above a value the caller gave), and
+            whichever it takes, never above a value the caller gave; a stream from a
+            function that takes none of them is cut at the cap by llmguard, which then
+            raises or ends the stream as ``on_output_overflow`` says), and
             ``max_total_tokens`` / ``max_cost_usd`` for the call with all its retries.
             Every attempt is also charged to the open `budget` contexts.
 

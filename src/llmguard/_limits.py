@@ -25,11 +25,14 @@ __all__ = ["DEFAULT_OUTPUT_RESERVE", "Admission", "CallLimits", "Limits"]
 #: Output tokens reserved in budgets for a call that has no output cap.
 DEFAULT_OUTPUT_RESERVE = 1024
 
-# The parameter a function takes for its output cap, in the order they are preferred:
-# Chat Completions and Anthropic, newer Chat Completions models, the Responses API.
-_OUTPUT_PARAMS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+# The parameter a function takes for its output cap, in the order they are preferred
+# when the caller gave none: Chat Completions (whose o-series and gpt-5 models refuse
+# ``max_tokens``), Anthropic and older Chat Completions wrappers, the Responses API.
+_OUTPUT_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 
 Overflow = Literal["raise", "truncate"]
+
+_UNSET: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class Limits:
     max_output_tokens: int | None = None
     max_total_tokens: int | None = None
     max_cost_usd: float | None = None
+    on_output_overflow: Overflow = "raise"
 
     @classmethod
     def checked(cls, **caps: Any) -> Limits:
@@ -56,11 +60,11 @@ class Limits:
             isinstance(cost, bool) or not isinstance(cost, (int, float)) or not cost > 0
         ):
             raise ConfigurationError(f"max_cost_usd must be a positive number, not {cost!r}")
-        if caps.get("on_input_overflow", "raise") not in ("raise", "truncate"):
-            overflow = caps["on_input_overflow"]
-            raise ConfigurationError(
-                f"on_input_overflow must be 'raise' or 'truncate', not {overflow!r}"
-            )
+        for option in ("on_input_overflow", "on_output_overflow"):
+            if caps.get(option, "raise") not in ("raise", "truncate"):
+                raise ConfigurationError(
+                    f"{option} must be 'raise' or 'truncate', not {caps[option]!r}"
+                )
         return cls(**{k: v for k, v in caps.items() if v is not None})
 
     def describe(self) -> dict[str, Any]:
@@ -83,12 +87,22 @@ class Admission:
     estimated: bool
     reservation: Reservation
     dropped_turns: int = 0
+    output_cap_sent: bool = False  # the function was given the cap, so the model keeps it
 
 
 class CallLimits:
     """The running account of one guarded call across its attempts."""
 
-    __slots__ = ("cost_usd", "dropped_turns", "limits", "model", "name", "tokens", "tripped")
+    __slots__ = (
+        "cost_usd",
+        "dropped_turns",
+        "limits",
+        "model",
+        "name",
+        "question",
+        "tokens",
+        "tripped",
+    )
 
     def __init__(self, limits: Limits, model: str | None, name: str) -> None:
         self.limits = limits
@@ -98,6 +112,9 @@ class CallLimits:
         self.cost_usd: float | None = None
         self.tripped: str | None = None
         self.dropped_turns = 0
+        # The caller's last user turn: a re-ask appends a correction after it, which
+        # becomes the last user turn, and truncation must keep the question as well.
+        self.question: Any = _UNSET
 
     def admit(self, call: Call, trace_id: str | None) -> Admission:
         """Check and prepare one attempt, or refuse it before anything is spent.
@@ -109,7 +126,11 @@ class CallLimits:
                 open budget past its cap.
         """
         limits = self.limits
+        if self.question is _UNSET:
+            self.question = _last_user_turn(call.messages or [])
         call, counted, estimated, dropped = self._fit_input(call, trace_id)
+        self.dropped_turns = dropped  # what the latest attempt left out
+        sent_to = call
         call, output_cap = self._cap_output(call)
         worst = (counted or 0) + (output_cap or DEFAULT_OUTPUT_RESERVE)
         if limits.max_total_tokens is not None and self.tokens + worst > limits.max_total_tokens:
@@ -130,7 +151,12 @@ class CallLimits:
             worst_cost is None or spent + worst_cost > limits.max_cost_usd
         ):
             self.tripped = "max_cost_usd"
-            why = "has no known price" if worst_cost is None else f"could cost ${worst_cost:.6f}"
+            if worst_cost is not None:
+                why = f"could cost ${worst_cost:.6f}"
+            elif self.model is None:
+                why = "has no known model to price (give the guard model=)"
+            else:
+                why = f"has no known price ({self.model}; see llmguard.pricing.set)"
             raise BudgetExceeded(
                 f"{self.name}: the next attempt {why}, and ${spent:.6f} of "
                 f"max_cost_usd={limits.max_cost_usd} is spent",
@@ -146,7 +172,8 @@ class CallLimits:
         except BudgetExceeded:
             self.tripped = "budget"
             raise
-        return Admission(call, counted, estimated, reservation, dropped)
+        sent = output_cap is not None and call is not sent_to
+        return Admission(call, counted, estimated, reservation, dropped, sent)
 
     def settle(self, admission: Admission, usage: Usage | None, model: str | None) -> float | None:
         """Replace the attempt's reservation with what it used; returns its cost."""
@@ -188,12 +215,15 @@ class CallLimits:
     def _count(self, call: Call) -> tuple[int | None, bool]:
         messages = call.messages
         if messages is not None:
-            counted = count_tokens(messages, model=self.model, system=_system(call))
+            counted = count_tokens(
+                messages, model=self.model, tools=_tools(call), system=_system(call)
+            )
         elif call.prompt is not None:
             counted = count_tokens(call.prompt, model=self.model)
         else:
             return None, False
-        return int(counted), counted.estimated
+        # Without the model the tokenizer is a guess, even when the count is tiktoken's.
+        return int(counted), counted.estimated or self.model is None
 
     def _fit_input(self, call: Call, trace_id: str | None) -> tuple[Call, int | None, bool, int]:
         counted, estimated = self._count(call)
@@ -205,7 +235,7 @@ class CallLimits:
             kept = list(messages)
             dropped = 0
             while counted > cap:
-                index = _oldest_droppable(kept)
+                index = _oldest_droppable(kept, self.question)
                 if index is None:
                     break
                 dropped += _drop_turn(kept, index)
@@ -214,7 +244,6 @@ class CallLimits:
                 counted = counted or 0
                 kept = list(kept)
             if counted <= cap:
-                self.dropped_turns += dropped
                 return call, counted, estimated, dropped
         self.tripped = "max_input_tokens"
         raise TokenLimitExceeded(
@@ -230,9 +259,11 @@ class CallLimits:
 
     def _cap_output(self, call: Call) -> tuple[Call, int | None]:
         cap = self.limits.max_output_tokens
-        param = next((p for p in _OUTPUT_PARAMS if call.params.takes(p)), None)
-        if param is None:
+        taken = [p for p in _OUTPUT_PARAMS if call.params.takes(p)]
+        if not taken:
             return call, cap
+        # The parameter the caller used, if any, so that a call never gets two caps.
+        param = next((p for p in taken if call.argument(p) is not None), taken[0])
         given = call.argument(param)
         chosen = isinstance(given, int) and not isinstance(given, bool)
         if chosen and (cap is None or given <= cap):
@@ -242,9 +273,14 @@ class CallLimits:
         return call.with_argument(param, cap), cap
 
 
-def _system(call: Call) -> str | None:
+def _system(call: Call) -> str | list[Any] | None:
     system = call.argument("system")
-    return system if isinstance(system, str) else None
+    return system if isinstance(system, (str, list)) else None
+
+
+def _tools(call: Call) -> list[Any] | None:
+    tools = call.argument("tools")
+    return tools if isinstance(tools, list) else None
 
 
 def _worst_cost(model: str | None, input_tokens: int, output_tokens: int) -> float | None:
@@ -262,20 +298,49 @@ def _role(message: Any) -> Any:
     return message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
 
 
-def _oldest_droppable(messages: list[Any]) -> int | None:
-    """The oldest turn that is neither a system prompt nor the last user turn."""
-    last_user = max((i for i, m in enumerate(messages) if _role(m) == "user"), default=None)
+def _answers_tool_call(message: Any) -> bool:
+    """An OpenAI tool message, or an Anthropic user turn made only of tool results."""
+    role = _role(message)
+    if role == "tool":
+        return True
+    if role != "user":
+        return False
+    content = message.get("content") if isinstance(message, dict) else None
+    return (
+        isinstance(content, list)
+        and bool(content)
+        and all(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
+    )
+
+
+def _turn_end(messages: list[Any], index: int) -> int:
+    """Where the turn at ``index`` ends: after the tool results that answer it."""
+    end = index + 1
+    while end < len(messages) and _answers_tool_call(messages[end]):
+        end += 1
+    return end
+
+
+def _last_user_turn(messages: list[Any]) -> Any:
+    return next((m for m in reversed(messages) if _role(m) == "user"), None)
+
+
+def _oldest_droppable(messages: list[Any], question: Any = None) -> int | None:
+    """The oldest turn that is neither a system prompt, nor the last user turn, nor the
+    caller's ``question``, and whose tool results include neither of those."""
+    last_user = _last_user_turn(messages)
     for index, message in enumerate(messages):
-        if _role(message) not in ("system", "developer") and index != last_user:
+        if _role(message) in ("system", "developer"):
+            continue
+        turn = messages[index : _turn_end(messages, index)]
+        # A kept tool result keeps the tool call it answers.
+        if not any(m is last_user or (m is question and question is not None) for m in turn):
             return index
     return None
 
 
 def _drop_turn(messages: list[Any], index: int) -> int:
     """Remove a turn, with the tool results that answer it; returns how many went."""
-    del messages[index]
-    dropped = 1
-    while index < len(messages) and _role(messages[index]) == "tool":
-        del messages[index]
-        dropped += 1
-    return dropped
+    end = _turn_end(messages, index)
+    del messages[index:end]
+    return end - index
