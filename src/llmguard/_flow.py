@@ -220,10 +220,11 @@ def _answer_text(reply: Reply) -> str | None:
 class _Tally:
     """The call-level counts and sums the llm record reports."""
 
-    __slots__ = ("account", "attempts", "corrective", "fallback", "transient", "usage")
+    __slots__ = ("account", "attempts", "corrective", "cost_usd", "fallback", "transient", "usage")
 
     def __init__(self) -> None:
         self.account: CallLimits | None = None
+        self.cost_usd: float | None = None  # the priced attempts' costs, summed
         self.attempts: list[Attempt] = []
         self.corrective = 0
         self.transient = 0
@@ -247,18 +248,11 @@ class _Tally:
         }
         if self.usage is not None:
             fields["usage"] = self.usage
-        account = self.account
-        if account is not None:
-            fields["limits"] = account.describe()
-            if account.cost_usd is not None:
-                fields["cost_usd"] = account.cost_usd
-                fields["price_table"] = pricing.table_version()
-        elif self.usage is not None:
-            model = reply.model if reply is not None else None
-            cost = pricing.cost(self.usage, model) if model is not None else None
-            if cost is not None:
-                fields["cost_usd"] = cost
-                fields["price_table"] = pricing.table_version()
+        if self.account is not None:
+            fields["limits"] = self.account.describe()
+        if self.cost_usd is not None:
+            fields["cost_usd"] = self.cost_usd
+            fields["price_table"] = pricing.table_version()
         llm.set_fields(fields)
         if reply is not None:
             _describe(llm, reply)
@@ -382,7 +376,7 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
                 break  # transient retries exhausted: the next fallback, if any
             reply = result.value if streamed else adapt(response)
             attempt = _judge(plan, original, number, name, response, reply, latency)
-            _charge(account, admission, attempt, span)
+            _charge(tally, admission, attempt, span)
             tally.add(attempt)
             if attempt.outcome == "ok":
                 _close_attempt(span, attempt)
@@ -432,10 +426,9 @@ def _account(plan: Plan, call: Call, llm: Span) -> CallLimits | None:
     return CallLimits(plan.limits or Limits(), model, llm.name)
 
 
-def _charge(
-    account: CallLimits | None, admission: Admission | None, attempt: Attempt, span: Span
-) -> None:
+def _charge(tally: _Tally, admission: Admission | None, attempt: Attempt, span: Span) -> None:
     """Replace the attempt's reservation with its usage, and put its cost on its record."""
+    account = tally.account
     reply = attempt.reply
     model = reply.model if reply is not None else None
     if account is not None and admission is not None:
@@ -446,6 +439,7 @@ def _charge(
         cost = None
     if cost is not None:
         span.set_fields({"cost_usd": cost, "price_table": pricing.table_version()})
+        tally.cost_usd = (tally.cost_usd or 0.0) + cost
 
 
 def _stream_finisher(
@@ -465,7 +459,7 @@ def _stream_finisher(
         attempt = _judge(plan, call, number, name, None, reply, latency)
         if error is not None:
             attempt = dataclasses.replace(attempt, outcome="error", error=error)
-        _charge(tally.account, admission, attempt, span)
+        _charge(tally, admission, attempt, span)
         tally.add(attempt)
         _close_attempt(span, attempt, "ok" if attempt.outcome == "ok" else "error")
         tally.finish(llm, attempt.outcome, reply)
