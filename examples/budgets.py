@@ -1,23 +1,26 @@
-"""Hold model calls to token and dollar budgets, pricing them from llmguard's price table.
+"""Hold guarded model calls to nested token and dollar budgets, priced from llmguard's table.
 
 Runs offline: the model is llmguard's scripted `FakeLLM`, answering as OpenAI's
-``gpt-5-mini`` would, usage included. Each call goes through the two steps a budget
-needs -- reserve what the call could use at most, then reconcile what it used -- so
-a call that could cross a budget is refused *before* it is made::
+``gpt-4o-mini`` would, usage included. Every call goes through ``lg.guard``, which
+charges it to every budget open around it by itself: before the call it reserves the
+most the call could use -- its counted input plus its output cap -- and after it
+replaces the reservation with the usage the response reported. So a call that could
+cross a budget is refused *before* it is made. (Without tiktoken's ``o200k_base`` file
+in its cache, input counts are estimates and llmguard warns once; the example runs
+either way, and never downloads anything.)::
 
     python examples/budgets.py
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import llmguard as lg
 from llmguard.exceptions import BudgetExceeded
 from llmguard.testing import FakeLLM
 
-MODEL = "gpt-5-mini"
+MODEL = "gpt-4o-mini"
 llm = FakeLLM(
     [
         "Paris.",
@@ -25,28 +28,22 @@ llm = FakeLLM(
         "A budget caps tokens and dollars across many calls.",
         "Canberra.",
     ],
-    model="gpt-5-mini-2025-08-07",  # what the API reports: a dated snapshot
+    model=MODEL,
 )
 
 
-def ask(question: str, *, max_tokens: int = 200) -> str:
-    """One model call, charged to every budget open around it."""
-    messages: list[dict[str, Any]] = [{"role": "user", "content": question}]
-    # The most this call can use: its input plus its output cap. (FakeLLM counts about
-    # four characters a token; with a real model, count the messages' tokens instead.)
-    input_tokens = len(json.dumps(messages)) // 4
-    worst_case = lg.Usage(input=input_tokens, output=max_tokens)
-    # Refused here, before the model is called, if any open budget could be crossed.
-    with lg.reserve(input_tokens + max_tokens, lg.pricing.cost(worst_case, MODEL)) as held:
-        response = llm(model=MODEL, messages=messages, max_tokens=max_tokens)
-        reply = lg.adapters.adapt(response)
-        if reply is None or reply.usage is None:
-            raise RuntimeError("the response reported no usage")
-        usage = reply.usage
-        # Replace the reservation by what the provider reported.
-        used = (usage.input or 0) + (usage.output or 0)
-        held.reconcile(used, lg.pricing.cost(usage, reply.model))
-    return reply.text or ""
+@lg.guard(model=MODEL, max_output_tokens=200)
+def ask(messages: list[dict[str, Any]], max_tokens: int | None = None) -> Any:
+    """One model call; the guard caps its output at 200 tokens, or lower if asked."""
+    return llm(model=MODEL, messages=messages, max_tokens=max_tokens)
+
+
+def question(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]
+
+
+def answer(response: Any) -> str:
+    return str(response.choices[0].message.content)
 
 
 def show(budget: lg.Budget) -> str:
@@ -64,23 +61,23 @@ def main() -> None:
     day = lg.budget(max_tokens=2_000, max_cost_usd=0.01, name="day")
     with day:
         with lg.budget(max_tokens=500, name="request 1") as first:
-            print("->", ask("What is the capital of France?"))
-            print("->", ask("And of Japan?"))
+            print("->", answer(ask(question("What is the capital of France?"))))
+            print("->", answer(ask(question("And of Japan?"))))
         print(show(first))
 
         with lg.budget(max_tokens=100, name="request 2") as second:
-            print("->", ask("What is a budget?", max_tokens=60))
+            print("->", answer(ask(question("What is a budget?"), max_tokens=60)))
             made = len(llm.calls)
             try:
-                # About 20 of the 100 tokens are used; a call that may use 14 input and
+                # About 25 of the 100 tokens are used; a call that may use 13 input and
                 # 70 output tokens could cross the budget, so it is refused and the
                 # model is never called.
-                ask("And the capital of Australia?", max_tokens=70)
+                ask(question("And the capital of Australia?"), max_tokens=70)
             except BudgetExceeded as refused:
                 print(f"refused before the call: {refused}")
                 print(f"   (model calls made: {made} before, {len(llm.calls)} after)")
             # With a smaller output cap the same question fits.
-            print("->", ask("And the capital of Australia?", max_tokens=40))
+            print("->", answer(ask(question("And the capital of Australia?"), max_tokens=40)))
         print(show(second))
     print(show(day))
 

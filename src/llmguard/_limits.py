@@ -178,9 +178,10 @@ class CallLimits:
     def settle(self, admission: Admission, usage: Usage | None, model: str | None) -> float | None:
         """Replace the attempt's reservation with what it used; returns its cost."""
         model = self.model or model
-        if usage is None:
-            # Nothing reported: charge what was held, the most the attempt could use.
-            tokens = admission.reservation.tokens
+        if usage is None or (usage.total is None and (usage.input is None or usage.output is None)):
+            # Nothing, or only half, reported: charge what was held, the most the attempt
+            # could use (or what was reported, if that is more).
+            tokens = max(admission.reservation.tokens, 0 if usage is None else _sum(usage))
             cost = admission.reservation.cost_usd
         else:
             tokens = usage.total if usage.total is not None else _sum(usage)
