@@ -15,22 +15,24 @@ from pydantic import BaseModel, Field
 
 from llmguard import Record, Usage
 from llmguard._call import Call, Parameters, default_reask
+from llmguard._drivers import (
+    Drain,
+    Invoke,
+    Pause,
+    Result,
+    drain_async,
+    drain_sync,
+    run_async,
+    run_sync,
+)
 from llmguard._field_errors import FieldError
 from llmguard._flow import (
     Attempt,
-    Drain,
     Failure,
-    Invoke,
-    Pause,
     Plan,
     StreamHandOff,
-    _Result,
     _sum_usage,
-    drain_async,
-    drain_sync,
     guarded_flow,
-    run_async,
-    run_sync,
 )
 from llmguard._schema import compile_schema
 from llmguard._trace import Span
@@ -93,23 +95,23 @@ def test_flow_asks_for_calls_and_returns_the_validated_value() -> None:
     assert isinstance(first, Invoke)
     assert first.call.kwargs == {"messages": MESSAGES}
     assert first.span.parent_id == llm.span_id
-    second = flow.send(_Result(value=BAD))
+    second = flow.send(Result(value=BAD))
     assert isinstance(second, Invoke)
     assert second.call.kwargs["messages"][: len(MESSAGES)] == MESSAGES
     assert second.call.kwargs["messages"][-2] == {"role": "assistant", "content": BAD}
-    assert finish(flow, _Result(value=GOOD)) == Ticket(category="bug", urgency=4)
+    assert finish(flow, Result(value=GOOD)) == Ticket(category="bug", urgency=4)
 
 
 def test_flow_asks_for_a_pause_after_a_transient_error() -> None:
     """A transient error yields Pause(wait), then the same call again."""
     flow, _ = start(make_plan(wait=lambda number, error: 1.25))
     first = next(flow)
-    pause = flow.send(_Result(error=FakeAPIError(429)))
+    pause = flow.send(Result(error=FakeAPIError(429)))
     assert pause == Pause(1.25)
     again = flow.send(None)
     assert isinstance(again, Invoke)
     assert again.call is first.call
-    assert finish(flow, _Result(value=GOOD)).urgency == 4
+    assert finish(flow, Result(value=GOOD)).urgency == 4
 
 
 def test_flow_asks_the_driver_to_drain_a_stream_under_a_schema() -> None:
@@ -117,17 +119,17 @@ def test_flow_asks_the_driver_to_drain_a_stream_under_a_schema() -> None:
     flow, _ = start(make_plan())
     next(flow)
     stream = iter([GOOD])
-    drain = flow.send(_Result(value=stream))
+    drain = flow.send(Result(value=stream))
     assert drain == Drain(stream)
-    assert finish(flow, _Result(value=Reply(text=GOOD))).category == "bug"
+    assert finish(flow, Result(value=Reply(text=GOOD))).category == "bug"
 
 
 def test_a_stream_that_fails_while_drained_is_a_failed_attempt() -> None:
     """A Drain answered with an error goes through the error path: transient, so a pause."""
     flow, _ = start(make_plan())
     next(flow)
-    flow.send(_Result(value=iter([])))
-    assert isinstance(flow.send(_Result(error=TimeoutError("stalled"))), Pause)
+    flow.send(Result(value=iter([])))
+    assert isinstance(flow.send(Result(error=TimeoutError("stalled"))), Pause)
 
 
 def test_without_a_schema_a_stream_is_handed_off() -> None:
@@ -136,7 +138,7 @@ def test_without_a_schema_a_stream_is_handed_off() -> None:
     next(flow)
     stream = iter(["a"])
     with capture() as records:
-        handoff = finish(flow, _Result(value=stream))
+        handoff = finish(flow, Result(value=stream))
         assert isinstance(handoff, StreamHandOff)
         assert handoff.stream is stream
         handoff.finish(Reply(text="a", usage=Usage(input=1, output=1, total=2)), None)
@@ -152,7 +154,7 @@ def test_a_handed_off_stream_that_failed_records_a_failed_attempt() -> None:
     """The finish of a stream cut short marks the attempt and the call as errors."""
     flow, llm = start(make_plan(schema=None))
     next(flow)
-    handoff = finish(flow, _Result(value=iter(["a"])))
+    handoff = finish(flow, Result(value=iter(["a"])))
     with capture() as records:
         handoff.finish(Reply(text="a"), ConnectionError("reset"))
         llm.end()
@@ -169,7 +171,7 @@ def test_flow_raises_what_the_function_raised_when_not_transient() -> None:
     next(flow)
     boom = KeyError("bug")
     with pytest.raises(KeyError) as excinfo:
-        flow.send(_Result(error=boom))
+        flow.send(Result(error=boom))
     assert excinfo.value is boom
 
 
@@ -177,9 +179,9 @@ def test_flow_raises_schema_violation_after_the_retries() -> None:
     """retries=1: two invalid answers end in SchemaViolation with both attempts."""
     flow, _ = start(make_plan())
     next(flow)
-    flow.send(_Result(value="nope"))
+    flow.send(Result(value="nope"))
     with pytest.raises(SchemaViolation) as excinfo:
-        flow.send(_Result(value=BAD))
+        flow.send(Result(value=BAD))
     assert [a.text for a in excinfo.value.attempts] == ["nope", BAD]
 
 
@@ -194,19 +196,19 @@ def test_truncation_and_refusal_end_the_flow(reply: Reply, error: type[Exception
     """A truncated or refused answer raises at once, without a re-ask."""
     flow, _ = start(make_plan(retries=3))
     next(flow)
-    flow.send(_Result(value=iter([])))  # a stream: the reply comes from Drain
+    flow.send(Result(value=iter([])))  # a stream: the reply comes from Drain
     with pytest.raises(error):
-        flow.send(_Result(value=reply))
+        flow.send(Result(value=reply))
 
 
 def test_tool_call_arguments_are_the_attempts_text_as_json() -> None:
     """Anthropic's dict of tool arguments is the attempt's text as JSON, not a Python repr."""
     flow, _ = start(make_plan(retries=0))
     next(flow)
-    flow.send(_Result(value=iter([])))
+    flow.send(Result(value=iter([])))
     tool = ToolCall("toolu_1", "file_ticket", {"category": "bug", "urgency": None})
     with pytest.raises(SchemaViolation) as excinfo:
-        flow.send(_Result(value=Reply(tool_calls=(tool,), provider="anthropic")))
+        flow.send(Result(value=Reply(tool_calls=(tool,), provider="anthropic")))
     (attempt,) = excinfo.value.attempts
     assert attempt.text == '{"category": "bug", "urgency": null}'
     assert attempt.tool_call == tool
@@ -220,7 +222,7 @@ def test_fallback_gets_the_original_call_after_the_retries() -> None:
 
     flow, _ = start(make_plan(retries=0, fallbacks=((fallback, Parameters.of(fallback)),)))
     next(flow)
-    request = flow.send(_Result(value="nope"))
+    request = flow.send(Result(value="nope"))
     assert isinstance(request, Invoke)
     assert request.call.fn is fallback
     assert request.call.kwargs == {"messages": MESSAGES}
@@ -236,18 +238,18 @@ def test_exhausted_transient_retries_move_to_the_fallback() -> None:
     plan = make_plan(transient_retries=0, fallbacks=((fallback, Parameters.of(fallback)),))
     flow, _ = start(plan)
     next(flow)
-    request = flow.send(_Result(error=FakeAPIError(503)))
+    request = flow.send(Result(error=FakeAPIError(503)))
     assert isinstance(request, Invoke)
     assert request.call.fn is fallback
     with pytest.raises(FakeAPIError):
-        flow.send(_Result(error=FakeAPIError(503)))
+        flow.send(Result(error=FakeAPIError(503)))
 
 
 def test_unknown_responses_are_validated_as_python_values() -> None:
     """A response no adapter reads (a dict of data) is validated as it is."""
     flow, _ = start(make_plan())
     next(flow)
-    assert finish(flow, _Result(value={"category": "bug", "urgency": 2})).urgency == 2
+    assert finish(flow, Result(value={"category": "bug", "urgency": 2})).urgency == 2
 
 
 def test_validation_context_comes_from_the_plan() -> None:
@@ -260,7 +262,7 @@ def test_validation_context_comes_from_the_plan() -> None:
 
     flow, _ = start(make_plan(context=context))
     first = next(flow)
-    finish(flow, _Result(value=GOOD))
+    finish(flow, Result(value=GOOD))
     assert seen == [first.call]
 
 
@@ -356,7 +358,7 @@ def test_drain_sync_returns_the_error_that_cut_the_stream_short() -> None:
 
 def test_drain_of_unknown_chunks_gives_no_reply() -> None:
     """Chunks of an unknown shape: the reply is None (usage unknown)."""
-    assert drain_sync(iter([object(), object()])) == _Result(value=None)
+    assert drain_sync(iter([object(), object()])) == Result(value=None)
 
 
 async def test_drain_async_reads_async_and_sync_streams() -> None:
@@ -373,7 +375,7 @@ async def test_drain_async_reads_async_and_sync_streams() -> None:
         yield "a"
         raise asyncio.TimeoutError
 
-    assert isinstance((await drain_async(broken())).error, TimeoutError)
+    assert isinstance((await drain_async(broken())).error, asyncio.TimeoutError)
 
 
 # -- Attempt, Failure, usage -------------------------------------------------------------

@@ -1,16 +1,14 @@
-"""The corrective-retry flow, written once, with a sync and an async driver.
+"""The corrective-retry flow, written once for sync and async callers.
 
 The flow is a generator that never does I/O itself (like httpx's ``Auth.auth_flow``):
 it yields what it needs -- call the function, pause, drain a stream -- and is sent
-what happened. `run_sync` and `run_async` are the only places that call, sleep or
-iterate, so the policy below exists in one copy for both worlds.
+what happened. The drivers in `llmguard._drivers` are the only places that call,
+sleep or iterate, so the policy below exists in one copy for both worlds.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import inspect
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
@@ -20,11 +18,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from llmguard import pricing
 from llmguard._budget import active as active_budgets
 from llmguard._content import snapshot
+from llmguard._drivers import Drain, Invoke, Pause, Result
 from llmguard._limits import Admission, CallLimits, Limits
 from llmguard._passthrough import OutputCap
 from llmguard._records import Usage
-from llmguard._trace import Span, _current
-from llmguard.adapters import Reply, ToolCall, accumulator_for, adapt
+from llmguard._trace import Span
+from llmguard.adapters import Reply, ToolCall, adapt
 from llmguard.exceptions import (
     GuardError,
     LimitExceeded,
@@ -38,18 +37,7 @@ if TYPE_CHECKING:
     from llmguard._field_errors import FieldError
     from llmguard._schema import CompiledSchema
 
-__all__ = [
-    "Attempt",
-    "Drain",
-    "Failure",
-    "Invoke",
-    "Pause",
-    "Plan",
-    "StreamHandOff",
-    "guarded_flow",
-    "run_async",
-    "run_sync",
-]
+__all__ = ["Attempt", "Failure", "Plan", "StreamHandOff", "guarded_flow"]
 
 Outcome = Literal["ok", "invalid", "transient_error", "truncated", "refused", "error"]
 
@@ -141,32 +129,6 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
-class Invoke:
-    """Ask the driver to call ``call`` with ``span`` as the current span."""
-
-    call: Call
-    span: Span
-
-
-@dataclass(frozen=True, slots=True)
-class Pause:
-    """Ask the driver to wait before the next attempt."""
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Drain:
-    """Ask the driver to read a stream to its end and send back its `Reply`.
-
-    The driver sends a `_Result`: the reply (or ``None`` for an unknown shape) as its
-    value, or the exception that cut the stream short.
-    """
-
-    stream: Any
-
-
-@dataclass(frozen=True, slots=True)
 class StreamHandOff:
     """The flow's answer when an unvalidated stream goes back to the caller as it is.
 
@@ -177,12 +139,6 @@ class StreamHandOff:
     stream: Any
     finish: Callable[[Reply | None, BaseException | None], None]
     cap: OutputCap | None = None
-
-
-@dataclass(slots=True)
-class _Result:
-    value: Any = None
-    error: BaseException | None = None
 
 
 def _sum_usage(a: Usage | None, b: Usage | None) -> Usage | None:
@@ -336,7 +292,7 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
                 if admission.dropped_turns:
                     span.set_attribute("dropped_turns", admission.dropped_turns)
             started = time.perf_counter()
-            result: _Result = yield Invoke(current, span)
+            result: Result = yield Invoke(current, span)
             response = result.value
             streamed = result.error is None and _is_stream(response)
             if streamed:
@@ -507,119 +463,3 @@ def _judge(
     if not extraction.ok:
         return Attempt(outcome="invalid", errors=extraction.errors, **base)
     return Attempt(outcome="ok", repair=extraction.repair, value=extraction.value, **base)
-
-
-# -- drivers ---------------------------------------------------------------------------
-
-
-def run_sync(
-    flow: Generator[Invoke | Pause | Drain, Any, Any], sleep: Callable[[float], object]
-) -> Any:
-    """Drive a flow with plain calls and a blocking sleep."""
-    request = next(flow)
-    while True:
-        if isinstance(request, Invoke):
-            sent: Any = _invoke_sync(request)
-        elif isinstance(request, Pause):
-            sleep(request.seconds)
-            sent = None
-        else:
-            sent = drain_sync(request.stream)
-        try:
-            request = flow.send(sent)
-        except StopIteration as stop:
-            return stop.value
-
-
-async def run_async(
-    flow: Generator[Invoke | Pause | Drain, Any, Any], sleep: Callable[[float], object] | None
-) -> Any:
-    """Drive a flow with awaited calls and ``asyncio.sleep`` (or the injected sleep)."""
-    request = next(flow)
-    while True:
-        if isinstance(request, Invoke):
-            sent: Any = await _invoke_async(request)
-        elif isinstance(request, Pause):
-            waited = (sleep or asyncio.sleep)(request.seconds)
-            if inspect.isawaitable(waited):
-                await waited
-            sent = None
-        else:
-            sent = await drain_async(request.stream)
-        try:
-            request = flow.send(sent)
-        except StopIteration as stop:
-            return stop.value
-
-
-def _invoke_sync(request: Invoke) -> _Result:
-    call = request.call
-    token = _current.set(request.span)
-    try:
-        return _Result(value=call.fn(*call.args, **call.kwargs))
-    except BaseException as exc:
-        return _Result(error=exc)
-    finally:
-        _current.reset(token)
-
-
-async def _invoke_async(request: Invoke) -> _Result:
-    call = request.call
-    token = _current.set(request.span)
-    try:
-        value = call.fn(*call.args, **call.kwargs)
-        if inspect.isawaitable(value):
-            value = await value
-        return _Result(value=value)
-    except BaseException as exc:
-        return _Result(error=exc)
-    finally:
-        _current.reset(token)
-
-
-def drain_sync(stream: Any) -> _Result:
-    """Read a stream to its end: its reply, or the exception that cut it short."""
-    accumulator = None
-    try:
-        try:
-            for chunk in stream:
-                if accumulator is None:
-                    accumulator = accumulator_for(chunk)
-                    if accumulator is None:
-                        continue
-                accumulator.feed(chunk)
-        finally:
-            _close(stream)
-    except BaseException as exc:
-        return _Result(error=exc)
-    return _Result(value=None if accumulator is None else accumulator.reply())
-
-
-async def drain_async(stream: Any) -> _Result:
-    """Read a sync or async stream to its end: its reply, or the exception that cut it short."""
-    if not hasattr(stream, "__anext__"):
-        return drain_sync(stream)
-    accumulator = None
-    try:
-        try:
-            async for chunk in stream:
-                if accumulator is None:
-                    accumulator = accumulator_for(chunk)
-                    if accumulator is None:
-                        continue
-                accumulator.feed(chunk)
-        finally:
-            closer = getattr(stream, "aclose", None) or getattr(stream, "close", None)
-            if closer is not None:
-                closed = closer()
-                if inspect.isawaitable(closed):
-                    await closed
-    except BaseException as exc:
-        return _Result(error=exc)
-    return _Result(value=None if accumulator is None else accumulator.reply())
-
-
-def _close(stream: Any) -> None:
-    close = getattr(stream, "close", None)
-    if close is not None:
-        close()

@@ -10,18 +10,16 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, ove
 from llmguard import _config
 from llmguard._call import Call, Parameters, Reask, default_reask
 from llmguard._content import snapshot
-from llmguard._flow import (
-    Failure,
+from llmguard._drivers import (
     Invoke,
     Pause,
-    Plan,
-    StreamHandOff,
+    Result,
     drain_async,
     drain_sync,
-    guarded_flow,
     run_async,
     run_sync,
 )
+from llmguard._flow import Failure, Plan, StreamHandOff, guarded_flow
 from llmguard._limits import Limits
 from llmguard._passthrough import pass_through
 from llmguard._trace import Span, _current
@@ -434,14 +432,12 @@ def _async_sleep(seconds: float) -> Awaitable[None]:
 
 
 def _inline_result(attempt: InlineAttempt[Any]) -> Any:
-    from llmguard._flow import _Result
-
     error, response, submitted = attempt._outcome()
     if error is not None:
-        return _Result(error=error)
+        return Result(error=error)
     if not submitted:
-        return _Result(error=ConfigurationError("an attempt ended without submit(response)"))
-    return _Result(value=response)
+        return Result(error=ConfigurationError("an attempt ended without submit(response)"))
+    return Result(value=response)
 
 
 # -- construction helpers ------------------------------------------------------------------

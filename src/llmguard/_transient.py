@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Any
@@ -45,7 +46,7 @@ def is_transient(exc: BaseException, retry_on: tuple[type[BaseException], ...] =
     """Whether ``exc`` is worth retrying unchanged: it says nothing about the prompt."""
     if retry_on and isinstance(exc, retry_on):
         return True
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # distinct classes before 3.11
         return True
     code = status_code(exc)
     if code is not None:
