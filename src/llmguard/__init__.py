@@ -13,7 +13,8 @@ from llmguard._call import Call, Reask
 from llmguard._config import Redactor, Settings, configure, reset
 from llmguard._field_errors import FieldError
 from llmguard._flow import Attempt, Failure
-from llmguard._guard import Attempts, Guard, InlineAttempt, NoSchema, guard
+from llmguard._guard import Guard, NoSchema, guard
+from llmguard._inline import Attempts, InlineAttempt
 from llmguard._pipeline import DeliveryStats, FlushResult, SinkStats, flush, shutdown, stats
 from llmguard._records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo, Usage
 from llmguard._tokens import TokenCount, Tokenizer, count_tokens

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from llmguard import _config
 from llmguard._call import Call, Parameters, Reask, default_reask
 from llmguard._content import snapshot
 from llmguard._drivers import (
-    Invoke,
-    Pause,
-    Result,
-    drain_async,
-    drain_sync,
     run_async,
     run_sync,
 )
@@ -28,9 +22,10 @@ from llmguard._wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
 from llmguard.exceptions import ConfigurationError, GuardError, LimitExceeded
 
 if TYPE_CHECKING:
+    from llmguard._inline import Attempts
     from llmguard._schema import CompiledSchema
 
-__all__ = ["Attempts", "Guard", "InlineAttempt", "NoSchema", "guard"]
+__all__ = ["Guard", "NoSchema", "guard"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -197,6 +192,8 @@ class Guard(Generic[T]):
         """
         if (messages is None) == (prompt is None):
             raise ConfigurationError("attempts() takes either messages or prompt=")
+        from llmguard._inline import Attempts  # the inline form builds on this module
+
         return Attempts(self, messages, prompt)
 
 
@@ -280,164 +277,6 @@ def _failed(guard: Guard[Any], llm: Span, exc: BaseException) -> Any:
         if guard.on_fail == "return":
             return Failure(exc, exc.attempts, exc.usage)
     raise exc
-
-
-class InlineAttempt(Generic[T]):
-    """One attempt of an inline guarded call: submit the model's response inside ``with``.
-
-    Attributes:
-        messages: The messages to send this time (the original ones on the first
-            attempt; with the failed answer and a correction on a re-ask).
-        prompt: The prompt to send, when the attempts were started with one.
-        value: After the loop, the validated value (or a `Failure` with
-            ``on_fail="return"``).
-    """
-
-    def __init__(self, call: Call, span: Span) -> None:
-        self.messages: list[Any] | None = call.messages
-        self.prompt: str | None = call.prompt
-        self.value: T | None = None
-        self._span = span
-        self._token: Any = None
-        self._response: Any = None
-        self._submitted = False
-        self._error: BaseException | None = None
-
-    def submit(self, response: Any) -> None:
-        """Hand over the model's response for this attempt."""
-        self._response = response
-        self._submitted = True
-
-    def __enter__(self) -> InlineAttempt[T]:
-        self._token = _current.set(self._span)
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        _current.reset(self._token)
-        if isinstance(exc, Exception):
-            # Handed to the flow, which retries a transient error and re-raises others
-            # from the loop, unchanged.
-            self._error = exc
-            return True
-        return False
-
-    def _outcome(self) -> Any:
-        return self._error, self._response, self._submitted
-
-
-class Attempts(Generic[T]):
-    """The attempts of one inline guarded call; iterate with ``for`` or ``async for``."""
-
-    def __init__(self, guard: Guard[T], messages: list[Any] | None, prompt: str | None) -> None:
-        self._guard = guard
-        params = Parameters({}, frozenset({"messages", "prompt"}), False)
-        kwargs = {"messages": messages} if messages is not None else {"prompt": prompt}
-        self._call = Call(_inline_placeholder, (), kwargs, params)
-        self._handler = _Handler(guard, _inline_placeholder, params)
-
-    def __iter__(self) -> Iterator[InlineAttempt[T]]:
-        handler = self._handler
-        llm = handler._open(self._call)
-        flow = guarded_flow(handler.plan, self._call, llm)
-        token: Any = _current.set(llm)
-        last: InlineAttempt[T] | None = None
-        try:
-            request = next(flow)
-            while True:
-                if isinstance(request, Invoke):
-                    last = InlineAttempt(request.call, request.span)
-                    _current.reset(token)
-                    token = None
-                    yield last
-                    token = _current.set(llm)
-                    sent: Any = _inline_result(last)
-                elif isinstance(request, Pause):
-                    (self._guard.sleep or time.sleep)(request.seconds)
-                    sent = None
-                else:
-                    sent = drain_sync(request.stream)
-                request = flow.send(sent)
-        except StopIteration as stop:
-            value = _succeeded(llm, stop.value)
-        except GeneratorExit:
-            _left_early(flow, llm, last)
-            raise
-        except BaseException as exc:
-            value = _failed(self._guard, llm, exc)
-        finally:
-            if token is not None:
-                _current.reset(token)
-        if last is not None:
-            last.value = value
-
-    async def __aiter__(self) -> AsyncIterator[InlineAttempt[T]]:
-        handler = self._handler
-        llm = handler._open(self._call)
-        flow = guarded_flow(handler.plan, self._call, llm)
-        token: Any = _current.set(llm)
-        last: InlineAttempt[T] | None = None
-        try:
-            request = next(flow)
-            while True:
-                if isinstance(request, Invoke):
-                    last = InlineAttempt(request.call, request.span)
-                    _current.reset(token)
-                    token = None
-                    yield last
-                    token = _current.set(llm)
-                    sent: Any = _inline_result(last)
-                elif isinstance(request, Pause):
-                    waited = (self._guard.sleep or _async_sleep)(request.seconds)
-                    if inspect.isawaitable(waited):
-                        await waited
-                    sent = None
-                else:
-                    sent = await drain_async(request.stream)
-                request = flow.send(sent)
-        except StopIteration as stop:
-            value = _succeeded(llm, stop.value)
-        except GeneratorExit:
-            _left_early(flow, llm, last)
-            raise
-        except BaseException as exc:
-            value = _failed(self._guard, llm, exc)
-        finally:
-            if token is not None:
-                _current.reset(token)
-        if last is not None:
-            last.value = value
-
-
-def _inline_placeholder(**kwargs: Any) -> Any:
-    raise TypeError("inline attempts are driven by submit(), not called")
-
-
-# The name inline calls and their attempts are recorded under, unless the guard has one.
-_inline_placeholder.__qualname__ = "Guard.attempts"
-
-
-def _left_early(flow: Any, llm: Span, last: InlineAttempt[Any] | None) -> None:
-    """End the records of an inline call whose loop was left before an answer was accepted."""
-    flow.close()
-    for span in (None if last is None else last._span, llm):
-        if span is not None and not span.ended:
-            span.set_status("error", "the attempts loop was left before an answer was accepted")
-            span.end()
-
-
-def _async_sleep(seconds: float) -> Awaitable[None]:
-    import asyncio
-
-    return asyncio.sleep(seconds)
-
-
-def _inline_result(attempt: InlineAttempt[Any]) -> Any:
-    error, response, submitted = attempt._outcome()
-    if error is not None:
-        return Result(error=error)
-    if not submitted:
-        return Result(error=ConfigurationError("an attempt ended without submit(response)"))
-    return Result(value=response)
 
 
 # -- construction helpers ------------------------------------------------------------------
