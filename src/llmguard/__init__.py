@@ -18,6 +18,7 @@ from llmguard._inline import Attempts, InlineAttempt
 from llmguard._pipeline import DeliveryStats, FlushResult, SinkStats, flush, shutdown, stats
 from llmguard._records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo, Usage
 from llmguard._tokens import TokenCount, Tokenizer, count_tokens
+from llmguard._tool import Tool, acall_tool, call_tool, tool
 from llmguard._trace import Span, current_span, current_trace_id, propagate, span, trace
 from llmguard._version import __version__
 from llmguard.exceptions import (
@@ -30,6 +31,9 @@ from llmguard.exceptions import (
     Refused,
     SchemaViolation,
     TokenLimitExceeded,
+    ToolError,
+    ToolInputError,
+    ToolOutputError,
 )
 
 __all__ = [
@@ -65,10 +69,16 @@ __all__ = [
     "TokenCount",
     "TokenLimitExceeded",
     "Tokenizer",
+    "Tool",
+    "ToolError",
+    "ToolInputError",
+    "ToolOutputError",
     "Usage",
     "__version__",
+    "acall_tool",
     "adapters",
     "budget",
+    "call_tool",
     "configure",
     "count_tokens",
     "current_span",
@@ -84,5 +94,6 @@ __all__ = [
     "span",
     "stats",
     "testing",
+    "tool",
     "trace",
 ]

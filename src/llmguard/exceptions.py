@@ -16,20 +16,25 @@ The tree::
     │   ├── SchemaViolation     every attempt failed the schema
     │   ├── OutputTruncated     the answer was cut at the output token limit
     │   └── Refused             the model refused to answer
-    └── LimitExceeded           a limit would be crossed; nothing more was spent
-        ├── TokenLimitExceeded  a call's token cap (input, output or total)
-        └── BudgetExceeded      a budget's tokens or dollars
+    ├── LimitExceeded           a limit would be crossed; nothing more was spent
+    │   ├── TokenLimitExceeded  a call's token cap (input, output or total)
+    │   └── BudgetExceeded      a budget's tokens or dollars
+    └── ToolError               a tool call could not be made or gave a bad result
+        ├── ToolInputError      the arguments are invalid, or no tool has that name
+        └── ToolOutputError     the result did not match the tool's output schema
 
 Every `GuardError` carries the attempts made, the tokens they used together and the
 id of the call's trace; every `LimitExceeded` carries the limit, what was used, what
-the refused step asked for, and the trace id.
+the refused step asked for, and the trace id. Every `ToolError` carries the tool's name
+and each problem found, as `FieldError` values; its message lists them in plain text
+that can be handed back to the model.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from llmguard._field_errors import format_errors
+from llmguard._field_errors import FieldError, format_errors
 
 if TYPE_CHECKING:
     from llmguard._flow import Attempt
@@ -45,6 +50,9 @@ __all__ = [
     "Refused",
     "SchemaViolation",
     "TokenLimitExceeded",
+    "ToolError",
+    "ToolInputError",
+    "ToolOutputError",
 ]
 
 
@@ -160,3 +168,46 @@ class TokenLimitExceeded(LimitExceeded):
 
 class BudgetExceeded(LimitExceeded):
     """A call would cross a budget's tokens or dollars; it was refused before being made."""
+
+
+class ToolError(LLMGuardError):
+    """A tool call could not be made, or its result was not acceptable.
+
+    Attributes:
+        tool: The tool's name (the name asked for, when no tool has it).
+        errors: Each problem: where (``$.city``), what, and the value found.
+    """
+
+    def __init__(
+        self, tool: str, errors: tuple[FieldError, ...] = (), *, message: str | None = None
+    ) -> None:
+        super().__init__(message or self._describe(tool, errors))
+        self.tool = tool
+        self.errors = errors
+
+    @staticmethod
+    def _describe(tool: str, errors: tuple[FieldError, ...]) -> str:
+        return f"tool {tool!r} failed:\n{format_errors(errors)}"
+
+
+class ToolInputError(ToolError):
+    """A tool was called with invalid arguments, unparsable JSON, or an unknown name.
+
+    The tool's function was not called. The message lists each problem on its own
+    line, ``- $.days: Input should be a valid integer (got "many")``, so it can be sent
+    back to the model as the tool's answer.
+    """
+
+    @staticmethod
+    def _describe(tool: str, errors: tuple[FieldError, ...]) -> str:
+        return f"invalid arguments for tool {tool!r}:\n{format_errors(errors)}"
+
+
+class ToolOutputError(ToolError):
+    """A tool's result did not match its ``output_schema``."""
+
+    @staticmethod
+    def _describe(tool: str, errors: tuple[FieldError, ...]) -> str:
+        return f"tool {tool!r} returned a result that does not match its output schema:\n" + (
+            format_errors(errors)
+        )
