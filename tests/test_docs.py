@@ -14,7 +14,15 @@ import llmguard as lg
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 # Pages written to run top to bottom. tracing.md still shows fragments (a REPL session,
 # a sink skeleton) that are not meant to run as one script.
-PAGES = ["configuration.md", "guard.md", "index.md", "testing.md", "tokens.md", "tools.md"]
+PAGES = [
+    "agents.md",
+    "configuration.md",
+    "guard.md",
+    "index.md",
+    "testing.md",
+    "tokens.md",
+    "tools.md",
+]
 FENCE = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 

@@ -8,6 +8,7 @@ own failures reach the application.
 from __future__ import annotations
 
 from llmguard import adapters, pricing, sinks, testing
+from llmguard._agent import Agent, Run, RunState, agent, current_run, steps
 from llmguard._budget import Budget, Reservation, budget, reserve
 from llmguard._call import Call, Reask
 from llmguard._config import Redactor, Settings, configure, reset
@@ -27,10 +28,14 @@ from llmguard.exceptions import (
     GuardError,
     LimitExceeded,
     LLMGuardError,
+    LoopDetected,
     OutputTruncated,
     Refused,
     SchemaViolation,
+    StepLimitExceeded,
+    TimeLimitExceeded,
     TokenLimitExceeded,
+    ToolCallLimitExceeded,
     ToolError,
     ToolInputError,
     ToolOutputError,
@@ -38,6 +43,7 @@ from llmguard.exceptions import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Agent",
     "Attempt",
     "Attempts",
     "Budget",
@@ -54,6 +60,7 @@ __all__ = [
     "InlineAttempt",
     "LLMGuardError",
     "LimitExceeded",
+    "LoopDetected",
     "NoSchema",
     "OutputTruncated",
     "Reask",
@@ -61,15 +68,20 @@ __all__ = [
     "Redactor",
     "Refused",
     "Reservation",
+    "Run",
+    "RunState",
     "SchemaViolation",
     "Settings",
     "SinkStats",
     "Span",
+    "StepLimitExceeded",
     "StreamInfo",
+    "TimeLimitExceeded",
     "TokenCount",
     "TokenLimitExceeded",
     "Tokenizer",
     "Tool",
+    "ToolCallLimitExceeded",
     "ToolError",
     "ToolInputError",
     "ToolOutputError",
@@ -77,10 +89,12 @@ __all__ = [
     "__version__",
     "acall_tool",
     "adapters",
+    "agent",
     "budget",
     "call_tool",
     "configure",
     "count_tokens",
+    "current_run",
     "current_span",
     "current_trace_id",
     "flush",
@@ -93,6 +107,7 @@ __all__ = [
     "sinks",
     "span",
     "stats",
+    "steps",
     "testing",
     "tool",
     "trace",

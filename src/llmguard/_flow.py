@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from llmguard import pricing
+from llmguard._agent import checkpoint
 from llmguard._budget import active as active_budgets
 from llmguard._content import snapshot
 from llmguard._drivers import Drain, Invoke, Pause, Result
@@ -276,15 +277,17 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
                 span.set_input(messages if messages is not None else current.args)
             name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
             admission = None
-            if account is not None:
-                try:
+            try:
+                checkpoint()  # an agent run's deadline
+                if account is not None:
                     admission = account.admit(current, llm.trace_id)
-                except LimitExceeded as exc:
-                    span.record_exception(exc)
-                    span.set_status("limit", str(exc))
-                    span.end()
-                    tally.finish(llm, "limit", None)
-                    raise
+            except LimitExceeded as exc:
+                span.record_exception(exc)
+                span.set_status("limit", str(exc))
+                span.end()
+                tally.finish(llm, "limit", None)
+                raise
+            if admission is not None:
                 current = admission.call
                 if admission.input_tokens is not None:
                     span.set_attribute("counted_input_tokens", admission.input_tokens)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, get_type_hin
 
 import wrapt
 
+from llmguard._agent import on_tool_call
 from llmguard._field_errors import FieldError
 from llmguard._trace import Span
 from llmguard._transient import Backoff, is_transient
@@ -114,6 +115,7 @@ class ToolSpec:
         opened.set_input(arguments)  # replaced by the validated values when they are
         values = self.validate(arguments)
         opened.set_input(values)
+        on_tool_call(self.name, values)
         return [values.pop(n) for n in self.positional], values
 
     def _finish(self, opened: Span, result: Any) -> Any:

@@ -11,32 +11,38 @@ the guarded function itself (a bad request, a bug) propagate unchanged too.
 The tree::
 
     LLMGuardError
-    ├── ConfigurationError      misuse, raised at decoration or configure() time
-    ├── GuardError              a guarded call gave no acceptable answer
-    │   ├── SchemaViolation     every attempt failed the schema
-    │   ├── OutputTruncated     the answer was cut at the output token limit
-    │   └── Refused             the model refused to answer
-    ├── LimitExceeded           a limit would be crossed; nothing more was spent
-    │   ├── TokenLimitExceeded  a call's token cap (input, output or total)
-    │   └── BudgetExceeded      a budget's tokens or dollars
-    └── ToolError               a tool call could not be made or gave a bad result
-        ├── ToolInputError      the arguments are invalid, or no tool has that name
-        └── ToolOutputError     the result did not match the tool's output schema
+    ├── ConfigurationError         misuse, raised at decoration or configure() time
+    ├── GuardError                 a guarded call gave no acceptable answer
+    │   ├── SchemaViolation        every attempt failed the schema
+    │   ├── OutputTruncated        the answer was cut at the output token limit
+    │   └── Refused                the model refused to answer
+    ├── LimitExceeded              a limit would be crossed; nothing more was spent
+    │   ├── TokenLimitExceeded     a call's token cap (input, output or total)
+    │   ├── BudgetExceeded         a budget's tokens or dollars
+    │   ├── StepLimitExceeded      an agent run's max_steps
+    │   ├── ToolCallLimitExceeded  an agent run's max_tool_calls
+    │   ├── LoopDetected           an agent repeated a tool call or made no progress
+    │   └── TimeLimitExceeded      an agent run's deadline (timeout_s)
+    └── ToolError                  a tool call could not be made or gave a bad result
+        ├── ToolInputError         the arguments are invalid, or no tool has that name
+        └── ToolOutputError        the result did not match the tool's output schema
 
 Every `GuardError` carries the attempts made, the tokens they used together and the
 id of the call's trace; every `LimitExceeded` carries the limit, what was used, what
-the refused step asked for, and the trace id. Every `ToolError` carries the tool's name
+the refused step asked for, and the trace id -- and, when an agent run stopped on it,
+the run's partial state (``.state``, a `RunState`). Every `ToolError` carries the tool's name
 and each problem found, as `FieldError` values; its message lists them in plain text
 that can be handed back to the model.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmguard._field_errors import FieldError, format_errors
 
 if TYPE_CHECKING:
+    from llmguard._agent import RunState
     from llmguard._flow import Attempt
     from llmguard._records import Usage
 
@@ -46,10 +52,14 @@ __all__ = [
     "GuardError",
     "LLMGuardError",
     "LimitExceeded",
+    "LoopDetected",
     "OutputTruncated",
     "Refused",
     "SchemaViolation",
+    "StepLimitExceeded",
+    "TimeLimitExceeded",
     "TokenLimitExceeded",
+    "ToolCallLimitExceeded",
     "ToolError",
     "ToolInputError",
     "ToolOutputError",
@@ -140,6 +150,7 @@ class LimitExceeded(LLMGuardError):
         requested: What the refused step needed (tokens or dollars); ``None`` if unknown.
         name: The budget's or the guarded call's name, when it has one.
         trace_id: The trace the refused step belonged to.
+        state: The partial state of the agent run the limit stopped, if one did.
     """
 
     def __init__(
@@ -160,6 +171,7 @@ class LimitExceeded(LLMGuardError):
         self.requested = requested
         self.name = name
         self.trace_id = trace_id
+        self.state: RunState | None = None
 
 
 class TokenLimitExceeded(LimitExceeded):
@@ -168,6 +180,59 @@ class TokenLimitExceeded(LimitExceeded):
 
 class BudgetExceeded(LimitExceeded):
     """A call would cross a budget's tokens or dollars; it was refused before being made."""
+
+
+class StepLimitExceeded(LimitExceeded):
+    """An agent run already took ``max_steps`` steps; the next one was not started."""
+
+
+class ToolCallLimitExceeded(LimitExceeded):
+    """An agent run already made ``max_tool_calls`` tool calls; the next was not made."""
+
+
+class TimeLimitExceeded(LimitExceeded):
+    """An agent run passed its deadline (``timeout_s``); ``used`` is the seconds elapsed."""
+
+
+class LoopDetected(LimitExceeded):
+    """An agent is going round in circles.
+
+    Either it called one tool with canonically equal arguments more than
+    ``max_repeats`` times, or its `Run.step` state stayed the same for ``max_repeats``
+    consecutive steps (then ``tool`` is ``None`` and ``arguments`` is the state).
+
+    Attributes:
+        tool: The repeated tool's name, or ``None`` for an unchanged state.
+        arguments: The repeated arguments, or the unchanged state.
+        count: How many times the call (or state) was seen, the refused one included.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tool: str | None,
+        arguments: Any,
+        count: int,
+        limit: str = "max_repeats",
+        maximum: float,
+        used: float,
+        requested: float | None = None,
+        name: str | None = None,
+        trace_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            limit=limit,
+            maximum=maximum,
+            used=used,
+            requested=requested,
+            name=name,
+            trace_id=trace_id,
+        )
+        self.tool = tool
+        self.arguments = arguments
+        self.count = count
 
 
 class ToolError(LLMGuardError):
