@@ -54,6 +54,7 @@ EXPORTS = {
         "Tokenizer",
         "Tool",
         "ToolCallLimitExceeded",
+        "ToolDenied",
         "ToolError",
         "ToolInputError",
         "ToolOutputError",

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import llmguard as lg
 from llmguard._tool import acall_tool, call_tool, tool
 from llmguard.exceptions import ConfigurationError, ToolInputError, ToolOutputError
 from llmguard.testing import FakeAPIError, capture
@@ -295,3 +296,75 @@ def test_arbitrary_arguments_give_result_or_input_error(arguments: dict[str, Any
         assert errors
     else:
         assert result == {"city": arguments["city"], "days": result["days"]}
+
+
+# -- approval -------------------------------------------------------------------------
+
+
+@lg.tool(requires_approval=True)
+def wire_money(account: str, amount: int) -> str:
+    """Send money."""
+    return f"sent {amount} to {account}"
+
+
+def test_approved_call_runs_and_the_approver_sees_the_arguments() -> None:
+    """The approver gets the tool's name and validated arguments; approval runs the tool."""
+    asked: list[tuple[str, dict[str, object]]] = []
+
+    def approver(name: str, arguments: dict[str, object]) -> bool:
+        asked.append((name, arguments))
+        return True
+
+    lg.configure(approver=approver)
+    with capture() as records:
+        assert wire_money("acme", "10") == "sent 10 to acme"
+    assert asked == [("wire_money", {"account": "acme", "amount": 10})]
+    assert records[0].metadata["approved"] is True
+
+
+def test_denied_call_raises_tool_denied_and_is_recorded() -> None:
+    """A denial raises ToolDenied, the function is not called, the record says so."""
+    lg.configure(approver=lambda name, arguments: False)
+    with capture() as records, pytest.raises(lg.ToolDenied, match="denied"):
+        wire_money("acme", 10)
+    assert records[0].status == "error"
+    assert records[0].error_type == "llmguard.exceptions.ToolDenied"
+
+
+def test_no_approver_denies() -> None:
+    """Without a configured approver, a tool that needs approval is denied (fails closed)."""
+    with pytest.raises(lg.ToolDenied, match="no approver is configured"):
+        wire_money("acme", 10)
+
+
+async def test_async_tool_awaits_an_async_approver() -> None:
+    """An async tool waits for an async approver's answer."""
+
+    @lg.tool(requires_approval=True)
+    async def delete(path: str) -> str:
+        return f"deleted {path}"
+
+    async def approver(name: str, arguments: dict[str, object]) -> bool:
+        return arguments["path"] != "/"
+
+    lg.configure(approver=approver)
+    assert await delete("/tmp/x") == "deleted /tmp/x"
+    with pytest.raises(lg.ToolDenied):
+        await delete("/")
+
+
+def test_sync_tool_with_an_async_approver_is_denied() -> None:
+    """A sync tool cannot wait for an async approver, so the call is denied, clearly."""
+
+    async def approver(name: str, arguments: dict[str, object]) -> bool:
+        return True
+
+    lg.configure(approver=approver)
+    with pytest.raises(lg.ToolDenied, match="approver is async"):
+        wire_money("acme", 10)
+
+
+def test_approver_must_be_callable() -> None:
+    """configure(approver=...) refuses a non-callable."""
+    with pytest.raises(lg.ConfigurationError, match="approver"):
+        lg.configure(approver="yes")  # type: ignore[arg-type]

@@ -17,12 +17,15 @@ if TYPE_CHECKING:
     from llmguard._tokens import Tokenizer
     from llmguard.sinks import Sink
 
-__all__ = ["Redactor", "Settings", "configure", "reset", "settings", "sinks_from_env"]
+__all__ = ["Approver", "Redactor", "Settings", "configure", "reset", "settings", "sinks_from_env"]
 
 logger = logging.getLogger("llmguard")
 
 Redactor = Callable[["Record"], "Record"]
 """A redactor takes a finished record and returns the record to deliver in its place."""
+
+Approver = Callable[[str, dict[str, Any]], Any]
+"""Decides whether a tool may run: ``(tool_name, arguments) -> bool`` (or an awaitable)."""
 
 ENV_SINK = "LLMGUARD_SINK"
 
@@ -41,6 +44,7 @@ class Settings:
     exit_timeout: float = 5.0
     strict: bool = False
     tokenizer: Tokenizer | None = None
+    approver: Approver | None = None
 
 
 _settings = Settings()
@@ -64,6 +68,7 @@ def configure(
     exit_timeout: float = _UNSET,
     strict: bool = _UNSET,
     tokenizer: Tokenizer | None = _UNSET,
+    approver: Approver | None = _UNSET,
 ) -> Settings:
     """Set how llmguard records and delivers traces, for the whole process.
 
@@ -89,6 +94,9 @@ def configure(
         tokenizer: A callable ``text -> number of tokens`` that `count_tokens` uses for
             all text instead of tiktoken, e.g. a local model's own tokenizer; its counts
             are not marked estimated. ``None`` (the default) uses tiktoken.
+        approver: Asked before every call of a tool with ``requires_approval=True``:
+            a callable ``(tool_name, arguments) -> bool`` (async tools may use an async
+            one). ``None`` (the default) denies every such call.
 
     Returns:
         The settings now in force.
@@ -132,6 +140,12 @@ def configure(
                 f"tokenizer must be a callable text -> int or None, not {tokenizer!r}"
             )
         changes["tokenizer"] = tokenizer
+    if approver is not _UNSET:
+        if approver is not None and not callable(approver):
+            raise ConfigurationError(
+                f"approver must be a callable (tool_name, arguments) -> bool, not {approver!r}"
+            )
+        changes["approver"] = approver
     new = dataclasses.replace(_settings, **changes)
     _apply(new)
     return new

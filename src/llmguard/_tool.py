@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, get_type_hin
 
 import wrapt
 
+from llmguard import _config
 from llmguard._agent import on_tool_call
 from llmguard._field_errors import FieldError
 from llmguard._trace import Span
 from llmguard._transient import Backoff, is_transient
 from llmguard._wrap import CallKind, Wrapped, call_kind, positional_names, unwrap_callable
-from llmguard.exceptions import ConfigurationError, ToolInputError, ToolOutputError
+from llmguard.exceptions import ConfigurationError, ToolDenied, ToolInputError, ToolOutputError
 
 if TYPE_CHECKING:
     from llmguard._schema import CompiledSchema
@@ -52,6 +53,7 @@ class ToolSpec:
         output_schema: Any,
         retry_on: type[BaseException] | tuple[type[BaseException], ...],
         sleep: Callable[[float], object] | None,
+        requires_approval: bool = False,
     ) -> None:
         inner = unwrap_callable(fn)
         if not callable(inner):
@@ -77,6 +79,11 @@ class ToolSpec:
         if sleep is not None and not callable(sleep):
             raise ConfigurationError(f"sleep must be a callable, not {sleep!r}")
         self.sleep = sleep
+        if not isinstance(requires_approval, bool):
+            raise ConfigurationError(
+                f"requires_approval must be True or False: {requires_approval!r}"
+            )
+        self.requires_approval = requires_approval
         self.backoff = Backoff()
         self.description = _first_paragraph(inspect.getdoc(inner))
         self.params = _parameters(inner, positional_names(fn)[1])
@@ -134,6 +141,8 @@ class ToolSpec:
         """Validate ``arguments``, call ``fn`` with them and check the result."""
         with Span(self.name, "tool") as opened:
             args, kwargs = self._prepare(opened, arguments)
+            if self.requires_approval:
+                self._decide(self._ask(args, kwargs), opened)
             for attempt in itertools.count(1):
                 try:
                     result = fn(*args, **dict(kwargs))
@@ -146,6 +155,9 @@ class ToolSpec:
         """The async counterpart of `run`; ``timeout_s`` cancels each attempt."""
         with Span(self.name, "tool") as opened:
             args, kwargs = self._prepare(opened, arguments)
+            if self.requires_approval:
+                answer = self._ask(args, kwargs)
+                self._decide(await answer if inspect.isawaitable(answer) else answer, opened)
             for attempt in itertools.count(1):
                 try:
                     result = await self._attempt(fn(*args, **dict(kwargs)))
@@ -155,6 +167,33 @@ class ToolSpec:
                         await waited
                 else:
                     return self._finish(opened, result)
+
+    def _ask(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """The approver's answer (maybe awaitable) for this call, by parameter name."""
+        approver = _config.settings().approver
+        if approver is None:
+            raise ToolDenied(
+                self.name,
+                message=f"tool {self.name!r} needs approval and no "
+                "approver is configured (lg.configure(approver=...))",
+            )
+        named = dict(zip((p.name for p in self.params), args, strict=False)) | kwargs
+        return approver(self.name, named)
+
+    def _decide(self, answer: Any, opened: Span) -> None:
+        if inspect.isawaitable(answer):
+            # A sync tool cannot wait for an async approver: deny rather than guess.
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+            raise ToolDenied(
+                self.name,
+                message=f"tool {self.name!r} is sync and the "
+                "approver is async; give it a sync approver",
+            )
+        opened.set_attribute("approved", bool(answer))
+        if not answer:
+            raise ToolDenied(self.name, message=f"the approver denied the call of {self.name!r}")
 
     def _wait(self, attempt: int, exc: Exception) -> float:
         """Seconds to wait before retrying; re-raises ``exc`` when it is not retried."""
@@ -241,6 +280,7 @@ def tool(
     output_schema: Any = None,
     retry_on: type[BaseException] | tuple[type[BaseException], ...] = (),
     sleep: Callable[[float], object] | None = None,
+    requires_approval: bool = False,
 ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
 
@@ -254,6 +294,7 @@ def tool(
     output_schema: Any = None,
     retry_on: type[BaseException] | tuple[type[BaseException], ...] = (),
     sleep: Callable[[float], object] | None = None,
+    requires_approval: bool = False,
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Make a function (sync or async, or a method) a tool a model can call.
 
@@ -274,6 +315,9 @@ def tool(
             match; the result itself is returned unchanged.
         retry_on: Exception classes to treat as transient too.
         sleep: Waits between retries, for tests (may return an awaitable).
+        requires_approval: Ask the approver set with ``lg.configure(approver=...)``
+            before every call; a denial -- or no approver at all -- raises
+            `ToolDenied` and the function is not called.
 
     Raises:
         ConfigurationError: At decoration: not a function, a generator, a bad option,
@@ -289,6 +333,7 @@ def tool(
             output_schema=output_schema,
             retry_on=retry_on,
             sleep=sleep,
+            requires_approval=requires_approval,
         )
         return Tool(target, spec)
 

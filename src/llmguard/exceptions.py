@@ -25,7 +25,8 @@ The tree::
     │   └── TimeLimitExceeded      an agent run's deadline (timeout_s)
     └── ToolError                  a tool call could not be made or gave a bad result
         ├── ToolInputError         the arguments are invalid, or no tool has that name
-        └── ToolOutputError        the result did not match the tool's output schema
+        ├── ToolOutputError        the result did not match the tool's output schema
+        └── ToolDenied             a tool that requires approval was not approved
 
 Every `GuardError` carries the attempts made, the tokens they used together and the
 id of the call's trace; every `LimitExceeded` carries the limit, what was used, what
@@ -60,6 +61,7 @@ __all__ = [
     "TimeLimitExceeded",
     "TokenLimitExceeded",
     "ToolCallLimitExceeded",
+    "ToolDenied",
     "ToolError",
     "ToolInputError",
     "ToolOutputError",
@@ -276,3 +278,7 @@ class ToolOutputError(ToolError):
         return f"tool {tool!r} returned a result that does not match its output schema:\n" + (
             format_errors(errors)
         )
+
+
+class ToolDenied(ToolError):
+    """A tool that ``requires_approval`` was not approved; its function was not called."""
