@@ -302,8 +302,9 @@ class Agent:
         name: The agent's name (by default the function's qualified name).
         max_steps: Most steps a run may start.
         max_tool_calls: Most tool calls (``@lg.tool``) a run may make.
-        max_tokens, max_cost_usd: Caps on the run's guarded calls (a `Budget`: the
-            call that would cross one is refused before it is made).
+        max_tokens: Most tokens the run's guarded calls may use (a `Budget`: the call
+            that would cross it is refused before it is made).
+        max_cost_usd: Most US dollars the run's guarded calls may cost, likewise.
         timeout_s: Seconds the whole run may take. An async run is cancelled at the
             deadline; a sync one stops at its next step, tool call or guarded attempt.
         max_repeats: Most times one tool may be called with the same arguments, and
