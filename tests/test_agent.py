@@ -14,6 +14,7 @@ import llmguard as lg
 from llmguard import _tokens
 from llmguard._agent import (
     Agent,
+    AgentStopped,
     Run,
     RunState,
     agent,
@@ -207,7 +208,7 @@ def test_steps_needs_an_open_run() -> None:
 
 
 def test_on_limit_return_gives_the_state_instead_of_raising() -> None:
-    """The decorated call returns the RunState; the with block exits quietly."""
+    """The decorated call returns a falsy AgentStopped; the with block exits quietly."""
 
     @agent(max_steps=2, on_limit="return")
     def plan() -> str:
@@ -215,8 +216,11 @@ def test_on_limit_return_gives_the_state_instead_of_raising() -> None:
             current_run().set_output(number)  # type: ignore[union-attr]
         return "never"  # pragma: no cover
 
-    state = plan()
-    assert isinstance(state, RunState)
+    stopped = plan()
+    assert isinstance(stopped, AgentStopped)
+    assert not stopped
+    assert isinstance(stopped.error, StepLimitExceeded)
+    state = stopped.state
     assert (state.steps, state.output, state.stop_reason) == (2, 2, "max_steps")
 
     with agent(max_steps=1, on_limit="return") as run:
@@ -234,9 +238,9 @@ async def test_on_limit_return_for_async_runs() -> None:
             await asyncio.sleep(0)
         return "never"  # pragma: no cover
 
-    state = await plan()
-    assert isinstance(state, RunState)
-    assert state.stop_reason == "max_steps"
+    stopped = await plan()
+    assert isinstance(stopped, AgentStopped)
+    assert stopped.state.stop_reason == "max_steps"
     async with agent(max_steps=1, on_limit="return") as run:
         run.step()
         run.step()

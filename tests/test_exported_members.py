@@ -16,6 +16,7 @@ EXPORTS = {
     "llmguard": [
         "SCHEMA_VERSION",
         "Agent",
+        "AgentStopped",
         "Attempt",
         "Attempts",
         "Budget",

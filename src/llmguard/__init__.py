@@ -8,7 +8,7 @@ own failures reach the application.
 from __future__ import annotations
 
 from llmguard import adapters, pricing, sinks, testing
-from llmguard._agent import Agent, Run, RunState, agent, current_run, steps
+from llmguard._agent import Agent, AgentStopped, Run, RunState, agent, current_run, steps
 from llmguard._budget import Budget, Reservation, budget, reserve
 from llmguard._call import Call, Reask
 from llmguard._config import Redactor, Settings, configure, reset
@@ -45,6 +45,7 @@ from llmguard.exceptions import (
 __all__ = [
     "SCHEMA_VERSION",
     "Agent",
+    "AgentStopped",
     "Attempt",
     "Attempts",
     "Budget",

@@ -26,7 +26,7 @@ from llmguard.exceptions import StepLimitExceeded as StepLimit
 from llmguard.exceptions import TimeLimitExceeded as TimeLimit
 from llmguard.exceptions import ToolCallLimitExceeded as ToolLimit
 
-__all__ = ["Agent", "Run", "RunState", "agent", "current_run", "steps"]
+__all__ = ["Agent", "AgentStopped", "Run", "RunState", "agent", "current_run", "steps"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,6 +57,24 @@ class RunState:
     trace_id: str | None
 
 
+@dataclass(frozen=True)
+class AgentStopped:
+    """What a decorated agent with ``on_limit="return"`` returns when a limit stops it.
+
+    Always false, so ``if not result:`` tells a stopped run from a finished one.
+
+    Attributes:
+        state: What the run had done: steps, tool calls, tokens, cost, last output.
+        error: The limit that stopped it.
+    """
+
+    state: RunState
+    error: LimitExceeded
+
+    def __bool__(self) -> bool:
+        return False
+
+
 def _canonical(value: Any) -> str:
     """The same text for equal JSON-like values, whatever their key order."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
@@ -73,6 +91,7 @@ class Run:
         self.span.set_attribute("operation", "invoke_agent")
         self.output: Any = None
         self.stop_reason: str | None = None
+        self._stopped_by: LimitExceeded | None = None
         self.steps = self.tool_calls = self._unchanged = 0
         self._repeats: dict[tuple[str, str], int] = {}
         self._state: str | None = None
@@ -280,7 +299,16 @@ class Run:
         self.span.set_output(self.output)
         _mark(self.span, exc)
         self.span.__exit__(None, None, None)
-        return isinstance(exc, LimitExceeded) and self.agent.on_limit == "return"
+        if isinstance(exc, LimitExceeded) and self.agent.on_limit == "return":
+            self._stopped_by = exc
+            return True
+        return False
+
+    def stopped(self) -> AgentStopped:
+        """The run's state and the limit that stopped it, once a limit was swallowed."""
+        error = self._stopped_by
+        assert error is not None, "stopped() is only called after a swallowed limit"
+        return AgentStopped(self.state(), error)
 
 
 def _mark(opened: Span, exc: BaseException | None) -> None:
@@ -398,17 +426,17 @@ class _Decorated:
     ) -> Any:
         with Run(self.agent, self.name) as run:
             return run._result(wrapped(*args, **kwargs))
-        return run.state()  # a limit, swallowed with on_limit="return"
+        return run.stopped()  # a limit, swallowed with on_limit="return"
 
     async def acall(
         self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         async with Run(self.agent, self.name) as run:
             return run._result(await wrapped(*args, **kwargs))
-        return run.state()
+        return run.stopped()
 
     def gen(self, *args: Any) -> Any:  # pragma: no cover -- refused at decoration
-        raise NotImplementedError
+        raise TypeError("an agent run cannot wrap a generator function")
 
     agen = gen
 
