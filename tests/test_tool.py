@@ -368,3 +368,12 @@ def test_approver_must_be_callable() -> None:
     """configure(approver=...) refuses a non-callable."""
     with pytest.raises(lg.ConfigurationError, match="approver"):
         lg.configure(approver="yes")  # type: ignore[arg-type]
+
+
+def test_tool_records_name_their_operation() -> None:
+    """A tool record says it is an execute_tool operation, as agent runs say invoke_agent."""
+    lg.configure(approver=lambda name, arguments: True)
+    with capture() as records:
+        wire_money("acme", 1)
+    assert records[0].kind == "tool"
+    assert records[0].metadata["operation"] == "execute_tool"

@@ -37,6 +37,8 @@ R = TypeVar("R")
 
 # What OpenAI and Anthropic accept as a function name.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The OpenTelemetry GenAI operation a tool call is, as agent runs say "invoke_agent".
+_TOOL_ATTRIBUTES = {"operation": "execute_tool"}
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
@@ -139,7 +141,7 @@ class ToolSpec:
 
     def run(self, fn: Wrapped, arguments: Any) -> Any:  # noqa: RET503 -- returns or raises
         """Validate ``arguments``, call ``fn`` with them and check the result."""
-        with Span(self.name, "tool") as opened:
+        with Span(self.name, "tool", _TOOL_ATTRIBUTES) as opened:
             args, kwargs = self._prepare(opened, arguments)
             if self.requires_approval:
                 self._decide(self._ask(args, kwargs), opened)
@@ -153,7 +155,7 @@ class ToolSpec:
 
     async def arun(self, fn: Wrapped, arguments: Any) -> Any:  # noqa: RET503
         """The async counterpart of `run`; ``timeout_s`` cancels each attempt."""
-        with Span(self.name, "tool") as opened:
+        with Span(self.name, "tool", _TOOL_ATTRIBUTES) as opened:
             args, kwargs = self._prepare(opened, arguments)
             if self.requires_approval:
                 answer = self._ask(args, kwargs)
