@@ -7,16 +7,18 @@ own failures reach the application.
 
 from __future__ import annotations
 
-from llmguard import adapters, pricing, sinks, testing
+from llmguard import adapters, pricing, redact, sinks, testing
 from llmguard._agent import Agent, AgentStopped, Run, RunState, agent, current_run, steps
 from llmguard._budget import Budget, Reservation, budget, reserve
 from llmguard._call import Call, Reask
 from llmguard._config import Redactor, Settings, configure, reset
+from llmguard._feedback import feedback
 from llmguard._field_errors import FieldError
 from llmguard._flow import Attempt, Failure
 from llmguard._guard import Guard, NoSchema, guard
 from llmguard._inline import Attempts, InlineAttempt
 from llmguard._pipeline import DeliveryStats, FlushResult, SinkStats, flush, shutdown, stats
+from llmguard._prompt import Prompt
 from llmguard._records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo, Usage
 from llmguard._tokens import TokenCount, Tokenizer, count_tokens
 from llmguard._tool import Tool, acall_tool, call_tool, tool
@@ -65,6 +67,7 @@ __all__ = [
     "LoopDetected",
     "NoSchema",
     "OutputTruncated",
+    "Prompt",
     "Reask",
     "Record",
     "Redactor",
@@ -100,10 +103,12 @@ __all__ = [
     "current_run",
     "current_span",
     "current_trace_id",
+    "feedback",
     "flush",
     "guard",
     "pricing",
     "propagate",
+    "redact",
     "reserve",
     "reset",
     "shutdown",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmguard.exceptions import ConfigurationError
+from llmguard.redact import DEFAULT as _DEFAULT_REDACTOR
 
 if TYPE_CHECKING:
     from llmguard._records import Record
@@ -37,7 +38,7 @@ class Settings:
     sinks: tuple[Sink, ...] | None = None
     service: str | None = None
     capture_content: bool = True
-    redact: tuple[Redactor, ...] = ()
+    redact: tuple[Redactor, ...] = (_DEFAULT_REDACTOR,)
     max_content_bytes: int = 32_768
     queue_size: int = 10_000
     batch_size: int = 512
@@ -45,6 +46,7 @@ class Settings:
     strict: bool = False
     tokenizer: Tokenizer | None = None
     approver: Approver | None = None
+    sample_rate: float = 1.0
 
 
 _settings = Settings()
@@ -69,6 +71,7 @@ def configure(
     strict: bool = _UNSET,
     tokenizer: Tokenizer | None = _UNSET,
     approver: Approver | None = _UNSET,
+    sample_rate: float = _UNSET,
 ) -> Settings:
     """Set how llmguard records and delivers traces, for the whole process.
 
@@ -97,6 +100,14 @@ def configure(
         approver: Asked before every call of a tool with ``requires_approval=True``:
             a callable ``(tool_name, arguments) -> bool`` (async tools may use an async
             one). ``None`` (the default) denies every such call.
+        sample_rate: The share of successful traces whose records are delivered, from
+            0 to 1 (default 1: all). The decision is made once per trace, from its trace
+            id, so all its spans agree, in every process. Records with status
+            ``error`` or ``limit``, guarded calls that retried (and their attempts)
+            and feedback are always delivered, even from a trace sampled out -- only
+            its successful records are dropped. The other delivered records of a
+            sampled trace carry ``sample_weight = 1 / sample_rate``, so that sums and
+            counts can be re-weighted.
 
     Returns:
         The settings now in force.
@@ -146,6 +157,14 @@ def configure(
                 f"approver must be a callable (tool_name, arguments) -> bool, not {approver!r}"
             )
         changes["approver"] = approver
+    if sample_rate is not _UNSET:
+        if (
+            isinstance(sample_rate, bool)
+            or not isinstance(sample_rate, (int, float))
+            or not 0 <= sample_rate <= 1
+        ):
+            raise ConfigurationError(f"sample_rate must be between 0 and 1, not {sample_rate!r}")
+        changes["sample_rate"] = float(sample_rate)
     new = dataclasses.replace(_settings, **changes)
     _apply(new)
     return new

@@ -16,6 +16,7 @@ from llmguard._drivers import (
 from llmguard._flow import Failure, Plan, StreamHandOff, guarded_flow
 from llmguard._limits import Limits
 from llmguard._passthrough import pass_through
+from llmguard._prompt import Prompt, tag, take_pending
 from llmguard._trace import Span, _current
 from llmguard._transient import Backoff, is_transient
 from llmguard._wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
@@ -69,6 +70,7 @@ class Guard(Generic[T]):
         on_output_overflow: Literal["raise", "truncate"] = "raise",
         max_total_tokens: int | None = None,
         max_cost_usd: float | None = None,
+        prompt: Prompt | None = None,
     ) -> None:
         self.schema: CompiledSchema | None = _compile(schema, context)
         self.retries = _count("retries", retries)
@@ -109,6 +111,9 @@ class Guard(Generic[T]):
         )
         self.limits = limits if limits != Limits() else None
         self.model = model
+        if prompt is not None and not isinstance(prompt, Prompt):
+            raise ConfigurationError(f"prompt must be an lg.Prompt, not {prompt!r}")
+        self.prompt = prompt
 
     # -- as a decorator ------------------------------------------------------------------
 
@@ -211,6 +216,11 @@ class _Handler:
 
     def _open(self, call: Call) -> Span:
         llm = Span(self.name, "llm", self.guard.attributes).start()
+        # A prompt= option names the call's prompt; else the last one rendered before it.
+        rendered = take_pending()
+        prompt = self.guard.prompt or rendered
+        if prompt is not None:
+            tag(llm, prompt)
         if not llm.has_attribute("model"):
             requested = call.argument("model")
             if isinstance(requested, str):
@@ -258,7 +268,16 @@ class _Handler:
     agen = call
 
 
+def _claim_rendered(llm: Span) -> None:
+    # A prompt rendered inside the guarded function names this call (unless one already
+    # does), and must not also tag the next call.
+    rendered = take_pending()
+    if rendered is not None:
+        tag(llm, rendered)
+
+
 def _succeeded(llm: Span, result: Any) -> Any:
+    _claim_rendered(llm)
     if isinstance(result, StreamHandOff):
         return pass_through(result.stream, llm, result.finish, result.cap)
     llm.stop_clock()
@@ -268,6 +287,7 @@ def _succeeded(llm: Span, result: Any) -> Any:
 
 
 def _failed(guard: Guard[Any], llm: Span, exc: BaseException) -> Any:
+    _claim_rendered(llm)
     llm.record_exception(exc)
     if isinstance(exc, LimitExceeded):
         llm.set_status("limit", str(exc))
@@ -347,6 +367,7 @@ def guard(
     on_output_overflow: Literal["raise", "truncate"] = ...,
     max_total_tokens: int | None = ...,
     max_cost_usd: float | None = ...,
+    prompt: Prompt | None = ...,
 ) -> Guard[T]: ...
 
 
@@ -374,6 +395,7 @@ def guard(
     on_output_overflow: Literal["raise", "truncate"] = ...,
     max_total_tokens: int | None = ...,
     max_cost_usd: float | None = ...,
+    prompt: Prompt | None = ...,
 ) -> Guard[NoSchema]: ...
 
 
@@ -401,6 +423,7 @@ def guard(
     on_output_overflow: Literal["raise", "truncate"] = ...,
     max_total_tokens: int | None = ...,
     max_cost_usd: float | None = ...,
+    prompt: Prompt | None = ...,
 ) -> Guard[Any]: ...
 
 
@@ -423,7 +446,9 @@ def guard(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
             ``transient_retries`` (default 3), ``fallbacks`` (functions tried in
             order when a function's retries are exhausted), ``model``, ``provider``,
             ``name``, ``tags``, ``metadata`` (recorded), ``on_fail`` (``"raise"`` or
-            ``"return"`` a `Failure`), ``sleep`` (injected, for tests).
+            ``"return"`` a `Failure`), ``sleep`` (injected, for tests), ``prompt``
+            (a `Prompt` that names every call's prompt on its record; without it, the
+            prompt last rendered before or during the call does).
             Token and cost caps, checked before each attempt so that nothing over a cap
             is spent: ``max_input_tokens`` with ``on_input_overflow`` (``"raise"``
             `TokenLimitExceeded`, or ``"truncate"`` the oldest turns, never the system

@@ -409,14 +409,50 @@ def internal_record(problem: str, exc: BaseException | None, settings: Settings)
     )
 
 
+_SAMPLE_SCALE = 2.0**64
+
+
+def sample(record: Record, rate: float) -> Record | None:
+    """Apply ``sample_rate``: the record to deliver, or ``None`` when it is sampled out.
+
+    A trace is in the sample when the low 64 bits of its id, as a fraction of 2**64,
+    are below the rate: decided by the trace id alone, so every span of a trace agrees,
+    in every process. Records that are always kept (errors, limit hits, retried calls,
+    feedback) are delivered whatever the decision, with their weight unchanged; other
+    records of a sampled trace are weighted ``1 / rate``.
+    """
+    if rate >= 1.0 or _always_kept(record):
+        return record
+    if (int(record.trace_id[-16:], 16) / _SAMPLE_SCALE) >= rate:
+        return None
+    return dataclasses.replace(record, sample_weight=record.sample_weight / rate)
+
+
+def _always_kept(record: Record) -> bool:
+    if record.status != "ok" or record.kind in ("feedback", "internal"):
+        return True
+    attempt = record.attempt
+    if attempt is None or record.kind not in ("llm", "attempt"):
+        return False
+    # A retried call, and the attempts after its first.
+    retried = attempt.get("count", 1) if record.kind == "llm" else attempt.get("number", 1)
+    return isinstance(retried, int) and retried > 1
+
+
 def process(
     record: Record, settings: Settings, report: Callable[[str, BaseException | None], None]
-) -> Record:
-    """Redact a record, then bound its captured content; what every sink receives.
+) -> Record | None:
+    """Sample, redact, then bound a record's captured content; what every sink receives.
 
-    A redactor that raises drops the record's content and says so in its metadata:
-    content that could not be cleaned is never delivered.
+    ``None`` when the record is sampled out (see `sample`). A redactor that raises drops
+    the record's content and says so in its metadata: content that could not be cleaned
+    is never delivered.
     """
+    if settings.sample_rate < 1.0:
+        sampled = sample(record, settings.sample_rate)
+        if sampled is None:
+            return None
+        record = sampled
     for redactor in settings.redact:
         try:
             record = redactor(record)
@@ -475,8 +511,9 @@ def submit(item: Pending) -> None:
         return
     if pipeline._settings.strict:
         record = process(item.to_record(pipeline._settings), pipeline._settings, pipeline.report)
-        for sink in pipeline.sinks:
-            sink.emit([record])
+        if record is not None:
+            for sink in pipeline.sinks:
+                sink.emit([record])
         return
     pipeline.submit(item)
 
@@ -489,6 +526,8 @@ def _capture(item: Pending) -> None:
         if settings.strict:
             raise
         logger.exception("llmguard: a captured record could not be built")
+        return
+    if record is None:
         return
     with _captures_lock:
         for bucket in _captures:

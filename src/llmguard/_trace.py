@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import functools
 import random
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from contextvars import ContextVar
@@ -166,7 +167,14 @@ class Span:
         if parent is None:
             parent = _current.get()
         if parent is None:
-            self.trace_id_int = _getrandbits(128) or 1
+            outer = _otel_parent() if "opentelemetry.trace" in sys.modules else None
+            if outer is None:
+                self.trace_id_int = _getrandbits(128) or 1
+            else:
+                # Inside the application's own OpenTelemetry span: join its trace, so
+                # that an OTel export nests this trace under that span.
+                self.trace_id_int = outer[0]
+                self.set_attribute("otel.parent_span_id", f"{outer[1]:016x}")
         else:
             self.trace_id_int = parent.trace_id_int
             self.parent_id_int = parent.span_id_int
@@ -336,6 +344,17 @@ class Span:
 
 
 _NOT_CAPTURED: Any = object()
+
+
+def _otel_parent() -> tuple[int, int] | None:
+    """The trace and span ids of the application's active OpenTelemetry span, if any."""
+    try:
+        context = sys.modules["opentelemetry.trace"].get_current_span().get_span_context()
+        if context.is_valid:
+            return int(context.trace_id), int(context.span_id)
+    except Exception:
+        pass
+    return None
 
 
 def span(name: str, /, *, kind: RecordKind = "span", **attributes: Any) -> Span:

@@ -8,6 +8,7 @@ file, store them in SQLite, log them through structlog or hand them to a functio
 from llmguard.sinks._callback import CallbackSink
 from llmguard.sinks._jsonl import JSONLSink
 from llmguard.sinks._memory import MemorySink
+from llmguard.sinks._otel import OTelSink
 from llmguard.sinks._protocol import Sink
 from llmguard.sinks._read import read_records
 from llmguard.sinks._sqlite import SQLiteSink, SQLiteStore
@@ -18,6 +19,7 @@ __all__ = [
     "CallbackSink",
     "JSONLSink",
     "MemorySink",
+    "OTelSink",
     "SQLiteSink",
     "SQLiteStore",
     "Sink",
