@@ -338,3 +338,30 @@ def test_sampled_out_records_reach_no_sink(sink: OTelSink, exporter: InMemorySpa
     with pytest.raises(ValueError, match="boom"), lg.span("kept"):
         raise ValueError("boom")
     assert [s.name for s in exporter.get_finished_spans()] == ["kept"]
+
+
+def test_requested_output_cap_becomes_gen_ai_request_max_tokens() -> None:
+    """The cap a guarded call sends (its own or max_output_tokens) is on the chat span."""
+    exporter = InMemorySpanExporter()
+    provider = sdk_trace.TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    lg.configure(sinks=[OTelSink(provider)])
+    fake = FakeLLM(["hi", "hi"], model="gpt-4o-mini")
+
+    @lg.guard
+    def own(messages: Any, max_tokens: int = 77) -> Any:
+        return fake(messages=messages, max_tokens=max_tokens)
+
+    @lg.guard(max_output_tokens=42)
+    def capped(messages: Any, max_tokens: int | None = None) -> Any:
+        return fake(messages=messages, max_tokens=max_tokens)
+
+    own([{"role": "user", "content": "x"}], max_tokens=77)
+    capped([{"role": "user", "content": "x"}])
+    lg.flush(timeout=5)
+    caps = sorted(
+        span.attributes["gen_ai.request.max_tokens"]
+        for span in exporter.get_finished_spans()
+        if span.name.startswith("chat") and span.attributes is not None
+    )
+    assert caps == [42, 77]

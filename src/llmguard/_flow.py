@@ -289,6 +289,8 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
                 raise
             if admission is not None:
                 current = admission.call
+                if admission.output_cap is not None:
+                    llm.set_attribute("max_tokens", admission.output_cap)
                 if admission.input_tokens is not None:
                     span.set_attribute("counted_input_tokens", admission.input_tokens)
                     span.set_attribute("counted_estimated", admission.estimated)

@@ -14,7 +14,7 @@ from llmguard._drivers import (
     run_sync,
 )
 from llmguard._flow import Failure, Plan, StreamHandOff, guarded_flow
-from llmguard._limits import Limits
+from llmguard._limits import _OUTPUT_PARAMS, Limits
 from llmguard._passthrough import pass_through
 from llmguard._prompt import Prompt, tag, take_pending
 from llmguard._trace import Span, _current
@@ -225,6 +225,11 @@ class _Handler:
             requested = call.argument("model")
             if isinstance(requested, str):
                 llm.set_attribute("model", requested)
+        for param in _OUTPUT_PARAMS:  # the output cap the caller asked for, if any
+            cap = call.argument(param)
+            if isinstance(cap, int) and not isinstance(cap, bool):
+                llm.set_attribute("max_tokens", cap)
+                break
         if _config.settings().capture_content:
             messages = call.messages
             llm._input = snapshot(messages if messages is not None else call.kwargs or call.args)

@@ -88,6 +88,7 @@ class Admission:
     reservation: Reservation
     dropped_turns: int = 0
     output_cap_sent: bool = False  # the function was given the cap, so the model keeps it
+    output_cap: int | None = None
 
 
 class CallLimits:
@@ -173,7 +174,7 @@ class CallLimits:
             self.tripped = "budget"
             raise
         sent = output_cap is not None and call is not sent_to
-        return Admission(call, counted, estimated, reservation, dropped, sent)
+        return Admission(call, counted, estimated, reservation, dropped, sent, output_cap)
 
     def settle(self, admission: Admission, usage: Usage | None, model: str | None) -> float | None:
         """Replace the attempt's reservation with what it used; returns its cost."""
