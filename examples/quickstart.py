@@ -39,7 +39,8 @@ def make_model() -> tuple[Callable[..., Any], str]:
         [
             'Sure! Here is the triage:\n```json\n{"category": "bug", "urgency": 7}\n```',
             '{"category": "bug", "urgency": 5}',
-        ]
+        ],
+        model="gpt-4o-mini",
     )
     return fake, "FakeLLM (offline)"
 
@@ -93,9 +94,10 @@ def main() -> None:
     print_tree(records)
     call = next(r for r in records if r.kind == "llm")
     summary = call.attempt or {}
+    cost = f"${call.cost_usd:.6f}" if call.cost_usd is not None else "unknown"
     print(
         f"\n{summary.get('count')} attempts, {summary.get('corrective_retries')} corrective "
-        f"retry; trace {request.trace_id} is in {path}"
+        f"retry, cost {cost}; trace {request.trace_id} is in {path}"
     )
 
 
