@@ -268,6 +268,7 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
         original = call if position == 0 else call.with_function(fn, params)
         current = original
         corrective = transient = 0
+        name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
         while True:
             number = len(tally.attempts) + 1
             span = Span(f"attempt {number}", "attempt").start(llm)
@@ -275,7 +276,6 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
                 # The first attempt sends what the call's own record already holds.
                 messages = current.messages
                 span.set_input(messages if messages is not None else current.args)
-            name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
             admission = None
             try:
                 checkpoint()  # an agent run's deadline

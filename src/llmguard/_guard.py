@@ -205,7 +205,7 @@ class Guard(Generic[T]):
 class _Handler:
     """What runs around each call of one guarded function."""
 
-    __slots__ = ("guard", "name", "params", "plan")
+    __slots__ = ("cap_params", "guard", "name", "params", "plan", "reads_model")
 
     def __init__(self, guard: Guard[Any], fn: Any, params: Parameters) -> None:
         self.guard = guard
@@ -213,6 +213,11 @@ class _Handler:
         self.plan = guard._plan()
         target = unwrap_callable(fn)
         self.name = guard.name or getattr(target, "__qualname__", None) or repr(target)
+        # Which arguments are worth reading on every call, decided once from the signature
+        # (all of them when it takes **kwargs or has no signature to read).
+        takes_any = params.takes("**") or not params.names
+        self.reads_model = takes_any or params.takes("model")
+        self.cap_params = tuple(p for p in _OUTPUT_PARAMS if takes_any or params.takes(p))
 
     def _open(self, call: Call) -> Span:
         llm = Span(self.name, "llm", self.guard.attributes).start()
@@ -221,11 +226,11 @@ class _Handler:
         prompt = self.guard.prompt or rendered
         if prompt is not None:
             tag(llm, prompt)
-        if not llm.has_attribute("model"):
+        if self.reads_model and not llm.has_attribute("model"):
             requested = call.argument("model")
             if isinstance(requested, str):
                 llm.set_attribute("model", requested)
-        for param in _OUTPUT_PARAMS:  # the output cap the caller asked for, if any
+        for param in self.cap_params:  # the output cap the caller asked for, if any
             cap = call.argument(param)
             if isinstance(cap, int) and not isinstance(cap, bool):
                 llm.set_attribute("max_tokens", cap)
