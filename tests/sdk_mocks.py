@@ -104,52 +104,44 @@ def _http(script: Script, asynchronous: bool) -> Any:
     )
 
 
+def _client(
+    sdk: Any, base_url: str, answers: Sequence[Any], options: dict[str, Any], *, sse: bool
+) -> tuple[Any, list[SentRequest]]:
+    """An SDK client of class ``sdk`` answering from ``answers``, and the requests it sends."""
+    script = Script(list(answers), sse_events=sse)
+    options.setdefault("max_retries", 0)
+    asynchronous = sdk in (openai.AsyncOpenAI, anthropic.AsyncAnthropic)
+    transport = _http(script, asynchronous)
+    client = sdk(api_key="test", base_url=base_url, http_client=transport, **options)
+    return client, script.requests
+
+
 def openai_client(
     answers: Sequence[Any], **options: Any
 ) -> tuple[openai.OpenAI, list[SentRequest]]:
     """An ``openai.OpenAI`` answering from ``answers``, and the list of requests it sends."""
-    script = Script(list(answers), sse_events=False)
-    options.setdefault("max_retries", 0)
-    client = openai.OpenAI(
-        api_key="test", base_url="http://test/v1", http_client=_http(script, False), **options
-    )
-    return client, script.requests
+    return _client(openai.OpenAI, "http://test/v1", answers, options, sse=False)
 
 
 def async_openai_client(
     answers: Sequence[Any], **options: Any
 ) -> tuple[openai.AsyncOpenAI, list[SentRequest]]:
     """The ``openai.AsyncOpenAI`` twin of ``openai_client``."""
-    script = Script(list(answers), sse_events=False)
-    options.setdefault("max_retries", 0)
-    client = openai.AsyncOpenAI(
-        api_key="test", base_url="http://test/v1", http_client=_http(script, True), **options
-    )
-    return client, script.requests
+    return _client(openai.AsyncOpenAI, "http://test/v1", answers, options, sse=False)
 
 
 def anthropic_client(
     answers: Sequence[Any], **options: Any
 ) -> tuple[anthropic.Anthropic, list[SentRequest]]:
     """An ``anthropic.Anthropic`` answering from ``answers``, and the requests it sends."""
-    script = Script(list(answers), sse_events=True)
-    options.setdefault("max_retries", 0)
-    client = anthropic.Anthropic(
-        api_key="test", base_url="http://test", http_client=_http(script, False), **options
-    )
-    return client, script.requests
+    return _client(anthropic.Anthropic, "http://test", answers, options, sse=True)
 
 
 def async_anthropic_client(
     answers: Sequence[Any], **options: Any
 ) -> tuple[anthropic.AsyncAnthropic, list[SentRequest]]:
     """The ``anthropic.AsyncAnthropic`` twin of ``anthropic_client``."""
-    script = Script(list(answers), sse_events=True)
-    options.setdefault("max_retries", 0)
-    client = anthropic.AsyncAnthropic(
-        api_key="test", base_url="http://test", http_client=_http(script, True), **options
-    )
-    return client, script.requests
+    return _client(anthropic.AsyncAnthropic, "http://test", answers, options, sse=True)
 
 
 def error_response(
