@@ -113,6 +113,10 @@ def test_emit_fills_the_columns(tmp_path: Path) -> None:
         "input_tokens": 412,
         "output_tokens": 38,
         "cost_usd": 0.0000846,
+        "error_type": record.error_type,
+        "retries": None,
+        "sample_weight": 1.0,
+        "score": None,
         "json": record.to_json().decode(),
     }
 
@@ -181,8 +185,8 @@ def test_migrate_from_empty_database_sets_user_version(tmp_path: Path) -> None:
     """Migrating an empty database creates the records table and sets user_version."""
     conn = sqlite3.connect(tmp_path / "empty.db", isolation_level=None)
     try:
-        assert migrate(conn) == 1
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert migrate(conn) == len(MIGRATIONS)
+        assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
         assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
     finally:
         conn.close()
@@ -191,7 +195,7 @@ def test_migrate_from_empty_database_sets_user_version(tmp_path: Path) -> None:
 def test_migrate_applies_only_pending_migrations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A later migration runs once on a version-1 store and adds its column."""
+    """A later migration runs once on an up-to-date store and adds its column."""
     path = tmp_path / "llmguard.db"
     _fill(path, [_record(0)])
     calls: list[int] = []
@@ -204,7 +208,7 @@ def test_migrate_applies_only_pending_migrations(
     for _ in range(2):
         conn = sqlite3.connect(path, isolation_level=None)
         try:
-            assert migrate(conn) == 2
+            assert migrate(conn) == len(MIGRATIONS) + 1
             columns = [row[1] for row in conn.execute("PRAGMA table_info(records)")]
         finally:
             conn.close()
@@ -214,6 +218,46 @@ def test_migrate_applies_only_pending_migrations(
     _fill(path, [_record(1)])
     with SQLiteStore(path) as store:
         assert store.count() == 2
+
+
+def test_version_1_store_gains_the_derived_columns(tmp_path: Path) -> None:
+    """Migrating a version-1 store fills error_type, retries, weight and score from the JSON."""
+    path = tmp_path / "old.db"
+    records = [
+        _record(0, kind="llm", status="error", error_type="SchemaViolation", attempt={"count": 3}),
+        _record(1, kind="feedback", name="feedback", metadata={"score": True}),
+        _record(2, sample_weight=4.0),
+    ]
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        MIGRATIONS[0](conn)
+        conn.execute("PRAGMA user_version = 1")
+        conn.executemany(
+            f"INSERT INTO records ({', '.join(f'{c!r}' for c in _sqlite.COLUMNS[:17])}, json)"
+            f" VALUES ({', '.join('?' * 18)})",
+            [_sqlite.row(r)[:17] + _sqlite.row(r)[-1:] for r in records],
+        )
+        assert migrate(conn) == len(MIGRATIONS)
+        derived = conn.execute(
+            "SELECT error_type, retries, sample_weight, score FROM records ORDER BY start"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert derived == [
+        ("SchemaViolation", 2, 1.0, None),
+        (None, None, 1.0, 1.0),
+        (None, None, 4.0, None),
+    ]
+    fresh = tmp_path / "new.db"
+    _fill(fresh, records)
+    with sqlite3.connect(fresh) as new:
+        assert (
+            new.execute(
+                "SELECT error_type, retries, sample_weight, score FROM records ORDER BY start"
+            ).fetchall()
+            == derived
+        )
+    new.close()
 
 
 def test_newer_schema_is_left_alone(tmp_path: Path) -> None:

@@ -6,16 +6,25 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from llmguard._records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
 from llmguard.sinks._fork import renew_lock_after_fork
 
-__all__ = ["MIGRATIONS", "SQLiteSink", "SQLiteStore", "migrate"]
+__all__ = [
+    "COLUMNS",
+    "DERIVED",
+    "INSERT",
+    "MIGRATIONS",
+    "SQLiteSink",
+    "SQLiteStore",
+    "migrate",
+    "row",
+]
 
 _BUSY_TIMEOUT_MS = 5000
 
@@ -75,7 +84,7 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "database is locked" in str(exc)
 
 
-_COLUMNS = (
+COLUMNS = (
     "span_id",
     "trace_id",
     "parent_id",
@@ -93,10 +102,14 @@ _COLUMNS = (
     "input_tokens",
     "output_tokens",
     "cost_usd",
+    "error_type",
+    "retries",
+    "sample_weight",
+    "score",
     "json",
 )
-_QUOTED = ", ".join(f'"{column}"' for column in _COLUMNS)
-_INSERT = f"INSERT INTO records ({_QUOTED}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_QUOTED = ", ".join(f'"{column}"' for column in COLUMNS)
+INSERT = f"INSERT INTO records ({_QUOTED}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
 def _initial_schema(conn: sqlite3.Connection) -> None:
@@ -129,7 +142,34 @@ def _initial_schema(conn: sqlite3.Connection) -> None:
         conn.execute(f'CREATE INDEX records_{column} ON records ("{column}")')
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_initial_schema,)
+# Read by the command's aggregates, which would otherwise parse every row's JSON.
+DERIVED = (
+    ("error_type", "TEXT", "json_extract(json, '$.error_type')"),
+    (
+        "retries",
+        "INTEGER",
+        "CASE WHEN kind = 'llm' THEN json_extract(json, '$.attempt.count') - 1 END",
+    ),
+    ("sample_weight", "REAL", "coalesce(json_extract(json, '$.sample_weight'), 1.0)"),
+    (
+        "score",
+        "REAL",
+        "CASE WHEN kind = 'feedback' THEN json_extract(json, '$.metadata.score') END",
+    ),
+)
+
+
+def _derived_columns(conn: sqlite3.Connection) -> None:
+    for column, kind, _ in DERIVED:
+        conn.execute(f'ALTER TABLE records ADD COLUMN "{column}" {kind}')
+    assignments = ", ".join(f'"{column}" = {value}' for column, _, value in DERIVED)
+    conn.execute(f"UPDATE records SET {assignments}")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _initial_schema,
+    _derived_columns,
+)
 """Schema migrations, in order.
 
 Entry ``n`` takes a store from ``PRAGMA user_version`` ``n`` to ``n + 1``; version 1 is
@@ -161,8 +201,15 @@ def migrate(conn: sqlite3.Connection) -> int:
     return max(version, len(MIGRATIONS))
 
 
-def _row(record: Record) -> tuple[object, ...]:
+def row(record: Record, text: str | None = None) -> tuple[object, ...]:
+    """The values `SQLiteSink` inserts for a record, in the order of its columns.
+
+    Args:
+        record: The record.
+        text: The record's JSON, when the caller already has it.
+    """
     usage = record.usage
+    attempt = record.attempt
     return (
         record.span_id,
         record.trace_id,
@@ -181,8 +228,21 @@ def _row(record: Record) -> tuple[object, ...]:
         None if usage is None else usage.input,
         None if usage is None else usage.output,
         record.cost_usd,
-        record.to_json().decode(),
+        record.error_type,
+        _retries(attempt) if record.kind == "llm" and attempt is not None else None,
+        record.sample_weight,
+        _score(record.metadata.get("score")) if record.kind == "feedback" else None,
+        record.to_json().decode() if text is None else text,
     )
+
+
+def _retries(attempt: Mapping[str, Any]) -> int | None:
+    count = attempt.get("count")
+    return count - 1 if isinstance(count, int) else None
+
+
+def _score(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 # Connections inherited through fork: SQLite forbids using or closing them in the
@@ -214,12 +274,12 @@ class SQLiteSink:
         """Insert the batch in one transaction."""
         if not batch:
             return
-        rows = [_row(record) for record in batch]
+        rows = [row(record) for record in batch]
         with self._lock:
             conn = self._connection()
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(_INSERT, rows)
+                conn.executemany(INSERT, rows)
 
     def flush(self, timeout: float | None = None) -> None:
         """Nothing to do: every batch is committed by `emit`."""

@@ -1,0 +1,596 @@
+"""The query layer under every command: records in SQLite, aggregated in SQL.
+
+A store written by `SQLiteSink` is queried as it is, read-only. A JSON Lines file is
+loaded into an in-memory database with the same table first, so both formats answer
+the same SQL and no command parses records on its own.
+
+The rows a command aggregates are *calls*: records of kind ``llm``, ``tool``,
+``agent`` or ``span`` (attempts, steps, feedback and internal records are parts of,
+or notes about, a call). Every aggregate is weighted by the records' ``sample_weight``,
+so a sampled store estimates the totals of everything that ran.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import operator
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, TypeAlias
+
+import pydantic_core
+
+from llmguard._records import Record
+from llmguard.sinks._filters import iso_bound
+from llmguard.sinks._sqlite import DERIVED, INSERT, MIGRATIONS, SQLiteStore, migrate, row
+
+__all__ = [
+    "CALL_KINDS",
+    "GROUPINGS",
+    "Dataset",
+    "DatasetError",
+    "GroupStats",
+    "Grouping",
+    "Progress",
+    "Window",
+    "weighted_quantile",
+    "weighted_quantiles",
+]
+
+CALL_KINDS = ("llm", "tool", "agent", "span")
+
+Grouping: TypeAlias = Literal["name", "model", "prompt", "day", "hour", "status", "kind"]
+
+# SQL for each grouping key; a record without the value falls in the group "-".
+GROUPINGS: dict[str, str] = {
+    "name": "name",
+    "model": "coalesce(model, '-')",
+    "prompt": "coalesce(prompt_name || '@' || prompt_version, prompt_name, '-')",
+    "day": "substr(start, 1, 10)",
+    "hour": "substr(start, 1, 13) || ':00'",
+    "status": "status",
+    "kind": "kind",
+}
+
+Progress: TypeAlias = Callable[[str, float | None], None]
+"""Told what is being read and the fraction done (``None`` when unknown)."""
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+# How often, in SQLite virtual machine steps, a long query reports progress.
+_PROGRESS_STEPS = 200_000
+_LOAD_BATCH = 5_000
+_IN_CHUNK = 500
+# The key `Dataset._scores` files every score under, whatever its groups.
+_ALL = ("\x00all",)
+
+
+class DatasetError(Exception):
+    """A file that cannot be read as records, or a query that cannot be answered.
+
+    Its message is one line meant for the person at the terminal.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A time range over the records' start times: ``since`` included, ``until`` not.
+
+    Args:
+        since: ISO 8601 lower bound, or ``None`` for no bound.
+        until: ISO 8601 upper bound, or ``None`` for no bound.
+    """
+
+    since: str | None = None
+    until: str | None = None
+
+    @classmethod
+    def parse(cls, since: str | None, until: str | None) -> Window:
+        """Build a window from bounds as typed; dates are taken as midnight UTC.
+
+        Raises:
+            DatasetError: A bound is not an ISO 8601 date or time, or ``since`` is not
+                before ``until``.
+        """
+        try:
+            low = None if since is None else iso_bound(since)
+            high = None if until is None else iso_bound(until)
+        except ValueError as exc:
+            raise DatasetError(str(exc)) from None
+        if low is not None and high is not None and low >= high:
+            raise DatasetError(f"empty time range: {since} is not before {until}")
+        return cls(low, high)
+
+    @classmethod
+    def parse_range(cls, text: str) -> Window:
+        """Parse ``A..B`` (either side may be empty) as a window.
+
+        Raises:
+            DatasetError: ``text`` is not two ISO 8601 bounds around ``..``.
+        """
+        low, sep, high = text.partition("..")
+        if not sep:
+            raise DatasetError(f"a range is START..END (ISO 8601 dates or times), not {text!r}")
+        return cls.parse(low.strip() or None, high.strip() or None)
+
+    def __str__(self) -> str:
+        return f"{self.since or '…'} .. {self.until or '…'}"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStats:
+    """What `Dataset.stats` computes for one group of calls.
+
+    Counts, tokens and cost are sums of sample weights (estimates of everything that
+    ran); rates are weighted means. Latency quantiles are in milliseconds.
+    """
+
+    key: tuple[str, ...]
+    calls: float
+    records: int
+    error_rate: float
+    schema_failure_rate: float
+    mean_retries: float | None
+    limit_hits: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    input_tokens: float
+    output_tokens: float
+    cost_usd: float
+    feedback_mean: float | None
+    feedback_count: int
+
+    def as_dict(self) -> dict[str, object]:
+        """The figures as JSON-ready data."""
+        return {
+            "key": list(self.key),
+            "calls": self.calls,
+            "records": self.records,
+            "error_rate": self.error_rate,
+            "schema_failure_rate": self.schema_failure_rate,
+            "mean_retries": self.mean_retries,
+            "limit_hits": self.limit_hits,
+            "p50_ms": self.p50_ms,
+            "p95_ms": self.p95_ms,
+            "p99_ms": self.p99_ms,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "feedback_mean": self.feedback_mean,
+            "feedback_count": self.feedback_count,
+        }
+
+
+def weighted_quantile(ordered: Sequence[tuple[float, float]], q: float) -> float | None:
+    """The smallest value whose cumulative weight reaches ``q`` of the total.
+
+    With equal weights this is the nearest-rank quantile.
+
+    Args:
+        ordered: ``(value, weight)`` pairs sorted by value.
+        q: The quantile, in [0, 1].
+    """
+    return weighted_quantiles(ordered, (q,))[0]
+
+
+def weighted_quantiles(
+    ordered: Sequence[tuple[float, float]], qs: Sequence[float]
+) -> tuple[float | None, ...]:
+    """`weighted_quantile` for several quantiles, adding the weights up once."""
+    cumulative = list(itertools.accumulate(map(operator.itemgetter(1), ordered)))
+    if not cumulative or cumulative[-1] <= 0:
+        return tuple(None for _ in qs)
+    total, last = cumulative[-1], len(ordered) - 1
+    # A relative tolerance, so that q * total computed another way still lands on its rank.
+    return tuple(
+        ordered[min(bisect.bisect_left(cumulative, q * total * (1 - 1e-12)), last)][0] for q in qs
+    )
+
+
+class Dataset:
+    """Records opened for queries; see the module docstring.
+
+    Use `Dataset.open`, and close it (or use ``with``) when done.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, derived: dict[str, str]) -> None:
+        self._conn = conn
+        self.path = path
+        # Column name -> SQL giving it; an older store computes the newer columns.
+        self._derived = derived
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], progress: Progress | None = None) -> Dataset:
+        """Open an SQLite store or load a JSON Lines file, told apart by its first bytes.
+
+        Args:
+            path: The file.
+            progress: Told how reading goes, for files that take a while.
+
+        Raises:
+            DatasetError: The file is missing, unreadable, or not records.
+        """
+        file = Path(path)
+        try:
+            with open(file, "rb") as handle:
+                header = handle.read(len(_SQLITE_HEADER))
+        except FileNotFoundError:
+            raise DatasetError(f"{os.fspath(path)}: no such file") from None
+        except OSError as exc:
+            raise DatasetError(f"{os.fspath(path)}: cannot read: {exc.strerror}") from None
+        if header == _SQLITE_HEADER:
+            dataset = cls._open_store(file)
+        else:
+            dataset = cls._load_jsonl(file, progress)
+        if progress is not None:
+            dataset._conn.set_progress_handler(_reporter(progress, file.name), _PROGRESS_STEPS)
+        return dataset
+
+    @classmethod
+    def _open_store(cls, path: Path) -> Dataset:
+        try:
+            store = SQLiteStore(path)
+        except ValueError as exc:
+            raise DatasetError(str(exc)) from None
+        conn = store._conn
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        derived = {} if version >= len(MIGRATIONS) else _computed_columns()
+        return cls(conn, path, derived)
+
+    @classmethod
+    def _load_jsonl(cls, path: Path, progress: Progress | None) -> Dataset:
+        conn = sqlite3.connect(":memory:", check_same_thread=False)
+        conn.isolation_level = None
+        migrate(conn)
+        size = max(path.stat().st_size, 1)
+        done = 0
+        rows: list[tuple[object, ...]] = []
+        pending_error: str | None = None
+        with open(path, "rb") as lines:
+            for number, line in enumerate(lines, 1):
+                done += len(line)
+                text = line.strip()
+                if not text:
+                    continue
+                if pending_error is not None:
+                    # Only the last line may be torn (a hard kill mid-write).
+                    raise DatasetError(pending_error)
+                try:
+                    record = Record.from_dict(_object(text))
+                except (ValueError, TypeError) as exc:
+                    reason = str(exc).splitlines()[0]
+                    pending_error = f"{path}:{number}: not a trace record ({reason})"
+                    continue
+                rows.append(row(record, text.decode()))
+                if len(rows) >= _LOAD_BATCH:
+                    conn.executemany(INSERT, rows)
+                    rows.clear()
+                    if progress is not None:
+                        progress(f"loading {path.name}", done / size)
+        conn.executemany(INSERT, rows)
+        if progress is not None:
+            progress(f"loading {path.name}", 1.0)
+        return cls(conn, path, {})
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database."""
+        self._conn.close()
+
+    # -- single records -------------------------------------------------------------------
+
+    def trace(self, trace_id: str) -> list[Record]:
+        """Every record of one trace, by start time.
+
+        Raises:
+            DatasetError: No record has this trace id.
+        """
+        found = self._records('WHERE trace_id = ? ORDER BY "start", rowid', (trace_id,))
+        if not found:
+            raise DatasetError(f"no trace {trace_id!r} in {self.path}")
+        return found
+
+    def record(self, span_id: str) -> Record:
+        """The record with this span id.
+
+        Raises:
+            DatasetError: No record has this span id.
+        """
+        found = self._records("WHERE span_id = ? LIMIT 1", (span_id,))
+        if not found:
+            raise DatasetError(f"no span {span_id!r} in {self.path}")
+        return found[0]
+
+    def calls(
+        self,
+        window: Window = Window(),
+        *,
+        order_by: Literal["start", "duration_ms", "cost_usd"] = "start",
+        failed: bool = False,
+        kinds: Sequence[str] = CALL_KINDS,
+        limit: int | None = None,
+    ) -> list[Record]:
+        """Calls in a window: by start time, or the slowest or most expensive first.
+
+        Args:
+            window: The time range.
+            order_by: ``"start"`` (oldest first), or ``"duration_ms"`` / ``"cost_usd"``
+                (largest first).
+            failed: Keep only calls whose status is not ``ok``.
+            kinds: The record kinds to keep.
+            limit: Return at most this many.
+        """
+        where, params = self._where(window, kinds)
+        if failed:
+            where += " AND status != 'ok'"
+        order = '"start", rowid' if order_by == "start" else f"{order_by} IS NULL, {order_by} DESC"
+        sql = f"{where} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit):d}"
+        return self._records(sql, params)
+
+    def _records(self, clause: str, params: Sequence[object]) -> list[Record]:
+        rows = self._conn.execute(f"SELECT json FROM records {clause}", params)
+        return [Record.from_json(text) for (text,) in rows]
+
+    # -- aggregates -----------------------------------------------------------------------
+
+    def span(self, kinds: Sequence[str] = CALL_KINDS) -> Window:
+        """The first and last start times of the calls (``until`` is the last, included)."""
+        marks = ", ".join("?" * len(kinds))
+        low, high = self._conn.execute(
+            f'SELECT min("start"), max("start") FROM records WHERE kind IN ({marks})', kinds
+        ).fetchone()
+        return Window(low, high)
+
+    def stats(
+        self,
+        by: Sequence[str] = ("name",),
+        window: Window = Window(),
+        *,
+        kinds: Sequence[str] = CALL_KINDS,
+    ) -> list[GroupStats]:
+        """Figures for each group of calls in the window, ordered by group key.
+
+        Args:
+            by: Grouping keys, out of `GROUPINGS`; none gives one group for everything.
+            window: The time range.
+            kinds: The record kinds counted as calls.
+        """
+        return self.summary(by, window, kinds=kinds)[0]
+
+    def summary(
+        self,
+        by: Sequence[str] = ("name",),
+        window: Window = Window(),
+        *,
+        kinds: Sequence[str] = CALL_KINDS,
+    ) -> tuple[list[GroupStats], GroupStats | None]:
+        """`stats` per group and for all the groups together, from one pass over the calls.
+
+        Returns:
+            The groups, and their total (``None`` when the window holds no call).
+        """
+        keys = self._keys(by)
+        where, params = self._where(window, kinds)
+        width = len(by) or 1
+        col = self._column
+        weight, retries = col("sample_weight"), col("retries")
+        rows = self._conn.execute(
+            f"""
+            SELECT {keys},
+                sum({weight}),
+                count(*),
+                sum({weight} * (status = 'error')),
+                sum({weight} * (coalesce({col("error_type")}, '') = 'SchemaViolation')),
+                sum({weight} * {retries}),
+                sum(CASE WHEN {retries} IS NOT NULL THEN {weight} END),
+                sum({weight} * (status = 'limit')),
+                sum({weight} * coalesce(input_tokens, 0)),
+                sum({weight} * coalesce(output_tokens, 0)),
+                sum({weight} * coalesce(cost_usd, 0))
+            FROM records {where}
+            GROUP BY {keys} ORDER BY {keys}
+            """,
+            params,
+        ).fetchall()
+        if not rows:
+            return [], None
+        sums = {_key(row, width): tuple(row[width:]) for row in rows}
+        latencies = self.values("duration_ms", by, window, kinds=kinds)
+        scores = self._scores(by, window, kinds)
+        groups = [
+            _group_stats(key, sums[key], latencies.get(key, []), scores.get(key, []))
+            for key in sums
+        ]
+        everything = [pair for pairs in latencies.values() for pair in pairs]
+        everything.sort(key=operator.itemgetter(0))
+        total = _group_stats(
+            ("(all)",),
+            tuple(_add(column) for column in zip(*sums.values(), strict=True)),
+            everything,
+            scores.get(_ALL, []),
+        )
+        return groups, total
+
+    def values(
+        self,
+        metric: Literal["duration_ms", "output_tokens", "cost_usd", "retries", "error", "limit"],
+        by: Sequence[str] = ("name",),
+        window: Window = Window(),
+        *,
+        kinds: Sequence[str] = CALL_KINDS,
+    ) -> dict[tuple[str, ...], list[tuple[float, float]]]:
+        """One metric of every call in the window, as ``(value, weight)`` pairs per group.
+
+        Each group's pairs are sorted by value. Calls without the metric (no reported
+        usage, no price) are left out; ``"error"`` and ``"limit"`` are 1 or 0 per call.
+        """
+        keys = self._keys(by)
+        where, params = self._where(window, kinds)
+        expression = {
+            "error": "status = 'error'",
+            "limit": "status = 'limit'",
+        }.get(metric) or self._column(metric)
+        # Unordered: sorting a million rows is faster in Python than in SQLite here.
+        rows = self._conn.execute(
+            f"SELECT {keys}, {expression}, {self._column('sample_weight')} FROM records "
+            f"{where} AND {expression} IS NOT NULL",
+            params,
+        ).fetchall()
+        width = len(by) or 1
+        grouped: dict[tuple[str, ...], list[tuple[float, float]]] = {}
+        if width == 1:
+            for key, value, weight in rows:
+                grouped.setdefault((str(key),), []).append((value, weight))
+        else:
+            for row in rows:
+                grouped.setdefault(_key(row, width), []).append((row[width], row[width + 1]))
+        by_value = operator.itemgetter(0)
+        for pairs in grouped.values():
+            pairs.sort(key=by_value)
+        return dict(sorted(grouped.items()))
+
+    def feedback_scores(
+        self, by: Sequence[str] = ("name",), window: Window = Window()
+    ) -> dict[tuple[str, ...], list[float]]:
+        """The feedback scores given to each group's traces, one per feedback record.
+
+        A feedback record names a trace; its score counts once for every group with a
+        call in that trace.
+        """
+        scores = self._scores(by, window, CALL_KINDS)
+        scores.pop(_ALL, None)
+        return scores
+
+    def _scores(
+        self, by: Sequence[str], window: Window, kinds: Sequence[str]
+    ) -> dict[tuple[str, ...], list[float]]:
+        """`feedback_scores`, plus under `_ALL` every score whose trace has a call."""
+        score = self._column("score")
+        feedback = self._conn.execute(
+            f"SELECT trace_id, {score} FROM records WHERE kind = 'feedback' AND {score} IS NOT NULL"
+        ).fetchall()
+        if not feedback:
+            return {}
+        keys = self._keys(by)
+        where, params = self._where(window, kinds)
+        width = len(by) or 1
+        groups_of: dict[str, set[tuple[str, ...]]] = {}
+        traces = sorted({trace for trace, _ in feedback})
+        # A few feedback records point at a few traces: look their calls up by trace id.
+        for start in range(0, len(traces), _IN_CHUNK):
+            chunk = traces[start : start + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for found in self._conn.execute(
+                f"SELECT DISTINCT trace_id, {keys} FROM records {where} AND trace_id IN ({marks})",
+                [*params, *chunk],
+            ):
+                groups_of.setdefault(found[0], set()).add(_key(found[1:], width))
+        grouped: dict[tuple[str, ...], list[float]] = {}
+        for trace, value in feedback:
+            groups = groups_of.get(trace)
+            if groups:
+                grouped.setdefault(_ALL, []).append(value)
+                for key in groups:
+                    grouped.setdefault(key, []).append(value)
+        return grouped
+
+    def _where(self, window: Window, kinds: Sequence[str]) -> tuple[str, list[object]]:
+        marks = ", ".join("?" * len(kinds))
+        clauses = [f"kind IN ({marks})"]
+        params: list[object] = list(kinds)
+        if window.since is not None:
+            clauses.append('"start" >= ?')
+            params.append(window.since)
+        if window.until is not None:
+            clauses.append('"start" < ?')
+            params.append(window.until)
+        return "WHERE " + " AND ".join(clauses), params
+
+    def _keys(self, by: Sequence[str]) -> str:
+        if not by:
+            return "'all'"
+        unknown = [key for key in by if key not in GROUPINGS]
+        if unknown:
+            raise DatasetError(
+                f"cannot group by {unknown[0]!r}; choose from {', '.join(GROUPINGS)}"
+            )
+        return ", ".join(GROUPINGS[key] for key in by)
+
+    def _column(self, name: str) -> str:
+        return self._derived.get(name) or f'"{name}"'
+
+
+def _computed_columns() -> dict[str, str]:
+    return {column: f"({value})" for column, _, value in DERIVED}
+
+
+def _key(row: Sequence[object], width: int) -> tuple[str, ...]:
+    return tuple(str(k) for k in row[:width])
+
+
+def _add(values: tuple[float | None, ...]) -> float | None:
+    present = [v for v in values if v is not None]
+    return math.fsum(present) if present else None
+
+
+def _group_stats(
+    key: tuple[str, ...],
+    sums: tuple[float | None, ...],
+    latencies: list[tuple[float, float]],
+    scores: list[float],
+) -> GroupStats:
+    # SQL's sum() is NULL over no rows; every column but the retries' has one per call.
+    calls, records, errors, schema, retried, retry_weight, limits, tin, tout, cost = (
+        0.0 if value is None else float(value) for value in sums
+    )
+    p50, p95, p99 = weighted_quantiles(latencies, (0.50, 0.95, 0.99))
+    return GroupStats(
+        key=key,
+        calls=calls,
+        records=int(records),
+        error_rate=errors / calls if calls else 0.0,
+        schema_failure_rate=schema / calls if calls else 0.0,
+        mean_retries=retried / retry_weight if retry_weight else None,
+        limit_hits=limits,
+        p50_ms=p50,
+        p95_ms=p95,
+        p99_ms=p99,
+        input_tokens=tin,
+        output_tokens=tout,
+        cost_usd=cost,
+        feedback_mean=math.fsum(scores) / len(scores) if scores else None,
+        feedback_count=len(scores),
+    )
+
+
+def _object(text: bytes) -> dict[str, object]:
+    parsed = pydantic_core.from_json(text)
+    if not isinstance(parsed, dict):
+        raise ValueError("a line must be a JSON object")
+    return parsed
+
+
+def _reporter(progress: Progress, name: str) -> Callable[[], int]:
+    def tick() -> int:
+        progress(f"querying {name}", None)
+        return 0
+
+    return tick

@@ -1,0 +1,262 @@
+"""Tests for ``llmguard stats`` and the query layer's aggregates (llmguard.cli._dataset)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmguard._records import Record, Usage
+from llmguard.cli import main
+from llmguard.cli._dataset import Dataset, DatasetError, Window, weighted_quantile
+from llmguard.sinks import JSONLSink, SQLiteSink
+
+
+def _call(span: int, name: str, duration: float, **fields: object) -> Record:
+    values: dict[str, object] = {
+        "trace_id": f"{span:032x}",
+        "span_id": f"{span:016x}",
+        "name": name,
+        "kind": "llm",
+        "start": f"2026-01-0{1 + span % 3}T10:00:{span:02d}.000000Z",
+        "end": f"2026-01-0{1 + span % 3}T10:00:{span:02d}.500000Z",
+        "duration_ms": duration,
+    }
+    values.update(fields)
+    return Record(**values)  # type: ignore[arg-type]
+
+
+def _records() -> list[Record]:
+    """A store whose figures are worked out by hand in the tests below."""
+    usage = Usage(input=100, output=10, total=110)
+    a = [
+        _call(1, "a", 10.0, attempt={"count": 1}, usage=usage, cost_usd=0.01, model="m1"),
+        _call(
+            2,
+            "a",
+            20.0,
+            status="error",
+            error_type="SchemaViolation",
+            attempt={"count": 3},
+            usage=usage,
+            cost_usd=0.01,
+            model="m1",
+        ),
+        _call(3, "a", 30.0, status="limit", attempt={"count": 1}, model="m2"),
+        _call(4, "a", 40.0, attempt={"count": 2}, usage=usage, cost_usd=0.01, model="m2"),
+    ]
+    b = [
+        _call(5, "b", 100.0, sample_weight=5.0, usage=Usage(input=7, output=3)),
+        _call(6, "b", 200.0, sample_weight=5.0, usage=Usage(input=7, output=3)),
+        _call(7, "b", 300.0, status="error", error_type="TimeoutError"),
+    ]
+    others = [
+        # Parts of calls and notes about them are not calls.
+        _call(8, "attempt 1", 5.0, kind="attempt", trace_id=f"{1:032x}", usage=usage),
+        _call(9, "feedback", 0.0, kind="feedback", trace_id=f"{1:032x}", metadata={"score": 1}),
+        _call(10, "feedback", 0.0, kind="feedback", trace_id=f"{1:032x}", metadata={"score": 0}),
+        _call(11, "feedback", 0.0, kind="feedback", trace_id=f"{7:032x}", metadata={"score": 0.25}),
+        _call(12, "c", 1.0, kind="span"),
+    ]
+    return a + b + others
+
+
+@pytest.fixture(params=["sqlite", "jsonl"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The same records written by either sink."""
+    records = _records()
+    if request.param == "sqlite":
+        path = tmp_path / "store.db"
+        sink = SQLiteSink(path)
+    else:
+        path = tmp_path / "records.jsonl"
+        sink = JSONLSink(path)  # type: ignore[assignment]
+    sink.emit(records)
+    sink.close()
+    return path
+
+
+def test_stats_equal_hand_computed_figures(store: Path) -> None:
+    """Every figure of each group matches the value worked out by hand."""
+    with Dataset.open(store) as dataset:
+        groups = {g.key: g for g in dataset.stats(("name",))}
+    assert set(groups) == {("a",), ("b",), ("c",)}
+    a, b = groups[("a",)], groups[("b",)]
+    assert (a.calls, a.records) == (4, 4)
+    assert a.error_rate == 0.25
+    assert a.schema_failure_rate == 0.25
+    assert a.mean_retries == pytest.approx((0 + 2 + 0 + 1) / 4)
+    assert a.limit_hits == 1
+    # Nearest rank: p50 of 10, 20, 30, 40 is 20; p95 and p99 are 40.
+    assert (a.p50_ms, a.p95_ms, a.p99_ms) == (20.0, 40.0, 40.0)
+    assert (a.input_tokens, a.output_tokens) == (300, 30)
+    assert a.cost_usd == pytest.approx(0.03)
+    assert (a.feedback_mean, a.feedback_count) == (0.5, 2)
+    # Two sampled calls stand for five each.
+    assert (b.calls, b.records) == (11, 3)
+    assert b.error_rate == pytest.approx(1 / 11)
+    assert b.schema_failure_rate == 0
+    assert b.mean_retries is None
+    # Weighted: 100 x5, 200 x5, 300 x1 -> the 5.5th of 11 is 200, the 10.45th is 300.
+    assert (b.p50_ms, b.p95_ms) == (200.0, 300.0)
+    assert (b.input_tokens, b.output_tokens) == (70, 30)
+    assert (b.feedback_mean, b.feedback_count) == (0.25, 1)
+
+
+def test_stats_group_by_model_day_and_status(store: Path) -> None:
+    """Other groupings split the same calls by their own keys."""
+    with Dataset.open(store) as dataset:
+        by_model = {g.key[0]: g.calls for g in dataset.stats(("model",))}
+        by_status = {g.key[0]: g.calls for g in dataset.stats(("status",))}
+        by_day = {g.key[0]: g.records for g in dataset.stats(("day",))}
+        total = dataset.stats(())
+    assert by_model == {"m1": 2, "m2": 2, "-": 12}
+    assert by_status == {"ok": 13, "error": 2, "limit": 1}
+    assert by_day == {"2026-01-01": 3, "2026-01-02": 3, "2026-01-03": 2}
+    assert len(total) == 1
+    assert total[0].calls == 16
+
+
+def test_stats_window_keeps_calls_started_inside(store: Path) -> None:
+    """--since includes its bound and --until excludes it."""
+    with Dataset.open(store) as dataset:
+        inside = dataset.stats((), Window.parse("2026-01-02", "2026-01-03"))
+    assert inside[0].records == 3
+
+
+def test_kinds_restrict_what_counts_as_a_call(store: Path) -> None:
+    """Only llm records count when asked."""
+    with Dataset.open(store) as dataset:
+        names = [g.key[0] for g in dataset.stats(("name",), kinds=("llm",))]
+    assert names == ["a", "b"]
+
+
+def test_weighted_quantile_is_nearest_rank() -> None:
+    """The quantile is the first value whose cumulative weight reaches q of the total."""
+    assert weighted_quantile([], 0.5) is None
+    assert weighted_quantile([(1.0, 1.0), (2.0, 1.0), (3.0, 2.0)], 0.5) == 2.0
+    assert weighted_quantile([(1.0, 1.0), (2.0, 1.0), (3.0, 2.0)], 0.51) == 3.0
+    assert weighted_quantile([(1.0, 3.0)], 0.0) == 1.0
+
+
+def test_stats_command_prints_a_table_with_a_total(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table has one row per group and an (all) row."""
+    assert main(["stats", str(store)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["name", "calls", "errors", "schema"]
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert set(rows) == {"a", "b", "c", "(all)"}
+    assert rows["a"][1:6] == ["4", "25.0%", "25.0%", "0.75", "1"]
+    assert rows["b"][1:3] == ["11", "9.1%"]
+    assert rows["(all)"][1] == "16"
+
+
+def test_stats_json_is_machine_readable(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--json prints the same figures as data."""
+    assert main(["stats", str(store), "--by", "model", "--json", "--since", "2026-01-01"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["by"] == "model"
+    assert document["since"] == "2026-01-01T00:00:00.000000Z"
+    groups = {g["model"]: g for g in document["groups"]}
+    assert groups["m1"]["calls"] == 2
+    assert groups["m1"]["error_rate"] == 0.5
+    assert document["total"]["calls"] == 16
+
+
+def test_stats_on_an_empty_window_says_so(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No calls in the window is a message, not an error."""
+    assert main(["stats", str(store), "--since", "2030-01-01"]) == 0
+    assert "no calls" in capsys.readouterr().out
+
+
+def test_version_1_store_is_read_through_its_json(tmp_path: Path) -> None:
+    """A store written before the derived columns existed gives the same figures."""
+    import sqlite3
+
+    from llmguard.sinks import _sqlite
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    _sqlite.MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    old_columns = ", ".join(f'"{c}"' for c in _sqlite.COLUMNS[:17])
+    for record in _records():
+        row = _sqlite.row(record)
+        conn.execute(
+            f"INSERT INTO records ({old_columns}, json) VALUES ({', '.join('?' * 18)})",
+            row[:17] + row[-1:],
+        )
+    conn.close()
+    with Dataset.open(path) as dataset:
+        a = {g.key: g for g in dataset.stats(("name",))}[("a",)]
+    assert a.mean_retries == pytest.approx(0.75)
+    assert a.schema_failure_rate == 0.25
+    assert (a.feedback_mean, a.feedback_count) == (0.5, 2)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["stats", "{missing}"], "no such file"),
+        (["stats", "{store}", "--since", "yesterday"], "not an ISO 8601 date or time"),
+        (
+            ["stats", "{store}", "--since", "2026-02-01", "--until", "2026-01-01"],
+            "empty time range",
+        ),
+        (["stats", "{garbage}"], "not a trace record"),
+        (["stats", "{notstore}"], "not an llmguard store"),
+        (["stats", "{store}", "--by", "colour"], "invalid choice"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(
+    argv: list[str],
+    message: str,
+    store: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Bad input gives one line on stderr naming the problem, exit status 2, no traceback."""
+    garbage = tmp_path / "garbage.jsonl"
+    line = _records()[0].to_json().decode()
+    garbage.write_text(f"{line}\n{{not json\n{line}\n")
+    notstore = tmp_path / "other.db"
+    import sqlite3
+
+    with sqlite3.connect(notstore) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    paths = {
+        "missing": tmp_path / "nope.db",
+        "store": store,
+        "garbage": garbage,
+        "notstore": notstore,
+    }
+    argv = [arg.format(**paths) for arg in argv]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert message in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    """A JSON Lines file cut mid-line by a hard kill is still read."""
+    path = tmp_path / "torn.jsonl"
+    lines = [r.to_json().decode() for r in _records()]
+    path.write_text("\n".join(lines) + "\n" + lines[0][:40])
+    with Dataset.open(path) as dataset:
+        assert (dataset.stats(())[0].records, dataset.stats(())[0].calls) == (8, 16)
+
+
+def test_garbage_line_error_names_the_line(tmp_path: Path) -> None:
+    """A bad line in the middle is reported with its line number."""
+    path = tmp_path / "bad.jsonl"
+    lines = [r.to_json().decode() for r in _records()]
+    lines.insert(3, "[1, 2]")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match=r"bad.jsonl:4: not a trace record"):
+        Dataset.open(path)
