@@ -37,7 +37,7 @@ def _records() -> list[Record]:
             "a",
             20.0,
             status="error",
-            error_type="SchemaViolation",
+            error_type="llmguard.exceptions.SchemaViolation",
             attempt={"count": 3},
             usage=usage,
             cost_usd=0.01,
@@ -260,3 +260,32 @@ def test_garbage_line_error_names_the_line(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DatasetError, match=r"bad.jsonl:4: not a trace record"):
         Dataset.open(path)
+
+
+def test_a_real_schema_failure_counts(tmp_path: Path) -> None:
+    """A guarded call that exhausts its retries is counted as a schema failure."""
+    from typing import Any
+
+    from pydantic import BaseModel
+
+    import llmguard as lg
+    from llmguard.testing import FakeLLM
+
+    class Answer(BaseModel):
+        n: int
+
+    fake = FakeLLM(["nope", "still no"], model="gpt-4o-mini")
+
+    @lg.guard(schema=Answer, retries=1)
+    def ask(messages: list[dict[str, str]]) -> Any:
+        return fake(model="gpt-4o-mini", messages=messages)
+
+    path = tmp_path / "store.db"
+    lg.configure(sinks=[SQLiteSink(path)])
+    with pytest.raises(lg.SchemaViolation):
+        ask([{"role": "user", "content": "a number"}])
+    lg.flush()
+    with Dataset.open(path) as dataset:
+        (figures,) = dataset.stats((), kinds=("llm",))
+    assert (figures.calls, figures.error_rate, figures.schema_failure_rate) == (1, 1.0, 1.0)
+    assert figures.mean_retries == 1

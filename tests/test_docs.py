@@ -22,6 +22,7 @@ PAGES = [
     "otel.md",
     "privacy.md",
     "prompts.md",
+    "replay.md",
     "testing.md",
     "tokens.md",
     "tools.md",

@@ -271,3 +271,82 @@ def test_fake_usage_is_a_usage() -> None:
     reply = must_adapt(FakeLLM(["abcdefgh"])(prompt="x"))
     assert isinstance(reply.usage, Usage)
     assert reply.usage.output == 2
+
+
+# -- FakeLLM.from_records -------------------------------------------------------------------
+
+
+def _recorded_triage(answers: list[Any], **fake_options: Any) -> list[lg.Record]:
+    """Records of one guarded call answered by a FakeLLM with ``answers``."""
+    model = FakeLLM(answers, **fake_options)
+
+    @lg.guard(schema=dict[str, int], retries=2, sleep=lambda seconds: None)
+    def ask(messages: Any) -> Any:
+        return model(model="gpt-fake", messages=messages)
+
+    with capture() as records:
+        ask(MESSAGES)
+    return records
+
+
+def test_from_records_repeats_the_recorded_answers_in_order() -> None:
+    """The attempts' raw answers become the script, bad ones included, model kept."""
+    records = _recorded_triage(['{"urgency": "high"}', '{"urgency": 2}'], model="gpt-4o-mini")
+    fake = FakeLLM.from_records(records)
+    assert fake.answers == ['{"urgency": "high"}', '{"urgency": 2}']
+    assert (fake.model, fake.shape) == ("gpt-4o-mini", "openai")
+
+    @lg.guard(schema=dict[str, int], retries=2)
+    def ask(messages: Any) -> Any:
+        return fake(model="gpt-fake", messages=messages)
+
+    with capture() as again:
+        assert ask(MESSAGES) == {"urgency": 2}
+
+    def outcomes(found: list[lg.Record]) -> list[Any]:
+        return [(r.output, (r.attempt or {}).get("outcome")) for r in found if r.kind == "attempt"]
+
+    assert outcomes(again) == outcomes(records)
+    assert len(outcomes(again)) == 2
+
+
+def test_from_records_orders_by_start_and_skips_what_gave_no_answer() -> None:
+    """Records in any order, other kinds and attempts that raised are all handled."""
+    records = _recorded_triage([FakeAPIError(503), '{"urgency": "x"}', '{"urgency": 3}'])
+    assert [r.kind for r in records] == ["attempt", "attempt", "attempt", "llm"]
+    assert records[0].error_type == "llmguard.testing.FakeAPIError"
+    fake = FakeLLM.from_records(reversed(records))
+    assert fake.answers == ['{"urgency": "x"}', '{"urgency": 3}']
+
+
+def test_from_records_keeps_the_anthropic_shape_unless_told_otherwise() -> None:
+    """An Anthropic answer is repeated as an Anthropic Message; shape= and model= override."""
+    records = _recorded_triage(['{"urgency": 1}'], shape="anthropic", model="claude-x")
+    fake = FakeLLM.from_records(records)
+    assert (fake.shape, fake.model) == ("anthropic", "claude-x")
+    assert fake(messages=MESSAGES).content[0].text == '{"urgency": 1}'
+    text = FakeLLM.from_records(records, shape="text", model="other", stream=True)
+    assert (text.shape, text.model, text.stream) == ("text", "other", True)
+
+
+def test_from_records_repeats_a_tool_call_answer_as_its_arguments() -> None:
+    """A tool-call answer was recorded as its arguments' JSON, which the guard accepts."""
+    records = _recorded_triage([ToolAnswer("triage", {"urgency": 5})])
+    fake = FakeLLM.from_records(records)
+    assert fake.answers == ['{"urgency": 5}']
+
+
+def test_from_records_needs_answered_attempts() -> None:
+    """No attempt, or an attempt whose answer was not kept whole: a ValueError saying so."""
+    records = _recorded_triage(['{"urgency": 1}'])
+    with pytest.raises(ValueError, match="none of the 1 records is an attempt with an answer"):
+        FakeLLM.from_records([records[-1]])
+    with pytest.raises(ValueError, match="none of the 0 records"):
+        FakeLLM.from_records([])
+    lg.configure(capture_content=False)
+    with pytest.raises(ValueError, match="holds no answer: its content was not captured"):
+        FakeLLM.from_records(_recorded_triage(['{"urgency": 1}']))
+    lg.configure(capture_content=True, max_content_bytes=256)
+    long = json.dumps({f"field{i}": i for i in range(60)})
+    with pytest.raises(ValueError, match="was cut to fit max_content_bytes"):
+        FakeLLM.from_records(_recorded_triage([long]))

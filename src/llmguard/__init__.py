@@ -20,6 +20,7 @@ from llmguard._inline import Attempts, InlineAttempt
 from llmguard._pipeline import DeliveryStats, FlushResult, SinkStats, flush, shutdown, stats
 from llmguard._prompt import Prompt
 from llmguard._records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo, Usage
+from llmguard._replay import Replay, ReplayError, ReplayOutcome, areplay, replay
 from llmguard._tokens import TokenCount, Tokenizer, count_tokens
 from llmguard._tool import Tool, acall_tool, call_tool, tool
 from llmguard._trace import Span, current_span, current_trace_id, propagate, span, trace
@@ -72,6 +73,9 @@ __all__ = [
     "Record",
     "Redactor",
     "Refused",
+    "Replay",
+    "ReplayError",
+    "ReplayOutcome",
     "Reservation",
     "Run",
     "RunState",
@@ -96,6 +100,7 @@ __all__ = [
     "acall_tool",
     "adapters",
     "agent",
+    "areplay",
     "budget",
     "call_tool",
     "configure",
@@ -109,6 +114,7 @@ __all__ = [
     "pricing",
     "propagate",
     "redact",
+    "replay",
     "reserve",
     "reset",
     "shutdown",

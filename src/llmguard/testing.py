@@ -103,6 +103,67 @@ class FakeLLM:
         self.calls: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
 
+    @classmethod
+    def from_records(
+        cls,
+        records: Iterable[Record],
+        *,
+        shape: Shape | None = None,
+        model: str | None = None,
+        stream: bool = False,
+    ) -> FakeLLM:
+        """A FakeLLM whose script is the answers a model gave in recorded calls.
+
+        The answers are the raw texts kept in ``attempt`` records (a tool call's as its
+        arguments' JSON), in the order the attempts started, so a guarded call sees
+        the same answers -- the bad ones included -- and makes the same re-asks.
+        Records of other kinds are skipped, so whole traces can be passed, and so are
+        attempts that raised instead of answering (a rate limit, a timeout): the model
+        gave nothing to repeat. Redacted answers are repeated as they were recorded;
+        finish reasons and refusals are not reproduced.
+
+        Args:
+            records: Records from a store, a JSON Lines file or `capture`.
+            shape: The response shape; by default the recorded provider's
+                (``"anthropic"`` for Anthropic, ``"openai"`` otherwise).
+            model: The model name to report; by default the one the first answer
+                was recorded with.
+            stream: Answer every call as a stream.
+
+        Raises:
+            ValueError: No attempt record holds an answer, or one holds none because
+                its content was not captured, was dropped or was cut to fit.
+        """
+        given = list(records)
+        attempts = sorted((r for r in given if r.kind == "attempt"), key=lambda r: r.start)
+        answered = [r for r in attempts if r.error_type is None]
+        if not answered:
+            raise ValueError(
+                f"none of the {len(given)} records is an attempt with an answer; pass "
+                "the attempt records of the calls (a whole trace will do)"
+            )
+        answers: list[Answer] = []
+        for record in answered:
+            if record.output is None:
+                raise ValueError(
+                    f"attempt record {record.span_id} holds no answer: its content was "
+                    "not captured (capture_content=False) or a redactor dropped it"
+                )
+            if "output" in (record.truncated or {}):
+                raise ValueError(
+                    f"attempt record {record.span_id}'s answer was cut to fit "
+                    "max_content_bytes, so it cannot be repeated"
+                )
+            output = record.output
+            answers.append(output if isinstance(output, str) else json.dumps(output))
+        first = answered[0]
+        if shape is None:
+            shape = "anthropic" if first.provider == "anthropic" else "openai"
+        if model is None:
+            recorded = first.metadata.get("response_model")
+            model = recorded if isinstance(recorded, str) else first.model or "fake-model"
+        return cls(answers, shape=shape, model=model, stream=stream)
+
     def __call__(self, prompt: str | None = None, /, **kwargs: Any) -> Any:
         """Answer one call: a prompt string, or keyword arguments as an SDK's ``create``."""
         call = kwargs if prompt is None else {"prompt": prompt, **kwargs}

@@ -27,6 +27,7 @@ from typing import Literal, TypeAlias
 import pydantic_core
 
 from llmguard._records import Record
+from llmguard.exceptions import SchemaViolation
 from llmguard.sinks._filters import iso_bound
 from llmguard.sinks._sqlite import DERIVED, INSERT, MIGRATIONS, SQLiteStore, migrate, row
 
@@ -66,6 +67,8 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 _PROGRESS_STEPS = 200_000
 _LOAD_BATCH = 5_000
 _IN_CHUNK = 500
+# How records name the error of a call whose answers never matched its schema.
+_SCHEMA_VIOLATION = f"{SchemaViolation.__module__}.{SchemaViolation.__qualname__}"
 # The key `Dataset._scores` files every score under, whatever its groups.
 _ALL = ("\x00all",)
 
@@ -398,7 +401,7 @@ class Dataset:
                 sum({weight}),
                 count(*),
                 sum({weight} * (status = 'error')),
-                sum({weight} * (coalesce({col("error_type")}, '') = 'SchemaViolation')),
+                sum({weight} * (coalesce({col("error_type")}, '') = '{_SCHEMA_VIOLATION}')),
                 sum({weight} * {retries}),
                 sum(CASE WHEN {retries} IS NOT NULL THEN {weight} END),
                 sum({weight} * (status = 'limit')),

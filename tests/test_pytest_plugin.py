@@ -1,0 +1,161 @@
+"""Tests for llmguard's pytest plugin, run as a real plugin in pytester sessions."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+# The plugin is named on the command line, with entry-point plugins off: the same
+# session whether or not the installed llmguard already declares its pytest11 entry.
+PLUGIN = ("-p", "llmguard.pytest_plugin", "-p", "no:cacheprovider", "-W", "error")
+
+
+@pytest.fixture(autouse=True)
+def _no_autoload(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner sessions load only the plugins they are given."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+def run(pytester: pytest.Pytester, source: str) -> pytest.RunResult:
+    """Run ``source`` as a test module with the plugin loaded."""
+    pytester.makepyfile(test_inner=textwrap.dedent(source))
+    return pytester.runpytest(*PLUGIN)
+
+
+def test_llmguard_records_holds_the_test_records_and_settings_reset_after(
+    pytester: pytest.Pytester,
+) -> None:
+    """Records are there as soon as a span ends; a later test starts from default settings."""
+    result = run(
+        pytester,
+        """
+        import llmguard as lg
+        from llmguard._config import settings
+
+
+        def test_records(llmguard_records):
+            lg.configure(service="inner")
+            with lg.span("first"):
+                pass
+            assert [r.name for r in llmguard_records] == ["first"]
+            assert llmguard_records[0].service == "inner"
+            lg.guard(lambda prompt: "ok")(prompt="hi")
+            assert [r.kind for r in llmguard_records] == ["span", "attempt", "llm"]
+
+
+        def test_after():
+            assert settings().service is None
+        """,
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_fake_llm_makes_scripted_models_for_guarded_calls(pytester: pytest.Pytester) -> None:
+    """fake_llm(answers, model=...) drives a guarded call; a fully used script passes."""
+    result = run(
+        pytester,
+        """
+        import llmguard as lg
+
+
+        def test_retry(fake_llm, llmguard_records):
+            model = fake_llm(['{"n": "x"}', '{"n": 2}'], model="gpt-4o-mini")
+
+            @lg.guard(schema=dict[str, int])
+            def ask(messages):
+                return model(model="gpt-4o-mini", messages=messages)
+
+            assert ask([{"role": "user", "content": "hi"}]) == {"n": 2}
+            assert len(model.calls) == 2
+            assert [r.kind for r in llmguard_records] == ["attempt", "attempt", "llm"]
+            again = fake_llm.from_records(llmguard_records)
+            assert (again.answers, again.model) == (['{"n": "x"}', '{"n": 2}'], "gpt-4o-mini")
+            again(messages=[])
+            again(messages=[])
+        """,
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_answers_left_over_fail_a_passing_test_at_teardown(pytester: pytest.Pytester) -> None:
+    """Unused answers error the test, naming the fake; allow_unused and failures are exempt."""
+    result = run(
+        pytester,
+        """
+        import pytest
+
+
+        def test_leftover(fake_llm):
+            model = fake_llm(["one", "two", "three"], model="m")
+            model(prompt="x")
+
+
+        def test_allowed(fake_llm):
+            fake_llm(["one"], allow_unused=True)
+
+
+        def test_failed_anyway(fake_llm):
+            fake_llm(["one"])
+            assert False, "the real problem"
+
+
+        @pytest.mark.xfail(reason="expected")
+        def test_expected_failure(fake_llm):
+            fake_llm(["one"])
+            assert False
+        """,
+    )
+    result.assert_outcomes(passed=2, errors=1, failed=1, xfailed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leftover*",
+            "*fake_llm #1 (m) was called 1 time(s) and has 2 answers left: 'two' …",
+        ]
+    )
+    text = result.stdout.str()
+    assert "ERROR at teardown of test_failed_anyway" not in text
+    assert "the real problem" in text
+
+
+def test_a_session_without_the_fixtures_is_untouched(pytester: pytest.Pytester) -> None:
+    """Tests that do not ask for the fixtures run as without the plugin; they are listed."""
+    result = run(
+        pytester,
+        """
+        def test_plain():
+            assert 1 + 1 == 2
+        """,
+    )
+    result.assert_outcomes(passed=1)
+    listed = pytester.runpytest(*PLUGIN, "--fixtures")
+    listed.stdout.fnmatch_lines(
+        ["*llmguard_records*", "*The records finished while the test runs*", "*fake_llm*"]
+    )
+
+
+def test_importing_the_plugin_imports_nothing_beyond_llmguard() -> None:
+    """Loading the plugin at pytest start costs no module that llmguard does not load."""
+    code = (
+        "import sys, pytest, llmguard; before = set(sys.modules); "
+        "import llmguard.pytest_plugin; print(sorted(set(sys.modules) - before))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "['llmguard.pytest_plugin']"
+
+
+def test_the_entry_point_names_the_plugin_module() -> None:
+    """Once declared, the pytest11 entry point loads llmguard.pytest_plugin."""
+    found = [
+        ep for ep in importlib.metadata.entry_points(group="pytest11") if ep.name == "llmguard"
+    ]
+    if not found:
+        pytest.skip("the installed llmguard declares no pytest11 entry point yet")
+    assert found[0].value == "llmguard.pytest_plugin"
