@@ -264,3 +264,31 @@ def test_reask_without_messages_or_prompt_is_a_type_error() -> None:
 
     with pytest.raises(TypeError, match="neither a messages list nor a prompt"):
         default_reask(call_of(question, "hi"), invalid())
+
+
+def test_recorded_input_keeps_positional_and_keyword_arguments() -> None:
+    """With both kinds of arguments, every one is kept under its parameter's name."""
+
+    def ask(prompt: str, temperature: float = 0.0, *rest: Any, **extra: Any) -> None:
+        del prompt, temperature, rest, extra
+
+    params = Parameters.of(ask)
+    assert Call(ask, ("hi",), {"temperature": 0.5}, params).recorded_input() == {
+        "prompt": "hi",
+        "temperature": 0.5,
+    }
+    assert Call(ask, ("hi", 0.2), {}, params).recorded_input() == ("hi", 0.2)
+    assert Call(ask, (), {"prompt": "hi"}, params).recorded_input() == {"prompt": "hi"}
+    # Arguments caught by *rest have no name: the positional list stays whole.
+    assert Call(ask, ("hi", 0.2, 9), {"seed": 1}, params).recorded_input() == ("hi", 0.2, 9)
+
+
+def test_recorded_input_of_a_bound_method_skips_self() -> None:
+    """A method's positional arguments are named after the parameters following self."""
+
+    class Bot:
+        def ask(self, prompt: str, temperature: float = 0.0) -> None:
+            del prompt, temperature
+
+    call = Call(Bot().ask, ("hi",), {"temperature": 1.0}, Parameters.of(Bot.ask), bound=True)
+    assert call.recorded_input() == {"prompt": "hi", "temperature": 1.0}

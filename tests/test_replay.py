@@ -148,14 +148,17 @@ def test_keyword_and_positional_arguments_are_passed_as_recorded() -> None:
 
     by_keyword = recorded_call(complete, prompt="hello", temperature=0.5)
     by_position = recorded_call(complete, "hi")
-    assert (by_keyword.input, by_position.input) == (
+    mixed = recorded_call(complete, "hey", temperature=0.25)
+    assert (by_keyword.input, by_position.input, mixed.input) == (
         {"prompt": "hello", "temperature": 0.5},
         ["hi"],
+        {"prompt": "hey", "temperature": 0.25},
     )
     seen.clear()
     assert replay(by_keyword, complete).new.value == "echo hello"
     assert replay(by_position, complete).new.value == "echo hi"
-    assert seen == [("hello", 0.5), ("hi", 1.0)]
+    assert replay(mixed, complete).new.value == "echo hey"
+    assert seen == [("hello", 0.5), ("hi", 1.0), ("hey", 0.25)]
 
 
 def test_messages_reach_a_positional_only_or_var_keyword_parameter() -> None:

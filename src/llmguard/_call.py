@@ -89,6 +89,21 @@ class Call:
             return self.args[position]
         return default
 
+    def recorded_input(self) -> Any:
+        """What an ``llm`` record keeps as the call's input when it has no messages.
+
+        The keyword arguments, or the positional ones, when only one kind was given;
+        when both were, every argument by its parameter's name, so that neither kind
+        is lost; when some went to ``*args``, the positional list is kept as it is.
+        """
+        if not self.args or not self.kwargs:
+            return self.kwargs or self.args
+        offset = 1 if self.bound else 0
+        names = {index - offset: name for name, index in self.params.positions.items()}
+        if any(index not in names for index in range(len(self.args))):
+            return self.args
+        return {**{names[i]: value for i, value in enumerate(self.args)}, **self.kwargs}
+
     def with_argument(self, name: str, value: Any) -> Call:
         """A copy of the call with the parameter ``name`` set to ``value``."""
         position = self._position(name)

@@ -237,7 +237,7 @@ class _Handler:
                 break
         if _config.settings().capture_content:
             messages = call.messages
-            llm._input = snapshot(messages if messages is not None else call.kwargs or call.args)
+            llm._input = snapshot(messages if messages is not None else call.recorded_input())
         return llm
 
     def _call(self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Call:
