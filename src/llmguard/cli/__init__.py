@@ -36,7 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from llmguard.cli import _replay, _show, _stats
+    from llmguard.cli import _drift, _replay, _report, _show, _stats
 
     parser = _Parser(
         prog="llmguard",
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         help="show the full traceback of an unexpected error",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (_stats, _show, _replay):
+    for module in (_stats, _show, _drift, _report, _replay):
         module.add_parser(commands)
     return parser
 

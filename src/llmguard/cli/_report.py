@@ -1,0 +1,591 @@
+"""``llmguard report``: one self-contained HTML page of charts and tables over the calls.
+
+The page loads nothing. Its CSS, script and SVG charts are inline, and its Content
+Security Policy allows no other source and no script or style but its own (by hash),
+so a report can be mailed, archived and opened offline, and text from a record can
+neither load nor run anything. Record strings are untrusted and escaped everywhere.
+The charts are drawn in Python (`llmguard.cli._charts`) and need no script; the
+script only lets a legend entry bring one series forward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from html import escape
+from pathlib import Path
+from typing import Literal
+
+from llmguard._records import Record
+from llmguard._version import __version__
+from llmguard.cli import CommandError
+from llmguard.cli import _format as fmt
+from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
+from llmguard.cli._charts import Series, chart, legend
+from llmguard.cli._dataset import CALL_KINDS, Dataset, DatasetError, GroupStats, Window
+from llmguard.cli._drift import Check, Report, load
+from llmguard.cli._drift import _p as drift_p
+from llmguard.cli._drift import _show as drift_show
+from llmguard.cli._html import MAX_SERIES, page
+from llmguard.cli._significance import Sample
+from llmguard.cli._stats import _HEADER, _cells
+
+__all__ = ["add_parser", "build", "run"]
+
+Unit = Literal["day", "hour"]
+
+# Below this span of data, "auto" charts by the hour.
+_HOURLY_BELOW = timedelta(days=3)
+# More buckets than this make a page nobody can read; ask for a coarser unit instead.
+_MAX_BUCKETS = 1000
+_TOP_CALLS = 10
+_MESSAGE_CHARS = 240
+_DRIFT_BASELINE = timedelta(days=7)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_KEY_FORMAT = {"day": "%Y-%m-%d", "hour": "%Y-%m-%dT%H:00"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Metric:
+    title: str
+    figure: Callable[[GroupStats], float | None]
+    stacked: bool
+    axis: Callable[[float], str]
+    show: Callable[[float], str]
+    empty: str
+
+
+def _compact(value: float) -> str:
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _axis_percent(value: float) -> str:
+    return f"{value * 100:.3g}%"
+
+
+def _axis_money(value: float) -> str:
+    return f"${value:.3g}" if value else "$0"
+
+
+def _axis_duration(value: float) -> str:
+    return fmt.duration(value) if value else "0"
+
+
+def _decimal(value: float) -> str:
+    return f"{value:.2f}"
+
+
+_METRICS = (
+    _Metric("Calls", lambda g: g.calls, True, _compact, fmt.count, "no calls"),
+    _Metric("Failure rate", lambda g: g.error_rate, False, _axis_percent, fmt.percent, ""),
+    _Metric(
+        "Schema failure rate",
+        lambda g: g.schema_failure_rate,
+        False,
+        _axis_percent,
+        fmt.percent,
+        "",
+    ),
+    _Metric(
+        "Retries per call",
+        lambda g: g.mean_retries,
+        False,
+        _compact,
+        _decimal,
+        "no attempt counts recorded",
+    ),
+    _Metric("p95 latency", lambda g: g.p95_ms, False, _axis_duration, fmt.duration, ""),
+    _Metric(
+        "Tokens (in + out)",
+        lambda g: g.input_tokens + g.output_tokens,
+        True,
+        _compact,
+        fmt.tokens,
+        "no token usage recorded",
+    ),
+    _Metric("Cost", lambda g: g.cost_usd, True, _axis_money, fmt.money, "no cost recorded"),
+    _Metric(
+        "Feedback score (mean)",
+        lambda g: g.feedback_mean,
+        False,
+        _compact,
+        _decimal,
+        "no feedback recorded",
+    ),
+)
+
+
+def add_parser(commands: Subparsers) -> None:
+    """Register ``report``."""
+    parser = commands.add_parser(
+        "report",
+        help="write a self-contained HTML report: charts over time, drift, notable calls",
+        description=(
+            "Write one HTML file that opens offline: headline figures; calls, failure "
+            "and retry rates, p95 latency, tokens, cost and feedback over time, per "
+            "function and per prompt version; what drifted in the last day against the "
+            "week before it (or the windows given); figures per function and prompt "
+            "version; and the slowest, most expensive and latest failed calls."
+        ),
+    )
+    add_path(parser)
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", required=True, help="the HTML file to write"
+    )
+    add_window(parser)
+    parser.add_argument(
+        "--bucket",
+        choices=("auto", "day", "hour"),
+        default="auto",
+        help="time unit of the charts (default: auto, hours when the calls span < 3 days)",
+    )
+    parser.add_argument("--title", help="the page's title (default: from the file name)")
+    parser.add_argument(
+        "--baseline",
+        metavar="A..B",
+        help="drift: the reference window (default: the 7 days before --current)",
+    )
+    parser.add_argument(
+        "--current",
+        metavar="C..D",
+        help="drift: the window to check (default: the day of the last call)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report and say where."""
+    span = window(args)
+    baseline = _range("--baseline", args.baseline)
+    current = _range("--current", args.current)
+    with opened(args.path) as dataset:
+        document, calls = build(
+            dataset,
+            args.path,
+            span,
+            bucket=args.bucket,
+            title=args.title,
+            baseline=baseline,
+            current=current,
+        )
+    output = Path(args.output)
+    try:
+        output.write_text(document, encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"{args.output}: cannot write: {exc.strerror}") from None
+    print(f"wrote {args.output} ({fmt.count(calls)} calls, {len(document) // 1024:,} KiB)")
+    return 0
+
+
+def _range(option: str, text: str | None) -> Window | None:
+    if text is None:
+        return None
+    try:
+        return Window.parse_range(text)
+    except DatasetError as exc:
+        raise CommandError(f"{option}: {exc}") from None
+
+
+def build(
+    dataset: Dataset,
+    source: str,
+    span: Window,
+    *,
+    bucket: Literal["auto", "day", "hour"] = "auto",
+    title: str | None = None,
+    baseline: Window | None = None,
+    current: Window | None = None,
+    now: datetime | None = None,
+) -> tuple[str, float]:
+    """The report's HTML, and the number of calls it covers.
+
+    Args:
+        dataset: The records.
+        source: The file's name as the reader typed it, for the page and its commands.
+        span: Only calls in this window.
+        bucket: The charts' time unit; ``"auto"`` picks hours below three days of data.
+        title: The page's title.
+        baseline: The drift check's reference window; by default the 7 days before
+            ``current``.
+        current: The window the drift check looks at; by default the day of the last
+            call.
+        now: When the report was made, as the footer says; the current time by default.
+
+    Raises:
+        CommandError: No call in the window, or too many buckets to draw.
+    """
+    functions, total = dataset.summary(("name",), span)
+    if total is None:
+        raise CommandError(f"no calls in {source} between {span}")
+    first, last = _bounds(dataset, span)
+    unit: Unit = bucket if bucket != "auto" else _auto_unit(first, last)
+    buckets = _buckets(first, last, unit)
+    prompts = dataset.summary(("prompt",), span)[0]
+    title = title or f"llmguard report: {Path(source).name}"
+    made = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    body = [
+        "<header>",
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="meta">{escape(source)} · calls from {escape(_when(first))} to '
+        f"{escape(_when(last))} UTC · one point per {unit}</p>",
+        "</header>",
+        _headline(total, len(functions), len([p for p in prompts if p.key[0] != "-"])),
+        _drift_section(dataset, span, last, baseline, current),
+        _charts_section(dataset, span, unit, buckets, "name", "Per function", exclude=None),
+        _charts_section(dataset, span, unit, buckets, "prompt", "Per prompt version", exclude="-"),
+        _table_section("Functions", "function", functions, total),
+        _table_section("Prompt versions", "prompt version", prompts, total),
+        _calls_section(dataset, span, source),
+        f"<footer>Made by llmguard {escape(__version__)} on {made}. This page loads "
+        "nothing from the network; hover a chart for its figures.</footer>",
+    ]
+    return page(title, "\n".join(body)), total.calls
+
+
+# -- time buckets ---------------------------------------------------------------------------
+
+
+def _time(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def _when(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def _bounds(dataset: Dataset, span: Window) -> tuple[str, str]:
+    """The first and last start times of the calls in the window.
+
+    `Dataset.span` ignores windows, so this asks the records table itself.
+    """
+    where, params = dataset._where(span, CALL_KINDS)
+    first, last = dataset._conn.execute(
+        f'SELECT min("start"), max("start") FROM records {where}', params
+    ).fetchone()
+    return str(first), str(last)
+
+
+def _auto_unit(first: str, last: str) -> Unit:
+    return "hour" if _time(last) - _time(first) < _HOURLY_BELOW else "day"
+
+
+def _buckets(first: str, last: str, unit: Unit) -> list[str]:
+    """Every bucket key from the first call's to the last's, empty ones included.
+
+    Raises:
+        CommandError: More buckets than a chart can show.
+    """
+    key = _KEY_FORMAT[unit]
+    step = timedelta(days=1) if unit == "day" else timedelta(hours=1)
+    at = datetime.strptime(_time(first).strftime(key), key)
+    end = datetime.strptime(_time(last).strftime(key), key)
+    count = int((end - at) / step) + 1
+    if count > _MAX_BUCKETS:
+        raise CommandError(
+            f"{count:,} {unit}s of calls are too many to chart; "
+            "use --bucket day or a narrower --since/--until"
+        )
+    return [(at + step * i).strftime(key) for i in range(count)]
+
+
+def _axis_label(key: str) -> str:
+    day = f"{int(key[8:10])} {_MONTHS[int(key[5:7]) - 1]}"
+    if len(key) == 10 or key.endswith("T00:00"):
+        return day
+    return f"{key[11:13]}h"
+
+
+def _bucket_name(key: str) -> str:
+    if len(key) == 10:
+        return f"{datetime.strptime(key, '%Y-%m-%d').strftime('%a')} {key}"
+    return f"{key.replace('T', ' ')} UTC, the hour after"
+
+
+# -- sections ----------------------------------------------------------------------------
+
+
+def _headline(total: GroupStats, functions: int, prompts: int) -> str:
+    feedback = "-" if total.feedback_mean is None else f"{total.feedback_mean:.2f}"
+    retries = "-" if total.mean_retries is None else f"{total.mean_retries:.2f}"
+    cards = (
+        ("Calls", fmt.count(total.calls), f"{functions} functions · {prompts} prompt versions"),
+        ("Failure rate", fmt.percent(total.error_rate), "status error"),
+        ("Schema failures", fmt.percent(total.schema_failure_rate), "never matched the schema"),
+        ("Retries per call", retries, f"limit hits {fmt.count(total.limit_hits)}"),
+        ("p95 latency", fmt.duration(total.p95_ms), f"p50 {fmt.duration(total.p50_ms)}"),
+        (
+            "Tokens",
+            _compact(total.input_tokens + total.output_tokens),
+            f"{_compact(total.input_tokens)} in · {_compact(total.output_tokens)} out",
+        ),
+        ("Cost", fmt.money(total.cost_usd), "priced calls"),
+        ("Feedback", feedback, f"mean of {total.feedback_count} scores"),
+    )
+    items = "".join(
+        f'<div class="card"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div>'
+        f'<div class="d">{escape(d)}</div></div>'
+        for k, v, d in cards
+    )
+    return f'<section class="cards">{items}</section>'
+
+
+def _charts_section(
+    dataset: Dataset,
+    span: Window,
+    unit: Unit,
+    buckets: list[str],
+    by: str,
+    heading: str,
+    *,
+    exclude: str | None,
+) -> str:
+    figures: dict[tuple[str, str], GroupStats] = {}
+    calls: dict[str, float] = {}
+    for found in dataset.stats((unit, by), span):
+        figures[(found.key[0], found.key[1])] = found
+        calls[found.key[1]] = calls.get(found.key[1], 0.0) + found.calls
+    calls.pop(exclude or "", None)
+    if not calls:
+        return (
+            f"<section><h2>{escape(heading)}</h2>"
+            '<p class="note">No call in this window names a prompt version.</p></section>'
+        )
+    ranked = sorted(calls, key=lambda k: (-calls[k], k))
+    shown = ranked[:MAX_SERIES]
+    notes = []
+    if len(ranked) > len(shown):
+        notes.append(f"The {len(shown)} busiest of {len(ranked)} are drawn; the table lists all.")
+    if exclude is not None:
+        notes.append("Calls that name no prompt are left out.")
+    axis_labels = [_axis_label(b) for b in buckets]
+    names = [_bucket_name(b) for b in buckets]
+    plots = []
+    for metric in _METRICS:
+        series = [
+            Series(
+                key,
+                index,
+                [
+                    None if (g := figures.get((b, key))) is None else metric.figure(g)
+                    for b in buckets
+                ],
+            )
+            for index, key in enumerate(shown)
+        ]
+        plots.append(
+            chart(
+                metric.title,
+                axis_labels,
+                names,
+                series,
+                stacked=metric.stacked,
+                axis=metric.axis,
+                show=metric.show,
+                empty=metric.empty,
+            )
+        )
+    note = f'<p class="note">{escape(" ".join(notes))}</p>' if notes else ""
+    return (
+        f"<section data-series><h2>{escape(heading)}</h2>{note}{legend(shown)}"
+        f'<div class="grid">{"".join(plots)}</div></section>'
+    )
+
+
+def _table_section(heading: str, by: str, groups: list[GroupStats], total: GroupStats) -> str:
+    rows = [_cells(g.key[0], g) for g in sorted(groups, key=lambda g: (-g.calls, g.key))]
+    if len(groups) > 1:
+        rows.append(_cells("(all)", total))
+    return f"<section><h2>{escape(heading)}</h2>{_table((by, *_HEADER), rows)}</section>"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1) -> str:
+    def cells(tag: str, values: Sequence[str]) -> str:
+        return "".join(
+            f"<{tag}{'' if i < left else ' class=n'}>{escape(v)}</{tag}>"
+            for i, v in enumerate(values)
+        )
+
+    body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
+    return (
+        f'<div class="scroll"><table><thead><tr>{cells("th", header)}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def _drift_section(
+    dataset: Dataset,
+    span: Window,
+    last: str,
+    baseline: Window | None,
+    current: Window | None,
+) -> str:
+    """What `llmguard drift` reports for the current window, by function and prompt."""
+    if current is None:
+        day = _time(last).date()
+        current = Window.parse(day.isoformat(), (day + timedelta(days=1)).isoformat())
+    if baseline is None:
+        end = _time(current.since or last)
+        baseline = Window.parse((end - _DRIFT_BASELINE).isoformat(), end.isoformat())
+    before, after = _clip(baseline, span), _clip(current, span)
+    samples: list[dict[tuple[str, ...], dict[str, Sample]]] = []
+    for part in (before, after):
+        merged: dict[tuple[str, ...], dict[str, Sample]] = {}
+        for by, label in (("name", "function"), ("prompt", "prompt")):
+            for key, found in load(dataset, by, part).items():
+                group = (label, *key)
+                if key != ("-",):
+                    merged[group] = found
+        samples.append(merged)
+    check = Check()
+    report = check(samples[0], samples[1])
+    return _drift_html(report, check, before, after)
+
+
+def _clip(part: Window, span: Window) -> Window:
+    since = max((b for b in (part.since, span.since) if b is not None), default=None)
+    until = min((b for b in (part.until, span.until) if b is not None), default=None)
+    if since is not None and until is not None and until < since:
+        until = since
+    return Window(since, until)
+
+
+def _drift_html(report: Report, check: Check, before: Window, after: Window) -> str:
+    criteria = (
+        f"a change is shown when significant after Benjamini-Hochberg at alpha "
+        f"{check.alpha:g} and |effect| ≥ {check.min_effect:g}; groups need "
+        f"{check.min_calls} calls a side"
+    )
+    heading = (
+        f'<h2>Drift</h2><p class="note">Current window {escape(_span_text(after))} against '
+        f"the baseline {escape(_span_text(before))}; {escape(criteria)}.</p>"
+    )
+    drifted = report.drifted
+    if drifted:
+        rows = [
+            [
+                f.group[0],
+                "/".join(f.group[1:]),
+                f.metric,
+                drift_show(f.metric, f.baseline),
+                drift_show(f.metric, f.current),
+                f.change,
+                f"{f.effect_name} {f.comparison.effect:+.2f}",
+                drift_p(f.adjusted_p),
+            ]
+            for f in drifted
+        ]
+        header = ("by", "group", "metric", "baseline", "current", "change", "effect", "adj. p")
+        body = _table(header, rows, left=3)
+    elif report.findings:
+        body = (
+            f'<p class="ok">No drift: none of the {len(report.findings)} comparisons moved '
+            "beyond noise.</p>"
+        )
+    else:
+        body = '<p class="note">Nothing compared: no group has enough calls in both windows.</p>'
+    notes = ""
+    if report.notes:
+        items = "".join(f"<li>{escape(note)}</li>" for note in report.notes)
+        notes = (
+            f"<details><summary>{len(report.notes)} groups not compared</summary>"
+            f"<ul>{items}</ul></details>"
+        )
+    return f'<section class="drift">{heading}{body}{notes}</section>'
+
+
+def _span_text(part: Window) -> str:
+    since = _when(part.since) if part.since else "…"
+    until = _when(part.until) if part.until else "…"
+    return f"{since} to {until}"
+
+
+def _calls_section(dataset: Dataset, span: Window, source: str) -> str:
+    slowest = dataset.calls(span, order_by="duration_ms", limit=_TOP_CALLS)
+    costly = [
+        r
+        for r in dataset.calls(span, order_by="cost_usd", limit=_TOP_CALLS)
+        if r.cost_usd is not None
+    ]
+    failed = latest_failures(dataset, span, _TOP_CALLS)
+    command = f"llmguard show {shlex.quote(source)} TRACE_ID"
+    parts = [
+        "<section><h2>Notable calls</h2>",
+        f'<p class="note">See one in full with <code>{escape(command)}</code>; '
+        "hover a trace id for its command.</p>",
+    ]
+    for heading, records, empty in (
+        ("Slowest", slowest, "No timed calls."),
+        ("Most expensive", costly, "No call has a cost."),
+        ("Latest failures", failed, "No call failed."),
+    ):
+        parts.append(f"<h3>{heading}</h3>")
+        if records:
+            parts.append(_calls_table(records, source))
+        else:
+            parts.append(f'<p class="note">{empty}</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def latest_failures(dataset: Dataset, span: Window, limit: int) -> list[Record]:
+    """The most recent calls whose status is not ``ok``, newest first.
+
+    `Dataset.calls` lists failures oldest first only; this asks the same table for the
+    newest few instead of reading every failure of the window.
+    """
+    where, params = dataset._where(span, CALL_KINDS)
+    clause = f"{where} AND status != 'ok' ORDER BY \"start\" DESC, rowid DESC LIMIT {limit:d}"
+    return dataset._records(clause, params)
+
+
+def _calls_table(records: list[Record], source: str) -> str:
+    rows = []
+    for r in records:
+        prompt = f"{r.prompt_name}@{r.prompt_version}" if r.prompt_version else r.prompt_name
+        error = ""
+        if r.error_type:
+            message = (r.error_message or "")[:_MESSAGE_CHARS]
+            error = (
+                f'<span title="{escape(r.error_type)}">{escape(r.error_type.rsplit(".", 1)[-1])}'
+                f"</span>{': ' if message else ''}{escape(message)}"
+            )
+        command = f"llmguard show {shlex.quote(source)} {r.trace_id}"
+        rows.append(
+            "<tr>"
+            f"<td>{escape(_when(r.start))}</td>"
+            f"<td>{escape(r.name)}</td>"
+            f"<td>{escape(r.kind)}</td>"
+            f'<td class="{"" if r.status == "ok" else "bad"}">{escape(r.status)}</td>'
+            f'<td class="n">{escape(fmt.duration(r.duration_ms))}</td>'
+            f'<td class="n">{escape(fmt.money(r.cost_usd))}</td>'
+            f"<td>{escape(r.model or '-')}</td>"
+            f"<td>{escape(prompt or '-')}</td>"
+            f'<td class="msg">{error}</td>'
+            f'<td><code title="{escape(command)}">{escape(r.trace_id)}</code></td>'
+            "</tr>"
+        )
+    header = "".join(
+        f"<th{' class=n' if h in ('duration', 'cost') else ''}>{h}</th>"
+        for h in (
+            "start (UTC)",
+            "function",
+            "kind",
+            "status",
+            "duration",
+            "cost",
+            "model",
+            "prompt",
+            "error",
+            "trace",
+        )
+    )
+    return (
+        f'<div class="scroll"><table><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
