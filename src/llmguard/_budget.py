@@ -11,6 +11,12 @@ flight. `reserve` holds, in every active budget at once, what a call could use a
 `BudgetExceeded` before the call is made, holding nothing anywhere. When the call is
 done, `Reservation.reconcile` replaces the hold by what the provider reported, or
 `Reservation.release` drops it if the call failed before using anything.
+
+A budget keeps its accounts in its own process by default. Given a ``store`` (a
+`llmguard.stores.BudgetStore`, such as `llmguard.stores.RedisBudgetStore`), it keeps
+them there instead, so that processes sharing the store share one cap. A reservation
+across several budgets is still all or nothing: holds taken in stores are given back
+when another budget refuses.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from llmguard.exceptions import BudgetExceeded, ConfigurationError
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+    from llmguard.stores import BudgetSnapshot, BudgetStore, Grant
 
 __all__ = ["Budget", "Reservation", "active", "budget", "reserve"]
 
@@ -56,10 +64,14 @@ class Budget:
             cannot be known beforehand -- its model has no price, see
             `llmguard.pricing.set` -- is refused by a budget with a dollar cap.
         name: Shown in errors and records.
+        store: Where the accounts are kept: ``None`` (the default) keeps them in this
+            budget, in this process; a `llmguard.stores.BudgetStore` shares them with
+            every budget of every process using the same store. With a store, each
+            property reads the store (and raises `BudgetUnavailable` when it cannot).
 
     Raises:
         ConfigurationError: A cap is negative or not a number (``max_tokens`` must be
-            an int), or ``name`` is not a string.
+            an int), ``name`` is not a string, or ``store`` is not a budget store.
     """
 
     __slots__ = (
@@ -74,6 +86,7 @@ class Budget:
         "max_cost_usd",
         "max_tokens",
         "name",
+        "store",
     )
 
     def __init__(
@@ -82,6 +95,7 @@ class Budget:
         max_tokens: int | None = None,
         max_cost_usd: float | None = None,
         name: str | None = None,
+        store: BudgetStore | None = None,
     ) -> None:
         if max_tokens is not None and (
             isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0
@@ -100,6 +114,13 @@ class Budget:
             )
         if name is not None and not isinstance(name, str):
             raise ConfigurationError(f"a budget name must be a string, not {name!r}")
+        if store is not None and not all(
+            callable(getattr(store, method, None)) for method in ("reserve", "settle", "snapshot")
+        ):
+            raise ConfigurationError(
+                f"store must be a budget store (reserve, settle, snapshot), not {store!r}"
+            )
+        self.store = store
         self.max_tokens = max_tokens
         self.max_cost_usd = None if max_cost_usd is None else float(max_cost_usd)
         self.name = name
@@ -114,27 +135,55 @@ class Budget:
 
     # -- what it has used ---------------------------------------------------------------
 
+    def snapshot(self) -> BudgetSnapshot:
+        """Every count at once, read together (one round trip for a shared budget).
+
+        Raises:
+            BudgetUnavailable: The budget's store cannot be reached.
+        """
+        if self.store is not None:
+            return self.store.snapshot()
+        from llmguard.stores import BudgetSnapshot
+
+        with self._lock:
+            return BudgetSnapshot(
+                used=self._used,
+                cost_usd=self._cost,
+                reserved=self._reserved,
+                reserved_usd=self._reserved_cost,
+                calls=self._calls,
+                unpriced_calls=self._unpriced,
+            )
+
     @property
     def used(self) -> int:
         """Tokens used by the calls reconciled so far."""
+        if self.store is not None:
+            return self.store.snapshot().used
         with self._lock:
             return self._used
 
     @property
     def cost_usd(self) -> float:
         """Dollars spent by the calls reconciled so far (unpriced calls count 0)."""
+        if self.store is not None:
+            return self.store.snapshot().cost_usd
         with self._lock:
             return self._cost
 
     @property
     def reserved(self) -> int:
         """Tokens held for calls in flight."""
+        if self.store is not None:
+            return self.store.snapshot().reserved
         with self._lock:
             return self._reserved
 
     @property
     def reserved_usd(self) -> float:
         """Dollars held for calls in flight."""
+        if self.store is not None:
+            return self.store.snapshot().reserved_usd
         with self._lock:
             return self._reserved_cost
 
@@ -142,32 +191,47 @@ class Budget:
     def remaining(self) -> int | None:
         """Tokens still free for new calls (the cap less used and reserved); ``None``
         without a token cap."""
+        if self.max_tokens is None:
+            return None
+        if self.store is not None:
+            seen = self.store.snapshot()
+            return max(0, self.max_tokens - seen.used - seen.reserved)
         with self._lock:
-            if self.max_tokens is None:
-                return None
             return max(0, self.max_tokens - self._used - self._reserved)
 
     @property
     def remaining_usd(self) -> float | None:
         """Dollars still free for new calls; ``None`` without a dollar cap."""
+        if self.max_cost_usd is None:
+            return None
+        if self.store is not None:
+            seen = self.store.snapshot()
+            return max(0.0, self.max_cost_usd - seen.cost_usd - seen.reserved_usd)
         with self._lock:
-            if self.max_cost_usd is None:
-                return None
             return max(0.0, self.max_cost_usd - self._cost - self._reserved_cost)
 
     @property
     def calls(self) -> int:
         """Calls reconciled so far (released reservations are not counted)."""
+        if self.store is not None:
+            return self.store.snapshot().calls
         with self._lock:
             return self._calls
 
     @property
     def unpriced_calls(self) -> int:
         """Reconciled calls whose cost was unknown, so `cost_usd` leaves them out."""
+        if self.store is not None:
+            return self.store.snapshot().unpriced_calls
         with self._lock:
             return self._unpriced
 
     def __repr__(self) -> str:
+        if self.store is not None:  # no round trip to a store just to show the budget
+            return (
+                f"Budget(name={self.name!r}, store={self.store!r}, "
+                f"max_tokens={self.max_tokens}, max_cost_usd={self.max_cost_usd})"
+            )
         with self._lock:
             return (
                 f"Budget(name={self.name!r}, used={self._used}, reserved={self._reserved}, "
@@ -219,41 +283,9 @@ class Budget:
     # -- accounting, always with the lock held ------------------------------------------
 
     def _refusal(self, tokens: int, cost_usd: float | None) -> BudgetExceeded | None:
-        label = "budget" if self.name is None else f"budget {self.name!r}"
-        if self.max_tokens is not None and self._used + self._reserved + tokens > self.max_tokens:
-            return BudgetExceeded(
-                f"{label} refused a call needing up to {tokens} tokens: {self._used} used "
-                f"and {self._reserved} reserved by calls in flight, of max_tokens="
-                f"{self.max_tokens}",
-                limit="max_tokens",
-                maximum=self.max_tokens,
-                used=self._used,
-                requested=tokens,
-                name=self.name,
-            )
-        if self.max_cost_usd is None:
-            return None
-        if cost_usd is None:
-            return BudgetExceeded(
-                f"{label} has max_cost_usd={self.max_cost_usd} and the call's cost cannot "
-                "be known: its model has no price (add one with llmguard.pricing.set)",
-                limit="max_cost_usd",
-                maximum=self.max_cost_usd,
-                used=self._cost,
-                name=self.name,
-            )
-        if self._cost + self._reserved_cost + cost_usd - self.max_cost_usd > _USD_TOLERANCE:
-            return BudgetExceeded(
-                f"{label} refused a call costing up to ${cost_usd:.6f}: ${self._cost:.6f} "
-                f"spent and ${self._reserved_cost:.6f} reserved by calls in flight, of "
-                f"max_cost_usd={self.max_cost_usd}",
-                limit="max_cost_usd",
-                maximum=self.max_cost_usd,
-                used=self._cost,
-                requested=cost_usd,
-                name=self.name,
-            )
-        return None
+        return _refusal(
+            self, tokens, cost_usd, self._used, self._reserved, self._cost, self._reserved_cost
+        )
 
     def _hold(self, tokens: int, cost_usd: float | None) -> None:
         self._reserved += tokens
@@ -283,20 +315,72 @@ class Budget:
                 self._cost += cost_usd
 
 
+def _refusal(
+    budget: Budget,
+    tokens: int,
+    cost_usd: float | None,
+    used: int,
+    reserved: int,
+    spent: float,
+    reserved_cost: float,
+) -> BudgetExceeded | None:
+    """Why a budget in the given state must refuse the call, or ``None`` if it fits."""
+    label = "budget" if budget.name is None else f"budget {budget.name!r}"
+    maximum = budget.max_tokens
+    if maximum is not None and used + reserved + tokens > maximum:
+        return BudgetExceeded(
+            f"{label} refused a call needing up to {tokens} tokens: {used} used "
+            f"and {reserved} reserved by calls in flight, of max_tokens={maximum}",
+            limit="max_tokens",
+            maximum=maximum,
+            used=used,
+            requested=tokens,
+            name=budget.name,
+        )
+    dollars = budget.max_cost_usd
+    if dollars is None:
+        return None
+    if cost_usd is None:
+        return BudgetExceeded(
+            f"{label} has max_cost_usd={dollars} and the call's cost cannot "
+            "be known: its model has no price (add one with llmguard.pricing.set)",
+            limit="max_cost_usd",
+            maximum=dollars,
+            used=spent,
+            name=budget.name,
+        )
+    if spent + reserved_cost + cost_usd - dollars > _USD_TOLERANCE:
+        return BudgetExceeded(
+            f"{label} refused a call costing up to ${cost_usd:.6f}: ${spent:.6f} "
+            f"spent and ${reserved_cost:.6f} reserved by calls in flight, of "
+            f"max_cost_usd={dollars}",
+            limit="max_cost_usd",
+            maximum=dollars,
+            used=spent,
+            requested=cost_usd,
+            name=budget.name,
+        )
+    return None
+
+
 def budget(
     *,
     max_tokens: int | None = None,
     max_cost_usd: float | None = None,
     name: str | None = None,
+    store: BudgetStore | None = None,
 ) -> Budget:
     """A budget for the calls made inside it: ``with lg.budget(max_tokens=...):``.
 
-    Also a decorator: ``@lg.budget(max_cost_usd=0.5)``. See `Budget`.
+    Also a decorator: ``@lg.budget(max_cost_usd=0.5)``. Pass ``store=`` (for instance
+    ``lg.stores.RedisBudgetStore(url, key="support-bot")``) to share the budget
+    between processes. See `Budget`.
 
     Raises:
-        ConfigurationError: A cap is negative or not a number.
+        ConfigurationError: A cap is negative or not a number, or ``store`` is not a
+            budget store.
     """
-    return Budget(max_tokens=max_tokens, max_cost_usd=max_cost_usd, name=name)
+    return Budget(max_tokens=max_tokens, max_cost_usd=max_cost_usd, name=name, store=store)
 
 
 def active() -> tuple[Budget, ...]:
@@ -317,12 +401,19 @@ class Reservation:
     reservation being the most the call could have used.
     """
 
-    __slots__ = ("_done", "budgets", "cost_usd", "tokens")
+    __slots__ = ("_done", "_holds", "budgets", "cost_usd", "tokens")
 
-    def __init__(self, budgets: tuple[Budget, ...], tokens: int, cost_usd: float | None) -> None:
+    def __init__(
+        self,
+        budgets: tuple[Budget, ...],
+        tokens: int,
+        cost_usd: float | None,
+        holds: tuple[tuple[BudgetStore, object], ...] = (),
+    ) -> None:
         self.budgets = budgets
         self.tokens = tokens
         self.cost_usd = cost_usd
+        self._holds = holds  # what the shared budgets' stores hold for this reservation
         self._done = False
 
     @property
@@ -356,7 +447,11 @@ class Reservation:
                 return
             self._done = True
             for held in self.budgets:
-                held._settle(self.tokens, self.cost_usd, charge)
+                if held.store is None:
+                    held._settle(self.tokens, self.cost_usd, charge)
+        # Stores are reached with no lock held; they report their own failures.
+        for store, hold in self._holds:
+            store.settle(hold, charge)
 
     def __enter__(self) -> Reservation:
         return self
@@ -404,6 +499,8 @@ def reserve(tokens: int, cost_usd: float | None = None) -> Reservation:
     if cost_usd is not None:
         cost_usd = _check_cost(cost_usd)
     budgets = active()
+    if any(b.store is not None for b in budgets):
+        return _reserve_shared(budgets, tokens, cost_usd)
     refusal: BudgetExceeded | None = None
     if budgets:
         with _locked(budgets):
@@ -418,6 +515,85 @@ def reserve(tokens: int, cost_usd: float | None = None) -> Reservation:
         refusal.trace_id = current_trace_id()
         raise refusal
     return Reservation(budgets, tokens, cost_usd)
+
+
+def _reserve_shared(
+    budgets: tuple[Budget, ...], tokens: int, cost_usd: float | None
+) -> Reservation:
+    """`reserve` when some budgets keep their accounts in a store.
+
+    Budgets are tried innermost first, as in `reserve`: a store's budget holds at once
+    (its store checks and holds in one atomic step), a local one is only checked. On
+    the first refusal the holds taken are given back. Then the local budgets check
+    again and hold under their locks -- never held while a store is reached.
+    """
+    holds: list[tuple[BudgetStore, object]] = []
+    refusal: BudgetExceeded | None = None
+    try:
+        for held in reversed(budgets):
+            store = held.store
+            if store is None:
+                with held._lock:
+                    refusal = held._refusal(tokens, cost_usd)
+            else:
+                grant = store.reserve(
+                    tokens, cost_usd, max_tokens=held.max_tokens, max_cost_usd=held.max_cost_usd
+                )
+                if grant.granted:
+                    if grant.hold is not None:
+                        holds.append((store, grant.hold))
+                else:
+                    refusal = _store_refusal(held, grant, tokens, cost_usd)
+            if refusal is not None:
+                break
+        else:
+            local = tuple(b for b in budgets if b.store is None)
+            with _locked(local):
+                for held in reversed(local):
+                    refusal = held._refusal(tokens, cost_usd)
+                    if refusal is not None:
+                        break
+                else:
+                    for held in local:
+                        held._hold(tokens, cost_usd)
+    except BaseException:
+        _give_back(holds)
+        raise
+    if refusal is not None:
+        _give_back(holds)
+        refusal.trace_id = current_trace_id()
+        raise refusal
+    return Reservation(budgets, tokens, cost_usd, tuple(holds))
+
+
+def _store_refusal(
+    budget: Budget, grant: Grant, tokens: int, cost_usd: float | None
+) -> BudgetExceeded:
+    seen = grant.state
+    refusal = _refusal(
+        budget, tokens, cost_usd, seen.used, seen.reserved, seen.cost_usd, seen.reserved_usd
+    )
+    if refusal is not None:
+        return refusal
+    # The store decided on amounts the state it sent back shows rounded.
+    label = "budget" if budget.name is None else f"budget {budget.name!r}"
+    if grant.limit == "max_cost_usd":
+        maximum, used, requested = budget.max_cost_usd or 0.0, seen.cost_usd, cost_usd
+    else:
+        maximum, used, requested = budget.max_tokens or 0, float(seen.used), float(tokens)
+    return BudgetExceeded(
+        f"{label} refused a call: {grant.limit} would be crossed",
+        limit=grant.limit or "max_tokens",
+        maximum=maximum,
+        used=used,
+        requested=requested,
+        name=budget.name,
+    )
+
+
+def _give_back(holds: list[tuple[BudgetStore, object]]) -> None:
+    for store, hold in holds:
+        store.settle(hold, None)
 
 
 def _check_tokens(tokens: object) -> None:

@@ -22,10 +22,12 @@ from llmguard._content import snapshot
 from llmguard._drivers import Drain, Invoke, Pause, Result
 from llmguard._limits import Admission, CallLimits, Limits
 from llmguard._passthrough import OutputCap
+from llmguard._rate_limit import admit_all, limits_for
 from llmguard._records import Usage
 from llmguard._trace import Span
 from llmguard.adapters import Reply, ToolCall, adapt
 from llmguard.exceptions import (
+    BudgetUnavailable,
     GuardError,
     LimitExceeded,
     OutputTruncated,
@@ -36,6 +38,7 @@ from llmguard.exceptions import (
 if TYPE_CHECKING:
     from llmguard._call import Call, Parameters, Reask
     from llmguard._field_errors import FieldError
+    from llmguard._rate_limit import Permit, RateLimit
     from llmguard._schema import CompiledSchema
 
 __all__ = ["Attempt", "Failure", "Plan", "StreamHandOff", "guarded_flow"]
@@ -127,6 +130,7 @@ class Plan:
     context: Callable[[Call], dict[str, Any] | None]
     limits: Limits | None = None
     model: str | None = None
+    rate_limit: RateLimit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +263,8 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
         Refused: The model refused to answer.
     """
     tally = _Tally()
-    account = _account(plan, call, llm)
+    rate_limits = limits_for(plan.rate_limit)
+    account = _account(plan, call, llm, rate_limits)
     tally.account = account
     functions = ((call.fn, call.params), *plan.fallbacks)
     last_error: BaseException | None = None
@@ -280,12 +285,24 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
             try:
                 checkpoint()  # an agent run's deadline
                 if account is not None:
-                    admission = account.admit(current, llm.trace_id)
-            except LimitExceeded as exc:
+                    prepared = account.prepare(current, llm.trace_id)
+                    permits: tuple[Permit, ...] = ()
+                    if rate_limits:
+                        permits = yield from _take_rates(
+                            rate_limits, prepared.tokens, account, span
+                        )
+                    try:
+                        admission = account.reserve(prepared, permits)
+                    except BaseException:
+                        for permit in permits:
+                            permit.cancel()
+                        raise
+            except (LimitExceeded, BudgetUnavailable) as exc:
                 span.record_exception(exc)
-                span.set_status("limit", str(exc))
+                limited = isinstance(exc, LimitExceeded)
+                span.set_status("limit" if limited else "error", str(exc))
                 span.end()
-                tally.finish(llm, "limit", None)
+                tally.finish(llm, "limit" if limited else "error", None)
                 raise
             if admission is not None:
                 current = admission.call
@@ -376,9 +393,35 @@ def _stream_cap(plan: Plan, admission: Admission | None) -> OutputCap | None:
     )
 
 
-def _account(plan: Plan, call: Call, llm: Span) -> CallLimits | None:
-    """The call's account of tokens and dollars, when a cap or a budget asks for one."""
-    if plan.limits is None and not active_budgets():
+def _take_rates(
+    limits: tuple[RateLimit, ...], tokens: int, account: CallLimits, span: Span
+) -> Generator[Pause, None, tuple[Permit, ...]]:
+    """Take the attempt's room in its rate limits, pausing the call while it waits."""
+    flow = admit_all(limits, tokens)
+    waited = 0.0
+    try:
+        seconds = next(flow)
+        while True:
+            waited += seconds
+            yield Pause(seconds)
+            seconds = flow.send(None)
+    except StopIteration as done:
+        permits: tuple[Permit, ...] = done.value
+        return permits
+    except LimitExceeded:
+        account.tripped = "rate_limit"
+        raise
+    finally:
+        if waited:
+            span.set_attribute("rate_limit_wait_s", round(waited, 6))
+
+
+def _account(
+    plan: Plan, call: Call, llm: Span, rate_limits: tuple[RateLimit, ...] = ()
+) -> CallLimits | None:
+    """The call's account of tokens and dollars, when a cap, a budget or a rate limit
+    asks for one."""
+    if plan.limits is None and not rate_limits and not active_budgets():
         return None
     model = plan.model
     if model is None:

@@ -17,6 +17,7 @@ from llmguard._flow import Failure, Plan, StreamHandOff, guarded_flow
 from llmguard._limits import _OUTPUT_PARAMS, Limits
 from llmguard._passthrough import pass_through
 from llmguard._prompt import Prompt, tag, take_pending
+from llmguard._rate_limit import RateLimit
 from llmguard._trace import Span, _current
 from llmguard._transient import Backoff, is_transient
 from llmguard._wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
@@ -71,6 +72,7 @@ class Guard(Generic[T]):
         max_total_tokens: int | None = None,
         max_cost_usd: float | None = None,
         prompt: Prompt | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.schema: CompiledSchema | None = _compile(schema, context)
         self.retries = _count("retries", retries)
@@ -114,6 +116,11 @@ class Guard(Generic[T]):
         if prompt is not None and not isinstance(prompt, Prompt):
             raise ConfigurationError(f"prompt must be an lg.Prompt, not {prompt!r}")
         self.prompt = prompt
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise ConfigurationError(
+                f"rate_limit must be an lg.rate_limit(...), not {rate_limit!r}"
+            )
+        self.rate_limit = rate_limit
 
     # -- as a decorator ------------------------------------------------------------------
 
@@ -174,6 +181,7 @@ class Guard(Generic[T]):
             context=self._context_of,
             limits=self.limits,
             model=self.model,
+            rate_limit=self.rate_limit,
         )
 
     def _context_of(self, call: Call) -> dict[str, Any] | None:
@@ -378,6 +386,7 @@ def guard(
     max_total_tokens: int | None = ...,
     max_cost_usd: float | None = ...,
     prompt: Prompt | None = ...,
+    rate_limit: RateLimit | None = ...,
 ) -> Guard[T]: ...
 
 
@@ -406,6 +415,7 @@ def guard(
     max_total_tokens: int | None = ...,
     max_cost_usd: float | None = ...,
     prompt: Prompt | None = ...,
+    rate_limit: RateLimit | None = ...,
 ) -> Guard[NoSchema]: ...
 
 
@@ -434,6 +444,7 @@ def guard(
     max_total_tokens: int | None = ...,
     max_cost_usd: float | None = ...,
     prompt: Prompt | None = ...,
+    rate_limit: RateLimit | None = ...,
 ) -> Guard[Any]: ...
 
 
@@ -469,6 +480,9 @@ def guard(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
             raises or ends the stream as ``on_output_overflow`` says), and
             ``max_total_tokens`` / ``max_cost_usd`` for the call with all its retries.
             Every attempt is also charged to the open `budget` contexts.
+            ``rate_limit`` (an `lg.rate_limit(...)`): each attempt first takes its
+            tokens and one request from it, waiting for room (with ``sleep``) or
+            raising `RateLimitExceeded`; the open ``with limit:`` blocks apply too.
 
     Raises:
         ConfigurationError: An option is invalid -- at decoration time, not at call.

@@ -18,9 +18,10 @@ from llmguard.exceptions import BudgetExceeded, ConfigurationError, TokenLimitEx
 
 if TYPE_CHECKING:
     from llmguard._call import Call
+    from llmguard._rate_limit import Permit
     from llmguard._records import Usage
 
-__all__ = ["DEFAULT_OUTPUT_RESERVE", "Admission", "CallLimits", "Limits"]
+__all__ = ["DEFAULT_OUTPUT_RESERVE", "Admission", "CallLimits", "Limits", "Prepared"]
 
 #: Output tokens reserved in budgets for a call that has no output cap.
 DEFAULT_OUTPUT_RESERVE = 1024
@@ -89,6 +90,21 @@ class Admission:
     dropped_turns: int = 0
     output_cap_sent: bool = False  # the function was given the cap, so the model keeps it
     output_cap: int | None = None
+    permits: tuple[Permit, ...] = ()  # what the attempt took from rate limits
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An attempt checked against the call's own caps, before it holds anything."""
+
+    call: Call
+    input_tokens: int | None
+    estimated: bool
+    dropped_turns: int
+    output_cap_sent: bool
+    output_cap: int | None
+    tokens: int  # the most the attempt can use: its input plus its output cap
+    cost_usd: float | None  # what that would cost, when the model has a price
 
 
 class CallLimits:
@@ -125,6 +141,15 @@ class CallLimits:
                 trimmed), or the attempt could take the call past ``max_total_tokens``.
             BudgetExceeded: The attempt could take the call past ``max_cost_usd``, or an
                 open budget past its cap.
+        """
+        return self.reserve(self.prepare(call, trace_id))
+
+    def prepare(self, call: Call, trace_id: str | None) -> Prepared:
+        """Fit the input, cap the output and check the call's own caps; hold nothing.
+
+        Raises:
+            TokenLimitExceeded: As in `admit`.
+            BudgetExceeded: The attempt could take the call past ``max_cost_usd``.
         """
         limits = self.limits
         if self.question is _UNSET:
@@ -168,13 +193,30 @@ class CallLimits:
                 name=self.name,
                 trace_id=trace_id,
             )
+        sent = output_cap is not None and call is not sent_to
+        return Prepared(call, counted, estimated, dropped, sent, output_cap, worst, worst_cost)
+
+    def reserve(self, prepared: Prepared, permits: tuple[Permit, ...] = ()) -> Admission:
+        """Hold the prepared attempt in every open budget, or refuse it.
+
+        Raises:
+            BudgetExceeded: An open budget would be crossed.
+        """
         try:
-            reservation = reserve(worst, worst_cost)
+            reservation = reserve(prepared.tokens, prepared.cost_usd)
         except BudgetExceeded:
             self.tripped = "budget"
             raise
-        sent = output_cap is not None and call is not sent_to
-        return Admission(call, counted, estimated, reservation, dropped, sent, output_cap)
+        return Admission(
+            prepared.call,
+            prepared.input_tokens,
+            prepared.estimated,
+            reservation,
+            prepared.dropped_turns,
+            prepared.output_cap_sent,
+            prepared.output_cap,
+            permits,
+        )
 
     def settle(self, admission: Admission, usage: Usage | None, model: str | None) -> float | None:
         """Replace the attempt's reservation with what it used; returns its cost."""
@@ -188,6 +230,8 @@ class CallLimits:
             tokens = usage.total if usage.total is not None else _sum(usage)
             cost = pricing.cost(usage, model) if model else None
         admission.reservation.reconcile(tokens, cost)
+        for permit in admission.permits:
+            permit.reconcile(tokens)
         self.tokens += tokens
         if cost is not None:
             self.cost_usd = (self.cost_usd or 0.0) + cost
@@ -199,6 +243,8 @@ class CallLimits:
     def release(self, admission: Admission) -> None:
         """The attempt failed before using anything: drop its reservation."""
         admission.reservation.release()
+        for permit in admission.permits:
+            permit.release()
 
     def describe(self) -> dict[str, Any]:
         """What the call's record says about its limits."""

@@ -22,7 +22,10 @@ The tree::
     │   ├── StepLimitExceeded      an agent run's max_steps
     │   ├── ToolCallLimitExceeded  an agent run's max_tool_calls
     │   ├── LoopDetected           an agent repeated a tool call or made no progress
-    │   └── TimeLimitExceeded      an agent run's deadline (timeout_s)
+    │   ├── TimeLimitExceeded      an agent run's deadline (timeout_s)
+    │   └── RateLimitExceeded      a rate limit could not admit the call in time
+    ├── BudgetUnavailable          a shared store could not be reached; the call was
+    │                              refused (``on_unavailable="closed"``)
     └── ToolError                  a tool call could not be made or gave a bad result
         ├── ToolInputError         the arguments are invalid, or no tool has that name
         ├── ToolOutputError        the result did not match the tool's output schema
@@ -31,9 +34,10 @@ The tree::
 Every `GuardError` carries the attempts made, the tokens they used together and the
 id of the call's trace; every `LimitExceeded` carries the limit, what was used, what
 the refused step asked for, and the trace id -- and, when an agent run stopped on it,
-the run's partial state (``.state``, a `RunState`). Every `ToolError` carries the tool's name
-and each problem found, as `FieldError` values; its message lists them in plain text
-that can be handed back to the model.
+the run's partial state (``.state``, a `RunState`). `BudgetUnavailable` carries the
+store, its address and key, and the error that made it unreachable. Every `ToolError`
+carries the tool's name and each problem found, as `FieldError` values; its message
+lists them in plain text that can be handed back to the model.
 """
 
 from __future__ import annotations
@@ -49,12 +53,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BudgetExceeded",
+    "BudgetUnavailable",
     "ConfigurationError",
     "GuardError",
     "LLMGuardError",
     "LimitExceeded",
     "LoopDetected",
     "OutputTruncated",
+    "RateLimitExceeded",
     "Refused",
     "SchemaViolation",
     "StepLimitExceeded",
@@ -235,6 +241,65 @@ class LoopDetected(LimitExceeded):
         self.tool = tool
         self.arguments = arguments
         self.count = count
+
+
+class RateLimitExceeded(LimitExceeded):
+    """A rate limit had no room for the call, and waiting was not allowed or too long.
+
+    ``limit`` is ``"tokens_per_minute"`` or ``"requests_per_minute"``, ``maximum`` its
+    value, ``used`` what the last minute already took of it, ``requested`` what the
+    call asked for.
+
+    Attributes:
+        retry_after: Seconds until there would have been room, when the call can ever
+            fit; ``None`` when it asks for more than the whole per-minute limit.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        maximum: float,
+        used: float,
+        requested: float | None = None,
+        name: str | None = None,
+        trace_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            limit=limit,
+            maximum=maximum,
+            used=used,
+            requested=requested,
+            name=name,
+            trace_id=trace_id,
+        )
+        self.retry_after = retry_after
+
+
+class BudgetUnavailable(LLMGuardError):
+    """A shared budget or rate limit could not be checked, so the call was not made.
+
+    Raised by a store configured with ``on_unavailable="closed"`` when its server
+    cannot be reached; the original error is also the exception's ``__cause__``.
+
+    Attributes:
+        store: The store's description, e.g. ``"RedisBudgetStore"``.
+        url: Where the store lives, without any password.
+        key: The store's key (the name the budget is shared under).
+        cause: The error that made the store unreachable.
+    """
+
+    def __init__(
+        self, message: str, *, store: str, url: str | None, key: str, cause: BaseException
+    ) -> None:
+        super().__init__(message)
+        self.store = store
+        self.url = url
+        self.key = key
+        self.cause = cause
 
 
 class ToolError(LLMGuardError):

@@ -1,0 +1,482 @@
+"""`RedisBudgetStore`: budgets and rate limits shared through Redis.
+
+Every change is one Lua script, so that checking a cap and holding against it is one
+atomic step for the whole fleet. Layout, for a store with ``key="bot"`` and
+``window="day"`` (the braces keep a window's keys in one Redis Cluster slot)::
+
+    {bot:2026-11-24}:totals   hash: tokens, cost, calls, unpriced (reconciled calls)
+    {bot:2026-11-24}:holds    hash: reservation id -> "tokens cost"
+    {bot:2026-11-24}:leases   sorted set: reservation id, scored by its expiry (ms)
+    {bot}:rate                hash: the rate limit's token buckets
+
+A reservation is a field of ``holds`` with a lease in ``leases``. Every script first
+drops the holds whose lease has passed -- by the Redis server's clock, the one clock
+the whole fleet shares -- so the hold of a process that died mid-call expires
+instead of blocking the budget for good. A window's keys expire once the window (and
+the longest lease) is over.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from llmguard.exceptions import BudgetUnavailable, ConfigurationError
+from llmguard.stores._protocol import BudgetSnapshot, Grant, RateTake
+
+__all__ = ["RedisBudgetStore", "Window"]
+
+logger = logging.getLogger("llmguard")
+
+Window = Literal["minute", "day", "month"]
+OnUnavailable = Literal["open", "closed"]
+
+_WINDOWS = ("minute", "day", "month")
+# Dollar amounts are sums of floats; a nano-dollar of rounding is not a crossed cap.
+_USD_TOLERANCE = 1e-9
+# How long a window's keys outlive it, besides the longest lease: late reconciliations.
+_GRACE_MS = 60_000
+
+# Drop the expired holds, then read the totals and sum what the live holds keep.
+_STATE = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+for i = 1, #expired do
+  redis.call('HDEL', KEYS[2], expired[i])
+end
+if #expired > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+end
+local totals = redis.call('HMGET', KEYS[1], 'tokens', 'cost', 'calls', 'unpriced')
+local used = tonumber(totals[1]) or 0
+local spent = tonumber(totals[2]) or 0
+local held_tokens, held_cost = 0, 0
+local holds = redis.call('HVALS', KEYS[2])
+for i = 1, #holds do
+  local space = string.find(holds[i], ' ', 1, true)
+  held_tokens = held_tokens + tonumber(string.sub(holds[i], 1, space - 1))
+  held_cost = held_cost + tonumber(string.sub(holds[i], space + 1))
+end
+local function fmt(x) return string.format('%.17g', x) end
+local function state(status, limit)
+  return {status, limit, fmt(used), fmt(spent), fmt(held_tokens), fmt(held_cost),
+          fmt(tonumber(totals[3]) or 0), fmt(tonumber(totals[4]) or 0)}
+end
+"""
+
+# ARGV: id, tokens, cost ('' if unknown), max_tokens (''), max_cost_usd (''), lease in
+# ms, expiry of the window's keys in ms since the epoch (''), tolerance in dollars.
+_RESERVE = (
+    _STATE
+    + """
+local tokens = tonumber(ARGV[2])
+if ARGV[4] ~= '' and used + held_tokens + tokens > tonumber(ARGV[4]) then
+  return state('refused', 'max_tokens')
+end
+if ARGV[5] ~= '' then
+  if ARGV[3] == '' then
+    return state('refused', 'max_cost_usd')
+  end
+  if spent + held_cost + tonumber(ARGV[3]) - tonumber(ARGV[5]) > tonumber(ARGV[8]) then
+    return state('refused', 'max_cost_usd')
+  end
+end
+local cost = ARGV[3]
+if cost == '' then cost = '0' end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ' ' .. cost)
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[1])
+if ARGV[7] ~= '' then
+  redis.call('PEXPIREAT', KEYS[2], ARGV[7])
+  redis.call('PEXPIREAT', KEYS[3], ARGV[7])
+end
+return state('ok', '')
+"""
+)
+
+_SNAPSHOT = _STATE + "\nreturn state('ok', '')\n"
+
+# ARGV: id, '1' to charge or '0' to only drop the hold, tokens, cost ('' if unknown),
+# expiry of the window's keys ('').  Usage is charged even when the lease has passed:
+# what was spent is never hidden. Returns 1 if the hold was still there.
+_SETTLE = """
+local held = redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if ARGV[2] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[3])
+  redis.call('HINCRBY', KEYS[1], 'calls', 1)
+  if ARGV[4] == '' then
+    redis.call('HINCRBY', KEYS[1], 'unpriced', 1)
+  else
+    redis.call('HINCRBYFLOAT', KEYS[1], 'cost', ARGV[4])
+  end
+  if ARGV[5] ~= '' then
+    redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+  end
+end
+return held
+"""
+
+# Token buckets, one per limit, refilled continuously at the per-minute rate and full
+# after a minute idle. ARGV: tokens, requests, tokens_per_minute (''),
+# requests_per_minute (''). Both are taken together or neither; the answer is the
+# wait for each (0 when taken) and what the last minute has used of each.
+_TAKE = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local saved = redis.call('HMGET', KEYS[1], 'ts', 'tokens', 'requests')
+local elapsed = math.max(0, now - (tonumber(saved[1]) or now))
+local tpm, rpm = tonumber(ARGV[3]), tonumber(ARGV[4])
+local tokens, requests = tonumber(ARGV[1]), tonumber(ARGV[2])
+local function level(value, cap)
+  if cap == nil then return 0 end
+  local last = tonumber(value)
+  if last == nil then return cap end
+  return math.min(cap, last + elapsed * cap / 60)
+end
+local free_tokens, free_requests = level(saved[2], tpm), level(saved[3], rpm)
+local wait_tokens, wait_requests = 0, 0
+if tpm ~= nil and tokens > 0 and tokens > free_tokens then
+  wait_tokens = (tokens - free_tokens) * 60 / tpm
+end
+if rpm ~= nil and requests > 0 and requests > free_requests then
+  wait_requests = (requests - free_requests) * 60 / rpm
+end
+local function fmt(x) return string.format('%.17g', x) end
+if wait_tokens == 0 and wait_requests == 0 then
+  local fields = {'ts', fmt(now)}
+  if tpm ~= nil then
+    free_tokens = math.min(tpm, free_tokens - tokens)
+    table.insert(fields, 'tokens')
+    table.insert(fields, fmt(free_tokens))
+  end
+  if rpm ~= nil then
+    free_requests = math.min(rpm, free_requests - requests)
+    table.insert(fields, 'requests')
+    table.insert(fields, fmt(free_requests))
+  end
+  redis.call('HSET', KEYS[1], unpack(fields))
+  redis.call('PEXPIRE', KEYS[1], 61000)
+end
+local used_tokens, used_requests = 0, 0
+if tpm ~= nil then used_tokens = tpm - free_tokens end
+if rpm ~= nil then used_requests = rpm - free_requests end
+return {fmt(wait_tokens), fmt(wait_requests), fmt(used_tokens), fmt(used_requests)}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Hold:
+    """One reservation in Redis: the window it was made in, its id, when keys expire."""
+
+    base: str
+    id: str
+    expire_at: int | None
+
+
+class RedisBudgetStore:
+    """Keeps budgets and rate limits in Redis, shared by every process using ``key``.
+
+    Give it to `llmguard.budget` (``store=``) to hold a fleet of workers to one cap,
+    or to `llmguard.rate_limit` to share a rate limit. Each process creates its own
+    store with the same URL and key; budgets with the same key share their totals.
+
+    Args:
+        url: A redis-py URL, ``redis://[:password@]host:6379/0`` (or ``rediss://``,
+            ``unix://``). Give either ``url`` or ``client``.
+        key: The name the accounts are shared under; it prefixes every Redis key.
+        window: ``None`` (one total, forever), ``"minute"``, ``"day"`` or ``"month"``:
+            the totals start again at each UTC minute, day or calendar month.
+        on_unavailable: What a call does when Redis cannot be reached: ``"closed"``
+            (the default) refuses it with `BudgetUnavailable`; ``"open"`` lets it
+            proceed, unchecked and uncounted, and says so in a (rate-limited)
+            warning and an ``internal`` record.
+        lease_seconds: How long a reservation is held without being reconciled or
+            released; then it expires, as the reservations of a process that died
+            mid-call do. Make it longer than your slowest call.
+        timeout: Seconds to wait for Redis (to connect, and for each answer).
+        client: A ``redis.Redis`` client to use instead of ``url``.
+        clock: Seconds since the epoch, to place calls in windows (for tests).
+
+    Raises:
+        ConfigurationError: redis-py is not installed, or an option is invalid.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        key: str,
+        window: Window | None = None,
+        on_unavailable: OnUnavailable = "closed",
+        lease_seconds: float = 600.0,
+        timeout: float = 1.0,
+        client: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(key, str) or not key:
+            raise ConfigurationError(f"key must be a non-empty string, not {key!r}")
+        if window is not None and window not in _WINDOWS:
+            raise ConfigurationError(
+                f"window must be None, 'minute', 'day' or 'month', not {window!r}"
+            )
+        if on_unavailable not in ("open", "closed"):
+            raise ConfigurationError(
+                f"on_unavailable must be 'open' or 'closed', not {on_unavailable!r}"
+            )
+        for option, value in (("lease_seconds", lease_seconds), ("timeout", timeout)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ConfigurationError(f"{option} must be a positive number, not {value!r}")
+        if (url is None) == (client is None):
+            raise ConfigurationError("RedisBudgetStore needs either a url or a client=")
+        if not callable(clock):
+            raise ConfigurationError(f"clock must be a callable, not {clock!r}")
+        try:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+        except ImportError as exc:
+            raise ConfigurationError(
+                "RedisBudgetStore needs redis-py: pip install 'llmguard[redis]'"
+            ) from exc
+        if client is None:
+            if not isinstance(url, str):
+                raise ConfigurationError(f"url must be a string, not {url!r}")
+            try:
+                # One immediate retry: the first command after a server restart meets a
+                # dead pooled connection, and the retry reconnects.
+                client = redis.Redis.from_url(
+                    url,
+                    socket_timeout=timeout,
+                    socket_connect_timeout=timeout,
+                    retry=Retry(NoBackoff(), 1),
+                )
+            except ValueError as exc:
+                raise ConfigurationError(f"invalid Redis url {_safe_url(url)!r}: {exc}") from exc
+        self.key = key
+        self.url = _safe_url(url) if url is not None else None
+        self.window = window
+        self.on_unavailable: OnUnavailable = on_unavailable
+        self.lease_seconds = float(lease_seconds)
+        self.client = client
+        self.clock = clock
+        self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        self._reserve = client.register_script(_RESERVE)
+        self._settle = client.register_script(_SETTLE)
+        self._snapshot = client.register_script(_SNAPSHOT)
+        self._take = client.register_script(_TAKE)
+
+    def __repr__(self) -> str:
+        where = self.url or repr(self.client)
+        return f"RedisBudgetStore({where!r}, key={self.key!r}, window={self.window!r})"
+
+    # -- budgets --------------------------------------------------------------------------
+
+    def reserve(
+        self,
+        tokens: int,
+        cost_usd: float | None,
+        *,
+        max_tokens: int | None,
+        max_cost_usd: float | None,
+    ) -> Grant:
+        """Hold the amounts in Redis unless a cap would be crossed (one atomic script).
+
+        Raises:
+            BudgetUnavailable: Redis cannot be reached and the store fails closed.
+        """
+        base, expire_at = self._window(self.clock())
+        hold = _Hold(base, uuid.uuid4().hex, expire_at)
+        args = (
+            hold.id,
+            tokens,
+            _number(cost_usd),
+            _number(max_tokens),
+            _number(max_cost_usd),
+            round(self.lease_seconds * 1000),
+            _number(expire_at),
+            repr(_USD_TOLERANCE),
+        )
+        try:
+            answer = self._reserve(keys=_keys(base), args=args)
+        except self._errors as exc:
+            self._unavailable(exc)
+            return Grant(granted=True, hold=None, state=BudgetSnapshot())
+        state = _state(answer)
+        if _text(answer[0]) == "ok":
+            return Grant(granted=True, hold=hold, state=state)
+        return Grant(granted=False, hold=None, state=state, limit=_text(answer[1]))
+
+    def settle(self, hold: object, charge: tuple[int, float | None] | None) -> None:
+        """Drop a hold, charging ``(tokens, cost_usd)`` or nothing; never raises."""
+        if not isinstance(hold, _Hold):
+            raise TypeError(f"not a hold of this store: {hold!r}")
+        if charge is None:
+            args: tuple[Any, ...] = (hold.id, "0", 0, "", "")
+        else:
+            tokens, cost_usd = charge
+            args = (hold.id, "1", tokens, _number(cost_usd), _number(hold.expire_at))
+        try:
+            held = self._settle(keys=_keys(hold.base), args=args)
+        except self._errors as exc:
+            _report(
+                f"shared budget {self.key!r}: a call's usage could not be recorded "
+                "(its reservation will expire)",
+                exc,
+            )
+            return
+        if not held and charge is not None:
+            _report(
+                f"shared budget {self.key!r}: a reservation's lease ran out before its call "
+                "was reconciled; raise lease_seconds above the slowest call",
+                None,
+            )
+
+    def snapshot(self) -> BudgetSnapshot:
+        """The counts of the current window.
+
+        Raises:
+            BudgetUnavailable: Redis cannot be reached (whatever ``on_unavailable``
+                says: there is no number to give).
+        """
+        base, _ = self._window(self.clock())
+        try:
+            answer = self._snapshot(keys=_keys(base), args=())
+        except self._errors as exc:
+            raise self._error(exc) from exc
+        return _state(answer)
+
+    # -- rate limits ----------------------------------------------------------------------
+
+    def take(
+        self,
+        tokens: float,
+        requests: float,
+        *,
+        tokens_per_minute: int | None,
+        requests_per_minute: int | None,
+    ) -> RateTake:
+        """Take from the shared token buckets, or say how long until there is room.
+
+        Raises:
+            BudgetUnavailable: Redis cannot be reached and the store fails closed.
+        """
+        args = (
+            repr(float(tokens)),
+            repr(float(requests)),
+            _number(tokens_per_minute),
+            _number(requests_per_minute),
+        )
+        try:
+            answer = self._take(keys=[f"{{{self.key}}}:rate"], args=args)
+        except self._errors as exc:
+            self._unavailable(exc)
+            return RateTake(0.0, 0.0, 0.0, 0.0, enforced=False)
+        waits = [float(_text(x)) for x in answer]
+        return RateTake(waits[0], waits[1], waits[2], waits[3])
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _window(self, now: float) -> tuple[str, int | None]:
+        """The Redis key prefix of the window ``now`` falls in, and when its keys expire."""
+        window = self.window
+        if window is None:
+            return f"{{{self.key}}}", None
+        moment = datetime.fromtimestamp(now, timezone.utc)
+        if window == "minute":
+            start = moment.replace(second=0, microsecond=0)
+            label, end = start.strftime("%Y-%m-%dT%H:%M"), start + timedelta(minutes=1)
+        elif window == "day":
+            start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+            label, end = start.strftime("%Y-%m-%d"), start + timedelta(days=1)
+        else:
+            start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            label = start.strftime("%Y-%m")
+            end = (
+                start.replace(year=start.year + 1, month=1)
+                if start.month == 12
+                else (start.replace(month=start.month + 1))
+            )
+        expire_at = int(end.timestamp() * 1000) + round(self.lease_seconds * 1000) + _GRACE_MS
+        return f"{{{self.key}:{label}}}", expire_at
+
+    def _error(self, exc: BaseException) -> BudgetUnavailable:
+        where = self.url or "Redis"
+        return BudgetUnavailable(
+            f"the shared budget {self.key!r} cannot be checked: {where} is unreachable "
+            f"({type(exc).__name__}: {exc})",
+            store=type(self).__name__,
+            url=self.url,
+            key=self.key,
+            cause=exc,
+        )
+
+    def _unavailable(self, exc: BaseException) -> None:
+        if self.on_unavailable == "closed":
+            raise self._error(exc) from exc
+        _report(
+            f"shared budget {self.key!r} was not enforced: its Redis store is unreachable "
+            "and fails open",
+            exc,
+        )
+
+
+def _keys(base: str) -> list[str]:
+    return [f"{base}:totals", f"{base}:holds", f"{base}:leases"]
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _state(answer: list[Any]) -> BudgetSnapshot:
+    used, spent, held, held_cost, calls, unpriced = (float(_text(x)) for x in answer[2:8])
+    return BudgetSnapshot(
+        used=int(used),
+        cost_usd=spent,
+        reserved=int(held),
+        reserved_usd=max(0.0, held_cost),
+        calls=int(calls),
+        unpriced_calls=int(unpriced),
+    )
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, fit for messages and records."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def _report(problem: str, exc: BaseException | None) -> None:
+    """A rate-limited warning and an ``internal`` record; never raises."""
+    try:
+        from llmguard._pipeline import _pipeline
+
+        _pipeline().report(problem, exc)
+    except Exception:  # reporting must not break the call it reports on
+        logger.warning("llmguard: %s", problem)
