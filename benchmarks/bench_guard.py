@@ -17,21 +17,21 @@ the SDK's own request building and response parsing plus what each layer adds:
 
 Figures are medians, over many rounds, of the time per call of a batch of calls; within
 a phase the variants take turns batch by batch, so drift in the machine's speed reaches
-them all alike. Added times are differences from the bare call of the same phase. For
-the JSONL sink, *amortized* is the time for many calls plus the flush that writes their
-records, per call -- what the process pays in all, background delivery included.
+them all alike. Added times are differences from the bare call of the same phase. With
+the JSONL sink, the records are delivered between rounds, untimed; *amortized* is the
+time for many calls plus the flush that writes their records, per call -- what the
+process pays in all, background delivery included.
 """
 
 from __future__ import annotations
 
-import gc
 import importlib
 import json
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import ModuleType
@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import openai
 import pydantic
+from _timing import Variant, amortized_ns, interleaved_ns
 from openai.types.chat import ChatCompletion
 
 import llmguard as lg
@@ -198,6 +199,36 @@ def instructor_variant(mode: Any, body: bytes) -> Callable[[], Ticket]:
 
 # -- timing ---------------------------------------------------------------------------------
 
+BARE = "bare create + model_validate_json"
+GUARD = "@lg.guard(schema=Ticket), no sink"
+GUARD_NO_SCHEMA = "@lg.guard, no schema, no sink"
+INSTRUCTOR_JSON = "Instructor JSON mode"
+INSTRUCTOR_TOOLS = "Instructor TOOLS mode"
+GUARD_SINK = "@lg.guard(schema=Ticket), JSONL sink"
+GUARD_NO_SCHEMA_SINK = "@lg.guard, no schema, JSONL sink"
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """Median µs per call by variant, per phase, and the amortized JSONL figures."""
+
+    no_sink_us: dict[str, float]
+    jsonl_us: dict[str, float]
+    bare_amortized_us: float
+    guard_amortized_us: float
+
+    def added_us(self, variant: str) -> float:
+        """What ``variant`` adds to the bare call of its own phase, in µs."""
+        phase = self.no_sink_us if variant in self.no_sink_us else self.jsonl_us
+        return phase[variant] - phase[BARE]
+
+    def instructor_ratio(self, mode: str, guard: str = GUARD) -> float | None:
+        """Instructor's added time over the guard's, or None without Instructor."""
+        name = f"Instructor {mode} mode"
+        if name not in self.no_sink_us:
+            return None
+        return self.added_us(name) / self.added_us(guard)
+
 
 def check(name: str, fn: Callable[[], object]) -> None:
     result = fn()
@@ -206,40 +237,76 @@ def check(name: str, fn: Callable[[], object]) -> None:
         value = Ticket.model_validate_json(result.choices[0].message.content or "")
     # Instructor answers with an instance of a subclass of Ticket it made: compare fields.
     if value is None or value.model_dump() != EXPECTED.model_dump():
-        raise SystemExit(f"{name} returned {result!r}, not {EXPECTED!r}")
+        raise RuntimeError(f"{name} returned {result!r}, not {EXPECTED!r}")
 
 
-def interleaved_us(variants: Sequence[tuple[str, Callable[[], object]]]) -> dict[str, float]:
+def timed_us(
+    variants: Sequence[Variant],
+    rounds: int,
+    batch: int,
+    warmup: int,
+    between: Callable[[], object] | None = None,
+) -> dict[str, float]:
     """Median time per call of each variant, in µs, the variants taking turns by batch."""
     for name, fn in variants:
         check(name, fn)
-        for _ in range(WARMUP):
-            fn()
-    # What the imports and the warm-up left behind moves out of the collector's sight:
-    # else a full collection, whose cost grows with all the SDKs' objects, lands on
-    # whichever variant happens to trip it.
-    gc.collect()
-    gc.freeze()
-    samples: dict[str, list[float]] = {name: [] for name, _ in variants}
-    for _ in range(ROUNDS):
-        for name, fn in variants:
-            start = time.perf_counter_ns()
-            for _ in range(BATCH):
-                fn()
-            samples[name].append((time.perf_counter_ns() - start) / BATCH / 1000)
-    return {name: statistics.median(times) for name, times in samples.items()}
+    samples = interleaved_ns(variants, rounds, batch, warmup, between)
+    return {name: statistics.median(times) / 1000 for name, times in samples.items()}
 
 
-def amortized_us(fn: Callable[[], object], flush: Callable[[], object]) -> float:
-    samples = []
-    for _ in range(LONG_RUNS):
-        flush()
-        start = time.perf_counter_ns()
-        for _ in range(LONG_CALLS):
-            fn()
-        flush()
-        samples.append((time.perf_counter_ns() - start) / LONG_CALLS / 1000)
-    return statistics.median(samples)
+def measure(
+    rounds: int = ROUNDS,
+    batch: int = BATCH,
+    warmup: int = WARMUP,
+    long_calls: int = LONG_CALLS,
+    long_runs: int = LONG_RUNS,
+) -> GuardResult:
+    """Time every variant; see the module docstring."""
+    content_client = mocked_client(CONTENT_BODY)
+    bare: Variant = (BARE, bare_variant(content_client))
+
+    # Phase 1: no sink, so nothing but the guard itself runs on the caller's thread.
+    lg.configure(sinks=[])
+    phase1: list[Variant] = [
+        bare,
+        (GUARD, guarded_variant(content_client)),
+        (GUARD_NO_SCHEMA, unschematized_variant(content_client)),
+    ]
+    if instructor is not None:
+        phase1.append((INSTRUCTOR_JSON, instructor_variant(instructor.Mode.JSON, CONTENT_BODY)))
+        phase1.append((INSTRUCTOR_TOOLS, instructor_variant(instructor.Mode.TOOLS, TOOL_BODY)))
+    first = timed_us(phase1, rounds, batch, warmup)
+
+    # Phase 2: a JSONL sink, the records written by llmguard's background thread --
+    # between rounds, untimed, so that the writing never lands inside a timed batch.
+    def flush() -> object:
+        return lg.flush(timeout=60)
+
+    def nothing() -> None:
+        return None
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "bench_guard.jsonl"
+        lg.configure(sinks=[lg.sinks.JSONLSink(out)], queue_size=max(QUEUE_SIZE, 3 * long_calls))
+        try:
+            guarded_sink = guarded_variant(content_client)
+            phase2: list[Variant] = [
+                bare,
+                (GUARD_SINK, guarded_sink),
+                (GUARD_NO_SCHEMA_SINK, unschematized_variant(content_client)),
+            ]
+            second = timed_us(phase2, rounds, batch, warmup, flush)
+            total = amortized_ns(
+                [("bare", bare[1], nothing), ("guard", guarded_sink, flush)], long_runs, long_calls
+            )
+        finally:
+            lg.configure(sinks=[])
+    return GuardResult(
+        no_sink_us=first,
+        jsonl_us=second,
+        bare_amortized_us=statistics.median(total["bare"]) / 1000,
+        guard_amortized_us=statistics.median(total["guard"]) / 1000,
+    )
 
 
 def versions() -> str:
@@ -254,73 +321,29 @@ def versions() -> str:
 
 
 def main() -> None:
-    content_client = mocked_client(CONTENT_BODY)
-    bare = ("bare create + model_validate_json", bare_variant(content_client))
-
-    # Phase 1: no sink, so nothing but the guard itself runs on the caller's thread.
-    lg.configure(sinks=[])
-    phase1: list[tuple[str, Callable[[], object]]] = [
-        bare,
-        ("@lg.guard(schema=Ticket), no sink", guarded_variant(content_client)),
-        ("@lg.guard, no schema, no sink", unschematized_variant(content_client)),
-    ]
-    if instructor is not None:
-        phase1.append(
-            ("Instructor JSON mode", instructor_variant(instructor.Mode.JSON, CONTENT_BODY))
-        )
-        phase1.append(
-            ("Instructor TOOLS mode", instructor_variant(instructor.Mode.TOOLS, TOOL_BODY))
-        )
-    first = interleaved_us(phase1)
-
-    # Phase 2: a JSONL sink, the records written by llmguard's background thread.
-    out = Path(tempfile.mkdtemp()) / "bench_guard.jsonl"
-    lg.configure(sinks=[lg.sinks.JSONLSink(out)], queue_size=QUEUE_SIZE)
-    guarded_sink = guarded_variant(content_client)
-    phase2: list[tuple[str, Callable[[], object]]] = [
-        bare,
-        ("@lg.guard(schema=Ticket), JSONL sink", guarded_sink),
-        ("@lg.guard, no schema, JSONL sink", unschematized_variant(content_client)),
-    ]
-    second = interleaved_us(phase2)
-
-    def flush() -> object:
-        return lg.flush(timeout=60)
-
-    def nothing() -> None:
-        return None
-
-    bare_total = amortized_us(bare[1], nothing)
-    guarded_total = amortized_us(guarded_sink, flush)
-
+    result = measure()
     print(versions())
     print(f"median time per call over {ROUNDS} rounds of {BATCH} calls")
     print(f"{'variant':<44} {'per call':>10} {'added':>10}")
-    for phase in (first, second):
-        base = phase[bare[0]]
+    for phase in (result.no_sink_us, result.jsonl_us):
         for name, per_call in phase.items():
-            added = "" if name == bare[0] else f"{per_call - base:>8.1f}µs"
+            added = "" if name == BARE else f"{result.added_us(name):>8.1f}µs"
             print(f"{name:<44} {per_call:>8.1f}µs {added:>10}")
+    bare_total, guarded_total = result.bare_amortized_us, result.guard_amortized_us
     print(
         f"{'@lg.guard(schema=Ticket), JSONL, amortized':<44} {guarded_total:>8.1f}µs "
         f"{guarded_total - bare_total:>8.1f}µs  (bare {bare_total:.1f}µs, flush included)"
     )
-
-    ours = first["@lg.guard(schema=Ticket), no sink"] - first[bare[0]]
-    ours_sink = second["@lg.guard(schema=Ticket), JSONL sink"] - second[bare[0]]
     if instructor is None:
         print("instructor is not installed: no comparison")
-    else:
-        for mode in ("JSON", "TOOLS"):
-            theirs = first[f"Instructor {mode} mode"] - first[bare[0]]
-            ratios = ", ".join(
-                f"vs guard {label}: {theirs / added:.1f}x" if added > 0 else f"{label}: n/a"
-                for label, added in (("no sink", ours), ("JSONL sink", ours_sink))
-            )
-            print(f"Instructor {mode} added / llmguard added: {ratios}")
-        print(f"target: >= {TARGET_RATIO:.0f}x")
-    stats = lg.stats()
-    print(f"llmguard records emitted {stats.emitted}, dropped {stats.dropped}")
+        return
+    for mode in ("JSON", "TOOLS"):
+        ratios = ", ".join(
+            f"vs guard {label}: {result.instructor_ratio(mode, guard):.1f}x"
+            for label, guard in (("no sink", GUARD), ("JSONL sink", GUARD_SINK))
+        )
+        print(f"Instructor {mode} added / llmguard added: {ratios}")
+    print(f"target: >= {TARGET_RATIO:.0f}x")
 
 
 if __name__ == "__main__":

@@ -1,60 +1,59 @@
-"""Overhead of ``@lg.trace`` against a bare call and an OpenTelemetry SDK span.
+"""Overhead of ``@lg.trace`` and ``@lg.guard`` against a bare call and an OpenTelemetry span.
 
 Run: ``python benchmarks/bench_trace.py``. Every variant runs in this one process on
-the same trivial function. Two figures per variant:
+the same trivial function, the llmguard ones with a JSONL sink. Two figures per variant:
 
-* *caller*: the median, over many short runs of 100 calls, of the time per call --
-  what the application's thread sees;
-* *amortized*: the time for 20,000 calls plus the flush that delivers their records,
-  per call -- what the process pays in all, background delivery included.
+* *caller*: the median, over many rounds, of the time per call of a batch of calls --
+  what the application's thread sees. The variants take turns batch by batch, and the
+  records of one round are delivered (llmguard flushed, OpenTelemetry force-flushed)
+  before the next, untimed, so background delivery never lands inside a timed batch;
+* *amortized*: the time for many calls plus the flush that delivers their records, per
+  call -- what the process pays in all, background delivery included.
 
-Overheads are differences from the bare call.
+Overheads are differences from the bare call. The OpenTelemetry span has three
+attributes, a ``BatchSpanProcessor`` and an exporter that does nothing; llmguard's
+records are written to a file.
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from _timing import amortized_ns, interleaved_ns
 
 import llmguard as lg
 
-SHORT_RUNS = 2_000
-SHORT_CALLS = 100
-LONG_CALLS = 20_000
-LONG_RUNS = 5
+BARE = "bare call"
+TRACE = "@lg.trace, JSONL sink"
+GUARD = "@lg.guard (no schema), JSONL sink"
+OTEL = "OpenTelemetry span, BatchSpanProcessor"
+TRACE_NO_CONTENT = "@lg.trace, JSONL sink, capture_content=False"
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    """Medians in ns per call, by variant; ``dropped`` counts records llmguard dropped."""
+
+    caller_ns: dict[str, float]
+    amortized_ns: dict[str, float]
+    dropped: int
+
+    def added_us(self, variant: str, amortized: bool = False) -> float:
+        """What ``variant`` adds to the bare call, in µs."""
+        figures = self.amortized_ns if amortized else self.caller_ns
+        return (figures[variant] - figures[BARE]) / 1000
 
 
 def work(x: int) -> int:
     return x + 1
 
 
-def caller_ns(fn: Callable[[int], int]) -> float:
-    samples = []
-    for _ in range(SHORT_RUNS):
-        start = time.perf_counter_ns()
-        for i in range(SHORT_CALLS):
-            fn(i)
-        samples.append((time.perf_counter_ns() - start) / SHORT_CALLS)
-    return statistics.median(samples)
-
-
-def amortized_ns(fn: Callable[[int], int], flush: Callable[[], object]) -> float:
-    samples = []
-    for _ in range(LONG_RUNS):
-        flush()
-        start = time.perf_counter_ns()
-        for i in range(LONG_CALLS):
-            fn(i)
-        flush()
-        samples.append((time.perf_counter_ns() - start) / LONG_CALLS)
-    return statistics.median(samples)
-
-
-def otel_variant() -> tuple[Callable[[int], int], Callable[[], object]] | None:
+def otel_span() -> tuple[Callable[[int], int], Callable[[], object], Callable[[], object]] | None:
+    """``work`` inside an OpenTelemetry SDK span, its flush and its shutdown; or None."""
     try:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import (
@@ -70,8 +69,7 @@ def otel_variant() -> tuple[Callable[[int], int], Callable[[], object]] | None:
             return SpanExportResult.SUCCESS
 
     provider = TracerProvider()
-    processor = BatchSpanProcessor(NoopExporter(), max_queue_size=LONG_CALLS * 2)
-    provider.add_span_processor(processor)
+    provider.add_span_processor(BatchSpanProcessor(NoopExporter(), max_queue_size=100_000))
     tracer = provider.get_tracer("bench")
 
     def otel_work(x: int) -> int:
@@ -81,48 +79,82 @@ def otel_variant() -> tuple[Callable[[int], int], Callable[[], object]] | None:
             span.set_attribute("model", "none")
             return work(x)
 
-    return otel_work, provider.force_flush
+    return otel_work, provider.force_flush, provider.shutdown
+
+
+def measure(
+    rounds: int = 2_000, batch: int = 100, long_calls: int = 20_000, long_runs: int = 5
+) -> TraceResult:
+    """Time every variant; see the module docstring."""
+    otel = otel_span()
+    with tempfile.TemporaryDirectory() as folder:
+        # Room for every record of an amortized run (a guarded call makes two), so
+        # that none is dropped: a dropped record would be cheaper than a delivered one.
+        lg.configure(
+            sinks=[lg.sinks.JSONLSink(Path(folder) / "bench.jsonl")],
+            queue_size=max(10_000, 3 * long_calls),
+            capture_content=True,
+        )
+        try:
+            traced, guarded = lg.trace(work), lg.guard(work)
+
+            def flush() -> object:
+                return lg.flush(timeout=60)
+
+            def nothing() -> None:
+                return None
+
+            calls: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+                (BARE, lambda: work(1), nothing),
+                (TRACE, lambda: traced(1), flush),
+                (GUARD, lambda: guarded(1), flush),
+            ]
+            if otel is not None:
+                otel_work, otel_flush, _ = otel
+                calls.append((OTEL, lambda: otel_work(1), otel_flush))
+
+            def deliver() -> None:
+                for _, _, flush_one in calls:
+                    flush_one()
+
+            caller = interleaved_ns(
+                [(name, fn) for name, fn, _ in calls], rounds, batch, batch, deliver
+            )
+            total = amortized_ns(calls, long_runs, long_calls)
+
+            lg.configure(capture_content=False)
+            plain = [calls[0], (TRACE_NO_CONTENT, lambda: traced(1), flush)]
+            caller |= interleaved_ns(
+                [(name, fn) for name, fn, _ in plain], rounds, batch, batch, deliver
+            )
+            total |= amortized_ns(plain, long_runs, long_calls)
+            dropped = lg.stats().dropped + sum(s.dropped for s in lg.stats().sinks)
+        finally:
+            lg.configure(sinks=[], capture_content=True)
+            if otel is not None:
+                otel[2]()
+    return TraceResult(
+        caller_ns={name: statistics.median(times) for name, times in caller.items()},
+        amortized_ns={name: statistics.median(times) for name, times in total.items()},
+        dropped=dropped,
+    )
 
 
 def main() -> None:
-    out = Path(tempfile.mkdtemp()) / "bench.jsonl"
-    lg.configure(sinks=[lg.sinks.JSONLSink(out)], queue_size=LONG_CALLS * 2)
-    traced = lg.trace(work)
-
-    def flush() -> object:
-        return lg.flush(timeout=60)
-
-    def nothing() -> None:
-        return None
-
-    rows = [("bare call", caller_ns(work), amortized_ns(work, nothing))]
-    rows.append(("@lg.trace, JSONL sink", caller_ns(traced), amortized_ns(traced, flush)))
-    lg.configure(capture_content=False)
-    rows.append(
-        ("@lg.trace, JSONL sink, no content", caller_ns(traced), amortized_ns(traced, flush))
-    )
-    lg.configure(capture_content=True)
-    otel = otel_variant()
-    if otel is not None:
-        otel_work, otel_flush = otel
-        name = "OpenTelemetry span, batch processor"
-        rows.append((name, caller_ns(otel_work), amortized_ns(otel_work, otel_flush)))
-
-    bare_caller, bare_total = rows[0][1], rows[0][2]
-    print(f"Python {sys.version.split()[0]}; added time per call (median)")
-    print(f"{'variant':<38} {'caller':>10} {'amortized':>10}")
-    for name, caller, total in rows[1:]:
-        added_caller, added_total = (caller - bare_caller) / 1000, (total - bare_total) / 1000
-        print(f"{name:<38} {added_caller:>8.2f}µs {added_total:>8.2f}µs")
-    if otel is not None:
-        ours, theirs = rows[1], rows[-1]
-        print(
-            "OpenTelemetry / llmguard: "
-            f"caller {(theirs[1] - bare_caller) / (ours[1] - bare_caller):.1f}x, "
-            f"amortized {(theirs[2] - bare_total) / (ours[2] - bare_total):.1f}x"
-        )
-    stats = lg.stats()
-    print(f"llmguard records emitted {stats.emitted}, dropped {stats.dropped}")
+    result = measure()
+    print(f"added time per call, µs (median); llmguard dropped {result.dropped} records")
+    print(f"{'variant':<46} {'caller':>8} {'amortized':>10}")
+    for name in result.caller_ns:
+        if name != BARE:
+            caller, total = result.added_us(name), result.added_us(name, amortized=True)
+            print(f"{name:<46} {caller:>8.2f} {total:>10.2f}")
+    if OTEL in result.caller_ns:
+        for name in (TRACE, GUARD):
+            print(
+                f"OpenTelemetry / {name}: "
+                f"caller {result.added_us(OTEL) / result.added_us(name):.1f}x, amortized "
+                f"{result.added_us(OTEL, True) / result.added_us(name, True):.1f}x"
+            )
 
 
 if __name__ == "__main__":

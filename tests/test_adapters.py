@@ -20,8 +20,6 @@ from anthropic.types import (
     RawMessageStartEvent,
     RawMessageStopEvent,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response
 
@@ -530,59 +528,6 @@ def test_failing_on_error_callback_does_not_propagate() -> None:
         raise RuntimeError("reporting failed")
 
     assert adapt({"object": "chat.completion", "choices": 5}, on_error=worse) is None
-
-
-# -- hypothesis: adapt and the accumulators never raise -----------------------------------
-
-KEYS = st.sampled_from(
-    [
-        "object", "type", "choices", "message", "content", "delta", "usage", "index",
-        "tool_calls", "function", "name", "arguments", "input", "output", "text", "refusal",
-        "prompt_tokens", "input_tokens", "output_tokens", "cache_read_input_tokens",
-        "prompt_tokens_details", "cached_tokens", "status", "incomplete_details", "reason",
-        "stop_reason", "stop_details", "id", "model", "finish_reason", "response", "item",
-        "content_block", "partial_json",
-    ]
-)  # fmt: skip
-WORDS = st.sampled_from(
-    [
-        "chat.completion", "chat.completion.chunk", "response", "message", "text", "tool_use",
-        "function_call", "output_text", "refusal", "incomplete", "completed", "message_start",
-        "content_block_start", "content_block_delta", "message_delta", "text_delta",
-        "input_json_delta", "response.completed", "response.output_text.delta", "custom",
-    ]
-)  # fmt: skip
-LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5) | WORDS
-JSONISH = st.recursive(
-    LEAVES,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(KEYS | st.text(max_size=3), inner, max_size=6)
-    ),
-    max_leaves=30,
-)
-
-
-@given(JSONISH)
-def test_adapt_never_raises_on_arbitrary_data(data: object) -> None:
-    """Whatever nested dicts, lists and strings come in, adapt returns a Reply or None."""
-    assert adapt(data) is None or isinstance(adapt(data), Reply)
-
-
-@given(st.lists(JSONISH, max_size=8))
-def test_accumulators_never_raise_on_arbitrary_chunks(chunks: list[object]) -> None:
-    """Every accumulator takes any chunks and still gives a reply."""
-    for accumulator in (
-        OpenAIChatStream(),
-        AnthropicStream(),
-        OpenAIResponsesStream(),
-        TextStream(),
-    ):
-        for chunk in chunks:
-            accumulator.feed(chunk)
-        assert isinstance(accumulator.reply(), Reply)
-        assert accumulator.items == len(chunks)
-    picked = accumulator_for(chunks[0]) if chunks else None
-    assert picked is None or isinstance(picked, StreamAccumulator)
 
 
 # -- streams ------------------------------------------------------------------------------

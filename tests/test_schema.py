@@ -563,31 +563,6 @@ def test_values_with_a_broken_repr_are_still_rendered() -> None:
 
 # --- properties ----------------------------------------------------------------------
 
-FRAGMENTS = ["{", "}", "[", "]", "```", "```json\n", '"', "json", ":", ",", "\n", " ", "1", "-"]
-FRAGMENTS += ["true", "null", "NaN", '"category"', '"bug"', '"urgency"', "\\", "\\u", "é", "a"]
-SCHEMAS = [
-    TICKET,
-    OBJECT,
-    compile_schema(str),
-    compile_schema(int),
-    compile_schema(list[Ticket]),
-    compile_schema(NESTED_JSON_SCHEMA),
-    compile_schema(Answer, context={"doc_ids": ["a"]}),
-]
-texts = st.one_of(st.text(), st.lists(st.sampled_from(FRAGMENTS), max_size=60).map("".join))
-
-
-@given(text=texts, schema=st.sampled_from(SCHEMAS))
-def test_extract_never_raises_on_any_text(text: str, schema: CompiledSchema) -> None:
-    """Arbitrary text gives an Extraction: a value, or errors -- never an exception."""
-    found = extract(text, schema)
-    assert isinstance(found, Extraction)
-    assert found.ok == (not found.errors)
-    if not found.ok:
-        assert found.value is None
-        assert all(e.path.startswith("$") for e in found.errors)
-
-
 json_scalars = st.one_of(
     st.none(),
     st.booleans(),

@@ -7,7 +7,7 @@ own failures reach the application.
 
 from __future__ import annotations
 
-from llmguard import adapters, pricing, redact, sinks, testing
+from llmguard import adapters, pricing, redact, sinks, stores, testing
 from llmguard._agent import Agent, AgentStopped, Run, RunState, agent, current_run, steps
 from llmguard._budget import Budget, Reservation, budget, reserve
 from llmguard._call import Call, Reask
@@ -19,6 +19,7 @@ from llmguard._guard import Guard, NoSchema, guard
 from llmguard._inline import Attempts, InlineAttempt
 from llmguard._pipeline import DeliveryStats, FlushResult, SinkStats, flush, shutdown, stats
 from llmguard._prompt import Prompt
+from llmguard._rate_limit import Permit, RateLimit, rate_limit
 from llmguard._records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo, Usage
 from llmguard._replay import Replay, ReplayError, ReplayOutcome, areplay, replay
 from llmguard._tokens import TokenCount, Tokenizer, count_tokens
@@ -27,12 +28,14 @@ from llmguard._trace import Span, current_span, current_trace_id, propagate, spa
 from llmguard._version import __version__
 from llmguard.exceptions import (
     BudgetExceeded,
+    BudgetUnavailable,
     ConfigurationError,
     GuardError,
     LimitExceeded,
     LLMGuardError,
     LoopDetected,
     OutputTruncated,
+    RateLimitExceeded,
     Refused,
     SchemaViolation,
     StepLimitExceeded,
@@ -53,6 +56,7 @@ __all__ = [
     "Attempts",
     "Budget",
     "BudgetExceeded",
+    "BudgetUnavailable",
     "Call",
     "ConfigurationError",
     "ContentDigest",
@@ -68,7 +72,10 @@ __all__ = [
     "LoopDetected",
     "NoSchema",
     "OutputTruncated",
+    "Permit",
     "Prompt",
+    "RateLimit",
+    "RateLimitExceeded",
     "Reask",
     "Record",
     "Redactor",
@@ -113,6 +120,7 @@ __all__ = [
     "guard",
     "pricing",
     "propagate",
+    "rate_limit",
     "redact",
     "replay",
     "reserve",
@@ -122,6 +130,7 @@ __all__ = [
     "span",
     "stats",
     "steps",
+    "stores",
     "testing",
     "tool",
     "trace",

@@ -460,10 +460,7 @@ def process(
             if settings.strict:
                 raise
             report("a redactor failed; the record's content was dropped", exc)
-            metadata = {**record.metadata, "llmguard.redaction": f"failed: {type(exc).__name__}"}
-            return dataclasses.replace(
-                record, input=None, output=None, error_message=None, metadata=metadata
-            )
+            return _without_content(record, exc)
         if not isinstance(record, Record):
             raise TypeError(f"redactor {redactor!r} returned {type(record).__name__}, not Record")
     limit = settings.max_content_bytes
@@ -479,6 +476,36 @@ def process(
     if output_digest is not None:
         truncated["output"] = output_digest
     return dataclasses.replace(record, input=new_input, output=new_output, truncated=truncated)
+
+
+_OWN_METADATA = ("llmguard.", "otel.")
+
+
+def _without_content(record: Record, exc: Exception) -> Record:
+    """The record stripped of everything a redactor cleans, for when one failed.
+
+    That is what `llmguard.redact.DEFAULT` treats as content: input, output, the error
+    message, text in metadata values and the offending values in an attempt's errors.
+    Metadata that cannot hold text (numbers, booleans) stays, and so does llmguard's own
+    (keys starting with ``llmguard.`` or ``otel.``).
+    """
+    metadata = {
+        k: v
+        for k, v in record.metadata.items()
+        if k.startswith(_OWN_METADATA) or v is None or isinstance(v, (bool, int, float))
+    }
+    metadata["llmguard.redaction"] = f"failed: {type(exc).__name__}"
+    attempt = record.attempt
+    if attempt is not None and "errors" in attempt:
+        attempt = {k: v for k, v in attempt.items() if k != "errors"}
+    return dataclasses.replace(
+        record,
+        input=None,
+        output=None,
+        error_message=None,
+        metadata=metadata,
+        attempt=attempt,
+    )
 
 
 # -- the process-wide pipeline ---------------------------------------------------------

@@ -127,15 +127,32 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Record:
-        """Rebuild a record from `to_dict` output; unknown keys are ignored."""
-        values = {k: v for k, v in data.items() if k in _FIELD_SET}
-        if isinstance(usage := values.get("usage"), Mapping):
-            values["usage"] = Usage(**usage)
-        if isinstance(stream := values.get("stream"), Mapping):
-            values["stream"] = StreamInfo(**stream)
-        if isinstance(truncated := values.get("truncated"), Mapping):
-            values["truncated"] = {k: ContentDigest(**v) for k, v in truncated.items()}
-        if isinstance(tags := values.get("tags"), list):
+        """Rebuild a record from `to_dict` output; unknown keys are ignored.
+
+        Raises:
+            TypeError: A field is missing or holds a value of the wrong type (a line
+                that was not written by llmguard), so readers can skip it.
+        """
+        values = {k: v for k, v in data.items() if k in _FIELD_SET and v is not None}
+        for name, value in values.items():
+            expected = _FIELD_TYPES.get(name)
+            if expected is None:
+                continue
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise TypeError(f"record field {name!r} holds {type(value).__name__}")
+            if type(value) is int and not _INT64_MIN <= value <= _INT64_MAX:
+                raise ValueError(f"record field {name!r} holds an integer out of range")
+        if (usage := values.get("usage")) is not None:
+            values["usage"] = _nested(Usage, usage, int, "estimated")
+        if (stream := values.get("stream")) is not None:
+            values["stream"] = _nested(StreamInfo, stream, (int, str))
+        if (truncated := values.get("truncated")) is not None:
+            values["truncated"] = {
+                k: _nested(ContentDigest, v, (int, str)) for k, v in truncated.items()
+            }
+        if (tags := values.get("tags")) is not None:
+            if not all(isinstance(tag, str) for tag in tags):
+                raise TypeError("record field 'tags' holds a value that is not a string")
             values["tags"] = tuple(tags)
         return cls(**values)
 
@@ -163,6 +180,43 @@ def _serializer() -> TypeAdapter[Record]:
 
 def _unknown(value: object) -> str:
     return f"<{type(value).__name__}>"
+
+
+# Numbers a store can hold: what SQLite (and most readers) take as an integer.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_TEXT = (str,)
+_NUMBER = (int, float)
+# What each field may hold once read from JSON (None aside); never a bool.
+_TEXT_FIELDS = (
+    "trace_id", "span_id", "name", "start", "end", "parent_id", "kind", "status",
+    "error_type", "error_message", "service", "model", "provider", "prompt_name",
+    "prompt_version", "price_table", "finish_reason",
+)  # fmt: skip
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(_TEXT_FIELDS, _TEXT),
+    **dict.fromkeys(("duration_ms", "cost_usd", "sample_weight"), _NUMBER),
+    **dict.fromkeys(
+        ("usage", "attempt", "limits", "truncated", "stream", "metadata"), (dict, Mapping)
+    ),
+    "tags": (list, tuple),
+    "schema_version": (int,),
+}
+
+
+def _nested(cls: Any, value: Any, kinds: Any, flag: str | None = None) -> Any:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{cls.__name__} must be an object, not {type(value).__name__}")
+    for name, item in value.items():
+        if item is None:
+            continue
+        if name == flag:
+            if not isinstance(item, bool):
+                raise TypeError(f"{cls.__name__}.{name} holds {type(item).__name__}")
+        elif not isinstance(item, kinds) or isinstance(item, bool):
+            raise TypeError(f"{cls.__name__}.{name} holds {type(item).__name__}")
+        elif type(item) is int and not _INT64_MIN <= item <= _INT64_MAX:
+            raise ValueError(f"{cls.__name__}.{name} holds an integer out of range")
+    return cls(**value)
 
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Record) if f.name != "_json")

@@ -25,7 +25,8 @@ def iso_bound(value: TimeBound) -> str:
         The UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
 
     Raises:
-        ValueError: ``value`` is a string that is not an ISO 8601 date or time.
+        ValueError: ``value`` is a string that is not an ISO 8601 date or time, or the
+            time falls outside years 1 to 9999 once moved to UTC.
     """
     if isinstance(value, str):
         text = value.strip()
@@ -38,7 +39,13 @@ def iso_bound(value: TimeBound) -> str:
             raise ValueError(f"not an ISO 8601 date or time: {value!r}") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"time out of range once in UTC: {value.isoformat()}") from None
+    # strftime's %Y does not pad years before 1000 on every platform; strings would
+    # then no longer compare as times.
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 def check_limit(limit: int | None) -> None:

@@ -26,7 +26,9 @@ class JSONLSink:
 
     Each batch is written with a single ``write`` call on a file opened with
     ``O_APPEND``, so lines from several threads or processes never interleave and a hard
-    kill can tear at most the last line, which `read_jsonl` skips. The file and its
+    kill can tear at most the last line, which `read_jsonl` skips; a sink that opens a
+    file ending in such a line starts on a new line, so no record of its own is lost to
+    it (the fragment then stays a line of its own, still skipped). The file and its
     parent directories are created on the first batch; a forked child opens its own
     descriptor.
 
@@ -62,6 +64,7 @@ class JSONLSink:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._pid = 0
+        self._unterminated = False
         renew_lock_after_fork(self)
 
     def emit(self, batch: Sequence[Record]) -> None:
@@ -73,6 +76,11 @@ class JSONLSink:
             fd = self._descriptor()
             if self.rotate_bytes is not None:
                 fd = self._rotate_if_full(fd, len(data))
+            if self._unterminated:
+                # A hard kill tore the file's last line: end it, so that our first
+                # record is not glued to the fragment and lost with it.
+                data = b"\n" + data
+                self._unterminated = False
             _write_all(fd, data)
 
     def flush(self, timeout: float | None = None) -> None:
@@ -111,6 +119,7 @@ class JSONLSink:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, _OPEN_FLAGS, 0o666)
         self._pid = os.getpid()
+        self._unterminated = _ends_unterminated(self.path)
         return self._fd
 
     def _reopen(self, fd: int) -> int:
@@ -154,6 +163,18 @@ class JSONLSink:
 
     def _backup(self, number: int) -> Path:
         return self.path.with_name(f"{self.path.name}.{number}")
+
+
+def _ends_unterminated(path: Path) -> bool:
+    """Whether the file's last byte is something other than a newline."""
+    try:
+        with open(path, "rb") as file:
+            if file.seek(0, os.SEEK_END) == 0:
+                return False
+            file.seek(-1, os.SEEK_END)
+            return file.read(1) != b"\n"
+    except OSError:
+        return False
 
 
 def _write_all(fd: int, data: bytes) -> None:

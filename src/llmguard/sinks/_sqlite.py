@@ -238,11 +238,19 @@ def row(record: Record, text: str | None = None) -> tuple[object, ...]:
 
 def _retries(attempt: Mapping[str, Any]) -> int | None:
     count = attempt.get("count")
-    return count - 1 if isinstance(count, int) else None
+    # Read back from files too, where a damaged count must not stop a whole load.
+    if isinstance(count, int) and not isinstance(count, bool) and 0 < count <= 2**63:
+        return count - 1
+    return None
 
 
 def _score(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) else None
+    if not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float, read back from a file
+        return None
 
 
 # Connections inherited through fork: SQLite forbids using or closing them in the

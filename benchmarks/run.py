@@ -1,0 +1,567 @@
+"""Every performance target of DESIGN.md, measured side by side, in one command.
+
+    python benchmarks/run.py [--quick] [--write] [--cli-dir DIR]
+
+Runs the benchmark scripts of this folder through their ``measure`` functions and
+prints one table: each target, what was measured (the median and, in brackets, the
+lowest and highest of the repeats), the measured value divided by the target's limit,
+and whether the target is met. ``--quick`` shrinks every size so that the whole run
+takes well under a minute (a smoke run; its figures are noisy). ``--write`` replaces the
+generated part of ``benchmarks/RESULTS.md`` -- everything above its marker line --
+with the table, the machine and the versions; the hand-written analysis below the
+marker is kept as it is.
+
+Comparisons with peers (OpenTelemetry SDK, Instructor on the OpenAI SDK) run in this
+process, the variants taking turns batch by batch. ``import llmguard`` and the stalled
+sink run in fresh interpreters, so that nothing this process did moves their figures.
+Peers come with the ``bench`` extra: ``pip install -e ".[bench]"``; a missing peer
+leaves its rows unmeasured, with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import bench_cli
+import bench_import
+import bench_memory
+import bench_sinks
+import bench_tokens
+import bench_trace
+from _timing import Spread
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+MARKER = "<!-- end of the generated part: `run.py --write` keeps everything below this line -->"
+PACKAGES = (
+    "llmguard",
+    "pydantic",
+    "pydantic-core",
+    "wrapt",
+    "tiktoken",
+    "opentelemetry-sdk",
+    "instructor",
+    "openai",
+    "httpx2",
+    "httpx",
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each benchmark does; `FULL` for the record, `QUICK` for a smoke run."""
+
+    name: str
+    repeats: int  # of the in-process timing benchmarks, taking turns
+    trace_rounds: int
+    trace_batch: int
+    trace_long_calls: int
+    trace_long_runs: int
+    guard_rounds: int
+    guard_batch: int
+    guard_warmup: int
+    guard_long_calls: int
+    guard_long_runs: int
+    sink_records: int
+    sink_rounds: int
+    token_runs: int
+    token_repeat: int
+    import_runs: int
+    memory_records: int
+    cli_records: int
+    cli_repeats: int
+
+
+FULL = Sizes(
+    name="full",
+    repeats=3,
+    trace_rounds=1_000,
+    trace_batch=100,
+    trace_long_calls=20_000,
+    trace_long_runs=3,
+    guard_rounds=300,
+    guard_batch=10,
+    guard_warmup=200,
+    guard_long_calls=2_000,
+    guard_long_runs=3,
+    sink_records=100_000,
+    sink_rounds=5,
+    token_runs=1_000,
+    token_repeat=10,
+    import_runs=9,
+    memory_records=1_000_000,
+    cli_records=1_000_000,
+    cli_repeats=3,
+)
+QUICK = Sizes(
+    name="quick",
+    repeats=1,
+    trace_rounds=200,
+    trace_batch=50,
+    trace_long_calls=2_000,
+    trace_long_runs=1,
+    guard_rounds=40,
+    guard_batch=5,
+    guard_warmup=20,
+    guard_long_calls=200,
+    guard_long_runs=1,
+    sink_records=20_000,
+    sink_rounds=1,
+    token_runs=200,
+    token_repeat=5,
+    import_runs=3,
+    memory_records=100_000,
+    cli_records=50_000,
+    cli_repeats=1,
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One target: its limit, and what was measured (``None`` when it could not be)."""
+
+    target: str
+    limit: float | None  # None: measured for the record, no target
+    at_most: bool  # the limit is an upper bound (else a lower bound)
+    unit: str
+    spread: Spread | None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        """Measured median over the limit."""
+        if self.spread is None or self.limit is None:
+            return None
+        return self.spread.median / self.limit
+
+    @property
+    def met(self) -> bool | None:
+        ratio = self.ratio
+        if ratio is None:
+            return None
+        return ratio <= 1 if self.at_most else ratio >= 1
+
+    def limit_text(self) -> str:
+        if self.limit is None:
+            return "—"
+        return f"{'≤' if self.at_most else '≥'} {self.limit:,g} {self.unit}".rstrip()
+
+    def measured_text(self) -> str:
+        if self.spread is None:
+            return f"not measured ({self.note})" if self.note else "not measured"
+        s = self.spread
+        text = f"{_number(s.median)} {self.unit}".rstrip()
+        if s.low != s.high:
+            text += f" ({_number(s.low)}-{_number(s.high)})"
+        return text
+
+    def ratio_text(self) -> str:
+        return "—" if self.ratio is None else f"{self.ratio:.2f}"
+
+    def met_text(self) -> str:
+        return {True: "yes", False: "**no**", None: "—"}[self.met]
+
+
+@dataclass
+class Report:
+    """Target rows, and every measurement behind them (benchmark, what, value)."""
+
+    rows: list[Row] = field(default_factory=list)
+    details: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def detail(self, bench: str, what: str, values: Sequence[float], unit: str) -> None:
+        spread = Spread.of(values)
+        text = f"{_number(spread.median)} {unit}".rstrip()
+        if spread.low != spread.high:
+            text += f" ({_number(spread.low)}-{_number(spread.high)})"
+        self.details.append((bench, what, text))
+
+
+def _number(value: float) -> str:
+    magnitude = abs(value)
+    if magnitude >= 10_000:
+        return f"{value:,.0f}"
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _optional(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+# -- the benchmarks -----------------------------------------------------------------------
+
+
+def trace_rows(report: Report, results: Sequence[bench_trace.TraceResult]) -> None:
+    T = bench_trace
+    for name, label in ((T.TRACE, "`@lg.trace`"), (T.GUARD, "`@lg.guard` without a schema")):
+        added = [r.added_us(name) for r in results]
+        report.rows.append(
+            Row(
+                f"{label}, JSONL sink: added to a bare call, caller's thread",
+                5.0,
+                True,
+                "µs",
+                Spread.of(added),
+            )
+        )
+    has_otel = all(T.OTEL in r.caller_ns for r in results)
+    for name, label in ((T.TRACE, "`@lg.trace`"), (T.GUARD, "`@lg.guard` without a schema")):
+        target = f"OpenTelemetry SDK span added / {label} added, caller's thread"
+        if has_otel:
+            ratios = [r.added_us(T.OTEL) / r.added_us(name) for r in results]
+            report.rows.append(Row(target, 4.0, False, "x", Spread.of(ratios)))
+        else:
+            report.rows.append(Row(target, 4.0, False, "x", None, "opentelemetry-sdk missing"))
+    for name in results[0].caller_ns:
+        if name == T.BARE:
+            continue
+        report.detail("trace", f"{name}: added, caller", [r.added_us(name) for r in results], "µs")
+        report.detail(
+            "trace",
+            f"{name}: added, amortized (delivery included)",
+            [r.added_us(name, amortized=True) for r in results],
+            "µs",
+        )
+    report.detail("trace", "bare call", [r.caller_ns[T.BARE] / 1000 for r in results], "µs")
+    report.detail("trace", "records dropped", [float(r.dropped) for r in results], "")
+
+
+def guard_rows(report: Report, results: Sequence[object]) -> None:
+    import bench_guard as G
+
+    typed: list[G.GuardResult] = [r for r in results if isinstance(r, G.GuardResult)]
+    for mode in ("JSON", "TOOLS"):
+        target = (
+            f"Instructor `response_model` ({mode} mode) added / `@lg.guard(schema=...)` "
+            "added, OpenAI SDK on a mock transport"
+        )
+        ratios = [r.instructor_ratio(mode) for r in typed]
+        if typed and all(ratio is not None for ratio in ratios):
+            values = [ratio for ratio in ratios if ratio is not None]
+            report.rows.append(Row(target, 20.0, False, "x", Spread.of(values)))
+        else:
+            note = "instructor missing" if typed else "openai missing"
+            report.rows.append(Row(target, 20.0, False, "x", None, note))
+    if not typed:
+        return
+    report.detail("guard", "bare create + validate", [r.no_sink_us[G.BARE] for r in typed], "µs")
+    for name in [*typed[0].no_sink_us, *typed[0].jsonl_us]:
+        if name != G.BARE:
+            report.detail("guard", f"{name}: added", [r.added_us(name) for r in typed], "µs")
+    report.detail(
+        "guard",
+        f"{G.GUARD_SINK}: added, amortized (delivery included)",
+        [r.guard_amortized_us - r.bare_amortized_us for r in typed],
+        "µs",
+    )
+    if all(r.instructor_ratio("JSON") is not None for r in typed):
+        for mode in ("JSON", "TOOLS"):
+            report.detail(
+                "guard",
+                f"Instructor {mode} added / {G.GUARD_SINK} added",
+                [r.instructor_ratio(mode, G.GUARD_SINK) or 0.0 for r in typed],
+                "x",
+            )
+
+
+def sink_rows(report: Report, sizes: Sizes) -> None:
+    serialize, results = bench_sinks.measure_all(sizes.sink_records, sizes.sink_rounds)
+    for label, result in results.items():
+        report.rows.append(
+            Row(
+                f"`{label}` throughput, cold records (serialized in the run)",
+                float(bench_sinks.TARGETS[label]),
+                False,
+                "rec/s",
+                Spread.of(result.cold),
+            )
+        )
+        report.detail("sinks", f"{label}, JSON built beforehand (warm)", result.warm, "rec/s")
+    report.detail("sinks", "`Record.to_json` alone", serialize, "rec/s")
+
+
+def token_rows(report: Report, results: Sequence[dict[str, bench_tokens.TokenResult]]) -> None:
+    for model, first in results[0].items():
+        per_model = [r[model] for r in results]
+        report.rows.append(
+            Row(
+                f"`count_tokens(messages)` / raw tiktoken `encode`, {model} ({first.encoding})",
+                1.2,
+                True,
+                "x",
+                Spread.of([r.ratio for r in per_model]),
+            )
+        )
+        for what, attribute in (
+            ("raw `encode`", "raw_ns"),
+            ("raw `encode_ordinary`", "ordinary_ns"),
+            ("`count_tokens`", "ours_ns"),
+        ):
+            values = [getattr(r, attribute) / 1000 for r in per_model]
+            report.detail("tokens", f"{model}: {what} per 10-message chat", values, "µs")
+
+
+def import_row(report: Report, sizes: Sizes) -> None:
+    times = bench_import.import_ms(sizes.import_runs)
+    report.rows.append(
+        Row(
+            "`import llmguard`, `-X importtime` cumulative, fresh interpreter",
+            bench_import.TARGET_MS,
+            True,
+            "ms",
+            Spread.of(times),
+        )
+    )
+
+
+def memory_row(report: Report, sizes: Sizes) -> None:
+    result = bench_memory.in_fresh_process(sizes.memory_records)
+    note = "" if result.accounted else "records unaccounted for"
+    report.rows.append(
+        Row(
+            f"RSS growth over {result.records:,} traced calls, the only sink stalled",
+            bench_memory.TARGET_MB,
+            True,
+            "MB",
+            Spread.of([result.growth_mb]),
+            note,
+        )
+    )
+    counts = (
+        ("emitted", result.emitted),
+        ("dropped at the queue", result.dropped_queue),
+        ("dropped at the sink's backlog", result.dropped_sink),
+        ("pending for the sink", result.pending),
+        ("delivered", result.delivered),
+        ("dropped + pending + delivered - emitted", result.extra),
+    )
+    for what, count in counts:
+        report.detail("stalled sink", f"records {what}", [float(count)], "")
+    report.detail("stalled sink", "RSS before the calls", [result.baseline_mb], "MB")
+
+
+def cli_rows(report: Report, sizes: Sizes, folder: Path | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="llmguard-bench-cli-") as scratch:
+        started = time.perf_counter()
+        store = bench_cli.store(folder or Path(scratch), sizes.cli_records)
+        report.detail(
+            "cli", "store ready (built unless reused)", [time.perf_counter() - started], "s"
+        )
+        times = bench_cli.measure(store, sizes.cli_repeats)
+    for index, (label, seconds) in enumerate(times.items()):
+        if index == 0:
+            target = f"`{label}` over a store of {sizes.cli_records:,} calls"
+            report.rows.append(Row(target, None, True, "s", Spread.of(seconds)))
+        else:
+            report.detail("cli", f"`{label}`", seconds, "s")
+
+
+def run_all(sizes: Sizes, cli_dir: Path | None = None) -> Report:
+    """Run every benchmark at ``sizes``; the rows in the order of DESIGN.md's targets."""
+    report = Report()
+    trace: list[bench_trace.TraceResult] = []
+    guard: list[object] = []
+    tokens: list[dict[str, bench_tokens.TokenResult]] = []
+    has_openai = _optional("openai")
+    for repeat in range(sizes.repeats):
+        # The in-process timings take turns, so a slow spell reaches each of them.
+        _progress(f"tracing overhead ({repeat + 1}/{sizes.repeats})")
+        trace.append(
+            bench_trace.measure(
+                sizes.trace_rounds, sizes.trace_batch, sizes.trace_long_calls, sizes.trace_long_runs
+            )
+        )
+        if has_openai:
+            import bench_guard
+
+            _progress(f"guard against Instructor ({repeat + 1}/{sizes.repeats})")
+            guard.append(
+                bench_guard.measure(
+                    sizes.guard_rounds,
+                    sizes.guard_batch,
+                    sizes.guard_warmup,
+                    sizes.guard_long_calls,
+                    sizes.guard_long_runs,
+                )
+            )
+        _progress(f"token counting ({repeat + 1}/{sizes.repeats})")
+        tokens.append(bench_tokens.measure(sizes.token_runs, sizes.token_repeat))
+    trace_rows(report, trace)
+    guard_rows(report, guard)
+    _progress("sink throughput")
+    sink_rows(report, sizes)
+    token_rows(report, tokens)
+    _progress("import time")
+    import_row(report, sizes)
+    _progress("stalled sink")
+    memory_row(report, sizes)
+    _progress("llmguard stats")
+    cli_rows(report, sizes, cli_dir)
+    return report
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+def table(rows: Sequence[Row]) -> str:
+    """The targets as a plain-text table."""
+    head = ("target", "limit", "measured: median (low-high)", "ratio", "met")
+    cells = [
+        (r.target, r.limit_text(), r.measured_text(), r.ratio_text(), r.met_text().strip("*"))
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in [head, *cells]) for i in range(len(head))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in [head, *cells]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def markdown(head: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in cells]
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, str]:
+    """The CPU, memory and system this process runs on, read from /proc where it can."""
+    found = {
+        "cores": str(os.cpu_count()),
+        "cpu": platform.processor() or platform.machine(),
+        "ram": "?",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+    }
+    cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
+    if cpuinfo.exists():
+        text = cpuinfo.read_text()
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in text.splitlines()
+            if line.startswith("model name")
+        ]
+        if names:
+            found["cpu"] = names[0]
+            found["cores"] = str(len(names))
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                found["ram"] = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    release = Path("/etc/os-release")
+    if release.exists():
+        for line in release.read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                found["os"] += f" ({line.split('=', 1)[1].strip(chr(34))})"
+    return found
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            if name not in ("httpx", "httpx2"):
+                found[name] = "not installed"
+    return found
+
+
+def generated(report: Report, sizes: Sizes, seconds: float) -> str:
+    """The part of RESULTS.md that ``--write`` replaces."""
+    box = machine()
+    packages = ", ".join(f"{name} {v}" for name, v in versions().items())
+    flag = "" if sizes is FULL else " --quick"
+    rows = [
+        (r.target, r.limit_text(), r.measured_text(), r.ratio_text(), r.met_text())
+        for r in report.rows
+    ]
+    return "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"Generated by `python benchmarks/run.py{flag} --write` on "
+            f"{datetime.date.today().isoformat()} ({sizes.name} sizes, {seconds / 60:.1f} min).",
+            "",
+            f"- machine: {box['cores']} cores, {box['cpu']}, {box['ram']} RAM; {box['os']}",
+            f"- Python: {box['python']}",
+            f"- packages: {packages}",
+            "",
+            "Medians; in brackets the lowest and highest of the repeats (in-process timings "
+            f"ran {sizes.repeats} times, taking turns; sinks {sizes.sink_rounds} runs; import "
+            f"{sizes.import_runs} fresh interpreters). *ratio* is the median divided by the "
+            "limit.",
+            "",
+            markdown(("target", "limit", "measured", "ratio", "met"), rows),
+            "",
+            "## Every measurement",
+            "",
+            markdown(("benchmark", "what", "median (low-high)"), report.details),
+            "",
+            MARKER,
+            "",
+        ]
+    )
+
+
+def write_results(path: Path, text: str) -> None:
+    """Replace what is above ``MARKER`` in ``path`` by ``text`` (which ends with it).
+
+    A file without the marker is kept whole, below the new generated part: nothing
+    written by hand is ever lost.
+    """
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    _, found, kept = old.partition(MARKER)
+    body = (kept if found else old).lstrip("\n")
+    path.write_text(text.rstrip("\n") + "\n" + ("\n" + body if body else ""), encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    parser.add_argument("--write", action="store_true", help="regenerate RESULTS.md's table")
+    parser.add_argument(
+        "--cli-dir", type=Path, help="keep the CLI benchmark's store here and reuse it"
+    )
+    args = parser.parse_args(argv)
+    bench_tokens.use_shipped_encodings()
+    sizes = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    report = run_all(sizes, args.cli_dir)
+    seconds = time.perf_counter() - started
+    print(table(report.rows))
+    print(f"\n{sizes.name} run, {seconds:.0f} s")
+    if args.write:
+        write_results(RESULTS, generated(report, sizes, seconds))
+        print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

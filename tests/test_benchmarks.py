@@ -1,0 +1,158 @@
+"""Smoke test of the benchmark harness: every measurement runs at tiny sizes.
+
+No figure is checked against a target here -- timings belong to ``benchmarks/run.py``,
+never to the test suite. What is checked: each benchmark returns numbers, and writing
+RESULTS.md keeps the hand-written part.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+TIKTOKEN_DATA = Path(__file__).resolve().parent / "data" / "tiktoken"
+
+
+def _has(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def run() -> Iterator[ModuleType]:
+    """``benchmarks/run.py`` imported as a module, its folder on ``sys.path``."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield importlib.import_module("run")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def tiny(run: ModuleType) -> object:
+    """Sizes small enough for the whole harness to take a few seconds."""
+    return dataclasses.replace(
+        run.QUICK,
+        name="tiny",
+        trace_rounds=3,
+        trace_batch=5,
+        trace_long_calls=20,
+        guard_rounds=2,
+        guard_batch=1,
+        guard_warmup=1,
+        guard_long_calls=2,
+        sink_records=600,
+        token_runs=2,
+        token_repeat=1,
+        import_runs=1,
+        memory_records=300,
+        cli_records=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def report(run: ModuleType, tiny: object, tmp_path_factory: pytest.TempPathFactory) -> object:
+    """One run of every benchmark at the tiny sizes."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TIKTOKEN_CACHE_DIR", str(TIKTOKEN_DATA))
+        return run.run_all(tiny, tmp_path_factory.mktemp("cli"))
+
+
+def _finite(value: float) -> bool:
+    return isinstance(value, float | int) and math.isfinite(value)
+
+
+def test_every_target_has_a_number_unless_its_peer_is_missing(report: object) -> None:
+    """Each target row carries a finite median and range, or names the missing peer."""
+    missing = {
+        "opentelemetry-sdk missing": not _has("opentelemetry.sdk"),
+        "instructor missing": not _has("instructor"),
+        "openai missing": not _has("openai"),
+    }
+    rows = report.rows  # type: ignore[attr-defined]
+    assert len(rows) == 13
+    for row in rows:
+        if row.spread is None:
+            assert missing.get(row.note), row
+            continue
+        assert all(_finite(v) for v in (row.spread.median, row.spread.low, row.spread.high))
+        assert row.met in (True, False, None)
+
+
+def test_peer_comparisons_are_measured(report: object) -> None:
+    """With the ``bench`` extra installed, the OpenTelemetry and Instructor rows are numbers."""
+    pytest.importorskip("opentelemetry.sdk")
+    pytest.importorskip("instructor")
+    rows = report.rows  # type: ignore[attr-defined]
+    peers = [r for r in rows if "OpenTelemetry" in r.target or "Instructor" in r.target]
+    assert len(peers) == 4
+    assert all(r.spread is not None and _finite(r.spread.median) for r in peers)
+
+
+def test_every_detail_is_filled(report: object) -> None:
+    """The table of every measurement has a value in each line."""
+    details = report.details  # type: ignore[attr-defined]
+    assert details
+    assert all(bench and what and value for bench, what, value in details)
+
+
+def test_stalled_sink_drops_and_counts(run: ModuleType) -> None:
+    """Under a stalled sink, records past the bounds are dropped and every one is counted."""
+    bench_memory = importlib.import_module("bench_memory")
+    result = bench_memory.stalled(records=2_000, queue_size=100)
+    assert result.dropped_queue + result.dropped_sink > 0
+    assert result.delivered == 0
+    assert result.accounted
+    assert _finite(result.growth_mb)
+
+
+def test_import_time_line_is_parsed(run: ModuleType) -> None:
+    """The cumulative µs of the top-level ``llmguard`` line is read, not a submodule's."""
+    bench_import = importlib.import_module("bench_import")
+    report = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       120 |        120 |   llmguard._version\n"
+        "import time:       800 |      91234 | llmguard\n"
+    )
+    assert bench_import.parse_cumulative_us(report) == 91234
+    with pytest.raises(ValueError, match="no import line"):
+        bench_import.parse_cumulative_us(report, "pydantic")
+
+
+def test_write_keeps_the_hand_written_part(run: ModuleType, tmp_path: Path) -> None:
+    """Regenerating RESULTS.md replaces only what is above the marker."""
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# old table\n\n{run.MARKER}\n\n## Analysis\n\nWritten by hand.\n")
+    run.write_results(results, f"# new table\n\n{run.MARKER}\n")
+    run.write_results(results, f"# newer table\n\n{run.MARKER}\n")
+    text = results.read_text()
+    assert text == f"# newer table\n\n{run.MARKER}\n\n## Analysis\n\nWritten by hand.\n"
+
+
+def test_write_keeps_a_file_without_marker_whole(run: ModuleType, tmp_path: Path) -> None:
+    """A RESULTS.md that has no marker yet ends up, entire, below the generated part."""
+    results = tmp_path / "RESULTS.md"
+    results.write_text("## Notes\n\nKeep me.\n")
+    run.write_results(results, f"# table\n\n{run.MARKER}\n")
+    assert results.read_text() == f"# table\n\n{run.MARKER}\n\n## Notes\n\nKeep me.\n"
+
+
+def test_generated_part_names_machine_and_versions(
+    run: ModuleType, report: object, tiny: object
+) -> None:
+    """The generated part carries the machine, the versions and the marker."""
+    text = run.generated(report, tiny, 1.0)
+    for expected in ("cores", "RAM", "Python", "llmguard", "pydantic", "tiktoken", run.MARKER):
+        assert expected in text
+    assert text.rstrip().endswith(run.MARKER)
