@@ -6,8 +6,6 @@ import logging
 import os
 import signal
 import threading
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from llmguard._records import ContentDigest, Record, StreamInfo, Usage
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks import JSONLSink, Sink
 from llmguard.sinks._jsonl import read_jsonl
+from tests.reliability._helpers import fork
 
 
 def _record(index: int, **fields: object) -> Record:
@@ -59,24 +58,6 @@ def _rich_record(index: int) -> Record:
         metadata={"tenant": "acme", "nested": {"list": [1, 2.5, None, "x"]}},
         sample_weight=4.0,
     )
-
-
-def _fork(child: Callable[[], None]) -> int:
-    """Run ``child`` in a forked process; return its exit code."""
-    # Python 3.12+ warns about fork() in a process with threads; the child here only
-    # writes files, which is safe.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        code = 1
-        try:
-            child()
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
 
 
 def test_emit_writes_one_line_per_record(tmp_path: Path) -> None:
@@ -302,7 +283,7 @@ def test_forked_child_writes_to_the_same_file(tmp_path: Path) -> None:
         assert sink._pid == os.getpid(), "the child must open its own descriptor"
         sink.close()
 
-    assert _fork(child) == 0
+    assert fork(child) == 0
     # The child closed only its own descriptor: the parent's still works.
     sink.emit([_record(3)])
     sink.close()
@@ -321,7 +302,7 @@ def test_forked_child_is_not_blocked_by_a_held_lock(tmp_path: Path) -> None:
         signal.alarm(0)
 
     with sink._lock:
-        code = _fork(child)
+        code = fork(child)
     assert code == 0
     assert [r.span_id for r in read_jsonl(path)] == [f"{1:016x}"]
 

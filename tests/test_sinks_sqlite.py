@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
-import warnings
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,6 +12,7 @@ import pytest
 from llmguard._records import ContentDigest, Record, StreamInfo, Usage
 from llmguard.sinks import Sink, SQLiteSink, SQLiteStore, _sqlite
 from llmguard.sinks._sqlite import MIGRATIONS, migrate
+from tests.reliability._helpers import fork
 
 _T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -59,24 +57,6 @@ def _rich_record(index: int, **fields: object) -> Record:
     }
     values.update(fields)
     return _record(index, **values)
-
-
-def _fork(child: Callable[[], None]) -> int:
-    """Run ``child`` in a forked process; return its exit code."""
-    # Python 3.12+ warns about fork() in a process with threads; the child here only
-    # writes files, which is safe.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        code = 1
-        try:
-            child()
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
 
 
 def _fill(path: Path, records: list[Record]) -> None:
@@ -555,7 +535,7 @@ def test_forked_child_writes_to_the_same_database(tmp_path: Path) -> None:
         fresh.emit([_record(3)])
         fresh.close()
 
-    assert _fork(child) == 0
+    assert fork(child) == 0
     # The parent's connection was left untouched by the child.
     sink.emit([_record(4)])
     sink.close()
@@ -568,7 +548,7 @@ def test_forked_child_without_writes_leaves_parent_working(tmp_path: Path) -> No
     path = tmp_path / "llmguard.db"
     sink = SQLiteSink(path)
     sink.emit([_record(0)])
-    assert _fork(sink.close) == 0
+    assert fork(sink.close) == 0
     sink.emit([_record(1)])
     sink.close()
     with SQLiteStore(path) as store:

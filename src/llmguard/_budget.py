@@ -27,6 +27,7 @@ from contextvars import ContextVar
 from threading import Lock
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from llmguard._context import enter, leave
 from llmguard._trace import current_trace_id
 from llmguard._wrap import Wrapped, unwrap_callable, wrap
 from llmguard.exceptions import BudgetExceeded, ConfigurationError
@@ -242,7 +243,7 @@ class Budget:
     # -- activation ---------------------------------------------------------------------
 
     def __enter__(self) -> Budget:
-        _active.set((*_active.get(), self))
+        enter(_active, self)
         return self
 
     def __exit__(
@@ -251,13 +252,7 @@ class Budget:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Not a reset token: one budget may be open in many tasks and threads at once,
-        # and each context removes its own, innermost, entry.
-        stack = _active.get()
-        for i in range(len(stack) - 1, -1, -1):
-            if stack[i] is self:
-                _active.set(stack[:i] + stack[i + 1 :])
-                return
+        leave(_active, self)
 
     async def __aenter__(self) -> Budget:
         return self.__enter__()

@@ -22,6 +22,7 @@ from collections.abc import Callable, Generator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
+from llmguard._context import enter, leave
 from llmguard._trace import current_trace_id
 from llmguard.exceptions import ConfigurationError, RateLimitExceeded
 from llmguard.stores._protocol import RateStore, RateTake
@@ -304,7 +305,7 @@ class RateLimit:
     # -- activation -----------------------------------------------------------------------
 
     def __enter__(self) -> RateLimit:
-        _active.set((*_active.get(), self))
+        enter(_active, self)
         return self
 
     def __exit__(
@@ -313,11 +314,7 @@ class RateLimit:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        stack = _active.get()
-        for i in range(len(stack) - 1, -1, -1):
-            if stack[i] is self:
-                _active.set(stack[:i] + stack[i + 1 :])
-                return
+        leave(_active, self)
 
     async def __aenter__(self) -> RateLimit:
         return self.__enter__()

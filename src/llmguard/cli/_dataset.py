@@ -324,7 +324,7 @@ class Dataset:
         self,
         window: Window = Window(),
         *,
-        order_by: Literal["start", "duration_ms", "cost_usd"] = "start",
+        order_by: Literal["start", "newest", "duration_ms", "cost_usd"] = "start",
         failed: bool = False,
         kinds: Sequence[str] = CALL_KINDS,
         limit: int | None = None,
@@ -333,7 +333,8 @@ class Dataset:
 
         Args:
             window: The time range.
-            order_by: ``"start"`` (oldest first), or ``"duration_ms"`` / ``"cost_usd"``
+            order_by: ``"start"`` (oldest first), ``"newest"``, or ``"duration_ms"`` /
+                ``"cost_usd"``
                 (largest first).
             failed: Keep only calls whose status is not ``ok``.
             kinds: The record kinds to keep.
@@ -342,7 +343,12 @@ class Dataset:
         where, params = self._where(window, kinds)
         if failed:
             where += " AND status != 'ok'"
-        order = '"start", rowid' if order_by == "start" else f"{order_by} IS NULL, {order_by} DESC"
+        if order_by == "start":
+            order = '"start", rowid'
+        elif order_by == "newest":
+            order = '"start" DESC, rowid DESC'
+        else:
+            order = f"{order_by} IS NULL, {order_by} DESC"
         sql = f"{where} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit):d}"
@@ -354,11 +360,14 @@ class Dataset:
 
     # -- aggregates -----------------------------------------------------------------------
 
-    def span(self, kinds: Sequence[str] = CALL_KINDS) -> Window:
-        """The first and last start times of the calls (``until`` is the last, included)."""
-        marks = ", ".join("?" * len(kinds))
+    def span(self, window: Window = Window(), kinds: Sequence[str] = CALL_KINDS) -> Window:
+        """The first and last start times of the calls in the window.
+
+        ``until`` is the last start time, included; both are ``None`` without calls.
+        """
+        where, params = self._where(window, kinds)
         low, high = self._conn.execute(
-            f'SELECT min("start"), max("start") FROM records WHERE kind IN ({marks})', kinds
+            f'SELECT min("start"), max("start") FROM records {where}', params
         ).fetchone()
         return Window(low, high)
 

@@ -25,7 +25,7 @@ from llmguard.cli import CommandError
 from llmguard.cli import _format as fmt
 from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
 from llmguard.cli._charts import Series, chart, legend
-from llmguard.cli._dataset import CALL_KINDS, Dataset, DatasetError, GroupStats, Window
+from llmguard.cli._dataset import Dataset, DatasetError, GroupStats, Window
 from llmguard.cli._drift import Check, Report, load
 from llmguard.cli._drift import _p as drift_p
 from llmguard.cli._drift import _show as drift_show
@@ -223,7 +223,8 @@ def build(
     functions, total = dataset.summary(("name",), span)
     if total is None:
         raise CommandError(f"no calls in {source} between {span}")
-    first, last = _bounds(dataset, span)
+    bounds = dataset.span(span)
+    first, last = str(bounds.since), str(bounds.until)
     unit: Unit = bucket if bucket != "auto" else _auto_unit(first, last)
     buckets = _buckets(first, last, unit)
     prompts = dataset.summary(("prompt",), span)[0]
@@ -257,18 +258,6 @@ def _time(iso: str) -> datetime:
 
 def _when(iso: str) -> str:
     return iso[:16].replace("T", " ")
-
-
-def _bounds(dataset: Dataset, span: Window) -> tuple[str, str]:
-    """The first and last start times of the calls in the window.
-
-    `Dataset.span` ignores windows, so this asks the records table itself.
-    """
-    where, params = dataset._where(span, CALL_KINDS)
-    first, last = dataset._conn.execute(
-        f'SELECT min("start"), max("start") FROM records {where}', params
-    ).fetchone()
-    return str(first), str(last)
 
 
 def _auto_unit(first: str, last: str) -> Unit:
@@ -512,7 +501,7 @@ def _calls_section(dataset: Dataset, span: Window, source: str) -> str:
         for r in dataset.calls(span, order_by="cost_usd", limit=_TOP_CALLS)
         if r.cost_usd is not None
     ]
-    failed = latest_failures(dataset, span, _TOP_CALLS)
+    failed = dataset.calls(span, order_by="newest", failed=True, limit=_TOP_CALLS)
     command = f"llmguard show {shlex.quote(source)} TRACE_ID"
     parts = [
         "<section><h2>Notable calls</h2>",
@@ -531,17 +520,6 @@ def _calls_section(dataset: Dataset, span: Window, source: str) -> str:
             parts.append(f'<p class="note">{empty}</p>')
     parts.append("</section>")
     return "".join(parts)
-
-
-def latest_failures(dataset: Dataset, span: Window, limit: int) -> list[Record]:
-    """The most recent calls whose status is not ``ok``, newest first.
-
-    `Dataset.calls` lists failures oldest first only; this asks the same table for the
-    newest few instead of reading every failure of the window.
-    """
-    where, params = dataset._where(span, CALL_KINDS)
-    clause = f"{where} AND status != 'ok' ORDER BY \"start\" DESC, rowid DESC LIMIT {limit:d}"
-    return dataset._records(clause, params)
 
 
 def _calls_table(records: list[Record], source: str) -> str:
