@@ -26,6 +26,7 @@ from typing import Any, Literal, get_origin
 import pydantic
 import pydantic_core
 
+from llmguard._content import safe_repr
 from llmguard._field_errors import FieldError, format_errors
 from llmguard.exceptions import ConfigurationError
 
@@ -238,10 +239,25 @@ def extract_value(
         if isinstance(data, str):
             value = schema.validate_json(data.strip(), context=context)
         else:
-            value = schema.validate(data, context=context)
+            value = _validate_object(data, schema, context)
     except SchemaErrors as exc:
         return Extraction(value=None, repair=None, errors=exc.errors, ok=False)
     return Extraction(value=value, repair=repair, errors=(), ok=True)
+
+
+def _validate_object(data: Any, schema: CompiledSchema, context: dict[str, Any] | None) -> Any:
+    """Validate a Python object; one that raises while being read fails the schema.
+
+    pydantic lets any exception but a validation error through, and a foreign response
+    object (an unknown SDK's, a mapping whose reads fail) can raise anything.
+    """
+    try:
+        return schema.validate(data, context=context)
+    except SchemaErrors:
+        raise
+    except Exception as exc:
+        message = f"the answer could not be read: {type(exc).__name__}: {safe_repr(exc)}"
+        raise SchemaErrors((FieldError("$", message, ""),)) from exc
 
 
 def _candidates(text: str, stripped: str) -> Iterator[tuple[str | None, str]]:
