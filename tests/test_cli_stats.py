@@ -220,8 +220,7 @@ def test_errors_are_one_line_and_exit_2(
 ) -> None:
     """Bad input gives one line on stderr naming the problem, exit status 2, no traceback."""
     garbage = tmp_path / "garbage.jsonl"
-    line = _records()[0].to_json().decode()
-    garbage.write_text(f"{line}\n{{not json\n{line}\n")
+    garbage.write_text('{not json\n{"kind": "llm"}\n')
     notstore = tmp_path / "other.db"
     import sqlite3
 
@@ -252,13 +251,25 @@ def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
         assert (dataset.stats(())[0].records, dataset.stats(())[0].calls) == (8, 16)
 
 
-def test_garbage_line_error_names_the_line(tmp_path: Path) -> None:
-    """A bad line in the middle is reported with its line number."""
+def test_a_garbage_line_is_skipped_and_its_number_kept(tmp_path: Path) -> None:
+    """A bad line in the middle holds no record: the others are read, its number kept."""
     path = tmp_path / "bad.jsonl"
     lines = [r.to_json().decode() for r in _records()]
     lines.insert(3, "[1, 2]")
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DatasetError, match=r"bad.jsonl:4: not a trace record"):
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("\n".join(lines[:3] + lines[4:]) + "\n")
+    with Dataset.open(path) as dataset, Dataset.open(clean) as expected:
+        assert dataset.skipped_lines == [4]
+        assert expected.skipped_lines == []
+        assert dataset.stats(()) == expected.stats(())
+
+
+def test_a_file_of_nothing_but_garbage_names_its_first_line(tmp_path: Path) -> None:
+    """When no line holds a record, the file is not a trace file: the first line is named."""
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n[1, 2]\nnot json\n")
+    with pytest.raises(DatasetError, match=r"bad.jsonl:2: not a trace record"):
         Dataset.open(path)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,6 +42,14 @@ def opened(path: str) -> Iterator[Dataset]:
     progress = TerminalProgress()
     try:
         with Dataset.open(path, progress) as dataset:
+            skipped = dataset.skipped_lines
+            if skipped:
+                progress.clear()
+                lines = ", ".join(map(str, skipped[:5])) + (", ..." if len(skipped) > 5 else "")
+                sys.stderr.write(
+                    f"llmguard: warning: {path}: skipped {len(skipped)} line(s) holding no "
+                    f"record (torn by a hard kill?): line {lines}\n"
+                )
             yield dataset
     finally:
         progress.clear()

@@ -205,6 +205,8 @@ class Dataset:
     def __init__(self, conn: sqlite3.Connection, path: Path, derived: dict[str, str]) -> None:
         self._conn = conn
         self.path = path
+        # Numbers of the JSON Lines lines that held no record (torn by a hard kill).
+        self.skipped_lines: list[int] = []
         # Column name -> SQL giving it; an older store computes the newer columns.
         self._derived = derived
 
@@ -254,32 +256,40 @@ class Dataset:
         size = max(path.stat().st_size, 1)
         done = 0
         rows: list[tuple[object, ...]] = []
-        pending_error: str | None = None
+        skipped: list[int] = []
+        first_error = ""
+        loaded = 0
         with open(path, "rb") as lines:
             for number, line in enumerate(lines, 1):
                 done += len(line)
                 text = line.strip()
                 if not text:
                     continue
-                if pending_error is not None:
-                    # Only the last line may be torn (a hard kill mid-write).
-                    raise DatasetError(pending_error)
                 try:
                     record = Record.from_dict(_object(text))
                 except (ValueError, TypeError) as exc:
-                    reason = str(exc).splitlines()[0]
-                    pending_error = f"{path}:{number}: not a trace record ({reason})"
+                    # A hard kill mid-write tears a line; the sink then starts the next
+                    # record on a line of its own, so a torn line may sit anywhere.
+                    if not skipped:
+                        first_error = str(exc).splitlines()[0]
+                    skipped.append(number)
                     continue
+                loaded += 1
                 rows.append(row(record, text.decode()))
                 if len(rows) >= _LOAD_BATCH:
                     conn.executemany(INSERT, rows)
                     rows.clear()
                     if progress is not None:
                         progress(f"loading {path.name}", done / size)
+        if skipped and not loaded:
+            conn.close()
+            raise DatasetError(f"{path}:{skipped[0]}: not a trace record ({first_error})")
         conn.executemany(INSERT, rows)
         if progress is not None:
             progress(f"loading {path.name}", 1.0)
-        return cls(conn, path, {})
+        dataset = cls(conn, path, {})
+        dataset.skipped_lines = skipped
+        return dataset
 
     def __enter__(self) -> Dataset:
         return self
