@@ -216,3 +216,40 @@ def test_fit_always_returns_valid_json_within_limit(value: Any, limit: int) -> N
     else:
         assert digest is not None
         assert digest.bytes == json_size(value)
+
+
+# Values built from what snapshot copies in plain Python, and what it must hand over to
+# pydantic-core: tuples, non-finite floats, int keys, str subclasses, deep nesting.
+class _Label(str):
+    pass
+
+
+_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=8),
+    st.builds(_Label, st.text(max_size=4)),
+    st.binary(max_size=4),
+)
+_nested = st.recursive(
+    _leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=4).map(tuple),
+        st.dictionaries(st.text(max_size=6), inner, max_size=4),
+        st.dictionaries(st.integers(), inner, max_size=2),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300)
+@given(_nested)
+def test_snapshot_equals_pydantic_cores_jsonable_form(value: Any) -> None:
+    """The plain-Python copy gives what pydantic-core would, for every mix of values."""
+    expected = pydantic_core.to_jsonable_python(
+        value, fallback=lambda v: f"<{type(v).__name__}>", bytes_mode="base64", inf_nan_mode="null"
+    )
+    assert pydantic_core.to_json(snapshot(value)) == pydantic_core.to_json(expected)

@@ -55,7 +55,9 @@ class Parameters:
 _MISSING: Any = object()
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as a frozen dataclass costs an ``object.__setattr__`` per field on every
+# guarded call; nothing in llmguard changes a call once made (see `with_argument`).
+@dataclass(slots=True)
 class Call:
     """One call of a guarded function: the function and the arguments it gets.
 

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Invoke:
     """Ask the driver to call ``call`` with ``span`` as the current span."""
 
@@ -39,14 +39,14 @@ class Invoke:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pause:
     """Ask the driver to wait before the next attempt."""
 
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Drain:
     """Ask the driver to read a stream to its end and send back its `Reply`.
 

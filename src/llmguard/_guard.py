@@ -213,7 +213,7 @@ class Guard(Generic[T]):
 class _Handler:
     """What runs around each call of one guarded function."""
 
-    __slots__ = ("cap_params", "guard", "name", "params", "plan", "reads_model")
+    __slots__ = ("cap_params", "guard", "name", "params", "plan", "reads_messages", "reads_model")
 
     def __init__(self, guard: Guard[Any], fn: Any, params: Parameters) -> None:
         self.guard = guard
@@ -225,6 +225,7 @@ class _Handler:
         # (all of them when it takes **kwargs or has no signature to read).
         takes_any = params.takes("**") or not params.names
         self.reads_model = takes_any or params.takes("model")
+        self.reads_messages = takes_any or params.takes("messages")
         self.cap_params = tuple(p for p in _OUTPUT_PARAMS if takes_any or params.takes(p))
 
     def _open(self, call: Call) -> Span:
@@ -244,7 +245,7 @@ class _Handler:
                 llm.set_attribute("max_tokens", cap)
                 break
         if _config.settings().capture_content:
-            messages = call.messages
+            messages = call.messages if self.reads_messages else None
             llm._input = snapshot(messages if messages is not None else call.recorded_input())
         return llm
 

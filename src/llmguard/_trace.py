@@ -95,6 +95,7 @@ class Span:
         "_ended",
         "_fields",
         "_input",
+        "_late",
         "_metadata",
         "_output",
         "_perf_start",
@@ -128,6 +129,7 @@ class Span:
         self._input = self._output = _NOT_CAPTURED
         self._stream: StreamInfo | None = None
         self._token: contextvars.Token[Span | None] | None = None
+        self._late: Callable[[Span], None] | None = None
         self._ended = False
         self.trace_id_int = 0
         self.span_id_int = 0
@@ -265,10 +267,28 @@ class Span:
         For llmguard's own instrumentation, whose values need no checking or copying.
         """
         if not self._ended:
-            if self._fields is None:
-                self._fields = dict(fields)
-            else:
-                self._fields.update(fields)
+            self.fill_fields(fields)
+
+    def fill_later(self, fill: Callable[[Span], None]) -> None:
+        """Have ``fill(span)`` complete the record when it is built, off the caller's thread.
+
+        For llmguard's own instrumentation: what ``fill`` reads must not change once the
+        span has ended, and it writes through `fill_fields`.
+        """
+        self._late = fill
+
+    def fill_fields(
+        self, fields: Mapping[str, Any], metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """Add record fields and metadata from a `fill_later` callback (see `set_fields`)."""
+        if self._fields is None:
+            self._fields = dict(fields)
+        else:
+            self._fields.update(fields)
+        if metadata:
+            if self._metadata is None:
+                self._metadata = {}
+            self._metadata.update(metadata)
 
     def has_attribute(self, key: str) -> bool:
         """Whether an attribute (record field or metadata) named ``key`` was set."""
@@ -317,6 +337,10 @@ class Span:
 
     def to_record(self, settings: Settings) -> Record:
         """The record of this ended span (content as captured, not yet redacted)."""
+        late = self._late
+        if late is not None:
+            self._late = None
+            late(self)
         start = self._start_ns
         return Record(
             trace_id=f"{self.trace_id_int:032x}",

@@ -167,12 +167,11 @@ def price(model: str) -> Price | None:
     `set` win over built-in ones.
     """
     name = _normalize(model)
+    if name in _resolved:  # dict reads need no lock; a stale miss only resolves again
+        return _resolved.get(name)
     with _lock:
-        try:
-            return _resolved[name]
-        except KeyError:
-            found = _resolved[name] = _resolve(name)
-            return found
+        found = _resolved[name] = _resolve(name)
+        return found
 
 
 def _check_amount(what: str, value: object) -> float:
@@ -238,8 +237,7 @@ def table_version() -> str:
     `VERSION` while only built-in prices are in use; ``VERSION + "+custom.<digest>"``
     once `set` was called, the digest changing with the entries.
     """
-    with _lock:
-        return _version
+    return _version  # rebound whole under the lock, so read without it
 
 
 def table() -> dict[str, Price]:

@@ -244,6 +244,10 @@ def _text(response: object) -> Reply:
     return Reply(text=str(response))
 
 
+# Types no provider answers with, turned away before any field is probed.
+_NOT_REPLIES = frozenset({int, float, bool, bytes, type(None), list, tuple})
+
+
 def builtin_adapter(response: object) -> Adapter | None:
     """The built-in adapter for a response, picked by its discriminating fields.
 
@@ -252,6 +256,8 @@ def builtin_adapter(response: object) -> Adapter | None:
     """
     if isinstance(response, str):
         return _text
+    if type(response) in _NOT_REPLIES:
+        return None
     if type(response).__name__ == "ModelResponse" and from_litellm(response):
         return _litellm  # before chat, whose shape it has
     kind = get(response, "object")

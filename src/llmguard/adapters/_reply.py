@@ -73,14 +73,13 @@ def get(obj: object, name: str) -> object:
 
     One reader for SDK objects and their ``model_dump()`` dicts alike.
     """
-    if isinstance(obj, dict):
-        return obj.get(name)
     cls = type(obj)
-    if cls not in _PLAIN:
-        if isinstance(obj, Mapping):
-            return obj.get(name)
-        if len(_PLAIN) < 256:
-            _PLAIN.add(cls)
+    if cls in _PLAIN:  # an SDK object, most often: the cheapest test first
+        return getattr(obj, name, None)
+    if isinstance(obj, (dict, Mapping)):
+        return obj.get(name)
+    if len(_PLAIN) < 256:
+        _PLAIN.add(cls)
     return getattr(obj, name, None)
 
 
