@@ -300,3 +300,22 @@ def test_a_real_schema_failure_counts(tmp_path: Path) -> None:
         (figures,) = dataset.stats((), kinds=("llm",))
     assert (figures.calls, figures.error_rate, figures.schema_failure_rate) == (1, 1.0, 1.0)
     assert figures.mean_retries == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (None, "-"),
+        (9_999, "9,999"),
+        (12_345, "12.3k"),
+        (999_949, "999.9k"),
+        (999_950, "1.0M"),
+        (3_917_600, "3.9M"),
+        (42_000_000, "42.0M"),
+    ],
+)
+def test_token_totals_are_abbreviated_by_size(value: float | None, shown: str) -> None:
+    """Totals read 12.3k from ten thousand and 3.9M from a million, never 3917.6k."""
+    from llmguard.cli import _format
+
+    assert _format.tokens(value) == shown

@@ -32,10 +32,10 @@ def count(value: float) -> str:
 
 
 def tokens(value: float | None) -> str:
-    """A token total, abbreviated past ten thousand."""
+    """A token total, abbreviated past ten thousand (12.3k) and past a million (3.9M)."""
     if value is None:
         return "-"
-    if value >= 10_000_000:
+    if value >= 999_950:  # what would round to "1000.0k"
         return f"{value / 1_000_000:.1f}M"
     if value >= 10_000:
         return f"{value / 1_000:.1f}k"
