@@ -10,7 +10,9 @@ the same trivial function, the llmguard ones with a JSONL sink. Two figures per 
 * *amortized*: the time for many calls plus the flush that delivers their records, per
   call -- what the process pays in all, background delivery included.
 
-Overheads are differences from the bare call. The OpenTelemetry span has three
+Overheads are differences from the bare call. ``@lg.trace`` inside ``@lg.trace`` writes
+the same two records as a guarded call (the call and its attempt), with nothing of the
+guard's policy: the floor under the guard. The OpenTelemetry span has three
 attributes, a ``BatchSpanProcessor`` and an exporter that does nothing; llmguard's
 records are written to a file.
 """
@@ -30,6 +32,7 @@ import llmguard as lg
 BARE = "bare call"
 TRACE = "@lg.trace, JSONL sink"
 GUARD = "@lg.guard (no schema), JSONL sink"
+NESTED = "@lg.trace in @lg.trace (two records), JSONL sink"
 OTEL = "OpenTelemetry span, BatchSpanProcessor"
 TRACE_NO_CONTENT = "@lg.trace, JSONL sink, capture_content=False"
 
@@ -98,6 +101,10 @@ def measure(
         try:
             traced, guarded = lg.trace(work), lg.guard(work)
 
+            @lg.trace
+            def outer(x: int) -> int:
+                return traced(x)
+
             def flush() -> object:
                 return lg.flush(timeout=60)
 
@@ -108,6 +115,7 @@ def measure(
                 (BARE, lambda: work(1), nothing),
                 (TRACE, lambda: traced(1), flush),
                 (GUARD, lambda: guarded(1), flush),
+                (NESTED, lambda: outer(1), flush),
             ]
             if otel is not None:
                 otel_work, otel_flush, _ = otel
