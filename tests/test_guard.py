@@ -1598,3 +1598,61 @@ def test_tool_answer_from_fake_llm_is_validated_as_arguments(shape: Any) -> None
     _, (attempt,) = split(records)
     assert attempt.attempt is not None
     assert attempt.attempt["repair"] == "tool_call"
+
+
+# -- attempt 1 made directly, or by the flow --------------------------------------------
+#
+# With nothing to reserve (no cap, budget or rate limit), a guarded call makes its first
+# attempt without the flow's generator and hands over to the flow only when that attempt
+# is not accepted. A budget open around the call sends every attempt through the flow:
+# both ways must record the same thing.
+
+_SCENARIOS: dict[str, list[Any]] = {
+    "ok": [chat_completion(GOOD)],
+    "invalid, then ok": [chat_completion(FENCED_BAD), chat_completion(GOOD, usage=(30, 6))],
+    "truncated": [chat_completion('{"category": "bu', finish_reason="length")],
+    "refused": [chat_completion(None, refusal="I can't help with that.")],
+    "rate limited, then ok": [error_response(429), chat_completion(GOOD)],
+    "server error": [error_response(400)],
+    "invalid twice": [chat_completion("no"), chat_completion("still no")],
+}
+
+
+def _comparable(record: Record) -> dict[str, Any]:
+    data = record.to_dict()
+    for key in ("trace_id", "span_id", "parent_id", "start", "end", "duration_ms", "limits"):
+        data.pop(key, None)
+    if data.get("attempt"):
+        data["attempt"] = {k: v for k, v in data["attempt"].items() if k != "latency_ms"}
+    data["metadata"] = {
+        k: v for k, v in (data.get("metadata") or {}).items() if not k.startswith("counted_")
+    }
+    return data
+
+
+def _guarded_records(answers: list[Any], budgeted: bool) -> tuple[str, list[dict[str, Any]]]:
+    client, _ = openai_client(copy.deepcopy(answers))
+
+    @lg.guard(schema=Ticket, retries=1, transient_retries=1, sleep=lambda s: None)
+    def triage(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    with capture() as records:
+        try:
+            if budgeted:
+                with lg.budget(max_tokens=10**9):
+                    outcome = repr(triage(copy.deepcopy(OPENAI_MESSAGES)))
+            else:
+                outcome = repr(triage(copy.deepcopy(OPENAI_MESSAGES)))
+        except Exception as exc:
+            outcome = f"{type(exc).__name__}: {exc}"
+    return outcome, [_comparable(r) for r in records if r.kind in ("llm", "attempt")]
+
+
+@pytest.mark.parametrize("scenario", list(_SCENARIOS))
+def test_attempt_one_made_directly_records_what_the_flow_records(scenario: str) -> None:
+    """Outcome and records are the same with and without the flow's first attempt."""
+    direct = _guarded_records(_SCENARIOS[scenario], budgeted=False)
+    through_flow = _guarded_records(_SCENARIOS[scenario], budgeted=True)
+    assert direct == through_flow
+    assert direct[1], "no record was captured"

@@ -26,6 +26,8 @@ __all__ = [
     "Result",
     "drain_async",
     "drain_sync",
+    "invoke_async",
+    "invoke_sync",
     "run_async",
     "run_sync",
 ]
@@ -69,10 +71,13 @@ def run_sync(
     flow: Generator[Invoke | Pause | Drain, Any, Any], sleep: Callable[[float], object]
 ) -> Any:
     """Drive a flow with plain calls and a blocking sleep."""
-    request = next(flow)
+    try:
+        request = next(flow)
+    except StopIteration as stop:  # done before asking for anything (see `Started`)
+        return stop.value
     while True:
         if isinstance(request, Invoke):
-            sent: Any = _invoke_sync(request)
+            sent: Any = invoke_sync(request.call, request.span)
         elif isinstance(request, Pause):
             sleep(request.seconds)
             sent = None
@@ -88,10 +93,13 @@ async def run_async(
     flow: Generator[Invoke | Pause | Drain, Any, Any], sleep: Callable[[float], object] | None
 ) -> Any:
     """Drive a flow with awaited calls and ``asyncio.sleep`` (or the injected sleep)."""
-    request = next(flow)
+    try:
+        request = next(flow)
+    except StopIteration as stop:
+        return stop.value
     while True:
         if isinstance(request, Invoke):
-            sent: Any = await _invoke_async(request)
+            sent: Any = await invoke_async(request.call, request.span)
         elif isinstance(request, Pause):
             waited = (sleep or asyncio.sleep)(request.seconds)
             if inspect.isawaitable(waited):
@@ -105,9 +113,9 @@ async def run_async(
             return stop.value
 
 
-def _invoke_sync(request: Invoke) -> Result:
-    call = request.call
-    token = _current.set(request.span)
+def invoke_sync(call: Call, span: Span) -> Result:
+    """Call ``call`` with ``span`` current: its value, or the exception it raised."""
+    token = _current.set(span)
     try:
         return Result(value=call.fn(*call.args, **call.kwargs))
     except BaseException as exc:
@@ -116,9 +124,9 @@ def _invoke_sync(request: Invoke) -> Result:
         _current.reset(token)
 
 
-async def _invoke_async(request: Invoke) -> Result:
-    call = request.call
-    token = _current.set(request.span)
+async def invoke_async(call: Call, span: Span) -> Result:
+    """Call ``call`` with ``span`` current, awaiting what it returns if it is awaitable."""
+    token = _current.set(span)
     try:
         value = call.fn(*call.args, **call.kwargs)
         if inspect.isawaitable(value):

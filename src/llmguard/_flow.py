@@ -22,6 +22,7 @@ from llmguard._content import snapshot
 from llmguard._drivers import Drain, Invoke, Pause, Result
 from llmguard._limits import Admission, CallLimits, Limits
 from llmguard._passthrough import OutputCap
+from llmguard._rate_limit import active as open_rate_limits
 from llmguard._rate_limit import admit_all, limits_for
 from llmguard._records import Usage
 from llmguard._trace import Span
@@ -41,7 +42,17 @@ if TYPE_CHECKING:
     from llmguard._rate_limit import Permit, RateLimit
     from llmguard._schema import CompiledSchema
 
-__all__ = ["Attempt", "Failure", "Plan", "StreamHandOff", "guarded_flow"]
+__all__ = [
+    "Attempt",
+    "Failure",
+    "Plan",
+    "Started",
+    "StreamHandOff",
+    "direct",
+    "guarded_flow",
+    "open_attempt",
+    "settle_direct",
+]
 
 Outcome = Literal["ok", "invalid", "transient_error", "truncated", "refused", "error"]
 
@@ -313,11 +324,80 @@ def _describe(span: Span, reply: Reply) -> None:
     span.fill_fields(fields, metadata)
 
 
-def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause | Drain, Any, Any]:
+@dataclass(slots=True)
+class Started:
+    """Attempt 1 as a driver made it directly, for `guarded_flow` to carry on from.
+
+    ``reply`` and ``attempt`` are set once `settle_direct` has judged the answer.
+    """
+
+    span: Span
+    started: float
+    result: Result
+    reply: Reply | None = None
+    attempt: Attempt | None = None
+
+
+def direct(plan: Plan) -> bool:
+    """Whether a driver may make attempt 1 itself, skipping the flow when it succeeds.
+
+    So it may when nothing is to be counted, reserved or waited for before the call: no
+    token or cost cap, no rate limit and no budget, the guard's own or open around it.
+    (An agent run's deadline is the driver's to check first.) The flow's generator and
+    its requests cost a guarded call a third of what llmguard adds to an SDK call.
+    """
+    return (
+        plan.limits is None
+        and plan.rate_limit is None
+        and not active_budgets()
+        and not open_rate_limits()
+    )
+
+
+def open_attempt(llm: Span, number: int = 1) -> Span:
+    """Start the span of attempt ``number`` of the call ``llm``."""
+    return Span(_attempt_name(number), "attempt").start(llm)
+
+
+def settle_direct(
+    plan: Plan, call: Call, llm: Span, span: Span, started: float, result: Result
+) -> tuple[bool, Any]:
+    """Judge attempt 1 made by a driver (see `direct`) in ``span`` since ``started``.
+
+    Returns ``(True, value)`` when the call is done -- the value is what `guarded_flow`
+    would return -- and else ``(False, head)``, the `Started` attempt for the flow to
+    carry on from: an exception, a stream, or an answer that was not accepted.
+    """
+    response = result.value
+    if result.error is not None or _is_stream(response):
+        return False, Started(span, started, result)
+    latency = (time.perf_counter() - started) * 1000
+    reply = adapt(response)
+    attempt = _judge(plan, call, 1, _function_name(call.fn), response, reply, latency)
+    if attempt.outcome != "ok":
+        return False, Started(span, started, result, reply, attempt)
+    tally = _Tally(None)
+    tally.close(span, attempt)
+    return True, _accept(plan, tally, llm, attempt)
+
+
+def _accept(plan: Plan, tally: _Tally, llm: Span, attempt: Attempt) -> Any:
+    tally.finish(llm, "ok", attempt.reply)
+    return attempt.response if plan.schema is None else attempt.value
+
+
+def _function_name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
+
+
+def guarded_flow(
+    plan: Plan, call: Call, llm: Span, head: Started | None = None
+) -> Generator[Invoke | Pause | Drain, Any, Any]:
     """Run one guarded call: attempts, corrective re-asks, transient retries, fallbacks.
 
     Yields requests for the driver and returns the value for the caller -- the
     validated value, the raw response when there is no schema, or a `StreamHandOff`.
+    With ``head``, attempt 1 was already made by the driver (see `direct`).
 
     Raises:
         SchemaViolation: Every attempt of every function failed the schema.
@@ -334,48 +414,52 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
         original = call if position == 0 else call.with_function(fn, params)
         current = original
         corrective = transient = 0
-        name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+        name = _function_name(fn)
         while True:
             number = len(tally.attempts) + 1
-            span = Span(_attempt_name(number), "attempt").start(llm)
-            if current is not call:
-                # The first attempt sends what the call's own record already holds.
-                messages = current.messages
-                span.set_input(messages if messages is not None else current.args)
             admission = None
-            try:
-                checkpoint()  # an agent run's deadline
-                if account is not None:
-                    prepared = account.prepare(current, llm.trace_id)
-                    permits: tuple[Permit, ...] = ()
-                    if rate_limits:
-                        permits = yield from _take_rates(
-                            rate_limits, prepared.tokens, account, span
-                        )
-                    try:
-                        admission = account.reserve(prepared, permits)
-                    except BaseException:
-                        for permit in permits:
-                            permit.cancel()
-                        raise
-            except (LimitExceeded, BudgetUnavailable) as exc:
-                span.record_exception(exc)
-                limited = isinstance(exc, LimitExceeded)
-                span.set_status("limit" if limited else "error", str(exc))
-                span.end()
-                tally.finish(llm, "limit" if limited else "error", None)
-                raise
-            if admission is not None:
-                current = admission.call
-                if admission.output_cap is not None:
-                    llm.set_attribute("max_tokens", admission.output_cap)
-                if admission.input_tokens is not None:
-                    span.set_attribute("counted_input_tokens", admission.input_tokens)
-                    span.set_attribute("counted_estimated", admission.estimated)
-                if admission.dropped_turns:
-                    span.set_attribute("dropped_turns", admission.dropped_turns)
-            started = time.perf_counter()
-            result: Result = yield Invoke(current, span)
+            made, head = head, None
+            if made is not None:  # attempt 1, made by the driver
+                span, started, result = made.span, made.started, made.result
+            else:
+                span = open_attempt(llm, number)
+                if current is not call:
+                    # The first attempt sends what the call's own record already holds.
+                    messages = current.messages
+                    span.set_input(messages if messages is not None else current.args)
+                try:
+                    checkpoint()  # an agent run's deadline
+                    if account is not None:
+                        prepared = account.prepare(current, llm.trace_id)
+                        permits: tuple[Permit, ...] = ()
+                        if rate_limits:
+                            permits = yield from _take_rates(
+                                rate_limits, prepared.tokens, account, span
+                            )
+                        try:
+                            admission = account.reserve(prepared, permits)
+                        except BaseException:
+                            for permit in permits:
+                                permit.cancel()
+                            raise
+                except (LimitExceeded, BudgetUnavailable) as exc:
+                    span.record_exception(exc)
+                    limited = isinstance(exc, LimitExceeded)
+                    span.set_status("limit" if limited else "error", str(exc))
+                    span.end()
+                    tally.finish(llm, "limit" if limited else "error", None)
+                    raise
+                if admission is not None:
+                    current = admission.call
+                    if admission.output_cap is not None:
+                        llm.set_attribute("max_tokens", admission.output_cap)
+                    if admission.input_tokens is not None:
+                        span.set_attribute("counted_input_tokens", admission.input_tokens)
+                        span.set_attribute("counted_estimated", admission.estimated)
+                    if admission.dropped_turns:
+                        span.set_attribute("dropped_turns", admission.dropped_turns)
+                started = time.perf_counter()
+                result = yield Invoke(current, span)
             response = result.value
             streamed = result.error is None and _is_stream(response)
             if streamed:
@@ -407,12 +491,14 @@ def guarded_flow(plan: Plan, call: Call, llm: Span) -> Generator[Invoke | Pause 
                     yield Pause(plan.wait(transient, error))
                     continue
                 break  # transient retries exhausted: the next fallback, if any
-            reply = result.value if streamed else adapt(response)
-            attempt = _judge(plan, original, number, name, response, reply, latency)
+            if made is not None and made.attempt is not None:
+                reply, attempt = made.reply, made.attempt  # judged by settle_direct
+            else:
+                reply = result.value if streamed else adapt(response)
+                attempt = _judge(plan, original, number, name, response, reply, latency)
             tally.close(span, attempt, _charge(account, admission, attempt))
             if attempt.outcome == "ok":
-                tally.finish(llm, "ok", reply)
-                return attempt.response if plan.schema is None else attempt.value
+                return _accept(plan, tally, llm, attempt)
             if attempt.outcome in ("truncated", "refused"):
                 tally.finish(llm, attempt.outcome, reply)
                 kind = OutputTruncated if attempt.outcome == "truncated" else Refused

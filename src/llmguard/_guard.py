@@ -7,13 +7,19 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from llmguard import _config
+from llmguard._agent import checkpoint
 from llmguard._call import Call, Parameters, Reask, default_reask
 from llmguard._content import snapshot
-from llmguard._drivers import (
-    run_async,
-    run_sync,
+from llmguard._drivers import invoke_async, invoke_sync, run_async, run_sync
+from llmguard._flow import (
+    Failure,
+    Plan,
+    StreamHandOff,
+    direct,
+    guarded_flow,
+    open_attempt,
+    settle_direct,
 )
-from llmguard._flow import Failure, Plan, StreamHandOff, guarded_flow
 from llmguard._limits import _OUTPUT_PARAMS, Limits
 from llmguard._passthrough import pass_through
 from llmguard._prompt import Prompt, tag, take_pending
@@ -259,8 +265,19 @@ class _Handler:
         call = self._call(wrapped, instance, args, kwargs)
         llm = self._open(call)
         token = _current.set(llm)
+        plan = self.plan
+        sleep = self.guard.sleep or time.sleep
         try:
-            result = run_sync(guarded_flow(self.plan, call, llm), self.guard.sleep or time.sleep)
+            if direct(plan) and _deadline_ok():
+                span = open_attempt(llm)
+                started = time.perf_counter()
+                done, result = settle_direct(
+                    plan, call, llm, span, started, invoke_sync(call, span)
+                )
+                if not done:
+                    result = run_sync(guarded_flow(plan, call, llm, result), sleep)
+            else:
+                result = run_sync(guarded_flow(plan, call, llm), sleep)
         except BaseException as exc:
             return _failed(self.guard, llm, exc)
         finally:
@@ -273,8 +290,19 @@ class _Handler:
         call = self._call(wrapped, instance, args, kwargs)
         llm = self._open(call)
         token = _current.set(llm)
+        plan = self.plan
+        sleep = self.guard.sleep
         try:
-            result = await run_async(guarded_flow(self.plan, call, llm), self.guard.sleep)
+            if direct(plan) and _deadline_ok():
+                span = open_attempt(llm)
+                started = time.perf_counter()
+                done, result = settle_direct(
+                    plan, call, llm, span, started, await invoke_async(call, span)
+                )
+                if not done:
+                    result = await run_async(guarded_flow(plan, call, llm, result), sleep)
+            else:
+                result = await run_async(guarded_flow(plan, call, llm), sleep)
         except BaseException as exc:
             return _failed(self.guard, llm, exc)
         finally:
@@ -285,6 +313,16 @@ class _Handler:
     # plain function and hands the generator back through a pass-through stream.
     gen = call
     agen = call
+
+
+def _deadline_ok() -> bool:
+    # Attempt 1 is made directly only within an agent run's deadline; past it, the flow
+    # checks it again and records the refusal on the attempt's span.
+    try:
+        checkpoint()
+    except LimitExceeded:
+        return False
+    return True
 
 
 def _claim_rendered(llm: Span) -> None:
