@@ -4,6 +4,11 @@ The flow is a generator that never does I/O itself (like httpx's ``Auth.auth_flo
 it yields what it needs -- call the function, pause, drain a stream -- and is sent
 what happened. The drivers in `llmguard._drivers` are the only places that call,
 sleep or iterate, so the policy below exists in one copy for both worlds.
+
+Most calls need none of it: one attempt, accepted. When nothing is to be reserved
+before the call (`direct`), the guard makes attempt 1 itself and `settle_direct`
+judges it with the same functions the flow uses; only an attempt that is not accepted
+starts the generator, which carries on from it (`Started`).
 """
 
 from __future__ import annotations
