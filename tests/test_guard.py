@@ -7,6 +7,7 @@ and every request the SDK sends can be read back.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import gc
 import json
@@ -1630,12 +1631,25 @@ def _comparable(record: Record) -> dict[str, Any]:
     return data
 
 
-def _guarded_records(answers: list[Any], budgeted: bool) -> tuple[str, list[dict[str, Any]]]:
-    client, _ = openai_client(copy.deepcopy(answers))
+def _guarded_records(
+    answers: list[Any], budgeted: bool, asynchronous: bool
+) -> tuple[str, list[dict[str, Any]]]:
+    guard = lg.guard(schema=Ticket, retries=1, transient_retries=1, sleep=lambda s: None)
+    if asynchronous:
+        aclient, _ = async_openai_client(copy.deepcopy(answers))
 
-    @lg.guard(schema=Ticket, retries=1, transient_retries=1, sleep=lambda s: None)
-    def triage(messages: Any) -> Any:
-        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        @guard
+        async def atriage(messages: Any) -> Any:
+            return await aclient.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+        def triage(messages: Any) -> Any:
+            return asyncio.run(atriage(messages))
+    else:
+        client, _ = openai_client(copy.deepcopy(answers))
+
+        @guard
+        def triage(messages: Any) -> Any:
+            return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
 
     with capture() as records:
         try:
@@ -1649,10 +1663,13 @@ def _guarded_records(answers: list[Any], budgeted: bool) -> tuple[str, list[dict
     return outcome, [_comparable(r) for r in records if r.kind in ("llm", "attempt")]
 
 
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("scenario", list(_SCENARIOS))
-def test_attempt_one_made_directly_records_what_the_flow_records(scenario: str) -> None:
+def test_attempt_one_made_directly_records_what_the_flow_records(
+    scenario: str, asynchronous: bool
+) -> None:
     """Outcome and records are the same with and without the flow's first attempt."""
-    direct = _guarded_records(_SCENARIOS[scenario], budgeted=False)
-    through_flow = _guarded_records(_SCENARIOS[scenario], budgeted=True)
+    direct = _guarded_records(_SCENARIOS[scenario], False, asynchronous)
+    through_flow = _guarded_records(_SCENARIOS[scenario], True, asynchronous)
     assert direct == through_flow
     assert direct[1], "no record was captured"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from llmguard import pricing
-from llmguard._agent import checkpoint
+from llmguard._agent import checkpoint, current_run
 from llmguard._budget import active as active_budgets
 from llmguard._content import snapshot
 from llmguard._drivers import Drain, Invoke, Pause, Result
@@ -346,16 +346,17 @@ class Started:
 def direct(plan: Plan) -> bool:
     """Whether a driver may make attempt 1 itself, skipping the flow when it succeeds.
 
-    So it may when nothing is to be counted, reserved or waited for before the call: no
-    token or cost cap, no rate limit and no budget, the guard's own or open around it.
-    (An agent run's deadline is the driver's to check first.) The flow's generator and
-    its requests cost a guarded call a third of what llmguard adds to an SDK call.
+    So it may when nothing is to be checked, counted, reserved or waited for before the
+    call: no token or cost cap, no rate limit and no budget, the guard's own or open
+    around it, and no agent run (with its deadline). The flow's generator and its
+    requests cost a guarded call a third of what llmguard adds to an SDK call.
     """
     return (
         plan.limits is None
         and plan.rate_limit is None
         and not active_budgets()
         and not open_rate_limits()
+        and current_run() is None
     )
 
 

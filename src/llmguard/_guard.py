@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from llmguard import _config
-from llmguard._agent import checkpoint
 from llmguard._call import Call, Parameters, Reask, default_reask
 from llmguard._content import snapshot
 from llmguard._drivers import invoke_async, invoke_sync, run_async, run_sync
@@ -268,7 +267,7 @@ class _Handler:
         plan = self.plan
         sleep = self.guard.sleep or time.sleep
         try:
-            if direct(plan) and _deadline_ok():
+            if direct(plan):
                 span = open_attempt(llm)
                 started = time.perf_counter()
                 done, result = settle_direct(
@@ -293,7 +292,7 @@ class _Handler:
         plan = self.plan
         sleep = self.guard.sleep
         try:
-            if direct(plan) and _deadline_ok():
+            if direct(plan):
                 span = open_attempt(llm)
                 started = time.perf_counter()
                 done, result = settle_direct(
@@ -313,16 +312,6 @@ class _Handler:
     # plain function and hands the generator back through a pass-through stream.
     gen = call
     agen = call
-
-
-def _deadline_ok() -> bool:
-    # Attempt 1 is made directly only within an agent run's deadline; past it, the flow
-    # checks it again and records the refusal on the attempt's span.
-    try:
-        checkpoint()
-    except LimitExceeded:
-        return False
-    return True
 
 
 def _claim_rendered(llm: Span) -> None:
