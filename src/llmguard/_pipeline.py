@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import atexit
 import collections
-import dataclasses
 import logging
 import math
 import os
-import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from llmguard import _config
-from llmguard._content import fit, safe_repr
-from llmguard._records import Record, iso_time
-from llmguard.sinks._protocol import sink_name
+from llmguard._delivery_stats import DeliveryStats, FlushResult, Pending, SinkStats
+from llmguard._record_processing import _message, internal_record, process
+from llmguard._record_processing import sample as sample
+from llmguard._records import Record
+from llmguard._sink_lane import _Lane
 
 if TYPE_CHECKING:
     from llmguard._config import Settings
@@ -52,62 +51,6 @@ _WARN_INTERVAL = 60.0  # seconds between two warnings about the same trouble
 _HANG_AFTER = 10.0  # seconds in one sink call before the sink is reported as stalled
 
 
-class Pending(Protocol):
-    """A finished span waiting to become a record."""
-
-    def to_record(self, settings: Settings) -> Record:
-        """Build the record, with content as captured and not yet bounded or redacted."""
-
-
-@dataclass(frozen=True, slots=True)
-class SinkStats:
-    """Delivery counts for one sink."""
-
-    name: str
-    delivered: int
-    dropped: int
-    errors: int
-    pending: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryStats:
-    """Delivery counts since the process (or the last ``configure(sinks=...)``) started.
-
-    Attributes:
-        emitted: Records handed to delivery.
-        queued: Records waiting for the dispatcher now.
-        dropped: Records dropped because the queue was full.
-        internal_errors: Records whose processing (redaction, serialization) failed.
-        sinks: Per-sink counts: delivered, dropped (backlog full), errors, pending.
-    """
-
-    emitted: int
-    queued: int
-    dropped: int
-    internal_errors: int
-    sinks: tuple[SinkStats, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FlushResult:
-    """What a flush achieved; true when everything emitted before it was delivered.
-
-    Attributes:
-        complete: Every record emitted before the flush reached every sink in time.
-        pending: Records not yet delivered, summed over the queue and every sink.
-        sinks: Per-sink counts after the flush; a sink with ``pending > 0`` did not
-            finish in time.
-    """
-
-    complete: bool
-    pending: int
-    sinks: tuple[SinkStats, ...]
-
-    def __bool__(self) -> bool:
-        return self.complete
-
-
 class _Warner:
     """Logs a warning about one kind of trouble at most once a minute, with a count."""
 
@@ -127,104 +70,6 @@ class _Warner:
             more = self._suppressed.pop(key, 0)
         suffix = f" ({more} more since the last warning)" if more else ""
         logger.warning("%s%s", message, suffix)
-        return True
-
-
-class _FlushMark:
-    __slots__ = ("done", "timeout")
-
-    def __init__(self, timeout: float | None) -> None:
-        self.timeout = timeout
-        self.done = threading.Event()
-
-
-class _Lane:
-    """One sink, its backlog of batches and the thread that feeds it."""
-
-    def __init__(self, sink: Sink, pipeline: _Pipeline, max_pending: int) -> None:
-        self.sink = sink
-        self.name = sink_name(sink)
-        self._pipeline = pipeline
-        self._max_pending = max_pending
-        self._backlog: collections.deque[list[Record] | _FlushMark] = collections.deque()
-        self._cond = threading.Condition(threading.Lock())
-        self._thread: threading.Thread | None = None
-        self._closing = False
-        self.pending = 0
-        self.delivered = 0
-        self.dropped = 0
-        self.errors = 0
-        self.busy_since: float | None = None
-        self.reported_stall = False
-
-    def stats(self) -> SinkStats:
-        return SinkStats(self.name, self.delivered, self.dropped, self.errors, self.pending)
-
-    def offer(self, batch: list[Record]) -> None:
-        with self._cond:
-            if self.pending + len(batch) > self._max_pending:
-                self.dropped += len(batch)
-                return
-            self.pending += len(batch)
-            self._backlog.append(batch)
-            self._ensure_thread()
-            self._cond.notify()
-
-    @property
-    def started(self) -> bool:
-        return self._thread is not None
-
-    def request_flush(self, timeout: float | None) -> threading.Event:
-        mark = _FlushMark(timeout)
-        with self._cond:
-            self._backlog.append(mark)
-            self._ensure_thread()
-            self._cond.notify()
-        return mark.done
-
-    def stop(self) -> None:
-        with self._cond:
-            self._closing = True
-            self._cond.notify()
-
-    def _ensure_thread(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name=f"llmguard-sink-{self.name}", daemon=True
-            )
-            self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._backlog and not self._closing:
-                    self._cond.wait()
-                if not self._backlog:
-                    return
-                item = self._backlog.popleft()
-            if isinstance(item, _FlushMark):
-                self._call("flush", self.sink.flush, item.timeout)
-                item.done.set()
-                continue
-            ok = self._call("emit", self.sink.emit, item)
-            with self._cond:
-                self.pending -= len(item)
-                if ok:
-                    self.delivered += len(item)
-                else:
-                    self.errors += 1
-                    self.dropped += len(item)
-
-    def _call(self, what: str, method: Callable[[Any], None], argument: Any) -> bool:
-        self.busy_since = time.monotonic()
-        try:
-            method(argument)
-        except Exception as exc:
-            self._pipeline.report(f"sink {self.name!r} failed in {what}()", exc, skip=self)
-            return False
-        finally:
-            self.busy_since = None
-            self.reported_stall = False
         return True
 
 
@@ -382,130 +227,6 @@ def _left(deadline: float | None) -> float | None:
     if deadline is None:
         return None
     return max(deadline - time.monotonic(), 0.0)
-
-
-def _message(exc: BaseException) -> str:
-    try:
-        return str(exc)[:300]
-    except Exception:
-        return safe_repr(exc, 300)
-
-
-def internal_record(problem: str, exc: BaseException | None, settings: Settings) -> Record:
-    """An ``internal`` record describing a failure of llmguard's own machinery."""
-    now = iso_time(time.time_ns())
-    return Record(
-        trace_id=f"{random.getrandbits(128) or 1:032x}",
-        span_id=f"{random.getrandbits(64) or 1:016x}",
-        kind="internal",
-        name=problem,
-        start=now,
-        end=now,
-        duration_ms=0.0,
-        status="error",
-        error_type=None if exc is None else type(exc).__name__,
-        error_message=None if exc is None else _message(exc),
-        service=settings.service,
-    )
-
-
-_SAMPLE_SCALE = 2.0**64
-
-
-def sample(record: Record, rate: float) -> Record | None:
-    """Apply ``sample_rate``: the record to deliver, or ``None`` when it is sampled out.
-
-    A trace is in the sample when the low 64 bits of its id, as a fraction of 2**64,
-    are below the rate: decided by the trace id alone, so every span of a trace agrees,
-    in every process. Records that are always kept (errors, limit hits, retried calls,
-    feedback) are delivered whatever the decision, with their weight unchanged; other
-    records of a sampled trace are weighted ``1 / rate``.
-    """
-    if rate >= 1.0 or _always_kept(record):
-        return record
-    if (int(record.trace_id[-16:], 16) / _SAMPLE_SCALE) >= rate:
-        return None
-    return dataclasses.replace(record, sample_weight=record.sample_weight / rate)
-
-
-def _always_kept(record: Record) -> bool:
-    if record.status != "ok" or record.kind in ("feedback", "internal"):
-        return True
-    attempt = record.attempt
-    if attempt is None or record.kind not in ("llm", "attempt"):
-        return False
-    # A retried call, and the attempts after its first.
-    retried = attempt.get("count", 1) if record.kind == "llm" else attempt.get("number", 1)
-    return isinstance(retried, int) and retried > 1
-
-
-def process(
-    record: Record, settings: Settings, report: Callable[[str, BaseException | None], None]
-) -> Record | None:
-    """Sample, redact, then bound a record's captured content; what every sink receives.
-
-    ``None`` when the record is sampled out (see `sample`). A redactor that raises drops
-    the record's content and says so in its metadata: content that could not be cleaned
-    is never delivered.
-    """
-    if settings.sample_rate < 1.0:
-        sampled = sample(record, settings.sample_rate)
-        if sampled is None:
-            return None
-        record = sampled
-    for redactor in settings.redact:
-        try:
-            record = redactor(record)
-        except Exception as exc:
-            if settings.strict:
-                raise
-            report("a redactor failed; the record's content was dropped", exc)
-            return _without_content(record, exc)
-        if not isinstance(record, Record):
-            raise TypeError(f"redactor {redactor!r} returned {type(record).__name__}, not Record")
-    limit = settings.max_content_bytes
-    if record.input is None and record.output is None:
-        return record
-    new_input, input_digest = fit(record.input, limit)
-    new_output, output_digest = fit(record.output, limit)
-    if input_digest is None and output_digest is None:
-        return record
-    truncated = {}
-    if input_digest is not None:
-        truncated["input"] = input_digest
-    if output_digest is not None:
-        truncated["output"] = output_digest
-    return dataclasses.replace(record, input=new_input, output=new_output, truncated=truncated)
-
-
-_OWN_METADATA = ("llmguard.", "otel.")
-
-
-def _without_content(record: Record, exc: Exception) -> Record:
-    """The record stripped of everything a redactor cleans, for when one failed.
-
-    That is what `llmguard.redact.DEFAULT` treats as content: input, output, the error
-    message, text in metadata values and the offending values in an attempt's errors.
-    Metadata that cannot hold text (numbers, booleans) stays, and so does llmguard's own
-    (keys starting with ``llmguard.`` or ``otel.``).
-    """
-    metadata = {
-        k: v
-        for k, v in record.metadata.items()
-        if k.startswith(_OWN_METADATA) or v is None or isinstance(v, (bool, int, float))
-    }
-    metadata["llmguard.redaction"] = f"failed: {type(exc).__name__}"
-    attempt = record.attempt
-    if attempt is not None and "errors" in attempt:
-        attempt = {k: v for k, v in attempt.items() if k != "errors"}
-    return dataclasses.replace(
-        record,
-        input=None,
-        output=None,
-        error_message=None,
-        metadata=metadata,
-        attempt=attempt,
-    )
 
 
 # -- the process-wide pipeline ---------------------------------------------------------

@@ -21,8 +21,9 @@ from typing import Literal, TypeAlias, TypeVar
 
 from llmguard.cli import EXIT_DRIFT, EXIT_OK, CommandError
 from llmguard.cli import _format as fmt
+from llmguard.cli._aggregates import weighted_quantile
 from llmguard.cli._args import Subparsers, add_path, opened
-from llmguard.cli._dataset import Dataset, DatasetError, Window, weighted_quantile
+from llmguard.cli._dataset import Dataset
 from llmguard.cli._significance import (
     Comparison,
     Sample,
@@ -31,6 +32,7 @@ from llmguard.cli._significance import (
     mann_whitney,
     quantile_test,
 )
+from llmguard.cli._window import DatasetError, Window
 
 __all__ = ["Check", "Finding", "Report", "Samples", "add_parser", "load", "render", "run"]
 

@@ -58,7 +58,8 @@ def add_parser(commands: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay the call and print both outcomes."""
-    from llmguard._replay import ReplayError, areplay, check_record, replay
+    from llmguard._replay import areplay, replay
+    from llmguard._replay_input import ReplayError, check_record
     from llmguard._wrap import CallKind, call_kind
 
     with opened(args.path) as dataset:

@@ -7,8 +7,9 @@ import json
 import sys
 
 from llmguard.cli import _format as fmt
+from llmguard.cli._aggregates import GroupStats
 from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
-from llmguard.cli._dataset import CALL_KINDS, GroupStats
+from llmguard.cli._dataset import CALL_KINDS
 
 __all__ = ["add_parser", "render", "run"]
 
