@@ -232,13 +232,15 @@ def test_a_budget_refusal_in_a_guarded_call_is_made_before_the_call(
 # -- windows -----------------------------------------------------------------------------
 
 
+# Times in the future: a window's keys expire (in Redis's own time) once the window is
+# over, so a test clock in the past would see them deleted at once.
 @pytest.mark.parametrize(
     ("window", "inside", "next_window"),
     [
-        ("minute", "2026-11-24T10:15:59", "2026-11-24T10:16:00"),
-        ("day", "2026-11-24T23:59:59", "2026-11-25T00:00:00"),
-        ("month", "2026-11-30T23:59:59", "2026-12-01T00:00:00"),
-        ("month", "2026-12-31T23:59:59", "2027-01-01T00:00:00"),
+        ("minute", "2100-11-24T10:15:59", "2100-11-24T10:16:00"),
+        ("day", "2100-11-24T23:59:59", "2100-11-25T00:00:00"),
+        ("month", "2100-11-30T23:59:59", "2100-12-01T00:00:00"),
+        ("month", "2100-12-31T23:59:59", "2101-01-01T00:00:00"),
     ],
 )
 def test_a_window_starts_again_at_its_boundary(
@@ -276,14 +278,14 @@ def test_a_windows_keys_expire_after_it(server: RedisServer) -> None:
 
 def test_a_call_is_charged_to_the_window_it_was_reserved_in(server: RedisServer) -> None:
     """A reservation made before a boundary and reconciled after it counts in its window."""
-    now = [at("2026-11-24T10:15:59")]
+    now = [at("2100-11-24T10:15:59")]
     minute = lg.budget(store=store(server, window="minute", clock=lambda: now[0]))
     with minute:
         held = lg.reserve(100)
-        now[0] = at("2026-11-24T10:16:01")
+        now[0] = at("2100-11-24T10:16:01")
         held.reconcile(40)
         assert minute.used == 0
-        now[0] = at("2026-11-24T10:15:30")
+        now[0] = at("2100-11-24T10:15:30")
         assert minute.used == 40
 
 
