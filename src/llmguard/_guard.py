@@ -6,7 +6,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
-from llmguard import _config
 from llmguard._call import Call, Parameters, Reask, default_reask
 from llmguard._content import snapshot
 from llmguard._drivers import invoke_async, invoke_sync, run_async, run_sync
@@ -23,7 +22,7 @@ from llmguard._limits import _OUTPUT_PARAMS, Limits
 from llmguard._passthrough import pass_through
 from llmguard._prompt import Prompt, tag, take_pending
 from llmguard._rate_limit import RateLimit
-from llmguard._trace import Span, _current
+from llmguard._trace import Span, _current, capturing_content
 from llmguard._transient import Backoff, is_transient
 from llmguard._wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
 from llmguard.exceptions import ConfigurationError, GuardError, LimitExceeded
@@ -249,7 +248,7 @@ class _Handler:
             if isinstance(cap, int) and not isinstance(cap, bool):
                 llm.set_attribute("max_tokens", cap)
                 break
-        if _config.settings().capture_content:
+        if capturing_content():
             messages = call.messages if self.reads_messages else None
             llm._input = snapshot(messages if messages is not None else call.recorded_input())
         return llm

@@ -266,6 +266,11 @@ def submit(item: Pending) -> None:
     pipeline.submit(item)
 
 
+def listening() -> bool:
+    """Whether a record handed over now would reach anyone: a sink or a `capturing` block."""
+    return bool(_captures) or bool((_active or _pipeline()).sinks)
+
+
 def _capture(item: Pending) -> None:
     settings = _config.settings()
     try:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, get_args, overload
 
 from llmguard import _config
 from llmguard._content import safe_repr, snapshot
-from llmguard._pipeline import submit
+from llmguard._pipeline import listening, submit
 from llmguard._records import Record, RecordKind, Status, StreamEnd, StreamInfo, Usage, iso_time
 from llmguard._wrap import Wrapped, positional_names, unwrap_callable, wrap
 from llmguard.exceptions import ConfigurationError
@@ -24,7 +24,15 @@ if TYPE_CHECKING:
 
     from llmguard._config import Settings
 
-__all__ = ["Span", "current_span", "current_trace_id", "propagate", "span", "trace"]
+__all__ = [
+    "Span",
+    "capturing_content",
+    "current_span",
+    "current_trace_id",
+    "propagate",
+    "span",
+    "trace",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -323,12 +331,12 @@ class Span:
 
     def set_input(self, value: Any) -> None:
         """Capture the span's input (when content capture is on)."""
-        if _config.settings().capture_content:
+        if capturing_content():
             self._input = snapshot(value)
 
     def set_output(self, value: Any) -> None:
         """Capture the span's output (when content capture is on)."""
-        if _config.settings().capture_content:
+        if capturing_content():
             self._output = snapshot(value)
 
     def set_stream(self, items: int, end: StreamEnd) -> None:
@@ -368,6 +376,15 @@ class Span:
 
 
 _NOT_CAPTURED: Any = object()
+
+
+def capturing_content() -> bool:
+    """Whether spans copy their inputs and outputs now.
+
+    When content capture is on, and only while a sink or a ``capture()`` block would
+    receive the record: with nothing listening, the copies would be made for nobody.
+    """
+    return _config.settings().capture_content and listening()
 
 
 def _otel_parent() -> tuple[int, int] | None:
@@ -443,7 +460,7 @@ class _Tracer:
 
     def _open(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
         opened = Span(self.name, self.kind, self.attributes).start()
-        if _config.settings().capture_content:
+        if capturing_content():
             opened._input = snapshot(self._named(instance, args, kwargs))
         return opened
 
