@@ -9,6 +9,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 
+import pydantic
 import pytest
 
 import llmguard as lg
@@ -478,3 +479,40 @@ def test_duration_excludes_capturing_the_output() -> None:
     with capture() as records:
         produce()
     assert records[0].duration_ms < 5
+
+
+class _Counted(pydantic.BaseModel):
+    """An argument that counts how often it is serialized, as llmguard copies it."""
+
+    value: int = 1
+
+    @pydantic.field_serializer("value")
+    def _count(self, value: int) -> int:
+        _serialized.append(value)
+        return value
+
+
+_serialized: list[int] = []
+
+
+def test_content_is_copied_only_when_a_record_would_be_received() -> None:
+    """With no sink and no capture(), arguments are not read; with a sink they are."""
+
+    @lg.trace
+    def work(value: object) -> int:
+        return 1
+
+    _serialized.clear()
+    lg.configure(sinks=[])
+    work(_Counted())
+    assert _serialized == []
+    memory = lg.sinks.MemorySink()
+    lg.configure(sinks=[memory])
+    try:
+        work(_Counted())
+        assert lg.flush(timeout=5)
+    finally:
+        lg.configure(sinks=[])
+    assert _serialized == [1]
+    (record,) = memory.records
+    assert record.input == {"value": {"value": 1}}
