@@ -27,14 +27,12 @@ from threading import Lock
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from llmguard._budget_scope import _active, _Decorated, active
-from llmguard._context import enter, leave
+from llmguard._context import Scoped
 from llmguard._reservation import Reservation, _refusal, reserve
 from llmguard._wrap import unwrap_callable, wrap
 from llmguard.exceptions import BudgetExceeded, ConfigurationError
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from llmguard.stores import BudgetSnapshot, BudgetStore
 
 __all__ = ["Budget", "Reservation", "active", "budget", "reserve"]
@@ -43,7 +41,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class Budget:
+class Budget(Scoped):
     """A cap on the tokens and dollars of every call made while it is open.
 
     Use it as a context manager (``with`` or ``async with``) or as a decorator on a
@@ -70,6 +68,8 @@ class Budget:
         ConfigurationError: A cap is negative or not a number (``max_tokens`` must be
             an int), ``name`` is not a string, or ``store`` is not a budget store.
     """
+
+    _stack = _active
 
     __slots__ = (
         "_calls",
@@ -237,29 +237,6 @@ class Budget:
             )
 
     # -- activation ---------------------------------------------------------------------
-
-    def __enter__(self) -> Budget:
-        enter(_active, self)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        leave(_active, self)
-
-    async def __aenter__(self) -> Budget:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
     def __call__(self, fn: Callable[P, R], /) -> Callable[P, R]:
         """Open the budget around every call of ``fn``; the calls share its totals.

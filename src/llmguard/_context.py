@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, ClassVar, TypeVar
 
-__all__ = ["enter", "leave"]
+__all__ = ["Scoped", "enter", "leave"]
 
 T = TypeVar("T")
+S = TypeVar("S", bound="Scoped")
 
 
 def enter(stack: ContextVar[tuple[T, ...]], item: T) -> None:
@@ -26,3 +27,26 @@ def leave(stack: ContextVar[tuple[T, ...]], item: T) -> None:
         if entries[i] is item:
             stack.set(entries[:i] + entries[i + 1 :])
             return
+
+
+class Scoped:
+    """An object opened in the current context by ``with`` or ``async with``.
+
+    Subclasses name the context stack they open on in ``_stack``.
+    """
+
+    __slots__ = ()
+    _stack: ClassVar[ContextVar[tuple[Any, ...]]]
+
+    def __enter__(self: S) -> S:
+        enter(self._stack, self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        leave(self._stack, self)
+
+    async def __aenter__(self: S) -> S:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.__exit__(*exc_info)

@@ -20,15 +20,11 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
 
-from llmguard._context import enter, leave
+from llmguard._context import Scoped
 from llmguard._trace import current_trace_id
 from llmguard.exceptions import ConfigurationError, RateLimitExceeded
 from llmguard.stores._protocol import RateStore, RateTake
-
-if TYPE_CHECKING:
-    from types import TracebackType
 
 __all__ = ["Permit", "RateLimit", "active", "rate_limit"]
 
@@ -139,7 +135,7 @@ class Permit:
         return f"Permit(tokens={self.tokens}, {'settled' if self._done else 'held'})"
 
 
-class RateLimit:
+class RateLimit(Scoped):
     """Tokens and requests per minute for the calls made through it.
 
     Build one with `rate_limit`. Apply it to a guard (``lg.guard(rate_limit=...)``),
@@ -147,6 +143,8 @@ class RateLimit:
     guarded call inside goes through it), or take from it by hand with `acquire` /
     `acquire_async`.
     """
+
+    _stack = _active
 
     def __init__(
         self,
@@ -301,31 +299,6 @@ class RateLimit:
             trace_id=current_trace_id(),
             retry_after=retry_after,
         )
-
-    # -- activation -----------------------------------------------------------------------
-
-    def __enter__(self) -> RateLimit:
-        enter(_active, self)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        leave(_active, self)
-
-    async def __aenter__(self) -> RateLimit:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
 
 def rate_limit(
