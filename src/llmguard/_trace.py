@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 import random
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, get_args, overload
 
@@ -16,6 +15,7 @@ from llmguard import _config
 from llmguard._content import safe_repr, snapshot
 from llmguard._pipeline import listening, submit
 from llmguard._records import Record, RecordKind, Status, StreamEnd, StreamInfo, Usage, iso_time
+from llmguard._stepping import astepped, stepped
 from llmguard._wrap import Wrapped, positional_names, unwrap_callable, wrap
 from llmguard.exceptions import ConfigurationError
 
@@ -512,129 +512,43 @@ class _Tracer:
     def gen(
         self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Iterator[Any]:
-        return traced_generator(
-            lambda: self._open(instance, args, kwargs), lambda: wrapped(*args, **kwargs)
+        # The span opens at the first next(): a generator never started leaves none.
+        return stepped(
+            _current,
+            lambda: _SpanWatch(self._open(instance, args, kwargs)),
+            lambda: wrapped(*args, **kwargs),
         )
 
     def agen(
         self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> AsyncIterator[Any]:
-        return traced_async_generator(
-            lambda: self._open(instance, args, kwargs), lambda: wrapped(*args, **kwargs)
+        return astepped(
+            _current,
+            lambda: _SpanWatch(self._open(instance, args, kwargs)),
+            lambda: wrapped(*args, **kwargs),
         )
 
 
-def traced_generator(
-    open_span: Callable[[], Span], make: Callable[[], Any]
-) -> Generator[Any, Any, Any]:
-    """Run a generator with its span current only while the generator itself runs.
+class _SpanWatch:
+    """A traced generator's span: current during each step, told the items and the end."""
 
-    The span opens at the first ``next()`` -- a generator never started costs nothing
-    and leaves no open span -- and ends when the generator is exhausted, fails, is
-    closed or is garbage collected, recording how many items it delivered. ``send``
-    and ``throw`` reach the inner generator as they would without the wrapper.
-    """
-    opened = open_span()
-    items = 0
-    end: StreamEnd = "exhausted"
-    try:
-        inner = opened_call(opened, make)
-        to_send: Any = None
-        to_throw: BaseException | None = None
-        while True:
-            token = _current.set(opened)
-            try:
-                if to_throw is None:
-                    item = inner.send(to_send)
-                else:
-                    thrown, to_throw = to_throw, None
-                    item = inner.throw(thrown)
-            except StopIteration as stop:
-                return stop.value
-            finally:
-                _current.reset(token)
-            items += 1
-            try:
-                to_send = yield item
-            except GeneratorExit:
-                end = "closed"
-                token = _current.set(opened)
-                try:
-                    inner.close()
-                finally:
-                    _current.reset(token)
-                raise
-            except BaseException as exc:
-                to_throw = exc
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        end = "error"
-        opened.record_exception(exc)
-        raise
-    finally:
-        opened.set_stream(items, end)
-        opened.end()
+    __slots__ = ("items", "span")
 
+    def __init__(self, span: Span) -> None:
+        self.span = span
+        self.items = 0
 
-async def traced_async_generator(
-    open_span: Callable[[], Span], make: Callable[[], Any]
-) -> AsyncIterator[Any]:
-    """The async counterpart of `traced_generator`; cancellation ends the span too."""
-    opened = open_span()
-    items = 0
-    end: StreamEnd = "exhausted"
-    try:
-        inner = opened_call(opened, make)
-        to_send: Any = None
-        to_throw: BaseException | None = None
-        while True:
-            token = _current.set(opened)
-            try:
-                if to_throw is None:
-                    item = await inner.asend(to_send)
-                else:
-                    thrown, to_throw = to_throw, None
-                    item = await inner.athrow(thrown)
-            except StopAsyncIteration:
-                return
-            finally:
-                _current.reset(token)
-            items += 1
-            try:
-                to_send = yield item
-            except GeneratorExit:
-                end = "closed"
-                token = _current.set(opened)
-                try:
-                    await inner.aclose()
-                finally:
-                    _current.reset(token)
-                raise
-            except BaseException as exc:
-                to_throw = exc
-    except GeneratorExit:
-        raise
-    except asyncio.CancelledError as exc:
-        end = "cancelled"
-        opened.record_exception(exc)
-        raise
-    except BaseException as exc:
-        end = "error"
-        opened.record_exception(exc)
-        raise
-    finally:
-        opened.set_stream(items, end)
-        opened.end()
+    def value(self) -> Span:
+        return self.span
 
+    def item(self) -> None:
+        self.items += 1
 
-def opened_call(opened: Span, make: Callable[[], Any]) -> Any:
-    """Call ``make()`` with ``opened`` as the current span."""
-    token = _current.set(opened)
-    try:
-        return make()
-    finally:
-        _current.reset(token)
+    def ended(self, end: StreamEnd, error: BaseException | None) -> None:
+        if error is not None:
+            self.span.record_exception(error)
+        self.span.set_stream(self.items, end)
+        self.span.end()
 
 
 @overload
