@@ -24,7 +24,8 @@ from llmguard._records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo,
 from llmguard._replay import Replay, ReplayError, ReplayOutcome, areplay, replay
 from llmguard._tokens import TokenCount, Tokenizer, count_tokens
 from llmguard._tool import Tool, acall_tool, call_tool, tool
-from llmguard._trace import Span, current_span, current_trace_id, propagate, span, trace
+from llmguard._trace import Span, current_span, current_trace_id, propagate, span
+from llmguard._tracer import trace
 from llmguard._version import __version__
 from llmguard.exceptions import (
     BudgetExceeded,
