@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from llmguard._attempt import Attempt
 from llmguard._call import Call, Parameters, correction, default_reask
 from llmguard._field_errors import FieldError
-from llmguard._flow import Attempt
 from llmguard.adapters import Reply, ToolCall
 
 MESSAGES = [

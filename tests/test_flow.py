@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from llmguard import Record, Usage
+from llmguard._attempt import Attempt, Failure, sum_usage
 from llmguard._call import Call, Parameters, default_reask
 from llmguard._drivers import (
     Drain,
@@ -26,14 +27,7 @@ from llmguard._drivers import (
     run_sync,
 )
 from llmguard._field_errors import FieldError
-from llmguard._flow import (
-    Attempt,
-    Failure,
-    Plan,
-    StreamHandOff,
-    _sum_usage,
-    guarded_flow,
-)
+from llmguard._flow import Plan, StreamHandOff, guarded_flow
 from llmguard._schema import compile_schema
 from llmguard._trace import Span
 from llmguard._transient import is_transient
@@ -429,10 +423,10 @@ def test_usage_sums_keep_unknown_counts_unknown() -> None:
     """Summing usages adds known counts; a count no attempt reported stays None."""
     a = Usage(input=10, output=5, total=15)
     b = Usage(input=3, output=1, cached_input=2, total=4, estimated=True)
-    assert _sum_usage(a, b) == Usage(input=13, output=6, cached_input=2, total=19, estimated=True)
-    assert _sum_usage(None, a) is a
-    assert _sum_usage(a, None) is a
-    assert _sum_usage(None, None) is None
+    assert sum_usage(a, b) == Usage(input=13, output=6, cached_input=2, total=19, estimated=True)
+    assert sum_usage(None, a) is a
+    assert sum_usage(a, None) is a
+    assert sum_usage(None, None) is None
 
 
 def test_attempt_records_are_children_of_the_llm_record() -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from llmguard import adapters, pricing, redact, sinks, stores, testing
 from llmguard._agent import Agent, AgentStopped, Run, RunState, agent, current_run, steps
+from llmguard._attempt import Attempt, Failure
 from llmguard._budget import Budget, Reservation, budget, reserve
 from llmguard._call import Call, Reask
 from llmguard._config import Redactor, Settings, configure, reset
 from llmguard._feedback import feedback
 from llmguard._field_errors import FieldError
-from llmguard._flow import Attempt, Failure
 from llmguard._guard import Guard, NoSchema, guard
 from llmguard._inline import Attempts, InlineAttempt
 from llmguard._pipeline import DeliveryStats, FlushResult, SinkStats, flush, shutdown, stats

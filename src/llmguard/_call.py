@@ -11,7 +11,7 @@ from llmguard._field_errors import format_errors
 from llmguard._wrap import unwrap_callable
 
 if TYPE_CHECKING:
-    from llmguard._flow import Attempt
+    from llmguard._attempt import Attempt
 
 __all__ = ["Call", "Parameters", "Reask", "default_reask"]
 

@@ -17,11 +17,11 @@ import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from llmguard import pricing
 from llmguard._agent import checkpoint, current_run
+from llmguard._attempt import Attempt, Failure, Outcome
 from llmguard._budget import active as active_budgets
 from llmguard._content import snapshot
 from llmguard._drivers import Drain, Invoke, Pause, Result
@@ -29,12 +29,11 @@ from llmguard._limits import Admission, CallLimits, Limits
 from llmguard._passthrough import OutputCap
 from llmguard._rate_limit import active as open_rate_limits
 from llmguard._rate_limit import admit_all, limits_for
-from llmguard._records import Usage
+from llmguard._tally import Charged, Tally
 from llmguard._trace import Span
-from llmguard.adapters import Reply, ToolCall, adapt
+from llmguard.adapters import Reply, adapt
 from llmguard.exceptions import (
     BudgetUnavailable,
-    GuardError,
     LimitExceeded,
     OutputTruncated,
     Refused,
@@ -43,7 +42,6 @@ from llmguard.exceptions import (
 
 if TYPE_CHECKING:
     from llmguard._call import Call, Parameters, Reask
-    from llmguard._field_errors import FieldError
     from llmguard._rate_limit import Permit, RateLimit
     from llmguard._schema import CompiledSchema
 
@@ -58,80 +56,6 @@ __all__ = [
     "open_attempt",
     "settle_direct",
 ]
-
-Outcome = Literal["ok", "invalid", "transient_error", "truncated", "refused", "error"]
-
-
-# Not frozen: a frozen dataclass pays an ``object.__setattr__`` call per field, and an
-# attempt is built on every guarded call (1.6 µs frozen, 0.5 µs not).
-@dataclass(slots=True, kw_only=True)
-class Attempt:
-    """What happened in one attempt of a guarded call; a value, to be read, not changed.
-
-    Attributes:
-        number: 1 for the first attempt, counted across fallbacks.
-        function: The qualified name of the function called.
-        outcome: ``"ok"``, ``"invalid"`` (the answer failed the schema),
-            ``"transient_error"``, ``"truncated"``, ``"refused"`` or ``"error"``.
-        text: The answer as text (a tool call's arguments as JSON), if any.
-        errors: Why the answer failed the schema.
-        repair: How the value was found: ``None`` (strict JSON), ``"fence"``,
-            ``"embedded"``, ``"text"`` or ``"tool_call"``.
-        usage: Tokens this attempt used, when reported.
-        latency_ms: How long the function took.
-        error: The exception the function raised, for ``transient_error`` and ``error``.
-        reply: The normalized reply; ``response`` is the raw one.
-        value: The validated value, for an ``"ok"`` attempt under a schema.
-    """
-
-    number: int
-    function: str
-    outcome: Outcome
-    text: str | None = None
-    errors: tuple[FieldError, ...] = ()
-    repair: str | None = None
-    usage: Usage | None = None
-    latency_ms: float = 0.0
-    error: BaseException | None = field(default=None, repr=False)
-    reply: Reply | None = field(default=None, repr=False)
-    response: Any = field(default=None, repr=False)
-    value: Any = field(default=None, repr=False)
-
-    @property
-    def tool_call(self) -> ToolCall | None:
-        """The tool call whose arguments were the answer, if the model answered with one."""
-        reply = self.reply
-        return reply.tool_calls[0] if reply is not None and reply.tool_calls else None
-
-    def summary(self) -> dict[str, Any]:
-        """What the attempt record holds about this attempt."""
-        data: dict[str, Any] = {"number": self.number, "outcome": self.outcome}
-        data["function"] = self.function
-        if self.outcome == "ok" and (self.value is not None or self.repair is not None):
-            data["stage"] = self.repair or "strict"
-        if self.repair is not None:
-            data["repair"] = self.repair
-        if self.errors:
-            data["errors"] = [dataclasses.asdict(e) for e in self.errors]
-        return data
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """Returned instead of raising when a guard has ``on_fail="return"``; always false.
-
-    Attributes:
-        error: The exception that would have been raised.
-        attempts: Every attempt, in order.
-        usage: Tokens used by all attempts together.
-    """
-
-    error: GuardError
-    attempts: tuple[Attempt, ...]
-    usage: Usage | None
-
-    def __bool__(self) -> bool:
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,23 +88,6 @@ class StreamHandOff:
     cap: OutputCap | None = None
 
 
-def _sum_usage(a: Usage | None, b: Usage | None) -> Usage | None:
-    if a is None or b is None:
-        return a or b
-
-    def add(x: int | None, y: int | None) -> int | None:
-        return None if x is None and y is None else (x or 0) + (y or 0)
-
-    return Usage(
-        input=add(a.input, b.input),
-        output=add(a.output, b.output),
-        cached_input=add(a.cached_input, b.cached_input),
-        reasoning=add(a.reasoning, b.reasoning),
-        total=add(a.total, b.total),
-        estimated=a.estimated or b.estimated,
-    )
-
-
 def _is_stream(response: object) -> bool:
     # The ABCs look at the class, not the instance: hasattr() on an SDK's pydantic
     # response would go through its __getattr__ and cost microseconds per call.
@@ -194,139 +101,6 @@ def _answer_text(reply: Reply) -> str | None:
             return arguments
         return json.dumps(snapshot(arguments), ensure_ascii=False)
     return reply.text
-
-
-class _Charged:
-    """One attempt as its record tells it; the record is filled in off the caller's thread.
-
-    ``cost`` is what the call's account settled, when it has one (``priced``); else the
-    attempt is priced from its usage when the record is built.
-    """
-
-    __slots__ = ("attempt", "cost", "priced")
-
-    def __init__(self, attempt: Attempt, cost: float | None, priced: bool) -> None:
-        self.attempt = attempt
-        self.cost = cost
-        self.priced = priced
-
-    def cost_usd(self) -> float | None:
-        if not self.priced:
-            attempt = self.attempt
-            model = attempt.reply.model if attempt.reply is not None else None
-            usage = attempt.usage
-            self.cost = None if usage is None or model is None else pricing.cost(usage, model)
-            self.priced = True
-        return self.cost
-
-    def fill(self, span: Span) -> None:
-        attempt = self.attempt
-        fields: dict[str, Any] = {"attempt": attempt.summary()}
-        if attempt.usage is not None:
-            fields["usage"] = attempt.usage
-        cost = self.cost_usd()
-        if cost is not None:
-            fields["cost_usd"] = cost
-            fields["price_table"] = pricing.table_version()
-        span.fill_fields(fields)
-        if attempt.reply is not None:
-            _describe(span, attempt.reply)
-
-
-class _Tally:
-    """The call-level counts and sums the llm record reports."""
-
-    __slots__ = (
-        "account",
-        "attempts",
-        "charged",
-        "corrective",
-        "fallback",
-        "limits",
-        "outcome",
-        "reply",
-        "transient",
-        "usage",
-    )
-
-    def __init__(self, account: CallLimits | None) -> None:
-        self.account = account
-        self.attempts: list[Attempt] = []
-        self.charged: list[_Charged] = []
-        self.corrective = 0
-        self.transient = 0
-        self.fallback = 0
-        self.usage: Usage | None = None
-        self.outcome = ""
-        self.reply: Reply | None = None
-        self.limits: dict[str, Any] | None = None
-
-    def add(self, attempt: Attempt) -> Attempt:
-        self.attempts.append(attempt)
-        self.usage = _sum_usage(self.usage, attempt.usage)
-        return attempt
-
-    def close(self, span: Span, attempt: Attempt, charged: _Charged | None = None) -> None:
-        """Add ``attempt`` and end its span, its record to be filled in later."""
-        self.add(attempt)
-        charged = charged or _Charged(attempt, None, False)
-        self.charged.append(charged)
-        if attempt.reply is not None:
-            span.set_output(attempt.text)
-        if attempt.error is not None:
-            span.record_exception(attempt.error)
-        elif attempt.outcome != "ok":
-            span.set_status("error", attempt.outcome)
-        span.fill_later(charged.fill)
-        span.end()
-
-    def finish(self, llm: Span, outcome: str, reply: Reply | None) -> None:
-        """Settle what the llm record will say; it is filled in when built."""
-        self.outcome = outcome
-        self.reply = reply
-        if self.account is not None:
-            self.limits = self.account.describe()
-        llm.fill_later(self.fill)
-
-    def fill(self, llm: Span) -> None:
-        fields: dict[str, Any] = {
-            "attempt": {
-                "count": len(self.attempts),
-                "outcome": self.outcome,
-                "corrective_retries": self.corrective,
-                "transient_retries": self.transient,
-                "fallback": self.fallback,
-            }
-        }
-        if self.usage is not None:
-            fields["usage"] = self.usage
-        if self.limits is not None:
-            fields["limits"] = self.limits
-        costs = [c for c in (charged.cost_usd() for charged in self.charged) if c is not None]
-        if costs:
-            fields["cost_usd"] = sum(costs)
-            fields["price_table"] = pricing.table_version()
-        llm.fill_fields(fields)
-        if self.reply is not None:
-            _describe(llm, self.reply)
-
-
-def _describe(span: Span, reply: Reply) -> None:
-    # The model asked for, when known, stays the record's model; the response's more
-    # precise name (a dated snapshot) is kept beside it.
-    fields: dict[str, Any] = {}
-    metadata: dict[str, Any] = {}
-    if reply.model is not None:
-        metadata["response_model"] = reply.model
-        if not span.has_attribute("model"):
-            fields["model"] = reply.model
-    if reply.provider is not None and not span.has_attribute("provider"):
-        fields["provider"] = reply.provider
-    if reply.finish_reason is not None:
-        fields["finish_reason"] = reply.finish_reason
-    if reply.response_id is not None:
-        metadata["response_id"] = reply.response_id
-    span.fill_fields(fields, metadata)
 
 
 @dataclass(slots=True)
@@ -382,12 +156,12 @@ def settle_direct(
     attempt = _judge(plan, call, 1, _function_name(call.fn), response, reply, latency)
     if attempt.outcome != "ok":
         return False, Started(span, started, result, reply, attempt)
-    tally = _Tally(None)
+    tally = Tally(None)
     tally.close(span, attempt)
     return True, _accept(plan, tally, llm, attempt)
 
 
-def _accept(plan: Plan, tally: _Tally, llm: Span, attempt: Attempt) -> Any:
+def _accept(plan: Plan, tally: Tally, llm: Span, attempt: Attempt) -> Any:
     tally.finish(llm, "ok", attempt.reply)
     return attempt.response if plan.schema is None else attempt.value
 
@@ -412,7 +186,7 @@ def guarded_flow(
     """
     rate_limits = limits_for(plan.rate_limit)
     account = _account(plan, call, llm, rate_limits)
-    tally = _Tally(account)
+    tally = Tally(account)
     functions = ((call.fn, call.params), *plan.fallbacks)
     last_error: BaseException | None = None
     for position, (fn, params) in enumerate(functions):
@@ -583,7 +357,7 @@ def _account(
 
 def _charge(
     account: CallLimits | None, admission: Admission | None, attempt: Attempt
-) -> _Charged | None:
+) -> Charged | None:
     """Replace the attempt's reservation in the call's account with its usage and cost.
 
     ``None`` without an account: the attempt's record prices it when it is built.
@@ -592,13 +366,13 @@ def _charge(
         return None
     reply = attempt.reply
     cost = account.settle(admission, attempt.usage, reply.model if reply is not None else None)
-    return _Charged(attempt, cost, True)
+    return Charged(attempt, cost, True)
 
 
 def _stream_finisher(
     plan: Plan,
     call: Call,
-    tally: _Tally,
+    tally: Tally,
     llm: Span,
     span: Span,
     number: int,

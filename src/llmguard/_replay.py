@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from typing import Any
 
 from llmguard import pricing
+from llmguard._attempt import Failure, sum_usage
 from llmguard._content import snapshot
-from llmguard._flow import Failure, _sum_usage
 from llmguard._pipeline import capturing
 from llmguard._records import Record, Status, Usage
 from llmguard._replay_input import ReplayError, _name, _prepare
@@ -191,7 +191,7 @@ def _totals(calls: Sequence[Record]) -> dict[str, Any]:
     cost: float | None = None
     attempts: int | None = None
     for call in calls:
-        usage = _sum_usage(usage, call.usage)
+        usage = sum_usage(usage, call.usage)
         if call.cost_usd is not None:
             cost = (cost or 0.0) + call.cost_usd
         count = (call.attempt or {}).get("count")

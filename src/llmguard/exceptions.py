@@ -48,7 +48,7 @@ from llmguard._field_errors import FieldError, format_errors
 
 if TYPE_CHECKING:
     from llmguard._agent import RunState
-    from llmguard._flow import Attempt
+    from llmguard._attempt import Attempt
     from llmguard._records import Usage
 
 __all__ = [
