@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from llmguard._call import Call, Parameters
 from llmguard._drivers import Invoke, Pause, Result, drain_async, drain_sync
 from llmguard._flow import guarded_flow
-from llmguard._guard import _failed, _Handler, _succeeded
+from llmguard._guarded_call import Handler, failed, succeeded
 from llmguard._trace import Span, _current
 from llmguard.exceptions import ConfigurationError
 
@@ -77,7 +77,7 @@ class Attempts(Generic[T]):
         params = Parameters({}, frozenset({"messages", "prompt"}), False)
         kwargs = {"messages": messages} if messages is not None else {"prompt": prompt}
         self._call = Call(_inline_placeholder, (), kwargs, params)
-        self._handler = _Handler(guard, _inline_placeholder, params)
+        self._handler = Handler(guard, _inline_placeholder, params)
 
     def __iter__(self) -> Iterator[InlineAttempt[T]]:
         handler = self._handler
@@ -102,12 +102,12 @@ class Attempts(Generic[T]):
                     sent = drain_sync(request.stream)
                 request = flow.send(sent)
         except StopIteration as stop:
-            value = _succeeded(llm, stop.value)
+            value = succeeded(llm, stop.value)
         except GeneratorExit:
             _left_early(flow, llm, last)
             raise
         except BaseException as exc:
-            value = _failed(self._guard, llm, exc)
+            value = failed(self._guard, llm, exc)
         finally:
             if token is not None:
                 _current.reset(token)
@@ -139,12 +139,12 @@ class Attempts(Generic[T]):
                     sent = await drain_async(request.stream)
                 request = flow.send(sent)
         except StopIteration as stop:
-            value = _succeeded(llm, stop.value)
+            value = succeeded(llm, stop.value)
         except GeneratorExit:
             _left_early(flow, llm, last)
             raise
         except BaseException as exc:
-            value = _failed(self._guard, llm, exc)
+            value = failed(self._guard, llm, exc)
         finally:
             if token is not None:
                 _current.reset(token)
