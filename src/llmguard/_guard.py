@@ -6,9 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from llmguard._call import Call, Parameters, Reask, default_reask
-from llmguard._flow import (
-    Plan,
-)
+from llmguard._flow import Plan
 from llmguard._guarded_call import Handler
 from llmguard._limits import Limits
 from llmguard._prompt import Prompt
