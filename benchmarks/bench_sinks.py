@@ -1,9 +1,11 @@
 """Throughput of the file sinks: records per second through ``emit`` in batches of 512.
 
-Run with ``python benchmarks/bench_sinks.py [--records N]``. "cold" records are fresh
-objects, so ``emit`` also pays for serializing them to JSON -- what a sink sees in
-production and the headline number; "warm" records were serialized beforehand and carry
-their cached JSON, isolating the cost of the write itself.
+Run with ``python benchmarks/bench_sinks.py [--records N] [--prefill N]``. "cold" records
+are fresh objects, so ``emit`` also pays for serializing them to JSON -- what a sink sees
+in production and the headline number; "warm" records were serialized beforehand and
+carry their cached JSON, isolating the cost of the write itself. ``--prefill`` writes
+that many records to each new file before the timing, to measure a store that has been
+in use for a while: its indexes no longer fit in a few pages.
 """
 
 from __future__ import annotations
@@ -80,8 +82,15 @@ def batches(records: Sequence[Record]) -> list[Sequence[Record]]:
     return [records[i : i + BATCH] for i in range(0, len(records), BATCH)]
 
 
-def measure(make_sink: Callable[[Path], JSONLSink | SQLiteSink], records: list[Record]) -> float:
-    """Records per second emitting ``records`` into a new sink in a fresh directory."""
+def measure(
+    make_sink: Callable[[Path], JSONLSink | SQLiteSink],
+    records: list[Record],
+    prefill: Sequence[Record] = (),
+) -> float:
+    """Records per second emitting ``records`` into a new sink in a fresh directory.
+
+    ``prefill`` is written first, outside the timing.
+    """
     # In production records stream through a bounded queue; here all of them are alive
     # at once, which would make every garbage collection during the timing walk them.
     gc.collect()
@@ -90,6 +99,8 @@ def measure(make_sink: Callable[[Path], JSONLSink | SQLiteSink], records: list[R
         sink = make_sink(Path(directory))
         # Open the file and create the schema outside the timing.
         sink.emit([dataclasses.replace(records[0])])
+        for chunk in batches(prefill):
+            sink.emit(chunk)
         chunks = batches(records)
         began = time.perf_counter()
         for chunk in chunks:
@@ -126,21 +137,25 @@ class SinkResult:
     warm: list[float]
 
 
-def measure_all(count: int = 100_000, rounds: int = 3) -> tuple[list[float], dict[str, SinkResult]]:
+def measure_all(
+    count: int = 100_000, rounds: int = 3, prefill: int = 0
+) -> tuple[list[float], dict[str, SinkResult]]:
     """``Record.to_json`` alone, then every sink cold and warm, ``rounds`` runs each.
 
     The sinks take turns run by run, so a slow spell of the machine reaches them alike.
+    Each run starts from a file holding ``prefill`` records.
     """
     serialize = [measure_to_json(make_records(count)) for _ in range(rounds)]
     cold: dict[str, list[float]] = {label: [] for label in SINKS}
     warm: dict[str, list[float]] = {label: [] for label in SINKS}
     warm_records = make_records(count)
-    for record in warm_records:
+    earlier = make_records(prefill)
+    for record in [*warm_records, *earlier]:
         record.to_json()
     for _ in range(rounds):
         for label, make_sink in SINKS.items():
-            cold[label].append(measure(make_sink, make_records(count)))
-            warm[label].append(measure(make_sink, warm_records))
+            cold[label].append(measure(make_sink, make_records(count), earlier))
+            warm[label].append(measure(make_sink, warm_records, earlier))
     return serialize, {label: SinkResult(cold[label], warm[label]) for label in SINKS}
 
 
@@ -148,10 +163,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3, help="runs of each measurement")
+    parser.add_argument("--prefill", type=int, default=0, help="records in a file beforehand")
     args = parser.parse_args()
-    count, rounds = args.records, args.rounds
-    serialize, results = measure_all(count, rounds)
-    print(f"{count:,} records, batches of {BATCH}; median (lowest-highest) of {rounds} runs")
+    count, rounds, prefill = args.records, args.rounds, args.prefill
+    serialize, results = measure_all(count, rounds, prefill)
+    print(
+        f"{count:,} records, batches of {BATCH}, into files holding {prefill:,}; "
+        f"median (lowest-highest) of {rounds} runs"
+    )
     print(f"Record.to_json alone: {_spread(serialize)} records/s (included in every cold number)")
     print(f"{'sink':<12}{'cold rec/s':>30}{'warm rec/s':>30}{'target':>10}  ok")
     for label, result in results.items():

@@ -117,6 +117,15 @@ def test_stalled_sink_drops_and_counts(run: ModuleType) -> None:
     assert _finite(result.growth_mb)
 
 
+def test_sink_benchmark_writes_into_a_prefilled_file(run: ModuleType) -> None:
+    """With ``prefill``, every sink is measured cold and warm after the earlier records."""
+    bench_sinks = importlib.import_module("bench_sinks")
+    serialize, results = bench_sinks.measure_all(count=60, rounds=1, prefill=600)
+    figures = [*serialize, *(v for r in results.values() for v in [*r.cold, *r.warm])]
+    assert len(figures) == 1 + 2 * len(bench_sinks.SINKS)
+    assert all(_finite(value) and value > 0 for value in figures)
+
+
 def test_import_time_line_is_parsed(run: ModuleType) -> None:
     """The cumulative µs of the top-level ``llmguard`` line is read, not a submodule's."""
     bench_import = importlib.import_module("bench_import")

@@ -185,6 +185,49 @@ def test_to_json_writes_non_finite_numbers_as_null_and_unknown_objects_as_repr()
     assert parsed["metadata"] == {"x": None, "t": "<Thing>"}
 
 
+FULL_RECORD_JSON = (
+    b'{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331",'
+    b'"name":"answer","start":"2024-05-01T12:00:00.000000Z",'
+    b'"end":"2024-05-01T12:00:01.500000Z","duration_ms":1500.0,'
+    b'"parent_id":"00f067aa0ba902b7","kind":"llm","status":"error",'
+    b'"error_type":"ValueError","error_message":"bad answer","service":"bot",'
+    b'"model":"gpt-4o","provider":"openai","prompt_name":"triage","prompt_version":"v3",'
+    b'"usage":{"input":10,"output":5,"cached_input":2,"total":15,"estimated":true},'
+    b'"cost_usd":0.0012,"price_table":"2024-05","attempt":{"number":2,"of":3},'
+    b'"limits":{"max_output_tokens":300},"finish_reason":"stop",'
+    b'"input":{"messages":[{"role":"user","content":"hi"}]},"output":"hello",'
+    b'"truncated":{"input":{"bytes":40000,"sha256":"' + b"ab" * 32 + b'"}},'
+    b'"stream":{"items":7,"end":"closed"},"tags":["prod","eu"],"metadata":{"k":5},'
+    b'"sample_weight":4.0,"schema_version":1}'
+)
+
+
+def test_to_json_bytes_are_pinned() -> None:
+    """A full record serializes to exactly the bytes stores already hold."""
+    assert full_record().to_json() == FULL_RECORD_JSON
+    assert lg.Record.from_json(FULL_RECORD_JSON) == full_record()
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        make(),
+        full_record(),
+        make(kind="feedback", metadata={"score": 0.5, "d": datetime.date(2024, 5, 1)}),
+        make(output={"nested": full_record(), "set": {1}, "x": float("inf")}),
+    ],
+    ids=["minimal", "full", "feedback", "odd-values"],
+)
+def test_to_json_matches_pydantic_dump_json(record: lg.Record) -> None:
+    """to_json gives the bytes of TypeAdapter(Record).dump_json, for any field values."""
+    from pydantic import TypeAdapter
+
+    from llmguard._records import _unknown
+
+    expected = TypeAdapter(lg.Record).dump_json(record, exclude_none=True, fallback=_unknown)
+    assert record.to_json() == expected
+
+
 def test_to_json_is_computed_once() -> None:
     """A second to_json call returns the very same bytes object."""
     record = make()

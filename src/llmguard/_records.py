@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import pydantic_core
-
-if TYPE_CHECKING:
-    from pydantic import TypeAdapter
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -121,7 +117,8 @@ class Record:
         """
         cached = self._json
         if cached is None:
-            cached = _serializer().dump_json(self, exclude_none=True, fallback=_unknown)
+            serializer = _serializer or _build_serializer()
+            cached = serializer.to_json(self, exclude_none=True, fallback=_unknown)
             object.__setattr__(self, "_json", cached)
         return cached
 
@@ -169,13 +166,21 @@ class Record:
 Record.__pydantic_config__ = {"ser_json_inf_nan": "null"}  # type: ignore[attr-defined]
 
 
-@functools.cache
-def _serializer() -> TypeAdapter[Record]:
-    # Built on first use: pydantic serializes the whole record in Rust, twice as fast as
-    # building a dict first. Importing pydantic here keeps it off `import llmguard`.
+_serializer: pydantic_core.SchemaSerializer | None = None
+
+
+def _build_serializer() -> pydantic_core.SchemaSerializer:
+    """Build `_serializer` on first use, keeping pydantic off `import llmguard`.
+
+    pydantic serializes the whole record in Rust, twice as fast as building a dict
+    first. `Record.to_json` calls this serializer directly: ``TypeAdapter.dump_json``
+    wraps the same call in Python that adds about a tenth to it.
+    """
+    global _serializer
     from pydantic import TypeAdapter
 
-    return TypeAdapter(Record)
+    _serializer = TypeAdapter(Record).serializer
+    return _serializer
 
 
 def _unknown(value: object) -> str:

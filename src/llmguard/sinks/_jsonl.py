@@ -71,7 +71,9 @@ class JSONLSink:
         """Append the batch as one write of complete lines."""
         if not batch:
             return
-        data = b"\n".join([record.to_json() for record in batch]) + b"\n"
+        lines = [record.to_json() for record in batch]
+        lines.append(b"")  # the last line's newline, without copying the batch again
+        data = b"\n".join(lines)
         with self._lock:
             fd = self._descriptor()
             if self.rotate_bytes is not None:
