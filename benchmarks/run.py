@@ -256,7 +256,7 @@ def guard_rows(report: Report, results: Sequence[object]) -> None:
     for mode in ("JSON", "TOOLS"):
         target = (
             f"Instructor `response_model` ({mode} mode) added / `@lg.guard(schema=...)` "
-            "added, OpenAI SDK on a mock transport"
+            "added, OpenAI SDK on a mock transport, no sink"
         )
         ratios = [r.instructor_ratio(mode) for r in typed]
         if typed and all(ratio is not None for ratio in ratios):
