@@ -242,19 +242,6 @@ def test_report_reads_json_lines_alike(store: Path, tmp_path: Path) -> None:
     assert strip.sub("", from_store) == strip.sub("", from_jsonl)
 
 
-def test_auto_bucket_uses_hours_for_short_spans(tmp_path: Path) -> None:
-    """Calls within a day are charted by the hour; ``--bucket day`` overrides that."""
-    out = _Records()
-    for i in range(30):
-        out.add("f", START + timedelta(minutes=17 * i), 10.0 + i)
-    store = _write(tmp_path / "short.db", out.records)
-    hourly = _report(store)
-    assert "one point per hour" in hourly
-    assert "2026-03-01 08:00 UTC, the hour after" in hourly
-    assert ">08h<" in hourly or ">1 Mar<" in hourly
-    assert "one point per day" in _report(store, "--bucket", "day")
-
-
 def test_window_limits_the_report(store: Path) -> None:
     """``--since`` / ``--until`` keep only the calls between them."""
     html = _report(store, "--since", "2026-03-02", "--until", "2026-03-04")
@@ -269,38 +256,12 @@ def test_drift_windows_are_clipped_to_the_report_window(store: Path) -> None:
     assert "Nothing compared" in html
 
 
-def test_busiest_series_are_drawn(tmp_path: Path) -> None:
-    """Past eight groups the charts draw the busiest, and the table still lists all."""
-    out = _Records()
-    for number in range(10):
-        for i in range(number + 1):
-            out.add(f"fn{number}", START + timedelta(hours=i), 10.0)
-    html = _report(_write(tmp_path / "many.db", out.records))
-    assert "The 8 busiest of 10 are drawn; the table lists all." in html
-    charts = html[html.index("<h2>Per function</h2>") : html.index("<h2>Per prompt version</h2>")]
-    assert charts.count("<button") == 8
-    assert ">fn1<" not in charts
-    table = html[html.index("<h2>Functions</h2>") : html.index("<h2>Prompt versions</h2>")]
-    assert all(f"<td>fn{number}</td>" in table for number in range(10))
-
-
 def test_empty_window_is_an_error(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A window without calls exits 2 with one line saying so."""
     out = store.with_name("report.html")
     assert main(["report", str(store), "-o", str(out), "--since", "2027-01-01"]) == 2
     assert "no calls in" in capsys.readouterr().err
     assert not out.exists()
-
-
-def test_too_many_buckets_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Hourly points over months are refused with advice instead of a huge page."""
-    out = _Records()
-    out.add("f", START, 1.0)
-    out.add("f", START + timedelta(days=60), 1.0)
-    store = _write(tmp_path / "long.db", out.records)
-    code = main(["report", str(store), "-o", str(tmp_path / "r.html"), "--bucket", "hour"])
-    assert code == 2
-    assert "too many to chart; use --bucket day" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -143,15 +143,3 @@ def test_progress_draws_only_on_a_terminal_after_a_while() -> None:
     quiet("loading", 0.5)
     quiet.clear()
     assert pipe.getvalue() == ""
-
-
-def test_loading_a_jsonl_file_reports_progress(tmp_path: Path) -> None:
-    """Reading a JSON Lines file tells the progress callback how far it got."""
-    from llmguard.cli import _dataset
-
-    path = tmp_path / "store.jsonl"
-    _write_trace(path)
-    seen: list[tuple[str, float | None]] = []
-    with _dataset.Dataset.open(path, lambda what, done: seen.append((what, done))):
-        pass
-    assert seen[-1] == ("loading store.jsonl", 1.0)

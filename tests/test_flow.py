@@ -1,4 +1,4 @@
-"""Tests for llmguard._flow: the sans-IO corrective flow, its drivers, Attempt and Failure.
+"""Tests for llmguard._flow: the sans-IO corrective flow, its drivers and attempt records.
 
 The flow is driven by hand here -- sending it what "happened" -- to show that it never
 calls, sleeps or reads a stream itself; the drivers are tested on their own.
@@ -14,7 +14,6 @@ import pytest
 from pydantic import BaseModel, Field
 
 from llmguard import Record, Usage
-from llmguard._attempt import Attempt, Failure, sum_usage
 from llmguard._call import Call, Parameters, default_reask
 from llmguard._drivers import (
     Drain,
@@ -26,7 +25,6 @@ from llmguard._drivers import (
     run_async,
     run_sync,
 )
-from llmguard._field_errors import FieldError
 from llmguard._flow import Plan, StreamHandOff, guarded_flow
 from llmguard._schema import compile_schema
 from llmguard._trace import Span
@@ -372,61 +370,7 @@ async def test_drain_async_reads_async_and_sync_streams() -> None:
     assert isinstance((await drain_async(broken())).error, asyncio.TimeoutError)
 
 
-# -- Attempt, Failure, usage -------------------------------------------------------------
-
-
-def test_attempt_summary_is_what_the_record_holds() -> None:
-    """summary() gives number, outcome, function, stage, repair and errors as dicts."""
-    ok = Attempt(number=2, function="f", outcome="ok", value=1, repair="fence")
-    assert ok.summary() == {
-        "number": 2,
-        "outcome": "ok",
-        "function": "f",
-        "stage": "fence",
-        "repair": "fence",
-    }
-    strict = Attempt(number=1, function="f", outcome="ok", value=1)
-    assert strict.summary()["stage"] == "strict"
-    invalid = Attempt(
-        number=1, function="f", outcome="invalid", errors=(FieldError("$.a", "bad", "1"),)
-    )
-    assert invalid.summary() == {
-        "number": 1,
-        "outcome": "invalid",
-        "function": "f",
-        "errors": [{"path": "$.a", "message": "bad", "value": "1"}],
-    }
-    unvalidated = Attempt(number=1, function="f", outcome="ok")
-    assert "stage" not in unvalidated.summary()
-
-
-def test_attempt_tool_call_is_the_first_tool_call() -> None:
-    """tool_call is the tool call the answer came from, or None."""
-    calls = (ToolCall("1", "a", "{}"), ToolCall("2", "b", "{}"))
-    assert (
-        Attempt(number=1, function="f", outcome="ok", reply=Reply(tool_calls=calls)).tool_call
-        == calls[0]
-    )
-    assert Attempt(number=1, function="f", outcome="ok", reply=Reply(text="x")).tool_call is None
-    assert Attempt(number=1, function="f", outcome="error").tool_call is None
-
-
-def test_failure_is_always_false() -> None:
-    """A Failure is falsy, so `if result:` tells it from a value."""
-    error = SchemaViolation((), None)
-    failure = Failure(error, (), None)
-    assert not failure
-    assert failure.error is error
-
-
-def test_usage_sums_keep_unknown_counts_unknown() -> None:
-    """Summing usages adds known counts; a count no attempt reported stays None."""
-    a = Usage(input=10, output=5, total=15)
-    b = Usage(input=3, output=1, cached_input=2, total=4, estimated=True)
-    assert sum_usage(a, b) == Usage(input=13, output=6, cached_input=2, total=19, estimated=True)
-    assert sum_usage(None, a) is a
-    assert sum_usage(a, None) is a
-    assert sum_usage(None, None) is None
+# -- attempt records ---------------------------------------------------------------------
 
 
 def test_attempt_records_are_children_of_the_llm_record() -> None:

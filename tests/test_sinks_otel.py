@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard import _pipeline
 from llmguard._records import Record, Usage
 from llmguard.sinks._otel import OTelSink, attributes, iso_to_ns, span_name
-from llmguard.testing import FakeAPIError, FakeLLM, capture
+from llmguard.testing import FakeAPIError, FakeLLM
+from tests._times import T0, T1
 
 otel_trace = pytest.importorskip("opentelemetry.trace")
 sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
@@ -22,9 +22,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
     InMemorySpanExporter,
 )
 from opentelemetry.trace import StatusCode  # noqa: E402
-
-T0 = "2026-01-02T03:04:05.123456Z"
-T1 = "2026-01-02T03:04:06.000001Z"
 
 
 @pytest.fixture
@@ -274,61 +271,6 @@ def test_sample_rate_is_checked() -> None:
     for bad in (-0.1, 1.5, math.nan, True, "0.5"):
         with pytest.raises(lg.ConfigurationError, match="sample_rate"):
             lg.configure(sample_rate=bad)
-
-
-def test_sample_rate_keeps_a_binomial_share_of_successful_traces() -> None:
-    lg.configure(sample_rate=0.1)
-    n = 10_000
-    with capture() as records:
-        for _ in range(n):
-            with lg.span("root"), lg.span("child"):
-                pass
-    roots = [r for r in records if r.name == "root"]
-    children = {r.trace_id for r in records if r.name == "child"}
-    sigma = math.sqrt(n * 0.1 * 0.9)
-    assert abs(len(roots) - n * 0.1) < 4 * sigma
-    # Every span of a trace follows the one decision.
-    assert children == {r.trace_id for r in roots}
-    assert all(r.sample_weight == 10.0 for r in records)
-
-
-def test_sample_rate_keeps_every_failed_record_and_retries() -> None:
-    lg.configure(sample_rate=0.1)
-    n = 500
-    with capture() as records:
-        for _ in range(n):
-            with pytest.raises(ValueError, match="boom"), lg.span("root"):
-                raise ValueError("boom")
-    assert len(records) == n
-    assert all(r.status == "error" and r.sample_weight == 1.0 for r in records)
-
-    model = FakeLLM([FakeAPIError(429), "ok"] * 50)
-
-    @lg.guard(sleep=lambda _: None)
-    def ask(question: str) -> Any:
-        return model(question, model="gpt-4o")
-
-    with capture() as records:
-        for _ in range(50):
-            ask("hi")
-    llm = [r for r in records if r.kind == "llm"]
-    assert len(llm) == 50
-    assert all(r.attempt is not None and r.attempt["count"] == 2 for r in llm)
-
-
-def test_sampling_is_decided_by_the_trace_id() -> None:
-    def record(trace_id: str, **fields: Any) -> Record:
-        return Record(
-            trace_id=trace_id, span_id="1" * 16, name="x", start=T0, end=T1, duration_ms=1,
-            **fields,
-        )  # fmt: skip
-
-    low, high = "f" * 16 + "0" * 15 + "1", "0" * 16 + "f" * 16
-    assert _pipeline.sample(record(low), 0.5) == record(low, sample_weight=2.0)
-    assert _pipeline.sample(record(high), 0.5) is None
-    assert _pipeline.sample(record(high, kind="feedback"), 0.5) is not None
-    assert _pipeline.sample(record(high, status="limit"), 0.5) is not None
-    assert _pipeline.sample(record(high), 1.0) is not None
 
 
 def test_sampled_out_records_reach_no_sink(sink: OTelSink, exporter: InMemorySpanExporter) -> None:

@@ -1,0 +1,79 @@
+"""Tests for llmguard.cli._loading: opening SQLite stores and JSON Lines files for queries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmguard.cli._dataset import Dataset, DatasetError
+from tests.test_cli_show import _write_trace
+from tests.test_cli_stats import _records
+
+
+def test_version_1_store_is_read_through_its_json(tmp_path: Path) -> None:
+    """A store written before the derived columns existed gives the same figures."""
+    import sqlite3
+
+    from llmguard.sinks import _sqlite
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    _sqlite.MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    old_columns = ", ".join(f'"{c}"' for c in _sqlite.COLUMNS[:17])
+    for record in _records():
+        row = _sqlite.row(record)
+        conn.execute(
+            f"INSERT INTO records ({old_columns}, json) VALUES ({', '.join('?' * 18)})",
+            row[:17] + row[-1:],
+        )
+    conn.close()
+    with Dataset.open(path) as dataset:
+        a = {g.key: g for g in dataset.stats(("name",))}[("a",)]
+    assert a.mean_retries == pytest.approx(0.75)
+    assert a.schema_failure_rate == 0.25
+    assert (a.feedback_mean, a.feedback_count) == (0.5, 2)
+
+
+def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    """A JSON Lines file cut mid-line by a hard kill is still read."""
+    path = tmp_path / "torn.jsonl"
+    lines = [r.to_json().decode() for r in _records()]
+    path.write_text("\n".join(lines) + "\n" + lines[0][:40])
+    with Dataset.open(path) as dataset:
+        assert (dataset.stats(())[0].records, dataset.stats(())[0].calls) == (8, 16)
+
+
+def test_a_garbage_line_is_skipped_and_its_number_kept(tmp_path: Path) -> None:
+    """A bad line in the middle holds no record: the others are read, its number kept."""
+    path = tmp_path / "bad.jsonl"
+    lines = [r.to_json().decode() for r in _records()]
+    lines.insert(3, "[1, 2]")
+    path.write_text("\n".join(lines) + "\n")
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("\n".join(lines[:3] + lines[4:]) + "\n")
+    with Dataset.open(path) as dataset, Dataset.open(clean) as expected:
+        assert dataset.skipped_lines == [4]
+        assert expected.skipped_lines == []
+        assert dataset.stats(()) == expected.stats(())
+
+
+def test_a_file_of_nothing_but_garbage_names_its_first_line(tmp_path: Path) -> None:
+    """When no line holds a record, the file is not a trace file: the first line is named."""
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n[1, 2]\nnot json\n")
+    with pytest.raises(DatasetError, match=r"bad.jsonl:2: not a trace record"):
+        Dataset.open(path)
+
+
+def test_loading_a_jsonl_file_reports_progress(tmp_path: Path) -> None:
+    """Reading a JSON Lines file tells the progress callback how far it got."""
+    from llmguard.cli import _dataset
+
+    path = tmp_path / "store.jsonl"
+    _write_trace(path)
+    seen: list[tuple[str, float | None]] = []
+    with _dataset.Dataset.open(path, lambda what, done: seen.append((what, done))):
+        pass
+    assert seen[-1] == ("loading store.jsonl", 1.0)
