@@ -135,7 +135,7 @@ def succeeded(llm: Span, result: Any) -> Any:
     if isinstance(result, StreamHandOff):
         return pass_through(result.stream, llm, result.finish, result.cap)
     llm.stop_clock()
-    llm.set_output(result)
+    llm.set_call_output(result)
     llm.end()
     return result
 

@@ -336,6 +336,15 @@ class Span:
         if capturing_content():
             self._output = snapshot(value)
 
+    def set_call_output(self, value: Any) -> None:
+        """Capture the output of a call whose input was captured when it opened.
+
+        For llmguard's own wrappers, which decide capture once per call: the check is
+        not repeated, and a record never holds an output without its input.
+        """
+        if self._input is not _NOT_CAPTURED:
+            self._output = snapshot(value)
+
     def set_stream(self, items: int, end: StreamEnd) -> None:
         """Record how a generator or stream ended and how many items it delivered."""
         self._stream = StreamInfo(items=items, end=end)

@@ -37,6 +37,10 @@ class _Tracer:
             opened._input = snapshot(self._named(instance, args, kwargs))
         return opened
 
+    def _close(self, opened: Span, result: Any) -> None:
+        opened.stop_clock()
+        opened.set_call_output(result)
+
     def _named(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         names = self.arg_names
         if self.is_method and instance is not None:
@@ -57,8 +61,7 @@ class _Tracer:
             opened.record_exception(exc)
             raise
         else:
-            opened.stop_clock()
-            opened.set_output(result)
+            self._close(opened, result)
         finally:
             _current.reset(token)
             opened.end()
@@ -75,8 +78,7 @@ class _Tracer:
             opened.record_exception(exc)
             raise
         else:
-            opened.stop_clock()
-            opened.set_output(result)
+            self._close(opened, result)
         finally:
             _current.reset(token)
             opened.end()
