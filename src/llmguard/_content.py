@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import pydantic_core
-
 from llmguard._records import ContentDigest
 
 __all__ = ["fit", "safe_repr", "snapshot"]
@@ -41,6 +39,8 @@ def snapshot(value: Any, _depth: int = 2) -> Any:
         return _plain_copy(value, _PLAIN_DEPTH)
     except _NotPlain:
         pass
+    import pydantic_core  # what plain Python cannot copy; kept off `import llmguard`
+
     try:
         return pydantic_core.to_jsonable_python(
             value, fallback=_fallback, bytes_mode="base64", inf_nan_mode="null"
@@ -98,6 +98,8 @@ def fit(value: Any, max_bytes: int) -> tuple[Any, ContentDigest | None]:
     cut, long lists and objects are shortened, each with a marker saying how much was
     left out, and the digest of the full value is returned beside the shortened one.
     """
+    import pydantic_core
+
     raw = pydantic_core.to_json(value)
     if len(raw) <= max_bytes:
         return value, None

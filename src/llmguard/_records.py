@@ -6,9 +6,10 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pydantic_core
+if TYPE_CHECKING:
+    import pydantic_core
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -156,6 +157,8 @@ class Record:
     @classmethod
     def from_json(cls, data: bytes | str) -> Record:
         """Parse one JSON line written by `to_json`."""
+        import pydantic_core  # kept off `import llmguard`, like the serializer
+
         parsed = pydantic_core.from_json(data)
         if not isinstance(parsed, dict):
             raise ValueError("a trace record must be a JSON object")

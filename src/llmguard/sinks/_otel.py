@@ -7,8 +7,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import pydantic_core
-
 from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -239,6 +237,8 @@ def _flatten(out: dict[str, Any], prefix: str, values: Mapping[str, Any] | None)
 
 
 def _json(value: Any) -> str:
+    import pydantic_core  # kept off `import llmguard`
+
     return pydantic_core.to_json(value, fallback=_unknown).decode()
 
 
