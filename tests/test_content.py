@@ -72,8 +72,9 @@ def test_snapshot_renders_bytes_as_base64() -> None:
 
 @pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
 def test_snapshot_renders_non_finite_floats_as_none(number: float) -> None:
-    """NaN and infinities inside containers become None (JSON null)."""
+    """NaN and infinities, alone or inside containers, become None (JSON null)."""
     assert snapshot({"x": number, "l": [number]}) == {"x": None, "l": [None]}
+    assert snapshot(number) is None
 
 
 def test_snapshot_converts_tuples_and_dataclasses() -> None:

@@ -9,7 +9,7 @@ from llmguard._records import ContentDigest
 
 __all__ = ["fit", "safe_repr", "snapshot"]
 
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = (str, int, type(None))  # not float: NaN and infinities become null
 
 
 def safe_repr(value: object, limit: int = 200) -> str:
