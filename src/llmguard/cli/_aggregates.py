@@ -9,7 +9,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["GroupStats", "weighted_quantile", "weighted_quantiles"]
+__all__ = ["GroupStats", "add_up", "group_stats", "weighted_quantile", "weighted_quantiles"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +83,13 @@ def weighted_quantiles(
     )
 
 
-def _add(values: tuple[float | None, ...]) -> float | None:
+def add_up(values: tuple[float | None, ...]) -> float | None:
+    """The sum of the values present; ``None`` when there is none."""
     present = [v for v in values if v is not None]
     return math.fsum(present) if present else None
 
 
-def _group_stats(
+def group_stats(
     key: tuple[str, ...],
     sums: tuple[float | None, ...],
     latencies: list[tuple[float, float]],

@@ -23,8 +23,8 @@ from typing import Literal, TypeAlias
 from llmguard._records import Record
 from llmguard.cli._aggregates import (
     GroupStats,
-    _add,
-    _group_stats,
+    add_up,
+    group_stats,
     weighted_quantile,
     weighted_quantiles,
 )
@@ -246,14 +246,13 @@ class Dataset:
         latencies = self.values("duration_ms", by, window, kinds=kinds)
         scores = self._scores(by, window, kinds)
         groups = [
-            _group_stats(key, sums[key], latencies.get(key, []), scores.get(key, []))
-            for key in sums
+            group_stats(key, sums[key], latencies.get(key, []), scores.get(key, [])) for key in sums
         ]
         everything = [pair for pairs in latencies.values() for pair in pairs]
         everything.sort(key=operator.itemgetter(0))
-        total = _group_stats(
+        total = group_stats(
             ("(all)",),
-            tuple(_add(column) for column in zip(*sums.values(), strict=True)),
+            tuple(add_up(column) for column in zip(*sums.values(), strict=True)),
             everything,
             scores.get(_ALL, []),
         )
