@@ -95,6 +95,7 @@ def group_stats(
     latencies: list[tuple[float, float]],
     scores: list[float],
 ) -> GroupStats:
+    """One group's figures from its SQL sums, its (latency, weight) pairs and its scores."""
     # SQL's sum() is NULL over no rows; every column but the retries' has one per call.
     calls, records, errors, schema, retried, retry_weight, limits, tin, tout, cost = (
         0.0 if value is None else float(value) for value in sums
