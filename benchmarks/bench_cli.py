@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from llmguard._records import Record, Usage, iso_time
+from llmguard._core.records import Record, Usage, iso_time
 from llmguard.cli import main
 from llmguard.sinks import JSONLSink, SQLiteSink
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmguard._records import Record, Usage, iso_time
+from llmguard._core.records import Record, Usage, iso_time
 from llmguard.sinks import JSONLSink, SQLiteSink
 
 BATCH = 512

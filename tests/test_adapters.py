@@ -260,7 +260,7 @@ def test_any_mapping_reads_like_a_dict(monkeypatch: pytest.MonkeyPatch) -> None:
     proxy = types.MappingProxyType(chat_completion("mapped"))
     assert must_adapt(proxy).text == "mapped"
     full = {type(f"Plain{i}", (), {}) for i in range(256)}
-    monkeypatch.setattr("llmguard.adapters._reply._PLAIN", full)
+    monkeypatch.setattr("llmguard._core.reply._PLAIN", full)
     assert must_adapt(ChatCompletion.model_validate(chat_completion("x"))).text == "x"
     assert len(full) == 256
 

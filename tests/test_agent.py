@@ -11,8 +11,7 @@ from typing import Any, TypeVar
 import pytest
 
 import llmguard as lg
-from llmguard import _tokens
-from llmguard._agent import (
+from llmguard._agents.runs import (
     Agent,
     AgentStopped,
     Run,
@@ -23,8 +22,9 @@ from llmguard._agent import (
     on_tool_call,
     steps,
 )
-from llmguard._budget import active as active_budgets
-from llmguard._tool import acall_tool, call_tool, tool
+from llmguard._agents.tools import acall_tool, call_tool, tool
+from llmguard._spend import tokens as _tokens
+from llmguard._spend.budgets import active as active_budgets
 from llmguard.exceptions import (
     BudgetExceeded,
     ConfigurationError,

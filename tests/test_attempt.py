@@ -1,10 +1,10 @@
-"""Tests for llmguard._attempt: Attempt summaries, Failure, and summing usages."""
+"""Tests for llmguard._core.outcomes: Attempt summaries, Failure, and summing usages."""
 
 from __future__ import annotations
 
 from llmguard import Usage
-from llmguard._attempt import Attempt, Failure, sum_usage
-from llmguard._field_errors import FieldError
+from llmguard._core.field_errors import FieldError
+from llmguard._core.outcomes import Attempt, Failure, sum_usage
 from llmguard.adapters import Reply, ToolCall
 from llmguard.exceptions import SchemaViolation
 

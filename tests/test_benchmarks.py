@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-from llmguard import _tokens
+from llmguard._spend import tokens as _tokens
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TIKTOKEN_DATA = Path(__file__).resolve().parent / "data" / "tiktoken"

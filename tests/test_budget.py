@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard._budget import Budget, active
+from llmguard._spend.budgets import Budget, active
 from llmguard.exceptions import BudgetExceeded
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -1,4 +1,4 @@
-"""Tests for llmguard._budget_scope: which budgets are open, and @budget around each call."""
+"""Tests for llmguard._spend.budgets: which budgets are open, and @budget around each call."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 import llmguard as lg
-from llmguard._budget import Budget, active
+from llmguard._spend.budgets import Budget, active
 from llmguard.exceptions import BudgetExceeded
 
 

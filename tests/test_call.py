@@ -1,4 +1,4 @@
-"""Tests for llmguard._call: a call's arguments and the default corrective re-ask."""
+"""Tests for llmguard._guard.call: a call's arguments and the default corrective re-ask."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from llmguard._attempt import Attempt
-from llmguard._call import Call, Parameters, correction, default_reask
-from llmguard._field_errors import FieldError
+from llmguard._core.field_errors import FieldError
+from llmguard._core.outcomes import Attempt
+from llmguard._guard.call import Call, Parameters, correction, default_reask
 from llmguard.adapters import Reply, ToolCall
 
 MESSAGES = [

@@ -12,7 +12,7 @@ from typing import TypeAlias
 
 import pytest
 
-from llmguard._records import Record, Usage
+from llmguard._core.records import Record, Usage
 from llmguard.cli import main
 from llmguard.cli._dataset import Dataset, Window
 from llmguard.cli._drift import Check, Finding, Report, Samples, load, render

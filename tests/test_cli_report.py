@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from llmguard._records import Record, Usage
+from llmguard._core.records import Record, Usage
 from llmguard.cli import main
 from llmguard.cli._charts import PALETTE, Series, chart, legend, ticks
 from llmguard.sinks import JSONLSink, SQLiteSink

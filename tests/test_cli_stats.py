@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llmguard._records import Record, Usage
+from llmguard._core.records import Record, Usage
 from llmguard.cli import main
 from llmguard.cli._dataset import Dataset, Window
 from llmguard.sinks import JSONLSink, SQLiteSink

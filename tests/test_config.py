@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard import _config
+from llmguard._delivery import settings as _config
 from llmguard.sinks import JSONLSink, SQLiteSink
 from tests.conftest import ListSink
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import llmguard as lg
-from llmguard._content import fit, safe_repr, snapshot
+from llmguard._core.content import fit, safe_repr, snapshot
 
 
 class Opaque:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard._feedback import feedback
+from llmguard._tracing.feedback import feedback
 from llmguard.exceptions import ConfigurationError
 from llmguard.testing import FakeLLM, capture
 from tests.conftest import ListSink

@@ -1,4 +1,4 @@
-"""Tests for llmguard._flow: the sans-IO corrective flow, its drivers and attempt records.
+"""Tests for llmguard._guard.flow: the sans-IO corrective flow, its drivers and attempt records.
 
 The flow is driven by hand here -- sending it what "happened" -- to show that it never
 calls, sleeps or reads a stream itself; the drivers are tested on their own.
@@ -14,8 +14,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from llmguard import Record, Usage
-from llmguard._call import Call, Parameters, default_reask
-from llmguard._drivers import (
+from llmguard._guard.call import Call, Parameters, default_reask
+from llmguard._guard.drivers import (
     Drain,
     Invoke,
     Pause,
@@ -25,10 +25,10 @@ from llmguard._drivers import (
     run_async,
     run_sync,
 )
-from llmguard._flow import Plan, StreamHandOff, guarded_flow
-from llmguard._schema import compile_schema
-from llmguard._trace import Span
-from llmguard._transient import is_transient
+from llmguard._guard.flow import Plan, StreamHandOff, guarded_flow
+from llmguard._guard.schema import compile_schema
+from llmguard._guard.transient import is_transient
+from llmguard._tracing.spans import Span
 from llmguard.adapters import Reply, ToolCall
 from llmguard.exceptions import OutputTruncated, Refused, SchemaViolation
 from llmguard.testing import FakeAPIError, FakeLLM, capture

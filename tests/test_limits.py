@@ -18,8 +18,9 @@ import pytest
 from pydantic import BaseModel, Field
 
 import llmguard as lg
-from llmguard import Record, Usage, _tokens
-from llmguard._limits import DEFAULT_OUTPUT_RESERVE
+from llmguard import Record, Usage
+from llmguard._guard.limits import DEFAULT_OUTPUT_RESERVE
+from llmguard._spend import tokens as _tokens
 from llmguard.testing import FakeAPIError, FakeLLM, capture
 from tests.sdk_mocks import (
     anthropic_client,

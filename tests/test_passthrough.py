@@ -1,4 +1,4 @@
-"""Tests for llmguard._passthrough: streams handed back unchanged while llmguard reads along."""
+"""Tests for _guard.passthrough: streams handed back while llmguard reads along."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 
 import llmguard as lg
 from llmguard import Record, StreamInfo
-from llmguard._passthrough import AsyncGuardedStream, GuardedStream, pass_through
-from llmguard._trace import Span
+from llmguard._guard.passthrough import AsyncGuardedStream, GuardedStream, pass_through
+from llmguard._tracing.spans import Span
 from llmguard.adapters import Reply
 from llmguard.testing import FakeLLM, capture
 from tests.sdk_mocks import chat_chunks

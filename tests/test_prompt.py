@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard._prompt import Prompt
+from llmguard._tracing.prompt import Prompt
 from llmguard.exceptions import ConfigurationError
 from llmguard.testing import FakeLLM, capture
 
@@ -56,7 +56,7 @@ def test_the_default_version_is_a_short_hash_of_the_template_content() -> None:
 
 def test_the_version_is_stable_across_processes() -> None:
     code = (
-        "from llmguard._prompt import Prompt;"
+        "from llmguard._tracing.prompt import Prompt;"
         "print(Prompt('c', [{'content': 'Ticket: {ticket}', 'role': 'user'}]).version)"
     )
     versions = {

@@ -36,7 +36,7 @@ def test_llmguard_records_holds_the_test_records_and_settings_reset_after(
         pytester,
         """
         import llmguard as lg
-        from llmguard._config import settings
+        from llmguard._delivery.settings import settings
 
 
         def test_records(llmguard_records):

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard import _rate_limit
-from llmguard._rate_limit import RateLimit, rate_limit
+from llmguard._spend import rate_limits as _rate_limit
+from llmguard._spend.rate_limits import RateLimit, rate_limit
 from llmguard.exceptions import BudgetExceeded, ConfigurationError, RateLimitExceeded
 from llmguard.testing import FakeLLM, capture
 

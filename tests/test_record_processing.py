@@ -1,4 +1,4 @@
-"""Tests for llmguard._record_processing: sampling, redaction and content bounds.
+"""Tests for llmguard._delivery.processing: sampling, redaction and content bounds.
 
 What happens to a record before any sink sees it.
 """
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard import _pipeline
-from llmguard._records import Record
+from llmguard._core.records import Record
+from llmguard._delivery import pipeline as _pipeline
 from llmguard.sinks import MemorySink
 from llmguard.testing import FakeAPIError, FakeLLM, capture
 from tests._times import T0, T1

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import llmguard as lg
-from llmguard._records import iso_time
+from llmguard._core.records import iso_time
 
 BASE: dict[str, Any] = {
     "trace_id": "0af7651916cd43dd8448eb211c80319c",
@@ -222,7 +222,7 @@ def test_to_json_matches_pydantic_dump_json(record: lg.Record) -> None:
     """to_json gives the bytes of TypeAdapter(Record).dump_json, for any field values."""
     from pydantic import TypeAdapter
 
-    from llmguard._records import _unknown
+    from llmguard._core.records import _unknown
 
     expected = TypeAdapter(lg.Record).dump_json(record, exclude_none=True, fallback=_unknown)
     assert record.to_json() == expected

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 import llmguard as lg
-from llmguard._replay import ReplayOutcome, areplay, replay
+from llmguard._replay.runner import ReplayOutcome, areplay, replay
 from llmguard.sinks import SQLiteSink, SQLiteStore
 from llmguard.testing import FakeAPIError, FakeLLM, capture
 

@@ -1,4 +1,4 @@
-"""Tests for llmguard._reservation: reserve, reconcile and release across the budgets."""
+"""Tests for llmguard._spend.budgets: reserve, reconcile and release across the budgets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import llmguard as lg
-from llmguard._budget import Budget, active
+from llmguard._spend.budgets import Budget, active
 from llmguard.exceptions import BudgetExceeded
 
 

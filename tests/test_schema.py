@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
-from llmguard._schema import (
+from llmguard._guard.schema import (
     MAX_EMBEDDED_STARTS,
     CompiledSchema,
     Extraction,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmguard._records import Record
+from llmguard._core.records import Record
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks import CallbackSink, Sink
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llmguard._records import Record, Usage
+from llmguard._core.records import Record, Usage
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks import (
     JSONLSink,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmguard._records import ContentDigest, Record, StreamInfo, Usage
+from llmguard._core.records import ContentDigest, Record, StreamInfo, Usage
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks import JSONLSink, Sink
 from llmguard.sinks._jsonl import read_jsonl

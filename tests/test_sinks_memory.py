@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from llmguard._records import Record
+from llmguard._core.records import Record
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks import MemorySink, Sink
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard._records import Record, Usage
+from llmguard._core.records import Record, Usage
 from llmguard.sinks._otel import OTelSink, attributes, iso_to_ns, span_name
 from llmguard.testing import FakeAPIError, FakeLLM
 from tests._times import T0, T1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llmguard._records import ContentDigest, Record, StreamInfo, Usage
+from llmguard._core.records import ContentDigest, Record, StreamInfo, Usage
 from llmguard.sinks import Sink, SQLiteSink, SQLiteStore, _sqlite
 from llmguard.sinks._sqlite import MIGRATIONS, migrate
 from tests.reliability._helpers import fork

@@ -9,7 +9,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from llmguard._records import Record, Usage
+from llmguard._core.records import Record, Usage
 from llmguard.sinks import Sink, StructlogSink
 
 

@@ -1,4 +1,4 @@
-"""Tests for llmguard._stepping: decorated generators, stepped under @lg.trace and @lg.budget."""
+"""Tests for _tracing.stepping: decorated generators stepped under @lg.trace and @lg.budget."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard._budget import active
+from llmguard._spend.budgets import active
 from llmguard.testing import capture
 
 

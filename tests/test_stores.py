@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard._budget import Budget
+from llmguard._spend.budgets import Budget
 from llmguard.exceptions import BudgetExceeded, BudgetUnavailable
 from llmguard.stores import BudgetSnapshot, BudgetStore, Grant
 

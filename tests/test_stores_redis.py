@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard._rate_limit import rate_limit
+from llmguard._spend.rate_limits import rate_limit
 from llmguard.exceptions import (
     BudgetExceeded,
     BudgetUnavailable,

@@ -10,7 +10,7 @@ import pytest
 
 import llmguard as lg
 from llmguard import Usage
-from llmguard._transient import is_transient
+from llmguard._guard.transient import is_transient
 from llmguard.adapters import Reply, ToolCall, accumulator_for, adapt
 from llmguard.testing import FakeAPIError, FakeLLM, ToolAnswer, capture
 

@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import llmguard as lg
-from llmguard import _encodings, _tokens
+from llmguard._spend import encodings as _encodings
+from llmguard._spend import tokens as _tokens
 
 DATA = Path(__file__).resolve().parent / "data" / "tiktoken"
 O200K_FILE = "fb374d419588a4632f3f557e76b4b70aebbca790"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import llmguard as lg
-from llmguard._tool import acall_tool, call_tool, tool
+from llmguard._agents.tools import acall_tool, call_tool, tool
 from llmguard.exceptions import ConfigurationError, ToolInputError, ToolOutputError
 from llmguard.testing import FakeAPIError, capture
 

@@ -1,4 +1,4 @@
-"""Spans, lg.span, current_span and context propagation (llmguard._trace)."""
+"""Spans, lg.span, current_span and context propagation (llmguard._tracing.spans)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for llmguard._tracer: the @lg.trace decorator on functions, methods and coroutines."""
+"""Tests for _tracing.decorator: @lg.trace on functions, methods and coroutines."""
 
 from __future__ import annotations
 

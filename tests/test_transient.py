@@ -1,4 +1,4 @@
-"""Tests for llmguard._transient: which errors are transient, and how long to wait."""
+"""Tests for llmguard._guard.transient: which errors are transient, and how long to wait."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import openai
 import pytest
 import tenacity
 
-from llmguard._transient import Backoff, is_transient, retry_after, status_code
+from llmguard._guard.transient import Backoff, is_transient, retry_after, status_code
 from llmguard.testing import FakeAPIError
 from tests.sdk_mocks import anthropic_client, error_response, http, openai_client
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from llmguard._wrap import CallKind, call_kind, positional_names, unwrap_callable, wrap
+from llmguard._core.wrap import CallKind, call_kind, positional_names, unwrap_callable, wrap
 
 
 def sync_fn(x: int) -> int:

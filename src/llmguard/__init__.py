@@ -8,24 +8,31 @@ own failures reach the application.
 from __future__ import annotations
 
 from llmguard import adapters, pricing, redact, sinks, stores, testing
-from llmguard._agent import Agent, AgentStopped, Run, RunState, agent, current_run, steps
-from llmguard._attempt import Attempt, Failure
-from llmguard._budget import Budget, Reservation, budget, reserve
-from llmguard._call import Call, Reask
-from llmguard._config import Redactor, Settings, configure, reset
-from llmguard._feedback import feedback
-from llmguard._field_errors import FieldError
-from llmguard._guard import Guard, NoSchema, guard
-from llmguard._inline import Attempts, InlineAttempt
-from llmguard._pipeline import DeliveryStats, FlushResult, SinkStats, flush, shutdown, stats
-from llmguard._prompt import Prompt
-from llmguard._rate_limit import Permit, RateLimit, rate_limit
-from llmguard._records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo, Usage
-from llmguard._replay import Replay, ReplayError, ReplayOutcome, areplay, replay
-from llmguard._tokens import TokenCount, Tokenizer, count_tokens
-from llmguard._tool import Tool, acall_tool, call_tool, tool
-from llmguard._trace import Span, current_span, current_trace_id, propagate, span
-from llmguard._tracer import trace
+from llmguard._agents.runs import Agent, AgentStopped, Run, RunState, agent, current_run, steps
+from llmguard._agents.tools import Tool, acall_tool, call_tool, tool
+from llmguard._core.field_errors import FieldError
+from llmguard._core.outcomes import Attempt, Failure
+from llmguard._core.records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo, Usage
+from llmguard._delivery.pipeline import (
+    DeliveryStats,
+    FlushResult,
+    SinkStats,
+    flush,
+    shutdown,
+    stats,
+)
+from llmguard._delivery.settings import Redactor, Settings, configure, reset
+from llmguard._guard.call import Call, Reask
+from llmguard._guard.inline import Attempts, InlineAttempt
+from llmguard._guard.policy import Guard, NoSchema, guard
+from llmguard._replay.runner import Replay, ReplayError, ReplayOutcome, areplay, replay
+from llmguard._spend.budgets import Budget, Reservation, budget, reserve
+from llmguard._spend.rate_limits import Permit, RateLimit, rate_limit
+from llmguard._spend.tokens import TokenCount, Tokenizer, count_tokens
+from llmguard._tracing.decorator import trace
+from llmguard._tracing.feedback import feedback
+from llmguard._tracing.prompt import Prompt
+from llmguard._tracing.spans import Span, current_span, current_trace_id, propagate, span
 from llmguard._version import __version__
 from llmguard.exceptions import (
     BudgetExceeded,

@@ -44,12 +44,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from llmguard._field_errors import FieldError, format_errors
+from llmguard._core.field_errors import FieldError, format_errors
 
 if TYPE_CHECKING:
-    from llmguard._agent import RunState
-    from llmguard._attempt import Attempt
-    from llmguard._records import Usage
+    from llmguard._agents.runs import RunState
+    from llmguard._core.outcomes import Attempt
+    from llmguard._core.records import Usage
 
 __all__ = [
     "BudgetExceeded",

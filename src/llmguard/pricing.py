@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from llmguard._records import Usage
+    from llmguard._core.records import Usage
 
 __all__ = ["VERSION", "Price", "cost", "price", "reset", "set", "table", "table_version"]
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from llmguard._records import Record
+    from llmguard._core.records import Record
     from llmguard.testing import Answer, FakeLLM, Shape
 
 __all__ = ["FakeLLMFactory", "fake_llm", "llmguard_records"]
@@ -104,7 +104,7 @@ class FakeLLMFactory:
 def llmguard_records() -> Iterator[list[Record]]:
     """The records finished while the test runs, complete as soon as each span ends."""
     import llmguard
-    from llmguard._pipeline import capturing
+    from llmguard._delivery.pipeline import capturing
 
     try:
         with capturing() as records:

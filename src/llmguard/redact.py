@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llmguard._records import Record
+    from llmguard._core.records import Record
 
 __all__ = ["DEFAULT", "METADATA_KEY", "PatternSpec", "Patterns", "Validator", "redact_text"]
 

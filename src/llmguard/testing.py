@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Literal
 
-from llmguard._pipeline import capturing
-from llmguard._records import Record
+from llmguard._core.records import Record
+from llmguard._delivery.pipeline import capturing
 
 __all__ = ["FakeAPIError", "FakeLLM", "ToolAnswer", "capture"]
 

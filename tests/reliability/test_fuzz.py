@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import llmguard as lg
-from llmguard._records import ContentDigest, StreamInfo, Usage
-from llmguard._schema import (
+from llmguard._core.records import ContentDigest, StreamInfo, Usage
+from llmguard._guard.schema import (
     CompiledSchema,
     Extraction,
     SchemaErrors,

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import llmguard as lg
-from llmguard import _pipeline
+from llmguard._delivery import pipeline as _pipeline
 from llmguard.sinks import MemorySink
 from tests.conftest import ListSink
 from tests.reliability._helpers import (

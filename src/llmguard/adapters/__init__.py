@@ -14,8 +14,8 @@ True
 
 from __future__ import annotations
 
+from llmguard._core.reply import Adapter, Matcher, Reply, ToolCall
 from llmguard.adapters._registry import OnError, adapt, register
-from llmguard.adapters._reply import Adapter, Matcher, Reply, ToolCall
 from llmguard.adapters._streams import (
     AnthropicStream,
     OpenAIChatStream,

@@ -7,7 +7,7 @@ read from a prompt cache.
 
 from __future__ import annotations
 
-from llmguard.adapters._reply import (
+from llmguard._core.reply import (
     Adapter,
     Reply,
     ToolCall,

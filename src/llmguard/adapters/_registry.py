@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import TypeAlias
 
+from llmguard._core.reply import Adapter, Matcher, Reply
 from llmguard.adapters._providers import builtin_adapter
-from llmguard.adapters._reply import Adapter, Matcher, Reply
 
 __all__ = ["OnError", "adapt", "register"]
 

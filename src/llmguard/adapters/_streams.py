@@ -6,15 +6,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from llmguard.adapters._providers import (
-    CHAT_USAGE,
-    anthropic_reply,
-    chat_finish,
-    openai_responses,
-    openai_usage,
-    responses_tool_call,
-)
-from llmguard.adapters._reply import (
+from llmguard._core.reply import (
     Reply,
     ToolCall,
     Usage,
@@ -24,6 +16,14 @@ from llmguard.adapters._reply import (
     as_str,
     from_litellm,
     get,
+)
+from llmguard.adapters._providers import (
+    CHAT_USAGE,
+    anthropic_reply,
+    chat_finish,
+    openai_responses,
+    openai_usage,
+    responses_tool_call,
 )
 
 __all__ = [

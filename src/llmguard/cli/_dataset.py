@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, TypeAlias
 
-from llmguard._records import Record
+from llmguard._core.records import Record
 from llmguard.cli._aggregates import (
     GroupStats,
     add_up,

@@ -11,7 +11,7 @@ from typing import TypeAlias
 
 import pydantic_core
 
-from llmguard._records import Record
+from llmguard._core.records import Record
 from llmguard.cli._window import DatasetError
 from llmguard.sinks._sqlite import DERIVED, INSERT, MIGRATIONS, SQLiteStore, migrate, row
 

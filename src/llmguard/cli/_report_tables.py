@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Sequence
 from html import escape
 
-from llmguard._records import Record
+from llmguard._core.records import Record
 from llmguard.cli import _format as fmt
 from llmguard.cli._aggregates import GroupStats
 from llmguard.cli._dataset import Dataset

@@ -6,7 +6,7 @@ import argparse
 from collections import defaultdict
 from datetime import datetime
 
-from llmguard._records import Record
+from llmguard._core.records import Record
 from llmguard.cli import _format as fmt
 from llmguard.cli._args import Subparsers, add_path, opened
 

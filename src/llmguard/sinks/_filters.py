@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
-    from llmguard._records import Record
+    from llmguard._core.records import Record
 
 __all__ = ["TimeBound", "check_limit", "filter_records", "iso_bound"]
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from llmguard._records import Record
+from llmguard._core.records import Record
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks._fork import renew_lock_after_fork
 

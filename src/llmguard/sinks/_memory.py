@@ -11,7 +11,7 @@ from llmguard.exceptions import ConfigurationError
 from llmguard.sinks._fork import renew_lock_after_fork
 
 if TYPE_CHECKING:
-    from llmguard._records import Record
+    from llmguard._core.records import Record
 
 __all__ = ["MemorySink"]
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from llmguard._records import Record
+    from llmguard._core.records import Record
 
 __all__ = ["OTelSink"]
 

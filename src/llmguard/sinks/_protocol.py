@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from llmguard._records import Record
+    from llmguard._core.records import Record
 
 __all__ = ["Sink", "sink_name"]
 

@@ -11,7 +11,7 @@ from llmguard.sinks._jsonl import read_jsonl
 from llmguard.sinks._sqlite import SQLiteStore
 
 if TYPE_CHECKING:
-    from llmguard._records import Record
+    from llmguard._core.records import Record
     from llmguard.sinks._filters import TimeBound
 
 __all__ = ["read_records"]

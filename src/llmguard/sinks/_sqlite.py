@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from llmguard._records import Record
+from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
 from llmguard.sinks._fork import renew_lock_after_fork
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from llmguard._records import Record
+    from llmguard._core.records import Record
 
 __all__ = ["StructlogSink"]
 

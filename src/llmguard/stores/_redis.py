@@ -475,7 +475,7 @@ def _safe_url(url: str) -> str:
 def _report(problem: str, exc: BaseException | None) -> None:
     """A rate-limited warning and an ``internal`` record; never raises."""
     try:
-        from llmguard._pipeline import _pipeline
+        from llmguard._delivery.pipeline import _pipeline
 
         _pipeline().report(problem, exc)
     except Exception:  # reporting must not break the call it reports on

@@ -1,0 +1,1 @@
+"""Agent runs and tools: step and tool-call limits, loop detection, deadlines."""

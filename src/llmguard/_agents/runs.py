@@ -1,0 +1,476 @@
+"""Agent runs: ``lg.agent`` caps an agent loop's steps, tool calls, tokens, dollars and time.
+
+Each decorated call, and each ``with`` block, is one `Run`: an ``agent`` span, a `Budget`
+(guarded calls inside charge it and every enclosing budget) and counters. Limits are
+checked before the work they allow; the `LimitExceeded` that stops a run carries its
+partial `RunState`, returned instead with ``on_limit="return"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from typing import Any, Literal, ParamSpec, TypeVar
+
+from llmguard._core.wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
+from llmguard._spend.budgets import Budget
+from llmguard._tracing.spans import Span, _current
+from llmguard.exceptions import ConfigurationError, LimitExceeded
+from llmguard.exceptions import LoopDetected as Loop
+from llmguard.exceptions import StepLimitExceeded as StepLimit
+from llmguard.exceptions import TimeLimitExceeded as TimeLimit
+from llmguard.exceptions import ToolCallLimitExceeded as ToolLimit
+
+__all__ = ["Agent", "AgentStopped", "Run", "RunState", "agent", "current_run", "steps"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+E = TypeVar("E", bound=LimitExceeded)
+OnLimit = Literal["raise", "return"]
+
+_run: ContextVar[Run | None] = ContextVar("llmguard.run", default=None)
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What a run had done when it stopped, or so far.
+
+    ``tokens`` and ``cost_usd`` are what its guarded calls used; ``output`` the last
+    value given to `Run.set_output` (or the function's result); ``stop_reason`` is
+    ``None`` while running, ``"completed"``, ``"error"``, or the limit that stopped it
+    (``"max_steps"``, ``"max_tool_calls"``, ``"max_repeats"``, ``"timeout_s"``,
+    ``"max_tokens"``...).
+    """
+
+    name: str
+    steps: int
+    tool_calls: int
+    tokens: int
+    cost_usd: float
+    output: Any
+    stop_reason: str | None
+    trace_id: str | None
+
+
+@dataclass(frozen=True)
+class AgentStopped:
+    """What a decorated agent with ``on_limit="return"`` returns when a limit stops it.
+
+    Always false, so ``if not result:`` tells a stopped run from a finished one.
+
+    Attributes:
+        state: What the run had done: steps, tool calls, tokens, cost, last output.
+        error: The limit that stopped it.
+    """
+
+    state: RunState
+    error: LimitExceeded
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def _canonical(value: Any) -> str:
+    """The same text for equal JSON-like values, whatever their key order."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
+
+
+class Run:
+    """One run of an agent: its counters (``steps``, ``tool_calls``; refused ones are not
+    counted), budget, spans and deadline; ``output`` and ``stop_reason`` as in `RunState`."""
+
+    def __init__(self, agent: Agent, name: str) -> None:
+        self.agent, self.name = agent, name
+        self.budget = Budget(max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd)
+        self.span = Span(name, "agent")
+        self.span.set_attribute("operation", "invoke_agent")
+        self.output: Any = None
+        self.stop_reason: str | None = None
+        self._stopped_by: LimitExceeded | None = None
+        self.steps = self.tool_calls = self._unchanged = 0
+        self._repeats: dict[tuple[str, str], int] = {}
+        self._state: str | None = None
+        self._step_span: Span | None = None
+        self._lock = threading.Lock()
+        self._started = agent.clock()
+        self._deadline = None if agent.timeout_s is None else self._started + agent.timeout_s
+        self._token: Token[Run | None]
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._fired = False
+        self.budget.name = name
+
+    @property
+    def usage(self) -> int:
+        """Tokens used by the guarded calls made in the run."""
+        return self.budget.used
+
+    @property
+    def cost_usd(self) -> float:
+        """What the run's guarded calls cost, in US dollars."""
+        return self.budget.cost_usd
+
+    @property
+    def remaining_steps(self) -> int | None:
+        """Steps still allowed; ``None`` without ``max_steps``."""
+        limit = self.agent.max_steps
+        return None if limit is None else max(0, limit - self.steps)
+
+    @property
+    def trace_id(self) -> str | None:
+        """The trace of the run's ``agent`` span."""
+        return self.span.trace_id if self.span.trace_id_int else None
+
+    def set_output(self, value: Any) -> None:
+        """Record the run's latest output, kept in its `RunState` if a limit stops it."""
+        self.output = value
+
+    def state(self) -> RunState:
+        """A snapshot of the run so far."""
+        used, cost, reason = self.budget.used, self.budget.cost_usd, self.stop_reason
+        counts = (self.name, self.steps, self.tool_calls, used, cost)
+        return RunState(*counts, self.output, reason, self.trace_id)
+
+    def __repr__(self) -> str:
+        return f"Run(name={self.name!r}, steps={self.steps}, tool_calls={self.tool_calls})"
+
+    def _refuse(self, cls: type[E], message: str, **data: Any) -> E:
+        return cls(f"agent {self.name!r} {message}", name=self.name, **data)
+
+    def step(self, state: Any = None) -> int:
+        """Start the next step, after checking the run's limits; returns its number.
+
+        ``state``, when given, is what the agent knows now: unchanged for ``max_repeats``
+        consecutive steps, it means no progress. Raises `StepLimitExceeded`,
+        `TimeLimitExceeded` or `LoopDetected`, before the step starts.
+        """
+        self._end_step()
+        self.checkpoint()
+        limit = self.agent.max_steps
+        with self._lock:
+            if limit is not None and self.steps >= limit:
+                raise self._refuse(
+                    StepLimit, f"took its max_steps={limit} steps", limit="max_steps",
+                    maximum=limit, used=self.steps, requested=1,
+                )  # fmt: skip
+            if state is not None:
+                self._check_progress(state)
+            self.steps += 1
+            number = self.steps
+        opened = Span(f"step {number}", "step").start(self.span)
+        opened.set_attribute("step", number)
+        self._step_span = opened
+        _current.set(opened)
+        return number
+
+    def _check_progress(self, state: Any) -> None:
+        text = _canonical(state)
+        self._unchanged = self._unchanged + 1 if text == self._state else 0
+        self._state = text
+        limit = self.agent.max_repeats
+        if limit is not None and self._unchanged >= limit:
+            raise self._refuse(
+                Loop, f"made no progress: its state was unchanged for {limit} steps",
+                tool=None, arguments=state, count=self._unchanged + 1, limit="max_repeats",
+                maximum=limit, used=self._unchanged,
+            )  # fmt: skip
+
+    def tool_call(self, tool: str, arguments: Any) -> None:
+        """Count a tool call about to be made, or refuse it: `ToolCallLimitExceeded`,
+        `LoopDetected` (the same arguments, canonically, ``max_repeats`` times already)
+        or `TimeLimitExceeded`."""
+        self.checkpoint()
+        key = (tool, _canonical(arguments))
+        limit, repeats = self.agent.max_tool_calls, self.agent.max_repeats
+        with self._lock:
+            if limit is not None and self.tool_calls >= limit:
+                raise self._refuse(
+                    ToolLimit, f"made its max_tool_calls={limit} calls; {tool!r} "
+                    "was not called", limit="max_tool_calls", maximum=limit,
+                    used=self.tool_calls, requested=1,
+                )  # fmt: skip
+            count = self._repeats.get(key, 0) + 1
+            if repeats is not None and count > repeats:
+                raise self._refuse(
+                    Loop, f"is looping: tool {tool!r} called {count} times with the "
+                    f"same arguments {key[1]} (max_repeats={repeats})", tool=tool,
+                    arguments=arguments, count=count, maximum=repeats, used=count - 1,
+                    requested=1, limit="max_repeats",
+                )  # fmt: skip
+            self._repeats[key] = count
+            self.tool_calls += 1
+
+    def checkpoint(self) -> None:
+        """Raise `TimeLimitExceeded` if the run's deadline has passed."""
+        if self._deadline is None:
+            return
+        now = self.agent.clock()
+        if now >= self._deadline:
+            raise self._timeout(now - self._started)
+
+    def _timeout(self, elapsed: float) -> TimeLimit:
+        limit = self.agent.timeout_s or 0.0
+        return self._refuse(
+            TimeLimit, f"ran past its deadline: timeout_s={limit}", limit="timeout_s",
+            maximum=limit, used=elapsed,
+        )  # fmt: skip
+
+    def remaining_time(self) -> float | None:
+        """Seconds left before the deadline; ``None`` without ``timeout_s``."""
+        return None if self._deadline is None else max(0.0, self._deadline - self.agent.clock())
+
+    def _arm(self) -> None:
+        """Cancel the current task at the deadline (an async run)."""
+        remaining, task = self.remaining_time(), asyncio.current_task()
+        if remaining is not None and task is not None:
+            self._task = task
+            self._timer = asyncio.get_running_loop().call_later(remaining, self._fire, task)
+
+    def _fire(self, task: asyncio.Task[Any]) -> None:
+        self._fired = True  # the timer is cancelled before the task can end
+        task.cancel()
+
+    def _disarm(self, exc: BaseException | None) -> BaseException | None:
+        """The exception to end with: a cancellation by the deadline becomes a timeout."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if not (self._fired and isinstance(exc, asyncio.CancelledError)):
+            return exc
+        uncancel = getattr(self._task, "uncancel", None)
+        if uncancel is not None:  # pragma: no branch -- 3.11+: the cancellation is handled
+            uncancel()
+        return self._timeout(self.agent.clock() - self._started)
+
+    def __enter__(self) -> Run:
+        self.span.__enter__()
+        self.budget.__enter__()
+        self._token = _run.set(self)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> bool:
+        return self._close(exc_info[1])
+
+    def _result(self, result: R) -> R:
+        if self.output is None:
+            self.output = result
+        return result
+
+    async def __aenter__(self) -> Run:
+        self._arm()
+        return self.__enter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        final = self._disarm(exc_info[1])
+        if self._close(final):
+            return True
+        if final is not None and final is not exc_info[1]:
+            raise final from None
+        return False
+
+    def _end_step(self, exc: BaseException | None = None) -> None:
+        opened, self._step_span = self._step_span, None
+        if opened is None:
+            return
+        _mark(opened, exc)
+        opened.end()
+        _current.set(self.span)
+
+    def _close(self, exc: BaseException | None) -> bool:
+        """End the run; whether ``exc`` is a limit to swallow (``on_limit="return"``)."""
+        self._end_step(exc)
+        self.stop_reason = "completed" if exc is None else "error"
+        if isinstance(exc, LimitExceeded):
+            self.stop_reason = exc.limit
+            if exc.trace_id is None:
+                exc.trace_id = self.trace_id
+            if exc.state is None:
+                exc.state = self.state()
+        _run.reset(self._token)
+        self.budget.__exit__(None, None, None)
+        self.span.set_attributes({
+            "steps": self.steps, "tool_calls": self.tool_calls, "stop_reason": self.stop_reason,
+            "usage": {"total": self.budget.used}, "cost_usd": self.budget.cost_usd,
+        })  # fmt: skip
+        self.span.set_output(self.output)
+        _mark(self.span, exc)
+        self.span.__exit__(None, None, None)
+        if isinstance(exc, LimitExceeded) and self.agent.on_limit == "return":
+            self._stopped_by = exc
+            return True
+        return False
+
+    def stopped(self) -> AgentStopped:
+        """The run's state and the limit that stopped it, once a limit was swallowed."""
+        error = self._stopped_by
+        assert error is not None, "stopped() is only called after a swallowed limit"
+        return AgentStopped(self.state(), error)
+
+
+def _mark(opened: Span, exc: BaseException | None) -> None:
+    if isinstance(exc, LimitExceeded):
+        opened.set_status("limit", str(exc))
+        opened.error_type = type(exc).__qualname__
+    elif exc is not None:
+        opened.record_exception(exc)
+
+
+class Agent:
+    """Limits for an agent loop: ``@lg.agent(max_steps=10)`` or ``with lg.agent(...) as run:``.
+
+    Each decorated call or block is a run (an ``agent`` span); each `Run.step` (or
+    iteration of `steps`) a ``step`` span. Limits are checked before the work they
+    allow, and every `LimitExceeded` a run raises carries its `RunState` as ``.state``.
+
+    Args:
+        name: The agent's name (by default the function's qualified name).
+        max_steps: Most steps a run may start.
+        max_tool_calls: Most tool calls (``@lg.tool``) a run may make.
+        max_tokens: Most tokens the run's guarded calls may use (a `Budget`: the call
+            that would cross it is refused before it is made).
+        max_cost_usd: Most US dollars the run's guarded calls may cost, likewise.
+        timeout_s: Seconds the whole run may take. An async run is cancelled at the
+            deadline; a sync one stops at its next step, tool call or guarded attempt.
+        max_repeats: Most times one tool may be called with the same arguments, and
+            most consecutive steps with an unchanged ``state``; more is a loop.
+        on_limit: ``"raise"``, or ``"return"`` to end the run quietly: a decorated
+            call then returns the `RunState`, a ``with`` block just exits.
+        clock: Seconds, monotonic; injected by tests.
+
+    Raises ``ConfigurationError`` when an option is out of range.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        /,
+        *,
+        max_steps: int | None = None,
+        max_tool_calls: int | None = None,
+        max_tokens: int | None = None,
+        max_cost_usd: float | None = None,
+        timeout_s: float | None = None,
+        max_repeats: int | None = None,
+        on_limit: OnLimit = "raise",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if name is not None and not isinstance(name, str):
+            raise ConfigurationError(f"an agent's name must be a string, not {name!r}")
+        counts = {"max_steps": max_steps, "max_tool_calls": max_tool_calls}
+        for option, value in {**counts, "max_repeats": max_repeats}.items():
+            if value is not None and (type(value) is not int or value < 1):
+                raise ConfigurationError(f"{option} must be an int >= 1 or None, not {value!r}")
+        number = isinstance(timeout_s, (int, float)) and not isinstance(timeout_s, bool)
+        if timeout_s is not None and (not number or timeout_s <= 0):
+            raise ConfigurationError(f"timeout_s must be a number > 0 or None, not {timeout_s!r}")
+        if on_limit not in ("raise", "return"):
+            raise ConfigurationError(f"on_limit must be 'raise' or 'return', not {on_limit!r}")
+        if not callable(clock):
+            raise ConfigurationError(f"clock must be a callable, not {clock!r}")
+        Budget(max_tokens=max_tokens, max_cost_usd=max_cost_usd)  # checks the caps
+        self.name, self.max_steps, self.max_tool_calls = name, max_steps, max_tool_calls
+        self.max_tokens, self.max_cost_usd = max_tokens, max_cost_usd
+        self.timeout_s, self.max_repeats, self.on_limit = timeout_s, max_repeats, on_limit
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"Agent(name={self.name!r}, max_steps={self.max_steps}, on_limit={self.on_limit!r})"
+
+    def __enter__(self) -> Run:
+        return Run(self, self.name or "agent").__enter__()
+
+    def __exit__(self, *exc_info: Any) -> bool:
+        return _own_run(self).__exit__(*exc_info)
+
+    async def __aenter__(self) -> Run:
+        return await Run(self, self.name or "agent").__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        return await _own_run(self).__aexit__(*exc_info)
+
+    def __call__(self, fn: Callable[P, R], /) -> Callable[P, R]:
+        """Make each call of ``fn`` (a function or coroutine function) one run.
+
+        Raises:
+            ConfigurationError: ``fn`` is not a function, or is a generator function.
+        """
+        target = unwrap_callable(fn)
+        if not callable(target):
+            raise ConfigurationError(f"lg.agent can decorate a function, not {fn!r}")
+        if call_kind(fn) in (CallKind.GENERATOR, CallKind.ASYNC_GENERATOR):
+            raise ConfigurationError(f"lg.agent cannot decorate a generator function: {fn!r}")
+        name = self.name or getattr(target, "__qualname__", None) or "agent"
+        return wrap(fn, _Decorated(self, name))
+
+
+def _own_run(owner: Agent) -> Run:
+    run = _run.get()
+    if run is None or run.agent is not owner:
+        raise RuntimeError("an agent's block exited in another context than it was entered in")
+    return run
+
+
+class _Decorated:
+    """The handler behind ``@lg.agent``: one run around each call."""
+
+    def __init__(self, agent: Agent, name: str) -> None:
+        self.agent = agent
+        self.name = name
+
+    def call(
+        self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        with Run(self.agent, self.name) as run:
+            return run._result(wrapped(*args, **kwargs))
+        return run.stopped()  # a limit, swallowed with on_limit="return"
+
+    async def acall(
+        self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        async with Run(self.agent, self.name) as run:
+            return run._result(await wrapped(*args, **kwargs))
+        return run.stopped()
+
+    def gen(self, *args: Any) -> Any:  # pragma: no cover -- refused at decoration
+        raise TypeError("an agent run cannot wrap a generator function")
+
+    agen = gen
+
+
+agent = Agent
+
+
+def current_run() -> Run | None:
+    """The innermost agent run open in this context, if any."""
+    return _run.get()
+
+
+def steps() -> Iterator[int]:
+    """Iterate the current run's steps: each iteration is `Run.step` (numbers from 1).
+
+    Raises:
+        RuntimeError: At the first iteration, when no agent run is open.
+    """
+    run = _run.get()
+    if run is None:
+        raise RuntimeError("lg.steps() needs an open agent run (lg.agent)")
+    while True:
+        yield run.step()
+
+
+def on_tool_call(tool: str, arguments: Any) -> None:
+    """Count a tool call against the current run, if any (called by ``@lg.tool``)."""
+    run = _run.get()
+    if run is not None:
+        run.tool_call(tool, arguments)
+
+
+def checkpoint() -> None:
+    """Check the current run's deadline, if any (called before each guarded attempt)."""
+    run = _run.get()
+    if run is not None:
+        run.checkpoint()

@@ -1,0 +1,218 @@
+"""A guarded call's arguments, and how a failed answer is fed back (the re-ask)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from llmguard._core.field_errors import format_errors
+from llmguard._core.wrap import unwrap_callable
+
+if TYPE_CHECKING:
+    from llmguard._core.outcomes import Attempt
+
+__all__ = ["Call", "Parameters", "Reask", "default_reask"]
+
+
+@dataclass(frozen=True, slots=True)
+class Parameters:
+    """Where a function takes the arguments the guard reads, found once per function."""
+
+    positions: Mapping[str, int]
+    names: frozenset[str]
+    is_method: bool
+
+    @classmethod
+    def of(cls, fn: Any) -> Parameters:
+        """Read ``fn``'s signature; a callable without one takes everything by keyword."""
+        try:
+            params = list(inspect.signature(getattr(fn, "__func__", fn)).parameters.values())
+        except (TypeError, ValueError):
+            return cls({}, frozenset(), False)
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        order = [p.name for p in params if p.kind in positional]
+        is_method = (
+            bool(order)
+            and order[0] in ("self", "cls")
+            and not isinstance(fn, staticmethod)
+            and inspect.isfunction(unwrap_callable(fn))
+        )
+        accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+        names = frozenset(p.name for p in params if p.kind is not inspect.Parameter.VAR_POSITIONAL)
+        return cls(
+            {name: i for i, name in enumerate(order)},
+            names | {"**"} if accepts_any else names,
+            is_method,
+        )
+
+    def takes(self, name: str) -> bool:
+        """Whether the function has a parameter called ``name``."""
+        return name in self.names
+
+
+_MISSING: Any = object()
+
+
+# Not frozen, as a frozen dataclass costs an ``object.__setattr__`` per field on every
+# guarded call; nothing in llmguard changes a call once made (see `with_argument`).
+@dataclass(slots=True)
+class Call:
+    """One call of a guarded function: the function and the arguments it gets.
+
+    A custom ``reask`` receives the original call and returns the one to make next;
+    `Call.with_argument` builds it without touching the caller's objects.
+
+    Attributes:
+        fn: The function to call (the guarded one, or a fallback).
+        args: Positional arguments, without ``self`` for a method.
+        kwargs: Keyword arguments.
+    """
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+    params: Parameters = field(repr=False)
+    bound: bool = field(default=False, repr=False)  # self was bound, so args lack it
+
+    def _position(self, name: str) -> int | None:
+        position = self.params.positions.get(name)
+        if position is not None and self.bound:
+            position -= 1
+        return position
+
+    def argument(self, name: str, default: Any = None) -> Any:
+        """The value of the parameter ``name`` in this call, or ``default``."""
+        if name in self.kwargs:
+            return self.kwargs[name]
+        position = self._position(name)
+        if position is not None and 0 <= position < len(self.args):
+            return self.args[position]
+        return default
+
+    def recorded_input(self) -> Any:
+        """What an ``llm`` record keeps as the call's input when it has no messages.
+
+        The keyword arguments, or the positional ones, when only one kind was given;
+        when both were, every argument by its parameter's name, so that neither kind
+        is lost; when some went to ``*args``, the positional list is kept as it is.
+        """
+        if not self.args or not self.kwargs:
+            return self.kwargs or self.args
+        offset = 1 if self.bound else 0
+        names = {index - offset: name for name, index in self.params.positions.items()}
+        if any(index not in names for index in range(len(self.args))):
+            return self.args
+        return {**{names[i]: value for i, value in enumerate(self.args)}, **self.kwargs}
+
+    def with_argument(self, name: str, value: Any) -> Call:
+        """A copy of the call with the parameter ``name`` set to ``value``."""
+        position = self._position(name)
+        if name not in self.kwargs and position is not None and 0 <= position < len(self.args):
+            args = (*self.args[:position], value, *self.args[position + 1 :])
+            return Call(self.fn, args, self.kwargs, self.params, self.bound)
+        return Call(self.fn, self.args, {**self.kwargs, name: value}, self.params, self.bound)
+
+    def with_function(self, fn: Callable[..., Any], params: Parameters) -> Call:
+        """The same arguments, for another function (a fallback)."""
+        return Call(fn, self.args, self.kwargs, params, self.bound and params.is_method)
+
+    @property
+    def messages(self) -> list[Any] | None:
+        """The ``messages`` argument, when the function takes one and it is a list."""
+        value = self.argument("messages", _MISSING)
+        return value if isinstance(value, list) else None
+
+    @property
+    def prompt(self) -> str | None:
+        """The ``prompt`` argument, when the function takes one and it is a string."""
+        value = self.argument("prompt", _MISSING)
+        return value if isinstance(value, str) else None
+
+
+#: A custom re-ask: the original call and the failed attempt in, the next call out.
+Reask = Callable[[Call, "Attempt"], Call]
+
+
+def correction(attempt: Attempt) -> str:
+    """The text that tells the model what was wrong with its answer."""
+    errors = format_errors(attempt.errors)
+    if attempt.tool_call is not None:
+        return (
+            f"The arguments of your call to {attempt.tool_call.name} did not match the "
+            f"required schema:\n{errors}\nCall it again with corrected arguments."
+        )
+    return (
+        "Your answer did not match the required schema:\n"
+        f"{errors}\nAnswer again with only the corrected JSON."
+    )
+
+
+def default_reask(call: Call, attempt: Attempt) -> Call:
+    """Send the original input, the failed answer and one correction; nothing else.
+
+    Messages (OpenAI or Anthropic shape) get the bad assistant turn and a user turn
+    with the errors -- as a tool result for a failed tool call --; a ``prompt`` string
+    gets the answer and the correction appended. Built from the original call every
+    time, so the context never grows with the number of retries.
+    """
+    messages = call.messages
+    if messages is not None:
+        return call.with_argument("messages", [*messages, *_reask_turns(attempt)])
+    prompt = call.prompt
+    if prompt is not None:
+        answer = attempt.text or ""
+        return call.with_argument(
+            "prompt", f"{prompt}\n\nYour previous answer:\n{answer}\n\n{correction(attempt)}"
+        )
+    raise TypeError("the call has neither a messages list nor a prompt string to re-ask with")
+
+
+def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
+    text = correction(attempt)
+    tool = attempt.tool_call
+    reply = attempt.reply
+    anthropic = reply is not None and reply.provider == "anthropic"
+    if tool is None:
+        return [
+            {"role": "assistant", "content": attempt.text or ""},
+            {"role": "user", "content": text},
+        ]
+    call_id = tool.id or "call_0"
+    if anthropic:
+        tool_input = tool.arguments if isinstance(tool.arguments, dict) else {}
+        return [
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": call_id, "name": tool.name, "input": tool_input}
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": call_id,
+                        "is_error": True,
+                        "content": text,
+                    }
+                ],
+            },
+        ]
+    arguments = tool.arguments if isinstance(tool.arguments, str) else attempt.text or "{}"
+    return [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": tool.name, "arguments": arguments},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": text},
+    ]

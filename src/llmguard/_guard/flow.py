@@ -1,0 +1,583 @@
+"""The corrective-retry flow, written once for sync and async callers.
+
+The flow is a generator that never does I/O itself (like httpx's ``Auth.auth_flow``):
+it yields what it needs -- call the function, pause, drain a stream -- and is sent
+what happened. The drivers in `llmguard._guard.drivers` are the only places that call,
+sleep or iterate, so the policy below exists in one copy for both worlds.
+
+Most calls need none of it: one attempt, accepted. When nothing is to be reserved
+before the call (`direct`), the guard makes attempt 1 itself and `settle_direct`
+judges it with the same functions the flow uses; only an attempt that is not accepted
+starts the generator, which carries on from it (`Started`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from llmguard import pricing
+from llmguard._agents.runs import checkpoint, current_run
+from llmguard._core.content import snapshot
+from llmguard._core.outcomes import Attempt, Failure, Outcome, sum_usage
+from llmguard._guard.drivers import Drain, Invoke, Pause, Result
+from llmguard._guard.limits import Admission, CallLimits, Limits
+from llmguard._guard.passthrough import OutputCap
+from llmguard._spend.budgets import active as active_budgets
+from llmguard._spend.rate_limits import active as open_rate_limits
+from llmguard._spend.rate_limits import admit_all, limits_for
+from llmguard._tracing.spans import Span
+from llmguard.adapters import Reply, adapt
+from llmguard.exceptions import (
+    BudgetUnavailable,
+    LimitExceeded,
+    OutputTruncated,
+    Refused,
+    SchemaViolation,
+)
+
+if TYPE_CHECKING:
+    from llmguard._core.records import Usage
+    from llmguard._guard.call import Call, Parameters, Reask
+    from llmguard._guard.limits import CallLimits
+    from llmguard._guard.schema import CompiledSchema
+    from llmguard._spend.rate_limits import Permit, RateLimit
+    from llmguard._tracing.spans import Span
+    from llmguard.adapters import Reply
+
+__all__ = [
+    "Attempt",
+    "Charged",
+    "Failure",
+    "Plan",
+    "Started",
+    "StreamHandOff",
+    "Tally",
+    "direct",
+    "guarded_flow",
+    "open_attempt",
+    "settle_direct",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A guard's policy, as the flow needs it; built once at decoration time."""
+
+    schema: CompiledSchema | None
+    retries: int
+    transient_retries: int
+    is_transient: Callable[[BaseException], bool]
+    wait: Callable[[int, BaseException], float]
+    reask: Reask
+    fallbacks: tuple[tuple[Callable[..., Any], Parameters], ...]
+    context: Callable[[Call], dict[str, Any] | None]
+    limits: Limits | None = None
+    model: str | None = None
+    rate_limit: RateLimit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHandOff:
+    """The flow's answer when an unvalidated stream goes back to the caller as it is.
+
+    ``finish`` records the attempt and the call once the caller is done with the stream,
+    with what was read and the exception that cut the stream short, if any.
+    """
+
+    stream: Any
+    finish: Callable[[Reply | None, BaseException | None], None]
+    cap: OutputCap | None = None
+
+
+def _is_stream(response: object) -> bool:
+    # The ABCs look at the class, not the instance: hasattr() on an SDK's pydantic
+    # response would go through its __getattr__ and cost microseconds per call.
+    return isinstance(response, (Iterator, AsyncIterator))
+
+
+def _answer_text(reply: Reply) -> str | None:
+    if reply.tool_calls:
+        arguments = reply.tool_calls[0].arguments
+        if isinstance(arguments, str):
+            return arguments
+        return json.dumps(snapshot(arguments), ensure_ascii=False)
+    return reply.text
+
+
+@dataclass(slots=True)
+class Started:
+    """Attempt 1 as a driver made it directly, for `guarded_flow` to carry on from.
+
+    ``reply`` and ``attempt`` are set once `settle_direct` has judged the answer.
+    """
+
+    span: Span
+    started: float
+    result: Result
+    reply: Reply | None = None
+    attempt: Attempt | None = None
+
+
+def direct(plan: Plan) -> bool:
+    """Whether a driver may make attempt 1 itself, skipping the flow when it succeeds.
+
+    So it may when nothing is to be checked, counted, reserved or waited for before the
+    call: no token or cost cap, no rate limit and no budget, the guard's own or open
+    around it, and no agent run (with its deadline). The flow's generator and its
+    requests cost a guarded call a third of what llmguard adds to an SDK call.
+    """
+    return (
+        plan.limits is None
+        and plan.rate_limit is None
+        and not active_budgets()
+        and not open_rate_limits()
+        and current_run() is None
+    )
+
+
+def open_attempt(llm: Span, number: int = 1) -> Span:
+    """Start the span of attempt ``number`` of the call ``llm``."""
+    return Span(_attempt_name(number), "attempt").start(llm)
+
+
+def settle_direct(
+    plan: Plan, call: Call, llm: Span, span: Span, started: float, result: Result
+) -> tuple[bool, Any]:
+    """Judge attempt 1 made by a driver (see `direct`) in ``span`` since ``started``.
+
+    Returns ``(True, value)`` when the call is done -- the value is what `guarded_flow`
+    would return -- and else ``(False, head)``, the `Started` attempt for the flow to
+    carry on from: an exception, a stream, or an answer that was not accepted.
+    """
+    response = result.value
+    if result.error is not None or _is_stream(response):
+        return False, Started(span, started, result)
+    latency = (time.perf_counter() - started) * 1000
+    reply = adapt(response)
+    attempt = _judge(plan, call, 1, _function_name(call.fn), response, reply, latency)
+    if attempt.outcome != "ok":
+        return False, Started(span, started, result, reply, attempt)
+    tally = Tally(None)
+    tally.close(span, attempt)
+    return True, _accept(plan, tally, llm, attempt)
+
+
+def _accept(plan: Plan, tally: Tally, llm: Span, attempt: Attempt) -> Any:
+    tally.finish(llm, "ok", attempt.reply)
+    return attempt.response if plan.schema is None else attempt.value
+
+
+def _function_name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
+
+
+def guarded_flow(
+    plan: Plan, call: Call, llm: Span, head: Started | None = None
+) -> Generator[Invoke | Pause | Drain, Any, Any]:
+    """Run one guarded call: attempts, corrective re-asks, transient retries, fallbacks.
+
+    Yields requests for the driver and returns the value for the caller -- the
+    validated value, the raw response when there is no schema, or a `StreamHandOff`.
+    With ``head``, attempt 1 was already made by the driver (see `direct`).
+
+    Raises:
+        SchemaViolation: Every attempt of every function failed the schema.
+        OutputTruncated: An answer was cut at the output token limit.
+        Refused: The model refused to answer.
+    """
+    rate_limits = limits_for(plan.rate_limit)
+    account = _account(plan, call, llm, rate_limits)
+    tally = Tally(account)
+    functions = ((call.fn, call.params), *plan.fallbacks)
+    last_error: BaseException | None = None
+    for position, (fn, params) in enumerate(functions):
+        tally.fallback = position
+        original = call if position == 0 else call.with_function(fn, params)
+        current = original
+        corrective = transient = 0
+        name = _function_name(fn)
+        while True:
+            number = len(tally.attempts) + 1
+            admission = None
+            made, head = head, None
+            if made is not None:  # attempt 1, made by the driver
+                span, started, result = made.span, made.started, made.result
+            else:
+                span = open_attempt(llm, number)
+                if current is not call:
+                    # The first attempt sends what the call's own record already holds.
+                    messages = current.messages
+                    span.set_input(messages if messages is not None else current.args)
+                try:
+                    checkpoint()  # an agent run's deadline
+                    if account is not None:
+                        prepared = account.prepare(current, llm.trace_id)
+                        permits: tuple[Permit, ...] = ()
+                        if rate_limits:
+                            permits = yield from _take_rates(
+                                rate_limits, prepared.tokens, account, span
+                            )
+                        try:
+                            admission = account.reserve(prepared, permits)
+                        except BaseException:
+                            for permit in permits:
+                                permit.cancel()
+                            raise
+                except (LimitExceeded, BudgetUnavailable) as exc:
+                    span.record_exception(exc)
+                    limited = isinstance(exc, LimitExceeded)
+                    span.set_status("limit" if limited else "error", str(exc))
+                    span.end()
+                    tally.finish(llm, "limit" if limited else "error", None)
+                    raise
+                if admission is not None:
+                    current = admission.call
+                    if admission.output_cap is not None:
+                        llm.set_attribute("max_tokens", admission.output_cap)
+                    if admission.input_tokens is not None:
+                        span.set_attribute("counted_input_tokens", admission.input_tokens)
+                        span.set_attribute("counted_estimated", admission.estimated)
+                    if admission.dropped_turns:
+                        span.set_attribute("dropped_turns", admission.dropped_turns)
+                started = time.perf_counter()
+                result = yield Invoke(current, span)
+            response = result.value
+            streamed = result.error is None and _is_stream(response)
+            if streamed:
+                if plan.schema is None:
+                    finisher = _stream_finisher(
+                        plan, original, tally, llm, span, number, name, admission
+                    )
+                    return StreamHandOff(response, finisher, _stream_cap(plan, admission))
+                # A stream cut short (a timeout mid-answer) fails like the call itself.
+                result = yield Drain(response)
+            latency = (time.perf_counter() - started) * 1000
+            if result.error is not None:
+                error = result.error
+                if account is not None and admission is not None:
+                    account.release(admission)
+                transient_error = isinstance(error, Exception) and plan.is_transient(error)
+                outcome: Outcome = "transient_error" if transient_error else "error"
+                attempt = Attempt(
+                    number=number, function=name, outcome=outcome, latency_ms=latency, error=error
+                )
+                tally.close(span, attempt)
+                if not transient_error:
+                    tally.finish(llm, "error", None)
+                    raise error
+                last_error = error
+                if transient < plan.transient_retries:
+                    transient += 1
+                    tally.transient += 1
+                    yield Pause(plan.wait(transient, error))
+                    continue
+                break  # transient retries exhausted: the next fallback, if any
+            if made is not None and made.attempt is not None:
+                reply, attempt = made.reply, made.attempt  # judged by settle_direct
+            else:
+                reply = result.value if streamed else adapt(response)
+                attempt = _judge(plan, original, number, name, response, reply, latency)
+            tally.close(span, attempt, _charge(account, admission, attempt))
+            if attempt.outcome == "ok":
+                return _accept(plan, tally, llm, attempt)
+            if attempt.outcome in ("truncated", "refused"):
+                tally.finish(llm, attempt.outcome, reply)
+                kind = OutputTruncated if attempt.outcome == "truncated" else Refused
+                raise kind(tuple(tally.attempts), tally.usage)
+            if corrective >= plan.retries:
+                last_error = None
+                break
+            corrective += 1
+            tally.corrective += 1
+            current = plan.reask(original, attempt)
+    tally.finish(llm, "schema_violation" if last_error is None else "error", None)
+    if last_error is not None:
+        raise last_error
+    raise SchemaViolation(tuple(tally.attempts), tally.usage)
+
+
+_ATTEMPT_NAMES = tuple(f"attempt {number}" for number in range(1, 9))
+
+
+def _attempt_name(number: int) -> str:
+    return _ATTEMPT_NAMES[number - 1] if number <= len(_ATTEMPT_NAMES) else f"attempt {number}"
+
+
+def _stream_cap(plan: Plan, admission: Admission | None) -> OutputCap | None:
+    """The output cap llmguard keeps on a passing stream itself: when the function could
+    not be given the cap, so the model would not stop there on its own."""
+    limits = plan.limits
+    if limits is None or limits.max_output_tokens is None:
+        return None
+    if admission is not None and admission.output_cap_sent:
+        return None
+    model = admission.call.argument("model") if admission is not None else None
+    return OutputCap(
+        limits.max_output_tokens,
+        limits.on_output_overflow,
+        plan.model or (model if isinstance(model, str) else None),
+    )
+
+
+def _take_rates(
+    limits: tuple[RateLimit, ...], tokens: int, account: CallLimits, span: Span
+) -> Generator[Pause, None, tuple[Permit, ...]]:
+    """Take the attempt's room in its rate limits, pausing the call while it waits."""
+    flow = admit_all(limits, tokens)
+    waited = 0.0
+    try:
+        seconds = next(flow)
+        while True:
+            waited += seconds
+            yield Pause(seconds)
+            seconds = flow.send(None)
+    except StopIteration as done:
+        permits: tuple[Permit, ...] = done.value
+        return permits
+    except LimitExceeded:
+        account.tripped = "rate_limit"
+        raise
+    finally:
+        if waited:
+            span.set_attribute("rate_limit_wait_s", round(waited, 6))
+
+
+def _account(
+    plan: Plan, call: Call, llm: Span, rate_limits: tuple[RateLimit, ...] = ()
+) -> CallLimits | None:
+    """The call's account of tokens and dollars, when a cap, a budget or a rate limit
+    asks for one."""
+    if plan.limits is None and not rate_limits and not active_budgets():
+        return None
+    model = plan.model
+    if model is None:
+        requested = call.argument("model")
+        model = requested if isinstance(requested, str) else None
+    return CallLimits(plan.limits or Limits(), model, llm.name)
+
+
+def _charge(
+    account: CallLimits | None, admission: Admission | None, attempt: Attempt
+) -> Charged | None:
+    """Replace the attempt's reservation in the call's account with its usage and cost.
+
+    ``None`` without an account: the attempt's record prices it when it is built.
+    """
+    if account is None or admission is None:
+        return None
+    reply = attempt.reply
+    cost = account.settle(admission, attempt.usage, reply.model if reply is not None else None)
+    return Charged(attempt, cost, True)
+
+
+def _stream_finisher(
+    plan: Plan,
+    call: Call,
+    tally: Tally,
+    llm: Span,
+    span: Span,
+    number: int,
+    name: str,
+    admission: Admission | None,
+) -> Callable[[Reply | None, BaseException | None], None]:
+    started = time.perf_counter()
+
+    def finish(reply: Reply | None, error: BaseException | None) -> None:
+        latency = (time.perf_counter() - started) * 1000
+        attempt = _judge(plan, call, number, name, None, reply, latency)
+        if error is not None:
+            attempt = dataclasses.replace(attempt, outcome="error", error=error)
+        tally.close(span, attempt, _charge(tally.account, admission, attempt))
+        tally.finish(llm, attempt.outcome, reply)
+
+    return finish
+
+
+def _judge(
+    plan: Plan,
+    call: Call,
+    number: int,
+    name: str,
+    response: Any,
+    reply: Reply | None,
+    latency: float,
+) -> Attempt:
+    outcome: Outcome = "ok"
+    text = None
+    if reply is not None:
+        text = _answer_text(reply)
+        if reply.finish_reason == "length":
+            outcome = "truncated"
+        elif reply.refusal is not None or reply.finish_reason == "refusal":
+            outcome = "refused"
+    attempt = Attempt(
+        number=number,
+        function=name,
+        outcome=outcome,
+        text=text,
+        latency_ms=latency,
+        usage=reply.usage if reply is not None else None,
+        reply=reply,
+        response=response,
+    )
+    schema = plan.schema
+    if schema is None or outcome != "ok":
+        return attempt
+    from llmguard._guard.schema import extract, extract_value
+
+    context = plan.context(call)
+    if reply is None:
+        extraction = extract_value(response, schema, context=context, repair="object")
+    elif reply.tool_calls:
+        arguments = reply.tool_calls[0].arguments
+        extraction = extract_value(arguments, schema, context=context, repair="tool_call")
+    else:
+        extraction = extract(reply.text or "", schema, context=context)
+    if not extraction.ok:
+        attempt.outcome = "invalid"
+        attempt.errors = extraction.errors
+    else:
+        attempt.repair = extraction.repair
+        attempt.value = extraction.value
+    return attempt
+
+
+# -- The records of a guarded call and of its attempts, filled in off the caller's thread.
+
+
+class Charged:
+    """One attempt as its record tells it; the record is filled in off the caller's thread.
+
+    ``cost`` is what the call's account settled, when it has one (``priced``); else the
+    attempt is priced from its usage when the record is built.
+    """
+
+    __slots__ = ("attempt", "cost", "priced")
+
+    def __init__(self, attempt: Attempt, cost: float | None, priced: bool) -> None:
+        self.attempt = attempt
+        self.cost = cost
+        self.priced = priced
+
+    def cost_usd(self) -> float | None:
+        if not self.priced:
+            attempt = self.attempt
+            model = attempt.reply.model if attempt.reply is not None else None
+            usage = attempt.usage
+            self.cost = None if usage is None or model is None else pricing.cost(usage, model)
+            self.priced = True
+        return self.cost
+
+    def fill(self, span: Span) -> None:
+        attempt = self.attempt
+        fields: dict[str, Any] = {"attempt": attempt.summary()}
+        if attempt.usage is not None:
+            fields["usage"] = attempt.usage
+        cost = self.cost_usd()
+        if cost is not None:
+            fields["cost_usd"] = cost
+            fields["price_table"] = pricing.table_version()
+        span.fill_fields(fields)
+        if attempt.reply is not None:
+            describe(span, attempt.reply)
+
+
+class Tally:
+    """The call-level counts and sums the llm record reports."""
+
+    __slots__ = (
+        "account",
+        "attempts",
+        "charged",
+        "corrective",
+        "fallback",
+        "limits",
+        "outcome",
+        "reply",
+        "transient",
+        "usage",
+    )
+
+    def __init__(self, account: CallLimits | None) -> None:
+        self.account = account
+        self.attempts: list[Attempt] = []
+        self.charged: list[Charged] = []
+        self.corrective = 0
+        self.transient = 0
+        self.fallback = 0
+        self.usage: Usage | None = None
+        self.outcome = ""
+        self.reply: Reply | None = None
+        self.limits: dict[str, Any] | None = None
+
+    def add(self, attempt: Attempt) -> Attempt:
+        self.attempts.append(attempt)
+        self.usage = sum_usage(self.usage, attempt.usage)
+        return attempt
+
+    def close(self, span: Span, attempt: Attempt, charged: Charged | None = None) -> None:
+        """Add ``attempt`` and end its span, its record to be filled in later."""
+        self.add(attempt)
+        charged = charged or Charged(attempt, None, False)
+        self.charged.append(charged)
+        if attempt.reply is not None:
+            span.set_output(attempt.text)
+        if attempt.error is not None:
+            span.record_exception(attempt.error)
+        elif attempt.outcome != "ok":
+            span.set_status("error", attempt.outcome)
+        span.fill_later(charged.fill)
+        span.end()
+
+    def finish(self, llm: Span, outcome: str, reply: Reply | None) -> None:
+        """Settle what the llm record will say; it is filled in when built."""
+        self.outcome = outcome
+        self.reply = reply
+        if self.account is not None:
+            self.limits = self.account.describe()
+        llm.fill_later(self.fill)
+
+    def fill(self, llm: Span) -> None:
+        fields: dict[str, Any] = {
+            "attempt": {
+                "count": len(self.attempts),
+                "outcome": self.outcome,
+                "corrective_retries": self.corrective,
+                "transient_retries": self.transient,
+                "fallback": self.fallback,
+            }
+        }
+        if self.usage is not None:
+            fields["usage"] = self.usage
+        if self.limits is not None:
+            fields["limits"] = self.limits
+        costs = [c for c in (charged.cost_usd() for charged in self.charged) if c is not None]
+        if costs:
+            fields["cost_usd"] = sum(costs)
+            fields["price_table"] = pricing.table_version()
+        llm.fill_fields(fields)
+        if self.reply is not None:
+            describe(llm, self.reply)
+
+
+def describe(span: Span, reply: Reply) -> None:
+    # The model asked for, when known, stays the record's model; the response's more
+    # precise name (a dated snapshot) is kept beside it.
+    fields: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}
+    if reply.model is not None:
+        metadata["response_model"] = reply.model
+        if not span.has_attribute("model"):
+            fields["model"] = reply.model
+    if reply.provider is not None and not span.has_attribute("provider"):
+        fields["provider"] = reply.provider
+    if reply.finish_reason is not None:
+        fields["finish_reason"] = reply.finish_reason
+    if reply.response_id is not None:
+        metadata["response_id"] = reply.response_id
+    span.fill_fields(fields, metadata)

@@ -1,0 +1,153 @@
+"""What runs around each call of a guarded function: its record and its attempts."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from llmguard._core.content import snapshot
+from llmguard._core.outcomes import Failure
+from llmguard._core.wrap import Wrapped, unwrap_callable
+from llmguard._guard.call import Call, Parameters
+from llmguard._guard.drivers import invoke_async, invoke_sync, run_async, run_sync
+from llmguard._guard.flow import StreamHandOff, direct, guarded_flow, open_attempt, settle_direct
+from llmguard._guard.limits import _OUTPUT_PARAMS
+from llmguard._guard.passthrough import pass_through
+from llmguard._tracing.prompt import tag, take_pending
+from llmguard._tracing.spans import Span, _current, capturing_content
+from llmguard.exceptions import GuardError, LimitExceeded
+
+if TYPE_CHECKING:
+    from llmguard._guard.policy import Guard
+
+__all__ = ["Handler", "claim_rendered", "failed", "succeeded"]
+
+
+class Handler:
+    """What runs around each call of one guarded function."""
+
+    __slots__ = ("cap_params", "guard", "name", "params", "plan", "reads_messages", "reads_model")
+
+    def __init__(self, guard: Guard[Any], fn: Any, params: Parameters) -> None:
+        self.guard = guard
+        self.params = params
+        self.plan = guard._plan()
+        target = unwrap_callable(fn)
+        self.name = guard.name or getattr(target, "__qualname__", None) or repr(target)
+        # Which arguments are worth reading on every call, decided once from the signature
+        # (all of them when it takes **kwargs or has no signature to read).
+        takes_any = params.takes("**") or not params.names
+        self.reads_model = takes_any or params.takes("model")
+        self.reads_messages = takes_any or params.takes("messages")
+        self.cap_params = tuple(p for p in _OUTPUT_PARAMS if takes_any or params.takes(p))
+
+    def _open(self, call: Call) -> Span:
+        llm = Span(self.name, "llm", self.guard.attributes).start()
+        # A prompt= option names the call's prompt; else the last one rendered before it.
+        rendered = take_pending()
+        prompt = self.guard.prompt or rendered
+        if prompt is not None:
+            tag(llm, prompt)
+        if self.reads_model and not llm.has_attribute("model"):
+            requested = call.argument("model")
+            if isinstance(requested, str):
+                llm.set_attribute("model", requested)
+        for param in self.cap_params:  # the output cap the caller asked for, if any
+            cap = call.argument(param)
+            if isinstance(cap, int) and not isinstance(cap, bool):
+                llm.set_attribute("max_tokens", cap)
+                break
+        if capturing_content():
+            messages = call.messages if self.reads_messages else None
+            llm._input = snapshot(messages if messages is not None else call.recorded_input())
+        return llm
+
+    def _call(self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Call:
+        bound = self.params.is_method and instance is not None
+        return Call(wrapped, args, kwargs, self.params, bound)
+
+    def call(
+        self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        call = self._call(wrapped, instance, args, kwargs)
+        llm = self._open(call)
+        token = _current.set(llm)
+        plan = self.plan
+        sleep = self.guard.sleep or time.sleep
+        try:
+            if direct(plan):
+                span = open_attempt(llm)
+                started = time.perf_counter()
+                done, result = settle_direct(
+                    plan, call, llm, span, started, invoke_sync(call, span)
+                )
+                if not done:
+                    result = run_sync(guarded_flow(plan, call, llm, result), sleep)
+            else:
+                result = run_sync(guarded_flow(plan, call, llm), sleep)
+        except BaseException as exc:
+            return failed(self.guard, llm, exc)
+        finally:
+            _current.reset(token)
+        return succeeded(llm, result)
+
+    async def acall(
+        self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        call = self._call(wrapped, instance, args, kwargs)
+        llm = self._open(call)
+        token = _current.set(llm)
+        plan = self.plan
+        sleep = self.guard.sleep
+        try:
+            if direct(plan):
+                span = open_attempt(llm)
+                started = time.perf_counter()
+                done, result = settle_direct(
+                    plan, call, llm, span, started, await invoke_async(call, span)
+                )
+                if not done:
+                    result = await run_async(guarded_flow(plan, call, llm, result), sleep)
+            else:
+                result = await run_async(guarded_flow(plan, call, llm), sleep)
+        except BaseException as exc:
+            return failed(self.guard, llm, exc)
+        finally:
+            _current.reset(token)
+        return succeeded(llm, result)
+
+    # Calling a generator function only creates the generator, so the flow runs as for a
+    # plain function and hands the generator back through a pass-through stream.
+    gen = call
+    agen = call
+
+
+def claim_rendered(llm: Span) -> None:
+    # A prompt rendered inside the guarded function names this call (unless one already
+    # does), and must not also tag the next call.
+    rendered = take_pending()
+    if rendered is not None:
+        tag(llm, rendered)
+
+
+def succeeded(llm: Span, result: Any) -> Any:
+    claim_rendered(llm)
+    if isinstance(result, StreamHandOff):
+        return pass_through(result.stream, llm, result.finish, result.cap)
+    llm.stop_clock()
+    llm.set_call_output(result)
+    llm.end()
+    return result
+
+
+def failed(guard: Guard[Any], llm: Span, exc: BaseException) -> Any:
+    claim_rendered(llm)
+    llm.record_exception(exc)
+    if isinstance(exc, LimitExceeded):
+        llm.set_status("limit", str(exc))
+    llm.end()
+    if isinstance(exc, GuardError):
+        exc.trace_id = llm.trace_id
+        if guard.on_fail == "return":
+            return Failure(exc, exc.attempts, exc.usage)
+    raise exc

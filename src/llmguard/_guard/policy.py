@@ -1,0 +1,376 @@
+"""``lg.guard``: output schemas with corrective retries around any LLM-calling function."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+
+from llmguard._core.wrap import CallKind, call_kind, unwrap_callable, wrap
+from llmguard._guard.call import Call, Parameters, Reask, default_reask
+from llmguard._guard.flow import Plan
+from llmguard._guard.handler import Handler
+from llmguard._guard.limits import Limits
+from llmguard._guard.transient import Backoff, is_transient
+from llmguard._spend.rate_limits import RateLimit
+from llmguard._tracing.prompt import Prompt
+from llmguard.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from llmguard._guard.inline import Attempts
+    from llmguard._guard.schema import CompiledSchema
+
+__all__ = ["Guard", "NoSchema", "guard"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class NoSchema:
+    """The output type of a guard without a schema: functions keep their return type."""
+
+
+_ON_FAIL = ("raise", "return")
+
+
+class Guard(Generic[T]):
+    """A reusable policy for LLM calls, applied as a decorator or inline.
+
+    Build one with `guard`; see its documentation for the options.
+    """
+
+    def __init__(
+        self,
+        *,
+        schema: Any = None,
+        retries: int = 1,
+        context: Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None = None,
+        reask: Reask | None = None,
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+        backoff: Callable[..., float] | None = None,
+        transient_retries: int = 3,
+        fallbacks: Iterable[Callable[..., Any]] = (),
+        model: str | None = None,
+        provider: str | None = None,
+        name: str | None = None,
+        tags: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        on_fail: Literal["raise", "return"] = "raise",
+        sleep: Callable[[float], object] | None = None,
+        max_input_tokens: int | None = None,
+        on_input_overflow: Literal["raise", "truncate"] = "raise",
+        max_output_tokens: int | None = None,
+        on_output_overflow: Literal["raise", "truncate"] = "raise",
+        max_total_tokens: int | None = None,
+        max_cost_usd: float | None = None,
+        prompt: Prompt | None = None,
+        rate_limit: RateLimit | None = None,
+    ) -> None:
+        self.schema: CompiledSchema | None = _compile(schema, context)
+        self.retries = _count("retries", retries)
+        self.transient_retries = _count("transient_retries", transient_retries)
+        if reask is not None and not callable(reask):
+            raise ConfigurationError(f"reask must be a callable (call, attempt) -> call: {reask!r}")
+        self.reask = reask
+        self.retry_on = _exception_types(retry_on)
+        for option, value in (("backoff", backoff), ("sleep", sleep)):
+            if value is not None and not callable(value):
+                raise ConfigurationError(f"{option} must be a callable, not {value!r}")
+        self.backoff = Backoff(backoff)
+        self.fallbacks = tuple(fallbacks)
+        for fallback in self.fallbacks:
+            if not callable(fallback):
+                raise ConfigurationError(f"fallbacks must be callables, not {fallback!r}")
+        if on_fail not in _ON_FAIL:
+            raise ConfigurationError(f"on_fail must be 'raise' or 'return', not {on_fail!r}")
+        self.on_fail = on_fail
+        self.context = context
+        self.sleep = sleep
+        self.name = _optional_str("name", name)
+        attributes: dict[str, Any] = {"model": _optional_str("model", model)}
+        attributes["provider"] = _optional_str("provider", provider)
+        attributes["tags"] = (tags,) if isinstance(tags, str) else tuple(tags)
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise ConfigurationError(f"metadata must be a dict, not {metadata!r}")
+        attributes.update(metadata or {})
+        self.attributes = {k: v for k, v in attributes.items() if v is not None and v != ()}
+        self._plan_fallbacks = tuple((f, Parameters.of(f)) for f in self.fallbacks)
+        limits = Limits.checked(
+            max_input_tokens=max_input_tokens,
+            on_input_overflow=on_input_overflow,
+            max_output_tokens=max_output_tokens,
+            on_output_overflow=on_output_overflow,
+            max_total_tokens=max_total_tokens,
+            max_cost_usd=max_cost_usd,
+        )
+        self.limits = limits if limits != Limits() else None
+        self.model = model
+        if prompt is not None and not isinstance(prompt, Prompt):
+            raise ConfigurationError(f"prompt must be an lg.Prompt, not {prompt!r}")
+        self.prompt = prompt
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise ConfigurationError(
+                f"rate_limit must be an lg.rate_limit(...), not {rate_limit!r}"
+            )
+        self.rate_limit = rate_limit
+
+    # -- as a decorator ------------------------------------------------------------------
+
+    @overload
+    def __call__(  # type: ignore[overload-overlap]
+        self: Guard[NoSchema], fn: Callable[P, R], /
+    ) -> Callable[P, R]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[Any]], /) -> Callable[P, Awaitable[T]]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, Any], /) -> Callable[P, T]: ...
+
+    def __call__(self, fn: Callable[P, Any], /) -> Callable[P, Any]:
+        """Guard every call of ``fn``."""
+        target = unwrap_callable(fn)
+        if not callable(target):
+            raise ConfigurationError(f"@lg.guard needs a function, not {fn!r}")
+        kind = call_kind(fn)
+        if self.schema is not None and kind in (CallKind.GENERATOR, CallKind.ASYNC_GENERATOR):
+            raise ConfigurationError(
+                f"{target.__qualname__} is a generator: its answer arrives in pieces the "
+                "caller reads, so it cannot be validated; return the stream instead"
+            )
+        params = Parameters.of(fn)
+        self._check_reask(target, params)
+        self._check_input_cap(target, params)
+        return wrap(fn, Handler(self, fn, params))
+
+    def _check_input_cap(self, target: Callable[..., Any], params: Parameters) -> None:
+        if self.limits is None or self.limits.max_input_tokens is None:
+            return
+        if not (params.takes("messages") or params.takes("prompt") or params.takes("**")):
+            raise ConfigurationError(
+                f"{target.__qualname__} takes neither `messages` nor `prompt`, so "
+                "max_input_tokens has no input to count"
+            )
+
+    def _check_reask(self, target: Callable[..., Any], params: Parameters) -> None:
+        if self.schema is None or self.retries == 0 or self.reask is not None:
+            return
+        if not (params.takes("messages") or params.takes("prompt") or params.takes("**")):
+            raise ConfigurationError(
+                f"{target.__qualname__} takes neither `messages` nor `prompt`, so a failed "
+                "answer cannot be fed back: pass reask=, or retries=0"
+            )
+
+    def _plan(self) -> Plan:
+        return Plan(
+            schema=self.schema,
+            retries=self.retries,
+            transient_retries=self.transient_retries,
+            is_transient=lambda exc: is_transient(exc, self.retry_on),
+            wait=self.backoff,
+            reask=self.reask or default_reask,
+            fallbacks=self._plan_fallbacks,
+            context=self._context_of,
+            limits=self.limits,
+            model=self.model,
+            rate_limit=self.rate_limit,
+        )
+
+    def _context_of(self, call: Call) -> dict[str, Any] | None:
+        context = self.context
+        if context is None:
+            return None
+        if callable(context):
+            return dict(context(*call.args, **call.kwargs))
+        return dict(context)
+
+    # -- inline ------------------------------------------------------------------------
+
+    def attempts(
+        self, messages: list[Any] | None = None, *, prompt: str | None = None
+    ) -> Attempts[T]:
+        """Attempts to run inline, for code that cannot be a decorated function.
+
+        ``for attempt in guard.attempts(messages): with attempt:
+        attempt.submit(client.create(messages=attempt.messages))``; after the loop,
+        ``attempt.value`` is the validated value. ``async for`` works the same way.
+        """
+        if (messages is None) == (prompt is None):
+            raise ConfigurationError("attempts() takes either messages or prompt=")
+        from llmguard._guard.inline import Attempts  # the inline form builds on this module
+
+        return Attempts(self, messages, prompt)
+
+
+# -- construction helpers ------------------------------------------------------------------
+
+
+def _compile(schema: Any, context: Any) -> CompiledSchema | None:
+    if context is not None and not (isinstance(context, Mapping) or callable(context)):
+        raise ConfigurationError(f"context must be a dict or a callable, not {context!r}")
+    if schema is None:
+        if context is not None:
+            raise ConfigurationError("context= reaches schema validators; give a schema too")
+        return None
+    if isinstance(schema, dict) and context is not None:
+        raise ConfigurationError("context= reaches pydantic validators; a JSON Schema has none")
+    from llmguard._guard.schema import compile_schema
+
+    return compile_schema(schema)
+
+
+def _count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"{name} must be an integer >= 0, not {value!r}")
+    return value
+
+
+def _optional_str(name: str, value: object) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigurationError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _exception_types(value: object) -> tuple[type[BaseException], ...]:
+    types = value if isinstance(value, tuple) else (value,)
+    for item in types:
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise ConfigurationError(f"retry_on must be exception classes, not {item!r}")
+    return types
+
+
+# -- the public constructor ------------------------------------------------------------------
+
+
+@overload
+def guard(fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def guard(
+    *,
+    schema: type[T],
+    retries: int = ...,
+    context: Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None = ...,
+    reask: Reask | None = ...,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = ...,
+    backoff: Callable[..., float] | None = ...,
+    transient_retries: int = ...,
+    fallbacks: Iterable[Callable[..., Any]] = ...,
+    model: str | None = ...,
+    provider: str | None = ...,
+    name: str | None = ...,
+    tags: Iterable[str] = ...,
+    metadata: Mapping[str, Any] | None = ...,
+    on_fail: Literal["raise", "return"] = ...,
+    sleep: Callable[[float], object] | None = ...,
+    max_input_tokens: int | None = ...,
+    on_input_overflow: Literal["raise", "truncate"] = ...,
+    max_output_tokens: int | None = ...,
+    on_output_overflow: Literal["raise", "truncate"] = ...,
+    max_total_tokens: int | None = ...,
+    max_cost_usd: float | None = ...,
+    prompt: Prompt | None = ...,
+    rate_limit: RateLimit | None = ...,
+) -> Guard[T]: ...
+
+
+@overload
+def guard(
+    *,
+    schema: None = ...,
+    retries: int = ...,
+    context: None = ...,
+    reask: Reask | None = ...,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = ...,
+    backoff: Callable[..., float] | None = ...,
+    transient_retries: int = ...,
+    fallbacks: Iterable[Callable[..., Any]] = ...,
+    model: str | None = ...,
+    provider: str | None = ...,
+    name: str | None = ...,
+    tags: Iterable[str] = ...,
+    metadata: Mapping[str, Any] | None = ...,
+    on_fail: Literal["raise", "return"] = ...,
+    sleep: Callable[[float], object] | None = ...,
+    max_input_tokens: int | None = ...,
+    on_input_overflow: Literal["raise", "truncate"] = ...,
+    max_output_tokens: int | None = ...,
+    on_output_overflow: Literal["raise", "truncate"] = ...,
+    max_total_tokens: int | None = ...,
+    max_cost_usd: float | None = ...,
+    prompt: Prompt | None = ...,
+    rate_limit: RateLimit | None = ...,
+) -> Guard[NoSchema]: ...
+
+
+@overload
+def guard(
+    *,
+    schema: Any,
+    retries: int = ...,
+    context: Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None = ...,
+    reask: Reask | None = ...,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = ...,
+    backoff: Callable[..., float] | None = ...,
+    transient_retries: int = ...,
+    fallbacks: Iterable[Callable[..., Any]] = ...,
+    model: str | None = ...,
+    provider: str | None = ...,
+    name: str | None = ...,
+    tags: Iterable[str] = ...,
+    metadata: Mapping[str, Any] | None = ...,
+    on_fail: Literal["raise", "return"] = ...,
+    sleep: Callable[[float], object] | None = ...,
+    max_input_tokens: int | None = ...,
+    on_input_overflow: Literal["raise", "truncate"] = ...,
+    max_output_tokens: int | None = ...,
+    on_output_overflow: Literal["raise", "truncate"] = ...,
+    max_total_tokens: int | None = ...,
+    max_cost_usd: float | None = ...,
+    prompt: Prompt | None = ...,
+    rate_limit: RateLimit | None = ...,
+) -> Guard[Any]: ...
+
+
+def guard(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Guard LLM calls: validate answers against a schema, re-ask, retry, fall back.
+
+    Use it bare (``@lg.guard``), with options (``@lg.guard(schema=Ticket, retries=2)``),
+    or keep the returned `Guard` and apply it to many functions. Every call becomes
+    an ``llm`` record with one ``attempt`` record per attempt.
+
+    Args:
+        fn: The function, when used bare.
+        **options: ``schema`` (a pydantic model, any type pydantic validates, or a JSON
+            Schema dict; the guarded function then returns the validated value),
+            ``retries`` (corrective re-asks after the first attempt, default 1),
+            ``context`` (a dict, or a callable of the call's arguments, passed to
+            pydantic validators), ``reask`` (``(call, attempt) -> call``),
+            ``retry_on`` (exception types to retry with backoff, besides rate limits,
+            timeouts and 5xx), ``backoff`` (a tenacity wait strategy),
+            ``transient_retries`` (default 3), ``fallbacks`` (functions tried in
+            order when a function's retries are exhausted), ``model``, ``provider``,
+            ``name``, ``tags``, ``metadata`` (recorded), ``on_fail`` (``"raise"`` or
+            ``"return"`` a `Failure`), ``sleep`` (injected, for tests), ``prompt``
+            (a `Prompt` that names every call's prompt on its record; without it, the
+            prompt last rendered before or during the call does).
+            Token and cost caps, checked before each attempt so that nothing over a cap
+            is spent: ``max_input_tokens`` with ``on_input_overflow`` (``"raise"``
+            `TokenLimitExceeded`, or ``"truncate"`` the oldest turns, never the system
+            prompt or the last user turn), ``max_output_tokens`` (passed to the function
+            as ``max_tokens``, ``max_completion_tokens`` or ``max_output_tokens``,
+            whichever it takes, never above a value the caller gave; a stream from a
+            function that takes none of them is cut at the cap by llmguard, which then
+            raises or ends the stream as ``on_output_overflow`` says), and
+            ``max_total_tokens`` / ``max_cost_usd`` for the call with all its retries.
+            Every attempt is also charged to the open `budget` contexts.
+            ``rate_limit`` (an `lg.rate_limit(...)`): each attempt first takes its
+            tokens and one request from it, waiting for room (with ``sleep``) or
+            raising `RateLimitExceeded`; the open ``with limit:`` blocks apply too.
+
+    Raises:
+        ConfigurationError: An option is invalid -- at decoration time, not at call.
+    """
+    policy: Guard[Any] = Guard(**options)
+    return policy if fn is None else policy(fn)

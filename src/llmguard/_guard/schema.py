@@ -1,0 +1,476 @@
+"""Output schemas: compilation, lenient JSON extraction and compact error formatting.
+
+A schema -- a pydantic model, any type pydantic's ``TypeAdapter`` validates, or a JSON
+Schema dict -- is compiled once, at decoration time, into a :class:`CompiledSchema`.
+:func:`extract` then reads a model's text answer leniently before a retry is spent:
+
+1. ``strict``: the whole answer is JSON (repair ``None``);
+2. ``fence``: JSON inside markdown code fences, in order;
+3. ``embedded``: JSON objects or arrays surrounded by prose;
+4. ``text``: for string or scalar schemas, the raw answer itself.
+
+The first candidate that validates wins; otherwise the errors of the best candidate come
+back as :class:`FieldError` values, which :func:`format_errors` renders compactly for a
+corrective re-ask: JSON path, message without documentation URLs, truncated value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_origin
+
+import pydantic
+import pydantic_core
+
+from llmguard._core.content import safe_repr
+from llmguard._core.field_errors import FieldError, format_errors
+from llmguard.exceptions import ConfigurationError
+
+__all__ = [
+    "CompiledSchema",
+    "Extraction",
+    "FieldError",
+    "NotJSON",
+    "SchemaErrors",
+    "SchemaKind",
+    "compile_schema",
+    "extract",
+    "extract_value",
+    "format_errors",
+]
+
+SchemaKind = Literal["model", "type", "json_schema"]
+
+#: Length of an offending value rendered as JSON in an error.
+VALUE_CHARS = 80
+#: Length of an error message; jsonschema repeats whole instances in its messages.
+MESSAGE_CHARS = 200
+#: Positions of '{' or '[' tried by the ``embedded`` stage, so hostile text costs O(n).
+MAX_EMBEDDED_STARTS = 50
+
+_SCALARS = frozenset({"string", "integer", "number", "boolean", "null"})
+_URL = re.compile(r"\s*For further information visit \S+|\s*\(?https://errors\.pydantic\.dev\S*")
+_FENCE = re.compile(r"```[^\S\n]*[\w+.-]*[^\S\n]*\n?(.*?)```", re.DOTALL)
+_OPENER = re.compile(r"[\[{]")
+_DECODER = json.JSONDecoder()
+_FIRST_CHAR_TYPES = {"{": "object", "[": "array", '"': "string", "n": "null"}
+_FIRST_CHAR_TYPES |= {"t": "boolean", "f": "boolean"}  # true, false; anything else is a number
+_PY_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array"}
+# pydantic reports these at the root when the text is not JSON at all, rather than
+# JSON of the wrong shape.
+_NOT_JSON_TYPES = frozenset({"json_invalid", "string_unicode"})
+
+_Validator = Callable[[Any, dict[str, Any] | None], Any]
+
+
+class SchemaErrors(Exception):
+    """A value did not validate; carries every :class:`FieldError`."""
+
+    def __init__(self, errors: tuple[FieldError, ...]) -> None:
+        super().__init__(format_errors(errors))
+        self.errors = errors
+
+
+class NotJSON(SchemaErrors):
+    """The text given to :meth:`CompiledSchema.validate_json` is not JSON at all."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class CompiledSchema:
+    """A schema compiled once by :func:`compile_schema`; cheap to validate with.
+
+    Attributes:
+        name: The model or type name, or the JSON Schema's ``title``.
+        kind: ``"model"``, ``"type"`` (through ``TypeAdapter``) or ``"json_schema"``.
+        source: The schema as given.
+        context: Default validation context, used when a call passes none.
+        json_types: JSON types the schema accepts at its root; ``None`` if unknown.
+    """
+
+    name: str
+    kind: SchemaKind
+    source: Any = field(repr=False)
+    context: dict[str, Any] | None = field(repr=False)
+    json_types: frozenset[str] | None = field(repr=False)
+    _from_python: _Validator = field(repr=False)
+    _from_json: _Validator = field(repr=False)
+    _schema_json: str | None = field(repr=False)
+
+    @property
+    def accepts_text(self) -> bool:
+        """Whether the raw answer may itself be the value (a string or scalar schema)."""
+        types = self.json_types
+        return types is not None and types <= _SCALARS and types != {"null"}
+
+    def validate(self, data: Any, *, context: dict[str, Any] | None = None) -> Any:
+        """Validate a Python value (``context`` defaults to the compiled one).
+
+        Returns:
+            The model instance, the adapted value, or ``data`` itself for JSON Schema.
+
+        Raises:
+            SchemaErrors: The value does not validate.
+        """
+        return self._from_python(data, self.context if context is None else context)
+
+    def validate_json(self, text: str, *, context: dict[str, Any] | None = None) -> Any:
+        """Parse and validate JSON text, with pydantic's JSON-mode rules.
+
+        Raises:
+            NotJSON: The text is not JSON.
+            SchemaErrors: It is JSON that does not validate.
+        """
+        return self._from_json(text, self.context if context is None else context)
+
+    def json_schema(self) -> dict[str, Any]:
+        """A fresh JSON Schema dict, for prompts and tool definitions.
+
+        Raises:
+            ConfigurationError: pydantic cannot describe this type in JSON Schema.
+        """
+        if self._schema_json is None:
+            raise ConfigurationError(f"schema {self.name} cannot be described as JSON Schema")
+        schema: dict[str, Any] = json.loads(self._schema_json)
+        return schema
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What :func:`extract` found: a value and the repair used, or the best errors."""
+
+    value: Any
+    repair: str | None
+    errors: tuple[FieldError, ...]
+    ok: bool
+
+
+def compile_schema(schema: Any, *, context: dict[str, Any] | None = None) -> CompiledSchema:
+    """Compile a schema once, at decoration time.
+
+    Args:
+        schema: A pydantic model class, any type ``TypeAdapter`` validates, or a JSON
+            Schema dict (draft from ``$schema``, 2020-12 by default, formats checked).
+        context: Default context for pydantic validators.
+
+    Raises:
+        ConfigurationError: The schema or context cannot be used; the message says why.
+    """
+    if context is not None and not isinstance(context, dict):
+        raise ConfigurationError(f"context= must be a dict, got {type(context).__name__}")
+    if isinstance(schema, dict):
+        if context is not None:
+            raise ConfigurationError("context= reaches pydantic validators; JSON Schema has none")
+        return _compile_json_schema(schema)
+    if schema is None or isinstance(schema, (str, bytes, pydantic.BaseModel)):
+        # Strings would be resolved as forward references in *this* module's namespace.
+        hint = f"an instance of {type(schema).__name__}" if schema is not None else "None"
+        raise ConfigurationError(
+            f"schema= got {hint}; pass a pydantic model class, a type or a JSON Schema dict"
+        )
+    name = _type_name(schema)
+    is_model = isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)
+    try:
+        if is_model:
+            # Unresolved forward references would otherwise fail at the first call.
+            schema.model_rebuild()
+        adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(schema)
+    except Exception as exc:
+        reason = _clean(str(exc))
+        raise ConfigurationError(f"schema={name} is not usable by pydantic: {reason}") from exc
+    return _compile_pydantic(name, "model" if is_model else "type", adapter, schema, context)
+
+
+def extract(
+    text: str, schema: CompiledSchema, *, context: dict[str, Any] | None = None
+) -> Extraction:
+    """Find a valid value in a model's text answer; never raises on any text.
+
+    Returns:
+        The first candidate that validates, labelled with its repair; else ``ok=False``
+        and the errors of the first candidate that parsed as JSON, preferring one whose
+        root type (object, array...) the schema accepts.
+    """
+    stripped = text.strip()
+    best: tuple[FieldError, ...] | None = None
+    best_fits = False
+    for repair, body in _candidates(text, stripped):
+        try:
+            value = schema.validate_json(body, context=context)
+        except NotJSON:
+            continue
+        except SchemaErrors as exc:
+            fits = _fits(schema.json_types, body)
+            if best is None or (fits and not best_fits):
+                best, best_fits = exc.errors, fits
+            continue
+        return Extraction(value=value, repair=repair, errors=(), ok=True)
+    if schema.accepts_text and stripped:
+        try:
+            value = schema.validate(stripped, context=context)
+        except SchemaErrors as exc:
+            best = best or exc.errors
+        else:
+            return Extraction(value=value, repair="text", errors=(), ok=True)
+    if best is None:
+        message = "no JSON value found in the answer" if stripped else "the answer is empty"
+        best = (FieldError("$", message, _short(stripped) if stripped else ""),)
+    return Extraction(value=None, repair=None, errors=best, ok=False)
+
+
+def extract_value(
+    data: Any, schema: CompiledSchema, *, context: dict[str, Any] | None = None, repair: str
+) -> Extraction:
+    """Validate already-structured data, such as tool-call arguments.
+
+    ``data`` is a parsed value (dict, list...) or a JSON string; ``repair`` labels a
+    success, e.g. ``"tool_call"``.
+    """
+    if isinstance(data, (dict, list)) and schema.kind != "json_schema":
+        # Arguments decoded from JSON get JSON-mode rules, as a text answer would.
+        with contextlib.suppress(pydantic_core.PydanticSerializationError):
+            data = pydantic_core.to_json(data).decode(errors="replace")
+    try:
+        if isinstance(data, (bytes, bytearray)):
+            data = data.decode("utf-8", "replace")
+        if isinstance(data, str):
+            value = schema.validate_json(data.strip(), context=context)
+        else:
+            value = _validate_object(data, schema, context)
+    except SchemaErrors as exc:
+        return Extraction(value=None, repair=None, errors=exc.errors, ok=False)
+    return Extraction(value=value, repair=repair, errors=(), ok=True)
+
+
+def _validate_object(data: Any, schema: CompiledSchema, context: dict[str, Any] | None) -> Any:
+    """Validate a Python object; one that raises while being read fails the schema.
+
+    pydantic lets any exception but a validation error through, and a foreign response
+    object (an unknown SDK's, a mapping whose reads fail) can raise anything.
+    """
+    try:
+        return schema.validate(data, context=context)
+    except SchemaErrors:
+        raise
+    except Exception as exc:
+        message = f"the answer could not be read: {type(exc).__name__}: {safe_repr(exc)}"
+        raise SchemaErrors((FieldError("$", message, ""),)) from exc
+
+
+def _candidates(text: str, stripped: str) -> Iterator[tuple[str | None, str]]:
+    """Candidate JSON texts with their repair label, in the order they are tried."""
+    if stripped:
+        yield None, stripped
+    seen = {stripped}
+    if "```" in text:
+        for match in _FENCE.finditer(text):
+            body = match.group(1).strip()
+            if body and body not in seen:
+                seen.add(body)
+                yield "fence", body
+    pos = 0
+    for _ in range(MAX_EMBEDDED_STARTS):
+        opener = _OPENER.search(text, pos)
+        if opener is None:
+            return
+        start = opener.start()
+        try:
+            _, end = _DECODER.raw_decode(text, start)
+        except (ValueError, RecursionError):
+            pos = start + 1
+            continue
+        # Values nested in one that parsed are not candidates of their own.
+        pos = end
+        body = text[start:end]
+        if body not in seen:
+            seen.add(body)
+            yield "embedded", body
+
+
+def _compile_pydantic(
+    name: str,
+    kind: SchemaKind,
+    adapter: pydantic.TypeAdapter[Any],
+    source: Any,
+    context: dict[str, Any] | None,
+) -> CompiledSchema:
+    def validate(data: Any, ctx: dict[str, Any] | None) -> Any:
+        try:
+            return adapter.validate_python(data, context=ctx)
+        except pydantic.ValidationError as exc:
+            raise SchemaErrors(_pydantic_errors(exc.errors(include_url=False))) from None
+
+    def validate_json(text: Any, ctx: dict[str, Any] | None) -> Any:
+        try:
+            return adapter.validate_json(text, context=ctx)
+        except pydantic.ValidationError as exc:
+            details = exc.errors(include_url=False)
+            errors = _pydantic_errors(details)
+            if details[0]["loc"] == () and details[0]["type"] in _NOT_JSON_TYPES:
+                raise NotJSON(errors) from None
+            raise SchemaErrors(errors) from None
+
+    try:
+        described: dict[str, Any] | None = adapter.json_schema()
+    except pydantic.PydanticUserError:
+        # Validation still works for types JSON Schema cannot describe (callables...).
+        described = None
+    return CompiledSchema(
+        name=name,
+        kind=kind,
+        source=source,
+        context=context,
+        json_types=None if described is None else _json_types(described, described),
+        _from_python=validate,
+        _from_json=validate_json,
+        _schema_json=None if described is None else json.dumps(described),
+    )
+
+
+def _compile_json_schema(schema: dict[str, Any]) -> CompiledSchema:
+    import jsonschema  # type: ignore[import-untyped, unused-ignore]
+
+    declared = schema.get("$schema")
+    if declared is None:
+        cls = jsonschema.validators.Draft202012Validator
+    elif not isinstance(declared, str) or (
+        (cls := jsonschema.validators.validator_for(schema, default=None)) is None
+    ):
+        raise ConfigurationError(f"JSON Schema has an unknown $schema: {declared!r}")
+    try:
+        cls.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as exc:
+        raise ConfigurationError(
+            f"invalid JSON Schema at {exc.json_path}: {_cut(exc.message, MESSAGE_CHARS)}"
+        ) from None
+    try:
+        schema_json = json.dumps(schema)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"JSON Schema is not JSON-serializable: {exc}") from None
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+    def validate(data: Any, ctx: dict[str, Any] | None) -> Any:
+        errors = tuple(_jsonschema_error(e) for e in validator.iter_errors(data))
+        if errors:
+            raise SchemaErrors(errors)
+        return data
+
+    def validate_json(text: Any, ctx: dict[str, Any] | None) -> Any:
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            detail = _cut(f"Invalid JSON: {exc}", MESSAGE_CHARS)
+            raise NotJSON((FieldError("$", detail, _short(text)),)) from None
+        return validate(data, ctx)
+
+    title = schema.get("title")
+    return CompiledSchema(
+        name=title if isinstance(title, str) and title else "json_schema",
+        kind="json_schema",
+        source=schema,
+        context=None,
+        json_types=_json_types(schema, schema),
+        _from_python=validate,
+        _from_json=validate_json,
+        _schema_json=schema_json,
+    )
+
+
+def _pydantic_errors(details: list[pydantic_core.ErrorDetails]) -> tuple[FieldError, ...]:
+    return tuple(
+        FieldError(
+            _path(err["loc"]),
+            _clean(err["msg"]),
+            # A missing field's input is the whole parent object: noise in a re-ask.
+            "" if err["type"].startswith("missing") else _short(err.get("input")),
+        )
+        for err in details
+    )
+
+
+def _jsonschema_error(error: Any) -> FieldError:
+    value = "" if error.validator == "required" else _short(error.instance)
+    return FieldError(_path(error.absolute_path), _clean(error.message), value)
+
+
+def _path(loc: Iterable[str | int]) -> str:
+    parts = ["$"]
+    for key in loc:
+        if isinstance(key, int):
+            parts.append(f"[{key}]")
+        elif key.isidentifier():
+            parts.append(f".{key}")
+        else:
+            parts.append(f"[{json.dumps(key, ensure_ascii=False)}]")
+    return "".join(parts)
+
+
+def _clean(message: str) -> str:
+    return _cut(" ".join(_URL.sub("", message).split()), MESSAGE_CHARS)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short(value: Any) -> str:
+    """``value`` as JSON, cut to :data:`VALUE_CHARS`; never raises."""
+    if isinstance(value, str) and len(value) > VALUE_CHARS:
+        value = value[:VALUE_CHARS]  # bounds the work; the cut below marks it
+    try:
+        text = pydantic_core.to_json(value, serialize_unknown=True).decode()
+    except Exception:
+        try:
+            text = repr(value)
+        except Exception:  # a broken __repr__, or a value nested too deep
+            text = f"<{type(value).__name__}>"
+    return _cut(text, VALUE_CHARS)
+
+
+def _json_types(node: Any, root: dict[str, Any]) -> frozenset[str] | None:
+    """The JSON types a schema accepts at its top, or ``None`` when it cannot tell."""
+    if not isinstance(node, dict):
+        return None
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith(("#/$defs/", "#/definitions/")):
+        section, _, name = ref[2:].partition("/")  # check_schema made the section a dict
+        return _json_types(root.get(section, {}).get(name), root)
+    declared = node.get("type")
+    if isinstance(declared, (str, list)):
+        return frozenset([declared] if isinstance(declared, str) else map(str, declared))
+    if "const" in node or isinstance(node.get("enum"), list):
+        values = [node["const"]] if "const" in node else node["enum"]
+        return frozenset(
+            "null" if v is None else _PY_JSON_TYPES.get(type(v), "object") for v in values
+        )
+    for key in ("anyOf", "oneOf"):
+        options = node.get(key)
+        if isinstance(options, list) and options:
+            merged: set[str] = set()
+            for option in options:
+                found = _json_types(option, root)
+                if found is None:
+                    return None
+                merged |= found
+            return frozenset(merged)
+    if "properties" in node:
+        return frozenset({"object"})
+    return None
+
+
+def _fits(types: frozenset[str] | None, body: str) -> bool:
+    """Whether JSON ``body`` has a root type in ``types``, judged by its first character."""
+    if types is None:
+        return True
+    found = _FIRST_CHAR_TYPES.get(body[:1], "number")
+    return found in types or (found == "number" and "integer" in types)
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type) and get_origin(tp) is None:  # list[X] is a type on Python 3.10
+        return tp.__name__
+    # "list[app.models.Item]" -> "list[Item]"; "typing.Literal[...]" -> "Literal[...]"
+    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_])", "", repr(tp))

@@ -1,0 +1,1 @@
+"""Replaying recorded calls against today's code, and comparing the outcomes."""

@@ -1,0 +1,310 @@
+"""``count_tokens``: tiktoken with OpenAI's documented overheads, or a marked estimate."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from llmguard._delivery.settings import settings
+from llmguard._spend import encodings as _encodings
+
+__all__ = ["TokenCount", "Tokenizer", "count_tokens"]
+
+Tokenizer = Callable[[str], int]
+"""A tokenizer takes a text and returns how many tokens it is."""
+
+# OpenAI's cookbook "How to count tokens with tiktoken": every message costs 3 tokens on
+# top of its values, a ``name`` one more, and the reply is primed with 3.
+_PER_MESSAGE, _PER_NAME, _REPLY_PRIMING = 3, 1, 3
+# The same cookbook's overheads for tool definitions, for the gpt-4o family (o200k) and
+# for gpt-3.5-turbo / gpt-4 (cl100k): only the start of each function differs.
+_FUNC_INIT = {"o200k_base": 7, "cl100k_base": 10}
+_PROP_INIT, _PROP_KEY, _ENUM_INIT, _ENUM_ITEM, _FUNC_END = 3, 3, -3, 3, 12
+# Images, without their size: OpenAI charges 85 tokens at detail "low" and 765 for a
+# 1024x1024 image at high detail; Anthropic about width*height/750, at most ~1600.
+_IMAGE_LOW, _IMAGE_HIGH, _IMAGE_ANTHROPIC = 85, 765, 1600
+_ANTHROPIC_BLOCKS = frozenset(
+    {"image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking"}
+)
+_TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
+_NESTED_SCHEMA = ("properties", "items", "anyOf", "oneOf", "allOf", "$ref")
+
+_O200K = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "chatgpt-")
+_CL100K = ("gpt-4", "gpt-3.5", "gpt-35", "text-embedding-3", "text-embedding-ada-002")
+_O_SERIES = re.compile(r"o\d")
+
+_BYTES: tuple[type, ...] = (bytes, bytearray)
+
+_plans: dict[str | None, tuple[str, bool]] = {}
+
+
+class TokenCount(int):
+    """A number of tokens that knows whether it is exact; an ``int`` in every other way.
+
+    Attributes:
+        estimated: ``True`` when the count is an estimate (see `count_tokens`) rather
+            than what the provider will count. Arithmetic on counts gives plain ints.
+    """
+
+    estimated: bool
+
+    def __new__(cls, value: int, estimated: bool = False) -> TokenCount:
+        count = super().__new__(cls, value)
+        count.estimated = estimated
+        return count
+
+    def __repr__(self) -> str:
+        value = int.__repr__(self)
+        return f"TokenCount({value}, estimated=True)" if self.estimated else f"TokenCount({value})"
+
+    def __str__(self) -> str:
+        return int.__repr__(self)
+
+
+def count_tokens(
+    value: str | Sequence[Mapping[str, Any]],
+    *,
+    model: str | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    system: str | Sequence[Mapping[str, Any]] | None = None,
+) -> TokenCount:
+    """Count the tokens of a text, or of a chat call's messages, tools and system prompt.
+
+    OpenAI models count exactly, with tiktoken: ``o200k_base`` for gpt-4o, gpt-4.1,
+    gpt-4.5, gpt-5, the o-series, other ``gpt-*`` / ``chatgpt-*`` names and no model;
+    ``cl100k_base`` for gpt-4, gpt-3.5-turbo and the embedding models. Messages add the
+    overheads OpenAI documents (3 tokens a message, 1 a ``name``, 3 to prime the reply),
+    tools those of its cookbook; content given as parts counts its text parts.
+
+    Anything else is an estimate, ``estimated=True``:
+
+    * Other models (Claude, Gemini, Llama, ...) and Anthropic-shaped input (``tool_use``,
+      ``tool_result`` or image blocks, a separate ``system``) count with ``o200k_base``.
+      Against the legacy Claude tokenizer, the one that is public, that is within 5% on
+      90% of 494 paragraphs of English prose (worst -10%, +13%); the current one is not
+      public: expect about ±15%, and reconcile with the usage the provider reports.
+    * An image counts 85 tokens at detail ``"low"``, else 765 (1024x1024 at high detail),
+      1600 in an Anthropic block; a tool call counts its name and arguments.
+    * An encoding whose file is not in tiktoken's cache is never downloaded: text is
+      counted by a heuristic (a token a word, a line break, a run of up to three
+      punctuation marks; more for long or all-caps words). On ordinary English it is
+      within ±10% of the real count (within 3% on the paragraphs in the tests; median 0%,
+      98% within ±10% of 494 paragraphs of technical prose, worst -16%, +27%); code
+      -5% to +15%; other languages -25% to +40%. One warning per encoding says how to
+      make the file available.
+
+    With ``lg.configure(tokenizer=fn)``, ``fn`` counts all text and counts are exact
+    (except for images and tool calls).
+
+    Args:
+        value: A text, or chat messages (OpenAI or Anthropic shape).
+        model: The model the text goes to; it chooses the encoding and the rules.
+        tools: Tool definitions sent with the messages.
+        system: A system prompt sent apart from the messages (Anthropic's ``system=``).
+
+    Returns:
+        The number of tokens, with ``estimated`` telling whether it is exact.
+
+    Raises:
+        TypeError: ``value`` is neither a text nor a sequence of messages.
+    """
+    encoding, openai = _plans.get(model) or _plan(model)
+    tokenizer = settings().tokenizer
+    if tokenizer is not None:
+        count, estimated = tokenizer, False
+    else:
+        count, exact = _encodings.counter(encoding)
+        estimated = not (exact and openai)
+    tally = _Tally()
+    if isinstance(value, str):
+        total = count(value)
+    elif isinstance(value, Sequence) and not isinstance(value, _BYTES):
+        total = _count_messages(value, count, tally)
+    else:
+        raise TypeError(f"count_tokens takes a text or a list of messages, not {value!r}")
+    if system is not None:  # Anthropic's shape
+        tally.estimated = True
+        total += _PER_MESSAGE + _count_parts(system, count, tally)
+    if tools:
+        total += _count_tools(tools, count, _FUNC_INIT.get(encoding, 7), tally)
+    return TokenCount(total, estimated or tally.estimated)
+
+
+class _Tally:
+    """Whether the rare paths met something only an estimate can count."""
+
+    __slots__ = ("estimated",)
+
+    def __init__(self) -> None:
+        self.estimated = False
+
+
+def _count_messages(messages: Sequence[Any], count: Tokenizer, tally: _Tally) -> int:
+    total = _REPLY_PRIMING
+    for message in messages:
+        if type(message) is not dict:
+            message = _as_mapping(message, tally)
+        total += _PER_MESSAGE
+        for key, value in message.items():
+            if isinstance(value, str):
+                total += count(value)
+                if key == "name":
+                    total += _PER_NAME
+            elif value is not None:
+                total += _count_field(key, value, count, tally)
+    return total
+
+
+def _as_mapping(message: Any, tally: _Tally) -> Mapping[str, Any]:
+    if isinstance(message, Mapping):
+        return message
+    dump = getattr(message, "model_dump", None)  # an SDK message object sent back as is
+    dumped = dump(exclude_none=True) if callable(dump) else None
+    if isinstance(dumped, Mapping):
+        return dumped
+    tally.estimated = True
+    return {"content": str(message)}
+
+
+def _count_field(key: str, value: Any, count: Tokenizer, tally: _Tally) -> int:
+    if key == "content" and isinstance(value, Sequence):
+        return _count_parts(value, count, tally)
+    tally.estimated = True
+    if key == "tool_calls" and isinstance(value, Sequence):
+        return sum(_count_call(call, count) for call in value)
+    return _count_call(value, count) if key == "function_call" else count(_json(value))
+
+
+def _count_call(call: Any, count: Tokenizer) -> int:
+    function = call.get("function", call) if isinstance(call, Mapping) else None
+    if not isinstance(function, Mapping):
+        return count(_json(call))
+    arguments = function.get("arguments", "")
+    arguments = arguments if isinstance(arguments, str) else _json(arguments)
+    return _PER_MESSAGE + count(str(function.get("name", ""))) + count(arguments)
+
+
+def _count_parts(parts: str | Sequence[Any], count: Tokenizer, tally: _Tally) -> int:
+    if isinstance(parts, str):
+        return count(parts)
+    total = 0
+    for part in parts:
+        if isinstance(part, str):
+            total += count(part)
+            continue
+        if not isinstance(part, Mapping):
+            tally.estimated = True
+            total += count(str(part))
+            continue
+        kind = part.get("type")
+        if kind in _TEXT_PARTS:
+            text = part.get("text")
+            total += count(text) if isinstance(text, str) else 0
+            continue
+        tally.estimated = True
+        if kind in _ANTHROPIC_BLOCKS:
+            total += _count_block(kind, part, count, tally)
+        elif kind in ("image_url", "input_image"):
+            image = part.get("image_url")
+            detail = image.get("detail") if isinstance(image, Mapping) else part.get("detail")
+            total += _IMAGE_LOW if detail == "low" else _IMAGE_HIGH
+        elif isinstance(part.get("text"), str):
+            total += count(part["text"])
+    return total
+
+
+def _count_block(kind: str, block: Mapping[str, Any], count: Tokenizer, tally: _Tally) -> int:
+    if kind == "tool_use":
+        return _PER_MESSAGE + count(str(block.get("name", ""))) + count(_json(block.get("input")))
+    if kind == "tool_result":
+        content = block.get("content")
+        return _PER_MESSAGE + (
+            _count_parts(content, count, tally) if isinstance(content, Sequence) else 0
+        )
+    if kind == "thinking":
+        return count(str(block.get("thinking", "")))
+    source = block.get("source")
+    if kind == "document" and isinstance(source, Mapping) and source.get("type") == "text":
+        return count(str(source.get("data", "")))
+    return 0 if kind == "redacted_thinking" else _IMAGE_ANTHROPIC
+
+
+def _count_tools(
+    tools: Sequence[Mapping[str, Any]], count: Tokenizer, func_init: int, tally: _Tally
+) -> int:
+    total = _FUNC_END
+    for tool in tools:
+        function = tool.get("function", tool) if isinstance(tool, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            tally.estimated = True  # a built-in tool (web search, ...): no documented cost
+            total += count(_json(tool))
+            continue
+        parameters = function.get("parameters")
+        if parameters is None and "input_schema" in function:  # Anthropic's shape
+            tally.estimated = True
+            parameters = function["input_schema"]
+        total += func_init + count(f"{function['name']}:{_strip_dot(function.get('description'))}")
+        properties = parameters.get("properties") if isinstance(parameters, Mapping) else None
+        if not isinstance(properties, Mapping) or not properties:
+            continue
+        total += _PROP_INIT
+        for name, prop in properties.items():
+            total += _PROP_KEY + _count_property(str(name), prop, count, tally)
+    return total
+
+
+def _count_property(name: str, prop: Any, count: Tokenizer, tally: _Tally) -> int:
+    if not isinstance(prop, Mapping):
+        tally.estimated = True
+        return count(f"{name}:{_json(prop)}")
+    total = 0
+    kind = prop.get("type", "")
+    if not isinstance(kind, str):
+        tally.estimated = True
+        kind = _json(kind)
+    enum = prop.get("enum")
+    if isinstance(enum, Sequence) and not isinstance(enum, str):
+        total += _ENUM_INIT
+        for item in enum:
+            total += _ENUM_ITEM + count(item if isinstance(item, str) else _json(item))
+    nested = {key: prop[key] for key in _NESTED_SCHEMA if key in prop}
+    if nested:  # the documented rule stops at flat properties
+        tally.estimated = True
+        total += count(_json(nested))
+    return total + count(f"{name}:{kind}:{_strip_dot(prop.get('description'))}")
+
+
+def _strip_dot(description: Any) -> str:
+    text = description if isinstance(description, str) else ""
+    return text[:-1] if text.endswith(".") else text
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, skipkeys=True)
+
+
+def _plan(model: str | None) -> tuple[str, bool]:
+    """The encoding for ``model`` and whether OpenAI's rules apply to it exactly."""
+    if model is None:
+        plan = ("o200k_base", True)
+    else:
+        name = model.lower().rsplit("/", 1)[-1]
+        name = name[3:] if name.startswith("ft:") else name
+        if name.startswith(_O200K) or _O_SERIES.match(name):
+            plan = ("o200k_base", True)
+        elif name.startswith(_CL100K):
+            plan = ("cl100k_base", True)
+        else:
+            plan = ("o200k_base", name.startswith("gpt-"))
+    if len(_plans) > 1024:  # arbitrary model strings must not grow the cache forever
+        _plans.clear()
+    _plans[model] = plan
+    return plan
+
+
+def _reset_cache() -> None:
+    """Forget the loaded encodings and model plans (for tests); warnings are given again."""
+    _encodings.reset()
+    _plans.clear()

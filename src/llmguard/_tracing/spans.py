@@ -1,0 +1,459 @@
+"""Spans: ``lg.span``, the current span, and context across threads."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import random
+import sys
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, get_args
+
+from llmguard._core.content import safe_repr, snapshot
+from llmguard._core.records import (
+    Record,
+    RecordKind,
+    Status,
+    StreamEnd,
+    StreamInfo,
+    Usage,
+    iso_time,
+)
+from llmguard._delivery import settings as _config
+from llmguard._delivery.pipeline import listening, submit
+from llmguard.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from llmguard._delivery.settings import Settings
+
+__all__ = [
+    "Span",
+    "capturing_content",
+    "current_span",
+    "current_trace_id",
+    "propagate",
+    "span",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_current: ContextVar[Span | None] = ContextVar("llmguard.span", default=None)
+_getrandbits = random.getrandbits
+_time_ns = time.time_ns
+_perf_ns = time.perf_counter_ns
+
+
+def _as_usage(value: Any) -> Usage:
+    return value if isinstance(value, Usage) else Usage(**value)
+
+
+def _as_tags(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(tag) for tag in value)
+
+
+def _as_mapping(value: Any) -> dict[str, Any]:
+    copied = snapshot(value)
+    if not isinstance(copied, dict):
+        raise TypeError(f"expected a mapping, got {type(value).__name__}")
+    return copied
+
+
+# Attribute names that fill a record's own fields rather than its metadata, each with
+# the conversion that makes a value fit the field (a value that doesn't fit goes to
+# metadata instead: a span never raises over an attribute).
+_RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "model": str,
+    "provider": str,
+    "prompt_name": str,
+    "prompt_version": str,
+    "finish_reason": str,
+    "price_table": str,
+    "cost_usd": float,
+    "sample_weight": float,
+    "usage": _as_usage,
+    "tags": _as_tags,
+    "attempt": _as_mapping,
+    "limits": _as_mapping,
+}
+_STATUSES = frozenset(get_args(Status))
+_TRACE_KINDS = frozenset(get_args(RecordKind)) - {"internal", "feedback"}
+_MAX_ERROR_CHARS = 2000
+
+
+def _error_type(exc: BaseException) -> str:
+    cls = type(exc)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class Span:
+    """One timed step of work: a traced call, a block under ``lg.span``, an LLM call.
+
+    A span is a context manager (``with`` and ``async with``). While it is open it is
+    the current span of its context, so spans opened inside it -- in the same
+    thread, in asyncio tasks it creates, in threads started through
+    `propagate` -- become its children. When it ends, its record goes to the
+    sinks.
+    """
+
+    __slots__ = (
+        "_ended",
+        "_fields",
+        "_input",
+        "_late",
+        "_metadata",
+        "_output",
+        "_perf_start",
+        "_start_ns",
+        "_stream",
+        "_token",
+        "duration_ns",
+        "error_message",
+        "error_type",
+        "kind",
+        "name",
+        "parent_id_int",
+        "span_id_int",
+        "status",
+        "trace_id_int",
+    )
+
+    _input: Any
+    _output: Any
+
+    def __init__(
+        self, name: str, kind: RecordKind = "span", attributes: Mapping[str, Any] | None = None
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.status: Status = "ok"
+        self.error_type: str | None = None
+        self.error_message: str | None = None
+        self._fields: dict[str, Any] | None = None
+        self._metadata: dict[str, Any] | None = None
+        self._input = self._output = _NOT_CAPTURED
+        self._stream: StreamInfo | None = None
+        self._token: contextvars.Token[Span | None] | None = None
+        self._late: Callable[[Span], None] | None = None
+        self._ended = False
+        self.trace_id_int = 0
+        self.span_id_int = 0
+        self.parent_id_int = 0
+        self._start_ns = 0
+        self._perf_start = 0
+        self.duration_ns = 0
+        if attributes:
+            self.set_attributes(attributes)
+
+    # -- identity --------------------------------------------------------------------
+
+    @property
+    def trace_id(self) -> str:
+        """The trace's id: 32 hex digits, as in W3C Trace Context."""
+        return f"{self.trace_id_int:032x}"
+
+    @property
+    def span_id(self) -> str:
+        """This span's id: 16 hex digits."""
+        return f"{self.span_id_int:016x}"
+
+    @property
+    def parent_id(self) -> str | None:
+        """The enclosing span's id, or ``None`` for the root of a trace."""
+        return f"{self.parent_id_int:016x}" if self.parent_id_int else None
+
+    @property
+    def ended(self) -> bool:
+        """Whether the span has ended and its record was handed to delivery."""
+        return self._ended
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def start(self, parent: Span | None = None) -> Span:
+        """Start timing, as a child of ``parent`` (by default the current span)."""
+        if parent is None:
+            parent = _current.get()
+        if parent is None:
+            outer = _otel_parent() if "opentelemetry.trace" in sys.modules else None
+            if outer is None:
+                self.trace_id_int = _getrandbits(128) or 1
+            else:
+                # Inside the application's own OpenTelemetry span: join its trace, so
+                # that an OTel export nests this trace under that span.
+                self.trace_id_int = outer[0]
+                self.set_attribute("otel.parent_span_id", f"{outer[1]:016x}")
+        else:
+            self.trace_id_int = parent.trace_id_int
+            self.parent_id_int = parent.span_id_int
+        self.span_id_int = _getrandbits(64) or 1
+        self._start_ns = _time_ns()
+        self._perf_start = _perf_ns()
+        return self
+
+    def stop_clock(self) -> None:
+        """Fix the span's end time now, before any closing work (such as capturing output)."""
+        if not self.duration_ns:
+            self.duration_ns = _perf_ns() - self._perf_start or 1
+
+    def end(self) -> None:
+        """End the span and hand its record to delivery; later calls do nothing."""
+        if self._ended:
+            return
+        self.stop_clock()
+        self._ended = True
+        submit(self)
+
+    def __enter__(self) -> Span:
+        if not self._start_ns:
+            self.start()
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self.record_exception(exc)
+        token, self._token = self._token, None
+        if token is not None:
+            try:
+                _current.reset(token)
+            except ValueError:
+                # Exited in another context than it was entered in (an async generator
+                # finalized elsewhere): restore the parent there instead.
+                _current.set(token.old_value if token.old_value is not token.MISSING else None)
+        self.end()
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- what the record holds -----------------------------------------------------
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute.
+
+        Names of record fields (``model``, ``provider``, ``prompt_name``,
+        ``prompt_version``, ``usage`` (a `Usage` or a mapping of its fields),
+        ``cost_usd``, ``finish_reason``, ``tags``, ...) fill that field; any other
+        name, or a value that does not fit its field, goes to the record's
+        ``metadata``. Values are copied now, so later changes to them are not seen.
+        """
+        if self._ended:
+            return
+        convert = _RECORD_FIELDS.get(key)
+        if convert is not None and value is not None:
+            try:
+                converted = convert(value)
+            except Exception:
+                pass
+            else:
+                if self._fields is None:
+                    self._fields = {}
+                self._fields[key] = converted
+                return
+        if self._metadata is None:
+            self._metadata = {}
+        self._metadata[key] = snapshot(value)
+
+    def set_fields(self, fields: Mapping[str, Any]) -> None:
+        """Set record fields from values already of the field's type, without conversion.
+
+        For llmguard's own instrumentation, whose values need no checking or copying.
+        """
+        if not self._ended:
+            self.fill_fields(fields)
+
+    def fill_later(self, fill: Callable[[Span], None]) -> None:
+        """Have ``fill(span)`` complete the record when it is built, off the caller's thread.
+
+        For llmguard's own instrumentation: what ``fill`` reads must not change once the
+        span has ended, and it writes through `fill_fields`.
+        """
+        self._late = fill
+
+    def fill_fields(
+        self, fields: Mapping[str, Any], metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """Add record fields and metadata from a `fill_later` callback (see `set_fields`)."""
+        if self._fields is None:
+            self._fields = dict(fields)
+        else:
+            self._fields.update(fields)
+        if metadata:
+            if self._metadata is None:
+                self._metadata = {}
+            self._metadata.update(metadata)
+
+    def has_attribute(self, key: str) -> bool:
+        """Whether an attribute (record field or metadata) named ``key`` was set."""
+        return key in (self._fields or ()) or key in (self._metadata or ())
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """Set several attributes at once; see `set_attribute`."""
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
+
+    def set_status(self, status: Status, message: str | None = None) -> None:
+        """Set the outcome: ``"ok"``, ``"error"`` or ``"limit"``, with an optional message.
+
+        Raises:
+            ConfigurationError: ``status`` is not one of the three.
+        """
+        if status not in _STATUSES:
+            raise ConfigurationError(f"status must be one of {sorted(_STATUSES)}, not {status!r}")
+        self.status = status
+        if message is not None:
+            self.error_message = message[:_MAX_ERROR_CHARS]
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Mark the span failed with ``exc``'s type and message."""
+        self.status = "error"
+        self.error_type = _error_type(exc)
+        try:
+            message = str(exc)
+        except Exception:
+            message = safe_repr(exc)
+        self.error_message = message[:_MAX_ERROR_CHARS]
+
+    def set_input(self, value: Any) -> None:
+        """Capture the span's input (when content capture is on)."""
+        if capturing_content():
+            self._input = snapshot(value)
+
+    def set_output(self, value: Any) -> None:
+        """Capture the span's output (when content capture is on)."""
+        if capturing_content():
+            self._output = snapshot(value)
+
+    def set_call_output(self, value: Any) -> None:
+        """Capture the output of a call whose input was captured when it opened.
+
+        For llmguard's own wrappers, which decide capture once per call: the check is
+        not repeated, and a record never holds an output without its input.
+        """
+        if self._input is not _NOT_CAPTURED:
+            self._output = snapshot(value)
+
+    def set_stream(self, items: int, end: StreamEnd) -> None:
+        """Record how a generator or stream ended and how many items it delivered."""
+        self._stream = StreamInfo(items=items, end=end)
+
+    def to_record(self, settings: Settings) -> Record:
+        """The record of this ended span (content as captured, not yet redacted)."""
+        late = self._late
+        if late is not None:
+            self._late = None
+            late(self)
+        start = self._start_ns
+        return Record(
+            trace_id=f"{self.trace_id_int:032x}",
+            span_id=f"{self.span_id_int:016x}",
+            parent_id=f"{self.parent_id_int:016x}" if self.parent_id_int else None,
+            kind=self.kind,
+            name=self.name,
+            start=iso_time(start),
+            end=iso_time(start + self.duration_ns),
+            duration_ms=self.duration_ns / 1e6,
+            status=self.status,
+            error_type=self.error_type,
+            error_message=self.error_message,
+            service=settings.service,
+            input=None if self._input is _NOT_CAPTURED else self._input,
+            output=None if self._output is _NOT_CAPTURED else self._output,
+            stream=self._stream,
+            metadata=self._metadata or {},
+            **(self._fields or {}),
+        )
+
+    def __repr__(self) -> str:
+        state = "ended" if self._ended else "open"
+        return f"<Span {self.name!r} {self.kind} {self.span_id} {state}>"
+
+
+_NOT_CAPTURED: Any = object()
+
+
+def capturing_content() -> bool:
+    """Whether spans copy their inputs and outputs now.
+
+    When content capture is on, and only while a sink or a ``capture()`` block would
+    receive the record: with nothing listening, the copies would be made for nobody.
+    """
+    return _config.settings().capture_content and listening()
+
+
+def _otel_parent() -> tuple[int, int] | None:
+    """The trace and span ids of the application's active OpenTelemetry span, if any."""
+    try:
+        context = sys.modules["opentelemetry.trace"].get_current_span().get_span_context()
+        if context.is_valid:
+            return int(context.trace_id), int(context.span_id)
+    except Exception:
+        pass
+    return None
+
+
+def span(name: str, /, *, kind: RecordKind = "span", **attributes: Any) -> Span:
+    """A span for any step that is not a decorated function.
+
+    Use it as ``with lg.span("retrieve", k=5) as s:`` (or ``async with``). Keyword
+    arguments become attributes; see `Span.set_attribute`.
+
+    Raises:
+        ConfigurationError: ``name`` is not a non-empty string or ``kind`` is unknown.
+    """
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"a span name must be a non-empty string, not {name!r}")
+    _check_kind(kind)
+    return Span(name, kind, attributes)
+
+
+def current_span() -> Span | None:
+    """The span open in the current context, if any."""
+    return _current.get()
+
+
+def current_trace_id() -> str | None:
+    """The id of the trace open in the current context, if any (32 hex digits)."""
+    current = _current.get()
+    return None if current is None else current.trace_id
+
+
+def propagate(fn: Callable[P, R]) -> Callable[P, R]:
+    """Bind ``fn`` to the current context, so spans it opens in another thread nest here.
+
+    ``executor.submit(lg.propagate(work), item)`` runs ``work`` with the spans open
+    now as its parents. Each call runs in its own copy of the context, so the
+    returned callable can be used by many threads at once.
+    """
+    context = contextvars.copy_context()
+
+    @functools.wraps(fn)
+    def run_in_context(*args: P.args, **kwargs: P.kwargs) -> R:
+        return context.copy().run(fn, *args, **kwargs)
+
+    return run_in_context
+
+
+def _check_kind(kind: object) -> None:
+    if kind not in _TRACE_KINDS:
+        raise ConfigurationError(f"kind must be one of {sorted(_TRACE_KINDS)}, not {kind!r}")
