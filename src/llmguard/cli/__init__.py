@@ -15,16 +15,12 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from llmguard._version import __version__
+from llmguard.cli._errors import EXIT_DRIFT as EXIT_DRIFT
+from llmguard.cli._errors import EXIT_ERROR as EXIT_ERROR
+from llmguard.cli._errors import EXIT_OK as EXIT_OK
+from llmguard.cli._errors import CommandError
 
 __all__ = ["CommandError", "main"]
-
-EXIT_OK = 0
-EXIT_DRIFT = 1
-EXIT_ERROR = 2
-
-
-class CommandError(Exception):
-    """A command that cannot do what was asked; its message is the one line shown."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -19,11 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeVar
 
-from llmguard.cli import EXIT_DRIFT, EXIT_OK, CommandError
-from llmguard.cli import _format as fmt
+import llmguard.cli._format as fmt
 from llmguard.cli._aggregates import weighted_quantile
 from llmguard.cli._args import Subparsers, add_path, opened
 from llmguard.cli._dataset import Dataset
+from llmguard.cli._errors import EXIT_DRIFT, EXIT_OK, CommandError
 from llmguard.cli._significance import (
     Comparison,
     Sample,
@@ -34,7 +34,18 @@ from llmguard.cli._significance import (
 )
 from llmguard.cli._window import DatasetError, Window
 
-__all__ = ["Check", "Finding", "Report", "Samples", "add_parser", "load", "render", "run"]
+__all__ = [
+    "Check",
+    "Finding",
+    "Report",
+    "Samples",
+    "add_parser",
+    "load",
+    "render",
+    "run",
+    "show_p",
+    "show_value",
+]
 
 _BY = ("name", "prompt", "model")
 _VALUES: tuple[
@@ -382,11 +393,11 @@ def render(by: str, report: Report, check: Check) -> str:
             [
                 "/".join(f.group),
                 f.metric,
-                _show(f.metric, f.baseline),
-                _show(f.metric, f.current),
+                show_value(f.metric, f.baseline),
+                show_value(f.metric, f.current),
                 f.change,
                 f"{f.effect_name} {f.comparison.effect:+.2f}",
-                _p(f.comparison.p_value),
+                show_p(f.comparison.p_value),
             ]
             for f in drifted
         ]
@@ -404,11 +415,13 @@ def render(by: str, report: Report, check: Check) -> str:
 _SHOW = {metric.label: metric.show for metric in _METRICS}
 
 
-def _show(metric: str, value: float | None) -> str:
+def show_value(metric: str, value: float | None) -> str:
+    """A baseline or current figure of ``metric`` as the tables show it."""
     return _SHOW[metric](value)
 
 
-def _p(p: float) -> str:
+def show_p(p: float) -> str:
+    """A p-value to three decimals, in scientific notation below 0.001."""
     if p == 0:
         # Past about 38 standard deviations the tail is below the smallest double.
         return "<1e-300"

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from llmguard.cli import CommandError
 from llmguard.cli._args import Subparsers, add_path, opened
+from llmguard.cli._errors import CommandError
 
 __all__ = ["add_parser", "load_callable", "run"]
 

@@ -16,16 +16,16 @@ from html import escape
 from pathlib import Path
 from typing import Literal
 
+import llmguard.cli._format as fmt
 from llmguard._version import __version__
-from llmguard.cli import CommandError
-from llmguard.cli import _format as fmt
 from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
 from llmguard.cli._dataset import Dataset
+from llmguard.cli._errors import CommandError
 from llmguard.cli._html import page
-from llmguard.cli._report_charts import _charts_section
-from llmguard.cli._report_drift import _drift_section
-from llmguard.cli._report_tables import _calls_section, _headline, _table_section
-from llmguard.cli._report_time import Unit, _auto_unit, _buckets, _when
+from llmguard.cli._report_charts import charts_section
+from llmguard.cli._report_drift import drift_section
+from llmguard.cli._report_tables import calls_section, headline, table_section
+from llmguard.cli._report_time import Unit, auto_unit, bucket_keys, when
 from llmguard.cli._window import DatasetError, Window
 
 __all__ = ["add_parser", "build", "run"]
@@ -135,24 +135,24 @@ def build(
         raise CommandError(f"no calls in {source} between {span}")
     bounds = dataset.span(span)
     first, last = str(bounds.since), str(bounds.until)
-    unit: Unit = bucket if bucket != "auto" else _auto_unit(first, last)
-    buckets = _buckets(first, last, unit)
+    unit: Unit = bucket if bucket != "auto" else auto_unit(first, last)
+    buckets = bucket_keys(first, last, unit)
     prompts = dataset.summary(("prompt",), span)[0]
     title = title or f"llmguard report: {Path(source).name}"
     made = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     body = [
         "<header>",
         f"<h1>{escape(title)}</h1>",
-        f'<p class="meta">{escape(source)} · calls from {escape(_when(first))} to '
-        f"{escape(_when(last))} UTC · one point per {unit}</p>",
+        f'<p class="meta">{escape(source)} · calls from {escape(when(first))} to '
+        f"{escape(when(last))} UTC · one point per {unit}</p>",
         "</header>",
-        _headline(total, len(functions), len([p for p in prompts if p.key[0] != "-"])),
-        _drift_section(dataset, span, last, baseline, current),
-        _charts_section(dataset, span, unit, buckets, "name", "Per function", exclude=None),
-        _charts_section(dataset, span, unit, buckets, "prompt", "Per prompt version", exclude="-"),
-        _table_section("Functions", "function", functions, total),
-        _table_section("Prompt versions", "prompt version", prompts, total),
-        _calls_section(dataset, span, source),
+        headline(total, len(functions), len([p for p in prompts if p.key[0] != "-"])),
+        drift_section(dataset, span, last, baseline, current),
+        charts_section(dataset, span, unit, buckets, "name", "Per function", exclude=None),
+        charts_section(dataset, span, unit, buckets, "prompt", "Per prompt version", exclude="-"),
+        table_section("Functions", "function", functions, total),
+        table_section("Prompt versions", "prompt version", prompts, total),
+        calls_section(dataset, span, source),
         f"<footer>Made by llmguard {escape(__version__)} on {made}. This page loads "
         "nothing from the network; hover a chart for its figures.</footer>",
     ]

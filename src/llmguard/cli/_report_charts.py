@@ -6,12 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
-from llmguard.cli import _format as fmt
+import llmguard.cli._format as fmt
 from llmguard.cli._aggregates import GroupStats
 from llmguard.cli._charts import Series, chart, legend
 from llmguard.cli._dataset import Dataset
 from llmguard.cli._html import MAX_SERIES
-from llmguard.cli._report_time import Unit, _axis_label, _bucket_name
+from llmguard.cli._report_time import Unit, axis_label, bucket_name
 from llmguard.cli._window import Window
 
 
@@ -25,7 +25,8 @@ class _Metric:
     empty: str
 
 
-def _compact(value: float) -> str:
+def compact(value: float) -> str:
+    """A number to three significant digits, with ``k`` or ``M`` past a thousand."""
     for size, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
             return f"{value / size:.3g}{suffix}"
@@ -49,7 +50,7 @@ def _decimal(value: float) -> str:
 
 
 _METRICS = (
-    _Metric("Calls", lambda g: g.calls, True, _compact, fmt.count, "no calls"),
+    _Metric("Calls", lambda g: g.calls, True, compact, fmt.count, "no calls"),
     _Metric("Failure rate", lambda g: g.error_rate, False, _axis_percent, fmt.percent, ""),
     _Metric(
         "Schema failure rate",
@@ -63,7 +64,7 @@ _METRICS = (
         "Retries per call",
         lambda g: g.mean_retries,
         False,
-        _compact,
+        compact,
         _decimal,
         "no attempt counts recorded",
     ),
@@ -72,7 +73,7 @@ _METRICS = (
         "Tokens (in + out)",
         lambda g: g.input_tokens + g.output_tokens,
         True,
-        _compact,
+        compact,
         fmt.tokens,
         "no token usage recorded",
     ),
@@ -81,14 +82,14 @@ _METRICS = (
         "Feedback score (mean)",
         lambda g: g.feedback_mean,
         False,
-        _compact,
+        compact,
         _decimal,
         "no feedback recorded",
     ),
 )
 
 
-def _charts_section(
+def charts_section(
     dataset: Dataset,
     span: Window,
     unit: Unit,
@@ -98,6 +99,17 @@ def _charts_section(
     *,
     exclude: str | None,
 ) -> str:
+    """One chart per metric over ``buckets``, one series per group of ``by``.
+
+    Args:
+        dataset: The records.
+        span: Only calls in this window.
+        unit: The buckets' time unit.
+        buckets: Every bucket key, in order; the x axis.
+        by: The grouping column, e.g. ``"name"`` or ``"prompt"``.
+        heading: The section's heading.
+        exclude: A group left out of the charts (calls naming no prompt), if any.
+    """
     figures: dict[tuple[str, str], GroupStats] = {}
     calls: dict[str, float] = {}
     for found in dataset.stats((unit, by), span):
@@ -116,8 +128,8 @@ def _charts_section(
         notes.append(f"The {len(shown)} busiest of {len(ranked)} are drawn; the table lists all.")
     if exclude is not None:
         notes.append("Calls that name no prompt are left out.")
-    axis_labels = [_axis_label(b) for b in buckets]
-    names = [_bucket_name(b) for b in buckets]
+    axis_labels = [axis_label(b) for b in buckets]
+    names = [bucket_name(b) for b in buckets]
     plots = []
     for metric in _METRICS:
         series = [

@@ -6,18 +6,16 @@ from datetime import timedelta
 from html import escape
 
 from llmguard.cli._dataset import Dataset
-from llmguard.cli._drift import Check, Report, load
-from llmguard.cli._drift import _p as drift_p
-from llmguard.cli._drift import _show as drift_show
-from llmguard.cli._report_tables import _table
-from llmguard.cli._report_time import _time, _when
+from llmguard.cli._drift import Check, Report, load, show_p, show_value
+from llmguard.cli._report_tables import html_table
+from llmguard.cli._report_time import parse_time, when
 from llmguard.cli._significance import Sample
 from llmguard.cli._window import Window
 
 _DRIFT_BASELINE = timedelta(days=7)
 
 
-def _drift_section(
+def drift_section(
     dataset: Dataset,
     span: Window,
     last: str,
@@ -26,10 +24,10 @@ def _drift_section(
 ) -> str:
     """What `llmguard drift` reports for the current window, by function and prompt."""
     if current is None:
-        day = _time(last).date()
+        day = parse_time(last).date()
         current = Window.parse(day.isoformat(), (day + timedelta(days=1)).isoformat())
     if baseline is None:
-        end = _time(current.since or last)
+        end = parse_time(current.since or last)
         baseline = Window.parse((end - _DRIFT_BASELINE).isoformat(), end.isoformat())
     before, after = _clip(baseline, span), _clip(current, span)
     samples: list[dict[tuple[str, ...], dict[str, Sample]]] = []
@@ -71,16 +69,16 @@ def _drift_html(report: Report, check: Check, before: Window, after: Window) -> 
                 f.group[0],
                 "/".join(f.group[1:]),
                 f.metric,
-                drift_show(f.metric, f.baseline),
-                drift_show(f.metric, f.current),
+                show_value(f.metric, f.baseline),
+                show_value(f.metric, f.current),
                 f.change,
                 f"{f.effect_name} {f.comparison.effect:+.2f}",
-                drift_p(f.adjusted_p),
+                show_p(f.adjusted_p),
             ]
             for f in drifted
         ]
         header = ("by", "group", "metric", "baseline", "current", "change", "effect", "adj. p")
-        body = _table(header, rows, left=3)
+        body = html_table(header, rows, left=3)
     elif report.findings:
         body = (
             f'<p class="ok">No drift: none of the {len(report.findings)} comparisons moved '
@@ -99,6 +97,6 @@ def _drift_html(report: Report, check: Check, before: Window, after: Window) -> 
 
 
 def _span_text(part: Window) -> str:
-    since = _when(part.since) if part.since else "…"
-    until = _when(part.until) if part.until else "…"
+    since = when(part.since) if part.since else "…"
+    until = when(part.until) if part.until else "…"
     return f"{since} to {until}"

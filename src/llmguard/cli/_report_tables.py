@@ -6,20 +6,21 @@ import shlex
 from collections.abc import Sequence
 from html import escape
 
+import llmguard.cli._format as fmt
 from llmguard._core.records import Record
-from llmguard.cli import _format as fmt
 from llmguard.cli._aggregates import GroupStats
 from llmguard.cli._dataset import Dataset
-from llmguard.cli._report_charts import _compact
-from llmguard.cli._report_time import _when
-from llmguard.cli._stats import _HEADER, _cells
+from llmguard.cli._report_charts import compact
+from llmguard.cli._report_time import when
+from llmguard.cli._stats import HEADER, group_row
 from llmguard.cli._window import Window
 
 _TOP_CALLS = 10
 _MESSAGE_CHARS = 240
 
 
-def _headline(total: GroupStats, functions: int, prompts: int) -> str:
+def headline(total: GroupStats, functions: int, prompts: int) -> str:
+    """The cards at the top: the totals over all calls, and how many groups there are."""
     feedback = "-" if total.feedback_mean is None else f"{total.feedback_mean:.2f}"
     retries = "-" if total.mean_retries is None else f"{total.mean_retries:.2f}"
     cards = (
@@ -30,8 +31,8 @@ def _headline(total: GroupStats, functions: int, prompts: int) -> str:
         ("p95 latency", fmt.duration(total.p95_ms), f"p50 {fmt.duration(total.p50_ms)}"),
         (
             "Tokens",
-            _compact(total.input_tokens + total.output_tokens),
-            f"{_compact(total.input_tokens)} in · {_compact(total.output_tokens)} out",
+            compact(total.input_tokens + total.output_tokens),
+            f"{compact(total.input_tokens)} in · {compact(total.output_tokens)} out",
         ),
         ("Cost", fmt.money(total.cost_usd), "priced calls"),
         ("Feedback", feedback, f"mean of {total.feedback_count} scores"),
@@ -44,14 +45,17 @@ def _headline(total: GroupStats, functions: int, prompts: int) -> str:
     return f'<section class="cards">{items}</section>'
 
 
-def _table_section(heading: str, by: str, groups: list[GroupStats], total: GroupStats) -> str:
-    rows = [_cells(g.key[0], g) for g in sorted(groups, key=lambda g: (-g.calls, g.key))]
+def table_section(heading: str, by: str, groups: list[GroupStats], total: GroupStats) -> str:
+    """The ``stats`` figures per group, busiest first, with a total row for several groups."""
+    rows = [group_row(g.key[0], g) for g in sorted(groups, key=lambda g: (-g.calls, g.key))]
     if len(groups) > 1:
-        rows.append(_cells("(all)", total))
-    return f"<section><h2>{escape(heading)}</h2>{_table((by, *_HEADER), rows)}</section>"
+        rows.append(group_row("(all)", total))
+    return f"<section><h2>{escape(heading)}</h2>{html_table((by, *HEADER), rows)}</section>"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1) -> str:
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1) -> str:
+    """An escaped HTML table; the first ``left`` columns are left-aligned, the rest numeric."""
+
     def cells(tag: str, values: Sequence[str]) -> str:
         return "".join(
             f"<{tag}{'' if i < left else ' class=n'}>{escape(v)}</{tag}>"
@@ -65,7 +69,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 
     )
 
 
-def _calls_section(dataset: Dataset, span: Window, source: str) -> str:
+def calls_section(dataset: Dataset, span: Window, source: str) -> str:
+    """The slowest, most expensive and latest failed calls, each with its ``show`` command."""
     slowest = dataset.calls(span, order_by="duration_ms", limit=_TOP_CALLS)
     costly = [
         r
@@ -107,7 +112,7 @@ def _calls_table(records: list[Record], source: str) -> str:
         command = f"llmguard show {shlex.quote(source)} {r.trace_id}"
         rows.append(
             "<tr>"
-            f"<td>{escape(_when(r.start))}</td>"
+            f"<td>{escape(when(r.start))}</td>"
             f"<td>{escape(r.name)}</td>"
             f"<td>{escape(r.kind)}</td>"
             f'<td class="{"" if r.status == "ok" else "bad"}">{escape(r.status)}</td>'

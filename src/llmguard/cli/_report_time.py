@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from llmguard.cli import CommandError
+from llmguard.cli._errors import CommandError
 
 Unit = Literal["day", "hour"]
 
@@ -17,19 +17,22 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _KEY_FORMAT = {"day": "%Y-%m-%d", "hour": "%Y-%m-%dT%H:00"}
 
 
-def _time(iso: str) -> datetime:
+def parse_time(iso: str) -> datetime:
+    """A record's ISO 8601 time (``Z`` or an offset) as an aware datetime."""
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def _when(iso: str) -> str:
+def when(iso: str) -> str:
+    """An ISO 8601 time to the minute as the page shows it: ``2024-05-01 13:45``."""
     return iso[:16].replace("T", " ")
 
 
-def _auto_unit(first: str, last: str) -> Unit:
-    return "hour" if _time(last) - _time(first) < _HOURLY_BELOW else "day"
+def auto_unit(first: str, last: str) -> Unit:
+    """Hours when the calls from ``first`` to ``last`` span less than three days, else days."""
+    return "hour" if parse_time(last) - parse_time(first) < _HOURLY_BELOW else "day"
 
 
-def _buckets(first: str, last: str, unit: Unit) -> list[str]:
+def bucket_keys(first: str, last: str, unit: Unit) -> list[str]:
     """Every bucket key from the first call's to the last's, empty ones included.
 
     Raises:
@@ -37,8 +40,8 @@ def _buckets(first: str, last: str, unit: Unit) -> list[str]:
     """
     key = _KEY_FORMAT[unit]
     step = timedelta(days=1) if unit == "day" else timedelta(hours=1)
-    at = datetime.strptime(_time(first).strftime(key), key)
-    end = datetime.strptime(_time(last).strftime(key), key)
+    at = datetime.strptime(parse_time(first).strftime(key), key)
+    end = datetime.strptime(parse_time(last).strftime(key), key)
     count = int((end - at) / step) + 1
     if count > _MAX_BUCKETS:
         raise CommandError(
@@ -48,14 +51,16 @@ def _buckets(first: str, last: str, unit: Unit) -> list[str]:
     return [(at + step * i).strftime(key) for i in range(count)]
 
 
-def _axis_label(key: str) -> str:
+def axis_label(key: str) -> str:
+    """A bucket key as an x-axis label: ``1 May`` for a day or midnight, else ``13h``."""
     day = f"{int(key[8:10])} {_MONTHS[int(key[5:7]) - 1]}"
     if len(key) == 10 or key.endswith("T00:00"):
         return day
     return f"{key[11:13]}h"
 
 
-def _bucket_name(key: str) -> str:
+def bucket_name(key: str) -> str:
+    """A bucket key spelled out for a hover: ``Wed 2024-05-01`` or ``… UTC, the hour after``."""
     if len(key) == 10:
         return f"{datetime.strptime(key, '%Y-%m-%d').strftime('%a')} {key}"
     return f"{key.replace('T', ' ')} UTC, the hour after"

@@ -6,8 +6,8 @@ import argparse
 from collections import defaultdict
 from datetime import datetime
 
+import llmguard.cli._format as fmt
 from llmguard._core.records import Record
-from llmguard.cli import _format as fmt
 from llmguard.cli._args import Subparsers, add_path, opened
 
 __all__ = ["add_parser", "render", "run"]

@@ -6,15 +6,15 @@ import argparse
 import json
 import sys
 
-from llmguard.cli import _format as fmt
+import llmguard.cli._format as fmt
 from llmguard.cli._aggregates import GroupStats
 from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
 from llmguard.cli._dataset import CALL_KINDS
 
-__all__ = ["add_parser", "render", "run"]
+__all__ = ["HEADER", "add_parser", "group_row", "render", "run"]
 
 _BY = ("name", "model", "prompt", "day", "status")
-_HEADER = (
+HEADER = (
     "calls",
     "errors",
     "schema",
@@ -81,13 +81,14 @@ def run(args: argparse.Namespace) -> int:
 
 def render(by: str, groups: list[GroupStats], total: GroupStats | None) -> str:
     """The figures as a table, with a total row when there are several groups."""
-    rows = [_cells(g.key[0], g) for g in groups]
+    rows = [group_row(g.key[0], g) for g in groups]
     if total is not None:
-        rows.append(_cells("(all)", total))
-    return fmt.table((by, *_HEADER), rows)
+        rows.append(group_row("(all)", total))
+    return fmt.table((by, *HEADER), rows)
 
 
-def _cells(label: str, g: GroupStats) -> list[str]:
+def group_row(label: str, g: GroupStats) -> list[str]:
+    """One table row: ``label``, then the figures of ``g`` in the order of `HEADER`."""
     return [
         label,
         fmt.count(g.calls),
