@@ -17,12 +17,12 @@ from llmguard._agents.runs import (
     Run,
     RunState,
     agent,
-    checkpoint,
     current_run,
     on_tool_call,
     steps,
 )
 from llmguard._agents.tools import acall_tool, call_tool, tool
+from llmguard._core.context import check_run
 from llmguard._spend import tokens as _tokens
 from llmguard._spend.budgets import active as active_budgets
 from llmguard.exceptions import (
@@ -523,7 +523,7 @@ def test_bad_names_and_targets_are_refused() -> None:
 def test_the_hooks_do_nothing_outside_a_run() -> None:
     """Tool and attempt hooks are no-ops with no run; exiting a run not open is misuse."""
     on_tool_call("lookup", {"city": "Oslo"})
-    checkpoint()
+    check_run()
     with pytest.raises(RuntimeError, match="another context"):
         agent().__exit__(None, None, None)
 

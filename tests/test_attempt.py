@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from llmguard import Usage
 from llmguard._core.field_errors import FieldError
-from llmguard._core.outcomes import Attempt, Failure, sum_usage
+from llmguard._core.outcomes import Attempt
+from llmguard._core.records import sum_usage
+from llmguard._guard.flow import Failure
 from llmguard.adapters import Reply, ToolCall
 from llmguard.exceptions import SchemaViolation
 

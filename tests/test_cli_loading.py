@@ -15,15 +15,15 @@ def test_version_1_store_is_read_through_its_json(tmp_path: Path) -> None:
     """A store written before the derived columns existed gives the same figures."""
     import sqlite3
 
-    from llmguard.sinks import _sqlite
+    from llmguard.sinks import table
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    _sqlite.MIGRATIONS[0](conn)
+    table.MIGRATIONS[0](conn)
     conn.execute("PRAGMA user_version = 1")
-    old_columns = ", ".join(f'"{c}"' for c in _sqlite.COLUMNS[:17])
+    old_columns = ", ".join(f'"{c}"' for c in table.COLUMNS[:17])
     for record in _records():
-        row = _sqlite.row(record)
+        row = table.row(record)
         conn.execute(
             f"INSERT INTO records ({old_columns}, json) VALUES ({', '.join('?' * 18)})",
             row[:17] + row[-1:],

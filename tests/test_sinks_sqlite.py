@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from llmguard._core.records import ContentDigest, Record, StreamInfo, Usage
-from llmguard.sinks import Sink, SQLiteSink, SQLiteStore, _sqlite
-from llmguard.sinks._sqlite import MIGRATIONS, migrate
+from llmguard.sinks import Sink, SQLiteSink, SQLiteStore, _sqlite, table
+from llmguard.sinks.table import MIGRATIONS, migrate
 from tests.reliability._helpers import fork
 
 _T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -184,7 +184,7 @@ def test_migrate_applies_only_pending_migrations(
         calls.append(1)
         conn.execute("ALTER TABLE records ADD COLUMN feedback REAL")
 
-    monkeypatch.setattr(_sqlite, "MIGRATIONS", (*MIGRATIONS, add_feedback_column))
+    monkeypatch.setattr(table, "MIGRATIONS", (*MIGRATIONS, add_feedback_column))
     for _ in range(2):
         conn = sqlite3.connect(path, isolation_level=None)
         try:
@@ -213,9 +213,9 @@ def test_version_1_store_gains_the_derived_columns(tmp_path: Path) -> None:
         MIGRATIONS[0](conn)
         conn.execute("PRAGMA user_version = 1")
         conn.executemany(
-            f"INSERT INTO records ({', '.join(f'{c!r}' for c in _sqlite.COLUMNS[:17])}, json)"
+            f"INSERT INTO records ({', '.join(f'{c!r}' for c in table.COLUMNS[:17])}, json)"
             f" VALUES ({', '.join('?' * 18)})",
-            [_sqlite.row(r)[:17] + _sqlite.row(r)[-1:] for r in records],
+            [table.row(r)[:17] + table.row(r)[-1:] for r in records],
         )
         assert migrate(conn) == len(MIGRATIONS)
         derived = conn.execute(

@@ -8,11 +8,12 @@ own failures reach the application.
 from __future__ import annotations
 
 from llmguard import adapters, pricing, redact, sinks, stores, testing
-from llmguard._agents.runs import Agent, AgentStopped, Run, RunState, agent, current_run, steps
+from llmguard._agents.runs import Agent, AgentStopped, Run, agent, current_run, steps
 from llmguard._agents.tools import Tool, acall_tool, call_tool, tool
 from llmguard._core.field_errors import FieldError
-from llmguard._core.outcomes import Attempt, Failure
+from llmguard._core.outcomes import Attempt, RunState
 from llmguard._core.records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo, Usage
+from llmguard._delivery.configure import configure, reset
 from llmguard._delivery.pipeline import (
     DeliveryStats,
     FlushResult,
@@ -21,8 +22,9 @@ from llmguard._delivery.pipeline import (
     shutdown,
     stats,
 )
-from llmguard._delivery.settings import Redactor, Settings, configure, reset
+from llmguard._delivery.settings import Redactor, Settings
 from llmguard._guard.call import Call, Reask
+from llmguard._guard.flow import Failure
 from llmguard._guard.inline import Attempts, InlineAttempt
 from llmguard._guard.policy import Guard, NoSchema, guard
 from llmguard._replay.runner import Replay, ReplayError, ReplayOutcome, areplay, replay

@@ -47,8 +47,7 @@ from typing import TYPE_CHECKING, Any
 from llmguard._core.field_errors import FieldError, format_errors
 
 if TYPE_CHECKING:
-    from llmguard._agents.runs import RunState
-    from llmguard._core.outcomes import Attempt
+    from llmguard._core.outcomes import Attempt, RunState
     from llmguard._core.records import Usage
 
 __all__ = [

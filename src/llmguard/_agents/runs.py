@@ -17,6 +17,8 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
+from llmguard._core.context import Checked, open_run
+from llmguard._core.outcomes import RunState
 from llmguard._core.wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
 from llmguard._spend.budgets import Budget
 from llmguard._tracing.spans import Span, _current
@@ -34,27 +36,6 @@ E = TypeVar("E", bound=LimitExceeded)
 OnLimit = Literal["raise", "return"]
 
 _run: ContextVar[Run | None] = ContextVar("llmguard.run", default=None)
-
-
-@dataclass(frozen=True)
-class RunState:
-    """What a run had done when it stopped, or so far.
-
-    ``tokens`` and ``cost_usd`` are what its guarded calls used; ``output`` the last
-    value given to `Run.set_output` (or the function's result); ``stop_reason`` is
-    ``None`` while running, ``"completed"``, ``"error"``, or the limit that stopped it
-    (``"max_steps"``, ``"max_tool_calls"``, ``"max_repeats"``, ``"timeout_s"``,
-    ``"max_tokens"``...).
-    """
-
-    name: str
-    steps: int
-    tool_calls: int
-    tokens: int
-    cost_usd: float
-    output: Any
-    stop_reason: str | None
-    trace_id: str | None
 
 
 @dataclass(frozen=True)
@@ -100,6 +81,7 @@ class Run:
         self._started = agent.clock()
         self._deadline = None if agent.timeout_s is None else self._started + agent.timeout_s
         self._token: Token[Run | None]
+        self._open_token: Token[Checked | None]
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[Any] | None = None
         self._fired = False
@@ -250,6 +232,7 @@ class Run:
         self.span.__enter__()
         self.budget.__enter__()
         self._token = _run.set(self)
+        self._open_token = open_run.set(self)
         return self
 
     def __exit__(self, *exc_info: Any) -> bool:
@@ -290,6 +273,7 @@ class Run:
                 exc.trace_id = self.trace_id
             if exc.state is None:
                 exc.state = self.state()
+        open_run.reset(self._open_token)
         _run.reset(self._token)
         self.budget.__exit__(None, None, None)
         self.span.set_attributes({
@@ -467,10 +451,3 @@ def on_tool_call(tool: str, arguments: Any) -> None:
     run = _run.get()
     if run is not None:
         run.tool_call(tool, arguments)
-
-
-def checkpoint() -> None:
-    """Check the current run's deadline, if any (called before each guarded attempt)."""
-    run = _run.get()
-    if run is not None:
-        run.checkpoint()

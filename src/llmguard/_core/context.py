@@ -1,11 +1,11 @@
-"""Stacks of open objects kept in context variables (budgets, rate limits)."""
+"""Context variables shared across layers: stacks of open objects, and the open run."""
 
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
-__all__ = ["Scoped", "enter", "leave"]
+__all__ = ["Checked", "Scoped", "check_run", "enter", "leave", "open_run"]
 
 T = TypeVar("T")
 S = TypeVar("S", bound="Scoped")
@@ -50,3 +50,22 @@ class Scoped:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.__exit__(*exc_info)
+
+
+class Checked(Protocol):
+    """An open run that every guarded attempt checks first (an agent run's deadline)."""
+
+    def checkpoint(self) -> None:
+        """Raise if the run may not go on."""
+
+
+# Set by the agents layer and read by the guard below it, which thus checks a run's
+# deadline without importing the agents.
+open_run: ContextVar[Checked | None] = ContextVar("llmguard.run", default=None)
+
+
+def check_run() -> None:
+    """Check the innermost open run, if any (before each guarded attempt)."""
+    run = open_run.get()
+    if run is not None:
+        run.checkpoint()

@@ -1,4 +1,4 @@
-"""What a guarded call's attempts were, and what a call that failed returns instead."""
+"""The values llmguard's errors carry: one attempt of a guarded call, an agent run's state."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from llmguard._core.records import Usage
-from llmguard.adapters import Reply, ToolCall
+from llmguard._core.reply import Reply, ToolCall
 
 if TYPE_CHECKING:
     from llmguard._core.field_errors import FieldError
-    from llmguard.exceptions import GuardError
 
-__all__ = ["Attempt", "Failure", "Outcome", "sum_usage"]
+__all__ = ["Attempt", "Outcome", "RunState"]
 
 Outcome = Literal["ok", "invalid", "transient_error", "truncated", "refused", "error"]
 
@@ -72,37 +71,22 @@ class Attempt:
         return data
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """Returned instead of raising when a guard has ``on_fail="return"``; always false.
+@dataclass(frozen=True)
+class RunState:
+    """What a run had done when it stopped, or so far.
 
-    Attributes:
-        error: The exception that would have been raised.
-        attempts: Every attempt, in order.
-        usage: Tokens used by all attempts together.
+    ``tokens`` and ``cost_usd`` are what its guarded calls used; ``output`` the last
+    value given to `Run.set_output` (or the function's result); ``stop_reason`` is
+    ``None`` while running, ``"completed"``, ``"error"``, or the limit that stopped it
+    (``"max_steps"``, ``"max_tool_calls"``, ``"max_repeats"``, ``"timeout_s"``,
+    ``"max_tokens"``...).
     """
 
-    error: GuardError
-    attempts: tuple[Attempt, ...]
-    usage: Usage | None
-
-    def __bool__(self) -> bool:
-        return False
-
-
-def sum_usage(a: Usage | None, b: Usage | None) -> Usage | None:
-    """The usage of two attempts together; a count either lacks is taken from the other."""
-    if a is None or b is None:
-        return a or b
-
-    def add(x: int | None, y: int | None) -> int | None:
-        return None if x is None and y is None else (x or 0) + (y or 0)
-
-    return Usage(
-        input=add(a.input, b.input),
-        output=add(a.output, b.output),
-        cached_input=add(a.cached_input, b.cached_input),
-        reasoning=add(a.reasoning, b.reasoning),
-        total=add(a.total, b.total),
-        estimated=a.estimated or b.estimated,
-    )
+    name: str
+    steps: int
+    tool_calls: int
+    tokens: int
+    cost_usd: float
+    output: Any
+    stop_reason: str | None
+    trace_id: str | None

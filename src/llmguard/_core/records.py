@@ -6,12 +6,16 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 if TYPE_CHECKING:
     import pydantic_core
 
 __all__ = [
+    "TimeBound",
+    "iso_bound",
+    "sum_usage",
     "SCHEMA_VERSION",
     "ContentDigest",
     "Record",
@@ -239,6 +243,43 @@ def _nested_to_dict(value: Any) -> Any:
     return {k: _nested_to_dict(v) for k, v in value.items()}
 
 
+TimeBound: TypeAlias = "str | datetime"
+"""A time bound: an ISO 8601 string or a datetime (naive ones are taken as UTC)."""
+
+
+def iso_bound(value: TimeBound) -> str:
+    """Write a time bound the way records write their times, so strings compare as times.
+
+    Args:
+        value: An ISO 8601 date or time (``Z`` and offsets accepted) or a datetime.
+
+    Returns:
+        The UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+
+    Raises:
+        ValueError: ``value`` is a string that is not an ISO 8601 date or time, or the
+            time falls outside years 1 to 9999 once moved to UTC.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        # datetime.fromisoformat accepts a "Z" suffix only from Python 3.11 on.
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 date or time: {value!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"time out of range once in UTC: {value.isoformat()}") from None
+    # strftime's %Y does not pad years before 1000 on every platform; strings would
+    # then no longer compare as times.
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
+
+
 def iso_time(ns: int) -> str:
     """Format nanoseconds since the epoch as ISO 8601 UTC with microseconds."""
     global _last_second
@@ -251,3 +292,21 @@ def iso_time(ns: int) -> str:
 
 
 _last_second: tuple[int, str] = (-1, "")
+
+
+def sum_usage(a: Usage | None, b: Usage | None) -> Usage | None:
+    """The usage of two attempts together; a count either lacks is taken from the other."""
+    if a is None or b is None:
+        return a or b
+
+    def add(x: int | None, y: int | None) -> int | None:
+        return None if x is None and y is None else (x or 0) + (y or 0)
+
+    return Usage(
+        input=add(a.input, b.input),
+        output=add(a.output, b.output),
+        cached_input=add(a.cached_input, b.cached_input),
+        reasoning=add(a.reasoning, b.reasoning),
+        total=add(a.total, b.total),
+        estimated=a.estimated or b.estimated,
+    )

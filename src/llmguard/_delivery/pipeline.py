@@ -25,7 +25,6 @@ from llmguard._delivery import settings as _config
 from llmguard._delivery.processing import _message, internal_record, process
 from llmguard._delivery.processing import sample as sample
 from llmguard._delivery.stats import DeliveryStats, FlushResult, Pending, SinkStats
-from llmguard.sinks._protocol import sink_name
 
 if TYPE_CHECKING:
     from llmguard._core.records import Record
@@ -368,6 +367,12 @@ if hasattr(os, "register_at_fork"):
 
 
 # -- A sink's lane: its own backlog of batches and the thread that feeds them to it.
+
+
+def sink_name(sink: object) -> str:
+    """The name a sink goes by in stats and warnings: its ``name`` or its class name."""
+    name = getattr(sink, "name", None)
+    return name if isinstance(name, str) else type(sink).__name__
 
 
 class _FlushMark:

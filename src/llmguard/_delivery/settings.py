@@ -1,29 +1,28 @@
-"""Process-wide settings: ``configure()``, ``reset()`` and the ``LLMGUARD_SINK`` variable."""
+"""The process-wide settings in force, and the sinks the ``LLMGUARD_SINK`` variable names."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from llmguard.exceptions import ConfigurationError
 from llmguard.redact import DEFAULT as _DEFAULT_REDACTOR
 
 if TYPE_CHECKING:
     from llmguard._core.records import Record
-    from llmguard._spend.tokens import Tokenizer
     from llmguard.sinks import Sink
 
-__all__ = ["Approver", "Redactor", "Settings", "configure", "reset", "settings", "sinks_from_env"]
+__all__ = ["Approver", "Redactor", "Settings", "Tokenizer", "settings", "sinks_from_env", "swap"]
 
 logger = logging.getLogger("llmguard")
 
 Redactor = Callable[["Record"], "Record"]
 """A redactor takes a finished record and returns the record to deliver in its place."""
+
+Tokenizer = Callable[[str], int]
+"""Counts the tokens of a text: ``text -> int``."""
 
 Approver = Callable[[str, dict[str, Any]], Any]
 """Decides whether a tool may run: ``(tool_name, arguments) -> bool`` (or an awaitable)."""
@@ -50,7 +49,6 @@ class Settings:
 
 
 _settings = Settings()
-_UNSET: Any = object()
 
 
 def settings() -> Settings:
@@ -58,133 +56,11 @@ def settings() -> Settings:
     return _settings
 
 
-def configure(
-    *,
-    sinks: Sequence[Sink] | None = _UNSET,
-    service: str | None = _UNSET,
-    capture_content: bool = _UNSET,
-    redact: Redactor | Iterable[Redactor] = _UNSET,
-    max_content_bytes: int = _UNSET,
-    queue_size: int = _UNSET,
-    batch_size: int = _UNSET,
-    exit_timeout: float = _UNSET,
-    strict: bool = _UNSET,
-    tokenizer: Tokenizer | None = _UNSET,
-    approver: Approver | None = _UNSET,
-    sample_rate: float = _UNSET,
-) -> Settings:
-    """Set how llmguard records and delivers traces, for the whole process.
-
-    Only the options given change; the others keep their current values. Call
-    `reset` to return to the defaults.
-
-    Args:
-        sinks: Where records go. ``None`` (the default) reads the ``LLMGUARD_SINK``
-            environment variable (``sqlite:///path.db`` or ``jsonl:///path.jsonl``,
-            several separated by commas); an empty list sends records nowhere.
-        service: Recorded on every record, to tell applications apart in one store.
-        capture_content: Record inputs and outputs (after redaction). ``False`` keeps
-            only metadata: names, timings, status, usage.
-        redact: Callables ``record -> record`` run, in order, on every record before
-            any sink sees it. A redactor that raises drops the record's content.
-        max_content_bytes: Captured inputs and outputs larger than this, as JSON, are
-            shortened (staying valid JSON) and the full value's SHA-256 recorded.
-        queue_size: Records waiting for delivery beyond this are dropped and counted.
-        batch_size: Records handed to a sink at once.
-        exit_timeout: Seconds the flush at interpreter exit may take.
-        strict: For tests: deliver on the caller's thread and let failures of sinks
-            and redactors raise instead of being counted.
-        tokenizer: A callable ``text -> number of tokens`` that `count_tokens` uses for
-            all text instead of tiktoken, e.g. a local model's own tokenizer; its counts
-            are not marked estimated. ``None`` (the default) uses tiktoken.
-        approver: Asked before every call of a tool with ``requires_approval=True``:
-            a callable ``(tool_name, arguments) -> bool`` (async tools may use an async
-            one). ``None`` (the default) denies every such call.
-        sample_rate: The share of successful traces whose records are delivered, from
-            0 to 1 (default 1: all). The decision is made once per trace, from its trace
-            id, so all its spans agree, in every process. Records with status
-            ``error`` or ``limit``, guarded calls that retried (and their attempts)
-            and feedback are always delivered, even from a trace sampled out -- only
-            its successful records are dropped. The other delivered records of a
-            sampled trace carry ``sample_weight = 1 / sample_rate``, so that sums and
-            counts can be re-weighted.
-
-    Returns:
-        The settings now in force.
-
-    Raises:
-        ConfigurationError: An option has a value llmguard cannot use.
-    """
-    changes: dict[str, Any] = {}
-    if sinks is not _UNSET:
-        changes["sinks"] = None if sinks is None else _check_sinks(sinks)
-    if service is not _UNSET:
-        if service is not None and not isinstance(service, str):
-            raise ConfigurationError(f"service must be a string or None, not {service!r}")
-        changes["service"] = service
-    if capture_content is not _UNSET:
-        changes["capture_content"] = _check_bool("capture_content", capture_content)
-    if redact is not _UNSET:
-        changes["redact"] = _check_redactors(redact)
-    for name, value, least in (
-        ("max_content_bytes", max_content_bytes, 256),
-        ("queue_size", queue_size, 1),
-        ("batch_size", batch_size, 1),
-    ):
-        if value is not _UNSET:
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigurationError(f"{name} must be an integer >= {least}, not {value!r}")
-            changes[name] = value
-    if exit_timeout is not _UNSET:
-        if (
-            isinstance(exit_timeout, bool)
-            or not isinstance(exit_timeout, (int, float))
-            or not 0 <= exit_timeout < math.inf
-        ):
-            raise ConfigurationError(f"exit_timeout must be >= 0 seconds, not {exit_timeout!r}")
-        changes["exit_timeout"] = float(exit_timeout)
-    if strict is not _UNSET:
-        changes["strict"] = _check_bool("strict", strict)
-    if tokenizer is not _UNSET:
-        if tokenizer is not None and not callable(tokenizer):
-            raise ConfigurationError(
-                f"tokenizer must be a callable text -> int or None, not {tokenizer!r}"
-            )
-        changes["tokenizer"] = tokenizer
-    if approver is not _UNSET:
-        if approver is not None and not callable(approver):
-            raise ConfigurationError(
-                f"approver must be a callable (tool_name, arguments) -> bool, not {approver!r}"
-            )
-        changes["approver"] = approver
-    if sample_rate is not _UNSET:
-        if (
-            isinstance(sample_rate, bool)
-            or not isinstance(sample_rate, (int, float))
-            or not 0 <= sample_rate <= 1
-        ):
-            raise ConfigurationError(f"sample_rate must be between 0 and 1, not {sample_rate!r}")
-        changes["sample_rate"] = float(sample_rate)
-    new = dataclasses.replace(_settings, **changes)
-    _apply(new)
-    return new
-
-
-def reset() -> None:
-    """Return to the default settings, after flushing and closing the configured sinks.
-
-    Meant for tests: each test can start from a known state. ``LLMGUARD_SINK`` is read
-    again when the next record is delivered.
-    """
-    _apply(Settings(), rebuild=True)
-
-
-def _apply(new: Settings, rebuild: bool = False) -> None:
+def swap(new: Settings) -> Settings:
+    """Put ``new`` in force and return the settings it replaces."""
     global _settings
-    from llmguard._delivery import pipeline as _pipeline
-
     old, _settings = _settings, new
-    _pipeline.settings_changed(old, new, rebuild)
+    return old
 
 
 def sinks_from_env() -> tuple[Sink, ...]:
@@ -199,37 +75,3 @@ def sinks_from_env() -> tuple[Sink, ...]:
     except Exception as exc:
         logger.warning("%s=%r ignored, no sink configured: %s", ENV_SINK, value, exc)
         return ()
-
-
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{name} must be True or False, not {value!r}")
-    return value
-
-
-def _check_sinks(sinks: object) -> tuple[Sink, ...]:
-    from llmguard.sinks import Sink
-
-    if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
-        raise ConfigurationError(f"sinks must be a list of sinks, not {sinks!r}")
-    checked = tuple(sinks)
-    for sink in checked:
-        if not isinstance(sink, Sink):
-            raise ConfigurationError(
-                f"sinks must contain only sinks, and {sink!r} is not one: "
-                "a sink has emit(batch), flush(timeout) and close()"
-            )
-    return checked
-
-
-def _check_redactors(redact: object) -> tuple[Redactor, ...]:
-    if redact is None:
-        return ()
-    candidates = (redact,) if callable(redact) else redact
-    if not isinstance(candidates, Iterable):
-        raise ConfigurationError(f"redact must be a callable or a list of them, not {redact!r}")
-    checked = tuple(candidates)
-    for fn in checked:
-        if not callable(fn):
-            raise ConfigurationError(f"redactor {fn!r} is not callable")
-    return checked

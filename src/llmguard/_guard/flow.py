@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmguard import pricing
-from llmguard._agents.runs import checkpoint, current_run
 from llmguard._core.content import snapshot
-from llmguard._core.outcomes import Attempt, Failure, Outcome, sum_usage
+from llmguard._core.context import check_run, open_run
+from llmguard._core.outcomes import Attempt, Outcome
+from llmguard._core.records import sum_usage
 from llmguard._guard.drivers import Drain, Invoke, Pause, Result
 from llmguard._guard.limits import Admission, CallLimits, Limits
 from llmguard._guard.passthrough import OutputCap
@@ -34,6 +35,7 @@ from llmguard._tracing.spans import Span
 from llmguard.adapters import Reply, adapt
 from llmguard.exceptions import (
     BudgetUnavailable,
+    GuardError,
     LimitExceeded,
     OutputTruncated,
     Refused,
@@ -50,9 +52,9 @@ if TYPE_CHECKING:
     from llmguard.adapters import Reply
 
 __all__ = [
+    "Failure",
     "Attempt",
     "Charged",
-    "Failure",
     "Plan",
     "Started",
     "StreamHandOff",
@@ -62,6 +64,24 @@ __all__ = [
     "open_attempt",
     "settle_direct",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Returned instead of raising when a guard has ``on_fail="return"``; always false.
+
+    Attributes:
+        error: The exception that would have been raised.
+        attempts: Every attempt, in order.
+        usage: Tokens used by all attempts together.
+    """
+
+    error: GuardError
+    attempts: tuple[Attempt, ...]
+    usage: Usage | None
+
+    def __bool__(self) -> bool:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +156,7 @@ def direct(plan: Plan) -> bool:
         and plan.rate_limit is None
         and not active_budgets()
         and not open_rate_limits()
-        and current_run() is None
+        and open_run.get() is None
     )
 
 
@@ -214,7 +234,7 @@ def guarded_flow(
                     messages = current.messages
                     span.set_input(messages if messages is not None else current.args)
                 try:
-                    checkpoint()  # an agent run's deadline
+                    check_run()  # an agent run's deadline
                     if account is not None:
                         prepared = account.prepare(current, llm.trace_id)
                         permits: tuple[Permit, ...] = ()

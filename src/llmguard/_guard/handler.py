@@ -6,11 +6,17 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from llmguard._core.content import snapshot
-from llmguard._core.outcomes import Failure
 from llmguard._core.wrap import Wrapped, unwrap_callable
 from llmguard._guard.call import Call, Parameters
 from llmguard._guard.drivers import invoke_async, invoke_sync, run_async, run_sync
-from llmguard._guard.flow import StreamHandOff, direct, guarded_flow, open_attempt, settle_direct
+from llmguard._guard.flow import (
+    Failure,
+    StreamHandOff,
+    direct,
+    guarded_flow,
+    open_attempt,
+    settle_direct,
+)
 from llmguard._guard.limits import _OUTPUT_PARAMS
 from llmguard._guard.passthrough import pass_through
 from llmguard._tracing.prompt import tag, take_pending

@@ -17,10 +17,10 @@ from typing import Any
 
 from llmguard import pricing
 from llmguard._core.content import snapshot
-from llmguard._core.outcomes import Failure, sum_usage
-from llmguard._core.records import Record, Status, Usage
+from llmguard._core.records import Record, Status, Usage, sum_usage
 from llmguard._core.wrap import CallKind, call_kind
 from llmguard._delivery.pipeline import capturing
+from llmguard._guard.flow import Failure
 from llmguard._replay.inputs import ReplayError, _name, _prepare
 from llmguard._replay.results import Replay, ReplayOutcome
 from llmguard._tracing.spans import _error_type, span

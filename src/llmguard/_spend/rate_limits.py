@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from llmguard._core.context import Scoped
 from llmguard._tracing.spans import current_trace_id
 from llmguard.exceptions import ConfigurationError, RateLimitExceeded
-from llmguard.stores._protocol import RateStore, RateTake
+from llmguard.stores import RateStore, RateTake
 
 __all__ = ["Permit", "RateLimit", "active", "rate_limit"]
 

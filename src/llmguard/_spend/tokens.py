@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmguard._delivery.settings import settings
+from llmguard._delivery.settings import Tokenizer, settings
 from llmguard._spend import encodings as _encodings
 
 __all__ = ["TokenCount", "Tokenizer", "count_tokens"]
-
-Tokenizer = Callable[[str], int]
-"""A tokenizer takes a text and returns how many tokens it is."""
 
 # OpenAI's cookbook "How to count tokens with tiktoken": every message costs 3 tokens on
 # top of its values, a ``name`` one more, and the reply is primed with 3.

@@ -14,7 +14,7 @@ import pydantic_core
 from llmguard._core.records import Record
 from llmguard.cli._window import DatasetError
 from llmguard.sinks import SQLiteStore
-from llmguard.sinks._sqlite import DERIVED, INSERT, MIGRATIONS, migrate, row
+from llmguard.sinks.table import DERIVED, INSERT, MIGRATIONS, migrate, row
 
 __all__ = ["Loaded", "Progress", "load"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmguard.sinks._filters import iso_bound
+from llmguard._core.records import iso_bound
 
 __all__ = ["DatasetError", "Window"]
 

@@ -3,49 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
+
+from llmguard._core.records import TimeBound, iso_bound
 
 if TYPE_CHECKING:
     from llmguard._core.records import Record
 
 __all__ = ["TimeBound", "check_limit", "filter_records", "iso_bound"]
-
-TimeBound: TypeAlias = "str | datetime"
-"""A time bound: an ISO 8601 string or a datetime (naive ones are taken as UTC)."""
-
-
-def iso_bound(value: TimeBound) -> str:
-    """Write a time bound the way records write their times, so strings compare as times.
-
-    Args:
-        value: An ISO 8601 date or time (``Z`` and offsets accepted) or a datetime.
-
-    Returns:
-        The UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
-
-    Raises:
-        ValueError: ``value`` is a string that is not an ISO 8601 date or time, or the
-            time falls outside years 1 to 9999 once moved to UTC.
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        # datetime.fromisoformat accepts a "Z" suffix only from Python 3.11 on.
-        if text[-1:] in ("Z", "z"):
-            text = text[:-1] + "+00:00"
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"not an ISO 8601 date or time: {value!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    try:
-        utc = value.astimezone(timezone.utc)
-    except OverflowError:
-        raise ValueError(f"time out of range once in UTC: {value.isoformat()}") from None
-    # strftime's %Y does not pad years before 1000 on every platform; strings would
-    # then no longer compare as times.
-    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 def check_limit(limit: int | None) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from llmguard._core.records import Record
 
-__all__ = ["Sink", "sink_name"]
+__all__ = ["Sink"]
 
 
 @runtime_checkable
@@ -28,9 +28,3 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """Release files and connections; no more batches follow."""
-
-
-def sink_name(sink: object) -> str:
-    """The name a sink goes by in stats and warnings: its ``name`` or its class name."""
-    name = getattr(sink, "name", None)
-    return name if isinstance(name, str) else type(sink).__name__
