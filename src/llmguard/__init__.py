@@ -27,7 +27,7 @@ from llmguard._guard.call import Call, Reask
 from llmguard._guard.flow import Failure
 from llmguard._guard.inline import Attempts, InlineAttempt
 from llmguard._guard.policy import Guard, NoSchema, guard
-from llmguard._replay.runner import Replay, ReplayError, ReplayOutcome, areplay, replay
+from llmguard._replay.runner import Replay, ReplayOutcome, areplay, replay
 from llmguard._spend.budgets import Budget, Reservation, budget, reserve
 from llmguard._spend.rate_limits import Permit, RateLimit, rate_limit
 from llmguard._spend.tokens import TokenCount, Tokenizer, count_tokens
@@ -47,6 +47,7 @@ from llmguard.exceptions import (
     OutputTruncated,
     RateLimitExceeded,
     Refused,
+    ReplayError,
     SchemaViolation,
     StepLimitExceeded,
     TimeLimitExceeded,

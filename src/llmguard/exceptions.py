@@ -26,6 +26,8 @@ The tree::
     │   └── RateLimitExceeded      a rate limit could not admit the call in time
     ├── BudgetUnavailable          a shared store could not be reached; the call was
     │                              refused (``on_unavailable="closed"``)
+    ├── ReplayError                a record cannot be replayed faithfully, or does not
+    │                              fit the function (raised before anything runs)
     └── ToolError                  a tool call could not be made or gave a bad result
         ├── ToolInputError         the arguments are invalid, or no tool has that name
         ├── ToolOutputError        the result did not match the tool's output schema
@@ -60,6 +62,7 @@ __all__ = [
     "LoopDetected",
     "OutputTruncated",
     "RateLimitExceeded",
+    "ReplayError",
     "Refused",
     "SchemaViolation",
     "StepLimitExceeded",
@@ -83,6 +86,22 @@ class ConfigurationError(LLMGuardError, ValueError):
     Raised when the misuse is found -- at decoration or ``configure()`` time -- never
     in the middle of a call. The message names the offending option and value.
     """
+
+
+class ReplayError(LLMGuardError, ValueError):
+    """A record that cannot be replayed faithfully, or that does not fit the function.
+
+    Raised before anything runs: the record is not a guarded call's ``llm`` record, its
+    input was not captured, was cut to fit ``max_content_bytes`` or was redacted, or
+    the recorded arguments do not bind to the function's signature.
+
+    Attributes:
+        span_id: The record's span id.
+    """
+
+    def __init__(self, span_id: str, message: str) -> None:
+        super().__init__(message)
+        self.span_id = span_id
 
 
 class GuardError(LLMGuardError):

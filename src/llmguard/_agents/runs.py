@@ -21,7 +21,7 @@ from llmguard._core.context import Checked, open_run
 from llmguard._core.outcomes import RunState
 from llmguard._core.wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
 from llmguard._spend.budgets import Budget
-from llmguard._tracing.spans import Span, _current
+from llmguard._tracing.spans import Span, active_span
 from llmguard.exceptions import ConfigurationError, LimitExceeded
 from llmguard.exceptions import LoopDetected as Loop
 from llmguard.exceptions import StepLimitExceeded as StepLimit
@@ -147,7 +147,7 @@ class Run:
         opened = Span(f"step {number}", "step").start(self.span)
         opened.set_attribute("step", number)
         self._step_span = opened
-        _current.set(opened)
+        active_span.set(opened)
         return number
 
     def _check_progress(self, state: Any) -> None:
@@ -261,7 +261,7 @@ class Run:
             return
         _mark(opened, exc)
         opened.end()
-        _current.set(self.span)
+        active_span.set(self.span)
 
     def _close(self, exc: BaseException | None) -> bool:
         """End the run; whether ``exc`` is a limit to swallow (``on_limit="return"``)."""

@@ -110,12 +110,12 @@ class ToolSpec:
         """
         import pydantic
 
-        from llmguard._guard.schema import _pydantic_errors
+        from llmguard._guard.schema import pydantic_errors
 
         try:
             checked = self.model.model_validate(arguments)
         except pydantic.ValidationError as exc:
-            errors = _pydantic_errors(exc.errors(include_url=False))
+            errors = pydantic_errors(exc.errors(include_url=False))
             raise ToolInputError(self.name, errors) from None
         values = checked.__dict__
         return {p.name: values[f"p{i}"] for i, p in enumerate(self.params)}
@@ -403,9 +403,9 @@ def _dispatch(
         try:
             return spec, fn, json.loads(arguments)
         except (ValueError, RecursionError) as exc:
-            from llmguard._guard.schema import _short
+            from llmguard._guard.schema import shorten
 
-            error = FieldError("$", f"Invalid JSON: {exc}", _short(arguments))
+            error = FieldError("$", f"Invalid JSON: {exc}", shorten(arguments))
             raise ToolInputError(spec.name, (error,)) from None
     return spec, fn, arguments
 

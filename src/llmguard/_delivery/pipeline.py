@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmguard._core.records import Record
 from llmguard._delivery import settings as _config
-from llmguard._delivery.processing import _message, internal_record, process
+from llmguard._delivery.processing import error_message, internal_record, process
 from llmguard._delivery.processing import sample as sample
 from llmguard._delivery.stats import DeliveryStats, FlushResult, Pending, SinkStats
 
@@ -38,6 +38,9 @@ __all__ = [
     "SinkStats",
     "capturing",
     "flush",
+    "listening",
+    "report",
+    "sink_name",
     "settings_changed",
     "shutdown",
     "stats",
@@ -167,7 +170,7 @@ class _Pipeline:
 
     def report(self, problem: str, exc: BaseException | None, skip: _Lane | None = None) -> None:
         """Warn (rate-limited) and tell the other sinks through an ``internal`` record."""
-        detail = f": {type(exc).__name__}: {_message(exc)}" if exc else ""
+        detail = f": {type(exc).__name__}: {error_message(exc)}" if exc else ""
         if not self._warn(problem, f"llmguard: {problem}{detail}"):
             return
         record = internal_record(problem, exc, self._settings)
@@ -264,6 +267,11 @@ def submit(item: Pending) -> None:
                 sink.emit([record])
         return
     pipeline.submit(item)
+
+
+def report(problem: str, exc: BaseException | None) -> None:
+    """Warn (rate-limited) about ``problem`` and send an ``internal`` record to every sink."""
+    _pipeline().report(problem, exc)
 
 
 def listening() -> bool:

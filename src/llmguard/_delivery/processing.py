@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from llmguard._delivery.settings import Settings
 
 
-def _message(exc: BaseException) -> str:
+def error_message(exc: BaseException) -> str:
+    """``str(exc)`` cut to 300 characters, or a stand-in when that raises; never raises."""
     try:
         return str(exc)[:300]
     except Exception:
@@ -35,7 +36,7 @@ def internal_record(problem: str, exc: BaseException | None, settings: Settings)
         duration_ms=0.0,
         status="error",
         error_type=None if exc is None else type(exc).__name__,
-        error_message=None if exc is None else _message(exc),
+        error_message=None if exc is None else error_message(exc),
         service=settings.service,
     )
 

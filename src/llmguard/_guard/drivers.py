@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from llmguard._tracing.spans import Span, _current
+from llmguard._tracing.spans import Span, active_span
 from llmguard.adapters import accumulator_for
 
 if TYPE_CHECKING:
@@ -115,18 +115,18 @@ async def run_async(
 
 def invoke_sync(call: Call, span: Span) -> Result:
     """Call ``call`` with ``span`` current: its value, or the exception it raised."""
-    token = _current.set(span)
+    token = active_span.set(span)
     try:
         return Result(value=call.fn(*call.args, **call.kwargs))
     except BaseException as exc:
         return Result(error=exc)
     finally:
-        _current.reset(token)
+        active_span.reset(token)
 
 
 async def invoke_async(call: Call, span: Span) -> Result:
     """Call ``call`` with ``span`` current, awaiting what it returns if it is awaitable."""
-    token = _current.set(span)
+    token = active_span.set(span)
     try:
         value = call.fn(*call.args, **call.kwargs)
         if inspect.isawaitable(value):
@@ -135,7 +135,7 @@ async def invoke_async(call: Call, span: Span) -> Result:
     except BaseException as exc:
         return Result(error=exc)
     finally:
-        _current.reset(token)
+        active_span.reset(token)
 
 
 def drain_sync(stream: Any) -> Result:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from llmguard._core.content import snapshot
 from llmguard._core.wrap import Wrapped, unwrap_callable
@@ -17,16 +18,45 @@ from llmguard._guard.flow import (
     open_attempt,
     settle_direct,
 )
-from llmguard._guard.limits import _OUTPUT_PARAMS
+from llmguard._guard.limits import OUTPUT_PARAMS
 from llmguard._guard.passthrough import pass_through
 from llmguard._tracing.prompt import tag, take_pending
-from llmguard._tracing.spans import Span, _current, capturing_content
+from llmguard._tracing.spans import Span, active_span, capturing_content
 from llmguard.exceptions import GuardError, LimitExceeded
 
 if TYPE_CHECKING:
-    from llmguard._guard.policy import Guard
+    from llmguard._guard.flow import Plan
+    from llmguard._tracing.prompt import Prompt
 
-__all__ = ["Handler", "claim_rendered", "failed", "succeeded"]
+__all__ = ["Handler", "Policy", "claim_rendered", "failed", "succeeded"]
+
+
+class Policy(Protocol):
+    """What a guarded call needs of its guard (`llmguard.Guard` is one)."""
+
+    @property
+    def name(self) -> str | None:
+        """The name calls are recorded under, instead of the function's."""
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        """Model, provider, tags and metadata recorded on every call."""
+
+    @property
+    def prompt(self) -> Prompt | None:
+        """The prompt that names every call's prompt on its record."""
+
+    @property
+    def sleep(self) -> Callable[[float], object] | None:
+        """The injected sleep, if any."""
+
+    @property
+    def on_fail(self) -> Literal["raise", "return"]:
+        """Whether a failed call raises or returns a `Failure`."""
+
+    def plan(self) -> Plan:
+        """The flow's policy: schema, retries, limits, fallbacks."""
+        ...
 
 
 class Handler:
@@ -34,10 +64,10 @@ class Handler:
 
     __slots__ = ("cap_params", "guard", "name", "params", "plan", "reads_messages", "reads_model")
 
-    def __init__(self, guard: Guard[Any], fn: Any, params: Parameters) -> None:
+    def __init__(self, guard: Policy, fn: Any, params: Parameters) -> None:
         self.guard = guard
         self.params = params
-        self.plan = guard._plan()
+        self.plan = guard.plan()
         target = unwrap_callable(fn)
         self.name = guard.name or getattr(target, "__qualname__", None) or repr(target)
         # Which arguments are worth reading on every call, decided once from the signature
@@ -45,7 +75,7 @@ class Handler:
         takes_any = params.takes("**") or not params.names
         self.reads_model = takes_any or params.takes("model")
         self.reads_messages = takes_any or params.takes("messages")
-        self.cap_params = tuple(p for p in _OUTPUT_PARAMS if takes_any or params.takes(p))
+        self.cap_params = tuple(p for p in OUTPUT_PARAMS if takes_any or params.takes(p))
 
     def _open(self, call: Call) -> Span:
         llm = Span(self.name, "llm", self.guard.attributes).start()
@@ -77,7 +107,7 @@ class Handler:
     ) -> Any:
         call = self._call(wrapped, instance, args, kwargs)
         llm = self._open(call)
-        token = _current.set(llm)
+        token = active_span.set(llm)
         plan = self.plan
         sleep = self.guard.sleep or time.sleep
         try:
@@ -94,7 +124,7 @@ class Handler:
         except BaseException as exc:
             return failed(self.guard, llm, exc)
         finally:
-            _current.reset(token)
+            active_span.reset(token)
         return succeeded(llm, result)
 
     async def acall(
@@ -102,7 +132,7 @@ class Handler:
     ) -> Any:
         call = self._call(wrapped, instance, args, kwargs)
         llm = self._open(call)
-        token = _current.set(llm)
+        token = active_span.set(llm)
         plan = self.plan
         sleep = self.guard.sleep
         try:
@@ -119,7 +149,7 @@ class Handler:
         except BaseException as exc:
             return failed(self.guard, llm, exc)
         finally:
-            _current.reset(token)
+            active_span.reset(token)
         return succeeded(llm, result)
 
     # Calling a generator function only creates the generator, so the flow runs as for a
@@ -146,7 +176,7 @@ def succeeded(llm: Span, result: Any) -> Any:
     return result
 
 
-def failed(guard: Guard[Any], llm: Span, exc: BaseException) -> Any:
+def failed(guard: Policy, llm: Span, exc: BaseException) -> Any:
     claim_rendered(llm)
     llm.record_exception(exc)
     if isinstance(exc, LimitExceeded):

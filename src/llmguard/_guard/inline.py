@@ -9,17 +9,14 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from llmguard._guard.call import Call, Parameters
 from llmguard._guard.drivers import Invoke, Pause, Result, drain_async, drain_sync
 from llmguard._guard.flow import guarded_flow
-from llmguard._guard.handler import Handler, failed, succeeded
-from llmguard._tracing.spans import Span, _current
+from llmguard._guard.handler import Handler, Policy, failed, succeeded
+from llmguard._tracing.spans import Span, active_span
 from llmguard.exceptions import ConfigurationError
-
-if TYPE_CHECKING:
-    from llmguard._guard.policy import Guard
 
 __all__ = ["Attempts", "InlineAttempt"]
 
@@ -53,11 +50,11 @@ class InlineAttempt(Generic[T]):
         self._submitted = True
 
     def __enter__(self) -> InlineAttempt[T]:
-        self._token = _current.set(self._span)
+        self._token = active_span.set(self._span)
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        _current.reset(self._token)
+        active_span.reset(self._token)
         if isinstance(exc, Exception):
             # Handed to the flow, which retries a transient error and re-raises others
             # from the loop, unchanged.
@@ -72,7 +69,7 @@ class InlineAttempt(Generic[T]):
 class Attempts(Generic[T]):
     """The attempts of one inline guarded call; iterate with ``for`` or ``async for``."""
 
-    def __init__(self, guard: Guard[T], messages: list[Any] | None, prompt: str | None) -> None:
+    def __init__(self, guard: Policy, messages: list[Any] | None, prompt: str | None) -> None:
         self._guard = guard
         params = Parameters({}, frozenset({"messages", "prompt"}), False)
         kwargs = {"messages": messages} if messages is not None else {"prompt": prompt}
@@ -83,17 +80,17 @@ class Attempts(Generic[T]):
         handler = self._handler
         llm = handler._open(self._call)
         flow = guarded_flow(handler.plan, self._call, llm)
-        token: Any = _current.set(llm)
+        token: Any = active_span.set(llm)
         last: InlineAttempt[T] | None = None
         try:
             request = next(flow)
             while True:
                 if isinstance(request, Invoke):
                     last = InlineAttempt(request.call, request.span)
-                    _current.reset(token)
+                    active_span.reset(token)
                     token = None
                     yield last
-                    token = _current.set(llm)
+                    token = active_span.set(llm)
                     sent: Any = _inline_result(last)
                 elif isinstance(request, Pause):
                     (self._guard.sleep or time.sleep)(request.seconds)
@@ -110,7 +107,7 @@ class Attempts(Generic[T]):
             value = failed(self._guard, llm, exc)
         finally:
             if token is not None:
-                _current.reset(token)
+                active_span.reset(token)
         if last is not None:
             last.value = value
 
@@ -118,17 +115,17 @@ class Attempts(Generic[T]):
         handler = self._handler
         llm = handler._open(self._call)
         flow = guarded_flow(handler.plan, self._call, llm)
-        token: Any = _current.set(llm)
+        token: Any = active_span.set(llm)
         last: InlineAttempt[T] | None = None
         try:
             request = next(flow)
             while True:
                 if isinstance(request, Invoke):
                     last = InlineAttempt(request.call, request.span)
-                    _current.reset(token)
+                    active_span.reset(token)
                     token = None
                     yield last
-                    token = _current.set(llm)
+                    token = active_span.set(llm)
                     sent: Any = _inline_result(last)
                 elif isinstance(request, Pause):
                     waited = (self._guard.sleep or _async_sleep)(request.seconds)
@@ -147,7 +144,7 @@ class Attempts(Generic[T]):
             value = failed(self._guard, llm, exc)
         finally:
             if token is not None:
-                _current.reset(token)
+                active_span.reset(token)
         if last is not None:
             last.value = value
 

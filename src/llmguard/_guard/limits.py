@@ -29,7 +29,7 @@ DEFAULT_OUTPUT_RESERVE = 1024
 # The parameter a function takes for its output cap, in the order they are preferred
 # when the caller gave none: Chat Completions (whose o-series and gpt-5 models refuse
 # ``max_tokens``), Anthropic and older Chat Completions wrappers, the Responses API.
-_OUTPUT_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+OUTPUT_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 
 Overflow = Literal["raise", "truncate"]
 
@@ -307,7 +307,7 @@ class CallLimits:
 
     def _cap_output(self, call: Call) -> tuple[Call, int | None]:
         cap = self.limits.max_output_tokens
-        taken = [p for p in _OUTPUT_PARAMS if call.params.takes(p)]
+        taken = [p for p in OUTPUT_PARAMS if call.params.takes(p)]
         if not taken:
             return call, cap
         # The parameter the caller used, if any, so that a call never gets two caps.

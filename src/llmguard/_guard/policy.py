@@ -9,6 +9,7 @@ from llmguard._core.wrap import CallKind, call_kind, unwrap_callable, wrap
 from llmguard._guard.call import Call, Parameters, Reask, default_reask
 from llmguard._guard.flow import Plan
 from llmguard._guard.handler import Handler
+from llmguard._guard.inline import Attempts
 from llmguard._guard.limits import Limits
 from llmguard._guard.transient import Backoff, is_transient
 from llmguard._spend.rate_limits import RateLimit
@@ -16,7 +17,6 @@ from llmguard._tracing.prompt import Prompt
 from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from llmguard._guard.inline import Attempts
     from llmguard._guard.schema import CompiledSchema
 
 __all__ = ["Guard", "NoSchema", "guard"]
@@ -161,7 +161,8 @@ class Guard(Generic[T]):
                 "answer cannot be fed back: pass reask=, or retries=0"
             )
 
-    def _plan(self) -> Plan:
+    def plan(self) -> Plan:
+        """The flow's policy: schema, retries, limits, fallbacks (see `guarded_flow`)."""
         return Plan(
             schema=self.schema,
             retries=self.retries,
@@ -197,8 +198,6 @@ class Guard(Generic[T]):
         """
         if (messages is None) == (prompt is None):
             raise ConfigurationError("attempts() takes either messages or prompt=")
-        from llmguard._guard.inline import Attempts  # the inline form builds on this module
-
         return Attempts(self, messages, prompt)
 
 

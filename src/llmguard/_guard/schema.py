@@ -217,7 +217,7 @@ def extract(
             return Extraction(value=value, repair="text", errors=(), ok=True)
     if best is None:
         message = "no JSON value found in the answer" if stripped else "the answer is empty"
-        best = (FieldError("$", message, _short(stripped) if stripped else ""),)
+        best = (FieldError("$", message, shorten(stripped) if stripped else ""),)
     return Extraction(value=None, repair=None, errors=best, ok=False)
 
 
@@ -301,14 +301,14 @@ def _compile_pydantic(
         try:
             return adapter.validate_python(data, context=ctx)
         except pydantic.ValidationError as exc:
-            raise SchemaErrors(_pydantic_errors(exc.errors(include_url=False))) from None
+            raise SchemaErrors(pydantic_errors(exc.errors(include_url=False))) from None
 
     def validate_json(text: Any, ctx: dict[str, Any] | None) -> Any:
         try:
             return adapter.validate_json(text, context=ctx)
         except pydantic.ValidationError as exc:
             details = exc.errors(include_url=False)
-            errors = _pydantic_errors(details)
+            errors = pydantic_errors(details)
             if details[0]["loc"] == () and details[0]["type"] in _NOT_JSON_TYPES:
                 raise NotJSON(errors) from None
             raise SchemaErrors(errors) from None
@@ -363,7 +363,7 @@ def _compile_json_schema(schema: dict[str, Any]) -> CompiledSchema:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
             detail = _cut(f"Invalid JSON: {exc}", MESSAGE_CHARS)
-            raise NotJSON((FieldError("$", detail, _short(text)),)) from None
+            raise NotJSON((FieldError("$", detail, shorten(text)),)) from None
         return validate(data, ctx)
 
     title = schema.get("title")
@@ -379,20 +379,21 @@ def _compile_json_schema(schema: dict[str, Any]) -> CompiledSchema:
     )
 
 
-def _pydantic_errors(details: list[pydantic_core.ErrorDetails]) -> tuple[FieldError, ...]:
+def pydantic_errors(details: list[pydantic_core.ErrorDetails]) -> tuple[FieldError, ...]:
+    """pydantic's error details as llmguard's compact `FieldError` values."""
     return tuple(
         FieldError(
             _path(err["loc"]),
             _clean(err["msg"]),
             # A missing field's input is the whole parent object: noise in a re-ask.
-            "" if err["type"].startswith("missing") else _short(err.get("input")),
+            "" if err["type"].startswith("missing") else shorten(err.get("input")),
         )
         for err in details
     )
 
 
 def _jsonschema_error(error: Any) -> FieldError:
-    value = "" if error.validator == "required" else _short(error.instance)
+    value = "" if error.validator == "required" else shorten(error.instance)
     return FieldError(_path(error.absolute_path), _clean(error.message), value)
 
 
@@ -416,7 +417,7 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _short(value: Any) -> str:
+def shorten(value: Any) -> str:
     """``value`` as JSON, cut to :data:`VALUE_CHARS`; never raises."""
     if isinstance(value, str) and len(value) > VALUE_CHARS:
         value = value[:VALUE_CHARS]  # bounds the work; the cut below marks it

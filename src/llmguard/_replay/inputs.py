@@ -9,26 +9,10 @@ from typing import Any
 
 from llmguard._core.records import Record
 from llmguard._core.wrap import unwrap_callable
-from llmguard.exceptions import LLMGuardError
+from llmguard.exceptions import ReplayError
 from llmguard.redact import METADATA_KEY
 
-__all__ = ["ReplayError", "check_record"]
-
-
-class ReplayError(LLMGuardError, ValueError):
-    """A record that cannot be replayed faithfully, or that does not fit the function.
-
-    Raised before anything runs: the record is not a guarded call's ``llm`` record, its
-    input was not captured, was cut to fit ``max_content_bytes`` or was redacted, or
-    the recorded arguments do not bind to the function's signature.
-
-    Attributes:
-        span_id: The record's span id.
-    """
-
-    def __init__(self, span_id: str, message: str) -> None:
-        super().__init__(message)
-        self.span_id = span_id
+__all__ = ["check_record"]
 
 
 def check_record(record: Record, *, allow_redacted: bool = False) -> None:
@@ -75,7 +59,7 @@ def check_record(record: Record, *, allow_redacted: bool = False) -> None:
         )
 
 
-def _prepare(
+def prepare(
     record: Record, fn: Callable[..., Any], allow_redacted: bool
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     if not callable(fn):
@@ -106,7 +90,8 @@ def _prepare(
         except TypeError as exc:
             raise ReplayError(
                 record.span_id,
-                f"the input of span {record.span_id} does not fit {_name(fn)}{signature}: {exc}",
+                f"the input of span {record.span_id} does not fit "
+                f"{function_name(fn)}{signature}: {exc}",
             ) from None
     return args, kwargs
 
@@ -136,20 +121,21 @@ def _messages_arguments(
             return (), {"messages": messages}
         raise ReplayError(
             record.span_id,
-            f"span {record.span_id} recorded a messages list, but {_name(fn)} takes "
+            f"span {record.span_id} recorded a messages list, but {function_name(fn)} takes "
             "no `messages` parameter",
         )
     if param.kind is inspect.Parameter.POSITIONAL_ONLY:
         if parameters[0] is not param:
             raise ReplayError(
                 record.span_id,
-                f"{_name(fn)} takes `messages` positionally after other arguments, "
+                f"{function_name(fn)} takes `messages` positionally after other arguments, "
                 "which the record does not hold",
             )
         return (messages,), {}
     return (), {"messages": messages}
 
 
-def _name(fn: Any) -> str:
+def function_name(fn: Any) -> str:
+    """The qualified name messages use for ``fn`` (through any decorator)."""
     target = unwrap_callable(fn)
     return str(getattr(target, "__qualname__", None) or type(target).__qualname__)

@@ -21,10 +21,10 @@ from llmguard._core.records import Record, Status, Usage, sum_usage
 from llmguard._core.wrap import CallKind, call_kind
 from llmguard._delivery.pipeline import capturing
 from llmguard._guard.flow import Failure
-from llmguard._replay.inputs import ReplayError, _name, _prepare
+from llmguard._replay.inputs import function_name, prepare
 from llmguard._replay.results import Replay, ReplayOutcome
-from llmguard._tracing.spans import _error_type, span
-from llmguard.exceptions import LimitExceeded
+from llmguard._tracing.spans import error_type_name, span
+from llmguard.exceptions import LimitExceeded, ReplayError
 
 __all__ = ["Replay", "ReplayError", "ReplayOutcome", "areplay", "replay"]
 
@@ -52,9 +52,9 @@ def replay(record: Record, fn: Callable[..., Any], /, *, allow_redacted: bool = 
         ReplayError: The record cannot be replayed, or does not fit ``fn``.
         TypeError: ``fn`` is not callable, or is a coroutine function.
     """
-    args, kwargs = _prepare(record, fn, allow_redacted)
+    args, kwargs = prepare(record, fn, allow_redacted)
     if call_kind(fn) in _ASYNC_KINDS:
-        raise TypeError(f"{_name(fn)} is async: use `await lg.areplay(record, fn)`")
+        raise TypeError(f"{function_name(fn)} is async: use `await lg.areplay(record, fn)`")
     with capturing() as captured, span(_SPAN_NAME, **_marks(record)) as opened:
         started = time.perf_counter()
         result: Any = None
@@ -68,7 +68,9 @@ def replay(record: Record, fn: Callable[..., Any], /, *, allow_redacted: bool = 
         elapsed = (time.perf_counter() - started) * 1000
         if inspect.isawaitable(result):
             _discard(result)
-            raise TypeError(f"{_name(fn)} returned an awaitable: use `await lg.areplay(...)`")
+            raise TypeError(
+                f"{function_name(fn)} returned an awaitable: use `await lg.areplay(...)`"
+            )
     return _finish(record, fn, opened.span_id, captured, result, error, elapsed)
 
 
@@ -86,7 +88,7 @@ async def areplay(
         ReplayError: The record cannot be replayed, or does not fit ``fn``.
         TypeError: ``fn`` is not callable.
     """
-    args, kwargs = _prepare(record, fn, allow_redacted)
+    args, kwargs = prepare(record, fn, allow_redacted)
     with capturing() as captured:
         async with span(_SPAN_NAME, **_marks(record)) as opened:
             started = time.perf_counter()
@@ -130,7 +132,7 @@ def _finish(
         status: Status = "limit" if isinstance(error, LimitExceeded) else "error"
         outcome = ReplayOutcome(
             status=status,
-            error_type=_error_type(error),
+            error_type=error_type_name(error),
             error_message=str(error),
             duration_ms=elapsed_ms,
             **_totals(calls),
@@ -146,7 +148,7 @@ def _finish(
         record=record,
         old=ReplayOutcome.of_record(record),
         new=outcome,
-        function=_name(fn),
+        function=function_name(fn),
         result=result,
         error=error,
         records=tuple(run),

@@ -8,7 +8,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from llmguard._core.content import snapshot
 from llmguard._core.records import RecordKind, StreamEnd
 from llmguard._core.wrap import Wrapped, positional_names, unwrap_callable, wrap
-from llmguard._tracing.spans import Span, _check_kind, _current, capturing_content
+from llmguard._tracing.spans import Span, active_span, capturing_content, check_kind
 from llmguard._tracing.stepping import astepped, stepped
 from llmguard.exceptions import ConfigurationError
 
@@ -54,7 +54,7 @@ class _Tracer:
         self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         opened = self._open(instance, args, kwargs)
-        token = _current.set(opened)
+        token = active_span.set(opened)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -63,7 +63,7 @@ class _Tracer:
         else:
             self._close(opened, result)
         finally:
-            _current.reset(token)
+            active_span.reset(token)
             opened.end()
         return result
 
@@ -71,7 +71,7 @@ class _Tracer:
         self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         opened = self._open(instance, args, kwargs)
-        token = _current.set(opened)
+        token = active_span.set(opened)
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -80,7 +80,7 @@ class _Tracer:
         else:
             self._close(opened, result)
         finally:
-            _current.reset(token)
+            active_span.reset(token)
             opened.end()
         return result
 
@@ -89,7 +89,7 @@ class _Tracer:
     ) -> Iterator[Any]:
         # The span opens at the first next(): a generator never started leaves none.
         return stepped(
-            _current,
+            active_span,
             lambda: _SpanWatch(self._open(instance, args, kwargs)),
             lambda: wrapped(*args, **kwargs),
         )
@@ -98,7 +98,7 @@ class _Tracer:
         self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> AsyncIterator[Any]:
         return astepped(
-            _current,
+            active_span,
             lambda: _SpanWatch(self._open(instance, args, kwargs)),
             lambda: wrapped(*args, **kwargs),
         )
@@ -160,7 +160,7 @@ def trace(
     """
     if name is not None and (not isinstance(name, str) or not name):
         raise ConfigurationError(f"trace name must be a non-empty string, not {name!r}")
-    _check_kind(kind)
+    check_kind(kind)
 
     def decorate(target: Callable[P, R]) -> Callable[P, R]:
         inner = unwrap_callable(target)

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Span",
+    "active_span",
+    "check_kind",
+    "error_type_name",
     "capturing_content",
     "current_span",
     "current_trace_id",
@@ -42,7 +45,7 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_current: ContextVar[Span | None] = ContextVar("llmguard.span", default=None)
+active_span: ContextVar[Span | None] = ContextVar("llmguard.span", default=None)
 _getrandbits = random.getrandbits
 _time_ns = time.time_ns
 _perf_ns = time.perf_counter_ns
@@ -87,7 +90,8 @@ _TRACE_KINDS = frozenset(get_args(RecordKind)) - {"internal", "feedback"}
 _MAX_ERROR_CHARS = 2000
 
 
-def _error_type(exc: BaseException) -> str:
+def error_type_name(exc: BaseException) -> str:
+    """The name a record gives an exception type: module-qualified, bare for builtins."""
     cls = type(exc)
     if cls.__module__ == "builtins":
         return cls.__qualname__
@@ -180,7 +184,7 @@ class Span:
     def start(self, parent: Span | None = None) -> Span:
         """Start timing, as a child of ``parent`` (by default the current span)."""
         if parent is None:
-            parent = _current.get()
+            parent = active_span.get()
         if parent is None:
             outer = _otel_parent() if "opentelemetry.trace" in sys.modules else None
             if outer is None:
@@ -214,7 +218,7 @@ class Span:
     def __enter__(self) -> Span:
         if not self._start_ns:
             self.start()
-        self._token = _current.set(self)
+        self._token = active_span.set(self)
         return self
 
     def __exit__(
@@ -228,11 +232,11 @@ class Span:
         token, self._token = self._token, None
         if token is not None:
             try:
-                _current.reset(token)
+                active_span.reset(token)
             except ValueError:
                 # Exited in another context than it was entered in (an async generator
                 # finalized elsewhere): restore the parent there instead.
-                _current.set(token.old_value if token.old_value is not token.MISSING else None)
+                active_span.set(token.old_value if token.old_value is not token.MISSING else None)
         self.end()
 
     async def __aenter__(self) -> Span:
@@ -327,7 +331,7 @@ class Span:
     def record_exception(self, exc: BaseException) -> None:
         """Mark the span failed with ``exc``'s type and message."""
         self.status = "error"
-        self.error_type = _error_type(exc)
+        self.error_type = error_type_name(exc)
         try:
             message = str(exc)
         except Exception:
@@ -423,18 +427,18 @@ def span(name: str, /, *, kind: RecordKind = "span", **attributes: Any) -> Span:
     """
     if not isinstance(name, str) or not name:
         raise ConfigurationError(f"a span name must be a non-empty string, not {name!r}")
-    _check_kind(kind)
+    check_kind(kind)
     return Span(name, kind, attributes)
 
 
 def current_span() -> Span | None:
     """The span open in the current context, if any."""
-    return _current.get()
+    return active_span.get()
 
 
 def current_trace_id() -> str | None:
     """The id of the trace open in the current context, if any (32 hex digits)."""
-    current = _current.get()
+    current = active_span.get()
     return None if current is None else current.trace_id
 
 
@@ -454,6 +458,7 @@ def propagate(fn: Callable[P, R]) -> Callable[P, R]:
     return run_in_context
 
 
-def _check_kind(kind: object) -> None:
+def check_kind(kind: object) -> None:
+    """Raise `ConfigurationError` unless ``kind`` is a kind a user span may have."""
     if kind not in _TRACE_KINDS:
         raise ConfigurationError(f"kind must be one of {sorted(_TRACE_KINDS)}, not {kind!r}")

@@ -475,8 +475,8 @@ def _safe_url(url: str) -> str:
 def _report(problem: str, exc: BaseException | None) -> None:
     """A rate-limited warning and an ``internal`` record; never raises."""
     try:
-        from llmguard._delivery.pipeline import _pipeline
+        from llmguard._delivery.pipeline import report
 
-        _pipeline().report(problem, exc)
+        report(problem, exc)
     except Exception:  # reporting must not break the call it reports on
         logger.warning("llmguard: %s", problem)
