@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 import pytest
@@ -11,6 +12,7 @@ import llmguard.adapters
 import llmguard.pricing
 import llmguard.sinks
 import llmguard.testing
+import llmguard.types
 
 EXPORTS = {
     "llmguard": [
@@ -99,6 +101,7 @@ EXPORTS = {
         "testing",
         "tool",
         "trace",
+        "types",
     ],
     "llmguard.adapters": [
         "Adapter",
@@ -142,6 +145,27 @@ EXPORTS = {
         "FakeLLM",
         "ToolAnswer",
         "capture",
+    ],
+    "llmguard.types": [
+        "SCHEMA_VERSION",
+        "Attempts",
+        "ContentDigest",
+        "DeliveryStats",
+        "FieldError",
+        "FlushResult",
+        "InlineAttempt",
+        "NoSchema",
+        "Permit",
+        "Reask",
+        "Redactor",
+        "Reservation",
+        "RunState",
+        "Settings",
+        "SinkStats",
+        "StreamInfo",
+        "TokenCount",
+        "Tokenizer",
+        "reserve",
     ],
     "llmguard.stores": [
         "BudgetSnapshot",
@@ -207,3 +231,29 @@ def test_version_is_a_string() -> None:
     """__version__ is a non-empty version string."""
     assert isinstance(llmguard.__version__, str)
     assert llmguard.__version__[0].isdigit()
+
+
+@pytest.mark.parametrize("name", llmguard.types.__all__)
+def test_low_level_types_are_the_same_objects_at_the_top(name: str) -> None:
+    """Each name of llmguard.types is still importable from llmguard, as the same object."""
+    assert getattr(llmguard, name) is getattr(llmguard.types, name)
+
+
+@pytest.mark.parametrize(
+    ("module_name", "name"),
+    [(m, n) for m, names in EXPORTS.items() for n in names if m in ("llmguard", "llmguard.types")],
+)
+def test_public_classes_name_their_public_module(module_name: str, name: str) -> None:
+    """A public class's repr names the module users import it from, not a private one."""
+    obj = getattr(importlib.import_module(module_name), name)
+    if isinstance(obj, type):
+        assert not obj.__module__.startswith("llmguard._") or dataclasses.is_dataclass(obj)
+
+
+def test_classes_of_private_packages_show_their_public_name() -> None:
+    """Guard, Budget, Span and the types module's classes read as llmguard.X in reprs."""
+    assert repr(llmguard.Guard) == "<class 'llmguard.Guard'>"
+    assert repr(llmguard.Budget) == "<class 'llmguard.Budget'>"
+    assert llmguard.Span.__module__ == "llmguard"
+    assert llmguard.types.NoSchema.__module__ == "llmguard.types"
+    assert llmguard.ReplayError.__module__ == "llmguard.exceptions"

@@ -7,7 +7,9 @@ own failures reach the application.
 
 from __future__ import annotations
 
-from llmguard import adapters, pricing, redact, sinks, stores, testing
+import dataclasses as _dataclasses
+
+from llmguard import adapters, pricing, redact, sinks, stores, testing, types
 from llmguard._agents.runs import Agent, AgentStopped, Run, agent, current_run, steps
 from llmguard._agents.tools import Tool, acall_tool, call_tool, tool
 from llmguard._core.field_errors import FieldError
@@ -145,4 +147,27 @@ __all__ = [
     "testing",
     "tool",
     "trace",
+    "types",
 ]
+
+
+def _show_public_homes() -> None:
+    """Make public classes name the module users import them from, in reprs and tracebacks.
+
+    ``llmguard.Guard``, not ``llmguard._guard.policy.Guard`` (httpx does the same). The
+    classes of `llmguard.types` name that module. Dataclasses keep their own module:
+    pydantic resolves their annotations there when it builds their serializers.
+    """
+    for home, names in (("llmguard.types", types.__all__), ("llmguard", __all__)):
+        namespace = vars(types) if home == "llmguard.types" else globals()
+        for name in names:
+            obj = namespace[name]
+            if (
+                isinstance(obj, type)
+                and obj.__module__.startswith("llmguard._")
+                and not _dataclasses.is_dataclass(obj)
+            ):
+                obj.__module__ = home
+
+
+_show_public_homes()

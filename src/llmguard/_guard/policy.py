@@ -30,6 +30,19 @@ class NoSchema:
     """The output type of a guard without a schema: functions keep their return type."""
 
 
+class _ReturnsAny:
+    """Never instantiated: the bound of `_AnyR`, so that only ``-> Any`` matches it."""
+
+
+# Every `Guard.__call__` overload takes the function as `Callable[P, <type variable>]`, so
+# that mypy infers the same parameter type for all of them. A signature mentioning Any
+# makes mypy try every overload; had the matches inferred different parameter types, the
+# call would be ambiguous and the guarded function `def (*Any, **Any) -> Any`. With equal
+# ones the first match wins, and `_AnyR` puts a sync `-> Any` before the awaitable case.
+_AnyR = TypeVar("_AnyR", bound=_ReturnsAny)
+_AwaitableR = TypeVar("_AwaitableR", bound=Awaitable[Any])
+
+
 _ON_FAIL = ("raise", "return")
 
 
@@ -122,10 +135,13 @@ class Guard(Generic[T]):
     ) -> Callable[P, R]: ...
 
     @overload
-    def __call__(self, fn: Callable[P, Awaitable[Any]], /) -> Callable[P, Awaitable[T]]: ...
+    def __call__(self, fn: Callable[P, _AnyR], /) -> Callable[P, T]: ...
 
     @overload
-    def __call__(self, fn: Callable[P, Any], /) -> Callable[P, T]: ...
+    def __call__(self, fn: Callable[P, _AwaitableR], /) -> Callable[P, Awaitable[T]]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> Callable[P, T]: ...
 
     def __call__(self, fn: Callable[P, Any], /) -> Callable[P, Any]:
         """Guard every call of ``fn``."""
