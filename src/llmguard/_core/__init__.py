@@ -1,5 +1,5 @@
 """The ground floor: records, content snapshots, context variables, the one wrapper.
 
-Everything else builds on these; nothing here imports any other part of llmguard
-except `llmguard.exceptions`' data types' own modules.
+Every other part of llmguard builds on these; nothing here imports anything outside
+`_core`, not even `llmguard.exceptions`, whose errors carry `_core`'s values.
 """

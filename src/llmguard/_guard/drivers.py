@@ -1,17 +1,21 @@
-"""The drivers of the guarded flow: the only code that calls, sleeps or iterates.
+"""The one sync and the one async driver of a guarded call: the only code that calls,
+sleeps or iterates.
 
-`llmguard._guard.flow.guarded_flow` is a generator that yields the requests below and is sent
-a `Result` for each. `run_sync` and `run_async` carry them out, each in its own world,
-so the flow's policy exists once for both.
+A guarded call is a sequence of requests (`llmguard._guard.flow.Steps`): `Invoke` the
+function, `Pause` before a retry, `Drain` a stream, each answered with a `Result`, until
+`Done`. `advance_sync` and `advance_async` carry out the waits and stream reads and stop
+at the next call to make; `run_sync` and `run_async` make that call themselves, while the
+inline form (``guard.attempts(...)``) hands it to the caller's ``with`` block. So the
+decorated call, its direct first attempt and the inline form share one driver per world.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llmguard._tracing.spans import Span, active_span
 from llmguard.adapters import accumulator_for
@@ -20,10 +24,14 @@ if TYPE_CHECKING:
     from llmguard._guard.call import Call
 
 __all__ = [
+    "Done",
     "Drain",
     "Invoke",
     "Pause",
+    "Requests",
     "Result",
+    "advance_async",
+    "advance_sync",
     "drain_async",
     "drain_sync",
     "invoke_async",
@@ -60,6 +68,13 @@ class Drain:
 
 
 @dataclass(slots=True)
+class Done:
+    """The call is over: ``value`` is what the caller gets (or a stream hand-off)."""
+
+    value: Any
+
+
+@dataclass(slots=True)
 class Result:
     """What happened when the driver did what the flow asked: a value or an exception."""
 
@@ -67,50 +82,59 @@ class Result:
     error: BaseException | None = None
 
 
-def run_sync(
-    flow: Generator[Invoke | Pause | Drain, Any, Any], sleep: Callable[[float], object]
-) -> Any:
-    """Drive a flow with plain calls and a blocking sleep."""
-    try:
-        request = next(flow)
-    except StopIteration as stop:  # done before asking for anything (see `Started`)
-        return stop.value
+class Requests(Protocol):
+    """A guarded call's requests: `send` what the last one gave, get the next one."""
+
+    def send(self, sent: Any, /) -> Invoke | Pause | Drain | Done:
+        """The next request; ``None`` is sent for the first."""
+        ...
+
+
+def advance_sync(steps: Requests, sent: Any, sleep: Callable[[float], object]) -> Invoke | Done:
+    """Send ``sent``, then wait and read streams as asked, up to the next call or the end."""
+    request = steps.send(sent)
     while True:
-        if isinstance(request, Invoke):
-            sent: Any = invoke_sync(request.call, request.span)
-        elif isinstance(request, Pause):
+        if isinstance(request, Pause):
             sleep(request.seconds)
-            sent = None
+            request = steps.send(None)
+        elif isinstance(request, Drain):
+            request = steps.send(drain_sync(request.stream))
         else:
-            sent = drain_sync(request.stream)
-        try:
-            request = flow.send(sent)
-        except StopIteration as stop:
-            return stop.value
+            return request
 
 
-async def run_async(
-    flow: Generator[Invoke | Pause | Drain, Any, Any], sleep: Callable[[float], object] | None
-) -> Any:
-    """Drive a flow with awaited calls and ``asyncio.sleep`` (or the injected sleep)."""
-    try:
-        request = next(flow)
-    except StopIteration as stop:
-        return stop.value
+async def advance_async(
+    steps: Requests, sent: Any, sleep: Callable[[float], object] | None
+) -> Invoke | Done:
+    """`advance_sync` with ``asyncio.sleep`` (or an injected sleep) and async streams."""
+    request = steps.send(sent)
     while True:
-        if isinstance(request, Invoke):
-            sent: Any = await invoke_async(request.call, request.span)
-        elif isinstance(request, Pause):
+        if isinstance(request, Pause):
             waited = (sleep or asyncio.sleep)(request.seconds)
             if inspect.isawaitable(waited):
                 await waited
-            sent = None
+            request = steps.send(None)
+        elif isinstance(request, Drain):
+            request = steps.send(await drain_async(request.stream))
         else:
-            sent = await drain_async(request.stream)
-        try:
-            request = flow.send(sent)
-        except StopIteration as stop:
-            return stop.value
+            return request
+
+
+def run_sync(steps: Requests, sleep: Callable[[float], object]) -> Any:
+    """Drive a guarded call to its end with plain calls and a blocking sleep."""
+    request = advance_sync(steps, None, sleep)
+    while not isinstance(request, Done):
+        request = advance_sync(steps, invoke_sync(request.call, request.span), sleep)
+    return request.value
+
+
+async def run_async(steps: Requests, sleep: Callable[[float], object] | None) -> Any:
+    """Drive a guarded call to its end with awaited calls and ``asyncio.sleep``."""
+    request = await advance_async(steps, None, sleep)
+    while not isinstance(request, Done):
+        result = await invoke_async(request.call, request.span)
+        request = await advance_async(steps, result, sleep)
+    return request.value
 
 
 def invoke_sync(call: Call, span: Span) -> Result:

@@ -25,7 +25,7 @@ from llmguard._core.content import snapshot
 from llmguard._core.context import check_run, open_run
 from llmguard._core.outcomes import Attempt, Outcome
 from llmguard._core.records import sum_usage
-from llmguard._guard.drivers import Drain, Invoke, Pause, Result
+from llmguard._guard.drivers import Done, Drain, Invoke, Pause, Result
 from llmguard._guard.limits import Admission, CallLimits, Limits
 from llmguard._guard.passthrough import OutputCap
 from llmguard._spend.budgets import active as active_budgets
@@ -52,13 +52,14 @@ if TYPE_CHECKING:
     from llmguard.adapters import Reply
 
 __all__ = [
-    "Failure",
-    "Attempt",
     "Charged",
+    "Failure",
     "Plan",
     "Started",
+    "Steps",
     "StreamHandOff",
     "Tally",
+    "describe",
     "direct",
     "guarded_flow",
     "open_attempt",
@@ -185,6 +186,57 @@ def settle_direct(
     tally = Tally(None)
     tally.close(span, attempt)
     return True, _accept(plan, tally, llm, attempt)
+
+
+class Steps:
+    """One guarded call as the requests its driver carries out, until `Done`.
+
+    With nothing to check, count, reserve or wait for before the call (`direct`), attempt
+    1 is asked for here and judged by `settle_direct`; `guarded_flow` takes over from it
+    on anything but an accepted answer, and from the start otherwise. Either way a
+    driver sees one sequence: `send` the result of the last request, get the next one.
+    """
+
+    __slots__ = ("_call", "_flow", "_head", "_llm", "_plan")
+
+    def __init__(self, plan: Plan, call: Call, llm: Span) -> None:
+        self._plan, self._call, self._llm = plan, call, llm
+        self._flow: Generator[Invoke | Pause | Drain, Any, Any] | None = None
+        self._head: tuple[Span, float] | None = None
+
+    @classmethod
+    def of(cls, flow: Generator[Invoke | Pause | Drain, Any, Any]) -> Steps:
+        """The steps of a flow already made (for tests and tools that build one)."""
+        steps = cls.__new__(cls)
+        steps._flow, steps._head = flow, None
+        return steps
+
+    def send(self, sent: Any) -> Invoke | Pause | Drain | Done:
+        """The next request, given what the last one gave (``None`` for the first)."""
+        flow = self._flow
+        if flow is None:
+            plan, call, llm = self._plan, self._call, self._llm
+            head = self._head
+            if head is None and direct(plan):
+                span = open_attempt(llm)
+                self._head = (span, time.perf_counter())
+                return Invoke(call, span)
+            started = None
+            if head is not None:
+                done, value = settle_direct(plan, call, llm, head[0], head[1], sent)
+                if done:
+                    return Done(value)
+                started, sent = value, None
+            flow = self._flow = guarded_flow(plan, call, llm, started)
+        try:
+            return flow.send(sent)
+        except StopIteration as stop:
+            return Done(stop.value)
+
+    def close(self) -> None:
+        """Stop where the call is: the flow's generator, if it was started, is closed."""
+        if self._flow is not None:
+            self._flow.close()
 
 
 def _accept(plan: Plan, tally: Tally, llm: Span, attempt: Attempt) -> Any:

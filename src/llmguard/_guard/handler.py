@@ -9,15 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from llmguard._core.content import snapshot
 from llmguard._core.wrap import Wrapped, unwrap_callable
 from llmguard._guard.call import Call, Parameters
-from llmguard._guard.drivers import invoke_async, invoke_sync, run_async, run_sync
-from llmguard._guard.flow import (
-    Failure,
-    StreamHandOff,
-    direct,
-    guarded_flow,
-    open_attempt,
-    settle_direct,
-)
+from llmguard._guard.drivers import run_async, run_sync
+from llmguard._guard.flow import Failure, Steps, StreamHandOff
 from llmguard._guard.limits import OUTPUT_PARAMS
 from llmguard._guard.passthrough import pass_through
 from llmguard._tracing.prompt import tag, take_pending
@@ -108,19 +101,8 @@ class Handler:
         call = self._call(wrapped, instance, args, kwargs)
         llm = self._open(call)
         token = active_span.set(llm)
-        plan = self.plan
-        sleep = self.guard.sleep or time.sleep
         try:
-            if direct(plan):
-                span = open_attempt(llm)
-                started = time.perf_counter()
-                done, result = settle_direct(
-                    plan, call, llm, span, started, invoke_sync(call, span)
-                )
-                if not done:
-                    result = run_sync(guarded_flow(plan, call, llm, result), sleep)
-            else:
-                result = run_sync(guarded_flow(plan, call, llm), sleep)
+            result = run_sync(Steps(self.plan, call, llm), self.guard.sleep or time.sleep)
         except BaseException as exc:
             return failed(self.guard, llm, exc)
         finally:
@@ -133,19 +115,8 @@ class Handler:
         call = self._call(wrapped, instance, args, kwargs)
         llm = self._open(call)
         token = active_span.set(llm)
-        plan = self.plan
-        sleep = self.guard.sleep
         try:
-            if direct(plan):
-                span = open_attempt(llm)
-                started = time.perf_counter()
-                done, result = settle_direct(
-                    plan, call, llm, span, started, await invoke_async(call, span)
-                )
-                if not done:
-                    result = await run_async(guarded_flow(plan, call, llm, result), sleep)
-            else:
-                result = await run_async(guarded_flow(plan, call, llm), sleep)
+            result = await run_async(Steps(self.plan, call, llm), self.guard.sleep)
         except BaseException as exc:
             return failed(self.guard, llm, exc)
         finally:

@@ -6,14 +6,13 @@ decorated call; the caller's ``with`` block stands where the function call would
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Generic, TypeVar
 
 from llmguard._guard.call import Call, Parameters
-from llmguard._guard.drivers import Invoke, Pause, Result, drain_async, drain_sync
-from llmguard._guard.flow import guarded_flow
+from llmguard._guard.drivers import Done, Result, advance_async, advance_sync
+from llmguard._guard.flow import Steps
 from llmguard._guard.handler import Handler, Policy, failed, succeeded
 from llmguard._tracing.spans import Span, active_span
 from llmguard.exceptions import ConfigurationError
@@ -79,29 +78,22 @@ class Attempts(Generic[T]):
     def __iter__(self) -> Iterator[InlineAttempt[T]]:
         handler = self._handler
         llm = handler._open(self._call)
-        flow = guarded_flow(handler.plan, self._call, llm)
+        steps = Steps(handler.plan, self._call, llm)
+        sleep = self._guard.sleep or time.sleep
         token: Any = active_span.set(llm)
         last: InlineAttempt[T] | None = None
         try:
-            request = next(flow)
-            while True:
-                if isinstance(request, Invoke):
-                    last = InlineAttempt(request.call, request.span)
-                    active_span.reset(token)
-                    token = None
-                    yield last
-                    token = active_span.set(llm)
-                    sent: Any = _inline_result(last)
-                elif isinstance(request, Pause):
-                    (self._guard.sleep or time.sleep)(request.seconds)
-                    sent = None
-                else:
-                    sent = drain_sync(request.stream)
-                request = flow.send(sent)
-        except StopIteration as stop:
-            value = succeeded(llm, stop.value)
+            request = advance_sync(steps, None, sleep)
+            while not isinstance(request, Done):
+                last = InlineAttempt(request.call, request.span)
+                active_span.reset(token)
+                token = None
+                yield last
+                token = active_span.set(llm)
+                request = advance_sync(steps, _inline_result(last), sleep)
+            value = succeeded(llm, request.value)
         except GeneratorExit:
-            _left_early(flow, llm, last)
+            _left_early(steps, llm, last)
             raise
         except BaseException as exc:
             value = failed(self._guard, llm, exc)
@@ -114,31 +106,22 @@ class Attempts(Generic[T]):
     async def __aiter__(self) -> AsyncIterator[InlineAttempt[T]]:
         handler = self._handler
         llm = handler._open(self._call)
-        flow = guarded_flow(handler.plan, self._call, llm)
+        steps = Steps(handler.plan, self._call, llm)
+        sleep = self._guard.sleep
         token: Any = active_span.set(llm)
         last: InlineAttempt[T] | None = None
         try:
-            request = next(flow)
-            while True:
-                if isinstance(request, Invoke):
-                    last = InlineAttempt(request.call, request.span)
-                    active_span.reset(token)
-                    token = None
-                    yield last
-                    token = active_span.set(llm)
-                    sent: Any = _inline_result(last)
-                elif isinstance(request, Pause):
-                    waited = (self._guard.sleep or _async_sleep)(request.seconds)
-                    if inspect.isawaitable(waited):
-                        await waited
-                    sent = None
-                else:
-                    sent = await drain_async(request.stream)
-                request = flow.send(sent)
-        except StopIteration as stop:
-            value = succeeded(llm, stop.value)
+            request = await advance_async(steps, None, sleep)
+            while not isinstance(request, Done):
+                last = InlineAttempt(request.call, request.span)
+                active_span.reset(token)
+                token = None
+                yield last
+                token = active_span.set(llm)
+                request = await advance_async(steps, _inline_result(last), sleep)
+            value = succeeded(llm, request.value)
         except GeneratorExit:
-            _left_early(flow, llm, last)
+            _left_early(steps, llm, last)
             raise
         except BaseException as exc:
             value = failed(self._guard, llm, exc)
@@ -157,19 +140,13 @@ def _inline_placeholder(**kwargs: Any) -> Any:
 _inline_placeholder.__qualname__ = "Guard.attempts"
 
 
-def _left_early(flow: Any, llm: Span, last: InlineAttempt[Any] | None) -> None:
+def _left_early(steps: Steps, llm: Span, last: InlineAttempt[Any] | None) -> None:
     """End the records of an inline call whose loop was left before an answer was accepted."""
-    flow.close()
+    steps.close()
     for span in (None if last is None else last._span, llm):
         if span is not None and not span.ended:
             span.set_status("error", "the attempts loop was left before an answer was accepted")
             span.end()
-
-
-def _async_sleep(seconds: float) -> Awaitable[None]:
-    import asyncio
-
-    return asyncio.sleep(seconds)
 
 
 def _inline_result(attempt: InlineAttempt[Any]) -> Any:

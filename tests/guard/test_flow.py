@@ -25,7 +25,7 @@ from llmguard._guard.drivers import (
     run_async,
     run_sync,
 )
-from llmguard._guard.flow import Plan, StreamHandOff, guarded_flow
+from llmguard._guard.flow import Plan, Steps, StreamHandOff, guarded_flow
 from llmguard._guard.schema import compile_schema
 from llmguard._guard.transient import is_transient
 from llmguard._tracing.spans import Span
@@ -270,7 +270,7 @@ def test_run_sync_calls_sleeps_and_drains() -> None:
         return model(messages=messages)
 
     flow, _ = start(make_plan(), triage)
-    assert run_sync(flow, sleeps.append) == Ticket(category="bug", urgency=4)
+    assert run_sync(Steps.of(flow), sleeps.append) == Ticket(category="bug", urgency=4)
     assert sleeps == [0.5]
     assert len(model.calls) == 3
 
@@ -287,7 +287,7 @@ async def test_run_async_awaits_coroutines_and_async_streams() -> None:
         return await model.acall(messages=messages)
 
     flow, _ = start(make_plan(), triage)
-    assert (await run_async(flow, sleep)).urgency == 4
+    assert (await run_async(Steps.of(flow), sleep)).urgency == 4
     assert slept == [0.5]
 
 
@@ -295,7 +295,7 @@ async def test_run_async_defaults_to_asyncio_sleep() -> None:
     """Without an injected sleep, the async driver waits with asyncio.sleep."""
     model = FakeLLM([FakeAPIError(429), GOOD])
     flow, _ = start(make_plan(wait=lambda n, e: 0.0), lambda messages: model(messages=messages))
-    assert (await run_async(flow, None)).urgency == 4
+    assert (await run_async(Steps.of(flow), None)).urgency == 4
 
 
 def test_drivers_set_the_attempt_span_as_current() -> None:
@@ -309,7 +309,7 @@ def test_drivers_set_the_attempt_span_as_current() -> None:
         return GOOD
 
     flow, llm = start(make_plan(), triage)
-    run_sync(flow, lambda seconds: None)
+    run_sync(Steps.of(flow), lambda seconds: None)
     (span,) = seen
     assert span.kind == "attempt"
     assert span.parent_id == llm.span_id
@@ -378,7 +378,7 @@ def test_attempt_records_are_children_of_the_llm_record() -> None:
     flow, llm = start(make_plan(), lambda messages: BAD)
     with capture() as records:
         with pytest.raises(SchemaViolation):
-            run_sync(flow, lambda seconds: None)
+            run_sync(Steps.of(flow), lambda seconds: None)
         llm.end()
     *attempts, record = records
     assert [a.name for a in attempts] == ["attempt 1", "attempt 2"]
