@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, overload
+
+from typing_extensions import Unpack
 
 from llmguard._core.wrap import CallKind, call_kind, unwrap_callable, wrap
 from llmguard._guard.call import Call, Parameters, Reask, default_reask
@@ -19,7 +21,7 @@ from llmguard.exceptions import ConfigurationError
 if TYPE_CHECKING:
     from llmguard._guard.schema import CompiledSchema
 
-__all__ = ["Guard", "NoSchema", "guard"]
+__all__ = ["OPTION_DEFAULTS", "ContextOption", "Guard", "GuardOptions", "NoSchema", "guard"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,6 +45,69 @@ _AnyR = TypeVar("_AnyR", bound=_ReturnsAny)
 _AwaitableR = TypeVar("_AwaitableR", bound=Awaitable[Any])
 
 
+ContextOption = Mapping[str, Any] | Callable[..., Mapping[str, Any]]
+"""A dict passed to pydantic validators, or a callable of the call's arguments giving one."""
+
+
+class GuardOptions(TypedDict, total=False):
+    """The options of `lg.guard` besides ``schema`` and ``context``, written once.
+
+    ``schema`` and ``context`` are left out because their types decide the guard's
+    output type, so each overload of `guard` spells them; every other option is typed
+    here, `Guard.__init__` and those overloads take them as ``**options``, the defaults
+    are `OPTION_DEFAULTS`, and a test holds the options table of ``docs/guard.md`` to
+    this list. See `guard` for what each one means.
+    """
+
+    retries: int
+    reask: Reask | None
+    retry_on: type[BaseException] | tuple[type[BaseException], ...]
+    backoff: Callable[..., float] | None
+    transient_retries: int
+    fallbacks: Iterable[Callable[..., Any]]
+    model: str | None
+    provider: str | None
+    name: str | None
+    tags: Iterable[str]
+    metadata: Mapping[str, Any] | None
+    on_fail: Literal["raise", "return"]
+    sleep: Callable[[float], object] | None
+    max_input_tokens: int | None
+    on_input_overflow: Literal["raise", "truncate"]
+    max_output_tokens: int | None
+    on_output_overflow: Literal["raise", "truncate"]
+    max_total_tokens: int | None
+    max_cost_usd: float | None
+    prompt: Prompt | None
+    rate_limit: RateLimit | None
+
+
+OPTION_DEFAULTS: GuardOptions = {
+    "retries": 1,
+    "reask": None,
+    "retry_on": (),
+    "backoff": None,
+    "transient_retries": 3,
+    "fallbacks": (),
+    "model": None,
+    "provider": None,
+    "name": None,
+    "tags": (),
+    "metadata": None,
+    "on_fail": "raise",
+    "sleep": None,
+    "max_input_tokens": None,
+    "on_input_overflow": "raise",
+    "max_output_tokens": None,
+    "on_output_overflow": "raise",
+    "max_total_tokens": None,
+    "max_cost_usd": None,
+    "prompt": None,
+    "rate_limit": None,
+}
+"""What each option is when it is not given."""
+
+
 _ON_FAIL = ("raise", "return")
 
 
@@ -56,76 +121,66 @@ class Guard(Generic[T]):
         self,
         *,
         schema: Any = None,
-        retries: int = 1,
-        context: Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None = None,
-        reask: Reask | None = None,
-        retry_on: type[BaseException] | tuple[type[BaseException], ...] = (),
-        backoff: Callable[..., float] | None = None,
-        transient_retries: int = 3,
-        fallbacks: Iterable[Callable[..., Any]] = (),
-        model: str | None = None,
-        provider: str | None = None,
-        name: str | None = None,
-        tags: Iterable[str] = (),
-        metadata: Mapping[str, Any] | None = None,
-        on_fail: Literal["raise", "return"] = "raise",
-        sleep: Callable[[float], object] | None = None,
-        max_input_tokens: int | None = None,
-        on_input_overflow: Literal["raise", "truncate"] = "raise",
-        max_output_tokens: int | None = None,
-        on_output_overflow: Literal["raise", "truncate"] = "raise",
-        max_total_tokens: int | None = None,
-        max_cost_usd: float | None = None,
-        prompt: Prompt | None = None,
-        rate_limit: RateLimit | None = None,
+        context: ContextOption | None = None,
+        **options: Unpack[GuardOptions],
     ) -> None:
+        unknown = sorted(set(options) - set(OPTION_DEFAULTS))
+        if unknown:
+            raise ConfigurationError(
+                f"lg.guard got unknown option(s) {', '.join(unknown)}; it takes "
+                f"schema, context, {', '.join(OPTION_DEFAULTS)}"
+            )
+        given: GuardOptions = {**OPTION_DEFAULTS, **options}
         self.schema: CompiledSchema | None = _compile(schema, context)
-        self.retries = _count("retries", retries)
-        self.transient_retries = _count("transient_retries", transient_retries)
+        self.context = context
+        self.retries = _count("retries", given["retries"])
+        self.transient_retries = _count("transient_retries", given["transient_retries"])
+        self.reask = reask = given["reask"]
         if reask is not None and not callable(reask):
             raise ConfigurationError(f"reask must be a callable (call, attempt) -> call: {reask!r}")
-        self.reask = reask
-        self.retry_on = _exception_types(retry_on)
-        for option, value in (("backoff", backoff), ("sleep", sleep)):
+        self.retry_on = _exception_types(given["retry_on"])
+        self.sleep = given["sleep"]
+        for option in ("backoff", "sleep"):
+            value = given[option]
             if value is not None and not callable(value):
                 raise ConfigurationError(f"{option} must be a callable, not {value!r}")
-        self.backoff = Backoff(backoff)
-        self.fallbacks = tuple(fallbacks)
+        self.backoff = Backoff(given["backoff"])
+        self.fallbacks = tuple(given["fallbacks"])
         for fallback in self.fallbacks:
             if not callable(fallback):
                 raise ConfigurationError(f"fallbacks must be callables, not {fallback!r}")
+        self.on_fail = on_fail = given["on_fail"]
         if on_fail not in _ON_FAIL:
             raise ConfigurationError(f"on_fail must be 'raise' or 'return', not {on_fail!r}")
-        self.on_fail = on_fail
-        self.context = context
-        self.sleep = sleep
-        self.name = _optional_str("name", name)
-        attributes: dict[str, Any] = {"model": _optional_str("model", model)}
-        attributes["provider"] = _optional_str("provider", provider)
+        self.name = _optional_str("name", given["name"])
+        self.model = model = _optional_str("model", given["model"])
+        attributes: dict[str, Any] = {"model": model}
+        attributes["provider"] = _optional_str("provider", given["provider"])
+        tags = given["tags"]
         attributes["tags"] = (tags,) if isinstance(tags, str) else tuple(tags)
+        metadata = given["metadata"]
         if metadata is not None and not isinstance(metadata, Mapping):
             raise ConfigurationError(f"metadata must be a dict, not {metadata!r}")
         attributes.update(metadata or {})
         self.attributes = {k: v for k, v in attributes.items() if v is not None and v != ()}
         self._plan_fallbacks = tuple((f, Parameters.of(f)) for f in self.fallbacks)
         limits = Limits.checked(
-            max_input_tokens=max_input_tokens,
-            on_input_overflow=on_input_overflow,
-            max_output_tokens=max_output_tokens,
-            on_output_overflow=on_output_overflow,
-            max_total_tokens=max_total_tokens,
-            max_cost_usd=max_cost_usd,
+            max_input_tokens=given["max_input_tokens"],
+            on_input_overflow=given["on_input_overflow"],
+            max_output_tokens=given["max_output_tokens"],
+            on_output_overflow=given["on_output_overflow"],
+            max_total_tokens=given["max_total_tokens"],
+            max_cost_usd=given["max_cost_usd"],
         )
         self.limits = limits if limits != Limits() else None
-        self.model = model
+        self.prompt = prompt = given["prompt"]
         if prompt is not None and not isinstance(prompt, Prompt):
             raise ConfigurationError(f"prompt must be an lg.Prompt, not {prompt!r}")
-        self.prompt = prompt
+        self.rate_limit = rate_limit = given["rate_limit"]
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ConfigurationError(
                 f"rate_limit must be an lg.rate_limit(...), not {rate_limit!r}"
             )
-        self.rate_limit = rate_limit
 
     # -- as a decorator ------------------------------------------------------------------
 
@@ -265,86 +320,20 @@ def guard(fn: Callable[P, R], /) -> Callable[P, R]: ...
 def guard(
     *,
     schema: type[T],
-    retries: int = ...,
-    context: Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None = ...,
-    reask: Reask | None = ...,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] = ...,
-    backoff: Callable[..., float] | None = ...,
-    transient_retries: int = ...,
-    fallbacks: Iterable[Callable[..., Any]] = ...,
-    model: str | None = ...,
-    provider: str | None = ...,
-    name: str | None = ...,
-    tags: Iterable[str] = ...,
-    metadata: Mapping[str, Any] | None = ...,
-    on_fail: Literal["raise", "return"] = ...,
-    sleep: Callable[[float], object] | None = ...,
-    max_input_tokens: int | None = ...,
-    on_input_overflow: Literal["raise", "truncate"] = ...,
-    max_output_tokens: int | None = ...,
-    on_output_overflow: Literal["raise", "truncate"] = ...,
-    max_total_tokens: int | None = ...,
-    max_cost_usd: float | None = ...,
-    prompt: Prompt | None = ...,
-    rate_limit: RateLimit | None = ...,
+    context: ContextOption | None = ...,
+    **options: Unpack[GuardOptions],
 ) -> Guard[T]: ...
 
 
 @overload
 def guard(
-    *,
-    schema: None = ...,
-    retries: int = ...,
-    context: None = ...,
-    reask: Reask | None = ...,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] = ...,
-    backoff: Callable[..., float] | None = ...,
-    transient_retries: int = ...,
-    fallbacks: Iterable[Callable[..., Any]] = ...,
-    model: str | None = ...,
-    provider: str | None = ...,
-    name: str | None = ...,
-    tags: Iterable[str] = ...,
-    metadata: Mapping[str, Any] | None = ...,
-    on_fail: Literal["raise", "return"] = ...,
-    sleep: Callable[[float], object] | None = ...,
-    max_input_tokens: int | None = ...,
-    on_input_overflow: Literal["raise", "truncate"] = ...,
-    max_output_tokens: int | None = ...,
-    on_output_overflow: Literal["raise", "truncate"] = ...,
-    max_total_tokens: int | None = ...,
-    max_cost_usd: float | None = ...,
-    prompt: Prompt | None = ...,
-    rate_limit: RateLimit | None = ...,
+    *, schema: None = ..., context: None = ..., **options: Unpack[GuardOptions]
 ) -> Guard[NoSchema]: ...
 
 
 @overload
 def guard(
-    *,
-    schema: Any,
-    retries: int = ...,
-    context: Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None = ...,
-    reask: Reask | None = ...,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] = ...,
-    backoff: Callable[..., float] | None = ...,
-    transient_retries: int = ...,
-    fallbacks: Iterable[Callable[..., Any]] = ...,
-    model: str | None = ...,
-    provider: str | None = ...,
-    name: str | None = ...,
-    tags: Iterable[str] = ...,
-    metadata: Mapping[str, Any] | None = ...,
-    on_fail: Literal["raise", "return"] = ...,
-    sleep: Callable[[float], object] | None = ...,
-    max_input_tokens: int | None = ...,
-    on_input_overflow: Literal["raise", "truncate"] = ...,
-    max_output_tokens: int | None = ...,
-    on_output_overflow: Literal["raise", "truncate"] = ...,
-    max_total_tokens: int | None = ...,
-    max_cost_usd: float | None = ...,
-    prompt: Prompt | None = ...,
-    rate_limit: RateLimit | None = ...,
+    *, schema: Any, context: ContextOption | None = ..., **options: Unpack[GuardOptions]
 ) -> Guard[Any]: ...
 
 
