@@ -22,11 +22,14 @@ from llmguard._core.outcomes import RunState
 from llmguard._core.wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
 from llmguard._spend.budgets import Budget
 from llmguard._tracing.spans import Span, active_span
-from llmguard.exceptions import ConfigurationError, LimitExceeded
-from llmguard.exceptions import LoopDetected as Loop
-from llmguard.exceptions import StepLimitExceeded as StepLimit
-from llmguard.exceptions import TimeLimitExceeded as TimeLimit
-from llmguard.exceptions import ToolCallLimitExceeded as ToolLimit
+from llmguard.exceptions import (
+    ConfigurationError,
+    LimitExceeded,
+    LoopDetected,
+    StepLimitExceeded,
+    TimeLimitExceeded,
+    ToolCallLimitExceeded,
+)
 
 __all__ = ["Agent", "AgentStopped", "Run", "RunState", "agent", "current_run", "steps"]
 
@@ -137,7 +140,7 @@ class Run:
         with self._lock:
             if limit is not None and self.steps >= limit:
                 raise self._refuse(
-                    StepLimit, f"took its max_steps={limit} steps", limit="max_steps",
+                    StepLimitExceeded, f"took its max_steps={limit} steps", limit="max_steps",
                     maximum=limit, used=self.steps, requested=1,
                 )  # fmt: skip
             if state is not None:
@@ -157,7 +160,7 @@ class Run:
         limit = self.agent.max_repeats
         if limit is not None and self._unchanged >= limit:
             raise self._refuse(
-                Loop, f"made no progress: its state was unchanged for {limit} steps",
+                LoopDetected, f"made no progress: its state was unchanged for {limit} steps",
                 tool=None, arguments=state, count=self._unchanged + 1, limit="max_repeats",
                 maximum=limit, used=self._unchanged,
             )  # fmt: skip
@@ -172,14 +175,14 @@ class Run:
         with self._lock:
             if limit is not None and self.tool_calls >= limit:
                 raise self._refuse(
-                    ToolLimit, f"made its max_tool_calls={limit} calls; {tool!r} "
+                    ToolCallLimitExceeded, f"made its max_tool_calls={limit} calls; {tool!r} "
                     "was not called", limit="max_tool_calls", maximum=limit,
                     used=self.tool_calls, requested=1,
                 )  # fmt: skip
             count = self._repeats.get(key, 0) + 1
             if repeats is not None and count > repeats:
                 raise self._refuse(
-                    Loop, f"is looping: tool {tool!r} called {count} times with the "
+                    LoopDetected, f"is looping: tool {tool!r} called {count} times with the "
                     f"same arguments {key[1]} (max_repeats={repeats})", tool=tool,
                     arguments=arguments, count=count, maximum=repeats, used=count - 1,
                     requested=1, limit="max_repeats",
@@ -195,10 +198,10 @@ class Run:
         if now >= self._deadline:
             raise self._timeout(now - self._started)
 
-    def _timeout(self, elapsed: float) -> TimeLimit:
+    def _timeout(self, elapsed: float) -> TimeLimitExceeded:
         limit = self.agent.timeout_s or 0.0
         return self._refuse(
-            TimeLimit, f"ran past its deadline: timeout_s={limit}", limit="timeout_s",
+            TimeLimitExceeded, f"ran past its deadline: timeout_s={limit}", limit="timeout_s",
             maximum=limit, used=elapsed,
         )  # fmt: skip
 
@@ -388,7 +391,7 @@ class Agent:
         if call_kind(fn) in (CallKind.GENERATOR, CallKind.ASYNC_GENERATOR):
             raise ConfigurationError(f"lg.agent cannot decorate a generator function: {fn!r}")
         name = self.name or getattr(target, "__qualname__", None) or "agent"
-        return wrap(fn, _Decorated(self, name))
+        return wrap(fn, _AgentHandler(self, name))
 
 
 def _own_run(owner: Agent) -> Run:
@@ -398,7 +401,7 @@ def _own_run(owner: Agent) -> Run:
     return run
 
 
-class _Decorated:
+class _AgentHandler:
     """The handler behind ``@lg.agent``: one run around each call."""
 
     def __init__(self, agent: Agent, name: str) -> None:

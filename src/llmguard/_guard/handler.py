@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from llmguard._guard.flow import Plan
     from llmguard._tracing.prompt import Prompt
 
-__all__ = ["Handler", "Policy", "claim_rendered", "failed", "succeeded"]
+__all__ = ["GuardHandler", "Policy", "claim_rendered", "failed", "succeeded"]
 
 
 class Policy(Protocol):
@@ -52,7 +52,7 @@ class Policy(Protocol):
         ...
 
 
-class Handler:
+class GuardHandler:
     """What runs around each call of one guarded function."""
 
     __slots__ = ("cap_params", "guard", "name", "params", "plan", "reads_messages", "reads_model")

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 from llmguard._guard.call import Call, Parameters
 from llmguard._guard.drivers import Done, Result, advance_async, advance_sync
 from llmguard._guard.flow import Steps
-from llmguard._guard.handler import Handler, Policy, failed, succeeded
+from llmguard._guard.handler import GuardHandler, Policy, failed, succeeded
 from llmguard._tracing.spans import Span, active_span
 from llmguard.exceptions import ConfigurationError
 
@@ -73,7 +73,7 @@ class Attempts(Generic[T]):
         params = Parameters({}, frozenset({"messages", "prompt"}), False)
         kwargs = {"messages": messages} if messages is not None else {"prompt": prompt}
         self._call = Call(_inline_placeholder, (), kwargs, params)
-        self._handler = Handler(guard, _inline_placeholder, params)
+        self._handler = GuardHandler(guard, _inline_placeholder, params)
 
     def __iter__(self) -> Iterator[InlineAttempt[T]]:
         handler = self._handler

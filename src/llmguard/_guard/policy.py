@@ -10,7 +10,7 @@ from typing_extensions import Unpack
 from llmguard._core.wrap import CallKind, call_kind, unwrap_callable, wrap
 from llmguard._guard.call import Call, Parameters, Reask, default_reask
 from llmguard._guard.flow import Plan
-from llmguard._guard.handler import Handler
+from llmguard._guard.handler import GuardHandler
 from llmguard._guard.inline import Attempts
 from llmguard._guard.limits import Limits
 from llmguard._guard.transient import Backoff, is_transient
@@ -212,7 +212,7 @@ class Guard(Generic[T]):
         params = Parameters.of(fn)
         self._check_reask(target, params)
         self._check_input_cap(target, params)
-        return wrap(fn, Handler(self, fn, params))
+        return wrap(fn, GuardHandler(self, fn, params))
 
     def _check_input_cap(self, target: Callable[..., Any], params: Parameters) -> None:
         if self.limits is None or self.limits.max_input_tokens is None:

@@ -59,7 +59,7 @@ def active() -> tuple[Budget, ...]:
     return tuple(dict.fromkeys(stack))
 
 
-class _Decorated:
+class _BudgetHandler:
     """The handler behind ``@budget``: the budget active only while the function runs."""
 
     __slots__ = ("budget",)
@@ -325,7 +325,7 @@ class Budget(Scoped):
         """
         if not callable(unwrap_callable(fn)):
             raise ConfigurationError(f"a budget can decorate a function, not {fn!r}")
-        return wrap(fn, _Decorated(self))
+        return wrap(fn, _BudgetHandler(self))
 
     # -- accounting, always with the lock held ------------------------------------------
 
