@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import llmguard as lg
 from llmguard import pricing
+from llmguard._spend import tokens as _tokens
+
+# The helpers' asserts report like the tests' own: rewritten, as long as this runs
+# before the first import of tests._helpers (conftest.py is loaded before any test).
+pytest.register_assert_rewrite("tests._helpers")
+
+# The o200k_base and cl100k_base encoding files, as tiktoken caches them (by URL hash).
+TIKTOKEN_DATA = Path(__file__).resolve().parent / "data" / "tiktoken"
 
 
 class ListSink:
@@ -46,3 +55,17 @@ def sink() -> Iterator[ListSink]:
     list_sink = ListSink()
     lg.configure(sinks=[list_sink])
     return list_sink
+
+
+@pytest.fixture
+def tiktoken_files(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Real encoding files from tests/data, and no encoding cached from another test.
+
+    Modules that count tokens exactly use it for every test:
+    ``pytestmark = pytest.mark.usefixtures("tiktoken_files")``.
+    """
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(TIKTOKEN_DATA))
+    monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
+    _tokens._reset_cache()
+    yield TIKTOKEN_DATA
+    _tokens._reset_cache()

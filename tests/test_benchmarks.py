@@ -18,9 +18,9 @@ from types import ModuleType
 import pytest
 
 from llmguard._spend import tokens as _tokens
+from tests.conftest import TIKTOKEN_DATA
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-TIKTOKEN_DATA = Path(__file__).resolve().parent / "data" / "tiktoken"
 
 
 def _has(module: str) -> bool:

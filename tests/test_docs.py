@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import llmguard as lg
-from tests.redis_server import RedisServer, redis_server_or_skip
+from tests._helpers.redis_server import RedisServer, redis_server_or_skip
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 # Pages written to run top to bottom, offline.

@@ -36,7 +36,7 @@ from llmguard.adapters import (
     adapt,
     register,
 )
-from tests.sdk_mocks import (
+from tests._helpers.sdk_mocks import (
     anthropic_client,
     anthropic_events,
     anthropic_message,

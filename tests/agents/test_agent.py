@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -23,7 +22,6 @@ from llmguard._agents.runs import (
 )
 from llmguard._agents.tools import acall_tool, call_tool, tool
 from llmguard._core.context import check_run
-from llmguard._spend import tokens as _tokens
 from llmguard._spend.budgets import active as active_budgets
 from llmguard.exceptions import (
     BudgetExceeded,
@@ -36,19 +34,9 @@ from llmguard.exceptions import (
 )
 from llmguard.testing import FakeLLM, capture
 
-DATA = Path(__file__).resolve().parent / "data" / "tiktoken"
+pytestmark = pytest.mark.usefixtures("tiktoken_files")
 MODEL = "gpt-4o-mini"
 TURN = {"role": "user", "content": "Will it rain in Oslo tomorrow?"}
-
-
-@pytest.fixture(autouse=True)
-def _encoding_files(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Real encoding files from tests/data, and no encoding cached from another test."""
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(DATA))
-    monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
-    _tokens._reset_cache()
-    yield
-    _tokens._reset_cache()
 
 
 @tool

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from llmguard.cli._dataset import Dataset, DatasetError
-from tests.test_cli_show import _write_trace
-from tests.test_cli_stats import _records
+from tests._helpers.cli_stores import _records, _write_trace
 
 
 def test_version_1_store_is_read_through_its_json(tmp_path: Path) -> None:

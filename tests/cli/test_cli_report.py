@@ -7,7 +7,7 @@ import re
 import struct
 import zlib
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,11 @@ import pytest
 from llmguard._core.records import Record, Usage
 from llmguard.cli import main
 from llmguard.cli._charts import PALETTE, Series, chart, legend, ticks
-from llmguard.sinks import JSONLSink, SQLiteSink
+from tests._helpers.cli_report import START, _Records, _report, _write
 
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_MESSAGE = '<img src=x onerror="alert(2)"> & "quotes"'
 SCHEMA_VIOLATION = "llmguard.exceptions.SchemaViolation"
-START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 # Eight metrics, charted once per function and once per prompt version.
 CHARTS = 16
 CHROMIUM = "/usr/bin/chromium"
@@ -34,34 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _iso(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class _Records:
-    """Builds records with fresh ids."""
-
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-        self._next = 0
-
-    def add(self, name: str, at: datetime, duration: float, **fields: Any) -> Record:
-        self._next += 1
-        values: dict[str, Any] = {
-            "trace_id": f"{self._next:032x}",
-            "span_id": f"{self._next:016x}",
-            "name": name,
-            "kind": "llm",
-            "start": _iso(at),
-            "end": _iso(at + timedelta(milliseconds=duration)),
-            "duration_ms": duration,
-        }
-        values.update(fields)
-        record = Record(**values)
-        self.records.append(record)
-        return record
 
 
 def _records() -> list[Record]:
@@ -112,13 +83,6 @@ def _records() -> list[Record]:
     return out.records
 
 
-def _write(path: Path, records: list[Record]) -> Path:
-    sink = SQLiteSink(path) if path.suffix == ".db" else JSONLSink(path)
-    sink.emit(records)
-    sink.close()
-    return path
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     """An SQLite store of `_records`."""
@@ -136,12 +100,6 @@ class _Tags(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
-
-
-def _report(store: Path, *extra: str) -> str:
-    out = store.with_name("report.html")
-    assert main(["report", str(store), "-o", str(out), *extra]) == 0
-    return out.read_text(encoding="utf-8")
 
 
 def test_report_is_self_contained(store: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from tests.test_cli_report import START, _Records, _report, _write
+from tests._helpers.cli_report import START, _Records, _report, _write
 
 
 def test_busiest_series_are_drawn(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llmguard.cli import main
-from tests.test_cli_report import START, _Records, _report, _write
+from tests._helpers.cli_report import START, _Records, _report, _write
 
 
 def test_auto_bucket_uses_hours_for_short_spans(tmp_path: Path) -> None:

@@ -6,41 +6,12 @@ import io
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pydantic import BaseModel, Field
 
-import llmguard as lg
 from llmguard.cli import main
 from llmguard.cli._progress import TerminalProgress
-from llmguard.sinks import JSONLSink, SQLiteSink
-from llmguard.testing import FakeLLM
-
-
-class Ticket(BaseModel):
-    urgency: int = Field(ge=1, le=5)
-
-
-_fake = FakeLLM([], model="gpt-4o-mini")
-
-
-@lg.guard(schema=Ticket, retries=1)
-def triage(messages: list[dict[str, str]]) -> Any:
-    return _fake(model="gpt-4o-mini", messages=messages)
-
-
-def _write_trace(path: Path) -> str:
-    """Record one traced request with a corrective retry; returns its trace id."""
-    global _fake
-    sink = SQLiteSink(path) if path.suffix == ".db" else JSONLSink(path)
-    lg.configure(sinks=[sink], service="support")
-    _fake = FakeLLM(['{"urgency": 9}', '{"urgency": 4}'], model="gpt-4o-mini")
-    with lg.span("request") as span:
-        triage([{"role": "user", "content": "it broke"}])
-        trace_id = span.trace_id
-    lg.flush()
-    return trace_id
+from tests._helpers.cli_stores import _write_trace
 
 
 @pytest.mark.parametrize("suffix", [".db", ".jsonl"])

@@ -9,13 +9,8 @@ import pytest
 
 import llmguard as lg
 from llmguard.sinks import read_records
+from tests._helpers.reliability import RaisingSink, answer
 from tests.conftest import ListSink
-from tests.reliability._helpers import RaisingSink
-
-
-@lg.trace
-def answer(x: int) -> int:
-    return x * 2
 
 
 def test_records_reach_the_sink_after_flush(sink: ListSink) -> None:

@@ -17,8 +17,8 @@ from llmguard._core.records import Record
 from llmguard._delivery import pipeline as _pipeline
 from llmguard.sinks import MemorySink
 from llmguard.testing import FakeAPIError, FakeLLM, capture
-from tests._times import T0, T1
-from tests.test_pipeline import answer
+from tests._helpers.reliability import answer
+from tests._helpers.times import T0, T1
 
 
 def test_redactor_runs_before_every_sink() -> None:

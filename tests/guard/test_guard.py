@@ -1,7 +1,7 @@
 """Tests for lg.guard: schemas, corrective re-asks, transient retries, fallbacks, streams.
 
 The end-to-end tests go through the real ``openai`` and ``anthropic`` SDK clients on a
-mock transport (tests/sdk_mocks.py), so responses and streams are the SDKs' own objects
+mock transport (tests/_helpers/sdk_mocks.py), so responses and streams are the SDKs' own objects
 and every request the SDK sends can be read back.
 """
 
@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 import llmguard as lg
 from llmguard import Record, StreamInfo, Usage
 from llmguard.testing import FakeAPIError, FakeLLM, ToolAnswer, capture
-from tests.sdk_mocks import (
+from tests._helpers.sdk_mocks import (
     anthropic_client,
     anthropic_events,
     anthropic_message,

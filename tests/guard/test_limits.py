@@ -1,8 +1,8 @@
 """Tests for a guarded call's token and cost caps, and for budgets charged by guarded calls.
 
 Counts are exact: the real encoding files are made available offline from tests/data,
-as in tests/test_tokens.py. Requests that must reach a provider go through the real
-``openai`` and ``anthropic`` SDK clients on a mock transport (tests/sdk_mocks.py), so
+as in tests/spend/test_tokens.py. Requests that must reach a provider go through the real
+``openai`` and ``anthropic`` SDK clients on a mock transport (tests/_helpers/sdk_mocks.py), so
 the request body checked is the one the SDK would send.
 """
 
@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import pytest
@@ -20,9 +19,8 @@ from pydantic import BaseModel, Field
 import llmguard as lg
 from llmguard import Record, Usage
 from llmguard._guard.limits import DEFAULT_OUTPUT_RESERVE
-from llmguard._spend import tokens as _tokens
 from llmguard.testing import FakeAPIError, FakeLLM, capture
-from tests.sdk_mocks import (
+from tests._helpers.sdk_mocks import (
     anthropic_client,
     anthropic_message,
     chat_completion,
@@ -30,7 +28,7 @@ from tests.sdk_mocks import (
     responses_response,
 )
 
-DATA = Path(__file__).resolve().parent / "data" / "tiktoken"
+pytestmark = pytest.mark.usefixtures("tiktoken_files")
 MODEL = "gpt-4o-mini"
 
 SYSTEM_TURN = {"role": "system", "content": "You answer questions about the weather."}
@@ -63,16 +61,6 @@ class Ticket(BaseModel):
 
 GOOD = '{"category": "bug", "urgency": 4}'
 BAD = '{"category": "bug", "urgency": "high"}'
-
-
-@pytest.fixture(autouse=True)
-def _encoding_files(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Real encoding files from tests/data, and no encoding cached from another test."""
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(DATA))
-    monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
-    _tokens._reset_cache()
-    yield
-    _tokens._reset_cache()
 
 
 def split(records: Sequence[Record]) -> tuple[Record, list[Record]]:

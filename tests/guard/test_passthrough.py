@@ -15,7 +15,7 @@ from llmguard._guard.passthrough import AsyncGuardedStream, GuardedStream, pass_
 from llmguard._tracing.spans import Span
 from llmguard.adapters import Reply
 from llmguard.testing import FakeLLM, capture
-from tests.sdk_mocks import chat_chunks
+from tests._helpers.sdk_mocks import chat_chunks
 
 
 class Chunks:

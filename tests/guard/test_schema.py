@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from llmguard._guard.schema import (
@@ -26,32 +26,13 @@ from llmguard._guard.schema import (
     format_errors,
 )
 from llmguard.exceptions import ConfigurationError
+from tests._helpers.schemas import NESTED_JSON_SCHEMA, OBJECT, TICKET, Answer, Ticket
 
 DRAFT_04 = "http://json-schema.org/draft-04/schema#"
 
 
-class Ticket(BaseModel):
-    category: Literal["billing", "bug", "other"]
-    urgency: int = Field(ge=1, le=5)
-
-
 class Batch(BaseModel):
     items: list[Ticket]
-
-
-class Answer(BaseModel):
-    """Cite a retrieved source or abstain: ``source_id`` must be retrieved, or None."""
-
-    text: str
-    source_id: str | None
-
-    @field_validator("source_id")
-    @classmethod
-    def _cited_source_was_retrieved(cls, value: str | None, info: ValidationInfo) -> str | None:
-        doc_ids = (info.context or {}).get("doc_ids", ())
-        if value is not None and value not in doc_ids:
-            raise ValueError(f"{value!r} was not retrieved; cite one of {sorted(doc_ids)} or null")
-        return value
 
 
 @dataclasses.dataclass
@@ -63,21 +44,6 @@ class Point:
 class Movie(TypedDict):
     title: str
     year: int
-
-
-NESTED_JSON_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "items": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"urgency": {"type": "integer", "maximum": 5}},
-                "required": ["urgency"],
-            },
-        }
-    },
-}
 
 
 def errors_of(schema: CompiledSchema, data: Any) -> tuple[FieldError, ...]:
@@ -358,8 +324,6 @@ def test_validate_json_raises_not_json_for_non_json_text() -> None:
 
 # --- extraction ----------------------------------------------------------------------
 
-TICKET = compile_schema(Ticket)
-OBJECT = compile_schema({"type": "object"})
 GOOD = '{"category": "bug", "urgency": 3}'
 
 

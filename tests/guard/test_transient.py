@@ -12,7 +12,7 @@ import tenacity
 
 from llmguard._guard.transient import Backoff, is_transient, retry_after, status_code
 from llmguard.testing import FakeAPIError
-from tests.sdk_mocks import anthropic_client, error_response, http, openai_client
+from tests._helpers.sdk_mocks import anthropic_client, error_response, http, openai_client
 
 USER: Any = [{"role": "user", "content": "hi"}]
 

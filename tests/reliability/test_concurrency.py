@@ -10,7 +10,7 @@ from typing import Any
 import llmguard as lg
 from llmguard.sinks import MemorySink
 from llmguard.testing import capture
-from tests.reliability._helpers import figure
+from tests._helpers.reliability import figure
 
 TASKS = 10_000
 

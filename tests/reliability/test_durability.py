@@ -16,7 +16,7 @@ import llmguard as lg
 from llmguard.cli._dataset import Dataset
 from llmguard.sinks import JSONLSink, SQLiteSink, SQLiteStore, read_records
 from llmguard.sinks._jsonl import read_jsonl
-from tests.reliability._helpers import answer, figure, fork, run_child
+from tests._helpers.reliability import answer, figure, fork, run_child
 
 KILL_RUNS = 4
 

@@ -23,7 +23,7 @@ from llmguard._guard.schema import (
     format_errors,
 )
 from llmguard.cli._dataset import Dataset, DatasetError, Window
-from tests.test_schema import NESTED_JSON_SCHEMA, OBJECT, TICKET, Answer, Ticket
+from tests._helpers.schemas import NESTED_JSON_SCHEMA, OBJECT, TICKET, Answer, Ticket
 
 # -- lenient extraction from model output ------------------------------------------------------
 

@@ -13,8 +13,8 @@ import llmguard as lg
 from llmguard.redact import DEFAULT
 from llmguard.sinks import JSONLSink, MemorySink, read_records
 from llmguard.testing import FakeLLM, capture
+from tests._helpers.reliability import answer
 from tests.conftest import ListSink
-from tests.reliability._helpers import answer
 
 EMAIL = "jane.doe@example.com"
 API_KEY = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"

@@ -10,8 +10,7 @@ import pytest
 import llmguard as lg
 from llmguard._delivery import pipeline as _pipeline
 from llmguard.sinks import MemorySink
-from tests.conftest import ListSink
-from tests.reliability._helpers import (
+from tests._helpers.reliability import (
     BlockingSink,
     HangingFlushSink,
     RaisingSink,
@@ -21,6 +20,7 @@ from tests.reliability._helpers import (
     quantile,
     released,
 )
+from tests.conftest import ListSink
 
 # A generous ceiling for one call's time while a sink misbehaves: a call that waited
 # on a sink would take seconds, a healthy one takes microseconds.

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 import llmguard as lg
 from llmguard.sinks import JSONLSink
-from tests.reliability._helpers import BlockingSink, figure, released, rss_bytes
+from tests._helpers.reliability import BlockingSink, figure, released, rss_bytes
 
 SECONDS = float(os.environ.get("LLMGUARD_SOAK_SECONDS", "3"))
 MB = 1024 * 1024

@@ -10,7 +10,7 @@ import pytest
 import llmguard as lg
 from llmguard._replay.runner import ReplayError, replay
 from llmguard.testing import FakeLLM, capture
-from tests.test_replay import BAD, GOOD, MESSAGES, recorded_call, triage_with
+from tests._helpers.replay import BAD, GOOD, MESSAGES, recorded_call, triage_with
 
 
 def test_keyword_and_positional_arguments_are_passed_as_recorded() -> None:

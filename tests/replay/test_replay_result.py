@@ -7,7 +7,7 @@ from pathlib import Path
 
 from llmguard._replay.runner import Replay, replay
 from llmguard.testing import FakeLLM
-from tests.test_replay import BAD, GOOD, MESSAGES, failed_in_store, recorded_call, triage_with
+from tests._helpers.replay import BAD, GOOD, MESSAGES, failed_in_store, recorded_call, triage_with
 
 
 def test_the_side_by_side_shows_the_old_failure_beside_the_new_success(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from llmguard._core.records import ContentDigest, Record, StreamInfo, Usage
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks import JSONLSink, Sink
 from llmguard.sinks._jsonl import read_jsonl
-from tests.reliability._helpers import fork
+from tests._helpers.reliability import fork
 
 
 def _record(index: int, **fields: object) -> Record:

@@ -13,7 +13,7 @@ import llmguard as lg
 from llmguard._core.records import Record, Usage
 from llmguard.sinks._otel import OTelSink, attributes, iso_to_ns, span_name
 from llmguard.testing import FakeAPIError, FakeLLM
-from tests._times import T0, T1
+from tests._helpers.times import T0, T1
 
 otel_trace = pytest.importorskip("opentelemetry.trace")
 sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")

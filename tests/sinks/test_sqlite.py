@@ -12,7 +12,7 @@ import pytest
 from llmguard._core.records import ContentDigest, Record, StreamInfo, Usage
 from llmguard.sinks import Sink, SQLiteSink, SQLiteStore, _sqlite, table
 from llmguard.sinks.table import MIGRATIONS, migrate
-from tests.reliability._helpers import fork
+from tests._helpers.reliability import fork
 
 _T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -17,7 +17,7 @@ import llmguard as lg
 from llmguard._spend.budgets import Budget, active
 from llmguard.exceptions import BudgetExceeded
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture

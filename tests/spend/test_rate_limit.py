@@ -1,7 +1,7 @@
 """lg.rate_limit: token buckets per minute, waiting or refusing, alone and in a guard.
 
 Time is a fake clock that only the injected sleeps move, so no test waits for real.
-The shared (Redis) flavour is tested in tests/test_stores_redis.py.
+The shared (Redis) flavour is tested in tests/stores/test_stores_redis.py.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -25,8 +25,9 @@ from hypothesis import strategies as st
 import llmguard as lg
 from llmguard._spend import encodings as _encodings
 from llmguard._spend import tokens as _tokens
+from tests.conftest import TIKTOKEN_DATA
 
-DATA = Path(__file__).resolve().parent / "data" / "tiktoken"
+pytestmark = pytest.mark.usefixtures("tiktoken_files")
 O200K_FILE = "fb374d419588a4632f3f557e76b4b70aebbca790"
 CL100K_FILE = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"
 
@@ -138,16 +139,6 @@ ENGLISH = [
 ]
 # The band count_tokens documents for its heuristic on ordinary English text.
 BAND = 0.10
-
-
-@pytest.fixture(autouse=True)
-def _encoding_files(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Real encoding files from tests/data, and no encoding cached from another test."""
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(DATA))
-    monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
-    _tokens._reset_cache()
-    yield
-    _tokens._reset_cache()
 
 
 @pytest.fixture
@@ -469,14 +460,14 @@ def test_other_tiktoken_cache_locations_are_found(
     """DATA_GYM_CACHE_DIR, then <tempdir>/data-gym-cache, as tiktoken looks them up."""
     monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
     monkeypatch.delenv("TIKTOKEN_CACHE_DIR")
-    monkeypatch.setenv("DATA_GYM_CACHE_DIR", str(DATA))
+    monkeypatch.setenv("DATA_GYM_CACHE_DIR", str(TIKTOKEN_DATA))
     assert not lg.count_tokens("Hello", model="gpt-4").estimated
     _tokens._reset_cache()
     monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
     monkeypatch.delenv("DATA_GYM_CACHE_DIR")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     (tmp_path / "data-gym-cache").mkdir()
-    shutil.copy(DATA / O200K_FILE, tmp_path / "data-gym-cache" / O200K_FILE)
+    shutil.copy(TIKTOKEN_DATA / O200K_FILE, tmp_path / "data-gym-cache" / O200K_FILE)
     assert not lg.count_tokens("Hello", model="gpt-4o").estimated
     assert network == []
 

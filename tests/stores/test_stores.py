@@ -1,6 +1,6 @@
 """The BudgetStore protocol as budgets use it, with a store kept in a dict (no Redis).
 
-The Redis store itself is tested against a real server in tests/test_stores_redis.py.
+The Redis store itself is tested against a real server in tests/stores/test_stores_redis.py.
 """
 
 from __future__ import annotations

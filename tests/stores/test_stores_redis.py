@@ -1,7 +1,7 @@
 """RedisBudgetStore: budgets and rate limits shared by processes, against a real redis-server.
 
 Each test that needs Redis gets its own server on a free loopback port
-(tests/redis_server.py); it is skipped where redis-server is missing, except in CI.
+(tests/_helpers/redis_server.py); it is skipped where redis-server is missing, except in CI.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from llmguard.exceptions import (
 )
 from llmguard.stores import BudgetSnapshot, BudgetStore, RateStore, RedisBudgetStore
 from llmguard.testing import FakeLLM
+from tests._helpers.redis_server import RedisServer, redis_server_or_skip
 from tests.conftest import ListSink
-from tests.redis_server import RedisServer, redis_server_or_skip
 
 MODEL = "gpt-4o-mini"
 

@@ -10,10 +10,7 @@ import pytest
 
 import llmguard as lg
 from llmguard.testing import capture
-
-
-def by_name(records: list[lg.Record]) -> dict[str, lg.Record]:
-    return {r.name: r for r in records}
+from tests._helpers.tracing import by_name
 
 
 def test_span_records_name_attributes_and_timing() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import llmguard as lg
 from llmguard.testing import capture
-from tests.test_trace import by_name
+from tests._helpers.tracing import by_name
 
 
 def test_trace_records_arguments_result_and_qualname() -> None:
