@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import llmguard as lg
-from llmguard import DeliveryStats
+from llmguard.types import DeliveryStats
 
 TARGET_MB = 50.0
 

@@ -8,31 +8,23 @@ own failures reach the application.
 from __future__ import annotations
 
 import dataclasses as _dataclasses
+import warnings as _warnings
+from typing import Any
 
 from llmguard import adapters, pricing, redact, sinks, stores, testing, types
 from llmguard._agents.runs import Agent, AgentStopped, Run, agent, current_run, steps
 from llmguard._agents.tools import Tool, acall_tool, call_tool, tool
-from llmguard._core.field_errors import FieldError
-from llmguard._core.outcomes import Attempt, RunState
-from llmguard._core.records import SCHEMA_VERSION, ContentDigest, Record, StreamInfo, Usage
+from llmguard._core.outcomes import Attempt
+from llmguard._core.records import Record, Usage
 from llmguard._delivery.configure import configure, reset
-from llmguard._delivery.pipeline import (
-    DeliveryStats,
-    FlushResult,
-    SinkStats,
-    flush,
-    shutdown,
-    stats,
-)
-from llmguard._delivery.settings import Redactor, Settings
-from llmguard._guard.call import Call, Reask
+from llmguard._delivery.pipeline import flush, shutdown, stats
+from llmguard._guard.call import Call
 from llmguard._guard.flow import Failure
-from llmguard._guard.inline import Attempts, InlineAttempt
-from llmguard._guard.policy import Guard, NoSchema, guard
+from llmguard._guard.policy import Guard, guard
 from llmguard._replay.runner import Replay, ReplayOutcome, areplay, replay
-from llmguard._spend.budgets import Budget, Reservation, budget, reserve
-from llmguard._spend.rate_limits import Permit, RateLimit, rate_limit
-from llmguard._spend.tokens import TokenCount, Tokenizer, count_tokens
+from llmguard._spend.budgets import Budget, budget
+from llmguard._spend.rate_limits import RateLimit, rate_limit
+from llmguard._spend.tokens import count_tokens
 from llmguard._tracing.decorator import trace
 from llmguard._tracing.feedback import feedback
 from llmguard._tracing.prompt import Prompt
@@ -62,53 +54,35 @@ from llmguard.exceptions import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION",
     "Agent",
     "AgentStopped",
     "Attempt",
-    "Attempts",
     "Budget",
     "BudgetExceeded",
     "BudgetUnavailable",
     "Call",
     "ConfigurationError",
-    "ContentDigest",
-    "DeliveryStats",
     "Failure",
-    "FieldError",
-    "FlushResult",
     "Guard",
     "GuardError",
-    "InlineAttempt",
     "LLMGuardError",
     "LimitExceeded",
     "LoopDetected",
-    "NoSchema",
     "OutputTruncated",
-    "Permit",
     "Prompt",
     "RateLimit",
     "RateLimitExceeded",
-    "Reask",
     "Record",
-    "Redactor",
     "Refused",
     "Replay",
     "ReplayError",
     "ReplayOutcome",
-    "Reservation",
     "Run",
-    "RunState",
     "SchemaViolation",
-    "Settings",
-    "SinkStats",
     "Span",
     "StepLimitExceeded",
-    "StreamInfo",
     "TimeLimitExceeded",
-    "TokenCount",
     "TokenLimitExceeded",
-    "Tokenizer",
     "Tool",
     "ToolCallLimitExceeded",
     "ToolDenied",
@@ -136,7 +110,6 @@ __all__ = [
     "rate_limit",
     "redact",
     "replay",
-    "reserve",
     "reset",
     "shutdown",
     "sinks",
@@ -149,6 +122,19 @@ __all__ = [
     "trace",
     "types",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The low-level names that moved to `llmguard.types`, for one release, with a warning."""
+    if name in types.__all__:
+        _warnings.warn(
+            f"llmguard.{name} moved to llmguard.types.{name}; "
+            "the old name will be removed in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(types, name)
+    raise AttributeError(f"module 'llmguard' has no attribute {name!r}")
 
 
 def _show_public_homes() -> None:

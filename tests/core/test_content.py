@@ -160,7 +160,9 @@ def test_fit_shortens_oversized_value_and_digests_the_full_one(value: Any) -> No
     limit = 1024
     full = pydantic_core.to_json(value)
     shortened, digest = fit(value, limit)
-    assert digest == lg.ContentDigest(bytes=len(full), sha256=hashlib.sha256(full).hexdigest())
+    assert digest == lg.types.ContentDigest(
+        bytes=len(full), sha256=hashlib.sha256(full).hexdigest()
+    )
     assert json_size(shortened) <= limit
     assert shortened != value
 

@@ -49,8 +49,8 @@ def full_record() -> lg.Record:
         finish_reason="stop",
         input={"messages": [{"role": "user", "content": "hi"}]},
         output="hello",
-        truncated={"input": lg.ContentDigest(bytes=40_000, sha256="ab" * 32)},
-        stream=lg.StreamInfo(items=7, end="closed"),
+        truncated={"input": lg.types.ContentDigest(bytes=40_000, sha256="ab" * 32)},
+        stream=lg.types.StreamInfo(items=7, end="closed"),
         tags=("prod", "eu"),
         metadata={"k": 5},
         sample_weight=4.0,
@@ -69,7 +69,7 @@ def test_to_dict_leaves_out_unset_fields() -> None:
         "tags": (),
         "metadata": {},
         "sample_weight": 1.0,
-        "schema_version": lg.SCHEMA_VERSION,
+        "schema_version": lg.types.SCHEMA_VERSION,
     }
 
 
@@ -93,8 +93,8 @@ def test_to_dict_nests_usage_stream_and_digests_without_none_members() -> None:
     """Usage, StreamInfo and ContentDigest become plain dicts without their None members."""
     data = make(
         usage=lg.Usage(input=3, total=3),
-        stream=lg.StreamInfo(items=2, end="exhausted"),
-        truncated={"output": lg.ContentDigest(bytes=999, sha256="f" * 64)},
+        stream=lg.types.StreamInfo(items=2, end="exhausted"),
+        truncated={"output": lg.types.ContentDigest(bytes=999, sha256="f" * 64)},
     ).to_dict()
     assert data["usage"] == {"input": 3, "total": 3, "estimated": False}
     assert data["stream"] == {"items": 2, "end": "exhausted"}
@@ -119,9 +119,9 @@ def test_from_dict_round_trips_a_full_record() -> None:
     rebuilt = lg.Record.from_dict(record.to_dict())
     assert rebuilt == record
     assert isinstance(rebuilt.usage, lg.Usage)
-    assert isinstance(rebuilt.stream, lg.StreamInfo)
+    assert isinstance(rebuilt.stream, lg.types.StreamInfo)
     assert rebuilt.truncated is not None
-    assert isinstance(rebuilt.truncated["input"], lg.ContentDigest)
+    assert isinstance(rebuilt.truncated["input"], lg.types.ContentDigest)
     assert rebuilt.tags == ("prod", "eu")
 
 
@@ -156,7 +156,7 @@ def test_from_dict_fills_defaults_for_missing_optional_keys() -> None:
     """A minimal dict with only the required keys gives a record with defaults."""
     record = lg.Record.from_dict(BASE)
     assert record == make()
-    assert record.schema_version == lg.SCHEMA_VERSION
+    assert record.schema_version == lg.types.SCHEMA_VERSION
 
 
 @pytest.mark.parametrize("text", ["[]", "[1, 2]", '"record"', "3", "null"])
@@ -257,8 +257,8 @@ def test_record_is_frozen() -> None:
     "value",
     [
         lg.Usage(input=1),
-        lg.StreamInfo(items=1, end="exhausted"),
-        lg.ContentDigest(bytes=1, sha256=""),
+        lg.types.StreamInfo(items=1, end="exhausted"),
+        lg.types.ContentDigest(bytes=1, sha256=""),
     ],
 )
 def test_nested_values_are_frozen(value: Any) -> None:

@@ -88,7 +88,7 @@ def test_valid_options_are_accepted_and_normalised() -> None:
         exit_timeout=0,
         strict=True,
     )
-    assert settings == lg.Settings(
+    assert settings == lg.types.Settings(
         sinks=(sink,),
         service="bot",
         capture_content=False,
@@ -111,7 +111,7 @@ def test_configure_changes_only_the_options_given() -> None:
     assert settings.exit_timeout == 0.5
     assert settings.redact == (str, repr)
     assert settings.batch_size == 7
-    assert settings.queue_size == lg.Settings().queue_size
+    assert settings.queue_size == lg.types.Settings().queue_size
 
 
 def test_none_values_mean_env_sinks_no_service_and_no_redactors() -> None:
@@ -142,7 +142,7 @@ def test_reset_restores_defaults() -> None:
         strict=True,
     )
     lg.reset()
-    assert _config.settings() == lg.Settings()
+    assert _config.settings() == lg.types.Settings()
 
 
 def test_reset_flushes_and_closes_sinks_in_use() -> None:

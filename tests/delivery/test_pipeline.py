@@ -30,7 +30,7 @@ def test_records_reach_the_sink_after_flush(sink: ListSink) -> None:
 def test_no_sink_means_nothing_is_queued() -> None:
     """With no sink configured, nothing is queued or counted."""
     answer(1)
-    assert lg.stats() == lg.DeliveryStats(
+    assert lg.stats() == lg.types.DeliveryStats(
         emitted=0, queued=0, dropped=0, internal_errors=0, sinks=()
     )
 

@@ -24,8 +24,9 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 import llmguard as lg
-from llmguard import Record, StreamInfo, Usage
+from llmguard import Record, Usage
 from llmguard.testing import FakeAPIError, FakeLLM, ToolAnswer, capture
+from llmguard.types import StreamInfo
 from tests._helpers.sdk_mocks import (
     anthropic_client,
     anthropic_events,

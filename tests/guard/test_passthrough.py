@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard import Record, StreamInfo
+from llmguard import Record
 from llmguard._guard.passthrough import AsyncGuardedStream, GuardedStream, pass_through
 from llmguard._tracing.spans import Span
 from llmguard.adapters import Reply
 from llmguard.testing import FakeLLM, capture
+from llmguard.types import StreamInfo
 from tests._helpers.sdk_mocks import chat_chunks
 
 

@@ -188,7 +188,7 @@ def test_flush_honours_its_timeout_when_a_sink_hangs_in_flush(timeout: float) ->
         took = time.perf_counter() - started
     assert took < timeout + 1.0
     assert len(memory.find(kind="span")) >= 1
-    assert isinstance(result, lg.FlushResult)
+    assert isinstance(result, lg.types.FlushResult)
 
 
 def test_flush_and_shutdown_honour_their_timeout_when_emit_hangs() -> None:

@@ -67,7 +67,7 @@ def test_a_budget_starts_empty() -> None:
 def test_a_budget_without_caps_only_counts() -> None:
     """No cap: nothing is refused, usage is still counted; remaining is None."""
     with lg.budget() as b:
-        lg.reserve(10**9, 10**6).reconcile(123, 0.25)
+        lg.types.reserve(10**9, 10**6).reconcile(123, 0.25)
     assert (b.used, b.cost_usd, b.calls) == (123, 0.25, 1)
     assert b.remaining is None
     assert b.remaining_usd is None
@@ -105,9 +105,9 @@ def test_caps_are_keyword_only() -> None:
 def test_zero_caps_are_allowed_and_refuse_any_spending() -> None:
     """max_tokens=0 refuses every call that needs a token; an empty call still passes."""
     with lg.budget(max_tokens=0, max_cost_usd=0) as b:
-        lg.reserve(0, 0.0).reconcile(0, 0.0)
+        lg.types.reserve(0, 0.0).reconcile(0, 0.0)
         with pytest.raises(BudgetExceeded):
-            lg.reserve(1, 0.0)
+            lg.types.reserve(1, 0.0)
     assert b.calls == 1
 
 
@@ -140,7 +140,7 @@ async def test_concurrent_tasks_never_exceed_the_budget(checked: list[str]) -> N
 
     async def call(tokens: int, fraction: float) -> None:
         try:
-            r = lg.reserve(tokens, tokens * 1e-5)
+            r = lg.types.reserve(tokens, tokens * 1e-5)
         except BudgetExceeded as exc:
             refused.append(exc)
             return
@@ -188,7 +188,7 @@ def test_threads_with_propagate_charge_the_budget(checked: list[str]) -> None:
 
     def call(tokens: int, fraction: float) -> None:
         try:
-            r = lg.reserve(tokens)
+            r = lg.types.reserve(tokens)
         except BudgetExceeded as exc:
             with record:
                 refused.append(exc)
@@ -234,7 +234,7 @@ def test_one_budget_entered_by_many_threads_at_once() -> None:
             for _ in range(100):
                 with b:
                     assert active() == (b,)
-                    lg.reserve(1).reconcile(1)
+                    lg.types.reserve(1).reconcile(1)
                 assert active() == ()
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)

@@ -37,7 +37,7 @@ def test_a_budget_entered_twice_is_charged_once() -> None:
     b = lg.budget(max_tokens=100)
     with b, b:
         assert active() == (b,)
-        lg.reserve(60).reconcile(60)
+        lg.types.reserve(60).reconcile(60)
     assert b.used == 60
     assert active() == ()
 
@@ -54,7 +54,7 @@ async def test_async_with_makes_the_budget_active() -> None:
     """async with works like with."""
     async with lg.budget(max_tokens=50) as b:
         assert active() == (b,)
-        lg.reserve(20).reconcile(5)
+        lg.types.reserve(20).reconcile(5)
     assert active() == ()
     assert b.used == 5
 
@@ -65,7 +65,7 @@ def test_decorated_function_calls_share_the_budget() -> None:
 
     @b
     def ask(tokens: int) -> tuple[Budget, ...]:
-        lg.reserve(tokens).reconcile(tokens)
+        lg.types.reserve(tokens).reconcile(tokens)
         return active()
 
     assert ask(40) == (b,)
@@ -82,7 +82,7 @@ def test_decorating_with_lg_budget_directly() -> None:
     @lg.budget(max_tokens=10)
     def ask() -> int:
         (b,) = active()
-        lg.reserve(3).reconcile(3)
+        lg.types.reserve(3).reconcile(3)
         return b.used
 
     assert ask() == 3
@@ -95,7 +95,7 @@ async def test_decorated_coroutine_functions_share_the_budget() -> None:
 
     @b
     async def ask(tokens: int) -> int:
-        r = lg.reserve(tokens)
+        r = lg.types.reserve(tokens)
         await asyncio.sleep(0)
         assert active() == (b,)
         r.reconcile(tokens)
@@ -114,7 +114,7 @@ def test_decorated_methods_bind() -> None:
     class Agent:
         @b
         def run(self, tokens: int) -> int:
-            lg.reserve(tokens).reconcile(tokens)
+            lg.types.reserve(tokens).reconcile(tokens)
             return tokens
 
     assert Agent().run(7) == 7

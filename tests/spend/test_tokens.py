@@ -530,14 +530,14 @@ def test_many_threads_load_the_encoding_once(monkeypatch: pytest.MonkeyPatch) ->
     loads: list[str] = []
     real_load = _encodings._load
 
-    def slow_load(encoding: str) -> tuple[lg.Tokenizer, bool]:
+    def slow_load(encoding: str) -> tuple[lg.types.Tokenizer, bool]:
         loads.append(encoding)
         time.sleep(0.05)
         return real_load(encoding)
 
     monkeypatch.setattr(_encodings, "_load", slow_load)
     barrier = threading.Barrier(16)
-    results: list[lg.TokenCount] = []
+    results: list[lg.types.TokenCount] = []
 
     def work() -> None:
         barrier.wait()
@@ -586,12 +586,12 @@ def test_anything_but_text_or_messages_is_a_type_error() -> None:
 
 def test_a_token_count_is_an_int_that_knows_if_it_is_exact() -> None:
     """TokenCount compares, adds and pickles as an int, and keeps its estimated flag."""
-    count = lg.TokenCount(124, estimated=True)
+    count = lg.types.TokenCount(124, estimated=True)
     assert count == 124
     assert count + 1 == 125
     assert type(count + 1) is int
     assert repr(count) == "TokenCount(124, estimated=True)"
-    assert repr(lg.TokenCount(5)) == "TokenCount(5)"
+    assert repr(lg.types.TokenCount(5)) == "TokenCount(5)"
     assert str(count) == f"{count}" == "124"
     copy = pickle.loads(pickle.dumps(count))
     assert copy == 124

@@ -68,7 +68,7 @@ def test_a_budget_keeps_its_accounts_in_its_store() -> None:
     """Holds, charges and counts go to the store; the budget reads them back."""
     store = DictStore()
     with lg.budget(max_tokens=100, store=store) as shared:
-        held = lg.reserve(60)
+        held = lg.types.reserve(60)
         assert store.holds == {1: (60, 0.0)}
         assert (shared.reserved, shared.remaining) == (60, 40)
         held.reconcile(25)
@@ -83,7 +83,7 @@ def test_holds_are_given_back_when_a_later_budget_refuses() -> None:
     outer, inner = DictStore(refuse_with="max_tokens"), DictStore()
     outer_budget = lg.budget(max_tokens=10, store=outer)
     with outer_budget, lg.budget(store=inner), pytest.raises(BudgetExceeded) as refused:
-        lg.reserve(50)
+        lg.types.reserve(50)
     assert refused.value.limit == "max_tokens"
     assert inner.holds == {}
     assert inner.settled == [(1, None)]
@@ -93,7 +93,7 @@ def test_holds_are_given_back_when_a_store_is_unavailable() -> None:
     """A store failing closed returns the holds already taken and raises its error."""
     outer, inner = DictStore(fail=True), DictStore()
     with lg.budget(store=outer), lg.budget(store=inner), pytest.raises(BudgetUnavailable):
-        lg.reserve(50)
+        lg.types.reserve(50)
     assert inner.holds == {}
 
 
@@ -108,7 +108,7 @@ def test_a_local_budget_filled_meanwhile_is_checked_again_under_its_lock() -> No
 
     store.on_reserve = race
     with local, lg.budget(store=store), pytest.raises(BudgetExceeded):
-        lg.reserve(50)
+        lg.types.reserve(50)
     assert store.holds == {}
     assert local.reserved == 80
 
@@ -117,7 +117,7 @@ def test_a_store_refusal_the_state_does_not_explain_still_refuses() -> None:
     """When the state a store returns shows room, its verdict still stands, by limit."""
     dollars = lg.budget(max_cost_usd=1.0, name="d", store=DictStore(refuse_with="max_cost_usd"))
     with dollars, pytest.raises(BudgetExceeded) as refused:
-        lg.reserve(5, 0.1)
+        lg.types.reserve(5, 0.1)
     assert (refused.value.limit, refused.value.maximum, refused.value.requested) == (
         "max_cost_usd",
         1.0,
@@ -125,7 +125,7 @@ def test_a_store_refusal_the_state_does_not_explain_still_refuses() -> None:
     )
     tokens = lg.budget(max_tokens=9, store=DictStore(refuse_with="max_tokens"))
     with tokens, pytest.raises(BudgetExceeded) as refused:
-        lg.reserve(5)
+        lg.types.reserve(5)
     assert (refused.value.limit, refused.value.maximum, refused.value.used) == (
         "max_tokens",
         9,
@@ -136,7 +136,7 @@ def test_a_store_refusal_the_state_does_not_explain_still_refuses() -> None:
 def test_a_snapshot_of_a_local_budget_reads_every_count() -> None:
     """Budget.snapshot() works without a store too."""
     with lg.budget(max_tokens=100) as local:
-        held = lg.reserve(40, 0.5)
+        held = lg.types.reserve(40, 0.5)
         assert local.snapshot() == BudgetSnapshot(reserved=40, reserved_usd=0.5)
         held.reconcile(30, 0.25)
     assert local.snapshot() == BudgetSnapshot(used=30, cost_usd=0.25, calls=1)

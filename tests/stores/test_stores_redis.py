@@ -125,10 +125,10 @@ def test_the_store_implements_both_protocols() -> None:
 def test_a_shared_budget_reserves_refuses_and_reconciles(server: RedisServer) -> None:
     """The in-process semantics, kept in Redis: hold, refuse in flight, charge usage."""
     with lg.budget(max_tokens=1_000, name="report", store=store(server)) as report:
-        first = lg.reserve(800)
+        first = lg.types.reserve(800)
         assert (report.reserved, report.remaining) == (800, 200)
         with pytest.raises(BudgetExceeded) as refused:
-            lg.reserve(300)
+            lg.types.reserve(300)
         assert (refused.value.limit, refused.value.used, refused.value.requested) == (
             "max_tokens",
             0,
@@ -136,7 +136,7 @@ def test_a_shared_budget_reserves_refuses_and_reconciles(server: RedisServer) ->
         )
         assert refused.value.name == "report"
         first.reconcile(350)
-        lg.reserve(300).reconcile(120)
+        lg.types.reserve(300).reconcile(120)
     assert (report.used, report.calls, report.remaining, report.reserved) == (470, 2, 530, 0)
     assert "store=RedisBudgetStore" in repr(report)
 
@@ -146,9 +146,9 @@ def test_two_budgets_with_one_key_share_their_totals(server: RedisServer) -> Non
     a = lg.budget(max_tokens=500, store=store(server, "shared"))
     b = lg.budget(max_tokens=500, store=store(server, "shared"))
     with a:
-        lg.reserve(400).reconcile(400)
+        lg.types.reserve(400).reconcile(400)
     with b, pytest.raises(BudgetExceeded):
-        lg.reserve(200)
+        lg.types.reserve(200)
     assert b.used == 400
 
 
@@ -156,15 +156,15 @@ def test_dollars_are_held_and_charged_and_unknown_costs_refused(server: RedisSer
     """A dollar cap holds worst-case costs, charges real ones, refuses unpriced calls."""
     shared = lg.budget(max_cost_usd=0.01, store=store(server))
     with shared:
-        held = lg.reserve(1_000, 0.004)
+        held = lg.types.reserve(1_000, 0.004)
         assert shared.reserved_usd == pytest.approx(0.004)
         with pytest.raises(BudgetExceeded) as refused:
-            lg.reserve(10, 0.007)
+            lg.types.reserve(10, 0.007)
         assert refused.value.limit == "max_cost_usd"
         with pytest.raises(BudgetExceeded, match="no price"):
-            lg.reserve(10)
+            lg.types.reserve(10)
         held.reconcile(600, 0.0025)
-        lg.reserve(10, 0.007).reconcile(10, 1e-05)
+        lg.types.reserve(10, 0.007).reconcile(10, 1e-05)
     seen = shared.snapshot()
     assert seen.cost_usd == pytest.approx(0.00251)
     assert shared.remaining_usd == pytest.approx(0.01 - 0.00251)
@@ -175,7 +175,7 @@ def test_a_token_only_budget_counts_unpriced_calls(server: RedisServer) -> None:
     """Without a dollar cap, a call of unknown cost is admitted and counted as unpriced."""
     shared = lg.budget(max_tokens=100, store=store(server))
     with shared:
-        lg.reserve(50).reconcile(40)
+        lg.types.reserve(50).reconcile(40)
     assert (shared.unpriced_calls, shared.cost_usd, shared.remaining_usd) == (1, 0.0, None)
 
 
@@ -183,8 +183,8 @@ def test_a_released_reservation_charges_nothing(server: RedisServer) -> None:
     """release() drops the hold in Redis without counting a call."""
     shared = lg.budget(max_tokens=100, store=store(server))
     with shared:
-        lg.reserve(100).release()
-        with lg.reserve(100):
+        lg.types.reserve(100).release()
+        with lg.types.reserve(100):
             pass  # charged in full: the block ended without reconcile
     assert shared.snapshot() == BudgetSnapshot(used=100, calls=1, unpriced_calls=1)
 
@@ -195,15 +195,15 @@ def test_nested_shared_and_local_budgets_are_all_or_nothing(server: RedisServer)
     middle = lg.budget(max_tokens=1_000, store=store(server, "middle"))
     with outer, middle:
         with lg.budget(max_tokens=50, name="inner") as inner, pytest.raises(BudgetExceeded):
-            lg.reserve(100)  # the local inner refuses first: nothing reaches Redis
+            lg.types.reserve(100)  # the local inner refuses first: nothing reaches Redis
         assert (outer.reserved, middle.reserved, inner.reserved) == (0, 0, 0)
-        lg.reserve(900).reconcile(900)  # outer and middle: 900 used
+        lg.types.reserve(900).reconcile(900)  # outer and middle: 900 used
         tight = lg.budget(max_tokens=10_000, store=store(server, "tight"))
         with tight, lg.budget(max_tokens=10_000) as local, pytest.raises(BudgetExceeded):
-            lg.reserve(200)  # tight and local fit, middle refuses
+            lg.types.reserve(200)  # tight and local fit, middle refuses
         assert (tight.reserved, local.reserved, outer.reserved) == (0, 0, 0)
         with lg.budget(max_tokens=10_000) as local:
-            lg.reserve(100).reconcile(60)
+            lg.types.reserve(100).reconcile(60)
         assert local.used == 60
     assert (outer.used, middle.used) == (960, 960)
 
@@ -251,12 +251,12 @@ def test_a_window_starts_again_at_its_boundary(
     windowed = store(server, window=window, clock=lambda: now[0])
     shared = lg.budget(max_tokens=100, store=windowed)
     with shared:
-        lg.reserve(100).reconcile(100)
+        lg.types.reserve(100).reconcile(100)
         with pytest.raises(BudgetExceeded):
-            lg.reserve(1)
+            lg.types.reserve(1)
         now[0] = at(next_window)
         assert shared.used == 0
-        lg.reserve(100).reconcile(70)
+        lg.types.reserve(100).reconcile(70)
     assert shared.used == 70
 
 
@@ -265,14 +265,14 @@ def test_a_windows_keys_expire_after_it(server: RedisServer) -> None:
     now = time.time()
     daily = store(server, "daily", window="day", lease_seconds=5)
     with lg.budget(store=daily):
-        lg.reserve(10).reconcile(10)
+        lg.types.reserve(10).reconcile(10)
     (key,) = daily.client.keys("{daily:*}:totals")
     left_ms = daily.client.pttl(key)
     midnight = (now // 86_400 + 1) * 86_400
     assert 0 < left_ms <= (midnight - now + 5 + 60) * 1000 + 1_000
     forever = store(server, "forever")
     with lg.budget(store=forever):
-        lg.reserve(10).reconcile(10)
+        lg.types.reserve(10).reconcile(10)
     assert forever.client.pttl("{forever}:totals") == -1
 
 
@@ -281,7 +281,7 @@ def test_a_call_is_charged_to_the_window_it_was_reserved_in(server: RedisServer)
     now = [at("2100-11-24T10:15:59")]
     minute = lg.budget(store=store(server, window="minute", clock=lambda: now[0]))
     with minute:
-        held = lg.reserve(100)
+        held = lg.types.reserve(100)
         now[0] = at("2100-11-24T10:16:01")
         held.reconcile(40)
         assert minute.used == 0
@@ -295,7 +295,7 @@ def test_a_call_is_charged_to_the_window_it_was_reserved_in(server: RedisServer)
 def _reserve_and_hang(url: str, ready: Any) -> None:
     holder = RedisBudgetStore(url, key="leases", lease_seconds=1)
     with lg.budget(max_tokens=1_000, store=holder):
-        lg.reserve(700)
+        lg.types.reserve(700)
         ready.set()
         time.sleep(60)  # killed long before
 
@@ -313,13 +313,13 @@ def test_a_killed_processs_reservation_expires(server: RedisServer) -> None:
         os.kill(child.pid or 0, signal.SIGKILL)
         child.join(10)
         with shared, pytest.raises(BudgetExceeded):
-            lg.reserve(500)  # still held: the lease has not ended
+            lg.types.reserve(500)  # still held: the lease has not ended
         deadline = time.monotonic() + 5
         while shared.reserved and time.monotonic() < deadline:
             time.sleep(0.05)
         assert shared.reserved == 0
         with shared:
-            lg.reserve(1_000).reconcile(1_000)
+            lg.types.reserve(1_000).reconcile(1_000)
     finally:
         if child.is_alive():
             child.kill()
@@ -332,7 +332,7 @@ def test_usage_reported_after_the_lease_is_still_charged(
     """A call slower than its lease is charged in full, and a warning says so."""
     slow = lg.budget(max_tokens=1_000, store=store(server, lease_seconds=0.05))
     with slow, caplog.at_level(logging.WARNING, logger="llmguard"):
-        held = lg.reserve(500)
+        held = lg.types.reserve(500)
         time.sleep(0.1)
         assert slow.reserved == 0
         held.reconcile(450)
@@ -355,7 +355,7 @@ def _fleet_worker(url: str, seed: int, results: Any) -> None:
         for _ in range(CALLS):
             worst = rng.randint(50, 150)
             try:
-                held = lg.reserve(worst)
+                held = lg.types.reserve(worst)
             except BudgetExceeded:
                 refused += 1
                 continue
@@ -412,7 +412,7 @@ def _run(server: RedisServer, shared: lg.Budget) -> list[str]:
             if i == 20:
                 server.start()
             try:
-                lg.reserve(10).reconcile(10)
+                lg.types.reserve(10).reconcile(10)
                 outcomes.append("ok")
             except BudgetUnavailable as exc:
                 outcomes.append(type(exc).__name__)
@@ -434,9 +434,9 @@ def test_failing_open_lets_calls_through_and_says_so(
     assert any("was not enforced" in r.name for r in internal)
     assert shared.used == 100  # the restarted server holds the calls made since
     with shared:
-        lg.reserve(9_900)
+        lg.types.reserve(9_900)
         with pytest.raises(BudgetExceeded):
-            lg.reserve(1)
+            lg.types.reserve(1)
 
 
 def test_failing_closed_refuses_calls_until_redis_is_back(server: RedisServer) -> None:
@@ -452,7 +452,7 @@ def test_budget_unavailable_carries_the_store_and_the_cause(server: RedisServer)
     shared = lg.budget(max_tokens=100, store=store(server, "named"))
     server.stop()
     with shared, pytest.raises(BudgetUnavailable) as refused:
-        lg.reserve(10)
+        lg.types.reserve(10)
     error = refused.value
     assert (error.store, error.url, error.key) == ("RedisBudgetStore", server.url, "named")
     assert error.__cause__ is error.cause
@@ -486,7 +486,7 @@ def test_a_reconcile_that_cannot_reach_redis_never_raises(
     """Usage that cannot be recorded is reported, not raised: the call already happened."""
     shared = lg.budget(max_tokens=1_000, store=store(server))
     with shared:
-        held = lg.reserve(10)
+        held = lg.types.reserve(10)
     server.stop()
     with caplog.at_level(logging.WARNING, logger="llmguard"):
         held.reconcile(10)

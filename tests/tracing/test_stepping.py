@@ -27,7 +27,7 @@ def test_generator_exhausted_records_items_and_children() -> None:
     with capture() as records:
         assert list(numbers(3)) == [0, 1, 2]
     gen_record = next(r for r in records if r.name.endswith("numbers"))
-    assert gen_record.stream == lg.StreamInfo(items=3, end="exhausted")
+    assert gen_record.stream == lg.types.StreamInfo(items=3, end="exhausted")
     assert all(r.parent_id == gen_record.span_id for r in records if r.name == "produce")
 
 
@@ -58,7 +58,7 @@ def test_generator_closed_halfway_still_records() -> None:
         next(gen)
         next(gen)
         gen.close()
-    assert records[0].stream == lg.StreamInfo(items=2, end="closed")
+    assert records[0].stream == lg.types.StreamInfo(items=2, end="closed")
     assert records[0].status == "ok"
 
 
@@ -75,7 +75,7 @@ def test_generator_dropped_without_closing_still_records() -> None:
             next(gen)
         del gen
         gc.collect()
-    assert records[0].stream == lg.StreamInfo(items=3, end="closed")
+    assert records[0].stream == lg.types.StreamInfo(items=3, end="closed")
 
 
 def test_generator_never_started_records_nothing() -> None:
@@ -116,7 +116,7 @@ def test_generator_send_throw_and_return_value_pass_through() -> None:
         with pytest.raises(StopIteration) as stopped:
             gen.send("stop")
     assert stopped.value.value == "finished"
-    assert records[0].stream == lg.StreamInfo(items=3, end="exhausted")
+    assert records[0].stream == lg.types.StreamInfo(items=3, end="exhausted")
     assert drive is not None
 
 
@@ -130,7 +130,7 @@ def test_generator_error_is_recorded() -> None:
 
     with capture() as records, pytest.raises(RuntimeError, match="boom"):
         list(broken())
-    assert records[0].stream == lg.StreamInfo(items=1, end="error")
+    assert records[0].stream == lg.types.StreamInfo(items=1, end="error")
     assert records[0].error_type == "RuntimeError"
 
 
@@ -149,8 +149,8 @@ async def test_async_generator_exhausted_and_closed() -> None:
         await partial.__anext__()
         await partial.aclose()
     assert [r.stream for r in records] == [
-        lg.StreamInfo(items=3, end="exhausted"),
-        lg.StreamInfo(items=1, end="closed"),
+        lg.types.StreamInfo(items=3, end="exhausted"),
+        lg.types.StreamInfo(items=1, end="closed"),
     ]
 
 
@@ -175,7 +175,7 @@ async def test_async_generator_cancelled() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert records[0].stream == lg.StreamInfo(items=1, end="cancelled")
+    assert records[0].stream == lg.types.StreamInfo(items=1, end="cancelled")
     assert records[0].error_type == "asyncio.exceptions.CancelledError"
 
 

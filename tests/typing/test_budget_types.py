@@ -42,8 +42,8 @@ async def test_budget_decorator_keeps_an_async_signature() -> None:
 def test_budget_properties_and_reservations_are_typed() -> None:
     """Totals are ints and floats; remaining is None without a cap."""
     with lg.budget(max_tokens=50) as b:
-        r = lg.reserve(10, None)
-        assert_type(r, lg.Reservation)
+        r = lg.types.reserve(10, None)
+        assert_type(r, lg.types.Reservation)
         r.reconcile(4)
     assert_type(b, lg.Budget)
     assert_type(b.used, int)

@@ -81,7 +81,7 @@ def test_inline_attempts_are_typed() -> None:
     """guard.attempts() yields InlineAttempt[T] whose value is T after the loop."""
     model = FakeLLM([ANSWER])
     for attempt in lg.guard(schema=Ticket).attempts([{"role": "user", "content": "x"}]):
-        assert_type(attempt, lg.InlineAttempt[Ticket])
+        assert_type(attempt, lg.types.InlineAttempt[Ticket])
         with attempt:
             attempt.submit(model(messages=attempt.messages))
     assert_type(attempt.value, Ticket | None)

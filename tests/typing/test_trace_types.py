@@ -104,8 +104,8 @@ def test_span_returns_a_span() -> None:
 
 
 def test_flush_returns_a_flush_result() -> None:
-    """lg.flush() and lg.shutdown() return an lg.FlushResult."""
+    """lg.flush() and lg.shutdown() return an lg.types.FlushResult."""
     result = lg.flush(timeout=1.0)
-    assert_type(result, lg.FlushResult)
-    assert_type(lg.shutdown(), lg.FlushResult)
-    assert isinstance(result, lg.FlushResult)
+    assert_type(result, lg.types.FlushResult)
+    assert_type(lg.shutdown(), lg.types.FlushResult)
+    assert isinstance(result, lg.types.FlushResult)
