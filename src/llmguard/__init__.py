@@ -21,7 +21,7 @@ from llmguard._delivery.pipeline import flush, shutdown, stats
 from llmguard._guard.call import Call
 from llmguard._guard.flow import Failure
 from llmguard._guard.policy import Guard, guard
-from llmguard._replay.runner import Replay, ReplayOutcome, areplay, replay
+from llmguard._replay.replay import Replay, ReplayOutcome, areplay, replay
 from llmguard._spend.budgets import Budget, budget
 from llmguard._spend.rate_limits import RateLimit, rate_limit
 from llmguard._spend.tokens import count_tokens

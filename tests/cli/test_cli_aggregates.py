@@ -1,8 +1,8 @@
-"""Tests for the query layer's weighted quantiles (llmguard.cli._aggregates)."""
+"""Tests for the query layer's weighted quantiles (llmguard.cli._dataset)."""
 
 from __future__ import annotations
 
-from llmguard.cli._aggregates import weighted_quantile
+from llmguard.cli._dataset import weighted_quantile
 
 
 def test_weighted_quantile_is_nearest_rank() -> None:

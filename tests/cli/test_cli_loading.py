@@ -1,4 +1,4 @@
-"""Tests for llmguard.cli._loading: opening SQLite stores and JSON Lines files for queries."""
+"""Tests for llmguard.cli._dataset: opening SQLite stores and JSON Lines files for queries."""
 
 from __future__ import annotations
 

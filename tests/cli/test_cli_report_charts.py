@@ -1,4 +1,4 @@
-"""Tests for llmguard.cli._report_charts: the report's chart sections, one series per group."""
+"""Tests for llmguard.cli._report: the report's chart sections, one series per group."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for llmguard.cli._report_time: the report's hourly or daily buckets."""
+"""Tests for llmguard.cli._report: the report's hourly or daily buckets."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard._replay.runner import ReplayOutcome, areplay, replay
+from llmguard._replay.replay import ReplayOutcome, areplay, replay
 from llmguard.testing import FakeAPIError, FakeLLM, capture
 from tests._helpers.replay import (
     BAD,

@@ -1,4 +1,4 @@
-"""Tests for llmguard._replay.inputs: which records replay, and how their input is bound."""
+"""Tests for llmguard._replay.replay: which records replay, and how their input is bound."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import llmguard as lg
-from llmguard._replay.runner import ReplayError, replay
+from llmguard._replay.replay import ReplayError, replay
 from llmguard.testing import FakeLLM, capture
 from tests._helpers.replay import BAD, GOOD, MESSAGES, recorded_call, triage_with
 

@@ -1,11 +1,11 @@
-"""Tests for llmguard._replay.results: both outcomes, what changed, the side-by-side text."""
+"""Tests for llmguard._replay.replay: both outcomes, what changed, the side-by-side text."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from llmguard._replay.runner import Replay, replay
+from llmguard._replay.replay import Replay, replay
 from llmguard.testing import FakeLLM
 from tests._helpers.replay import BAD, GOOD, MESSAGES, failed_in_store, recorded_call, triage_with
 

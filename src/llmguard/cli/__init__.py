@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Args:
         argv: The arguments after the program name; ``sys.argv[1:]`` by default.
     """
-    from llmguard.cli._window import DatasetError
+    from llmguard.cli._dataset import DatasetError
 
     parser = _parser()
     try:

@@ -8,9 +8,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from llmguard.cli._dataset import Dataset
+from llmguard.cli._dataset import Dataset, Window
 from llmguard.cli._progress import TerminalProgress
-from llmguard.cli._window import Window
 
 __all__ = ["Subparsers", "add_path", "add_window", "opened", "window"]
 

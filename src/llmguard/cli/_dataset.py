@@ -12,38 +12,327 @@ so a sampled store estimates the totals of everything that ran.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import operator
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, TypeAlias
 
-from llmguard._core.records import Record
-from llmguard.cli._aggregates import (
-    GroupStats,
-    add_up,
-    group_stats,
-    weighted_quantile,
-    weighted_quantiles,
-)
-from llmguard.cli._loading import Progress, load
-from llmguard.cli._window import DatasetError, Window
+import pydantic_core
+
+from llmguard._core.records import Record, iso_bound
 from llmguard.exceptions import SchemaViolation
+from llmguard.sinks import SQLiteStore
+from llmguard.sinks.table import DERIVED, INSERT, MIGRATIONS, migrate, row
 
 __all__ = [
     "CALL_KINDS",
-    "GROUPINGS",
     "Dataset",
     "DatasetError",
+    "GROUPINGS",
     "GroupStats",
     "Grouping",
+    "Loaded",
     "Progress",
     "Window",
+    "add_up",
+    "group_stats",
+    "load",
     "weighted_quantile",
     "weighted_quantiles",
 ]
+
+
+class DatasetError(Exception):
+    """A file that cannot be read as records, or a query that cannot be answered.
+
+    Its message is one line meant for the person at the terminal.
+    """
+
+
+# -- time windows over the records' start times, and the query layer's error
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A time range over the records' start times: ``since`` included, ``until`` not.
+
+    Args:
+        since: ISO 8601 lower bound, or ``None`` for no bound.
+        until: ISO 8601 upper bound, or ``None`` for no bound.
+    """
+
+    since: str | None = None
+    until: str | None = None
+
+    @classmethod
+    def parse(cls, since: str | None, until: str | None) -> Window:
+        """Build a window from bounds as typed; dates are taken as midnight UTC.
+
+        Raises:
+            DatasetError: A bound is not an ISO 8601 date or time, or ``since`` is not
+                before ``until``.
+        """
+        try:
+            low = None if since is None else iso_bound(since)
+            high = None if until is None else iso_bound(until)
+        except ValueError as exc:
+            raise DatasetError(str(exc)) from None
+        if low is not None and high is not None and low >= high:
+            raise DatasetError(f"empty time range: {since} is not before {until}")
+        return cls(low, high)
+
+    @classmethod
+    def parse_range(cls, text: str) -> Window:
+        """Parse ``A..B`` (either side may be empty) as a window.
+
+        Raises:
+            DatasetError: ``text`` is not two ISO 8601 bounds around ``..``.
+        """
+        low, sep, high = text.partition("..")
+        if not sep:
+            raise DatasetError(f"a range is START..END (ISO 8601 dates or times), not {text!r}")
+        return cls.parse(low.strip() or None, high.strip() or None)
+
+    def __str__(self) -> str:
+        return f"{self.since or '…'} .. {self.until or '…'}"
+
+
+# -- The figures for one group of calls, and the weighted quantiles behind its latencies.
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStats:
+    """What `Dataset.stats` computes for one group of calls.
+
+    Counts, tokens and cost are sums of sample weights (estimates of everything that
+    ran); rates are weighted means. Latency quantiles are in milliseconds.
+    """
+
+    key: tuple[str, ...]
+    calls: float
+    records: int
+    error_rate: float
+    schema_failure_rate: float
+    mean_retries: float | None
+    limit_hits: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    input_tokens: float
+    output_tokens: float
+    cost_usd: float
+    feedback_mean: float | None
+    feedback_count: int
+
+    def as_dict(self) -> dict[str, object]:
+        """The figures as JSON-ready data."""
+        return {
+            "key": list(self.key),
+            "calls": self.calls,
+            "records": self.records,
+            "error_rate": self.error_rate,
+            "schema_failure_rate": self.schema_failure_rate,
+            "mean_retries": self.mean_retries,
+            "limit_hits": self.limit_hits,
+            "p50_ms": self.p50_ms,
+            "p95_ms": self.p95_ms,
+            "p99_ms": self.p99_ms,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "feedback_mean": self.feedback_mean,
+            "feedback_count": self.feedback_count,
+        }
+
+
+def weighted_quantile(ordered: Sequence[tuple[float, float]], q: float) -> float | None:
+    """The smallest value whose cumulative weight reaches ``q`` of the total.
+
+    With equal weights this is the nearest-rank quantile.
+
+    Args:
+        ordered: ``(value, weight)`` pairs sorted by value.
+        q: The quantile, in [0, 1].
+    """
+    return weighted_quantiles(ordered, (q,))[0]
+
+
+def weighted_quantiles(
+    ordered: Sequence[tuple[float, float]], qs: Sequence[float]
+) -> tuple[float | None, ...]:
+    """`weighted_quantile` for several quantiles, adding the weights up once."""
+    cumulative = list(itertools.accumulate(map(operator.itemgetter(1), ordered)))
+    if not cumulative or cumulative[-1] <= 0:
+        return tuple(None for _ in qs)
+    total, last = cumulative[-1], len(ordered) - 1
+    # A relative tolerance, so that q * total computed another way still lands on its rank.
+    return tuple(
+        ordered[min(bisect.bisect_left(cumulative, q * total * (1 - 1e-12)), last)][0] for q in qs
+    )
+
+
+def add_up(values: tuple[float | None, ...]) -> float | None:
+    """The sum of the values present; ``None`` when there is none."""
+    present = [v for v in values if v is not None]
+    return math.fsum(present) if present else None
+
+
+def group_stats(
+    key: tuple[str, ...],
+    sums: tuple[float | None, ...],
+    latencies: list[tuple[float, float]],
+    scores: list[float],
+) -> GroupStats:
+    """One group's figures from its SQL sums, its (latency, weight) pairs and its scores."""
+    # SQL's sum() is NULL over no rows; every column but the retries' has one per call.
+    calls, records, errors, schema, retried, retry_weight, limits, tin, tout, cost = (
+        0.0 if value is None else float(value) for value in sums
+    )
+    p50, p95, p99 = weighted_quantiles(latencies, (0.50, 0.95, 0.99))
+    return GroupStats(
+        key=key,
+        calls=calls,
+        records=int(records),
+        error_rate=errors / calls if calls else 0.0,
+        schema_failure_rate=schema / calls if calls else 0.0,
+        mean_retries=retried / retry_weight if retry_weight else None,
+        limit_hits=limits,
+        p50_ms=p50,
+        p95_ms=p95,
+        p99_ms=p99,
+        input_tokens=tin,
+        output_tokens=tout,
+        cost_usd=cost,
+        feedback_mean=math.fsum(scores) / len(scores) if scores else None,
+        feedback_count=len(scores),
+    )
+
+
+# -- Opening records for queries: an SQLite store read-only, or JSON Lines loaded into memory.
+
+Progress: TypeAlias = Callable[[str, float | None], None]
+"""Told what is being read and the fraction done (``None`` when unknown)."""
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+# How often, in SQLite virtual machine steps, a long query reports progress.
+_PROGRESS_STEPS = 200_000
+_LOAD_BATCH = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """An open database of records, and what it took to read it.
+
+    Attributes:
+        conn: The connection, with a ``records`` table.
+        derived: Column name -> SQL giving it, for the columns an older store lacks.
+        skipped_lines: Numbers of the JSON Lines lines that held no record.
+    """
+
+    conn: sqlite3.Connection
+    derived: dict[str, str]
+    skipped_lines: list[int]
+
+
+def load(path: str | os.PathLike[str], progress: Progress | None = None) -> Loaded:
+    """Open an SQLite store or load a JSON Lines file, told apart by its first bytes.
+
+    Raises:
+        DatasetError: The file is missing, unreadable, or not records.
+    """
+    file = Path(path)
+    try:
+        with open(file, "rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        raise DatasetError(f"{os.fspath(path)}: no such file") from None
+    except OSError as exc:
+        raise DatasetError(f"{os.fspath(path)}: cannot read: {exc.strerror}") from None
+    loaded = _open_store(file) if header == _SQLITE_HEADER else _load_jsonl(file, progress)
+    if progress is not None:
+        loaded.conn.set_progress_handler(_reporter(progress, file.name), _PROGRESS_STEPS)
+    return loaded
+
+
+def _open_store(path: Path) -> Loaded:
+    try:
+        store = SQLiteStore(path)
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
+    conn = store._conn
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    derived = {} if version >= len(MIGRATIONS) else _computed_columns()
+    return Loaded(conn, derived, [])
+
+
+def _load_jsonl(path: Path, progress: Progress | None) -> Loaded:
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn.isolation_level = None
+    migrate(conn)
+    size = max(path.stat().st_size, 1)
+    done = 0
+    rows: list[tuple[object, ...]] = []
+    skipped: list[int] = []
+    first_error = ""
+    loaded = 0
+    with open(path, "rb") as lines:
+        for number, line in enumerate(lines, 1):
+            done += len(line)
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                record = Record.from_dict(_object(text))
+            except (ValueError, TypeError) as exc:
+                # A hard kill mid-write tears a line; the sink then starts the next
+                # record on a line of its own, so a torn line may sit anywhere.
+                if not skipped:
+                    first_error = str(exc).splitlines()[0]
+                skipped.append(number)
+                continue
+            loaded += 1
+            rows.append(row(record, text.decode()))
+            if len(rows) >= _LOAD_BATCH:
+                conn.executemany(INSERT, rows)
+                rows.clear()
+                if progress is not None:
+                    progress(f"loading {path.name}", done / size)
+    if skipped and not loaded:
+        conn.close()
+        raise DatasetError(f"{path}:{skipped[0]}: not a trace record ({first_error})")
+    conn.executemany(INSERT, rows)
+    if progress is not None:
+        progress(f"loading {path.name}", 1.0)
+    return Loaded(conn, {}, skipped)
+
+
+def _computed_columns() -> dict[str, str]:
+    return {column: f"({value})" for column, _, value in DERIVED}
+
+
+def _object(text: bytes) -> dict[str, object]:
+    parsed = pydantic_core.from_json(text)
+    if not isinstance(parsed, dict):
+        raise ValueError("a line must be a JSON object")
+    return parsed
+
+
+def _reporter(progress: Progress, name: str) -> Callable[[], int]:
+    def tick() -> int:
+        progress(f"querying {name}", None)
+        return 0
+
+    return tick
+
+
+# -- The query layer under every command: records in SQLite, aggregated in SQL.
 
 CALL_KINDS = ("llm", "tool", "agent", "span")
 

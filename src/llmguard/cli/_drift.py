@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeVar
 
 import llmguard.cli._format as fmt
-from llmguard.cli._aggregates import weighted_quantile
 from llmguard.cli._args import Subparsers, add_path, opened
-from llmguard.cli._dataset import Dataset
+from llmguard.cli._dataset import Dataset, DatasetError, Window, weighted_quantile
 from llmguard.cli._errors import EXIT_DRIFT, EXIT_OK, CommandError
 from llmguard.cli._significance import (
     Comparison,
@@ -32,7 +31,6 @@ from llmguard.cli._significance import (
     mann_whitney,
     quantile_test,
 )
-from llmguard.cli._window import DatasetError, Window
 
 __all__ = [
     "Check",

@@ -59,8 +59,7 @@ def add_parser(commands: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Replay the call and print both outcomes."""
     from llmguard._core.wrap import CallKind, call_kind
-    from llmguard._replay.inputs import check_record
-    from llmguard._replay.runner import areplay, replay
+    from llmguard._replay.replay import areplay, check_record, replay
     from llmguard.exceptions import ReplayError
 
     with opened(args.path) as dataset:

@@ -11,24 +11,464 @@ script only lets a legend entry bring one series forward.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from html import escape
 from pathlib import Path
 from typing import Literal
 
 import llmguard.cli._format as fmt
+from llmguard._core.records import Record
 from llmguard._version import __version__
 from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
-from llmguard.cli._dataset import Dataset
+from llmguard.cli._charts import Series, chart, legend
+from llmguard.cli._dataset import Dataset, DatasetError, GroupStats, Window
+from llmguard.cli._drift import Check, Report, load, show_p, show_value
 from llmguard.cli._errors import CommandError
-from llmguard.cli._html import page
-from llmguard.cli._report_charts import charts_section
-from llmguard.cli._report_drift import drift_section
-from llmguard.cli._report_tables import calls_section, headline, table_section
-from llmguard.cli._report_time import Unit, auto_unit, bucket_keys, when
-from llmguard.cli._window import DatasetError, Window
+from llmguard.cli._html import MAX_SERIES, page
+from llmguard.cli._significance import Sample
+from llmguard.cli._stats import HEADER, group_row
 
 __all__ = ["add_parser", "build", "run"]
+
+# -- time buckets: picking hours or days, listing every key, labelling them
+
+Unit = Literal["day", "hour"]
+
+# Below this span of data, "auto" charts by the hour.
+_HOURLY_BELOW = timedelta(days=3)
+# More buckets than this make a page nobody can read; ask for a coarser unit instead.
+_MAX_BUCKETS = 1000
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_KEY_FORMAT = {"day": "%Y-%m-%d", "hour": "%Y-%m-%dT%H:00"}
+
+
+def parse_time(iso: str) -> datetime:
+    """A record's ISO 8601 time (``Z`` or an offset) as an aware datetime."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def when(iso: str) -> str:
+    """An ISO 8601 time to the minute as the page shows it: ``2024-05-01 13:45``."""
+    return iso[:16].replace("T", " ")
+
+
+def auto_unit(first: str, last: str) -> Unit:
+    """Hours when the calls from ``first`` to ``last`` span less than three days, else days."""
+    return "hour" if parse_time(last) - parse_time(first) < _HOURLY_BELOW else "day"
+
+
+def bucket_keys(first: str, last: str, unit: Unit) -> list[str]:
+    """Every bucket key from the first call's to the last's, empty ones included.
+
+    Raises:
+        CommandError: More buckets than a chart can show.
+    """
+    key = _KEY_FORMAT[unit]
+    step = timedelta(days=1) if unit == "day" else timedelta(hours=1)
+    at = datetime.strptime(parse_time(first).strftime(key), key)
+    end = datetime.strptime(parse_time(last).strftime(key), key)
+    count = int((end - at) / step) + 1
+    if count > _MAX_BUCKETS:
+        raise CommandError(
+            f"{count:,} {unit}s of calls are too many to chart; "
+            "use --bucket day or a narrower --since/--until"
+        )
+    return [(at + step * i).strftime(key) for i in range(count)]
+
+
+def axis_label(key: str) -> str:
+    """A bucket key as an x-axis label: ``1 May`` for a day or midnight, else ``13h``."""
+    day = f"{int(key[8:10])} {_MONTHS[int(key[5:7]) - 1]}"
+    if len(key) == 10 or key.endswith("T00:00"):
+        return day
+    return f"{key[11:13]}h"
+
+
+def bucket_name(key: str) -> str:
+    """A bucket key spelled out for a hover: ``Wed 2024-05-01`` or ``… UTC, the hour after``."""
+    if len(key) == 10:
+        return f"{datetime.strptime(key, '%Y-%m-%d').strftime('%a')} {key}"
+    return f"{key.replace('T', ' ')} UTC, the hour after"
+
+
+# -- The report's chart sections: one chart per metric over time, one series per group.
+
+
+@dataclass(frozen=True, slots=True)
+class _Metric:
+    title: str
+    figure: Callable[[GroupStats], float | None]
+    stacked: bool
+    axis: Callable[[float], str]
+    show: Callable[[float], str]
+    empty: str
+
+
+def compact(value: float) -> str:
+    """A number to three significant digits, with ``k`` or ``M`` past a thousand."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _axis_percent(value: float) -> str:
+    return f"{value * 100:.3g}%"
+
+
+def _axis_money(value: float) -> str:
+    return f"${value:.3g}" if value else "$0"
+
+
+def _axis_duration(value: float) -> str:
+    return fmt.duration(value) if value else "0"
+
+
+def _decimal(value: float) -> str:
+    return f"{value:.2f}"
+
+
+_METRICS = (
+    _Metric("Calls", lambda g: g.calls, True, compact, fmt.count, "no calls"),
+    _Metric("Failure rate", lambda g: g.error_rate, False, _axis_percent, fmt.percent, ""),
+    _Metric(
+        "Schema failure rate",
+        lambda g: g.schema_failure_rate,
+        False,
+        _axis_percent,
+        fmt.percent,
+        "",
+    ),
+    _Metric(
+        "Retries per call",
+        lambda g: g.mean_retries,
+        False,
+        compact,
+        _decimal,
+        "no attempt counts recorded",
+    ),
+    _Metric("p95 latency", lambda g: g.p95_ms, False, _axis_duration, fmt.duration, ""),
+    _Metric(
+        "Tokens (in + out)",
+        lambda g: g.input_tokens + g.output_tokens,
+        True,
+        compact,
+        fmt.tokens,
+        "no token usage recorded",
+    ),
+    _Metric("Cost", lambda g: g.cost_usd, True, _axis_money, fmt.money, "no cost recorded"),
+    _Metric(
+        "Feedback score (mean)",
+        lambda g: g.feedback_mean,
+        False,
+        compact,
+        _decimal,
+        "no feedback recorded",
+    ),
+)
+
+
+def charts_section(
+    dataset: Dataset,
+    span: Window,
+    unit: Unit,
+    buckets: list[str],
+    by: str,
+    heading: str,
+    *,
+    exclude: str | None,
+) -> str:
+    """One chart per metric over ``buckets``, one series per group of ``by``.
+
+    Args:
+        dataset: The records.
+        span: Only calls in this window.
+        unit: The buckets' time unit.
+        buckets: Every bucket key, in order; the x axis.
+        by: The grouping column, e.g. ``"name"`` or ``"prompt"``.
+        heading: The section's heading.
+        exclude: A group left out of the charts (calls naming no prompt), if any.
+    """
+    figures: dict[tuple[str, str], GroupStats] = {}
+    calls: dict[str, float] = {}
+    for found in dataset.stats((unit, by), span):
+        figures[(found.key[0], found.key[1])] = found
+        calls[found.key[1]] = calls.get(found.key[1], 0.0) + found.calls
+    calls.pop(exclude or "", None)
+    if not calls:
+        return (
+            f"<section><h2>{escape(heading)}</h2>"
+            '<p class="note">No call in this window names a prompt version.</p></section>'
+        )
+    ranked = sorted(calls, key=lambda k: (-calls[k], k))
+    shown = ranked[:MAX_SERIES]
+    notes = []
+    if len(ranked) > len(shown):
+        notes.append(f"The {len(shown)} busiest of {len(ranked)} are drawn; the table lists all.")
+    if exclude is not None:
+        notes.append("Calls that name no prompt are left out.")
+    axis_labels = [axis_label(b) for b in buckets]
+    names = [bucket_name(b) for b in buckets]
+    plots = []
+    for metric in _METRICS:
+        series = [
+            Series(
+                key,
+                index,
+                [
+                    None if (g := figures.get((b, key))) is None else metric.figure(g)
+                    for b in buckets
+                ],
+            )
+            for index, key in enumerate(shown)
+        ]
+        plots.append(
+            chart(
+                metric.title,
+                axis_labels,
+                names,
+                series,
+                stacked=metric.stacked,
+                axis=metric.axis,
+                show=metric.show,
+                empty=metric.empty,
+            )
+        )
+    note = f'<p class="note">{escape(" ".join(notes))}</p>' if notes else ""
+    return (
+        f"<section data-series><h2>{escape(heading)}</h2>{note}{legend(shown)}"
+        f'<div class="grid">{"".join(plots)}</div></section>'
+    )
+
+
+# -- The report's headline cards and tables: figures per group and the notable calls.
+
+_TOP_CALLS = 10
+_MESSAGE_CHARS = 240
+
+
+def headline(total: GroupStats, functions: int, prompts: int) -> str:
+    """The cards at the top: the totals over all calls, and how many groups there are."""
+    feedback = "-" if total.feedback_mean is None else f"{total.feedback_mean:.2f}"
+    retries = "-" if total.mean_retries is None else f"{total.mean_retries:.2f}"
+    cards = (
+        ("Calls", fmt.count(total.calls), f"{functions} functions · {prompts} prompt versions"),
+        ("Failure rate", fmt.percent(total.error_rate), "status error"),
+        ("Schema failures", fmt.percent(total.schema_failure_rate), "never matched the schema"),
+        ("Retries per call", retries, f"limit hits {fmt.count(total.limit_hits)}"),
+        ("p95 latency", fmt.duration(total.p95_ms), f"p50 {fmt.duration(total.p50_ms)}"),
+        (
+            "Tokens",
+            compact(total.input_tokens + total.output_tokens),
+            f"{compact(total.input_tokens)} in · {compact(total.output_tokens)} out",
+        ),
+        ("Cost", fmt.money(total.cost_usd), "priced calls"),
+        ("Feedback", feedback, f"mean of {total.feedback_count} scores"),
+    )
+    items = "".join(
+        f'<div class="card"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div>'
+        f'<div class="d">{escape(d)}</div></div>'
+        for k, v, d in cards
+    )
+    return f'<section class="cards">{items}</section>'
+
+
+def table_section(heading: str, by: str, groups: list[GroupStats], total: GroupStats) -> str:
+    """The ``stats`` figures per group, busiest first, with a total row for several groups."""
+    rows = [group_row(g.key[0], g) for g in sorted(groups, key=lambda g: (-g.calls, g.key))]
+    if len(groups) > 1:
+        rows.append(group_row("(all)", total))
+    return f"<section><h2>{escape(heading)}</h2>{html_table((by, *HEADER), rows)}</section>"
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1) -> str:
+    """An escaped HTML table; the first ``left`` columns are left-aligned, the rest numeric."""
+
+    def cells(tag: str, values: Sequence[str]) -> str:
+        return "".join(
+            f"<{tag}{'' if i < left else ' class=n'}>{escape(v)}</{tag}>"
+            for i, v in enumerate(values)
+        )
+
+    body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
+    return (
+        f'<div class="scroll"><table><thead><tr>{cells("th", header)}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def calls_section(dataset: Dataset, span: Window, source: str) -> str:
+    """The slowest, most expensive and latest failed calls, each with its ``show`` command."""
+    slowest = dataset.calls(span, order_by="duration_ms", limit=_TOP_CALLS)
+    costly = [
+        r
+        for r in dataset.calls(span, order_by="cost_usd", limit=_TOP_CALLS)
+        if r.cost_usd is not None
+    ]
+    failed = dataset.calls(span, order_by="newest", failed=True, limit=_TOP_CALLS)
+    command = f"llmguard show {shlex.quote(source)} TRACE_ID"
+    parts = [
+        "<section><h2>Notable calls</h2>",
+        f'<p class="note">See one in full with <code>{escape(command)}</code>; '
+        "hover a trace id for its command.</p>",
+    ]
+    for heading, records, empty in (
+        ("Slowest", slowest, "No timed calls."),
+        ("Most expensive", costly, "No call has a cost."),
+        ("Latest failures", failed, "No call failed."),
+    ):
+        parts.append(f"<h3>{heading}</h3>")
+        if records:
+            parts.append(_calls_table(records, source))
+        else:
+            parts.append(f'<p class="note">{empty}</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _calls_table(records: list[Record], source: str) -> str:
+    rows = []
+    for r in records:
+        prompt = f"{r.prompt_name}@{r.prompt_version}" if r.prompt_version else r.prompt_name
+        error = ""
+        if r.error_type:
+            message = (r.error_message or "")[:_MESSAGE_CHARS]
+            error = (
+                f'<span title="{escape(r.error_type)}">{escape(r.error_type.rsplit(".", 1)[-1])}'
+                f"</span>{': ' if message else ''}{escape(message)}"
+            )
+        command = f"llmguard show {shlex.quote(source)} {r.trace_id}"
+        rows.append(
+            "<tr>"
+            f"<td>{escape(when(r.start))}</td>"
+            f"<td>{escape(r.name)}</td>"
+            f"<td>{escape(r.kind)}</td>"
+            f'<td class="{"" if r.status == "ok" else "bad"}">{escape(r.status)}</td>'
+            f'<td class="n">{escape(fmt.duration(r.duration_ms))}</td>'
+            f'<td class="n">{escape(fmt.money(r.cost_usd))}</td>'
+            f"<td>{escape(r.model or '-')}</td>"
+            f"<td>{escape(prompt or '-')}</td>"
+            f'<td class="msg">{error}</td>'
+            f'<td><code title="{escape(command)}">{escape(r.trace_id)}</code></td>'
+            "</tr>"
+        )
+    header = "".join(
+        f"<th{' class=n' if h in ('duration', 'cost') else ''}>{h}</th>"
+        for h in (
+            "start (UTC)",
+            "function",
+            "kind",
+            "status",
+            "duration",
+            "cost",
+            "model",
+            "prompt",
+            "error",
+            "trace",
+        )
+    )
+    return (
+        f'<div class="scroll"><table><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+# -- The report's drift section: what ``llmguard drift`` finds in the current window.
+
+_DRIFT_BASELINE = timedelta(days=7)
+
+
+def drift_section(
+    dataset: Dataset,
+    span: Window,
+    last: str,
+    baseline: Window | None,
+    current: Window | None,
+) -> str:
+    """What `llmguard drift` reports for the current window, by function and prompt."""
+    if current is None:
+        day = parse_time(last).date()
+        current = Window.parse(day.isoformat(), (day + timedelta(days=1)).isoformat())
+    if baseline is None:
+        end = parse_time(current.since or last)
+        baseline = Window.parse((end - _DRIFT_BASELINE).isoformat(), end.isoformat())
+    before, after = _clip(baseline, span), _clip(current, span)
+    samples: list[dict[tuple[str, ...], dict[str, Sample]]] = []
+    for part in (before, after):
+        merged: dict[tuple[str, ...], dict[str, Sample]] = {}
+        for by, label in (("name", "function"), ("prompt", "prompt")):
+            for key, found in load(dataset, by, part).items():
+                group = (label, *key)
+                if key != ("-",):
+                    merged[group] = found
+        samples.append(merged)
+    check = Check()
+    report = check(samples[0], samples[1])
+    return _drift_html(report, check, before, after)
+
+
+def _clip(part: Window, span: Window) -> Window:
+    since = max((b for b in (part.since, span.since) if b is not None), default=None)
+    until = min((b for b in (part.until, span.until) if b is not None), default=None)
+    if since is not None and until is not None and until < since:
+        until = since
+    return Window(since, until)
+
+
+def _drift_html(report: Report, check: Check, before: Window, after: Window) -> str:
+    criteria = (
+        f"a change is shown when significant after Benjamini-Hochberg at alpha "
+        f"{check.alpha:g} and |effect| ≥ {check.min_effect:g}; groups need "
+        f"{check.min_calls} calls a side"
+    )
+    heading = (
+        f'<h2>Drift</h2><p class="note">Current window {escape(_span_text(after))} against '
+        f"the baseline {escape(_span_text(before))}; {escape(criteria)}.</p>"
+    )
+    drifted = report.drifted
+    if drifted:
+        rows = [
+            [
+                f.group[0],
+                "/".join(f.group[1:]),
+                f.metric,
+                show_value(f.metric, f.baseline),
+                show_value(f.metric, f.current),
+                f.change,
+                f"{f.effect_name} {f.comparison.effect:+.2f}",
+                show_p(f.adjusted_p),
+            ]
+            for f in drifted
+        ]
+        header = ("by", "group", "metric", "baseline", "current", "change", "effect", "adj. p")
+        body = html_table(header, rows, left=3)
+    elif report.findings:
+        body = (
+            f'<p class="ok">No drift: none of the {len(report.findings)} comparisons moved '
+            "beyond noise.</p>"
+        )
+    else:
+        body = '<p class="note">Nothing compared: no group has enough calls in both windows.</p>'
+    notes = ""
+    if report.notes:
+        items = "".join(f"<li>{escape(note)}</li>" for note in report.notes)
+        notes = (
+            f"<details><summary>{len(report.notes)} groups not compared</summary>"
+            f"<ul>{items}</ul></details>"
+        )
+    return f'<section class="drift">{heading}{body}{notes}</section>'
+
+
+def _span_text(part: Window) -> str:
+    since = when(part.since) if part.since else "…"
+    until = when(part.until) if part.until else "…"
+    return f"{since} to {until}"
+
+
+# -- the command: building the page and writing it
 
 
 def add_parser(commands: Subparsers) -> None:

@@ -7,9 +7,8 @@ import json
 import sys
 
 import llmguard.cli._format as fmt
-from llmguard.cli._aggregates import GroupStats
 from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
-from llmguard.cli._dataset import CALL_KINDS
+from llmguard.cli._dataset import CALL_KINDS, GroupStats
 
 __all__ = ["HEADER", "add_parser", "group_row", "render", "run"]
 
