@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,6 +16,8 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from llmguard._guard.schema import (
     MAX_EMBEDDED_STARTS,
+    MAX_ERRORS_READ,
+    RESCAN_CHARS,
     CompiledSchema,
     Extraction,
     FieldError,
@@ -23,6 +26,7 @@ from llmguard._guard.schema import (
     compile_schema,
     extract,
     extract_value,
+    fence_bodies,
     format_errors,
 )
 from llmguard.exceptions import ConfigurationError
@@ -412,6 +416,51 @@ def test_embedded_search_is_bounded() -> None:
     noise = "{ " * (MAX_EMBEDDED_STARTS + 1)
     assert not extract(noise + GOOD, TICKET).ok
     assert extract("{ " * (MAX_EMBEDDED_STARTS - 1) + GOOD, TICKET).ok
+
+
+def test_a_value_in_a_short_broken_wrapper_is_found() -> None:
+    """An object in a wrapper left open is still tried on its own."""
+    found = extract(f"Result: [{GOOD}", TICKET)
+    assert (found.ok, found.repair) == (True, "embedded")
+
+
+def test_a_long_broken_value_is_not_decoded_again_from_inside() -> None:
+    """Past RESCAN_CHARS, the search resumes where a broken value stopped."""
+    filler = "1, " * RESCAN_CHARS
+    assert not extract(f"Result: [{filler}{GOOD}", TICKET).ok
+    assert extract(f"Result: [{filler}] {GOOD}", TICKET).ok
+
+
+# The backtracking pattern fences were found with until the scan replaced it: fine on
+# short text, hours on a fence followed by 64 KB of spaces.
+OLD_FENCE = re.compile(r"```[^\S\n]*[\w+.-]*[^\S\n]*\n?(.*?)```", re.DOTALL)
+FENCE_BITS = st.sampled_from(["```", "`", "json", "JSON", " ", "\t", "\n", "{}", "a", "-"])
+
+
+@given(st.lists(FENCE_BITS, max_size=40).map("".join))
+def test_fence_scan_finds_what_the_old_pattern_found(text: str) -> None:
+    """On short text, the linear scan gives the bodies the backtracking pattern gave."""
+    assert list(fence_bodies(text)) == [m.group(1).strip() for m in OLD_FENCE.finditer(text)]
+
+
+def test_too_many_errors_are_counted_not_listed() -> None:
+    """A huge wrong answer fails with one error giving the count, not a million lines."""
+    wrong = json.dumps(["x"] * (MAX_ERRORS_READ + 1))
+    found = extract(wrong, compile_schema(list[int]))
+    assert found.errors == (
+        FieldError("$", f"{MAX_ERRORS_READ + 1} validation errors, too many to list", ""),
+    )
+    found = extract(wrong, compile_schema({"type": "array", "items": {"type": "integer"}}))
+    assert len(found.errors) == MAX_ERRORS_READ + 1
+    assert found.errors[-1].message == (
+        f"more than {MAX_ERRORS_READ} validation errors, too many to list"
+    )
+
+
+def test_a_huge_value_is_shown_by_its_head() -> None:
+    """The value in an error is the start of its JSON, however large the value."""
+    [error] = errors_of(TICKET, list(range(1_000_000)))
+    assert error.value == json.dumps(list(range(40)), separators=(",", ":"))[:77] + "..."
 
 
 def test_nested_values_of_a_parsed_candidate_are_not_tried() -> None:

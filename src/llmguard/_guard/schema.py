@@ -12,11 +12,16 @@ Schema dict -- is compiled once, at decoration time, into a :class:`CompiledSche
 The first candidate that validates wins; otherwise the errors of the best candidate come
 back as :class:`FieldError` values, which :func:`format_errors` renders compactly for a
 corrective re-ask: JSON path, message without documentation URLs, truncated value.
+
+Extraction runs on the caller's thread over text a model wrote, so it is linear in the
+answer's size whatever the answer: fences are found with ``str.find`` (no backtracking
+pattern), and the ``embedded`` search never reads the same long stretch twice.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -40,6 +45,7 @@ __all__ = [
     "compile_schema",
     "extract",
     "extract_value",
+    "fence_bodies",
     "format_errors",
 ]
 
@@ -49,12 +55,23 @@ SchemaKind = Literal["model", "type", "json_schema"]
 VALUE_CHARS = 80
 #: Length of an error message; jsonschema repeats whole instances in its messages.
 MESSAGE_CHARS = 200
+#: Nodes of a value serialized to show it in an error: each adds at least two characters.
+_HEAD_NODES = VALUE_CHARS
+#: Validation errors read from one failure; past it they are counted (or, for JSON
+#: Schema, no more are looked for), keeping a huge wrong answer cheap to judge.
+MAX_ERRORS_READ = 1000
 #: Positions of '{' or '[' tried by the ``embedded`` stage, so hostile text costs O(n).
 MAX_EMBEDDED_STARTS = 50
+#: A start whose JSON broke after this many characters is not retried from inside: the
+#: search resumes where the decoder stopped, so no long stretch is decoded twice.
+RESCAN_CHARS = 4096
 
 _SCALARS = frozenset({"string", "integer", "number", "boolean", "null"})
 _URL = re.compile(r"\s*For further information visit \S+|\s*\(?https://errors\.pydantic\.dev\S*")
-_FENCE = re.compile(r"```[^\S\n]*[\w+.-]*[^\S\n]*\n?(.*?)```", re.DOTALL)
+# What may follow a fence's opening backticks before its body: an info string such as
+# "json", with spaces around it, and the end of that line. Never backtracks: each part
+# takes characters the next one cannot.
+_FENCE_HEADER = re.compile(r"[^\S\n]*[\w+.-]*[^\S\n]*\n?")
 _OPENER = re.compile(r"[\[{]")
 _DECODER = json.JSONDecoder()
 _FIRST_CHAR_TYPES = {"{": "object", "[": "array", '"': "string", "n": "null"}
@@ -63,6 +80,8 @@ _PY_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean
 # pydantic reports these at the root when the text is not JSON at all, rather than
 # JSON of the wrong shape.
 _NOT_JSON_TYPES = frozenset({"json_invalid", "string_unicode"})
+# How pydantic's message starts when the text read as JSON up to its end, left open.
+_CUT_SHORT = "Invalid JSON: EOF while parsing"
 
 _Validator = Callable[[Any, dict[str, Any] | None], Any]
 
@@ -76,7 +95,14 @@ class SchemaErrors(Exception):
 
 
 class NotJSON(SchemaErrors):
-    """The text given to :meth:`CompiledSchema.validate_json` is not JSON at all."""
+    """The text given to :meth:`CompiledSchema.validate_json` is not JSON at all.
+
+    ``cut_short`` says it read as JSON up to its very end, where a value was left open.
+    """
+
+    def __init__(self, errors: tuple[FieldError, ...], *, cut_short: bool = False) -> None:
+        super().__init__(errors)
+        self.cut_short = cut_short
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -197,17 +223,37 @@ def extract(
     stripped = text.strip()
     best: tuple[FieldError, ...] | None = None
     best_fits = False
-    for repair, body in _candidates(text, stripped):
+
+    def judge(body: str) -> tuple[bool, Any]:
+        """``(True, value)``, or ``(False, whether the body read as JSON to its end)``."""
+        nonlocal best, best_fits
         try:
-            value = schema.validate_json(body, context=context)
-        except NotJSON:
-            continue
+            return True, schema.validate_json(body, context=context)
+        except NotJSON as exc:
+            return False, exc.cut_short and len(body) > RESCAN_CHARS
         except SchemaErrors as exc:
             fits = _fits(schema.json_types, body)
             if best is None or (fits and not best_fits):
                 best, best_fits = exc.errors, fits
-            continue
-        return Extraction(value=value, repair=repair, errors=(), ok=True)
+            return False, True
+
+    in_prose = True  # whether the embedded stage can find what the strict one did not
+    if stripped:
+        ok, found = judge(stripped)
+        if ok:
+            return Extraction(value=found, repair=None, errors=(), ok=True)
+        # Decoded from its first bracket, one JSON value -- or a long one left open at its
+        # very end -- gives the embedded search nothing new, read again for nothing.
+        in_prose = not found or stripped[0] not in "[{"
+    seen = {stripped}
+    stages = (("fence", fence_bodies(text)), ("embedded", _embedded(text) if in_prose else ()))
+    for repair, bodies in stages:
+        for body in bodies:
+            if body and body not in seen:
+                seen.add(body)
+                ok, found = judge(body)
+                if ok:
+                    return Extraction(value=found, repair=repair, errors=(), ok=True)
     if schema.accepts_text and stripped:
         try:
             value = schema.validate(stripped, context=context)
@@ -260,18 +306,30 @@ def _validate_object(data: Any, schema: CompiledSchema, context: dict[str, Any] 
         raise SchemaErrors((FieldError("$", message, ""),)) from exc
 
 
-def _candidates(text: str, stripped: str) -> Iterator[tuple[str | None, str]]:
-    """Candidate JSON texts with their repair label, in the order they are tried."""
-    if stripped:
-        yield None, stripped
-    seen = {stripped}
-    if "```" in text:
-        for match in _FENCE.finditer(text):
-            body = match.group(1).strip()
-            if body and body not in seen:
-                seen.add(body)
-                yield "fence", body
+def fence_bodies(text: str) -> Iterator[str]:
+    """The stripped bodies of the closed markdown code fences, in order; one pass."""
     pos = 0
+    while (start := text.find("```", pos)) >= 0:
+        header = _FENCE_HEADER.match(text, start + 3)
+        body = start + 3 if header is None else header.end()
+        end = text.find("```", body)
+        if end < 0:
+            return  # no fence after this one can close either
+        yield text[body:end].strip()
+        pos = end + 3
+
+
+def _embedded(text: str) -> Iterator[str]:
+    """JSON objects and arrays found in prose, left to right, in O(len(text)).
+
+    Values nested in one that parsed are not candidates of their own. After a start
+    whose JSON breaks, the next start is the next opener -- so an object inside a broken
+    wrapper is still found -- unless the decoder read more than `RESCAN_CHARS` before
+    breaking: then it is the first opener where it stopped, since a start nested in a
+    long broken value would break there again.
+    """
+    pos = 0
+    size = len(text)
     for _ in range(MAX_EMBEDDED_STARTS):
         opener = _OPENER.search(text, pos)
         if opener is None:
@@ -279,15 +337,17 @@ def _candidates(text: str, stripped: str) -> Iterator[tuple[str | None, str]]:
         start = opener.start()
         try:
             _, end = _DECODER.raw_decode(text, start)
-        except (ValueError, RecursionError):
-            pos = start + 1
+        except json.JSONDecodeError as exc:
+            # An unterminated string was read to the end of the text, past exc.pos.
+            stopped = size if exc.msg.startswith("Unterminated string") else exc.pos
+            pos = max(exc.pos, start + 1) if stopped - start > RESCAN_CHARS else start + 1
             continue
-        # Values nested in one that parsed are not candidates of their own.
+        except (ValueError, RecursionError):
+            # Over a thousand levels deep, or an integer past Python's digit limit: hostile
+            # text, which every later start nested in it would decode as far again.
+            return
         pos = end
-        body = text[start:end]
-        if body not in seen:
-            seen.add(body)
-            yield "embedded", body
+        yield text[start:end]
 
 
 def _compile_pydantic(
@@ -301,16 +361,17 @@ def _compile_pydantic(
         try:
             return adapter.validate_python(data, context=ctx)
         except pydantic.ValidationError as exc:
-            raise SchemaErrors(pydantic_errors(exc.errors(include_url=False))) from None
+            raise SchemaErrors(pydantic_errors(_details(exc))) from None
 
     def validate_json(text: Any, ctx: dict[str, Any] | None) -> Any:
         try:
             return adapter.validate_json(text, context=ctx)
         except pydantic.ValidationError as exc:
-            details = exc.errors(include_url=False)
+            details = _details(exc)
             errors = pydantic_errors(details)
             if details[0]["loc"] == () and details[0]["type"] in _NOT_JSON_TYPES:
-                raise NotJSON(errors) from None
+                cut_short = details[0]["msg"].startswith(_CUT_SHORT)
+                raise NotJSON(errors, cut_short=cut_short) from None
             raise SchemaErrors(errors) from None
 
     try:
@@ -353,7 +414,10 @@ def _compile_json_schema(schema: dict[str, Any]) -> CompiledSchema:
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
 
     def validate(data: Any, ctx: dict[str, Any] | None) -> Any:
-        errors = tuple(_jsonschema_error(e) for e in validator.iter_errors(data))
+        found = itertools.islice(validator.iter_errors(data), MAX_ERRORS_READ + 1)
+        errors = tuple(_jsonschema_error(e) for e in found)
+        if len(errors) > MAX_ERRORS_READ:
+            errors = (*errors[:MAX_ERRORS_READ], _too_many(f"more than {MAX_ERRORS_READ}"))
         if errors:
             raise SchemaErrors(errors)
         return data
@@ -363,7 +427,10 @@ def _compile_json_schema(schema: dict[str, Any]) -> CompiledSchema:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
             detail = _cut(f"Invalid JSON: {exc}", MESSAGE_CHARS)
-            raise NotJSON((FieldError("$", detail, shorten(text)),)) from None
+            cut_short = isinstance(exc, json.JSONDecodeError) and (
+                exc.pos >= len(exc.doc) or exc.msg.startswith("Unterminated string")
+            )
+            raise NotJSON((FieldError("$", detail, shorten(text)),), cut_short=cut_short) from None
         return validate(data, ctx)
 
     title = schema.get("title")
@@ -377,6 +444,25 @@ def _compile_json_schema(schema: dict[str, Any]) -> CompiledSchema:
         _from_json=validate_json,
         _schema_json=schema_json,
     )
+
+
+def _details(exc: pydantic.ValidationError) -> list[pydantic_core.ErrorDetails]:
+    """The error details of ``exc``, unless there are too many to read quickly.
+
+    pydantic builds the list whole, at microseconds an error, and a wrong 10 MB array
+    has millions: past `MAX_ERRORS_READ` they are counted, not listed.
+
+    Raises:
+        SchemaErrors: There are too many; its one error says how many.
+    """
+    count = exc.error_count()
+    if count > MAX_ERRORS_READ:
+        raise SchemaErrors((_too_many(str(count)),)) from None
+    return exc.errors(include_url=False)
+
+
+def _too_many(count: str) -> FieldError:
+    return FieldError("$", f"{count} validation errors, too many to list", "")
 
 
 def pydantic_errors(details: list[pydantic_core.ErrorDetails]) -> tuple[FieldError, ...]:
@@ -418,17 +504,54 @@ def _cut(text: str, limit: int) -> str:
 
 
 def shorten(value: Any) -> str:
-    """``value`` as JSON, cut to :data:`VALUE_CHARS`; never raises."""
-    if isinstance(value, str) and len(value) > VALUE_CHARS:
-        value = value[:VALUE_CHARS]  # bounds the work; the cut below marks it
+    """``value`` as JSON, cut to :data:`VALUE_CHARS`; never raises.
+
+    Only the start of the value is serialized, so a huge one costs no more than a small.
+    """
     try:
-        text = pydantic_core.to_json(value, serialize_unknown=True).decode()
+        head = _head(value)
+    except Exception:  # a mapping or sequence that fails when read
+        return f"<{type(value).__name__}>"
+    try:
+        text = pydantic_core.to_json(head, serialize_unknown=True).decode()
     except Exception:
         try:
-            text = repr(value)
-        except Exception:  # a broken __repr__, or a value nested too deep
+            text = repr(head)
+        except Exception:  # a broken __repr__ or iterator, or a value nested too deep
             text = f"<{type(value).__name__}>"
     return _cut(text, VALUE_CHARS)
+
+
+def _head(value: Any) -> Any:
+    """The first `_HEAD_NODES` nodes of ``value``, strings and keys cut to `VALUE_CHARS`.
+
+    Its JSON begins as the whole value's does, and past the cut it is already longer
+    than `VALUE_CHARS`, so the shortened text is the same as the whole value's.
+    """
+    left = _HEAD_NODES
+
+    def head(node: Any) -> Any:
+        nonlocal left
+        left -= 1
+        if isinstance(node, str):
+            return node[:VALUE_CHARS]
+        if isinstance(node, (list, tuple)):
+            items = []
+            for item in node:
+                if left <= 0:
+                    break
+                items.append(head(item))
+            return items
+        if isinstance(node, dict):
+            fields = {}
+            for key, item in node.items():
+                if left <= 0:
+                    break
+                fields[key[:VALUE_CHARS] if isinstance(key, str) else key] = head(item)
+            return fields
+        return node
+
+    return head(value)
 
 
 def _json_types(node: Any, root: dict[str, Any]) -> frozenset[str] | None:

@@ -1,0 +1,97 @@
+"""A hostile model and a hostile provider against the guard: answers built to make lenient
+extraction backtrack, usage that is not a count, a new model name in every response."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import llmguard as lg
+from llmguard._guard.schema import CompiledSchema, compile_schema, extract
+from tests._helpers.schemas import NESTED_JSON_SCHEMA, TICKET, Ticket
+
+# -- lenient extraction is linear in the answer's size ------------------------------------
+
+MB = 1_000_000
+
+# Each answer is about 10 MB; the first three are the issue's reproductions, which took
+# 133 s (at 4,000 spaces), 12.5 s (at 40,000 characters) and 13.4 s.
+HOSTILE_ANSWERS: dict[str, Callable[[], str]] = {
+    "fence then spaces": lambda: "```" + " " * (10 * MB),
+    "fence, info string, then letters": lambda: "```json" + "a" * (10 * MB),
+    "50 unclosed brackets then numbers": lambda: "[" * 50 + "1," * (5 * MB),
+    "50 unclosed brackets then spaces": lambda: "[" * 50 + " " * (10 * MB),
+    "50 unclosed brackets then an unclosed string": lambda: "[" * 50 + '"' + "a" * (10 * MB),
+    "unclosed objects between prose": lambda: 'see {"a": [1, 2, ' * (MB // 2),
+    "fence floods": lambda: "```json\n{" * (MB + MB // 4),
+    "a digit flood in a bracket flood": lambda: "[" * 50 + "1" * (10 * MB),
+    "brackets only": lambda: "[" * (10 * MB),
+    "quotes and backslashes": lambda: '["\\' * (3 * MB),
+}
+
+
+def _cpu_seconds(fn: Callable[[], object]) -> float:
+    """CPU time of this thread running ``fn``: the caller's own work, whatever the load."""
+    started = time.thread_time()
+    fn()
+    return time.thread_time() - started
+
+
+@pytest.mark.parametrize("build", HOSTILE_ANSWERS.values(), ids=HOSTILE_ANSWERS.keys())
+def test_a_ten_megabyte_hostile_answer_is_judged_in_under_a_second(
+    build: Callable[[], str],
+) -> None:
+    """Inside @lg.guard(schema=...), a 10 MB answer built to backtrack is judged in < 1 s."""
+    answer = build()
+
+    @lg.guard(schema=Ticket, retries=0, on_fail="return")
+    def triage(prompt: str) -> str:
+        return answer
+
+    results: list[object] = []
+    seconds = _cpu_seconds(lambda: results.append(triage("classify")))
+    assert not results[0]  # a Failure: no ticket in there
+    assert seconds < 1.0, f"{len(answer):,} characters took {seconds:.2f} s"
+
+
+FRAGMENTS = ["```", "```json", "```json\n", "{", "}", "[", "]", '"', "\\", "\\u", ":", ","]
+FRAGMENTS += [" ", "\n", "a", "1", "-", "1e", "true", "nul", '"urgency"', '{"a": ', "[1, "]
+SOUP_SCHEMAS = [TICKET, compile_schema(str), compile_schema(list[int])]
+SOUP_SCHEMAS += [compile_schema(NESTED_JSON_SCHEMA)]
+SMALL = 64 * 1024
+
+
+def _soup(head: list[str], unit: list[str], size: int) -> str:
+    text, piece = "".join(head), "".join(unit)
+    return text + piece * ((size - len(text)) // len(piece) + 1)
+
+
+def _fastest(text: str, schema: CompiledSchema) -> float:
+    return min(_cpu_seconds(lambda: extract(text, schema)) for _ in range(3))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    head=st.lists(st.sampled_from(FRAGMENTS), max_size=20),
+    unit=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=8),
+    schema=st.sampled_from(SOUP_SCHEMAS),
+)
+def test_extraction_time_grows_linearly_on_fence_bracket_and_quote_soups(
+    head: list[str], unit: list[str], schema: CompiledSchema
+) -> None:
+    """Four times the soup takes at most about four times as long (10x allowed for noise)."""
+    small = _fastest(_soup(head, unit, SMALL), schema)
+    large = _fastest(_soup(head, unit, 4 * SMALL), schema)
+    assert large <= 10 * small + 0.005, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+
+
+def test_the_embedded_stage_still_finds_a_value_after_failed_starts() -> None:
+    """Skipping what a failed start read keeps finding the values that follow it."""
+    good = '{"category": "bug", "urgency": 3}'
+    for text in (f'Use [x or "y". {good}', f'{{"a" {good}', f"[1, 2 {good}", f"[{good}"):
+        found = extract(text, TICKET)
+        assert (found.ok, found.repair) == (True, "embedded"), text
