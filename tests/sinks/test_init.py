@@ -187,3 +187,13 @@ def test_sink_from_url_refuses_other_values(url: str) -> None:
     assert "sqlite:///relative/path.db" in message
     assert "jsonl:////absolute/path.jsonl" in message
     assert "memory://" in message
+
+
+@pytest.mark.parametrize("scheme", ["sqlite", "jsonl"])
+def test_sink_from_url_refuses_a_path_that_cannot_work(tmp_path: Path, scheme: str) -> None:
+    """A URL naming a directory is a ConfigurationError naming the URL and the problem."""
+    url = f"{scheme}:///{tmp_path}"
+    with pytest.raises(ConfigurationError) as caught:
+        sink_from_url(url)
+    assert repr(url) in str(caught.value)
+    assert "it is a directory" in str(caught.value)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -359,3 +361,148 @@ def test_any_text_round_trips(
     sink.emit(records)
     sink.close()
     assert list(read_jsonl(path)) == records
+
+
+def test_a_write_that_fails_part_way_is_cut_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch the disk takes only part of leaves the file as it was, and raises."""
+    path = tmp_path / "trace.jsonl"
+    sink = JSONLSink(path)
+    sink.emit([_record(0)])
+    before = path.read_bytes()
+    real_write = os.write
+
+    calls: list[int] = []
+
+    def half_then_full(fd: int, data: bytes) -> int:
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data)[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(OSError, match="No space left"):
+        sink.emit([_record(1), _record(2)])
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    sink.emit([_record(3)])
+    sink.close()
+    assert [r.span_id for r in read_jsonl(path)] == [f"{0:016x}", f"{3:016x}"]
+
+
+def test_a_fragment_appended_after_a_failed_write_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes another writer added after a failed write are never cut; the next batch
+    starts on a line of its own after them."""
+    path = tmp_path / "trace.jsonl"
+    sink = JSONLSink(path)
+    sink.emit([_record(0)])
+    real_write = os.write
+
+    calls: list[int] = []
+
+    def a_fragment_then_someone_else(fd: int, data: bytes) -> int:
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data)[:40])
+        with open(path, "ab") as other:
+            other.write(b"their line\n")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", a_fragment_then_someone_else)
+    with pytest.raises(OSError, match="No space left"):
+        sink.emit([_record(1), _record(2)])
+    monkeypatch.undo()
+    assert path.read_bytes().endswith(b"their line\n")
+    sink.emit([_record(3)])
+    sink.close()
+    assert [r.span_id for r in read_jsonl(path)] == [f"{0:016x}", f"{3:016x}"]
+
+
+def test_a_file_deleted_during_the_write_gets_the_batch_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch written just as the file was deleted is written again to the new file."""
+    path = tmp_path / "trace.jsonl"
+    sink = JSONLSink(path)
+    sink.emit([_record(0)])
+    real_write = os.write
+    deletions = [path]
+
+    def delete_first(fd: int, data: bytes) -> int:
+        while deletions:
+            deletions.pop().unlink()
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", delete_first)
+    sink.emit([_record(1)])
+    monkeypatch.undo()
+    sink.close()
+    assert [r.span_id for r in read_jsonl(path)] == [f"{1:016x}"]
+
+
+def test_two_sinks_of_one_process_rotate_a_shared_file_once(tmp_path: Path) -> None:
+    """Sinks on one rotating file, in threads of one process, lose no record."""
+    path = tmp_path / "trace.jsonl"
+    line = len(_record(0).to_json()) + 1
+    sinks = [JSONLSink(path, rotate_bytes=line * 7, backups=500) for _ in range(4)]
+
+    def emit(number: int) -> None:
+        for index in range(0, 200, 2):
+            sinks[number].emit([_record(number * 1000 + index + i) for i in range(2)])
+
+    threads = [threading.Thread(target=emit, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for sink in sinks:
+        sink.close()
+    span_ids = [r.span_id for file in tmp_path.iterdir() for r in read_jsonl(file)]
+    assert len(span_ids) == len(set(span_ids)) == 800
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda d: d, "it is a directory"),
+        (lambda d: d / "file" / "trace.jsonl", "is not a directory"),
+    ],
+)
+def test_a_path_that_cannot_work_is_refused(
+    tmp_path: Path, make: Callable[[Path], Path], problem: str
+) -> None:
+    """A directory, or a path under a file, is a ConfigurationError naming the path."""
+    (tmp_path / "file").write_text("")
+    path = make(tmp_path)
+    with pytest.raises(ConfigurationError) as caught:
+        JSONLSink(path)
+    assert repr(str(path)) in str(caught.value)
+    assert problem in str(caught.value)
+
+
+def test_a_missing_directory_is_accepted_and_made_later(tmp_path: Path) -> None:
+    """A path in directories that do not exist yet is fine: they are made on the first batch."""
+    path = tmp_path / "a" / "b" / "trace.jsonl"
+    sink = JSONLSink(path)
+    assert not (tmp_path / "a").exists()
+    sink.emit([_record(0)])
+    sink.close()
+    assert [r.span_id for r in read_jsonl(path)] == [f"{0:016x}"]
+
+
+def test_a_fifo_with_a_reader_gets_the_records(tmp_path: Path) -> None:
+    """A named pipe passes the path checks and is written to like a file."""
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(path.read_bytes()))
+    reader.start()
+    sink = JSONLSink(path)
+    sink.emit([_record(0), _record(1)])
+    sink.emit([_record(2)])
+    sink.close()
+    reader.join(timeout=5)
+    assert received == [b"".join(_record(i).to_json() + b"\n" for i in range(3))]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from llmguard._core.records import ContentDigest, Record, StreamInfo, Usage
+from llmguard.exceptions import ConfigurationError
 from llmguard.sinks import Sink, SQLiteSink, SQLiteStore, _sqlite, table
 from llmguard.sinks.table import MIGRATIONS, migrate
 from tests._helpers.reliability import fork
@@ -408,12 +413,14 @@ def test_emit_after_close_reopens(tmp_path: Path) -> None:
         assert store.count() == 2
 
 
-def test_emit_into_a_non_database_raises_and_leaves_it(tmp_path: Path) -> None:
-    """A sink pointed at a file that is not a database raises and does not change it."""
+def test_emit_into_a_file_that_stopped_being_a_database_raises_and_leaves_it(
+    tmp_path: Path,
+) -> None:
+    """A file replaced by a non-database after the sink was made fails the batch, untouched."""
     path = tmp_path / "notes.txt"
+    sink = SQLiteSink(path)
     text = "hello, this is not a database file at all\n" * 10
     path.write_text(text)
-    sink = SQLiteSink(path)
     with pytest.raises(sqlite3.DatabaseError, match="not a database"):
         sink.emit([_record(0)])
     sink.close()
@@ -558,3 +565,147 @@ def test_forked_child_without_writes_leaves_parent_working(tmp_path: Path) -> No
 def test_is_a_sink(tmp_path: Path) -> None:
     """SQLiteSink meets the Sink protocol."""
     assert isinstance(SQLiteSink(tmp_path / "llmguard.db"), Sink)
+
+
+def test_a_renamed_store_keeps_its_records_and_a_new_one_gets_the_rest(tmp_path: Path) -> None:
+    """After the store is renamed away (logrotate style), what was committed stays in the
+    renamed file, write-ahead log included, and later batches go to a new store."""
+    path = tmp_path / "llmguard.db"
+    sink = SQLiteSink(path)
+    sink.emit([_record(i) for i in range(3)])
+    path.rename(tmp_path / "old.db")
+    sink.emit([_record(i) for i in range(3, 5)])
+    sink.close()
+    with SQLiteStore(tmp_path / "old.db") as store:
+        assert [r.span_id for r in store.records()] == [f"{i:016x}" for i in range(3)]
+    with SQLiteStore(path) as store:
+        assert [r.span_id for r in store.records()] == [f"{i:016x}" for i in range(3, 5)]
+
+
+def test_a_store_replaced_by_another_database_is_followed(tmp_path: Path) -> None:
+    """A store replaced by another one mid-run gets the later batches."""
+    path = tmp_path / "llmguard.db"
+    other = tmp_path / "other.db"
+    _fill(other, [_record(100)])
+    sink = SQLiteSink(path)
+    sink.emit([_record(0)])
+    os.replace(other, path)
+    sink.emit([_record(1)])
+    sink.close()
+    with SQLiteStore(path) as store:
+        assert sorted(r.span_id for r in store.records()) == [f"{1:016x}", f"{100:016x}"]
+
+
+def _damage(path: Path) -> None:
+    size = path.stat().st_size
+    with open(path, "r+b") as file:
+        file.seek(size // 2)
+        file.write(b"\xa5" * 40_000)
+
+
+def test_a_damaged_store_fails_every_batch_until_it_is_replaced(tmp_path: Path) -> None:
+    """A store that fails its check when opened fails each batch, naming the problem,
+    without writing to it; once the file is moved away a new store takes the batches."""
+    path = tmp_path / "llmguard.db"
+    _fill(path, [_record(i, output="x" * 300) for i in range(2000)])
+    _damage(path)
+    damaged = path.read_bytes()
+    sink = SQLiteSink(path)
+    for _ in range(2):
+        with pytest.raises(sqlite3.DatabaseError, match="damaged SQLite database"):
+            sink.emit([_record(5000)])
+    assert path.read_bytes() == damaged
+    path.rename(tmp_path / "damaged.db")
+    sink.emit([_record(5001)])
+    sink.close()
+    with SQLiteStore(path) as store:
+        assert [r.span_id for r in store.records()] == [f"{5001:016x}"]
+
+
+def test_a_damaged_store_is_checked_once_while_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Later batches to the same damaged file fail without checking it again."""
+    path = tmp_path / "llmguard.db"
+    _fill(path, [_record(i, output="x" * 300) for i in range(2000)])
+    _damage(path)
+    sink = SQLiteSink(path)
+    checks: list[sqlite3.Connection] = []
+    real_check = SQLiteSink._check_integrity
+
+    def counted(self: SQLiteSink, conn: sqlite3.Connection) -> None:
+        checks.append(conn)
+        real_check(self, conn)
+
+    monkeypatch.setattr(SQLiteSink, "_check_integrity", counted)
+    for _ in range(3):
+        with pytest.raises(sqlite3.DatabaseError):
+            sink.emit([_record(5000)])
+    assert len(checks) == 1
+
+
+@pytest.mark.parametrize(("limit", "checked"), [(_sqlite.QUICK_CHECK_MAX_BYTES, True), (0, False)])
+def test_quick_check_runs_only_up_to_its_size_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int, checked: bool
+) -> None:
+    """Opening a store runs PRAGMA quick_check when it is within QUICK_CHECK_MAX_BYTES."""
+    path = tmp_path / "llmguard.db"
+    _fill(path, [_record(0)])
+    monkeypatch.setattr(_sqlite, "QUICK_CHECK_MAX_BYTES", limit)
+    statements: list[str] = []
+    real_connect = sqlite3.connect
+
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real_connect(*args, **kwargs)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(_sqlite.sqlite3, "connect", traced)
+    _fill(path, [_record(1)])
+    assert any("quick_check" in s for s in statements) is checked
+    with SQLiteStore(path) as store:
+        assert store.count() == 2
+
+
+def test_store_skips_unreadable_rows_and_warns_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLiteStore.records skips rows that are not records, with one warning counting them."""
+    path = tmp_path / "llmguard.db"
+    _fill(path, [_record(i) for i in range(4)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE records SET json = 'not json' WHERE rowid = 1")
+        conn.execute("""UPDATE records SET json = '{"trace_id": 5}' WHERE rowid = 3""")
+    conn.close()
+    with caplog.at_level(logging.WARNING, logger="llmguard"), SQLiteStore(path) as store:
+        assert [r.span_id for r in store.records()] == [f"{1:016x}", f"{3:016x}"]
+    assert [r.getMessage() for r in caplog.records] == [f"{path}: skipped 2 unreadable row(s)"]
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda d: d, "it is a directory"),
+        (lambda d: d / "file" / "llmguard.db", "is not a directory"),
+        (lambda d: d / "file", "it is not an SQLite database"),
+    ],
+)
+def test_a_path_that_cannot_work_is_refused(
+    tmp_path: Path, make: Callable[[Path], Path], problem: str
+) -> None:
+    """A directory, a path under a file or a file that is not SQLite is refused by name."""
+    (tmp_path / "file").write_text("some notes")
+    path = make(tmp_path)
+    with pytest.raises(ConfigurationError) as caught:
+        SQLiteSink(path)
+    assert repr(str(path)) in str(caught.value)
+    assert problem in str(caught.value)
+
+
+def test_an_empty_file_is_accepted_as_a_new_store(tmp_path: Path) -> None:
+    """An empty file, as ``touch`` leaves, becomes a store."""
+    path = tmp_path / "llmguard.db"
+    path.touch()
+    _fill(path, [_record(0)])
+    with SQLiteStore(path) as store:
+        assert store.count() == 1

@@ -64,14 +64,27 @@ def swap(new: Settings) -> Settings:
 
 
 def sinks_from_env() -> tuple[Sink, ...]:
-    """The sinks ``LLMGUARD_SINK`` names; a value that can't be used is one warning."""
+    """The sinks ``LLMGUARD_SINK`` names; the parts that can't be used are one warning.
+
+    The value is a comma-separated list of sink URLs. Every part that makes a sink is
+    used; the others are named, with the reason, in a single warning.
+    """
     value = os.environ.get(ENV_SINK, "").strip()
     if not value:
         return ()
     from llmguard.sinks import sink_from_url
 
-    try:
-        return tuple(sink_from_url(part.strip()) for part in value.split(",") if part.strip())
-    except Exception as exc:
-        logger.warning("%s=%r ignored, no sink configured: %s", ENV_SINK, value, exc)
-        return ()
+    sinks: list[Sink] = []
+    problems: list[str] = []
+    for part in value.split(","):
+        url = part.strip()
+        if not url:
+            continue
+        try:
+            sinks.append(sink_from_url(url))
+        except Exception as exc:
+            problems.append(str(exc))
+    if problems:
+        outcome = f"using the other {len(sinks)}" if sinks else "no sink configured"
+        logger.warning("%s: ignored %s; %s", ENV_SINK, "; ".join(problems), outcome)
+    return tuple(sinks)

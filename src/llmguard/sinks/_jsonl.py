@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import stat
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -11,6 +14,7 @@ from pathlib import Path
 from llmguard._core.records import Record
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks._fork import renew_lock_after_fork
+from llmguard.sinks._paths import check_file_path
 
 __all__ = ["JSONLSink", "read_jsonl"]
 
@@ -18,30 +22,64 @@ _logger = logging.getLogger("llmguard")
 
 # O_APPEND makes every write land at the current end of the file, whoever else is
 # appending; Python makes the descriptor non-inheritable by exec'd programs on its own.
-_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+# Read access lets the sink look at the file's last byte before it appends.
+_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT
+_WRITE_ONLY_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+
+# How many times in a row the file may turn out to have been replaced while the sink
+# was opening and locking it, before the batch fails.
+_REOPEN_LIMIT = 100
+
+if sys.platform != "win32":
+    import fcntl
+
+    def _lock_file(fd: int) -> None:
+        # flock, not lockf: its lock belongs to the open file, so two sinks of one
+        # process exclude each other, and closing another descriptor of the same file
+        # (as a reader does) does not drop it.
+        with contextlib.suppress(OSError):  # a file system without locks: no exclusion
+            fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def _unlock_file(fd: int) -> None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+else:  # pragma: no cover - Windows has no flock; rotation there is not process-safe
+
+    def _lock_file(fd: int) -> None:
+        pass
+
+    def _unlock_file(fd: int) -> None:
+        pass
 
 
 class JSONLSink:
     """Appends each record as one line of JSON to a file.
 
     Each batch is written with a single ``write`` call on a file opened with
-    ``O_APPEND``, so lines from several threads or processes never interleave and a hard
-    kill can tear at most the last line, which `read_jsonl` skips; a sink that opens a
-    file ending in such a line starts on a new line, so no record of its own is lost to
-    it (the fragment then stays a line of its own, still skipped). The file and its
-    parent directories are created on the first batch; a forked child opens its own
-    descriptor.
+    ``O_APPEND``, so lines from several threads or processes never interleave. Before
+    each batch the sink takes an exclusive ``flock`` on the file, and checks that the
+    file is still the one at ``path``: a file deleted, renamed or replaced under the
+    sink (by ``logrotate``, by hand, or by another process rotating it) is reopened, so
+    no batch goes to a file nobody will read. A file whose last line is unterminated (a
+    kill, or another writer, tore it) gets a newline first, so no record is glued to the
+    fragment, which `read_jsonl` skips. A write that fails part-way (a full disk) is cut
+    back to where it started before the error is raised, so the file never holds a
+    record that was not counted delivered. The file and its parent directories are
+    created on the first batch; a forked child opens its own descriptor.
 
     Args:
         path: The file to append to.
         rotate_bytes: When a batch would grow the file past this size, the file is renamed
             to ``<path>.1`` (older backups shift to ``.2``, ``.3``, ...) and a new one is
-            started. ``None`` never rotates.
+            started. ``None`` never rotates. Several processes may share a rotating
+            file: the lock makes one of them rotate it, once.
         fsync: Make `flush` and `close` wait until the data is on disk.
         backups: How many rotated files to keep; the oldest beyond it is deleted.
 
     Raises:
-        ConfigurationError: ``rotate_bytes`` or ``backups`` is out of range.
+        ConfigurationError: ``rotate_bytes`` or ``backups`` is out of range, or ``path``
+            cannot be written (a directory, a read-only place, a path under a file).
     """
 
     def __init__(
@@ -58,13 +96,14 @@ class JSONLSink:
         if isinstance(backups, bool) or backups < 0:
             raise ConfigurationError(f"JSONLSink(backups={backups!r}): expected an integer >= 0")
         self.path = Path(path)
+        check_file_path(self.path, "JSONLSink")
         self.rotate_bytes = rotate_bytes
         self.fsync = fsync
         self.backups = backups
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._pid = 0
-        self._unterminated = False
+        self._readable = True
         renew_lock_after_fork(self)
 
     def emit(self, batch: Sequence[Record]) -> None:
@@ -75,15 +114,21 @@ class JSONLSink:
         lines.append(b"")  # the last line's newline, without copying the batch again
         data = b"\n".join(lines)
         with self._lock:
-            fd = self._descriptor()
-            if self.rotate_bytes is not None:
-                fd = self._rotate_if_full(fd, len(data))
-            if self._unterminated:
-                # A hard kill tore the file's last line: end it, so that our first
-                # record is not glued to the fragment and lost with it.
-                data = b"\n" + data
-                self._unterminated = False
-            _write_all(fd, data)
+            rotated = False
+            for _ in range(_REOPEN_LIMIT):
+                fd, size = self._locked_descriptor()
+                try:
+                    # One rotation per batch: when other processes fill the new file
+                    # first, it takes this batch anyway rather than rotate on and on.
+                    if not rotated and self._is_full(size, len(data)):
+                        self._rotate()
+                        rotated = True
+                        continue
+                    if self._append(fd, size, data):
+                        return
+                finally:
+                    _unlock_file(fd)
+            raise OSError(f"{os.fspath(self.path)!r} kept being replaced while being written")
 
     def flush(self, timeout: float | None = None) -> None:
         """With ``fsync=True``, wait until the file's data is on disk.
@@ -108,6 +153,20 @@ class JSONLSink:
                 os.fsync(fd)
             os.close(fd)
 
+    def _locked_descriptor(self) -> tuple[int, int]:
+        """The descriptor of the file now at the path, locked against other writers,
+        and the file's size."""
+        for _ in range(_REOPEN_LIMIT):
+            fd = self._descriptor()
+            _lock_file(fd)
+            size = _size_if_at(fd, self.path)
+            if size is not None:
+                return fd, size
+            # Deleted, renamed or replaced, perhaps while we waited for the lock.
+            _unlock_file(fd)
+            self._drop()
+        raise OSError(f"{os.fspath(self.path)!r} kept being replaced while being opened")
+
     def _descriptor(self) -> int:
         if self._fd is not None:
             if self._pid == os.getpid():
@@ -115,77 +174,101 @@ class JSONLSink:
             # Inherited through fork: the parent still uses its own copy of it.
             os.close(self._fd)
             self._fd = None
-        return self._open()
-
-    def _open(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, _OPEN_FLAGS, 0o666)
+        fd = None
+        if _regular_or_missing(self.path):
+            # Read access too, for the last-byte check; not for a FIFO, where it would
+            # make the sink a reader of its own records.
+            with contextlib.suppress(PermissionError):  # may append, may not read
+                fd = os.open(self.path, _OPEN_FLAGS, 0o666)
+        self._readable = fd is not None
+        if fd is None:
+            fd = os.open(self.path, _WRITE_ONLY_FLAGS, 0o666)
+        self._fd = fd
         self._pid = os.getpid()
-        self._unterminated = _ends_unterminated(self.path)
-        return self._fd
+        return fd
 
-    def _reopen(self, fd: int) -> int:
-        os.close(fd)
-        self._fd = None
-        return self._open()
+    def _drop(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
-    def _rotate_if_full(self, fd: int, incoming: int) -> int:
-        assert self.rotate_bytes is not None
-        opened = os.fstat(fd)
+    def _append(self, fd: int, size: int, data: bytes) -> bool:
+        """Write the batch after any torn last line; False when the file was deleted
+        meanwhile and the batch must go to the new one."""
+        if size and self._readable and os.pread(fd, 1, size - 1) != b"\n":
+            # A kill, a full disk or another writer tore the last line: end it, so
+            # that our first record is not glued to the fragment and lost with it.
+            data = b"\n" + data
+        view = memoryview(data)
         try:
-            current = os.stat(self.path)
-        except FileNotFoundError:
-            current = None
-        if current is None or (current.st_ino, current.st_dev) != (
-            opened.st_ino,
-            opened.st_dev,
-        ):
-            # Another process rotated the file: follow the path instead of appending
-            # to what is now a backup.
-            fd = self._reopen(fd)
-            opened = os.fstat(fd)
-        # An empty file takes the batch whatever its size: rotating could not help.
-        if opened.st_size == 0 or opened.st_size + incoming <= self.rotate_bytes:
-            return fd
-        if self.fsync:
-            os.fsync(fd)
-        self._shift_backups()
-        return self._reopen(fd)
+            # A regular file takes the whole buffer in one write unless the disk fills
+            # up or a signal lands mid-way; then the rest follows, under the lock.
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            _cut_back(fd, size, len(data) - len(view))
+            raise
+        # Deleted between the check and the write (rm takes no lock): the batch went
+        # to a file nobody can read, so it is written again to the new one.
+        return os.fstat(fd).st_nlink > 0
 
-    def _shift_backups(self) -> None:
+    def _is_full(self, size: int, incoming: int) -> bool:
+        if self.rotate_bytes is None:
+            return False
+        # An empty file takes the batch whatever its size: rotating could not help.
+        return size > 0 and size + incoming > self.rotate_bytes
+
+    def _rotate(self) -> None:
+        """Move the full file away; the caller holds its lock, and checked it is current."""
+        if self.fsync and self._fd is not None:
+            os.fsync(self._fd)
         if self.backups == 0:
             self.path.unlink(missing_ok=True)
             return
-        for number in range(self.backups - 1, 0, -1):
-            try:
-                os.replace(self._backup(number), self._backup(number + 1))
-            except FileNotFoundError:
-                continue
+        # Backups are numbered without gaps, so only the ones that exist are shifted.
+        last = 1
+        while last < self.backups and os.path.lexists(self._backup(last)):
+            last += 1
+        for number in range(last - 1, 0, -1):
+            os.replace(self._backup(number), self._backup(number + 1))
         os.replace(self.path, self._backup(1))
 
     def _backup(self, number: int) -> Path:
         return self.path.with_name(f"{self.path.name}.{number}")
 
 
-def _ends_unterminated(path: Path) -> bool:
-    """Whether the file's last byte is something other than a newline."""
+def _regular_or_missing(path: Path) -> bool:
     try:
-        with open(path, "rb") as file:
-            if file.seek(0, os.SEEK_END) == 0:
-                return False
-            file.seek(-1, os.SEEK_END)
-            return file.read(1) != b"\n"
-    except OSError:
-        return False
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    # A regular file takes the whole buffer in one write unless the disk fills up or a
-    # signal lands mid-way; then the rest follows, still ahead of any later batch of ours.
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def _size_if_at(fd: int, path: Path) -> int | None:
+    """The open file's size if it is still the one at ``path``; None if it is not."""
+    try:
+        current = os.stat(path)
+    except FileNotFoundError:
+        return None
+    opened = os.fstat(fd)
+    if opened.st_nlink == 0 or (current.st_ino, current.st_dev) != (
+        opened.st_ino,
+        opened.st_dev,
+    ):
+        return None
+    return opened.st_size
+
+
+def _cut_back(fd: int, size: int, written: int) -> None:
+    """Remove the ``written`` bytes a failed write left after ``size``, if they are last."""
+    with contextlib.suppress(OSError):
+        info = os.fstat(fd)
+        # Only a writer that does not take the lock (not llmguard) could have appended
+        # after them; then its data is not cut, the fragment stays, and the next batch
+        # starts on a new line after it.
+        if written and info.st_size == size + written and stat.S_ISREG(info.st_mode):
+            os.ftruncate(fd, size)
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[Record]:

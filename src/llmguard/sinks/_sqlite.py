@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -14,11 +16,20 @@ from typing import TypeVar
 from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
 from llmguard.sinks._fork import renew_lock_after_fork
+from llmguard.sinks._paths import check_file_path
 from llmguard.sinks.table import INSERT, migrate, row
 
 __all__ = ["SQLiteSink", "SQLiteStore"]
 
+_logger = logging.getLogger("llmguard")
+
 _BUSY_TIMEOUT_MS = 5000
+
+# A store up to this size is checked with PRAGMA quick_check when the sink opens it:
+# about 1 ms a MiB with the file in the page cache, 5 ms a MiB from disk, on the
+# delivery thread. A larger store is only opened and its schema read; damage there
+# shows when a batch touches it, and that batch fails.
+QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
 
 
 _WAL = "PRAGMA journal_mode = WAL"
@@ -82,17 +93,28 @@ class SQLiteSink:
     the process being killed, and readers (the ``llmguard`` command) never block the
     writer. The file, its parent directories and the schema are created on the first
     batch; several processes may write to the same file, and a forked child opens its
-    own connection.
+    own connection. When the sink opens the database it checks it (``PRAGMA
+    quick_check``, for stores up to 64 MiB): a damaged store fails every batch, which
+    is counted, instead of taking records into it. A database deleted or replaced while
+    the sink runs is reopened, so no batch goes to a file nobody will read.
 
     Args:
         path: The database file.
+
+    Raises:
+        ConfigurationError: ``path`` cannot be a store: a directory, a file that is not
+            an SQLite database, or a place this process cannot write to.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        check_file_path(self.path, "SQLiteSink", sqlite=True)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
+        self._identity: tuple[int, int] | None = None
+        self._wal: tuple[int, int] | None = None
+        self._damage: tuple[tuple[int, int, int, int], str] | None = None
         renew_lock_after_fork(self)
 
     def emit(self, batch: Sequence[Record]) -> None:
@@ -112,21 +134,29 @@ class SQLiteSink:
     def close(self) -> None:
         """Close the connection; a later batch reopens it."""
         with self._lock:
-            conn, self._conn = self._conn, None
-            if conn is None:
-                return
-            if self._pid == os.getpid():
-                conn.close()
-            else:
-                _inherited.append(conn)
+            self._close()
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._pid == os.getpid():
+            conn.close()
+        else:
+            _inherited.append(conn)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None:
-            if self._pid == os.getpid():
+            if self._pid != os.getpid():
+                self._close()
+            elif self._identity != _identity(self.path):
+                # Deleted or replaced: writing on would put the batch in a file nobody
+                # reads.
+                self._let_go()
+            else:
                 return self._conn
-            _inherited.append(self._conn)
-            self._conn = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_not_known_damaged()
         # The lock above serializes use, so the connection may move between the worker
         # thread and callers' threads (strict mode).
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -136,13 +166,92 @@ class SQLiteSink:
                     _set_wal(conn)
                 else:
                     conn.execute(pragma)
+            self._check_integrity(conn)
             migrate(conn)
         except BaseException:
             conn.close()
             raise
         self._conn = conn
         self._pid = os.getpid()
+        self._identity = _identity(self.path)
+        self._wal = _identity(_wal_path(self.path))
         return conn
+
+    def _let_go(self) -> None:
+        """Leave a connection whose file was deleted or replaced, keeping its records.
+
+        Its committed records still in the write-ahead log go into its own file first,
+        which a rename kept. Closing would then delete ``<path>-wal`` by name: when
+        that is no longer this connection's log but the new file's, the connection is
+        kept open instead, as after a fork.
+        """
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        wal = _identity(_wal_path(self.path))
+        if wal is None or wal == self._wal:
+            conn.close()
+        else:
+            _inherited.append(conn)
+
+    def _check_not_known_damaged(self) -> None:
+        """Fail at once, without checking again, while a damaged file is unchanged."""
+        if self._damage is None:
+            return
+        key, message = self._damage
+        if _fingerprint(self.path) == key:
+            raise sqlite3.DatabaseError(message)
+        self._damage = None
+
+    def _check_integrity(self, conn: sqlite3.Connection) -> None:
+        try:
+            size = os.stat(self.path).st_size
+        except FileNotFoundError:
+            size = 0
+        try:
+            if size <= QUICK_CHECK_MAX_BYTES:
+                found = [text for (text,) in conn.execute("PRAGMA quick_check(5)")]
+                problem = None if found == ["ok"] else "; ".join(found).replace("\n", "; ")
+            else:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                problem = None
+        except sqlite3.OperationalError:
+            raise  # busy, out of memory, I/O: not the file's fault, so not remembered
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+        if problem is None:
+            return
+        message = (
+            f"{os.fspath(self.path)!r} is a damaged SQLite database, so no record is "
+            f"written to it (PRAGMA quick_check: {problem}); move it away to start a new "
+            "store, or recover it with the sqlite3 command's .recover"
+        )
+        fingerprint = _fingerprint(self.path)
+        if fingerprint is not None:
+            self._damage = (fingerprint, message)
+        raise sqlite3.DatabaseError(message)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def _wal_path(path: Path) -> Path:
+    return path.with_name(f"{path.name}-wal")
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 _StoreT = TypeVar("_StoreT", bound="SQLiteStore")
@@ -246,8 +355,22 @@ class SQLiteStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        cursor = self._conn.execute(sql, params)
-        return (Record.from_json(text) for (text,) in cursor)
+        return self._parse(self._conn.execute(sql, params))
+
+    def _parse(self, cursor: sqlite3.Cursor) -> Iterator[Record]:
+        """The cursor's records; rows that are not one are skipped, and counted once."""
+        skipped = 0
+        try:
+            for (text,) in cursor:
+                try:
+                    record = Record.from_json(text)
+                except (ValueError, TypeError):
+                    skipped += 1
+                    continue
+                yield record
+        finally:
+            if skipped:
+                _logger.warning("%s: skipped %d unreadable row(s)", os.fspath(self.path), skipped)
 
     def trace(self, trace_id: str) -> list[Record]:
         """Every record of one trace, ordered by start time."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from llmguard.exceptions import ConfigurationError
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["sink_from_url"]
 
+_FILE_SINKS: dict[str, Callable[[str], Sink]] = {"sqlite": SQLiteSink, "jsonl": JSONLSink}
 _FORMS = (
     "sqlite:///relative/path.db, sqlite:////absolute/path.db, "
     "jsonl:///relative/path.jsonl, jsonl:////absolute/path.jsonl or memory://"
@@ -34,7 +36,8 @@ def sink_from_url(url: str) -> Sink:
         A new `SQLiteSink`, `JSONLSink` or `MemorySink`.
 
     Raises:
-        ConfigurationError: ``url`` is none of the accepted forms.
+        ConfigurationError: ``url`` is none of the accepted forms, or names a path the
+            sink cannot write to.
     """
     scheme, separator, rest = url.strip().partition("://")
     scheme = scheme.lower()
@@ -44,9 +47,9 @@ def sink_from_url(url: str) -> Sink:
         path = rest[1:]
         # A "?" would be taken for options this function does not support, so it is
         # refused rather than becoming part of a file name.
-        if rest.startswith("/") and path and "?" not in path:
-            if scheme == "sqlite":
-                return SQLiteSink(path)
-            if scheme == "jsonl":
-                return JSONLSink(path)
+        if rest.startswith("/") and path and "?" not in path and scheme in _FILE_SINKS:
+            try:
+                return _FILE_SINKS[scheme](path)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"cannot make a sink from {url!r}: {exc}") from None
     raise ConfigurationError(f"cannot make a sink from {url!r}: expected {_FORMS}")

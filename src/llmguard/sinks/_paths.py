@@ -1,0 +1,82 @@
+"""Cheap checks, made when a file sink is created, that its path can work."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from llmguard.exceptions import ConfigurationError
+
+__all__ = ["SQLITE_HEADER", "check_file_path"]
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first bytes of every SQLite database file."""
+
+
+def check_file_path(path: Path, sink: str, *, sqlite: bool = False) -> None:
+    """Refuse a path the sink could never write to.
+
+    Refused: a directory, a file or directory that is not writable, a path under
+    something that is not a directory and, for SQLite, an existing file that is not a
+    database. Nothing is created: the file and its parent directories still appear on
+    the first batch. What can change later, such as the disk filling up or the file
+    being deleted, is for the sink to handle when it writes.
+
+    Args:
+        path: The sink's file.
+        sink: How the sink is named in the error, such as ``"JSONLSink"``.
+        sqlite: Check also that an existing, non-empty file starts like an SQLite
+            database, and that its directory can take the ``-wal`` file beside it.
+
+    Raises:
+        ConfigurationError: The path cannot work; the message names it and says why.
+    """
+    name = os.fspath(path)
+    problem = _problem(path, name, sqlite)
+    if problem is not None:
+        raise ConfigurationError(f"{sink}({name!r}): {problem}")
+
+
+def _problem(path: Path, name: str, sqlite: bool) -> str | None:
+    try:
+        info: os.stat_result | None = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        info = None  # an ancestor that is not a directory is found below
+    except OSError as exc:
+        return f"cannot use it: {exc.strerror}"
+    if info is not None:
+        if stat.S_ISDIR(info.st_mode):
+            return "it is a directory"
+        if not _access(path, os.W_OK):
+            return "it is not writable"
+        if sqlite and stat.S_ISREG(info.st_mode) and info.st_size > 0:
+            try:
+                with open(path, "rb") as file:
+                    header = file.read(len(SQLITE_HEADER))
+            except OSError as exc:
+                return f"cannot read it: {exc.strerror}"
+            if header != SQLITE_HEADER:
+                return "it is not an SQLite database"
+        if not sqlite or os.path.lexists(f"{name}-wal"):
+            return None
+    directory = _nearest_existing(path.absolute().parent)
+    if not directory.is_dir():
+        return f"{os.fspath(directory)!r} is not a directory"
+    if not _access(directory, os.W_OK | os.X_OK):
+        what = "cannot create it" if info is None else "cannot create its -wal file"
+        return f"{what}: the directory {os.fspath(directory)!r} is not writable"
+    return None
+
+
+def _nearest_existing(directory: Path) -> Path:
+    """The directory itself, or its closest ancestor that exists (perhaps a file)."""
+    while not os.path.lexists(directory) and directory.parent != directory:
+        directory = directory.parent
+    return directory
+
+
+def _access(path: Path, mode: int) -> bool:
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)  # pragma: no cover - platforms without faccessat
