@@ -385,6 +385,61 @@ def test_anthropic_usage_without_cache_fields() -> None:
     assert must_adapt(body).usage == Usage(input=12, output=40, total=52)
 
 
+@pytest.mark.parametrize(
+    ("count", "problem"),
+    [
+        (-5, "negative"),
+        (10**13, "over 1e+12"),
+        (3.5, "3.5, not a whole number"),
+        (float("nan"), "nan"),
+        (float("-inf"), "-inf"),
+        ("12", "a str"),
+        (True, "a bool"),
+        ({"n": 1}, "a dict"),
+    ],
+)
+def test_a_token_count_that_is_not_a_count_is_unknown_and_named(
+    count: object, problem: str
+) -> None:
+    """Garbage counts read as unknown, each named in problems; the other counts stay."""
+    chat = chat_completion("hi", usage=(12, 40))
+    chat["usage"]["prompt_tokens"] = count
+    reply = must_adapt(chat)
+    assert reply.usage == Usage(input=None, output=40, cached_input=None, total=52)
+    assert reply.problems == (f"prompt_tokens is {problem}",)
+    claude = anthropic_message("hi", usage=(12, 40), cache_read=count)  # type: ignore[arg-type]
+    reply = must_adapt(claude)
+    assert reply.usage == Usage(input=None, output=40)
+    assert reply.problems == (f"cache_read_input_tokens is {problem}",)
+
+
+def test_whole_float_counts_are_counts() -> None:
+    """A count sent as 12.0 is 12, not garbage."""
+    chat = chat_completion("hi", usage=(12, 40))
+    chat["usage"].update(prompt_tokens=12.0, completion_tokens=40.0)
+    reply = must_adapt(chat)
+    assert (reply.usage, reply.problems) == (Usage(input=12, output=40, total=52), ())
+
+
+def test_garbage_counts_in_streams_are_named() -> None:
+    """Stream accumulators name garbage counts too, and keep the valid ones."""
+    chat = OpenAIChatStream()
+    for chunk in chat_chunks(["a"], usage=(-1, 4)):
+        chat.feed(chunk)
+    claude = AnthropicStream()
+    for event in anthropic_events(["a"], usage=(7, 3)):
+        claude.feed(event)
+    claude.feed({"type": "message_delta", "delta": {}, "usage": {"output_tokens": "many"}})
+    assert (chat.reply().usage, chat.reply().problems) == (
+        Usage(output=4, total=3),
+        ("prompt_tokens is negative",),
+    )
+    assert (claude.reply().usage, claude.reply().problems) == (
+        Usage(input=7),
+        ("output_tokens is a str",),
+    )
+
+
 def test_anthropic_thinking_tokens_are_reasoning() -> None:
     """output_tokens_details.thinking_tokens is the reasoning count."""
     body = anthropic_message("hi", usage=(5, 90))
@@ -492,6 +547,15 @@ def test_registered_adapter_for_a_new_shape(registered: list[Any]) -> None:
     registered.append(register(lambda r: isinstance(r, Gemini), read))
     assert adapt(Gemini()) == Reply(text="hola", usage=Usage(input=4, output=2), provider="gemini")
     assert must_adapt(chat_completion("still built in")).text == "still built in"
+
+
+def test_a_registered_adapters_garbage_counts_are_unknown(registered: list[Any]) -> None:
+    """Counts an application's adapter got wrong read as unknown, named in problems."""
+    usage = Usage(input=-3, output=2.5, total=4)  # type: ignore[arg-type]
+    registered.append(register(lambda r: r == "mine", lambda r: Reply(text="x", usage=usage)))
+    reply = must_adapt("mine")
+    assert reply.usage == Usage(input=None, output=None, total=4)
+    assert reply.problems == ("input is negative", "output is 2.5, not a whole number")
 
 
 def test_failing_matcher_is_skipped_and_reported(registered: list[Any]) -> None:

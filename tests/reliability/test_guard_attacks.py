@@ -3,8 +3,11 @@ extraction backtrack, usage that is not a count, a new model name in every respo
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +15,16 @@ from hypothesis import strategies as st
 
 import llmguard as lg
 from llmguard._guard.schema import CompiledSchema, compile_schema, extract
+from llmguard.sinks import MemorySink
 from tests._helpers.schemas import NESTED_JSON_SCHEMA, TICKET, Ticket
+from tests._helpers.sdk_mocks import (
+    anthropic_client,
+    anthropic_events,
+    anthropic_message,
+    chat_chunks,
+    chat_completion,
+    openai_client,
+)
 
 # -- lenient extraction is linear in the answer's size ------------------------------------
 
@@ -95,3 +107,91 @@ def test_the_embedded_stage_still_finds_a_value_after_failed_starts() -> None:
     for text in (f'Use [x or "y". {good}', f'{{"a" {good}', f"[1, 2 {good}", f"[{good}"):
         found = extract(text, TICKET)
         assert (found.ok, found.repair) == (True, "embedded"), text
+
+
+# -- usage that is not a count never raises, and is reported -------------------------------
+
+GARBAGE_COUNTS = [-5, -(10**30), 10**30, 3.5, math.nan, math.inf, "5", True, [1]]
+MESSAGES = [{"role": "user", "content": "Classify: it broke."}]
+UNUSABLE = "a response reported token usage that is not a count; it is recorded as unknown"
+
+
+def _openai(prompt_tokens: object) -> dict[str, Any]:
+    body = chat_completion("ok", usage=(10, 5))
+    body["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": 5}
+    return body
+
+
+def _anthropic(input_tokens: object) -> dict[str, Any]:
+    body = anthropic_message("ok", usage=(10, 5))
+    body["usage"]["input_tokens"] = input_tokens
+    return body
+
+
+def _guarded_call(response: object, budgeted: bool) -> object:
+    @lg.guard(model="gpt-4o-mini")
+    def ask(messages: list[dict[str, str]]) -> object:
+        return response
+
+    with lg.budget(max_tokens=100_000) if budgeted else contextlib.nullcontext():
+        return ask(MESSAGES)
+
+
+def _reported(memory: MemorySink) -> list[lg.Record]:
+    assert lg.flush(5)
+    return memory.find(kind="internal")
+
+
+@pytest.mark.parametrize("budgeted", [False, True], ids=["alone", "in a budget"])
+@pytest.mark.parametrize("build", [_openai, _anthropic], ids=["openai", "anthropic"])
+@pytest.mark.parametrize("count", GARBAGE_COUNTS, ids=repr)
+def test_a_count_that_is_not_a_count_is_unknown_usage_and_reported(
+    count: object, build: Callable[[object], dict[str, Any]], budgeted: bool
+) -> None:
+    """Negative, fractional, absurd or non-numeric input tokens never raise into the app:
+    the call returns its response, the input count is unknown, an internal record says why."""
+    memory = MemorySink()
+    lg.configure(sinks=[memory])
+    response = build(count)
+    assert _guarded_call(response, budgeted) is response
+    internal = _reported(memory)
+    (llm,) = memory.find(kind="llm")
+    assert llm.usage is not None
+    assert (llm.usage.input, llm.usage.output) == (None, 5)
+    assert [(r.name, r.error_type) for r in internal] == [(UNUSABLE, "ValueError")]
+    assert "_tokens" in (internal[0].error_message or "")
+
+
+@pytest.mark.parametrize("budgeted", [False, True], ids=["alone", "in a budget"])
+def test_garbage_usage_in_sdk_objects_and_streams_is_reported(budgeted: bool) -> None:
+    """The real SDKs' objects and streams with a negative count: no exception, reported."""
+    memory = MemorySink()
+    lg.configure(sinks=[memory])
+    openai_sdk, _ = openai_client(
+        [chat_completion("ok", usage=(-5, 3)), chat_chunks(["o", "k"], usage=(7, -2))]
+    )
+    anthropic_sdk, _ = anthropic_client(
+        [anthropic_message("ok", usage=(-5, 3)), anthropic_events(["ok"], usage=(-7, 2))]
+    )
+
+    @lg.guard
+    def chat(messages: list[dict[str, str]], stream: bool = False) -> Any:
+        options = {"stream_options": {"include_usage": True}} if stream else {}
+        return openai_sdk.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, stream=stream, **options
+        )
+
+    @lg.guard
+    def claude(messages: list[dict[str, str]], stream: bool = False) -> Any:
+        return anthropic_sdk.messages.create(
+            model="claude-haiku-4-5", max_tokens=50, messages=messages, stream=stream
+        )
+
+    with lg.budget(max_tokens=100_000) if budgeted else contextlib.nullcontext():
+        for ask in (chat, claude):
+            ask(MESSAGES)
+            list(ask(MESSAGES, stream=True))
+    reported = _reported(memory)
+    usages = [(r.usage.input, r.usage.output) for r in memory.find(kind="llm") if r.usage]
+    assert usages == [(None, 3), (7, None), (None, 3), (None, 2)]
+    assert [r.name for r in reported] == [UNUSABLE]  # one warning a minute, not one a call

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -10,6 +12,7 @@ from typing import TypeAlias
 from llmguard._core.records import Usage
 
 __all__ = [
+    "MAX_TOKENS",
     "Adapter",
     "Matcher",
     "Reply",
@@ -19,9 +22,14 @@ __all__ = [
     "as_int",
     "as_list",
     "as_str",
+    "checked_usage",
     "from_litellm",
     "get",
+    "token_count",
 ]
+
+#: The most tokens one response can report; a larger count is garbage, not a count.
+MAX_TOKENS = 10**12
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +52,9 @@ class Reply:
     ``usage`` is ``None`` when the response did not report it. ``finish_reason`` is one of
     ``"stop"``, ``"length"``, ``"tool_calls"``, ``"refusal"``, ``"content_filter"`` or the
     provider's own value when it has no equivalent. ``provider`` is ``"openai"``,
-    ``"anthropic"``, ``"litellm"``, or ``None`` for plain text.
+    ``"anthropic"``, ``"litellm"``, or ``None`` for plain text. ``problems`` names the
+    token counts the response reported that are not counts (negative, fractional, NaN...),
+    which ``usage`` holds as unknown; the guard reports them.
     """
 
     text: str | None = None
@@ -55,6 +65,7 @@ class Reply:
     refusal: str | None = None
     response_id: str | None = None
     provider: str | None = None
+    problems: tuple[str, ...] = ()
 
 
 #: Says whether a response has the shape an `Adapter` reads.
@@ -92,6 +103,53 @@ def as_int(value: object) -> int | None:
     """The value if it is an int, else ``None``."""
     # bool is an int subclass; a True token count is malformed, not 1.
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def token_count(value: object, name: str, problems: list[str]) -> int | None:
+    """A token count a response reported; ``None`` when absent or not a count.
+
+    A count is a whole number from 0 to `MAX_TOKENS` (``5.0`` reads as 5). Anything
+    else -- negative, fractional, NaN, absurdly large, a string, a bool -- is read as
+    unknown, and ``problems`` gets a line naming the field and what was wrong; a value
+    that is not a number is named by its type alone, as it may hold anything.
+    """
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value <= MAX_TOKENS:
+            return int(value)  # int subclasses become plain ints
+        what = "negative" if value < 0 else f"over {MAX_TOKENS:.0e}"
+    elif isinstance(value, float):
+        if value.is_integer() and 0 <= value <= MAX_TOKENS:
+            return int(value)
+        if math.isnan(value) or math.isinf(value) or value < 0:
+            what = repr(value)
+        else:
+            what = f"{value!r}, not a whole number" if value < MAX_TOKENS else "too large"
+    else:
+        what = f"a {type(value).__name__}"
+    problems.append(f"{name} is {what}")
+    return None
+
+
+def checked_usage(reply: Reply) -> Reply:
+    """``reply`` with each count of its usage that is not a count made unknown.
+
+    For replies made by code llmguard does not own (registered adapters), which may
+    put anything in a `Usage`; the built-in adapters read counts with `token_count`.
+    """
+    usage = reply.usage
+    if usage is None:
+        return reply
+    problems: list[str] = []
+    counts = {
+        name: token_count(getattr(usage, name), name, problems)
+        for name in ("input", "output", "cached_input", "reasoning", "total")
+    }
+    if not problems:
+        return reply
+    fixed = Usage(**counts, estimated=usage.estimated is True)
+    return dataclasses.replace(reply, usage=fixed, problems=(*reply.problems, *problems))
 
 
 def as_list(value: object) -> Sequence[object]:

@@ -25,6 +25,7 @@ from llmguard._core.content import snapshot
 from llmguard._core.context import check_run, open_run
 from llmguard._core.outcomes import Attempt, Outcome
 from llmguard._core.records import sum_usage
+from llmguard._delivery.pipeline import report
 from llmguard._guard.drivers import Done, Drain, Invoke, Pause, Result
 from llmguard._guard.limits import Admission, CallLimits, Limits
 from llmguard._guard.passthrough import OutputCap
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from llmguard.adapters import Reply
 
 __all__ = [
+    "UNUSABLE_USAGE",
     "Charged",
     "Failure",
     "Plan",
@@ -65,6 +67,10 @@ __all__ = [
     "open_attempt",
     "settle_direct",
 ]
+
+
+#: The warning and ``internal`` record for a response whose token counts are garbage.
+UNUSABLE_USAGE = "a response reported token usage that is not a count; it is recorded as unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,6 +488,9 @@ def _judge(
     outcome: Outcome = "ok"
     text = None
     if reply is not None:
+        if reply.problems:
+            # Garbage from the provider is the provider's, never the application's error.
+            report(UNUSABLE_USAGE, ValueError("; ".join(reply.problems)))
         text = _answer_text(reply)
         if reply.finish_reason == "length":
             outcome = "truncated"
@@ -652,4 +661,6 @@ def describe(span: Span, reply: Reply) -> None:
         fields["finish_reason"] = reply.finish_reason
     if reply.response_id is not None:
         metadata["response_id"] = reply.response_id
+    if reply.problems:
+        metadata["usage_problems"] = list(reply.problems)
     span.fill_fields(fields, metadata)

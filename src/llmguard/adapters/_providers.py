@@ -18,6 +18,7 @@ from llmguard._core.reply import (
     as_str,
     from_litellm,
     get,
+    token_count,
 )
 
 __all__ = [
@@ -45,37 +46,54 @@ _RESPONSES_USAGE = (
 )
 
 
-def openai_usage(usage: object, names: tuple[str, str, str, str]) -> Usage | None:
-    """Chat or Responses usage; OpenAI's input count already includes the cached tokens."""
+def openai_usage(
+    usage: object, names: tuple[str, str, str, str], problems: list[str]
+) -> Usage | None:
+    """Chat or Responses usage; OpenAI's input count already includes the cached tokens.
+
+    A count that is not a count is unknown, and said so in ``problems``.
+    """
     inp, out, inp_details, out_details = names
-    input_, output = as_int(get(usage, inp)), as_int(get(usage, out))
-    if input_ is None and output is None:
+    input_ = token_count(get(usage, inp), inp, problems)
+    output = token_count(get(usage, out), out, problems)
+    if input_ is None and output is None and not problems:
         return None
-    total = as_int(get(usage, "total_tokens"))
+    total = token_count(get(usage, "total_tokens"), "total_tokens", problems)
     if total is None and input_ is not None and output is not None:
         total = input_ + output
+    cached = get(get(usage, inp_details), "cached_tokens")
+    reasoning = get(get(usage, out_details), "reasoning_tokens")
     return Usage(
         input=input_,
         output=output,
-        cached_input=as_int(get(get(usage, inp_details), "cached_tokens")),
-        reasoning=as_int(get(get(usage, out_details), "reasoning_tokens")),
+        cached_input=token_count(cached, "cached_tokens", problems),
+        reasoning=token_count(reasoning, "reasoning_tokens", problems),
         total=total,
     )
 
 
-def _anthropic_usage(usage: object) -> Usage | None:
-    """Anthropic usage: ``input_tokens`` excludes cache reads and writes, so add them back."""
-    fresh, output = as_int(get(usage, "input_tokens")), as_int(get(usage, "output_tokens"))
-    if fresh is None and output is None:
+def _anthropic_usage(usage: object, problems: list[str]) -> Usage | None:
+    """Anthropic usage: ``input_tokens`` excludes cache reads and writes, so add them back.
+
+    A count that is not a count is unknown, and said so in ``problems``.
+    """
+    fresh = token_count(get(usage, "input_tokens"), "input_tokens", problems)
+    output = token_count(get(usage, "output_tokens"), "output_tokens", problems)
+    if fresh is None and output is None and not problems:
         return None
-    read = as_int(get(usage, "cache_read_input_tokens"))
-    written = as_int(get(usage, "cache_creation_input_tokens"))
-    input_ = None if fresh is None else fresh + (read or 0) + (written or 0)
+    seen = len(problems)
+    read = token_count(get(usage, "cache_read_input_tokens"), "cache_read_input_tokens", problems)
+    written = token_count(
+        get(usage, "cache_creation_input_tokens"), "cache_creation_input_tokens", problems
+    )
+    # A cache count that is not a count leaves the whole input unknown.
+    input_ = None if fresh is None or len(problems) > seen else fresh + (read or 0) + (written or 0)
+    thinking = get(get(usage, "output_tokens_details"), "thinking_tokens")
     return Usage(
         input=input_,
         output=output,
         cached_input=read,
-        reasoning=as_int(get(get(usage, "output_tokens_details"), "thinking_tokens")),
+        reasoning=token_count(thinking, "thinking_tokens", problems),
         total=None if input_ is None or output is None else input_ + output,
     )
 
@@ -118,15 +136,17 @@ def openai_chat(response: object, provider: str = "openai") -> Reply:
     if legacy is not None:
         calls.append(_chat_tool_call({"function": legacy}))
     refusal = as_str(get(message, "refusal"))
+    problems: list[str] = []
     return Reply(
         text=_text_of(get(message, "content")),
         tool_calls=tuple(calls),
-        usage=openai_usage(get(response, "usage"), CHAT_USAGE),
+        usage=openai_usage(get(response, "usage"), CHAT_USAGE, problems),
         model=as_str(get(response, "model")),
         finish_reason=chat_finish(as_str(get(choice, "finish_reason")), refusal),
         refusal=refusal,
         response_id=as_str(get(response, "id")),
         provider=provider,
+        problems=tuple(problems),
     )
 
 
@@ -173,15 +193,17 @@ def openai_responses(response: object) -> Reply:
     elif status == "incomplete":
         reason = as_str(get(get(response, "incomplete_details"), "reason")) or status
         finish = _INCOMPLETE.get(reason, reason)
+    problems: list[str] = []
     return Reply(
         text="".join(texts) if texts else None,
         tool_calls=tuple(calls),
-        usage=openai_usage(get(response, "usage"), _RESPONSES_USAGE),
+        usage=openai_usage(get(response, "usage"), _RESPONSES_USAGE, problems),
         model=as_str(get(response, "model")),
         finish_reason=finish,
         refusal=refusal,
         response_id=as_str(get(response, "id")),
         provider="openai",
+        problems=tuple(problems),
     )
 
 
@@ -215,15 +237,17 @@ def anthropic_reply(
     refusal = None
     if stop_reason == "refusal":
         refusal = as_str(get(get(stop, "stop_details"), "explanation")) or text or ""
+    problems: list[str] = []
     return Reply(
         text=text,
         tool_calls=tuple(calls),
-        usage=_anthropic_usage(usage),
+        usage=_anthropic_usage(usage, problems),
         model=as_str(get(message, "model")),
         finish_reason=_STOP_REASONS.get(stop_reason or "", stop_reason),
         refusal=refusal,
         response_id=as_str(get(message, "id")),
         provider="anthropic",
+        problems=tuple(problems),
     )
 
 

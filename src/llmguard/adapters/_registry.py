@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeAlias
 
-from llmguard._core.reply import Adapter, Matcher, Reply
+from llmguard._core.reply import Adapter, Matcher, Reply, checked_usage
 from llmguard.adapters._providers import builtin_adapter
 
 __all__ = ["OnError", "adapt", "register"]
@@ -75,7 +75,10 @@ def adapt(response: object, *, on_error: OnError | None = None) -> Reply | None:
             _report(on_error, exc)
             continue
         if matched:
-            return _run(registered, response, on_error)
+            reply = _run(registered, response, on_error)
+            # An application's adapter may put anything in a Usage; the built-in ones
+            # read every count with token_count.
+            return None if reply is None else checked_usage(reply)
     try:
         adapter = builtin_adapter(response)
     except Exception as exc:

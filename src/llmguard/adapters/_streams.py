@@ -111,12 +111,15 @@ class OpenAIChatStream(StreamAccumulator):
         self._model: str | None = None
         self._finish: str | None = None
         self._usage: Usage | None = None
+        self._problems: tuple[str, ...] = ()
 
     def _feed(self, chunk: object) -> None:
         self._id = self._id or as_str(get(chunk, "id"))
         self._model = self._model or as_str(get(chunk, "model"))
         if (usage := get(chunk, "usage")) is not None:
-            self._usage = openai_usage(usage, CHAT_USAGE)
+            problems: list[str] = []
+            self._usage = openai_usage(usage, CHAT_USAGE, problems)
+            self._problems = tuple(problems)
         choices = get(chunk, "choices")
         if choices is None:
             raise TypeError("not a chat completion chunk: no choices")
@@ -158,6 +161,7 @@ class OpenAIChatStream(StreamAccumulator):
             refusal=refusal,
             response_id=self._id,
             provider=self.provider,
+            problems=self._problems,
         )
 
 
@@ -233,8 +237,8 @@ class AnthropicStream(StreamAccumulator):
         # message_delta counts are cumulative and omit what has not changed: overwrite,
         # never add, and keep message_start's value for what is missing.
         for name in _ANTHROPIC_COUNTS:
-            if (value := as_int(get(usage, name))) is not None:
-                self._usage[name] = value
+            if (value := get(usage, name)) is not None:
+                self._usage[name] = value  # read as a count, or reported, by the reply
         if (details := get(usage, "output_tokens_details")) is not None:
             self._usage["output_tokens_details"] = details
 
