@@ -14,7 +14,11 @@ has a cost, so a cost can always be traced back to the prices that produced it::
 A model is found by its exact name or as a dated snapshot of a name in the table
 (``gpt-4.1-nano-2025-04-14``, ``claude-sonnet-4-5-20250929``, ``...-latest``), the
 longest matching name winning. Anything else -- a new model, a fine-tune, a variant
-with another price -- is unknown: it costs ``None``, never 0, and is reported once.
+with another price -- is unknown: it costs ``None``, never 0, and is reported once. A
+stream of responses naming a new model each time (a router's per-request names, say)
+costs bounded memory and log space: lookups are cached for 1,024 names, the first 100
+unknown models are named in a warning each, and the calls of any others are counted, the
+count logged as it reaches each power of ten.
 
 Cost follows llmguard's `Usage` convention (the adapters normalize every provider to
 it): ``input`` counts every input token billed, ``cached_input`` of them were read from
@@ -48,7 +52,14 @@ __all__ = ["VERSION", "Price", "cost", "price", "reset", "set", "table", "table_
 VERSION = "2026-11-24"
 """The date the built-in prices were checked against the providers' pages."""
 
+# Model names whose lookup is cached; past it, the oldest entry makes room.
+_MAX_CACHED = 1024
+# Unknown models named in a warning each; the calls of any others are only counted.
+_MAX_NAMED = 100
+
 _logger = logging.getLogger("llmguard")
+# A model name longer than this is not cached, and is shortened wherever it is kept.
+_LONG_NAME = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +140,7 @@ _lock = threading.Lock()
 _custom: dict[str, Price] = {}
 _resolved: dict[str, Price | None] = {}
 _warned: builtins.set[str] = builtins.set()
+_unnamed = 0  # calls of unknown models past _MAX_NAMED
 _version = VERSION
 
 
@@ -170,7 +182,11 @@ def price(model: str) -> Price | None:
     if name in _resolved:  # dict reads need no lock; a stale miss only resolves again
         return _resolved.get(name)
     with _lock:
-        found = _resolved[name] = _resolve(name)
+        found = _resolve(name)
+        if len(name) <= _LONG_NAME:
+            if len(_resolved) >= _MAX_CACHED:
+                del _resolved[next(iter(_resolved))]  # the oldest entry
+            _resolved[name] = found
         return found
 
 
@@ -223,11 +239,12 @@ def _versioned(custom: dict[str, Price]) -> str:
 
 def reset() -> None:
     """Forget the entries made with `set` and the models already reported (for tests)."""
-    global _version
+    global _unnamed, _version
     with _lock:
         _custom.clear()
         _resolved.clear()
         _warned.clear()
+        _unnamed = 0
         _version = VERSION
 
 
@@ -270,10 +287,31 @@ def cost(usage: Usage, model: str | None) -> float | None:
 
 
 def _report_unknown(model: str) -> None:
+    global _unnamed
+    if len(model) > _LONG_NAME:
+        model = f"{model[:_LONG_NAME]}... ({len(model)} characters)"
     with _lock:
         if model in _warned:
             return
-        _warned.add(model)
+        if len(_warned) >= _MAX_NAMED:
+            _unnamed += 1
+            unnamed = _unnamed
+        else:
+            _warned.add(model)
+            unnamed = 0
+    if unnamed:
+        if unnamed == 1:
+            _logger.warning(
+                "llmguard has named %d models it has no price for; from now on the calls "
+                "of other such models are counted, not named (their cost is recorded as "
+                "unknown)",
+                _MAX_NAMED,
+            )
+        elif _is_power_of_ten(unnamed):
+            _logger.warning(
+                "llmguard could not price %d more calls of models it no longer names", unnamed
+            )
+        return
     if model == _NO_MODEL:
         _logger.warning(
             "llmguard cannot price a call that names no model; its cost is recorded as "
@@ -286,3 +324,9 @@ def _report_unknown(model: str) -> None:
             model,
             model,
         )
+
+
+def _is_power_of_ten(number: int) -> bool:
+    while number % 10 == 0:
+        number //= 10
+    return number == 1

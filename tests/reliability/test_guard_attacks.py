@@ -4,8 +4,10 @@ extraction backtrack, usage that is not a count, a new model name in every respo
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -195,3 +197,44 @@ def test_garbage_usage_in_sdk_objects_and_streams_is_reported(budgeted: bool) ->
     usages = [(r.usage.input, r.usage.output) for r in memory.find(kind="llm") if r.usage]
     assert usages == [(None, 3), (7, None), (None, 3), (None, 2)]
     assert [r.name for r in reported] == [UNUSABLE]  # one warning a minute, not one a call
+
+
+# -- a new model name in every response: bounded memory, bounded warnings -------------------
+
+
+def test_a_new_model_name_in_every_response_keeps_memory_and_warnings_bounded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """20,000 unknown model names: the price lookups' memory stays flat, and the log gets
+    a warning for each of the first models only, then counts."""
+    usage = lg.Usage(input=10, output=5)
+    tracemalloc.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="llmguard"):
+            for i in range(2_000):
+                lg.pricing.cost(usage, f"fine-tune-{i:06d}")
+            settled = tracemalloc.get_traced_memory()[0]
+            for i in range(2_000, 22_000):
+                lg.pricing.cost(usage, f"fine-tune-{i:06d}")
+            grown = tracemalloc.get_traced_memory()[0] - settled
+    finally:
+        tracemalloc.stop()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "llmguard"]
+    assert grown < 100_000, f"{grown:,} bytes more after 20,000 more models"
+    assert len(warnings) <= 110
+    assert "10000 more calls" in warnings[-1]
+
+
+def test_a_huge_model_name_is_not_kept_or_logged_whole(caplog: pytest.LogCaptureFixture) -> None:
+    """Model names of a megabyte each are neither cached nor written whole to the log."""
+    usage = lg.Usage(input=10, output=5)
+    tracemalloc.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="llmguard"):
+            for i in range(50):
+                lg.pricing.cost(usage, f"{i}-" + "m" * MB)
+            kept = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert kept < 5 * MB
+    assert all(len(r.getMessage()) < 1_000 for r in caplog.records)

@@ -325,6 +325,34 @@ def test_a_call_with_no_model_name_costs_none_and_is_reported_once(
     assert "names no model" in messages[0]
 
 
+def test_past_max_named_unknown_models_are_counted_not_named(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first 100 unknown models get a warning each; then calls are counted."""
+    usage = lg.Usage(input=1, output=1)
+    named = 100
+    with caplog.at_level(logging.WARNING, logger="llmguard"):
+        for i in range(named + 100):
+            assert pricing.cost(usage, f"model-{i}") is None
+        pricing.cost(usage, "model-0")  # named already: nothing more
+    messages = warnings_of(caplog)
+    assert len(messages) == named + 3
+    assert all(f"'model-{i}'" in messages[i] for i in range(named))
+    assert "counted, not named" in messages[named]
+    assert "could not price 10 more calls" in messages[-2]
+    assert "could not price 100 more calls" in messages[-1]
+
+
+def test_lookups_stay_right_past_the_cache_bound() -> None:
+    """Past 1,024 names, the oldest lookups are dropped and found again when asked."""
+    pricing.set("my-model", input=1.0, output=2.0)
+    assert pricing.price("my-model") == Price(input=1.0, output=2.0)
+    for i in range(3_000):
+        pricing.price(f"other-{i}")
+    assert pricing.price("my-model") == Price(input=1.0, output=2.0)
+    assert pricing.price("gpt-4o-mini-2024-07-18") == pricing.price("gpt-4o-mini")
+
+
 def test_reset_reports_unknown_models_again(caplog: pytest.LogCaptureFixture) -> None:
     """After reset(), an unknown model is reported again (test isolation)."""
     with caplog.at_level(logging.WARNING, logger="llmguard"):
