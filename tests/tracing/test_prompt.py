@@ -297,7 +297,8 @@ def test_a_render_inside_a_span_tags_the_span_once() -> None:
     assert (explicit.prompt_name, explicit.prompt_version) == ("mine", "1")
 
 
-def test_a_render_inside_a_trace_then_a_guarded_call() -> None:
+def test_a_render_inside_a_trace_tags_only_the_guarded_call_it_feeds() -> None:
+    """The call is counted once under its prompt: the trace around it is not tagged."""
     ask = _guarded(1)
 
     @lg.trace
@@ -308,7 +309,68 @@ def test_a_render_inside_a_trace_then_a_guarded_call() -> None:
         handle("x")
     by_kind = {record.kind: record for record in records}
     assert by_kind["llm"].prompt_name == "triage"
-    assert by_kind["span"].prompt_name == "triage"
+    assert by_kind["span"].prompt_name is None
+
+
+def test_a_hundred_requests_count_a_hundred_calls_by_prompt() -> None:
+    """Spans around guarded calls that render inside and outside them: one tag per call."""
+    llm = FakeLLM(["ok"] * 200, shape="text")
+
+    @lg.guard
+    def ask(prompt: str) -> Any:
+        return llm(prompt)
+
+    @lg.guard
+    def classify(ticket: str) -> Any:
+        return llm(TRIAGE.render(ticket=ticket))
+
+    with capture() as records:
+        for i in range(50):
+            with lg.span("request"), lg.span("prepare"):
+                ask(TRIAGE.render(ticket=str(i)))
+            with lg.span("request"):
+                classify(str(i))
+    tagged = [r for r in records if r.prompt_name == "triage" and r.kind != "attempt"]
+    assert len(tagged) == 100
+    assert {r.kind for r in tagged} == {"llm"}
+
+
+def test_a_render_with_no_guarded_call_tags_the_span_it_was_made_in() -> None:
+    """A raw SDK call inside a span: the span is the call, so it carries the prompt."""
+    llm = FakeLLM(["ok"], shape="text")
+    with capture() as records:
+        with lg.span("raw call"):
+            llm(TRIAGE.render(ticket="x"))
+        with lg.span("other"):
+            pass
+    tagged, other = records
+    assert (tagged.name, tagged.prompt_name) == ("raw call", "triage")
+    assert other.prompt_name is None
+
+
+def test_a_span_is_tagged_with_its_first_render_no_call_claimed() -> None:
+    """Of two renders in a span, one fed to a guarded call, the span takes the other."""
+    ask = _guarded(1)
+    other = Prompt("other", "Say {x}")
+    with capture() as records, lg.span("request"):
+        ask(TRIAGE.render(ticket="a"))
+        other.render(x="b")  # sent by a raw call
+    by_kind = {record.kind: record for record in records}
+    assert by_kind["llm"].prompt_name == "triage"
+    assert by_kind["span"].prompt_name == "other"
+
+
+def test_a_span_that_ends_before_the_call_claims_its_render_is_tagged_too() -> None:
+    """Whether a span is tagged is settled when it ends: a call after it does not undo it."""
+    ask = _guarded(1)
+    with capture() as records:
+        with lg.span("prepare"):
+            prompt = TRIAGE.render(ticket="a")
+        ask(prompt)
+    assert [(r.kind, r.prompt_name) for r in records if r.kind != "attempt"] == [
+        ("span", "triage"),
+        ("llm", "triage"),
+    ]
 
 
 def test_async_guarded_calls_are_tagged() -> None:

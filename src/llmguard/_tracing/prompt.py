@@ -18,9 +18,25 @@ __all__ = ["Prompt"]
 #: A chat prompt's message: its role and its content template (other keys are kept as given).
 Message = dict[str, Any]
 
-# The Prompt most recently rendered in this context and not yet claimed by a guarded
-# call: the next guarded call opened in this context takes it (and clears it).
-_pending: ContextVar[Prompt | None] = ContextVar("llmguard.prompt", default=None)
+
+class _Rendered:
+    """One render of a Prompt, until a guarded call claims it or its span ends."""
+
+    __slots__ = ("claimed", "group", "prompt", "span")
+
+    def __init__(self, prompt: Prompt, span: Span | None, group: list[_Rendered]) -> None:
+        self.prompt = prompt
+        self.span = span  # the span it was rendered in, tagged if no call claims it
+        self.group = group  # the renders made in that span, in order
+        self.claimed = False
+        group.append(self)
+
+
+# The render most recently made in this context and not yet claimed by a guarded call:
+# the next guarded call opened in this context takes it (and clears it).
+_pending: ContextVar[_Rendered | None] = ContextVar("llmguard.prompt", default=None)
+# Spans that are a guarded call's own, tagged by a render made in them at once.
+_CALL_KINDS = frozenset({"llm", "attempt"})
 
 _VERSION_CHARS: Final = 12
 _formatter = string.Formatter()
@@ -36,11 +52,14 @@ class Prompt:
     template has the same version in every process and any change to it, even of one
     character, gives another.
 
-    `render` fills the variables in. Rendering a Prompt tags the next guarded call in
-    the same context (the typical ``triage(TRIAGE.render(ticket=text))``), the span
-    open when it renders, and -- when it renders inside a guarded function -- that
-    call, with ``prompt_name`` and ``prompt_version``. ``lg.guard(prompt=...)`` tags
-    every call of the guarded function explicitly.
+    `render` fills the variables in. Rendering a Prompt tags the LLM call it feeds with
+    ``prompt_name`` and ``prompt_version``, so that each call is counted once under its
+    prompt: the next guarded call in the same context (the typical
+    ``triage(TRIAGE.render(ticket=text))``), or, when it renders inside a guarded
+    function, that call. The span open when it renders (a ``lg.span`` or ``@lg.trace``
+    around a raw SDK call) is tagged instead only if it ends with no guarded call having
+    claimed the render. ``lg.guard(prompt=...)`` tags every call of the guarded
+    function explicitly.
 
     Prompts are immutable and hashable; two prompts are equal when their name, version
     and template are.
@@ -111,8 +130,9 @@ class Prompt:
         A string template gives a string; a chat prompt gives a new list of new message
         dicts (the template itself is never changed). Variables the template does not
         use are allowed and ignored, so one set of values can serve several prompts.
-        Rendering tags the current span, and the next guarded call in this context,
-        with this prompt's name and version.
+        Rendering tags the call it feeds with this prompt's name and version: the
+        guarded call it is made in, or else the next one in this context, or else --
+        when the current span ends before any guarded call claimed it -- that span.
 
         Raises:
             ConfigurationError: A variable the template uses is missing (the message
@@ -135,10 +155,20 @@ class Prompt:
                 copied = copy.deepcopy(message)
                 copied["content"] = self._format(message["content"], variables)
                 rendered.append(copied)
-        _pending.set(self)
         opened = current_span()
-        if opened is not None:
-            tag(opened, self)
+        if opened is None or opened.kind in _CALL_KINDS:
+            if opened is not None:
+                tag(opened, self)  # made inside a guarded call: the call it feeds
+            _pending.set(_Rendered(self, None, []))
+            return rendered
+        previous = _pending.get()
+        if previous is not None and previous.span is opened:
+            _pending.set(_Rendered(self, opened, previous.group))
+        else:
+            group: list[_Rendered] = []
+            _pending.set(_Rendered(self, opened, group))
+            # Only a guarded call's own spans have another late filler; this is none.
+            opened.fill_later(lambda span: _tag_unclaimed(span, group))
         return rendered
 
     def _format(self, template: str, variables: Mapping[str, Any]) -> str:
@@ -184,11 +214,28 @@ def tag(span: Span, prompt: Prompt) -> None:
 
 
 def take_pending() -> Prompt | None:
-    """The Prompt rendered in this context since the last guarded call took one; clears it."""
-    prompt = _pending.get()
-    if prompt is not None:
-        _pending.set(None)
-    return prompt
+    """The Prompt rendered in this context since the last guarded call took one; clears it.
+
+    The guarded call that takes it claims the render: the span it was rendered in is
+    then not tagged with it, unless that span had already ended.
+    """
+    rendered = _pending.get()
+    if rendered is None:
+        return None
+    _pending.set(None)
+    if rendered.span is not None and not rendered.span.ended:
+        rendered.claimed = True
+    return rendered.prompt
+
+
+def _tag_unclaimed(span: Span, group: list[_Rendered]) -> None:
+    """Tag an ended ``span`` with the first render made in it that no guarded call claimed."""
+    for rendered in group:
+        if not rendered.claimed:
+            if not span.has_attribute("prompt_name"):
+                prompt = rendered.prompt
+                span.fill_fields({"prompt_name": prompt.name, "prompt_version": prompt.version})
+            return
 
 
 def _messages(name: str, template: object) -> tuple[Message, ...]:
