@@ -611,6 +611,49 @@ def test_a_call_that_could_cross_a_budget_is_refused_before_it_is_made() -> None
     assert limits_of(llm_record)["tripped"] == "budget"
 
 
+def test_a_refused_calls_records_name_the_model_it_would_have_used() -> None:
+    """The guard's model=, the call's model argument or its default: on both records."""
+    llm = FakeLLM(["never sent"] * 3)
+
+    @lg.guard(model="gpt-4o-mini")
+    def configured(messages: Any) -> Any:
+        return llm(messages=messages)
+
+    @lg.guard
+    def passed(messages: Any, model: str) -> Any:
+        return llm(messages=messages, model=model)
+
+    @lg.guard
+    def defaulted(messages: Any, model: str = "gpt-4.1-nano") -> Any:
+        return llm(messages=messages, model=model)
+
+    calls = [
+        (lambda: configured([LAST_TURN]), "gpt-4o-mini"),
+        (lambda: passed([LAST_TURN], "gpt-4o"), "gpt-4o"),
+        (lambda: passed([LAST_TURN], model="gpt-4o"), "gpt-4o"),
+        (lambda: defaulted([LAST_TURN]), "gpt-4.1-nano"),
+    ]
+    for call, model in calls:
+        with capture() as records, lg.budget(max_tokens=5), pytest.raises(lg.BudgetExceeded):
+            call()
+        assert [(r.kind, r.status, r.model) for r in records] == [
+            ("attempt", "limit", model),
+            ("llm", "limit", model),
+        ]
+    assert llm.calls == []
+
+
+def test_a_model_parameters_default_prices_a_cost_cap() -> None:
+    """A function's default model is the call's model, so max_cost_usd can price it."""
+    llm = FakeLLM(["Sunny."])
+
+    @lg.guard(max_cost_usd=1.0)
+    def ask(messages: Any, model: str = MODEL) -> Any:
+        return llm(messages=messages, model=model)
+
+    assert ask([LAST_TURN]) is not None
+
+
 def test_a_budget_with_a_dollar_cap_refuses_an_unpriced_guarded_call() -> None:
     """A guarded call whose model has no price is refused by a budget's dollar cap."""
     llm = FakeLLM(["never sent"])

@@ -23,6 +23,7 @@ class Parameters:
     positions: Mapping[str, int]
     names: frozenset[str]
     is_method: bool
+    model_default: str | None = None  # the ``model`` parameter's default, if a name
 
     @classmethod
     def of(cls, fn: Any) -> Parameters:
@@ -41,10 +42,12 @@ class Parameters:
         )
         accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
         names = frozenset(p.name for p in params if p.kind is not inspect.Parameter.VAR_POSITIONAL)
+        model = next((p.default for p in params if p.name == "model"), None)
         return cls(
             {name: i for i, name in enumerate(order)},
             names | {"**"} if accepts_any else names,
             is_method,
+            model if isinstance(model, str) else None,
         )
 
     def takes(self, name: str) -> bool:
@@ -90,6 +93,11 @@ class Call:
         if position is not None and 0 <= position < len(self.args):
             return self.args[position]
         return default
+
+    def model(self) -> str | None:
+        """The model this call asks for: its ``model`` argument, or that parameter's default."""
+        model = self.argument("model", self.params.model_default)
+        return model if isinstance(model, str) else None
 
     def recorded_input(self) -> Any:
         """What an ``llm`` record keeps as the call's input when it has no messages.

@@ -307,6 +307,8 @@ def guarded_flow(
                                 permit.cancel()
                             raise
                 except (LimitExceeded, BudgetUnavailable) as exc:
+                    if account is not None and account.model is not None:
+                        span.set_attribute("model", account.model)  # no reply will say it
                     span.record_exception(exc)
                     limited = isinstance(exc, LimitExceeded)
                     span.set_status("limit" if limited else "error", str(exc))
@@ -394,12 +396,8 @@ def _stream_cap(plan: Plan, admission: Admission | None) -> OutputCap | None:
         return None
     if admission is not None and admission.output_cap_sent:
         return None
-    model = admission.call.argument("model") if admission is not None else None
-    return OutputCap(
-        limits.max_output_tokens,
-        limits.on_output_overflow,
-        plan.model or (model if isinstance(model, str) else None),
-    )
+    model = admission.call.model() if admission is not None else None
+    return OutputCap(limits.max_output_tokens, limits.on_output_overflow, plan.model or model)
 
 
 def _take_rates(
@@ -432,11 +430,7 @@ def _account(
     asks for one."""
     if plan.limits is None and not rate_limits and not active_budgets():
         return None
-    model = plan.model
-    if model is None:
-        requested = call.argument("model")
-        model = requested if isinstance(requested, str) else None
-    return CallLimits(plan.limits or Limits(), model, llm.name)
+    return CallLimits(plan.limits or Limits(), plan.model or call.model(), llm.name)
 
 
 def _charge(

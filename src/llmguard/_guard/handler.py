@@ -78,8 +78,8 @@ class GuardHandler:
         if prompt is not None:
             tag(llm, prompt)
         if self.reads_model and not llm.has_attribute("model"):
-            requested = call.argument("model")
-            if isinstance(requested, str):
+            requested = call.model()
+            if requested is not None:
                 llm.set_attribute("model", requested)
         for param in self.cap_params:  # the output cap the caller asked for, if any
             cap = call.argument(param)
