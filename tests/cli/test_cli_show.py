@@ -6,11 +6,14 @@ import io
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from llmguard._core.records import Record
 from llmguard.cli import main
 from llmguard.cli._progress import TerminalProgress
+from llmguard.sinks import JSONLSink
 from tests._helpers.cli_stores import _write_trace
 
 
@@ -114,3 +117,123 @@ def test_progress_draws_only_on_a_terminal_after_a_while() -> None:
     quiet("loading", 0.5)
     quiet.clear()
     assert pipe.getvalue() == ""
+
+
+def _span(index: int, trace_id: str, parent: int | None = None, **fields: Any) -> Record:
+    values: dict[str, Any] = {
+        "trace_id": trace_id,
+        "span_id": f"{index:016x}",
+        "parent_id": None if parent is None else f"{parent:016x}",
+        "name": f"span {index}",
+        "start": f"2026-01-01T10:00:0{index}.000000Z",
+        "end": f"2026-01-01T10:00:0{index}.500000Z",
+        "duration_ms": 500.0,
+    }
+    values.update(fields)
+    return Record(**values)
+
+
+def _store(path: Path, records: list[Record]) -> Path:
+    sink = JSONLSink(path)
+    sink.emit(records)
+    sink.close()
+    return path
+
+
+def test_show_indents_the_lines_of_a_message_under_its_span(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A multi-line error and a multi-line validation message keep the tree's columns."""
+    trace = "ab" * 16
+    store = _store(
+        tmp_path / "store.jsonl",
+        [
+            _span(1, trace),
+            _span(
+                2,
+                trace,
+                1,
+                status="error",
+                error_type="ValueError",
+                error_message="first line\r\nsecond line\nthird line",
+            ),
+            _span(
+                3,
+                trace,
+                2,
+                kind="attempt",
+                attempt={"errors": [{"path": "$.a", "message": "bad\nworse", "value": "x\ny"}]},
+            ),
+            _span(4, trace, 1),
+        ],
+    )
+    assert main(["show", str(store), trace]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "span 1  [span]  ok  +0 µs  500 ms",
+        "├─ span 2  [span]  error  +1 s  500 ms",
+        "│      error: ValueError: first line",
+        "│        second line",
+        "│        third line",
+        "│  └─ span 3  [attempt]  ok  +2 s  500 ms",
+        "│         $.a: bad",
+        "│           worse (got x",
+        "│           y)",
+        "└─ span 4  [span]  ok  +3 s  500 ms",
+    ]
+
+
+@pytest.fixture
+def traces(tmp_path: Path) -> Path:
+    """Three traces: two share the prefix 1234, one alone starts with 5678."""
+    ids = ["1234" + "a" * 28, "1234" + "b" * 28, "5678" + "c" * 28]
+    return _store(tmp_path / "store.jsonl", [_span(i + 1, t) for i, t in enumerate(ids)])
+
+
+@pytest.mark.parametrize("prefix", ["5678", "5678ccc", "5678C", " 5678cc "])
+def test_show_finds_a_trace_by_a_unique_prefix(
+    prefix: str, traces: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A unique prefix of four characters or more shows its trace, as git's short hashes do."""
+    assert main(["show", str(traces), prefix]) == 0
+    assert capsys.readouterr().out.startswith(f"trace 5678{'c' * 28}  ")
+
+
+def test_an_ambiguous_prefix_lists_the_candidates(
+    traces: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A prefix several traces share exits 2 and names them."""
+    assert main(["show", str(traces), "1234"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"llmguard: error: trace id prefix '1234' is ambiguous in {traces}: "
+        f"1234{'a' * 28}, 1234{'b' * 28}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("9999", "no trace '9999' in {path}"),
+        ("123", "no trace '123' in {path} (a prefix of a trace id needs 4 characters or more)"),
+        ("1234" + "a" * 29, "no trace '1234{a}' in {path}"),
+    ],
+)
+def test_a_prefix_that_matches_nothing_or_is_too_short_exits_2(
+    typed: str, message: str, traces: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No trace for the prefix, or fewer than four characters: one line, exit 2."""
+    assert main(["show", str(traces), typed]) == 2
+    expected = message.format(path=traces, a="a" * 29)
+    assert capsys.readouterr().err == f"llmguard: error: {expected}\n"
+
+
+def test_many_candidates_are_cut_to_five(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A prefix shared by many traces names five of them, then an ellipsis."""
+    ids = [f"feed{index:028x}" for index in range(8)]
+    store = _store(tmp_path / "store.jsonl", [_span(i + 1, t) for i, t in enumerate(ids)])
+    assert main(["show", str(store), "feed"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f": {', '.join(ids[:5])}, ...\n")

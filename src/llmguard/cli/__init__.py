@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+import llmguard.cli._format as fmt
 from llmguard._version import __version__
 from llmguard.cli._errors import EXIT_DRIFT as EXIT_DRIFT
 from llmguard.cli._errors import EXIT_ERROR as EXIT_ERROR
@@ -27,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
     """Reports usage errors in one line instead of argparse's usage block."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        fmt.echo(f"{self.prog}: error: {fmt.escaped(message)} (see {self.prog} --help)", sys.stderr)
         raise SystemExit(EXIT_ERROR)
 
 
@@ -67,9 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except (CommandError, DatasetError) as exc:
-        _fail(_first_line(exc))
+        # One line by contract; a newline in a name it quotes is shown escaped.
+        _fail(str(exc).strip() or type(exc).__name__)
     except KeyboardInterrupt:
-        sys.stderr.write("\n")
+        fmt.echo("", sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader (head, less) went away; nothing left to say.
@@ -87,4 +89,4 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _fail(message: str) -> None:
-    sys.stderr.write(f"llmguard: error: {message}\n")
+    fmt.echo(f"llmguard: error: {fmt.escaped(message)}", sys.stderr)

@@ -8,7 +8,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from llmguard.cli._dataset import Dataset, Window
+import llmguard.cli._format as fmt
+from llmguard.cli._dataset import EARLIEST, LATEST, Dataset, Window
 from llmguard.cli._progress import TerminalProgress
 
 __all__ = ["Subparsers", "add_path", "add_window", "opened", "window"]
@@ -38,18 +39,37 @@ def window(args: argparse.Namespace) -> Window:
 
 @contextlib.contextmanager
 def opened(path: str) -> Iterator[Dataset]:
-    """Open ``path`` for queries, with progress on a terminal, and close it after."""
+    """Open ``path`` for queries, with progress on a terminal, and close it after.
+
+    What the file held that no query uses is said on stderr, one warning line each: lines
+    holding no record, and records whose start time is no time.
+    """
     progress = TerminalProgress()
     try:
         with Dataset.open(path, progress) as dataset:
+            warnings = []
             skipped = dataset.skipped_lines
             if skipped:
-                progress.clear()
                 lines = ", ".join(map(str, skipped[:5])) + (", ..." if len(skipped) > 5 else "")
-                sys.stderr.write(
-                    f"llmguard: warning: {path}: skipped {len(skipped)} line(s) holding no "
-                    f"record (torn by a hard kill?): line {lines}\n"
+                warnings.append(
+                    f"skipped {len(skipped)} line(s) holding no record (torn by a hard "
+                    f"kill?): line {lines}"
                 )
+            if dataset.unusable:
+                count = dataset.unusable
+                first = repr((dataset.unusable_example or "")[:_SHOWN_CHARS])
+                warnings.append(
+                    f"skipped {count} record{'s' if count != 1 else ''} whose start time is "
+                    f"not a time from {EARLIEST[:10]} to {LATEST[:10]} (the first: {first})"
+                )
+            if warnings:
+                progress.clear()
+            for warning in warnings:
+                fmt.echo(f"llmguard: warning: {fmt.escaped(path)}: {warning}", sys.stderr)
             yield dataset
     finally:
         progress.clear()
+
+
+# How much of an unusable start time a warning quotes.
+_SHOWN_CHARS = 40

@@ -13,11 +13,13 @@ so a sampled store estimates the totals of everything that ran.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import math
 import operator
 import os
 import sqlite3
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,9 @@ from llmguard.sinks.table import DERIVED, INSERT, MIGRATIONS, migrate, row
 
 __all__ = [
     "CALL_KINDS",
+    "EARLIEST",
+    "LATEST",
+    "MIN_PREFIX",
     "Dataset",
     "DatasetError",
     "GROUPINGS",
@@ -44,9 +49,15 @@ __all__ = [
     "add_up",
     "group_stats",
     "load",
+    "usable_start",
     "weighted_quantile",
     "weighted_quantiles",
 ]
+
+EARLIEST = "1970-01-01T00:00:00.000000Z"
+"""The earliest start time a command uses: no record of a running program is older."""
+LATEST = "9999-01-01T00:00:00.000000Z"
+"""The start times a command uses end before this, so a day after any of them is a date."""
 
 
 class DatasetError(Exception):
@@ -102,6 +113,19 @@ class Window:
 
     def __str__(self) -> str:
         return f"{self.since or '…'} .. {self.until or '…'}"
+
+
+def usable_start(start: str) -> str | None:
+    """A record's start time as records write it, or ``None`` when a command cannot use it.
+
+    A command can use an ISO 8601 date or time from `EARLIEST` up to `LATEST`; Go's zero
+    time (``0001-01-01T00:00:00Z``), ``yesterday`` or an empty string it cannot.
+    """
+    try:
+        canonical = iso_bound(start)
+    except ValueError:
+        return None
+    return canonical if EARLIEST <= canonical < LATEST else None
 
 
 # -- The figures for one group of calls, and the weighted quantiles behind its latencies.
@@ -234,11 +258,19 @@ class Loaded:
         conn: The connection, with a ``records`` table.
         derived: Column name -> SQL giving it, for the columns an older store lacks.
         skipped_lines: Numbers of the JSON Lines lines that held no record.
+        unusable: The records whose start time a command cannot use (`usable_start`),
+            left out of every query.
+        unusable_example: The first such start time.
+        filtered: Whether those records are in the table, to be filtered out by queries
+            (an SQLite store), or were never loaded (a JSON Lines file).
     """
 
     conn: sqlite3.Connection
     derived: dict[str, str]
     skipped_lines: list[int]
+    unusable: int = 0
+    unusable_example: str | None = None
+    filtered: bool = False
 
 
 def load(path: str | os.PathLike[str], progress: Progress | None = None) -> Loaded:
@@ -269,7 +301,17 @@ def _open_store(path: Path) -> Loaded:
     conn = store._conn
     version: int = conn.execute("PRAGMA user_version").fetchone()[0]
     derived = {} if version >= len(MIGRATIONS) else _computed_columns()
-    return Loaded(conn, derived, [])
+    # Two ranges of the start index, so a healthy store costs nothing. A time inside the
+    # range that is no time (only a store not written by SQLiteSink holds one) is not
+    # counted; the commands that read times cope with it.
+    outside = 'FROM records WHERE "start" < ? OR "start" >= ?'
+    (unusable,) = conn.execute(f"SELECT count(*) {outside}", (EARLIEST, LATEST)).fetchone()
+    example = None
+    if unusable:
+        (example,) = conn.execute(
+            f'SELECT "start" {outside} LIMIT 1', (EARLIEST, LATEST)
+        ).fetchone()
+    return Loaded(conn, derived, [], unusable, example, filtered=bool(unusable))
 
 
 def _load_jsonl(path: Path, progress: Progress | None) -> Loaded:
@@ -282,6 +324,8 @@ def _load_jsonl(path: Path, progress: Progress | None) -> Loaded:
     skipped: list[int] = []
     first_error = ""
     loaded = 0
+    unusable = 0
+    example: str | None = None
     with open(path, "rb") as lines:
         for number, line in enumerate(lines, 1):
             done += len(line)
@@ -298,6 +342,14 @@ def _load_jsonl(path: Path, progress: Progress | None) -> Loaded:
                 skipped.append(number)
                 continue
             loaded += 1
+            start = usable_start(record.start)
+            if start is None:
+                unusable += 1
+                example = record.start if example is None else example
+                continue
+            if start != record.start:
+                # The column holds the time as SQLiteSink writes it, so bounds compare.
+                record = dataclasses.replace(record, start=start)
             rows.append(row(record, text.decode()))
             if len(rows) >= _LOAD_BATCH:
                 conn.executemany(INSERT, rows)
@@ -310,7 +362,7 @@ def _load_jsonl(path: Path, progress: Progress | None) -> Loaded:
     conn.executemany(INSERT, rows)
     if progress is not None:
         progress(f"loading {path.name}", 1.0)
-    return Loaded(conn, {}, skipped)
+    return Loaded(conn, {}, skipped, unusable, example)
 
 
 def _computed_columns() -> dict[str, str]:
@@ -350,6 +402,10 @@ GROUPINGS: dict[str, str] = {
 }
 
 _IN_CHUNK = 500
+MIN_PREFIX = 4
+"""The fewest characters of a trace id `Dataset.trace` resolves, as git does for hashes."""
+# Traces an ambiguous prefix names.
+_CANDIDATES = 5
 # How records name the error of a call whose answers never matched its schema.
 _SCHEMA_VIOLATION = f"{SchemaViolation.__module__}.{SchemaViolation.__qualname__}"
 # The key `Dataset._scores` files every score under, whatever its groups.
@@ -369,8 +425,13 @@ class Dataset:
         self.path = path
         # Numbers of the JSON Lines lines that held no record (torn by a hard kill).
         self.skipped_lines: list[int] = []
+        # Records whose start time no command can use, and the first such time.
+        self.unusable = 0
+        self.unusable_example: str | None = None
         # Column name -> SQL giving it; an older store computes the newer columns.
         self._derived = derived
+        # What leaves those records out of a query, when they are in the table.
+        self._usable: tuple[str, tuple[str, ...]] = ("", ())
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], progress: Progress | None = None) -> Dataset:
@@ -386,6 +447,11 @@ class Dataset:
         loaded = load(path, progress)
         dataset = cls(loaded.conn, Path(path), loaded.derived)
         dataset.skipped_lines = loaded.skipped_lines
+        dataset.unusable = loaded.unusable
+        dataset.unusable_example = loaded.unusable_example
+        if loaded.filtered:
+            # "+" keeps the planner off the start index, which would not narrow anything.
+            dataset._usable = (' AND +"start" >= ? AND +"start" < ?', (EARLIEST, LATEST))
         return dataset
 
     def __enter__(self) -> Dataset:
@@ -408,13 +474,47 @@ class Dataset:
     def trace(self, trace_id: str) -> list[Record]:
         """Every record of one trace, by start time.
 
+        Args:
+            trace_id: The trace's id, or a prefix of it (at least `MIN_PREFIX` characters,
+                like git's short hashes) that no other trace's id starts with.
+
         Raises:
-            DatasetError: No record has this trace id.
+            DatasetError: No trace has this id or prefix, or several start with it.
         """
-        found = self._records('WHERE trace_id = ? ORDER BY "start", rowid', (trace_id,))
-        if not found:
+        usable, bounds = self._usable
+        order = 'ORDER BY "start", rowid'
+        found = self._records(f"WHERE trace_id = ?{usable} {order}", (trace_id, *bounds))
+        if found:
+            return found
+        if len(trace_id) < MIN_PREFIX:
+            raise DatasetError(
+                f"no trace {trace_id!r} in {self.path} (a prefix of a trace id needs "
+                f"{MIN_PREFIX} characters or more)"
+            )
+        matching = "trace_id >= ? AND substr(trace_id, 1, ?) = ?"
+        params: list[object] = [trace_id, len(trace_id), trace_id]
+        after = _after_prefix(trace_id)
+        if after is not None:
+            # An upper bound too, so the trace id index is read over the prefix's range only.
+            matching += " AND trace_id < ?"
+            params.append(after)
+        candidates = [
+            found_id
+            for (found_id,) in self._conn.execute(
+                f"SELECT DISTINCT trace_id FROM records WHERE {matching}{usable} "
+                f"ORDER BY trace_id LIMIT {_CANDIDATES + 1}",
+                [*params, *bounds],
+            )
+        ]
+        if not candidates:
             raise DatasetError(f"no trace {trace_id!r} in {self.path}")
-        return found
+        if len(candidates) > 1:
+            shown = ", ".join(candidates[:_CANDIDATES])
+            more = ", ..." if len(candidates) > _CANDIDATES else ""
+            raise DatasetError(
+                f"trace id prefix {trace_id!r} is ambiguous in {self.path}: {shown}{more}"
+            )
+        return self._records(f"WHERE trace_id = ?{usable} {order}", (candidates[0], *bounds))
 
     def record(self, span_id: str) -> Record:
         """The record with this span id.
@@ -422,7 +522,8 @@ class Dataset:
         Raises:
             DatasetError: No record has this span id.
         """
-        found = self._records("WHERE span_id = ? LIMIT 1", (span_id,))
+        usable, bounds = self._usable
+        found = self._records(f"WHERE span_id = ?{usable} LIMIT 1", (span_id, *bounds))
         if not found:
             raise DatasetError(f"no span {span_id!r} in {self.path}")
         return found[0]
@@ -471,12 +572,31 @@ class Dataset:
         """The first and last start times of the calls in the window.
 
         ``until`` is the last start time, included; both are ``None`` without calls.
+        Both are written as `usable_start` writes them, even in a store that holds a
+        start time that is no time.
         """
         where, params = self._where(window, kinds)
         low, high = self._conn.execute(
             f'SELECT min("start"), max("start") FROM records {where}', params
         ).fetchone()
-        return Window(low, high)
+        return Window(
+            self._usable_bound(low, where, params, "ASC"),
+            self._usable_bound(high, where, params, "DESC"),
+        )
+
+    def _usable_bound(
+        self, found: str | None, where: str, params: list[object], order: str
+    ) -> str | None:
+        if found is None:
+            return None
+        usable = usable_start(found)
+        if usable is not None:
+            return usable
+        # Only a store not written by SQLiteSink gets here: walk in from that end.
+        rows = self._conn.execute(
+            f'SELECT "start" FROM records {where} ORDER BY "start" {order}', params
+        )
+        return next((u for (start,) in rows if (u := usable_start(start)) is not None), None)
 
     def stats(
         self,
@@ -602,8 +722,11 @@ class Dataset:
     ) -> dict[tuple[str, ...], list[float]]:
         """`feedback_scores`, plus under `_ALL` every score whose trace has a call."""
         score = self._column("score")
+        usable, bounds = self._usable
         feedback = self._conn.execute(
-            f"SELECT trace_id, {score} FROM records WHERE kind = 'feedback' AND {score} IS NOT NULL"
+            f"SELECT trace_id, {score} FROM records "
+            f"WHERE kind = 'feedback' AND {score} IS NOT NULL{usable}",
+            bounds,
         ).fetchall()
         if not feedback:
             return {}
@@ -640,7 +763,8 @@ class Dataset:
         if window.until is not None:
             clauses.append('"start" < ?')
             params.append(window.until)
-        return "WHERE " + " AND ".join(clauses), params
+        usable, bounds = self._usable
+        return "WHERE " + " AND ".join(clauses) + usable, [*params, *bounds]
 
     def _keys(self, by: Sequence[str]) -> str:
         if not by:
@@ -658,3 +782,13 @@ class Dataset:
 
 def _key(row: Sequence[object], width: int) -> tuple[str, ...]:
     return tuple(str(k) for k in row[:width])
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The least string after every string that starts with ``prefix``, if there is one."""
+    last = ord(prefix[-1])
+    if last == sys.maxunicode:
+        return None
+    # SQLite cannot store a surrogate; the next character it can is U+E000.
+    following = 0xE000 if 0xD800 <= last + 1 <= 0xDFFF else last + 1
+    return prefix[:-1] + chr(following)

@@ -12,9 +12,7 @@ nor huge samples turn noise or trivia into alarms. The statistics are in
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeVar
@@ -361,10 +359,9 @@ def run(args: argparse.Namespace) -> int:
             "drifted": [f.as_dict() for f in report.drifted],
             "notes": report.notes,
         }
-        json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        fmt.dump_json(document)
     else:
-        print(render(args.by, report, check))
+        fmt.echo(render(args.by, report, check))
     return EXIT_DRIFT if report.drifted else EXIT_OK
 
 
@@ -406,7 +403,7 @@ def render(by: str, report: Report, check: Check) -> str:
         ]
     else:
         lines = [f"no drift: {len(report.findings)} comparisons, none beyond noise ({criteria})"]
-    lines.extend(f"note: {note}" for note in report.notes)
+    lines.extend(f"note: {fmt.escaped(note)}" for note in report.notes)
     return "\n".join(lines)
 
 

@@ -1,11 +1,60 @@
-"""Numbers and tables as the commands print them."""
+"""Numbers, tables and record text as the commands print them.
+
+Text from a record is untrusted: a name or an error message can hold the escape
+sequences a terminal acts on (set the window title, clear the screen, write the
+clipboard through OSC 52). Everything the commands print goes through `echo` (or
+`dump_json`), which shows every control character escaped; a field that must stay on
+one line, such as a table cell, goes through `escaped` first.
+"""
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 from collections.abc import Sequence
+from typing import TextIO
 
-__all__ = ["count", "duration", "money", "percent", "table", "tokens"]
+__all__ = [
+    "count",
+    "dump_json",
+    "duration",
+    "echo",
+    "escaped",
+    "money",
+    "percent",
+    "table",
+    "tokens",
+]
+
+# What a terminal may act on: C0 (tab and newline included), DEL and C1.
+_CONTROLS = (*range(0x20), 0x7F, *range(0x80, 0xA0))
+_SHORT = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+_ESCAPES = {code: _SHORT.get(code, f"\\x{code:02x}") for code in _CONTROLS}
+# JSON escapes C0 itself; DEL and C1 are left raw by ensure_ascii=False.
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in (0x7F, *range(0x80, 0xA0))}
+
+
+def escaped(text: object) -> str:
+    """``text`` on one line with every control character escaped, ``\\x1b`` or ``\\n``."""
+    return str(text).translate(_ESCAPES)
+
+
+def echo(text: str, file: TextIO | None = None) -> None:
+    """Print ``text`` and a newline, each of its lines with control characters escaped.
+
+    Args:
+        text: Lines separated by ``\\n``.
+        file: Where to print; standard output by default.
+    """
+    out = sys.stdout if file is None else file
+    out.write("\n".join(map(escaped, text.split("\n"))) + "\n")
+
+
+def dump_json(document: object) -> None:
+    """Print ``document`` as indented JSON on standard output, control characters escaped."""
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(text.translate(_JSON_ESCAPES) + "\n")
 
 
 def duration(ms: float | None) -> str:
@@ -56,7 +105,12 @@ def money(usd: float | None) -> str:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1) -> str:
-    """Columns padded to their widest cell; the first ``left`` columns are left-aligned."""
+    """Columns padded to their widest cell; the first ``left`` columns are left-aligned.
+
+    Cells are `escaped`, so a value holding a newline or an escape sequence keeps its row.
+    """
+    header = [escaped(cell) for cell in header]
+    rows = [[escaped(cell) for cell in row] for row in rows]
     widths = [len(h) for h in header]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]

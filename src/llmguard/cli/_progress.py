@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from llmguard.cli._format import escaped
+
 __all__ = ["TerminalProgress"]
 
 # Reads shorter than this show nothing; redraws are at most this often.
@@ -42,7 +44,7 @@ class TerminalProgress:
             return
         self._drawn_at = now
         parts = [what] if fraction is None else [what, f"{fraction:.0%}"]
-        line = " ".join([*parts, f"{elapsed:.1f} s"])
+        line = escaped(" ".join([*parts, f"{elapsed:.1f} s"]))
         self._stream.write("\r" + line.ljust(self._width))
         self._stream.flush()
         self._width = len(line)

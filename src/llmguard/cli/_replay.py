@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import os
 import shutil
 import sys
 from collections.abc import Callable
 from typing import Any
 
+import llmguard.cli._format as fmt
 from llmguard.cli._args import Subparsers, add_path, opened
 from llmguard.cli._errors import CommandError
 
@@ -76,11 +76,10 @@ def run(args: argparse.Namespace) -> int:
     except ReplayError as exc:
         raise CommandError(str(exc)) from None
     if args.json:
-        json.dump(outcome.as_dict(), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        fmt.dump_json(outcome.as_dict())
     else:
         width = min(max(shutil.get_terminal_size((100, 24)).columns, 80), 140)
-        print(outcome.side_by_side(width))
+        fmt.echo(outcome.side_by_side(width))
     return EXIT_SUCCEEDED if outcome.new.ok else EXIT_FAILED
 
 

@@ -31,7 +31,7 @@ from llmguard.cli._html import MAX_SERIES, page
 from llmguard.cli._significance import Sample
 from llmguard.cli._stats import HEADER, group_row
 
-__all__ = ["add_parser", "build", "run"]
+__all__ = ["add_parser", "build", "run", "show_command"]
 
 # -- time buckets: picking hours or days, listing every key, labelling them
 
@@ -309,7 +309,7 @@ def calls_section(dataset: Dataset, span: Window, source: str) -> str:
         if r.cost_usd is not None
     ]
     failed = dataset.calls(span, order_by="newest", failed=True, limit=_TOP_CALLS)
-    command = f"llmguard show {shlex.quote(source)} TRACE_ID"
+    command = show_command(source, "TRACE_ID")
     parts = [
         "<section><h2>Notable calls</h2>",
         f'<p class="note">See one in full with <code>{escape(command)}</code>; '
@@ -329,6 +329,16 @@ def calls_section(dataset: Dataset, span: Window, source: str) -> str:
     return "".join(parts)
 
 
+def show_command(source: str, trace_id: str) -> str:
+    """The ``llmguard show`` command for one trace, each argument quoted for a POSIX shell.
+
+    ``--`` goes before the arguments when one starts with ``-``, so that neither is read
+    as an option.
+    """
+    dashes = "-- " if source.startswith("-") or trace_id.startswith("-") else ""
+    return f"llmguard show {dashes}{shlex.quote(source)} {shlex.quote(trace_id)}"
+
+
 def _calls_table(records: list[Record], source: str) -> str:
     rows = []
     for r in records:
@@ -340,7 +350,8 @@ def _calls_table(records: list[Record], source: str) -> str:
                 f'<span title="{escape(r.error_type)}">{escape(r.error_type.rsplit(".", 1)[-1])}'
                 f"</span>{': ' if message else ''}{escape(message)}"
             )
-        command = f"llmguard show {shlex.quote(source)} {r.trace_id}"
+        # A browser reads a raw CR in an attribute as LF, a character reference as CR.
+        title = escape(show_command(source, r.trace_id)).replace("\r", "&#13;")
         rows.append(
             "<tr>"
             f"<td>{escape(when(r.start))}</td>"
@@ -352,7 +363,7 @@ def _calls_table(records: list[Record], source: str) -> str:
             f"<td>{escape(r.model or '-')}</td>"
             f"<td>{escape(prompt or '-')}</td>"
             f'<td class="msg">{error}</td>'
-            f'<td><code title="{escape(command)}">{escape(r.trace_id)}</code></td>'
+            f'<td><code title="{title}">{escape(r.trace_id)}</code></td>'
             "</tr>"
         )
     header = "".join(
@@ -394,7 +405,9 @@ def drift_section(
         current = Window.parse(day.isoformat(), (day + timedelta(days=1)).isoformat())
     if baseline is None:
         end = parse_time(current.since or last)
-        baseline = Window.parse((end - _DRIFT_BASELINE).isoformat(), end.isoformat())
+        # A --current from the first week of year 1 has less than a week before it.
+        begin = max(end, datetime.min.replace(tzinfo=timezone.utc) + _DRIFT_BASELINE)
+        baseline = Window.parse((begin - _DRIFT_BASELINE).isoformat(), end.isoformat())
     before, after = _clip(baseline, span), _clip(current, span)
     samples: list[dict[tuple[str, ...], dict[str, Sample]]] = []
     for part in (before, after):
@@ -529,7 +542,10 @@ def run(args: argparse.Namespace) -> int:
         output.write_text(document, encoding="utf-8")
     except OSError as exc:
         raise CommandError(f"{args.output}: cannot write: {exc.strerror}") from None
-    print(f"wrote {args.output} ({fmt.count(calls)} calls, {len(document) // 1024:,} KiB)")
+    fmt.echo(
+        f"wrote {fmt.escaped(args.output)} ({fmt.count(calls)} calls, "
+        f"{len(document) // 1024:,} KiB)"
+    )
     return 0
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timezone
 
 import llmguard.cli._format as fmt
 from llmguard._core.records import Record
 from llmguard.cli._args import Subparsers, add_path, opened
+from llmguard.cli._dataset import DatasetError
 
 __all__ = ["add_parser", "render", "run"]
 
@@ -21,15 +23,27 @@ def add_parser(commands: Subparsers) -> None:
         description="Print one trace's spans as a tree: timings, attempts, errors and usage.",
     )
     add_path(parser)
-    parser.add_argument("trace_id", metavar="TRACE_ID", help="the trace's id (32 hex digits)")
+    parser.add_argument(
+        "trace_id",
+        metavar="TRACE_ID",
+        help="the trace's id (32 hex digits), or a prefix of it no other trace's id starts "
+        "with (4 characters or more)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the tree."""
+    typed: str = args.trace_id
     with opened(args.path) as dataset:
-        records = dataset.trace(args.trace_id.strip().lower())
-    print(render(records))
+        try:
+            records = dataset.trace(typed)
+        except DatasetError:
+            # Pasted with a space, or in capitals: llmguard writes ids in lowercase hex.
+            if typed.strip().lower() == typed:
+                raise
+            records = dataset.trace(typed.strip().lower())
+    fmt.echo(render(records))
     return 0
 
 
@@ -37,30 +51,36 @@ def render(records: list[Record]) -> str:
     """The trace as text: a header line, then each span under its parent.
 
     Records whose parent is not in the trace (it was sampled out or is still running)
-    are shown as roots.
+    are shown as roots. Text from the records is escaped (`llmguard.cli._format.escaped`);
+    the lines of a multi-line message stay indented under their span. The offset of a
+    span whose start is no time is shown as ``+?``.
     """
     ids = {r.span_id for r in records}
     children: defaultdict[str | None, list[Record]] = defaultdict(list)
     for record in records:
         parent = record.parent_id if record.parent_id in ids else None
         children[parent].append(record)
-    origin = _seconds(min(r.start for r in records))
-    first = records[0]
-    end = max(r.end for r in records)
+    starts = {id(r): _seconds(r.start) for r in records}
+    timed = [(at, r.start) for r in records if (at := starts[id(r)]) is not None]
+    origin, first_start = min(timed) if timed else (None, min(r.start for r in records))
+    ends = [end for r in records if (end := _end(r, starts[id(r)])) is not None]
+    total = None if origin is None or not ends else (max(ends) - origin) * 1000
     service = next((r.service for r in records if r.service), None)
     lines = [
-        f"trace {first.trace_id}  {min(r.start for r in records)}  "
-        f"{fmt.duration((_seconds(end) - origin) * 1000)}"
-        + (f"  service {service}" if service else "")
+        f"trace {fmt.escaped(records[0].trace_id)}  {fmt.escaped(first_start)}  "
+        f"{fmt.duration(total)}" + (f"  service {fmt.escaped(service)}" if service else "")
     ]
 
     def walk(record: Record, prefix: str, last: bool, root: bool) -> None:
         branch = "" if root else ("└─ " if last else "├─ ")
-        offset = (_seconds(record.start) - origin) * 1000
+        start = starts[id(record)]
+        offset = None if start is None or origin is None else (start - origin) * 1000
         lines.append(f"{prefix}{branch}{_summary(record, offset)}")
         inner = prefix if root else prefix + ("   " if last else "│  ")
         for detail in _details(record):
-            lines.append(f"{inner}    {detail}")
+            head, *rest = detail.replace("\r\n", "\n").split("\n")
+            lines.append(f"{inner}    {fmt.escaped(head)}")
+            lines.extend(f"{inner}      {fmt.escaped(line)}" for line in rest)
         kids = children.get(record.span_id, [])
         for index, child in enumerate(kids):
             walk(child, inner, index == len(kids) - 1, False)
@@ -70,12 +90,12 @@ def render(records: list[Record]) -> str:
     return "\n".join(lines)
 
 
-def _summary(record: Record, offset_ms: float) -> str:
+def _summary(record: Record, offset_ms: float | None) -> str:
     parts = [
         record.name,
         f"[{record.kind}]",
         record.status,
-        f"+{fmt.duration(offset_ms)}",
+        "+?" if offset_ms is None else f"+{fmt.duration(offset_ms)}",
         fmt.duration(record.duration_ms),
     ]
     attempt = record.attempt or {}
@@ -94,24 +114,40 @@ def _summary(record: Record, offset_ms: float) -> str:
         parts.append(fmt.money(record.cost_usd))
     if record.kind == "feedback" and "score" in record.metadata:
         parts.append(f"score {record.metadata['score']}")
-    return "  ".join(parts)
+    return "  ".join(map(fmt.escaped, parts))
 
 
 def _details(record: Record) -> list[str]:
+    """Lines under a span; a message's or a value's own newlines are kept, to indent."""
     details = []
     if record.error_type:
         message = f": {record.error_message}" if record.error_message else ""
-        details.append(f"error: {record.error_type}{message}")
+        details.append(f"error: {fmt.escaped(record.error_type)}{message}")
     for error in (record.attempt or {}).get("errors", []):
         if isinstance(error, dict):
             got = f" (got {error['value']})" if error.get("value") is not None else ""
-            details.append(f"{error.get('path', '$')}: {error.get('message', '')}{got}")
+            path = fmt.escaped(error.get("path", "$"))
+            details.append(f"{path}: {error.get('message', '')}{got}")
     if record.limits:
         details.append(
-            "limit: " + ", ".join(f"{key}={value}" for key, value in record.limits.items())
+            "limit: "
+            + fmt.escaped(", ".join(f"{key}={value}" for key, value in record.limits.items()))
         )
     return details
 
 
-def _seconds(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+def _end(record: Record, start: float | None) -> float | None:
+    end = _seconds(record.end)
+    if end is None and start is not None and math.isfinite(record.duration_ms):
+        return start + record.duration_ms / 1000
+    return end
+
+
+def _seconds(iso: str) -> float | None:
+    try:
+        parsed = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.timestamp()
+    except (ValueError, OverflowError):
+        return None

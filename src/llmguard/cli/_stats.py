@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 import llmguard.cli._format as fmt
 from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
@@ -68,13 +66,12 @@ def run(args: argparse.Namespace) -> int:
             "groups": [{args.by: g.key[0], **g.as_dict()} for g in groups],
             "total": None if total is None else total.as_dict(),
         }
-        json.dump(document, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        fmt.dump_json(document)
         return 0
     if not groups:
-        print(f"no calls in {args.path} between {span}")
+        fmt.echo(f"no calls in {fmt.escaped(args.path)} between {span}")
         return 0
-    print(render(args.by, groups, total if len(groups) > 1 else None))
+    fmt.echo(render(args.by, groups, total if len(groups) > 1 else None))
     return 0
 
 
