@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
 import sqlite3
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -310,3 +312,103 @@ def test_env_keeps_the_valid_sinks_and_warns_about_the_rest(
 def answer_twice(x: int) -> int:
     """A traced call."""
     return x * 2
+
+
+# -- rotation and outside renames together, through the whole pipeline
+
+
+def _trace_into_a_rotating_file_renamed_from_outside(
+    directory: Path, writers: int, seconds: float
+) -> tuple[int, int, int]:
+    """Records delivered, whole lines found in every file, and renames made."""
+    children = [
+        run_child(
+            f"""
+            import json, time
+            import llmguard as lg
+            lg.configure(sinks=[lg.sinks.JSONLSink(
+                "out.jsonl", rotate_bytes=64_000, backups=100_000)], batch_size=16)
+
+            @lg.trace
+            def step(i):
+                return i
+
+            deadline = time.monotonic() + {seconds}
+            i = 0
+            while time.monotonic() < deadline:
+                step(i)
+                i += 1
+                if i % 64 == 0:
+                    time.sleep(0.001)
+            lg.flush(timeout=30)
+            (sink,) = lg.stats().sinks
+            print(json.dumps({{"delivered": sink.delivered, "errors": sink.errors}}))
+            """,
+            directory,
+        )
+        for _ in range(writers)
+    ]
+    renames = 0
+    while any(child.poll() is None for child in children):
+        time.sleep(0.05)
+        try:
+            (directory / "out.jsonl").rename(directory / f"moved.{renames}")
+            renames += 1
+        except FileNotFoundError:
+            pass
+    delivered = 0
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err.decode()
+        counts = json.loads(out)
+        assert counts["errors"] == 0
+        delivered += counts["delivered"]
+    lines = len(_strict_lines(*sorted(directory.iterdir())))
+    return delivered, lines, renames
+
+
+def test_rotation_while_the_file_is_renamed_from_outside_loses_nothing(tmp_path: Path) -> None:
+    """Sinks rotating one file that logrotate-style renames keep moving away lose no
+    record they took: rotations stay exclusive whatever is at the path."""
+    path = tmp_path / "out.jsonl"
+    stop = time.monotonic() + 0.6
+    taken = [0] * 4
+
+    def write(number: int) -> None:
+        sink = JSONLSink(path, rotate_bytes=4_000, backups=100_000)
+        index = number * 10_000_000
+        while time.monotonic() < stop:
+            sink.emit([_record(index + i) for i in range(4)])
+            taken[number] += 4
+            index += 4
+        sink.close()
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for writer in writers:
+        writer.start()
+    renames = 0
+    while any(writer.is_alive() for writer in writers):
+        time.sleep(0.002)
+        with contextlib.suppress(FileNotFoundError):
+            path.rename(tmp_path / f"moved.{renames}")
+            renames += 1
+    span_ids = [r.span_id for r in _strict_lines(*tmp_path.iterdir())]
+    assert len(span_ids) == len(set(span_ids)) == sum(taken)
+    assert renames > 0
+
+
+_SOAK_SECONDS = float(os.environ.get("LLMGUARD_SOAK_SECONDS", "10"))
+
+
+@pytest.mark.skipif(os.environ.get("LLMGUARD_SOAK") != "1", reason="soak: set LLMGUARD_SOAK=1")
+def test_soak_shared_rotation_and_outside_renames_keep_counts_true(tmp_path: Path) -> None:
+    """The same with eight processes for LLMGUARD_SOAK_SECONDS (10 by default)."""
+    delivered, lines, renames = _trace_into_a_rotating_file_renamed_from_outside(
+        tmp_path, writers=_WRITERS, seconds=_SOAK_SECONDS
+    )
+    assert lines == delivered
+    figure(
+        f"soak: {_WRITERS} processes, {delivered} records in "
+        f"{len(list(tmp_path.iterdir()))} files over {_SOAK_SECONDS:.0f} s, "
+        f"{renames} outside renames, every one a whole line"
+    )

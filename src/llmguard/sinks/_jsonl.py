@@ -73,7 +73,7 @@ class JSONLSink:
         rotate_bytes: When a batch would grow the file past this size, the file is renamed
             to ``<path>.1`` (older backups shift to ``.2``, ``.3``, ...) and a new one is
             started. ``None`` never rotates. Several processes may share a rotating
-            file: the lock makes one of them rotate it, once.
+            file: a lock on its directory makes one of them rotate it, once.
         fsync: Make `flush` and `close` wait until the data is on disk.
         backups: How many rotated files to keep; the oldest beyond it is deleted.
 
@@ -121,7 +121,7 @@ class JSONLSink:
                     # One rotation per batch: when other processes fill the new file
                     # first, it takes this batch anyway rather than rotate on and on.
                     if not rotated and self._is_full(size, len(data)):
-                        self._rotate()
+                        self._rotate(fd, len(data))
                         rotated = True
                         continue
                     if self._append(fd, size, data):
@@ -219,20 +219,36 @@ class JSONLSink:
         # An empty file takes the batch whatever its size: rotating could not help.
         return size > 0 and size + incoming > self.rotate_bytes
 
-    def _rotate(self) -> None:
-        """Move the full file away; the caller holds its lock, and checked it is current."""
-        if self.fsync and self._fd is not None:
-            os.fsync(self._fd)
-        if self.backups == 0:
-            self.path.unlink(missing_ok=True)
-            return
-        # Backups are numbered without gaps, so only the ones that exist are shifted.
-        last = 1
-        while last < self.backups and os.path.lexists(self._backup(last)):
-            last += 1
-        for number in range(last - 1, 0, -1):
-            os.replace(self._backup(number), self._backup(number + 1))
-        os.replace(self.path, self._backup(1))
+    def _rotate(self, fd: int, incoming: int) -> None:
+        """Move the full file away, unless another writer or a rename got there first.
+
+        The lock on the file does not make rotations exclusive: the file may be renamed
+        from outside, and a new one started at the path, at any moment. So the shift is
+        made under a lock on the directory, which stays the same whatever is renamed.
+        """
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            _lock_file(directory)
+            size = _size_if_at(fd, self.path)
+            if size is None or not self._is_full(size, incoming):
+                return  # the path has a new file: it takes the batch
+            if self.fsync:
+                os.fsync(fd)
+            if self.backups == 0:
+                self.path.unlink(missing_ok=True)
+                return
+            # Backups are numbered without gaps (a rotation whose file was renamed away
+            # meanwhile fills its gap the next time), so only those that exist move.
+            last = 1
+            while last < self.backups and os.path.lexists(self._backup(last)):
+                last += 1
+            for number in range(last - 1, 0, -1):
+                os.replace(self._backup(number), self._backup(number + 1))
+            # Renamed away from outside since the check: nothing is left to move.
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self.path, self._backup(1))
+        finally:
+            os.close(directory)  # which releases its lock
 
     def _backup(self, number: int) -> Path:
         return self.path.with_name(f"{self.path.name}.{number}")
