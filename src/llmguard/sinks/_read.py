@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from llmguard.sinks._filters import check_limit, filter_records, iso_bound
 from llmguard.sinks._jsonl import read_jsonl
+from llmguard.sinks._paths import SQLITE_HEADER
 from llmguard.sinks._sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -15,8 +16,6 @@ if TYPE_CHECKING:
     from llmguard.sinks._filters import TimeBound
 
 __all__ = ["read_records"]
-
-_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def read_records(
@@ -53,9 +52,9 @@ def read_records(
         ValueError: A time bound or ``limit`` is invalid.
     """
     with open(path, "rb") as file:
-        header = file.read(len(_SQLITE_HEADER))
+        header = file.read(len(SQLITE_HEADER))
     filters = {"trace_id": trace_id, "kind": kind, "name": name, "status": status}
-    if header != _SQLITE_HEADER:
+    if header != SQLITE_HEADER:
         return filter_records(read_jsonl(path), since=since, until=until, limit=limit, **filters)
     # Checked now, while the store is opened only once iteration starts.
     check_limit(limit)
