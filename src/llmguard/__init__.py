@@ -7,7 +7,6 @@ own failures reach the application.
 
 from __future__ import annotations
 
-import dataclasses as _dataclasses
 import warnings as _warnings
 from typing import Any
 
@@ -141,18 +140,13 @@ def _show_public_homes() -> None:
     """Make public classes name the module users import them from, in reprs and tracebacks.
 
     ``llmguard.Guard``, not ``llmguard._guard.policy.Guard`` (httpx does the same). The
-    classes of `llmguard.types` name that module. Dataclasses keep their own module:
-    pydantic resolves their annotations there when it builds their serializers.
+    classes of `llmguard.types` name that module.
     """
     for home, names in (("llmguard.types", types.__all__), ("llmguard", __all__)):
         namespace = vars(types) if home == "llmguard.types" else globals()
         for name in names:
             obj = namespace[name]
-            if (
-                isinstance(obj, type)
-                and obj.__module__.startswith("llmguard._")
-                and not _dataclasses.is_dataclass(obj)
-            ):
+            if isinstance(obj, type) and obj.__module__.startswith("llmguard._"):
                 obj.__module__ = home
 
 

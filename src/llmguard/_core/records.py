@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -171,6 +172,23 @@ class Record:
 
 # Read by pydantic when it builds the serializer below: NaN and infinity become null.
 Record.__pydantic_config__ = {"ser_json_inf_nan": "null"}  # type: ignore[attr-defined]
+
+
+def _resolve_field_types(*classes: type[Any]) -> None:
+    """Replace the string annotations of ``classes``' fields by the types they name.
+
+    pydantic resolves a dataclass's string annotations in the namespace of the class's
+    module; the facade shows these classes as ``llmguard.Record`` and so on, so it
+    would look in the wrong one. Resolved here, once, there is nothing left to look up.
+    """
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        for item in dataclasses.fields(cls):
+            item.type = hints[item.name]
+        cls.__annotations__ = {name: hints[name] for name in cls.__annotations__}
+
+
+_resolve_field_types(Usage, StreamInfo, ContentDigest, Record)
 
 
 _serializer: pydantic_core.SchemaSerializer | None = None
