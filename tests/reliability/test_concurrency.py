@@ -35,7 +35,7 @@ async def test_ten_thousand_tasks_each_keep_their_own_trace() -> None:
     """10,000 concurrent tasks, each its own trace with a guarded call and nested spans
     interleaved at every await: every record has its task's trace and the right parent."""
     memory = MemorySink()
-    lg.configure(sinks=[memory], queue_size=100_000)
+    lg.configure(sinks=[memory], queue_size=100_000, max_queue_bytes=256 * 1024 * 1024)
 
     async def job(i: int) -> tuple[str, str]:
         async with lg.span("job", i=i) as top:

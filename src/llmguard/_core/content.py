@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from llmguard._core.records import ContentDigest
 
-__all__ = ["fit", "safe_repr", "snapshot"]
+__all__ = ["MARGIN", "Window", "fit", "safe_repr", "snapshot", "weigh", "window"]
 
 _SCALARS = (str, int, type(None))  # not float: NaN and infinities become null
 
@@ -97,37 +99,386 @@ def fit(value: Any, max_bytes: int) -> tuple[Any, ContentDigest | None]:
     Returns the value unchanged with ``None`` when it fits. Otherwise long strings are
     cut, long lists and objects are shortened, each with a marker saying how much was
     left out, and the digest of the full value is returned beside the shortened one.
+    The work is bounded by ``max_bytes``, not by the value's size, except for the
+    digest, which reads the whole value in pieces.
+    """
+    bounded = window(value, max_bytes)
+    if bounded is None:
+        return value, None
+    return bounded.finish(bounded.value), bounded.digest()
+
+
+MARGIN = 4096
+"""Characters past each cut that redactors see too, and that are dropped after them.
+
+A secret that the cut would split (an email, a key, a card number) is then seen whole
+by the redactors, which replace it, instead of leaving its head unrecognized; a secret
+up to this long is never delivered in part.
+"""
+
+# Ends a string cut for redaction, so that the end of the view can still be found when
+# a redactor reshapes the content (a private-use character: no pattern matches it).
+_CUT = "\ue000"
+
+
+class Window:
+    """An oversized value, cut down to be redacted, and how to finish the cut afterwards.
+
+    ``value`` is what redactors should see: long strings cut `MARGIN` characters past
+    where the delivered value will end them, long lists and objects cut to the items
+    that will be kept, with no markers. `finish` takes what the redactors made of it and
+    makes the delivered value: the margins dropped, the markers added, at most
+    ``max_bytes`` of JSON. `digest` describes the full value, as captured.
+    """
+
+    __slots__ = ("_chars", "_items", "_limit", "_original", "value")
+
+    def __init__(self, original: Any, limit: int, sizes: tuple[int, int] | None) -> None:
+        self._original = original
+        self._limit = limit
+        self._chars, self._items = sizes or (0, 0)
+        self.value = None if sizes is None else _view(original, self._chars, self._items)
+
+    def finish(self, redacted: Any) -> Any:
+        """The delivered value: ``redacted`` (what became of `value`) cut to the bound."""
+        if not self._chars:
+            return f"<{self.digest().bytes} bytes left out>"
+        finished = _finish(redacted, self._original, self._chars, self._items)
+        if _json_size(finished) <= self._limit:
+            return finished
+        # Redaction made the text longer than the cut allowed for: cut the clean text
+        # again (no margin needed, it was redacted whole).
+        return _shrunk(finished, self._limit)
+
+    def digest(self) -> ContentDigest:
+        """The size and SHA-256 of the full value's JSON, as captured."""
+        sha = hashlib.sha256()
+        size = 0
+        for piece in _json_pieces(self._original):
+            sha.update(piece)
+            size += len(piece)
+        return ContentDigest(bytes=size, sha256=sha.hexdigest())
+
+
+def window(value: Any, max_bytes: int) -> Window | None:
+    """A `Window` on ``value`` when its JSON is larger than ``max_bytes``, else ``None``.
+
+    Deciding and cutting take time in proportion to ``max_bytes``, whatever the size of
+    ``value``: nothing larger than the bound is serialized, copied or walked in full.
+    """
+    if _fits(value, max_bytes):
+        return None
+    return Window(value, max_bytes, _cut_sizes(value, max_bytes))
+
+
+def weigh(value: Any) -> int:
+    """About how many bytes of memory ``value`` holds: its text plus a little per item.
+
+    Containers of more than a few thousand items are weighed from a sample of them.
+    """
+    return _weigh(value, [_WEIGH_NODES])
+
+
+_WEIGH_NODES = 4096
+_OBJECT = 56  # bytes of a small Python object, beside the text it holds
+
+
+def _weigh(value: Any, budget: list[int]) -> int:
+    cls = type(value)
+    if cls is str:
+        return _OBJECT + len(value)
+    if cls is dict or cls is list or cls is tuple:
+        count = len(value)
+        total = _OBJECT + 8 * count
+        seen = 0
+        items = value.values() if cls is dict else value
+        for item in items:
+            if budget[0] <= 0:
+                break
+            budget[0] -= 1
+            seen += 1
+            total += _OBJECT + len(item) if type(item) is str else _weigh(item, budget)
+        if seen < count:
+            total += (total // max(seen, 1)) * (count - seen)
+        if cls is dict:
+            total += sum(len(key) + _OBJECT for key in itertools.islice(value, seen))
+        return total
+    if isinstance(value, (str, bytes)):
+        return _OBJECT + len(value)
+    if isinstance(value, Mapping):
+        return _weigh(dict(itertools.islice(value.items(), _WEIGH_NODES)), budget)
+    return _OBJECT
+
+
+def _json_size(value: Any) -> int:
+    import pydantic_core
+
+    return len(pydantic_core.to_json(value))
+
+
+def _fits(value: Any, limit: int) -> bool:
+    """Whether ``value``'s JSON is at most ``limit`` bytes, reading at most about that much."""
+    if _at_least(value, limit) > limit:
+        return False
+    return _json_size(value) <= limit
+
+
+def _at_least(value: Any, room: int) -> int:
+    """A lower bound of the size of ``value``'s JSON; past ``room``, a partial one.
+
+    Every string costs its length and its quotes, every other item at least a byte, so
+    the walk stops after about ``room`` items whatever the size of ``value``.
+    """
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, Mapping):
+        if not value:
+            return 2
+        total = 1 + len(value)
+        for key, item in value.items():
+            if total > room:
+                break
+            total += (len(key) if isinstance(key, str) else 1) + 3
+            total += _at_least(item, room - total)
+        return total
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return 2
+        total = 1 + len(value)
+        for item in value:
+            if total > room:
+                break
+            total += _at_least(item, room - total)
+        return total
+    return 1
+
+
+class _TooBig(Exception):
+    """Raised by `_shrink` as soon as what it keeps cannot fit the bound."""
+
+
+def _cut_sizes(value: Any, limit: int) -> tuple[int, int] | None:
+    """The characters per string and items per list or object that fit ``limit``.
+
+    The largest, halving from half the bound, for which the cut value's JSON fits; each
+    try stops as soon as what it keeps is certain not to fit. ``None`` when even 16
+    characters and one item do not (e.g. object keys longer than the bound).
+    """
+    chars = max(limit // 2, 16)
+    while True:
+        items = max(chars // 64, 1)
+        try:
+            shrunk = _shrink(value, chars, items, [limit])
+        except _TooBig:
+            pass
+        else:
+            if _json_size(shrunk) <= limit:
+                return chars, items
+        if chars <= 16:
+            return None
+        chars //= 2
+
+
+def _shrink(value: Any, chars: int, items: int, room: list[int]) -> Any:
+    """``value`` cut to ``chars`` per string and ``items`` per container, with markers."""
+    if isinstance(value, str):
+        if len(value) > chars:
+            value = f"{value[:chars]}…[+{len(value) - chars} chars]"
+        room[0] -= len(value) + 2
+        shrunk: Any = value
+    elif isinstance(value, Mapping):
+        room[0] -= 2
+        shrunk = {}
+        for key, item in itertools.islice(value.items(), items):
+            room[0] -= (len(key) if isinstance(key, str) else 1) + (4 if shrunk else 3)
+            if room[0] < 0:
+                raise _TooBig
+            shrunk[key] = _shrink(item, chars, items, room)
+        if len(value) > items:
+            shrunk["…"] = marker = f"+{len(value) - items} keys"
+            room[0] -= len(marker) + 7
+    elif isinstance(value, (list, tuple)):
+        room[0] -= 2
+        shrunk = []
+        for item in itertools.islice(value, items):
+            room[0] -= 1 if shrunk else 0
+            if room[0] < 0:
+                raise _TooBig
+            shrunk.append(_shrink(item, chars, items, room))
+        if len(value) > items:
+            shrunk.append(marker := f"…[+{len(value) - items} items]")
+            room[0] -= len(marker) + 3
+    else:
+        room[0] -= 1
+        shrunk = value
+    if room[0] < 0:
+        raise _TooBig
+    return shrunk
+
+
+def _shrunk(value: Any, limit: int) -> Any:
+    """``value`` (small already) cut to fit ``limit``, or a marker when nothing does."""
+    sizes = _cut_sizes(value, limit)
+    if sizes is None:
+        return f"<{_json_size(value)} bytes left out>"
+    return _shrink(value, sizes[0], sizes[1], [limit])
+
+
+def _view(value: Any, chars: int, items: int) -> Any:
+    """What redactors see of ``value``: strings cut `MARGIN` past ``chars``, no markers."""
+    if isinstance(value, str):
+        if len(value) > chars + MARGIN:
+            return value[: chars + MARGIN] + _CUT
+        return value
+    if isinstance(value, Mapping):
+        return {k: _view(v, chars, items) for k, v in itertools.islice(value.items(), items)}
+    if isinstance(value, (list, tuple)):
+        return [_view(v, chars, items) for v in itertools.islice(value, items)]
+    return value
+
+
+def _finish(redacted: Any, original: Any, chars: int, items: int) -> Any:
+    """The delivered form of ``redacted``, the redactors' version of ``original``'s view.
+
+    Walks both together; where a redactor changed the shape, `_finish_reshaped` takes
+    over for that part.
+    """
+    if isinstance(original, str):
+        if len(original) <= chars:
+            return redacted
+        if not isinstance(redacted, str):
+            return _finish_reshaped(redacted, chars, items)
+        if len(original) <= chars + MARGIN:
+            # The redactors saw the whole string: only cut it if it is still too long.
+            if len(redacted) <= chars:
+                return redacted
+            return f"{redacted[:chars]}…[+{len(redacted) - chars} chars]"
+        kept = _drop_margin(redacted.removesuffix(_CUT), chars)
+        return f"{kept}…[+{max(len(original) - len(kept), 1)} chars]"
+    if isinstance(original, Mapping):
+        count = min(len(original), items)
+        if not isinstance(redacted, Mapping) or len(redacted) != count:
+            return _finish_reshaped(redacted, chars, items)
+        pairs = zip(redacted.items(), itertools.islice(original.values(), count), strict=True)
+        finished = {key: _finish(item, was, chars, items) for (key, item), was in pairs}
+        if len(original) > items:
+            finished["…"] = f"+{len(original) - items} keys"
+        return finished
+    if isinstance(original, (list, tuple)):
+        count = min(len(original), items)
+        if not isinstance(redacted, (list, tuple)) or len(redacted) != count:
+            return _finish_reshaped(redacted, chars, items)
+        listed = [
+            _finish(item, was, chars, items)
+            for item, was in zip(redacted, itertools.islice(original, count), strict=True)
+        ]
+        if len(original) > items:
+            listed.append(f"…[+{len(original) - items} items]")
+        return listed
+    return redacted
+
+
+def _drop_margin(text: str, chars: int) -> str:
+    # The margin's last MARGIN characters may end with the head of a secret that the
+    # view cut, which no redactor could recognize: they are never kept.
+    return text[: min(chars, max(len(text) - MARGIN, 0))]
+
+
+def _finish_reshaped(redacted: Any, chars: int, items: int) -> Any:
+    """`_finish` for content a redactor reshaped: cut views are found by their end mark."""
+    if isinstance(redacted, str):
+        end = redacted.find(_CUT)
+        if end >= 0:
+            kept = _drop_margin(redacted[:end], chars)
+            return f"{kept}…[+{len(redacted) - len(kept)} chars]"
+        if len(redacted) <= chars:
+            return redacted
+        return f"{redacted[:chars]}…[+{len(redacted) - chars} chars]"
+    if isinstance(redacted, Mapping):
+        finished = {
+            key: _finish_reshaped(item, chars, items)
+            for key, item in itertools.islice(redacted.items(), items)
+        }
+        if len(redacted) > items:
+            finished["…"] = f"+{len(redacted) - items} keys"
+        return finished
+    if isinstance(redacted, (list, tuple)):
+        listed = [_finish_reshaped(item, chars, items) for item in redacted[:items]]
+        if len(redacted) > items:
+            listed.append(f"…[+{len(redacted) - items} items]")
+        return listed
+    return redacted
+
+
+_PIECE = 1 << 16  # characters or bytes serialized by one call: a few hundred microseconds
+
+
+def _json_pieces(value: Any) -> Iterator[bytes]:
+    """``pydantic_core.to_json(value)`` in pieces, none much larger than `_PIECE` bytes.
+
+    The serializer holds the GIL for a whole call: a 10 MB value in one call would
+    stall every other thread for tens of milliseconds.
     """
     import pydantic_core
 
-    raw = pydantic_core.to_json(value)
-    if len(raw) <= max_bytes:
-        return value, None
-    digest = ContentDigest(bytes=len(raw), sha256=hashlib.sha256(raw).hexdigest())
-    budget = max(max_bytes // 2, 16)
-    while True:
-        shrunk = _shrink(value, budget, max(budget // 64, 1))
-        if len(pydantic_core.to_json(shrunk)) <= max_bytes or budget <= 16:
-            break
-        budget //= 2
-    if len(pydantic_core.to_json(shrunk)) > max_bytes:
-        shrunk = f"<{digest.bytes} bytes left out>"
-    return shrunk, digest
+    to_json = pydantic_core.to_json
+    cls = type(value)
+    if cls is str and len(value) > _PIECE:
+        yield b'"'
+        for start in range(0, len(value), _PIECE):
+            yield to_json(value[start : start + _PIECE])[1:-1]
+        yield b'"'
+    elif (cls is list or cls is tuple) and _at_least(value, _PIECE) > _PIECE:
+        yield b"["
+        yield from _joined(
+            value,
+            lambda item: _at_least(item, _PIECE),
+            lambda group: to_json(group)[1:-1],
+            _json_pieces,
+        )
+        yield b"]"
+    elif cls is dict and _at_least(value, _PIECE) > _PIECE and all(type(k) is str for k in value):
+        yield b"{"
+        yield from _joined(
+            value.items(),
+            lambda pair: len(pair[0]) + 3 + _at_least(pair[1], _PIECE),
+            lambda group: to_json(dict(group))[1:-1],
+            lambda pair: _pair_pieces(pair, to_json),
+        )
+        yield b"}"
+    else:
+        yield to_json(value)
 
 
-def _shrink(value: Any, chars: int, items: int) -> Any:
-    if isinstance(value, str):
-        if len(value) <= chars:
-            return value
-        return f"{value[:chars]}…[+{len(value) - chars} chars]"
-    if isinstance(value, list):
-        kept = [_shrink(v, chars, items) for v in value[:items]]
-        if len(value) > items:
-            kept.append(f"…[+{len(value) - items} items]")
-        return kept
-    if isinstance(value, dict):
-        out = {k: _shrink(v, chars, items) for k, v in list(value.items())[:items]}
-        if len(value) > items:
-            out["…"] = f"+{len(value) - items} keys"
-        return out
-    return value
+def _pair_pieces(pair: tuple[str, Any], to_json: Any) -> Iterator[bytes]:
+    yield to_json(pair[0]) + b":"
+    yield from _json_pieces(pair[1])
+
+
+def _joined(
+    items: Any,
+    measure: Callable[[Any], int],
+    group_json: Callable[[list[Any]], bytes],
+    item_pieces: Callable[[Any], Iterator[bytes]],
+) -> Iterator[bytes]:
+    """The JSON of ``items`` separated by commas: small ones serialized in groups, large
+    ones piece by piece."""
+    group: list[Any] = []
+    size = 0
+    first = True
+    for item in items:
+        weight = measure(item)
+        if group and (weight > _PIECE or size + weight > _PIECE):
+            yield (b"" if first else b",") + group_json(group)
+            first = False
+            group, size = [], 0
+        if weight > _PIECE:
+            if not first:
+                yield b","
+            yield from item_pieces(item)
+            first = False
+        else:
+            group.append(item)
+            size += weight
+    if group:
+        yield (b"" if first else b",") + group_json(group)

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from llmguard._delivery.pipeline import settings_changed
+from llmguard._delivery.pipeline import settings_changed, warm
 from llmguard._delivery.settings import (
     Approver,
     Redactor,
@@ -34,6 +34,7 @@ def configure(
     redact: Redactor | Iterable[Redactor] = _UNSET,
     max_content_bytes: int = _UNSET,
     queue_size: int = _UNSET,
+    max_queue_bytes: int = _UNSET,
     batch_size: int = _UNSET,
     exit_timeout: float = _UNSET,
     strict: bool = _UNSET,
@@ -56,10 +57,25 @@ def configure(
         redact: Callables ``record -> record`` run, in order, on every record before
             any sink sees it. A redactor that raises drops the record's content.
         max_content_bytes: Captured inputs and outputs larger than this, as JSON, are
-            shortened (staying valid JSON) and the full value's SHA-256 recorded.
-        queue_size: Records waiting for delivery beyond this are dropped and counted.
+            shortened (staying valid JSON) and the full value's size and SHA-256 (as
+            captured) recorded. They are shortened before the redactors run, so that
+            neither redaction nor serialization ever reads more than about this much
+            of a record; the redactors see 4,096 characters past each cut, so that a
+            secret the cut splits is recognized whole and never delivered in part.
+        queue_size: Records waiting for delivery beyond this are dropped and counted:
+            the bound of the queue, and of each sink's own backlog.
+        max_queue_bytes: Bytes of memory the records waiting for delivery may hold, in
+            all (default 64 MiB, at least 1 MiB): half for the queue, half shared
+            equally by the sinks' backlogs, so a sink that stalls fills only its own
+            share while the others keep receiving. What does not fit is dropped and
+            counted. Sizes are estimates: a record's content and its JSON, and for the
+            queue the average size of the records seen lately.
         batch_size: Records handed to a sink at once.
-        exit_timeout: Seconds the flush at interpreter exit may take.
+        exit_timeout: Seconds that flushing and closing the sinks at interpreter exit
+            may take, whatever the sinks do: a sink still busy then is named in a
+            warning and left behind. ``configure()`` replacing sinks closes the old
+            ones in the background within this bound too (5 s at most), waiting for
+            them a second at most.
         strict: For tests: deliver on the caller's thread and let failures of sinks
             and redactors raise instead of being counted.
         tokenizer: A callable ``text -> number of tokens`` that `count_tokens` uses for
@@ -97,6 +113,7 @@ def configure(
     for name, value, least in (
         ("max_content_bytes", max_content_bytes, 256),
         ("queue_size", queue_size, 1),
+        ("max_queue_bytes", max_queue_bytes, 1024 * 1024),
         ("batch_size", batch_size, 1),
     ):
         if value is not _UNSET:
@@ -134,6 +151,8 @@ def configure(
             raise ConfigurationError(f"sample_rate must be between 0 and 1, not {sample_rate!r}")
         changes["sample_rate"] = float(sample_rate)
     new = dataclasses.replace(settings(), **changes)
+    if new.sinks:
+        warm(new)  # now, rather than on the first record: see pipeline.warm
     _apply(new)
     return new
 

@@ -1,11 +1,15 @@
 """Delivery: from a finished span to every sink, off the caller's thread.
 
 The caller's only work is to append the finished span to a bounded deque. One
-dispatcher thread turns spans into records (redaction, content bounds) and hands each
+dispatcher thread turns spans into records (content bounds, redaction) and hands each
 batch to every sink's *lane*: a small backlog with its own thread, so a sink that is
 slow, raises or hangs delays nobody -- not the application, not the other sinks.
-Whatever does not fit in a bound is dropped and counted, so memory stays bounded
-whatever the sinks do.
+Whatever does not fit in a bound (records, and bytes: ``max_queue_bytes``) is dropped
+and counted, so memory stays bounded whatever the sinks do or the content holds.
+
+Every record handed over is, at every instant, in exactly one place for each sink:
+queued, in flight (taken by the dispatcher), dropped before any sink, sampled out, or
+delivered, pending or dropped at that sink -- `stats` reads them all at once.
 """
 
 from __future__ import annotations
@@ -22,12 +26,18 @@ from typing import TYPE_CHECKING, Any
 
 from llmguard._core.records import Record
 from llmguard._delivery import settings as _config
-from llmguard._delivery.processing import error_message, internal_record, process
+from llmguard._delivery.processing import (
+    content_weight,
+    error_message,
+    internal_record,
+    process,
+    weight,
+)
 from llmguard._delivery.processing import sample as sample
 from llmguard._delivery.stats import DeliveryStats, FlushResult, Pending, SinkStats
+from llmguard.redact import Patterns
 
 if TYPE_CHECKING:
-    from llmguard._core.records import Record
     from llmguard._delivery.settings import Settings
     from llmguard.sinks import Sink
 
@@ -45,6 +55,7 @@ __all__ = [
     "shutdown",
     "stats",
     "submit",
+    "warm",
 ]
 
 logger = logging.getLogger("llmguard")
@@ -52,6 +63,18 @@ logger = logging.getLogger("llmguard")
 _WAKE_INTERVAL = 0.5  # seconds the dispatcher sleeps when fewer than a batch are waiting
 _WARN_INTERVAL = 60.0  # seconds between two warnings about the same trouble
 _HANG_AFTER = 10.0  # seconds in one sink call before the sink is reported as stalled
+# Seconds the dispatcher waits for a working sink to make room in its full backlog: long
+# enough for a sink that keeps up to take what it has, too short to let a stuck one slow
+# the others (a sink in one call for longer than this is not waited for at all).
+_PATIENCE = 0.1
+# Seconds configure() waits for the sinks it replaces to take what they are owed and
+# close; what is left goes on in the background, within exit_timeout.
+_RETIRE_WAIT = 1.0
+# What shutdown keeps of its timeout for closing the sinks after flushing them: at
+# most this, and at most a tenth of the timeout.
+_CLOSE_SHARE = 0.2
+_FIRST_GUESS = 4096.0  # bytes a queued record holds, until the dispatcher has weighed some
+_SMOOTHING = 1 / 16  # the newest record's share in the running average of their bytes
 
 
 class _Warner:
@@ -87,18 +110,29 @@ class _Pipeline:
     def _reset_state(self) -> None:
         # Also the at-fork reset: a child starts with fresh locks and no threads, and
         # leaves the parent's queued records to the parent.
+        settings = self._settings
+        # Half of max_queue_bytes for the queue, the other half shared equally by the
+        # sinks' backlogs, so that a stalled sink fills only its own share.
+        self._share = max(settings.max_queue_bytes // 2, 1)
+        lane_share = max(self._share // max(len(self.sinks), 1), 1)
         self._warn = _Warner()
         self._queue: collections.deque[Pending] = collections.deque()
-        self._lanes = tuple(_Lane(s, self, self._settings.queue_size) for s in self.sinks)
+        self._lanes = tuple(_Lane(s, self, settings.queue_size, lane_share) for s in self.sinks)
         self._wake = threading.Event()
+        # Guards every count below but `dropped` (the callers', under _drop_lock), and
+        # every hand-off to the lanes: stats() reads them all at one instant.
         self._progress = threading.Condition(threading.Lock())
         self._drop_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        self._record_bytes = _FIRST_GUESS  # running average of what a queued record holds
+        self._room = settings.queue_size  # records the queue admits now
         self.taken = 0  # records the dispatcher has popped from the queue
-        self.done = 0  # records it has finished handing to every lane
-        self.dropped = 0
+        self.done = 0  # records it has finished with: handed to every lane, or not kept
+        self.dropped = 0  # records dropped because the queue was full
+        self.failed = 0  # records that could not be built
+        self.sampled_out = 0
         self.internal_errors = 0
 
     def update(self, settings: Settings) -> None:
@@ -108,7 +142,7 @@ class _Pipeline:
 
     def submit(self, item: Pending) -> None:
         queue = self._queue
-        if len(queue) >= self._settings.queue_size:
+        if len(queue) >= self._room:
             with self._drop_lock:
                 self.dropped += 1
             self._warn("queue-full", "llmguard's delivery queue is full; records are dropped")
@@ -122,6 +156,7 @@ class _Pipeline:
     def _start(self) -> None:
         with self._start_lock:
             if self._thread is None and not self._closed:
+                warm(self._settings)
                 thread = threading.Thread(target=self._run, name="llmguard-delivery", daemon=True)
                 thread.start()
                 self._thread = thread
@@ -133,32 +168,109 @@ class _Pipeline:
         while True:
             self._wake.wait(_WAKE_INTERVAL)
             self._wake.clear()
-            while queue:
-                # Popping and counting under the lock lets flush() see every record as
-                # either still queued or taken, never in between.
-                with self._progress:
-                    count = min(self._settings.batch_size, len(queue))
-                    items = [queue.popleft() for _ in range(count)]
-                    self.taken += count
-                batch = [r for r in map(self._finish, items) if r is not None]
-                if batch:
-                    for lane in self._lanes:
-                        lane.offer(batch)
-                with self._progress:
-                    self.done += count
-                    self._progress.notify_all()
-            self._check_stalls()
+            try:
+                while queue:
+                    self._dispatch()
+                self._check_stalls()
+            except BaseException as exc:  # a bug of llmguard's own must not stop delivery
+                self.report("llmguard's delivery thread failed", exc)
             if self._closed and not queue:
                 return
 
-    def _finish(self, item: Pending) -> Record | None:
+    def _dispatch(self) -> None:
+        """Take a batch from the queue, build its records, hand them to every lane.
+
+        Records are handed over in chunks of at most a quarter of a lane's share of
+        ``max_queue_bytes``, so that a lane that keeps up always has room for the next.
+        """
+        queue = self._queue
+        with self._progress:
+            count = min(self._settings.batch_size, len(queue))
+            items = [queue.popleft() for _ in range(count)]
+            self.taken += count
+            self._update_room()
+        chunk = max(self._share // max(len(self._lanes), 1) // 4, 1)
+        records: list[Record] = []
+        weights: list[int] = []
+        size = resolved = failed = sampled = 0
+        for item in items:
+            resolved += 1
+            record, broken = self._finish(item)
+            if record is None:
+                failed += broken
+                sampled += not broken
+                continue
+            held = weight(record)
+            records.append(record)
+            weights.append(held)
+            size += held
+            # What the span held while queued: its content before the cut, no JSON yet.
+            truncated = record.truncated
+            cut = sum(d.bytes for d in truncated.values()) if truncated else 0
+            self._learn(content_weight(record) + cut)
+            if size >= chunk:
+                self._hand_over(records, weights, size, resolved, failed, sampled)
+                records, weights = [], []
+                size = resolved = failed = sampled = 0
+        self._hand_over(records, weights, size, resolved, failed, sampled)
+
+    def _hand_over(
+        self,
+        records: list[Record],
+        weights: list[int],
+        size: int,
+        resolved: int,
+        failed: int,
+        sampled: int,
+    ) -> None:
+        if records:
+            for lane in self._lanes:
+                lane.wait_for_room(len(records), size)
+        with self._progress:
+            if records:
+                for lane in self._lanes:
+                    lane.offer(records, weights)
+            self.done += resolved
+            self.failed += failed
+            self.sampled_out += sampled
+            self._update_room()
+            self._progress.notify_all()
+
+    def _learn(self, held: int) -> None:
+        self._record_bytes += (held - self._record_bytes) * _SMOOTHING
+
+    def _update_room(self) -> None:
+        # What the queue may hold: its share of max_queue_bytes, at the average size of
+        # the records seen lately, less what the dispatcher holds already; at least one.
+        fits = self._share / max(self._record_bytes, 1.0) - (self.taken - self.done)
+        self._room = max(1, min(self._settings.queue_size, int(fits)))
+
+    def _finish(self, item: Pending) -> tuple[Record | None, bool]:
+        """The record to deliver (``None`` if sampled out), and whether building it failed.
+
+        Any exception from user code (a redactor, an attribute's conversion), even
+        ``SystemExit`` or ``KeyboardInterrupt``, is caught, counted and reported.
+        """
         try:
-            return process(item.to_record(self._settings), self._settings, self.report)
-        except Exception as exc:
+            record = process(
+                item.to_record(self._settings),
+                self._settings,
+                self._redactor_failed,
+                catch=BaseException,
+            )
+        except BaseException as exc:
             with self._drop_lock:
                 self.internal_errors += 1
-            self.report("a trace record could not be built and was dropped", exc)
-            return None
+            self.report("a trace record could not be built and was dropped", exc, detail=False)
+            return None, True
+        return record, False
+
+    def _redactor_failed(
+        self, problem: str, exc: BaseException | None, *, detail: bool = True
+    ) -> None:
+        with self._drop_lock:
+            self.internal_errors += 1
+        self.report(problem, exc, detail=detail)
 
     def _check_stalls(self) -> None:
         now = time.monotonic()
@@ -168,62 +280,122 @@ class _Pipeline:
                 lane.reported_stall = True
                 self.report(f"sink {lane.name!r} has been stalled for {now - since:.0f} s", None)
 
-    def report(self, problem: str, exc: BaseException | None, skip: _Lane | None = None) -> None:
-        """Warn (rate-limited) and tell the other sinks through an ``internal`` record."""
-        detail = f": {type(exc).__name__}: {error_message(exc)}" if exc else ""
-        if not self._warn(problem, f"llmguard: {problem}{detail}"):
-            return
-        record = internal_record(problem, exc, self._settings)
-        for lane in self._lanes:
-            if lane is not skip:
-                lane.offer([record])
+    def report(
+        self,
+        problem: str,
+        exc: BaseException | None,
+        skip: _Lane | None = None,
+        *,
+        detail: bool = True,
+    ) -> None:
+        """Warn (rate-limited) and tell the other sinks through an ``internal`` record.
 
-    # -- flush and shutdown ----------------------------------------------------------
+        With ``detail=False`` the warning and the record name the exception's type but
+        not its message, which may quote content (a failing redactor's does).
+        """
+        try:
+            text = ""
+            if exc is not None:
+                text = f": {type(exc).__name__}"
+                if detail:
+                    text += f": {error_message(exc)}"
+            if not self._warn(problem, f"llmguard: {problem}{text}"):
+                return
+            record = internal_record(problem, exc, self._settings, detail=detail)
+            held = weight(record)
+            for lane in self._lanes:
+                if lane is not skip:
+                    lane.offer_internal(record, held)
+        except Exception:  # reporting must never fail the thread that reports
+            pass
+
+    # -- counts, flush and shutdown --------------------------------------------------
 
     def stats(self) -> DeliveryStats:
-        queued = len(self._queue)
+        with self._progress:
+            queued = len(self._queue)
+            sinks = tuple(lane.stats() for lane in self._lanes)
+            taken, done, dropped = self.taken, self.done, self.dropped
+            failed, sampled, errors = self.failed, self.sampled_out, self.internal_errors
         return DeliveryStats(
-            emitted=self.taken + queued + self.dropped,
+            emitted=taken + queued + dropped,
             queued=queued,
-            dropped=self.dropped,
-            internal_errors=self.internal_errors,
-            sinks=tuple(lane.stats() for lane in self._lanes),
+            dropped=dropped + failed,
+            internal_errors=errors,
+            sinks=sinks,
+            in_flight=taken - done,
+            sampled_out=sampled,
+        )
+
+    def result(self) -> FlushResult:
+        """Where the records emitted so far are: complete when all reached every sink."""
+        stats = self.stats()
+        pending = stats.queued + stats.in_flight + sum(s.pending for s in stats.sinks)
+        lost = stats.dropped + sum(s.dropped for s in stats.sinks)
+        return FlushResult(
+            complete=pending == 0 and lost == 0, pending=pending, sinks=stats.sinks, dropped=lost
         )
 
     def flush(self, timeout: float | None) -> FlushResult:
-        deadline = None
-        if timeout is not None and math.isfinite(timeout):
-            deadline = time.monotonic() + max(timeout, 0.0)
-        if self._thread is not None:
+        deadline = _deadline(timeout)
+        thread = self._thread
+        if thread is not None:
             with self._progress:
                 target = self.taken + len(self._queue)
                 self._wake.set()
                 while self.done < target:
                     left = _left(deadline)
-                    if left == 0.0 or not self._thread.is_alive():
+                    if left == 0.0 or not thread.is_alive():
                         break
                     self._progress.wait(left)
         marks = [lane.request_flush(_left(deadline)) for lane in self._lanes if lane.started]
         for done in marks:
             done.wait(_left(deadline))
-        sinks = tuple(lane.stats() for lane in self._lanes)
-        in_hand = self.taken - self.done
-        pending = len(self._queue) + in_hand + sum(s.pending for s in sinks)
-        return FlushResult(complete=pending == 0, pending=pending, sinks=sinks)
+        return self.result()
 
     def close(self, timeout: float | None, keep: Sequence[Sink] = ()) -> FlushResult:
-        result = self.flush(timeout)
+        """Flush, stop the lanes, and close the sinks not in ``keep``, all within ``timeout``.
+
+        Each sink is closed on a thread of its own: one whose ``close()`` never returns
+        is named in a warning and left behind, so this returns in time whatever the
+        sinks do. Records still in a backlog when the lanes stop are dropped and counted.
+        """
+        deadline = _deadline(timeout)
+        flush_by = None
+        if deadline is not None and timeout is not None:
+            flush_by = deadline - min(_CLOSE_SHARE, max(timeout, 0.0) / 10)
+        result = self.flush(_left(flush_by))
         self._closed = True
         self._wake.set()
         for lane in self._lanes:
             lane.stop()
-            if any(lane.sink is k for k in keep):
-                continue
-            try:
-                lane.sink.close()
-            except Exception as exc:
-                self.report(f"sink {lane.name!r} failed in close()", exc, skip=lane)
+        closing = [
+            (lane, _in_background(self._close_sink, lane, name=f"llmguard-close-{lane.name}"))
+            for lane in self._lanes
+            if not any(lane.sink is k for k in keep)
+        ]
+        for _, thread in closing:
+            thread.join(_left(deadline))
+        late = [lane.name for lane, thread in closing if thread.is_alive()]
+        if late:
+            logger.warning(
+                "llmguard: %s did not close within %g s; left closing in the background",
+                ", ".join(f"sink {name!r}" for name in late),
+                timeout,
+            )
         return result
+
+    def _close_sink(self, lane: _Lane) -> None:
+        try:
+            lane.sink.close()
+        except BaseException as exc:  # user code: whatever it raises is reported
+            self.report(f"sink {lane.name!r} failed in close()", exc, skip=lane)
+
+
+def _deadline(timeout: float | None) -> float | None:
+    if timeout is None or not math.isfinite(timeout):
+        return None
+    return time.monotonic() + max(timeout, 0.0)
 
 
 def _left(deadline: float | None) -> float | None:
@@ -232,12 +404,20 @@ def _left(deadline: float | None) -> float | None:
     return max(deadline - time.monotonic(), 0.0)
 
 
+def _in_background(target: Callable[..., object], *args: Any, name: str) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 # -- the process-wide pipeline ---------------------------------------------------------
 
 _active: _Pipeline | None = None
 _active_lock = threading.Lock()
 _captures: list[list[Record]] = []
 _captures_lock = threading.Lock()
+_retiring: list[threading.Thread] = []  # closing pipelines that configure() replaced
+_serializer_built = False
 
 
 def _pipeline() -> _Pipeline:
@@ -251,6 +431,29 @@ def _pipeline() -> _Pipeline:
                 sinks = settings.sinks if settings.sinks is not None else _config.sinks_from_env()
                 current = _active = _Pipeline(sinks, settings)
     return current
+
+
+def warm(settings: Settings) -> None:
+    """Load now, on the calling thread, what delivery would otherwise load on its own.
+
+    The record serializer (pydantic) is built on first use, and the default redactor
+    compiles its patterns on first use. Done on a delivery thread, their imports hold
+    Python's import locks for a while, and a fork in that while leaves the child
+    waiting for them forever. Run by ``configure(sinks=...)`` and before the first
+    record starts the delivery thread.
+    """
+    global _serializer_built
+    if not _serializer_built:
+        import pydantic_core  # noqa: F401 - the content bounds use it
+
+        now = "1970-01-01T00:00:00.000000Z"
+        Record(
+            trace_id="1" * 32, span_id="1" * 16, name="warm", start=now, end=now, duration_ms=0.0
+        ).to_json()
+        _serializer_built = True
+    for redactor in settings.redact:
+        if isinstance(redactor, Patterns):
+            redactor.redact("warm 0 @")
 
 
 def submit(item: Pending) -> None:
@@ -283,10 +486,10 @@ def _capture(item: Pending) -> None:
     settings = _config.settings()
     try:
         record = process(item.to_record(settings), settings, _pipeline().report)
-    except Exception:
+    except Exception as exc:
         if settings.strict:
             raise
-        logger.exception("llmguard: a captured record could not be built")
+        logger.warning("llmguard: a captured record could not be built: %s", type(exc).__name__)
         return
     if record is None:
         return
@@ -312,7 +515,7 @@ class capturing:
 
 
 def stats() -> DeliveryStats:
-    """Delivery counts: emitted, queued, dropped, and per sink delivered, dropped, errors."""
+    """Delivery counts: where every record emitted so far is, at one instant."""
     return _pipeline().stats()
 
 
@@ -323,14 +526,19 @@ def flush(timeout: float | None = 5.0) -> FlushResult:
         timeout: Seconds to wait; ``None`` waits as long as it takes.
 
     Returns:
-        A `FlushResult`, true when everything was delivered; otherwise it says
-        how many records are still pending and at which sinks.
+        A `FlushResult`, true only when every record emitted so far reached every
+        sink; otherwise it says how many are still pending, how many were dropped,
+        and at which sinks.
     """
     return _pipeline().flush(timeout)
 
 
 def shutdown(timeout: float | None = 5.0) -> FlushResult:
-    """Flush, then close every sink. Records emitted afterwards start a new pipeline."""
+    """Flush, then close every sink, all within ``timeout`` seconds.
+
+    A sink whose ``close()`` does not return in time is named in a warning and left
+    closing in the background. Records emitted afterwards start a new pipeline.
+    """
     global _active
     with _active_lock:
         current, _active = _active, None
@@ -340,31 +548,56 @@ def shutdown(timeout: float | None = 5.0) -> FlushResult:
 
 
 def settings_changed(old: Settings, new: Settings, rebuild: bool) -> None:
-    """Called by ``configure()``: swap the pipeline when the sinks change or on reset."""
+    """Called by ``configure()``: swap the pipeline when the sinks change or on reset.
+
+    The old pipeline is flushed and its sinks closed (except those still configured)
+    on a thread of its own, within ``exit_timeout`` (5 s at most); this waits for it
+    at most a second, so that a hung sink never holds up ``configure()``.
+    """
     global _active
     with _active_lock:
         current = _active
         if current is None:
             return
-        if not rebuild and new.sinks is old.sinks and new.queue_size == old.queue_size:
+        if (
+            not rebuild
+            and new.sinks is old.sinks
+            and new.queue_size == old.queue_size
+            and new.max_queue_bytes == old.max_queue_bytes
+        ):
             current.update(new)
             return
         _active = None
-    keep = new.sinks or ()
-    current.close(min(new.exit_timeout, 5.0), keep=keep)
+        bound = min(new.exit_timeout, 5.0)
+        retiring = _in_background(current.close, bound, new.sinks or (), name="llmguard-retire")
+        _retiring[:] = [t for t in _retiring if t.is_alive()]
+        _retiring.append(retiring)
+    retiring.join(min(bound, _RETIRE_WAIT))
 
 
 def _at_exit() -> None:
+    timeout = _config.settings().exit_timeout
+    deadline = _deadline(timeout)
     if _active is not None:
-        result = shutdown(_config.settings().exit_timeout)
-        if not result.complete:
-            logger.warning("llmguard: %d trace records were not delivered at exit", result.pending)
+        result = shutdown(timeout)
+        if result.pending:
+            where = ", ".join(f"sink {s.name!r}: {s.pending}" for s in result.sinks if s.pending)
+            logger.warning(
+                "llmguard: %d trace records were not delivered at exit%s",
+                result.pending,
+                f" ({where})" if where else "",
+            )
+    for thread in list(_retiring):
+        thread.join(_left(deadline))
+    if any(thread.is_alive() for thread in _retiring):
+        logger.warning("llmguard: sinks replaced by configure() were still closing at exit")
 
 
 def _after_fork_in_child() -> None:
     global _active_lock, _captures_lock
     _active_lock = threading.Lock()
     _captures_lock = threading.Lock()
+    _retiring.clear()
     if _active is not None:
         _active._reset_state()
 
@@ -391,19 +624,38 @@ class _FlushMark:
         self.done = threading.Event()
 
 
-class _Lane:
-    """One sink, its backlog of batches and the thread that feeds it."""
+class _Batch:
+    """Records waiting in a lane; ``counted`` unless they are llmguard's own reports."""
 
-    def __init__(self, sink: Sink, pipeline: _Pipeline, max_pending: int) -> None:
+    __slots__ = ("counted", "records", "size")
+
+    def __init__(self, records: list[Record], size: int, counted: bool) -> None:
+        self.records = records
+        self.size = size
+        self.counted = counted
+
+
+class _Lane:
+    """One sink, its backlog of batches and the thread that feeds it.
+
+    The backlog is bounded in records (``queue_size``) and in bytes (the lane's share
+    of ``max_queue_bytes``); what does not fit is dropped and counted here. The
+    ``internal`` records of `_Pipeline.report` go through too, but are not counted:
+    the counts are of the application's records.
+    """
+
+    def __init__(self, sink: Sink, pipeline: _Pipeline, max_pending: int, max_bytes: int) -> None:
         self.sink = sink
         self.name = sink_name(sink)
         self._pipeline = pipeline
         self._max_pending = max_pending
-        self._backlog: collections.deque[list[Record] | _FlushMark] = collections.deque()
+        self._max_bytes = max_bytes
+        self._backlog: collections.deque[_Batch | _FlushMark] = collections.deque()
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
-        self._closing = False
+        self._stopped = False
         self.pending = 0
+        self.pending_bytes = 0
         self.delivered = 0
         self.dropped = 0
         self.errors = 0
@@ -411,17 +663,64 @@ class _Lane:
         self.reported_stall = False
 
     def stats(self) -> SinkStats:
-        return SinkStats(self.name, self.delivered, self.dropped, self.errors, self.pending)
-
-    def offer(self, batch: list[Record]) -> None:
         with self._cond:
-            if self.pending + len(batch) > self._max_pending:
-                self.dropped += len(batch)
+            return SinkStats(self.name, self.delivered, self.dropped, self.errors, self.pending)
+
+    def offer(self, records: list[Record], weights: list[int]) -> None:
+        """Take what fits of ``records`` (weighing ``weights`` bytes), drop the rest."""
+        with self._cond:
+            taken = size = 0
+            if not self._stopped:
+                count_room = self._max_pending - self.pending
+                byte_room = self._max_bytes - self.pending_bytes
+                for held in weights:
+                    if taken >= count_room:
+                        break
+                    # An empty backlog takes one record whatever its size.
+                    if size + held > byte_room and (taken or self.pending_bytes):
+                        break
+                    taken += 1
+                    size += held
+            if taken:
+                kept = records if taken == len(records) else records[:taken]
+                self.pending += taken
+                self._push(_Batch(kept, size, counted=True))
+            self.dropped += len(records) - taken
+
+    def offer_internal(self, record: Record, size: int) -> None:
+        """Take one of llmguard's own records if it fits; it is not counted either way."""
+        with self._cond:
+            if self._stopped or (
+                self.pending_bytes and self.pending_bytes + size > self._max_bytes
+            ):
                 return
-            self.pending += len(batch)
-            self._backlog.append(batch)
-            self._ensure_thread()
-            self._cond.notify()
+            self._push(_Batch([record], size, counted=False))
+
+    def _push(self, batch: _Batch) -> None:
+        self.pending_bytes += batch.size
+        self._backlog.append(batch)
+        self._ensure_thread()
+        self._cond.notify_all()
+
+    def wait_for_room(self, count: int, size: int) -> None:
+        """Wait a moment for a working sink to make room for ``count`` records of ``size``.
+
+        Returns at once when the sink is stuck in a call (longer than `_PATIENCE`), and
+        after `_PATIENCE` at most otherwise: a full backlog then drops what is offered.
+        """
+        deadline = time.monotonic() + _PATIENCE
+        with self._cond:
+            while not self._stopped and not self._fits(count, size):
+                now = time.monotonic()
+                busy = self.busy_since
+                if (busy is not None and now - busy > _PATIENCE) or now >= deadline:
+                    return
+                self._cond.wait(deadline - now)
+
+    def _fits(self, count: int, size: int) -> bool:
+        if self.pending + count > self._max_pending:
+            return False
+        return not self.pending_bytes or self.pending_bytes + size <= self._max_bytes
 
     @property
     def started(self) -> bool:
@@ -430,15 +729,28 @@ class _Lane:
     def request_flush(self, timeout: float | None) -> threading.Event:
         mark = _FlushMark(timeout)
         with self._cond:
-            self._backlog.append(mark)
-            self._ensure_thread()
-            self._cond.notify()
+            if self._stopped:
+                mark.done.set()
+            else:
+                self._backlog.append(mark)
+                self._ensure_thread()
+                self._cond.notify_all()
         return mark.done
 
     def stop(self) -> None:
+        """Stop taking records: what waits in the backlog is dropped and counted."""
         with self._cond:
-            self._closing = True
-            self._cond.notify()
+            self._stopped = True
+            for item in self._backlog:
+                if isinstance(item, _FlushMark):
+                    item.done.set()
+                    continue
+                self.pending_bytes -= item.size
+                if item.counted:
+                    self.pending -= len(item.records)
+                    self.dropped += len(item.records)
+            self._backlog.clear()
+            self._cond.notify_all()
 
     def _ensure_thread(self) -> None:
         if self._thread is None:
@@ -450,7 +762,7 @@ class _Lane:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._backlog and not self._closing:
+                while not self._backlog and not self._stopped:
                     self._cond.wait()
                 if not self._backlog:
                     return
@@ -459,20 +771,24 @@ class _Lane:
                 self._call("flush", self.sink.flush, item.timeout)
                 item.done.set()
                 continue
-            ok = self._call("emit", self.sink.emit, item)
+            ok = self._call("emit", self.sink.emit, item.records)
             with self._cond:
-                self.pending -= len(item)
-                if ok:
-                    self.delivered += len(item)
-                else:
+                self.pending_bytes -= item.size
+                if item.counted:
+                    self.pending -= len(item.records)
+                    if ok:
+                        self.delivered += len(item.records)
+                    else:
+                        self.dropped += len(item.records)
+                if not ok:
                     self.errors += 1
-                    self.dropped += len(item)
+                self._cond.notify_all()
 
     def _call(self, what: str, method: Callable[[Any], None], argument: Any) -> bool:
         self.busy_since = time.monotonic()
         try:
             method(argument)
-        except Exception as exc:
+        except BaseException as exc:  # user code: even SystemExit must not stop the lane
             self._pipeline.report(f"sink {self.name!r} failed in {what}()", exc, skip=self)
             return False
         finally:

@@ -5,14 +5,20 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from llmguard._core.content import fit, safe_repr
-from llmguard._core.records import Record, iso_time
+from llmguard._core.content import Window, safe_repr, weigh, window
+from llmguard._core.records import ContentDigest, Record, iso_time
 
 if TYPE_CHECKING:
     from llmguard._delivery.settings import Settings
+
+
+class Report(Protocol):
+    """Warns about a problem of llmguard's own and tells the sinks (see `pipeline.report`)."""
+
+    def __call__(self, problem: str, exc: BaseException | None, *, detail: bool = True) -> None:
+        """Report ``problem``; ``detail=False`` names ``exc``'s type but never its message."""
 
 
 def error_message(exc: BaseException) -> str:
@@ -23,8 +29,14 @@ def error_message(exc: BaseException) -> str:
         return safe_repr(exc, 300)
 
 
-def internal_record(problem: str, exc: BaseException | None, settings: Settings) -> Record:
-    """An ``internal`` record describing a failure of llmguard's own machinery."""
+def internal_record(
+    problem: str, exc: BaseException | None, settings: Settings, *, detail: bool = True
+) -> Record:
+    """An ``internal`` record describing a failure of llmguard's own machinery.
+
+    With ``detail=False`` it names the exception's type only: the message of an
+    exception raised while reading content (a redactor's) may quote that content.
+    """
     now = iso_time(time.time_ns())
     return Record(
         trace_id=f"{random.getrandbits(128) or 1:032x}",
@@ -36,7 +48,7 @@ def internal_record(problem: str, exc: BaseException | None, settings: Settings)
         duration_ms=0.0,
         status="error",
         error_type=None if exc is None else type(exc).__name__,
-        error_message=None if exc is None else error_message(exc),
+        error_message=None if exc is None or not detail else error_message(exc),
         service=settings.service,
     )
 
@@ -72,48 +84,91 @@ def _always_kept(record: Record) -> bool:
 
 
 def process(
-    record: Record, settings: Settings, report: Callable[[str, BaseException | None], None]
+    record: Record,
+    settings: Settings,
+    report: Report,
+    *,
+    catch: type[BaseException] = Exception,
 ) -> Record | None:
-    """Sample, redact, then bound a record's captured content; what every sink receives.
+    """Sample, bound, then redact a record's captured content; what every sink receives.
 
-    ``None`` when the record is sampled out (see `sample`). A redactor that raises drops
-    the record's content and says so in its metadata: content that could not be cleaned
-    is never delivered.
+    ``None`` when the record is sampled out (see `sample`). Content larger than
+    ``max_content_bytes`` is cut *before* the redactors run, so that neither they nor the
+    serializer ever read more than about the bound (see `content.window`: the cut
+    leaves them a margin, so a secret it splits is still recognized). A redactor that
+    raises (any exception of type ``catch``) drops the record's content and says so in
+    its metadata: content that could not be cleaned is never delivered.
     """
     if settings.sample_rate < 1.0:
         sampled = sample(record, settings.sample_rate)
         if sampled is None:
             return None
         record = sampled
+    limit = settings.max_content_bytes
+    windows: dict[str, Window] = {}
+    for name in ("input", "output"):
+        value = getattr(record, name)
+        if value is not None and (cut := window(value, limit)) is not None:
+            windows[name] = cut
+    if windows:
+        views: dict[str, Any] = {name: cut.value for name, cut in windows.items()}
+        record = dataclasses.replace(record, **views)
     for redactor in settings.redact:
         try:
             record = redactor(record)
-        except Exception as exc:
+        except catch as exc:
             if settings.strict:
                 raise
-            report("a redactor failed; the record's content was dropped", exc)
+            report("a redactor failed; the record's content was dropped", exc, detail=False)
             return _without_content(record, exc)
         if not isinstance(record, Record):
             raise TypeError(f"redactor {redactor!r} returned {type(record).__name__}, not Record")
-    limit = settings.max_content_bytes
-    if record.input is None and record.output is None:
+    return _bounded(record, windows, limit)
+
+
+def _bounded(record: Record, windows: dict[str, Window], limit: int) -> Record:
+    """The record with its cut content finished, and any content that redaction made
+    larger than the bound cut too."""
+    changes: dict[str, Any] = {}
+    truncated: dict[str, ContentDigest] = {}
+    for name in ("input", "output"):
+        value = getattr(record, name)
+        cut = windows.get(name)
+        if cut is None:
+            if value is None or (cut := window(value, limit)) is None:
+                continue
+            # Fitted before the redactors ran, grew with their replacements: what is
+            # cut now is redacted text, and the digest describes it.
+            value = cut.value
+        changes[name] = cut.finish(value)
+        truncated[name] = cut.digest()
+    if not changes:
         return record
-    new_input, input_digest = fit(record.input, limit)
-    new_output, output_digest = fit(record.output, limit)
-    if input_digest is None and output_digest is None:
-        return record
-    truncated = {}
-    if input_digest is not None:
-        truncated["input"] = input_digest
-    if output_digest is not None:
-        truncated["output"] = output_digest
-    return dataclasses.replace(record, input=new_input, output=new_output, truncated=truncated)
+    return dataclasses.replace(record, **changes, truncated=truncated)
+
+
+_RECORD_BYTES = 768  # what a record holds besides its content: fields, ids, times
+
+
+def content_weight(record: Record) -> int:
+    """About how many bytes of memory a record's content holds, and the rest of it."""
+    content = weigh(record.input) + weigh(record.output) + weigh(record.metadata)
+    return _RECORD_BYTES + content + len(record.error_message or "")
+
+
+def weight(record: Record) -> int:
+    """About how many bytes of memory a record holds until every sink has it.
+
+    `content_weight`, plus half as much again for the JSON a sink caches on the record.
+    """
+    held = content_weight(record)
+    return held + (held - _RECORD_BYTES) // 2
 
 
 _OWN_METADATA = ("llmguard.", "otel.")
 
 
-def _without_content(record: Record, exc: Exception) -> Record:
+def _without_content(record: Record, exc: BaseException) -> Record:
     """The record stripped of everything a redactor cleans, for when one failed.
 
     That is what `llmguard.redact.DEFAULT` treats as content: input, output, the error

@@ -34,12 +34,23 @@ class SinkStats:
 class DeliveryStats:
     """Delivery counts since the process (or the last ``configure(sinks=...)``) started.
 
+    The counts are read at one instant, and account for every record: for each sink,
+    ``emitted == queued + in_flight + dropped + sampled_out + delivered + pending +
+    dropped at the sink``. llmguard's own ``internal`` records are not counted.
+
     Attributes:
         emitted: Records handed to delivery.
         queued: Records waiting for the dispatcher now.
-        dropped: Records dropped because the queue was full.
-        internal_errors: Records whose processing (redaction, serialization) failed.
-        sinks: Per-sink counts: delivered, dropped (backlog full), errors, pending.
+        dropped: Records dropped before any sink: the queue was full (in records or in
+            bytes, see ``max_queue_bytes``), or the record could not be built.
+        internal_errors: Failures of llmguard's processing: records that could not be
+            built (counted in ``dropped`` too) and redactors that raised (those records
+            were delivered without their content).
+        sinks: Per-sink counts: delivered, dropped (backlog full, the sink raised, or
+            shut down before taking them), errors (``emit`` calls that raised),
+            pending.
+        in_flight: Records the dispatcher has taken and not yet handed to the sinks.
+        sampled_out: Records left out by ``sample_rate``, on purpose.
     """
 
     emitted: int
@@ -47,22 +58,30 @@ class DeliveryStats:
     dropped: int
     internal_errors: int
     sinks: tuple[SinkStats, ...]
+    in_flight: int = 0
+    sampled_out: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class FlushResult:
-    """What a flush achieved; true when everything emitted before it was delivered.
+    """What a flush achieved; true only when everything emitted so far was delivered.
 
     Attributes:
-        complete: Every record emitted before the flush reached every sink in time.
-        pending: Records not yet delivered, summed over the queue and every sink.
+        complete: Every record emitted so far reached every sink: none is pending and
+            none was dropped, before the sinks or at any of them. Records left out by
+            ``sample_rate`` do not count against it.
+        pending: Records not yet delivered, summed over the queue, the dispatcher and
+            every sink.
         sinks: Per-sink counts after the flush; a sink with ``pending > 0`` did not
-            finish in time.
+            finish in time, one with ``dropped > 0`` lost records.
+        dropped: Records dropped so far, before the sinks and at each of them (a record
+            dropped at two sinks counts twice).
     """
 
     complete: bool
     pending: int
     sinks: tuple[SinkStats, ...]
+    dropped: int = 0
 
     def __bool__(self) -> bool:
         return self.complete
