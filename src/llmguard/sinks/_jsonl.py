@@ -26,6 +26,8 @@ _logger = logging.getLogger("llmguard")
 _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT
 _WRITE_ONLY_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 
+_HAS_PREAD = hasattr(os, "pread")  # not on Windows: the last-byte check is skipped there
+
 # How many times in a row the file may turn out to have been replaced while the sink
 # was opening and locking it, before the batch fails.
 _REOPEN_LIMIT = 100
@@ -176,7 +178,7 @@ class JSONLSink:
             self._fd = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = None
-        if _regular_or_missing(self.path):
+        if _HAS_PREAD and _regular_or_missing(self.path):
             # Read access too, for the last-byte check; not for a FIFO, where it would
             # make the sink a reader of its own records.
             with contextlib.suppress(PermissionError):  # may append, may not read
