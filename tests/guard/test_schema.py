@@ -17,6 +17,7 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 from llmguard._guard.schema import (
     MAX_EMBEDDED_STARTS,
     MAX_ERRORS_READ,
+    MAX_FENCES,
     RESCAN_CHARS,
     CompiledSchema,
     Extraction,
@@ -416,6 +417,14 @@ def test_embedded_search_is_bounded() -> None:
     noise = "{ " * (MAX_EMBEDDED_STARTS + 1)
     assert not extract(noise + GOOD, TICKET).ok
     assert extract("{ " * (MAX_EMBEDDED_STARTS - 1) + GOOD, TICKET).ok
+
+
+def test_fence_search_is_bounded() -> None:
+    """Past MAX_FENCES fences the fence stage stops, keeping a flood of them cheap."""
+    fenced = f"```json\n{GOOD}\n```"
+    noise = [f"```\n{i}\n```" for i in range(MAX_FENCES)]
+    assert extract("".join(noise) + fenced, TICKET).repair == "embedded"  # not as a fence
+    assert extract("".join(noise[1:]) + fenced, TICKET).repair == "fence"
 
 
 def test_a_value_in_a_short_broken_wrapper_is_found() -> None:

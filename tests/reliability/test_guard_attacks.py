@@ -42,6 +42,7 @@ HOSTILE_ANSWERS: dict[str, Callable[[], str]] = {
     "50 unclosed brackets then an unclosed string": lambda: "[" * 50 + '"' + "a" * (10 * MB),
     "unclosed objects between prose": lambda: 'see {"a": [1, 2, ' * (MB // 2),
     "fence floods": lambda: "```json\n{" * (MB + MB // 4),
+    "a flood of small distinct fences": lambda: "".join(f"```{i}```" for i in range(MB)),
     "a digit flood in a bracket flood": lambda: "[" * 50 + "1" * (10 * MB),
     "brackets only": lambda: "[" * (10 * MB),
     "quotes and backslashes": lambda: '["\\' * (3 * MB),

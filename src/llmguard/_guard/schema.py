@@ -60,6 +60,8 @@ _HEAD_NODES = VALUE_CHARS
 #: Validation errors read from one failure; past it they are counted (or, for JSON
 #: Schema, no more are looked for), keeping a huge wrong answer cheap to judge.
 MAX_ERRORS_READ = 1000
+#: Fences read by the ``fence`` stage: a flood of small ones costs a validation each.
+MAX_FENCES = 50
 #: Positions of '{' or '[' tried by the ``embedded`` stage, so hostile text costs O(n).
 MAX_EMBEDDED_STARTS = 50
 #: A start whose JSON broke after this many characters is not retried from inside: the
@@ -306,10 +308,13 @@ def _validate_object(data: Any, schema: CompiledSchema, context: dict[str, Any] 
         raise SchemaErrors((FieldError("$", message, ""),)) from exc
 
 
-def fence_bodies(text: str) -> Iterator[str]:
-    """The stripped bodies of the closed markdown code fences, in order; one pass."""
+def fence_bodies(text: str, limit: int = MAX_FENCES) -> Iterator[str]:
+    """The stripped bodies of the first ``limit`` closed markdown code fences; one pass."""
     pos = 0
-    while (start := text.find("```", pos)) >= 0:
+    for _ in range(limit):
+        start = text.find("```", pos)
+        if start < 0:
+            return
         header = _FENCE_HEADER.match(text, start + 3)
         body = start + 3 if header is None else header.end()
         end = text.find("```", body)
