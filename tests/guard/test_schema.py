@@ -572,6 +572,14 @@ def test_hostile_answers_give_an_extraction(text: str) -> None:
         assert isinstance(extract(text, schema), Extraction)
 
 
+def test_a_deep_answer_to_a_recursive_json_schema_gives_an_extraction() -> None:
+    """jsonschema recursing past Python's limit on 300 nested arrays fails the schema."""
+    schema = compile_schema({"type": "array", "items": {"$ref": "#"}})
+    found = extract("[" * 300 + "]" * 300, schema)
+    assert found.errors == (FieldError("$", "the value is nested too deep to validate", ""),)
+    assert extract("[" * 20 + "]" * 20, schema).ok
+
+
 def test_values_with_a_broken_repr_are_still_rendered() -> None:
     """A value neither JSON nor repr can render is shown by its type name."""
 

@@ -82,6 +82,7 @@ _PY_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean
 # pydantic reports these at the root when the text is not JSON at all, rather than
 # JSON of the wrong shape.
 _NOT_JSON_TYPES = frozenset({"json_invalid", "string_unicode"})
+_TOO_DEEP = "the value is nested too deep to validate"
 # How pydantic's message starts when the text read as JSON up to its end, left open.
 _CUT_SHORT = "Invalid JSON: EOF while parsing"
 
@@ -420,7 +421,11 @@ def _compile_json_schema(schema: dict[str, Any]) -> CompiledSchema:
 
     def validate(data: Any, ctx: dict[str, Any] | None) -> Any:
         found = itertools.islice(validator.iter_errors(data), MAX_ERRORS_READ + 1)
-        errors = tuple(_jsonschema_error(e) for e in found)
+        try:
+            errors = tuple(_jsonschema_error(e) for e in found)
+        except RecursionError:
+            # jsonschema recurses a few frames a level: JSON that parsed can be too deep.
+            raise SchemaErrors((FieldError("$", _TOO_DEEP, ""),)) from None
         if len(errors) > MAX_ERRORS_READ:
             errors = (*errors[:MAX_ERRORS_READ], _too_many(f"more than {MAX_ERRORS_READ}"))
         if errors:
