@@ -192,7 +192,10 @@ def test_a_secret_at_the_far_end_of_what_redactors_see_never_leaks() -> None:
     lg.configure(max_content_bytes=1024)
     memory = MemorySink()
     lg.configure(sinks=[memory])
-    dense = " ".join(f"u{i}@example.com" for i in range(2_000))  # each becomes "[email]"
+    # Each long address becomes "[email]": the text shrinks twenty times.
+    dense = " ".join(
+        f"jane.doe.{i}@{'mail-' * 12}x.{'corp-' * 12}y.example.com" for i in range(200)
+    )
     shifts = range(0, 9000, 37)
     for shift in shifts:
         text = dense[:shift] + " " + API_KEY + " tail" * 5_000
