@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from llmguard._core.records import Record
 from llmguard.cli import main
 from llmguard.cli._progress import TerminalProgress
-from llmguard.sinks import JSONLSink
+from llmguard.sinks import JSONLSink, SQLiteSink
 from tests._helpers.cli_stores import _write_trace
 
 
@@ -237,3 +238,20 @@ def test_many_candidates_are_cut_to_five(
     assert main(["show", str(store), "feed"]) == 2
     err = capsys.readouterr().err
     assert err.endswith(f": {', '.join(ids[:5])}, ...\n")
+
+
+def test_show_skips_a_row_that_holds_no_record_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A damaged row of an SQLite store is left out of the tree, and said once on stderr."""
+    path = tmp_path / "store.db"
+    sink = SQLiteSink(path)
+    sink.emit([_span(1, "a" * 32), _span(2, "a" * 32, parent=1)])
+    sink.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE records SET json = '[1, 2]' WHERE span_id = ?", (f"{2:016x}",))
+    assert main(["show", str(path), "a" * 32]) == 0
+    out, err = capsys.readouterr()
+    assert "span 1" in out
+    assert "span 2" not in out
+    assert "skipped 1 row(s) holding no record" in err

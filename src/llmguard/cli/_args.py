@@ -42,7 +42,8 @@ def opened(path: str) -> Iterator[Dataset]:
     """Open ``path`` for queries, with progress on a terminal, and close it after.
 
     What the file held that no query uses is said on stderr, one warning line each: lines
-    holding no record, and records whose start time is no time.
+    holding no record, and records whose start time is no time; rows a command read that
+    held no record are said once it is done.
     """
     progress = TerminalProgress()
     try:
@@ -67,6 +68,13 @@ def opened(path: str) -> Iterator[Dataset]:
             for warning in warnings:
                 fmt.echo(f"llmguard: warning: {fmt.escaped(path)}: {warning}", sys.stderr)
             yield dataset
+            if dataset.unreadable_rows:
+                progress.clear()
+                fmt.echo(
+                    f"llmguard: warning: {fmt.escaped(path)}: skipped "
+                    f"{dataset.unreadable_rows} row(s) holding no record",
+                    sys.stderr,
+                )
     finally:
         progress.clear()
 

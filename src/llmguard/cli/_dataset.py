@@ -428,6 +428,8 @@ class Dataset:
         # Records whose start time no command can use, and the first such time.
         self.unusable = 0
         self.unusable_example: str | None = None
+        # Rows read for a command whose JSON is no record (a damaged or foreign row).
+        self.unreadable_rows = 0
         # Column name -> SQL giving it; an older store computes the newer columns.
         self._derived = derived
         # What leaves those records out of a query, when they are in the table.
@@ -563,8 +565,14 @@ class Dataset:
         return self._records(sql, params)
 
     def _records(self, clause: str, params: Sequence[object]) -> list[Record]:
-        rows = self._conn.execute(f"SELECT json FROM records {clause}", params)
-        return [Record.from_json(text) for (text,) in rows]
+        """The records the rows hold; a row that holds none is skipped and counted."""
+        records = []
+        for (text,) in self._conn.execute(f"SELECT json FROM records {clause}", params):
+            try:
+                records.append(Record.from_json(text))
+            except (ValueError, TypeError):
+                self.unreadable_rows += 1
+        return records
 
     # -- aggregates -----------------------------------------------------------------------
 
