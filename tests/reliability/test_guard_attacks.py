@@ -151,8 +151,7 @@ def _reported(memory: MemorySink) -> list[lg.Record]:
 def test_a_count_that_is_not_a_count_is_unknown_usage_and_reported(
     count: object, build: Callable[[object], dict[str, Any]], budgeted: bool
 ) -> None:
-    """Negative, fractional, absurd or non-numeric input tokens never raise into the app:
-    the call returns its response, the input count is unknown, an internal record says why."""
+    """A garbage input count never raises: the response is returned, the count unknown, reported."""
     memory = MemorySink()
     lg.configure(sinks=[memory])
     response = build(count)
@@ -206,8 +205,7 @@ def test_garbage_usage_in_sdk_objects_and_streams_is_reported(budgeted: bool) ->
 def test_a_new_model_name_in_every_response_keeps_memory_and_warnings_bounded(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """20,000 unknown model names: the price lookups' memory stays flat, and the log gets
-    a warning for each of the first models only, then counts."""
+    """20,000 more unknown models: memory stays flat, and only the first ones are named."""
     usage = lg.Usage(input=10, output=5)
     tracemalloc.start()
     try:

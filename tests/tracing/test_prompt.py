@@ -29,6 +29,7 @@ CHAT = [
 
 
 def test_two_renders_of_one_prompt_give_one_version() -> None:
+    """The same template rendered twice keeps one version."""
     first = TRIAGE.render(ticket="The app crashes.")
     version = TRIAGE.version
     second = TRIAGE.render(ticket="I was charged twice.")
@@ -38,6 +39,7 @@ def test_two_renders_of_one_prompt_give_one_version() -> None:
 
 
 def test_a_one_character_change_gives_another_version() -> None:
+    """Changing one character of the template changes the version."""
     changed = Prompt("triage", "Classify this support ticket: {ticket}!")
     assert changed.version != TRIAGE.version
     chat_changed = copy.deepcopy(CHAT)
@@ -46,6 +48,7 @@ def test_a_one_character_change_gives_another_version() -> None:
 
 
 def test_the_default_version_is_a_short_hash_of_the_template_content() -> None:
+    """The default version is the first 12 hex digits of the template's SHA-256."""
     expected = hashlib.sha256(json.dumps(TRIAGE.template).encode()).hexdigest()[:12]
     assert TRIAGE.version == expected == "9ea7014c7e0a"
     # The name is not part of the content; the role is.
@@ -55,6 +58,7 @@ def test_the_default_version_is_a_short_hash_of_the_template_content() -> None:
 
 
 def test_the_version_is_stable_across_processes() -> None:
+    """Another interpreter computes the same version."""
     code = (
         "from llmguard._tracing.prompt import Prompt;"
         "print(Prompt('c', [{'content': 'Ticket: {ticket}', 'role': 'user'}]).version)"
@@ -74,6 +78,7 @@ def test_the_version_is_stable_across_processes() -> None:
 
 
 def test_an_explicit_version_is_kept() -> None:
+    """A version given by the caller is used as it is."""
     prompt = Prompt("triage", "Classify: {ticket}", version="v7")
     assert prompt.version == "v7"
     assert repr(prompt) == "Prompt('triage', version='v7')"
@@ -83,11 +88,13 @@ def test_an_explicit_version_is_kept() -> None:
 
 
 def test_render_fills_a_string_template() -> None:
+    """A string template renders to a string."""
     assert TRIAGE.render(ticket="It broke.") == "Classify this support ticket: It broke."
     assert TRIAGE.variables == frozenset({"ticket"})
 
 
 def test_render_fills_a_chat_prompt_with_new_messages() -> None:
+    """A chat prompt renders to new message dicts, the template untouched."""
     template = copy.deepcopy(CHAT)
     prompt = Prompt("chat", template)
     rendered = prompt.render(tone="friendly", ticket="It broke.")
@@ -112,11 +119,13 @@ def test_render_fills_a_chat_prompt_with_new_messages() -> None:
 
 
 def test_chat_messages_keep_their_other_keys() -> None:
+    """Keys other than role and content are kept in rendered messages."""
     prompt = Prompt("named", [{"role": "user", "name": "alice", "content": "Hi {x}"}])
     assert prompt.render(x=1) == [{"role": "user", "name": "alice", "content": "Hi 1"}]
 
 
 def test_a_missing_variable_is_named_with_the_prompt() -> None:
+    """A missing variable is a ConfigurationError naming it and the prompt."""
     with pytest.raises(ConfigurationError, match=r"'triage'.*missing variable ticket"):
         TRIAGE.render(tiket="typo")
     chat = Prompt("chat", CHAT)
@@ -125,10 +134,12 @@ def test_a_missing_variable_is_named_with_the_prompt() -> None:
 
 
 def test_extra_variables_are_ignored() -> None:
+    """Variables the template does not use are allowed."""
     assert TRIAGE.render(ticket="a", unused=1) == "Classify this support ticket: a"
 
 
 def test_attribute_index_and_format_spec_fields() -> None:
+    """Attribute, index and format-spec fields name their root variables."""
     prompt = Prompt("p", "{user.name} has {items[0]} at {price:.{digits}f}")
     assert prompt.variables == frozenset({"user", "items", "price", "digits"})
 
@@ -141,6 +152,7 @@ def test_attribute_index_and_format_spec_fields() -> None:
 
 
 def test_literal_braces_are_not_variables() -> None:
+    """Doubled braces are literal text, not variables."""
     prompt = Prompt("json", 'Answer as {{"category": ...}} for {ticket}')
     assert prompt.variables == frozenset({"ticket"})
     assert prompt.render(ticket="t") == 'Answer as {"category": ...} for t'
@@ -165,11 +177,13 @@ def test_literal_braces_are_not_variables() -> None:
     ],
 )
 def test_invalid_prompts_are_refused(name: Any, template: Any, version: Any, message: str) -> None:
+    """Bad names, versions and templates are ConfigurationErrors."""
     with pytest.raises(ConfigurationError, match=message):
         Prompt(name, template, version)
 
 
 def test_prompts_are_frozen_hashable_and_compare_by_content() -> None:
+    """Prompts are immutable, hashable and equal by name, version and template."""
     with pytest.raises(AttributeError):
         TRIAGE.name = "other"
     with pytest.raises(AttributeError):
@@ -202,6 +216,7 @@ def _llm_records(records: list[lg.Record]) -> list[lg.Record]:
 
 
 def test_a_render_before_a_guarded_call_tags_only_that_call() -> None:
+    """A render before a guarded call tags that call, not the next one."""
     ask = _guarded(2)
     with capture() as records:
         ask(TRIAGE.render(ticket="It broke."))
@@ -213,6 +228,7 @@ def test_a_render_before_a_guarded_call_tags_only_that_call() -> None:
 
 
 def test_the_latest_render_before_the_call_wins() -> None:
+    """Of two renders before a call, the later names it."""
     ask = _guarded(1)
     other = Prompt("other", "Say {x}")
     with capture() as records:
@@ -223,6 +239,7 @@ def test_the_latest_render_before_the_call_wins() -> None:
 
 
 def test_a_render_inside_the_guarded_function_tags_that_call_only() -> None:
+    """A render inside the guarded function tags that call and its attempt."""
     llm = FakeLLM(["ok", "ok"], shape="text")
 
     @lg.guard
@@ -248,6 +265,7 @@ def test_a_render_inside_the_guarded_function_tags_that_call_only() -> None:
 
 
 def test_a_failed_call_is_tagged_too() -> None:
+    """A call that raised still names its prompt."""
     llm = FakeLLM([RuntimeError("down")], shape="text")
 
     @lg.guard
@@ -262,6 +280,7 @@ def test_a_failed_call_is_tagged_too() -> None:
 
 
 def test_the_prompt_option_tags_every_call_and_takes_precedence() -> None:
+    """guard(prompt=...) names every call, over a rendered prompt."""
     other = Prompt("other", "Say {x}")
     ask = _guarded(3, prompt=TRIAGE)
     with capture() as records:
@@ -280,11 +299,13 @@ def test_the_prompt_option_tags_every_call_and_takes_precedence() -> None:
 
 
 def test_the_prompt_option_must_be_a_prompt() -> None:
+    """guard(prompt=...) takes only an lg.Prompt."""
     with pytest.raises(ConfigurationError, match=r"prompt must be an lg\.Prompt"):
         lg.guard(prompt="triage")  # type: ignore[call-overload]
 
 
 def test_a_render_inside_a_span_tags_the_span_once() -> None:
+    """A span with no guarded call is tagged by its first render."""
     other = Prompt("other", "Say {x}")
     with capture() as records:
         with lg.span("retrieve"):
@@ -374,6 +395,7 @@ def test_a_span_that_ends_before_the_call_claims_its_render_is_tagged_too() -> N
 
 
 def test_async_guarded_calls_are_tagged() -> None:
+    """Async guarded calls are tagged by a render before them."""
     llm = FakeLLM(["ok", "ok"], shape="text")
 
     @lg.guard
@@ -390,6 +412,7 @@ def test_async_guarded_calls_are_tagged() -> None:
 
 
 def test_inline_attempts_are_tagged() -> None:
+    """The inline form names its prompt too."""
     llm = FakeLLM(["ok"], shape="text")
     policy = lg.guard(prompt=TRIAGE)
     with capture() as records:
