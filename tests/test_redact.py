@@ -23,6 +23,17 @@ JWT = (
     ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
 )
 CARD = "4111 1111 1111 1111"
+GITHUB_FINE_GRAINED = "github_pat_11ABCDEFG0aBcDeFgHiJkLmN_" + "x9Y8z7W6v5U4t3S2r1Q0" * 3
+RSA_KEY = (
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "c3VwZXIgZHVwZXIgc2VjcmV0IHBhc3N3b3JkLCBzdXBlciBkdXBlciBzZ\n"
+    "WNyZXQgcGFzc3dvcmQhMTIzNCMkJQpzdXBlciBkdXBlciBzZWNyZXQgcGFzc3\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+UNSIGNED_JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+    ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ"
+)
 
 
 def make_record(**fields: object) -> lg.Record:
@@ -62,6 +73,44 @@ def make_record(**fields: object) -> lg.Record:
         ("5555555555554444", "card"),
         ("GB82 WEST 1234 5698 7654 32", "iban"),
         ("DE89370400440532013000", "iban"),
+        # detect-secrets' plugin examples
+        ("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", "github_token"),
+        (GITHUB_FINE_GRAINED, "github_token"),
+        ("xoxp-523423-234243-234233-e039d02840a0b9379c", "slack_token"),
+        ("xoxb-34532454-e039d02840a0b9379c", "slack_token"),
+        ("xoxa-2-511111111-31111111111-3111111111111-e039d02840a0b9379c", "slack_token"),
+        (
+            "https://hooks.slack.com/services/Txxxxxxxx/Bxxxxxxxx/xxxxxxxxxxxxxxxxxxxxxxxx",
+            "slack_token",
+        ),
+        ("sk_live_ReTllpYQYfIZu2Jnf2lAPFjD", "stripe_key"),
+        ("rk_live_5TcWfjKmJgpql9hjpRnwRXbT", "stripe_key"),
+        ("AIzaSyA-1234567890abcdefghijklmnopqrstu", "google_api_key"),
+        ("AKIAZZZZZZZZZZZZZZZZ", "aws_access_key"),
+        (RSA_KEY, "private_key"),
+        (
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n"
+            "-----END OPENSSH PRIVATE KEY-----",
+            "private_key",
+        ),
+        (UNSIGNED_JWT, "jwt"),
+        # Presidio's recognizer examples
+        ("info@presidio.site", "email"),
+        ("+1 415 555 0132", "phone"),
+        ("(415) 555-0132", "phone"),
+        ("+14155552671", "phone"),
+        ("536-90-4399", "ssn"),
+        ("4012888888881881", "card"),
+        ("4012-8888-8888-1881", "card"),
+        ("4012 8888 8888 1881", "card"),
+        ("371449635398431", "card"),
+        ("30569309025904", "card"),
+        ("6011000400000000", "card"),
+        ("3528000700000000", "card"),
+        ("AL47 2121 1009 0000 0002 3569 8741", "iban"),
+        ("BR97 0036 0305 0000 1000 9795 493P 1", "iban"),
+        ("MT84 MALT 0110 0001 2345 MTLC AST0 01S", "iban"),
+        ("NO9386011117947", "iban"),
     ],
 )
 def test_each_default_kind_is_replaced(text: str, kind: str) -> None:
@@ -82,6 +131,17 @@ def test_each_default_kind_is_replaced(text: str, kind: str) -> None:
         "sk-learn-is-a-python-package-name",
         "version 10.0.19045 build 22631",
         "dated 01.02.2024",
+        "4012-8888-8888-1882",
+        "36168002586008",
+        "AL47 2121 1009 0000 0002 3569 8740",
+        "mail info@presidio.",
+        "pk_live_j5krY8XTgIcDaHDb3YrsAfCl",
+        "sk_live_",
+        "foo_wWPw5k4aXcaT4fNP0UcnZwJUVFk6LO0pINUx",
+        "akiazzzzzzzzzzzzzzzz and AKIAZZZ",
+        "eyJAAAA.eyJBBB and eyJBB.eyJCC.eyJDDDD",
+        "666-12-3456 and 123-00-4567",
+        "task-sk-learn-pipeline-2024-v2",
     ],
 )
 def test_lookalikes_are_kept(text: str) -> None:
@@ -116,8 +176,8 @@ def test_patterns_use_validators_replacement_and_extend_default() -> None:
         Patterns({"x": "x"}, replacement="[{name}]")
 
 
-def test_nested_content_is_redacted_and_keys_are_untouched() -> None:
-    """Strings inside lists and dicts are redacted at any depth; dict keys are kept."""
+def test_nested_content_and_dictionary_keys_are_redacted() -> None:
+    """Strings inside lists and dicts are redacted at any depth, dict keys too."""
     record = make_record(
         input={"messages": [{"role": "user", "content": f"mail me: a@b.io, key {OPENAI_KEY}"}]},
         output=["fine", {"a@b.io": ("call +44 20 7946 0958", 7, None, True)}],
@@ -126,7 +186,14 @@ def test_nested_content_is_redacted_and_keys_are_untouched() -> None:
     assert redacted.input == {
         "messages": [{"role": "user", "content": "mail me: [email], key [api_key]"}]
     }
-    assert redacted.output == ["fine", {"a@b.io": ("call [phone]", 7, None, True)}]
+    assert redacted.output == ["fine", {"[email]": ("call [phone]", 7, None, True)}]
+
+
+def test_keys_that_redact_alike_keep_every_value() -> None:
+    """Two keys that both become "[email]" keep both values, the second under a suffix."""
+    redacted = DEFAULT(make_record(input={"a@b.io": 1, "c@d.io": 2, "[email] (2)": 3}))
+    assert redacted.input == {"[email]": 1, "[email] (2)": 2, "[email] (2) (2)": 3}
+    assert redacted.metadata[METADATA_KEY] == {"email": 2}
 
 
 def test_metadata_records_kinds_and_counts_never_values() -> None:
@@ -186,6 +253,100 @@ def test_untouched_record_is_returned_as_the_same_object() -> None:
     assert DEFAULT(record) is record
 
 
+def test_every_string_of_a_record_is_redacted() -> None:
+    """Name, tags, model and every other text field, attempt and limits keys and values."""
+    email = "jane.doe@example.com"
+    record = make_record(
+        name=f"refund {email}",
+        kind="llm",
+        status="error",
+        error_type=f"app.Error_{email}",
+        error_message=f"no user {email}",
+        service=f"svc {email}",
+        model=f"gpt {email}",
+        provider=f"via {email}",
+        prompt_name=f"p {email}",
+        prompt_version=f"v {email}",
+        price_table=f"t {email}",
+        finish_reason=f"stop {email}",
+        tags=("prod", email),
+        attempt={"number": 1, email: "x", "repair": [email]},
+        limits={"tripped": email, email: 1},
+        metadata={email: "vip", "note": {email: email}},
+    )
+    redacted = DEFAULT(record)
+    assert email not in redacted.to_json().decode()
+    assert redacted.name == "refund [email]"
+    assert redacted.tags == ("prod", "[email]")
+    assert redacted.limits == {"tripped": "[email]", "[email]": 1}
+    assert redacted.metadata[METADATA_KEY] == {"email": 18}
+
+
+@pytest.mark.parametrize(
+    ("number", "kind"),
+    [(4111111111111111, "card"), (14155552671, "phone"), (4155552671, "phone")],
+)
+def test_integers_that_are_card_or_phone_numbers_become_markers(number: int, kind: str) -> None:
+    """An integer whose digits are a card or phone number is replaced by its marker."""
+    redacted = DEFAULT(make_record(input={"n": number, number: "key"}, output=[number]))
+    assert redacted.input == {"n": f"[{kind}]", f"[{kind}]": "key"}
+    assert redacted.output == [f"[{kind}]"]
+    assert redacted.metadata[METADATA_KEY] == {kind: 3}
+
+
+def test_other_integers_are_kept() -> None:
+    """Counts, years, timestamps in seconds or milliseconds and booleans stay numbers."""
+    values = [3, 2024, 1_700_000_000, 1_700_000_000_123, 4111111111111112, True, -4111111111111111]
+    record = make_record(input=values)
+    assert DEFAULT(record) is record
+
+
+def test_a_field_that_is_a_phone_number_alone_is_redacted() -> None:
+    """Digits alone in a string (or a line) read as a phone; inside prose they do not."""
+    assert redact_text("4155552671") == ("[phone]", {"phone": 1})
+    assert redact_text("call:\n14155552671\nnow") == ("call:\n[phone]\nnow", {"phone": 1})
+    assert redact_text("order 4155552671 shipped") == ("order 4155552671 shipped", {})
+
+
+def test_values_glued_together_are_all_replaced() -> None:
+    """Right after a replaced value another may start: glued keys and emails all go."""
+    glued = OPENAI_KEY + ",a@b.io" + "+14155552671" * 3
+    assert redact_text(glued) == (
+        "[api_key],[email][phone]",
+        {"api_key": 1, "email": 1, "phone": 1},
+    )
+
+
+def test_a_secret_group_replaces_only_the_value() -> None:
+    """The group named secret is the value; what the pattern matches around it stays."""
+    token = Patterns({"token": r"token=(?P<secret>\w{8,})"})
+    assert token.redact("url?token=abcdef123&x=1") == ("url?token=[token]&x=1", {"token": 1})
+
+
+def test_a_pattern_re2_cannot_run_runs_with_re() -> None:
+    """A lookbehind (no RE2 syntax) still works, in a pass of Python's re after the rest."""
+    patterns = Patterns({"id": r"(?<=id:)\d+", **DEFAULT.patterns})
+    assert patterns.redact("id:42 and a@b.io") == ("id:[id] and [email]", {"id": 1, "email": 1})
+    with pytest.raises(re.error):
+        Patterns({"bad": "(unclosed"})
+
+
+def test_a_prefilter_skips_text_without_its_match() -> None:
+    """Text the prefilter finds nothing in is returned as it is."""
+    patterns = Patterns({"even": (r"\d+", lambda m: int(m) % 2 == 0)}, prefilter="[02468]")
+    assert patterns.redact("1 3 5") == ("1 3 5", {})
+    assert patterns.redact("1 2 3") == ("1 [even] 3", {"even": 1})
+
+
+def test_text_that_is_not_ascii_or_holds_lone_surrogates_is_redacted() -> None:
+    """Accents, emoji and lone surrogates around secrets stay; the secrets go."""
+    text = "caf\u00e9 \u00aba@b.io\u00bb \ud83d\ude00 \ud800 +44 20 7946 0958\udfff"
+    assert redact_text(text) == (
+        "caf\u00e9 \u00ab[email]\u00bb \ud83d\ude00 \ud800 [phone]\udfff",
+        {"email": 1, "phone": 1},
+    )
+
+
 def test_default_settings_redact_before_every_sink() -> None:
     """With default settings a traced prompt's key, email and card never reach a sink."""
     memory = MemorySink()
@@ -220,6 +381,12 @@ _SECRETS = st.sampled_from(
         "GB82 WEST 1234 5698 7654 32",
         "(415) 555-2671",
         "AKIAIOSFODNN7EXAMPLE",
+        "+14155552671",
+        "536-90-4399",
+        "020 7946 0958",
+        "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",
+        RSA_KEY,
+        "4155552671",
     ]
 )
 _TEXT = st.lists(
@@ -238,6 +405,28 @@ def test_redaction_never_raises_and_is_idempotent(text: str) -> None:
     assert counts == {}
     record = make_record(input={"text": text})
     assert DEFAULT(DEFAULT(record)).input == DEFAULT(record).input
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_TEXT, max_size=5))
+def test_strings_redacted_together_come_out_as_each_alone(texts: list[str]) -> None:
+    """A record's strings, redacted in one search, equal each string redacted alone."""
+    alone = [redact_text(text) for text in texts]
+    redacted = DEFAULT(make_record(input=texts))
+    assert redacted.input == [text for text, _ in alone] or redacted.input is texts
+    counts: dict[str, int] = {}
+    for _, found in alone:
+        for kind, count in found.items():
+            counts[kind] = counts.get(kind, 0) + count
+    assert redacted.metadata.get(METADATA_KEY, {}) == counts
+
+
+@settings(max_examples=200, deadline=None)
+@given(_TEXT)
+def test_text_that_is_not_ascii_is_read_alike(text: str) -> None:
+    """After a non-ASCII line (read by RE2 alone), the same values are replaced."""
+    redacted, counts = redact_text(text)
+    assert redact_text("\u00e9\n" + text) == ("\u00e9\n" + redacted, counts)
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,23 @@
 """Redaction: replace secrets and personal data in records before any sink sees them.
 
 `DEFAULT` is on unless configured otherwise (``lg.configure(redact=None)`` turns it off).
-It replaces API keys (OpenAI, Anthropic, AWS access key ids), bearer tokens, JWTs,
-email addresses, phone numbers, card numbers (Luhn-checked) and IBANs (mod-97
-checked) in a record's input, output, error message, metadata values and attempt
-errors. The kinds and counts of what was replaced go in the record's metadata under
-``"llmguard.redacted"``; the values never do.
+It replaces API keys (OpenAI, Anthropic, Stripe, Google, GitHub, Slack, AWS access key
+ids), private keys, bearer tokens, JWTs, email addresses, phone numbers, US social
+security numbers, card numbers (Luhn-checked) and IBANs (mod-97 checked) wherever a
+string can hide in a record: the input and output (dictionary keys included), the
+name, tags, model, provider and the record's other text, the error message, metadata
+keys and values, the attempt and the limits. An integer of ten digits or more is
+redacted when its digits are a card or phone number. The kinds and counts of what was
+replaced go in the record's metadata under ``"llmguard.redacted"``; the values never do.
+
+Each string is redacted in one linear pass: the patterns are combined into one RE2
+regular expression (google-re2, whose search time is linear in the text whatever the
+text holds), and validators such as the Luhn check judge its matches in Python.
 
 Build your own with `Patterns`, or extend the default::
 
-    ssn = Patterns({**DEFAULT.patterns, "ssn": r"\\b\\d{3}-\\d{2}-\\d{4}\\b"})
-    lg.configure(redact=ssn)
+    tickets = Patterns({"ticket": r"\\bTICKET-\\d+\\b", **DEFAULT.patterns})
+    lg.configure(redact=tickets)
 
 `redact_text` applies patterns to one string, for applications that want the same
 cleaning elsewhere.
@@ -18,18 +25,36 @@ cleaning elsewhere.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
+import string
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from llmguard._core.records import Record
 
-__all__ = ["DEFAULT", "METADATA_KEY", "PatternSpec", "Patterns", "Validator", "redact_text"]
+__all__ = [
+    "DEFAULT",
+    "METADATA_KEY",
+    "SECRET_GROUP",
+    "PatternSpec",
+    "Patterns",
+    "Validator",
+    "redact_text",
+]
 
 METADATA_KEY = "llmguard.redacted"
 """The metadata key holding ``{kind: count}`` of what a `Patterns` redactor replaced."""
+
+SECRET_GROUP = "secret"
+"""The name of the group that marks the part of a match to replace.
+
+RE2 has no lookbehind or lookahead: a pattern states what must surround a value by
+matching it too, and names the value itself ``(?P<secret>...)``; the rest of the match
+is context, which stays. A pattern without this group replaces its whole match.
+"""
 
 Validator = Callable[[str], bool]
 """Decides whether a regex match really is the kind of value it looks like."""
@@ -37,36 +62,54 @@ Validator = Callable[[str], bool]
 PatternSpec = re.Pattern[str] | str | tuple[re.Pattern[str] | str, Validator | None]
 """A regex (compiled or not), or a regex with a validator of its matches."""
 
-# Replacing the matches of one pass can, rarely, bring new text next to each other --
-# a chain of phone-like numbers uncovers one more per pass -- so passes repeat until
-# nothing more matches and redacting twice is the same as once. Each pass is linear;
-# the cap bounds the whole, and is far above any chain seen by the fuzz tests (~6).
-_MAX_PASSES = 32
+
+class _Kind(NamedTuple):
+    name: str
+    given: re.Pattern[str] | str
+    source: str
+    flags: int
+    validator: Validator | None
+    replacement: bytes
+    starts: frozenset[int] | None  # the bytes a value can start with, when known
 
 
 class Patterns:
     """A redactor replacing the matches of named regular expressions in a record.
 
-    Called with a record, it returns the record with every match in its content
-    replaced by ``replacement`` (``"[email]"`` by default) and the counts of each
-    kind replaced added to ``metadata["llmguard.redacted"]``; a record with nothing
-    to replace comes back as the very same object. Dict keys are left as they are.
+    Called with a record, it returns the record with every match in its strings
+    replaced by ``replacement`` (``"[email]"`` by default) and the counts of each kind
+    replaced added to ``metadata["llmguard.redacted"]``; a record with nothing to
+    replace comes back as the very same object. The module docstring says which parts
+    of a record are redacted. A key that two redacted dictionary keys would share gets
+    a suffix (``"[email] (2)"``), so that no value is lost.
+
+    The patterns are combined into one RE2 regular expression and each string is read
+    once, left to right: where several kinds match at the same place, the first in the
+    order given wins. A match its validator rejects leaves the place to the kinds
+    after it, and hides its own kind until its end. A value may start right after a
+    replaced one, as after a space, so values glued together are all replaced.
+
+    Patterns are RE2 syntax, in which ``\\w``, ``\\d`` and ``\\b`` are ASCII. A
+    pattern RE2 cannot compile (lookbehind, lookahead, backreferences) still works:
+    it runs after the others with Python's `re`, in a pass of its own, as fast or as
+    slow as that pattern makes it.
 
     Args:
         patterns: Kind name to pattern: a regex (string or compiled), or a pair
             ``(regex, validator)`` where ``validator(match_text) -> bool`` says whether
-            a match is really that kind (e.g. a Luhn check). Patterns apply in order.
+            a match is really that kind (e.g. a Luhn check). A group named ``secret``
+            (`SECRET_GROUP`) marks the part of a match to replace.
         replacement: What a match becomes; ``{kind}`` is replaced by the kind name.
         prefilter: Optional regex that finds something in every text any pattern
             could match (e.g. ``r"[0-9@]"``): text without it is skipped after one
-            cheap search. Without it, one search of all patterns combined decides.
+            cheap search.
 
     Raises:
         ValueError: ``replacement`` has a placeholder other than ``{kind}``.
         re.error: A pattern is not a valid regular expression.
     """
 
-    __slots__ = ("_compiled", "_quick", "_replacements", "replacement")
+    __slots__ = ("_compiled", "_kinds", "_prefilter", "_replacements", "replacement")
 
     def __init__(
         self,
@@ -75,124 +118,159 @@ class Patterns:
         *,
         prefilter: re.Pattern[str] | str | None = None,
     ) -> None:
+        self._setup(patterns, replacement, prefilter)
+        self._engine()  # compiled now, so that a bad pattern fails here
+
+    def _setup(
+        self,
+        patterns: Mapping[str, PatternSpec],
+        replacement: str,
+        prefilter: re.Pattern[str] | str | None,
+        starts: Mapping[str, str] | None = None,
+    ) -> None:
         try:
             replacements = {kind: replacement.format(kind=kind) for kind in patterns}
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(
                 f"replacement may only use the placeholder {{kind}}, not {replacement!r}"
             ) from exc
-        compiled: list[tuple[str, re.Pattern[str], Validator | None]] = []
-        for kind, spec in patterns.items():
-            regex, validator = spec if isinstance(spec, tuple) else (spec, None)
-            compiled.append((kind, re.compile(regex), validator))
+        kinds = []
+        for name, spec in patterns.items():
+            given, validator = spec if isinstance(spec, tuple) else (spec, None)
+            source, flags = _source(given)
+            encoded = replacements[name].encode("utf-8", "surrogatepass")
+            first = None if starts is None else frozenset(starts[name].encode())
+            kinds.append(_Kind(name, given, source, flags, validator, encoded, first))
         self.replacement = replacement
         self._replacements = replacements
-        self._compiled = tuple(compiled)
-        self._quick = (
-            _combine([regex for _, regex, _ in compiled])
-            if prefilter is None
-            else re.compile(prefilter)
-        )
+        self._kinds = tuple(kinds)
+        self._prefilter = prefilter
+        self._compiled: _Engine | None = None
 
     @property
     def patterns(self) -> dict[str, tuple[re.Pattern[str], Validator | None]]:
-        """The compiled patterns by kind, in order, to build an extended `Patterns`."""
-        return {kind: (regex, validator) for kind, regex, validator in self._compiled}
+        """The patterns by kind, in order, compiled by `re`, to build an extended `Patterns`."""
+        return {
+            kind.name: (
+                kind.given if isinstance(kind.given, re.Pattern) else re.compile(kind.source, re.A),
+                kind.validator,
+            )
+            for kind in self._kinds
+        }
 
     def __repr__(self) -> str:
         return f"Patterns({list(self._replacements)!r}, replacement={self.replacement!r})"
 
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         """The text with every match replaced, and how many of each kind were."""
-        if not self._might_match(text):
-            return text, {}
         counts: dict[str, int] = {}
-        for _ in range(_MAX_PASSES):
-            before = sum(counts.values())
-            for kind, regex, validator in self._compiled:
-                text = self._substitute(text, kind, regex, validator, counts)
-            if sum(counts.values()) == before:
-                break
-        return text, counts
+        return self._redact([text], counts).get(0, text), counts
 
     def __call__(self, record: Record) -> Record:
-        """The record with its content redacted (the same object if nothing matched)."""
+        """The record with its strings redacted (the same object if nothing matched)."""
+        texts: list[str] = []
+        for name in _TEXT_FIELDS:
+            _collect(getattr(record, name), texts)
+        for name in _NESTED_FIELDS:
+            _collect(getattr(record, name), texts)
+        for key, value in record.metadata.items():
+            _collect(key, texts)
+            if key not in _OPAQUE_METADATA:
+                _collect(value, texts)
         counts: dict[str, int] = {}
+        changed = self._redact(texts, counts)
+        if not changed:
+            return record
+        rebuild = _Rebuild(changed)
         changes: dict[str, Any] = {}
-        for name in ("input", "output", "error_message"):
+        for name in (*_TEXT_FIELDS, *_NESTED_FIELDS):
             value = getattr(record, name)
-            new = self._walk(value, counts)
+            new = rebuild(value)
             if new is not value:
                 changes[name] = new
-        metadata = record.metadata
-        new_metadata = {
-            key: value if key == METADATA_KEY else self._walk(value, counts)
-            for key, value in metadata.items()
-        }
-        attempt = record.attempt
-        if attempt is not None and "errors" in attempt:
-            errors = attempt["errors"]
-            new_errors = self._walk(errors, counts)
-            if new_errors is not errors:
-                changes["attempt"] = {**attempt, "errors": new_errors}
-        if not counts:
-            return record
+        metadata: dict[str, Any] = {}
+        for key, value in record.metadata.items():
+            new_key = rebuild(key)
+            _put(metadata, new_key, value if key in _OPAQUE_METADATA else rebuild(value))
         merged = dict(metadata.get(METADATA_KEY) or {})
         for kind, count in counts.items():
             merged[kind] = merged.get(kind, 0) + count
-        new_metadata[METADATA_KEY] = merged
-        changes["metadata"] = new_metadata
+        metadata[METADATA_KEY] = merged
+        changes["metadata"] = metadata
         return dataclasses.replace(record, **changes)
 
-    def _might_match(self, text: str) -> bool:
-        quick = self._quick
-        if quick is not None:
-            return quick.search(text) is not None
-        return any(regex.search(text) for _, regex, _ in self._compiled)
+    def _engine(self) -> _Engine:
+        engine = self._compiled
+        if engine is None:
+            engine = self._compiled = _Engine(self._kinds, self._prefilter)
+        return engine
 
-    def _substitute(
-        self,
-        text: str,
-        kind: str,
-        regex: re.Pattern[str],
-        validator: Validator | None,
-        counts: dict[str, int],
-    ) -> str:
-        replacement = self._replacements[kind]
-        found = 0
+    def _redact(self, texts: list[str], counts: dict[str, int]) -> dict[int, str]:
+        """Redact strings together: the index and new text of each one that changed.
 
-        def replace(match: re.Match[str]) -> str:
-            nonlocal found
-            if validator is not None and not validator(match.group()):
-                return match.group()
-            found += 1
-            return replacement
+        The strings are joined by line breaks and read as one text, then each match
+        is handed back to the string it falls in. A line break stands where a string
+        starts or ends, for every pattern's context, so each string comes out as it
+        would on its own; a match across a line break (a private key's lines) sends
+        the strings it touches to be read one by one.
+        """
+        if not texts:
+            return {}
+        engine = self._engine()
+        if engine.python:
+            return {
+                i: new
+                for i, text in enumerate(texts)
+                if (new := self._redact_one(engine, text, counts)) is not text
+            }
+        joined = texts[0] if len(texts) == 1 else "\n".join(texts)
+        if engine.prefilter is not None and not engine.prefilter(joined):
+            return {}
+        # A line break before the first string too: see `_Engine.scan`.
+        ascii = joined.isascii()
+        if ascii:
+            data = ("\n" + joined).encode("ascii")
+            lengths = [len(text) for text in texts]
+        else:
+            parts = [text.encode("utf-8", "surrogatepass") for text in texts]
+            data = b"\n".join([b"", *parts])
+            lengths = [len(part) for part in parts]
+        found = engine.scan(data, ascii)
+        if not found:
+            return {}
+        starts = []
+        at = 1
+        for length in lengths:
+            starts.append(at)
+            at += length + 1
+        by_text: dict[int, list[tuple[int, int, int]]] = {}
+        alone: set[int] = set()
+        for start, end, kind in found:
+            i = bisect.bisect_right(starts, start) - 1
+            if end <= starts[i] + lengths[i]:
+                by_text.setdefault(i, []).append((start - starts[i], end - starts[i], kind))
+            else:
+                alone.update(range(i, bisect.bisect_right(starts, end - 1)))
+        changed = {}
+        for i, matches in by_text.items():
+            if i not in alone:
+                piece = data[starts[i] : starts[i] + lengths[i]]
+                changed[i] = _replace(piece, matches, self._kinds, counts)
+        for i in alone:
+            new = self._redact_one(engine, texts[i], counts)
+            if new is not texts[i]:
+                changed[i] = new
+        return changed
 
-        text = regex.sub(replace, text)
-        if found:
-            counts[kind] = counts.get(kind, 0) + found
-        return text
-
-    def _walk(self, value: Any, counts: dict[str, int]) -> Any:
-        # Returns the same object when nothing inside it changed.
-        if isinstance(value, str):
-            new, found = self.redact(value)
-            if not found:
-                return value
-            for kind, count in found.items():
-                counts[kind] = counts.get(kind, 0) + count
-            return new
-        if isinstance(value, Mapping):
-            items = {key: self._walk(item, counts) for key, item in value.items()}
-            if all(items[key] is item for key, item in value.items()):
-                return value
-            return items
-        if isinstance(value, (list, tuple)):
-            walked = [self._walk(item, counts) for item in value]
-            if all(new is old for new, old in zip(walked, value, strict=True)):
-                return value
-            return walked if isinstance(value, list) else tuple(walked)
-        return value
+    def _redact_one(self, engine: _Engine, text: str, counts: dict[str, int]) -> str:
+        if engine.prefilter is not None and not engine.prefilter(text):
+            return text
+        data = b"\n" + text.encode("utf-8", "surrogatepass")
+        found = engine.scan(data, text.isascii()) if engine.searching else []
+        new = _replace(data, found, self._kinds, counts)[1:] if found else text
+        for index, regex in engine.python:
+            new = _python_pass(new, regex, self._kinds[index], counts)
+        return text if new == text else new
 
 
 def redact_text(
@@ -211,31 +289,546 @@ def redact_text(
     return patterns.redact(text)
 
 
-def _combine(regexes: list[re.Pattern[str]]) -> re.Pattern[str] | None:
-    # One search over the text decides whether any pattern can match at all.
-    if not regexes or len({regex.flags for regex in regexes}) != 1:
-        return None
+# -- the strings of a record ------------------------------------------------------------
+
+# The record's own text fields, and the fields holding nested values; every string in
+# them is redacted, dictionary keys included.
+_TEXT_FIELDS = (
+    "name", "error_type", "error_message", "service", "model", "provider",
+    "prompt_name", "prompt_version", "price_table", "finish_reason",
+)  # fmt: skip
+_NESTED_FIELDS = ("tags", "input", "output", "attempt", "limits")
+# Metadata values that are ids or llmguard's own counts, never text to redact.
+_OPAQUE_METADATA = frozenset({METADATA_KEY, "otel.parent_span_id"})
+# An integer below this cannot be a card (13 digits or more) or phone number (10 or more).
+_BIG_INT = 10**9
+
+
+def _collect(value: Any, out: list[str]) -> None:
+    """Append each string in ``value`` to ``out``, in the order `_Rebuild` visits them.
+
+    An integer of ten digits or more counts as its digits.
+    """
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _collect(key, out)
+            _collect(item, out)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect(item, out)
+    elif type(value) is int and value >= _BIG_INT:
+        out.append(str(value))
+
+
+class _Rebuild:
+    """Rebuilds values with their changed strings, visiting them as `_collect` does.
+
+    A value none of whose strings changed comes back as the same object; an integer
+    whose digits were redacted becomes the redacted text.
+    """
+
+    __slots__ = ("_changed", "_next")
+
+    def __init__(self, changed: dict[int, str]) -> None:
+        self._changed = changed
+        self._next = 0
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str) or (type(value) is int and value >= _BIG_INT):
+            index = self._next
+            self._next = index + 1
+            return self._changed.get(index, value)
+        if isinstance(value, Mapping):
+            items: dict[Any, Any] = {}
+            same = True
+            for key, item in value.items():
+                new_key = self(key)
+                new_item = self(item)
+                same = same and new_key is key and new_item is item
+                _put(items, new_key, new_item)
+            return value if same else items
+        if isinstance(value, (list, tuple)):
+            walked = [self(item) for item in value]
+            if all(new is old for new, old in zip(walked, value, strict=True)):
+                return value
+            return walked if isinstance(value, list) else tuple(walked)
+        return value
+
+
+def _put(items: dict[Any, Any], key: Any, value: Any) -> None:
+    """``items[key] = value``, with a suffix on a key already there (a redacted one)."""
+    if key in items:
+        n = 2
+        while f"{key} ({n})" in items:
+            n += 1
+        key = f"{key} ({n})"
+    items[key] = value
+
+
+def _replace(
+    data: bytes, found: list[tuple[int, int, int]], kinds: tuple[_Kind, ...], counts: dict[str, int]
+) -> str:
+    """``data`` with each value found replaced, as text; adds to ``counts``."""
+    pieces = []
+    last = 0
+    for start, end, index in found:
+        kind = kinds[index]
+        pieces.append(data[last:start])
+        pieces.append(kind.replacement)
+        last = end
+        counts[kind.name] = counts.get(kind.name, 0) + 1
+    pieces.append(data[last:])
+    return b"".join(pieces).decode("utf-8", "surrogatepass")
+
+
+# -- the search -------------------------------------------------------------------------
+
+
+class _Engine:
+    """The kinds of a `Patterns`, compiled: RE2 for those it runs, `re` for the others.
+
+    `scan` finds the values to replace in one left-to-right pass; ``python`` holds the
+    kinds RE2 cannot compile, for passes of their own.
+    """
+
+    __slots__ = (
+        "_alternatives", "_kinds", "_searches", "_starts", "prefilter", "python", "validators",
+    )  # fmt: skip
+
+    def __init__(self, kinds: tuple[_Kind, ...], prefilter: re.Pattern[str] | str | None) -> None:
+        self.validators = tuple(kind.validator for kind in kinds)
+        self._starts = tuple(kind.starts for kind in kinds)
+        alternatives: list[tuple[int, str]] = []
+        python: list[tuple[int, re.Pattern[str]]] = []
+        for index, kind in enumerate(kinds):
+            source = _re2_source(kind.source, kind.flags)
+            if source is not None and _compiles(_alternative(source, "s")):
+                alternatives.append((index, source))
+            else:
+                python.append((index, re.compile(kind.source, kind.flags)))
+        self._alternatives = tuple(alternatives)
+        self.python = tuple(python)
+        self._searches: dict[int, _Search | None] = {}
+        self._kinds: dict[int, Any] = {}
+        if alternatives:
+            self.search(0)
+        self.prefilter = None if prefilter is None else _search_function(prefilter)
+
+    @property
+    def searching(self) -> bool:
+        """Whether RE2 runs any kind."""
+        return bool(self._alternatives)
+
+    def search(self, hidden: int) -> _Search | None:
+        """The regexes of the kinds not in the bit set ``hidden`` (compiled once)."""
+        if hidden in self._searches:
+            return self._searches[hidden]
+        kept = [(i, source) for i, source in self._alternatives if not hidden >> i & 1]
+        search = self._searches[hidden] = _Search(kept, self._starts) if kept else None
+        return search
+
+    def scan(self, data: bytes, ascii: bool) -> list[tuple[int, int, int]]:
+        """The values to replace in ``data`` (UTF-8), as ``(start, end, kind)`` in order.
+
+        ``data`` starts with a line break, so that a value at the start of a text meets
+        the same context as one after a line break: RE2 reads a pattern's own start of
+        text ``^`` as no character at all, where a context that matches a character
+        makes the match start one earlier, and so win over other kinds that match from
+        the next character.
+
+        A match its validator rejects hides the matches of its kind that start inside
+        it (``0000 0000 0000`` in a rejected ``0000 0000 0000 0000``), as a search for
+        that kind alone would skip past it: until the search passes its end, the kind
+        is left out of the regex, and the kinds after it may match at the same place.
+        Each search starts where the last one stopped, or at the start of a rejected
+        match, and an answer already known is not searched again (a kind hidden once
+        more, further on), so the text is read a bounded number of times whatever it
+        holds: the pass is linear.
+        """
+        found: list[tuple[int, int, int]] = []
+        validators = self.validators
+        size = len(data)
+        view = memoryview(data)
+        buffer: Any = data
+        base = 0  # where ``buffer`` starts in ``data``: right after the last value
+        pos = 0  # where the next search starts in ``buffer``
+        # kind -> where in ``data`` it may match again, and where in ``buffer`` its
+        # rejected match started
+        hidden: dict[int, tuple[int, int]] = {}
+        bits = 0  # the kinds hidden, as bits
+        known: dict[int, tuple[int, tuple[int, int] | None]] = {}  # bits -> from, match
+        everything = search = self.search(0)
+        if everything is None:  # no kind for RE2: nothing to find
+            return found
+        while True:
+            if hidden:
+                here = base + pos
+                bits = 0
+                nearest = size
+                for kind, (again, _) in list(hidden.items()):
+                    if again <= here:
+                        del hidden[kind]
+                    else:
+                        bits |= 1 << kind
+                        nearest = min(nearest, again)
+            if hidden:
+                search = self.search(bits)
+                last = known.get(bits)
+                span: tuple[int, int] | None
+                if last is not None and last[0] <= pos and (last[1] is None or last[1][0] >= pos):
+                    span = last[1]
+                else:
+                    span = None
+                    if search is not None:
+                        start, end = search.find(buffer, pos, size - base)
+                        if start >= 0:
+                            span = start, end
+                    known[bits] = pos, span
+                if search is None or span is None or span[0] >= nearest - base:
+                    pos = nearest - base  # a hidden kind may match from there: look first
+                    continue
+                start, end = span
+            else:
+                bits = 0
+                search = everything
+                start, end = search.find(buffer, pos, size - base)
+                if start < 0:
+                    return found
+            kind, a, b = search.read(buffer, start, end, ascii)
+            validator = validators[kind]
+            if a < b and (
+                validator is None
+                or validator(data[base + a : base + b].decode("utf-8", "surrogatepass"))
+            ):
+                if hidden:
+                    # This value cuts the rejected matches it falls in: what comes
+                    # before it is read again with it as a boundary, and what comes
+                    # after is free again, as a second pass over the text would see.
+                    found.extend(self._before(view[base : base + a], hidden, base))
+                    hidden.clear()
+                found.append((base + a, base + b, kind))
+                # The next value may start right here: a buffer starting here makes this
+                # the start of the text, where every pattern's context is met.
+                base += b
+                buffer = view[base:]
+                pos = 0
+                known.clear()
+                continue
+            # Rejected: the kinds after it may match here, this kind again from its last
+            # character (the context of what follows it) on.
+            again = max(b - 1, start + 1)
+            last = known.get(bits | 1 << kind)
+            if last is not None and last[0] <= start and (last[1] is None or last[1][0] >= again):
+                # A search with this kind hidden too already found nothing before: go on
+                # from its end at once (dense near misses, such as cards that fail Luhn).
+                pos = again
+                continue
+            hidden[kind] = base + again, start
+            pos = start
+
+    def _before(
+        self, head: Any, hidden: dict[int, tuple[int, int]], base: int
+    ) -> list[tuple[int, int, int]]:
+        """The values of the rejected matches' kinds in ``head``, from where each started.
+
+        ``head`` ends where an accepted value starts, which stands for its boundary.
+        """
+        found: list[tuple[int, int, int]] = []
+        last = 0
+        for kind, (_, start) in sorted(hidden.items(), key=lambda item: item[1][1]):
+            if start < last:
+                continue
+            regex, group = self._alone(kind)
+            a, b = regex.Match(_RE2.anchor_start, head, start, len(head))[group]
+            validator = self.validators[kind]
+            if a < b and (
+                validator is None or validator(bytes(head[a:b]).decode("utf-8", "surrogatepass"))
+            ):
+                found.append((base + a, base + b, kind))
+                last = b
+        return found
+
+    def _alone(self, kind: int) -> tuple[Any, int]:
+        """The RE2 regex of one kind, with its value as a group, and that group."""
+        regex = self._kinds.get(kind)
+        if regex is None:
+            source = dict(self._alternatives)[kind]
+            regex = self._kinds[kind] = _compile(_alternative(source, "s"), True)
+        return regex, dict(regex.NamedCapturingGroups())[b"s"]
+
+
+class _Search:
+    """The regexes that find, then read, the values of some kinds.
+
+    `find` is RE2 with no capturing group: where the next match starts and ends, in a
+    DFA pass. Which kind matched there, and where its value lies in the match, `read`
+    asks Python's `re`, anchored at that start, bounded to the match and given only the
+    kinds whose values can start with the character after it: a few times cheaper than
+    RE2 filling in groups, and bounded work, since `re` reads at most `_READ_BY_RE`
+    characters. RE2's groups decide a longer match, and whatever `re` cannot tell the
+    same (text that is not ASCII, a pattern it reads otherwise).
+    """
+
+    __slots__ = ("_find", "_groups", "_kept", "_readers", "_starts", "_whole")
+
+    def __init__(
+        self, kept: list[tuple[int, str]], starts: tuple[frozenset[int] | None, ...]
+    ) -> None:
+        self._kept = kept
+        self._starts = starts
+        self._find = _compile("|".join(_unnamed(_alternative(s, "s")) for _, s in kept), False)
+        self._groups: tuple[Any, tuple[tuple[int, int], ...]] | None = None
+        self._whole = _Reader.of(kept)
+        # by the byte after a match's start: its value's first byte, past the context
+        self._readers: dict[int, _Reader | None] = {}
+
+    def find(self, buffer: Any, pos: int, end: int) -> tuple[int, int]:
+        """Where the leftmost match in ``buffer[pos:end]`` starts and ends: -1 if none."""
+        span: tuple[int, int] = self._find.Match(_RE2.unanchored, buffer, pos, end)[0]
+        return span
+
+    def read(self, buffer: Any, start: int, end: int, ascii: bool) -> tuple[int, int, int]:
+        """The kind of the match at ``start`` (ending at ``end``), and its value's span."""
+        if ascii and end - start <= _READ_BY_RE:
+            # Past the start of the buffer, a pattern whose values' first bytes are
+            # known matched a character of context first.
+            reader = self._whole
+            if start and start + 1 < end:
+                first = buffer[start + 1]
+                reader = self._readers.get(first, _MISSING)
+                if reader is _MISSING:
+                    reader = self._readers[first] = self._reader(first)
+            if reader is not None:
+                # Two characters past the end: no match RE2 did not find ends there.
+                match = reader.regex.match(buffer, start, min(end + 2, len(buffer)))
+                if match is not None and match.end() == end and match.lastindex is not None:
+                    kind = reader.kinds[match.lastindex]
+                    a, b = match.span(reader.values[kind])
+                    return kind, a, b
+        if self._groups is None:
+            regex = _compile("|".join(_alternative(s, f"s{i}") for i, s in self._kept), True)
+            names = dict(regex.NamedCapturingGroups())
+            self._groups = regex, tuple((names[f"s{i}".encode()], i) for i, _ in self._kept)
+        regex, groups = self._groups
+        spans = regex.Match(_RE2.anchor_start, buffer, start, len(buffer))
+        for group, kind in groups:
+            a, b = spans[group]
+            if a >= 0:
+                return kind, a, b
+        raise AssertionError("RE2 matched no kind")  # pragma: no cover
+
+    def _reader(self, first: int) -> _Reader | None:
+        kept = [(i, s) for i, s in self._kept if (f := self._starts[i]) is None or first in f]
+        if len(kept) == len(self._kept):
+            return self._whole
+        for other in self._readers.values():
+            if other is not None and other.kept == kept:
+                return other
+        return _Reader.of(kept) if kept else None
+
+
+class _Reader(NamedTuple):
+    """A Python regex of some kinds, each a group around its own groups."""
+
+    kept: list[tuple[int, str]]
+    regex: re.Pattern[bytes]
+    kinds: dict[int, int]  # the group of a kind's whole match -> the kind
+    values: dict[int, int]  # kind -> the group of its value
+
+    @classmethod
+    def of(cls, kept: list[tuple[int, str]]) -> _Reader | None:
+        """The reader of ``kept``, or ``None`` if `re` cannot compile them."""
+        try:
+            wrapped = "|".join(f"(?P<a{i}>{_alternative(s, f's{i}')})" for i, s in kept)
+            regex = re.compile(wrapped.encode("utf-8"))
+        except (re.error, OverflowError, RecursionError):
+            return None
+        kinds = {regex.groupindex[f"a{i}"]: i for i, _ in kept}
+        values = {i: regex.groupindex[f"s{i}"] for i, _ in kept}
+        return cls(kept, regex, kinds, values)
+
+
+_MISSING: Any = object()
+_READ_BY_RE = 256  # the longest match `_Search.read` asks Python's re about
+
+
+class _RE2:
+    """google-re2, imported at the first pattern compiled: not at `import llmguard`."""
+
+    unanchored: Any = None
+    anchor_start: Any = None
+
+
+def _compile(source: str, capture: bool) -> Any:
+    """An RE2 regex: the binding's own object, whose `Match` takes a buffer and bounds.
+
+    Raises:
+        re2.error: RE2 cannot compile ``source``.
+    """
+    import re2  # google-re2 has no type stubs: it is Any here
+    from re2 import _re2
+
+    if _RE2.unanchored is None:
+        _RE2.unanchored = _re2.RE2.Anchor.UNANCHORED
+        _RE2.anchor_start = _re2.RE2.Anchor.ANCHOR_START
+    options = re2.Options()
+    options.max_mem = 4 << 20  # bounds each regex's memory, its DFA's cache included
+    options.log_errors = False
+    options.never_capture = not capture
+    regex = _re2.RE2(source.encode("utf-8"), options)
+    if not regex.ok():
+        raise re2.error(regex.error())
+    return regex
+
+
+def _compiles(source: str) -> bool:
+    import re2
+
     try:
-        return re.compile("|".join(f"(?:{r.pattern})" for r in regexes), regexes[0].flags)
-    except re.error:
+        _compile(source, True)
+    except re2.error:
+        return False
+    return True
+
+
+def _source(regex: re.Pattern[str] | str) -> tuple[str, int]:
+    if isinstance(regex, re.Pattern):
+        return regex.pattern, regex.flags
+    if not isinstance(regex, str):
+        raise TypeError(f"a pattern must be a str regex, not {regex!r}")
+    return regex, 0
+
+
+def _re2_source(source: str, flags: int) -> str | None:
+    """``source`` with ``flags`` written inline, or ``None`` when RE2 has no such flag."""
+    if flags & re.VERBOSE:
         return None
+    inline = "".join(
+        letter
+        for flag, letter in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
+        if flags & flag
+    )
+    return f"(?{inline}:{source})" if inline else source
 
 
-def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+def _alternative(source: str, name: str) -> str:
+    """``source`` as an alternative of a combined regex, its value in group ``name``."""
+    marker = f"(?P<{SECRET_GROUP}>"
+    at = source.find(marker)
+    while at > 0 and _escaped(source, at):
+        at = source.find(marker, at + 1)
+    if at < 0:
+        return f"(?P<{name}>{source})"
+    return f"(?:{source[:at]}(?P<{name}>{source[at + len(marker) :]})"
+
+
+def _unnamed(source: str) -> str:
+    """``source`` with plain groups for its named ones.
+
+    RE2's ``never_capture`` option leaves named groups capturing, and filling in any
+    group costs a search several times over.
+    """
+    out = []
+    i = 0
+    in_class = False
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            out.append(source[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            opening = 2 if source.startswith("[^", i) else 1
+            if source[i + opening : i + opening + 1] == "]":  # a ] first is literal
+                opening += 1
+            out.append(source[i : i + opening])
+            i += opening
+            continue
+        elif source.startswith(("(?P<", "(?<"), i):
+            name_at = source.index("<", i) + 1
+            close = source.find(">", name_at)
+            if close > name_at and source[name_at:close].isidentifier():
+                out.append("(")
+                i = close + 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _escaped(source: str, at: int) -> bool:
+    backslashes = 0
+    while at > backslashes and source[at - backslashes - 1] == "\\":
+        backslashes += 1
+    return backslashes % 2 == 1
+
+
+def _search_function(prefilter: re.Pattern[str] | str) -> Callable[[str], bool]:
+    """Whether ``prefilter`` finds something in a text: by RE2 when it can."""
+    source, flags = _source(prefilter)
+    inline = _re2_source(source, flags)
+    if inline is not None and _compiles(inline):
+        regex = _compile(inline, False)
+
+        def search(text: str) -> bool:
+            data = text.encode("utf-8", "surrogatepass")
+            return bool(regex.Match(_RE2.unanchored, data, 0, len(data))[0][0] >= 0)
+
+        return search
+    compiled = re.compile(source, flags)
+    return lambda text: compiled.search(text) is not None
+
+
+def _python_pass(text: str, regex: re.Pattern[str], kind: _Kind, counts: dict[str, int]) -> str:
+    """One `re` pass of a kind RE2 cannot run."""
+    replacement = kind.replacement.decode("utf-8", "surrogatepass")
+    validator = kind.validator
+    secret = SECRET_GROUP in regex.groupindex
+    found = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal found
+        whole = match.group()
+        start, end = match.span(SECRET_GROUP) if secret else match.span()
+        if start < 0 or start == end:
+            return whole
+        if validator is not None and not validator(match.string[start:end]):
+            return whole
+        found += 1
+        offset = match.start()
+        return whole[: start - offset] + replacement + whole[end - offset :]
+
+    text = regex.sub(replace, text)
+    if found:
+        counts[kind.name] = counts.get(kind.name, 0) + found
+    return text
+
+
+# -- the default patterns ---------------------------------------------------------------
+
+# The validators read the value (ASCII, by the patterns) with bytes methods that run in
+# C: dense text can hold a candidate every few characters.
+_NOT_DIGITS = b" .-()+"
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # Luhn: 2d, less 9 past 9
+_DIGITS = frozenset("0123456789")
+_DIGIT = re.compile("[0-9]")
+
+
+def _digits(text: str) -> bytes:
+    return text.encode().translate(None, _NOT_DIGITS)
 
 
 def _luhn(text: str) -> bool:
     digits = _digits(text)
-    if len(set(digits)) == 1:
+    if digits.count(digits[:1]) == len(digits):
         return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    doubled = sum(digits[-2::-2].translate(_DOUBLED))
+    return (sum(digits[-1::-2]) + doubled - 48 * len(digits)) % 10 == 0
 
 
 def _iban(text: str) -> bool:
@@ -247,56 +840,121 @@ def _iban(text: str) -> bool:
 
 
 def _bearer(text: str) -> bool:
-    token = text.split(None, 1)[1]
-    return any(not ch.isalpha() for ch in token.rstrip("=").strip("._~+/-"))
+    token = text.split(None, 1)[1].rstrip("=").strip("._~+/-")
+    return bool(token) and not token.isalpha()
 
 
 def _phone(text: str) -> bool:
+    if text.startswith("+"):  # the first of a chain glued by + must be a number
+        return 8 <= len(_digits(text[1:].split("+", 1)[0])) <= 15
     count = len(_digits(text))
-    if text.startswith("+"):
-        return 8 <= count <= 15
     if text.startswith("0"):
         # National European forms: one kind of separator throughout, 9 to 12 digits.
-        separators = {ch for ch in text if not ch.isdigit()}
-        return 9 <= count <= 12 and len(separators) <= 1
-    return count == 10
+        return 9 <= count <= 12 and len(set(text) - _DIGITS) <= 1
+    return count == 10 or text.isdigit()  # North American, or a line of digits alone
 
 
-_A = re.ASCII
+def _ssn(text: str) -> bool:
+    area, group, serial = text.split("-")
+    never_issued = area in ("000", "666") or group == "00" or serial == "0000"
+    return not never_issued and len(set(area + group + serial)) > 1
 
-# Patterns start with their literal text where they have one, and check what comes
-# before it in a lookbehind after it, so that the regex engine can skip ahead fast.
 
-_API_KEY = r"sk-(?<![\w-]sk-)(?=[\w-]*\d)[\w-]{20,}"
-_AWS_KEY = r"A[KS]IA(?<![A-Za-z0-9]A[KS]IA)[A-Z0-9]{16}(?![A-Za-z0-9])"
-_JWT = r"eyJ(?<![\w-]eyJ)[\w-]{8,}\.[\w-]{8,}\.[\w-]*"
-_BEARER = r"[Bb]earer(?<!\w[Bb]earer)[ \t]+[\w.~+/-]{6,}=*"
-_EMAIL = r"(?<![\w.%+-])[\w.%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?![\w-])"
-_IBAN = r"[A-Z]{2}(?<!\w[A-Z]{2})\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?!\w)"
-_CARD = r"\d(?<![\w-]\d)(?:[ -]?\d){12,18}(?![\w-])"
+def _has_digit(text: str) -> bool:
+    return _DIGIT.search(text) is not None
+
+
+# RE2 syntax, read by Python's re the same way. RE2 has no lookaround, so the context a
+# value needs is matched too and the value is the group named secret: "(?:^|[^\w-])"
+# before one reads "at the start of the text, or after a character that is neither a
+# word character nor a dash", and "(?:$|[^\w-])" after one likewise. A value whose
+# context is wrong is not one (sk-learn in task-sk-learn-..., digits inside a longer
+# number); a context of its own before every value also keeps redaction idempotent.
+
+_PRIVATE_KEY = (
+    r"(?:^|\W)(?P<secret>-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:[A-Za-z0-9+/=\r\n\t ]|\\[rnt]|(?:Proc-Type|DEK-Info|Comment|Version|Hash):[^\r\n\\]*)*"
+    r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
+    # PuTTY key files: the lines after "Private-Lines: N" are the key.
+    r"|Private-Lines:(?:[A-Za-z0-9+/=\r\n\t ]|\\[rnt])*)"
+)
+_API_KEY = r"(?:^|[^\w-])(?P<secret>sk-[\w-]{20,})"
+_STRIPE_KEY = r"(?:^|[^\w-])(?P<secret>(?:[rs]k_(?:live|test)_|whsec_)[0-9A-Za-z]{16,})"
+_GITHUB_TOKEN = r"(?:^|[^\w-])(?P<secret>gh[oprsu]_[0-9A-Za-z]{36,}|github_pat_\w{22,})"
+_SLACK_TOKEN = (
+    r"(?:^|[^\w-])(?P<secret>(?:xox[abeoprs]|xapp)-[0-9A-Za-z-]{10,}"
+    r"|xoxe\.xox[a-z]-[0-9A-Za-z-]{10,}"
+    r"|(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[\w/+-]{10,})"
+)
+_GOOGLE_API_KEY = r"(?:^|[^\w-])(?P<secret>AIza[\w-]{35,})"
+_AWS_KEY = r"(?:^|[^A-Za-z0-9])(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
+# Three parts or more (five when encrypted), or two when the second is JSON too (unsigned).
+_JWT = r"(?:^|[^\w-])(?P<secret>eyJ[\w-]{8,}\.(?:eyJ[\w-]{5,}|[\w-]{8,}\.[\w-]*)(?:\.[\w-]*)*)"
+_BEARER = r"(?:^|\W)(?P<secret>[Bb]earer[ \t]+[\w.~+/-]{6,}=*)"
+# The local part is at most 64 characters, as RFC 5321 has it. Unbounded, a search for
+# the next value could not stop before the end of a long run of such characters.
+_EMAIL = r"(?:^|[^\w.%+-])(?P<secret>[\w.%+-]{1,64}@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})(?:$|[^\w-])"
+_IBAN = r"(?:^|\W)(?P<secret>[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?)(?:$|\W)"
+_SSN = r"(?:^|[^\w-])(?P<secret>\d{3}-\d{2}-\d{4})(?:$|[^\w-])"
+# The groupings cards are printed in: 13 to 19 digits together; 4-6-5 and 4-6-4;
+# 4-4-4-4, or 4-4-4-4-3 when the shorter reading fails the Luhn check; 4-4-4-1 to
+# 4-4-4-3. A looser grouping would join a card to the digits printed after it (an
+# expiry date, a phone number) into a number that fails the check.
+_CARD = (
+    r"(?:^|[^\w-])(?P<secret>\d{13,19}|\d{4}[ -]\d{6}[ -]\d{4,5}"
+    r"|\d{4}(?:[ -]\d{4}){3}(?:[ -]\d{3})??|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,3})(?:$|[^\w-])"
+)
 _PHONE = (
-    r"(?:"
-    # International: +country code, then groups after separators or in parentheses.
-    r"\+(?<![\w+.-]\+)(?:\d{7,15}|\d{1,3}(?:[ .-]?\(\d{1,5}\)[ .-]?\d{1,10}|[ .-]\d{1,10}){1,6})"
+    r"(?:^|[^\w+.-])(?P<secret>"
+    # International: +country code, then groups after separators or in parentheses;
+    # what is glued to it by another + is part of it, so a chain is one value.
+    r"\+(?:\d{7,15}|\d{1,3}(?:[ .-]?\(\d{1,5}\)[ .-]?\d{1,10}|[ .-]\d{1,10}){1,6})"
+    r"(?:\+[\d .()-]{0,24}\d)*"
     # North American: (415) 555-2671, 415-555-2671, 415.555.2671, 415 555 2671.
-    r"|(?:\((?<![\w+.-]\()\d{3}\)[ ]?|\d(?<![\w+.-]\d)\d{2}[ .-])\d{3}[ .-]\d{4}"
+    r"|(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}"
     # National European forms with a leading 0: 020 7946 0958, 06 12 34 56 78.
-    r"|0(?<![\w+.-]0)\d{1,4}(?:[ .-]\d{2,8}){1,4}"
-    r")(?![\w-]|\.\d)"
+    r"|0\d{1,4}(?:[ .-]\d{2,8}){1,4}"
+    # A line that is a number alone (a field holding just the number, an integer's
+    # digits): North American, or international without its +.
+    r"|(?m:^)(?:1?[2-9]\d{2}[2-9]\d{6}|[2-9]\d{10,12})(?m:$)"
+    r")(?:$|[^\w-])"
 )
 
-DEFAULT = Patterns(
+DEFAULT = Patterns.__new__(Patterns)
+DEFAULT._setup(  # compiled at the first use, not at `import llmguard`
     {
-        "api_key": re.compile(_API_KEY, _A),
-        "aws_access_key": re.compile(_AWS_KEY, _A),
-        "jwt": re.compile(_JWT, _A),
-        "bearer_token": (re.compile(_BEARER, _A), _bearer),
-        "email": re.compile(_EMAIL, _A),
-        "iban": (re.compile(_IBAN, _A), _iban),
-        "card": (re.compile(_CARD, _A), _luhn),
-        "phone": (re.compile(_PHONE, _A), _phone),
+        "private_key": _PRIVATE_KEY,
+        "api_key": (_API_KEY, _has_digit),
+        "stripe_key": _STRIPE_KEY,
+        "github_token": _GITHUB_TOKEN,
+        "slack_token": _SLACK_TOKEN,
+        "google_api_key": _GOOGLE_API_KEY,
+        "aws_access_key": _AWS_KEY,
+        "jwt": _JWT,
+        "bearer_token": (_BEARER, _bearer),
+        "email": _EMAIL,
+        "iban": (_IBAN, _iban),
+        "ssn": (_SSN, _ssn),
+        "card": (_CARD, _luhn),
+        "phone": (_PHONE, _phone),
     },
-    # Every default kind needs a digit, an @, or one of these words to match.
-    prefilter=re.compile(r"[0-9@]|eyJ|[Bb]earer|A[KS]IA"),
+    "[{kind}]",
+    None,
+    {
+        "private_key": "-P",
+        "api_key": "s",
+        "stripe_key": "rsw",
+        "github_token": "g",
+        "slack_token": "xh",
+        "google_api_key": "A",
+        "aws_access_key": "A",
+        "jwt": "e",
+        "bearer_token": "Bb",
+        "email": string.ascii_letters + string.digits + "_.%+-",
+        "iban": string.ascii_uppercase,
+        "ssn": string.digits,
+        "card": string.digits,
+        "phone": "+(" + string.digits,
+    },
 )
-"""The default redactor: API keys, bearer tokens, JWTs, emails, phones, cards, IBANs."""
+"""The default redactor: keys, tokens, private keys, emails, phones, SSNs, cards, IBANs."""
