@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 from typing import Any
@@ -64,10 +63,15 @@ def test_snapshot_renders_unknown_objects_as_type_name() -> None:
     assert snapshot({"obj": Opaque(), "ok": 1}) == {"obj": "<Opaque>", "ok": 1}
 
 
-def test_snapshot_renders_bytes_as_base64() -> None:
-    """Bytes become their base64 text."""
-    data = b"\x00\xffbinary"
-    assert snapshot({"blob": data}) == {"blob": base64.b64encode(data).decode()}
+def test_snapshot_renders_bytes_as_their_text() -> None:
+    """Bytes become their UTF-8 text, other bytes U+FFFD; never base64."""
+    key = b"token sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
+    assert snapshot({"blob": b"\x00\xffbinary", "key": key, "t": ("caf\u00e9".encode(),)}) == {
+        "blob": "\x00\ufffdbinary",
+        "key": key.decode(),
+        "t": ["caf\u00e9"],
+    }
+    assert snapshot({1: b"\xff" + key}) == {"1": "\ufffd" + key.decode()}
 
 
 @pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
@@ -253,6 +257,16 @@ _nested = st.recursive(
 def test_snapshot_equals_pydantic_cores_jsonable_form(value: Any) -> None:
     """The plain-Python copy gives what pydantic-core would, for every mix of values."""
     expected = pydantic_core.to_jsonable_python(
-        value, fallback=lambda v: f"<{type(v).__name__}>", bytes_mode="base64", inf_nan_mode="null"
+        _bytes_as_text(value), fallback=lambda v: f"<{type(v).__name__}>", inf_nan_mode="null"
     )
     assert pydantic_core.to_json(snapshot(value)) == pydantic_core.to_json(expected)
+
+
+def _bytes_as_text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {key: _bytes_as_text(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_bytes_as_text(item) for item in value]
+    return value

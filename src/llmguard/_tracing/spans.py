@@ -88,6 +88,26 @@ _RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
 _STATUSES = frozenset(get_args(Status))
 _TRACE_KINDS = frozenset(get_args(RecordKind)) - {"internal", "feedback"}
 _MAX_ERROR_CHARS = 2000
+# An error message is cut here, on the caller's thread, and redacted later: a cut through
+# a secret can leave a head no pattern recognises (``jane.doe@example.c``). So the cut
+# also drops the run of characters secrets are made of that ends at it (spaces included,
+# for grouped numbers), up to this many: what could be such a head. A longer run keeps
+# a head long enough to be recognised (a key, a JWT, a private key's first lines).
+_CUT_MARGIN = 256
+_SECRET_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.%+@~=/()-:\\ \t"
+)
+
+
+def _cut(message: str) -> str:
+    """``message`` cut to `_MAX_ERROR_CHARS`, keeping no head of a secret at the cut."""
+    if len(message) <= _MAX_ERROR_CHARS:
+        return message
+    end = _MAX_ERROR_CHARS - 1  # room for the ellipsis
+    floor = end - _CUT_MARGIN
+    while end > floor and message[end - 1] in _SECRET_CHARACTERS:
+        end -= 1
+    return message[:end] + "…"
 
 
 def error_type_name(exc: BaseException) -> str:
@@ -326,7 +346,7 @@ class Span:
             raise ConfigurationError(f"status must be one of {sorted(_STATUSES)}, not {status!r}")
         self.status = status
         if message is not None:
-            self.error_message = message[:_MAX_ERROR_CHARS]
+            self.error_message = _cut(message)
 
     def record_exception(self, exc: BaseException) -> None:
         """Mark the span failed with ``exc``'s type and message."""
@@ -336,7 +356,7 @@ class Span:
             message = str(exc)
         except Exception:
             message = safe_repr(exc)
-        self.error_message = message[:_MAX_ERROR_CHARS]
+        self.error_message = _cut(message)
 
     def set_input(self, value: Any) -> None:
         """Capture the span's input (when content capture is on)."""
