@@ -1,0 +1,214 @@
+"""Attacks on redaction: a secret hidden anywhere in a record reaches no sink and no report.
+
+Each attack sends a secret through one hiding place of a record, then looks for it in
+the JSON Lines file, the SQLite store, the OpenTelemetry spans (names, attribute keys
+and values, status) and the HTML page of ``llmguard report`` over both stores.
+"""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import llmguard as lg
+from llmguard.cli import main
+from llmguard.redact import redact_text
+from llmguard.sinks import JSONLSink, SQLiteSink
+
+sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+    InMemorySpanExporter,
+)
+
+from llmguard.sinks import OTelSink  # noqa: E402
+
+EMAIL = "jane.doe@example.com"
+OPENAI_KEY = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
+GITHUB_CLASSIC = "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"
+GITHUB_FINE_GRAINED = "github_pat_11ABCDEFG0aBcDeFgHiJkLmN_" + "x9Y8z7W6v5U4t3S2r1Q0" * 3
+
+
+class Stores:
+    """The JSONL, SQLite and OpenTelemetry sinks of one test, read back as text."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.jsonl = tmp_path / "trace.jsonl"
+        self.db = tmp_path / "trace.db"
+        self.exporter = InMemorySpanExporter()
+        self.provider = sdk_trace.TracerProvider()
+        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        lg.configure(sinks=[JSONLSink(self.jsonl), SQLiteSink(self.db), OTelSink(self.provider)])
+
+    def texts(self) -> dict[str, str]:
+        """Everything each store holds, and each report page, by place."""
+        assert lg.flush(timeout=5)
+        lg.configure(sinks=[])
+        texts = {
+            "jsonl": self.jsonl.read_text(encoding="utf-8"),
+            "sqlite": "\n".join(sqlite3.connect(self.db).iterdump()),
+            "otel": "\n".join(_span_text(span) for span in self.exporter.get_finished_spans()),
+        }
+        for store in (self.jsonl, self.db):
+            page = store.with_name(f"{store.stem}-{store.suffix[1:]}.html")
+            assert main(["report", str(store), "-o", str(page)]) == 0
+            texts[f"report of {store.suffix}"] = page.read_text(encoding="utf-8")
+        return texts
+
+    def assert_nowhere(self, *needles: str) -> None:
+        """None of ``needles`` is in any store or report."""
+        texts = self.texts()
+        assert texts["jsonl"], "nothing was recorded"
+        leaks = [
+            f"{needle!r} in {place}"
+            for place, text in texts.items()
+            for needle in needles
+            if needle in text
+        ]
+        assert not leaks, leaks
+
+
+def _span_text(span: Any) -> str:
+    parts = [span.name, str(span.status.description)]
+    for key, value in (span.attributes or {}).items():
+        parts.append(f"{key}={value!r}")
+    for event in span.events:
+        parts.append(f"{event.name} {dict(event.attributes or {})!r}")
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[Stores]:
+    """Default redaction, and the three sinks."""
+    stores = Stores(tmp_path)
+    yield stores
+    stores.provider.shutdown()
+
+
+@lg.trace
+def handle(*args: Any, **kwargs: Any) -> str:
+    """A traced step whose arguments become the record's input."""
+    return "done"
+
+
+def test_a_secret_in_a_tag_is_redacted(stores: Stores) -> None:
+    """A tag holding an email is redacted."""
+    with lg.span("lookup", tags=["prod", EMAIL]):
+        pass
+    stores.assert_nowhere(EMAIL)
+
+
+def test_a_secret_in_a_span_name_is_redacted(stores: Stores) -> None:
+    """A span named after an email is redacted."""
+    with lg.span(f"refund for {EMAIL}"):
+        pass
+    stores.assert_nowhere(EMAIL)
+
+
+def test_a_secret_in_a_dictionary_key_is_redacted(stores: Stores) -> None:
+    """An email as the key of content and of an attribute is redacted."""
+    with lg.span("lookup", **{EMAIL: "vip"}):
+        handle({EMAIL: {"plan": "pro"}})
+    stores.assert_nowhere(EMAIL)
+
+
+def test_a_secret_in_bytes_content_is_redacted(stores: Stores) -> None:
+    """A key passed as bytes appears neither as text nor as the base64 of the bytes."""
+    payload = f"Authorization: token {OPENAI_KEY}".encode()
+    blob = b"\x00\xff" + OPENAI_KEY.encode()  # not UTF-8
+    handle(payload, {"blob": blob})
+    stores.assert_nowhere(OPENAI_KEY, *(base64.b64encode(b).decode() for b in (payload, blob)))
+
+
+def test_integers_that_are_card_or_phone_numbers_are_redacted(stores: Stores) -> None:
+    """A card number and a phone number passed as integers are redacted."""
+    handle(card=4111111111111111, phone=14155552671, tokens=300)
+    stores.assert_nowhere("4111111111111111", "14155552671")
+
+
+def test_an_error_message_cut_at_its_limit_keeps_no_head_of_a_secret(stores: Stores) -> None:
+    """An email straddling the 2,000-character cut of an error leaves nothing of itself."""
+
+    @lg.trace
+    def fail() -> None:
+        raise ValueError("x" * 1981 + " " + EMAIL)
+
+    with pytest.raises(ValueError, match="jane"):
+        fail()
+    stores.assert_nowhere("jane.doe")
+
+
+def test_github_tokens_are_redacted(stores: Stores) -> None:
+    """Classic and fine-grained GitHub tokens are redacted."""
+    handle(f"clone with {GITHUB_CLASSIC}", token=GITHUB_FINE_GRAINED)
+    stores.assert_nowhere(GITHUB_CLASSIC, GITHUB_FINE_GRAINED, "ghp_", "github_pat_")
+
+
+# -- adversarial text: one linear pass, nothing left over ---------------------------------------
+
+KB = 1024
+PHONE = "+14155552671"
+
+
+def _cpu_seconds(fn: Callable[[], object]) -> float:
+    """CPU time of this thread running ``fn``: its own work, whatever the load."""
+    started = time.thread_time()
+    fn()
+    return time.thread_time() - started
+
+
+def test_forty_phone_numbers_glued_together_are_all_redacted() -> None:
+    """No pass cap to outrun: forty glued numbers leave not one digit behind."""
+    text, counts = redact_text(f"call {PHONE * 40} now")
+    assert text == "call [phone] now"
+    assert counts == {"phone": 1}
+
+
+def _block(unit: str, size: int) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def test_a_megabyte_of_adversarial_text_is_fully_redacted() -> None:
+    """Glued phones, near-miss cards, digit runs and @ floods: every secret in it goes."""
+    secrets = [EMAIL, OPENAI_KEY, "4111 1111 1111 1111", "+44 20 7946 0958", GITHUB_CLASSIC]
+    floods = [PHONE, "4111 1111 1111 1112 ", "1", "@", "a@", "1 ", "+1 ", "a."]
+    size = 1024 * KB // len(floods)
+    pairs = zip(floods, (secrets * 2)[: len(floods)], strict=True)
+    text = "".join(f"{_block(unit, size)} {secret} " for unit, secret in pairs)
+    redacted: list[str] = []
+    seconds = _cpu_seconds(lambda: redacted.append(redact_text(text)[0]))
+    for secret in [*secrets, "4155552671"]:
+        assert secret not in redacted[0]
+    assert "4111 1111 1111 1112" in redacted[0]  # the near misses fail the Luhn check
+    assert seconds < 2.0, f"{len(text):,} characters took {seconds:.2f} s"
+
+
+FRAGMENTS = ["1", "0", "4111 ", "+", "(", ")", "-", ".", " ", "@", "a", "Z", "_", "%", "\n"]
+FRAGMENTS += [PHONE, "sk-", "eyJ", "ghp_", "AKIA", "Bearer ", "-----BEGIN PRIVATE KEY-----"]
+FRAGMENTS += ["a@b.io", "GB82", "078-05-", "x", "=", "/", "é"]
+SMALL = 64 * KB
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    head=st.lists(st.sampled_from(FRAGMENTS), max_size=10),
+    unit=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=6),
+)
+def test_redaction_time_grows_linearly_on_adversarial_text(
+    head: list[str], unit: list[str]
+) -> None:
+    """Four times the text takes at most about four times as long (10x allowed for noise)."""
+    start, piece = "".join(head), "".join(unit)
+    small_text = start + _block(piece, SMALL)
+    large_text = start + _block(piece, 4 * SMALL)
+    small = min(_cpu_seconds(lambda: redact_text(small_text)) for _ in range(3))
+    large = min(_cpu_seconds(lambda: redact_text(large_text)) for _ in range(3))
+    assert large <= 10 * small + 0.005, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
