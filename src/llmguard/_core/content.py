@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping
@@ -10,7 +9,7 @@ from typing import Any
 
 from llmguard._core.records import ContentDigest
 
-__all__ = ["MARGIN", "Window", "fit", "safe_repr", "snapshot", "weigh", "window"]
+__all__ = ["MARGIN", "Window", "fit", "measure", "safe_repr", "snapshot", "window"]
 
 _SCALARS = (str, int, type(None))  # not float: NaN and infinities become null
 
@@ -32,10 +31,9 @@ def snapshot(value: Any, _depth: int = 2) -> Any:
     """A JSON-compatible copy of ``value``, taken now, that later mutation cannot change.
 
     Anything JSON cannot hold is rendered as a short marker instead of raising: unknown
-    objects become ``"<TypeName>"``, bytes become their text (see `_bytes_text`), NaN
-    becomes null. When a container cannot be walked as a whole (a reference cycle
-    somewhere inside), its items are taken one by one, so one bad argument does not
-    hide the others.
+    objects become ``"<TypeName>"``, bytes become base64, NaN becomes null. When a
+    container cannot be walked as a whole (a reference cycle somewhere inside), its
+    items are taken one by one, so one bad argument does not hide the others.
     """
     if isinstance(value, _SCALARS):
         return value
@@ -46,42 +44,15 @@ def snapshot(value: Any, _depth: int = 2) -> Any:
     import pydantic_core  # what plain Python cannot copy; kept off `import llmguard`
 
     try:
-        # Bytes as text, for the redactors to read (never base64, which hides them).
         return pydantic_core.to_jsonable_python(
-            value, fallback=_fallback, bytes_mode="utf8", inf_nan_mode="null"
+            value, fallback=_fallback, bytes_mode="base64", inf_nan_mode="null"
         )
-    except Exception as exc:
-        if isinstance(exc, UnicodeDecodeError):  # bytes that are not UTF-8, in a container
-            with contextlib.suppress(Exception):
-                return pydantic_core.to_jsonable_python(
-                    _with_bytes_text(value), fallback=_fallback, inf_nan_mode="null"
-                )
+    except Exception:
         if _depth > 0 and isinstance(value, dict):
             return {str(k): snapshot(v, _depth - 1) for k, v in value.items()}
         if _depth > 0 and isinstance(value, (list, tuple)):
             return [snapshot(v, _depth - 1) for v in value]
         return f"<unserializable {type(value).__name__}: {safe_repr(value, 120)}>"
-
-
-def _bytes_text(value: bytes | bytearray) -> str:
-    """Bytes as the text they hold: UTF-8, with U+FFFD for any byte that is not.
-
-    Never base64: a secret sent as bytes must stay readable to the redactors. The
-    replacement character is no letter or digit, so a secret right after a byte that
-    is not text still stands apart.
-    """
-    return bytes(value).decode("utf-8", "replace")
-
-
-def _with_bytes_text(value: Any) -> Any:
-    """``value`` with the bytes in its dicts, lists and tuples turned into their text."""
-    if isinstance(value, (bytes, bytearray)):
-        return _bytes_text(value)
-    if isinstance(value, dict):
-        return {key: _with_bytes_text(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_with_bytes_text(item) for item in value]
-    return value
 
 
 class _NotPlain(Exception):
@@ -104,8 +75,6 @@ def _plain_copy(value: Any, depth: int) -> Any:
     cls = type(value)
     if cls is str or cls is int or cls is bool or value is None:
         return value
-    if cls is bytes or cls is bytearray:
-        return _bytes_text(value)
     if cls is float:
         if value - value == 0.0:  # finite: inf - inf and nan - nan are nan
             return value
@@ -197,48 +166,21 @@ def window(value: Any, max_bytes: int) -> Window | None:
     Deciding and cutting take time in proportion to ``max_bytes``, whatever the size of
     ``value``: nothing larger than the bound is serialized, copied or walked in full.
     """
-    if _fits(value, max_bytes):
-        return None
-    return Window(value, max_bytes, _cut_sizes(value, max_bytes))
+    return measure(value, max_bytes)[0]
 
 
-def weigh(value: Any) -> int:
-    """About how many bytes of memory ``value`` holds: its text plus a little per item.
+def measure(value: Any, max_bytes: int) -> tuple[Window | None, int]:
+    """`window` (``None`` when ``value`` fits), and about how many bytes of JSON it has.
 
-    Containers of more than a few thousand items are weighed from a sample of them.
+    The size is a lower bound of the JSON's, exact for plain text; when the value does
+    not fit, it is only known to be larger than ``max_bytes``.
     """
-    return _weigh(value, [_WEIGH_NODES])
-
-
-_WEIGH_NODES = 4096
-_OBJECT = 56  # bytes of a small Python object, beside the text it holds
-
-
-def _weigh(value: Any, budget: list[int]) -> int:
-    cls = type(value)
-    if cls is str:
-        return _OBJECT + len(value)
-    if cls is dict or cls is list or cls is tuple:
-        count = len(value)
-        total = _OBJECT + 8 * count
-        seen = 0
-        items = value.values() if cls is dict else value
-        for item in items:
-            if budget[0] <= 0:
-                break
-            budget[0] -= 1
-            seen += 1
-            total += _OBJECT + len(item) if type(item) is str else _weigh(item, budget)
-        if seen < count:
-            total += (total // max(seen, 1)) * (count - seen)
-        if cls is dict:
-            total += sum(len(key) + _OBJECT for key in itertools.islice(value, seen))
-        return total
-    if isinstance(value, (str, bytes)):
-        return _OBJECT + len(value)
-    if isinstance(value, Mapping):
-        return _weigh(dict(itertools.islice(value.items(), _WEIGH_NODES)), budget)
-    return _OBJECT
+    size = _at_least(value, max_bytes)
+    # Each item's JSON is at most 24 times what _at_least counts for it (a float's 24
+    # characters for 1), so a value that small fits without being serialized.
+    if size <= max_bytes and (size * 24 <= max_bytes or _json_size(value) <= max_bytes):
+        return None, size
+    return Window(value, max_bytes, _cut_sizes(value, max_bytes)), size
 
 
 def _json_size(value: Any) -> int:
@@ -247,41 +189,48 @@ def _json_size(value: Any) -> int:
     return len(pydantic_core.to_json(value))
 
 
-def _fits(value: Any, limit: int) -> bool:
-    """Whether ``value``'s JSON is at most ``limit`` bytes, reading at most about that much."""
-    if _at_least(value, limit) > limit:
-        return False
-    return _json_size(value) <= limit
-
-
 def _at_least(value: Any, room: int) -> int:
     """A lower bound of the size of ``value``'s JSON; past ``room``, a partial one.
 
     Every string costs its length and its quotes, every other item at least a byte, so
     the walk stops after about ``room`` items whatever the size of ``value``.
     """
-    if isinstance(value, str):
+    cls = type(value)
+    if cls is str:
         return len(value) + 2
-    if isinstance(value, Mapping):
+    if cls in _SMALL_JSON:
+        if cls is int and value.bit_length() > 64:
+            digits: int = value.bit_length() * 3 // 10  # its decimal digits, at least
+            return digits
+        return 1
+    if cls is dict or (cls is not list and cls is not tuple and isinstance(value, Mapping)):
         if not value:
             return 2
         total = 1 + len(value)
         for key, item in value.items():
             if total > room:
                 break
-            total += (len(key) if isinstance(key, str) else 1) + 3
-            total += _at_least(item, room - total)
+            total += (len(key) if type(key) is str else 1) + 3
+            total += len(item) + 2 if type(item) is str else _at_least(item, room - total)
         return total
-    if isinstance(value, (list, tuple)):
+    if cls is list or cls is tuple or isinstance(value, (list, tuple)):
         if not value:
             return 2
         total = 1 + len(value)
         for item in value:
             if total > room:
                 break
-            total += _at_least(item, room - total)
+            total += len(item) + 2 if type(item) is str else _at_least(item, room - total)
         return total
-    return 1
+    if isinstance(value, str):
+        return len(value) + 2
+    return _UNKNOWN
+
+
+# Values whose JSON takes at most 24 bytes; anything else is counted as if it filled any
+# bound, so that it is serialized before it is judged (it should not be in a snapshot).
+_SMALL_JSON = frozenset({int, float, bool, type(None)})
+_UNKNOWN = 1 << 40
 
 
 class _TooBig(Exception):

@@ -26,13 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmguard._core.records import Record
 from llmguard._delivery import settings as _config
-from llmguard._delivery.processing import (
-    content_weight,
-    error_message,
-    internal_record,
-    process,
-    weight,
-)
+from llmguard._delivery.processing import error_message, internal_record, prepare, process
 from llmguard._delivery.processing import sample as sample
 from llmguard._delivery.stats import DeliveryStats, FlushResult, Pending, SinkStats
 from llmguard.redact import Patterns
@@ -73,6 +67,7 @@ _RETIRE_WAIT = 1.0
 # What shutdown keeps of its timeout for closing the sinks after flushing them: at
 # most this, and at most a tenth of the timeout.
 _CLOSE_SHARE = 0.2
+_RECORD_BYTES = 1024  # bytes a record or a span holds besides its content
 _FIRST_GUESS = 4096.0  # bytes a queued record holds, until the dispatcher has weighed some
 _SMOOTHING = 1 / 16  # the newest record's share in the running average of their bytes
 
@@ -128,6 +123,7 @@ class _Pipeline:
         self._closed = False
         self._record_bytes = _FIRST_GUESS  # running average of what a queued record holds
         self._room = settings.queue_size  # records the queue admits now
+        self._wake_at = settings.batch_size  # records waiting that wake the dispatcher
         self.taken = 0  # records the dispatcher has popped from the queue
         self.done = 0  # records it has finished with: handed to every lane, or not kept
         self.dropped = 0  # records dropped because the queue was full
@@ -150,7 +146,7 @@ class _Pipeline:
         queue.append(item)
         if self._thread is None:
             self._start()
-        elif len(queue) >= self._settings.batch_size and not self._wake.is_set():
+        elif len(queue) >= self._wake_at and not self._wake.is_set():
             self._wake.set()
 
     def _start(self) -> None:
@@ -185,29 +181,34 @@ class _Pipeline:
         """
         queue = self._queue
         with self._progress:
-            count = min(self._settings.batch_size, len(queue))
-            items = [queue.popleft() for _ in range(count)]
+            # At most a quarter of the queue's bytes at a time: what the dispatcher holds
+            # counts against the queue's share until it is handed over.
+            count = min(self._settings.batch_size, len(queue), self._room // 4 + 1)
+            items = collections.deque([queue.popleft() for _ in range(count)])
             self.taken += count
             self._update_room()
         chunk = max(self._share // max(len(self._lanes), 1) // 4, 1)
         records: list[Record] = []
         weights: list[int] = []
         size = resolved = failed = sampled = 0
-        for item in items:
+        while items:
             resolved += 1
-            record, broken = self._finish(item)
+            # Popped, so that the span and its full content are freed once processed.
+            record, text, broken = self._finish(items.popleft())
             if record is None:
                 failed += broken
                 sampled += not broken
                 continue
-            held = weight(record)
+            # Estimates of the memory held: the content as objects (about its JSON's
+            # size again) and, in a lane, the JSON a sink caches on the record; in the
+            # queue, the span held its content before any cut.
+            held = _RECORD_BYTES + 2 * text
             records.append(record)
             weights.append(held)
             size += held
-            # What the span held while queued: its content before the cut, no JSON yet.
             truncated = record.truncated
             cut = sum(d.bytes for d in truncated.values()) if truncated else 0
-            self._learn(content_weight(record) + cut)
+            self._learn(_RECORD_BYTES + text + cut)
             if size >= chunk:
                 self._hand_over(records, weights, size, resolved, failed, sampled)
                 records, weights = [], []
@@ -243,16 +244,19 @@ class _Pipeline:
         # What the queue may hold: its share of max_queue_bytes, at the average size of
         # the records seen lately, less what the dispatcher holds already; at least one.
         fits = self._share / max(self._record_bytes, 1.0) - (self.taken - self.done)
-        self._room = max(1, min(self._settings.queue_size, int(fits)))
+        self._room = room = max(1, min(self._settings.queue_size, int(fits)))
+        # Woken by a full batch, or by half the room when large records make it small.
+        self._wake_at = max(1, min(self._settings.batch_size, room // 2))
 
-    def _finish(self, item: Pending) -> tuple[Record | None, bool]:
-        """The record to deliver (``None`` if sampled out), and whether building it failed.
+    def _finish(self, item: Pending) -> tuple[Record | None, int, bool]:
+        """The record to deliver (``None`` if sampled out), about how many bytes of JSON
+        its content has, and whether building it failed.
 
         Any exception from user code (a redactor, an attribute's conversion), even
         ``SystemExit`` or ``KeyboardInterrupt``, is caught, counted and reported.
         """
         try:
-            record = process(
+            record, text = prepare(
                 item.to_record(self._settings),
                 self._settings,
                 self._redactor_failed,
@@ -262,8 +266,8 @@ class _Pipeline:
             with self._drop_lock:
                 self.internal_errors += 1
             self.report("a trace record could not be built and was dropped", exc, detail=False)
-            return None, True
-        return record, False
+            return None, 0, True
+        return record, text, False
 
     def _redactor_failed(
         self, problem: str, exc: BaseException | None, *, detail: bool = True
@@ -302,10 +306,9 @@ class _Pipeline:
             if not self._warn(problem, f"llmguard: {problem}{text}"):
                 return
             record = internal_record(problem, exc, self._settings, detail=detail)
-            held = weight(record)
             for lane in self._lanes:
                 if lane is not skip:
-                    lane.offer_internal(record, held)
+                    lane.offer_internal(record, _RECORD_BYTES)
         except Exception:  # reporting must never fail the thread that reports
             pass
 

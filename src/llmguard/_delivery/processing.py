@@ -7,7 +7,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from llmguard._core.content import Window, safe_repr, weigh, window
+from llmguard._core.content import Window, measure, safe_repr, window
 from llmguard._core.records import ContentDigest, Record, iso_time
 
 if TYPE_CHECKING:
@@ -99,20 +99,39 @@ def process(
     raises (any exception of type ``catch``) drops the record's content and says so in
     its metadata: content that could not be cleaned is never delivered.
     """
+    return prepare(record, settings, report, catch=catch)[0]
+
+
+def prepare(
+    record: Record,
+    settings: Settings,
+    report: Report,
+    *,
+    catch: type[BaseException] = Exception,
+) -> tuple[Record | None, int]:
+    """`process`, and about how many bytes of JSON the delivered content has."""
     if settings.sample_rate < 1.0:
         sampled = sample(record, settings.sample_rate)
         if sampled is None:
-            return None
+            return None, 0
         record = sampled
     limit = settings.max_content_bytes
     windows: dict[str, Window] = {}
+    size = _text_size(record)
     for name in ("input", "output"):
         value = getattr(record, name)
-        if value is not None and (cut := window(value, limit)) is not None:
+        if value is None:
+            continue
+        cut, measured = measure(value, limit)
+        if cut is None:
+            size += measured
+        else:
             windows[name] = cut
+            size += limit
     if windows:
         views: dict[str, Any] = {name: cut.value for name, cut in windows.items()}
         record = dataclasses.replace(record, **views)
+    before = record
     for redactor in settings.redact:
         try:
             record = redactor(record)
@@ -120,22 +139,33 @@ def process(
             if settings.strict:
                 raise
             report("a redactor failed; the record's content was dropped", exc, detail=False)
-            return _without_content(record, exc)
+            return _without_content(record, exc), size
         if not isinstance(record, Record):
             raise TypeError(f"redactor {redactor!r} returned {type(record).__name__}, not Record")
-    return _bounded(record, windows, limit)
+    return _bounded(record, before, windows, limit), size
 
 
-def _bounded(record: Record, windows: dict[str, Window], limit: int) -> Record:
+def _text_size(record: Record) -> int:
+    # A quick estimate for what content is not cut: the error message and the text of
+    # the metadata values (nested values are counted as a few bytes each).
+    size = len(record.error_message or "")
+    for value in record.metadata.values():
+        size += len(value) if type(value) is str else 16
+    return size
+
+
+def _bounded(record: Record, before: Record, windows: dict[str, Window], limit: int) -> Record:
     """The record with its cut content finished, and any content that redaction made
-    larger than the bound cut too."""
+    larger than the bound cut too (``before`` is the record the redactors were given)."""
     changes: dict[str, Any] = {}
     truncated: dict[str, ContentDigest] = {}
     for name in ("input", "output"):
         value = getattr(record, name)
         cut = windows.get(name)
         if cut is None:
-            if value is None or (cut := window(value, limit)) is None:
+            if value is None or value is getattr(before, name):
+                continue
+            if (cut := window(value, limit)) is None:
                 continue
             # Fitted before the redactors ran, grew with their replacements: what is
             # cut now is redacted text, and the digest describes it.
@@ -145,24 +175,6 @@ def _bounded(record: Record, windows: dict[str, Window], limit: int) -> Record:
     if not changes:
         return record
     return dataclasses.replace(record, **changes, truncated=truncated)
-
-
-_RECORD_BYTES = 768  # what a record holds besides its content: fields, ids, times
-
-
-def content_weight(record: Record) -> int:
-    """About how many bytes of memory a record's content holds, and the rest of it."""
-    content = weigh(record.input) + weigh(record.output) + weigh(record.metadata)
-    return _RECORD_BYTES + content + len(record.error_message or "")
-
-
-def weight(record: Record) -> int:
-    """About how many bytes of memory a record holds until every sink has it.
-
-    `content_weight`, plus half as much again for the JSON a sink caches on the record.
-    """
-    held = content_weight(record)
-    return held + (held - _RECORD_BYTES) // 2
 
 
 _OWN_METADATA = ("llmguard.", "otel.")
