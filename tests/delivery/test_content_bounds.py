@@ -148,3 +148,51 @@ def test_no_part_of_a_key_anywhere_in_long_text_is_delivered(
     assert _json_size(delivered) <= limit
     assert digest is not None
     assert _json_size(value) <= limit
+
+
+def test_a_huge_attribute_reaches_redactors_bounded_and_sinks_cut() -> None:
+    """A 10 MB attribute value is cut like content: redactors see about the bound, the
+    sink gets at most the bound, and ``truncated`` has its full size."""
+    seen: list[int] = []
+
+    def spy(record: lg.Record) -> lg.Record:
+        seen.append(_json_size(record.metadata))
+        return record
+
+    memory = MemorySink()
+    lg.configure(sinks=[memory], redact=[spy, lg.redact.DEFAULT])
+    document = "page text, " * 1_000_000
+    with lg.span("retrieve", document=document, k=3):
+        pass
+    assert lg.flush(timeout=10)
+    (record,) = memory.find(kind="span")
+    limit = lg.configure().max_content_bytes
+    assert seen[0] <= 2 * limit
+    assert _json_size(record.metadata["document"]) <= limit
+    assert record.metadata["k"] == 3
+    assert record.truncated is not None
+    assert record.truncated["metadata.document"].bytes == len(document) + 2
+
+
+def test_a_secret_split_by_the_cut_of_a_renamed_attribute_is_never_delivered() -> None:
+    """A redactor that renames an attribute's key: its cut value is still finished."""
+
+    def rename(record: lg.Record) -> lg.Record:
+        metadata = {f"renamed {key}": value for key, value in record.metadata.items()}
+        return dataclasses.replace(record, metadata=metadata)
+
+    dense = " ".join(
+        f"jane.doe.{i}@{'mail-' * 12}x.{'corp-' * 12}y.example.com" for i in range(100)
+    )
+    lg.configure(redact=[rename, lg.redact.DEFAULT], max_content_bytes=1024)
+    memory = MemorySink()
+    lg.configure(sinks=[memory])
+    for shift in range(0, 8_000, 97):
+        with lg.span("s", note=dense[:shift] + " " + API_KEY + " ~" * 10_000):
+            pass
+    assert lg.flush(timeout=10)
+    for record in memory.find(kind="span"):
+        assert "sk-proj" not in json.dumps(record.metadata)
+        assert _json_size(record.metadata["renamed note"]) <= 1024
+        assert record.truncated is not None
+        assert set(record.truncated) == {"metadata.renamed note"}

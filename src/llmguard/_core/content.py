@@ -9,7 +9,7 @@ from typing import Any
 
 from llmguard._core.records import ContentDigest
 
-__all__ = ["MARGIN", "Window", "fit", "measure", "safe_repr", "snapshot", "window"]
+__all__ = ["MARGIN", "Window", "fit", "holds_view", "measure", "safe_repr", "snapshot", "window"]
 
 _SCALARS = (str, int, type(None))  # not float: NaN and infinities become null
 
@@ -356,6 +356,17 @@ def _finish(redacted: Any, original: Any, chars: int, items: int) -> Any:
             listed.append(f"…[+{len(original) - items} items]")
         return listed
     return redacted
+
+
+def holds_view(value: Any) -> bool:
+    """Whether ``value`` holds a string of a `Window`'s view (what a redactor made of it)."""
+    if isinstance(value, str):
+        return _CUT in value
+    if isinstance(value, Mapping):
+        return any(holds_view(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(holds_view(item) for item in value)
+    return False
 
 
 def _drop_margin(text: str, chars: int) -> str:

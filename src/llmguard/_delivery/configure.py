@@ -56,12 +56,14 @@ def configure(
             only metadata: names, timings, status, usage.
         redact: Callables ``record -> record`` run, in order, on every record before
             any sink sees it. A redactor that raises drops the record's content.
-        max_content_bytes: Captured inputs and outputs larger than this, as JSON, are
-            shortened (staying valid JSON) and the full value's size and SHA-256 (as
-            captured) recorded. They are shortened before the redactors run, so that
-            neither redaction nor serialization ever reads more than about this much
-            of a record; the redactors see 4,096 characters past each cut, so that a
-            secret the cut splits is recognized whole and never delivered in part.
+        max_content_bytes: Captured inputs and outputs, and attribute values, larger
+            than this as JSON are shortened (staying valid JSON), and the full value's
+            size and SHA-256 (as captured) recorded in ``truncated`` (under ``input``,
+            ``output`` or ``metadata.<key>``). They are shortened before the redactors
+            run, so that neither redaction nor serialization ever reads more than about
+            this much of a value; the redactors see 4,096 characters past each cut, so
+            that a secret the cut splits is recognized whole and never delivered in
+            part.
         queue_size: Records waiting for delivery beyond this are dropped and counted:
             the bound of the queue, and of each sink's own backlog.
         max_queue_bytes: Bytes of memory the records waiting for delivery may hold, in

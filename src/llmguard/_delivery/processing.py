@@ -7,7 +7,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from llmguard._core.content import Window, measure, safe_repr, window
+from llmguard._core.content import Window, holds_view, measure, safe_repr, window
 from llmguard._core.records import ContentDigest, Record, iso_time
 
 if TYPE_CHECKING:
@@ -117,7 +117,26 @@ def prepare(
         record = sampled
     limit = settings.max_content_bytes
     windows: dict[str, Window] = {}
-    size = _text_size(record)
+    attributes: dict[str, Window] = {}
+    size = len(record.error_message or "")
+    for key, value in record.metadata.items():
+        cls = type(value)
+        if cls is str and len(value) <= limit // 8:  # its JSON fits: 6 bytes a character
+            size += len(value)
+        elif value is None or cls is bool or cls is int or cls is float:
+            size += 8
+        else:
+            cut, measured = measure(value, limit)
+            if cut is None:
+                size += measured
+            else:
+                attributes[key] = cut
+                size += limit
+    if attributes:
+        metadata = {
+            k: cut.value if (cut := attributes.get(k)) else v for k, v in record.metadata.items()
+        }
+        record = dataclasses.replace(record, metadata=metadata)
     for name in ("input", "output"):
         value = getattr(record, name)
         if value is None:
@@ -142,23 +161,35 @@ def prepare(
             return _without_content(record, exc), size
         if not isinstance(record, Record):
             raise TypeError(f"redactor {redactor!r} returned {type(record).__name__}, not Record")
-    return _bounded(record, before, windows, limit), size
+    return _bounded(record, before, windows, attributes, limit), size
 
 
-def _text_size(record: Record) -> int:
-    # A quick estimate for what content is not cut: the error message and the text of
-    # the metadata values (nested values are counted as a few bytes each).
-    size = len(record.error_message or "")
-    for value in record.metadata.values():
-        size += len(value) if type(value) is str else 16
-    return size
-
-
-def _bounded(record: Record, before: Record, windows: dict[str, Window], limit: int) -> Record:
+def _bounded(
+    record: Record,
+    before: Record,
+    windows: dict[str, Window],
+    attributes: dict[str, Window],
+    limit: int,
+) -> Record:
     """The record with its cut content finished, and any content that redaction made
-    larger than the bound cut too (``before`` is the record the redactors were given)."""
+    larger than the bound cut too (``before`` is the record the redactors were given).
+
+    Cut attribute values are found by their key, or, when a redactor renamed the key,
+    by the mark that ends a cut view (see `content.holds_view`), in order.
+    """
     changes: dict[str, Any] = {}
     truncated: dict[str, ContentDigest] = {}
+    if attributes:
+        metadata = dict(record.metadata)
+        renamed = [cut for key, cut in attributes.items() if key not in metadata]
+        for key, value in metadata.items():
+            cut = attributes.get(key)
+            if cut is None and renamed and holds_view(value):
+                cut = renamed.pop(0)
+            if cut is not None:
+                metadata[key] = cut.finish(value)
+                truncated[f"metadata.{key}"] = cut.digest()
+        changes["metadata"] = metadata
     for name in ("input", "output"):
         value = getattr(record, name)
         cut = windows.get(name)
@@ -174,7 +205,9 @@ def _bounded(record: Record, before: Record, windows: dict[str, Window], limit: 
         truncated[name] = cut.digest()
     if not changes:
         return record
-    return dataclasses.replace(record, **changes, truncated=truncated)
+    if truncated:
+        changes["truncated"] = truncated
+    return dataclasses.replace(record, **changes)
 
 
 _OWN_METADATA = ("llmguard.", "otel.")
