@@ -478,7 +478,7 @@ def test_a_stalled_sink_holds_bounded_bytes_and_the_others_keep_receiving() -> N
                 span.set_input(f"{i}:" + "x" * 30_000)
             if i % 1_000 == 999:
                 lg.flush(timeout=0.05)
-        result = lg.flush(timeout=5)
+        result = lg.flush(timeout=1)  # the healthy sink catches up; the stalled one cannot
         gc.collect()
         grown = rss_bytes() - before
         stats = lg.stats()
@@ -596,7 +596,7 @@ def test_every_record_is_accounted_for_at_every_instant() -> None:
         producer = _in_thread(produce)
         wrong = []
         samples = 0
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
             stats = lg.stats()
             samples += 1
