@@ -161,3 +161,15 @@ def test_metadata_that_cannot_hold_text_survives_a_failing_redactor() -> None:
         "ok": True,
         "llmguard.redaction": "failed: RuntimeError",
     }
+
+
+def test_a_failing_redactor_keeps_no_secret_in_tags_keys_or_numbers() -> None:
+    """Fail-closed also drops tags, text keys and numbers that could be a card or phone."""
+    memory = MemorySink()
+    lg.configure(sinks=[memory], redact=broken)
+    with lg.span("work", tags=[EMAIL], card=4111111111111111, **{EMAIL: 1, "retries": 3}):
+        pass
+    lg.flush(timeout=5)
+    (record,) = memory.find(kind="span")
+    assert record.tags == ()
+    assert record.metadata == {"retries": 3, "llmguard.redaction": "failed: RuntimeError"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -216,15 +217,16 @@ _OWN_METADATA = ("llmguard.", "otel.")
 def _without_content(record: Record, exc: BaseException) -> Record:
     """The record stripped of everything a redactor cleans, for when one failed.
 
-    That is what `llmguard.redact.DEFAULT` treats as content: input, output, the error
-    message, text in metadata values and the offending values in an attempt's errors.
-    Metadata that cannot hold text (numbers, booleans) stays, and so does llmguard's own
-    (keys starting with ``llmguard.`` or ``otel.``).
+    That is what `llmguard.redact.DEFAULT` cleans: input, output, the error message,
+    tags, text in metadata keys and values, numbers long enough to be a card or phone
+    number, and the offending values in an attempt's errors. Short numbers, booleans and
+    None under plain keys stay, and so does llmguard's own metadata (keys starting with
+    ``llmguard.`` or ``otel.``).
     """
     metadata = {
         k: v
         for k, v in record.metadata.items()
-        if k.startswith(_OWN_METADATA) or v is None or isinstance(v, (bool, int, float))
+        if k.startswith(_OWN_METADATA) or (_PLAIN_KEY.fullmatch(k) and _plain_value(v))
     }
     metadata["llmguard.redaction"] = f"failed: {type(exc).__name__}"
     attempt = record.attempt
@@ -235,6 +237,18 @@ def _without_content(record: Record, exc: BaseException) -> Record:
         input=None,
         output=None,
         error_message=None,
+        tags=(),
         metadata=metadata,
         attempt=attempt,
     )
+
+
+# A key that is a name, not text: no @, no spaces, no digit runs a phone could hide in.
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z_.-]{0,63}[0-9]{0,3}")
+
+
+def _plain_value(value: object) -> bool:
+    """Whether a metadata value holds no text and is too short to be a card or phone."""
+    if value is None or isinstance(value, (bool, float)):
+        return True
+    return isinstance(value, int) and -(10**6) < value < 10**6
