@@ -93,7 +93,8 @@ def test_soak_with_a_jsonl_sink_keeps_memory_flat(tmp_path: Path) -> None:
     )
     sink = stats.sinks[0]
     assert calls > 0
-    assert sink.delivered + stats.dropped == stats.emitted
+    # Dropped at the queue, or at the sink's backlog when it fell behind: counted either way.
+    assert sink.delivered + sink.dropped + stats.dropped == stats.emitted
     with path.open("rb") as lines:
         assert sum(1 for _ in lines) == sink.delivered
     assert objects < 5_000
