@@ -421,11 +421,12 @@ def test_a_sink_raising_base_exception_once_keeps_receiving(
     flaky, memory = RaisesOnce(exc, where), MemorySink()
     lg.configure(sinks=[flaky, memory])
     answer(1)
-    lg.flush(timeout=5)
+    first = lg.flush(timeout=5)
     for i in range(2, 5):
         answer(i)
     result = lg.flush(timeout=5)
     assert result.pending == 0
+    assert result.complete  # the loss, if any, was the first flush's to report
     assert [r.output for r in memory.find(kind="span")] == [2, 4, 6, 8]
     (internal,) = memory.find(kind="internal")
     assert internal.name == f"sink 'raises-once' failed in {where}()"
@@ -434,10 +435,10 @@ def test_a_sink_raising_base_exception_once_keeps_receiving(
     if where == "emit":  # the batch it raised on is lost, and counted
         assert [r.output for r in flaky.records] == [4, 6, 8]
         assert (stats.errors, stats.dropped) == (1, 1)
-        assert not result.complete
+        assert not first.complete
     else:
         assert [r.output for r in flaky.records] == [2, 4, 6, 8]
-        assert result.complete
+        assert first.complete
 
 
 @pytest.mark.parametrize("exc", [SystemExit, KeyboardInterrupt])
@@ -571,6 +572,41 @@ def test_flush_is_not_complete_when_records_were_dropped_at_the_queue() -> None:
             answer(i)
     assert lg.stats().dropped > 0
     assert not lg.flush(timeout=5)
+
+
+def test_a_loss_is_reported_by_one_flush_and_the_next_is_complete_again() -> None:
+    """A flush reports records lost since the previous one, so one loss does not make
+    every later flush of a long-running process incomplete."""
+    flaky = FlakySink()
+    lg.configure(sinks=[flaky])
+    answer(1)
+    first = lg.flush(timeout=5)
+    assert not first
+    assert first.dropped == 1
+    flaky.failing = False
+    answer(2)
+    second = lg.flush(timeout=5)
+    assert second
+    assert second.dropped == 0
+
+
+class FlakySink:
+    """A sink that fails while ``failing`` is set, and keeps records otherwise."""
+
+    def __init__(self) -> None:
+        self.failing = True
+        self.records: list[lg.Record] = []
+
+    def emit(self, batch: Sequence[lg.Record]) -> None:
+        if self.failing:
+            raise OSError("disk full")
+        self.records.extend(batch)
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 # -- 23. every record accounted for, at every instant ---------------------------------------

@@ -129,6 +129,7 @@ class _Pipeline:
         self.dropped = 0  # records dropped because the queue was full
         self.failed = 0  # records that could not be built
         self.sampled_out = 0
+        self._lost_before = 0  # records lost before the previous flush, which it reported
         self.internal_errors = 0
 
     def update(self, settings: Settings) -> None:
@@ -331,12 +332,15 @@ class _Pipeline:
         )
 
     def result(self) -> FlushResult:
-        """Where the records emitted so far are: complete when all reached every sink."""
+        """Where the records are: complete when none is pending and none was lost since
+        the previous flush (a loss is reported once, so one dropped record does not
+        make every later flush of a long-running process incomplete)."""
         stats = self.stats()
         pending = stats.queued + stats.in_flight + sum(s.pending for s in stats.sinks)
         lost = stats.dropped + sum(s.dropped for s in stats.sinks)
+        new, self._lost_before = lost - self._lost_before, lost
         return FlushResult(
-            complete=pending == 0 and lost == 0, pending=pending, sinks=stats.sinks, dropped=lost
+            complete=pending == 0 and new == 0, pending=pending, sinks=stats.sinks, dropped=new
         )
 
     def flush(self, timeout: float | None) -> FlushResult:
@@ -529,9 +533,9 @@ def flush(timeout: float | None = 5.0) -> FlushResult:
         timeout: Seconds to wait; ``None`` waits as long as it takes.
 
     Returns:
-        A `FlushResult`, true only when every record emitted so far reached every
-        sink; otherwise it says how many are still pending, how many were dropped,
-        and at which sinks.
+        A `FlushResult`, true only when no record is pending and none was dropped
+        since the previous flush; otherwise it says how many are still pending, how
+        many were dropped, and at which sinks.
     """
     return _pipeline().flush(timeout)
 

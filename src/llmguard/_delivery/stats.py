@@ -64,18 +64,19 @@ class DeliveryStats:
 
 @dataclass(frozen=True, slots=True)
 class FlushResult:
-    """What a flush achieved; true only when everything emitted so far was delivered.
+    """What a flush achieved; true only when every record it waited for was delivered.
 
     Attributes:
-        complete: Every record emitted so far reached every sink: none is pending and
-            none was dropped, before the sinks or at any of them. Records left out by
-            ``sample_rate`` do not count against it.
+        complete: None is pending and none was dropped since the previous flush, before
+            the sinks or at any of them: every record emitted since then reached every
+            sink. Records left out by ``sample_rate`` do not count against it.
         pending: Records not yet delivered, summed over the queue, the dispatcher and
             every sink.
-        sinks: Per-sink counts after the flush; a sink with ``pending > 0`` did not
-            finish in time, one with ``dropped > 0`` lost records.
-        dropped: Records dropped so far, before the sinks and at each of them (a record
-            dropped at two sinks counts twice).
+        sinks: Per-sink counts after the flush (totals since the pipeline started); a
+            sink with ``pending > 0`` did not finish in time, one with ``dropped > 0``
+            lost records.
+        dropped: Records dropped since the previous flush, before the sinks and at
+            each of them (a record dropped at two sinks counts twice).
     """
 
     complete: bool
