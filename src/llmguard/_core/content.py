@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping
@@ -31,9 +32,10 @@ def snapshot(value: Any, _depth: int = 2) -> Any:
     """A JSON-compatible copy of ``value``, taken now, that later mutation cannot change.
 
     Anything JSON cannot hold is rendered as a short marker instead of raising: unknown
-    objects become ``"<TypeName>"``, bytes become base64, NaN becomes null. When a
-    container cannot be walked as a whole (a reference cycle somewhere inside), its
-    items are taken one by one, so one bad argument does not hide the others.
+    objects become ``"<TypeName>"``, bytes become their text (see `_bytes_text`), NaN
+    becomes null. When a container cannot be walked as a whole (a reference cycle
+    somewhere inside), its items are taken one by one, so one bad argument does not
+    hide the others.
     """
     if isinstance(value, _SCALARS):
         return value
@@ -44,15 +46,42 @@ def snapshot(value: Any, _depth: int = 2) -> Any:
     import pydantic_core  # what plain Python cannot copy; kept off `import llmguard`
 
     try:
+        # Bytes as text, for the redactors to read (never base64, which hides them).
         return pydantic_core.to_jsonable_python(
-            value, fallback=_fallback, bytes_mode="base64", inf_nan_mode="null"
+            value, fallback=_fallback, bytes_mode="utf8", inf_nan_mode="null"
         )
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, UnicodeDecodeError):  # bytes that are not UTF-8, in a container
+            with contextlib.suppress(Exception):
+                return pydantic_core.to_jsonable_python(
+                    _with_bytes_text(value), fallback=_fallback, inf_nan_mode="null"
+                )
         if _depth > 0 and isinstance(value, dict):
             return {str(k): snapshot(v, _depth - 1) for k, v in value.items()}
         if _depth > 0 and isinstance(value, (list, tuple)):
             return [snapshot(v, _depth - 1) for v in value]
         return f"<unserializable {type(value).__name__}: {safe_repr(value, 120)}>"
+
+
+def _bytes_text(value: bytes | bytearray) -> str:
+    """Bytes as the text they hold: UTF-8, with U+FFFD for any byte that is not.
+
+    Never base64: a secret sent as bytes must stay readable to the redactors. The
+    replacement character is no letter or digit, so a secret right after a byte that
+    is not text still stands apart.
+    """
+    return bytes(value).decode("utf-8", "replace")
+
+
+def _with_bytes_text(value: Any) -> Any:
+    """``value`` with the bytes in its dicts, lists and tuples turned into their text."""
+    if isinstance(value, (bytes, bytearray)):
+        return _bytes_text(value)
+    if isinstance(value, dict):
+        return {key: _with_bytes_text(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_with_bytes_text(item) for item in value]
+    return value
 
 
 class _NotPlain(Exception):
@@ -75,6 +104,8 @@ def _plain_copy(value: Any, depth: int) -> Any:
     cls = type(value)
     if cls is str or cls is int or cls is bool or value is None:
         return value
+    if cls is bytes or cls is bytearray:
+        return _bytes_text(value)
     if cls is float:
         if value - value == 0.0:  # finite: inf - inf and nan - nan are nan
             return value
