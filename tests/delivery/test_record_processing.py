@@ -14,7 +14,7 @@ import pytest
 
 import llmguard as lg
 from llmguard._core.records import Record
-from llmguard._delivery import pipeline as _pipeline
+from llmguard._delivery import processing
 from llmguard.sinks import MemorySink
 from llmguard.testing import FakeAPIError, FakeLLM, capture
 from tests._helpers.reliability import answer
@@ -102,8 +102,8 @@ def test_sampling_is_decided_by_the_trace_id() -> None:
         )  # fmt: skip
 
     low, high = "f" * 16 + "0" * 15 + "1", "0" * 16 + "f" * 16
-    assert _pipeline.sample(record(low), 0.5) == record(low, sample_weight=2.0)
-    assert _pipeline.sample(record(high), 0.5) is None
-    assert _pipeline.sample(record(high, kind="feedback"), 0.5) is not None
-    assert _pipeline.sample(record(high, status="limit"), 0.5) is not None
-    assert _pipeline.sample(record(high), 1.0) is not None
+    assert processing.sample(record(low), 0.5) == record(low, sample_weight=2.0)
+    assert processing.sample(record(high), 0.5) is None
+    assert processing.sample(record(high, kind="feedback"), 0.5) is not None
+    assert processing.sample(record(high, status="limit"), 0.5) is not None
+    assert processing.sample(record(high), 1.0) is not None

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from llmguard._core.records import Record
 from llmguard._delivery import settings as _config
 from llmguard._delivery.processing import error_message, internal_record, prepare, process
-from llmguard._delivery.processing import sample as sample
 from llmguard._delivery.stats import DeliveryStats, FlushResult, Pending, SinkStats
 from llmguard.redact import Patterns
 
