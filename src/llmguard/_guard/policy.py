@@ -45,6 +45,11 @@ _AnyR = TypeVar("_AnyR", bound=_ReturnsAny)
 _AwaitableR = TypeVar("_AwaitableR", bound=Awaitable[Any])
 
 
+SendSchema = bool | Literal["json_schema", "tool", "prompt"]
+"""How the schema reaches the model: ``True`` picks the provider's own way, a string forces one."""
+
+_SEND_MODES = ("json_schema", "tool", "prompt")
+
 ContextOption = Mapping[str, Any] | Callable[..., Mapping[str, Any]]
 """A dict passed to pydantic validators, or a callable of the call's arguments giving one."""
 
@@ -80,6 +85,9 @@ class GuardOptions(TypedDict, total=False):
     max_cost_usd: float | None
     prompt: Prompt | None
     rate_limit: RateLimit | None
+    send_schema: SendSchema
+    strict: bool
+    repair: bool
 
 
 OPTION_DEFAULTS: GuardOptions = {
@@ -104,6 +112,9 @@ OPTION_DEFAULTS: GuardOptions = {
     "max_cost_usd": None,
     "prompt": None,
     "rate_limit": None,
+    "send_schema": False,
+    "strict": False,
+    "repair": True,
 }
 """What each option is when it is not given."""
 
@@ -176,6 +187,16 @@ class Guard(Generic[T]):
         self.prompt = prompt = given["prompt"]
         if prompt is not None and not isinstance(prompt, Prompt):
             raise ConfigurationError(f"prompt must be an lg.Prompt, not {prompt!r}")
+        self.send_schema: SendSchema = given["send_schema"]
+        if not isinstance(self.send_schema, bool) and self.send_schema not in _SEND_MODES:
+            raise ConfigurationError(
+                "send_schema must be True, False, 'json_schema', 'tool' or 'prompt', "
+                f"not {self.send_schema!r}"
+            )
+        if self.send_schema is not False and self.schema is None:
+            raise ConfigurationError("send_schema needs a schema= to send")
+        self.strict = _flag("strict", given["strict"])
+        self.repair = _flag("repair", given["repair"])
         self.rate_limit = rate_limit = given["rate_limit"]
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ConfigurationError(
@@ -292,6 +313,12 @@ def _compile(schema: Any, context: Any) -> CompiledSchema | None:
 def _count(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigurationError(f"{name} must be an integer >= 0, not {value!r}")
+    return value
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, not {value!r}")
     return value
 
 
