@@ -12,10 +12,10 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from llmguard._core.context import Checked, open_run
 from llmguard._core.outcomes import RunState
@@ -36,6 +36,7 @@ __all__ = ["Agent", "AgentStopped", "Run", "RunState", "agent", "current_run", "
 P = ParamSpec("P")
 R = TypeVar("R")
 E = TypeVar("E", bound=LimitExceeded)
+L = TypeVar("L", Literal["raise"], Literal["return"])
 OnLimit = Literal["raise", "return"]
 
 _run: ContextVar[Run | None] = ContextVar("llmguard.run", default=None)
@@ -68,7 +69,7 @@ class Run:
     """One run of an agent: its counters (``steps``, ``tool_calls``; refused ones are not
     counted), budget, spans and deadline; ``output`` and ``stop_reason`` as in `RunState`."""
 
-    def __init__(self, agent: Agent, name: str) -> None:
+    def __init__(self, agent: Agent[Any], name: str) -> None:
         self.agent, self.name = agent, name
         self.budget = Budget(max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd)
         self.span = Span(name, "agent")
@@ -306,7 +307,7 @@ def _mark(opened: Span, exc: BaseException | None) -> None:
         opened.record_exception(exc)
 
 
-class Agent:
+class Agent(Generic[L]):
     """Limits for an agent loop: ``@lg.agent(max_steps=10)`` or ``with lg.agent(...) as run:``.
 
     Each decorated call or block is a run (an ``agent`` span); each `Run.step` (or
@@ -330,6 +331,54 @@ class Agent:
 
     Raises ``ConfigurationError`` when an option is out of range.
     """
+
+    @overload
+    def __init__(
+        self: Agent[Literal["raise"]],
+        name: str | None = None,
+        /,
+        *,
+        max_steps: int | None = None,
+        max_tool_calls: int | None = None,
+        max_tokens: int | None = None,
+        max_cost_usd: float | None = None,
+        timeout_s: float | None = None,
+        max_repeats: int | None = None,
+        on_limit: Literal["raise"] = "raise",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Agent[Literal["return"]],
+        name: str | None = None,
+        /,
+        *,
+        max_steps: int | None = None,
+        max_tool_calls: int | None = None,
+        max_tokens: int | None = None,
+        max_cost_usd: float | None = None,
+        timeout_s: float | None = None,
+        max_repeats: int | None = None,
+        on_limit: Literal["return"],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Agent[Any],
+        name: str | None = None,
+        /,
+        *,
+        max_steps: int | None = None,
+        max_tool_calls: int | None = None,
+        max_tokens: int | None = None,
+        max_cost_usd: float | None = None,
+        timeout_s: float | None = None,
+        max_repeats: int | None = None,
+        on_limit: OnLimit = "raise",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -379,7 +428,20 @@ class Agent:
     async def __aexit__(self, *exc_info: Any) -> bool:
         return await _own_run(self).__aexit__(*exc_info)
 
-    def __call__(self, fn: Callable[P, R], /) -> Callable[P, R]:
+    @overload
+    def __call__(
+        self: Agent[Literal["return"]], fn: Callable[P, Coroutine[Any, Any, R]], /
+    ) -> Callable[P, Coroutine[Any, Any, R | AgentStopped]]: ...
+
+    @overload
+    def __call__(
+        self: Agent[Literal["return"]], fn: Callable[P, R], /
+    ) -> Callable[P, R | AgentStopped]: ...
+
+    @overload
+    def __call__(self: Agent[Literal["raise"]], fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+    def __call__(self, fn: Callable[P, Any], /) -> Callable[P, Any]:
         """Make each call of ``fn`` (a function or coroutine function) one run.
 
         Raises:
@@ -394,7 +456,7 @@ class Agent:
         return wrap(fn, _AgentHandler(self, name))
 
 
-def _own_run(owner: Agent) -> Run:
+def _own_run(owner: Agent[Any]) -> Run:
     run = _run.get()
     if run is None or run.agent is not owner:
         raise RuntimeError("an agent's block exited in another context than it was entered in")
@@ -404,7 +466,7 @@ def _own_run(owner: Agent) -> Run:
 class _AgentHandler:
     """The handler behind ``@lg.agent``: one run around each call."""
 
-    def __init__(self, agent: Agent, name: str) -> None:
+    def __init__(self, agent: Agent[Any], name: str) -> None:
         self.agent = agent
         self.name = name
 

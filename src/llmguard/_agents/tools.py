@@ -15,7 +15,16 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, get_type_hints, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    ParamSpec,
+    TypeVar,
+    get_type_hints,
+    overload,
+)
 
 import wrapt
 
@@ -34,6 +43,9 @@ __all__ = ["Tool", "acall_tool", "call_tool", "tool"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+P2 = ParamSpec("P2")
+R2 = TypeVar("R2")
+S = TypeVar("S")
 
 # What OpenAI and Anthropic accept as a function name.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -222,24 +234,11 @@ class ToolSpec:
         return await self.arun(wrapped, self.signature.bind_partial(*args, **kwargs).arguments)
 
 
-class Tool(wrapt.FunctionWrapper, Generic[P, R]):  # type: ignore[type-arg]
-    """A function decorated with `tool`: still callable as before, and describable.
+class _Described:
+    """What a tool tells a model about itself, for `Tool` and `BoundTool` alike."""
 
-    Attributes:
-        name: The name the model calls the tool by.
-    """
-
-    def __init__(self, fn: Callable[P, R], spec: ToolSpec) -> None:
-        entry = spec.acall if spec.kind is CallKind.ASYNC else spec.call
-        super().__init__(fn, entry)
-        self._self_spec = spec
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return super().__call__(*args, **kwargs)  # type: ignore[no-any-return]
-
-    def __get__(self, instance: Any, owner: type[Any] | None = None) -> Any:
-        bound: Any = super().__get__(instance, owner)
-        return self if bound is self else BoundTool(bound, self._self_spec)
+    if TYPE_CHECKING:  # an annotation here would shadow the wrapped function's
+        _self_spec: ToolSpec
 
     @property
     def name(self) -> str:
@@ -256,17 +255,43 @@ class Tool(wrapt.FunctionWrapper, Generic[P, R]):  # type: ignore[type-arg]
         return {"type": "function", "function": {**function, "parameters": self.json_schema()}}
 
 
-class BoundTool(wrapt.CallableObjectProxy):  # type: ignore[type-arg]
+class Tool(_Described, wrapt.FunctionWrapper, Generic[P, R]):  # type: ignore[type-arg]
+    """A function decorated with `tool`: still callable as before, and describable.
+
+    Attributes:
+        name: The name the model calls the tool by.
+    """
+
+    def __init__(self, fn: Callable[P, R], spec: ToolSpec) -> None:
+        entry = spec.acall if spec.kind is CallKind.ASYNC else spec.call
+        super().__init__(fn, entry)
+        self._self_spec = spec
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return super().__call__(*args, **kwargs)  # type: ignore[no-any-return]
+
+    @overload  # type: ignore[override]
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Tool[P, R]: ...
+
+    @overload
+    def __get__(
+        self: Tool[Concatenate[S, P2], R2], instance: S, owner: type[Any] | None = None
+    ) -> BoundTool[P2, R2]: ...
+
+    def __get__(self, instance: Any, owner: type[Any] | None = None) -> Any:
+        bound: Any = super().__get__(instance, owner)
+        return self if bound is self else BoundTool(bound, self._self_spec)
+
+
+class BoundTool(_Described, wrapt.CallableObjectProxy, Generic[P, R]):  # type: ignore[type-arg]
     """A tool method bound to its instance or class, with the tool's attributes."""
 
     def __init__(self, bound: Any, spec: ToolSpec) -> None:
         super().__init__(bound)
         self._self_spec = spec
 
-    # The same attributes as Tool; shared rather than inherited, as the bases differ.
-    name = Tool.name
-    json_schema = Tool.json_schema
-    definition = Tool.definition
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.__wrapped__(*args, **kwargs)  # type: ignore[no-any-return]
 
 
 @overload
