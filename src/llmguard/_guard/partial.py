@@ -1,0 +1,600 @@
+"""Partial objects while a guarded answer streams: ``guard.stream(fn, ...)``.
+
+The stream is read through the same flow as a guarded call (`Steps`): attempts,
+corrective re-asks, transient retries and fallbacks, with the same records. Where the
+decorated call's driver would drain a stream in one go, the drivers here read it chunk
+by chunk and hand the caller what has arrived so far:
+
+- jiter reads the answer so far in its partial mode (an unfinished string is kept as
+  far as it goes); nothing here parses JSON by hand;
+- for a pydantic model, pydantic validates that data against a *partial copy* of the
+  model -- the same field names, every field optional and ``None`` until it arrives,
+  constraints and validators left to the final check -- and a field whose value does
+  not validate yet (a ``Literal`` half written) is left out of that partial;
+- for a list schema (``list[Item]``, ``Iterable[Item]``...), each item is validated in
+  full against ``Item`` once the next one has begun, and handed over one by one.
+
+Re-reading the whole answer at every chunk would cost O(n²) over a long answer, so the
+answer is re-read only when the chunks received since the last reading are a sixteenth
+of all the chunks so far (and at every chunk of the first sixteen): O(n log n) work over
+a stream of n chunks, whatever their size, for a few dozen readings of a typical answer.
+
+The complete answer is then validated by the flow, exactly as a decorated call's is; an
+answer that fails is re-asked, and the re-ask streams too.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import types
+from collections import abc
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Generator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
+
+import jiter
+import pydantic
+import pydantic_core
+
+from llmguard._core.wrap import CallKind, call_kind
+from llmguard._guard.call import Call, Parameters
+from llmguard._guard.drivers import Done, Drain, Invoke, Pause, Result, invoke_async, invoke_sync
+from llmguard._guard.flow import Steps
+from llmguard._guard.handler import GuardHandler, Policy, failed, succeeded
+from llmguard._tracing.spans import Span, active_span
+from llmguard.adapters import Reply, StreamAccumulator, accumulator_for
+from llmguard.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from llmguard._guard.schema import CompiledSchema
+
+__all__ = ["READ_EVERY", "Partial", "PartialStream", "PartialView", "partial_view", "partials"]
+
+T = TypeVar("T")
+
+#: Chunks that may arrive between two readings of the answer, as a fraction of the
+#: chunks received so far: the answer is re-read once that many more have come in.
+READ_EVERY = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Partial(Generic[T]):
+    """One step of a streamed guarded answer.
+
+    Attributes:
+        value: The answer so far. While it streams: for a pydantic model, an instance of
+            a partial copy of the model (every field ``None`` until it arrives; no
+            validators run); for a list schema, the list of the items completed so far,
+            each fully validated (one list, grown in place); for other schemas, the
+            JSON read so far. When ``final``, the validated value, as the guarded
+            function would return it (or a `Failure` under ``on_fail="return"``).
+        final: True for the last partial, whose value passed the schema.
+        attempt: The attempt the answer belongs to: 1, then 2 for a re-ask, and so on.
+        reset: True on the first partial of a re-asked attempt: forget what the
+            earlier attempt showed, its answer was refused.
+        item: For a list schema, the item that just completed (fully validated).
+    """
+
+    value: T
+    final: bool = False
+    attempt: int = 1
+    reset: bool = False
+    item: Any = None
+
+
+# -- reading the answer so far -------------------------------------------------------------
+
+
+class _Nothing:
+    """What a reading gives when there is nothing new to show."""
+
+
+NOTHING = _Nothing()
+
+
+class PartialView:
+    """How one schema turns the JSON read so far into partial values; built once.
+
+    ``mode`` is ``"items"`` (a list schema: each complete item validated against
+    ``item``), ``"object"`` (validated against the partial copy ``loose``) or ``"raw"``
+    (the JSON as read: JSON Schema dicts and types with no partial copy).
+    """
+
+    __slots__ = ("item", "loose", "mode")
+
+    def __init__(self, schema: CompiledSchema) -> None:
+        self.mode = "raw"
+        self.item: pydantic.TypeAdapter[Any] | None = None
+        self.loose: pydantic.TypeAdapter[Any] | None = None
+        if schema.kind == "json_schema":
+            return
+        source = schema.source
+        element = _element_type(source)
+        try:
+            if element is not None:
+                self.item = pydantic.TypeAdapter(element)
+                self.mode = "items"
+            else:
+                self.loose = pydantic.TypeAdapter(_loose(source, set()))
+                self.mode = "object"
+        except Exception:  # a type with no partial copy (a recursive model...): as read
+            self.mode = "raw"
+
+    def validate_loose(self, data: Any) -> Any:
+        """The partial value of ``data``; what does not validate yet is left out."""
+        assert self.loose is not None
+        for _ in range(3):
+            try:
+                return self.loose.validate_python(data, experimental_allow_partial=True)
+            except pydantic.ValidationError as exc:
+                if not _drop(data, exc.errors(include_url=False, include_input=False)):
+                    return NOTHING
+        return NOTHING
+
+
+@lru_cache(maxsize=256)
+def partial_view(schema: CompiledSchema) -> PartialView:
+    """The view of ``schema``, built once per compiled schema (guards are long-lived)."""
+    return PartialView(schema)
+
+
+_SEQUENCES: frozenset[Any] = frozenset({list, tuple, set, frozenset, abc.Iterable, abc.Sequence})
+
+
+def _element_type(tp: Any) -> Any:
+    """The item type of a list-like schema (``list[X]``, ``Iterable[X]``...), else None."""
+    origin = get_origin(tp)
+    if origin is None or origin not in _SEQUENCES:
+        return None
+    args = get_args(tp)
+    if origin is tuple:
+        return args[0] if len(args) == 2 and args[1] is Ellipsis else None
+    return args[0] if len(args) == 1 else Any
+
+
+def _loose(tp: Any, seen: set[type]) -> Any:
+    """The partial copy of a type: models with every field optional, no constraints."""
+    if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
+        if tp in seen:
+            raise TypeError(f"{tp.__name__} is recursive")
+        seen = seen | {tp}
+        fields: dict[str, Any] = {}
+        for name, info in tp.model_fields.items():
+            loose = _loose(info.annotation, seen)
+            fields[name] = (
+                Union[loose, None],  # noqa: UP007 - built at run time from a variable
+                pydantic.Field(
+                    default=None, alias=info.alias, validation_alias=info.validation_alias
+                ),
+            )
+        config = pydantic.ConfigDict(
+            extra="ignore", arbitrary_types_allowed=True, validate_by_name=True
+        )
+        partial: type[pydantic.BaseModel] = pydantic.create_model(
+            f"Partial{tp.__name__}", __config__=config, __module__=tp.__module__, **fields
+        )
+        return partial
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if origin is None or not args:
+        return tp
+    if origin in _SEQUENCES:
+        element = _element_type(tp)
+        return types.GenericAlias(list, (Any if element is None else _loose(element, seen),))
+    if origin is dict or origin is abc.Mapping:
+        return types.GenericAlias(dict, (args[0], _loose(args[1], seen)))
+    if origin is Annotated:
+        return _loose(args[0], seen)
+    if origin is Union or origin is types.UnionType:
+        loose_args = tuple(_loose(arg, seen) for arg in args)
+        return Union[loose_args]  # noqa: UP007
+    return tp
+
+
+def _drop(data: Any, errors: list[Any]) -> bool:
+    """Remove from ``data`` the values the errors point at; whether any was removed."""
+    removed = False
+    # The deepest and latest first, so an index removed does not shift another.
+    for error in sorted(errors, key=lambda e: tuple(map(str, e["loc"])), reverse=True):
+        loc = error["loc"]
+        node = data
+        for key in loc[:-1]:
+            node = _child(node, key)
+            if node is None:
+                break
+        else:
+            if loc and _remove(node, loc[-1]):
+                removed = True
+    return removed
+
+
+def _child(node: Any, key: Any) -> Any:
+    if isinstance(node, dict):
+        return node.get(key)
+    if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+        return node[key]
+    return None
+
+
+def _remove(node: Any, key: Any) -> bool:
+    if isinstance(node, dict) and key in node:
+        del node[key]
+        return True
+    if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+        del node[key:]  # a list item that does not validate hides the items after it
+        return True
+    return False
+
+
+class _Reader:
+    """One attempt's stream, read along: the reply for the records, partials for the caller."""
+
+    __slots__ = (
+        "accumulator",
+        "attempt",
+        "broken",
+        "chunks",
+        "context",
+        "due",
+        "emitted",
+        "items",
+        "last",
+        "pending",
+        "start",
+        "view",
+    )
+
+    def __init__(self, view: PartialView, attempt: int, context: dict[str, Any] | None) -> None:
+        self.view = view
+        self.attempt = attempt
+        self.context = context
+        self.accumulator: StreamAccumulator | None = None
+        self.chunks = 0
+        self.due = 1  # the chunk count at which the answer is read next
+        self.emitted = 0
+        self.start = -1  # where the JSON begins in the answer, once found
+        self.last: Any = NOTHING
+        self.items: list[Any] = []
+        self.broken = False  # an item failed: the final check will say why
+        self.pending: list[Partial[Any]] = []
+
+    def reply(self) -> Reply | None:
+        """What was read, as a reply (``None`` when no chunk could be read)."""
+        return None if self.accumulator is None else self.accumulator.reply()
+
+    def result(self, error: BaseException | None = None) -> Result:
+        """The flow's answer to its `Drain`: the reply, and what cut the stream short."""
+        return Result(value=self.reply(), error=error)
+
+    def feed(self, chunk: object) -> None:
+        """Read one chunk; the partials it completes go to ``pending``."""
+        if self.accumulator is None:
+            self.accumulator = accumulator_for(chunk)
+            if self.accumulator is None:
+                return
+        self.accumulator.feed(chunk)
+        self.chunks += 1
+        if self.chunks < self.due:
+            return
+        self.due = self.chunks + max(1, self.chunks // READ_EVERY)
+        try:
+            self._read()
+        except Exception:  # showing partials must never break the guarded call
+            return
+
+    def _read(self) -> None:
+        reply = self.reply()
+        text = _answer_so_far(reply)
+        if not text:
+            return
+        if self.start < 0:
+            self.start = _json_start(text)
+            if self.start < 0:
+                return
+        data = jiter.from_json(
+            text[self.start :].encode("utf-8", "replace"), partial_mode="trailing-strings"
+        )
+        view = self.view
+        if view.mode == "items":
+            self._items(data)
+            return
+        if not data:
+            return
+        value = view.validate_loose(data) if view.mode == "object" else data
+        if value is NOTHING or value == self.last:
+            return
+        self.last = value
+        self._emit(value, None)
+
+    def _items(self, data: Any) -> None:
+        if not isinstance(data, list) or self.broken:
+            return
+        item = self.view.item
+        assert item is not None
+        # The last item read may still be growing; the ones before it are complete.
+        while len(self.items) < len(data) - 1:
+            raw = data[len(self.items)]
+            try:
+                value = item.validate_json(pydantic_core.to_json(raw), context=self.context)
+            except Exception:
+                self.broken = True
+                return
+            self.items.append(value)
+            self._emit(self.items, value)
+
+    def _emit(self, value: Any, item: Any) -> None:
+        reset = self.attempt > 1 and not self.emitted
+        self.emitted += 1
+        self.pending.append(Partial(value, False, self.attempt, reset, item))
+
+
+def _answer_so_far(reply: Reply | None) -> str | None:
+    """The text the answer is read from: the first tool call's arguments, or the text."""
+    if reply is None:
+        return None
+    if reply.tool_calls:
+        arguments = reply.tool_calls[0].arguments
+        return (
+            arguments if isinstance(arguments, str) else pydantic_core.to_json(arguments).decode()
+        )
+    return reply.text
+
+
+def _json_start(text: str) -> int:
+    """Where the JSON value begins: the first bracket (after prose or a code fence)."""
+    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
+    if starts:
+        return min(starts)
+    stripped = text.lstrip()
+    return len(text) - len(stripped) if stripped[:1] == '"' else -1
+
+
+# -- the drivers ----------------------------------------------------------------------------
+
+
+class PartialStream(Generic[T]):
+    """The partials of one guarded call, for ``for`` or ``async for``.
+
+    Iterating starts the call. Leaving the loop early, ``close()`` / ``aclose()`` or
+    garbage collection closes the model's stream and writes the call's records with
+    what was read.
+    """
+
+    __slots__ = ("_agen", "_call", "_gen", "_guard", "_handler", "_is_async")
+
+    def __init__(self, guard: Policy, handler: GuardHandler, call: Call, is_async: bool) -> None:
+        self._guard = guard
+        self._handler = handler
+        self._call = call
+        self._is_async = is_async
+        self._gen: Generator[Partial[T], None, None] | None = None
+        self._agen: AsyncIterator[Partial[T]] | None = None
+
+    def __iter__(self) -> PartialStream[T]:
+        if self._is_async:
+            raise ConfigurationError(
+                f"{self._handler.name} is async: read its partials with `async for`"
+            )
+        return self
+
+    def __next__(self) -> Partial[T]:
+        if self._gen is None:
+            self.__iter__()
+            self._gen = _drive_sync(self._guard, self._handler, self._call)
+        return next(self._gen)
+
+    def close(self) -> None:
+        """Stop reading; the records are written with what was read."""
+        if self._gen is not None:
+            self._gen.close()
+
+    def __enter__(self) -> PartialStream[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __aiter__(self) -> PartialStream[T]:
+        return self
+
+    async def __anext__(self) -> Partial[T]:
+        if self._agen is None:
+            self._agen = _drive_async(self._guard, self._handler, self._call)
+        return await self._agen.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop reading; the records are written with what was read."""
+        agen = self._agen
+        if agen is not None:
+            closer = getattr(agen, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    async def __aenter__(self) -> PartialStream[T]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _send(steps: Steps, sent: Any, llm: Span) -> Invoke | Pause | Drain | Done:
+    token = active_span.set(llm)
+    try:
+        return steps.send(sent)
+    finally:
+        active_span.reset(token)
+
+
+def _context(handler: GuardHandler, call: Call) -> dict[str, Any] | None:
+    try:
+        return handler.plan.context(call)
+    except Exception:  # the final check reports a failing context; partials go without
+        return None
+
+
+def _stopped(steps: Steps, llm: Span, reader: _Reader) -> None:
+    """Write the records of a call whose caller stopped reading mid-stream."""
+    stop = GeneratorExit(f"the caller stopped reading the stream after {reader.chunks} chunks")
+    try:
+        _send(steps, reader.result(stop), llm)
+    except BaseException as exc:  # the flow ends the attempt and hands the stop back
+        if not llm.ended:
+            llm.set_stream(reader.chunks, "closed")
+            llm.record_exception(exc)
+            llm.end()
+    finally:
+        steps.close()
+
+
+def _not_sync(value: Any) -> BaseException | None:
+    if inspect.isawaitable(value) or isinstance(value, AsyncIterable):
+        if inspect.iscoroutine(value):
+            value.close()
+        return ConfigurationError(
+            "the function returned an awaitable or an async stream: read its partials "
+            "with `async for`"
+        )
+    return None
+
+
+def _drive_sync(
+    guard: Policy, handler: GuardHandler, call: Call
+) -> Generator[Partial[Any], None, None]:
+    llm = handler._open(call)
+    steps = Steps(handler.plan, call, llm)
+    sleep = guard.sleep or time.sleep
+    view = partial_view(handler.plan.schema) if handler.plan.schema is not None else None
+    attempt = 0
+    try:
+        request = _send(steps, None, llm)
+        while not isinstance(request, Done):
+            if isinstance(request, Pause):
+                sleep(request.seconds)
+                request = _send(steps, None, llm)
+            elif isinstance(request, Invoke):
+                attempt += 1
+                result = invoke_sync(request.call, request.span)
+                misuse = _not_sync(result.value) if result.error is None else None
+                request = _send(steps, Result(error=misuse) if misuse else result, llm)
+            else:
+                assert view is not None
+                reader = _Reader(view, attempt, _context(handler, call))
+                try:
+                    result = yield from _read_sync(reader, request.stream)
+                except GeneratorExit:
+                    _stopped(steps, llm, reader)
+                    raise
+                request = _send(steps, result, llm)
+        value = succeeded(llm, request.value)
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        value = failed(guard, llm, exc)
+    yield Partial(value, True, max(attempt, 1))
+
+
+def _read_sync(reader: _Reader, stream: Any) -> Generator[Partial[Any], None, Result]:
+    error: BaseException | None = None
+    try:
+        for chunk in stream:
+            reader.feed(chunk)
+            if reader.pending:
+                pending, reader.pending = reader.pending, []
+                yield from pending
+    except GeneratorExit:
+        raise
+    except BaseException as exc:  # what cut the stream short: the flow decides
+        error = exc
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as exc:
+                error = error or exc
+    return reader.result(error)
+
+
+async def _drive_async(
+    guard: Policy, handler: GuardHandler, call: Call
+) -> AsyncIterator[Partial[Any]]:
+    llm = handler._open(call)
+    steps = Steps(handler.plan, call, llm)
+    view = partial_view(handler.plan.schema) if handler.plan.schema is not None else None
+    attempt = 0
+    try:
+        request = _send(steps, None, llm)
+        while not isinstance(request, Done):
+            if isinstance(request, Pause):
+                waited = (guard.sleep or _asyncio_sleep())(request.seconds)
+                if inspect.isawaitable(waited):
+                    await waited
+                request = _send(steps, None, llm)
+            elif isinstance(request, Invoke):
+                attempt += 1
+                result = await invoke_async(request.call, request.span)
+                request = _send(steps, result, llm)
+            else:
+                assert view is not None
+                reader = _Reader(view, attempt, _context(handler, call))
+                stream = request.stream
+                error: BaseException | None = None
+                try:
+                    try:
+                        if hasattr(stream, "__anext__"):
+                            async for chunk in stream:
+                                reader.feed(chunk)
+                                if reader.pending:
+                                    pending, reader.pending = reader.pending, []
+                                    for partial in pending:
+                                        yield partial
+                        else:
+                            for chunk in stream:
+                                reader.feed(chunk)
+                                if reader.pending:
+                                    pending, reader.pending = reader.pending, []
+                                    for partial in pending:
+                                        yield partial
+                    finally:
+                        await _aclose(stream)
+                except GeneratorExit:
+                    _stopped(steps, llm, reader)
+                    raise
+                except BaseException as exc:  # what cut the stream short: the flow decides
+                    error = exc
+                request = _send(steps, reader.result(error), llm)
+        value = succeeded(llm, request.value)
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        value = failed(guard, llm, exc)
+    yield Partial(value, True, max(attempt, 1))
+
+
+def _asyncio_sleep() -> Callable[[float], Any]:
+    import asyncio
+
+    return asyncio.sleep
+
+
+async def _aclose(stream: Any) -> None:
+    closer = getattr(stream, "aclose", None) or getattr(stream, "close", None)
+    if closer is not None:
+        closed = closer()
+        if inspect.isawaitable(closed):
+            await closed
+
+
+def partials(
+    guard: Policy, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> PartialStream[Any]:
+    """The partials of ``fn(*args, **kwargs)`` under ``guard`` (see `Guard.stream`).
+
+    Nothing runs until the caller iterates.
+    """
+    params = Parameters.of(fn)
+    handler = GuardHandler(guard, fn, params)
+    is_async = call_kind(fn) in (CallKind.ASYNC, CallKind.ASYNC_GENERATOR)
+    return PartialStream(guard, handler, Call(fn, args, kwargs, params), is_async)
