@@ -39,6 +39,7 @@ import bench_memory
 import bench_sinks
 import bench_tokens
 import bench_trace
+import bench_workload
 from _timing import Spread
 
 HERE = Path(__file__).resolve().parent
@@ -81,6 +82,11 @@ class Sizes:
     memory_records: int
     cli_records: int
     cli_repeats: int
+    workload_rounds: int = 9
+    workload_batch: int = 500
+    workload_warmup: int = 200
+    workload_sustained: int = 50_000
+    workload_burst: int = 100_000
 
 
 FULL = Sizes(
@@ -124,6 +130,11 @@ QUICK = Sizes(
     memory_records=100_000,
     cli_records=50_000,
     cli_repeats=1,
+    workload_rounds=3,
+    workload_batch=200,
+    workload_warmup=50,
+    workload_sustained=5_000,
+    workload_burst=20_000,
 )
 
 
@@ -212,6 +223,95 @@ def _optional(module: str) -> bool:
 
 
 # -- the benchmarks -----------------------------------------------------------------------
+
+
+def workload_rows(report: Report, sizes: Sizes) -> None:
+    """The headline: what a realistic call costs in all, delivery included (issue 17)."""
+    W = bench_workload
+    result = W.measure(
+        sizes.workload_rounds,
+        sizes.workload_batch,
+        sizes.workload_warmup,
+        sizes.workload_sustained,
+        sizes.workload_burst,
+    )
+    costs = result.costs
+    trace = costs["@lg.trace"]
+    report.rows.append(
+        Row(
+            "`@lg.trace`, realistic call, JSONL sink: total CPU per call (caller + delivery)",
+            25.0,
+            True,
+            "µs",
+            Spread.of(trace.total),
+        )
+    )
+    target = "OpenTelemetry SDK span total / `@lg.trace` total, same content, CPU per call"
+    otel = costs.get("OTel SDK span")
+    if otel is None:
+        report.rows.append(Row(target, 1.0, False, "x", None, "opentelemetry-sdk missing"))
+    else:
+        ratios = [o / t for o, t in zip(otel.total, trace.total, strict=True)]
+        report.rows.append(Row(target, 1.0, False, "x", Spread.of(ratios)))
+    target = (
+        "Instructor `response_model` + tracing added / `@lg.guard(schema)` added, "
+        "total CPU per call, OpenAI SDK on a mock transport"
+    )
+    guard, bare = costs.get("@lg.guard(schema)"), costs.get("bare SDK + validate")
+    peer = costs.get("Instructor + @lg.trace")
+    if guard is None or bare is None:
+        report.rows.append(Row(target, 10.0, False, "x", None, "openai missing"))
+    elif peer is None:
+        report.rows.append(Row(target, 10.0, False, "x", None, "instructor missing"))
+    else:
+        ratios = [
+            (p - b) / max(g - b, 1e-3)
+            for p, g, b in zip(peer.total, guard.total, bare.total, strict=True)
+        ]
+        report.rows.append(Row(target, 10.0, False, "x", Spread.of(ratios)))
+    run = result.sustained["@lg.trace"]
+    report.rows.append(
+        Row(
+            "`@lg.trace` under sustained load: caller's thread CPU per call",
+            8.0,
+            True,
+            "µs",
+            Spread.of([run.caller_us]),
+        )
+    )
+    for burst in result.bursts:
+        limit = W.THROUGHPUT_TARGETS.get(burst.sink)
+        report.rows.append(
+            Row(
+                f"realistic records delivered end to end to `{burst.sink}`, per second of "
+                "delivery CPU",
+                None if limit is None else float(limit),
+                False,
+                "rec/s",
+                Spread.of([burst.delivery_cpu_per_s]),
+            )
+        )
+        report.detail("workload", f"burst to {burst.sink}: records/s wall", [burst.wall_per_s], "")
+        report.detail(
+            "workload", f"burst to {burst.sink}: records dropped", [float(burst.dropped)], ""
+        )
+    first = result.bursts[0]
+    report.rows.append(
+        Row(
+            f"burst of {first.records:,} realistic calls, default queue, `{first.sink}`: "
+            "share delivered",
+            100.0,
+            False,
+            "%",
+            Spread.of([100.0 * (first.records - first.dropped) / first.records]),
+        )
+    )
+    for name, cost in costs.items():
+        report.detail("workload", f"{name}: total CPU per call", cost.total, "µs")
+        report.detail("workload", f"{name}: caller's CPU per call", cost.caller, "µs")
+    for name, run in result.sustained.items():
+        report.detail("workload", f"sustained {name}: caller's wall per call", [run.wall_us], "µs")
+        report.detail("workload", f"sustained {name}: total CPU per call", [run.total_us], "µs")
 
 
 def trace_rows(report: Report, results: Sequence[bench_trace.TraceResult]) -> None:
@@ -386,6 +486,8 @@ def run_all(sizes: Sizes, cli_dir: Path | None = None) -> Report:
     guard: list[object] = []
     tokens: list[dict[str, bench_tokens.TokenResult]] = []
     has_openai = _optional("openai")
+    _progress("realistic workload")
+    workload_rows(report, sizes)
     for repeat in range(sizes.repeats):
         # The in-process timings take turns, so a slow spell reaches each of them.
         _progress(f"tracing overhead ({repeat + 1}/{sizes.repeats})")

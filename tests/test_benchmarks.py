@@ -17,6 +17,7 @@ from types import ModuleType
 
 import pytest
 
+import llmguard as lg
 from llmguard._spend import tokens as _tokens
 from tests.conftest import TIKTOKEN_DATA
 
@@ -60,6 +61,11 @@ def tiny(run: ModuleType) -> object:
         import_runs=1,
         memory_records=300,
         cli_records=300,
+        workload_rounds=1,
+        workload_batch=4,
+        workload_warmup=1,
+        workload_sustained=20,
+        workload_burst=300,
     )
 
 
@@ -89,7 +95,7 @@ def test_every_target_has_a_number_unless_its_peer_is_missing(report: object) ->
         "openai missing": not _has("openai"),
     }
     rows = report.rows  # type: ignore[attr-defined]
-    assert len(rows) == 13
+    assert len(rows) == 21
     for row in rows:
         if row.spread is None:
             assert missing.get(row.note), row
@@ -104,7 +110,7 @@ def test_peer_comparisons_are_measured(report: object) -> None:
     pytest.importorskip("instructor")
     rows = report.rows  # type: ignore[attr-defined]
     peers = [r for r in rows if "OpenTelemetry" in r.target or "Instructor" in r.target]
-    assert len(peers) == 4
+    assert len(peers) == 6
     assert all(r.spread is not None and _finite(r.spread.median) for r in peers)
 
 
@@ -173,3 +179,35 @@ def test_generated_part_names_machine_and_versions(
     for expected in ("cores", "RAM", "Python", "llmguard", "pydantic", "tiktoken", run.MARKER):
         assert expected in text
     assert text.rstrip().endswith(run.MARKER)
+
+
+def test_realistic_workload_measures_every_variant(run: ModuleType) -> None:
+    """The realistic workload returns a total and a caller's cost for every variant it ran."""
+    bench_workload = importlib.import_module("bench_workload")
+    result = bench_workload.measure(
+        rounds=1, batch=3, warmup=1, sustained_calls=10, burst=50, sinks=("JSONLSink",)
+    )
+    assert {"bare function", "@lg.trace"} <= set(result.costs)
+    if _has("openai"):
+        assert {"bare SDK + validate", "@lg.guard(schema)"} <= set(result.costs)
+    for cost in result.costs.values():
+        assert all(_finite(v) and v >= 0 for v in [*cost.total, *cost.caller])
+    (burst,) = result.bursts
+    assert burst.records == 50
+    assert burst.dropped == 0
+    assert _finite(result.sustained["@lg.trace"].caller_us)
+    assert "@lg.trace" in bench_workload.report(result)
+
+
+def test_workload_content_is_realistic(run: ModuleType) -> None:
+    """Conversations are 0.5-4 KB, reproducible, and some carry secrets the redactor finds."""
+    bench_workload = importlib.import_module("bench_workload")
+    chats = bench_workload.conversations(200)
+    assert chats == bench_workload.conversations(200)
+    sizes = [sum(len(m["content"]) for m in chat) for chat in chats]
+    assert min(sizes) >= 400
+    assert max(sizes) <= 4_500
+    text = "\n".join(m["content"] for chat in chats for m in chat)
+    _, counts = lg.redact.DEFAULT.redact(text)
+    assert counts.get("email", 0) > 10
+    assert counts.get("phone", 0) > 5
