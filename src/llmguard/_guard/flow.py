@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import types
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from llmguard._spend.rate_limits import admit_all, limits_for
 from llmguard._tracing.spans import Span
 from llmguard.adapters import Reply, adapt
 from llmguard.exceptions import (
+    BadReturn,
     BudgetUnavailable,
     GuardError,
     LimitExceeded,
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from llmguard._guard.call import Call, Parameters, Reask
     from llmguard._guard.limits import CallLimits
     from llmguard._guard.schema import CompiledSchema
+    from llmguard._guard.structured import Sender
     from llmguard._spend.rate_limits import Permit, RateLimit
     from llmguard._tracing.spans import Span
     from llmguard.adapters import Reply
@@ -61,6 +64,7 @@ __all__ = [
     "Steps",
     "StreamHandOff",
     "Tally",
+    "bad_return",
     "describe",
     "direct",
     "guarded_flow",
@@ -106,6 +110,8 @@ class Plan:
     limits: Limits | None = None
     model: str | None = None
     rate_limit: RateLimit | None = None
+    send: Sender | None = None  # puts the schema into each call (send_schema=)
+    fallback_send: tuple[Sender | None, ...] = ()  # the same, for each fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +134,33 @@ def _is_stream(response: object) -> bool:
 
 
 def _answer_text(reply: Reply) -> str | None:
-    if reply.tool_calls:
-        arguments = reply.tool_calls[0].arguments
+    calls = reply.tool_calls
+    if len(calls) > 1:  # every call, as a JSON array of {"name", "arguments"}
+        found = [{"name": call.name, "arguments": call.arguments} for call in calls]
+        return json.dumps(snapshot(found), ensure_ascii=False)
+    if calls:
+        arguments = calls[0].arguments
         if isinstance(arguments, str):
             return arguments
         return json.dumps(snapshot(arguments), ensure_ascii=False)
     return reply.text
+
+
+# What a guarded function may return that no model answers with (see `BadReturn`).
+_NON_ANSWERS = (Failure, types.CoroutineType)
+
+
+def bad_return(name: str, response: object) -> BadReturn | None:
+    """The error for a return value that cannot be an answer, else ``None``."""
+    if response is None:
+        return BadReturn(name, "None", "did it forget to return the response?")
+    if isinstance(response, Failure):
+        hint = f"another guard gave up on the call ({response.error})"
+        return BadReturn(name, "an lg.Failure", hint)
+    if isinstance(response, types.CoroutineType):
+        response.close()  # never awaited, and never to be: no warning at its collection
+        return BadReturn(name, "a coroutine", "await it, or make the function async")
+    return None
 
 
 @dataclass(slots=True)
@@ -184,6 +211,8 @@ def settle_direct(
     response = result.value
     if result.error is not None or _is_stream(response):
         return False, Started(span, started, result)
+    if plan.schema is not None and (response is None or isinstance(response, _NON_ANSWERS)):
+        return False, Started(span, started, result)
     latency = (time.perf_counter() - started) * 1000
     reply = adapt(response)
     attempt = _judge(plan, call, 1, _function_name(call.fn), response, reply, latency)
@@ -225,8 +254,9 @@ class Steps:
             head = self._head
             if head is None and direct(plan):
                 span = open_attempt(llm)
+                first = call if plan.send is None else _with_schema(plan.send, call, span)
                 self._head = (span, time.perf_counter())
-                return Invoke(call, span)
+                return Invoke(first, span)
             started = None
             if head is not None:
                 done, value = settle_direct(plan, call, llm, head[0], head[1], sent)
@@ -243,6 +273,13 @@ class Steps:
         """Stop where the call is: the flow's generator, if it was started, is closed."""
         if self._flow is not None:
             self._flow.close()
+
+
+def _with_schema(send: Sender, call: Call, span: Span) -> Call:
+    """The call with the schema put in (``send_schema=``); what was sent is recorded."""
+    sent, how = send(call)
+    span.set_attribute("schema_sent", how)
+    return sent
 
 
 def _accept(plan: Plan, tally: Tally, llm: Span, attempt: Attempt) -> Any:
@@ -275,7 +312,13 @@ def guarded_flow(
     last_error: BaseException | None = None
     for position, (fn, params) in enumerate(functions):
         tally.fallback = position
-        original = call if position == 0 else call.with_function(fn, params)
+        given = original = call if position == 0 else call.with_function(fn, params)
+        send = plan.send if position == 0 else plan.fallback_send[position - 1]
+        sent = None
+        if send is not None:
+            # Re-asks are built from `original`, so they keep the schema too; `given`,
+            # the caller's arguments, is what a context= callable is called with.
+            original, sent = send(original)
         current = original
         corrective = transient = 0
         name = _function_name(fn)
@@ -287,6 +330,8 @@ def guarded_flow(
                 span, started, result = made.span, made.started, made.result
             else:
                 span = open_attempt(llm, number)
+                if sent is not None:
+                    span.set_attribute("schema_sent", sent)
                 if current is not call:
                     # The first attempt sends what the call's own record already holds.
                     messages = current.messages
@@ -327,11 +372,22 @@ def guarded_flow(
                 started = time.perf_counter()
                 result = yield Invoke(current, span)
             response = result.value
+            bad = None if plan.schema is None or result.error else bad_return(name, response)
+            if bad is not None:  # a programming error: raised now, never re-asked or retried
+                if account is not None and admission is not None:
+                    account.release(admission)
+                latency = (time.perf_counter() - started) * 1000
+                attempt = Attempt(
+                    number=number, function=name, outcome="error", latency_ms=latency, error=bad
+                )
+                tally.close(span, attempt)
+                tally.finish(llm, "error", None)
+                raise bad
             streamed = result.error is None and _is_stream(response)
             if streamed:
                 if plan.schema is None:
                     finisher = _stream_finisher(
-                        plan, original, tally, llm, span, number, name, admission
+                        plan, given, tally, llm, span, number, name, admission
                     )
                     return StreamHandOff(response, finisher, _stream_cap(plan, admission))
                 # A stream cut short (a timeout mid-answer) fails like the call itself.
@@ -346,9 +402,12 @@ def guarded_flow(
                 attempt = Attempt(
                     number=number, function=name, outcome=outcome, latency_ms=latency, error=error
                 )
+                cut = result.value if streamed and isinstance(result.value, Reply) else None
+                if cut is not None:  # a stream cut short: its records keep what it delivered
+                    attempt.reply, attempt.usage, attempt.text = cut, cut.usage, _answer_text(cut)
                 tally.close(span, attempt)
                 if not transient_error:
-                    tally.finish(llm, "error", None)
+                    tally.finish(llm, "error", cut)
                     raise error
                 last_error = error
                 if transient < plan.transient_retries:
@@ -361,7 +420,7 @@ def guarded_flow(
                 reply, attempt = made.reply, made.attempt  # judged by settle_direct
             else:
                 reply = result.value if streamed else adapt(response)
-                attempt = _judge(plan, original, number, name, response, reply, latency)
+                attempt = _judge(plan, given, number, name, response, reply, latency)
             tally.close(span, attempt, _charge(account, admission, attempt))
             if attempt.outcome == "ok":
                 return _accept(plan, tally, llm, attempt)
@@ -503,14 +562,13 @@ def _judge(
     schema = plan.schema
     if schema is None or outcome != "ok":
         return attempt
-    from llmguard._guard.schema import extract, extract_value
+    from llmguard._guard.schema import extract, extract_calls, extract_value
 
     context = plan.context(call)
     if reply is None:
         extraction = extract_value(response, schema, context=context, repair="object")
     elif reply.tool_calls:
-        arguments = reply.tool_calls[0].arguments
-        extraction = extract_value(arguments, schema, context=context, repair="tool_call")
+        extraction = extract_calls(reply.tool_calls, schema, context=context)
     else:
         extraction = extract(reply.text or "", schema, context=context)
     if not extraction.ok:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -19,6 +20,7 @@ from llmguard.exceptions import GuardError, LimitExceeded
 
 if TYPE_CHECKING:
     from llmguard._guard.flow import Plan
+    from llmguard._guard.structured import Sender
     from llmguard._tracing.prompt import Prompt
 
 __all__ = ["GuardHandler", "Policy", "claim_rendered", "failed", "succeeded"]
@@ -51,6 +53,10 @@ class Policy(Protocol):
         """The flow's policy: schema, retries, limits, fallbacks."""
         ...
 
+    def sender(self, fn: Any, params: Parameters) -> Sender | None:
+        """How the schema is put into each call of ``fn`` (``send_schema=``), if it is."""
+        ...
+
 
 class GuardHandler:
     """What runs around each call of one guarded function."""
@@ -60,7 +66,9 @@ class GuardHandler:
     def __init__(self, guard: Policy, fn: Any, params: Parameters) -> None:
         self.guard = guard
         self.params = params
-        self.plan = guard.plan()
+        plan = guard.plan()
+        send = guard.sender(fn, params)
+        self.plan = plan if send is None else dataclasses.replace(plan, send=send)
         target = unwrap_callable(fn)
         self.name = guard.name or getattr(target, "__qualname__", None) or repr(target)
         # Which arguments are worth reading on every call, decided once from the signature

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, overload
 
 from typing_extensions import Unpack
@@ -13,6 +13,7 @@ from llmguard._guard.flow import Plan
 from llmguard._guard.handler import GuardHandler
 from llmguard._guard.inline import Attempts
 from llmguard._guard.limits import Limits
+from llmguard._guard.partial import AsyncPartials, Partials, PartialStream, partials
 from llmguard._guard.transient import Backoff, is_transient
 from llmguard._spend.rate_limits import RateLimit
 from llmguard._tracing.prompt import Prompt
@@ -20,6 +21,7 @@ from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from llmguard._guard.schema import CompiledSchema
+    from llmguard._guard.structured import SchemaRequest, Sender
 
 __all__ = ["OPTION_DEFAULTS", "ContextOption", "Guard", "GuardOptions", "NoSchema", "guard"]
 
@@ -43,6 +45,7 @@ class _ReturnsAny:
 # ones the first match wins, and `_AnyR` puts a sync `-> Any` before the awaitable case.
 _AnyR = TypeVar("_AnyR", bound=_ReturnsAny)
 _AwaitableR = TypeVar("_AwaitableR", bound=Awaitable[Any])
+_AsyncStreamR = TypeVar("_AsyncStreamR", bound=AsyncIterable[Any])
 
 
 SendSchema = bool | Literal["json_schema", "tool", "prompt"]
@@ -83,6 +86,7 @@ class GuardOptions(TypedDict, total=False):
     on_output_overflow: Literal["raise", "truncate"]
     max_total_tokens: int | None
     max_cost_usd: float | None
+    unpriced: Literal["refuse", "allow"]
     prompt: Prompt | None
     rate_limit: RateLimit | None
     send_schema: SendSchema
@@ -110,6 +114,7 @@ OPTION_DEFAULTS: GuardOptions = {
     "on_output_overflow": "raise",
     "max_total_tokens": None,
     "max_cost_usd": None,
+    "unpriced": "refuse",
     "prompt": None,
     "rate_limit": None,
     "send_schema": False,
@@ -142,7 +147,8 @@ class Guard(Generic[T]):
                 f"schema, context, {', '.join(OPTION_DEFAULTS)}"
             )
         given: GuardOptions = {**OPTION_DEFAULTS, **options}
-        self.schema: CompiledSchema | None = _compile(schema, context)
+        strict = _flag("strict", given["strict"])  # read first: it changes the compiled schema
+        self.schema: CompiledSchema | None = _compile(schema, context, strict)
         self.context = context
         self.retries = _count("retries", given["retries"])
         self.transient_retries = _count("transient_retries", given["transient_retries"])
@@ -182,6 +188,7 @@ class Guard(Generic[T]):
             on_output_overflow=given["on_output_overflow"],
             max_total_tokens=given["max_total_tokens"],
             max_cost_usd=given["max_cost_usd"],
+            unpriced=given["unpriced"],
         )
         self.limits = limits if limits != Limits() else None
         self.prompt = prompt = given["prompt"]
@@ -195,7 +202,11 @@ class Guard(Generic[T]):
             )
         if self.send_schema is not False and self.schema is None:
             raise ConfigurationError("send_schema needs a schema= to send")
-        self.strict = _flag("strict", given["strict"])
+        self._schema_request = _schema_request(self.schema, self.send_schema, attributes)
+        self._fallback_send = tuple(
+            self.sender(fallback, params) for fallback, params in self._plan_fallbacks
+        )
+        self.strict = strict
         self.repair = _flag("repair", given["repair"])
         self.rate_limit = rate_limit = given["rate_limit"]
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
@@ -253,6 +264,18 @@ class Guard(Generic[T]):
                 "answer cannot be fed back: pass reask=, or retries=0"
             )
 
+    def sender(self, fn: Callable[..., Any], params: Parameters) -> Sender | None:
+        """How ``send_schema`` puts the schema into each call of ``fn``, if it does.
+
+        Raises:
+            ConfigurationError: ``fn`` cannot take the schema the way ``send_schema`` asks.
+        """
+        request = self._schema_request
+        if request is None:
+            return None
+        target = unwrap_callable(fn)
+        return request.sender(getattr(target, "__qualname__", None) or repr(target), params)
+
     def plan(self) -> Plan:
         """The flow's policy: schema, retries, limits, fallbacks (see `guarded_flow`)."""
         return Plan(
@@ -267,6 +290,7 @@ class Guard(Generic[T]):
             limits=self.limits,
             model=self.model,
             rate_limit=self.rate_limit,
+            fallback_send=self._fallback_send,
         )
 
     def _context_of(self, call: Call) -> dict[str, Any] | None:
@@ -276,6 +300,47 @@ class Guard(Generic[T]):
         if callable(context):
             return dict(context(*call.args, **call.kwargs))
         return dict(context)
+
+    # -- partial objects while the answer streams ---------------------------------------
+
+    @overload
+    def stream(
+        self, fn: Callable[P, _AnyR], /, *args: P.args, **kwargs: P.kwargs
+    ) -> PartialStream[T]: ...
+
+    @overload
+    def stream(  # type: ignore[overload-overlap]
+        self, fn: Callable[P, _AwaitableR], /, *args: P.args, **kwargs: P.kwargs
+    ) -> AsyncPartials[T]: ...
+
+    @overload
+    def stream(  # type: ignore[overload-overlap]
+        self, fn: Callable[P, _AsyncStreamR], /, *args: P.args, **kwargs: P.kwargs
+    ) -> AsyncPartials[T]: ...
+
+    @overload
+    def stream(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Partials[T]: ...
+
+    def stream(self, fn: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Call ``fn(*args, **kwargs)`` under this guard, yielding the answer as it streams.
+
+        ``fn`` returns a stream (OpenAI, Anthropic, or text pieces). Each item is a
+        `Partial`: the answer so far, then a last one with ``final=True`` holding the
+        validated value. A complete answer that fails the schema is re-asked as usual;
+        the re-ask streams too, its first partial marked ``reset``. Use ``for`` when
+        ``fn`` is sync, ``async for`` when it is async. See "Streaming partial objects"
+        in ``docs/guard.md``.
+
+        Raises:
+            ConfigurationError: The guard has no schema, or ``fn`` cannot be re-asked.
+        """
+        target = unwrap_callable(fn)
+        if not callable(target):
+            raise ConfigurationError(f"stream() needs a function, not {fn!r}")
+        if self.schema is None:
+            raise ConfigurationError("stream() yields partial values of a schema: give schema=")
+        self._check_reask(target, Parameters.of(fn))
+        return partials(self, fn, args, kwargs)
 
     # -- inline ------------------------------------------------------------------------
 
@@ -296,7 +361,7 @@ class Guard(Generic[T]):
 # -- construction helpers ------------------------------------------------------------------
 
 
-def _compile(schema: Any, context: Any) -> CompiledSchema | None:
+def _compile(schema: Any, context: Any, strict: bool = False) -> CompiledSchema | None:
     if context is not None and not (isinstance(context, Mapping) or callable(context)):
         raise ConfigurationError(f"context must be a dict or a callable, not {context!r}")
     if schema is None:
@@ -307,7 +372,19 @@ def _compile(schema: Any, context: Any) -> CompiledSchema | None:
         raise ConfigurationError("context= reaches pydantic validators; a JSON Schema has none")
     from llmguard._guard.schema import compile_schema
 
-    return compile_schema(schema)
+    return compile_schema(schema, strict=strict)
+
+
+def _schema_request(
+    schema: CompiledSchema | None, send: SendSchema, attributes: Mapping[str, Any]
+) -> SchemaRequest | None:
+    if send is False or schema is None:
+        return None
+    from llmguard._guard.structured import SchemaRequest
+
+    return SchemaRequest(
+        schema, send, provider=attributes.get("provider"), model=attributes.get("model")
+    )
 
 
 def _count(name: str, value: object) -> int:
@@ -394,7 +471,9 @@ def guard(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
             whichever it takes, never above a value the caller gave; a stream from a
             function that takes none of them is cut at the cap by llmguard, which then
             raises or ends the stream as ``on_output_overflow`` says), and
-            ``max_total_tokens`` / ``max_cost_usd`` for the call with all its retries.
+            ``max_total_tokens`` / ``max_cost_usd`` for the call with all its retries;
+            ``unpriced`` (``"refuse"`` by default, or ``"allow"``) decides whether
+            ``max_cost_usd`` lets through a call whose model has no price.
             Every attempt is also charged to the open `budget` contexts.
             ``rate_limit`` (an `lg.rate_limit(...)`): each attempt first takes its
             tokens and one request from it, waiting for room (with ``sleep``) or
