@@ -500,6 +500,65 @@ def test_a_stalled_sink_holds_bounded_bytes_and_the_others_keep_receiving() -> N
     assert by_name["blocking"].dropped > 0
 
 
+def _content_bytes(record: lg.Record) -> int:
+    """The JSON size of a record's input as captured, before any cut."""
+    digest = (record.truncated or {}).get("input")
+    return digest.bytes if digest is not None else len(pydantic_core.to_json(record.input))
+
+
+def test_the_queue_byte_bound_is_true_with_rare_huge_records_among_small_ones() -> None:
+    """With the dispatcher held up, 3,000 records of 1 KB with a 1 MB one every 100th:
+    what the queue admits weighs at most its half of max_queue_bytes (an estimate from
+    recent sizes let the rare huge ones overrun it), and the rest is dropped and counted."""
+    gate, entered = threading.Event(), threading.Event()
+
+    def held_up(record: lg.Record) -> lg.Record:
+        if record.name == "first":
+            entered.set()
+            gate.wait(10)
+        return record
+
+    sink = MemorySink()
+    lg.configure(sinks=[sink], redact=[held_up], max_queue_bytes=8 * MB, queue_size=100_000)
+    try:
+        with lg.span("first"):
+            pass
+        assert entered.wait(5)
+        for i in range(3_000):
+            huge = i % 100 == 50
+            with lg.span("huge" if huge else "small") as span:
+                span.set_input(f"{i}:" + ("z" * MB if huge else "y" * 1_000))
+    finally:
+        gate.set()
+    assert lg.flush(timeout=10).pending == 0
+    queued = [r for r in sink.records if r.name != "first"]
+    admitted = sum(_content_bytes(r) for r in queued)
+    stats = lg.stats()
+    figure(
+        f"queue bound 4 MB, 1 KB records with a 1 MB one every 100th: {admitted / MB:.2f} MB "
+        f"admitted ({sum(r.name == 'huge' for r in queued)} huge), {stats.dropped} dropped"
+    )
+    assert admitted <= 4 * MB
+    assert any(r.name == "huge" for r in queued)
+    assert stats.dropped > 0
+    assert len(queued) + stats.dropped == 3_000
+
+
+def test_a_record_larger_than_the_whole_queue_is_dropped_and_counted() -> None:
+    """A single input larger than the queue's share is refused at once, counted as
+    dropped; the records around it are delivered."""
+    sink = MemorySink()
+    lg.configure(sinks=[sink], redact=None, max_queue_bytes=2 * MB)
+    answer(1)
+    with lg.span("too big") as span:
+        span.set_input("x" * (2 * MB))
+    answer(2)
+    assert not lg.flush(timeout=5).complete
+    assert [r.name for r in sink.records].count("too big") == 0
+    assert len(sink.records) == 2
+    assert lg.stats().dropped == 1
+
+
 @pytest.mark.parametrize("value", [0, 1024, -1, 1.5, True, "64MB"])
 def test_max_queue_bytes_must_be_a_sensible_integer(value: Any) -> None:
     """max_queue_bytes below 1 MiB, or not an integer, is a ConfigurationError."""

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from llmguard._core.records import ContentDigest
+from llmguard._core.records import ContentDigest, Record
 
-__all__ = ["MARGIN", "Window", "fit", "holds_view", "measure", "safe_repr", "snapshot", "window"]
+__all__ = [
+    "CONTENT_JSON_FACTOR",
+    "MARGIN",
+    "Window",
+    "content_size",
+    "encodable",
+    "fit",
+    "holds_view",
+    "measure",
+    "safe_repr",
+    "scrub",
+    "sized_snapshot",
+    "snapshot",
+    "valid_text",
+    "window",
+]
 
 _SCALARS = (str, int, type(None))  # not float: NaN and infinities become null
 
@@ -22,6 +38,62 @@ def safe_repr(value: object, limit: int = 200) -> str:
     except Exception:
         text = f"<{type(value).__name__} object>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def valid_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD, so that it encodes as UTF-8.
+
+    Models emit lone surrogates when a stream is cut in the middle of an emoji; no
+    encoder, SDK or sink takes them. A surrogate pair written as two code points is
+    joined into the character it stands for. ``text`` itself comes back when it is valid.
+    """
+    if text.isascii():  # O(1): CPython keeps the flag on the string
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with `valid_text` applied to every string in its dicts, lists and tuples
+    (keys included); the same object when it holds none to replace."""
+    cls = type(value)
+    if cls is str:
+        return valid_text(value)
+    if cls is dict:
+        pairs = [(scrub(k), scrub(v)) for k, v in value.items()]
+        if all(a is k and b is v for (a, b), (k, v) in zip(pairs, value.items(), strict=True)):
+            return value
+        return dict(pairs)
+    if cls is list or cls is tuple:
+        items = [scrub(item) for item in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items if cls is list else tuple(items)
+    return value
+
+
+def encodable(record: Record) -> Record:
+    """``record``, or a copy with every string made valid (see `valid_text`), so that
+    every sink can write it: its JSON is computed here, once, and kept for the sinks.
+    """
+    try:
+        record.to_json()
+    except ValueError as exc:  # pydantic's serialization error, on a lone surrogate
+        if "surrogate" not in str(exc):
+            raise
+    else:
+        return record
+    changes = {
+        f.name: scrub(getattr(record, f.name))
+        for f in dataclasses.fields(record)
+        if f.init and f.name != "truncated"  # digests hold no text
+    }
+    if isinstance(record.metadata, Mapping) and type(record.metadata) is not dict:
+        changes["metadata"] = scrub(dict(record.metadata))
+    return dataclasses.replace(record, **changes)
 
 
 def _fallback(value: object) -> str:
@@ -37,12 +109,23 @@ def snapshot(value: Any, _depth: int = 2) -> Any:
     somewhere inside), its items are taken one by one, so one bad argument does not
     hide the others.
     """
+    return sized_snapshot(value, _depth)[0]
+
+
+def sized_snapshot(value: Any, _depth: int = 2) -> tuple[Any, int]:
+    """`snapshot`, and the copy's `content_size`, counted in the same walk."""
     if isinstance(value, _SCALARS):
-        return value
+        return value, content_size(value)
+    size = [0]
     try:
-        return _plain_copy(value, _PLAIN_DEPTH)
+        return _plain_copy(value, _PLAIN_DEPTH, size), size[0]
     except _NotPlain:
         pass
+    copied = _converted(value, _depth)
+    return copied, content_size(copied)
+
+
+def _converted(value: Any, _depth: int) -> Any:
     import pydantic_core  # what plain Python cannot copy; kept off `import llmguard`
 
     try:
@@ -61,6 +144,51 @@ def snapshot(value: Any, _depth: int = 2) -> Any:
         if _depth > 0 and isinstance(value, (list, tuple)):
             return [snapshot(v, _depth - 1) for v in value]
         return f"<unserializable {type(value).__name__}: {safe_repr(value, 120)}>"
+
+
+# What `content_size` counts for each value besides a string's characters. JSON spends
+# at most 6 bytes on a character (an escape) and at most 30 on anything else (a float's
+# 24 characters, quotes, brackets, a separator), so a value's JSON never exceeds
+# ``CONTENT_JSON_FACTOR`` times its content size.
+_ITEM = 5
+CONTENT_JSON_FACTOR = 6
+
+
+def content_size(value: Any) -> int:
+    """The size a snapshot counts for: the characters of its strings (dictionary keys
+    included) plus a few for every value; a big integer counts its digits.
+
+    Exact and cheap (``len`` of each string), it is what the delivery queue's byte bound
+    weighs, and a value whose size times `CONTENT_JSON_FACTOR` is within a bound has
+    JSON within it too, without being serialized. Values that are not JSON data (which
+    a snapshot never holds) count as 64.
+    """
+    cls = type(value)
+    if cls is str:
+        return len(value) + _ITEM
+    if cls is int:
+        return _int_size(value)
+    if cls is dict or (cls is not list and cls is not tuple and isinstance(value, Mapping)):
+        total = _ITEM
+        for key, item in value.items():
+            total += (len(key) if type(key) is str else 0) + _ITEM
+            total += len(item) + _ITEM if type(item) is str else content_size(item)
+        return total
+    if cls is list or cls is tuple or isinstance(value, (list, tuple)):
+        total = _ITEM
+        for item in value:
+            total += len(item) + _ITEM if type(item) is str else content_size(item)
+        return total
+    if cls is float or cls is bool or value is None:
+        return _ITEM
+    if isinstance(value, str):
+        return len(value) + _ITEM
+    return 64
+
+
+def _int_size(value: int) -> int:
+    bits = value.bit_length()
+    return _ITEM if bits <= 64 else bits // 3 + _ITEM
 
 
 def _bytes_text(value: bytes | bytearray) -> str:
@@ -91,36 +219,63 @@ class _NotPlain(Exception):
 _PLAIN_DEPTH = 6
 
 
-def _plain_copy(value: Any, depth: int) -> Any:
-    """Copy JSON made of dicts with string keys, lists, tuples and scalars, in Python.
+def _plain_copy(value: Any, depth: int, size: list[int]) -> Any:
+    """Copy JSON made of dicts with string keys, lists, tuples and scalars, in Python,
+    adding its `content_size` to ``size[0]``.
 
     The common case of `snapshot` (chat messages, keyword arguments). Plain Python runs
     on the interpreter's paths the application keeps warm, where pydantic-core's
     serializer, touched once per call between the application's own work, runs cold:
     measured beside real SDK calls, a two-message list cost 5-11 µs that way and next
-    to nothing this way. Anything else -- a subclass, a non-string key, NaN, deeper
-    nesting -- raises `_NotPlain` for pydantic-core to handle.
+    to nothing this way. Strings in a container are taken without a call of their own
+    (most of what a message list holds). Anything else -- a subclass, a non-string key,
+    NaN, deeper nesting -- raises `_NotPlain` for pydantic-core to handle.
     """
     cls = type(value)
-    if cls is str or cls is int or cls is bool or value is None:
+    if cls is str:
+        size[0] += len(value) + _ITEM
+        return value
+    if cls is int:
+        size[0] += _int_size(value)
+        return value
+    if cls is bool or value is None:
+        size[0] += _ITEM
         return value
     if cls is bytes or cls is bytearray:
-        return _bytes_text(value)
+        text = _bytes_text(value)
+        size[0] += len(text) + _ITEM
+        return text
     if cls is float:
         if value - value == 0.0:  # finite: inf - inf and nan - nan are nan
+            size[0] += _ITEM
             return value
         raise _NotPlain
     if depth:
         depth -= 1
+        counted = _ITEM
         if cls is dict:
             copied = {}
             for key, item in value.items():
                 if type(key) is not str:
                     raise _NotPlain
-                copied[key] = _plain_copy(item, depth)
+                if type(item) is str:
+                    counted += len(key) + len(item) + 2 * _ITEM
+                    copied[key] = item
+                else:
+                    counted += len(key) + _ITEM
+                    copied[key] = _plain_copy(item, depth, size)
+            size[0] += counted
             return copied
         if cls is list or cls is tuple:
-            return [_plain_copy(item, depth) for item in value]
+            listed = []
+            for item in value:
+                if type(item) is str:
+                    counted += len(item) + _ITEM
+                    listed.append(item)
+                else:
+                    listed.append(_plain_copy(item, depth, size))
+            size[0] += counted
+            return listed
     raise _NotPlain
 
 

@@ -66,9 +66,7 @@ _RETIRE_WAIT = 1.0
 # What shutdown keeps of its timeout for closing the sinks after flushing them: at
 # most this, and at most a tenth of the timeout.
 _CLOSE_SHARE = 0.2
-_RECORD_BYTES = 1024  # bytes a record or a span holds besides its content
-_FIRST_GUESS = 4096.0  # bytes a queued record holds, until the dispatcher has weighed some
-_SMOOTHING = 1 / 16  # the newest record's share in the running average of their bytes
+_RECORD_BYTES = 1024  # bytes a record holds besides its content
 
 
 class _Warner:
@@ -110,19 +108,24 @@ class _Pipeline:
         self._share = max(settings.max_queue_bytes // 2, 1)
         lane_share = max(self._share // max(len(self.sinks), 1), 1)
         self._warn = _Warner()
-        self._queue: collections.deque[Pending] = collections.deque()
+        # Each span with its weight as admitted, which the dispatcher gives back.
+        self._queue: collections.deque[tuple[Pending, int]] = collections.deque()
         self._lanes = tuple(_Lane(s, self, settings.queue_size, lane_share) for s in self.sinks)
         self._wake = threading.Event()
-        # Guards every count below but `dropped` (the callers', under _drop_lock), and
+        # Guards every count below but `dropped` (the callers', under _held_lock) and
+        # `internal_errors` (under _drop_lock), and
         # every hand-off to the lanes: stats() reads them all at one instant.
         self._progress = threading.Condition(threading.Lock())
         self._drop_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
-        self._record_bytes = _FIRST_GUESS  # running average of what a queued record holds
-        self._room = settings.queue_size  # records the queue admits now
+        # Bytes held by the records queued or in the dispatcher's hands, each weighed
+        # exactly when handed over (`Pending.weight`): never more than the queue's share.
+        self._held = 0
+        self._held_lock = threading.Lock()
         self._wake_at = settings.batch_size  # records waiting that wake the dispatcher
+        self._wake_bytes = self._share // 4  # or bytes waiting
         self.taken = 0  # records the dispatcher has popped from the queue
         self.done = 0  # records it has finished with: handed to every lane, or not kept
         self.dropped = 0  # records dropped because the queue was full
@@ -138,15 +141,21 @@ class _Pipeline:
 
     def submit(self, item: Pending) -> None:
         queue = self._queue
-        if len(queue) >= self._room:
-            with self._drop_lock:
+        weight = item.weight
+        with self._held_lock:
+            held = self._held + weight
+            fits = held <= self._share and len(queue) < self._settings.queue_size
+            if fits:
+                self._held = held
+                queue.append((item, weight))
+            else:
                 self.dropped += 1
+        if not fits:
             self._warn("queue-full", "llmguard's delivery queue is full; records are dropped")
             return
-        queue.append(item)
         if self._thread is None:
             self._start()
-        elif len(queue) >= self._wake_at and not self._wake.is_set():
+        elif (len(queue) >= self._wake_at or held >= self._wake_bytes) and not self._wake.is_set():
             self._wake.set()
 
     def _start(self) -> None:
@@ -178,42 +187,40 @@ class _Pipeline:
 
         Records are handed over in chunks of at most a quarter of a lane's share of
         ``max_queue_bytes``, so that a lane that keeps up always has room for the next.
+        What the records weighed in the queue stays counted against its share until
+        they are handed over.
         """
         queue = self._queue
         with self._progress:
-            # At most a quarter of the queue's bytes at a time: what the dispatcher holds
-            # counts against the queue's share until it is handed over.
-            count = min(self._settings.batch_size, len(queue), self._room // 4 + 1)
+            count = min(self._settings.batch_size, len(queue))
             items = collections.deque([queue.popleft() for _ in range(count)])
             self.taken += count
-            self._update_room()
         chunk = max(self._share // max(len(self._lanes), 1) // 4, 1)
         records: list[Record] = []
         weights: list[int] = []
-        size = resolved = failed = sampled = 0
+        size = resolved = failed = sampled = released = 0
         while items:
             resolved += 1
             # Popped, so that the span and its full content are freed once processed.
-            record, text, broken = self._finish(items.popleft())
+            item, weight = items.popleft()
+            released += weight
+            record, text, broken = self._finish(item)
+            del item
             if record is None:
                 failed += broken
                 sampled += not broken
                 continue
-            # Estimates of the memory held: the content as objects (about its JSON's
-            # size again) and, in a lane, the JSON a sink caches on the record; in the
-            # queue, the span held its content before any cut.
+            # Estimates of the memory held in a lane: the content as objects (about its
+            # JSON's size again) and the JSON a sink caches on the record.
             held = _RECORD_BYTES + 2 * text
             records.append(record)
             weights.append(held)
             size += held
-            truncated = record.truncated
-            cut = sum(d.bytes for d in truncated.values()) if truncated else 0
-            self._learn(_RECORD_BYTES + text + cut)
             if size >= chunk:
-                self._hand_over(records, weights, size, resolved, failed, sampled)
+                self._hand_over(records, weights, size, resolved, failed, sampled, released)
                 records, weights = [], []
-                size = resolved = failed = sampled = 0
-        self._hand_over(records, weights, size, resolved, failed, sampled)
+                size = resolved = failed = sampled = released = 0
+        self._hand_over(records, weights, size, resolved, failed, sampled, released)
 
     def _hand_over(
         self,
@@ -223,6 +230,7 @@ class _Pipeline:
         resolved: int,
         failed: int,
         sampled: int,
+        released: int,
     ) -> None:
         if records:
             for lane in self._lanes:
@@ -234,19 +242,9 @@ class _Pipeline:
             self.done += resolved
             self.failed += failed
             self.sampled_out += sampled
-            self._update_room()
+            with self._held_lock:
+                self._held -= released
             self._progress.notify_all()
-
-    def _learn(self, held: int) -> None:
-        self._record_bytes += (held - self._record_bytes) * _SMOOTHING
-
-    def _update_room(self) -> None:
-        # What the queue may hold: its share of max_queue_bytes, at the average size of
-        # the records seen lately, less what the dispatcher holds already; at least one.
-        fits = self._share / max(self._record_bytes, 1.0) - (self.taken - self.done)
-        self._room = room = max(1, min(self._settings.queue_size, int(fits)))
-        # Woken by a full batch, or by half the room when large records make it small.
-        self._wake_at = max(1, min(self._settings.batch_size, room // 2))
 
     def _finish(self, item: Pending) -> tuple[Record | None, int, bool]:
         """The record to deliver (``None`` if sampled out), about how many bytes of JSON
@@ -261,6 +259,7 @@ class _Pipeline:
                 self._settings,
                 self._redactor_failed,
                 catch=BaseException,
+                sizes=item.content_sizes,
             )
         except BaseException as exc:
             with self._drop_lock:

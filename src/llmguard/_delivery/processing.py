@@ -8,7 +8,15 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from llmguard._core.content import Window, holds_view, measure, safe_repr, window
+from llmguard._core.content import (
+    CONTENT_JSON_FACTOR,
+    Window,
+    encodable,
+    holds_view,
+    measure,
+    safe_repr,
+    window,
+)
 from llmguard._core.records import ContentDigest, Record, iso_time
 
 if TYPE_CHECKING:
@@ -109,8 +117,14 @@ def prepare(
     report: Report,
     *,
     catch: type[BaseException] = Exception,
+    sizes: tuple[int, int] | None = None,
 ) -> tuple[Record | None, int]:
-    """`process`, and about how many bytes of JSON the delivered content has."""
+    """`process`, and about how many bytes of JSON the delivered content has.
+
+    ``sizes`` are the `content_size` of the input and output when the span counted them
+    as it captured them: content whose size proves its JSON within the bound is then
+    not walked again.
+    """
     if settings.sample_rate < 1.0:
         sampled = sample(record, settings.sample_rate)
         if sampled is None:
@@ -138,9 +152,12 @@ def prepare(
             k: cut.value if (cut := attributes.get(k)) else v for k, v in record.metadata.items()
         }
         record = dataclasses.replace(record, metadata=metadata)
-    for name in ("input", "output"):
+    for index, name in enumerate(("input", "output")):
         value = getattr(record, name)
         if value is None:
+            continue
+        if sizes is not None and sizes[index] * CONTENT_JSON_FACTOR <= limit:
+            size += sizes[index]
             continue
         cut, measured = measure(value, limit)
         if cut is None:
@@ -159,10 +176,11 @@ def prepare(
             if settings.strict:
                 raise
             report("a redactor failed; the record's content was dropped", exc, detail=False)
-            return _without_content(record, exc), size
+            return encodable(_without_content(record, exc)), size
         if not isinstance(record, Record):
             raise TypeError(f"redactor {redactor!r} returned {type(record).__name__}, not Record")
-    return _bounded(record, before, windows, attributes, limit), size
+    # Lone surrogates (an answer cut mid-emoji) become U+FFFD: every sink can write it.
+    return encodable(_bounded(record, before, windows, attributes, limit)), size
 
 
 def _bounded(

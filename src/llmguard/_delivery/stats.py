@@ -15,6 +15,15 @@ __all__ = ["DeliveryStats", "FlushResult", "Pending", "SinkStats"]
 class Pending(Protocol):
     """A finished span waiting to become a record."""
 
+    @property
+    def weight(self) -> int:
+        """What it holds, in bytes as `content_size` counts them: the queue's byte bound
+        weighs every record by this, exactly, when it is handed over."""
+
+    @property
+    def content_sizes(self) -> tuple[int, int]:
+        """The `content_size` of its captured input and output (0 for none)."""
+
     def to_record(self, settings: Settings) -> Record:
         """Build the record, with content as captured and not yet bounded or redacted."""
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, get_args
 
-from llmguard._core.content import safe_repr, snapshot
+from llmguard._core.content import content_size, safe_repr, sized_snapshot, snapshot
 from llmguard._core.records import (
     Record,
     RecordKind,
@@ -85,6 +85,7 @@ _RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
     "attempt": _as_mapping,
     "limits": _as_mapping,
 }
+_SIZED_FIELDS = frozenset({"tags", "attempt", "limits"})
 _STATUSES = frozenset(get_args(Status))
 _TRACE_KINDS = frozenset(get_args(RecordKind)) - {"internal", "feedback"}
 _MAX_ERROR_CHARS = 2000
@@ -131,10 +132,13 @@ class Span:
     __slots__ = (
         "_ended",
         "_fields",
-        "_input",
+        "_in",
+        "_in_size",
         "_late",
+        "_meta_size",
         "_metadata",
-        "_output",
+        "_out",
+        "_out_size",
         "_perf_start",
         "_start_ns",
         "_stream",
@@ -150,8 +154,8 @@ class Span:
         "trace_id_int",
     )
 
-    _input: Any
-    _output: Any
+    _in: Any
+    _out: Any
 
     def __init__(
         self, name: str, kind: RecordKind = "span", attributes: Mapping[str, Any] | None = None
@@ -163,7 +167,8 @@ class Span:
         self.error_message: str | None = None
         self._fields: dict[str, Any] | None = None
         self._metadata: dict[str, Any] | None = None
-        self._input = self._output = _NOT_CAPTURED
+        self._in = self._out = _NOT_CAPTURED
+        self._in_size = self._out_size = self._meta_size = 0
         self._stream: StreamInfo | None = None
         self._token: contextvars.Token[Span | None] | None = None
         self._late: Callable[[Span], None] | None = None
@@ -293,10 +298,14 @@ class Span:
                 if self._fields is None:
                     self._fields = {}
                 self._fields[key] = converted
+                if key in _SIZED_FIELDS:  # the fields that can hold content
+                    self._meta_size += content_size(converted)
                 return
         if self._metadata is None:
             self._metadata = {}
-        self._metadata[key] = snapshot(value)
+        copied, size = sized_snapshot(value)
+        self._metadata[key] = copied
+        self._meta_size += len(key) + size
 
     def set_fields(self, fields: Mapping[str, Any]) -> None:
         """Set record fields from values already of the field's type, without conversion.
@@ -361,12 +370,12 @@ class Span:
     def set_input(self, value: Any) -> None:
         """Capture the span's input (when content capture is on)."""
         if capturing_content():
-            self._input = snapshot(value)
+            self._in, self._in_size = sized_snapshot(value)
 
     def set_output(self, value: Any) -> None:
         """Capture the span's output (when content capture is on)."""
         if capturing_content():
-            self._output = snapshot(value)
+            self._out, self._out_size = sized_snapshot(value)
 
     def set_call_output(self, value: Any) -> None:
         """Capture the output of a call whose input was captured when it opened.
@@ -374,8 +383,47 @@ class Span:
         For llmguard's own wrappers, which decide capture once per call: the check is
         not repeated, and a record never holds an output without its input.
         """
-        if self._input is not _NOT_CAPTURED:
-            self._output = snapshot(value)
+        if self._in is not _NOT_CAPTURED:
+            self._out, self._out_size = sized_snapshot(value)
+
+    @property
+    def _input(self) -> Any:
+        """The captured input (`_NOT_CAPTURED` if none): a snapshot, set by llmguard's
+        own wrappers, which weighs it for the delivery queue."""
+        return self._in
+
+    @_input.setter
+    def _input(self, value: Any) -> None:
+        self._in = value
+        self._in_size = 0 if value is _NOT_CAPTURED else content_size(value)
+
+    @property
+    def _output(self) -> Any:
+        return self._out
+
+    @_output.setter
+    def _output(self, value: Any) -> None:
+        self._out = value
+        self._out_size = 0 if value is _NOT_CAPTURED else content_size(value)
+
+    @property
+    def content_sizes(self) -> tuple[int, int]:
+        """The `content_size` of the captured input and output (0 when not captured)."""
+        return self._in_size, self._out_size
+
+    @property
+    def weight(self) -> int:
+        """What the span holds, for the delivery queue's byte bound: its captured
+        content and metadata, its name and error message, and a fixed overhead."""
+        message = self.error_message
+        return (
+            _SPAN_BYTES
+            + len(self.name)
+            + self._in_size
+            + self._out_size
+            + self._meta_size
+            + (len(message) if message else 0)
+        )
 
     def set_stream(self, items: int, end: StreamEnd) -> None:
         """Record how a generator or stream ended and how many items it delivered."""
@@ -401,8 +449,8 @@ class Span:
             error_type=self.error_type,
             error_message=self.error_message,
             service=settings.service,
-            input=None if self._input is _NOT_CAPTURED else self._input,
-            output=None if self._output is _NOT_CAPTURED else self._output,
+            input=None if self._in is _NOT_CAPTURED else self._in,
+            output=None if self._out is _NOT_CAPTURED else self._out,
             stream=self._stream,
             metadata=self._metadata or {},
             **(self._fields or {}),
@@ -414,6 +462,7 @@ class Span:
 
 
 _NOT_CAPTURED: Any = object()
+_SPAN_BYTES = 1024  # what a span holds besides its content: ids, times, fields
 
 
 def capturing_content() -> bool:
