@@ -275,13 +275,16 @@ def commands(path: Path) -> dict[str, list[str]]:
     }
 
 
+# The peak is VmHWM, the high-water mark of this process's own memory: ru_maxrss would
+# carry the parent's peak over exec.
 _CHILD = """
-import resource, sys, time
+import sys, time
 from llmguard.cli import main
 started = time.perf_counter()
 status = main(sys.argv[1:])
 took = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with open("/proc/self/status") as status_file:
+    peak = next(int(line.split()[1]) for line in status_file if line.startswith("VmHWM:"))
 print(f"{took} {peak} {status}", file=sys.stderr)
 """
 

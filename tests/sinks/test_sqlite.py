@@ -71,14 +71,18 @@ def _fill(path: Path, records: list[Record]) -> None:
 
 
 def test_emit_fills_the_columns(tmp_path: Path) -> None:
-    """Each record is one row whose columns mirror its fields and whose json is to_json()."""
+    """Each record is a row whose columns mirror its fields, its to_json() in contents."""
     path = tmp_path / "llmguard.db"
     record = _rich_record(0)
     _fill(path, [record])
     with sqlite3.connect(path) as conn:
         conn.row_factory = sqlite3.Row
         rows = conn.execute("SELECT * FROM records").fetchall()
+        bodies = conn.execute(
+            "SELECT body FROM contents WHERE id = (SELECT rowid FROM records)"
+        ).fetchall()
     conn.close()
+    assert [body for (body,) in bodies] == [record.to_json().decode()]
     assert len(rows) == 1
     assert dict(rows[0]) == {
         "span_id": record.span_id,
@@ -102,7 +106,9 @@ def test_emit_fills_the_columns(tmp_path: Path) -> None:
         "retries": None,
         "sample_weight": 1.0,
         "score": None,
-        "json": record.to_json().decode(),
+        "repair": None,
+        "function": None,
+        "json": "",
     }
 
 

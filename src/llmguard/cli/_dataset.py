@@ -8,6 +8,11 @@ The rows a command aggregates are *calls*: records of kind ``llm``, ``tool``,
 ``agent`` or ``span`` (attempts, steps, feedback and internal records are parts of,
 or notes about, a call). Every aggregate is weighted by the records' ``sample_weight``,
 so a sampled store estimates the totals of everything that ran.
+
+What a command groups and filters on is a column of the store, so the aggregates are
+SQL over those columns and never read a record's JSON; only the records a command
+shows (`Dataset.trace`, `Dataset.calls`) are parsed. Quantiles and the drift tests need
+each call's value: those queries fetch the one or few numeric columns they compare.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import pydantic_core
 from llmguard._core.records import Record, iso_bound
 from llmguard.exceptions import SchemaViolation
 from llmguard.sinks import SQLiteStore
-from llmguard.sinks.table import DERIVED, INSERT, MIGRATIONS, migrate, row
+from llmguard.sinks.table import REPAIRED, content, derived, insert, migrate, row
 
 __all__ = [
     "CALL_KINDS",
@@ -154,6 +159,8 @@ class GroupStats:
     cost_usd: float
     feedback_mean: float | None
     feedback_count: int
+    repaired: float = 0.0
+    """Attempts whose answer json-repair made valid, weighted like calls."""
 
     def as_dict(self) -> dict[str, object]:
         """The figures as JSON-ready data."""
@@ -173,6 +180,7 @@ class GroupStats:
             "cost_usd": self.cost_usd,
             "feedback_mean": self.feedback_mean,
             "feedback_count": self.feedback_count,
+            "repaired": self.repaired,
         }
 
 
@@ -213,6 +221,7 @@ def group_stats(
     sums: tuple[float | None, ...],
     latencies: list[tuple[float, float]],
     scores: list[float],
+    repaired: float = 0.0,
 ) -> GroupStats:
     """One group's figures from its SQL sums, its (latency, weight) pairs and its scores."""
     # SQL's sum() is NULL over no rows; every column but the retries' has one per call.
@@ -236,6 +245,7 @@ def group_stats(
         cost_usd=cost,
         feedback_mean=math.fsum(scores) / len(scores) if scores else None,
         feedback_count=len(scores),
+        repaired=repaired,
     )
 
 
@@ -257,6 +267,7 @@ class Loaded:
     Attributes:
         conn: The connection, with a ``records`` table.
         derived: Column name -> SQL giving it, for the columns an older store lacks.
+        content: The SQL reading a row's record JSON (`llmguard.sinks.table.content`).
         skipped_lines: Numbers of the JSON Lines lines that held no record.
         unusable: The records whose start time a command cannot use (`usable_start`),
             left out of every query.
@@ -267,6 +278,7 @@ class Loaded:
 
     conn: sqlite3.Connection
     derived: dict[str, str]
+    content: str
     skipped_lines: list[int]
     unusable: int = 0
     unusable_example: str | None = None
@@ -299,8 +311,7 @@ def _open_store(path: Path) -> Loaded:
     except ValueError as exc:
         raise DatasetError(str(exc)) from None
     conn = store._conn
-    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
-    derived = {} if version >= len(MIGRATIONS) else _computed_columns()
+    version = store.version
     # Two ranges of the start index, so a healthy store costs nothing. A time inside the
     # range that is no time (only a store not written by SQLiteSink holds one) is not
     # counted; the commands that read times cope with it.
@@ -311,13 +322,21 @@ def _open_store(path: Path) -> Loaded:
         (example,) = conn.execute(
             f'SELECT "start" {outside} LIMIT 1', (EARLIEST, LATEST)
         ).fetchone()
-    return Loaded(conn, derived, [], unusable, example, filtered=bool(unusable))
+    return Loaded(
+        conn,
+        derived(version),
+        content(version),
+        [],
+        unusable,
+        example,
+        filtered=bool(unusable),
+    )
 
 
 def _load_jsonl(path: Path, progress: Progress | None) -> Loaded:
     conn = sqlite3.connect(":memory:", check_same_thread=False)
     conn.isolation_level = None
-    migrate(conn)
+    version = migrate(conn)
     size = max(path.stat().st_size, 1)
     done = 0
     rows: list[tuple[object, ...]] = []
@@ -352,21 +371,17 @@ def _load_jsonl(path: Path, progress: Progress | None) -> Loaded:
                 record = dataclasses.replace(record, start=start)
             rows.append(row(record, text.decode()))
             if len(rows) >= _LOAD_BATCH:
-                conn.executemany(INSERT, rows)
+                insert(conn, rows)
                 rows.clear()
                 if progress is not None:
                     progress(f"loading {path.name}", done / size)
     if skipped and not loaded:
         conn.close()
         raise DatasetError(f"{path}:{skipped[0]}: not a trace record ({first_error})")
-    conn.executemany(INSERT, rows)
+    insert(conn, rows)
     if progress is not None:
         progress(f"loading {path.name}", 1.0)
-    return Loaded(conn, {}, skipped, unusable, example)
-
-
-def _computed_columns() -> dict[str, str]:
-    return {column: f"({value})" for column, _, value in DERIVED}
+    return Loaded(conn, {}, content(version), skipped, unusable, example)
 
 
 def _object(text: bytes) -> dict[str, object]:
@@ -420,7 +435,13 @@ class Dataset:
     Use `Dataset.open`, and close it (or use ``with``) when done.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, derived: dict[str, str]) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        derived: dict[str, str],
+        content: str = "json",
+    ) -> None:
         self._conn = conn
         self.path = path
         # Numbers of the JSON Lines lines that held no record (torn by a hard kill).
@@ -432,6 +453,8 @@ class Dataset:
         self.unreadable_rows = 0
         # Column name -> SQL giving it; an older store computes the newer columns.
         self._derived = derived
+        # SQL reading a row's JSON, inline or from the contents table.
+        self._content = content
         # What leaves those records out of a query, when they are in the table.
         self._usable: tuple[str, tuple[str, ...]] = ("", ())
 
@@ -447,7 +470,7 @@ class Dataset:
             DatasetError: The file is missing, unreadable, or not records.
         """
         loaded = load(path, progress)
-        dataset = cls(loaded.conn, Path(path), loaded.derived)
+        dataset = cls(loaded.conn, Path(path), loaded.derived, loaded.content)
         dataset.skipped_lines = loaded.skipped_lines
         dataset.unusable = loaded.unusable
         dataset.unusable_example = loaded.unusable_example
@@ -567,7 +590,7 @@ class Dataset:
     def _records(self, clause: str, params: Sequence[object]) -> list[Record]:
         """The records the rows hold; a row that holds none is skipped and counted."""
         records = []
-        for (text,) in self._conn.execute(f"SELECT json FROM records {clause}", params):
+        for (text,) in self._conn.execute(f"SELECT {self._content} FROM records {clause}", params):
             try:
                 records.append(Record.from_json(text))
             except (ValueError, TypeError):
@@ -662,8 +685,16 @@ class Dataset:
         sums = {_key(row, width): tuple(row[width:]) for row in rows}
         latencies = self.values("duration_ms", by, window, kinds=kinds)
         scores = self._scores(by, window, kinds)
+        repaired = self._repaired(by, window) if "llm" in kinds else {}
         groups = [
-            group_stats(key, sums[key], latencies.get(key, []), scores.get(key, [])) for key in sums
+            group_stats(
+                key,
+                sums[key],
+                latencies.get(key, []),
+                scores.get(key, []),
+                repaired.get(key, 0.0),
+            )
+            for key in sums
         ]
         everything = [pair for pairs in latencies.values() for pair in pairs]
         everything.sort(key=operator.itemgetter(0))
@@ -672,8 +703,34 @@ class Dataset:
             tuple(add_up(column) for column in zip(*sums.values(), strict=True)),
             everything,
             scores.get(_ALL, []),
+            math.fsum(group.repaired for group in groups),
         )
         return groups, total
+
+    def _repaired(self, by: Sequence[str], window: Window) -> dict[tuple[str, ...], float]:
+        """Per group, the weight of the attempts that json-repair fixed.
+
+        An attempt is named ``attempt N``; it counts for the function it belongs to,
+        and for its own model, prompt, time and status.
+        """
+        keys = self._keys(by, name=f"coalesce({self._column('function')}, name)")
+        repair = self._column("repair")
+        clauses = [f"{repair} = '{REPAIRED}'", "kind = 'attempt'"]
+        params: list[object] = []
+        if window.since is not None:
+            clauses.append('"start" >= ?')
+            params.append(window.since)
+        if window.until is not None:
+            clauses.append('"start" < ?')
+            params.append(window.until)
+        usable, bounds = self._usable
+        rows = self._conn.execute(
+            f"SELECT {keys}, sum({self._column('sample_weight')}) FROM records "
+            f"WHERE {' AND '.join(clauses)}{usable} GROUP BY {keys}",
+            [*params, *bounds],
+        ).fetchall()
+        width = len(by) or 1
+        return {_key(row, width): float(row[width]) for row in rows}
 
     def values(
         self,
@@ -774,7 +831,7 @@ class Dataset:
         usable, bounds = self._usable
         return "WHERE " + " AND ".join(clauses) + usable, [*params, *bounds]
 
-    def _keys(self, by: Sequence[str]) -> str:
+    def _keys(self, by: Sequence[str], *, name: str = GROUPINGS["name"]) -> str:
         if not by:
             return "'all'"
         unknown = [key for key in by if key not in GROUPINGS]
@@ -782,7 +839,7 @@ class Dataset:
             raise DatasetError(
                 f"cannot group by {unknown[0]!r}; choose from {', '.join(GROUPINGS)}"
             )
-        return ", ".join(GROUPINGS[key] for key in by)
+        return ", ".join(name if key == "name" else GROUPINGS[key] for key in by)
 
     def _column(self, name: str) -> str:
         return self._derived.get(name) or f'"{name}"'

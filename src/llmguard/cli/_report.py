@@ -29,7 +29,7 @@ from llmguard.cli._drift import Check, Report, load, show_p, show_value
 from llmguard.cli._errors import CommandError
 from llmguard.cli._html import MAX_SERIES, page
 from llmguard.cli._significance import Sample
-from llmguard.cli._stats import HEADER, group_row
+from llmguard.cli._stats import group_row, header, shows_repaired
 
 __all__ = ["add_parser", "build", "run", "show_command"]
 
@@ -278,10 +278,15 @@ def headline(total: GroupStats, functions: int, prompts: int) -> str:
 
 def table_section(heading: str, by: str, groups: list[GroupStats], total: GroupStats) -> str:
     """The ``stats`` figures per group, busiest first, with a total row for several groups."""
-    rows = [group_row(g.key[0], g) for g in sorted(groups, key=lambda g: (-g.calls, g.key))]
+    repaired = shows_repaired(groups)
+    rows = [
+        group_row(g.key[0], g, repaired=repaired)
+        for g in sorted(groups, key=lambda g: (-g.calls, g.key))
+    ]
     if len(groups) > 1:
-        rows.append(group_row("(all)", total))
-    return f"<section><h2>{escape(heading)}</h2>{html_table((by, *HEADER), rows)}</section>"
+        rows.append(group_row("(all)", total, repaired=repaired))
+    table = html_table((by, *header(repaired=repaired)), rows)
+    return f"<section><h2>{escape(heading)}</h2>{table}</section>"
 
 
 def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1) -> str:

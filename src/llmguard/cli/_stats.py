@@ -8,7 +8,7 @@ import llmguard.cli._format as fmt
 from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
 from llmguard.cli._dataset import CALL_KINDS, GroupStats
 
-__all__ = ["HEADER", "add_parser", "group_row", "render", "run"]
+__all__ = ["HEADER", "add_parser", "group_row", "header", "render", "run", "shows_repaired"]
 
 _BY = ("name", "model", "prompt", "day", "status")
 HEADER = (
@@ -25,6 +25,9 @@ HEADER = (
     "cost",
     "feedback",
 )
+# Shown after "retries" when any attempt in the window was repaired by json-repair.
+_REPAIRED = "repaired"
+_AFTER = HEADER.index("retries") + 1
 
 
 def add_parser(commands: Subparsers) -> None:
@@ -34,8 +37,9 @@ def add_parser(commands: Subparsers) -> None:
         help="calls, error and retry rates, latency, tokens and cost per group",
         description=(
             "Figures per group of calls: error, schema-failure and limit-hit rates, mean "
-            "retries, p50/p95/p99 latency, tokens, cost and mean feedback score. Counts, "
-            "tokens and cost are weighted by the records' sample weights."
+            "retries, p50/p95/p99 latency, tokens, cost and mean feedback score; and, when "
+            "there are any, the attempts whose answer json-repair made valid (repaired). "
+            "Counts, tokens and cost are weighted by the records' sample weights."
         ),
     )
     add_path(parser)
@@ -77,15 +81,28 @@ def run(args: argparse.Namespace) -> int:
 
 def render(by: str, groups: list[GroupStats], total: GroupStats | None) -> str:
     """The figures as a table, with a total row when there are several groups."""
-    rows = [group_row(g.key[0], g) for g in groups]
+    repaired = shows_repaired(groups)
+    rows = [group_row(g.key[0], g, repaired=repaired) for g in groups]
     if total is not None:
-        rows.append(group_row("(all)", total))
-    return fmt.table((by, *HEADER), rows)
+        rows.append(group_row("(all)", total, repaired=repaired))
+    return fmt.table((by, *header(repaired=repaired)), rows)
 
 
-def group_row(label: str, g: GroupStats) -> list[str]:
-    """One table row: ``label``, then the figures of ``g`` in the order of `HEADER`."""
-    return [
+def shows_repaired(groups: list[GroupStats]) -> bool:
+    """Whether a table of ``groups`` has the ``repaired`` column: some attempt was repaired."""
+    return any(g.repaired for g in groups)
+
+
+def header(*, repaired: bool) -> tuple[str, ...]:
+    """`HEADER`, with ``repaired`` after ``retries`` when asked."""
+    if not repaired:
+        return HEADER
+    return (*HEADER[:_AFTER], _REPAIRED, *HEADER[_AFTER:])
+
+
+def group_row(label: str, g: GroupStats, *, repaired: bool = False) -> list[str]:
+    """One table row: ``label``, then the figures of ``g`` in the order of `header`."""
+    cells = [
         label,
         fmt.count(g.calls),
         fmt.percent(g.error_rate),
@@ -100,3 +117,6 @@ def group_row(label: str, g: GroupStats) -> list[str]:
         fmt.money(g.cost_usd),
         "-" if g.feedback_mean is None else f"{g.feedback_mean:.2f} ({g.feedback_count})",
     ]
+    if repaired:
+        cells.insert(_AFTER + 1, fmt.count(g.repaired))
+    return cells

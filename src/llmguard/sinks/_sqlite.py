@@ -17,7 +17,7 @@ from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
 from llmguard.sinks._fork import renew_lock_after_fork
 from llmguard.sinks._paths import check_file_path
-from llmguard.sinks.table import INSERT, migrate, row
+from llmguard.sinks.table import content, insert, migrate, row
 
 __all__ = ["SQLiteSink", "SQLiteStore"]
 
@@ -126,7 +126,7 @@ class SQLiteSink:
             conn = self._connection()
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(INSERT, rows)
+                insert(conn, rows)
 
     def flush(self, timeout: float | None = None) -> None:
         """Nothing to do: every batch is committed by `emit`."""
@@ -283,12 +283,15 @@ class SQLiteStore:
             found = self._conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'"
             ).fetchone()
+            version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise ValueError(f"{os.fspath(path)!r} is not an llmguard store: {exc}") from exc
         if found is None:
             self._conn.close()
             raise ValueError(f"{os.fspath(path)!r} is not an llmguard store: no records table")
+        self.version = version
+        self._content = content(version)
 
     def __enter__(self: _StoreT) -> _StoreT:
         return self
@@ -347,7 +350,7 @@ class SQLiteStore:
         if until is not None:
             clauses.append('"start" < ?')
             params.append(iso_bound(until))
-        sql = "SELECT json FROM records"
+        sql = f"SELECT {self._content} FROM records"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         # rowid breaks ties in insertion order, which is end order within a batch.
