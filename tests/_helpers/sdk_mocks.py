@@ -41,6 +41,7 @@ __all__ = [
     "chat_completion",
     "error_response",
     "openai_client",
+    "responses_events",
     "responses_response",
 ]
 
@@ -326,3 +327,44 @@ def anthropic_events(
     )
     events.append({"type": "message_stop"})
     return events
+
+
+def responses_events(
+    pieces: Sequence[str],
+    *,
+    function: str | None = None,
+    usage: tuple[int, int] = (10, 5),
+    model: str = "gpt-4o-mini",
+    id: str = "resp_1",
+) -> list[dict[str, Any]]:
+    """Responses API stream events: output text in ``pieces``, or, with ``function``, the
+    arguments of a call to that function in ``pieces``; then the completed response."""
+    whole = "".join(pieces)
+    head = responses_response([], status="in_progress", usage=None, model=model, id=id)
+    if function is None:
+        item: dict[str, Any] = {"type": "message", "id": "msg_1", "role": "assistant"}
+        item |= {"status": "in_progress", "content": []}
+        done = {**item, "status": "completed"}
+        done["content"] = [{"type": "output_text", "text": whole, "annotations": []}]
+        deltas = [
+            {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0}
+            | {"content_index": 0, "delta": piece, "logprobs": []}
+            for piece in pieces
+        ]
+    else:
+        item = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": function}
+        item |= {"arguments": "", "status": "in_progress"}
+        done = {**item, "arguments": whole, "status": "completed"}
+        deltas = [
+            {"type": "response.function_call_arguments.delta", "item_id": "fc_1"}
+            | {"output_index": 0, "delta": piece}
+            for piece in pieces
+        ]
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": head},
+        {"type": "response.output_item.added", "output_index": 0, "item": item},
+        *deltas,
+        {"type": "response.output_item.done", "output_index": 0, "item": done},
+        {"type": "response.completed", "response": responses_response([done], usage=usage)},
+    ]
+    return [{**event, "sequence_number": number} for number, event in enumerate(events)]

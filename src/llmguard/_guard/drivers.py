@@ -61,7 +61,7 @@ class Drain:
     """Ask the driver to read a stream to its end and send back its `Reply`.
 
     The driver sends a `Result`: the reply (or ``None`` for an unknown shape) as its
-    value, or the exception that cut the stream short.
+    value, with the exception that cut the stream short, if any, beside what was read.
     """
 
     stream: Any
@@ -163,8 +163,12 @@ async def invoke_async(call: Call, span: Span) -> Result:
 
 
 def drain_sync(stream: Any) -> Result:
-    """Read a stream to its end: its reply, or the exception that cut it short."""
+    """Read a stream to its end: its reply, and the exception that cut it short, if any.
+
+    A stream cut short still gives the reply read so far, so its records keep it.
+    """
     accumulator = None
+    error: BaseException | None = None
     try:
         try:
             for chunk in stream:
@@ -176,15 +180,16 @@ def drain_sync(stream: Any) -> Result:
         finally:
             _close(stream)
     except BaseException as exc:
-        return Result(error=exc)
-    return Result(value=None if accumulator is None else accumulator.reply())
+        error = exc
+    return Result(value=None if accumulator is None else accumulator.reply(), error=error)
 
 
 async def drain_async(stream: Any) -> Result:
-    """Read a sync or async stream to its end: its reply, or the exception that cut it short."""
+    """Read a sync or async stream to its end, as `drain_sync` does."""
     if not hasattr(stream, "__anext__"):
         return drain_sync(stream)
     accumulator = None
+    error: BaseException | None = None
     try:
         try:
             async for chunk in stream:
@@ -200,8 +205,8 @@ async def drain_async(stream: Any) -> Result:
                 if inspect.isawaitable(closed):
                     await closed
     except BaseException as exc:
-        return Result(error=exc)
-    return Result(value=None if accumulator is None else accumulator.reply())
+        error = exc
+    return Result(value=None if accumulator is None else accumulator.reply(), error=error)
 
 
 def _close(stream: Any) -> None:

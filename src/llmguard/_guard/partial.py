@@ -29,28 +29,49 @@ import inspect
 import time
 import types
 from collections import abc
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Generic,
+    Protocol,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+)
 
 import jiter
 import pydantic
 import pydantic_core
 
+from llmguard._core.records import StreamEnd
+from llmguard._core.reply import as_str, get
 from llmguard._core.wrap import CallKind, call_kind
 from llmguard._guard.call import Call, Parameters
 from llmguard._guard.drivers import Done, Drain, Invoke, Pause, Result, invoke_async, invoke_sync
 from llmguard._guard.flow import Steps
 from llmguard._guard.handler import GuardHandler, Policy, failed, succeeded
 from llmguard._tracing.spans import Span, active_span
-from llmguard.adapters import Reply, StreamAccumulator, accumulator_for
+from llmguard.adapters import OpenAIResponsesStream, Reply, StreamAccumulator, accumulator_for
 from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from llmguard._guard.schema import CompiledSchema
 
-__all__ = ["READ_EVERY", "Partial", "PartialStream", "PartialView", "partial_view", "partials"]
+__all__ = [
+    "READ_EVERY",
+    "AsyncPartials",
+    "Partial",
+    "PartialStream",
+    "PartialView",
+    "Partials",
+    "partial_view",
+    "partials",
+]
 
 T = TypeVar("T")
 
@@ -233,6 +254,7 @@ class _Reader:
 
     __slots__ = (
         "accumulator",
+        "arguments",
         "attempt",
         "broken",
         "chunks",
@@ -251,6 +273,9 @@ class _Reader:
         self.attempt = attempt
         self.context = context
         self.accumulator: StreamAccumulator | None = None
+        # Responses API function-call arguments, which the accumulator takes whole at
+        # the end of the item only.
+        self.arguments: list[str] = []
         self.chunks = 0
         self.due = 1  # the chunk count at which the answer is read next
         self.emitted = 0
@@ -276,6 +301,11 @@ class _Reader:
                 return
         self.accumulator.feed(chunk)
         self.chunks += 1
+        if (
+            isinstance(self.accumulator, OpenAIResponsesStream)
+            and get(chunk, "type") == "response.function_call_arguments.delta"
+        ):
+            self.arguments.append(as_str(get(chunk, "delta")) or "")
         if self.chunks < self.due:
             return
         self.due = self.chunks + max(1, self.chunks // READ_EVERY)
@@ -284,9 +314,19 @@ class _Reader:
         except Exception:  # showing partials must never break the guarded call
             return
 
-    def _read(self) -> None:
+    def finish(self) -> None:
+        """The stream has ended: hand over the list items not handed over yet."""
+        if self.view.mode == "items" and not self.broken:
+            try:
+                self._read(ended=True)
+            except Exception:
+                return
+
+    def _read(self, ended: bool = False) -> None:
         reply = self.reply()
         text = _answer_so_far(reply)
+        if not text and self.arguments:
+            text = "".join(self.arguments)
         if not text:
             return
         if self.start < 0:
@@ -298,7 +338,7 @@ class _Reader:
         )
         view = self.view
         if view.mode == "items":
-            self._items(data)
+            self._items(data, ended)
             return
         if not data:
             return
@@ -308,13 +348,15 @@ class _Reader:
         self.last = value
         self._emit(value, None)
 
-    def _items(self, data: Any) -> None:
+    def _items(self, data: Any, ended: bool) -> None:
         if not isinstance(data, list) or self.broken:
             return
         item = self.view.item
         assert item is not None
-        # The last item read may still be growing; the ones before it are complete.
-        while len(self.items) < len(data) - 1:
+        # The last item read may still be growing, until the stream has ended; the ones
+        # before it are complete.
+        complete = len(data) if ended else len(data) - 1
+        while len(self.items) < complete:
             raw = data[len(self.items)]
             try:
                 value = item.validate_json(pydantic_core.to_json(raw), context=self.context)
@@ -352,6 +394,32 @@ def _json_start(text: str) -> int:
 
 
 # -- the drivers ----------------------------------------------------------------------------
+
+
+class Partials(Iterator[Partial[T]], Protocol[T]):
+    """What ``guard.stream`` gives for a sync function: ``for partial in ...``."""
+
+    def close(self) -> None:
+        """Stop reading; the records are written with what was read."""
+
+    def __enter__(self) -> Partials[T]: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+class AsyncPartials(AsyncIterable[Partial[T]], Protocol[T]):
+    """What ``guard.stream`` gives for an async function: ``async for partial in ...``."""
+
+    def __aiter__(self) -> AsyncPartials[T]: ...
+
+    async def __anext__(self) -> Partial[T]: ...
+
+    async def aclose(self) -> None:
+        """Stop reading; the records are written with what was read."""
+
+    async def __aenter__(self) -> AsyncPartials[T]: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
 
 
 class PartialStream(Generic[T]):
@@ -486,6 +554,7 @@ def _drive_sync(
                 except GeneratorExit:
                     _stopped(steps, llm, reader)
                     raise
+                llm.set_stream(reader.chunks, "exhausted" if result.error is None else "error")
                 request = _send(steps, result, llm)
         value = succeeded(llm, request.value)
     except GeneratorExit:
@@ -503,6 +572,10 @@ def _read_sync(reader: _Reader, stream: Any) -> Generator[Partial[Any], None, Re
             if reader.pending:
                 pending, reader.pending = reader.pending, []
                 yield from pending
+        reader.finish()
+        if reader.pending:
+            pending, reader.pending = reader.pending, []
+            yield from pending
     except GeneratorExit:
         raise
     except BaseException as exc:  # what cut the stream short: the flow decides
@@ -557,6 +630,9 @@ async def _drive_async(
                                     pending, reader.pending = reader.pending, []
                                     for partial in pending:
                                         yield partial
+                        reader.finish()
+                        for partial in reader.pending:
+                            yield partial
                     finally:
                         await _aclose(stream)
                 except GeneratorExit:
@@ -564,6 +640,7 @@ async def _drive_async(
                     raise
                 except BaseException as exc:  # what cut the stream short: the flow decides
                     error = exc
+                llm.set_stream(reader.chunks, _how(error))
                 request = _send(steps, reader.result(error), llm)
         value = succeeded(llm, request.value)
     except GeneratorExit:
@@ -571,6 +648,14 @@ async def _drive_async(
     except BaseException as exc:
         value = failed(guard, llm, exc)
     yield Partial(value, True, max(attempt, 1))
+
+
+def _how(error: BaseException | None) -> StreamEnd:
+    if error is None:
+        return "exhausted"
+    import asyncio
+
+    return "cancelled" if isinstance(error, asyncio.CancelledError) else "error"
 
 
 def _asyncio_sleep() -> Callable[[float], Any]:
