@@ -18,6 +18,7 @@ EXPORTS = {
         "Agent",
         "AgentStopped",
         "Attempt",
+        "BadReturn",
         "Budget",
         "BudgetExceeded",
         "BudgetUnavailable",

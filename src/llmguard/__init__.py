@@ -30,6 +30,7 @@ from llmguard._tracing.prompt import Prompt
 from llmguard._tracing.spans import Span, current_span, current_trace_id, propagate, span
 from llmguard._version import __version__
 from llmguard.exceptions import (
+    BadReturn,
     BudgetExceeded,
     BudgetUnavailable,
     ConfigurationError,
@@ -56,6 +57,7 @@ __all__ = [
     "Agent",
     "AgentStopped",
     "Attempt",
+    "BadReturn",
     "Budget",
     "BudgetExceeded",
     "BudgetUnavailable",

@@ -12,6 +12,8 @@ The tree::
 
     LLMGuardError
     ├── ConfigurationError         misuse, raised at decoration or configure() time
+    │   └── BadReturn              a guarded function returned no answer at all (None),
+    │                              found at its first return, never retried
     ├── GuardError                 a guarded call gave no acceptable answer
     │   ├── SchemaViolation        every attempt failed the schema
     │   ├── OutputTruncated        the answer was cut at the output token limit
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from llmguard._core.records import Usage
 
 __all__ = [
+    "BadReturn",
     "BudgetExceeded",
     "BudgetUnavailable",
     "ConfigurationError",
@@ -86,6 +89,25 @@ class ConfigurationError(LLMGuardError, ValueError):
     Raised when the misuse is found -- at decoration or ``configure()`` time -- never
     in the middle of a call. The message names the offending option and value.
     """
+
+
+class BadReturn(ConfigurationError):
+    """A guarded function returned something that cannot be a model's answer.
+
+    A programming error, not a bad answer: ``None`` (a forgotten ``return``), the
+    `Failure` of another guard with ``on_fail="return"``, or a coroutine a sync
+    function forgot to await. Raised at the attempt that returned it -- no re-ask,
+    transient retry or fallback is spent on it -- and the call's records are written.
+
+    Attributes:
+        function: The qualified name of the function.
+        returned: What it returned, in words (``"None"``, ``"a coroutine"``...).
+    """
+
+    def __init__(self, function: str, returned: str, hint: str) -> None:
+        super().__init__(f"{function} returned {returned}, not a model's answer: {hint}")
+        self.function = function
+        self.returned = returned
 
 
 class ReplayError(LLMGuardError, ValueError):

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from llmguard._core.field_errors import format_errors
+from llmguard._core.content import scrub, valid_text
+from llmguard._core.field_errors import FieldError, format_errors
 from llmguard._core.wrap import unwrap_callable
 
 if TYPE_CHECKING:
     from llmguard._core.outcomes import Attempt
+    from llmguard._core.reply import ToolCall
 
 __all__ = ["Call", "Parameters", "Reask", "default_reask"]
 
@@ -161,35 +165,38 @@ def default_reask(call: Call, attempt: Attempt) -> Call:
     """Send the original input, the failed answer and one correction; nothing else.
 
     Messages (OpenAI or Anthropic shape) get the bad assistant turn and a user turn
-    with the errors -- as a tool result for a failed tool call --; a ``prompt`` string
-    gets the answer and the correction appended. Built from the original call every
-    time, so the context never grows with the number of retries.
+    with the errors -- as tool results for failed tool calls, one per call --; a
+    ``prompt`` string gets the answer and the correction appended. Built from the
+    original call every time, so the context never grows with the number of retries.
+    Text the SDK could not encode (lone surrogates) is sent as U+FFFD.
     """
     messages = call.messages
     if messages is not None:
         return call.with_argument("messages", [*messages, *_reask_turns(attempt)])
     prompt = call.prompt
     if prompt is not None:
-        answer = attempt.text or ""
-        return call.with_argument(
-            "prompt", f"{prompt}\n\nYour previous answer:\n{answer}\n\n{correction(attempt)}"
-        )
+        answer = valid_text(attempt.text or "")
+        fix = valid_text(correction(attempt))
+        return call.with_argument("prompt", f"{prompt}\n\nYour previous answer:\n{answer}\n\n{fix}")
     raise TypeError("the call has neither a messages list nor a prompt string to re-ask with")
 
 
 def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
-    text = correction(attempt)
-    tool = attempt.tool_call
     reply = attempt.reply
+    calls = reply.tool_calls if reply is not None else ()
+    if len(calls) > 1:
+        return _calls_turns(attempt, calls)
+    text = valid_text(correction(attempt))
+    tool = attempt.tool_call
     anthropic = reply is not None and reply.provider == "anthropic"
     if tool is None:
         return [
-            {"role": "assistant", "content": attempt.text or ""},
+            {"role": "assistant", "content": valid_text(attempt.text or "")},
             {"role": "user", "content": text},
         ]
     call_id = tool.id or "call_0"
     if anthropic:
-        tool_input = tool.arguments if isinstance(tool.arguments, dict) else {}
+        tool_input = scrub(tool.arguments) if isinstance(tool.arguments, dict) else {}
         return [
             {
                 "role": "assistant",
@@ -210,6 +217,7 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
             },
         ]
     arguments = tool.arguments if isinstance(tool.arguments, str) else attempt.text or "{}"
+    arguments = valid_text(arguments)
     return [
         {
             "role": "assistant",
@@ -224,3 +232,86 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
         },
         {"role": "tool", "tool_call_id": call_id, "content": text},
     ]
+
+
+_ITEM_PATH = re.compile(r"\$\[(\d+)\]")
+
+
+def _per_call(errors: Sequence[FieldError], count: int) -> list[list[FieldError]]:
+    """The errors about each of ``count`` tool calls read as the items of a list.
+
+    An error at ``$[i]...`` is about call ``i``, and is told with its path from that
+    call's own arguments; one about the answer as a whole goes with the first call.
+    """
+    found: list[list[FieldError]] = [[] for _ in range(count)]
+    for error in errors:
+        match = _ITEM_PATH.match(error.path)
+        index = int(match.group(1)) if match else -1
+        if 0 <= index < count and match is not None:
+            path = "$" + error.path[match.end() :]
+            found[index].append(FieldError(path, error.message, error.value))
+        else:
+            found[0].append(error)
+    return found
+
+
+def _call_note(call: ToolCall, errors: list[FieldError]) -> str:
+    if not errors:
+        return (
+            f"No error was found in the arguments of this call to {call.name}. "
+            "Make all the calls again, with the others corrected."
+        )
+    return valid_text(
+        f"The arguments of your call to {call.name} did not match the required schema:\n"
+        f"{format_errors(tuple(errors))}\nMake all the calls again, with this one corrected."
+    )
+
+
+def _calls_turns(attempt: Attempt, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    """The re-ask of an answer given as several tool calls: the assistant turn with every
+    call, and a result for each (both APIs require one per call), with its own errors."""
+    reply = attempt.reply
+    ids = [call.id or f"call_{index}" for index, call in enumerate(calls)]
+    errors = _per_call(attempt.errors, len(calls))
+    notes = [_call_note(call, found) for call, found in zip(calls, errors, strict=True)]
+    if reply is not None and reply.provider == "anthropic":
+        uses = [
+            {
+                "type": "tool_use",
+                "id": call_id,
+                "name": call.name,
+                "input": scrub(call.arguments) if isinstance(call.arguments, dict) else {},
+            }
+            for call_id, call in zip(ids, calls, strict=True)
+        ]
+        results = [
+            {
+                "type": "tool_result",
+                "tool_use_id": call_id,
+                "is_error": bool(found),
+                "content": note,
+            }
+            for call_id, note, found in zip(ids, notes, errors, strict=True)
+        ]
+        return [{"role": "assistant", "content": uses}, {"role": "user", "content": results}]
+    requested = [
+        {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": _arguments_text(call.arguments)},
+        }
+        for call_id, call in zip(ids, calls, strict=True)
+    ]
+    return [
+        {"role": "assistant", "content": None, "tool_calls": requested},
+        *(
+            {"role": "tool", "tool_call_id": call_id, "content": note}
+            for call_id, note in zip(ids, notes, strict=True)
+        ),
+    ]
+
+
+def _arguments_text(arguments: str | dict[str, object]) -> str:
+    if isinstance(arguments, str):
+        return valid_text(arguments)
+    return json.dumps(scrub(arguments), ensure_ascii=False, default=repr)

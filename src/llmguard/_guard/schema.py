@@ -20,19 +20,24 @@ pattern), and the ``embedded`` search never reads the same long stretch twice.
 
 from __future__ import annotations
 
+import collections
+import collections.abc
 import contextlib
+import dataclasses
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pydantic
 import pydantic_core
 
-from llmguard._core.content import safe_repr
+from llmguard._core.content import safe_repr, scrub, valid_text
 from llmguard._core.field_errors import FieldError, format_errors
+from llmguard._core.reply import ToolCall
 from llmguard.exceptions import ConfigurationError
 
 __all__ = [
@@ -42,8 +47,10 @@ __all__ = [
     "NotJSON",
     "SchemaErrors",
     "SchemaKind",
+    "WRAPPER_KEYS",
     "compile_schema",
     "extract",
+    "extract_calls",
     "extract_value",
     "fence_bodies",
     "format_errors",
@@ -88,6 +95,26 @@ _CUT_SHORT = "Invalid JSON: EOF while parsing"
 
 _Validator = Callable[[Any, dict[str, Any] | None], Any]
 
+#: The keys a non-object answer may come wrapped under, as the whole of a one-key object:
+#: ``{"response": [...]}`` (pydantic-ai's convention for list and tuple outputs, and how
+#: ``send_schema`` asks for a non-object root) or ``{"content": ...}``.
+WRAPPER_KEYS = ("response", "content")
+# Containers whose one type argument is the type of every item.
+_ITEM_CONTAINERS = frozenset(
+    {
+        list,
+        set,
+        frozenset,
+        collections.deque,
+        collections.abc.Sequence,
+        collections.abc.MutableSequence,
+        collections.abc.Set,
+        collections.abc.MutableSet,
+        collections.abc.Collection,
+    }
+)
+_UNIONS = (Union, types.UnionType)
+
 
 class SchemaErrors(Exception):
     """A value did not validate; carries every :class:`FieldError`."""
@@ -100,12 +127,16 @@ class SchemaErrors(Exception):
 class NotJSON(SchemaErrors):
     """The text given to :meth:`CompiledSchema.validate_json` is not JSON at all.
 
-    ``cut_short`` says it read as JSON up to its very end, where a value was left open.
+    ``cut_short`` says it read as JSON up to its very end, where a value was left open;
+    ``unencodable`` that the text holds lone surrogates, which pydantic cannot read.
     """
 
-    def __init__(self, errors: tuple[FieldError, ...], *, cut_short: bool = False) -> None:
+    def __init__(
+        self, errors: tuple[FieldError, ...], *, cut_short: bool = False, unencodable: bool = False
+    ) -> None:
         super().__init__(errors)
         self.cut_short = cut_short
+        self.unencodable = unencodable
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -118,6 +149,7 @@ class CompiledSchema:
         source: The schema as given.
         context: Default validation context, used when a call passes none.
         json_types: JSON types the schema accepts at its root; ``None`` if unknown.
+        strict: Whether pydantic validates without coercion (``"1"`` is no int).
     """
 
     name: str
@@ -128,15 +160,39 @@ class CompiledSchema:
     _from_python: _Validator = field(repr=False)
     _from_json: _Validator = field(repr=False)
     _schema_json: str | None = field(repr=False)
+    strict: bool = field(default=False, repr=False)
+    # For a list of a union of models: each member compiled alone, by the tool names
+    # that pick it (its class name and its title), and how the items become the list.
+    _members: Mapping[str, CompiledSchema] = field(default_factory=dict, repr=False)
+    _item: CompiledSchema | None = field(default=None, repr=False)
+    _assemble: _Validator | None = field(default=None, repr=False)
 
     @property
     def accepts_text(self) -> bool:
-        """Whether the raw answer may itself be the value (a string or scalar schema)."""
+        """Whether the raw answer may itself be the value: a string or scalar schema, or
+        a union with a string branch (``Model | str``)."""
         types = self.json_types
-        return types is not None and types <= _SCALARS and types != {"null"}
+        if types is None:
+            return False
+        return (types <= _SCALARS and types != {"null"}) or "string" in types
+
+    @property
+    def reads_list(self) -> bool:
+        """Whether the schema's root is an array and never an object: then several tool
+        calls are read as its items."""
+        types = self.json_types
+        return types is not None and "array" in types and "object" not in types
+
+    @property
+    def _unwraps(self) -> bool:
+        types = self.json_types
+        return types is not None and "object" not in types
 
     def validate(self, data: Any, *, context: dict[str, Any] | None = None) -> Any:
         """Validate a Python value (``context`` defaults to the compiled one).
+
+        A one-key ``{"response": ...}`` or ``{"content": ...}`` (`WRAPPER_KEYS`) is
+        unwrapped when the schema's root is not an object and the inner value validates.
 
         Returns:
             The model instance, the adapted value, or ``data`` itself for JSON Schema.
@@ -144,16 +200,98 @@ class CompiledSchema:
         Raises:
             SchemaErrors: The value does not validate.
         """
-        return self._from_python(data, self.context if context is None else context)
+        ctx = self.context if context is None else context
+        try:
+            return self._from_python(data, ctx)
+        except SchemaErrors:
+            inner = _wrapped(data) if self._unwraps else None
+            if inner is None:
+                raise
+        key, value = inner
+        try:
+            return self._from_python(value, ctx)
+        except SchemaErrors as exc:
+            raise SchemaErrors(under(f".{key}", exc.errors)) from None
 
     def validate_json(self, text: str, *, context: dict[str, Any] | None = None) -> Any:
         """Parse and validate JSON text, with pydantic's JSON-mode rules.
+
+        Lone surrogates (text cut mid-character) read as U+FFFD; a wrapper is unwrapped
+        as in `validate`.
 
         Raises:
             NotJSON: The text is not JSON.
             SchemaErrors: It is JSON that does not validate.
         """
-        return self._from_json(text, self.context if context is None else context)
+        ctx = self.context if context is None else context
+        try:
+            return self._from_json(text, ctx)
+        except NotJSON as exc:
+            cleaned = valid_text(text) if exc.unencodable else text
+            if cleaned is text:
+                raise
+            return self.validate_json(cleaned, context=context)
+        except SchemaErrors:
+            inner = self._wrapped_json(text) if self._unwraps else None
+            if inner is None:
+                raise
+        key, body = inner
+        try:
+            return self._from_json(body, ctx)
+        except SchemaErrors as exc:
+            raise SchemaErrors(under(f".{key}", exc.errors)) from None
+
+    def validate_text(
+        self, text: str, *, context: dict[str, Any] | None = None, structured: bool = False
+    ) -> Any:
+        """Validate a plain-text answer as the value of a string (or scalar) schema.
+
+        For a union with a string branch, text that is or starts like a JSON object or
+        array -- or, with ``structured``, an answer in which such JSON was found -- is an
+        attempt at the other branches, never taken as the string.
+
+        Raises:
+            SchemaErrors: The text is not the value.
+        """
+        types = self.json_types or frozenset()
+        if not types <= _SCALARS and (structured or text[:1] in "[{"):
+            message = "the answer holds JSON that does not match the schema"
+            raise SchemaErrors((FieldError("$", message, shorten(text)),))
+        if self.strict and self.kind != "json_schema":
+            # Strict Python mode refuses text for an enum or a date; a JSON string does not.
+            return self.validate_json(json.dumps(valid_text(text)), context=context)
+        return self.validate(text, context=context)
+
+    def _wrapped_json(self, text: str) -> tuple[str, str] | None:
+        """The key and the inner value, as JSON, of a wrapper object, else ``None``."""
+        if not text.lstrip().startswith("{"):
+            return None
+        try:
+            data = pydantic_core.from_json(valid_text(text))
+        except ValueError:
+            return None
+        inner = _wrapped(data)
+        if inner is None:
+            return None
+        try:
+            return inner[0], pydantic_core.to_json(inner[1]).decode()
+        except ValueError:
+            return None
+
+    def item_schema(self, name: str) -> CompiledSchema | None:
+        """The union member a tool call named ``name`` picks in a list of models."""
+        return self._members.get(name)
+
+    @property
+    def item(self) -> CompiledSchema:
+        """The schema of one item of a list of a union of models (else the schema)."""
+        return self if self._item is None else self._item
+
+    def assemble(self, items: list[Any], *, context: dict[str, Any] | None = None) -> Any:
+        """The schema's value from items validated one by one (a list, tuple, set...)."""
+        if self._assemble is None:
+            return self.validate(items, context=context)
+        return self._assemble(items, self.context if context is None else context)
 
     def json_schema(self) -> dict[str, Any]:
         """A fresh JSON Schema dict, for prompts and tool definitions.
@@ -177,13 +315,20 @@ class Extraction:
     ok: bool
 
 
-def compile_schema(schema: Any, *, context: dict[str, Any] | None = None) -> CompiledSchema:
+def compile_schema(
+    schema: Any, *, context: dict[str, Any] | None = None, strict: bool = False
+) -> CompiledSchema:
     """Compile a schema once, at decoration time.
+
+    ``Iterable[T]`` (which pydantic validates lazily, as the caller iterates) is compiled
+    as ``list[T]``, so every item is validated before the answer is accepted; an
+    ``Iterable`` deeper inside (a model's field) is refused.
 
     Args:
         schema: A pydantic model class, any type ``TypeAdapter`` validates, or a JSON
             Schema dict (draft from ``$schema``, 2020-12 by default, formats checked).
         context: Default context for pydantic validators.
+        strict: Validate in pydantic's strict mode (no coercion); JSON Schema ignores it.
 
     Raises:
         ConfigurationError: The schema or context cannot be used; the message says why.
@@ -202,15 +347,30 @@ def compile_schema(schema: Any, *, context: dict[str, Any] | None = None) -> Com
         )
     name = _type_name(schema)
     is_model = isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)
+    eager = _eager(schema)
     try:
         if is_model:
             # Unresolved forward references would otherwise fail at the first call.
             schema.model_rebuild()
-        adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(schema)
+        adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(eager)
     except Exception as exc:
         reason = _clean(str(exc))
         raise ConfigurationError(f"schema={name} is not usable by pydantic: {reason}") from exc
-    return _compile_pydantic(name, "model" if is_model else "type", adapter, schema, context)
+    if _lazy_inside(adapter.core_schema):
+        raise ConfigurationError(
+            f"schema={name} holds an Iterable below its top level, which pydantic "
+            "validates only as it is iterated, after the answer was accepted; "
+            "use list[...] or Sequence[...] there"
+        )
+    kind: SchemaKind = "model" if is_model else "type"
+    compiled = _compile_pydantic(name, kind, adapter, schema, context, strict=strict)
+    members = _members(eager, context, strict)
+    if not members:
+        return compiled
+    item = _list_item(eager)
+    item_adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(item)
+    one = _compile_pydantic(_type_name(item), "type", item_adapter, item, context, strict=strict)
+    return dataclasses.replace(compiled, _members=members, _item=one, _assemble=_assembler(adapter))
 
 
 def extract(
@@ -259,7 +419,7 @@ def extract(
                     return Extraction(value=found, repair=repair, errors=(), ok=True)
     if schema.accepts_text and stripped:
         try:
-            value = schema.validate(stripped, context=context)
+            value = schema.validate_text(stripped, context=context, structured=best_fits)
         except SchemaErrors as exc:
             best = best or exc.errors
         else:
@@ -280,8 +440,12 @@ def extract_value(
     """
     if isinstance(data, (dict, list)) and schema.kind != "json_schema":
         # Arguments decoded from JSON get JSON-mode rules, as a text answer would.
-        with contextlib.suppress(pydantic_core.PydanticSerializationError):
+        try:
             data = pydantic_core.to_json(data).decode(errors="replace")
+        except pydantic_core.PydanticSerializationError:
+            # Lone surrogates in a string read as U+FFFD, as in a text answer.
+            with contextlib.suppress(pydantic_core.PydanticSerializationError):
+                data = pydantic_core.to_json(scrub(data)).decode(errors="replace")
     try:
         if isinstance(data, (bytes, bytearray)):
             data = data.decode("utf-8", "replace")
@@ -292,6 +456,83 @@ def extract_value(
     except SchemaErrors as exc:
         return Extraction(value=None, repair=None, errors=exc.errors, ok=False)
     return Extraction(value=value, repair=repair, errors=(), ok=True)
+
+
+def extract_calls(
+    calls: Sequence[ToolCall], schema: CompiledSchema, *, context: dict[str, Any] | None = None
+) -> Extraction:
+    """Validate an answer given as tool calls; never raises on any arguments.
+
+    When the schema's root is an array and never an object (`CompiledSchema.reads_list`:
+    ``list[T]``, ``Iterable[T]``, ``list[A | B]``...), each call is one item, in order,
+    labelled ``"tool_calls"``: in a list of a union of models, a call named after a
+    member (its class name or title) is validated as that member, and any other by the
+    union. A single call whose arguments are already the whole list (or wrap it, as
+    ``{"response": [...]}``) is read as the list. Otherwise the first call is the answer.
+    """
+    first = calls[0]
+    if not schema.reads_list:
+        return extract_value(first.arguments, schema, context=context, repair="tool_call")
+    if len(calls) == 1:
+        whole = extract_value(first.arguments, schema, context=context, repair="tool_call")
+        decoded = _decoded(first.arguments)
+        if whole.ok or not isinstance(decoded, dict) or _wrapped(decoded) is not None:
+            return whole
+    items: list[Any] = []
+    picked: list[CompiledSchema | None] = []
+    errors: list[FieldError] = []
+    for index, call in enumerate(calls):
+        decoded = _decoded(call.arguments)
+        if decoded is _NOT_DECODED:
+            message = "the arguments of this tool call are not JSON"
+            errors.append(FieldError(f"$[{index}]", message, shorten(call.arguments)))
+        items.append(decoded)
+        picked.append(schema.item_schema(call.name))
+    if errors:
+        return Extraction(value=None, repair=None, errors=tuple(errors), ok=False)
+    if not any(member is not None for member in picked):
+        return extract_value(items, schema, context=context, repair="tool_calls")
+    values: list[Any] = []
+    for index, (item, member) in enumerate(zip(items, picked, strict=True)):
+        one = extract_value(item, member or schema.item, context=context, repair="tool_calls")
+        if one.ok:
+            values.append(one.value)
+        else:
+            errors.extend(under(f"[{index}]", one.errors))
+    if errors:
+        return Extraction(value=None, repair=None, errors=tuple(errors), ok=False)
+    try:
+        value = schema.assemble(values, context=context)
+    except SchemaErrors as exc:
+        return Extraction(value=None, repair=None, errors=exc.errors, ok=False)
+    return Extraction(value=value, repair="tool_calls", errors=(), ok=True)
+
+
+_NOT_DECODED: Any = object()
+
+
+def _decoded(arguments: str | dict[str, object]) -> Any:
+    """Tool-call arguments as Python data, or `_NOT_DECODED` when they are not JSON."""
+    if not isinstance(arguments, str):
+        return arguments
+    try:
+        return pydantic_core.from_json(valid_text(arguments.strip() or "{}"))
+    except ValueError:
+        return _NOT_DECODED
+
+
+def _wrapped(data: Any) -> tuple[str, Any] | None:
+    """``(key, inner)`` when ``data`` is a one-key wrapper object (`WRAPPER_KEYS`)."""
+    if type(data) is dict and len(data) == 1:
+        key = next(iter(data))
+        if key in WRAPPER_KEYS:
+            return key, data[key]
+    return None
+
+
+def under(prefix: str, errors: tuple[FieldError, ...]) -> tuple[FieldError, ...]:
+    """``errors`` with ``prefix`` (``".response"``, ``"[2]"``) put after each path's ``$``."""
+    return tuple(FieldError(f"${prefix}{e.path[1:]}", e.message, e.value) for e in errors)
 
 
 def _validate_object(data: Any, schema: CompiledSchema, context: dict[str, Any] | None) -> Any:
@@ -362,22 +603,27 @@ def _compile_pydantic(
     adapter: pydantic.TypeAdapter[Any],
     source: Any,
     context: dict[str, Any] | None,
+    *,
+    strict: bool = False,
 ) -> CompiledSchema:
+    mode = True if strict else None  # None: the model's own config decides
+
     def validate(data: Any, ctx: dict[str, Any] | None) -> Any:
         try:
-            return adapter.validate_python(data, context=ctx)
+            return adapter.validate_python(data, context=ctx, strict=mode)
         except pydantic.ValidationError as exc:
             raise SchemaErrors(pydantic_errors(_details(exc))) from None
 
     def validate_json(text: Any, ctx: dict[str, Any] | None) -> Any:
         try:
-            return adapter.validate_json(text, context=ctx)
+            return adapter.validate_json(text, context=ctx, strict=mode)
         except pydantic.ValidationError as exc:
             details = _details(exc)
             errors = pydantic_errors(details)
             if details[0]["loc"] == () and details[0]["type"] in _NOT_JSON_TYPES:
                 cut_short = details[0]["msg"].startswith(_CUT_SHORT)
-                raise NotJSON(errors, cut_short=cut_short) from None
+                unencodable = details[0]["type"] == "string_unicode"
+                raise NotJSON(errors, cut_short=cut_short, unencodable=unencodable) from None
             raise SchemaErrors(errors) from None
 
     try:
@@ -394,7 +640,91 @@ def _compile_pydantic(
         _from_python=validate,
         _from_json=validate_json,
         _schema_json=None if described is None else json.dumps(described),
+        strict=strict,
     )
+
+
+def _eager(tp: Any) -> Any:
+    """``tp`` with ``Iterable[T]`` at its top (or in a top union) read as ``list[T]``."""
+    if tp is collections.abc.Iterable:
+        return list[Any]
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if origin is collections.abc.Iterable:
+        return list[args[0]] if args else list[Any]  # type: ignore[valid-type]
+    if origin in _UNIONS:
+        eager = tuple(_eager(arg) for arg in args)
+        return tp if eager == args else Union[eager]  # noqa: UP007 - built at run time
+    if origin is Annotated:
+        inner = _eager(args[0])
+        annotated = (inner, *tp.__metadata__)
+        return tp if inner is args[0] else Annotated[annotated]
+    return tp
+
+
+def _lazy_inside(core: Any) -> bool:
+    """Whether a pydantic core schema validates a value lazily (a ``generator`` schema)."""
+    stack = [core]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            if node.get("type") == "generator":
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def _list_item(tp: Any) -> Any:
+    """The item type of a homogeneous container type, else ``None``."""
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if origin is Annotated:
+        return _list_item(args[0])
+    if origin in _ITEM_CONTAINERS and len(args) == 1:
+        return args[0]
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
+def _members(tp: Any, context: dict[str, Any] | None, strict: bool) -> dict[str, CompiledSchema]:
+    """For a list of a union of models, each model compiled alone, by its tool names."""
+    item = _list_item(tp)
+    while get_origin(item) is Annotated:
+        item = get_args(item)[0]
+    if get_origin(item) not in _UNIONS:
+        return {}
+    members: dict[str, CompiledSchema] = {}
+    for member in get_args(item):
+        if isinstance(member, type) and issubclass(member, pydantic.BaseModel):
+            adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(member)
+            compiled = _compile_pydantic(
+                member.__name__, "model", adapter, member, context, strict=strict
+            )
+            title = member.model_config.get("title")
+            for name in (member.__name__, title):
+                if isinstance(name, str) and name:
+                    members.setdefault(name, compiled)
+    return members
+
+
+def _assembler(adapter: pydantic.TypeAdapter[Any]) -> _Validator:
+    """Builds the container from items already validated: lax, so a list becomes a tuple
+    or a set even in strict mode, and model instances pass as they are."""
+
+    def assemble(items: Any, ctx: dict[str, Any] | None) -> Any:
+        try:
+            return adapter.validate_python(items, context=ctx, strict=False)
+        except pydantic.ValidationError as exc:
+            raise SchemaErrors(pydantic_errors(_details(exc))) from None
+
+    return assemble
 
 
 def _compile_json_schema(schema: dict[str, Any]) -> CompiledSchema:
