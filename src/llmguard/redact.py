@@ -29,7 +29,7 @@ import bisect
 import dataclasses
 import re
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -163,41 +163,61 @@ class Patterns:
 
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         """The text with every match replaced, and how many of each kind were."""
-        counts: dict[str, int] = {}
-        return self._redact([text], counts).get(0, text), counts
+        done = self._redact([text]).get(0)
+        return (text, {}) if done is None else done
+
+    def redact_many(self, texts: Sequence[str]) -> list[str]:
+        """Each text with every match replaced, all read in one search.
+
+        The same as `redact` on each text, for less: one search of the texts together
+        costs about what a search of each costs minus the fixed cost per call.
+        """
+        texts = list(texts)
+        for i, (new, _) in self._redact(texts).items():
+            texts[i] = new
+        return texts
 
     def __call__(self, record: Record) -> Record:
         """The record with its strings redacted (the same object if nothing matched)."""
+        return self.redact_records([record])[0]
+
+    def redact_records(self, records: Sequence[Record]) -> list[Record]:
+        """Each record as this redactor called on it returns it, all read in one search.
+
+        For a batch of records (a delivery thread's), this is several times cheaper
+        per record than one call each: the records' strings are searched together.
+        """
         texts: list[str] = []
-        for name in _TEXT_FIELDS:
-            _collect(getattr(record, name), texts)
-        for name in _NESTED_FIELDS:
-            _collect(getattr(record, name), texts)
-        for key, value in record.metadata.items():
-            _collect(key, texts)
-            if key not in _OPAQUE_METADATA:
-                _collect(value, texts)
-        counts: dict[str, int] = {}
-        changed = self._redact(texts, counts)
+        sizes: dict[int, int] = {}
+        ends: list[int] = []  # per record, the number of strings after each field
+        for record in records:
+            _collect_record(record, texts, sizes, ends)
+        changed = self._redact(texts)
         if not changed:
-            return record
-        rebuild = _Rebuild(changed)
-        changes: dict[str, Any] = {}
-        for name in (*_TEXT_FIELDS, *_NESTED_FIELDS):
-            value = getattr(record, name)
-            new = rebuild(value)
-            if new is not value:
-                changes[name] = new
-        metadata: dict[str, Any] = {}
-        for key, value in record.metadata.items():
-            new_key = rebuild(key)
-            _put(metadata, new_key, value if key in _OPAQUE_METADATA else rebuild(value))
-        merged = dict(metadata.get(METADATA_KEY) or {})
-        for kind, count in counts.items():
-            merged[kind] = merged.get(kind, 0) + count
-        metadata[METADATA_KEY] = merged
-        changes["metadata"] = metadata
-        return dataclasses.replace(record, **changes)
+            return list(records)
+        upcoming = sorted(changed)
+        out = []
+        start = 0
+        at = 0  # the first of ``upcoming`` at or past ``start``
+        fields = len(_FIELDS) + 1
+        for number, record in enumerate(records):
+            mark = number * fields
+            end = ends[mark + fields - 1]
+            if at == len(upcoming) or upcoming[at] >= end:
+                out.append(record)
+            else:
+                counts: dict[str, int] = {}
+                mine: dict[int, str] = {}
+                while at < len(upcoming) and upcoming[at] < end:
+                    index = upcoming[at]
+                    mine[index], found = changed[index]
+                    for kind, count in found.items():
+                        counts[kind] = counts.get(kind, 0) + count
+                    at += 1
+                marks = ends[mark : mark + fields]
+                out.append(_rebuilt(record, mine, counts, sizes, start, marks))
+            start = end
+        return out
 
     def _engine(self) -> _Engine:
         engine = self._compiled
@@ -205,8 +225,8 @@ class Patterns:
             engine = self._compiled = _Engine(self._kinds, self._prefilter)
         return engine
 
-    def _redact(self, texts: list[str], counts: dict[str, int]) -> dict[int, str]:
-        """Redact strings together: the index and new text of each one that changed.
+    def _redact(self, texts: list[str]) -> dict[int, tuple[str, dict[str, int]]]:
+        """Redact strings together: for each one that changed, its new text and counts.
 
         The strings are joined by line breaks and read as one text, then each match
         is handed back to the string it falls in. A line break stands where a string
@@ -218,11 +238,13 @@ class Patterns:
             return {}
         engine = self._engine()
         if engine.python:
-            return {
-                i: new
-                for i, text in enumerate(texts)
-                if (new := self._redact_one(engine, text, counts)) is not text
-            }
+            changed = {}
+            for i, text in enumerate(texts):
+                counts: dict[str, int] = {}
+                new = self._redact_one(engine, text, counts)
+                if new is not text:
+                    changed[i] = new, counts
+            return changed
         joined = texts[0] if len(texts) == 1 else "\n".join(texts)
         if engine.prefilter is not None and not engine.prefilter(joined):
             return {}
@@ -254,12 +276,14 @@ class Patterns:
         changed = {}
         for i, matches in by_text.items():
             if i not in alone:
+                counts = {}
                 piece = data[starts[i] : starts[i] + lengths[i]]
-                changed[i] = _replace(piece, matches, self._kinds, counts)
+                changed[i] = _replace(piece, matches, self._kinds, counts), counts
         for i in alone:
+            counts = {}
             new = self._redact_one(engine, texts[i], counts)
             if new is not texts[i]:
-                changed[i] = new
+                changed[i] = new, counts
         return changed
 
     def _redact_one(self, engine: _Engine, text: str, counts: dict[str, int]) -> str:
@@ -298,63 +322,182 @@ _TEXT_FIELDS = (
     "prompt_name", "prompt_version", "price_table", "finish_reason",
 )  # fmt: skip
 _NESTED_FIELDS = ("tags", "input", "output", "attempt", "limits")
+_FIELDS = (*_TEXT_FIELDS, *_NESTED_FIELDS)
 # Metadata values that are ids or llmguard's own counts, never text to redact.
 _OPAQUE_METADATA = frozenset({METADATA_KEY, "otel.parent_span_id"})
 # An integer below this cannot be a card (13 digits or more) or phone number (10 or more).
 _BIG_INT = 10**9
 
 
-def _collect(value: Any, out: list[str]) -> None:
+def _collect_record(record: Record, out: list[str], sizes: dict[int, int], ends: list[int]) -> None:
+    """Append the strings of ``record`` to ``out``, in the order `_rebuilt` visits them.
+
+    ``ends`` gets how many strings ``out`` holds after each field of `_FIELDS` (the
+    metadata last).
+    """
+    for name in _FIELDS:
+        value = getattr(record, name)
+        if type(value) is str:
+            out.append(value)
+        elif value is not None:
+            _collect(value, out, sizes)
+        ends.append(len(out))
+    for key, value in record.metadata.items():
+        _collect(key, out, sizes)
+        if key not in _OPAQUE_METADATA:
+            _collect(value, out, sizes)
+    ends.append(len(out))
+
+
+def _rebuilt(
+    record: Record, changed: dict[int, str], counts: dict[str, int], sizes: dict[int, int],
+    start: int, ends: list[int],
+) -> Record:  # fmt: skip
+    """``record`` with its ``changed`` strings, and ``counts`` in its metadata.
+
+    ``start`` is the index of the record's first string, ``ends`` what
+    `_collect_record` noted: fields without a changed string are not visited.
+    """
+    rebuild = _Rebuild(changed, sizes)
+    upcoming = sorted(changed)
+    at = 0
+    changes: dict[str, Any] = {}
+    for name, end in zip(_FIELDS, ends, strict=False):
+        if at < len(upcoming) and upcoming[at] < end:
+            rebuild.at = start
+            value = getattr(record, name)
+            new = rebuild(value)
+            if new is not value:
+                changes[name] = new
+            while at < len(upcoming) and upcoming[at] < end:
+                at += 1
+        start = end
+    rebuild.at = start
+    metadata: dict[str, Any] = {}
+    for key, value in record.metadata.items():
+        new_key = rebuild(key)
+        _put(metadata, new_key, value if key in _OPAQUE_METADATA else rebuild(value))
+    merged = dict(metadata.get(METADATA_KEY) or {})
+    for kind, count in counts.items():
+        merged[kind] = merged.get(kind, 0) + count
+    metadata[METADATA_KEY] = merged
+    changes["metadata"] = metadata
+    return _replaced(record, changes)
+
+
+def _replaced(record: Record, changes: dict[str, Any]) -> Record:
+    """``dataclasses.replace(record, **changes)``, at a third of its cost.
+
+    A record has no ``__post_init__`` and one field outside ``__init__`` (its cached
+    JSON), so a copy of its fields with the changes is what ``replace`` would build;
+    should either ever change, ``replace`` itself is used.
+    """
+    cls = type(record)
+    plan = _COPY_PLANS.get(cls)
+    if plan is None:
+        fields = dataclasses.fields(cls)
+        extra = tuple(f.name for f in fields if not f.init)
+        simple = not hasattr(cls, "__post_init__") and set(extra) <= {"_json"}
+        plan = _COPY_PLANS[cls] = (
+            tuple(f.name for f in fields if f.init) if simple else (),
+            extra,
+        )
+    names, extra = plan
+    if not names:
+        return dataclasses.replace(record, **changes)
+    new = object.__new__(cls)
+    for name in names:
+        _setattr(new, name, changes[name] if name in changes else getattr(record, name))
+    for name in extra:
+        _setattr(new, name, None)
+    return new
+
+
+_COPY_PLANS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_setattr = object.__setattr__
+
+
+def _collect(value: Any, out: list[str], sizes: dict[int, int]) -> None:
     """Append each string in ``value`` to ``out``, in the order `_Rebuild` visits them.
 
-    An integer of ten digits or more counts as its digits.
+    An integer of ten digits or more counts as its digits. ``sizes`` gets, for each
+    container, how many strings it holds, so that `_Rebuild` can step over a container
+    none of whose strings changed without walking it.
     """
-    if isinstance(value, str):
+    cls = type(value)
+    if cls is str:
         out.append(value)
-    elif isinstance(value, Mapping):
+    elif cls is dict or (cls is not list and cls is not tuple and isinstance(value, Mapping)):
+        start = len(out)
         for key, item in value.items():
-            _collect(key, out)
-            _collect(item, out)
-    elif isinstance(value, (list, tuple)):
+            if type(key) is str:
+                out.append(key)
+            else:
+                _collect(key, out, sizes)
+            if type(item) is str:
+                out.append(item)
+            elif item is not None:
+                _collect(item, out, sizes)
+        sizes[id(value)] = len(out) - start
+    elif cls is list or cls is tuple or isinstance(value, (list, tuple)):
+        start = len(out)
         for item in value:
-            _collect(item, out)
-    elif type(value) is int and value >= _BIG_INT:
-        out.append(str(value))
+            if type(item) is str:
+                out.append(item)
+            elif item is not None:
+                _collect(item, out, sizes)
+        sizes[id(value)] = len(out) - start
+    elif cls is int:
+        if value >= _BIG_INT:
+            out.append(str(value))
+    elif isinstance(value, str):
+        out.append(value)
 
 
 class _Rebuild:
     """Rebuilds values with their changed strings, visiting them as `_collect` does.
 
-    A value none of whose strings changed comes back as the same object; an integer
-    whose digits were redacted becomes the redacted text.
+    ``at`` is the index of the next string visited. A value none of whose strings
+    changed comes back as the same object, without being walked; an integer whose
+    digits were redacted becomes the redacted text.
     """
 
-    __slots__ = ("_changed", "_next")
+    __slots__ = ("_changed", "_sizes", "_upcoming", "at")
 
-    def __init__(self, changed: dict[int, str]) -> None:
+    def __init__(self, changed: Mapping[int, str], sizes: dict[int, int]) -> None:
         self._changed = changed
-        self._next = 0
+        self._sizes = sizes
+        self.at = 0
+        # The changed indices still ahead, the nearest last.
+        self._upcoming = sorted(changed, reverse=True)
 
     def __call__(self, value: Any) -> Any:
-        if isinstance(value, str) or (type(value) is int and value >= _BIG_INT):
-            index = self._next
-            self._next = index + 1
+        cls = type(value)
+        if cls is str or (cls is int and value >= _BIG_INT):
+            index = self.at
+            self.at = index + 1
             return self._changed.get(index, value)
+        size = self._sizes.get(id(value))
+        if size is None:
+            if isinstance(value, str):
+                index = self.at
+                self.at = index + 1
+                return self._changed.get(index, value)
+            return value
+        upcoming = self._upcoming
+        index = self.at
+        while upcoming and upcoming[-1] < index:
+            upcoming.pop()
+        if not upcoming or upcoming[-1] >= index + size:
+            self.at = index + size  # nothing in it changed
+            return value
         if isinstance(value, Mapping):
             items: dict[Any, Any] = {}
-            same = True
             for key, item in value.items():
-                new_key = self(key)
-                new_item = self(item)
-                same = same and new_key is key and new_item is item
-                _put(items, new_key, new_item)
-            return value if same else items
-        if isinstance(value, (list, tuple)):
-            walked = [self(item) for item in value]
-            if all(new is old for new, old in zip(walked, value, strict=True)):
-                return value
-            return walked if isinstance(value, list) else tuple(walked)
-        return value
+                _put(items, self(key), self(item))
+            return items
+        walked = [self(item) for item in value]
+        return walked if isinstance(value, list) else tuple(walked)
 
 
 def _put(items: dict[Any, Any], key: Any, value: Any) -> None:

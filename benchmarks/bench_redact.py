@@ -1,0 +1,265 @@
+"""The default redactor on realistic message text and on a megabyte of adversarial text.
+
+Run: ``python benchmarks/bench_redact.py [--runs N]``.
+
+*Realistic* is a set of chat message lists of 0.5 to 4 KB each (a system prompt, user
+questions and assistant answers in plain prose, with dates, order numbers, prices, code,
+URLs and ids), into which emails, phone numbers, API keys, cards and IBANs are mixed at
+the rates a support or coding assistant sees: an email in about one message in five, a
+phone number in one in twelve, a key in one in forty. The figure is CPU time per KB of
+text, three ways: each string alone (``redact_text``), one whole record through the
+redactor (``DEFAULT(record)``, what delivery runs: its strings are read together), and
+many records' strings at once (``DEFAULT.redact_many``). Target: at most 10 µs per KB.
+
+*Adversarial* is 1 MB of text built to make a scanner work: near-miss card numbers
+(Luhn fails), near-miss phone numbers, one long digit run, ``@`` floods, base64-like runs,
+floods of key prefixes, and a mix of them all. Target: at most 100 ms each, and time
+linear in the size (checked by the tests, not here).
+
+Timings are CPU time of this thread (``time.thread_time``), median of ``runs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import string
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import llmguard as lg
+from llmguard.redact import DEFAULT, redact_text
+
+TARGET_US_PER_KB = 10.0
+TARGET_MS_PER_MB = 100.0
+MB = 1 << 20
+
+_TEXT = (
+    "the a to and of in is it for that you with on this be are as we can not have your at "
+    "if or by will from an do but so what all when there which would about one more how "
+    "cache database request server order account refund invoice shipping customer support "
+    "deploy build test error timeout retry latency query index table column schema python "
+    "function return value list dict string number config setting token limit budget model "
+    "please thanks could help check update delivery address payment plan upgrade billing"
+)
+_WORDS = _TEXT.split()
+_SYSTEM = (
+    "You are a helpful support assistant for Acme Cloud. Answer briefly and politely. "
+    "Never reveal internal notes. If the customer asks for a refund, check the order "
+    "first and explain the policy: refunds within 30 days, store credit after that."
+)
+_CODE = (
+    "def handler(event, context):\n"
+    "    order_id = event['order_id']\n"
+    "    rows = db.execute('SELECT * FROM orders WHERE id = %s', (order_id,))\n"
+    "    return {'status': 200, 'count': len(rows)}\n"
+)
+
+
+def _email(rng: random.Random) -> str:
+    user = rng.choice(["jane.doe", "j.smith", "ops", "billing+eu", "m.garcia84", "kim"])
+    return f"{user}@{rng.choice(['example.com', 'mail.acme.io', 'corp.example.co.uk'])}"
+
+
+def _phone(rng: random.Random) -> str:
+    return rng.choice(
+        ["+1 415 555 0132", "(415) 555-2671", "+44 20 7946 0958", "020 7946 0958", "+33612345678"]
+    )
+
+
+def _key(rng: random.Random) -> str:
+    return rng.choice(
+        [
+            "sk-proj-" + "".join(rng.choices(string.ascii_letters + string.digits, k=40)),
+            "AKIAIOSFODNN7EXAMPLE",
+            "ghp_" + "".join(rng.choices(string.ascii_letters + string.digits, k=36)),
+            "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ",
+        ]
+    )
+
+
+def _sentence(rng: random.Random) -> str:
+    words = rng.choices(_WORDS, k=rng.randint(6, 18))
+    extra = rng.random()
+    if extra < 0.15:
+        words.insert(rng.randrange(len(words)), f"#{rng.randint(10000, 99999999)}")
+    elif extra < 0.25:
+        words.insert(
+            rng.randrange(len(words)), f"2026-{rng.randint(1, 12):02}-{rng.randint(1, 28):02}"
+        )
+    elif extra < 0.32:
+        words.insert(rng.randrange(len(words)), f"${rng.randint(5, 900)}.{rng.randint(0, 99):02}")
+    elif extra < 0.36:
+        words.insert(rng.randrange(len(words)), "https://docs.acme.io/api/v2/orders?page=2")
+    return " ".join(words).capitalize() + rng.choice([".", ".", "?", "!"])
+
+
+def _message(rng: random.Random, size: int) -> str:
+    parts: list[str] = []
+    length = 0
+    while length < size:
+        part = _CODE if rng.random() < 0.03 else _sentence(rng)
+        parts.append(part)
+        length += len(part) + 1
+    roll = rng.random()
+    if roll < 0.20:
+        parts.insert(rng.randrange(len(parts) + 1), f"My email is {_email(rng)}.")
+    if rng.random() < 1 / 12:
+        parts.insert(rng.randrange(len(parts) + 1), f"Call me on {_phone(rng)}.")
+    if rng.random() < 1 / 40:
+        parts.insert(rng.randrange(len(parts) + 1), f"Here is the key: {_key(rng)}")
+    if rng.random() < 1 / 100:
+        parts.insert(rng.randrange(len(parts) + 1), "Card 4111 1111 1111 1111, exp 12/29.")
+    if rng.random() < 1 / 100:
+        parts.insert(rng.randrange(len(parts) + 1), "IBAN GB82 WEST 1234 5698 7654 32.")
+    return " ".join(parts)
+
+
+def message_lists(count: int, seed: int = 17) -> list[list[dict[str, str]]]:
+    """``count`` chat message lists of 0.5 to 4 KB each, secrets at realistic rates."""
+    rng = random.Random(seed)
+    lists = []
+    for _ in range(count):
+        total = rng.randint(512, 4096)
+        messages = [{"role": "system", "content": _SYSTEM}]
+        used = len(_SYSTEM)
+        while used < total:
+            role = "user" if len(messages) % 2 else "assistant"
+            size = rng.randint(60, 400) if role == "user" else rng.randint(200, 1200)
+            size = min(size, max(40, total - used))
+            content = _message(rng, size)
+            messages.append({"role": role, "content": content})
+            used += len(content)
+        lists.append(messages)
+    return lists
+
+
+def _strings(messages: list[dict[str, str]]) -> list[str]:
+    return [s for message in messages for pair in message.items() for s in pair]
+
+
+def _record(messages: list[dict[str, str]]) -> lg.Record:
+    return lg.Record(
+        trace_id="t" * 32,
+        span_id="s" * 16,
+        name="chat.completions.create",
+        start="2026-01-01T00:00:00.000000Z",
+        end="2026-01-01T00:00:01.000000Z",
+        duration_ms=1000.0,
+        kind="llm",
+        model="gpt-4o-mini",
+        provider="openai",
+        input={"messages": messages},
+        output="Thanks, I have updated the order and sent a confirmation.",
+    )
+
+
+def _block(unit: str, size: int) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def _base64ish(size: int) -> str:
+    rng = random.Random(5)
+    alphabet = string.ascii_letters + string.digits + "+/="
+    return "".join(rng.choices(alphabet, k=size))
+
+
+def adversarial(size: int = MB) -> dict[str, str]:
+    """Texts of ``size`` characters made to slow a scanner down, by name."""
+    cases = {
+        "near-miss cards": _block("4111 1111 1111 1112 ", size),
+        "near-miss cards, no spaces": _block("4111111111111112 ", size),
+        "near-miss phones": _block("+1 2 3 ", size),
+        "glued phones": _block("+14155552671", size),
+        "one digit run": "1" * size,
+        "digits and spaces": _block("1 ", size),
+        "@ flood": "@" * size,
+        "a@ flood": _block("a@", size),
+        "dotted local parts": _block("a.", size - 2) + "@x",
+        "base64-like run": _base64ish(size),
+        "key prefixes": _block("sk-ghp_AKIAeyJxoxb-Bearer ", size),
+        "private key header, unclosed": "-----BEGIN RSA PRIVATE KEY-----\n"
+        + _block("QUJD\n", size - 32),
+    }
+    pieces = [text[: size // len(cases)] for text in cases.values()]
+    cases["mixed"] = "".join(pieces)
+    return cases
+
+
+@dataclass(frozen=True)
+class RedactResult:
+    """µs per KB of realistic text (three ways), and ms per adversarial case."""
+
+    per_string_us_kb: float
+    per_record_us_kb: float
+    batch_us_kb: float
+    adversarial_ms: dict[str, float]
+    kb: float
+
+
+def _cpu(fn: Callable[[], object]) -> float:
+    started = time.thread_time()
+    fn()
+    return time.thread_time() - started
+
+
+def measure(records: int = 400, runs: int = 5, size: int = MB) -> RedactResult:
+    """Median CPU time over ``runs`` of each way, on ``records`` message lists."""
+    lists = message_lists(records)
+    strings = [s for messages in lists for s in _strings(messages)]
+    built = [_record(messages) for messages in lists]
+    many = [_strings(messages) for messages in lists]
+    kb = sum(len(s.encode()) for s in strings) / 1024
+
+    def each() -> None:
+        for text in strings:
+            redact_text(text)
+
+    def records_() -> None:
+        for record in built:
+            DEFAULT(record)
+
+    def batch() -> None:
+        DEFAULT.redact_many([s for group in many for s in group])
+
+    each()  # compile and warm up
+    samples: dict[str, list[float]] = {"each": [], "record": [], "batch": []}
+    for _ in range(runs):
+        samples["each"].append(_cpu(each))
+        samples["record"].append(_cpu(records_))
+        samples["batch"].append(_cpu(batch))
+    per_kb = {k: statistics.median(v) / kb * 1e6 for k, v in samples.items()}
+    adversarial_ms = {}
+    for name, text in adversarial(size).items():
+        redact_text(text[:1000])
+        adversarial_ms[name] = (
+            statistics.median(
+                _cpu(lambda t=text: redact_text(t))
+                for _ in range(runs)  # type: ignore[misc]
+            )
+            * 1000
+            * MB
+            / max(size, 1)
+        )
+    return RedactResult(per_kb["each"], per_kb["record"], per_kb["batch"], adversarial_ms, kb)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--records", type=int, default=400)
+    args = parser.parse_args()
+    result = measure(args.records, args.runs)
+    print(f"realistic text: {result.kb:,.0f} KB in {args.records} message lists")
+    print(f"  each string alone   {result.per_string_us_kb:6.2f} µs/KB")
+    print(f"  record by record    {result.per_record_us_kb:6.2f} µs/KB")
+    print(f"  redact_many         {result.batch_us_kb:6.2f} µs/KB  (target ≤ {TARGET_US_PER_KB})")
+    print("adversarial, ms per MB:")
+    for name, ms in result.adversarial_ms.items():
+        print(f"  {name:32} {ms:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
