@@ -1,193 +1,468 @@
 """Prices of models, in US dollars per million tokens, and the cost of a call.
 
-llmguard ships a dated table of the list prices of common OpenAI and Anthropic models
-(standard tier: no batch, flex or priority discounts). `set` adds a model or overrides
-a built-in price; `table_version` names the table in use -- the date the built-in
-prices were checked, plus a digest of your own entries -- and goes on every record that
-has a cost, so a cost can always be traced back to the prices that produced it::
+The prices come from `genai-prices <https://github.com/pydantic/genai-prices>`_,
+Pydantic's maintained price database (47 providers, about 2,300 models, each price
+dated). llmguard reads it behind this small API and adds what an application needs
+around it::
 
     import llmguard as lg
 
-    lg.pricing.set("my-finetune", input=3.0, output=12.0)
-    lg.pricing.cost(lg.Usage(input=1200, output=300), "my-finetune")  # 0.0072
+    lg.pricing.price("gpt-4o-2024-05-13")           # Price(input=5.0, output=15.0, ...)
+    lg.pricing.cost(lg.Usage(input=1200, output=300), "azure/gpt-4o")
+    lg.pricing.set_price("my-finetune", input=3.0, output=12.0)   # wins over the database
 
-A model is found by its exact name or as a dated snapshot of a name in the table
-(``gpt-4.1-nano-2025-04-14``, ``claude-sonnet-4-5-20250929``, ``...-latest``), the
-longest matching name winning. Anything else -- a new model, a fine-tune, a variant
-with another price -- is unknown: it costs ``None``, never 0, and is reported once. A
-stream of responses naming a new model each time (a router's per-request names, say)
-costs bounded memory and log space: lookups are cached for 1,024 names, the first 100
-unknown models are named in a warning each, and the calls of any others are counted, the
+**Finding a model.** A name resolves as the database resolves it: a provider prefix
+(``azure/``, ``bedrock/``, ``vertex_ai/``, ``openrouter/``, ``mistral/``, ...) picks
+the provider and the rest names its model; otherwise the name picks the provider
+(``claude`` is Anthropic's, ``gemini`` Google's) and that provider's match rules pick
+the model, dated snapshots included. A name the database does not know is unpriced:
+it costs ``None``, never 0, and is reported once. A stream of responses naming a new
+model each time costs bounded memory and log space: lookups are cached for 1,024
+names, names longer than 200 characters are never looked up, the first 100 unknown
+models are named in a warning each, and the calls of any others are counted, the
 count logged as it reaches each power of ten.
 
-Cost follows llmguard's `Usage` convention (the adapters normalize every provider to
-it): ``input`` counts every input token billed, ``cached_input`` of them were read from
-a prompt cache and are charged at the cached price, and ``output`` includes the
-reasoning (thinking) tokens -- OpenAI's completion tokens and Anthropic's output tokens
-both contain them -- so ``reasoning`` is never charged a second time. Anthropic's cache
-*writes* are counted as ordinary input: `Usage` does not tell them apart, so a call
-that writes a large cache is priced somewhat low.
+**Your own prices win.** `set_price` (also spelled `set`) and
+``lg.configure(prices={...})`` price a model the database lacks or override its
+figures; the entry also prices the model's dated snapshots (``my-model-2026-01-01``).
+Entries made with `set_price` win over those given to `configure`.
 
-All functions are thread-safe.
+**What a cost is made of.** Cost follows llmguard's `Usage` convention (the adapters
+normalize every provider to it): ``input`` counts every input token billed,
+``cached_input`` of them were read from a prompt cache and are charged at the
+cache-read price, cache writes (a ``cache_write`` count, where a usage has one) at the
+cache-write price, and ``output`` includes the reasoning (thinking) tokens, charged at
+the output price unless the database gives reasoning a price of its own. Tiered prices
+(Gemini and Claude above 200k input tokens, for instance) apply to the whole call once
+its input crosses the tier, as the providers bill them. Per-request, search, audio and
+image charges are not counted: llmguard's usage has no such counts.
+
+**Prices change.** Each price in the database is dated; `price` and `cost` take
+``at=`` (a `datetime` or an ISO 8601 string such as a record's ``start``) to use the
+price in force then, and `record_cost` prices a stored record at its own time.
+`table_version` names the data in use -- ``genai-prices 0.2.5``, or the date of the
+data fetched by `update` -- plus a digest of your own entries, and goes on every record
+that has a cost. `Price.source` says where one figure came from.
+
+**Newer data without a release.** llmguard never reaches the network on its own.
+`update` (or ``llmguard prices update``) fetches the database's newest data, checks
+it, caches it in a file, and uses it from then on; later processes find the cached
+file at their first priced call. Where the network is not allowed, the bundled data
+stays in use.
+
+The database is loaded at the first priced call (about 0.2 s, once), never at
+``import llmguard``; `load` does it ahead of time. All functions are thread-safe.
 """
 
 from __future__ import annotations
 
 import builtins
 import hashlib
+import json
 import logging
 import math
+import os
 import re
+import tempfile
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import time
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from llmguard.exceptions import ConfigurationError
+from llmguard._delivery.settings import PriceFigures, settings
+from llmguard.exceptions import ConfigurationError, LLMGuardError
 
 if TYPE_CHECKING:
-    from llmguard._core.records import Usage
+    from llmguard._core.records import Record, Usage
 
-__all__ = ["VERSION", "Price", "cost", "price", "reset", "set", "table", "table_version"]
+__all__ = [
+    "DEFAULT_UPDATE_URL",
+    "VERSION",
+    "Price",
+    "PriceUpdateError",
+    "Tier",
+    "cost",
+    "data_file",
+    "load",
+    "price",
+    "record_cost",
+    "reload",
+    "reset",
+    "set",
+    "set_price",
+    "source",
+    "table",
+    "table_version",
+    "update",
+    "worst_cost",
+]
 
-VERSION = "2026-11-24"
-"""The date the built-in prices were checked against the providers' pages."""
+DEFAULT_UPDATE_URL = (
+    "https://raw.githubusercontent.com/pydantic/genai-prices/refs/heads/main/"
+    "prices/new_data/v2/data.json"
+)
+"""Where `update` fetches the newest data from: the database's own published file."""
+
+ENV_PRICES_FILE = "LLMGUARD_PRICES_FILE"
 
 # Model names whose lookup is cached; past it, the oldest entry makes room.
 _MAX_CACHED = 1024
 # Unknown models named in a warning each; the calls of any others are only counted.
 _MAX_NAMED = 100
+# A model name longer than this is never looked up, and is shortened wherever it is kept.
+_LONG_NAME = 200
+# The most `update` reads: the whole database is a few megabytes.
+_MAX_UPDATE_BYTES = 64 * 1024 * 1024
+_DAY = 86_400
 
 _logger = logging.getLogger("llmguard")
-# A model name longer than this is not cached, and is shortened wherever it is kept.
-_LONG_NAME = 200
+
+
+class PriceUpdateError(LLMGuardError):
+    """`update` could not fetch, read or cache newer price data; the prices in use
+    are unchanged."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """Prices that apply to a whole call once its input passes ``above`` tokens.
+
+    Attributes:
+        above: The input tokens (cached ones included) a call must exceed.
+        input, output, cached_input, cache_write, reasoning: As in `Price`.
+    """
+
+    above: int
+    input: float
+    output: float
+    cached_input: float | None = None
+    cache_write: float | None = None
+    reasoning: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """List prices of one model, in US dollars per million tokens.
+    """Prices of one model, in US dollars per million tokens.
 
     Attributes:
-        input: Input tokens not read from a cache.
+        input: Input tokens neither read from nor written to a prompt cache.
         output: Output tokens, reasoning tokens included.
         cached_input: Input tokens read from a prompt cache; ``None`` when the model
-            has no cache discount, so cached tokens cost ``input``.
+            has no cache discount, so they cost ``input``.
+        cache_write: Input tokens written to a prompt cache (Anthropic, Bedrock);
+            ``None`` when writing costs ``input``.
+        reasoning: Reasoning tokens, for the rare model that bills them apart;
+            ``None`` when they cost ``output``.
+        tiers: Prices for calls with more input, lowest threshold first.
+        source: Where the figures came from: the database, its version and the
+            provider and model it matched (``genai-prices 0.2.5: openai/gpt-4o``), or
+            ``set_price`` / ``configure(prices=...)``. Not compared.
     """
 
     input: float
     output: float
     cached_input: float | None = None
+    cache_write: float | None = None
+    reasoning: float | None = None
+    tiers: tuple[Tier, ...] = ()
+    source: str = field(default="", compare=False)
+
+    def charge(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cached_input: int = 0,
+        cache_write: int = 0,
+        reasoning: int = 0,
+    ) -> float:
+        """What these counts cost, in US dollars (counts as in `Usage`: input and
+        output include their cached, written and reasoning parts)."""
+        rates: Price | Tier = self
+        for tier in reversed(self.tiers):
+            if input_tokens > tier.above:
+                rates = tier
+                break
+        read = min(max(cached_input, 0), input_tokens)
+        written = min(max(cache_write, 0), input_tokens - read)
+        thinking = min(max(reasoning, 0), output_tokens)
+        price_in = rates.input
+        total = (input_tokens - read - written) * price_in
+        total += read * (price_in if rates.cached_input is None else rates.cached_input)
+        total += written * (price_in if rates.cache_write is None else rates.cache_write)
+        if rates.reasoning is None:
+            total += output_tokens * rates.output
+        else:
+            total += (output_tokens - thinking) * rates.output + thinking * rates.reasoning
+        return total / 1_000_000
 
 
-def _p(input: float, output: float, cached_input: float | None = None) -> Price:
-    return Price(input=input, output=output, cached_input=cached_input)
+# -- the database, loaded at the first priced call --------------------------------------
 
 
-# Built-in list prices, standard tier, checked on VERSION's date. Only figures read on
-# the providers' own pages are here; a model whose price could not be confirmed there
-# is left out (add it with `set`) rather than guessed.
-_BUILTIN: dict[str, Price] = {
-    # OpenAI: the "Pricing / Text tokens" section of each model's page,
-    # https://developers.openai.com/api/docs/models/<model>.
-    "gpt-5-codex": _p(1.25, 10.00, 0.125),
-    # OpenAI: https://platform.openai.com/docs/pricing, standard tier, as published in
-    # 2025 (the lead engineer's reading; check against the page when it changes).
-    "gpt-5": _p(1.25, 10.00, 0.125),
-    "gpt-4.1": _p(2.00, 8.00, 0.50),
-    "gpt-4.1-mini": _p(0.40, 1.60, 0.10),
-    "gpt-4o": _p(2.50, 10.00, 1.25),
-    "gpt-4o-mini": _p(0.15, 0.60, 0.075),
-    "o1": _p(15.00, 60.00, 7.50),
-    "o3": _p(2.00, 8.00, 0.50),
-    "o3-mini": _p(1.10, 4.40, 0.55),
-    "o4-mini": _p(1.10, 4.40, 0.275),
-    "gpt-5-mini": _p(0.25, 2.00, 0.025),
-    "gpt-5-nano": _p(0.05, 0.40, 0.005),
-    "gpt-4.1-nano": _p(0.10, 0.40, 0.025),
-    "gpt-4-turbo": _p(10.00, 30.00),
-    "gpt-4": _p(30.00, 60.00),
-    # Anthropic: the "Model pricing" table of
-    # https://platform.claude.com/docs/en/about-claude/pricing (base input, cache hits
-    # and refreshes, output); Claude 3.x and Sonnet 4 rows from the same table as
-    # published at https://docs.anthropic.com/en/docs/about-claude/pricing.
-    "claude-opus-4-8": _p(5.00, 25.00, 0.50),
-    "claude-opus-4-7": _p(5.00, 25.00, 0.50),
-    "claude-opus-4-6": _p(5.00, 25.00, 0.50),
-    "claude-opus-4-5": _p(5.00, 25.00, 0.50),
-    "claude-opus-4-1": _p(15.00, 75.00, 1.50),
-    "claude-opus-4": _p(15.00, 75.00, 1.50),
-    "claude-opus-4-0": _p(15.00, 75.00, 1.50),
-    "claude-sonnet-4": _p(3.00, 15.00, 0.30),
-    "claude-sonnet-4-0": _p(3.00, 15.00, 0.30),
-    "claude-3-7-sonnet": _p(3.00, 15.00, 0.30),
-    "claude-3-5-sonnet": _p(3.00, 15.00, 0.30),
-    "claude-3-5-haiku": _p(0.80, 4.00, 0.08),
-    # Anthropic: input and output from each model's overview page,
-    # https://platform.claude.com/docs/en/models/<model>/overview; the cache-hit price
-    # is the pricing page's stated rule, 0.1 times the base input price.
-    "claude-sonnet-4-6": _p(3.00, 15.00, 0.30),
-    "claude-sonnet-4-5": _p(3.00, 15.00, 0.30),
-    "claude-haiku-4-5": _p(1.00, 5.00, 0.10),
-}
+@dataclass(frozen=True, slots=True)
+class _Database:
+    providers: list[Any]
+    version: str
 
-# What may follow a table name in a snapshot's name: a date (2024-08-06 or 20250929),
-# an OpenAI four-digit snapshot (0613) or Anthropic's "latest" alias.
-_SNAPSHOT = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|latest)")
-# Routers name models with the provider in front; the price is the provider's.
-_PROVIDER_PREFIXES = ("openai/", "anthropic/")
-_NO_MODEL = "<no model name>"
 
-_lock = threading.Lock()
+@dataclass(frozen=True, slots=True)
+class _Dated:
+    """A database model's prices over time: ``prices[i]`` from day ``days[i-1]`` on."""
+
+    days: tuple[int, ...]
+    prices: tuple[Price | None, ...]
+    info: Any = None  # the model itself, when its prices change with the time of day
+    source: str = ""
+
+    def at(self, moment: float | None) -> Price | None:
+        if self.info is not None:
+            return _hourly(self.info, moment, self.source)
+        if not self.days:
+            return self.prices[0]
+        day = (time.time() if moment is None else moment) // _DAY
+        return self.prices[bisect_right(self.days, day)]
+
+
+_MISSING = _Dated((), (None,), source="<not looked up>")  # a sentinel of the cache's type
+_lock = threading.RLock()
+_db: _Database | None = None
 _custom: dict[str, Price] = {}
-_resolved: dict[str, Price | None] = {}
+_configured: dict[str, Price] = {}
+_configured_from: tuple[tuple[str, PriceFigures], ...] = ()
+_resolved: dict[str, Price | _Dated | None] = {}
+_hourly_prices: dict[int, tuple[Any, Price | None]] = {}
 _warned: builtins.set[str] = builtins.set()
 _unnamed = 0  # calls of unknown models past _MAX_NAMED
-_version = VERSION
+_digest = ""
+
+
+VERSION: str
+"""The version of the bundled database, ``genai-prices <version>`` (read on first use,
+so that importing llmguard does not read package metadata)."""
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> str:
+        if name == "VERSION":
+            version = globals()["VERSION"] = _bundled_version()  # read once
+            return version
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _bundled_version() -> str:
+    from importlib.metadata import version
+
+    return f"genai-prices {version('genai-prices')}"
+
+
+def data_file() -> Path:
+    """Where `update` caches the data it fetches, and where it is read from.
+
+    ``$LLMGUARD_PRICES_FILE`` when set, else ``llmguard/genai-prices.json`` in the
+    user's cache directory (``$XDG_CACHE_HOME``, by default ``~/.cache``).
+    """
+    chosen = os.environ.get(ENV_PRICES_FILE)
+    if chosen:
+        return Path(chosen)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "llmguard" / "genai-prices.json"
+
+
+def load() -> str:
+    """Load the price data now rather than at the first priced call; returns its version.
+
+    The data is the file `update` cached, if there is one and it can be read, else the
+    data bundled with genai-prices.
+    """
+    return _database().version
+
+
+def reload() -> str:
+    """Read the price data again (after another process ran `update`); returns its
+    version."""
+    global _db
+    with _lock:
+        _db = None
+        _resolved.clear()
+        _hourly_prices.clear()
+    return load()
+
+
+def _database() -> _Database:
+    global _db
+    db = _db
+    if db is None:
+        with _lock:
+            db = _db
+            if db is None:
+                db = _db = _read_database()
+    return db
+
+
+def _read_database() -> _Database:
+    path = data_file()
+    if path.is_file():
+        try:
+            return _cached_database(path.read_bytes())
+        except Exception as exc:
+            _logger.warning(
+                "llmguard: the cached price data in %s could not be used (%s); using the "
+                "prices bundled with genai-prices. Run `llmguard prices update` to fetch "
+                "it again.",
+                path,
+                exc,
+            )
+    from genai_prices import data_snapshot
+
+    snapshot = data_snapshot.get_snapshot()
+    version = _bundled_version()
+    if snapshot.from_auto_update:  # the application runs genai-prices' own updater
+        version = f"genai-prices data fetched {_when(snapshot.timestamp)}"
+    return _Database(list(snapshot.providers), version)
+
+
+def _cached_database(data: bytes) -> _Database:
+    document = json.loads(data)
+    if not isinstance(document, dict) or not isinstance(document.get("providers"), list):
+        raise ValueError("not a file written by llmguard.pricing.update")
+    return _Database(_parse_providers(document["providers"]), str(document["version"]))
+
+
+def _parse_providers(raw: Any) -> list[Any]:
+    from genai_prices.types import _providers_from_raw  # the database's own reader
+
+    providers = _providers_from_raw(raw)
+    if not providers or not any(p.models for p in providers):
+        raise ValueError("the data holds no model")
+    return list(providers)
+
+
+def _when(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- finding a model ---------------------------------------------------------------------
+
+# What may follow the name of one of your entries in a snapshot's name: a date
+# (2024-08-06 or 20250929), an OpenAI four-digit snapshot (0613) or "latest".
+_SNAPSHOT = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|latest)")
+_NO_MODEL = "<no model name>"
 
 
 def _normalize(model: str) -> str:
-    name = model.strip().lower()
-    for prefix in _PROVIDER_PREFIXES:
-        if name.startswith(prefix):
-            return name[len(prefix) :]
-    return name
+    return model.strip().lower()
 
 
-def _resolve(name: str) -> Price | None:
-    # Called with _lock held; user entries shadow built-in ones of the same name.
-    if name in _custom:
-        return _custom[name]
-    if name in _BUILTIN:
-        return _BUILTIN[name]
-    best: str | None = None
-    for key in (*_custom, *_BUILTIN):
-        if (
-            name.startswith(key)
-            and (best is None or len(key) > len(best))
-            and _SNAPSHOT.fullmatch(name, len(key))
-        ):
-            best = key
-    if best is None:
+def _own_entry(name: str) -> Price | None:
+    # Called with _lock held. An entry prices its name and its dated snapshots, under
+    # any provider prefix; the longest name wins, set_price entries over configured.
+    for candidate in (name, name.rsplit("/", 1)[-1]) if "/" in name else (name,):
+        for entries in (_custom, _configured):
+            if candidate in entries:
+                return entries[candidate]
+        best: str | None = None
+        for key in (*_custom, *_configured):
+            if (
+                candidate.startswith(key)
+                and (best is None or len(key) > len(best))
+                and _SNAPSHOT.fullmatch(candidate, len(key))
+            ):
+                best = key
+        if best is not None:
+            return _custom[best] if best in _custom else _configured[best]
+    return None
+
+
+def _lookup(name: str) -> _Dated | None:
+    """The database's model for ``name``, found as genai-prices finds it."""
+    if len(name) > _LONG_NAME:
         return None
-    return _custom[best] if best in _custom else _BUILTIN[best]
+    db = _database()
+    providers = db.providers
+    from genai_prices.data_snapshot import find_provider_by_id
+
+    if "/" in name:  # a router's provider/model name, as LiteLLM writes them
+        head, rest = name.split("/", 1)
+        provider = find_provider_by_id(providers, head) if head else None
+        if provider is not None:
+            return _dated(db, provider, provider.find_model(rest, all_providers=providers))
+    for provider in providers:
+        if provider.model_match is not None and provider.model_match.is_match(name):
+            return _dated(db, provider, provider.find_model(name, all_providers=providers))
+    return None
 
 
-def price(model: str) -> Price | None:
-    """The price of ``model``, or ``None`` if the table does not know it.
+def _dated(db: _Database, provider: Any, model: Any) -> _Dated | None:
+    if model is None:
+        return None
+    from genai_prices.types import ModelPrice, TimeOfDateConstraint
 
-    The name matches exactly (case-insensitive, an ``openai/`` or ``anthropic/``
-    prefix ignored) or as a dated snapshot of a name in the table; entries made with
-    `set` win over built-in ones.
-    """
-    name = _normalize(model)
-    if name in _resolved:  # dict reads need no lock; a stale miss only resolves again
-        return _resolved.get(name)
-    with _lock:
-        found = _resolve(name)
-        if len(name) <= _LONG_NAME:
-            if len(_resolved) >= _MAX_CACHED:
-                del _resolved[next(iter(_resolved))]  # the oldest entry
-            _resolved[name] = found
-        return found
+    source = f"{db.version}: {provider.id}/{model.id}"
+    prices = model.prices
+    if isinstance(prices, ModelPrice):
+        return _Dated((), (_converted(prices, source),), source=source)
+    if any(isinstance(p.constraint, TimeOfDateConstraint) for p in prices):
+        return _Dated((), (), info=model, source=source)
+    starts = sorted({p.constraint.start_date for p in prices if p.constraint is not None})
+    epoch = date(1970, 1, 1)
+    days = tuple((start - epoch).days for start in starts)
+    moments = [datetime(1970, 1, 1, tzinfo=timezone.utc)]
+    moments += [datetime(s.year, s.month, s.day, tzinfo=timezone.utc) for s in starts]
+    dated = tuple(_converted(model.get_prices(moment), source) for moment in moments)
+    return _Dated(days, dated, None, source)
+
+
+def _hourly(model: Any, moment: float | None, source: str) -> Price | None:
+    when = datetime.fromtimestamp(time.time() if moment is None else moment, timezone.utc)
+    prices = model.get_prices(when)
+    kept = _hourly_prices.get(id(prices))
+    if kept is None or kept[0] is not prices:
+        if len(_hourly_prices) >= _MAX_CACHED:
+            _hourly_prices.clear()
+        kept = _hourly_prices[id(prices)] = (prices, _converted(prices, source))
+    return kept[1]
+
+
+_PRICE_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
+_REASONING_KEY = "output_reasoning_mtok"
+
+
+def _converted(prices: Any, source: str) -> Price | None:
+    """A database price as a `Price`; ``None`` when it has no token price at all."""
+    from genai_prices.types import TieredPrices
+
+    values = [getattr(prices, key, None) for key in (*_PRICE_KEYS, _REASONING_KEY)]
+    if values[0] is None and values[1] is None:
+        return None  # priced by the character, the image or the second: not by token
+    starts = sorted({t.start for v in values if isinstance(v, TieredPrices) for t in v.tiers})
+
+    def at(value: Any, threshold: int | None) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, TieredPrices):
+            chosen = value.base
+            for tier in value.tiers:  # ascending; the tier applies past its start
+                if threshold is not None and tier.start <= threshold:
+                    chosen = tier.price
+            return float(chosen)
+        return float(value)
+
+    Figures = tuple[float, float, float | None, float | None, float | None]
+
+    def figures(threshold: int | None) -> Figures:
+        inp, out, read, write, reasoning = (at(v, threshold) for v in values)
+        return inp or 0.0, out or 0.0, read, write, reasoning
+
+    tiers = tuple(Tier(start, *figures(start)) for start in starts)
+    return Price(*figures(None), tiers=tiers, source=source)
+
+
+# -- your own prices ---------------------------------------------------------------------
 
 
 def _check_amount(what: str, value: object) -> float:
@@ -201,19 +476,28 @@ def _check_amount(what: str, value: object) -> float:
     return float(value)
 
 
-def set(model: str, *, input: float, output: float, cached_input: float | None = None) -> None:
-    """Add a model to the price table, or override a built-in price.
+def set_price(
+    model: str,
+    *,
+    input: float,
+    output: float,
+    cached_input: float | None = None,
+    cache_write: float | None = None,
+) -> None:
+    """Price a model the database lacks, or override the database's price for it.
 
     Prices are US dollars per million tokens. The entry also prices the model's dated
-    snapshots, and the table's version gains a digest of your entries (see
-    `table_version`).
+    snapshots and the model under any provider prefix, and the version of the prices
+    in use gains a digest of your entries (see `table_version`).
 
     Args:
         model: The model's name, as the provider reports it.
-        input: Price of input tokens not read from a cache.
+        input: Price of input tokens not read from or written to a cache.
         output: Price of output tokens (reasoning tokens included).
         cached_input: Price of input tokens read from a prompt cache; ``None`` when
             there is no cache discount.
+        cache_write: Price of input tokens written to a prompt cache; ``None`` when
+            writing costs ``input``.
 
     Raises:
         ConfigurationError: The name is empty or a price is negative or not a number.
@@ -224,66 +508,312 @@ def set(model: str, *, input: float, output: float, cached_input: float | None =
         input=_check_amount("input", input),
         output=_check_amount("output", output),
         cached_input=None if cached_input is None else _check_amount("cached_input", cached_input),
+        cache_write=None if cache_write is None else _check_amount("cache_write", cache_write),
+        source="set_price",
     )
-    global _version
     with _lock:
         _custom[_normalize(model)] = entry
-        _resolved.clear()
-        _version = _versioned(_custom)
+        _changed_entries()
 
 
-def _versioned(custom: dict[str, Price]) -> str:
-    listing = repr(sorted((name, p.input, p.output, p.cached_input) for name, p in custom.items()))
-    return f"{VERSION}+custom.{hashlib.sha256(listing.encode()).hexdigest()[:8]}"
+set = set_price
+"""The name DESIGN.md gives `set_price`; both work."""
+
+
+def _changed_entries() -> None:
+    # Called with _lock held.
+    global _digest
+    _resolved.clear()
+    if not _custom and not _configured:
+        _digest = ""
+        return
+    listing = repr(
+        [
+            sorted((name, p.input, p.output, p.cached_input, p.cache_write) for name, p in layer)
+            for layer in (_custom.items(), _configured.items())
+        ]
+    )
+    _digest = f"+custom.{hashlib.sha256(listing.encode()).hexdigest()[:8]}"
+
+
+def _sync_configured(figures: tuple[tuple[str, PriceFigures], ...]) -> None:
+    global _configured_from
+    with _lock:
+        if figures is _configured_from:
+            return
+        _configured.clear()
+        for model, (inp, out, read, write) in figures:
+            _configured[_normalize(model)] = Price(
+                inp, out, read, write, source="configure(prices=...)"
+            )
+        _configured_from = figures
+        _changed_entries()
 
 
 def reset() -> None:
-    """Forget the entries made with `set` and the models already reported (for tests)."""
-    global _unnamed, _version
+    """Forget the entries made with `set_price` and the models already reported (for
+    tests). The data in use stays loaded; see `reload`."""
+    global _unnamed
     with _lock:
         _custom.clear()
-        _resolved.clear()
         _warned.clear()
         _unnamed = 0
-        _version = VERSION
+        _changed_entries()
 
 
-def table_version() -> str:
-    """The version of the table in use, recorded beside every cost.
-
-    `VERSION` while only built-in prices are in use; ``VERSION + "+custom.<digest>"``
-    once `set` was called, the digest changing with the entries.
-    """
-    return _version  # rebound whole under the lock, so read without it
+# -- prices and costs --------------------------------------------------------------------
 
 
-def table() -> dict[str, Price]:
-    """A copy of the table in use: built-in entries overlaid with those made by `set`."""
+def _moment(at: datetime | str | None) -> float | None:
+    if at is None:
+        return None
+    if isinstance(at, str):
+        text = at.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            at = datetime.fromisoformat(text)
+        except ValueError:
+            raise ConfigurationError(f"at must be an ISO 8601 time, not {at!r}") from None
+    if not isinstance(at, datetime):
+        raise ConfigurationError(f"at must be a datetime or an ISO 8601 string, not {at!r}")
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)  # a naive time is UTC, as in the records
+    return at.timestamp()
+
+
+def _find(name: str) -> Price | _Dated | None:
+    cached = _resolved.get(name, _MISSING)  # dict reads need no lock
+    if cached is not _MISSING:
+        return cached
     with _lock:
-        return {**_BUILTIN, **_custom}
+        found: Price | _Dated | None = _own_entry(name)
+        if found is None:
+            found = _lookup(name)
+        if len(name) <= _LONG_NAME:
+            if len(_resolved) >= _MAX_CACHED:
+                del _resolved[next(iter(_resolved))]  # the oldest entry
+            _resolved[name] = found
+        return found
 
 
-def cost(usage: Usage, model: str | None) -> float | None:
+def price(model: str, *, at: datetime | str | None = None) -> Price | None:
+    """The price of ``model``, or ``None`` if neither your entries nor the database
+    know it.
+
+    Args:
+        model: The model's name as the provider or router reports it (case and
+            surrounding spaces ignored): ``gpt-4o-2024-05-13``, ``azure/gpt-4o``,
+            ``bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0``.
+        at: When the call was made (a `datetime`, naive meaning UTC, or an ISO 8601
+            string): the price in force then. ``None`` means now.
+
+    Raises:
+        ConfigurationError: ``at`` is not a time.
+    """
+    figures = settings().prices
+    if figures is not _configured_from:
+        _sync_configured(figures)
+    found = _find(_normalize(model))
+    if found is None or type(found) is Price:
+        return found
+    return found.at(_moment(at))  # type: ignore[union-attr]
+
+
+def source(model: str, *, at: datetime | str | None = None) -> str | None:
+    """Where ``model``'s price comes from (see `Price.source`); ``None`` if unpriced."""
+    found = price(model, at=at)
+    return None if found is None else found.source
+
+
+def cost(usage: Usage, model: str | None, *, at: datetime | str | None = None) -> float | None:
     """What a call cost, in US dollars, from its normalized usage.
 
-    Cached input is charged at the cached price, the rest of the input at the input
-    price, and the output -- which includes reasoning tokens -- at the output price.
+    Cached input is charged at the cache-read price, cache writes at the cache-write
+    price, the rest of the input at the input price, and the output -- which includes
+    reasoning tokens -- at the output price (or reasoning at its own, where the
+    database has one). A tier applies to the whole call once its input crosses it.
+
+    Args:
+        usage: The call's usage.
+        model: The model that answered.
+        at: When the call was made; ``None`` means now. See `price`.
 
     Returns:
         The cost; ``None`` when the model is unknown (reported once per model, as a
         warning on the ``llmguard`` logger) or when the usage lacks input or output
         counts. Never a guessed 0.
     """
-    found = None if model is None else price(model)
+    found = None if model is None else price(model, at=at)
     if found is None:
         _report_unknown(_NO_MODEL if model is None else model)
         return None
-    if usage.input is None or usage.output is None:
+    inp, out = usage.input, usage.output
+    if inp is None or out is None:
         return None
-    cached = min(max(usage.cached_input or 0, 0), usage.input)
-    cached_price = found.input if found.cached_input is None else found.cached_input
-    total = (usage.input - cached) * found.input + cached * cached_price
-    return (total + usage.output * found.output) / 1_000_000
+    write = getattr(usage, "cache_write", None)  # a count llmguard's Usage may carry
+    return found.charge(
+        inp,
+        out,
+        usage.cached_input or 0,
+        write if isinstance(write, int) else 0,
+        usage.reasoning or 0,
+    )
+
+
+def worst_cost(model: str | None, input_tokens: int, output_tokens: int) -> float | None:
+    """The most a call of ``model`` with this input and output cap can cost now.
+
+    No cache discount is assumed; every output token is charged at the higher of the
+    output and reasoning prices. ``None`` when the model has no price.
+    """
+    found = None if model is None else price(model)
+    if found is None:
+        return None
+    thinking = output_tokens if (found.reasoning or 0.0) > found.output else 0
+    return found.charge(input_tokens, output_tokens, reasoning=thinking)
+
+
+def record_cost(record: Record) -> float | None:
+    """A record's cost priced at the time it started, from its usage and model.
+
+    For reports and replays over old stores: a price that changed since is the one in
+    force when the call was made. ``None`` when the record has no usage or its model
+    has no price (or ``record.start`` is not a time).
+    """
+    if record.usage is None or record.model is None:
+        return None
+    try:
+        moment: datetime | str | None = record.start
+        _moment(moment)
+    except ConfigurationError:
+        return None
+    return cost(record.usage, record.model, at=moment)
+
+
+def table_version() -> str:
+    """The version of the prices in use, recorded beside every cost.
+
+    ``genai-prices <version>`` for the data bundled with genai-prices (`VERSION`),
+    ``genai-prices data fetched <time>`` after `update`, followed by
+    ``+custom.<digest>`` once your own entries are in use, the digest changing with
+    them.
+    """
+    figures = settings().prices
+    if figures is not _configured_from:
+        _sync_configured(figures)
+    return _database().version + _digest
+
+
+def table(*, at: datetime | str | None = None) -> dict[str, Price]:
+    """Every price in use: the database's, named ``provider/model``, then your entries
+    (which win when a name is the same).
+
+    Args:
+        at: The time the prices were in force; ``None`` means now.
+    """
+    moment = _moment(at)
+    db = _database()
+    listing: dict[str, Price] = {}
+    for provider in db.providers:
+        for model in provider.models:
+            dated = _dated(db, provider, model)
+            found = None if dated is None else dated.at(moment)
+            if found is not None:
+                listing[f"{provider.id}/{model.id}"] = found
+    price("")  # brings the configured entries up to date
+    with _lock:
+        return {**listing, **_configured, **_custom}
+
+
+# -- keeping the data current ------------------------------------------------------------
+
+
+def update(
+    *,
+    url: str = DEFAULT_UPDATE_URL,
+    timeout: float = 30.0,
+    path: str | os.PathLike[str] | None = None,
+    transport: Any = None,
+) -> str:
+    """Fetch the database's newest data, cache it in a file, and use it from now on.
+
+    This is the only place llmguard reaches the network for prices, and only when
+    called. The data is checked with genai-prices' own reader before it replaces
+    anything; the file is replaced in one step, so a process reading it never sees
+    half of it.
+
+    Args:
+        url: Where to fetch the data (genai-prices' published file by default).
+        timeout: Seconds the request may take.
+        path: Where to cache it; `data_file` by default.
+        transport: An ``httpx2`` transport to fetch through (a proxy's, or a mock one
+            in tests); the default one when ``None``.
+
+    Returns:
+        The version of the data now in use (`table_version` without your entries).
+
+    Raises:
+        PriceUpdateError: The data could not be fetched (offline, say), was not price
+            data, or could not be written; the prices in use are unchanged.
+    """
+    import httpx2
+
+    try:
+        with (
+            httpx2.Client(transport=transport, timeout=timeout, follow_redirects=True) as client,
+            client.stream("GET", url) as response,
+        ):
+            response.raise_for_status()
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > _MAX_UPDATE_BYTES:
+                    raise PriceUpdateError(
+                        f"{url} sent more than {_MAX_UPDATE_BYTES} bytes; not price data"
+                    )
+    except httpx2.HTTPError as exc:
+        raise PriceUpdateError(
+            f"could not fetch price data from {url} ({type(exc).__name__}: {exc}); the "
+            "prices in use are unchanged"
+        ) from exc
+    try:
+        raw = json.loads(bytes(body))
+        if not isinstance(raw, list):
+            raise ValueError("expected a list of providers")
+        providers = _parse_providers(raw)
+    except Exception as exc:
+        raise PriceUpdateError(
+            f"{url} did not send price data genai-prices can read ({exc}); the prices in "
+            "use are unchanged"
+        ) from exc
+    digest = hashlib.sha256(body).hexdigest()[:8]
+    version = f"genai-prices data fetched {_when(datetime.now(timezone.utc))} ({digest})"
+    target = Path(path) if path is not None else data_file()
+    document = json.dumps({"version": version, "url": url, "providers": raw})
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".prices-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(document)
+            os.replace(temporary, target)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError as exc:
+        raise PriceUpdateError(
+            f"could not cache the price data in {target}: {exc}; the prices in use are unchanged"
+        ) from exc
+    global _db
+    with _lock:
+        _db = _Database(providers, version)
+        _resolved.clear()
+        _hourly_prices.clear()
+    return version
+
+
+# -- reporting unpriced calls ------------------------------------------------------------
 
 
 def _report_unknown(model: str) -> None:
@@ -319,8 +849,9 @@ def _report_unknown(model: str) -> None:
         )
     else:
         _logger.warning(
-            "llmguard has no price for model %r; its cost is recorded as unknown. "
-            "Add it with llmguard.pricing.set(%r, input=..., output=...)",
+            "llmguard has no price for model %r (genai-prices does not know it); its cost "
+            "is recorded as unknown. Add it with llmguard.pricing.set_price(%r, input=..., "
+            "output=...)",
             model,
             model,
         )

@@ -239,7 +239,42 @@ def test_cookbook_tools_count_what_the_api_reported(model: str, expected: int) -
 )
 def test_the_model_chooses_the_encoding(model: str | None, encoding: str, openai: bool) -> None:
     """Each model family gets its encoding; only OpenAI models get exact counts."""
-    assert _tokens._plan(model) == (encoding, openai)
+    assert _tokens._plan(model)[:2] == (encoding, openai)
+
+
+# tokencost's own test chat, for which it expects 15 tokens from gpt-3.5-turbo and 17
+# from gpt-3.5-turbo-0301.
+HELLO = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi there!"}]
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("gpt-3.5-turbo", 15),
+        ("gpt-3.5-turbo-0613", 15),
+        ("gpt-3.5-turbo-0301", 17),
+        ("azure/gpt-35-turbo-0301", 17),
+        ("gpt-4", 15),
+    ],
+)
+def test_gpt_35_turbo_0301_frames_messages_with_four_tokens(model: str, expected: int) -> None:
+    """The cookbook's rule for the first gpt-3.5-turbo snapshot: 4 tokens a message
+    (3 for later models), plus 3 priming the reply. 'Hello' is 1 token, 'Hi there!' 3,
+    each role 1: 3 + (4+2) + (4+4) = 17 where later models count 15."""
+    count = lg.count_tokens(HELLO, model=model)
+    assert count == expected
+    assert count.estimated is False
+
+
+def test_gpt_35_turbo_0301_counts_a_name_one_token_less_than_its_text() -> None:
+    """On 0301 a name replaces the role: it costs its text minus one token."""
+    named = [{"role": "user", "name": "example_user", "content": "Hello"}]
+    plain = [{"role": "user", "content": "Hello"}]
+    names = lg.count_tokens("example_user", model="gpt-3.5-turbo-0301")
+    old = lg.count_tokens(named, model="gpt-3.5-turbo-0301")
+    assert old - lg.count_tokens(plain, model="gpt-3.5-turbo-0301") == names - 1
+    new = lg.count_tokens(named, model="gpt-3.5-turbo")
+    assert new - lg.count_tokens(plain, model="gpt-3.5-turbo") == names + 1
 
 
 def test_text_counts_are_tiktoken_counts(encodings: dict[str, tiktoken.Encoding]) -> None:

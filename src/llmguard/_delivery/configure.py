@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmguard._delivery.pipeline import settings_changed, warm
 from llmguard._delivery.settings import (
     Approver,
+    PriceFigures,
     Redactor,
+    RequestCounter,
     Settings,
     Tokenizer,
     settings,
@@ -39,6 +41,8 @@ def configure(
     exit_timeout: float = _UNSET,
     strict: bool = _UNSET,
     tokenizer: Tokenizer | None = _UNSET,
+    count_tokens: RequestCounter | None = _UNSET,
+    prices: Mapping[str, Any] | None = _UNSET,
     approver: Approver | None = _UNSET,
     sample_rate: float = _UNSET,
 ) -> Settings:
@@ -83,6 +87,20 @@ def configure(
         tokenizer: A callable ``text -> number of tokens`` that `count_tokens` uses for
             all text instead of tiktoken, e.g. a local model's own tokenizer; its counts
             are not marked estimated. ``None`` (the default) uses tiktoken.
+        count_tokens: A callable counting a whole request's input tokens,
+            ``(messages, *, model, tools, system) -> int`` (see `RequestCounter`),
+            such as one calling Anthropic's ``messages.count_tokens`` endpoint. The
+            guard's input cap, its trimming and the budgets' reservations use it
+            instead of `count_tokens`; a prompt-only call is passed as one user
+            message. Should it raise or return something other than a count, the
+            local count is used, marked estimated, with one warning. ``None`` (the
+            default) counts locally.
+        prices: Prices of your own, ``{model: {"input": ..., "output": ...,
+            "cached_input": ..., "cache_write": ...}}`` in US dollars per million
+            tokens (``cached_input`` and ``cache_write`` optional; a
+            `llmguard.pricing.Price` works too). They replace earlier ones given
+            here, win over genai-prices' database and lose to
+            `llmguard.pricing.set_price`. ``None`` or ``{}`` removes them.
         approver: Asked before every call of a tool with ``requires_approval=True``:
             a callable ``(tool_name, arguments) -> bool`` (async tools may use an async
             one). ``None`` (the default) denies every such call.
@@ -138,6 +156,15 @@ def configure(
                 f"tokenizer must be a callable text -> int or None, not {tokenizer!r}"
             )
         changes["tokenizer"] = tokenizer
+    if count_tokens is not _UNSET:
+        if count_tokens is not None and not callable(count_tokens):
+            raise ConfigurationError(
+                "count_tokens must be a callable (messages, *, model, tools, system) -> int "
+                f"or None, not {count_tokens!r}"
+            )
+        changes["count_tokens"] = count_tokens
+    if prices is not _UNSET:
+        changes["prices"] = _check_prices(prices)
     if approver is not _UNSET:
         if approver is not None and not callable(approver):
             raise ConfigurationError(
@@ -191,6 +218,50 @@ def _check_sinks(sinks: object) -> tuple[Sink, ...]:
                 "a sink has emit(batch), flush(timeout) and close()"
             )
     return checked
+
+
+_PRICE_FIELDS = ("input", "output", "cached_input", "cache_write")
+
+
+def _check_prices(prices: object) -> tuple[tuple[str, PriceFigures], ...]:
+    if prices is None:
+        return ()
+    if not isinstance(prices, Mapping):
+        raise ConfigurationError(f"prices must be a dict of model -> prices, not {prices!r}")
+    checked: list[tuple[str, PriceFigures]] = []
+    for model, entry in prices.items():
+        if not isinstance(model, str) or not model.strip():
+            raise ConfigurationError(f"a model name must be a non-empty string, not {model!r}")
+        if isinstance(entry, Mapping):
+            unknown = sorted(set(entry) - set(_PRICE_FIELDS), key=str)
+            if unknown:
+                raise ConfigurationError(
+                    f"prices[{model!r}] has unknown field(s) {unknown}; it takes "
+                    f"{', '.join(_PRICE_FIELDS)}"
+                )
+            given = {name: entry.get(name) for name in _PRICE_FIELDS}
+        else:  # a Price, or anything with the same attributes
+            given = {name: getattr(entry, name, None) for name in _PRICE_FIELDS}
+        figures: list[float | None] = []
+        for name in _PRICE_FIELDS:
+            value = given[name]
+            if value is None and name in ("cached_input", "cache_write"):
+                figures.append(None)
+                continue
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise ConfigurationError(
+                    f"prices[{model!r}] {name} must be a non-negative number of dollars per "
+                    f"million tokens, not {value!r}"
+                )
+            figures.append(float(value))
+        inp, out, read, write = figures
+        checked.append((model, (inp or 0.0, out or 0.0, read, write)))
+    return tuple(checked)
 
 
 def _check_redactors(redact: object) -> tuple[Redactor, ...]:

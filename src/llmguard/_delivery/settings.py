@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llmguard.redact import DEFAULT as _DEFAULT_REDACTOR
 
@@ -14,7 +14,17 @@ if TYPE_CHECKING:
     from llmguard._core.records import Record
     from llmguard.sinks import Sink
 
-__all__ = ["Approver", "Redactor", "Settings", "Tokenizer", "settings", "sinks_from_env", "swap"]
+__all__ = [
+    "Approver",
+    "PriceFigures",
+    "Redactor",
+    "RequestCounter",
+    "Settings",
+    "Tokenizer",
+    "settings",
+    "sinks_from_env",
+    "swap",
+]
 
 logger = logging.getLogger("llmguard")
 
@@ -26,6 +36,29 @@ Tokenizer = Callable[[str], int]
 
 Approver = Callable[[str, dict[str, Any]], Any]
 """Decides whether a tool may run: ``(tool_name, arguments) -> bool`` (or an awaitable)."""
+
+PriceFigures = tuple[float, float, float | None, float | None]
+"""A model's prices given to ``configure(prices=...)``, US dollars per million tokens:
+input, output, cached input and cache writes (``None``: charged as input)."""
+
+
+class RequestCounter(Protocol):
+    """Counts the input tokens of a whole request, as the provider will bill them.
+
+    Called with the request's messages and, by keyword, the model (``None`` when the
+    guard does not know it), the tool definitions and the separate system prompt
+    (Anthropic's ``system=``), each ``None`` when the request has none.
+    """
+
+    def __call__(
+        self,
+        messages: Sequence[Any],
+        *,
+        model: str | None,
+        tools: Sequence[Any] | None,
+        system: Any,
+    ) -> int: ...
+
 
 ENV_SINK = "LLMGUARD_SINK"
 
@@ -45,6 +78,8 @@ class Settings:
     exit_timeout: float = 5.0
     strict: bool = False
     tokenizer: Tokenizer | None = None
+    count_tokens: RequestCounter | None = None
+    prices: tuple[tuple[str, PriceFigures], ...] = ()
     approver: Approver | None = None
     sample_rate: float = 1.0
 

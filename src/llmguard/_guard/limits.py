@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from llmguard import pricing
 from llmguard._spend.budgets import Reservation, reserve
-from llmguard._spend.tokens import count_tokens
+from llmguard._spend.tokens import count_request
 from llmguard.exceptions import BudgetExceeded, ConfigurationError, TokenLimitExceeded
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ DEFAULT_OUTPUT_RESERVE = 1024
 OUTPUT_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 
 Overflow = Literal["raise", "truncate"]
+Unpriced = Literal["refuse", "allow"]
 
 _UNSET: Any = object()
 
@@ -46,6 +47,7 @@ class Limits:
     max_total_tokens: int | None = None
     max_cost_usd: float | None = None
     on_output_overflow: Overflow = "raise"
+    unpriced: Unpriced = "refuse"
 
     @classmethod
     def checked(cls, **caps: Any) -> Limits:
@@ -66,6 +68,10 @@ class Limits:
                 raise ConfigurationError(
                     f"{option} must be 'raise' or 'truncate', not {caps[option]!r}"
                 )
+        if caps.get("unpriced", "refuse") not in ("refuse", "allow"):
+            raise ConfigurationError(
+                f"unpriced must be 'refuse' or 'allow', not {caps['unpriced']!r}"
+            )
         return cls(**{k: v for k, v in caps.items() if v is not None})
 
     def describe(self) -> dict[str, Any]:
@@ -174,7 +180,9 @@ class CallLimits:
         worst_cost = _worst_cost(self.model, counted or 0, output_cap or DEFAULT_OUTPUT_RESERVE)
         spent = self.cost_usd or 0.0
         if limits.max_cost_usd is not None and (
-            worst_cost is None or spent + worst_cost > limits.max_cost_usd
+            (spent + worst_cost > limits.max_cost_usd)
+            if worst_cost is not None
+            else limits.unpriced == "refuse"
         ):
             self.tripped = "max_cost_usd"
             if worst_cost is not None:
@@ -182,7 +190,10 @@ class CallLimits:
             elif self.model is None:
                 why = "has no known model to price (give the guard model=)"
             else:
-                why = f"has no known price ({self.model}; see llmguard.pricing.set)"
+                why = (
+                    f"has no known price ({self.model}; see llmguard.pricing.set_price, "
+                    "or unpriced='allow')"
+                )
             raise BudgetExceeded(
                 f"{self.name}: the next attempt {why}, and ${spent:.6f} of "
                 f"max_cost_usd={limits.max_cost_usd} is spent",
@@ -261,14 +272,15 @@ class CallLimits:
     # -- input and output ---------------------------------------------------------------
 
     def _count(self, call: Call) -> tuple[int | None, bool]:
-        messages = call.messages
-        if messages is not None:
-            counted = count_tokens(
-                messages, model=self.model, tools=_tools(call), system=_system(call)
-            )
-        elif call.prompt is not None:
-            counted = count_tokens(call.prompt, model=self.model)
-        else:
+        # The whole request: configure(count_tokens=...)'s counter when there is one.
+        counted = count_request(
+            call.messages,
+            prompt=call.prompt,
+            model=self.model,
+            tools=_tools(call),
+            system=_system(call),
+        )
+        if counted is None:
             return None, False
         # Without the model the tokenizer is a guess, even when the count is tiktoken's.
         return int(counted), counted.estimated or self.model is None
@@ -332,10 +344,7 @@ def _tools(call: Call) -> list[Any] | None:
 
 
 def _worst_cost(model: str | None, input_tokens: int, output_tokens: int) -> float | None:
-    found = pricing.price(model) if model else None
-    if found is None:
-        return None
-    return (input_tokens * found.input + output_tokens * found.output) / 1_000_000
+    return pricing.worst_cost(model, input_tokens, output_tokens) if model else None
 
 
 def _sum(usage: Usage) -> int:

@@ -25,7 +25,7 @@ import math
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from threading import Lock
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from llmguard._core.context import Scoped
 from llmguard._core.wrap import Wrapped, unwrap_callable, wrap
@@ -136,7 +136,8 @@ class Budget(Scoped):
         max_tokens: Most tokens (input plus output) the calls may use together.
         max_cost_usd: Most US dollars the calls may cost together. A call whose cost
             cannot be known beforehand -- its model has no price, see
-            `llmguard.pricing.set` -- is refused by a budget with a dollar cap.
+            `llmguard.pricing.set_price` -- is refused by a budget with a dollar cap,
+            unless ``unpriced="allow"``.
         name: Shown in errors and records.
         store: Where the accounts are kept: ``None`` (the default) keeps them in this
             budget, in this process; a `llmguard.stores.BudgetStore` shares them with
@@ -163,6 +164,7 @@ class Budget(Scoped):
         "max_tokens",
         "name",
         "store",
+        "unpriced",
     )
 
     def __init__(
@@ -172,7 +174,10 @@ class Budget(Scoped):
         max_cost_usd: float | None = None,
         name: str | None = None,
         store: BudgetStore | None = None,
+        unpriced: Literal["refuse", "allow"] = "refuse",
     ) -> None:
+        if unpriced not in ("refuse", "allow"):
+            raise ConfigurationError(f"unpriced must be 'refuse' or 'allow', not {unpriced!r}")
         if max_tokens is not None and (
             isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0
         ):
@@ -197,6 +202,7 @@ class Budget(Scoped):
                 f"store must be a budget store (reserve, settle, snapshot), not {store!r}"
             )
         self.store = store
+        self.unpriced = unpriced
         self.max_tokens = max_tokens
         self.max_cost_usd = None if max_cost_usd is None else float(max_cost_usd)
         self.name = name
@@ -368,18 +374,26 @@ def budget(
     max_cost_usd: float | None = None,
     name: str | None = None,
     store: BudgetStore | None = None,
+    unpriced: Literal["refuse", "allow"] = "refuse",
 ) -> Budget:
     """A budget for the calls made inside it: ``with lg.budget(max_tokens=...):``.
 
     Also a decorator: ``@lg.budget(max_cost_usd=0.5)``. Pass ``store=`` (for instance
     ``lg.stores.RedisBudgetStore(url, key="support-bot")``) to share the budget
-    between processes. See `Budget`.
+    between processes, and ``unpriced="allow"`` to let a dollar cap admit calls of
+    models with no price. See `Budget`.
 
     Raises:
-        ConfigurationError: A cap is negative or not a number, or ``store`` is not a
-            budget store.
+        ConfigurationError: A cap is negative or not a number, ``store`` is not a
+            budget store, or ``unpriced`` is not ``"refuse"`` or ``"allow"``.
     """
-    return Budget(max_tokens=max_tokens, max_cost_usd=max_cost_usd, name=name, store=store)
+    return Budget(
+        max_tokens=max_tokens,
+        max_cost_usd=max_cost_usd,
+        name=name,
+        store=store,
+        unpriced=unpriced,
+    )
 
 
 # -- Reservations: holding a call's most in every active budget at once, then settling it.
@@ -411,12 +425,13 @@ def _refusal(
             name=budget.name,
         )
     dollars = budget.max_cost_usd
-    if dollars is None:
+    if dollars is None or (cost_usd is None and budget.unpriced == "allow"):
         return None
     if cost_usd is None:
         return BudgetExceeded(
             f"{label} has max_cost_usd={dollars} and the call's cost cannot "
-            "be known: its model has no price (add one with llmguard.pricing.set)",
+            "be known: its model has no price (add one with llmguard.pricing.set_price, "
+            "or open the budget with unpriced='allow')",
             limit="max_cost_usd",
             maximum=dollars,
             used=spent,
@@ -581,8 +596,13 @@ def _reserve_shared(
                 with held._lock:
                     refusal = held._refusal(tokens, cost_usd)
             else:
+                # An unpriced call a budget allows is held to its token cap only.
+                allowed = cost_usd is None and held.unpriced == "allow"
                 grant = store.reserve(
-                    tokens, cost_usd, max_tokens=held.max_tokens, max_cost_usd=held.max_cost_usd
+                    tokens,
+                    cost_usd,
+                    max_tokens=held.max_tokens,
+                    max_cost_usd=None if allowed else held.max_cost_usd,
                 )
                 if grant.granted:
                     if grant.hold is not None:

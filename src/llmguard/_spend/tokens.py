@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from llmguard._delivery.settings import Tokenizer, settings
 from llmguard._spend import encodings as _encodings
 
-__all__ = ["TokenCount", "Tokenizer", "count_tokens"]
+__all__ = ["TokenCount", "Tokenizer", "count_request", "count_tokens"]
+
+_logger = logging.getLogger("llmguard")
 
 # OpenAI's cookbook "How to count tokens with tiktoken": every message costs 3 tokens on
-# top of its values, a ``name`` one more, and the reply is primed with 3.
+# top of its values, a ``name`` one more, and the reply is primed with 3. The first
+# gpt-3.5-turbo snapshot (0301) framed messages differently: 4 tokens a message, and a
+# ``name`` replaces the role, so it costs one token less than its text.
 _PER_MESSAGE, _PER_NAME, _REPLY_PRIMING = 3, 1, 3
+_PER_MESSAGE_0301, _PER_NAME_0301 = 4, -1
+_FIRST_SNAPSHOT = ("gpt-3.5-turbo-0301", "gpt-35-turbo-0301")
 # The same cookbook's overheads for tool definitions, for the gpt-4o family (o200k) and
 # for gpt-3.5-turbo / gpt-4 (cl100k): only the start of each function differs.
 _FUNC_INIT = {"o200k_base": 7, "cl100k_base": 10}
@@ -34,7 +41,18 @@ _O_SERIES = re.compile(r"o\d")
 
 _BYTES: tuple[type, ...] = (bytes, bytearray)
 
-_plans: dict[str | None, tuple[str, bool]] = {}
+
+class _Plan(NamedTuple):
+    """How a model's text is counted: its encoding, whether OpenAI's rules apply
+    exactly, and the tokens a message and a ``name`` add."""
+
+    encoding: str
+    exact: bool
+    per_message: int = _PER_MESSAGE
+    per_name: int = _PER_NAME
+
+
+_plans: dict[str | None, _Plan] = {}
 
 
 class TokenCount(int):
@@ -107,18 +125,19 @@ def count_tokens(
     Raises:
         TypeError: ``value`` is neither a text nor a sequence of messages.
     """
-    encoding, openai = _plans.get(model) or _plan(model)
+    plan = _plans.get(model) or _plan(model)
+    encoding = plan.encoding
     tokenizer = settings().tokenizer
     if tokenizer is not None:
         count, estimated = tokenizer, False
     else:
         count, exact = _encodings.counter(encoding)
-        estimated = not (exact and openai)
+        estimated = not (exact and plan.exact)
     tally = _Tally()
     if isinstance(value, str):
         total = count(value)
     elif isinstance(value, Sequence) and not isinstance(value, _BYTES):
-        total = _count_messages(value, count, tally)
+        total = _count_messages(value, count, tally, plan)
     else:
         raise TypeError(f"count_tokens takes a text or a list of messages, not {value!r}")
     if system is not None:  # Anthropic's shape
@@ -138,17 +157,18 @@ class _Tally:
         self.estimated = False
 
 
-def _count_messages(messages: Sequence[Any], count: Tokenizer, tally: _Tally) -> int:
+def _count_messages(messages: Sequence[Any], count: Tokenizer, tally: _Tally, plan: _Plan) -> int:
     total = _REPLY_PRIMING
+    per_message, per_name = plan.per_message, plan.per_name
     for message in messages:
         if type(message) is not dict:
             message = _as_mapping(message, tally)
-        total += _PER_MESSAGE
+        total += per_message
         for key, value in message.items():
             if isinstance(value, str):
                 total += count(value)
                 if key == "name":
-                    total += _PER_NAME
+                    total += per_name
             elif value is not None:
                 total += _count_field(key, value, count, tally)
     return total
@@ -282,26 +302,91 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str, skipkeys=True)
 
 
-def _plan(model: str | None) -> tuple[str, bool]:
-    """The encoding for ``model`` and whether OpenAI's rules apply to it exactly."""
+def _plan(model: str | None) -> _Plan:
+    """The encoding for ``model``, whether OpenAI's rules apply to it exactly, and its
+    per-message overheads."""
     if model is None:
-        plan = ("o200k_base", True)
+        plan = _Plan("o200k_base", True)
     else:
         name = model.lower().rsplit("/", 1)[-1]
         name = name[3:] if name.startswith("ft:") else name
         if name.startswith(_O200K) or _O_SERIES.match(name):
-            plan = ("o200k_base", True)
+            plan = _Plan("o200k_base", True)
+        elif name.startswith(_FIRST_SNAPSHOT):
+            plan = _Plan("cl100k_base", True, _PER_MESSAGE_0301, _PER_NAME_0301)
         elif name.startswith(_CL100K):
-            plan = ("cl100k_base", True)
+            plan = _Plan("cl100k_base", True)
         else:
-            plan = ("o200k_base", name.startswith("gpt-"))
+            plan = _Plan("o200k_base", name.startswith("gpt-"))
     if len(_plans) > 1024:  # arbitrary model strings must not grow the cache forever
         _plans.clear()
     _plans[model] = plan
     return plan
 
 
+def count_request(
+    messages: Sequence[Any] | None,
+    *,
+    prompt: str | None = None,
+    model: str | None = None,
+    tools: Sequence[Any] | None = None,
+    system: Any = None,
+) -> TokenCount | None:
+    """The input tokens of a request about to be sent; ``None`` with nothing to count.
+
+    With ``configure(count_tokens=fn)``, ``fn`` counts the whole request (a prompt is
+    passed as one user message) and the count is exact. Otherwise, or when ``fn``
+    raises or returns something other than a non-negative int, `count_tokens` counts
+    it locally (the failure reported once per exception type, the count marked
+    estimated).
+    """
+    if messages is None and prompt is None:
+        return None
+    counter = settings().count_tokens
+    if counter is not None:
+        sent = messages if messages is not None else [{"role": "user", "content": prompt}]
+        try:
+            counted = counter(sent, model=model, tools=tools, system=system)
+        except Exception as exc:
+            _counter_failed(f"raised {type(exc).__name__}: {exc}"[:300], type(exc).__name__)
+        else:
+            if isinstance(counted, int) and not isinstance(counted, bool) and counted >= 0:
+                return TokenCount(int(counted), getattr(counted, "estimated", False) is True)
+            _counter_failed(f"returned {counted!r}"[:300], type(counted).__name__)
+        local = _local(messages, prompt, model, tools, system)
+        return TokenCount(local, estimated=True)
+    return _local(messages, prompt, model, tools, system)
+
+
+def _local(
+    messages: Sequence[Any] | None,
+    prompt: str | None,
+    model: str | None,
+    tools: Sequence[Any] | None,
+    system: Any,
+) -> TokenCount:
+    if messages is not None:
+        return count_tokens(messages, model=model, tools=tools, system=system)
+    return count_tokens(prompt or "", model=model)
+
+
+_counter_failures: set[str] = set()
+
+
+def _counter_failed(what: str, kind: str) -> None:
+    if kind in _counter_failures or len(_counter_failures) >= 100:
+        return
+    _counter_failures.add(kind)
+    _logger.warning(
+        "llmguard: the count_tokens counter given to configure() %s; the request is "
+        "counted locally instead, and the count marked estimated (said once per kind "
+        "of failure)",
+        what,
+    )
+
+
 def _reset_cache() -> None:
     """Forget the loaded encodings and model plans (for tests); warnings are given again."""
     _encodings.reset()
     _plans.clear()
+    _counter_failures.clear()
