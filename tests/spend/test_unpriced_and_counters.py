@@ -77,9 +77,12 @@ def test_unpriced_allow_still_holds_the_token_cap() -> None:
 def test_an_enclosing_budget_that_refuses_unpriced_calls_still_does() -> None:
     """Each budget decides for itself: an outer budget without unpriced='allow' refuses."""
     ask, sent = house_ask()
-    with lg.budget(max_cost_usd=5.0), lg.budget(max_cost_usd=1.0, unpriced="allow"):
-        with pytest.raises(lg.BudgetExceeded):
-            ask(MESSAGES)
+    with (
+        lg.budget(max_cost_usd=5.0),
+        lg.budget(max_cost_usd=1.0, unpriced="allow"),
+        pytest.raises(lg.BudgetExceeded),
+    ):
+        ask(MESSAGES)
     assert sent == []
 
 
