@@ -248,9 +248,8 @@ def _calls(samples: Mapping[str, Sample]) -> int:
 def load(dataset: Dataset, by: str, window: Window) -> dict[tuple[str, ...], dict[str, Sample]]:
     """The samples `Check` compares: every metric of every call in ``window``, per group."""
     samples: dict[tuple[str, ...], dict[str, Sample]] = {}
-    for source in _VALUES:
-        for key, pairs in dataset.values(source, (by,), window).items():
-            samples.setdefault(key, {})[source] = pairs
+    for key, found in dataset.samples(_VALUES, (by,), window).items():
+        samples[key] = {str(metric): pairs for metric, pairs in found.items()}
     for key, scores in dataset.feedback_scores((by,), window).items():
         samples.setdefault(key, {})["feedback"] = [(s, 1.0) for s in scores]
     return samples
