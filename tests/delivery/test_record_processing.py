@@ -107,3 +107,78 @@ def test_sampling_is_decided_by_the_trace_id() -> None:
     assert processing.sample(record(high, kind="feedback"), 0.5) is not None
     assert processing.sample(record(high, status="limit"), 0.5) is not None
     assert processing.sample(record(high), 1.0) is not None
+
+
+class _Batched:
+    """A redactor with a batch method, like `llmguard.redact.Patterns`: it uppercases the
+    input, records the size of each batch, and fails on an input holding ``poison``."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.singles = 0
+
+    def _one(self, record: Record) -> Record:
+        if "poison" in str(record.input):
+            raise ValueError("cannot clean this")
+        return dataclasses.replace(record, input=str(record.input).upper())
+
+    def __call__(self, record: Record) -> Record:
+        self.singles += 1
+        return self._one(record)
+
+    def redact_records(self, records: list[Record]) -> list[Record]:
+        self.batches.append(len(records))
+        return [self._one(record) for record in records]
+
+
+def test_a_batch_redactor_reads_the_queue_in_batches() -> None:
+    """Records waiting together go through a redactor's ``redact_records`` in one call,
+    with the same result as one call each."""
+    redactor, memory = _Batched(), MemorySink()
+    lg.configure(sinks=[memory], redact=redactor)
+    for i in range(300):
+        answer(i)
+    assert lg.flush(timeout=5).complete
+    assert sorted(r.input for r in memory.records) == sorted(f"{{'X': {i}}}" for i in range(300))
+    assert max(redactor.batches) > 1
+    assert sum(redactor.batches) + redactor.singles == 300
+
+
+def test_a_batch_redactor_failing_costs_only_the_record_it_fails_on() -> None:
+    """When ``redact_records`` raises, the batch is redacted record by record: only the
+    poisoned record loses its content, and the failure is counted once."""
+    redactor, memory = _Batched(), MemorySink()
+    lg.configure(sinks=[memory], redact=redactor)
+    for i in range(50):
+        answer("poison" if i == 25 else i)
+    lg.flush(timeout=5)
+    records = [r for r in memory.records if r.kind != "internal"]
+    by_input = {r.input for r in records}
+    assert len(records) == 50
+    assert None in by_input
+    assert {f"{{'X': {i}}}" for i in range(50) if i != 25} <= by_input
+    assert lg.stats().internal_errors == 1
+    poisoned = next(r for r in records if r.input is None)
+    assert poisoned.metadata["llmguard.redaction"] == "failed: ValueError"
+
+
+def test_prepare_reads_counted_sizes_instead_of_walking_the_content() -> None:
+    """Content whose counted size proves it within the bound is delivered as it is; a
+    size past the proof sends it to be measured and cut."""
+    settings = lg.configure(redact=None, max_content_bytes=1024)
+    record = Record(
+        trace_id="1" * 32,
+        span_id="1" * 16,
+        name="n",
+        start=T0,
+        end=T1,
+        duration_ms=1.0,
+        input="y" * 5_000,
+    )
+    kept, _ = processing.prepare(record, settings, lambda *a, **k: None, sizes=(100, 0))
+    assert kept is not None
+    assert kept.input == "y" * 5_000
+    cut, _ = processing.prepare(record, settings, lambda *a, **k: None, sizes=(5_005, 0))
+    assert cut is not None
+    assert cut.truncated is not None
+    assert "input" in cut.truncated

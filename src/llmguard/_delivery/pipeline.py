@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from llmguard._core.records import Record
 from llmguard._delivery import settings as _config
-from llmguard._delivery.processing import error_message, internal_record, prepare, process
+from llmguard._delivery.processing import (
+    Staged,
+    error_message,
+    internal_record,
+    process,
+    redact_all,
+    stage,
+)
 from llmguard._delivery.stats import DeliveryStats, FlushResult, Pending, SinkStats
 from llmguard.redact import Patterns
 
@@ -199,13 +206,9 @@ class _Pipeline:
         records: list[Record] = []
         weights: list[int] = []
         size = resolved = failed = sampled = released = 0
-        while items:
+        for record, text, broken, weight in self._process(items):
             resolved += 1
-            # Popped, so that the span and its full content are freed once processed.
-            item, weight = items.popleft()
             released += weight
-            record, text, broken = self._finish(item)
-            del item
             if record is None:
                 failed += broken
                 sampled += not broken
@@ -246,27 +249,53 @@ class _Pipeline:
                 self._held -= released
             self._progress.notify_all()
 
-    def _finish(self, item: Pending) -> tuple[Record | None, int, bool]:
-        """The record to deliver (``None`` if sampled out), about how many bytes of JSON
-        its content has, and whether building it failed.
+    def _process(
+        self, items: collections.deque[tuple[Pending, int]]
+    ) -> list[tuple[Record | None, int, bool, int]]:
+        """For each span: the record to deliver (``None`` if sampled out or broken),
+        about how many bytes of JSON its content has, whether building it failed, and
+        the weight it was admitted with.
 
-        Any exception from user code (a redactor, an attribute's conversion), even
-        ``SystemExit`` or ``KeyboardInterrupt``, is caught, counted and reported.
+        Records are built and cut one by one, redacted together (see `redact_all`),
+        then finished one by one. Any exception from user code (a redactor, an
+        attribute's conversion), even ``SystemExit`` or ``KeyboardInterrupt``, is
+        caught, counted and reported; it costs the record it came from, no other.
         """
+        settings = self._settings
+        out: list[tuple[Record | None, int, bool, int]] = []
+        staged: list[tuple[int, Staged]] = []
+        while items:
+            # Popped, so that the span and its full content are freed once processed.
+            item, weight = items.popleft()
+            try:
+                ready = stage(item.to_record(settings), settings, item.content_sizes)
+            except BaseException as exc:
+                self._broken(exc)
+                out.append((None, 0, True, weight))
+                continue
+            del item
+            if ready is not None:
+                staged.append((len(out), ready))
+            out.append((None, 0, False, weight))
         try:
-            record, text = prepare(
-                item.to_record(self._settings),
-                self._settings,
-                self._redactor_failed,
-                catch=BaseException,
-                sizes=item.content_sizes,
-            )
-        except BaseException as exc:
-            with self._drop_lock:
-                self.internal_errors += 1
-            self.report("a trace record could not be built and was dropped", exc, detail=False)
-            return None, 0, True
-        return record, text, False
+            redact_all([s for _, s in staged], settings, self._redactor_failed, catch=BaseException)
+        except BaseException as exc:  # llmguard's own failure: the batch is lost, counted
+            for _, ready in staged:
+                ready.error = exc
+        for index, ready in staged:
+            try:
+                record, text = ready.finish()
+            except BaseException as exc:
+                self._broken(exc)
+                out[index] = (None, 0, True, out[index][3])
+            else:
+                out[index] = (record, text, False, out[index][3])
+        return out
+
+    def _broken(self, exc: BaseException) -> None:
+        with self._drop_lock:
+            self.internal_errors += 1
+        self.report("a trace record could not be built and was dropped", exc, detail=False)
 
     def _redactor_failed(
         self, problem: str, exc: BaseException | None, *, detail: bool = True

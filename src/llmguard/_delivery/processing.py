@@ -125,10 +125,56 @@ def prepare(
     as it captured them: content whose size proves its JSON within the bound is then
     not walked again.
     """
+    staged = stage(record, settings, sizes)
+    if staged is None:
+        return None, 0
+    redact_all([staged], settings, report, catch=catch)
+    return staged.finish()
+
+
+class Staged:
+    """A record sampled in and cut to the bound, on its way through the redactors."""
+
+    __slots__ = ("attributes", "before", "error", "limit", "record", "size", "stripped", "windows")
+
+    def __init__(
+        self,
+        record: Record,
+        windows: dict[str, Window],
+        attributes: dict[str, Window],
+        size: int,
+        limit: int,
+    ) -> None:
+        self.record = record
+        self.before = record
+        self.windows = windows
+        self.attributes = attributes
+        self.size = size  # about how many bytes of JSON its content has
+        self.limit = limit
+        self.error: BaseException | None = None
+        self.stripped = False  # a redactor failed on it: no other redactor runs
+
+    def finish(self) -> tuple[Record, int]:
+        """The record to deliver and its size; raises what made it undeliverable."""
+        if self.error is not None:
+            raise self.error
+        if self.windows or self.attributes or self.record is not self.before:
+            record = _bounded(self.record, self.before, self.windows, self.attributes, self.limit)
+        else:
+            record = self.record
+        # Lone surrogates (an answer cut mid-emoji) become U+FFFD: every sink can write it.
+        return encodable(record), self.size
+
+
+def stage(
+    record: Record, settings: Settings, sizes: tuple[int, int] | None = None
+) -> Staged | None:
+    """Sample ``record`` (``None`` when it is sampled out), then cut its content to the
+    bound, leaving redactors a margin past each cut (see `prepare`)."""
     if settings.sample_rate < 1.0:
         sampled = sample(record, settings.sample_rate)
         if sampled is None:
-            return None, 0
+            return None
         record = sampled
     limit = settings.max_content_bytes
     windows: dict[str, Window] = {}
@@ -168,19 +214,84 @@ def prepare(
     if windows:
         views: dict[str, Any] = {name: cut.value for name, cut in windows.items()}
         record = dataclasses.replace(record, **views)
-    before = record
+    return Staged(record, windows, attributes, size, limit)
+
+
+# Content read by one batched redactor call at most: the call holds the GIL throughout,
+# and about this much text takes a millisecond or two.
+_REDACT_GROUP_BYTES = 256 * 1024
+
+
+def redact_all(
+    batch: list[Staged],
+    settings: Settings,
+    report: Report,
+    *,
+    catch: type[BaseException] = Exception,
+) -> None:
+    """Run every redactor over the batch, in order, each record in its `Staged`.
+
+    A redactor with a ``redact_records(records) -> records`` method (the default one,
+    `llmguard.redact.Patterns`) is called once per group of records, which reads all
+    their strings in one search; should that call fail, the group goes through the
+    redactor one record at a time, so that only the record it fails on loses its
+    content. Any other redactor is called record by record.
+    """
     for redactor in settings.redact:
-        try:
-            record = redactor(record)
-        except catch as exc:
-            if settings.strict:
-                raise
-            report("a redactor failed; the record's content was dropped", exc, detail=False)
-            return encodable(_without_content(record, exc)), size
-        if not isinstance(record, Record):
-            raise TypeError(f"redactor {redactor!r} returned {type(record).__name__}, not Record")
-    # Lone surrogates (an answer cut mid-emoji) become U+FFFD: every sink can write it.
-    return encodable(_bounded(record, before, windows, attributes, limit)), size
+        live = [staged for staged in batch if staged.error is None and not staged.stripped]
+        many = getattr(redactor, "redact_records", None)
+        if many is None or len(live) < 2:
+            for staged in live:
+                _redact_one(redactor, staged, settings, report, catch)
+            continue
+        for group in _groups(live):
+            try:
+                results = many([staged.record for staged in group])
+                if len(results) != len(group):
+                    raise TypeError(f"{len(results)} records back for {len(group)}")
+            except catch:
+                for staged in group:
+                    _redact_one(redactor, staged, settings, report, catch)
+                continue
+            for staged, result in zip(group, results, strict=True):
+                _accept(redactor, staged, result)
+
+
+def _groups(batch: list[Staged]) -> list[list[Staged]]:
+    groups: list[list[Staged]] = [[]]
+    size = 0
+    for staged in batch:
+        if size + staged.size > _REDACT_GROUP_BYTES and groups[-1]:
+            groups.append([])
+            size = 0
+        groups[-1].append(staged)
+        size += staged.size
+    return groups
+
+
+def _redact_one(
+    redactor: Any, staged: Staged, settings: Settings, report: Report, catch: type[BaseException]
+) -> None:
+    try:
+        result = redactor(staged.record)
+    except catch as exc:
+        if settings.strict:
+            raise
+        report("a redactor failed; the record's content was dropped", exc, detail=False)
+        staged.record = staged.before = _without_content(staged.record, exc)
+        staged.windows, staged.attributes = {}, {}
+        staged.stripped = True
+        return
+    _accept(redactor, staged, result)
+
+
+def _accept(redactor: Any, staged: Staged, result: Any) -> None:
+    if isinstance(result, Record):
+        staged.record = result
+    else:
+        staged.error = TypeError(
+            f"redactor {redactor!r} returned {type(result).__name__}, not Record"
+        )
 
 
 def _bounded(
