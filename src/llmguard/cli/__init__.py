@@ -1,8 +1,9 @@
 """The ``llmguard`` command: questions about the records in a store or a JSON Lines file.
 
-``llmguard stats``, ``show``, ``drift``, ``report`` and ``replay``; run ``llmguard
---help``. Every command reads through one query layer (`llmguard.cli._dataset`), so an
-SQLite store and a JSON Lines file answer alike. Exit status: 0 on success, 1 when
+``llmguard stats``, ``show``, ``drift``, ``report`` and ``replay``, and ``prices``
+(what a model costs; newer prices); run ``llmguard --help``. Every command reading
+records reads through one query layer (`llmguard.cli._dataset`), so an SQLite store
+and a JSON Lines file answer alike. Exit status: 0 on success, 1 when
 ``drift`` found a change, 2 when the command could not do what was asked (one line on
 stderr says why).
 """
@@ -33,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from llmguard.cli import _drift, _replay, _report, _show, _stats
+    from llmguard.cli import _drift, _prices, _replay, _report, _show, _stats
 
     parser = _Parser(
         prog="llmguard",
@@ -46,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         help="show the full traceback of an unexpected error",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (_stats, _show, _drift, _report, _replay):
+    for module in (_stats, _show, _drift, _report, _replay, _prices):
         module.add_parser(commands)
     return parser
 
