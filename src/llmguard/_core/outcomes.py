@@ -31,7 +31,12 @@ class Attempt:
         text: The answer as text (a tool call's arguments as JSON), if any.
         errors: Why the answer failed the schema.
         repair: How the value was found: ``None`` (strict JSON), ``"fence"``,
-            ``"embedded"``, ``"text"`` or ``"tool_call"``.
+            ``"embedded"``, ``"text"``, ``"tool_call"``, or ``"json_repair"`` when the
+            ``json-repair`` library mended near-JSON.
+        stage: Where a repaired value was found: ``"strict"`` (the whole answer),
+            ``"fence"`` or ``"embedded"``; ``None`` when ``repair`` says it already.
+        note: What else the record should say about how the value was chosen, such as
+            an answer holding several different valid values (the first is used).
         usage: Tokens this attempt used, when reported.
         latency_ms: How long the function took.
         error: The exception the function raised, for ``transient_error`` and ``error``.
@@ -45,6 +50,8 @@ class Attempt:
     text: str | None = None
     errors: tuple[FieldError, ...] = ()
     repair: str | None = None
+    stage: str | None = None
+    note: str | None = None
     usage: Usage | None = None
     latency_ms: float = 0.0
     error: BaseException | None = field(default=None, repr=False)
@@ -63,9 +70,11 @@ class Attempt:
         data: dict[str, Any] = {"number": self.number, "outcome": self.outcome}
         data["function"] = self.function
         if self.outcome == "ok" and (self.value is not None or self.repair is not None):
-            data["stage"] = self.repair or "strict"
+            data["stage"] = self.stage or self.repair or "strict"
         if self.repair is not None:
             data["repair"] = self.repair
+        if self.note is not None:
+            data["note"] = self.note
         if self.errors:
             data["errors"] = [dataclasses.asdict(e) for e in self.errors]
         return data

@@ -112,6 +112,7 @@ class Plan:
     rate_limit: RateLimit | None = None
     send: Sender | None = None  # puts the schema into each call (send_schema=)
     fallback_send: tuple[Sender | None, ...] = ()  # the same, for each fallback
+    repair: bool = True  # json-repair as the last stage of reading a text answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,12 +571,14 @@ def _judge(
     elif reply.tool_calls:
         extraction = extract_calls(reply.tool_calls, schema, context=context)
     else:
-        extraction = extract(reply.text or "", schema, context=context)
+        extraction = extract(reply.text or "", schema, context=context, repair=plan.repair)
     if not extraction.ok:
         attempt.outcome = "invalid"
         attempt.errors = extraction.errors
     else:
         attempt.repair = extraction.repair
+        attempt.stage = extraction.stage
+        attempt.note = extraction.note
         attempt.value = extraction.value
     return attempt
 

@@ -291,6 +291,7 @@ class Guard(Generic[T]):
             model=self.model,
             rate_limit=self.rate_limit,
             fallback_send=self._fallback_send,
+            repair=self.repair,
         )
 
     def _context_of(self, call: Call) -> dict[str, Any] | None:

@@ -7,11 +7,14 @@ Schema dict -- is compiled once, at decoration time, into a :class:`CompiledSche
 1. ``strict``: the whole answer is JSON (repair ``None``);
 2. ``fence``: JSON inside markdown code fences, in order;
 3. ``embedded``: JSON objects or arrays surrounded by prose;
-4. ``text``: for string or scalar schemas, the raw answer itself.
+4. ``text``: for string or scalar schemas, the raw answer itself;
+5. ``json_repair``: near-JSON mended by the ``json-repair`` library (`llmguard._guard.repair`),
+   when the guard's ``repair`` option is on.
 
 The first candidate that validates wins; otherwise the errors of the best candidate come
 back as :class:`FieldError` values, which :func:`format_errors` renders compactly for a
-corrective re-ask: JSON path, message without documentation URLs, truncated value.
+corrective re-ask: JSON path, message without documentation URLs, truncated value. When
+nothing parsed, the error is the JSON syntax error and where it is.
 
 Extraction runs on the caller's thread over text a model wrote, so it is linear in the
 answer's size whatever the answer: fences are found with ``str.find`` (no backtracking
@@ -38,6 +41,7 @@ import pydantic_core
 from llmguard._core.content import safe_repr, scrub, valid_text
 from llmguard._core.field_errors import FieldError, format_errors
 from llmguard._core.reply import ToolCall
+from llmguard._guard.repair import repairs, syntax_error
 from llmguard.exceptions import ConfigurationError
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "FieldError",
     "NotJSON",
     "SchemaErrors",
+    "REPAIRED",
     "SchemaKind",
     "WRAPPER_KEYS",
     "compile_schema",
@@ -57,6 +62,9 @@ __all__ = [
 ]
 
 SchemaKind = Literal["model", "type", "json_schema"]
+
+#: The label of a value ``json-repair`` mended (`Extraction.repair`, the attempt record).
+REPAIRED = "json_repair"
 
 #: Length of an offending value rendered as JSON in an error.
 VALUE_CHARS = 80
@@ -313,6 +321,10 @@ class Extraction:
     repair: str | None
     errors: tuple[FieldError, ...]
     ok: bool
+    #: Where a repaired value was found (``"strict"``, ``"fence"``, ``"embedded"``).
+    stage: str | None = None
+    #: Something the caller should know about how the value was chosen (ambiguity).
+    note: str | None = None
 
 
 def compile_schema(
@@ -374,14 +386,26 @@ def compile_schema(
 
 
 def extract(
-    text: str, schema: CompiledSchema, *, context: dict[str, Any] | None = None
+    text: str,
+    schema: CompiledSchema,
+    *,
+    context: dict[str, Any] | None = None,
+    repair: bool = True,
 ) -> Extraction:
     """Find a valid value in a model's text answer; never raises on any text.
 
+    Args:
+        text: The answer.
+        schema: What the value must be.
+        context: Validation context for this call.
+        repair: Whether near-JSON is handed to ``json-repair`` as a last stage.
+
     Returns:
-        The first candidate that validates, labelled with its repair; else ``ok=False``
+        The first candidate that validates, labelled with its repair (and, when other
+        candidates validate to different values, a note saying so); else ``ok=False``
         and the errors of the first candidate that parsed as JSON, preferring one whose
-        root type (object, array...) the schema accepts.
+        root type (object, array...) the schema accepts -- or, when nothing of the right
+        type parsed, the syntax error of the JSON-looking part and where it is.
     """
     stripped = text.strip()
     best: tuple[FieldError, ...] | None = None
@@ -410,13 +434,14 @@ def extract(
         in_prose = not found or stripped[0] not in "[{"
     seen = {stripped}
     stages = (("fence", fence_bodies(text)), ("embedded", _embedded(text) if in_prose else ()))
-    for repair, bodies in stages:
-        for body in bodies:
-            if body and body not in seen:
-                seen.add(body)
-                ok, found = judge(body)
-                if ok:
-                    return Extraction(value=found, repair=repair, errors=(), ok=True)
+    candidates = ((stage, body) for stage, bodies in stages for body in bodies)
+    for stage, body in candidates:
+        if body and body not in seen:
+            seen.add(body)
+            ok, found = judge(body)
+            if ok:
+                note = _ambiguity(found, stage, candidates, seen, schema, context)
+                return Extraction(value=found, repair=stage, errors=(), ok=True, note=note)
     if schema.accepts_text and stripped:
         try:
             value = schema.validate_text(stripped, context=context, structured=best_fits)
@@ -424,10 +449,63 @@ def extract(
             best = best or exc.errors
         else:
             return Extraction(value=value, repair="text", errors=(), ok=True)
+    repaired_errors: tuple[FieldError, ...] = ()
+    if repair and stripped:
+        for stage, body in repairs(text):
+            try:
+                value = schema.validate_json(body, context=context)
+            except NotJSON:
+                continue
+            except SchemaErrors as exc:
+                if not repaired_errors and _fits(schema.json_types, body):
+                    repaired_errors = exc.errors
+                continue
+            return Extraction(value=value, repair=REPAIRED, errors=(), ok=True, stage=stage)
+    if stripped and not best_fits:
+        # Nothing of the right type parsed: what is wrong with the JSON the model meant
+        # tells it more than "no JSON value", and the repaired value's errors after it.
+        problem = syntax_error(text)
+        if problem is not None and (best is None or _fits(schema.json_types, problem.first)):
+            best = (problem.error, *repaired_errors)
     if best is None:
         message = "no JSON value found in the answer" if stripped else "the answer is empty"
         best = (FieldError("$", message, shorten(stripped) if stripped else ""),)
     return Extraction(value=None, repair=None, errors=best, ok=False)
+
+
+def _ambiguity(
+    chosen: Any,
+    stage: str,
+    rest: Iterator[tuple[str, str]],
+    seen: set[str],
+    schema: CompiledSchema,
+    context: dict[str, Any] | None,
+) -> str | None:
+    """A note when candidates after the chosen one validate to different values.
+
+    The first valid value in reading order wins, whatever follows it; the note records
+    that the answer was ambiguous, so a wrong pick can be found in the records.
+    """
+    others = 0
+    for _, body in rest:
+        if not body or body in seen:
+            continue
+        seen.add(body)
+        try:
+            value = schema.validate_json(body, context=context)
+        except SchemaErrors:
+            continue
+        try:
+            same = bool(value == chosen)
+        except Exception:  # a value whose == raises or answers with no truth value
+            same = False
+        others += not same
+    if not others:
+        return None
+    return (
+        f"ambiguous: {others + 1} different JSON values in the answer pass the schema; "
+        f"the first ({stage}) was used, as llmguard takes the first valid value in reading order"
+    )
 
 
 def extract_value(

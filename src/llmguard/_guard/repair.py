@@ -1,0 +1,280 @@
+"""Near-JSON repaired before a paid re-ask, and what to tell the model when it is not JSON.
+
+:func:`repairs` hands the ``json-repair`` library the JSON-looking spans of an answer --
+trailing commas, single quotes, unquoted keys, ``True``/``None``, brackets left open at
+the end -- and yields what it makes of them, for the schema to judge: a repair is only
+ever a candidate, never an answer of its own.
+
+``json-repair`` is pure Python and far from linear on hostile text (16 KB of ``[{]]``
+takes it 17 s; an unterminated string full of brackets, 15 s). So it is only given a
+span that already reads as JSON's tokens: from an opening bracket, at most
+`MAX_REPAIR_CHARS` characters, nested at most `MAX_REPAIR_DEPTH` deep, with every
+closing bracket matching its opener, and a string left open only at the very end and
+short. Anything else is not repaired, and is re-asked. The span is found with one
+regex pass that never reads past the cap, so a 10 MB answer costs what 16 KB does.
+
+:func:`syntax_error` says why an answer with no JSON value in it is not JSON: the
+problem and where, as pydantic's JSON parser (jiter) reports it, in the answer's own
+lines and columns, with a hint for the common slips.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pydantic_core
+
+from llmguard._core.field_errors import FieldError
+
+__all__ = [
+    "JSON_DEPTH_LIMIT",
+    "MAX_REPAIRS",
+    "MAX_REPAIR_CHARS",
+    "MAX_REPAIR_DEPTH",
+    "SyntaxProblem",
+    "repairs",
+    "syntax_error",
+]
+
+#: Longest span handed to ``json-repair``: past it the answer is re-asked, unrepaired.
+#: At the library's slowest on spans that pass the checks below, about 4 µs a character.
+MAX_REPAIR_CHARS = 16_384
+#: Deepest nesting handed to ``json-repair``.
+MAX_REPAIR_DEPTH = 32
+#: Longest string a span may leave open at its end (an answer cut mid-string).
+MAX_OPEN_STRING = 256
+#: Spans handed to ``json-repair`` for one answer.
+MAX_REPAIRS = 2
+#: Opening brackets looked at, for repairs and for the syntax error.
+MAX_STARTS = 8
+#: How deep pydantic's JSON parser reads before it gives up.
+JSON_DEPTH_LIMIT = 200
+
+# One token of JSON as models write it, or of the near-JSON json-repair mends. The
+# string patterns never backtrack: each part takes characters the next one cannot.
+_TOKEN = re.compile(
+    r"""\s+
+    |"[^"\\]*(?:\\.[^"\\]*)*"
+    |'[^'\\]*(?:\\.[^'\\]*)*'
+    |(?P<open>"[^"\\]*(?:\\.[^"\\]*)*|'[^'\\]*(?:\\.[^'\\]*)*)
+    |[{}\[\]:,]
+    |[\w.+-]+
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_OPENER = re.compile(r"[\[{]")
+_PAIRS = {"}": "{", "]": "["}
+_PUNCTUATION = frozenset("{}[]:,")
+_FENCE = "```"
+_AT = re.compile(r" at line (\d+) column (\d+)$")
+#: Lines walked to find where an error is, to quote the answer there.
+_MAX_LINES_WALKED = 100_000
+_EXCERPT_BEFORE = 24
+_EXCERPT_AFTER = 16
+_LITERALS = ("True", "False", "None")
+
+
+@dataclass(frozen=True, slots=True)
+class SyntaxProblem:
+    """Why the JSON-looking part of an answer is not JSON.
+
+    Attributes:
+        error: The error to send back: where, what, and the answer around it.
+        first: The first character of the JSON-looking part (``{`` or ``[``).
+    """
+
+    error: FieldError
+    first: str
+
+
+def repairs(text: str) -> Iterator[tuple[str, str]]:
+    """``(stage, json)`` for the JSON-looking spans of ``text`` that ``json-repair`` mends.
+
+    ``stage`` is where the span was: ``"strict"`` (the whole answer), ``"fence"`` (in a
+    markdown fence) or ``"embedded"`` (in prose). At most `MAX_REPAIRS` spans are
+    repaired, among the first `MAX_STARTS` opening brackets; spans that are JSON already
+    were judged by the earlier stages and are skipped. Never raises.
+    """
+    import json_repair
+
+    pos = 0
+    repaired = 0
+    stripped = text.strip()
+    for _ in range(MAX_STARTS):
+        if repaired >= MAX_REPAIRS:
+            return
+        opener = _OPENER.search(text, pos)
+        if opener is None:
+            return
+        start = opener.start()
+        span = _span(text, start)
+        if span is None:
+            pos = start + 1
+            continue
+        pos = start + len(span)
+        if _is_json(span):
+            continue
+        repaired += 1
+        try:
+            fixed = json_repair.repair_json(span, skip_json_loads=True)
+        except Exception:  # RecursionError, ValueError...: the library gave up
+            continue
+        if isinstance(fixed, str) and fixed and fixed[0] in "[{":
+            yield _stage(text, stripped, start, span), fixed
+
+
+def syntax_error(text: str) -> SyntaxProblem | None:
+    """What is wrong with the first JSON-looking part of ``text``, if it has one.
+
+    The part runs from an opening bracket to the end; one that is JSON followed by more
+    text is skipped (its value was judged already). Never raises.
+    """
+    pos = 0
+    for _ in range(MAX_STARTS):
+        opener = _OPENER.search(text, pos)
+        if opener is None:
+            return None
+        start = opener.start()
+        try:
+            pydantic_core.from_json(text[start:])
+        except ValueError as exc:
+            message = str(exc)
+        except Exception:  # text that cannot even be encoded: not a syntax error
+            return None
+        else:
+            return None  # JSON to the end: its value was judged already
+        if not message.startswith("trailing characters"):
+            return SyntaxProblem(_describe(text, start, message), text[start])
+        # A JSON value followed by more text: look on after it, never inside it again.
+        found = _AT.search(message)
+        end = None if found is None else _offset(text, start, *map(int, found.groups()))
+        if end is None:
+            return None
+        pos = max(end, start + 1)
+    return None
+
+
+def _span(text: str, start: int) -> str | None:
+    """The near-JSON value starting at ``start``, or ``None`` if it is not one to repair.
+
+    It ends where its brackets balance, at the end of the text, or at a markdown fence
+    with brackets still open (an answer cut short inside a fence).
+    """
+    size = len(text)
+    limit = min(size, start + MAX_REPAIR_CHARS)
+    stack: list[str] = []
+    pos = start
+    after_value = False
+    match = _TOKEN.match
+    while pos < limit:
+        if text.startswith(_FENCE, pos):
+            return text[start:pos].rstrip()
+        token = match(text, pos, limit)
+        if token is None:
+            return None
+        end = token.end()
+        if token.lastgroup == "open":
+            # A string left open may only be the last thing in the answer, and short.
+            if end != size or end - pos > MAX_OPEN_STRING:
+                return None
+            return text[start:end]
+        char = text[pos]
+        if char in _PUNCTUATION:
+            after_value = False
+        elif not char.isspace():
+            # Two values with nothing between them ("a"b, 1"x") is where json-repair's
+            # search for a string's real end makes it quadratic.
+            if after_value:
+                return None
+            after_value = True
+        if char in "[{":
+            stack.append(char)
+            if len(stack) > MAX_REPAIR_DEPTH:
+                return None
+        elif char in "]}":
+            if not stack or stack.pop() != _PAIRS[char]:
+                return None
+            if not stack:
+                return text[start:end]
+        pos = end
+    return text[start:] if limit == size else None
+
+
+def _is_json(span: str) -> bool:
+    try:
+        pydantic_core.from_json(span)
+    except Exception:
+        return False
+    return True
+
+
+def _stage(text: str, stripped: str, start: int, span: str) -> str:
+    if len(span) == len(stripped):
+        return "strict"
+    return "fence" if text.count(_FENCE, 0, start) % 2 else "embedded"
+
+
+def _describe(text: str, start: int, message: str) -> FieldError:
+    """The error for jiter's ``message`` about the JSON starting at ``text[start]``."""
+    found = _AT.search(message)
+    problem = message[: found.start()] if found else message
+    if problem.startswith("recursion limit exceeded"):
+        detail = (
+            f"the JSON is nested more than {JSON_DEPTH_LIMIT} levels deep, deeper than the "
+            "parser reads; answer with flatter JSON"
+        )
+        return FieldError("$", detail, "")
+    if found is None:
+        return FieldError("$", f"the answer is not valid JSON: {problem}", "")
+    line, column = int(found.group(1)), int(found.group(2))
+    offset = _offset(text, start, line, column)
+    # The position in the whole answer, which is what the model wrote.
+    before = text.count("\n", 0, start)
+    if line == 1:
+        column += start - (text.rfind("\n", 0, start) + 1)
+    line += before
+    where = f"line {line}, column {column}"
+    hint = _hint(problem, text, offset)
+    detail = f"the answer is not valid JSON: {problem} at {where}{hint}"
+    return FieldError("$", detail, _excerpt(text, offset))
+
+
+def _offset(text: str, start: int, line: int, column: int) -> int | None:
+    """The index in ``text`` of ``line``/``column`` (1-based) of the JSON at ``start``."""
+    if line > _MAX_LINES_WALKED:
+        return None
+    pos = start
+    for _ in range(line - 1):
+        pos = text.find("\n", pos) + 1
+        if pos == 0:
+            return None
+    return min(pos + column - 1, len(text))
+
+
+def _hint(problem: str, text: str, offset: int | None) -> str:
+    ahead = "" if offset is None else text[offset : offset + 5]
+    if problem == "trailing comma":
+        return " (remove the comma before the closing bracket)"
+    if ahead.startswith("'"):
+        return " (JSON strings and keys take double quotes)"
+    if problem == "key must be a string":
+        return " (put every key in double quotes)"
+    if ahead.startswith(_LITERALS):
+        return " (JSON writes true, false and null in lower case)"
+    if problem.startswith("EOF while parsing"):
+        return " (the JSON ends before every string, array and object is closed)"
+    return ""
+
+
+def _excerpt(text: str, offset: int | None) -> str:
+    """The answer around ``offset``, as a JSON string, cut short on both sides."""
+    if offset is None:
+        return ""
+    head = max(0, offset - _EXCERPT_BEFORE)
+    piece = text[head : offset + _EXCERPT_AFTER]
+    quoted = json.dumps(piece, ensure_ascii=False)
+    quoted = quoted.encode("utf-8", "replace").decode("utf-8")  # lone surrogates
+    return ("..." if head else "") + quoted

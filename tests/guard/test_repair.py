@@ -1,0 +1,297 @@
+"""Near-JSON repaired before a paid re-ask (issue 16, item 4).
+
+Through the real ``openai`` and ``anthropic`` SDKs on a mock transport: a slip the
+``json-repair`` library mends is accepted with no second request and labelled
+``json_repair`` on its attempt record; ``repair=False`` re-asks instead; a repaired value
+that fails the schema is re-asked. And the bound that keeps hostile answers cheap:
+``json-repair`` is quadratic on some text, so it only ever sees a short, token-shaped span.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, Field
+
+import llmguard as lg
+from llmguard._guard.repair import MAX_REPAIR_CHARS, MAX_REPAIR_DEPTH, repairs
+from llmguard._guard.schema import CompiledSchema, compile_schema, extract
+from llmguard.testing import capture
+from tests._helpers.sdk_mocks import (
+    anthropic_client,
+    anthropic_message,
+    async_openai_client,
+    chat_completion,
+    openai_client,
+)
+
+
+class Ticket(BaseModel):
+    category: Literal["billing", "bug", "other"]
+    urgency: int = Field(ge=1, le=5)
+
+
+TICKET = compile_schema(Ticket)
+GOOD = Ticket(category="bug", urgency=3)
+MESSAGES: Any = [{"role": "user", "content": "Classify: the app crashes."}]
+
+# The slips the issue lists, each as a model writes it, and where the value was found.
+NEAR_JSON = {
+    "trailing comma": ('{"category": "bug", "urgency": 3,}', "strict"),
+    "single quotes": ("{'category': 'bug', 'urgency': 3}", "strict"),
+    "unquoted keys": ('{category: "bug", urgency: 3}', "strict"),
+    "python literals": ('{"category": "bug", "urgency": 3, "done": True, "note": None}', "strict"),
+    "unclosed at the end": ('{"category": "bug", "urgency": 3', "strict"),
+    "unclosed string at the end": ('{"urgency": 3, "category": "bug', "strict"),
+    "in a fence": ('Here it is:\n```json\n{"category": "bug", "urgency": 3,}\n```', "fence"),
+    "in prose": ("Sure. {'category': 'bug', 'urgency': 3} Anything else?", "embedded"),
+    "after a citation": ("See [1]. {category: 'bug', urgency: 3,}", "embedded"),
+    "everything at once": ("{category: 'bug', 'urgency': 3, 'x': [True, None,],", "strict"),
+}
+
+
+def attempts(records: list[lg.Record]) -> list[dict[str, Any]]:
+    return [r.attempt for r in records if r.kind == "attempt" and r.attempt is not None]
+
+
+@pytest.mark.parametrize(("answer", "stage"), NEAR_JSON.values(), ids=NEAR_JSON.keys())
+def test_near_json_is_repaired_without_a_second_request(answer: str, stage: str) -> None:
+    """The OpenAI SDK is asked once; the attempt record says json_repair and where."""
+    client, sent = openai_client([chat_completion(answer)])
+
+    @lg.guard(schema=Ticket, retries=2)
+    def triage(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    with capture() as records:
+        assert triage(MESSAGES) == GOOD
+    assert len(sent) == 1
+    (attempt,) = attempts(records)
+    assert attempt["outcome"] == "ok"
+    assert (attempt["repair"], attempt["stage"]) == ("json_repair", stage)
+
+
+def test_repair_false_reasks_with_the_syntax_error() -> None:
+    """With repair=False the same slip costs a re-ask, whose correction names it."""
+    client, sent = openai_client(
+        [chat_completion('{"category": "bug", "urgency": 3,}'), chat_completion(GOOD_JSON)]
+    )
+
+    @lg.guard(schema=Ticket, retries=1, repair=False)
+    def triage(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    with capture() as records:
+        assert triage(MESSAGES) == GOOD
+    assert len(sent) == 2
+    assert sent[1].json["messages"][-1] == {
+        "role": "user",
+        "content": "Your answer did not match the required schema:\n"
+        "- $: the answer is not valid JSON: trailing comma at line 1, column 34 "
+        '(remove the comma before the closing bracket) (got ..."y\\": \\"bug\\", '
+        '\\"urgency\\": 3,}")\n'
+        "Answer again with only the corrected JSON.",
+    }
+    assert [(a["outcome"], a.get("repair")) for a in attempts(records)] == [
+        ("invalid", None),
+        ("ok", None),
+    ]
+
+
+GOOD_JSON = '{"category": "bug", "urgency": 3}'
+
+
+def test_a_repaired_value_that_fails_the_schema_is_reasked() -> None:
+    """Repaired JSON is only a candidate: urgency 9 is re-asked, with both problems."""
+    client, sent = openai_client(
+        [chat_completion("{'category': 'bug', 'urgency': 9}"), chat_completion(GOOD_JSON)]
+    )
+
+    @lg.guard(schema=Ticket, retries=1)
+    def triage(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    with capture() as records:
+        assert triage(MESSAGES) == GOOD
+    correction = sent[1].json["messages"][-1]["content"]
+    assert correction == (
+        "Your answer did not match the required schema:\n"
+        "- $: the answer is not valid JSON: key must be a string at line 1, column 2 "
+        "(JSON strings and keys take double quotes) (got \"{'category': 'bug\")\n"
+        "- $.urgency: Input should be less than or equal to 5 (got 9)\n"
+        "Answer again with only the corrected JSON."
+    )
+    first, second = attempts(records)
+    assert (first["outcome"], first.get("repair")) == ("invalid", None)
+    assert [e["path"] for e in first["errors"]] == ["$", "$.urgency"]
+    assert (second["outcome"], second.get("repair")) == ("ok", None)
+
+
+def test_prose_is_never_repaired_into_a_value() -> None:
+    """json-repair turns prose into "" or a string; no such value is accepted for a str."""
+    client, sent = openai_client([chat_completion("I cannot help with that {oops")])
+
+    @lg.guard(schema=list[int], retries=0, on_fail="return")
+    def numbers(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    failure = numbers(MESSAGES)
+    assert not failure
+    assert len(sent) == 1
+    assert failure.attempts[0].errors[0].message.startswith("the answer is not valid JSON")
+
+
+def test_anthropic_text_is_repaired_too() -> None:
+    """A Claude answer with single quotes is mended; one request to the Messages API."""
+    client, sent = anthropic_client([anthropic_message("{'category': 'bug', 'urgency': 3,}")])
+
+    @lg.guard(schema=Ticket, retries=1)
+    def triage(messages: Any) -> Any:
+        return client.messages.create(model="claude-haiku-4-5", max_tokens=100, messages=messages)
+
+    with capture() as records:
+        assert triage(MESSAGES) == GOOD
+    assert len(sent) == 1
+    assert attempts(records)[0]["repair"] == "json_repair"
+
+
+async def test_async_calls_are_repaired() -> None:
+    """The async driver judges through the same flow: repaired, one request."""
+    client, sent = async_openai_client([chat_completion("{category: 'bug', urgency: 3}")])
+
+    @lg.guard(schema=Ticket)
+    async def triage(messages: Any) -> Any:
+        return await client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    assert await triage(MESSAGES) == GOOD
+    assert len(sent) == 1
+
+
+def test_strict_json_is_not_labelled_a_repair() -> None:
+    """Valid JSON keeps its own stage: the repair label is only for what json-repair mended."""
+    assert extract(GOOD_JSON, TICKET).repair is None
+    assert extract(f"```json\n{GOOD_JSON}\n```", TICKET).repair == "fence"
+    assert extract(f"Here: {GOOD_JSON}", TICKET).repair == "embedded"
+
+
+def test_a_span_over_the_cap_is_not_repaired() -> None:
+    """Past MAX_REPAIR_CHARS the answer is re-asked: a trailing comma after 20 KB of note."""
+    note = "x" * (MAX_REPAIR_CHARS + 100)
+    answer = f'{{"category": "bug", "urgency": 3, "note": "{note}",}}'
+    found = extract(answer, compile_schema(dict[str, Any]))
+    assert not found.ok
+    assert "trailing comma" in found.errors[0].message
+    assert extract(answer.replace(note, "short"), compile_schema(dict[str, Any])).ok
+
+
+def test_nesting_past_the_depth_cap_is_not_repaired() -> None:
+    """A span nested past MAX_REPAIR_DEPTH is never handed to json-repair whole."""
+    deep = "[" * (MAX_REPAIR_DEPTH + 1) + "1," + "]" * (MAX_REPAIR_DEPTH + 1)
+    shallow = "[" * MAX_REPAIR_DEPTH + "1," + "]" * MAX_REPAIR_DEPTH
+    assert [body.count("[") for _, body in repairs(deep)] == [MAX_REPAIR_DEPTH]  # the inner one
+    assert [stage for stage, _ in repairs(shallow)] == ["strict"]
+    assert list(repairs("[" * 10_000)) == []
+
+
+# -- hostile answers: json-repair is quadratic on these; the guard is not ------------------
+
+MB = 1_000_000
+
+# Each is one that took json-repair seconds when handed the whole text (measured on this
+# machine: 16 KB of "[{]]" 17 s, an unterminated string full of brackets 15 s).
+HOSTILE = {
+    "mismatched brackets": lambda n: "[{]]" * (n // 4),
+    "an unterminated string of brackets": lambda n: '{"a": "' + "{a: " * (n // 4),
+    "an opening-brace flood": lambda n: "{" * n,
+    "unclosed objects in prose": lambda n: 'see {"a": [1, 2, ' * (n // 17),
+    "quotes and backslashes": lambda n: '["\\' * (n // 3),
+    "strings glued to words": lambda n: '[1, ["11e' + '"11e' * (n // 4),
+    "single-quote floods": lambda n: "{'a" * (n // 3),
+    "a near-JSON list just under the cap": lambda n: "[" + "{'a': 1, b: True,}," * (n // 20),
+}
+
+
+def _cpu_seconds(fn: Callable[[], object]) -> float:
+    started = time.thread_time()
+    fn()
+    return time.thread_time() - started
+
+
+@pytest.mark.parametrize("build", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_ten_megabyte_answer_built_against_json_repair_is_judged_in_under_a_second(
+    build: Callable[[int], str],
+) -> None:
+    """Inside @lg.guard, 10 MB of text json-repair chokes on is judged in < 1 s of CPU."""
+    answer = build(10 * MB)
+
+    @lg.guard(schema=Ticket, retries=0, on_fail="return")
+    def triage(prompt: str) -> str:
+        return answer
+
+    results: list[object] = []
+    seconds = _cpu_seconds(lambda: results.append(triage("classify")))
+    assert not results[0]
+    assert seconds < 1.0, f"{len(answer):,} characters took {seconds:.2f} s"
+
+
+@pytest.mark.parametrize("build", HOSTILE.values(), ids=HOSTILE.keys())
+def test_each_hostile_shape_costs_little_at_the_cap(build: Callable[[int], str]) -> None:
+    """At the span cap, where json-repair does run, a hostile shape costs < 0.25 s."""
+    text = build(MAX_REPAIR_CHARS)[:MAX_REPAIR_CHARS]
+    seconds = min(_cpu_seconds(lambda: list(repairs(text))) for _ in range(2))
+    assert seconds < 0.25, f"{seconds:.3f} s"
+
+
+FRAGMENTS = ["```", "```json\n", "{", "}", "[", "]", '"', "'", "\\", ":", ",", " ", "\n"]
+FRAGMENTS += ["a", "1", "1e", "True", "None", "nul", '"k"', "'k': ", "{a: ", "[1, ", "[{]]"]
+SCHEMAS = [TICKET, compile_schema(list[int]), compile_schema(dict[str, Any])]
+SMALL = 64 * 1024
+
+
+def _soup(head: list[str], unit: list[str], size: int) -> str:
+    text, piece = "".join(head), "".join(unit)
+    return text + piece * ((size - len(text)) // len(piece) + 1)
+
+
+def _fastest(text: str, schema: CompiledSchema) -> float:
+    return min(_cpu_seconds(lambda: extract(text, schema)) for _ in range(3))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    head=st.lists(st.sampled_from(FRAGMENTS), max_size=20),
+    unit=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=8),
+    schema=st.sampled_from(SCHEMAS),
+)
+def test_extraction_with_repair_grows_linearly_on_near_json_soups(
+    head: list[str], unit: list[str], schema: CompiledSchema
+) -> None:
+    """Four times the soup takes at most about four times as long (10x for noise, +60 ms
+    for the bounded json-repair work either size may do)."""
+    small = _fastest(_soup(head, unit, SMALL), schema)
+    large = _fastest(_soup(head, unit, 4 * SMALL), schema)
+    assert large <= 10 * small + 0.06, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(st.sampled_from([*FRAGMENTS, "é", "\ud83d", "\x00"])).map("".join))
+def test_repair_never_raises_and_only_yields_json_containers(text: str) -> None:
+    """Whatever the text, repairs() yields (stage, JSON array or object) and never raises."""
+    for stage, body in repairs(text):
+        assert stage in ("strict", "fence", "embedded")
+        assert body[0] in "[{"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=300))
+def test_extract_with_repair_never_raises_on_any_text(text: str) -> None:
+    """Arbitrary Unicode, lone surrogates included: extract answers, with a value or errors."""
+    found = extract(text, TICKET)
+    assert found.ok or found.errors
+    if found.ok:
+        assert isinstance(found.value, Ticket)
