@@ -87,6 +87,8 @@ class Sizes:
     workload_warmup: int = 200
     workload_sustained: int = 50_000
     workload_burst: int = 100_000
+    partial_rounds: int = 30
+    partial_batch: int = 5
 
 
 FULL = Sizes(
@@ -135,6 +137,8 @@ QUICK = Sizes(
     workload_warmup=50,
     workload_sustained=5_000,
     workload_burst=20_000,
+    partial_rounds=5,
+    partial_batch=2,
 )
 
 
@@ -387,6 +391,30 @@ def guard_rows(report: Report, results: Sequence[object]) -> None:
             )
 
 
+def partial_rows(report: Report, sizes: Sizes) -> None:
+    """Partial streaming of a 2 KB answer in 200 chunks, against Instructor (issue 16)."""
+    import bench_partial as B
+
+    result = B.measure(sizes.partial_rounds, sizes.partial_batch, warmup=1)
+    target = (
+        "Instructor `create_partial` CPU / `guard.stream` CPU, 2 KB answer in 200 chunks, "
+        "OpenAI SDK on a mock transport"
+    )
+    if result.ratio() is None:
+        report.rows.append(Row(target, 1.0, False, "x", None, "instructor missing"))
+    else:
+        ratios = [
+            theirs / ours
+            for theirs, ours in zip(
+                result.samples[B.INSTRUCTOR], result.samples[B.GUARD], strict=True
+            )
+        ]
+        report.rows.append(Row(target, 1.0, False, "x", Spread.of(ratios)))
+    for name, samples in result.samples.items():
+        report.detail("partial", f"{name}: CPU per answer", samples, "µs")
+        report.detail("partial", f"{name}: partials yielded", [result.partials[name]], "")
+
+
 def sink_rows(report: Report, sizes: Sizes) -> None:
     serialize, results = bench_sinks.measure_all(sizes.sink_records, sizes.sink_rounds)
     for label, result in results.items():
@@ -513,6 +541,9 @@ def run_all(sizes: Sizes, cli_dir: Path | None = None) -> Report:
         tokens.append(bench_tokens.measure(sizes.token_runs, sizes.token_repeat))
     trace_rows(report, trace)
     guard_rows(report, guard)
+    if has_openai:
+        _progress("partial streaming against Instructor")
+        partial_rows(report, sizes)
     _progress("sink throughput")
     sink_rows(report, sizes)
     token_rows(report, tokens)

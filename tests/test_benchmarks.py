@@ -66,6 +66,8 @@ def tiny(run: ModuleType) -> object:
         workload_warmup=1,
         workload_sustained=20,
         workload_burst=300,
+        partial_rounds=1,
+        partial_batch=1,
     )
 
 
@@ -95,7 +97,7 @@ def test_every_target_has_a_number_unless_its_peer_is_missing(report: object) ->
         "openai missing": not _has("openai"),
     }
     rows = report.rows  # type: ignore[attr-defined]
-    assert len(rows) == 21
+    assert len(rows) == 22
     for row in rows:
         if row.spread is None:
             assert missing.get(row.note), row
@@ -110,7 +112,7 @@ def test_peer_comparisons_are_measured(report: object) -> None:
     pytest.importorskip("instructor")
     rows = report.rows  # type: ignore[attr-defined]
     peers = [r for r in rows if "OpenTelemetry" in r.target or "Instructor" in r.target]
-    assert len(peers) == 6
+    assert len(peers) == 7
     assert all(r.spread is not None and _finite(r.spread.median) for r in peers)
 
 

@@ -152,6 +152,8 @@ class PartialView:
             except pydantic.ValidationError as exc:
                 if not _drop(data, exc.errors(include_url=False, include_input=False)):
                     return NOTHING
+                if not data:  # nothing left that validates yet
+                    return NOTHING
         return NOTHING
 
 
