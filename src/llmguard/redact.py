@@ -30,6 +30,8 @@ import dataclasses
 import re
 import string
 from collections.abc import Callable, Mapping, Sequence
+from itertools import accumulate, repeat
+from operator import add
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -252,19 +254,15 @@ class Patterns:
         ascii = joined.isascii()
         if ascii:
             data = ("\n" + joined).encode("ascii")
-            lengths = [len(text) for text in texts]
         else:
             parts = [text.encode("utf-8", "surrogatepass") for text in texts]
             data = b"\n".join([b"", *parts])
-            lengths = [len(part) for part in parts]
         found = engine.scan(data, ascii)
         if not found:
             return {}
-        starts = []
-        at = 1
-        for length in lengths:
-            starts.append(at)
-            at += length + 1
+        lengths = list(map(len, texts if ascii else parts))
+        # Where each string starts in ``data``: after the line break before it.
+        starts = list(accumulate(map(add, lengths, repeat(1)), initial=1))
         by_text: dict[int, list[tuple[int, int, int]]] = {}
         alone: set[int] = set()
         for start, end, kind in found:
@@ -496,7 +494,21 @@ class _Rebuild:
             for key, item in value.items():
                 _put(items, self(key), self(item))
             return items
-        walked = [self(item) for item in value]
+        walked = []
+        sizes = self._sizes
+        for item in value:
+            # Inlined for the common case, a list of containers most of which are
+            # unchanged (the messages of a chat).
+            size = sizes.get(id(item))
+            if size is not None:
+                index = self.at
+                while upcoming and upcoming[-1] < index:
+                    upcoming.pop()
+                if not upcoming or upcoming[-1] >= index + size:
+                    self.at = index + size
+                    walked.append(item)
+                    continue
+            walked.append(self(item))
         return walked if isinstance(value, list) else tuple(walked)
 
 
@@ -605,6 +617,8 @@ class _Engine:
         everything = search = self.search(0)
         if everything is None:  # no kind for RE2: nothing to find
             return found
+        find = everything.find_function
+        unanchored = _RE2.unanchored
         while True:
             if hidden:
                 here = base + pos
@@ -636,7 +650,7 @@ class _Engine:
             else:
                 bits = 0
                 search = everything
-                start, end = search.find(buffer, pos, size - base)
+                start, end = find(unanchored, buffer, pos, size - base)[0]
                 if start < 0:
                     return found
             kind, a, b = search.read(buffer, start, end, ascii)
@@ -714,7 +728,7 @@ class _Search:
     same (text that is not ASCII, a pattern it reads otherwise).
     """
 
-    __slots__ = ("_find", "_groups", "_kept", "_readers", "_starts", "_whole")
+    __slots__ = ("_by_kinds", "_find", "_groups", "_kept", "_readers", "_starts", "_whole")
 
     def __init__(
         self, kept: list[tuple[int, str]], starts: tuple[frozenset[int] | None, ...]
@@ -725,7 +739,14 @@ class _Search:
         self._groups: tuple[Any, tuple[tuple[int, int], ...]] | None = None
         self._whole = _Reader.of(kept)
         # by the byte after a match's start: its value's first byte, past the context
+        # (or 256 + the first two bytes, for a match at the start of the buffer)
         self._readers: dict[int, _Reader | None] = {}
+        self._by_kinds: dict[tuple[int, ...], _Reader | None] = {}  # readers by their kinds
+
+    @property
+    def find_function(self) -> Any:
+        """RE2's own ``Match`` of `find`'s regex, for the hottest loop."""
+        return self._find.Match
 
     def find(self, buffer: Any, pos: int, end: int) -> tuple[int, int]:
         """Where the leftmost match in ``buffer[pos:end]`` starts and ends: -1 if none."""
@@ -734,15 +755,15 @@ class _Search:
 
     def read(self, buffer: Any, start: int, end: int, ascii: bool) -> tuple[int, int, int]:
         """The kind of the match at ``start`` (ending at ``end``), and its value's span."""
-        if ascii and end - start <= _READ_BY_RE:
-            # Past the start of the buffer, a pattern whose values' first bytes are
-            # known matched a character of context first.
-            reader = self._whole
-            if start and start + 1 < end:
-                first = buffer[start + 1]
-                reader = self._readers.get(first, _MISSING)
-                if reader is _MISSING:
-                    reader = self._readers[first] = self._reader(first)
+        if ascii and end - start <= _READ_BY_RE and start + 1 < end:
+            # At the start of the buffer, the value starts there (the context was the
+            # start of the text) or after a character of context; past it, a pattern
+            # whose values' first bytes are known matched a character of context first.
+            key = buffer[start + 1] if start else 256 + (buffer[0] << 8 | buffer[1])
+            reader = self._readers.get(key, _MISSING)
+            if reader is _MISSING:
+                firsts = (key,) if start else (buffer[0], buffer[1])
+                reader = self._readers[key] = self._reader(firsts)
             if reader is not None:
                 # Two characters past the end: no match RE2 did not find ends there.
                 match = reader.regex.match(buffer, start, min(end + 2, len(buffer)))
@@ -762,14 +783,21 @@ class _Search:
                 return kind, a, b
         raise AssertionError("RE2 matched no kind")  # pragma: no cover
 
-    def _reader(self, first: int) -> _Reader | None:
-        kept = [(i, s) for i, s in self._kept if (f := self._starts[i]) is None or first in f]
+    def _reader(self, firsts: tuple[int, ...]) -> _Reader | None:
+        kept = [
+            (i, s)
+            for i, s in self._kept
+            if (f := self._starts[i]) is None or any(first in f for first in firsts)
+        ]
         if len(kept) == len(self._kept):
             return self._whole
-        for other in self._readers.values():
-            if other is not None and other.kept == kept:
-                return other
-        return _Reader.of(kept) if kept else None
+        if not kept:
+            return None
+        key = tuple(i for i, _ in kept)
+        reader = self._by_kinds.get(key, _MISSING)
+        if reader is _MISSING:
+            reader = self._by_kinds[key] = _Reader.of(kept)
+        return reader
 
 
 class _Reader(NamedTuple):
