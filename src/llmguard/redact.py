@@ -794,10 +794,9 @@ class _Search:
         if not kept:
             return None
         key = tuple(i for i, _ in kept)
-        reader = self._by_kinds.get(key, _MISSING)
-        if reader is _MISSING:
-            reader = self._by_kinds[key] = _Reader.of(kept)
-        return reader
+        if key not in self._by_kinds:
+            self._by_kinds[key] = _Reader.of(kept)
+        return self._by_kinds[key]
 
 
 class _Reader(NamedTuple):
