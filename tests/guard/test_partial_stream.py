@@ -276,6 +276,54 @@ def test_on_fail_return_ends_with_a_final_failure() -> None:
     assert isinstance(partials[-1].value, lg.Failure)
 
 
+def test_a_stream_cut_by_a_timeout_is_retried_and_streams_again() -> None:
+    """A transient error mid-stream: retried after the backoff, the new stream resets."""
+    calls = iter([0, 1])
+
+    def triage(messages: Any) -> Iterator[str]:
+        if next(calls) == 0:
+            yield PIECES[0]
+            raise TimeoutError("read timed out")
+        yield from PIECES
+
+    waits: list[float] = []
+    guard = lg.guard(schema=Ticket, sleep=waits.append)
+    with capture() as records:
+        partials = list(guard.stream(triage, MESSAGES))
+    assert [(p.attempt, p.reset) for p in partials[:2]] == [(1, False), (2, True)]
+    assert states([p for p in partials if p.attempt == 2]) == STATES
+    assert partials[-1].value == FINAL
+    assert len(waits) == 1
+    first = by_kind(records, "attempt")[0]
+    assert (first.error_type, first.output) == ("TimeoutError", PIECES[0])
+
+
+async def test_async_for_reads_a_sync_stream_from_an_async_function() -> None:
+    """An ``async def`` that returns a plain iterator is read with ``async for`` too."""
+
+    async def triage(messages: Any) -> Iterator[str]:
+        return iter(PIECES)
+
+    partials = [p async for p in lg.guard(schema=Ticket).stream(triage, MESSAGES)]
+    assert states(partials) == STATES
+    assert partials[-1].value == FINAL
+
+
+def test_for_over_a_function_returning_an_async_stream_fails_clearly() -> None:
+    """A sync function handing back an async stream: a ConfigurationError, recorded."""
+    client, _ = async_openai_client([])
+
+    def triage(messages: Any) -> Any:
+        return client.chat.completions.create(model="m", messages=messages, stream=True)
+
+    with capture() as records, pytest.raises(ConfigurationError, match="async for"):
+        list(lg.guard(schema=Ticket).stream(triage, MESSAGES))
+    assert [(r.kind, r.error_type) for r in records] == [
+        ("attempt", "llmguard.exceptions.ConfigurationError"),
+        ("llm", "llmguard.exceptions.ConfigurationError"),
+    ]
+
+
 # -- stopping early ---------------------------------------------------------------------
 
 

@@ -675,13 +675,17 @@ async def _aclose(stream: Any) -> None:
 
 
 def partials(
-    guard: Policy, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    guard: Policy,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    params: Parameters | None = None,
 ) -> PartialStream[Any]:
     """The partials of ``fn(*args, **kwargs)`` under ``guard`` (see `Guard.stream`).
 
     Nothing runs until the caller iterates.
     """
-    params = Parameters.of(fn)
+    params = params or Parameters.of(fn)
     handler = GuardHandler(guard, fn, params)
     is_async = call_kind(fn) in (CallKind.ASYNC, CallKind.ASYNC_GENERATOR)
     return PartialStream(guard, handler, Call(fn, args, kwargs, params), is_async)

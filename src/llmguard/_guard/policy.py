@@ -340,8 +340,9 @@ class Guard(Generic[T]):
             raise ConfigurationError(f"stream() needs a function, not {fn!r}")
         if self.schema is None:
             raise ConfigurationError("stream() yields partial values of a schema: give schema=")
-        self._check_reask(target, Parameters.of(fn))
-        return partials(self, fn, args, kwargs)
+        params = Parameters.of(fn)
+        self._check_reask(target, params)
+        return partials(self, fn, args, kwargs, params)
 
     # -- inline ------------------------------------------------------------------------
 
