@@ -50,8 +50,9 @@ MAX_OPEN_STRING = 256
 MAX_REPAIRS = 2
 #: Opening brackets looked at, for repairs and for the syntax error.
 MAX_STARTS = 8
-#: How deep pydantic's JSON parser reads before it gives up.
-JSON_DEPTH_LIMIT = 200
+#: The deepest nesting pydantic's JSON parser (jiter) reads: its limit of 200 nested
+#: values, the outermost not counted.
+JSON_DEPTH_LIMIT = 201
 
 # One token of JSON as models write it, or of the near-JSON json-repair mends. The
 # string patterns never backtrack: each part takes characters the next one cannot.
@@ -75,6 +76,8 @@ _MAX_LINES_WALKED = 100_000
 _EXCERPT_BEFORE = 24
 _EXCERPT_AFTER = 16
 _LITERALS = ("True", "False", "None")
+# jiter's words for a problem, where a model needs plainer ones.
+_PLAIN = {"expected ident": "expected value"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +224,7 @@ def _describe(text: str, start: int, message: str) -> FieldError:
     """The error for jiter's ``message`` about the JSON starting at ``text[start]``."""
     found = _AT.search(message)
     problem = message[: found.start()] if found else message
+    problem = _PLAIN.get(problem, problem)
     if problem.startswith("recursion limit exceeded"):
         detail = (
             f"the JSON is nested more than {JSON_DEPTH_LIMIT} levels deep, deeper than the "
@@ -256,6 +260,12 @@ def _offset(text: str, start: int, line: int, column: int) -> int | None:
 
 def _hint(problem: str, text: str, offset: int | None) -> str:
     ahead = "" if offset is None else text[offset : offset + 5]
+    if offset is not None:
+        # jiter may stop inside a word ("None" reads as the start of "NaN"): its start.
+        word = offset
+        while word > 0 and offset - word < 5 and text[word - 1].isalpha():
+            word -= 1
+        ahead = text[word : word + 5] if text[word : word + 5].startswith(_LITERALS) else ahead
     if problem == "trailing comma":
         return " (remove the comma before the closing bracket)"
     if ahead.startswith("'"):
