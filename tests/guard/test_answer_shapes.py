@@ -436,3 +436,65 @@ def test_strict_is_ignored_by_json_schema_dicts() -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     guarded = lg.guard(schema=schema, strict=True)(lambda messages: '{"n": 2}')
     assert guarded(MESSAGES) == {"n": 2}
+
+
+# -- attacks: hostile shapes cost time linear in their size, and never raise ---------------
+
+
+def _cpu(fn: Any) -> float:
+    import time
+
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda n: json.dumps({"response": [1, "x"] * n}),  # a wrapper around bad items
+        lambda n: '{"response": ' + "[" * n,  # an unclosed wrapper
+        lambda n: "\ud83d" * n + '{"value": 1}',  # surrogates before the JSON
+        lambda n: "{" + "Sure, " * n,  # text for Item | str that starts like JSON
+    ],
+    ids=["wrapped-bad-items", "unclosed-wrapper", "surrogates", "json-looking-text"],
+)
+def test_wrappers_surrogates_and_text_cost_linear_time(build: Any) -> None:
+    """Four times the hostile answer takes about four times as long (10x allowed)."""
+    schemas = [compile_schema(list[int]), compile_schema(Item | str)]
+    small, large = build(20_000), build(80_000)
+    for schema in schemas:
+        small_s = _cpu(lambda: extract(small, schema))  # noqa: B023 - called right away
+        large_s = _cpu(lambda: extract(large, schema))  # noqa: B023
+        assert large_s <= 10 * small_s + 0.01, f"{small_s * 1000:.1f} ms, {large_s * 1000:.1f} ms"
+
+
+def test_thousands_of_tool_calls_cost_linear_time() -> None:
+    """4,000 bad parallel calls take about four times what 1,000 do, errors and all."""
+    schemas = [compile_schema(list[Item]), compile_schema(list[Weather | Search])]
+
+    def calls(count: int) -> list[ToolCall]:
+        return [ToolCall(f"c{i}", "Weather", '{"value": "x"}') for i in range(count)]
+
+    small, large = calls(1_000), calls(4_000)
+    for schema in schemas:
+        found = extract_calls(large, schema)
+        assert not found.ok
+        small_s = _cpu(lambda: extract_calls(small, schema))  # noqa: B023
+        large_s = _cpu(lambda: extract_calls(large, schema))  # noqa: B023
+        assert large_s <= 10 * small_s + 0.01, f"{small_s * 1000:.1f} ms, {large_s * 1000:.1f} ms"
+
+
+def test_deeply_nested_tool_arguments_fail_the_schema_without_raising() -> None:
+    """Arguments nested 100,000 deep (text, a wrapper, or a dict) are an error, not a crash."""
+    deep: Any = "\ud83d"
+    for _ in range(5_000):
+        deep = {"content": deep}
+    texts = ["[" * 100_000, '{"response": ' + "[" * 100_000 + "]" * 100_000 + "}"]
+    for schema in (compile_schema(list[Item]), compile_schema(list[Weather | Search])):
+        for arguments in [*texts, deep]:
+            found = extract_calls([ToolCall("a", "Weather", arguments)] * 2, schema)
+            assert not found.ok

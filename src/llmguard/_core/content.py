@@ -14,6 +14,7 @@ from llmguard._core.records import ContentDigest, Record
 __all__ = [
     "CONTENT_JSON_FACTOR",
     "MARGIN",
+    "SCRUB_DEPTH",
     "Window",
     "content_size",
     "encodable",
@@ -56,19 +57,26 @@ def valid_text(text: str) -> str:
     return text
 
 
-def scrub(value: Any) -> Any:
+#: Levels of containers `scrub` goes down; JSON parsers stop models well before it.
+SCRUB_DEPTH = 256
+
+
+def scrub(value: Any, _depth: int = SCRUB_DEPTH) -> Any:
     """``value`` with `valid_text` applied to every string in its dicts, lists and tuples
-    (keys included); the same object when it holds none to replace."""
+    (keys included), down to `SCRUB_DEPTH` levels; the same object when it holds none
+    to replace."""
     cls = type(value)
     if cls is str:
         return valid_text(value)
+    if _depth <= 0:
+        return value
     if cls is dict:
-        pairs = [(scrub(k), scrub(v)) for k, v in value.items()]
+        pairs = [(scrub(k, _depth - 1), scrub(v, _depth - 1)) for k, v in value.items()]
         if all(a is k and b is v for (a, b), (k, v) in zip(pairs, value.items(), strict=True)):
             return value
         return dict(pairs)
     if cls is list or cls is tuple:
-        items = [scrub(item) for item in value]
+        items = [scrub(item, _depth - 1) for item in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return items if cls is list else tuple(items)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from llmguard._core.content import scrub, valid_text
+from llmguard._core.content import scrub, snapshot, valid_text
 from llmguard._core.field_errors import FieldError, format_errors
 from llmguard._core.wrap import unwrap_callable
 
@@ -314,4 +314,4 @@ def _calls_turns(attempt: Attempt, calls: Sequence[ToolCall]) -> list[dict[str, 
 def _arguments_text(arguments: str | dict[str, object]) -> str:
     if isinstance(arguments, str):
         return valid_text(arguments)
-    return json.dumps(scrub(arguments), ensure_ascii=False, default=repr)
+    return json.dumps(snapshot(scrub(arguments)), ensure_ascii=False)
