@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from llmguard._core.records import Record
+from llmguard._core.records import Record, build_serializer
 from llmguard._delivery import settings as _config
 from llmguard._delivery.processing import (
     Staged,
@@ -481,9 +481,11 @@ def warm(settings: Settings) -> None:
         import pydantic_core  # noqa: F401 - the content bounds use it
 
         now = "1970-01-01T00:00:00.000000Z"
-        Record(
+        warmed = Record(
             trace_id="1" * 32, span_id="1" * 16, name="warm", start=now, end=now, duration_ms=0.0
-        ).to_json()
+        )
+        warmed.to_json()  # imports the fast encoder
+        build_serializer()  # the pydantic one, for what the fast one leaves to it
         _serializer_built = True
     for redactor in settings.redact:
         if isinstance(redactor, Patterns):
