@@ -549,11 +549,13 @@ class _Engine:
     """
 
     __slots__ = (
-        "_alternatives", "_kinds", "_searches", "_starts", "prefilter", "python", "validators",
+        "_alternatives", "_kinds", "_searches", "_starts", "prefilter", "python", "splitters",
+        "validators",
     )  # fmt: skip
 
     def __init__(self, kinds: tuple[_Kind, ...], prefilter: re.Pattern[str] | str | None) -> None:
         self.validators = tuple(kind.validator for kind in kinds)
+        self.splitters = tuple(_SPLITTERS.get(kind.validator) for kind in kinds)
         self._starts = tuple(kind.starts for kind in kinds)
         alternatives: list[tuple[int, str]] = []
         python: list[tuple[int, re.Pattern[str]]] = []
@@ -604,6 +606,7 @@ class _Engine:
         """
         found: list[tuple[int, int, int]] = []
         validators = self.validators
+        splitters = self.splitters
         size = len(data)
         view = memoryview(data)
         buffer: Any = data
@@ -655,10 +658,19 @@ class _Engine:
                     return found
             kind, a, b = search.read(buffer, start, end, ascii)
             validator = validators[kind]
-            if a < b and (
+            accepted = a < b and (
                 validator is None
                 or validator(data[base + a : base + b].decode("utf-8", "surrogatepass"))
-            ):
+            )
+            if not accepted and a < b and splitters[kind] is not None:
+                # Too long to be one value, maybe two: the longest head that is one.
+                value = data[base + a : base + b].decode("utf-8", "surrogatepass")
+                after = data[base + b : base + b + _AFTER].decode("utf-8", "replace")
+                head = splitters[kind](value, after)
+                if head:
+                    b = a + len(value[:head].encode("utf-8", "surrogatepass"))
+                    accepted = True
+            if accepted:
                 if hidden:
                     # This value cuts the rejected matches it falls in: what comes
                     # before it is read again with it as a boundary, and what comes
@@ -822,6 +834,7 @@ class _Reader(NamedTuple):
 
 _MISSING: Any = object()
 _READ_BY_RE = 256  # the longest match `_Search.read` asks Python's re about
+_AFTER = 64  # how much of the text after a rejected match a splitter reads
 
 
 class _RE2:
@@ -1024,6 +1037,25 @@ def _phone(text: str) -> bool:
     return count == 10 or text.isdigit()  # North American, or a line of digits alone
 
 
+def _phone_head(text: str, after: str) -> int:
+    """How much of a run of digit groups too long for one phone number is one: 0 if none.
+
+    Two numbers a space apart read as one run, too long to be a number, which would
+    leave both. The head kept is the longest that is a number and is followed by
+    another (``after`` is the text following the run); a run that is not two numbers
+    (``0000 0000 0000 0000``, an IBAN's digits) stays whole, and stays.
+    """
+    chain = text.find("+", 1)
+    first = text if chain < 0 else text[:chain]
+    for cut in range(len(first) - 1, 0, -1):
+        if first[cut] != " " or not first[cut - 1].isdigit() or not _phone(text[:cut]):
+            continue
+        rest = _PHONE_ALONE.match(text[cut:] + after[:_AFTER])
+        if rest is not None and _phone(rest.group(SECRET_GROUP)):
+            return cut
+    return 0
+
+
 def _ssn(text: str) -> bool:
     area, group, serial = text.split("-")
     never_issued = area in ("000", "666") or group == "00" or serial == "0000"
@@ -1089,6 +1121,10 @@ _PHONE = (
     r"|(?m:^)(?:1?[2-9]\d{2}[2-9]\d{6}|[2-9]\d{10,12})(?m:$)"
     r")(?:$|[^\w-])"
 )
+
+_PHONE_ALONE = re.compile(_PHONE, re.A)
+# A validator's way of finding a shorter value in a match it rejects, by validator.
+_SPLITTERS: dict[Validator | None, Callable[[str, str], int]] = {_phone: _phone_head}
 
 DEFAULT = Patterns.__new__(Patterns)
 DEFAULT._setup(  # compiled at the first use, not at `import llmguard`

@@ -212,3 +212,29 @@ def test_redaction_time_grows_linearly_on_adversarial_text(
     small = min(_cpu_seconds(lambda: redact_text(small_text)) for _ in range(3))
     large = min(_cpu_seconds(lambda: redact_text(large_text)) for _ in range(3))
     assert large <= 10 * small + 0.005, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "020 7946 0958 020 7946 0958",
+        "+44 20 7946 0958 020 7946 0958",
+        "+1 415 555 0132 415-555-2671",
+        "020 7946 0958 415 555 2671",
+        "+44 20 7946 0958 +1 415 555 0132",
+        "(415) 555-2671 +44 20 7946 0958",
+    ],
+)
+def test_two_phone_numbers_one_space_apart_are_both_redacted(text: str) -> None:
+    """Two numbers a space apart are not read as one too long to be a phone number."""
+    assert redact_text(f"call {text} now") == ("call [phone] [phone] now", {"phone": 2})
+
+
+@pytest.mark.parametrize(
+    "text", ["+44 20 7946 0958 1234 5678", "+1 415 555 0132 9 8 7 6 5", "+44 20 7946 0958 020 79"]
+)
+def test_a_run_too_long_for_one_phone_number_leaves_no_number(text: str) -> None:
+    """Digit groups running on past a number's end do not save the number."""
+    redacted, counts = redact_text(f"tel {text}.")
+    assert not any(group in redacted for group in ("7946", "0958", "415", "0132"))
+    assert counts["phone"] >= 1
