@@ -662,11 +662,12 @@ class _Engine:
                 validator is None
                 or validator(data[base + a : base + b].decode("utf-8", "surrogatepass"))
             )
-            if not accepted and a < b and splitters[kind] is not None:
+            splitter = splitters[kind]
+            if not accepted and a < b and splitter is not None:
                 # Too long to be one value, maybe two: the longest head that is one.
                 value = data[base + a : base + b].decode("utf-8", "surrogatepass")
                 after = data[base + b : base + b + _AFTER].decode("utf-8", "replace")
-                head = splitters[kind](value, after)
+                head = splitter(value, after)
                 if head:
                     b = a + len(value[:head].encode("utf-8", "surrogatepass"))
                     accepted = True
