@@ -441,3 +441,57 @@ def test_only_the_format_module_writes_to_the_terminal() -> None:
             ):
                 writers.append(f"{module.name}:{node.lineno} {function.value.attr}")
     assert writers == []
+
+
+# Trojan Source (CVE-2021-42574): the bidi marks, embeddings, overrides and isolates make a
+# line read differently from what it holds; the separators break it without a newline.
+BIDI = "\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI = re.compile(f"[{BIDI}]")
+
+
+def _bidi_records() -> list[Record]:
+    spoofed = f"invoice{BIDI}exe.txt"
+    return [
+        _call(
+            index,
+            spoofed,
+            1 if index <= 40 else 2,
+            duration_ms=10.0 if index <= 40 else 1000.0 + index,
+            model=spoofed,
+            prompt_name=spoofed,
+            prompt_version=spoofed,
+            status="error" if index % 4 == 0 else "ok",
+            error_type=spoofed if index % 4 == 0 else None,
+            error_message=spoofed if index % 4 == 0 else None,
+        )
+        for index in range(1, 81)
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".db", ".jsonl"])
+@pytest.mark.parametrize("command", [c for c in _COMMANDS if c != "report"])
+def test_bidi_controls_from_a_record_are_printed_escaped(
+    command: str, suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No command prints a bidi control or line separator from a record; each shows as \\uXXXX."""
+    store = _write(tmp_path / f"store{suffix}", _bidi_records())
+    argv = [str(store) if a == "PATH" else a for a in _COMMANDS[command]]
+    if "PATH" not in _COMMANDS[command]:
+        argv.insert(1, str(store))
+    status = main(argv)
+    out, err = capsys.readouterr()
+    assert status in (0, 1), err
+    assert not _BIDI.findall(out + err), f"raw bidi controls in: {out!r}"
+    if command != "stats by status":  # the one output naming no record text
+        assert "\\u202e" in out
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8")))
+def test_escaped_text_holds_no_control_or_bidi_character(text: str) -> None:
+    """Whatever a record holds, its escaped form is one inert line."""
+    from llmguard.cli._format import escaped
+
+    shown = escaped(text)
+    assert not _CONTROL.findall(shown)
+    assert not _BIDI.findall(shown)
+    assert "\n" not in shown

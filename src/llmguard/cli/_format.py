@@ -2,9 +2,11 @@
 
 Text from a record is untrusted: a name or an error message can hold the escape
 sequences a terminal acts on (set the window title, clear the screen, write the
-clipboard through OSC 52). Everything the commands print goes through `echo` (or
-`dump_json`), which shows every control character escaped; a field that must stay on
-one line, such as a table cell, goes through `escaped` first.
+clipboard through OSC 52), or the Unicode bidirectional controls that make a line
+read differently from what it holds (an override turns ``exe.txt`` into ``txt.exe``,
+as in Trojan Source). Everything the commands print goes through `echo` (or
+`dump_json`), which shows every control character and every bidi control escaped; a
+field that must stay on one line, such as a table cell, goes through `escaped` first.
 """
 
 from __future__ import annotations
@@ -30,13 +32,25 @@ __all__ = [
 # What a terminal may act on: C0 (tab and newline included), DEL and C1.
 _CONTROLS = (*range(0x20), 0x7F, *range(0x80, 0xA0))
 _SHORT = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+# What reorders the rest of a line on screen (the bidi marks, embeddings, overrides and
+# isolates) or breaks it without a newline (the line and paragraph separators).
+_INVISIBLE = (
+    0x061C,
+    0x200E,
+    0x200F,
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+)
 _ESCAPES = {code: _SHORT.get(code, f"\\x{code:02x}") for code in _CONTROLS}
-# JSON escapes C0 itself; DEL and C1 are left raw by ensure_ascii=False.
-_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in (0x7F, *range(0x80, 0xA0))}
+_ESCAPES.update({code: f"\\u{code:04x}" for code in _INVISIBLE})
+# JSON escapes C0 itself; DEL, C1 and the bidi controls are left raw by ensure_ascii=False.
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in (0x7F, *range(0x80, 0xA0), *_INVISIBLE)}
 
 
 def escaped(text: object) -> str:
-    """``text`` on one line with every control character escaped, ``\\x1b`` or ``\\n``."""
+    """``text`` on one line, its control and bidi characters escaped (``\\x1b``, ``\\u202e``)."""
     return str(text).translate(_ESCAPES)
 
 
