@@ -447,6 +447,51 @@ def test_an_invalid_item_stops_the_items_and_the_end_is_reasked() -> None:
     assert partials[-1].value == [Item(name="apples", qty=1), Item(name="pears", qty=2)]
 
 
+def parallel_tool_chunks(calls: list[list[str]]) -> list[dict[str, Any]]:
+    """Chat Completions chunks of parallel tool calls, one after the other, in pieces."""
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": None}]
+    for index, pieces in enumerate(calls):
+        start = {"index": index, "id": f"call_{index}", "type": "function"}
+        start["function"] = {"name": "Item", "arguments": ""}
+        deltas.append({"tool_calls": [start]})
+        deltas += [{"tool_calls": [{"index": index, "function": {"arguments": p}}]} for p in pieces]
+    chunks = [
+        {**head, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas
+    ]
+    chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    return chunks
+
+
+def test_parallel_tool_calls_are_list_items_handed_over_as_each_completes() -> None:
+    """``list[Item]`` answered with three tool calls: one item per call, in order."""
+    calls = [
+        ['{"name": "app', 'les", "qty": 3}'],
+        ['{"name": "pears",', ' "qty": 2}'],
+        ['{"na', 'me": "kiwi", "qty": 1}'],
+    ]
+    client, _ = openai_client([parallel_tool_chunks(calls)])
+    guard = lg.guard(schema=list[Item])
+
+    def order(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True)
+
+    partials = list(guard.stream(order, MESSAGES))
+    expected = [Item(name="apples", qty=3), Item(name="pears", qty=2), Item(name="kiwi", qty=1)]
+    assert [p.item for p in partials if not p.final] == expected
+    assert partials[-1].value == expected
+
+
+def test_a_wrapped_list_is_read_inside_its_wrapper() -> None:
+    """``{"response": [...]}`` (pydantic-ai's convention): the items inside, one by one."""
+    answer = '{"response": [{"name": "apples", "qty": 3}, {"name": "pears", "qty": 2}]}'
+    pieces = [answer[i : i + 6] for i in range(0, len(answer), 6)]
+    partials = list(lg.guard(schema=list[Item]).stream(lambda messages: iter(pieces), MESSAGES))
+    expected = [Item(name="apples", qty=3), Item(name="pears", qty=2)]
+    assert [p.item for p in partials if not p.final] == expected
+    assert partials[-1].value == expected
+
+
 # -- misuse -----------------------------------------------------------------------------
 
 

@@ -55,6 +55,7 @@ from llmguard._guard.call import Call, Parameters
 from llmguard._guard.drivers import Done, Drain, Invoke, Pause, Result, invoke_async, invoke_sync
 from llmguard._guard.flow import Steps
 from llmguard._guard.handler import GuardHandler, Policy, failed, succeeded
+from llmguard._guard.schema import WRAPPER_KEYS
 from llmguard._tracing.spans import Span, active_span
 from llmguard.adapters import OpenAIResponsesStream, Reply, StreamAccumulator, accumulator_for
 from llmguard.exceptions import ConfigurationError
@@ -326,6 +327,11 @@ class _Reader:
 
     def _read(self, ended: bool = False) -> None:
         reply = self.reply()
+        view = self.view
+        if view.mode == "items" and reply is not None and len(reply.tool_calls) > 1:
+            # Parallel tool calls under a list schema: each call is one item.
+            self._items([_arguments(call.arguments) for call in reply.tool_calls], ended)
+            return
         text = _answer_so_far(reply)
         if not text and self.arguments:
             text = "".join(self.arguments)
@@ -338,9 +344,8 @@ class _Reader:
         data = jiter.from_json(
             text[self.start :].encode("utf-8", "replace"), partial_mode="trailing-strings"
         )
-        view = self.view
         if view.mode == "items":
-            self._items(data, ended)
+            self._items(_unwrapped(data), ended)
             return
         if not data:
             return
@@ -384,6 +389,27 @@ def _answer_so_far(reply: Reply | None) -> str | None:
             arguments if isinstance(arguments, str) else pydantic_core.to_json(arguments).decode()
         )
     return reply.text
+
+
+def _arguments(arguments: str | dict[str, object]) -> Any:
+    """A tool call's arguments read so far (``{}`` while they cannot be read yet)."""
+    if isinstance(arguments, dict):
+        return arguments
+    try:
+        return jiter.from_json(
+            arguments.encode("utf-8", "replace"), partial_mode="trailing-strings"
+        )
+    except ValueError:
+        return {}
+
+
+def _unwrapped(data: Any) -> Any:
+    """The list inside a one-key ``{"response": [...]}`` wrapper, as the final check reads it."""
+    if isinstance(data, dict) and len(data) == 1:
+        ((key, inner),) = data.items()
+        if key in WRAPPER_KEYS and isinstance(inner, list):
+            return inner
+    return data
 
 
 def _json_start(text: str) -> int:
