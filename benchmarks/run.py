@@ -36,6 +36,7 @@ from pathlib import Path
 import bench_cli
 import bench_import
 import bench_memory
+import bench_pricing
 import bench_sinks
 import bench_tokens
 import bench_trace
@@ -89,6 +90,8 @@ class Sizes:
     workload_burst: int = 100_000
     partial_rounds: int = 30
     partial_batch: int = 5
+    pricing_rounds: int = 200
+    pricing_batch: int = 500
 
 
 FULL = Sizes(
@@ -139,6 +142,8 @@ QUICK = Sizes(
     workload_burst=20_000,
     partial_rounds=5,
     partial_batch=2,
+    pricing_rounds=30,
+    pricing_batch=100,
 )
 
 
@@ -452,6 +457,30 @@ def token_rows(report: Report, results: Sequence[dict[str, bench_tokens.TokenRes
             report.detail("tokens", f"{model}: {what} per 10-message chat", values, "µs")
 
 
+def pricing_rows(report: Report, sizes: Sizes) -> None:
+    result = bench_pricing.measure(sizes.pricing_rounds, sizes.pricing_batch)
+    ours = [ns / 1000 for ns in result.ours_ns.values()]
+    report.rows.append(
+        Row(
+            f"pricing a call, `lg.pricing.cost` ({len(ours)} names: median, fastest-slowest)",
+            bench_pricing.TARGET_US,
+            True,
+            "µs",
+            Spread.of(ours),
+        )
+    )
+    for model in bench_pricing.MODELS:
+        report.detail(
+            "pricing", f"{model}: `lg.pricing.cost`", [result.ours_ns[model] / 1000], "µs"
+        )
+        report.detail(
+            "pricing",
+            f"{model}: genai-prices `calc_price` (no cache in front)",
+            [result.database_ns[model] / 1000],
+            "µs",
+        )
+
+
 def import_row(report: Report, sizes: Sizes) -> None:
     times = bench_import.import_ms(sizes.import_runs)
     report.rows.append(
@@ -547,6 +576,8 @@ def run_all(sizes: Sizes, cli_dir: Path | None = None) -> Report:
     _progress("sink throughput")
     sink_rows(report, sizes)
     token_rows(report, tokens)
+    _progress("pricing a call")
+    pricing_rows(report, sizes)
     _progress("import time")
     import_row(report, sizes)
     _progress("stalled sink")

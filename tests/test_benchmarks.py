@@ -68,6 +68,8 @@ def tiny(run: ModuleType) -> object:
         workload_burst=300,
         partial_rounds=1,
         partial_batch=1,
+        pricing_rounds=1,
+        pricing_batch=2,
     )
 
 
@@ -97,7 +99,7 @@ def test_every_target_has_a_number_unless_its_peer_is_missing(report: object) ->
         "openai missing": not _has("openai"),
     }
     rows = report.rows  # type: ignore[attr-defined]
-    assert len(rows) == 22
+    assert len(rows) == 23
     for row in rows:
         if row.spread is None:
             assert missing.get(row.note), row
