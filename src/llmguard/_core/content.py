@@ -20,6 +20,7 @@ __all__ = [
     "encodable",
     "fit",
     "holds_view",
+    "json_size",
     "measure",
     "safe_repr",
     "scrub",
@@ -377,10 +378,34 @@ def measure(value: Any, max_bytes: int) -> tuple[Window | None, int]:
     return Window(value, max_bytes, _cut_sizes(value, max_bytes)), size
 
 
-def _json_size(value: Any) -> int:
+def json_size(value: Any) -> int:
+    """The size of ``value``'s JSON, serialized in one call: for values known to be small."""
+    if _orjson is None:
+        _load_orjson()
+    if _orjson:
+        try:
+            return len(_orjson.dumps(value))
+        except Exception:  # not JSON's own types: pydantic-core writes them
+            pass
     import pydantic_core
 
     return len(pydantic_core.to_json(value))
+
+
+_orjson: Any = None
+
+
+def _load_orjson() -> None:
+    global _orjson
+    try:
+        import orjson
+    except ImportError:
+        _orjson = False
+    else:
+        _orjson = orjson
+
+
+_json_size = json_size
 
 
 def _at_least(value: Any, room: int) -> int:

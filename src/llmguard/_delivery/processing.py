@@ -13,6 +13,7 @@ from llmguard._core.content import (
     Window,
     encodable,
     holds_view,
+    json_size,
     measure,
     safe_repr,
     window,
@@ -202,9 +203,15 @@ def stage(
         value = getattr(record, name)
         if value is None:
             continue
-        if sizes is not None and sizes[index] * CONTENT_JSON_FACTOR <= limit:
-            size += sizes[index]
-            continue
+        if sizes is not None:
+            counted = sizes[index]
+            # Proven within the bound by its counted size, or small enough that
+            # serializing it to weigh it takes a few microseconds at most.
+            if counted * CONTENT_JSON_FACTOR <= limit or (
+                counted <= limit and json_size(value) <= limit
+            ):
+                size += counted
+                continue
         cut, measured = measure(value, limit)
         if cut is None:
             size += measured
@@ -325,6 +332,10 @@ def _bounded(
         cut = windows.get(name)
         if cut is None:
             if value is None or value is getattr(before, name):
+                continue
+            # Redaction changes little: what was within the bound before mostly still
+            # is, which one serialization of the value says.
+            if json_size(value) <= limit:
                 continue
             if (cut := window(value, limit)) is None:
                 continue
