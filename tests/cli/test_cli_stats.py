@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from llmguard._core.records import Record
 from llmguard.cli import main
 from llmguard.cli._dataset import Dataset, Window
 from llmguard.sinks import JSONLSink, SQLiteSink
@@ -162,7 +164,6 @@ def test_errors_are_one_line_and_exit_2(
 
 def test_a_real_schema_failure_counts(tmp_path: Path) -> None:
     """A guarded call that exhausts its retries is counted as a schema failure."""
-    from typing import Any
 
     from pydantic import BaseModel
 
@@ -206,3 +207,77 @@ def test_token_totals_are_abbreviated_by_size(value: float | None, shown: str) -
     from llmguard.cli import _format
 
     assert _format.tokens(value) == shown
+
+
+def _repaired_records() -> list[Record]:
+    """Two functions' calls and attempts; three attempts repaired by json-repair, one by a fence."""
+
+    def record(index: int, name: str, kind: str, **fields: Any) -> Record:
+        values: dict[str, Any] = {
+            "trace_id": f"{index:032x}",
+            "span_id": f"{index:016x}",
+            "name": name,
+            "kind": kind,
+            "start": f"2026-01-0{1 + (index - 1) // 4 % 2}T10:00:{index:02d}.000000Z",
+            "end": f"2026-01-0{1 + (index - 1) // 4 % 2}T10:00:{index:02d}.500000Z",
+            "duration_ms": 500.0,
+            "model": "m1",
+        }
+        values.update(fields)
+        return Record(**values)
+
+    def attempt(index: int, function: str, repair: str | None, **fields: Any) -> Record:
+        summary: dict[str, Any] = {"number": 1, "outcome": "ok", "function": function}
+        if repair is not None:
+            summary["repair"] = summary["stage"] = repair
+        return record(index, "attempt 1", "attempt", attempt=summary, **fields)
+
+    return [
+        record(1, "a", "llm", attempt={"count": 1}),
+        attempt(2, "a", "json_repair"),
+        record(3, "a", "llm", attempt={"count": 1}, sample_weight=4.0),
+        attempt(4, "a", "json_repair", sample_weight=4.0),
+        record(5, "b", "llm", attempt={"count": 1}),
+        attempt(6, "b", "json_repair"),
+        record(7, "b", "llm", attempt={"count": 1}),
+        attempt(8, "b", "fence"),
+        attempt(9, "b", None),
+    ]
+
+
+@pytest.fixture(params=[".db", ".jsonl"])
+def repaired_store(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """`_repaired_records` written by either sink."""
+    path = tmp_path / f"repaired{request.param}"
+    sink = SQLiteSink(path) if request.param == ".db" else JSONLSink(path)
+    sink.emit(_repaired_records())
+    sink.close()
+    return path
+
+
+def test_stats_count_attempts_repaired_by_json_repair(repaired_store: Path) -> None:
+    """Repaired attempts count, weighted, for the function they belong to; a fence does not."""
+    with Dataset.open(repaired_store) as dataset:
+        groups, total = dataset.summary(("name",))
+        by_day = {g.key: g.repaired for g in dataset.stats(("day",))}
+        only_tools = dataset.summary(("name",), kinds=("tool",))[1]
+    assert {g.key: g.repaired for g in groups} == {("a",): 5.0, ("b",): 1.0}
+    assert total is not None
+    assert total.repaired == 6.0
+    assert by_day == {("2026-01-01",): 5.0, ("2026-01-02",): 1.0}
+    assert only_tools is None
+
+
+def test_stats_table_shows_repaired_only_when_there_are_some(
+    repaired_store: Path, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table gains a 'repaired' column after 'retries' when an attempt was repaired."""
+    assert main(["stats", str(repaired_store)]) == 0
+    header, _, a, b, total = capsys.readouterr().out.splitlines()
+    assert header.split()[:6] == ["name", "calls", "errors", "schema", "retries", "repaired"]
+    assert (a.split()[5], b.split()[5], total.split()[5]) == ("5", "1", "6")
+    assert main(["stats", str(store)]) == 0
+    assert "repaired" not in capsys.readouterr().out
+    assert main(["stats", "--json", str(store)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [g["repaired"] for g in document["groups"]] == [0.0, 0.0, 0.0]

@@ -704,7 +704,9 @@ class Dataset:
         sums = {_key(row, width): tuple(row[width:]) for row in rows}
         latencies = self.values("duration_ms", by, window, kinds=kinds)
         scores = self._scores(by, window, kinds)
+        # Attempts belong to guarded calls, which are llm records.
         repaired = self._repaired(by, window) if "llm" in kinds else {}
+        repaired_total = self._repaired((), window) if repaired else {}
         groups = [
             group_stats(
                 key,
@@ -722,7 +724,7 @@ class Dataset:
             tuple(add_up(column) for column in zip(*sums.values(), strict=True)),
             everything,
             scores.get(_ALL, []),
-            math.fsum(group.repaired for group in groups),
+            sum(repaired_total.values()),
         )
         return groups, total
 
