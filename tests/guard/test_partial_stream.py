@@ -324,6 +324,28 @@ def test_for_over_a_function_returning_an_async_stream_fails_clearly() -> None:
     ]
 
 
+def test_a_bound_method_is_reasked_through_its_messages() -> None:
+    """``guard.stream(obj.method, messages)``: the re-ask finds the method's messages."""
+
+    class Writer:
+        def __init__(self) -> None:
+            self.sent: list[Any] = []
+
+        def triage(self, messages: Any) -> Iterator[str]:
+            self.sent.append(messages)
+            return iter(
+                ['{"summary": "x", "category": "bug", "urgency": 9}']
+                if len(self.sent) == 1
+                else PIECES
+            )
+
+    writer = Writer()
+    partials = list(lg.guard(schema=Ticket).stream(writer.triage, MESSAGES))
+    assert partials[-1].value == FINAL
+    assert writer.sent[1][:1] == MESSAGES
+    assert "urgency" in writer.sent[1][-1]["content"]
+
+
 # -- stopping early ---------------------------------------------------------------------
 
 

@@ -113,7 +113,7 @@ class _Nothing:
     """What a reading gives when there is nothing new to show."""
 
 
-NOTHING = _Nothing()
+_NOTHING = _Nothing()
 
 
 class PartialView:
@@ -152,10 +152,10 @@ class PartialView:
                 return self.loose.validate_python(data, experimental_allow_partial=True)
             except pydantic.ValidationError as exc:
                 if not _drop(data, exc.errors(include_url=False, include_input=False)):
-                    return NOTHING
+                    return _NOTHING
                 if not data:  # nothing left that validates yet
-                    return NOTHING
-        return NOTHING
+                    return _NOTHING
+        return _NOTHING
 
 
 @lru_cache(maxsize=256)
@@ -283,7 +283,7 @@ class _Reader:
         self.due = 1  # the chunk count at which the answer is read next
         self.emitted = 0
         self.start = -1  # where the JSON begins in the answer, once found
-        self.last: Any = NOTHING
+        self.last: Any = _NOTHING
         self.items: list[Any] = []
         self.broken = False  # an item failed: the final check will say why
         self.pending: list[Partial[Any]] = []
@@ -350,7 +350,7 @@ class _Reader:
         if not data:
             return
         value = view.validate_loose(data) if view.mode == "object" else data
-        if value is NOTHING or value == self.last:
+        if value is _NOTHING or value == self.last:
             return
         self.last = value
         self._emit(value, None)
@@ -714,4 +714,6 @@ def partials(
     params = params or Parameters.of(fn)
     handler = GuardHandler(guard, fn, params)
     is_async = call_kind(fn) in (CallKind.ASYNC, CallKind.ASYNC_GENERATOR)
-    return PartialStream(guard, handler, Call(fn, args, kwargs, params), is_async)
+    # A bound method's signature still names self, which its arguments lack.
+    call = Call(fn, args, kwargs, params, inspect.ismethod(fn))
+    return PartialStream(guard, handler, call, is_async)
