@@ -69,13 +69,15 @@ def configure(
             that a secret the cut splits is recognized whole and never delivered in
             part.
         queue_size: Records waiting for delivery beyond this are dropped and counted:
-            the bound of the queue, and of each sink's own backlog.
+            the bound of the queue, and of each sink's own backlog (default 100,000).
         max_queue_bytes: Bytes of memory the records waiting for delivery may hold, in
-            all (default 64 MiB, at least 1 MiB): half for the queue, half shared
+            all (default 256 MiB, at least 1 MiB): half for the queue, half shared
             equally by the sinks' backlogs, so a sink that stalls fills only its own
             share while the others keep receiving. What does not fit is dropped and
-            counted. Sizes are estimates: a record's content and its JSON, and for the
-            queue the average size of the records seen lately.
+            counted. The queue weighs each record exactly as it is handed over: the
+            characters of its captured text, a few bytes a value and 1 KB for the
+            rest, so its half is never exceeded; a sink's backlog weighs a record by
+            its content's JSON.
         batch_size: Records handed to a sink at once.
         exit_timeout: Seconds that flushing and closing the sinks at interpreter exit
             may take, whatever the sinks do: a sink still busy then is named in a
