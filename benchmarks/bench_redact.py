@@ -180,6 +180,8 @@ def adversarial(size: int = MB) -> dict[str, str]:
         "dotted local parts": _block("a.", size - 2) + "@x",
         "base64-like run": _base64ish(size),
         "key prefixes": _block("sk-ghp_AKIAeyJxoxb-Bearer ", size),
+        "near-miss phone runs": _block("0000 0000 0000 0000 ", size),
+        "dense emails": _block("a@b.io ", size),
         "private key header, unclosed": "-----BEGIN RSA PRIVATE KEY-----\n"
         + _block("QUJD\n", size - 32),
     }

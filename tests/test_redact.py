@@ -94,6 +94,9 @@ def make_record(**fields: object) -> lg.Record:
             "private_key",
         ),
         (UNSIGNED_JWT, "jwt"),
+        ("ghs_wWPw5k4aXcaT4fNP0UcnZwJUVFk6LO0pINUx", "github_token"),
+        ("sk_test_4eC39HqLyjWDarjtT1zdp7dc", "stripe_key"),
+        ("xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "slack_token"),
         # Presidio's recognizer examples
         ("info@presidio.site", "email"),
         ("+1 415 555 0132", "phone"),
@@ -147,6 +150,28 @@ def test_each_default_kind_is_replaced(text: str, kind: str) -> None:
 def test_lookalikes_are_kept(text: str) -> None:
     """Luhn-invalid cards, mod-97-invalid IBANs, years, ids and prose are not replaced."""
     assert redact_text(text) == (text, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        # detect-secrets' BasicAuthDetector examples
+        ("https://username:password@yelp.com", "https://username:[url_password]@yelp.com"),
+        ("http://localhost:5000/<%= @variable %>", None),
+        ('"https://url:8000";@something else', None),
+        ("'https://url:8000';@something else", None),
+        ("https://url:8000 @something else", None),
+        ("https://url:8000/ @something else", None),
+        # connection strings
+        ("postgres://admin:s3cr3t-P4ss@db:5432/app", "postgres://admin:[url_password]@db:5432/app"),
+        ("redis://:hunter2@cache:6379/0", "redis://:[url_password]@cache:6379/0"),
+    ],
+)
+def test_the_password_of_a_url_is_replaced(text: str, redacted: str | None) -> None:
+    """The password in scheme://user:password@host goes; the user, host and the rest stay."""
+    expected = text if redacted is None else redacted
+    assert redact_text(text)[0] == expected
+    assert redact_text(expected) == (expected, {})
 
 
 def test_redact_text_counts_every_match_and_takes_custom_patterns() -> None:
@@ -387,6 +412,8 @@ _SECRETS = st.sampled_from(
         "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",
         RSA_KEY,
         "4155552671",
+        "https://u:pw@h.io",
+        "020 7946 0958 020 7946 0958",
     ]
 )
 _TEXT = st.lists(

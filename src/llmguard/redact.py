@@ -1089,6 +1089,15 @@ _SLACK_TOKEN = (
     r"|xoxe\.xox[a-z]-[0-9A-Za-z-]{10,}"
     r"|(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[\w/+-]{10,})"
 )
+# The password of a URL's user information (scheme://user:password@host). The user
+# and the password hold none of the characters a URL reserves, nor quotes.
+# Unbounded, unlike the email's local part: bounded repetitions of such wide classes
+# multiply the states of RE2's DFA past its memory, and it falls back to a far slower
+# engine.
+_URL_PASSWORD = (
+    r"(?:^|[^\w+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#\[\]@{}\"';]*:"
+    r"(?P<secret>[^\s:/?#\[\]@{}\"';]+)@"
+)
 _GOOGLE_API_KEY = r"(?:^|[^\w-])(?P<secret>AIza[\w-]{35,})"
 _AWS_KEY = r"(?:^|[^A-Za-z0-9])(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
 # Three parts or more (five when encrypted), or two when the second is JSON too (unsigned).
@@ -1139,6 +1148,7 @@ DEFAULT._setup(  # compiled at the first use, not at `import llmguard`
         "aws_access_key": _AWS_KEY,
         "jwt": _JWT,
         "bearer_token": (_BEARER, _bearer),
+        "url_password": _URL_PASSWORD,
         "email": _EMAIL,
         "iban": (_IBAN, _iban),
         "ssn": (_SSN, _ssn),
@@ -1157,6 +1167,7 @@ DEFAULT._setup(  # compiled at the first use, not at `import llmguard`
         "aws_access_key": "A",
         "jwt": "e",
         "bearer_token": "Bb",
+        "url_password": string.ascii_letters,
         "email": string.ascii_letters + string.digits + "_.%+-",
         "iban": string.ascii_uppercase,
         "ssn": string.digits,

@@ -193,7 +193,7 @@ def test_a_megabyte_of_adversarial_text_is_fully_redacted() -> None:
 
 FRAGMENTS = ["1", "0", "4111 ", "+", "(", ")", "-", ".", " ", "@", "a", "Z", "_", "%", "\n"]
 FRAGMENTS += [PHONE, "sk-", "eyJ", "ghp_", "AKIA", "Bearer ", "-----BEGIN PRIVATE KEY-----"]
-FRAGMENTS += ["a@b.io", "GB82", "078-05-", "x", "=", "/", "é"]
+FRAGMENTS += ["a@b.io", "GB82", "078-05-", "x", "=", "/", "é", "https://", "u:pw@", ":"]
 SMALL = 64 * KB
 
 
