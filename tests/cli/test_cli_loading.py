@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from llmguard._core.records import Record
 from llmguard.cli._dataset import Dataset, DatasetError
+from llmguard.sinks import SQLiteSink
 from tests._helpers.cli_stores import _records, _write_trace
 
 
@@ -76,3 +79,62 @@ def test_loading_a_jsonl_file_reports_progress(tmp_path: Path) -> None:
     with _dataset.Dataset.open(path, lambda what, done: seen.append((what, done))):
         pass
     assert seen[-1] == ("loading store.jsonl", 1.0)
+
+
+def _version_2_store(path: Path, records: list[Record]) -> None:
+    """A store as llmguard wrote it before layout 3: JSON inline, no repair column."""
+    import sqlite3
+
+    from llmguard.sinks import table
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    table.MIGRATIONS[0](conn)
+    table.MIGRATIONS[1](conn)
+    conn.execute("PRAGMA user_version = 2")
+    old = table.COLUMNS[: table.COLUMNS.index("repair")]
+    conn.executemany(
+        f"INSERT INTO records ({', '.join(f'{c!r}' for c in old)}, json)"
+        f" VALUES ({', '.join('?' * (len(old) + 1))})",
+        [table.row(r)[: len(old)] + table.row(r)[-1:] for r in records],
+    )
+    conn.close()
+
+
+def _with_repairs() -> list[Record]:
+    repaired = [
+        dataclasses.replace(
+            record,
+            span_id=f"{100 + index:016x}",
+            attempt={
+                "number": 1,
+                "outcome": "ok",
+                "function": record.name,
+                "repair": "json_repair",
+            },
+            kind="attempt",
+            name="attempt 1",
+        )
+        for index, record in enumerate(_records()[:6])
+    ]
+    return _records() + repaired
+
+
+@pytest.mark.parametrize("by", ["name", "model", "prompt", "day", "status"])
+def test_a_version_2_store_answers_like_a_new_one(tmp_path: Path, by: str) -> None:
+    """A store written before layout 3 gives the same figures, repaired attempts included."""
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    _version_2_store(old, _with_repairs())
+    sink = SQLiteSink(new)
+    sink.emit(_with_repairs())
+    sink.close()
+    with Dataset.open(old) as before, Dataset.open(new) as after:
+        assert before.summary((by,)) == after.summary((by,))
+        assert before.summary((by,))[1] is not None
+        assert before.trace(f"{1:032x}") == after.trace(f"{1:032x}")
+        assert before.calls(order_by="duration_ms", limit=3) == after.calls(
+            order_by="duration_ms", limit=3
+        )
+    with Dataset.open(old) as before:
+        total = before.summary(("name",))[1]
+    assert total is not None
+    assert total.repaired == 1 + 1 + 1 + 1 + 5 + 5

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from llmguard._core.records import ContentDigest, Record, StreamInfo, Usage
 from llmguard.exceptions import ConfigurationError
@@ -715,3 +717,86 @@ def test_an_empty_file_is_accepted_as_a_new_store(tmp_path: Path) -> None:
     _fill(path, [_record(0)])
     with SQLiteStore(path) as store:
         assert store.count() == 1
+
+
+def _version_2_store(path: Path, records: list[Record]) -> None:
+    """A store as llmguard wrote it before layout 3: JSON inline, no repair column."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        MIGRATIONS[0](conn)
+        MIGRATIONS[1](conn)
+        conn.execute("PRAGMA user_version = 2")
+        old = table.COLUMNS[: table.COLUMNS.index("repair")]
+        conn.executemany(
+            f"INSERT INTO records ({', '.join(f'{c!r}' for c in old)}, json)"
+            f" VALUES ({', '.join('?' * (len(old) + 1))})",
+            [table.row(r)[: len(old)] + table.row(r)[-1:] for r in records],
+        )
+    finally:
+        conn.close()
+
+
+def _attempt(index: int, repair: str | None) -> Record:
+    summary: dict[str, Any] = {"number": 1, "outcome": "ok", "function": "triage"}
+    if repair is not None:
+        summary["repair"] = repair
+    return _record(index, kind="attempt", name="attempt 1", attempt=summary)
+
+
+def test_a_version_2_store_is_migrated_and_keeps_its_records(tmp_path: Path) -> None:
+    """The sink moves an old store to layout 3: old rows keep their JSON, new ones split it."""
+    path = tmp_path / "old.db"
+    before = [_rich_record(0), _attempt(1, "json_repair"), _attempt(2, "fence"), _attempt(3, None)]
+    _version_2_store(path, before)
+    after = [_rich_record(4), _attempt(5, "json_repair")]
+    _fill(path, after)
+    with sqlite3.connect(path) as conn:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        columns = conn.execute(
+            "SELECT json != '', repair, function FROM records ORDER BY rowid"
+        ).fetchall()
+        contents = conn.execute("SELECT count(*) FROM contents").fetchone()[0]
+    conn.close()
+    assert version == len(MIGRATIONS) == 3
+    assert columns == [
+        (1, None, None),
+        (1, "json_repair", "triage"),
+        (1, "fence", "triage"),
+        (1, None, None),
+        (0, None, None),
+        (0, "json_repair", "triage"),
+    ]
+    assert contents == 2
+    with SQLiteStore(path) as store:
+        assert list(store.records()) == before + after
+        assert store.trace("trace-a") == before + after
+
+
+def test_a_version_2_store_is_read_without_migrating(tmp_path: Path) -> None:
+    """SQLiteStore reads an old store as it is, read-only."""
+    path = tmp_path / "old.db"
+    records = [_rich_record(0), _attempt(1, "json_repair")]
+    _version_2_store(path, records)
+    with SQLiteStore(path) as store:
+        assert store.version == 2
+        assert list(store.records(kind="attempt")) == records[1:]
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["repair", "function", "number", "count"]),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner),
+            max_leaves=5,
+        ),
+    )
+)
+def test_any_attempt_summary_gives_a_row(summary: dict[str, Any]) -> None:
+    """Whatever an attempt record holds, its row has text or nothing in repair and function."""
+    values = table.row(_record(0, kind="attempt", attempt=summary))
+    repair = values[table.COLUMNS.index("repair")]
+    function = values[table.COLUMNS.index("function")]
+    assert repair == (summary["repair"] if isinstance(summary.get("repair"), str) else None)
+    assert function is None or isinstance(function, str)
