@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -194,7 +195,11 @@ def test_a_megabyte_of_adversarial_text_is_fully_redacted() -> None:
 FRAGMENTS = ["1", "0", "4111 ", "+", "(", ")", "-", ".", " ", "@", "a", "Z", "_", "%", "\n"]
 FRAGMENTS += [PHONE, "sk-", "eyJ", "ghp_", "AKIA", "Bearer ", "-----BEGIN PRIVATE KEY-----"]
 FRAGMENTS += ["a@b.io", "GB82", "078-05-", "x", "=", "/", "é", "https://", "u:pw@", ":"]
-SMALL = 64 * KB
+SMALL = 32 * KB
+
+
+def _median_cpu(fn: Callable[[], object], repeats: int = 3) -> float:
+    return statistics.median(_cpu_seconds(fn) for _ in range(repeats))
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -205,13 +210,47 @@ SMALL = 64 * KB
 def test_redaction_time_grows_linearly_on_adversarial_text(
     head: list[str], unit: list[str]
 ) -> None:
-    """Four times the text takes at most about four times as long (10x allowed for noise)."""
+    """Eight times the text takes at most about eight times as long (2.5x that for noise)."""
     start, piece = "".join(head), "".join(unit)
     small_text = start + _block(piece, SMALL)
-    large_text = start + _block(piece, 4 * SMALL)
-    small = min(_cpu_seconds(lambda: redact_text(small_text)) for _ in range(3))
-    large = min(_cpu_seconds(lambda: redact_text(large_text)) for _ in range(3))
-    assert large <= 10 * small + 0.005, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+    large_text = start + _block(piece, 8 * SMALL)
+    redact_text(small_text[:1000])  # RE2 builds its automaton's states as it meets them
+    small = _median_cpu(lambda: redact_text(small_text))
+    large = _median_cpu(lambda: redact_text(large_text))
+    assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+
+
+# A megabyte of each kind of text that makes a scanner work, with real secrets in it.
+FLOODS = {
+    "near-miss cards": "4111 1111 1111 1112 ",
+    "near-miss cards, no spaces": "4111111111111112 ",
+    "near-miss phones": "+1 2 3 ",
+    "near-miss phone runs": "0000 0000 0000 0000 ",
+    "glued phones": PHONE,
+    "digit run": "1",
+    "@ flood": "@",
+    "a@ flood": "a@",
+    "dotted local part": "a.",
+    "key prefixes": "sk-ghp_AKIAeyJxoxb-Bearer ",
+    "URL user information": "https://u:",
+    "dense emails": "a@b.io ",
+    "base64-like": "QmFzZTY0IGlzIG5vdCBlbmNyeXB0aW9u+/=",
+}
+
+
+@pytest.mark.parametrize("unit", FLOODS.values(), ids=FLOODS.keys())
+def test_a_megabyte_flood_keeps_no_secret_and_stays_fast(unit: str) -> None:
+    """Secrets before, inside and after a megabyte of adversarial text all go, in bounded time."""
+    secrets = [EMAIL, OPENAI_KEY, "4012 8888 8888 1881", "+44 20 7946 0958", GITHUB_CLASSIC]
+    flood = _block(unit, 512 * KB)
+    text = f"{secrets[0]} {flood} {secrets[1]} {secrets[2]} {flood} {secrets[3]}. {secrets[4]}"
+    redact_text(text[:1000])
+    redacted: list[str] = []
+    seconds = _cpu_seconds(lambda: redacted.append(redact_text(text)[0]))
+    leaks = [secret for secret in secrets if secret in redacted[0]]
+    assert not leaks
+    # The benchmark's target is 100 ms on a quiet machine; a loaded test run gets room.
+    assert seconds < 5.0, f"{len(text):,} characters took {seconds:.2f} s"
 
 
 @pytest.mark.parametrize(
