@@ -280,17 +280,18 @@ def commands(path: Path) -> dict[str, list[str]]:
 _CHILD = """
 import sys, time
 from llmguard.cli import main
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 status = main(sys.argv[1:])
-took = time.perf_counter() - started
+took, cpu = time.perf_counter() - started, time.process_time() - cpu
 with open("/proc/self/status") as status_file:
     peak = next(int(line.split()[1]) for line in status_file if line.startswith("VmHWM:"))
-print(f"{took} {peak} {status}", file=sys.stderr)
+print(f"{took} {cpu} {peak} {status}", file=sys.stderr)
 """
 
 
-def timed(argv: list[str]) -> tuple[float, float]:
-    """Seconds and peak resident MiB of one run of the command, in a fresh process."""
+def timed(argv: list[str]) -> tuple[float, float, float]:
+    """Seconds, CPU seconds and peak resident MiB of one run of the command, in a fresh
+    process."""
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, *argv],
         stdout=subprocess.DEVNULL,
@@ -299,21 +300,21 @@ def timed(argv: list[str]) -> tuple[float, float]:
         check=False,
     )
     last = done.stderr.strip().splitlines()[-1]
-    took, peak, status = last.split()
+    took, cpu, peak, status = last.split()
     if status not in ("0", "1"):
         raise RuntimeError(f"{argv} exited {status}: {done.stderr}")
-    return float(took), int(peak) / 1024
+    return float(took), float(cpu), int(peak) / 1024
 
 
 def measure(path: Path, repeats: int = 3) -> dict[str, list[float]]:
     """Seconds per run of every command in `commands` over the store at ``path``."""
-    return {label: [s for s, _ in runs] for label, runs in _runs(path, repeats).items()}
+    return {label: [run[0] for run in runs] for label, runs in _runs(path, repeats).items()}
 
 
-def _runs(path: Path, repeats: int) -> dict[str, list[tuple[float, float]]]:
-    """(seconds, peak MiB) of each run of each command, the commands taking turns."""
+def _runs(path: Path, repeats: int) -> dict[str, list[tuple[float, float, float]]]:
+    """(seconds, CPU seconds, peak MiB) of each run of each command, taking turns."""
     labelled = commands(path)
-    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in labelled}
+    runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in labelled}
     for _ in range(repeats):
         for label, argv in labelled.items():
             runs[label].append(timed(argv))
@@ -334,11 +335,13 @@ def run() -> None:
                 f"{size.bytes / 1e6:,.0f} MB, {size.bytes / count:,.0f} bytes per call"
             )
         for label, runs in _runs(path, args.repeats).items():
-            seconds = [s for s, _ in runs]
+            seconds = [run[0] for run in runs]
+            cpu = [run[1] for run in runs]
             print(
                 f"  {label:<16} median {statistics.median(seconds):6.2f} s "
                 f"({min(seconds):.2f}-{max(seconds):.2f}, {len(seconds)} runs), "
-                f"peak {max(m for _, m in runs):.0f} MiB"
+                f"CPU {statistics.median(cpu):6.2f} s ({min(cpu):.2f}-{max(cpu):.2f}), "
+                f"peak {max(run[2] for run in runs):.0f} MiB"
             )
 
 

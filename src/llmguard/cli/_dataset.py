@@ -460,6 +460,8 @@ class Dataset:
         self._content = content
         # What leaves those records out of a query, when they are in the table.
         self._usable: tuple[str, tuple[str, ...]] = ("", ())
+        # The feedback records' (trace id, score), once read.
+        self._feedback_rows: list[tuple[str, float]] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], progress: Progress | None = None) -> Dataset:
@@ -852,13 +854,7 @@ class Dataset:
         self, by: Sequence[str], window: Window, kinds: Sequence[str]
     ) -> dict[tuple[str, ...], list[float]]:
         """`feedback_scores`, plus under `_ALL` every score whose trace has a call."""
-        score = self._column("score")
-        usable, bounds = self._usable
-        feedback = self._conn.execute(
-            f"SELECT trace_id, {score} FROM records "
-            f"WHERE kind = 'feedback' AND {score} IS NOT NULL{usable}",
-            bounds,
-        ).fetchall()
+        feedback = self._feedback()
         if not feedback:
             return {}
         keys = self._keys(by)
@@ -883,6 +879,18 @@ class Dataset:
                 for key in groups:
                     grouped.setdefault(key, []).append(value)
         return grouped
+
+    def _feedback(self) -> list[tuple[str, float]]:
+        """Every feedback record's trace id and score, read once per dataset."""
+        if self._feedback_rows is None:
+            score = self._column("score")
+            usable, bounds = self._usable
+            self._feedback_rows = self._conn.execute(
+                f"SELECT trace_id, {score} FROM records "
+                f"WHERE kind = 'feedback' AND {score} IS NOT NULL{usable}",
+                bounds,
+            ).fetchall()
+        return self._feedback_rows
 
     def _where(self, window: Window, kinds: Sequence[str]) -> tuple[str, list[object]]:
         marks = ", ".join("?" * len(kinds))
@@ -912,7 +920,7 @@ class Dataset:
 
 
 def _key(row: Sequence[object], width: int) -> tuple[str, ...]:
-    return tuple(str(k) for k in row[:width])
+    return tuple(map(str, row[:width]))
 
 
 def _after_prefix(prefix: str) -> str | None:
