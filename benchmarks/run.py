@@ -25,6 +25,7 @@ import datetime
 import importlib
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +38,7 @@ import bench_cli
 import bench_import
 import bench_memory
 import bench_pricing
+import bench_redact
 import bench_sinks
 import bench_tokens
 import bench_trace
@@ -92,6 +94,9 @@ class Sizes:
     partial_batch: int = 5
     pricing_rounds: int = 200
     pricing_batch: int = 500
+    redact_records: int = 400
+    redact_runs: int = 5
+    redact_bytes: int = 1 << 20
 
 
 FULL = Sizes(
@@ -144,6 +149,9 @@ QUICK = Sizes(
     partial_batch=2,
     pricing_rounds=30,
     pricing_batch=100,
+    redact_records=100,
+    redact_runs=1,
+    redact_bytes=256 << 10,
 )
 
 
@@ -457,6 +465,37 @@ def token_rows(report: Report, results: Sequence[dict[str, bench_tokens.TokenRes
             report.detail("tokens", f"{model}: {what} per 10-message chat", values, "µs")
 
 
+def redact_rows(report: Report, sizes: Sizes) -> None:
+    result = bench_redact.measure(sizes.redact_records, sizes.redact_runs, sizes.redact_bytes)
+    report.rows.append(
+        Row(
+            "redaction of realistic message text, `DEFAULT.redact_records` on a batch",
+            bench_redact.TARGET_US_PER_KB,
+            True,
+            "µs/KB",
+            Spread.of(result.batch_us_kb),
+        )
+    )
+    slowest = max(
+        result.adversarial_ms, key=lambda name: statistics.median(result.adversarial_ms[name])
+    )
+    report.rows.append(
+        Row(
+            f"redaction of 1 MB of adversarial text, slowest of {len(result.adversarial_ms)} "
+            f"kinds ({slowest})",
+            bench_redact.TARGET_MS_PER_MB,
+            True,
+            "ms",
+            Spread.of(result.adversarial_ms[slowest]),
+        )
+    )
+    report.detail("redact", "realistic text, each string alone", result.per_string_us_kb, "µs/KB")
+    report.detail("redact", "realistic text, record by record", result.per_record_us_kb, "µs/KB")
+    report.detail("redact", "realistic text, `redact_many`", result.many_us_kb, "µs/KB")
+    for name, values in result.adversarial_ms.items():
+        report.detail("redact", f"1 MB adversarial: {name}", values, "ms")
+
+
 def pricing_rows(report: Report, sizes: Sizes) -> None:
     result = bench_pricing.measure(sizes.pricing_rounds, sizes.pricing_batch)
     ours = [ns / 1000 for ns in result.ours_ns.values()]
@@ -576,6 +615,8 @@ def run_all(sizes: Sizes, cli_dir: Path | None = None) -> Report:
     _progress("sink throughput")
     sink_rows(report, sizes)
     token_rows(report, tokens)
+    _progress("redaction")
+    redact_rows(report, sizes)
     _progress("pricing a call")
     pricing_rows(report, sizes)
     _progress("import time")

@@ -70,6 +70,9 @@ def tiny(run: ModuleType) -> object:
         partial_batch=1,
         pricing_rounds=1,
         pricing_batch=2,
+        redact_records=10,
+        redact_runs=1,
+        redact_bytes=8 << 10,
     )
 
 
@@ -99,7 +102,7 @@ def test_every_target_has_a_number_unless_its_peer_is_missing(report: object) ->
         "openai missing": not _has("openai"),
     }
     rows = report.rows  # type: ignore[attr-defined]
-    assert len(rows) == 23
+    assert len(rows) == 25
     for row in rows:
         if row.spread is None:
             assert missing.get(row.note), row
