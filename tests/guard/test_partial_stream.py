@@ -514,6 +514,16 @@ def test_a_wrapped_list_is_read_inside_its_wrapper() -> None:
     assert partials[-1].value == expected
 
 
+def test_under_strict_an_item_that_needs_coercion_is_not_handed_over() -> None:
+    """``strict=True``: an item whose quantity is the string "2" is held back, like the end."""
+    answer = '[{"name": "apples", "qty": 1}, {"name": "pears", "qty": "2"}, {"name": "kiwi"'
+    pieces = [answer[i : i + 6] for i in range(0, len(answer), 6)]
+    guard = lg.guard(schema=list[Item], strict=True, retries=0, on_fail="return")
+    partials = list(guard.stream(lambda messages: iter(pieces), MESSAGES))
+    assert [p.item for p in partials if not p.final] == [Item(name="apples", qty=1)]
+    assert isinstance(partials[-1].value, lg.Failure)
+
+
 # -- misuse -----------------------------------------------------------------------------
 
 

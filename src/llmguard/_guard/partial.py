@@ -124,10 +124,12 @@ class PartialView:
     (the JSON as read: JSON Schema dicts and types with no partial copy).
     """
 
-    __slots__ = ("item", "loose", "mode")
+    __slots__ = ("item", "loose", "mode", "strict")
 
     def __init__(self, schema: CompiledSchema) -> None:
         self.mode = "raw"
+        # Items are validated as the final check will: in strict mode under strict=True.
+        self.strict: bool | None = True if schema.strict else None
         self.item: pydantic.TypeAdapter[Any] | None = None
         self.loose: pydantic.TypeAdapter[Any] | None = None
         if schema.kind == "json_schema":
@@ -366,7 +368,9 @@ class _Reader:
         while len(self.items) < complete:
             raw = data[len(self.items)]
             try:
-                value = item.validate_json(pydantic_core.to_json(raw), context=self.context)
+                value = item.validate_json(
+                    pydantic_core.to_json(raw), context=self.context, strict=self.view.strict
+                )
             except Exception:
                 self.broken = True
                 return
