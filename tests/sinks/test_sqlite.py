@@ -800,3 +800,15 @@ def test_any_attempt_summary_gives_a_row(summary: dict[str, Any]) -> None:
     function = values[table.COLUMNS.index("function")]
     assert repair == (summary["repair"] if isinstance(summary.get("repair"), str) else None)
     assert function is None or isinstance(function, str)
+
+
+def test_rows_deleted_by_hand_leave_no_id_to_collide_with(tmp_path: Path) -> None:
+    """After the newest rows are deleted from records (not contents), new batches still land."""
+    path = tmp_path / "llmguard.db"
+    _fill(path, [_record(0), _record(1)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM records WHERE rowid = (SELECT max(rowid) FROM records)")
+    conn.close()
+    _fill(path, [_record(2)])
+    with SQLiteStore(path) as store:
+        assert list(store.records()) == [_record(0), _record(2)]

@@ -227,13 +227,18 @@ def insert(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None
     """Insert rows made by `row` into a store at the current version, in the open transaction.
 
     The JSON goes to ``contents`` under the row's id. The ids are chosen here, after the
-    largest in ``records``, so the caller must hold the write lock (``BEGIN IMMEDIATE``)
+    largest in either table, so the caller must hold the write lock (``BEGIN IMMEDIATE``)
     or the only connection.
     """
     if not rows:
         return
-    (last,) = conn.execute("SELECT max(rowid) FROM records").fetchone()
-    first = 1 if last is None else last + 1
+    # Past the last id of either table: a row deleted from records by hand may have left
+    # its contents behind, and reusing its id would collide with them.
+    (last,) = conn.execute(
+        "SELECT max(coalesce((SELECT max(rowid) FROM records), 0),"
+        " coalesce((SELECT max(id) FROM contents), 0))"
+    ).fetchone()
+    first = last + 1
     conn.executemany(
         _INSERT_SPLIT, [(first + index, *values[:-1], "") for index, values in enumerate(rows)]
     )
