@@ -11,6 +11,9 @@ the SDK's own request building and response parsing plus what each layer adds:
 * ``@lg.guard(schema=Ticket)`` around a function making the same call, with no sink
   and with a JSONL sink (records written off the caller's thread);
 * ``@lg.guard`` with no schema, which hands back the SDK's response;
+* ``@lg.guard(schema=Ticket, send_schema=True)`` around a function that takes
+  ``response_format``: the guard passes OpenAI's strict ``json_schema`` format, which the
+  SDK then serializes into every request (Instructor sends its schema too);
 * Instructor's ``response_model=Ticket`` on ``instructor.from_openai(client)``, in JSON
   mode (the same answer as the other variants: the JSON in ``message.content``) and in
   TOOLS mode, its default (the answer as a tool call whose arguments are that JSON).
@@ -20,11 +23,13 @@ a phase the variants take turns batch by batch, so drift in the machine's speed 
 them all alike. Added times are differences from the bare call of the same phase. With
 the JSONL sink, the records are delivered between rounds, untimed; *amortized* is the
 time for many calls plus the flush that writes their records, per call -- what the
-process pays in all, background delivery included.
+process pays in all, background delivery included. ``--repeats N`` measures N times and
+reports the spread of the ``send_schema`` ratios.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import statistics
@@ -39,7 +44,7 @@ from typing import Any, Literal
 
 import openai
 import pydantic
-from _timing import Variant, amortized_ns, interleaved_ns
+from _timing import Spread, Variant, amortized_ns, interleaved_ns
 from openai.types.chat import ChatCompletion
 
 import llmguard as lg
@@ -157,6 +162,35 @@ def bare_variant(client: openai.OpenAI) -> Callable[[], Ticket]:
     return bare
 
 
+def bare_format_variant(client: openai.OpenAI) -> Callable[[], Ticket]:
+    """The bare call carrying the strict ``response_format`` that ``send_schema`` sends
+    (built once, by hand as a user would): what the SDK itself pays to send a schema."""
+    response_format: Any = {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "Ticket",
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "category": {"enum": ["billing", "bug", "account", "other"], "type": "string"},
+                    "urgency": {"maximum": 5, "minimum": 1, "type": "integer"},
+                },
+                "required": ["category", "urgency"],
+                "additionalProperties": False,
+            },
+            "strict": True,
+        },
+    }
+
+    def bare_format() -> Ticket:
+        response = client.chat.completions.create(
+            model=MODEL, messages=fresh_messages(), response_format=response_format
+        )
+        return Ticket.model_validate_json(response.choices[0].message.content or "")
+
+    return bare_format
+
+
 def create_call(client: openai.OpenAI) -> Callable[[list[Any]], ChatCompletion]:
     """The function a user decorates: one create call, its response returned as it is."""
 
@@ -173,6 +207,22 @@ def guarded_variant(client: openai.OpenAI) -> Callable[[], Ticket]:
         return classify(fresh_messages())
 
     return guarded
+
+
+def sending_variant(client: openai.OpenAI) -> Callable[[], Ticket]:
+    """``send_schema=True``: the guard passes OpenAI's strict ``response_format``."""
+
+    def classify(messages: list[Any], response_format: Any = None) -> ChatCompletion:
+        return client.chat.completions.create(
+            model=MODEL, messages=messages, response_format=response_format
+        )
+
+    guarded = lg.guard(schema=Ticket, send_schema=True)(classify)
+
+    def sending() -> Ticket:
+        return guarded(fresh_messages())
+
+    return sending
 
 
 def unschematized_variant(client: openai.OpenAI) -> Callable[[], ChatCompletion]:
@@ -202,6 +252,8 @@ def instructor_variant(mode: Any, body: bytes) -> Callable[[], Ticket]:
 BARE = "bare create + model_validate_json"
 GUARD = "@lg.guard(schema=Ticket), no sink"
 GUARD_NO_SCHEMA = "@lg.guard, no schema, no sink"
+GUARD_SEND = "@lg.guard(schema=Ticket, send_schema=True)"
+BARE_FORMAT = "bare create with that response_format"
 INSTRUCTOR_JSON = "Instructor JSON mode"
 INSTRUCTOR_TOOLS = "Instructor TOOLS mode"
 GUARD_SINK = "@lg.guard(schema=Ticket), JSONL sink"
@@ -271,6 +323,8 @@ def measure(
         bare,
         (GUARD, guarded_variant(content_client)),
         (GUARD_NO_SCHEMA, unschematized_variant(content_client)),
+        (GUARD_SEND, sending_variant(content_client)),
+        (BARE_FORMAT, bare_format_variant(content_client)),
     ]
     if instructor is not None:
         phase1.append((INSTRUCTOR_JSON, instructor_variant(instructor.Mode.JSON, CONTENT_BODY)))
@@ -321,9 +375,17 @@ def versions() -> str:
 
 
 def main() -> None:
-    result = measure()
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="whole measurements, for the spread of the ratios"
+    )
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds per measurement")
+    args = parser.parse_args()
+    repeats = max(1, args.repeats)
+    results = [measure(rounds=args.rounds) for _ in range(repeats)]
+    result = results[-1]
     print(versions())
-    print(f"median time per call over {ROUNDS} rounds of {BATCH} calls")
+    print(f"median time per call over {args.rounds} rounds of {BATCH} calls")
     print(f"{'variant':<44} {'per call':>10} {'added':>10}")
     for phase in (result.no_sink_us, result.jsonl_us):
         for name, per_call in phase.items():
@@ -343,6 +405,19 @@ def main() -> None:
             for label, guard in (("no sink", GUARD), ("JSONL sink", GUARD_SINK))
         )
         print(f"Instructor {mode} added / llmguard added: {ratios}")
+    # Both sides pay the SDK for sending a schema (Instructor its tool or prompt, the
+    # guard its response_format); the second figure leaves out the SDK's share of it.
+    own = Spread.of([r.no_sink_us[GUARD_SEND] - r.no_sink_us[BARE_FORMAT] for r in results])
+    print(
+        f"send_schema=True: llmguard's own added time, over the bare call with the same "
+        f"response_format: median {own.median:.1f}µs (low {own.low:.1f}, high {own.high:.1f})"
+    )
+    for mode in ("JSON", "TOOLS"):
+        sends = Spread.of([r.instructor_ratio(mode, GUARD_SEND) or 0.0 for r in results])
+        print(
+            f"Instructor {mode} added / send_schema=True added, {repeats} run(s): "
+            f"median {sends.median:.1f}x (low {sends.low:.1f}x, high {sends.high:.1f}x)"
+        )
     print(f"target: >= {TARGET_RATIO:.0f}x")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -22,7 +23,8 @@ from pydantic import BaseModel, Field
 
 import llmguard as lg
 from llmguard import Record
-from llmguard._guard.structured import object_root, strict_schema, tool_name
+from llmguard._guard.schema import compile_schema
+from llmguard._guard.structured import SchemaRequest, object_root, strict_schema, tool_name
 from llmguard.testing import capture
 from tests._helpers.sdk_mocks import (
     anthropic_client,
@@ -889,3 +891,57 @@ def test_generated_nested_models_always_give_a_strict_schema(model: Any) -> None
     assert strict.strict, strict.loose
     assert_strict(strict.schema)
     json.dumps(strict.schema)  # plain JSON, as the SDK will send it
+
+
+def test_a_schema_nested_too_deep_to_rewrite_is_a_configuration_error() -> None:
+    """A schema deeper than the rewrite can walk fails at decoration, not with RecursionError."""
+    depth = 5000
+    text = '{"type": "object", "properties": {"a": ' * depth + '{"type": "integer"}' + "}}" * depth
+    deep = dataclasses.replace(compile_schema(int), _schema_json=text)
+    with pytest.raises(lg.ConfigurationError, match="nested too deep to send"):
+        SchemaRequest(deep, True, provider=None, model=None)
+
+
+_JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5))
+_SCHEMA_KEYS = st.sampled_from(
+    [
+        "type",
+        "properties",
+        "required",
+        "items",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "$ref",
+        "$defs",
+        "additionalProperties",
+        "default",
+        "minLength",
+        "pattern",
+        "format",
+        "prefixItems",
+        "enum",
+        "description",
+        "title",
+    ]
+)
+_SCHEMA_LIKE = st.recursive(
+    _JSON_LEAF | st.sampled_from(["object", "array", "string", "#/$defs/x", "#"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(_SCHEMA_KEYS | st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_SCHEMA_KEYS, _SCHEMA_LIKE, max_size=5))
+def test_any_schema_like_dict_is_rewritten_without_raising(source: dict[str, Any]) -> None:
+    """Hostile or odd JSON Schema input: the rewrite never raises, gives plain JSON, and
+    every object it closes lists all its properties as required."""
+    strict = strict_schema(source)
+    json.dumps(strict.schema)
+    for obj in objects(strict.schema):
+        if obj.get("additionalProperties") is False and isinstance(obj.get("properties"), dict):
+            assert obj["required"] == list(obj["properties"])

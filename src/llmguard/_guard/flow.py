@@ -310,11 +310,12 @@ def guarded_flow(
     account = _account(plan, call, llm, rate_limits)
     tally = Tally(account)
     functions = ((call.fn, call.params), *plan.fallbacks)
+    sends = (plan.send, *plan.fallback_send)  # a plan built by hand may have none
     last_error: BaseException | None = None
     for position, (fn, params) in enumerate(functions):
         tally.fallback = position
         given = original = call if position == 0 else call.with_function(fn, params)
-        send = plan.send if position == 0 else plan.fallback_send[position - 1]
+        send = sends[position] if position < len(sends) else None
         sent = None
         if send is not None:
             # Re-asks are built from `original`, so they keep the schema too; `given`,

@@ -480,6 +480,10 @@ def guard(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
             ``rate_limit`` (an `lg.rate_limit(...)`): each attempt first takes its
             tokens and one request from it, waiting for room (with ``sleep``) or
             raising `RateLimitExceeded`; the open ``with limit:`` blocks apply too.
+            ``send_schema`` (``True``, or ``"json_schema"``, ``"tool"`` or ``"prompt"``
+            to force one): the schema is passed to the function as its provider takes
+            it -- OpenAI's strict ``response_format`` or ``text``, a forced tool, or an
+            instruction added to ``messages`` / ``prompt`` -- never over the caller's own.
 
     Raises:
         ConfigurationError: An option is invalid -- at decoration time, not at call.

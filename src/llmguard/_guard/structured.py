@@ -201,7 +201,7 @@ def _strict(node: Any, path: str, loose: list[str]) -> dict[str, Any]:
             continue
         if (
             key in _KEPT
-            or (key == "format" and value in _FORMATS)
+            or (key == "format" and isinstance(value, str) and value in _FORMATS)
             or (key == "pattern" and isinstance(value, str) and not _looks_around(value))
         ):
             out[key] = value
@@ -217,7 +217,8 @@ def _strict(node: Any, path: str, loose: list[str]) -> dict[str, Any]:
     if "type" in pending:
         out["type"] = pending["type"]
     types = pending.get("type")
-    type_set = set(types) if isinstance(types, list) else {types}
+    named = types if isinstance(types, list) else [types]
+    type_set = {t for t in named if isinstance(t, str)}
     if "object" in type_set or "properties" in pending:
         _strict_object(pending, out, path, loose)
     if "array" in type_set or "items" in pending:
@@ -321,12 +322,19 @@ class SchemaRequest:
     def __init__(
         self, schema: CompiledSchema, mode: bool | Mode, *, provider: str | None, model: str | None
     ) -> None:
-        source = schema.json_schema()
         self.mode = mode
         self.provider = provider
         self.model = model
         self.name = name = tool_name(schema.name)
-        self.strict = strict = strict_schema(source)
+        try:
+            source = schema.json_schema()
+            self.strict = strict = strict_schema(source)
+            anthropic_schema = object_root(source)[0]
+            instruction = json.dumps(source, ensure_ascii=False, separators=(",", ":"))
+        except RecursionError:
+            raise ConfigurationError(
+                f"schema {schema.name} is nested too deep to send to the model"
+            ) from None
         described = source.get("description")
         summary = described if isinstance(described, str) and described else None
         json_schema: dict[str, Any] = {"name": name, "schema": strict.schema}
@@ -338,7 +346,7 @@ class SchemaRequest:
         tool_description = summary or _TOOL_DESCRIPTION
         # Anthropic's tools take JSON Schema as it is; only the root must be an object.
         self.anthropic_tools = [
-            {"name": name, "description": tool_description, "input_schema": object_root(source)[0]}
+            {"name": name, "description": tool_description, "input_schema": anthropic_schema}
         ]
         self.anthropic_choice = {"type": "tool", "name": name}
         function = {
@@ -351,9 +359,7 @@ class SchemaRequest:
         self.chat_choice = {"type": "function", "function": {"name": name}}
         self.responses_tools = [{"type": "function", **function}]
         self.responses_choice = {"type": "function", "name": name}
-        self.instruction = _INSTRUCTION + json.dumps(
-            source, ensure_ascii=False, separators=(",", ":")
-        )
+        self.instruction = _INSTRUCTION + instruction
 
     # -- which parameter, decided once per function ---------------------------------------
 
