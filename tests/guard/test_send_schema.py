@@ -945,3 +945,34 @@ def test_any_schema_like_dict_is_rewritten_without_raising(source: dict[str, Any
     for obj in objects(strict.schema):
         if obj.get("additionalProperties") is False and isinstance(obj.get("properties"), dict):
             assert obj["required"] == list(obj["properties"])
+
+
+def test_a_list_answer_wrapped_in_response_comes_back_as_the_list() -> None:
+    """list[T] round trip: the strict format wraps it in "response", and the answer
+    the model gives in that shape -- as text or as a tool's input -- is unwrapped."""
+    items = [{"category": "bug", "urgency": 4}, {"category": "billing", "urgency": 1}]
+    wrapped = json.dumps({"response": items})
+    openai, _ = openai_client([chat_completion(wrapped)])
+    claude, _ = anthropic_client(
+        [anthropic_message(tool_use("list_Ticket", {"response": items}), stop_reason="tool_use")]
+    )
+
+    @lg.guard(schema=list[Ticket], send_schema=True, retries=0)
+    def with_format(messages: Any, response_format: Any = None) -> Any:
+        return openai.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, response_format=response_format
+        )
+
+    @lg.guard(schema=list[Ticket], send_schema="tool", provider="anthropic", retries=0)
+    def with_tool(messages: Any, tools: Any = None, tool_choice: Any = None) -> Any:
+        return claude.messages.create(
+            model="claude-haiku-4-5",
+            max_tokens=300,
+            messages=messages,
+            tools=tools,
+            tool_choice=tool_choice,
+        )
+
+    expected = [Ticket.model_validate(item) for item in items]
+    assert with_format(MESSAGES) == expected
+    assert with_tool(USER_ONLY) == expected
