@@ -41,7 +41,7 @@ def test_show_prints_the_prices_and_their_source(capsys: pytest.CaptureFixture[s
         "write",
     ]
     assert lines[4].split() == ["all", "$2.50", "$10.00", "$1.25", "as", "input"]
-    assert lines[-1] == "source: genai-prices 0.2.5: azure/gpt-4o"
+    assert lines[-1] == f"source: {pricing.VERSION}: azure/gpt-4o"
 
 
 def test_show_prints_tiers_and_an_old_price(capsys: pytest.CaptureFixture[str]) -> None:

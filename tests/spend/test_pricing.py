@@ -48,8 +48,8 @@ def database(model: str, **tokens: int) -> float:
 
 MILLION = 1_000_000
 
-# Input, output and cached-input prices per million tokens, as genai-prices 0.2.5 has
-# them; ``None``: the model has no cache discount.
+# Input, output and cached-input prices per million tokens, as genai-prices 0.2.5 (and
+# 0.1.13, Python 3.10's) has them; ``None``: the model has no cache discount.
 NAMED = [
     # OpenAI
     ("gpt-4o", 2.5, 10.0, 1.25),
@@ -117,13 +117,13 @@ def test_gpt_4o_2024_05_13_is_priced_as_itself() -> None:
 
 def test_the_source_names_the_database_its_version_and_the_match() -> None:
     """Price.source says which provider and model of which database priced a name."""
-    assert pricing.source("azure/gpt-4o") == "genai-prices 0.2.5: azure/gpt-4o"
+    version = pricing.VERSION  # genai-prices 0.2.5 here
+    assert pricing.source("azure/gpt-4o") == f"{version}: azure/gpt-4o"
     assert pricing.source("claude-3-5-haiku-20241022") == (
-        "genai-prices 0.2.5: anthropic/claude-3-5-haiku-latest"
+        f"{version}: anthropic/claude-3-5-haiku-latest"
     )
-    assert (
-        pricing.source("bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0")
-        == "genai-prices 0.2.5: aws/regional.anthropic.claude-3-5-sonnet-20240620-v1:0"
+    assert pricing.source("bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0") == (
+        f"{version}: aws/regional.anthropic.claude-3-5-sonnet-20240620-v1:0"
     )
     assert pricing.source("house-model") is None
 
@@ -423,6 +423,8 @@ def test_a_record_is_priced_at_its_own_time() -> None:
 
 def test_a_price_with_several_changes_is_found_at_each() -> None:
     """mistral-large-4 changed twice in ten days of October 2026."""
+    if pricing.source("mistral-large-4") != f"{pricing.VERSION}: mistral/mistral-large-4":
+        pytest.skip("this genai-prices release (Python 3.10's) predates mistral-large-4")
     figures = [
         (pricing.price("mistral-large-4", at=day) or Price(0, 0)).input
         for day in ("2026-10-19", "2026-10-20", "2026-10-28", "2026-10-29", "2026-12-01")
