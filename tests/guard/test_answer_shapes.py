@@ -249,13 +249,35 @@ def test_a_named_member_reports_its_own_errors() -> None:
     assert [(e.path, e.message) for e in found.errors] == [("$[1].city", "Field required")]
 
 
-def test_an_unnamed_call_in_a_union_list_is_judged_by_the_union() -> None:
-    """Calls whose names match no member are read by the union, as pydantic picks."""
+def test_calls_naming_no_model_are_judged_by_content() -> None:
+    """When no call names a model, pydantic's union picks each item by its content."""
     schema = compile_schema(tuple[Weather | Search, ...])
-    calls = [ToolCall("c1", "lookup", '{"query": "x"}'), ToolCall("c2", "Weather", '{"city": "A"}')]
+    calls = [ToolCall("c1", "lookup", '{"query": "x"}'), ToolCall("c2", "fn", '{"city": "A"}')]
     found = extract_calls(calls, schema)
     assert found.ok
     assert found.value == (Search(query="x"), Weather(city="A"))
+
+
+def test_a_call_to_another_tool_beside_named_calls_is_reasked() -> None:
+    """Once calls name the schema's models, a call to any other tool is an error."""
+    schema = compile_schema(list[Weather | Search])
+    calls = [ToolCall("c1", "Weather", '{"city": "A"}'), ToolCall("c2", "send_email", "{}")]
+    found = extract_calls(calls, schema)
+    assert not found.ok
+    (error,) = found.errors
+    assert error.path == "$[1]"
+    assert error.message.startswith("'send_email' is not a tool of this answer")
+    assert "Search, Weather, web_search" in error.message
+
+
+def test_a_wrapped_list_sent_as_json_text_is_read() -> None:
+    """``{"response": "[...]"}``: a list schema takes no string, so the string is JSON."""
+    schema = compile_schema(list[Item])
+    found = extract_calls(
+        [ToolCall("c", "final_result", '{"response": "[{\\"value\\": 1}]"}')], schema
+    )
+    assert (found.ok, found.value) == (True, [Item(value=1)])
+    assert compile_schema(str | list[int]).validate({"response": "[1]"}) == "[1]"
 
 
 def test_responses_api_function_calls_are_read_as_the_list() -> None:
@@ -334,7 +356,7 @@ def test_json_that_validates_as_the_model_wins_over_the_text() -> None:
 def test_json_that_fails_the_model_is_reasked_not_taken_as_text() -> None:
     """``Item | str``: a broken attempt at an Item, bare or in prose, is not the string."""
     schema = compile_schema(Item | str)
-    for text in ('{"value": "x"}', 'Sure: {"value": "x"} done', '{"value": 1,'):
+    for text in ('{"value": "x"}', 'Sure: {"value": "x"} done', '{"value": "x",'):
         found = extract(text, schema)
         assert not found.ok, text
 

@@ -106,7 +106,7 @@ def test_returning_another_guards_failure_is_a_bad_return() -> None:
     def outer(messages: Any) -> Any:
         return inner(messages)
 
-    with pytest.raises(lg.BadReturn, match="an lg.Failure") as raised:
+    with pytest.raises(lg.BadReturn, match=r"an lg\.Failure") as raised:
         outer(MESSAGES)
     assert raised.value.returned == "an lg.Failure"
 
@@ -149,10 +149,17 @@ def test_without_a_schema_none_is_a_value_like_any_other() -> None:
 def test_inline_submit_of_none_is_a_bad_return() -> None:
     """The inline form judges what is submitted with the same rule."""
     guard = lg.guard(schema=Item, retries=2)
-    with pytest.raises(lg.BadReturn):
+    submitted: list[int] = []
+
+    def run_inline() -> None:
         for attempt in guard.attempts(MESSAGES):
             with attempt:
+                submitted.append(len(submitted) + 1)
                 attempt.submit(None)
+
+    with pytest.raises(lg.BadReturn):
+        run_inline()
+    assert submitted == [1]
 
 
 # -- lone surrogates ---------------------------------------------------------------------------
@@ -228,3 +235,26 @@ def test_json_with_a_surrogate_in_a_string_validates_with_u_fffd() -> None:
 
     guarded = lg.guard(schema=Note)(lambda messages: '{"text": "hi \ud83d"}')
     assert guarded(MESSAGES) == Note(text="hi \ufffd")
+
+
+def test_content_past_the_bound_with_surrogates_is_cut_and_recorded(tmp_path: Path) -> None:
+    """Input and output over max_content_bytes, surrogates throughout: cut, digested, written."""
+    path = tmp_path / "records.jsonl"
+    lg.configure(sinks=[lg.sinks.JSONLSink(path)], max_content_bytes=10_000)
+    answer = "\ud83d " + "jane@example.com " * 5_000 + "\udc00"
+
+    @lg.guard(schema=Item, retries=0)
+    def item(messages: Any) -> str:
+        return answer
+
+    with pytest.raises(lg.SchemaViolation):
+        item([{"role": "user", "content": "hi \ud83d " * 5_000}])
+    assert lg.flush(5).complete
+    lines = read_jsonl(path)
+    assert sorted(line["kind"] for line in lines) == ["attempt", "llm"]
+    attempt = next(line for line in lines if line["kind"] == "attempt")
+    assert attempt["output"].startswith("\ufffd [email]")
+    assert set(attempt["truncated"]) == {"output"}
+    llm = next(line for line in lines if line["kind"] == "llm")
+    assert set(llm["truncated"]) == {"input"}
+    assert lg.stats().internal_errors == 0

@@ -105,8 +105,9 @@ _Validator = Callable[[Any, dict[str, Any] | None], Any]
 
 #: The keys a non-object answer may come wrapped under, as the whole of a one-key object:
 #: ``{"response": [...]}`` (pydantic-ai's convention for list and tuple outputs, and how
-#: ``send_schema`` asks for a non-object root) or ``{"content": ...}``.
-WRAPPER_KEYS = ("response", "content")
+#: ``send_schema`` asks for a non-object root), ``{"content": ...}``, and
+#: ``{"tasks": [...]}`` (how Instructor asks for an ``Iterable``).
+WRAPPER_KEYS = ("response", "content", "tasks")
 # Containers whose one type argument is the type of every item.
 _ITEM_CONTAINERS = frozenset(
     {
@@ -199,8 +200,10 @@ class CompiledSchema:
     def validate(self, data: Any, *, context: dict[str, Any] | None = None) -> Any:
         """Validate a Python value (``context`` defaults to the compiled one).
 
-        A one-key ``{"response": ...}`` or ``{"content": ...}`` (`WRAPPER_KEYS`) is
-        unwrapped when the schema's root is not an object and the inner value validates.
+        A one-key ``{"response": ...}``, ``{"content": ...}`` or ``{"tasks": ...}``
+        (`WRAPPER_KEYS`) is unwrapped when the schema's root is not an object and the
+        inner value validates -- read as JSON text when it is a string and the schema
+        takes none.
 
         Returns:
             The model instance, the adapted value, or ``data`` itself for JSON Schema.
@@ -217,6 +220,8 @@ class CompiledSchema:
                 raise
         key, value = inner
         try:
+            if isinstance(value, str) and self._json_inside:
+                return self._from_json(value, ctx)
             return self._from_python(value, ctx)
         except SchemaErrors as exc:
             raise SchemaErrors(under(f".{key}", exc.errors)) from None
@@ -281,14 +286,29 @@ class CompiledSchema:
         inner = _wrapped(data)
         if inner is None:
             return None
+        key, value = inner
+        if isinstance(value, str) and self._json_inside:
+            return key, value  # the value sent as JSON text inside the wrapper
         try:
-            return inner[0], pydantic_core.to_json(inner[1]).decode()
+            return key, pydantic_core.to_json(value).decode()
         except ValueError:
             return None
 
+    @property
+    def _json_inside(self) -> bool:
+        """Whether a wrapper's string value is read as JSON text: when the schema takes
+        no string, as some providers send a wrapped list as ``"[...]"``."""
+        types = self.json_types
+        return types is not None and "string" not in types
+
     def item_schema(self, name: str) -> CompiledSchema | None:
-        """The union member a tool call named ``name`` picks in a list of models."""
+        """The model a tool call named ``name`` picks in a list of models."""
         return self._members.get(name)
+
+    @property
+    def tool_names(self) -> frozenset[str]:
+        """The tool names that pick an item's model (class names and titles)."""
+        return frozenset(self._members)
 
     @property
     def item(self) -> CompiledSchema:
@@ -543,10 +563,12 @@ def extract_calls(
 
     When the schema's root is an array and never an object (`CompiledSchema.reads_list`:
     ``list[T]``, ``Iterable[T]``, ``list[A | B]``...), each call is one item, in order,
-    labelled ``"tool_calls"``: in a list of a union of models, a call named after a
-    member (its class name or title) is validated as that member, and any other by the
-    union. A single call whose arguments are already the whole list (or wrap it, as
-    ``{"response": [...]}``) is read as the list. Otherwise the first call is the answer.
+    labelled ``"tool_calls"``. In a list of models (or of a union of models), a call
+    named after a model (its class name or title) is validated as that model; once one
+    call names a model, a call naming none is an error (a tool that is no part of the
+    answer); when none does, the items are validated by content. A single call whose
+    arguments are already the whole list (or wrap it, as ``{"response": [...]}``) is read
+    as the list. Otherwise the first call is the answer.
     """
     first = calls[0]
     if not schema.reads_list:
@@ -554,7 +576,8 @@ def extract_calls(
     if len(calls) == 1:
         whole = extract_value(first.arguments, schema, context=context, repair="tool_call")
         decoded = _decoded(first.arguments)
-        if whole.ok or not isinstance(decoded, dict) or _wrapped(decoded) is not None:
+        named = schema.item_schema(first.name) is not None
+        if whole.ok or not isinstance(decoded, dict) or (_wrapped(decoded) and not named):
             return whole
     items: list[Any] = []
     picked: list[CompiledSchema | None] = []
@@ -572,7 +595,12 @@ def extract_calls(
         return extract_value(items, schema, context=context, repair="tool_calls")
     values: list[Any] = []
     for index, (item, member) in enumerate(zip(items, picked, strict=True)):
-        one = extract_value(item, member or schema.item, context=context, repair="tool_calls")
+        if member is None:  # beside calls to the schema's models, a call to another tool
+            names = ", ".join(sorted(schema.tool_names))
+            message = f"{calls[index].name!r} is not a tool of this answer; call one of: {names}"
+            errors.append(FieldError(f"$[{index}]", message, ""))
+            continue
+        one = extract_value(item, member, context=context, repair="tool_calls")
         if one.ok:
             values.append(one.value)
         else:
@@ -772,14 +800,14 @@ def _list_item(tp: Any) -> Any:
 
 
 def _members(tp: Any, context: dict[str, Any] | None, strict: bool) -> dict[str, CompiledSchema]:
-    """For a list of a union of models, each model compiled alone, by its tool names."""
+    """For a list of models (or of a union of models), each model compiled alone, by the
+    tool names that pick it: its class name and its title."""
     item = _list_item(tp)
     while get_origin(item) is Annotated:
         item = get_args(item)[0]
-    if get_origin(item) not in _UNIONS:
-        return {}
+    models = get_args(item) if get_origin(item) in _UNIONS else (item,)
     members: dict[str, CompiledSchema] = {}
-    for member in get_args(item):
+    for member in models:
         if isinstance(member, type) and issubclass(member, pydantic.BaseModel):
             adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(member)
             compiled = _compile_pydantic(
