@@ -575,6 +575,36 @@ def test_a_megabyte_list_hands_over_every_item_once() -> None:
     assert len(partials[-1].value) == len(items)
 
 
+@pytest.mark.parametrize(
+    ("schema", "answer"),
+    [
+        (list[Item], "[" * 1_000_000),  # nested past any parser's depth
+        (Ticket, '{"summary": ' * 80_000),  # objects opened and never closed
+        (Ticket, "no JSON here, only prose. " * 40_000),  # nothing to read
+        (list[Item], '[{"name": "x", "qty": 1},' + "1," * 500_000),  # items that fail
+    ],
+    ids=["deep", "unclosed", "prose", "bad-items"],
+)
+def test_hostile_megabyte_streams_end_in_documented_errors_in_linear_work(
+    schema: Any, answer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1 MB of hostile text in 10,000 chunks: bounded re-reading, then SchemaViolation."""
+    parsed = [0]
+    real = jiter.from_json
+
+    def counting(data: bytes, **options: Any) -> Any:
+        parsed[0] += len(data)
+        return real(data, **options)
+
+    monkeypatch.setattr(jiter, "from_json", counting)
+    pieces = [answer[i : i + 100] for i in range(0, len(answer), 100)]
+    guard = lg.guard(schema=schema, retries=0)
+    with pytest.raises(SchemaViolation):
+        for _ in guard.stream(lambda messages: iter(pieces), MESSAGES):
+            pass
+    assert parsed[0] < 40 * len(answer)
+
+
 def chunked(text: str, cuts: list[int]) -> list[str]:
     points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
     return [text[a:b] for a, b in itertools.pairwise(points) if b > a]

@@ -311,7 +311,7 @@ class _Reader:
             and get(chunk, "type") == "response.function_call_arguments.delta"
         ):
             self.arguments.append(as_str(get(chunk, "delta")) or "")
-        if self.chunks < self.due:
+        if self.chunks < self.due or self.broken:
             return
         self.due = self.chunks + max(1, self.chunks // READ_EVERY)
         try:
