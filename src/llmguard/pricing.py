@@ -315,13 +315,21 @@ def _read_database() -> _Database:
                 path,
                 exc,
             )
-    from genai_prices import data_snapshot
+    try:
+        from genai_prices import data_snapshot
 
-    snapshot = data_snapshot.get_snapshot()
-    version = _bundled_version()
-    if snapshot.from_auto_update:  # the application runs genai-prices' own updater
-        version = f"genai-prices data fetched {_when(snapshot.timestamp)}"
-    return _Database(list(snapshot.providers), version)
+        snapshot = data_snapshot.get_snapshot()
+        version = _bundled_version()
+        if snapshot.from_auto_update:  # the application runs genai-prices' own updater
+            version = f"genai-prices data fetched {_when(snapshot.timestamp)}"
+        return _Database(list(snapshot.providers), version)
+    except Exception as exc:  # a broken install must not break the application's calls
+        _logger.warning(
+            "llmguard: the genai-prices database could not be loaded (%r); every call is "
+            "unpriced until it can be (llmguard.pricing.reload())",
+            exc,
+        )
+        return _Database([], "genai-prices unavailable")
 
 
 def _cached_database(data: bytes) -> _Database:
@@ -589,7 +597,10 @@ def _find(name: str) -> Price | _Dated | None:
     with _lock:
         found: Price | _Dated | None = _own_entry(name)
         if found is None:
-            found = _lookup(name)
+            try:
+                found = _lookup(name)
+            except Exception as exc:  # the database's matching failed: unpriced, said once
+                _report_unknown(name, exc)
         if len(name) <= _LONG_NAME:
             if len(_resolved) >= _MAX_CACHED:
                 del _resolved[next(iter(_resolved))]  # the oldest entry
@@ -816,7 +827,7 @@ def update(
 # -- reporting unpriced calls ------------------------------------------------------------
 
 
-def _report_unknown(model: str) -> None:
+def _report_unknown(model: str, error: Exception | None = None) -> None:
     global _unnamed
     if len(model) > _LONG_NAME:
         model = f"{model[:_LONG_NAME]}... ({len(model)} characters)"
@@ -846,6 +857,13 @@ def _report_unknown(model: str) -> None:
         _logger.warning(
             "llmguard cannot price a call that names no model; its cost is recorded as "
             "unknown (pass model=... to the guard)"
+        )
+    elif error is not None:
+        _logger.warning(
+            "llmguard could not look model %r up in the price database (%r); its cost is "
+            "recorded as unknown",
+            model,
+            error,
         )
     else:
         _logger.warning(

@@ -562,3 +562,43 @@ def test_decimal_figures_are_read_exactly() -> None:
     found = pricing.price("gpt-4o-mini")
     assert found is not None
     assert Decimal(str(found.cached_input)) == Decimal("0.075")
+
+
+# -- the database failing never reaches the application's call ---------------------------
+
+
+def test_a_database_that_cannot_load_leaves_calls_unpriced(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken genai-prices install: one warning, every call unpriced, nothing raised."""
+    from genai_prices import data_snapshot
+
+    def broken() -> None:
+        raise RuntimeError("data.py is corrupt")
+
+    monkeypatch.setattr(data_snapshot, "get_snapshot", broken)
+    with caplog.at_level(logging.WARNING, logger="llmguard"):
+        pricing.reload()
+        assert pricing.cost(lg.Usage(input=1, output=1), "gpt-4o") is None
+    assert pricing.table_version() == "genai-prices unavailable"
+    assert any("could not be loaded" in m for m in warnings_of(caplog))
+    monkeypatch.undo()
+    pricing.reload()
+    assert pricing.price("gpt-4o") is not None
+
+
+def test_a_lookup_that_fails_is_an_unpriced_model(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exception from the database's matching is reported once; the model is unpriced."""
+
+    def failing(name: str) -> None:
+        raise ValueError("bad pattern")
+
+    monkeypatch.setattr(pricing, "_lookup", failing)
+    with caplog.at_level(logging.WARNING, logger="llmguard"):
+        assert pricing.cost(lg.Usage(input=1, output=1), "strange-model") is None
+        assert pricing.cost(lg.Usage(input=1, output=1), "strange-model") is None
+    messages = warnings_of(caplog)
+    assert len(messages) == 1
+    assert "could not look model 'strange-model' up" in messages[0]
