@@ -602,3 +602,38 @@ def test_a_lookup_that_fails_is_an_unpriced_model(
     messages = warnings_of(caplog)
     assert len(messages) == 1
     assert "could not look model 'strange-model' up" in messages[0]
+
+
+# -- any model name a response can carry ---------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=300), at=st.none() | st.datetimes())
+def test_any_name_is_priced_or_not_never_an_error(name: str, at: datetime | None) -> None:
+    """Whatever a response names as its model: a Price or None, never an exception."""
+    found = pricing.price(name, at=at)
+    assert found is None or isinstance(found, Price)
+    cost = pricing.cost(lg.Usage(input=5, output=5), name, at=at)
+    assert (cost is None) == (found is None)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gpt-" + "-2024-01-01" * 19,  # a snapshot suffix repeated up to the length bound
+        "claude" + "-" * 194,
+        "bedrock/" + "anthropic." * 19,
+        "azure/" + "/" * 194,
+        "gemini-" + "9" * 193,
+    ],
+)
+def test_adversarial_names_are_looked_up_quickly(name: str) -> None:
+    """Names built to make matching work hard are resolved like any other: 200 new
+    lookups take well under a second (about a millisecond each)."""
+    import time
+
+    start = time.perf_counter()
+    for i in range(200):
+        pricing.price(f"{i:03d}{name}"[:200])
+        pricing.price(f"{name}{i:03d}"[:200])
+    assert time.perf_counter() - start < 2.0
