@@ -270,3 +270,43 @@ def _bytes_as_text(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_bytes_as_text(item) for item in value]
     return value
+
+
+_CAPTURED = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text()
+    | st.binary(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        | st.tuples(inner, inner)
+    ),
+    max_leaves=24,
+)
+
+
+@given(value=_CAPTURED)
+def test_a_packed_snapshot_unpacks_to_the_snapshot(value: Any) -> None:
+    """Content packed as JSON on the caller's thread comes back as `snapshot` makes it,
+    and its weight is its JSON's exact size (or, unpacked, its content size)."""
+    from llmguard._core.content import content_size, is_packed, packed_snapshot, unpacked
+
+    packed, size = packed_snapshot(value)
+    assert unpacked(packed) == snapshot(value) or _has_nan(snapshot(value))
+    if is_packed(packed):
+        assert size == len(packed)
+    else:
+        assert size == content_size(packed)
+
+
+def _has_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return value != value
+    if isinstance(value, dict):
+        return any(_has_nan(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nan(v) for v in value)
+    return False

@@ -120,11 +120,11 @@ def prepare(
     catch: type[BaseException] = Exception,
     sizes: tuple[int, int] | None = None,
 ) -> tuple[Record | None, int]:
-    """`process`, and about how many bytes of JSON the delivered content has.
+    """`process`, and how many bytes of JSON the delivered record has.
 
-    ``sizes`` are the `content_size` of the input and output when the span counted them
-    as it captured them: content whose size proves its JSON within the bound is then
-    not walked again.
+    ``sizes`` are upper bounds of the JSON size of the input and output, when the span
+    knows them from capturing them: content they prove within the bound is then not
+    walked again.
     """
     staged = stage(record, settings, sizes)
     if staged is None:
@@ -164,7 +164,8 @@ class Staged:
         else:
             record = self.record
         # Lone surrogates (an answer cut mid-emoji) become U+FFFD: every sink can write it.
-        return encodable(record), self.size
+        record = encodable(record)
+        return record, len(record.to_json())  # serialized already, by encodable
 
 
 def stage(
@@ -204,13 +205,13 @@ def stage(
         if value is None:
             continue
         if sizes is not None:
-            counted = sizes[index]
-            # Proven within the bound by its counted size, or small enough that
+            bound = sizes[index]
+            # Proven within the bound by what the span knew, or small enough that
             # serializing it to weigh it takes a few microseconds at most.
-            if counted * CONTENT_JSON_FACTOR <= limit or (
-                counted <= limit and json_size(value) <= limit
+            if bound <= limit or (
+                bound <= CONTENT_JSON_FACTOR * limit and json_size(value) <= limit
             ):
-                size += counted
+                size += min(bound, limit)
                 continue
         cut, measured = measure(value, limit)
         if cut is None:

@@ -22,7 +22,7 @@ class Pending(Protocol):
 
     @property
     def content_sizes(self) -> tuple[int, int]:
-        """The `content_size` of its captured input and output (0 for none)."""
+        """Upper bounds of the JSON size of its captured input and output (0 for none)."""
 
     def to_record(self, settings: Settings) -> Record:
         """Build the record, with content as captured and not yet bounded or redacted."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, ParamSpec, TypeVar, overload
 
-from llmguard._core.content import sized_snapshot
+from llmguard._core.content import packed_snapshot
 from llmguard._core.records import RecordKind, StreamEnd
 from llmguard._core.wrap import Wrapped, positional_names, unwrap_callable, wrap
 from llmguard._tracing.spans import Span, active_span, capturing_content, check_kind
@@ -34,7 +34,7 @@ class _Tracer:
     def _open(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
         opened = Span(self.name, self.kind, self.attributes).start()
         if capturing_content():
-            opened._in, opened._in_size = sized_snapshot(self._named(instance, args, kwargs))
+            opened._in, opened._in_size = packed_snapshot(self._named(instance, args, kwargs))
         return opened
 
     def _close(self, opened: Span, result: Any) -> None:

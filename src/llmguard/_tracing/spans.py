@@ -11,7 +11,16 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, get_args
 
-from llmguard._core.content import content_size, safe_repr, sized_snapshot, snapshot
+from llmguard._core.content import (
+    CONTENT_JSON_FACTOR,
+    content_size,
+    is_packed,
+    packed_snapshot,
+    safe_repr,
+    sized_snapshot,
+    snapshot,
+    unpacked,
+)
 from llmguard._core.records import (
     Record,
     RecordKind,
@@ -370,12 +379,12 @@ class Span:
     def set_input(self, value: Any) -> None:
         """Capture the span's input (when content capture is on)."""
         if capturing_content():
-            self._in, self._in_size = sized_snapshot(value)
+            self._in, self._in_size = packed_snapshot(value)
 
     def set_output(self, value: Any) -> None:
         """Capture the span's output (when content capture is on)."""
         if capturing_content():
-            self._out, self._out_size = sized_snapshot(value)
+            self._out, self._out_size = packed_snapshot(value)
 
     def set_call_output(self, value: Any) -> None:
         """Capture the output of a call whose input was captured when it opened.
@@ -384,13 +393,13 @@ class Span:
         not repeated, and a record never holds an output without its input.
         """
         if self._in is not _NOT_CAPTURED:
-            self._out, self._out_size = sized_snapshot(value)
+            self._out, self._out_size = packed_snapshot(value)
 
     @property
     def _input(self) -> Any:
         """The captured input (`_NOT_CAPTURED` if none): a snapshot, set by llmguard's
         own wrappers, which weighs it for the delivery queue."""
-        return self._in
+        return unpacked(self._in)
 
     @_input.setter
     def _input(self, value: Any) -> None:
@@ -399,7 +408,7 @@ class Span:
 
     @property
     def _output(self) -> Any:
-        return self._out
+        return unpacked(self._out)
 
     @_output.setter
     def _output(self, value: Any) -> None:
@@ -408,8 +417,9 @@ class Span:
 
     @property
     def content_sizes(self) -> tuple[int, int]:
-        """The `content_size` of the captured input and output (0 when not captured)."""
-        return self._in_size, self._out_size
+        """Upper bounds of the JSON size of the captured input and output (0 for none):
+        exact for content packed as JSON, else from its `content_size`."""
+        return _bound(self._in, self._in_size), _bound(self._out, self._out_size)
 
     @property
     def weight(self) -> int:
@@ -449,8 +459,8 @@ class Span:
             error_type=self.error_type,
             error_message=self.error_message,
             service=settings.service,
-            input=None if self._in is _NOT_CAPTURED else self._in,
-            output=None if self._out is _NOT_CAPTURED else self._out,
+            input=None if self._in is _NOT_CAPTURED else unpacked(self._in),
+            output=None if self._out is _NOT_CAPTURED else unpacked(self._out),
             stream=self._stream,
             metadata=self._metadata or {},
             **(self._fields or {}),
@@ -462,6 +472,12 @@ class Span:
 
 
 _NOT_CAPTURED: Any = object()
+
+
+def _bound(value: Any, size: int) -> int:
+    return size if is_packed(value) else size * CONTENT_JSON_FACTOR
+
+
 _SPAN_BYTES = 1024  # what a span holds besides its content: ids, times, fields
 
 
