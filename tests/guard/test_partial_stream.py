@@ -346,6 +346,23 @@ def test_a_bound_method_is_reasked_through_its_messages() -> None:
     assert "urgency" in writer.sent[1][-1]["content"]
 
 
+def test_a_stream_in_a_budget_is_reserved_then_charged_its_usage() -> None:
+    """Inside ``lg.budget``, the output cap is sent and the stream's usage is charged."""
+    client, requests = openai_client([chat_chunks(PIECES, usage=(30, 12))])
+    guard = lg.guard(schema=Ticket, max_output_tokens=200)
+
+    def triage(messages: Any, max_tokens: int | None = None) -> Any:
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, max_tokens=max_tokens, stream=True
+        )
+
+    with lg.budget(max_tokens=10_000) as budget:
+        partials = list(guard.stream(triage, MESSAGES))
+    assert partials[-1].value == FINAL
+    assert requests[0].json["max_tokens"] == 200
+    assert budget.used == 42
+
+
 # -- stopping early ---------------------------------------------------------------------
 
 
