@@ -15,6 +15,7 @@ llmguard, keep their JSON inline in ``records.json``; `content` reads both.
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -70,10 +71,13 @@ COLUMNS = (
 _QUOTED = ", ".join(f'"{column}"' for column in COLUMNS)
 INSERT = f"INSERT INTO records ({_QUOTED}) VALUES ({', '.join('?' * len(COLUMNS))})"
 """Inserts a `row` whole, its JSON inline: the layout before version 3, kept for tests."""
+# A `row` without its JSON, which goes to contents; records.json is left empty.
 _INSERT_SPLIT = (
-    f"INSERT INTO records (rowid, {_QUOTED}) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
+    f"INSERT INTO records ({_QUOTED}) VALUES ({', '.join('?' * (len(COLUMNS) - 1))}, '')"
 )
 _INSERT_CONTENT = "INSERT INTO contents (id, body) VALUES (?, ?)"
+_ALL_BUT_JSON = operator.itemgetter(slice(0, -1))
+_JSON = operator.itemgetter(-1)
 
 
 def _initial_schema(conn: sqlite3.Connection) -> None:
@@ -226,25 +230,24 @@ def content(version: int) -> str:
 def insert(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
     """Insert rows made by `row` into a store at the current version, in the open transaction.
 
-    The JSON goes to ``contents`` under the row's id. The ids are chosen here, after the
-    largest in either table, so the caller must hold the write lock (``BEGIN IMMEDIATE``)
-    or the only connection.
+    The JSON goes to ``contents`` under the row's id. SQLite numbers new rows from the
+    largest id in ``records`` up, one by one, so the ids are known before the insert as
+    long as no other connection writes in between: the caller must hold the write lock
+    (``BEGIN IMMEDIATE``) or the only connection.
     """
     if not rows:
         return
-    # Past the last id of either table: a row deleted from records by hand may have left
-    # its contents behind, and reusing its id would collide with them.
-    (last,) = conn.execute(
-        "SELECT max(coalesce((SELECT max(rowid) FROM records), 0),"
-        " coalesce((SELECT max(id) FROM contents), 0))"
+    last, stray = conn.execute(
+        "SELECT (SELECT max(rowid) FROM records), (SELECT max(id) FROM contents)"
     ).fetchone()
-    first = last + 1
-    conn.executemany(
-        _INSERT_SPLIT, [(first + index, *values[:-1], "") for index, values in enumerate(rows)]
-    )
-    conn.executemany(
-        _INSERT_CONTENT, [(first + index, values[-1]) for index, values in enumerate(rows)]
-    )
+    first = 1 if last is None else last + 1
+    if stray is not None and stray >= first:
+        # Contents left behind by rows deleted from records by hand: nothing reads them,
+        # and they hold the ids the new rows get.
+        conn.execute("DELETE FROM contents WHERE id >= ?", (first,))
+    conn.executemany(_INSERT_SPLIT, map(_ALL_BUT_JSON, rows))
+    ids = range(first, first + len(rows))
+    conn.executemany(_INSERT_CONTENT, zip(ids, map(_JSON, rows), strict=True))
 
 
 def row(record: Record, text: str | None = None) -> tuple[object, ...]:
