@@ -474,7 +474,7 @@ class Throughput:
 
     sink: str
     records: int
-    delivery_cpu_per_s: float  # records per second of delivery CPU (all threads but the caller)
+    delivery_cpu_per_s: float  # records delivered per second of delivery CPU (all but the caller)
     wall_per_s: float  # records per second of wall time, burst and drain together
     dropped: int
 
@@ -523,9 +523,49 @@ def throughput(kind: str, records: int, folder: Path) -> Throughput:
         delivery = max((cpu1 - cpu0) - (own1 - own0), 1e-9)
         dropped = after.dropped - before.dropped
         dropped += sum(s.dropped for s in after.sinks) - sum(s.dropped for s in before.sinks)
-        return Throughput(kind, records, records / delivery, records / (wall1 - wall0), dropped)
+        # Records dropped cost delivery nothing: only the delivered ones are counted.
+        delivered = records - dropped
+        return Throughput(kind, records, delivered / delivery, delivered / (wall1 - wall0), dropped)
     finally:
         lg.configure(sinks=[])
+
+
+def profile_pipeline(records: int, folder: Path, top: int = 25) -> str:
+    """cProfile of every delivery thread (the dispatcher and the sink's lane) while
+    ``records`` realistic traced calls go to a `JSONLSink` with default settings."""
+    import cProfile
+    import io
+    import pstats
+
+    from llmguard._delivery import pipeline
+
+    profiles: list[cProfile.Profile] = []
+    originals = pipeline._Pipeline._run, pipeline._Lane._run
+
+    def profiled(original: Callable[[Any], None]) -> Callable[[Any], None]:
+        def run(self: Any) -> None:
+            profile = cProfile.Profile()
+            profiles.append(profile)
+            profile.runcall(original, self)
+
+        return run
+
+    pipeline._Pipeline._run = profiled(originals[0])  # type: ignore[method-assign]
+    pipeline._Lane._run = profiled(originals[1])  # type: ignore[method-assign]
+    try:
+        w = Workload.make(min(records, 2_000))
+        traced = trace_calls(w)["@lg.trace"]
+        lg.configure(sinks=[JSONLSink(folder / "profiled.jsonl")])
+        for i in range(records):
+            traced(i)
+        lg.flush(None)
+        lg.configure(sinks=[])  # stops the threads, so their profiles are complete
+    finally:
+        pipeline._Pipeline._run, pipeline._Lane._run = originals  # type: ignore[method-assign]
+    out = io.StringIO()
+    stats = pstats.Stats(*profiles, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
 
 
 @dataclass
@@ -634,7 +674,14 @@ def report(result: WorkloadResult) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, noisy figures")
+    parser.add_argument(
+        "--profile", type=int, metavar="N", help="profile the delivery threads over N calls"
+    )
     args = parser.parse_args()
+    if args.profile:
+        with tempfile.TemporaryDirectory(prefix="llmguard-profile-") as scratch:
+            print(profile_pipeline(args.profile, Path(scratch)))
+        return
     if args.quick:
         result = measure(rounds=3, batch=200, warmup=50, sustained_calls=5_000, burst=20_000)
     else:
