@@ -489,10 +489,14 @@ class _Rebuild:
         if not upcoming or upcoming[-1] >= index + size:
             self.at = index + size  # nothing in it changed
             return value
-        if isinstance(value, Mapping):
+        if cls is dict or (cls is not list and cls is not tuple and isinstance(value, Mapping)):
             items: dict[Any, Any] = {}
             for key, item in value.items():
-                _put(items, self(key), self(item))
+                new_key = self(key)
+                if new_key in items:
+                    _put(items, new_key, self(item))
+                else:
+                    items[new_key] = self(item)
             return items
         walked = []
         sizes = self._sizes
@@ -663,7 +667,7 @@ class _Engine:
                 or validator(data[base + a : base + b].decode("utf-8", "surrogatepass"))
             )
             splitter = splitters[kind]
-            if not accepted and a < b and splitter is not None:
+            if not accepted and splitter is not None and b - a > _SPLIT_ABOVE:
                 # Too long to be one value, maybe two: the longest head that is one.
                 value = data[base + a : base + b].decode("utf-8", "surrogatepass")
                 after = data[base + b : base + b + _AFTER].decode("utf-8", "replace")
@@ -836,6 +840,7 @@ class _Reader(NamedTuple):
 _MISSING: Any = object()
 _READ_BY_RE = 256  # the longest match `_Search.read` asks Python's re about
 _AFTER = 64  # how much of the text after a rejected match a splitter reads
+_SPLIT_ABOVE = 12  # the length a rejected value must pass for its splitter to be asked
 
 
 class _RE2:
@@ -1048,6 +1053,8 @@ def _phone_head(text: str, after: str) -> int:
     """
     chain = text.find("+", 1)
     first = text if chain < 0 else text[:chain]
+    if len(first) <= _PHONE_DIGITS_MAX or len(_digits(first)) <= _PHONE_DIGITS_MAX:
+        return 0  # not too long for one number: rejected for another reason
     for cut in range(len(first) - 1, 0, -1):
         if first[cut] != " " or not first[cut - 1].isdigit() or not _phone(text[:cut]):
             continue
@@ -1095,8 +1102,10 @@ _SLACK_TOKEN = (
 # multiply the states of RE2's DFA past its memory, and it falls back to a far slower
 # engine.
 _URL_PASSWORD = (
-    r"(?:^|[^\w+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#\[\]@{}\"';]*:"
-    r"(?P<secret>[^\s:/?#\[\]@{}\"';]+)@"
+    r"(?:^|[^\w+.-])(?:https?|s?ftps?|wss?|postgres(?:ql)?|mysql|mariadb|mssql|sqlserver"
+    r"|oracle|mongodb(?:\+srv)?|redis|rediss|amqps?|mqtts?|kafka|nats|ldaps?|smtps?|imaps?"
+    r"|pop3s?|git|ssh|svn|jdbc:[a-z0-9]+|clickhouse|cassandra|couchdb|elasticsearch|neo4j"
+    r"|snowflake|bolt)://[^\s:/?#\[\]@{}\"';]*:(?P<secret>[^\s:/?#\[\]@{}\"';]+)@"
 )
 _GOOGLE_API_KEY = r"(?:^|[^\w-])(?P<secret>AIza[\w-]{35,})"
 _AWS_KEY = r"(?:^|[^A-Za-z0-9])(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
@@ -1133,6 +1142,7 @@ _PHONE = (
 )
 
 _PHONE_ALONE = re.compile(_PHONE, re.A)
+_PHONE_DIGITS_MAX = 12  # below 13 digits, no run is two numbers `_phone` accepts
 # A validator's way of finding a shorter value in a match it rejects, by validator.
 _SPLITTERS: dict[Validator | None, Callable[[str, str], int]] = {_phone: _phone_head}
 
@@ -1167,7 +1177,7 @@ DEFAULT._setup(  # compiled at the first use, not at `import llmguard`
         "aws_access_key": "A",
         "jwt": "e",
         "bearer_token": "Bb",
-        "url_password": string.ascii_letters,
+        "url_password": "hsfwpmorcalginjkeb",
         "email": string.ascii_letters + string.digits + "_.%+-",
         "iban": string.ascii_uppercase,
         "ssn": string.digits,
