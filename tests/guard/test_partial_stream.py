@@ -363,6 +363,25 @@ def test_a_stream_in_a_budget_is_reserved_then_charged_its_usage() -> None:
     assert budget.used == 42
 
 
+def test_send_schema_reaches_the_streamed_request() -> None:
+    """``send_schema=True``: the streamed request carries OpenAI's strict json_schema format."""
+    client, requests = openai_client([chat_chunks(PIECES)])
+    guard = lg.guard(schema=Ticket, send_schema=True)
+
+    def triage(messages: Any, response_format: Any = None) -> Any:
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, response_format=response_format, stream=True
+        )
+
+    partials = list(guard.stream(triage, MESSAGES))
+    assert states(partials) == STATES
+    assert partials[-1].value == FINAL
+    sent = requests[0].json
+    assert sent["stream"] is True
+    assert sent["response_format"]["type"] == "json_schema"
+    assert sent["response_format"]["json_schema"]["strict"] is True
+
+
 # -- stopping early ---------------------------------------------------------------------
 
 
