@@ -312,6 +312,27 @@ def test_one_call_holding_the_whole_list_is_the_list() -> None:
     assert (one.value, one.repair) == ([Item(value=1)], "tool_calls")
 
 
+def test_parallel_calls_each_wrapping_part_of_the_list_are_joined() -> None:
+    """Two calls of one wrapping tool, ``{"response": [...]}`` each: one list, in order."""
+    schema = compile_schema(list[Item])
+    calls = [
+        ToolCall("c1", "list_Item", '{"response": [{"value": 1}]}'),
+        ToolCall("c2", "list_Item", '{"response": [{"value": 2}, {"value": 3}]}'),
+    ]
+    found = extract_calls(calls, schema)
+    assert (found.ok, found.value) == (True, [Item(value=1), Item(value=2), Item(value=3)])
+
+    class Note(BaseModel):
+        content: list[str]
+
+    notes = [
+        ToolCall("c1", "note", '{"content": ["a"]}'),
+        ToolCall("c2", "note", '{"content": []}'),
+    ]
+    found = extract_calls(notes, compile_schema(list[Note]))
+    assert found.value == [Note(content=["a"]), Note(content=[])]
+
+
 def test_arguments_that_are_not_json_are_named_by_their_call() -> None:
     """A call whose arguments are not JSON is an error at that item, never an exception."""
     schema = compile_schema(list[Item])

@@ -31,8 +31,9 @@ class Attempt:
         text: The answer as text (a tool call's arguments as JSON), if any.
         errors: Why the answer failed the schema.
         repair: How the value was found: ``None`` (strict JSON), ``"fence"``,
-            ``"embedded"``, ``"text"``, ``"tool_call"``, or ``"json_repair"`` when the
-            ``json-repair`` library mended near-JSON.
+            ``"embedded"``, ``"text"``, ``"tool_call"``, ``"tool_calls"`` (several calls
+            read as a list's items), or ``"json_repair"`` when the ``json-repair``
+            library mended near-JSON.
         stage: Where a repaired value was found: ``"strict"`` (the whole answer),
             ``"fence"`` or ``"embedded"``; ``None`` when ``repair`` says it already.
         note: What else the record should say about how the value was chosen, such as

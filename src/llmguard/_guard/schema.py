@@ -592,7 +592,14 @@ def extract_calls(
     if errors:
         return Extraction(value=None, repair=None, errors=tuple(errors), ok=False)
     if not any(member is not None for member in picked):
-        return extract_value(items, schema, context=context, repair="tool_calls")
+        found = extract_value(items, schema, context=context, repair="tool_calls")
+        parts = [_wrapped(item) for item in items]
+        if found.ok or not all(part is not None and type(part[1]) is list for part in parts):
+            return found
+        # Each call wraps part of the list (a tool sent by send_schema, called in parallel).
+        joined = [value for part in parts if part is not None for value in part[1]]
+        whole = extract_value(joined, schema, context=context, repair="tool_calls")
+        return whole if whole.ok else found
     values: list[Any] = []
     for index, (item, member) in enumerate(zip(items, picked, strict=True)):
         if member is None:  # beside calls to the schema's models, a call to another tool
