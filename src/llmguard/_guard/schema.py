@@ -170,10 +170,10 @@ class CompiledSchema:
     _from_json: _Validator = field(repr=False)
     _schema_json: str | None = field(repr=False)
     strict: bool = field(default=False, repr=False)
-    # For a list of a union of models: each member compiled alone, by the tool names
-    # that pick it (its class name and its title), and how the items become the list.
+    # For a list of models (or of a union of models): each model compiled alone, by the
+    # tool names that pick it (its class name and its title), and how the items
+    # validated one by one become the list.
     _members: Mapping[str, CompiledSchema] = field(default_factory=dict, repr=False)
-    _item: CompiledSchema | None = field(default=None, repr=False)
     _assemble: _Validator | None = field(default=None, repr=False)
 
     @property
@@ -310,11 +310,6 @@ class CompiledSchema:
         """The tool names that pick an item's model (class names and titles)."""
         return frozenset(self._members)
 
-    @property
-    def item(self) -> CompiledSchema:
-        """The schema of one item of a list of a union of models (else the schema)."""
-        return self if self._item is None else self._item
-
     def assemble(self, items: list[Any], *, context: dict[str, Any] | None = None) -> Any:
         """The schema's value from items validated one by one (a list, tuple, set...)."""
         if self._assemble is None:
@@ -399,10 +394,7 @@ def compile_schema(
     members = _members(eager, context, strict)
     if not members:
         return compiled
-    item = _list_item(eager)
-    item_adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(item)
-    one = _compile_pydantic(_type_name(item), "type", item_adapter, item, context, strict=strict)
-    return dataclasses.replace(compiled, _members=members, _item=one, _assemble=_assembler(adapter))
+    return dataclasses.replace(compiled, _members=members, _assemble=_assembler(adapter))
 
 
 def extract(
