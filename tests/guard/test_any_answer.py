@@ -18,11 +18,12 @@ from anthropic.types import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion
+from openai.types.responses import Response
 from pydantic import BaseModel
 
 import llmguard as lg
 from llmguard.testing import capture
-from tests._helpers.sdk_mocks import anthropic_message, chat_completion
+from tests._helpers.sdk_mocks import anthropic_message, chat_completion, responses_response
 
 
 class Item(BaseModel):
@@ -82,8 +83,10 @@ CALLS = st.lists(st.tuples(NAMES, ARGUMENTS), min_size=1, max_size=3)
 
 @st.composite
 def answers(draw: st.DrawFn) -> Any:
-    """One answer: a string, or a real OpenAI or Anthropic SDK object (text or tool calls)."""
-    kind = draw(st.sampled_from(["str", "openai", "openai_tools", "anthropic", "anthropic_tools"]))
+    """One answer: a string, or a real SDK object: OpenAI Chat Completions or Responses,
+    or Anthropic Messages, with text or tool calls."""
+    kinds = ["str", "openai", "openai_tools", "responses", "anthropic", "anthropic_tools"]
+    kind = draw(st.sampled_from(kinds))
     if kind == "str":
         return draw(ANSWER_TEXT)
     if kind == "openai":
@@ -97,6 +100,23 @@ def answers(draw: st.DrawFn) -> Any:
         ]
         body = chat_completion(None, tool_calls=calls, finish_reason="tool_calls")
         return ChatCompletion.model_validate(json.loads(dumped(body)))
+    if kind == "responses":
+        items: list[dict[str, Any]] = [
+            {
+                "type": "function_call",
+                "id": f"fc_{i}",
+                "call_id": f"call_{i}",
+                "name": n,
+                "arguments": a,
+                "status": "completed",
+            }
+            for i, (n, a) in enumerate(draw(CALLS))
+        ]
+        if draw(st.booleans()):
+            part = {"type": "output_text", "text": draw(ANSWER_TEXT), "annotations": []}
+            message = {"type": "message", "id": "msg_1", "role": "assistant"}
+            items = [{**message, "status": "completed", "content": [part]}]
+        return Response.model_validate(json.loads(dumped(responses_response(items))))
     if kind == "anthropic":
         body = anthropic_message(draw(ANSWER_TEXT))
         return Message.model_validate(json.loads(dumped(body)))
