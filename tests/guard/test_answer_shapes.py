@@ -541,3 +541,63 @@ def test_deeply_nested_tool_arguments_fail_the_schema_without_raising() -> None:
         for arguments in [*texts, deep]:
             found = extract_calls([ToolCall("a", "Weather", arguments)] * 2, schema)
             assert not found.ok
+
+
+# -- streams and async clients -------------------------------------------------------------
+
+
+def tool_call_chunks(calls: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """Chat Completions stream chunks sending each (id, name, arguments) call in two pieces."""
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    chunks: list[dict[str, Any]] = []
+    for index, (call_id, name, arguments) in enumerate(calls):
+        half = len(arguments) // 2
+        first = {"index": index, "id": call_id, "type": "function"}
+        first["function"] = {"name": name, "arguments": arguments[:half]}
+        rest = {"index": index, "function": {"arguments": arguments[half:]}}
+        for piece in (first, rest):
+            delta = {"tool_calls": [piece]}
+            chunks.append(
+                {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            )
+    done = {"index": 0, "delta": {}, "finish_reason": "tool_calls"}
+    chunks.append({**head, "choices": [done]})
+    return chunks
+
+
+def test_a_streamed_answer_with_parallel_calls_is_read_as_the_list() -> None:
+    """Tool-call deltas of two calls, interleaved by index, fill ``list[Item]``."""
+    calls = [("call_1", "Item", '{"value": 10}'), ("call_2", "Item", '{"value": 20}')]
+    client, sent = openai_client([tool_call_chunks(calls)])
+
+    @lg.guard(schema=list[Item])
+    def items(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True)
+
+    assert items(MESSAGES) == [Item(value=10), Item(value=20)]
+    assert sent[0].json["stream"] is True
+
+
+def test_async_clients_read_parallel_calls_and_reask_them() -> None:
+    """The async OpenAI client: a bad second call is re-asked, then the list is returned."""
+    import asyncio
+
+    from tests._helpers.sdk_mocks import async_openai_client
+
+    first = [openai_call("a", "Item", {"value": 1}), openai_call("b", "Item", {"value": "x"})]
+    second = [openai_call("c", "Item", {"value": 1}), openai_call("d", "Item", {"value": 2})]
+    client, sent = async_openai_client(
+        [
+            chat_completion(None, tool_calls=first, finish_reason="tool_calls"),
+            chat_completion(None, tool_calls=second, finish_reason="tool_calls"),
+        ]
+    )
+
+    @lg.guard(schema=Iterable[Item], retries=1)
+    async def items(messages: Any) -> Any:
+        return await client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    assert asyncio.run(items(MESSAGES)) == [Item(value=1), Item(value=2)]
+    tool_results = [m for m in sent[1].json["messages"] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_results] == ["a", "b"]
+    assert "$.value" in tool_results[1]["content"]
