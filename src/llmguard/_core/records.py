@@ -43,11 +43,17 @@ StreamEnd = Literal["exhausted", "closed", "cancelled", "error"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Usage:
-    """Token usage of a call. ``None`` means the provider did not report it."""
+    """Token usage of a call. ``None`` means the provider did not report it.
+
+    ``input`` counts every input token billed; ``cached_input`` of them were read from
+    a provider's prompt cache and ``cache_write`` of them written to it. ``output``
+    includes the ``reasoning`` tokens.
+    """
 
     input: int | None = None
     output: int | None = None
     cached_input: int | None = None
+    cache_write: int | None = None
     reasoning: int | None = None
     total: int | None = None
     estimated: bool = False
@@ -96,6 +102,7 @@ class Record:
     usage: Usage | None = None
     cost_usd: float | None = None
     price_table: str | None = None
+    price_source: str | None = None
     attempt: Mapping[str, Any] | None = None
     limits: Mapping[str, Any] | None = None
     finish_reason: str | None = None
@@ -277,7 +284,7 @@ _NUMBER = (int, float)
 _TEXT_FIELDS = (
     "trace_id", "span_id", "name", "start", "end", "parent_id", "kind", "status",
     "error_type", "error_message", "service", "model", "provider", "prompt_name",
-    "prompt_version", "price_table", "finish_reason",
+    "prompt_version", "price_table", "price_source", "finish_reason",
 )  # fmt: skip
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     **dict.fromkeys(_TEXT_FIELDS, _TEXT),
@@ -381,6 +388,7 @@ def sum_usage(a: Usage | None, b: Usage | None) -> Usage | None:
         input=add(a.input, b.input),
         output=add(a.output, b.output),
         cached_input=add(a.cached_input, b.cached_input),
+        cache_write=add(a.cache_write, b.cache_write),
         reasoning=add(a.reasoning, b.reasoning),
         total=add(a.total, b.total),
         estimated=a.estimated or b.estimated,
