@@ -93,19 +93,21 @@ def encodable(record: Record) -> Record:
     """
     try:
         record.to_json()
-    except ValueError as exc:  # pydantic's serialization error, on a lone surrogate
-        if "surrogate" not in str(exc):
-            raise
-    else:
-        return record
-    changes = {
-        f.name: scrub(getattr(record, f.name))
-        for f in dataclasses.fields(record)
-        if f.init and f.name != "truncated"  # digests hold no text
-    }
-    if isinstance(record.metadata, Mapping) and type(record.metadata) is not dict:
-        changes["metadata"] = scrub(dict(record.metadata))
-    return dataclasses.replace(record, **changes)
+    except ValueError as exc:  # the serializer's error: a lone surrogate, most likely
+        changes = {
+            f.name: scrub(getattr(record, f.name))
+            for f in dataclasses.fields(record)
+            if f.init and f.name != "truncated"  # digests hold no text
+        }
+        if isinstance(record.metadata, Mapping) and type(record.metadata) is not dict:
+            changes["metadata"] = scrub(dict(record.metadata))
+        cleaned = dataclasses.replace(record, **changes)
+        try:
+            cleaned.to_json()
+        except ValueError:
+            raise exc from None  # something else: reported as before
+        return cleaned
+    return record
 
 
 def _fallback(value: object) -> str:
