@@ -172,8 +172,7 @@ _METRICS = (
 
 
 def charts_section(
-    dataset: Dataset,
-    span: Window,
+    found: list[GroupStats],
     unit: Unit,
     buckets: list[str],
     by: str,
@@ -184,8 +183,7 @@ def charts_section(
     """One chart per metric over ``buckets``, one series per group of ``by``.
 
     Args:
-        dataset: The records.
-        span: Only calls in this window.
+        found: The figures per (bucket, group) of the calls in the report's window.
         unit: The buckets' time unit.
         buckets: Every bucket key, in order; the x axis.
         by: The grouping column, e.g. ``"name"`` or ``"prompt"``.
@@ -194,9 +192,9 @@ def charts_section(
     """
     figures: dict[tuple[str, str], GroupStats] = {}
     calls: dict[str, float] = {}
-    for found in dataset.stats((unit, by), span):
-        figures[(found.key[0], found.key[1])] = found
-        calls[found.key[1]] = calls.get(found.key[1], 0.0) + found.calls
+    for group in found:
+        figures[(group.key[0], group.key[1])] = group
+        calls[group.key[1]] = calls.get(group.key[1], 0.0) + group.calls
     calls.pop(exclude or "", None)
     if not calls:
         return (
@@ -591,14 +589,18 @@ def build(
     Raises:
         CommandError: No call in the window, or too many buckets to draw.
     """
-    functions, total = dataset.summary(("name",), span)
-    if total is None:
-        raise CommandError(f"no calls in {source} between {span}")
     bounds = dataset.span(span)
-    first, last = str(bounds.since), str(bounds.until)
+    if bounds.since is None or bounds.until is None:
+        raise CommandError(f"no calls in {source} between {span}")
+    first, last = bounds.since, bounds.until
     unit: Unit = bucket if bucket != "auto" else auto_unit(first, last)
     buckets = bucket_keys(first, last, unit)
-    prompts = dataset.summary(("prompt",), span)[0]
+    # One read of the calls' latencies serves the four groupings.
+    (functions, total), (prompts, _), (per_function, _), (per_prompt, _) = dataset.summaries(
+        (("name",), ("prompt",), (unit, "name"), (unit, "prompt")), span
+    )
+    if total is None:
+        raise CommandError(f"no calls in {source} between {span}")
     title = title or f"llmguard report: {Path(source).name}"
     made = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     body = [
@@ -609,8 +611,8 @@ def build(
         "</header>",
         headline(total, len(functions), len([p for p in prompts if p.key[0] != "-"])),
         drift_section(dataset, span, last, baseline, current),
-        charts_section(dataset, span, unit, buckets, "name", "Per function", exclude=None),
-        charts_section(dataset, span, unit, buckets, "prompt", "Per prompt version", exclude="-"),
+        charts_section(per_function, unit, buckets, "name", "Per function", exclude=None),
+        charts_section(per_prompt, unit, buckets, "prompt", "Per prompt version", exclude="-"),
         table_section("Functions", "function", functions, total),
         table_section("Prompt versions", "prompt version", prompts, total),
         calls_section(dataset, span, source),
