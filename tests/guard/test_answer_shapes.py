@@ -377,7 +377,8 @@ def test_json_that_validates_as_the_model_wins_over_the_text() -> None:
 def test_json_that_fails_the_model_is_reasked_not_taken_as_text() -> None:
     """``Item | str``: a broken attempt at an Item, bare or in prose, is not the string."""
     schema = compile_schema(Item | str)
-    for text in ('{"value": "x"}', 'Sure: {"value": "x"} done', '{"value": "x",'):
+    fenced = 'Here you go:\n```json\n{"value": x}\n```'
+    for text in ('{"value": "x"}', 'Sure: {"value": "x"} done', '{"value": "x",', fenced):
         found = extract(text, schema)
         assert not found.ok, text
 

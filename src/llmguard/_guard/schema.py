@@ -260,14 +260,14 @@ class CompiledSchema:
         """Validate a plain-text answer as the value of a string (or scalar) schema.
 
         For a union with a string branch, text that is or starts like a JSON object or
-        array -- or, with ``structured``, an answer in which such JSON was found -- is an
-        attempt at the other branches, never taken as the string.
+        array, or fences one -- or, with ``structured``, an answer in which such JSON was
+        found -- is an attempt at the other branches, never taken as the string.
 
         Raises:
             SchemaErrors: The text is not the value.
         """
         types = self.json_types or frozenset()
-        if not types <= _SCALARS and (structured or text[:1] in "[{"):
+        if not types <= _SCALARS and (structured or text[:1] in "[{" or _fences_json(text)):
             message = "the answer holds JSON that does not match the schema"
             raise SchemaErrors((FieldError("$", message, shorten(text)),))
         if self.strict and self.kind != "json_schema":
@@ -669,6 +669,11 @@ def fence_bodies(text: str, limit: int = MAX_FENCES) -> Iterator[str]:
             return  # no fence after this one can close either
         yield text[body:end].strip()
         pos = end + 3
+
+
+def _fences_json(text: str) -> bool:
+    """Whether a markdown fence in ``text`` holds something that starts like JSON."""
+    return any(body[:1] in ("{", "[") for body in fence_bodies(text))
 
 
 def _embedded(text: str) -> Iterator[str]:
