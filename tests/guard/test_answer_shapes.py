@@ -9,7 +9,7 @@ union, the ``{"response": ...}`` / ``{"content": ...}`` wrappers, and ``strict=T
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from typing import Any, Literal, Optional, Union
 
 import pytest
@@ -98,6 +98,7 @@ def test_iterable_with_one_bad_item_is_reasked_with_the_items_path() -> None:
         (tuple[Item, ...], tuple),
         (Iterable[Item], list),
         (Optional[Iterable[Item]], list),  # noqa: UP045 - the spelling users write
+        (Generator[Item, None, None], list),
     ],
 )
 def test_every_list_shape_is_validated_before_it_is_accepted(schema: Any, kind: type) -> None:

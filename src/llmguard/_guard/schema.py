@@ -755,12 +755,13 @@ def _compile_pydantic(
 
 
 def _eager(tp: Any) -> Any:
-    """``tp`` with ``Iterable[T]`` at its top (or in a top union) read as ``list[T]``."""
-    if tp is collections.abc.Iterable:
+    """``tp`` with ``Iterable[T]`` (or ``Generator[T, ...]``) at its top, or in a top
+    union, read as ``list[T]``: pydantic validates both lazily."""
+    if tp is collections.abc.Iterable or tp is collections.abc.Generator:
         return list[Any]
     origin = get_origin(tp)
     args = get_args(tp)
-    if origin is collections.abc.Iterable:
+    if origin is collections.abc.Iterable or origin is collections.abc.Generator:
         return list[args[0]] if args else list[Any]  # type: ignore[valid-type]
     if origin in _UNIONS:
         eager = tuple(_eager(arg) for arg in args)
