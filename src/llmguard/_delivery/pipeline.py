@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from llmguard._core.content import json_size
 from llmguard._core.records import Record, build_serializer
 from llmguard._delivery import settings as _config
 from llmguard._delivery.processing import (
@@ -485,6 +486,7 @@ def warm(settings: Settings) -> None:
             trace_id="1" * 32, span_id="1" * 16, name="warm", start=now, end=now, duration_ms=0.0
         )
         warmed.to_json()  # imports the fast encoder
+        json_size([])  # and the content bounds' use of it
         build_serializer()  # the pydantic one, for what the fast one leaves to it
         _serializer_built = True
     for redactor in settings.redact:
