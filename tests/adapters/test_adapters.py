@@ -315,7 +315,7 @@ def test_responses_object_reads_text_and_usage() -> None:
     reply = must_adapt(Response.model_validate(body))
     assert reply.text == "Hello, world"
     assert reply.usage == Usage(
-        input=2000, output=400, cached_input=1536, reasoning=256, total=2400
+        input=2000, output=400, cached_input=1536, cache_write=0, reasoning=256, total=2400
     )
     assert (reply.finish_reason, reply.provider, reply.response_id) == ("stop", "openai", "resp_1")
     assert adapt(body) == reply
@@ -373,7 +373,9 @@ def test_anthropic_usage_adds_cache_reads_and_writes_to_input() -> None:
     """Anthropic's input_tokens exclude cache reads and writes; normalized input has both."""
     body = anthropic_message("hi", usage=(12, 40), cache_read=3000, cache_write=500)
     reply = must_adapt(Message.model_validate(body))
-    assert reply.usage == Usage(input=3512, output=40, cached_input=3000, total=3552)
+    assert reply.usage == Usage(
+        input=3512, output=40, cached_input=3000, cache_write=500, total=3552
+    )
     assert (reply.text, reply.provider, reply.model) == ("hi", "anthropic", "claude-haiku-4-5")
     assert adapt(body) == reply
 
@@ -856,7 +858,7 @@ def test_openai_client_responses_api_and_its_stream() -> None:
     whole = must_adapt(client.responses.create(model="gpt-4o-mini", input="hi"))
     assert (whole.text, whole.usage) == (
         "Hi!",
-        Usage(input=8, output=3, cached_input=2, reasoning=0, total=11),
+        Usage(input=8, output=3, cached_input=2, cache_write=0, reasoning=0, total=11),
     )
     stream = iter(client.responses.create(model="gpt-4o-mini", input="hi", stream=True))
     partial = feed_all([next(stream), next(stream)])

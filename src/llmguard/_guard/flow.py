@@ -505,7 +505,7 @@ def _charge(
         return None
     reply = attempt.reply
     cost = account.settle(admission, attempt.usage, reply.model if reply is not None else None)
-    return Charged(attempt, cost, True)
+    return Charged(attempt, cost, True, account.model or (reply.model if reply else None))
 
 
 def _stream_finisher(
@@ -590,25 +590,34 @@ def _judge(
 class Charged:
     """One attempt as its record tells it; the record is filled in off the caller's thread.
 
-    ``cost`` is what the call's account settled, when it has one (``priced``); else the
-    attempt is priced from its usage when the record is built.
+    ``cost`` is what the call's account settled, when it has one (``priced``), pricing
+    ``model``; else the attempt is priced from its usage when the record is built.
     """
 
-    __slots__ = ("attempt", "cost", "priced")
+    __slots__ = ("attempt", "cost", "model", "priced")
 
-    def __init__(self, attempt: Attempt, cost: float | None, priced: bool) -> None:
+    def __init__(
+        self, attempt: Attempt, cost: float | None, priced: bool, model: str | None = None
+    ) -> None:
         self.attempt = attempt
         self.cost = cost
         self.priced = priced
+        self.model = model
 
     def cost_usd(self) -> float | None:
         if not self.priced:
             attempt = self.attempt
-            model = attempt.reply.model if attempt.reply is not None else None
+            model = self.model = attempt.reply.model if attempt.reply is not None else None
             usage = attempt.usage
             self.cost = None if usage is None or model is None else pricing.cost(usage, model)
             self.priced = True
         return self.cost
+
+    def price_source(self) -> str | None:
+        """The price entry behind `cost_usd` (`pricing.source`), when there is a cost."""
+        if self.cost_usd() is None or self.model is None:
+            return None
+        return pricing.source(self.model)
 
     def fill(self, span: Span) -> None:
         attempt = self.attempt
@@ -619,6 +628,7 @@ class Charged:
         if cost is not None:
             fields["cost_usd"] = cost
             fields["price_table"] = pricing.table_version()
+            _put_source(fields, [self.price_source()])
         span.fill_fields(fields)
         if attempt.reply is not None:
             describe(span, attempt.reply)
@@ -697,9 +707,18 @@ class Tally:
         if costs:
             fields["cost_usd"] = sum(costs)
             fields["price_table"] = pricing.table_version()
+            _put_source(fields, [charged.price_source() for charged in self.charged])
         llm.fill_fields(fields)
         if self.reply is not None:
             describe(llm, self.reply)
+
+
+def _put_source(fields: dict[str, Any], sources: list[str | None]) -> None:
+    # The price entries behind a cost, each named once in the order first used: more
+    # than one when a fallback answered with another model.
+    named = list(dict.fromkeys(source for source in sources if source))
+    if named:
+        fields["price_source"] = "; ".join(named)
 
 
 def describe(span: Span, reply: Reply) -> None:

@@ -2,7 +2,7 @@
 
 Each reads the provider's objects and their dict form alike, through ``get``. Usage is
 normalized so that ``input`` is every input token billed, of which ``cached_input`` were
-read from a prompt cache.
+read from a prompt cache and ``cache_write`` written to one.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ _RESPONSES_USAGE = (
 def openai_usage(
     usage: object, names: tuple[str, str, str, str], problems: list[str]
 ) -> Usage | None:
-    """Chat or Responses usage; OpenAI's input count already includes the cached tokens.
+    """Chat or Responses usage; OpenAI's input count already includes the tokens read
+    from and written to its prompt cache (``cached_tokens``, ``cache_write_tokens``).
 
     A count that is not a count is unknown, and said so in ``problems``.
     """
@@ -61,12 +62,15 @@ def openai_usage(
     total = token_count(get(usage, "total_tokens"), "total_tokens", problems)
     if total is None and input_ is not None and output is not None:
         total = input_ + output
-    cached = get(get(usage, inp_details), "cached_tokens")
+    details = get(usage, inp_details)
+    cached = get(details, "cached_tokens")
+    written = get(details, "cache_write_tokens")
     reasoning = get(get(usage, out_details), "reasoning_tokens")
     return Usage(
         input=input_,
         output=output,
         cached_input=token_count(cached, "cached_tokens", problems),
+        cache_write=token_count(written, "cache_write_tokens", problems),
         reasoning=token_count(reasoning, "reasoning_tokens", problems),
         total=total,
     )
@@ -93,6 +97,7 @@ def _anthropic_usage(usage: object, problems: list[str]) -> Usage | None:
         input=input_,
         output=output,
         cached_input=read,
+        cache_write=written,
         reasoning=token_count(thinking, "thinking_tokens", problems),
         total=None if input_ is None or output is None else input_ + output,
     )
