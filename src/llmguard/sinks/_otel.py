@@ -178,6 +178,7 @@ def attributes(record: Record) -> dict[str, Any]:
             _put(out, "gen_ai.usage.input_tokens", usage.input)
             _put(out, "gen_ai.usage.output_tokens", usage.output)
             _put(out, "gen_ai.usage.cache_read.input_tokens", usage.cached_input)
+            _put(out, "gen_ai.usage.cache_creation.input_tokens", usage.cache_write)
             _put(out, "gen_ai.usage.reasoning.output_tokens", usage.reasoning)
             if usage.estimated:
                 out["llmguard.usage.estimated"] = True
@@ -202,6 +203,7 @@ def attributes(record: Record) -> dict[str, Any]:
     _put(out, "llmguard.service", record.service)
     _put(out, "llmguard.cost_usd", record.cost_usd)
     _put(out, "llmguard.price_table", record.price_table)
+    _put(out, "llmguard.price_source", record.price_source)
     _put(out, "llmguard.prompt_name", record.prompt_name)
     _put(out, "llmguard.prompt_version", record.prompt_version)
     if record.sample_weight != 1.0:
