@@ -465,3 +465,35 @@ def test_long_pathological_text_is_redacted_quickly(text: str) -> None:
     started = time.perf_counter()
     redact_text(text)
     assert time.perf_counter() - started < 1.0
+
+
+_CONTENT = st.recursive(
+    st.one_of(_TEXT, st.integers(), st.none(), st.sampled_from([4111111111111111, 14155552671])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_TEXT, inner, max_size=3)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_CONTENT, _CONTENT, st.lists(_TEXT, max_size=2)), max_size=5))
+def test_records_redacted_in_a_batch_come_out_as_each_alone(
+    contents: list[tuple[object, object, list[str]]],
+) -> None:
+    """`redact_records` returns what calling the redactor on each record returns."""
+    records = [
+        make_record(input=given_input, output=output, tags=tuple(tags), metadata={"k": output})
+        for given_input, output, tags in contents
+    ]
+    batch = DEFAULT.redact_records(records)
+    alone = [DEFAULT(record) for record in records]
+    assert [r.to_dict() for r in batch] == [r.to_dict() for r in alone]
+    for record, redacted in zip(records, batch, strict=True):
+        if DEFAULT(record) is record:
+            assert redacted is record
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_TEXT, max_size=6))
+def test_redact_many_returns_each_text_as_redact_does(texts: list[str]) -> None:
+    """`redact_many` returns each text as `redact` alone would."""
+    assert DEFAULT.redact_many(texts) == [DEFAULT.redact(text)[0] for text in texts]
