@@ -19,6 +19,7 @@ from llmguard._delivery.configure import configure, reset
 from llmguard._delivery.pipeline import flush, shutdown, stats
 from llmguard._guard.call import Call
 from llmguard._guard.flow import Failure
+from llmguard._guard.partial import Partial
 from llmguard._guard.policy import Guard, guard
 from llmguard._replay.replay import Replay, ReplayOutcome, areplay, replay
 from llmguard._spend.budgets import Budget, budget
@@ -70,6 +71,7 @@ __all__ = [
     "LimitExceeded",
     "LoopDetected",
     "OutputTruncated",
+    "Partial",
     "Prompt",
     "RateLimit",
     "RateLimitExceeded",

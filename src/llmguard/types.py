@@ -22,6 +22,7 @@ from llmguard._delivery.settings import Redactor, Settings, Tokenizer
 from llmguard._delivery.stats import DeliveryStats, FlushResult, SinkStats
 from llmguard._guard.call import Reask
 from llmguard._guard.inline import Attempts, InlineAttempt
+from llmguard._guard.partial import AsyncPartials, Partials, PartialStream
 from llmguard._guard.policy import NoSchema
 from llmguard._spend.budgets import Reservation, reserve
 from llmguard._spend.rate_limits import Permit
@@ -29,6 +30,7 @@ from llmguard._spend.tokens import TokenCount
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AsyncPartials",
     "Attempts",
     "ContentDigest",
     "DeliveryStats",
@@ -36,6 +38,8 @@ __all__ = [
     "FlushResult",
     "InlineAttempt",
     "NoSchema",
+    "PartialStream",
+    "Partials",
     "Permit",
     "Reask",
     "Redactor",
