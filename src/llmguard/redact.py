@@ -20,7 +20,8 @@ Build your own with `Patterns`, or extend the default::
     lg.configure(redact=tickets)
 
 `redact_text` applies patterns to one string, for applications that want the same
-cleaning elsewhere.
+cleaning elsewhere; `Patterns.redact_many` cleans many strings, and
+`Patterns.redact_records` many records, in one search.
 """
 
 from __future__ import annotations
@@ -171,8 +172,8 @@ class Patterns:
     def redact_many(self, texts: Sequence[str]) -> list[str]:
         """Each text with every match replaced, all read in one search.
 
-        The same as `redact` on each text, for less: one search of the texts together
-        costs about what a search of each costs minus the fixed cost per call.
+        Returns what `redact` returns for each text (without the counts), for less:
+        the texts are searched together, so the fixed cost of a search is paid once.
         """
         texts = list(texts)
         for i, (new, _) in self._redact(texts).items():
