@@ -606,7 +606,7 @@ def measure(
         folder = Path(scratch)
         otel = optional_otel(folder / "otel.bin")
         if otel is None:
-            notes.append("opentelemetry-sdk (with the OTLP proto encoder) missing")
+            notes.append("opentelemetry-sdk or its OTLP encoder missing")
 
         def delivered() -> object:
             return lg.flush(None)

@@ -266,7 +266,8 @@ def workload_rows(report: Report, sizes: Sizes) -> None:
     target = "OpenTelemetry SDK span total / `@lg.trace` total, same content, CPU per call"
     otel = costs.get("OTel SDK span")
     if otel is None:
-        report.rows.append(Row(target, 1.0, False, "x", None, "opentelemetry-sdk missing"))
+        note = "opentelemetry-sdk or its OTLP encoder missing"
+        report.rows.append(Row(target, 1.0, False, "x", None, note))
     else:
         ratios = [o / t for o, t in zip(otel.total, trace.total, strict=True)]
         report.rows.append(Row(target, 1.0, False, "x", Spread.of(ratios)))

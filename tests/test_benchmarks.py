@@ -98,6 +98,9 @@ def test_every_target_has_a_number_unless_its_peer_is_missing(report: object) ->
     """Each target row carries a finite median and range, or names the missing peer."""
     missing = {
         "opentelemetry-sdk missing": not _has("opentelemetry.sdk"),
+        "opentelemetry-sdk or its OTLP encoder missing": not _has(
+            "opentelemetry.exporter.otlp.proto.common.trace_encoder"
+        ),
         "instructor missing": not _has("instructor"),
         "openai missing": not _has("openai"),
     }
