@@ -689,9 +689,10 @@ class Dataset:
     ) -> list[tuple[list[GroupStats], GroupStats | None]]:
         """`summary` for each grouping, the calls' latencies read once for all of them."""
         latencies = self._latencies(groupings, window, kinds)
+        traces = self._trace_groups(groupings, window, kinds)
         return [
-            self._summary(by, window, kinds, found)
-            for by, found in zip(groupings, latencies, strict=True)
+            self._summary(by, window, kinds, found, groups_of)
+            for by, found, groups_of in zip(groupings, latencies, traces, strict=True)
         ]
 
     def _latencies(
@@ -729,6 +730,7 @@ class Dataset:
         window: Window,
         kinds: Sequence[str],
         latencies: dict[tuple[str, ...], list[tuple[float, float]]],
+        groups_of: dict[str, set[tuple[str, ...]]],
     ) -> tuple[list[GroupStats], GroupStats | None]:
         keys = self._keys(by)
         where, params = self._where(window, kinds)
@@ -756,7 +758,7 @@ class Dataset:
         if not rows:
             return [], None
         sums = {_key(row, width): tuple(row[width:]) for row in rows}
-        scores = self._scores(by, window, kinds)
+        scores = self._scores(by, window, kinds, groups_of)
         # Attempts belong to guarded calls, which are llm records.
         repaired = self._repaired(by, window) if "llm" in kinds else {}
         repaired_total = self._repaired((), window) if repaired else {}
@@ -903,26 +905,21 @@ class Dataset:
         return scores
 
     def _scores(
-        self, by: Sequence[str], window: Window, kinds: Sequence[str]
+        self,
+        by: Sequence[str],
+        window: Window,
+        kinds: Sequence[str],
+        groups_of: dict[str, set[tuple[str, ...]]] | None = None,
     ) -> dict[tuple[str, ...], list[float]]:
-        """`feedback_scores`, plus under `_ALL` every score whose trace has a call."""
+        """`feedback_scores`, plus under `_ALL` every score whose trace has a call.
+
+        ``groups_of`` is `_trace_groups`' answer for ``by``, when the caller has it.
+        """
         feedback = self._feedback()
         if not feedback:
             return {}
-        keys = self._keys(by)
-        where, params = self._where(window, kinds)
-        width = len(by) or 1
-        groups_of: dict[str, set[tuple[str, ...]]] = {}
-        traces = sorted({trace for trace, _ in feedback})
-        # A few feedback records point at a few traces: look their calls up by trace id.
-        for start in range(0, len(traces), _IN_CHUNK):
-            chunk = traces[start : start + _IN_CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            for found in self._conn.execute(
-                f"SELECT DISTINCT trace_id, {keys} FROM records {where} AND trace_id IN ({marks})",
-                [*params, *chunk],
-            ):
-                groups_of.setdefault(found[0], set()).add(_key(found[1:], width))
+        if groups_of is None:
+            (groups_of,) = self._trace_groups((by,), window, kinds)
         grouped: dict[tuple[str, ...], list[float]] = {}
         for trace, value in feedback:
             groups = groups_of.get(trace)
@@ -931,6 +928,32 @@ class Dataset:
                 for key in groups:
                     grouped.setdefault(key, []).append(value)
         return grouped
+
+    def _trace_groups(
+        self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
+    ) -> list[dict[str, set[tuple[str, ...]]]]:
+        """For each grouping, the groups with a call in each trace that has feedback."""
+        found: list[dict[str, set[tuple[str, ...]]]] = [{} for _ in groupings]
+        feedback = self._feedback()
+        if not feedback:
+            return found
+        keys = ", ".join(self._keys(by) for by in groupings)
+        widths = [len(by) or 1 for by in groupings]
+        starts = list(itertools.accumulate(widths, initial=1))
+        spans = list(zip(found, starts, starts[1:], strict=False))
+        where, params = self._where(window, kinds)
+        traces = sorted({trace for trace, _ in feedback})
+        # A few feedback records point at a few traces: look their calls up by trace id.
+        for start in range(0, len(traces), _IN_CHUNK):
+            chunk = traces[start : start + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for call in self._conn.execute(
+                f"SELECT DISTINCT trace_id, {keys} FROM records {where} AND trace_id IN ({marks})",
+                [*params, *chunk],
+            ):
+                for groups_of, first, end in spans:
+                    groups_of.setdefault(call[0], set()).add(tuple(map(str, call[first:end])))
+        return found
 
     def _feedback(self) -> list[tuple[str, float]]:
         """Every feedback record's trace id and score, read once per dataset."""
