@@ -170,7 +170,9 @@ class ReplayOutcome:
         error_type: The qualified name of the exception that ended the call.
         error_message: Its message.
         usage: Tokens used by every attempt together, when reported.
-        cost_usd: What the attempts cost, when priced.
+        cost_usd: What the attempts cost, when priced: the cost a record holds, else its
+            usage priced as the model was priced when the call started
+            (`pricing.record_cost`) -- a recorded call at its own time, the new run now.
         duration_ms: How long the call took.
         attempts: How many attempts the guard made (``None`` without a guard).
         model: The model, when known.
@@ -193,7 +195,11 @@ class ReplayOutcome:
 
     @classmethod
     def of_record(cls, record: Record) -> ReplayOutcome:
-        """The outcome an ``llm`` record describes."""
+        """The outcome an ``llm`` record describes.
+
+        A record without a cost (written before its model had a price, say) is priced
+        at the time it started, never at today's prices.
+        """
         count = (record.attempt or {}).get("count")
         return cls(
             status=record.status,
@@ -201,7 +207,7 @@ class ReplayOutcome:
             error_type=record.error_type,
             error_message=record.error_message,
             usage=record.usage,
-            cost_usd=record.cost_usd,
+            cost_usd=_cost(record),
             duration_ms=record.duration_ms,
             attempts=count if isinstance(count, int) else None,
             model=record.model,
@@ -546,21 +552,30 @@ def _outer_calls(run: Sequence[Record]) -> list[Record]:
     return outer
 
 
+def _cost(call: Record) -> float | None:
+    """What a call cost: its recorded cost, else its usage priced at its start."""
+    if call.cost_usd is not None:
+        return call.cost_usd
+    try:
+        return pricing.record_cost(call)
+    except Exception:  # pricing must never stop a replay from reporting
+        return None
+
+
 def _totals(calls: Sequence[Record]) -> dict[str, Any]:
     usage: Usage | None = None
     cost: float | None = None
     attempts: int | None = None
     for call in calls:
         usage = sum_usage(usage, call.usage)
-        if call.cost_usd is not None:
-            cost = (cost or 0.0) + call.cost_usd
+        priced = _cost(call)
+        if priced is not None:
+            cost = (cost or 0.0) + priced
         count = (call.attempt or {}).get("count")
         if isinstance(count, int):
             attempts = (attempts or 0) + count
     models = {call.model for call in calls if call.model is not None}
     model = models.pop() if len(models) == 1 else None
-    if cost is None and usage is not None and model is not None:
-        cost = pricing.cost(usage, model)
     return {"usage": usage, "cost_usd": cost, "attempts": attempts, "model": model}
 
 
