@@ -107,7 +107,10 @@ def answers(folder: Path) -> dict[str, str]:
             for label, options in DRIFTS.items():
                 found[f"{store}: {label}"] = _run(["drift", name, *drift, *options])
             with Dataset.open(name) as dataset:
-                for label, span in (("all", Window()), ("window", Window.parse("2026-01-05", None))):
+                for label, span in (
+                    ("all", Window()),
+                    ("window", Window.parse("2026-01-05", None)),
+                ):
                     document, calls = build(dataset, name, span, now=_NOW)
                     digest = hashlib.sha256(document.encode()).hexdigest()
                     found[f"{store}: report {label}"] = f"{calls} {digest}"
