@@ -480,7 +480,7 @@ class SchemaRequest:
     def _prompt(self, call: Call) -> tuple[Call, str]:
         instruction = self.instruction
         system = call.argument("system")
-        if isinstance(system, str) and call.params.takes("system"):
+        if isinstance(system, str):  # Anthropic's system prompt, beside the messages
             return call.with_argument("system", _joined(system, instruction)), "prompt"
         messages = call.messages
         if messages is not None:
