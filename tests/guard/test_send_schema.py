@@ -976,3 +976,19 @@ def test_a_list_answer_wrapped_in_response_comes_back_as_the_list() -> None:
     expected = [Ticket.model_validate(item) for item in items]
     assert with_format(MESSAGES) == expected
     assert with_tool(USER_ONLY) == expected
+
+
+def test_a_wrapped_json_schema_keeps_its_definitions_reachable() -> None:
+    """An array JSON Schema with draft-7 definitions: they move to the wrapper's root."""
+    source = {
+        "type": "array",
+        "items": {"$ref": "#/definitions/Item"},
+        "definitions": {"Item": {"type": "object", "properties": {"v": {"type": "integer"}}}},
+    }
+    strict = strict_schema(source)
+    assert strict.wrapped
+    assert strict.schema["properties"]["response"] == {
+        "type": "array",
+        "items": {"$ref": "#/definitions/Item"},
+    }
+    assert strict.schema["definitions"]["Item"]["required"] == ["v"]

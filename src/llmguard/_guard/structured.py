@@ -119,7 +119,8 @@ def object_root(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
 
     A root that is a ``$ref`` to an object (pydantic's form for a recursive model) is
     inlined, references to it becoming ``"#"``; any other non-object root becomes the
-    ``"response"`` property of an object, with ``$defs`` kept at the new root.
+    ``"response"`` property of an object, with ``$defs`` (or ``definitions``) moved up to
+    the new root.
     """
     schema = dict(schema)
     defs = schema.get("$defs")
@@ -138,15 +139,15 @@ def object_root(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
             return root, False
     if schema.get("type") == "object":
         return schema, False
-    defs = schema.pop("$defs", None)
     wrapper: dict[str, Any] = {
         "type": "object",
         "properties": {RESPONSE_KEY: schema},
         "required": [RESPONSE_KEY],
         "additionalProperties": False,
     }
-    if defs is not None:
-        wrapper["$defs"] = defs
+    for key in ("$defs", "definitions"):  # "#/..." references must still find them
+        if key in schema:
+            wrapper[key] = schema.pop(key)
     return wrapper, True
 
 
