@@ -354,3 +354,29 @@ def test_fast_encoding_writes_what_the_pydantic_serializer_writes(
             record.to_json()
         return
     assert record.to_json() == expected
+
+
+def test_fast_constructors_make_the_records_the_dataclass_makes() -> None:
+    """`build_record` and `replaced` give what ``Record(...)`` and
+    ``dataclasses.replace`` give, fresh defaults included, and refuse unknown fields."""
+    from llmguard._core.records import build_record, replaced
+
+    fields: dict[str, Any] = {
+        "trace_id": "1" * 32, "span_id": "2" * 16, "name": "n", "start": "s", "end": "e",
+        "duration_ms": 1.0, "usage": lg.Usage(input=3), "tags": ("a",), "input": {"k": [1]},
+    }  # fmt: skip
+    built = build_record(**fields)
+    assert built == lg.Record(**fields)
+    assert repr(built) == repr(lg.Record(**fields))
+    assert built.metadata == {}
+    assert built.metadata is not build_record(**fields).metadata
+    assert replaced(built, output="o", status="error") == dataclasses.replace(
+        built, output="o", status="error"
+    )
+    assert replaced(built, output="o").to_json() == dataclasses.replace(built, output="o").to_json()
+    with pytest.raises(TypeError):
+        build_record(**{**fields, "nope": 1})
+    with pytest.raises(TypeError):
+        build_record(trace_id="1")
+    with pytest.raises(TypeError, match="nope"):
+        replaced(built, nope=1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import re
 import time
@@ -18,7 +17,7 @@ from llmguard._core.content import (
     safe_repr,
     window,
 )
-from llmguard._core.records import ContentDigest, Record, iso_time
+from llmguard._core.records import ContentDigest, Record, iso_time, replaced
 
 if TYPE_CHECKING:
     from llmguard._delivery.settings import Settings
@@ -79,7 +78,7 @@ def sample(record: Record, rate: float) -> Record | None:
         return record
     if (int(record.trace_id[-16:], 16) / _SAMPLE_SCALE) >= rate:
         return None
-    return dataclasses.replace(record, sample_weight=record.sample_weight / rate)
+    return replaced(record, sample_weight=record.sample_weight / rate)
 
 
 def _always_kept(record: Record) -> bool:
@@ -199,7 +198,7 @@ def stage(
         metadata = {
             k: cut.value if (cut := attributes.get(k)) else v for k, v in record.metadata.items()
         }
-        record = dataclasses.replace(record, metadata=metadata)
+        record = replaced(record, metadata=metadata)
     for index, name in enumerate(("input", "output")):
         value = getattr(record, name)
         if value is None:
@@ -221,7 +220,7 @@ def stage(
             size += limit
     if windows:
         views: dict[str, Any] = {name: cut.value for name, cut in windows.items()}
-        record = dataclasses.replace(record, **views)
+        record = replaced(record, **views)
     return Staged(record, windows, attributes, size, limit)
 
 
@@ -349,7 +348,7 @@ def _bounded(
         return record
     if truncated:
         changes["truncated"] = truncated
-    return dataclasses.replace(record, **changes)
+    return replaced(record, **changes)
 
 
 _OWN_METADATA = ("llmguard.", "otel.")
@@ -373,7 +372,7 @@ def _without_content(record: Record, exc: BaseException) -> Record:
     attempt = record.attempt
     if attempt is not None and "errors" in attempt:
         attempt = {k: v for k, v in attempt.items() if k != "errors"}
-    return dataclasses.replace(
+    return replaced(
         record,
         input=None,
         output=None,

@@ -28,6 +28,7 @@ from llmguard._core.records import (
     StreamEnd,
     StreamInfo,
     Usage,
+    build_record,
     iso_time,
 )
 from llmguard._delivery import settings as _config
@@ -446,7 +447,7 @@ class Span:
             self._late = None
             late(self)
         start = self._start_ns
-        return Record(
+        return build_record(
             trace_id=f"{self.trace_id_int:032x}",
             span_id=f"{self.span_id_int:016x}",
             parent_id=f"{self.parent_id_int:016x}" if self.parent_id_int else None,
