@@ -28,7 +28,7 @@ import llmguard as lg
 from llmguard import pricing
 from llmguard._core.records import Record, sum_usage
 from llmguard._core.reply import MAX_TOKENS
-from llmguard.adapters import adapt
+from llmguard.adapters import Reply, adapt, register
 from llmguard.sinks import SQLiteSink, SQLiteStore
 from llmguard.sinks._otel import attributes
 from llmguard.testing import capture
@@ -371,3 +371,32 @@ def test_the_source_is_the_entry_in_force_now() -> None:
     """A record made today names today's entry even for a model whose price changed."""
     source = pricing.source("mistral-medium-latest")
     assert source == pricing.source("mistral-medium-latest", at=datetime.now(timezone.utc))
+
+
+def test_a_registered_adapters_bad_cache_write_is_made_unknown() -> None:
+    """An adapter llmguard does not own may put anything in a Usage: a cache write that
+    is not a count becomes unknown, is named among the problems, and the record stays
+    one that readers accept."""
+
+    class HouseResponse:
+        pass
+
+    def read(response: object) -> Reply:
+        usage = lg.Usage(input=10, output=5, cache_write="4", total=15)  # type: ignore[arg-type]
+        return Reply(text="ok", model=SONNET, usage=usage)
+
+    unregister = register(lambda response: isinstance(response, HouseResponse), read)
+    try:
+
+        @lg.guard(model=SONNET)
+        def ask() -> Any:
+            return HouseResponse()
+
+        with capture() as records:
+            ask()
+    finally:
+        unregister()
+    llm = llm_record(records)
+    assert llm.usage == lg.Usage(input=10, output=5, total=15)
+    assert any("cache_write" in problem for problem in llm.metadata["usage_problems"])
+    assert Record.from_json(llm.to_json()).usage == llm.usage

@@ -144,7 +144,7 @@ def checked_usage(reply: Reply) -> Reply:
     problems: list[str] = []
     counts = {
         name: token_count(getattr(usage, name), name, problems)
-        for name in ("input", "output", "cached_input", "reasoning", "total")
+        for name in ("input", "output", "cached_input", "cache_write", "reasoning", "total")
     }
     if not problems:
         return reply
