@@ -29,6 +29,7 @@ from llmguard import pricing
 from llmguard._core.records import Record, sum_usage
 from llmguard._core.reply import MAX_TOKENS
 from llmguard.adapters import Reply, adapt, register
+from llmguard.adapters._providers import _HOLDS_CACHE_WRITES
 from llmguard.sinks import SQLiteSink, SQLiteStore
 from llmguard.sinks._otel import attributes
 from llmguard.testing import capture
@@ -400,3 +401,37 @@ def test_a_registered_adapters_bad_cache_write_is_made_unknown() -> None:
     assert llm.usage == lg.Usage(input=10, output=5, total=15)
     assert any("cache_write" in problem for problem in llm.metadata["usage_problems"])
     assert Record.from_json(llm.to_json()).usage == llm.usage
+
+
+def test_an_sdk_without_the_field_reads_as_before() -> None:
+    """openai releases before 2.44 have no cache_write_tokens field: their usage reads
+    with the write unknown, and llmguard stops probing that class for it."""
+
+    class OldDetails(pydantic.BaseModel):  # the shape of such a release's details
+        model_config = pydantic.ConfigDict(extra="allow")
+        cached_tokens: int | None = None
+
+    class OldUsage(pydantic.BaseModel):
+        prompt_tokens: int
+        completion_tokens: int
+        total_tokens: int
+        prompt_tokens_details: OldDetails | None = None
+
+    class OldCompletion(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="allow")
+        object: str = "chat.completion"
+        model: str = "gpt-4o"
+        choices: list[dict[str, Any]]
+        usage: OldUsage
+
+    usage = OldUsage(
+        prompt_tokens=100, completion_tokens=5, total_tokens=105,
+        prompt_tokens_details=OldDetails(cached_tokens=40),
+    )  # fmt: skip
+    choice = {"index": 0, "message": {"role": "assistant", "content": "hi"}}
+    for _ in range(2):
+        reply = adapt(OldCompletion(choices=[{**choice, "finish_reason": "stop"}], usage=usage))
+        assert reply is not None
+        assert reply.usage == lg.Usage(input=100, output=5, cached_input=40, total=105)
+        assert reply.problems == ()
+    assert _HOLDS_CACHE_WRITES[OldDetails] is False

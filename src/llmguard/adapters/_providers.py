@@ -64,7 +64,7 @@ def openai_usage(
         total = input_ + output
     details = get(usage, inp_details)
     cached = get(details, "cached_tokens")
-    written = get(details, "cache_write_tokens")
+    written = _cache_writes(details)
     reasoning = get(get(usage, out_details), "reasoning_tokens")
     return Usage(
         input=input_,
@@ -74,6 +74,27 @@ def openai_usage(
         reasoning=token_count(reasoning, "reasoning_tokens", problems),
         total=total,
     )
+
+
+# Whether a details class can hold cache_write_tokens: openai releases before 2.44 have
+# no such field, and probing a pydantic model for a field it lacks costs microseconds,
+# so each class is looked at once (a dict, or a class that is no pydantic model, always
+# can).
+_HOLDS_CACHE_WRITES: dict[type, bool] = {}
+
+
+def _cache_writes(details: object) -> object:
+    cls = type(details)
+    holds = _HOLDS_CACHE_WRITES.get(cls)
+    if holds is False:
+        return None
+    if holds is None and len(_HOLDS_CACHE_WRITES) < 64:
+        declared = getattr(cls, "model_fields", None)
+        holds = not isinstance(declared, dict) or "cache_write_tokens" in declared
+        _HOLDS_CACHE_WRITES[cls] = holds
+        if not holds:
+            return None
+    return get(details, "cache_write_tokens")
 
 
 def _anthropic_usage(usage: object, problems: list[str]) -> Usage | None:
