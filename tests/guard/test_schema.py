@@ -11,9 +11,10 @@ from typing import Any, Literal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
+from llmguard._guard import schema as schema_module
 from llmguard._guard.schema import (
     MAX_EMBEDDED_STARTS,
     MAX_ERRORS_READ,
@@ -573,11 +574,25 @@ def test_hostile_answers_give_an_extraction(text: str) -> None:
 
 
 def test_a_deep_answer_to_a_recursive_json_schema_gives_an_extraction() -> None:
-    """jsonschema recursing past Python's limit on 300 nested arrays fails the schema."""
+    """300 nested arrays, deeper than python-jsonschema can recurse, are judged natively
+    (and valid); JSON nested past what the parser takes is an extraction, never an error."""
+    schema = compile_schema({"type": "array", "items": {"$ref": "#"}})
+    assert extract("[" * 300 + "]" * 300, schema).ok
+    assert extract("[" * 20 + "]" * 20, schema).ok
+    found = extract("[" * 100_000 + "]" * 100_000, schema)
+    assert not found.ok
+    assert found.errors
+
+
+def test_python_jsonschema_recursing_too_deep_fails_the_schema(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the native validator, a value python-jsonschema cannot recurse into is
+    refused as too deep rather than raising RecursionError."""
+    monkeypatch.setattr(schema_module, "_native_validator", lambda schema: (None, Exception))
     schema = compile_schema({"type": "array", "items": {"$ref": "#"}})
     found = extract("[" * 300 + "]" * 300, schema)
     assert found.errors == (FieldError("$", "the value is nested too deep to validate", ""),)
-    assert extract("[" * 20 + "]" * 20, schema).ok
 
 
 def test_values_with_a_broken_repr_are_still_rendered() -> None:
@@ -617,3 +632,70 @@ def test_json_in_prose_and_fences_is_found(
     found = extract(f"{before}{body}{after}", OBJECT)
     assert found.ok
     assert found.value == data
+
+
+class _Basket(BaseModel):
+    items: list[int]
+    tags: set[str]
+    weights: dict[str, float]
+    pair: tuple[int, ...]
+
+
+def test_a_large_wrong_list_reports_its_first_error_per_list() -> None:
+    """Past LARGE_ANSWER, a list stops at its first wrong item: a 10 MB answer of two
+    million wrong items is judged by one error, not two million built and counted."""
+    text = json.dumps(["x"] * 2_000_000)
+    assert len(text) > schema_module.LARGE_ANSWER
+    found = extract(text, compile_schema(list[int]))
+    assert not found.ok
+    assert [error.path for error in found.errors] == ["$[0]"]
+    assert "valid integer" in found.errors[0].message
+
+
+def test_a_short_wrong_list_still_reports_every_error() -> None:
+    """Under LARGE_ANSWER every wrong item is named, for the model to fix them all."""
+    found = extract(json.dumps(["x", 1, "y"]), compile_schema(list[int]))
+    assert [error.path for error in found.errors] == ["$[0]", "$[2]"]
+
+
+@given(
+    st.lists(st.integers(-5, 5), max_size=5),
+    st.sets(st.text(max_size=3), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.floats(allow_nan=False), max_size=3),
+)
+def test_the_fail_fast_validator_gives_the_same_value(
+    items: list[int], tags: set[str], weights: dict[str, float]
+) -> None:
+    """A valid answer validates to the same value whichever validator reads it."""
+    payload = {"items": items, "tags": sorted(tags), "weights": weights, "pair": items}
+    text = json.dumps(payload)
+    quick = schema_module._fail_fast_validator(TypeAdapter(_Basket))
+    assert quick is not None
+    assert quick.validate_json(text) == compile_schema(_Basket).validate_json(text)
+
+
+def test_a_large_valid_answer_to_a_json_schema_is_judged_natively() -> None:
+    """A 10 MB array valid under a JSON Schema dict is accepted; a wrong item at its very
+    end is found at its path, by the native validator's first error."""
+    schema = compile_schema({"type": "array", "items": {"type": "number"}})
+    valid = json.dumps(list(range(1_500_000)))
+    assert extract(valid, schema).ok
+    found = extract(valid[:-1] + ', "x"]', schema)
+    assert [error.path for error in found.errors] == ["$[1500000]"]
+    assert "number" in found.errors[0].message
+
+
+def test_the_python_validator_has_the_last_word_on_a_short_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the native validator refuses what python-jsonschema accepts (formats it
+    checks more strictly), a short answer is judged by python-jsonschema."""
+
+    class Refuses:
+        def is_valid(self, data: object) -> bool:
+            return False
+
+    monkeypatch.setattr(schema_module, "_native_validator", lambda schema: (Refuses(), Exception))
+    schema = compile_schema({"type": "object", "properties": {"a": {"type": "integer"}}})
+    assert extract('{"a": 1}', schema).value == {"a": 1}
+    assert [error.path for error in extract('{"a": "x"}', schema).errors] == ["$.a"]
