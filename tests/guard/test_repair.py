@@ -46,7 +46,7 @@ NEAR_JSON = {
     "single quotes": ("{'category': 'bug', 'urgency': 3}", "strict"),
     "unquoted keys": ('{category: "bug", urgency: 3}', "strict"),
     "python literals": ('{"category": "bug", "urgency": 3, "done": True, "note": None}', "strict"),
-    "unclosed at the end": ('{"category": "bug", "urgency": 3', "strict"),
+    "unclosed at the end": ('{"category": "bug", "urgency": 3\n', "strict"),
     "unclosed string at the end": ('{"urgency": 3, "category": "bug', "strict"),
     "in a fence": ('Here it is:\n```json\n{"category": "bug", "urgency": 3,}\n```', "fence"),
     "in prose": ("Sure. {'category': 'bug', 'urgency': 3} Anything else?", "embedded"),

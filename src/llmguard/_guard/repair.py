@@ -215,7 +215,7 @@ def _is_json(span: str) -> bool:
 
 
 def _stage(text: str, stripped: str, start: int, span: str) -> str:
-    if len(span) == len(stripped):
+    if span.strip() == stripped:
         return "strict"
     return "fence" if text.count(_FENCE, 0, start) % 2 else "embedded"
 
