@@ -9,6 +9,7 @@ that fails the schema is re-asked. And the bound that keeps hostile answers chea
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -295,3 +296,51 @@ def test_extract_with_repair_never_raises_on_any_text(text: str) -> None:
     assert found.ok or found.errors
     if found.ok:
         assert isinstance(found.value, Ticket)
+
+
+# -- what json-repair is given ---------------------------------------------------------------
+
+NOT_HANDED_OVER = {
+    "a closing bracket that does not match": '{"a": [1, 2}',
+    "two values glued together": '{"a": "x"y}',
+    "a long string left open": '{"a": "' + "x" * 300,
+    "a character JSON has no token for": '{"a": 1; "b": 2,}',
+}
+
+
+@pytest.mark.parametrize("text", NOT_HANDED_OVER.values(), ids=NOT_HANDED_OVER.keys())
+def test_text_that_does_not_read_as_json_tokens_is_not_repaired(text: str) -> None:
+    """Only token-shaped near-JSON reaches json-repair; the rest is re-asked as it is."""
+    assert list(repairs(text)) == []
+
+
+def test_an_answer_cut_inside_a_fence_is_repaired_up_to_the_fence() -> None:
+    """A fence closing over brackets still open ends the span there, and the value is mended."""
+    found = extract('```json\n{"category": "bug", "urgency": 3\n```', TICKET)
+    assert (found.value, found.repair, found.stage) == (GOOD, "json_repair", "fence")
+
+
+WORDS = st.text(alphabet="abcdefghij XYZ", max_size=8)
+PLAIN = st.none() | st.booleans() | st.integers(-1000, 1000) | WORDS
+KEYS = st.text(alphabet="abcdefghij_", min_size=1, max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.dictionaries(KEYS, PLAIN | st.lists(PLAIN, max_size=3), min_size=1, max_size=6),
+    trailing=st.booleans(),
+    prose=st.sampled_from(["", "Here you go: ", "```json\n"]),
+)
+def test_python_reprs_are_repaired_to_the_same_value(
+    data: dict[str, Any], trailing: bool, prose: str
+) -> None:
+    """A dict written as Python writes it (single quotes, True/None), with or without a
+    trailing comma, in prose or a fence, is mended to exactly that dict."""
+    body = repr(data)
+    if trailing:
+        body = body[:-1] + ",}"
+    found = extract(prose + body, compile_schema(dict[str, Any]))
+    assert found.ok
+    assert found.value == data
+    if body != json.dumps(data):
+        assert found.repair == "json_repair"
