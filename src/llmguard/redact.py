@@ -32,7 +32,7 @@ import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate, repeat
-from operator import add, attrgetter, call
+from operator import add, attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -390,7 +390,7 @@ def _replaced(record: Record, changes: dict[str, Any]) -> Record:
     A record has no ``__post_init__`` and one field outside ``__init__`` (its cached
     JSON, left empty), so a copy of its fields with the changes is what ``replace``
     would build; should either ever change, ``replace`` itself is used. The fields are
-    read and written by C loops (`attrgetter`, `map`), not one Python step each.
+    read in one C call (`attrgetter`) and written by the slots' own setters.
     """
     cls = type(record)
     plan = _COPY_PLANS.get(cls)
@@ -415,7 +415,8 @@ def _replaced(record: Record, changes: dict[str, Any]) -> Record:
     for name, value in changes.items():
         values[index[name]] = value
     new = object.__new__(cls)
-    any(map(call, setters, repeat(new), values))  # each setter returns None
+    for setter, value in zip(setters, values, strict=True):
+        setter(new, value)
     for name in extra:
         _setattr(new, name, None)
     return new
