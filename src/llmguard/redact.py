@@ -567,8 +567,8 @@ class _Engine:
     """
 
     __slots__ = (
-        "_alternatives", "_checked", "_kinds", "_searches", "_split", "_starts", "memoized",
-        "prefilter", "python", "splitters", "validators",
+        "_alternatives", "_before_memo", "_checked", "_kinds", "_searches", "_split", "_starts",
+        "memoized", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
 
     def __init__(self, kinds: tuple[_Kind, ...], prefilter: re.Pattern[str] | str | None) -> None:
@@ -578,6 +578,8 @@ class _Engine:
         self.memoized = tuple(kind.validator in _OWN_CHECKS for kind in kinds)
         self._checked: dict[tuple[int, bytes], bool] = {}  # (kind, value) -> verdict
         self._split: dict[tuple[int, bytes, bytes], int] = {}  # (kind, value, after) -> head
+        # (kind, what `_before` read, at the start) -> the value's span, from the start
+        self._before_memo: dict[tuple[int, bytes, bool], tuple[int, int]] = {}
         self._starts = tuple(kind.starts for kind in kinds)
         alternatives: list[tuple[int, str]] = []
         python: list[tuple[int, re.Pattern[str]]] = []
@@ -590,7 +592,7 @@ class _Engine:
         self._alternatives = tuple(alternatives)
         self.python = tuple(python)
         self._searches: dict[int, _Search | None] = {}
-        self._kinds: dict[int, Any] = {}
+        self._kinds: dict[int, tuple[Any, int]] = {}
         if alternatives:
             self.search(0)
         self.prefilter = None if prefilter is None else _search_function(prefilter)
@@ -751,26 +753,46 @@ class _Engine:
         """
         found: list[tuple[int, int, int]] = []
         last = 0
+        memo = self._before_memo
         for kind, (_, start) in sorted(hidden.items(), key=lambda item: item[1][1]):
             if start < last:
                 continue
+            # What the kind's regex reads: the rest of ``head`` and the byte before it
+            # (for a \b or a line start), and whether it starts ``head`` (for ^).
+            seen = None
+            if len(head) - start <= _READ_BY_RE and (
+                self.memoized[kind] or self.validators[kind] is None
+            ):
+                seen = kind, bytes(head[start - 1 if start else 0 :]), not start
+                span = memo.get(seen)
+                if span is not None:
+                    if span[0] >= 0:
+                        found.append((base + start + span[0], base + start + span[1], kind))
+                        last = start + span[1]
+                    continue
             regex, group = self._alone(kind)
             a, b = regex.Match(_RE2.anchor_start, head, start, len(head))[group]
             validator = self.validators[kind]
-            if a < b and (
+            accepted = a < b and (
                 validator is None or validator(bytes(head[a:b]).decode("utf-8", "surrogatepass"))
-            ):
+            )
+            if seen is not None:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                memo[seen] = (a - start, b - start) if accepted else (-1, -1)
+            if accepted:
                 found.append((base + a, base + b, kind))
                 last = b
         return found
 
     def _alone(self, kind: int) -> tuple[Any, int]:
         """The RE2 regex of one kind, with its value as a group, and that group."""
-        regex = self._kinds.get(kind)
-        if regex is None:
+        alone = self._kinds.get(kind)
+        if alone is None:
             source = dict(self._alternatives)[kind]
-            regex = self._kinds[kind] = _compile(_alternative(source, "s"), True)
-        return regex, dict(regex.NamedCapturingGroups())[b"s"]
+            regex = _compile(_alternative(source, "s"), True)
+            alone = self._kinds[kind] = regex, dict(regex.NamedCapturingGroups())[b"s"]
+        return alone
 
 
 class _Search:
@@ -822,8 +844,8 @@ class _Search:
             # the byte before it (for a \b or a line start there); whether the match
             # starts the buffer (for ^) and its length (for $ at the end) complete it.
             memo = self._memo
-            key = (bytes(buffer[start - 1 if start else 0 : end + 2]), end - start, not start)
-            known = memo.get(key)
+            seen = (bytes(buffer[start - 1 if start else 0 : end + 2]), end - start, not start)
+            known = memo.get(seen)
             if known is not None:
                 return known[0], start + known[1], start + known[2]
             # At the start of the buffer, the value starts there (the context was the
@@ -842,7 +864,7 @@ class _Search:
                     a, b = match.span(reader.values[kind])
                     if len(memo) >= _MEMO_SIZE:
                         memo.clear()
-                    memo[key] = kind, a - start, b - start
+                    memo[seen] = kind, a - start, b - start
                     return kind, a, b
         if self._groups is None:
             regex = _compile("|".join(_alternative(s, f"s{i}") for i, s in self._kept), True)
