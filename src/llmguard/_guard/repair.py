@@ -6,12 +6,13 @@ the end -- and yields what it makes of them, for the schema to judge: a repair i
 ever a candidate, never an answer of its own.
 
 ``json-repair`` is pure Python and far from linear on hostile text (16 KB of ``[{]]``
-takes it 17 s; an unterminated string full of brackets, 15 s). So it is only given a
-span that already reads as JSON's tokens: from an opening bracket, at most
-`MAX_REPAIR_CHARS` characters, nested at most `MAX_REPAIR_DEPTH` deep, with every
-closing bracket matching its opener, and a string left open only at the very end and
-short. Anything else is not repaired, and is re-asked. The span is found with one
-regex pass that never reads past the cap, so a 10 MB answer costs what 16 KB does.
+takes it 15 s; an unterminated string full of brackets, 15 s), and it makes a value of
+anything (``{maybe}`` becomes ``["maybe}"]``, ``{a: }`` becomes ``{"a": ""}``). So it is
+only given a span that is JSON but for those slips (see `_span`): from an opening
+bracket, at most `MAX_REPAIR_CHARS` characters, nested at most `MAX_REPAIR_DEPTH` deep,
+and what it returns must be the same kind of container. Anything else is not repaired,
+and is re-asked. The span is read in one pass that never goes past the cap, so a 10 MB
+answer costs what 16 KB does.
 
 :func:`syntax_error` says why an answer with no JSON value in it is not JSON: the
 problem and where, as pydantic's JSON parser (jiter) reports it, in the answer's own
@@ -44,8 +45,6 @@ __all__ = [
 MAX_REPAIR_CHARS = 16_384
 #: Deepest nesting handed to ``json-repair``.
 MAX_REPAIR_DEPTH = 32
-#: Longest string a span may leave open at its end (an answer cut mid-string).
-MAX_OPEN_STRING = 256
 #: Spans handed to ``json-repair`` for one answer.
 MAX_REPAIRS = 2
 #: Opening brackets looked at, for repairs and for the syntax error.
@@ -57,18 +56,25 @@ JSON_DEPTH_LIMIT = 201
 # One token of JSON as models write it, or of the near-JSON json-repair mends. The
 # string patterns never backtrack: each part takes characters the next one cannot.
 _TOKEN = re.compile(
-    r"""\s+
-    |"[^"\\]*(?:\\.[^"\\]*)*"
-    |'[^'\\]*(?:\\.[^'\\]*)*'
-    |(?P<open>"[^"\\]*(?:\\.[^"\\]*)*|'[^'\\]*(?:\\.[^'\\]*)*)
-    |[{}\[\]:,]
-    |[\w.+-]+
+    r"""(?P<space>\s+)
+    |(?P<string>"[^"\\]*(?:\\.[^"\\]*)*"|'[^'\\]*(?:\\.[^'\\]*)*')
+    |(?P<open>["'])
+    |(?P<opener>[\[{])
+    |(?P<closer>[\]}])
+    |(?P<colon>:)
+    |(?P<comma>,)
+    |(?P<word>[\w.+-]+)
     """,
     re.VERBOSE | re.DOTALL,
 )
+# What a bare word may be: a key (in an object), or a number or a literal (as a value).
+_KEY = re.compile(r"[^\W\d]\w*")
+_SCALAR = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|True|False|None")
+# What an open container expects next.
+_OPENED, _AFTER_KEY, _AFTER_COLON, _AFTER_VALUE, _AFTER_COMMA, _VALUE = range(6)
+_WANTS_VALUE = frozenset({_VALUE, _AFTER_COLON, _OPENED, _AFTER_COMMA})
 _OPENER = re.compile(r"[\[{]")
 _PAIRS = {"}": "{", "]": "["}
-_PUNCTUATION = frozenset("{}[]:,")
 _FENCE = "```"
 _AT = re.compile(r" at line (\d+) column (\d+)$")
 #: Lines walked to find where an error is, to quote the answer there.
@@ -125,7 +131,7 @@ def repairs(text: str) -> Iterator[tuple[str, str]]:
             fixed = json_repair.repair_json(span, skip_json_loads=True)
         except Exception:  # RecursionError, ValueError...: the library gave up
             continue
-        if isinstance(fixed, str) and fixed and fixed[0] in "[{":
+        if isinstance(fixed, str) and fixed[:1] == span[0]:
             yield _stage(text, stripped, start, span), fixed
 
 
@@ -163,47 +169,71 @@ def syntax_error(text: str) -> SyntaxProblem | None:
 def _span(text: str, start: int) -> str | None:
     """The near-JSON value starting at ``start``, or ``None`` if it is not one to repair.
 
-    It ends where its brackets balance, at the end of the text, or at a markdown fence
-    with brackets still open (an answer cut short inside a fence).
+    Near-JSON is JSON's grammar with the slips `repairs` mends: strings in single quotes,
+    bare keys, ``True``/``False``/``None``, a comma before a closing bracket, and closing
+    brackets missing at the end -- where the answer stops right after a value or a comma,
+    so nothing has to be invented (no empty value for a key, no string cut short).
+    The value ends where its brackets balance, at the end of the text, or at a markdown
+    fence with brackets still open (an answer cut short inside a fence).
     """
     size = len(text)
     limit = min(size, start + MAX_REPAIR_CHARS)
-    stack: list[str] = []
+    stack: list[str] = []  # the open containers' brackets
+    states: list[int] = []  # what each open container expects next
     pos = start
-    after_value = False
     match = _TOKEN.match
     while pos < limit:
         if text.startswith(_FENCE, pos):
-            return text[start:pos].rstrip()
+            break
         token = match(text, pos, limit)
         if token is None:
             return None
         end = token.end()
-        if token.lastgroup == "open":
-            # A string left open may only be the last thing in the answer, and short.
-            if end != size or end - pos > MAX_OPEN_STRING:
+        kind = token.lastgroup
+        if kind == "space":
+            pos = end
+            continue
+        if kind == "open" or (not stack and kind != "opener"):
+            return None  # a string left open (its value would be cut short)
+        state = states[-1] if states else _VALUE
+        if kind == "opener":
+            if state not in _WANTS_VALUE or len(stack) >= MAX_REPAIR_DEPTH:
                 return None
-            return text[start:end]
-        char = text[pos]
-        if char in _PUNCTUATION:
-            after_value = False
-        elif not char.isspace():
-            # Two values with nothing between them ("a"b, 1"x") is where json-repair's
-            # search for a string's real end makes it quadratic.
-            if after_value:
+            if states:
+                states[-1] = _AFTER_VALUE  # once this container closes
+            stack.append(text[pos])
+            states.append(_OPENED)
+        elif kind == "closer":
+            if _PAIRS[text[pos]] != stack[-1] or state in (_AFTER_KEY, _AFTER_COLON):
                 return None
-            after_value = True
-        if char in "[{":
-            stack.append(char)
-            if len(stack) > MAX_REPAIR_DEPTH:
-                return None
-        elif char in "]}":
-            if not stack or stack.pop() != _PAIRS[char]:
-                return None
+            stack.pop()
+            states.pop()
             if not stack:
                 return text[start:end]
+        elif kind == "colon":
+            if stack[-1] != "{" or state != _AFTER_KEY:
+                return None
+            states[-1] = _AFTER_COLON
+        elif kind == "comma":
+            if state != _AFTER_VALUE:
+                return None
+            states[-1] = _AFTER_COMMA
+        elif stack[-1] == "{" and state in (_OPENED, _AFTER_COMMA):
+            if kind == "word" and not _KEY.fullmatch(token.group()):
+                return None
+            states[-1] = _AFTER_KEY
+        elif state in _WANTS_VALUE:
+            if kind == "word" and not _SCALAR.fullmatch(token.group()):
+                return None  # a bare word is no value: json-repair would make it a string
+            states[-1] = _AFTER_VALUE
+        else:
+            return None  # two values with nothing between them
         pos = end
-    return text[start:] if limit == size else None
+    if pos < size and not text.startswith(_FENCE, pos):
+        return None  # longer than MAX_REPAIR_CHARS
+    if not stack or states[-1] not in (_AFTER_VALUE, _AFTER_COMMA):
+        return None  # cut where a value would have to be made up
+    return text[start:pos].rstrip()
 
 
 def _is_json(span: str) -> bool:
