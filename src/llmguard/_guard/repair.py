@@ -73,7 +73,6 @@ _SCALAR = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|True|Fal
 # What an open container expects next.
 _OPENED, _AFTER_KEY, _AFTER_COLON, _AFTER_VALUE, _AFTER_COMMA, _VALUE = range(6)
 _WANTS_VALUE = frozenset({_VALUE, _AFTER_COLON, _OPENED, _AFTER_COMMA})
-_OPENER = re.compile(r"[\[{]")
 _PAIRS = {"}": "{", "]": "["}
 _FENCE = "```"
 _AT = re.compile(r" at line (\d+) column (\d+)$")
@@ -111,14 +110,12 @@ def repairs(text: str) -> Iterator[tuple[str, str]]:
 
     pos = 0
     repaired = 0
-    stripped = text.strip()
     for _ in range(MAX_STARTS):
         if repaired >= MAX_REPAIRS:
             return
-        opener = _OPENER.search(text, pos)
-        if opener is None:
+        start = _opener(text, pos)
+        if start < 0:
             return
-        start = opener.start()
         span = _span(text, start)
         if span is None:
             pos = start + 1
@@ -132,7 +129,7 @@ def repairs(text: str) -> Iterator[tuple[str, str]]:
         except Exception:  # RecursionError, ValueError...: the library gave up
             continue
         if isinstance(fixed, str) and fixed[:1] == span[0]:
-            yield _stage(text, stripped, start, span), fixed
+            yield _stage(text, start, span), fixed
 
 
 def syntax_error(text: str) -> SyntaxProblem | None:
@@ -143,10 +140,9 @@ def syntax_error(text: str) -> SyntaxProblem | None:
     """
     pos = 0
     for _ in range(MAX_STARTS):
-        opener = _OPENER.search(text, pos)
-        if opener is None:
+        start = _opener(text, pos)
+        if start < 0:
             return None
-        start = opener.start()
         try:
             pydantic_core.from_json(text[start:])
         except ValueError as exc:
@@ -244,8 +240,14 @@ def _is_json(span: str) -> bool:
     return True
 
 
-def _stage(text: str, stripped: str, start: int, span: str) -> str:
-    if span.strip() == stripped:
+def _opener(text: str, pos: int) -> int:
+    """Where the first ``{`` or ``[`` at or after ``pos`` is, or -1 (two memchr scans)."""
+    brace, bracket = text.find("{", pos), text.find("[", pos)
+    return bracket if brace < 0 else brace if bracket < 0 else min(brace, bracket)
+
+
+def _stage(text: str, start: int, span: str) -> str:
+    if not text[:start].strip() and not text[start + len(span) :].strip():
         return "strict"
     return "fence" if text.count(_FENCE, 0, start) % 2 else "embedded"
 
