@@ -28,9 +28,11 @@ from llmguard._guard.structured import SchemaRequest, object_root, strict_schema
 from llmguard.testing import capture
 from tests._helpers.sdk_mocks import (
     anthropic_client,
+    anthropic_events,
     anthropic_message,
     async_anthropic_client,
     async_openai_client,
+    chat_chunks,
     chat_completion,
     openai_client,
     responses_response,
@@ -992,3 +994,34 @@ def test_a_wrapped_json_schema_keeps_its_definitions_reachable() -> None:
         "items": {"$ref": "#/definitions/Item"},
     }
     assert strict.schema["definitions"]["Item"]["required"] == ["v"]
+
+
+def test_streams_get_the_schema_and_are_validated_when_read() -> None:
+    """A streaming call gets the same parameter; the guard reads the stream and validates
+    the text (OpenAI) or the streamed tool input (Anthropic)."""
+    openai, openai_sent = openai_client([chat_chunks(['{"category": "bug", ', '"urgency": 4}'])])
+    tool = ("toolu_1", "Ticket", ['{"category": ', '"bug", "urgency": 4}'])
+    claude, claude_sent = anthropic_client([anthropic_events([], tool=tool)])
+
+    @lg.guard(schema=Ticket, send_schema=True)
+    def chat(messages: Any, response_format: Any = None) -> Any:
+        return openai.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, response_format=response_format, stream=True
+        )
+
+    @lg.guard(schema=Ticket, send_schema=True, provider="anthropic")
+    def claude_call(messages: Any, tools: Any = None, tool_choice: Any = None) -> Any:
+        return claude.messages.create(
+            model="claude-haiku-4-5",
+            max_tokens=300,
+            messages=messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            stream=True,
+        )
+
+    assert chat(MESSAGES) == TICKET
+    assert claude_call(USER_ONLY) == TICKET
+    assert openai_sent[0].json["response_format"] == TICKET_FORMAT
+    assert openai_sent[0].json["stream"] is True
+    assert claude_sent[0].json["tool_choice"] == {"type": "tool", "name": "Ticket"}
