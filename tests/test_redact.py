@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -454,6 +455,31 @@ def test_text_that_is_not_ascii_is_read_alike(text: str) -> None:
     """After a non-ASCII line (read by RE2 alone), the same values are replaced."""
     redacted, counts = redact_text(text)
     assert redact_text("\u00e9\n" + text) == ("\u00e9\n" + redacted, counts)
+
+
+_NEAR_MISSES = [
+    "4111 1111 1111 1112", "4111111111111112", "0000 0000 0000 0000", "+1 2 3", "a@b.io",
+    "sk-ghp_AKIAeyJxoxb-Bearer", "020 7946 0958 1234", "078-05-1120", "GB82 WEST 1234",
+]  # fmt: skip
+_FORGETFUL = Patterns(DEFAULT.patterns)  # compiled by `re` here: read with no first-byte hints
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(_TEXT, st.sampled_from(_NEAR_MISSES)), min_size=1, max_size=4),
+    st.integers(min_value=1, max_value=5),
+)
+def test_remembered_answers_change_nothing(pieces: list[str], repeats: int) -> None:
+    """Repeated candidates come out as a redactor that remembers nothing reads them.
+
+    The default redactor remembers what it read and decided, from this text and earlier
+    ones; one whose memos forget at once is the reference.
+    """
+    text = (" ".join(pieces) + "\n") * repeats
+    with mock.patch("llmguard.redact._MEMO_SIZE", 0):  # every memo forgets at once
+        expected = _FORGETFUL.redact(text)
+    assert DEFAULT.redact(text) == expected
+    assert DEFAULT.redact_many([text, text]) == [expected[0], expected[0]]
 
 
 @pytest.mark.parametrize(

@@ -567,8 +567,8 @@ class _Engine:
     """
 
     __slots__ = (
-        "_alternatives", "_before_memo", "_checked", "_kinds", "_searches", "_split", "_starts",
-        "memoized", "prefilter", "python", "splitters", "validators",
+        "_alternatives", "_before_memo", "_checked", "_decided", "_kinds", "_searches", "_split",
+        "_starts", "memoized", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
 
     def __init__(self, kinds: tuple[_Kind, ...], prefilter: re.Pattern[str] | str | None) -> None:
@@ -577,6 +577,9 @@ class _Engine:
         # Whose verdicts are remembered by value: llmguard's checks, not a user's.
         self.memoized = tuple(kind.validator in _OWN_CHECKS for kind in kinds)
         self._checked: dict[tuple[int, bytes], bool] = {}  # (kind, value) -> verdict
+        # (the kinds hidden, the bytes `_Search.read` reads, the match's length, whether
+        # it starts the buffer) -> kind, value start and end from the match's, verdict
+        self._decided: dict[tuple[int, bytes, int, bool], tuple[int, int, int, bool]] = {}
         self._split: dict[tuple[int, bytes, bytes], int] = {}  # (kind, value, after) -> head
         # (kind, what `_before` read, at the start) -> the value's span, from the start
         self._before_memo: dict[tuple[int, bytes, bool], tuple[int, int]] = {}
@@ -634,6 +637,7 @@ class _Engine:
         memoized = self.memoized
         checked = self._checked
         split = self._split
+        decided = self._decided
         size = len(data)
         view = memoryview(data)
         buffer: Any = data
@@ -683,26 +687,43 @@ class _Engine:
                 start, end = find(unanchored, buffer, pos, size - base)[0]
                 if start < 0:
                     return found
-            kind, a, b = search.read(buffer, start, end, ascii)
-            validator = validators[kind]
-            if a >= b:
-                accepted = False
-            elif validator is None:
-                accepted = True
-            elif memoized[kind]:
-                # llmguard's own checks answer alike for the same value: text packed
-                # with near misses asks about the same few again and again.
-                check = kind, data[base + a : base + b]
-                verdict = checked.get(check)
-                if verdict is None:
-                    verdict = bool(validator(check[1].decode("utf-8", "surrogatepass")))
-                    if len(checked) >= _MEMO_SIZE:
-                        checked.clear()
-                    checked[check] = verdict
-                accepted = verdict
+            # The same bytes around a match found by the same regex come out the same:
+            # its kind, its value and the verdict on it are remembered together.
+            seen = step = None
+            if ascii and end - start <= _READ_BY_RE:
+                around = bytes(buffer[start - 1 if start else 0 : end + 2])
+                seen = bits, around, end - start, not start
+                step = decided.get(seen)
+            if step is not None:
+                kind, accepted = step[0], step[3]
+                a = start + step[1]
+                b = start + step[2]
             else:
-                value = data[base + a : base + b].decode("utf-8", "surrogatepass")
-                accepted = bool(validator(value))
+                kind, a, b = search.read(buffer, start, end, ascii)
+                validator = validators[kind]
+                if a >= b:
+                    accepted = False
+                elif validator is None:
+                    accepted = True
+                elif memoized[kind]:
+                    # llmguard's own checks answer alike for the same value: text packed
+                    # with near misses asks about the same few again and again.
+                    check = kind, data[base + a : base + b]
+                    verdict = checked.get(check)
+                    if verdict is None:
+                        verdict = bool(validator(check[1].decode("utf-8", "surrogatepass")))
+                        _remember(checked, check, verdict)
+                    accepted = verdict
+                else:
+                    value = data[base + a : base + b].decode("utf-8", "surrogatepass")
+                    accepted = bool(validator(value))
+                if (
+                    seen is not None
+                    and (validator is None or memoized[kind])
+                    and search.read_alike(seen[1:])
+                    and (accepted or splitters[kind] is None or b - a <= _SPLIT_ABOVE)
+                ):
+                    _remember(decided, seen, (kind, a - start, b - start, accepted))
             splitter = splitters[kind]
             if not accepted and splitter is not None and b - a > _SPLIT_ABOVE:
                 # Too long to be one value, maybe two: the longest head that is one.
@@ -711,9 +732,7 @@ class _Engine:
                 value = piece[1].decode("utf-8", "surrogatepass")
                 if head < 0:
                     head = splitter(value, piece[2].decode("utf-8", "replace"))
-                    if len(split) >= _MEMO_SIZE:
-                        split.clear()
-                    split[piece] = head
+                    _remember(split, piece, head)
                 if head:
                     b = a + len(value[:head].encode("utf-8", "surrogatepass"))
                     accepted = True
@@ -777,9 +796,7 @@ class _Engine:
                 validator is None or validator(bytes(head[a:b]).decode("utf-8", "surrogatepass"))
             )
             if seen is not None:
-                if len(memo) >= _MEMO_SIZE:
-                    memo.clear()
-                memo[seen] = (a - start, b - start) if accepted else (-1, -1)
+                _remember(memo, seen, (a - start, b - start) if accepted else (-1, -1))
             if accepted:
                 found.append((base + a, base + b, kind))
                 last = b
@@ -837,6 +854,14 @@ class _Search:
         span: tuple[int, int] = self._find.Match(_RE2.unanchored, buffer, pos, end)[0]
         return span
 
+    def read_alike(self, seen: tuple[bytes, int, bool]) -> bool:
+        """Whether `read` answered from ``seen`` alone, not from RE2's groups (which read on).
+
+        ``seen`` is the bytes around a match `read` read, the match's length and whether
+        it started the buffer.
+        """
+        return seen in self._memo
+
     def read(self, buffer: Any, start: int, end: int, ascii: bool) -> tuple[int, int, int]:
         """The kind of the match at ``start`` (ending at ``end``), and its value's span."""
         if ascii and end - start <= _READ_BY_RE and start + 1 < end:
@@ -862,9 +887,7 @@ class _Search:
                 if match is not None and match.end() == end and match.lastindex is not None:
                     kind = reader.kinds[match.lastindex]
                     a, b = match.span(reader.values[kind])
-                    if len(memo) >= _MEMO_SIZE:
-                        memo.clear()
-                    memo[seen] = kind, a - start, b - start
+                    _remember(memo, seen, (kind, a - start, b - start))
                     return kind, a, b
         if self._groups is None:
             regex = _compile("|".join(_alternative(s, f"s{i}") for i, s in self._kept), True)
@@ -920,6 +943,13 @@ _READ_BY_RE = 256  # the longest match `_Search.read` asks Python's re about
 _AFTER = 64  # how much of the text after a rejected match a splitter reads
 _SPLIT_ABOVE = 12  # the length a rejected value must pass for its splitter to be asked
 _MEMO_SIZE = 4096  # the answers a memo holds before it starts over
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    """``memo[key] = value``, in a memo that starts over past `_MEMO_SIZE` answers."""
+    memo[key] = value
+    if len(memo) > _MEMO_SIZE:
+        memo.clear()
 
 
 class _RE2:
