@@ -116,8 +116,10 @@ class _Pipeline:
         self._share = max(settings.max_queue_bytes // 2, 1)
         lane_share = max(self._share // max(len(self.sinks), 1), 1)
         self._warn = _Warner()
-        # Each span with its weight as admitted, which the dispatcher gives back.
-        self._queue: collections.deque[tuple[Pending, int]] = collections.deque()
+        # The spans, and beside them the weight each was admitted with, which the
+        # dispatcher gives back (ints: no object for the collector to trace per span).
+        self._queue: collections.deque[Pending] = collections.deque()
+        self._weights: collections.deque[int] = collections.deque()
         self._lanes = tuple(_Lane(s, self, settings.queue_size, lane_share) for s in self.sinks)
         self._wake = threading.Event()
         # Guards every count below but `dropped` (the callers', under _held_lock) and
@@ -155,7 +157,8 @@ class _Pipeline:
             fits = held <= self._share and len(queue) < self._settings.queue_size
             if fits:
                 self._held = held
-                queue.append((item, weight))
+                queue.append(item)
+                self._weights.append(weight)
             else:
                 self.dropped += 1
         if not fits:
@@ -198,10 +201,10 @@ class _Pipeline:
         What the records weighed in the queue stays counted against its share until
         they are handed over.
         """
-        queue = self._queue
-        with self._progress:
+        queue, admitted = self._queue, self._weights
+        with self._progress, self._held_lock:  # a span and its weight leave together
             count = min(self._settings.batch_size, len(queue))
-            items = collections.deque([queue.popleft() for _ in range(count)])
+            items = collections.deque([(queue.popleft(), admitted.popleft()) for _ in range(count)])
             self.taken += count
         chunk = max(self._share // max(len(self._lanes), 1) // 4, 1)
         records: list[Record] = []
