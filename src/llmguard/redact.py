@@ -30,6 +30,7 @@ import bisect
 import dataclasses
 import re
 import string
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate, repeat
 from operator import add, attrgetter
@@ -454,8 +455,22 @@ def _collect(value: Any, out: list[str], sizes: dict[int, int]) -> None:
     elif cls is list or cls is tuple or isinstance(value, (list, tuple)):
         start = len(out)
         for item in value:
-            if type(item) is str:
+            kind = type(item)
+            if kind is str:
                 out.append(item)
+            elif kind is dict:
+                # Inlined for the common case, a list of messages.
+                inner = len(out)
+                for key, field in item.items():
+                    if type(key) is str:
+                        out.append(key)
+                    else:
+                        _collect(key, out, sizes)
+                    if type(field) is str:
+                        out.append(field)
+                    elif field is not None:
+                        _collect(field, out, sizes)
+                sizes[id(item)] = len(out) - inner
             elif item is not None:
                 _collect(item, out, sizes)
         sizes[id(value)] = len(out) - start
@@ -547,12 +562,17 @@ def _replace(
     pieces = []
     last = 0
     for start, end, index in found:
-        kind = kinds[index]
         pieces.append(data[last:start])
-        pieces.append(kind.replacement)
+        pieces.append(kinds[index].replacement)
         last = end
-        counts[kind.name] = counts.get(kind.name, 0) + 1
     pieces.append(data[last:])
+    if len(found) == 1:
+        name = kinds[found[0][2]].name
+        counts[name] = counts.get(name, 0) + 1
+    else:
+        for index, count in Counter([index for _, _, index in found]).items():
+            name = kinds[index].name
+            counts[name] = counts.get(name, 0) + count
     return b"".join(pieces).decode("utf-8", "surrogatepass")
 
 
