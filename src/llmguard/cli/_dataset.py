@@ -408,9 +408,12 @@ Grouping: TypeAlias = Literal["name", "model", "prompt", "day", "hour", "status"
 Metric: TypeAlias = Literal["duration_ms", "output_tokens", "cost_usd", "retries", "error", "limit"]
 """A per-call figure `Dataset.values` reads; ``error`` and ``limit`` are 1 or 0."""
 
-# SQL for each grouping key; a record without the value falls in the group "-".
+# SQL for each grouping key; a record without the value falls in the group "-". The
+# unary + keeps the planner off the name index, whose order would make a GROUP BY visit
+# the table row by row in name order (1.8 s of CPU against 1.1 s for a sort, a million
+# calls): it is a no-op on the value.
 GROUPINGS: dict[str, str] = {
-    "name": "name",
+    "name": "+name",
     "model": "coalesce(model, '-')",
     "prompt": "coalesce(prompt_name || '@' || prompt_version, prompt_name, '-')",
     "day": "substr(start, 1, 10)",
