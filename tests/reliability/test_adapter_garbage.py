@@ -213,7 +213,11 @@ def test_guard_without_schema_returns_any_response_untouched(response: object) -
 def test_guard_with_schema_gives_a_value_or_its_own_decision(
     response: object, max_output_tokens: int | None
 ) -> None:
-    """A schema over garbage gives a valid value or one of llmguard's decisions, recorded."""
+    """A schema over garbage gives a valid value or one of llmguard's decisions, recorded.
+
+    ``None`` (and a `Failure`) is no answer at all: the function is at fault, and
+    `BadReturn` says so at once, still recording the call.
+    """
 
     @lg.guard(schema=Verdict, retries=1, max_output_tokens=max_output_tokens)
     def call(messages: Any, max_tokens: int | None = None) -> Any:
@@ -224,6 +228,8 @@ def test_guard_with_schema_gives_a_value_or_its_own_decision(
             value = call([{"role": "user", "content": "hi"}])
         except (lg.GuardError, lg.LimitExceeded):
             pass
+        except lg.BadReturn:
+            assert response is None or isinstance(response, lg.Failure)
         else:
             assert isinstance(value, Verdict)
     assert [r.kind for r in records].count("llm") == 1
