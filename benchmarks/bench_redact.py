@@ -13,8 +13,10 @@ many records' strings at once (``DEFAULT.redact_many``). Target: at most 10 µs 
 
 *Adversarial* is 1 MB of text built to make a scanner work: near-miss card numbers
 (Luhn fails), near-miss phone numbers, one long digit run, ``@`` floods, base64-like runs,
-floods of key prefixes, and a mix of them all. Target: at most 100 ms each, and time
-linear in the size (checked by the tests, not here).
+floods of key prefixes, and a mix of them all; then near-miss cards, near-miss phones and
+dense emails again with every candidate different (random digits and names), since the
+redactor remembers the answers for candidates it has seen. Target: at most 100 ms each,
+and time linear in the size (checked by the tests, not here).
 
 Timings are CPU time of this thread (``time.thread_time``), median of ``runs``.
 """
@@ -166,6 +168,34 @@ def _base64ish(size: int) -> str:
     return "".join(rng.choices(alphabet, k=size))
 
 
+def _random_units(make: Callable[[random.Random], str], size: int) -> str:
+    rng = random.Random(11)
+    parts: list[str] = []
+    length = 0
+    while length < size:
+        parts.append(make(rng))
+        length += len(parts[-1])
+    return "".join(parts)[:size]
+
+
+def _near_miss_card(rng: random.Random) -> str:
+    digits = [rng.randrange(10) for _ in range(16)]
+    checksum = sum(d if i % 2 else (2 * d - 9 if d > 4 else 2 * d) for i, d in enumerate(digits))
+    if checksum % 10 == 0:  # a valid card: make it a near miss
+        digits[-1] = (digits[-1] + 1) % 10
+    text = "".join(map(str, digits))
+    return " ".join(text[i : i + 4] for i in range(0, 16, 4)) + " "
+
+
+def _near_miss_phone(rng: random.Random) -> str:
+    return f"+{rng.randrange(10)} {rng.randrange(100):02} {rng.randrange(1000):03} "
+
+
+def _dense_email(rng: random.Random) -> str:
+    local = "".join(rng.choices(string.ascii_lowercase, k=rng.randint(1, 4)))
+    return f"{local}@{rng.choice(string.ascii_lowercase)}.io "
+
+
 def adversarial(size: int = MB) -> dict[str, str]:
     """Texts of ``size`` characters made to slow a scanner down, by name."""
     cases = {
@@ -187,6 +217,10 @@ def adversarial(size: int = MB) -> dict[str, str]:
     }
     pieces = [text[: size // len(cases)] for text in cases.values()]
     cases["mixed"] = "".join(pieces)
+    # The same floods with no two candidates alike: nothing a memo can reuse.
+    cases["near-miss cards, random"] = _random_units(_near_miss_card, size)
+    cases["near-miss phones, random"] = _random_units(_near_miss_phone, size)
+    cases["dense emails, random"] = _random_units(_dense_email, size)
     return cases
 
 

@@ -457,6 +457,29 @@ def test_text_that_is_not_ascii_is_read_alike(text: str) -> None:
     assert redact_text("\u00e9\n" + text) == ("\u00e9\n" + redacted, counts)
 
 
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("0000 0000 0000 0000 0000 0000 0000 0000", "0000 0000 0000 0000 0000 [phone]"),
+        (
+            "+23 4111 1111 1111 82é020 794609: 0000 0000 0000 11 4111 1111 1111 1111",
+            "+23 4111 1111 1111 82é[phone]: 0000 0000 0000 11 [card]",
+        ),
+    ],
+)
+def test_a_line_reads_the_same_alone_after_itself_and_in_a_batch(text: str, redacted: str) -> None:
+    """What came before a line (an accepted value, another line) changes nothing in it.
+
+    Five groups are too long for a phone number, so the kind is hidden until they end:
+    the three groups after them are one. A card after a rejected one is found although
+    a phone number's rejected match, hiding that kind, ends past it.
+    """
+    assert redact_text(text)[0] == redacted
+    assert redact_text(f"{text}\n{text}")[0] == f"{redacted}\n{redacted}"
+    assert redact_text(f"a@b.io {text}")[0] == f"[email] {redacted}"
+    assert DEFAULT.redact_many([text, text]) == [redacted, redacted]
+
+
 _NEAR_MISSES = [
     "4111 1111 1111 1112", "4111111111111112", "0000 0000 0000 0000", "+1 2 3", "a@b.io",
     "sk-ghp_AKIAeyJxoxb-Bearer", "020 7946 0958 1234", "078-05-1120", "GB82 WEST 1234",

@@ -686,17 +686,31 @@ class _Engine:
                         nearest = min(nearest, again)
             if hidden:
                 search = self.search(bits)
-                last = known.get(bits)
-                span: tuple[int, int] | None
-                if last is not None and last[0] <= pos and (last[1] is None or last[1][0] >= pos):
-                    span = last[1]
-                else:
-                    span = None
-                    if search is not None:
-                        start, end = search.find(buffer, pos, size - base)
+                span: tuple[int, int] | None = None
+                if search is not None:
+                    since = pos
+                    if not pos:
+                        # A match at the start of the buffer may owe it to being there
+                        # (^, \b): it is asked about alone; the matches after it are
+                        # the same whatever values came before, and may be known.
+                        start, end = search.find_at_start(buffer, size - base)
                         if start >= 0:
                             span = start, end
-                    known[bits] = pos, span
+                        since = 1
+                    last = known.get(bits)
+                    if span is not None:
+                        pass
+                    elif (
+                        last is not None
+                        and last[0] <= since
+                        and (last[1] is None or last[1][0] >= since)
+                    ):
+                        span = last[1]
+                    else:
+                        start, end = search.find(buffer, since, size - base)
+                        if start >= 0:
+                            span = start, end
+                        known[bits] = since, span
                 if search is None or span is None or span[0] >= nearest - base:
                     pos = nearest - base  # a hidden kind may match from there: look first
                     continue
@@ -769,15 +783,32 @@ class _Engine:
                 base += b
                 buffer = view[base:]
                 pos = 0
-                known.clear()
+                if known:
+                    # What searches with kinds hidden found stays true past the new
+                    # buffer's first byte: without this, each value would send the next
+                    # such search to the end of the text again (quadratic time).
+                    known = {
+                        bits: (
+                            max(since - b, 1),
+                            None if span is None else (span[0] - b, span[1] - b),
+                        )
+                        for bits, (since, span) in known.items()
+                        if span is None or span[0] - b >= 1
+                    }
                 continue
             # Rejected: the kinds after it may match here, this kind again from its last
             # character (the context of what follows it) on.
             again = max(b - 1, start + 1)
             last = known.get(bits | 1 << kind)
-            if last is not None and last[0] <= start and (last[1] is None or last[1][0] >= again):
+            if (
+                last is not None
+                and last[0] <= start
+                and (last[1] is None or last[1][0] >= again)
+                and (not hidden or nearest >= base + again)
+            ):
                 # A search with this kind hidden too already found nothing before: go on
-                # from its end at once (dense near misses, such as cards that fail Luhn).
+                # from its end at once (dense near misses, such as cards that fail Luhn),
+                # unless a kind hidden before comes back first.
                 pos = again
                 continue
             hidden[kind] = base + again, start
@@ -868,6 +899,11 @@ class _Search:
     def find_function(self) -> Any:
         """RE2's own ``Match`` of `find`'s regex, for the hottest loop."""
         return self._find.Match
+
+    def find_at_start(self, buffer: Any, end: int) -> tuple[int, int]:
+        """Where the match starting ``buffer[:end]`` ends: ``(0, end)``, or -1s if none."""
+        span: tuple[int, int] = self._find.Match(_RE2.anchor_start, buffer, 0, end)[0]
+        return span
 
     def find(self, buffer: Any, pos: int, end: int) -> tuple[int, int]:
         """Where the leftmost match in ``buffer[pos:end]`` starts and ends: -1 if none."""
