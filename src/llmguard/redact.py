@@ -597,9 +597,9 @@ class _Engine:
         # Whose verdicts are remembered by value: llmguard's checks, not a user's.
         self.memoized = tuple(kind.validator in _OWN_CHECKS for kind in kinds)
         self._checked: dict[tuple[int, bytes], bool] = {}  # (kind, value) -> verdict
-        # (the kinds hidden, the bytes `_Search.read` reads, the match's length, whether
-        # it starts the buffer) -> kind, value start and end from the match's, verdict
-        self._decided: dict[tuple[int, bytes, int, bool], tuple[int, int, int, bool]] = {}
+        # (the kinds hidden, (the bytes `_Search.read` reads, the match's length, whether
+        # it starts the buffer)) -> kind, value start and end from the match's, verdict
+        self._decided: dict[tuple[int, tuple[bytes, int, bool]], tuple[int, int, int, bool]] = {}
         self._split: dict[tuple[int, bytes, bytes], int] = {}  # (kind, value, after) -> head
         # (kind, what `_before` read, at the start) -> the value's span, from the start
         self._before_memo: dict[tuple[int, bytes, bool], tuple[int, int]] = {}
@@ -658,6 +658,8 @@ class _Engine:
         checked = self._checked
         split = self._split
         decided = self._decided
+        remembering = True  # until candidates turn out unlike each other
+        stored = hits = 0
         size = len(data)
         view = memoryview(data)
         buffer: Any = data
@@ -723,23 +725,25 @@ class _Engine:
                     return found
             # The same bytes around a match found by the same regex come out the same:
             # its kind, its value and the verdict on it are remembered together.
-            seen = step = None
-            if ascii and end - start <= _READ_BY_RE:
-                around = bytes(buffer[start - 1 if start else 0 : end + 2])
-                seen = bits, around, end - start, not start
+            seen = step = looked = None
+            if remembering and ascii and end - start <= _READ_BY_RE:
+                looked = bytes(buffer[start - 1 if start else 0 : end + 2]), end - start, not start
+                seen = bits, looked
                 step = decided.get(seen)
+                if step is not None:
+                    hits += 1
             if step is not None:
                 kind, accepted = step[0], step[3]
                 a = start + step[1]
                 b = start + step[2]
             else:
-                kind, a, b = search.read(buffer, start, end, ascii)
+                kind, a, b = search.read(buffer, start, end, ascii, looked)
                 validator = validators[kind]
                 if a >= b:
                     accepted = False
                 elif validator is None:
                     accepted = True
-                elif memoized[kind]:
+                elif memoized[kind] and remembering:
                     # llmguard's own checks answer alike for the same value: text packed
                     # with near misses asks about the same few again and again.
                     check = kind, data[base + a : base + b]
@@ -754,10 +758,15 @@ class _Engine:
                 if (
                     seen is not None
                     and (validator is None or memoized[kind])
-                    and search.read_alike(seen[1:])
+                    and search.read_alike(seen[1])
                     and (accepted or splitters[kind] is None or b - a <= _SPLIT_ABOVE)
                 ):
                     _remember(decided, seen, (kind, a - start, b - start, accepted))
+                    stored += 1
+                    if not stored & 255 and hits * 4 < stored:
+                        # Candidates unlike each other: remembering them costs more
+                        # than it saves, for the rest of this text.
+                        remembering = False
             splitter = splitters[kind]
             if not accepted and splitter is not None and b - a > _SPLIT_ABOVE:
                 # Too long to be one value, maybe two: the longest head that is one.
@@ -918,17 +927,22 @@ class _Search:
         """
         return seen in self._memo
 
-    def read(self, buffer: Any, start: int, end: int, ascii: bool) -> tuple[int, int, int]:
-        """The kind of the match at ``start`` (ending at ``end``), and its value's span."""
+    def read(
+        self, buffer: Any, start: int, end: int, ascii: bool, seen: tuple[bytes, int, bool] | None
+    ) -> tuple[int, int, int]:
+        """The kind of the match at ``start`` (ending at ``end``), and its value's span.
+
+        ``seen``, when given, is what Python's re reads of the buffer, by which its
+        answer is remembered: the match, two bytes past it, and the byte before it (for
+        a \b or a line start there); whether the match starts the buffer (for ^) and
+        its length (for $ at the end) complete it.
+        """
+        memo = self._memo
         if ascii and end - start <= _READ_BY_RE and start + 1 < end:
-            # What Python's re reads of the buffer: the match, two bytes past it, and
-            # the byte before it (for a \b or a line start there); whether the match
-            # starts the buffer (for ^) and its length (for $ at the end) complete it.
-            memo = self._memo
-            seen = (bytes(buffer[start - 1 if start else 0 : end + 2]), end - start, not start)
-            known = memo.get(seen)
-            if known is not None:
-                return known[0], start + known[1], start + known[2]
+            if seen is not None:
+                known = memo.get(seen)
+                if known is not None:
+                    return known[0], start + known[1], start + known[2]
             # At the start of the buffer, the value starts there (the context was the
             # start of the text) or after a character of context; past it, a pattern
             # whose values' first bytes are known matched a character of context first.
@@ -943,7 +957,8 @@ class _Search:
                 if match is not None and match.end() == end and match.lastindex is not None:
                     kind = reader.kinds[match.lastindex]
                     a, b = match.span(reader.values[kind])
-                    _remember(memo, seen, (kind, a - start, b - start))
+                    if seen is not None:
+                        _remember(memo, seen, (kind, a - start, b - start))
                     return kind, a, b
         if self._groups is None:
             regex = _compile("|".join(_alternative(s, f"s{i}") for i, s in self._kept), True)
