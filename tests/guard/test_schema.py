@@ -699,3 +699,12 @@ def test_the_python_validator_has_the_last_word_on_a_short_answer(
     schema = compile_schema({"type": "object", "properties": {"a": {"type": "integer"}}})
     assert extract('{"a": 1}', schema).value == {"a": 1}
     assert [error.path for error in extract('{"a": "x"}', schema).errors] == ["$.a"]
+
+
+def test_a_json_schema_nested_too_deep_is_a_configuration_error() -> None:
+    """A schema deeper than python-jsonschema can check fails at decoration, by name."""
+    schema: dict[str, Any] = {"type": "object"}
+    for _ in range(300):
+        schema = {"type": "object", "properties": {"a": schema}}
+    with pytest.raises(ConfigurationError, match="nested too deep"):
+        compile_schema(schema)

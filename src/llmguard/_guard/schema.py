@@ -889,15 +889,16 @@ def _compile_json_schema(schema: dict[str, Any]) -> CompiledSchema:
         raise ConfigurationError(f"JSON Schema has an unknown $schema: {declared!r}")
     try:
         cls.check_schema(schema)
+        schema_json = json.dumps(schema)
+        validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     except jsonschema.exceptions.SchemaError as exc:
         raise ConfigurationError(
             f"invalid JSON Schema at {exc.json_path}: {_cut(exc.message, MESSAGE_CHARS)}"
         ) from None
-    try:
-        schema_json = json.dumps(schema)
+    except RecursionError:
+        raise ConfigurationError("JSON Schema is nested too deep to check") from None
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"JSON Schema is not JSON-serializable: {exc}") from None
-    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     native, refused = _native_validator(schema)
 
     def validate(data: Any, ctx: dict[str, Any] | None, *, large: bool = False) -> Any:
