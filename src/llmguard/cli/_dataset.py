@@ -17,6 +17,7 @@ each call's value: those queries fetch the one or few numeric columns they compa
 
 from __future__ import annotations
 
+import array
 import bisect
 import dataclasses
 import itertools
@@ -201,7 +202,14 @@ def weighted_quantiles(
     ordered: Sequence[tuple[float, float]], qs: Sequence[float]
 ) -> tuple[float | None, ...]:
     """`weighted_quantile` for several quantiles, adding the weights up once."""
-    cumulative = list(itertools.accumulate(map(operator.itemgetter(1), ordered)))
+    weight = operator.itemgetter(1)
+    cumulative: Sequence[float]
+    if set(map(type, map(weight, ordered))) <= {float}:
+        # The same sums in 8 bytes each instead of a float object each (a million calls:
+        # 9 MB instead of 32).
+        cumulative = array.array("d", itertools.accumulate(map(weight, ordered)))
+    else:
+        cumulative = list(itertools.accumulate(map(weight, ordered)))
     if not cumulative or cumulative[-1] <= 0:
         return tuple(None for _ in qs)
     total, last = cumulative[-1], len(ordered) - 1
