@@ -12,7 +12,9 @@ replaced go in the record's metadata under ``"llmguard.redacted"``; the values n
 
 Each string is redacted in one linear pass: the patterns are combined into one RE2
 regular expression (google-re2, whose search time is linear in the text whatever the
-text holds), and validators such as the Luhn check judge its matches in Python.
+text holds), and validators such as the Luhn check judge its matches in Python. A
+candidate met before (text packed with the same near miss) is answered from memory: its
+kind, value and llmguard's own check's verdict, by the bytes around it.
 
 Build your own with `Patterns`, or extend the default::
 
