@@ -872,26 +872,32 @@ class Dataset:
         where, params = self._where(window, kinds)
         expressions = ", ".join(self._metric(metric) for metric in metrics)
         width = len(by) or 1
-        count = len(metrics)
-        grouped: dict[tuple[str, ...], list[list[tuple[float, float]]]] = {}
+        grouped: dict[tuple[str, ...], list[tuple[object, ...]]] = {}
         rows = self._conn.execute(
             f"SELECT {keys}, {expressions}, {self._column('sample_weight')} FROM records {where}",
             params,
         )
-        for found_row in rows:
-            key = _key(found_row, width)
-            lists = grouped.get(key)
-            if lists is None:
-                lists = grouped[key] = [[] for _ in range(count)]
-            weight = found_row[-1]
-            for index, value in enumerate(found_row[width : width + count]):
-                if value is not None:
-                    lists[index].append((value, weight))
+        if width == 1:
+            for found_row in rows:
+                grouped.setdefault((str(found_row[0]),), []).append(found_row)
+        else:
+            for found_row in rows:
+                grouped.setdefault(_key(found_row, width), []).append(found_row)
         by_value = operator.itemgetter(0)
         found: dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]] = {}
         for key in sorted(grouped):
+            group_rows = grouped.pop(key)
             per_metric = {}
-            for metric, pairs in zip(metrics, grouped[key], strict=True):
+            for index, metric in enumerate(metrics, width):
+                # Each row's (value, weight), in the order read, where the value is not NULL.
+                present = map(
+                    operator.is_not,
+                    map(operator.itemgetter(index), group_rows),
+                    itertools.repeat(None),
+                )
+                pairs: list[tuple[float, float]] = list(
+                    itertools.compress(map(operator.itemgetter(index, -1), group_rows), present)
+                )
                 if pairs:
                     pairs.sort(key=by_value)
                     per_metric[metric] = pairs

@@ -12,7 +12,9 @@ nor huge samples turn noise or trivia into alarms. The statistics are in
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeVar
@@ -65,14 +67,21 @@ class _Metric:
     effect: Literal["h", "δ"]
 
 
+# A sample's values and weights, read in C rather than by a generator (same numbers).
+_VALUE = operator.itemgetter(0)
+_WEIGHT = operator.itemgetter(1)
+
+
 def _rate(sample: Sample) -> float | None:
-    total = math.fsum(w for _, w in sample)
-    return math.fsum(w for v, w in sample if v) / total if total > 0 else None
+    total = math.fsum(map(_WEIGHT, sample))
+    hits = itertools.compress(map(_WEIGHT, sample), map(_VALUE, sample))
+    return math.fsum(hits) / total if total > 0 else None
 
 
 def _mean(sample: Sample) -> float | None:
-    total = math.fsum(w for _, w in sample)
-    return math.fsum(v * w for v, w in sample) / total if total > 0 else None
+    total = math.fsum(map(_WEIGHT, sample))
+    products = map(operator.mul, map(_VALUE, sample), map(_WEIGHT, sample))
+    return math.fsum(products) / total if total > 0 else None
 
 
 def _quantile(q: float) -> Callable[[Sample], float | None]:

@@ -133,9 +133,9 @@ def compare_rates(baseline: Sample, current: Sample) -> Comparison | None:
     """
     if _equal_weights(baseline) and _equal_weights(current):
         return two_proportions(
-            sum(1 for v, _ in baseline if v),
+            sum(map(bool, map(_VALUE, baseline))),
             len(baseline),
-            sum(1 for v, _ in current if v),
+            sum(map(bool, map(_VALUE, current))),
             len(current),
         )
     total_a, hits_a = _totals(baseline)
@@ -151,12 +151,21 @@ def compare_rates(baseline: Sample, current: Sample) -> Comparison | None:
     return Comparison(z, two_sided_p(z), cohen_h(rate_a, rate_b))
 
 
+# The values and weights of a sample, read in C rather than by a generator: the same
+# numbers in the same order, several times faster over a million pairs.
+_VALUE = operator.itemgetter(0)
+_WEIGHT = operator.itemgetter(1)
+
+
 def _equal_weights(sample: Sample) -> bool:
-    return not sample or all(w == sample[0][1] for _, w in sample)
+    if not sample:
+        return True
+    return all(map(operator.eq, map(_WEIGHT, sample), itertools.repeat(sample[0][1])))
 
 
 def _totals(sample: Sample) -> tuple[float, float]:
-    return math.fsum(w for _, w in sample), math.fsum(w for v, w in sample if v)
+    hits = itertools.compress(map(_WEIGHT, sample), map(_VALUE, sample))
+    return math.fsum(map(_WEIGHT, sample)), math.fsum(hits)
 
 
 def _spread(sample: Sample, rate: float) -> float:
@@ -218,13 +227,13 @@ def mann_whitney(
 
 def _scaled(sample: Sample) -> tuple[list[tuple[float, float]], float]:
     """The sample with weights summing to its effective size, and that size."""
-    total = math.fsum(w for _, w in sample)
+    total = math.fsum(map(_WEIGHT, sample))
     if total <= 0:
         return [], 0.0
     if _equal_weights(sample):
         # Exactly the unweighted test, without rounding from the rescaling.
         return [(v, 1.0) for v, _ in sample], float(len(sample))
-    squares = math.fsum(w * w for _, w in sample)
+    squares = math.fsum(map(operator.mul, map(_WEIGHT, sample), map(_WEIGHT, sample)))
     factor = total / squares
     return [(v, w * factor) for v, w in sample], total * factor
 
