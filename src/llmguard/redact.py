@@ -325,6 +325,7 @@ _TEXT_FIELDS = (
 )  # fmt: skip
 _NESTED_FIELDS = ("tags", "input", "output", "attempt", "limits")
 _FIELDS = (*_TEXT_FIELDS, *_NESTED_FIELDS)
+_read_fields = attrgetter(*_FIELDS)  # a record's fields of `_FIELDS`, as a tuple
 # Metadata values that are ids or llmguard's own counts, never text to redact.
 _OPAQUE_METADATA = frozenset({METADATA_KEY, "otel.parent_span_id"})
 # An integer below this cannot be a card (13 digits or more) or phone number (10 or more).
@@ -337,8 +338,7 @@ def _collect_record(record: Record, out: list[str], sizes: dict[int, int], ends:
     ``ends`` gets how many strings ``out`` holds after each field of `_FIELDS` (the
     metadata last).
     """
-    for name in _FIELDS:
-        value = getattr(record, name)
+    for value in _read_fields(record):
         if type(value) is str:
             out.append(value)
         elif value is not None:
@@ -361,20 +361,22 @@ def _rebuilt(
     `_collect_record` noted: fields without a changed string are not visited.
     """
     rebuild = _Rebuild(changed, sizes)
-    upcoming = sorted(changed)
-    at = 0
     changes: dict[str, Any] = {}
-    for name, end in zip(_FIELDS, ends, strict=False):
-        if at < len(upcoming) and upcoming[at] < end:
-            rebuild.at = start
+    fields = len(_FIELDS)
+    last = -1
+    for index in sorted(changed):
+        field = bisect.bisect_right(ends, index, 0, fields)  # the field holding it
+        if field == fields:
+            break  # in the metadata
+        if field != last:
+            last = field
+            name = _FIELDS[field]
+            rebuild.at = ends[field - 1] if field else start
             value = getattr(record, name)
             new = rebuild(value)
             if new is not value:
                 changes[name] = new
-            while at < len(upcoming) and upcoming[at] < end:
-                at += 1
-        start = end
-    rebuild.at = start
+    rebuild.at = ends[fields - 1]
     metadata: dict[str, Any] = {}
     for key, value in record.metadata.items():
         new_key = rebuild(key)
