@@ -44,10 +44,6 @@ from typing import (
     get_origin,
 )
 
-import jiter
-import pydantic
-import pydantic_core
-
 from llmguard._core.records import StreamEnd
 from llmguard._core.reply import as_str, get
 from llmguard._core.wrap import CallKind, call_kind
@@ -61,6 +57,8 @@ from llmguard.adapters import OpenAIResponsesStream, Reply, StreamAccumulator, a
 from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
+    import pydantic
+
     from llmguard._guard.schema import CompiledSchema
 
 __all__ = [
@@ -127,6 +125,8 @@ class PartialView:
     __slots__ = ("item", "loose", "mode", "strict")
 
     def __init__(self, schema: CompiledSchema) -> None:
+        import pydantic  # imported when first used: import llmguard stays light
+
         self.mode = "raw"
         # Items are validated as the final check will: in strict mode under strict=True.
         self.strict: bool | None = True if schema.strict else None
@@ -148,6 +148,8 @@ class PartialView:
 
     def validate_loose(self, data: Any) -> Any:
         """The partial value of ``data``; what does not validate yet is left out."""
+        import pydantic  # imported when first used: import llmguard stays light
+
         assert self.loose is not None
         for _ in range(3):
             try:
@@ -182,6 +184,8 @@ def _element_type(tp: Any) -> Any:
 
 def _loose(tp: Any, seen: set[type]) -> Any:
     """The partial copy of a type: models with every field optional, no constraints."""
+    import pydantic  # imported when first used: import llmguard stays light
+
     if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
         if tp in seen:
             raise TypeError(f"{tp.__name__} is recursive")
@@ -328,6 +332,8 @@ class _Reader:
                 return
 
     def _read(self, ended: bool = False) -> None:
+        import jiter  # imported when first used: import llmguard stays light
+
         reply = self.reply()
         view = self.view
         if view.mode == "items" and reply is not None and len(reply.tool_calls) > 1:
@@ -358,6 +364,8 @@ class _Reader:
         self._emit(value, None)
 
     def _items(self, data: Any, ended: bool) -> None:
+        import pydantic_core  # imported when first used: import llmguard stays light
+
         if not isinstance(data, list) or self.broken:
             return
         item = self.view.item
@@ -385,6 +393,8 @@ class _Reader:
 
 def _answer_so_far(reply: Reply | None) -> str | None:
     """The text the answer is read from: the first tool call's arguments, or the text."""
+    import pydantic_core  # imported when first used: import llmguard stays light
+
     if reply is None:
         return None
     if reply.tool_calls:
@@ -397,6 +407,8 @@ def _answer_so_far(reply: Reply | None) -> str | None:
 
 def _arguments(arguments: str | dict[str, object]) -> Any:
     """A tool call's arguments read so far (``{}`` while they cannot be read yet)."""
+    import jiter  # imported when first used: import llmguard stays light
+
     if isinstance(arguments, dict):
         return arguments
     try:
