@@ -962,7 +962,8 @@ class _Search:
                     kind = reader.kinds[match.lastindex]
                     a, b = match.span(reader.values[kind])
                     if seen is not None:
-                        _remember(memo, seen, (kind, a - start, b - start))
+                        # One such memo per set of hidden kinds: kept smaller.
+                        _remember(memo, seen, (kind, a - start, b - start), _MEMO_SIZE // 8)
                     return kind, a, b
         if self._groups is None:
             regex = _compile("|".join(_alternative(s, f"s{i}") for i, s in self._kept), True)
@@ -1020,10 +1021,14 @@ _SPLIT_ABOVE = 12  # the length a rejected value must pass for its splitter to b
 _MEMO_SIZE = 4096  # the answers a memo holds before it starts over
 
 
-def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
-    """``memo[key] = value``, in a memo that starts over past `_MEMO_SIZE` answers."""
+def _remember(memo: dict[Any, Any], key: Any, value: Any, size: int | None = None) -> None:
+    """``memo[key] = value``, in a memo that starts over past ``size`` answers.
+
+    ``size`` is `_MEMO_SIZE` unless given. Each memo of a redactor holds at most a few
+    MB: keys are at most a few hundred bytes.
+    """
     memo[key] = value
-    if len(memo) > _MEMO_SIZE:
+    if len(memo) > (_MEMO_SIZE if size is None else size):
         memo.clear()
 
 
