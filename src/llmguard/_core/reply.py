@@ -25,6 +25,7 @@ __all__ = [
     "checked_usage",
     "from_litellm",
     "get",
+    "read_by_attribute",
     "token_count",
 ]
 
@@ -92,6 +93,16 @@ def get(obj: object, name: str) -> object:
     if len(_PLAIN) < 256:
         _PLAIN.add(cls)
     return getattr(obj, name, None)
+
+
+def read_by_attribute(obj: object) -> bool:
+    """Whether `get` reads ``obj`` as ``getattr(obj, name, None)``: its class was met
+    before and is no mapping (an SDK object, most often).
+
+    Readers that check this once per object may then call ``getattr`` themselves, and
+    read what `get` would, without a call of `get` for every field.
+    """
+    return type(obj) in _PLAIN
 
 
 def as_str(value: object) -> str | None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from llmguard._core.content import snapshot
+from llmguard._core.content import packed_snapshot
 from llmguard._core.wrap import Wrapped, unwrap_callable
 from llmguard._guard.call import Call, Parameters
 from llmguard._guard.drivers import run_async, run_sync
@@ -96,7 +96,10 @@ class GuardHandler:
                 break
         if capturing_content():
             messages = call.messages if self.reads_messages else None
-            llm._input = snapshot(messages if messages is not None else call.recorded_input())
+            # Packed as JSON when it is plain data (a message list, most often): cheaper
+            # than a copy in Python, and weighed exactly; unpacked off the caller's thread.
+            captured = messages if messages is not None else call.recorded_input()
+            llm._in, llm._in_size = packed_snapshot(captured)
         return llm
 
     def _call(self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Call:

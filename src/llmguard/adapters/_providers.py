@@ -8,6 +8,7 @@ read from a prompt cache and ``cache_write`` written to one.
 from __future__ import annotations
 
 from llmguard._core.reply import (
+    MAX_TOKENS,
     Adapter,
     Reply,
     ToolCall,
@@ -18,6 +19,7 @@ from llmguard._core.reply import (
     as_str,
     from_litellm,
     get,
+    read_by_attribute,
     token_count,
 )
 
@@ -154,6 +156,103 @@ def _text_of(content: object) -> str | None:
 
 def openai_chat(response: object, provider: str = "openai") -> Reply:
     """Read a Chat Completions response; the first choice is the answer."""
+    read = _chat_objects(response, provider) if read_by_attribute(response) else None
+    return read if read is not None else _chat_any(response, provider)
+
+
+def _chat_objects(response: object, provider: str) -> Reply | None:
+    """`_chat_any` for a response made of the SDK's objects, the common case, reading
+    their fields with ``getattr`` directly: what `get` reads, in a fraction of the time.
+
+    ``None`` at the first thing that is not plain -- a dict, a class not met before, an
+    index that is no int, a missing first choice -- for `_chat_any` to read it all
+    again; so both give the same `Reply`, errors included.
+    """
+    choices = getattr(response, "choices", None)
+    if type(choices) is not list:
+        return None
+    choice: object = None
+    for item in choices:
+        if not read_by_attribute(item):
+            return None
+        index = getattr(item, "index", None)
+        if index is None or (type(index) is int and index == 0):
+            choice = item
+            break
+        if type(index) is not int:
+            return None
+    if choice is None:
+        return None
+    message = getattr(choice, "message", None)
+    if not read_by_attribute(message):
+        return None
+    found = getattr(message, "tool_calls", None)
+    if found is None:
+        calls = []
+    elif type(found) is list:
+        calls = [_chat_tool_call(call) for call in found]
+    else:
+        return None
+    legacy = getattr(message, "function_call", None)
+    if legacy is not None:
+        calls.append(_chat_tool_call({"function": legacy}))
+    refusal = getattr(message, "refusal", None)
+    if refusal is not None and not isinstance(refusal, str):
+        refusal = None
+    content = getattr(message, "content", None)
+    text = content if content is None or type(content) is str else _text_of(content)
+    problems: list[str] = []
+    usage = getattr(response, "usage", None)
+    model = getattr(response, "model", None)
+    finish = getattr(choice, "finish_reason", None)
+    response_id = getattr(response, "id", None)
+    return Reply(
+        text=text,
+        tool_calls=tuple(calls),
+        usage=_chat_usage(usage, problems),
+        model=model if type(model) is str else as_str(model),
+        finish_reason=chat_finish(finish if type(finish) is str else as_str(finish), refusal),
+        refusal=refusal,
+        response_id=response_id if type(response_id) is str else as_str(response_id),
+        provider=provider,
+        problems=tuple(problems),
+    )
+
+
+def _chat_usage(usage: object, problems: list[str]) -> Usage | None:
+    """`openai_usage` of Chat Completions usage, read directly when it is the SDK's
+    object holding plain counts (else by `openai_usage`, which reads the same)."""
+    if usage is None or not read_by_attribute(usage):
+        return openai_usage(usage, CHAT_USAGE, problems)
+    input_ = getattr(usage, "prompt_tokens", None)
+    output = getattr(usage, "completion_tokens", None)
+    total = getattr(usage, "total_tokens", None)
+    details = getattr(usage, "prompt_tokens_details", None)
+    out_details = getattr(usage, "completion_tokens_details", None)
+    if (
+        type(input_) is not int
+        or type(output) is not int
+        or not (0 <= input_ <= MAX_TOKENS and 0 <= output <= MAX_TOKENS)
+        or not (total is None or (type(total) is int and 0 <= total <= MAX_TOKENS))
+        or not (details is None or read_by_attribute(details))
+        or not (out_details is None or read_by_attribute(out_details))
+    ):
+        return openai_usage(usage, CHAT_USAGE, problems)
+    cached = None if details is None else getattr(details, "cached_tokens", None)
+    written = None if details is None else _cache_writes(details)
+    reasoning = None if out_details is None else getattr(out_details, "reasoning_tokens", None)
+    return Usage(
+        input=input_,
+        output=output,
+        cached_input=token_count(cached, "cached_tokens", problems),
+        cache_write=token_count(written, "cache_write_tokens", problems),
+        reasoning=token_count(reasoning, "reasoning_tokens", problems),
+        total=input_ + output if total is None else total,
+    )
+
+
+def _chat_any(response: object, provider: str) -> Reply:
+    """`openai_chat` for any shape: the SDK's objects, their dict form, or a mix."""
     choices = as_list(get(response, "choices"))
     choice = next((c for c in choices if as_int(get(c, "index")) in (0, None)), None)
     message = get(choice, "message")
