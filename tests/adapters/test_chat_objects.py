@@ -1,4 +1,4 @@
-"""Chat Completions read straight from the SDK's objects give what the general reader gives.
+"""Responses read straight from the SDK's objects give what the general reader gives.
 
 `openai_chat` reads a response made of the SDK's own objects with ``getattr`` (the
 fast path) and anything else with `get`; the two must agree on every response,
@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pydantic
+from anthropic.types import Message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion
 
 from llmguard import Usage
+from llmguard._core.reply import get, get_rare
 from llmguard.adapters import Reply, ToolCall, adapt
-from llmguard.adapters._providers import _chat_any, _chat_objects, openai_chat
+from llmguard.adapters._providers import _chat_any, _chat_objects, builtin_adapter, openai_chat
 from tests._helpers.sdk_mocks import openai_client
 
 ANSWER = '{"category": "billing", "urgency": 4}'
@@ -144,3 +147,51 @@ def test_a_dict_response_is_still_read() -> None:
     reply = openai_chat(body())
     assert reply.text == ANSWER
     assert reply.usage == Usage(input=42, output=12, total=54)
+
+
+class _WithExtras(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="allow")
+    kind: str = "x"
+
+    @property
+    def shown(self) -> str:
+        return "property"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(["object", "kind", "shown", "output_tokens_details", "model_dump"]),
+    extras=st.dictionaries(st.sampled_from(["object", "output_tokens_details"]), _odd, max_size=2),
+    how=st.sampled_from(["validate", "construct", "dict"]),
+)
+def test_get_rare_reads_what_get_reads(name: str, extras: dict[str, Any], how: str) -> None:
+    data = {"kind": "k", **extras}
+    obj: object
+    if how == "dict":
+        obj = data
+    elif how == "construct":
+        obj = _WithExtras.model_construct(**data)
+    else:
+        obj = _WithExtras.model_validate(data)
+    for _ in range(2):  # the first read looks at the class, the second uses what it saw
+        assert get_rare(obj, name) == get(obj, name)
+
+
+def test_an_anthropic_message_reads_the_same_with_an_extra_object_field() -> None:
+    data = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": ANSWER}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 42, "output_tokens": 12},
+    }
+    plain = adapt(Message.model_validate(data))
+    assert plain is not None
+    assert (plain.provider, plain.text) == ("anthropic", ANSWER)
+    # An extra "object" field naming a Chat Completion is read, as get() would read it.
+    odd = Message.model_validate({**data, "object": "chat.completion"})
+    assert get_rare(odd, "object") == "chat.completion"
+    assert builtin_adapter(odd) is openai_chat

@@ -25,6 +25,7 @@ __all__ = [
     "checked_usage",
     "from_litellm",
     "get",
+    "get_rare",
     "read_by_attribute",
     "token_count",
 ]
@@ -93,6 +94,56 @@ def get(obj: object, name: str) -> object:
     if len(_PLAIN) < 256:
         _PLAIN.add(cls)
     return getattr(obj, name, None)
+
+
+# (class, field) pairs for which `get_rare` reads a pydantic model's extra fields
+# directly, and the pairs already looked at; bounded like _PLAIN.
+_UNDECLARED: set[tuple[type, str]] = set()
+_LOOKED_AT: set[tuple[type, str]] = set()
+_NOTHING = object()
+
+
+def get_rare(obj: object, name: str) -> object:
+    """`get`, for a field that many responses' classes do not declare.
+
+    Asking a pydantic model for an attribute its class lacks raises and catches an
+    AttributeError inside pydantic (a few microseconds). For such a class, known once,
+    this reads what that lookup would find -- the instance's own dict, then the model's
+    extra fields -- without the exception.
+    """
+    cls = type(obj)
+    key = (cls, name)
+    if key in _UNDECLARED:
+        found = obj.__dict__.get(name, _NOTHING)
+        if found is not _NOTHING:
+            return found
+        extra = getattr(obj, "__pydantic_extra__", None)
+        return extra[name] if extra and name in extra else None
+    if key not in _LOOKED_AT and len(_LOOKED_AT) < 256:
+        _LOOKED_AT.add(key)
+        if _undeclared(cls, name):
+            _UNDECLARED.add(key)
+    return get(obj, name)
+
+
+def _undeclared(cls: type, name: str) -> bool:
+    """Whether ``cls`` is a pydantic model whose instances find ``name`` only in their
+    own dict or their extra fields: not a field, a private attribute, nor anything of
+    the class, and no lookup of its own."""
+    fields = getattr(cls, "__pydantic_fields__", None)
+    private = getattr(cls, "__private_attributes__", None)
+    hook = getattr(cls, "__getattr__", None)
+    return (
+        isinstance(fields, dict)
+        and isinstance(private, dict)
+        and name not in fields
+        and name not in private
+        and not name.startswith("_")
+        and not hasattr(cls, name)
+        and not issubclass(cls, Mapping)
+        and getattr(hook, "__module__", None) == "pydantic.main"
+        and cls.__getattribute__ is object.__getattribute__
+    )
 
 
 def read_by_attribute(obj: object) -> bool:

@@ -19,6 +19,7 @@ from llmguard._core.reply import (
     as_str,
     from_litellm,
     get,
+    get_rare,
     read_by_attribute,
     token_count,
 )
@@ -115,7 +116,7 @@ def _anthropic_usage(usage: object, problems: list[str]) -> Usage | None:
     )
     # A cache count that is not a count leaves the whole input unknown.
     input_ = None if fresh is None or len(problems) > seen else fresh + (read or 0) + (written or 0)
-    thinking = get(get(usage, "output_tokens_details"), "thinking_tokens")
+    thinking = get(get_rare(usage, "output_tokens_details"), "thinking_tokens")
     return Usage(
         input=input_,
         output=output,
@@ -409,7 +410,7 @@ def builtin_adapter(response: object) -> Adapter | None:
         return None
     if type(response).__name__ == "ModelResponse" and from_litellm(response):
         return _litellm  # before chat, whose shape it has
-    kind = get(response, "object")
+    kind = get_rare(response, "object")  # Anthropic's messages have no such field
     if kind == "chat.completion":
         return openai_chat
     if kind == "response":
