@@ -105,7 +105,7 @@ def test_every_target_has_a_number_unless_its_peer_is_missing(report: object) ->
         "openai missing": not _has("openai"),
     }
     rows = report.rows  # type: ignore[attr-defined]
-    assert len(rows) == 25
+    assert len(rows) == 27
     for row in rows:
         if row.spread is None:
             assert missing.get(row.note), row
@@ -120,7 +120,7 @@ def test_peer_comparisons_are_measured(report: object) -> None:
     pytest.importorskip("instructor")
     rows = report.rows  # type: ignore[attr-defined]
     peers = [r for r in rows if "OpenTelemetry" in r.target or "Instructor" in r.target]
-    assert len(peers) == 7
+    assert len(peers) == 9
     assert all(r.spread is not None and _finite(r.spread.median) for r in peers)
 
 
