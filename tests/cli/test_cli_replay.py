@@ -106,9 +106,10 @@ def record_failure(path: Path) -> lg.Record:
 
 @pytest.mark.parametrize("suffix", [".db", ".jsonl"])
 def test_replay_runs_the_recorded_failure_against_the_fixed_function(
-    suffix: str, project: Path, capsys: pytest.CaptureFixture[str]
+    suffix: str, project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """End to end: the failed call succeeds with today's triage; exit 0, both sides shown."""
+    monkeypatch.setenv("COLUMNS", "120")  # the table's width, whatever runs the tests
     path = project / f"store{suffix}"
     record = record_failure(path)
 
