@@ -160,3 +160,16 @@ def released(*sinks: BlockingSink | HangingFlushSink) -> Iterator[None]:
 def figure(text: str) -> None:
     """Print a measured figure; ``pytest -s tests/reliability`` shows them for the docs."""
     print(f"[figure] {text}")
+
+
+def cpu_seconds(fn: Callable[[], object]) -> float:
+    """CPU time of this thread running ``fn``: the caller's own work, whatever the load."""
+    started = time.thread_time()
+    fn()
+    return time.thread_time() - started
+
+
+def soup(head: list[str], unit: list[str], size: int) -> str:
+    """``head`` joined, then ``unit`` joined and repeated to reach at least ``size``."""
+    text, piece = "".join(head), "".join(unit)
+    return text + piece * ((size - len(text)) // len(piece) + 1)

@@ -10,7 +10,6 @@ that fails the schema is re-asked. And the bound that keeps hostile answers chea
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -23,6 +22,7 @@ import llmguard as lg
 from llmguard._guard.repair import MAX_REPAIR_CHARS, MAX_REPAIR_DEPTH, repairs
 from llmguard._guard.schema import CompiledSchema, compile_schema, extract
 from llmguard.testing import capture
+from tests._helpers.reliability import cpu_seconds, soup
 from tests._helpers.sdk_mocks import (
     anthropic_client,
     anthropic_message,
@@ -216,12 +216,6 @@ HOSTILE = {
 }
 
 
-def _cpu_seconds(fn: Callable[[], object]) -> float:
-    started = time.thread_time()
-    fn()
-    return time.thread_time() - started
-
-
 @pytest.mark.parametrize("build", HOSTILE.values(), ids=HOSTILE.keys())
 def test_a_ten_megabyte_answer_built_against_json_repair_is_judged_in_under_a_second(
     build: Callable[[int], str],
@@ -234,7 +228,7 @@ def test_a_ten_megabyte_answer_built_against_json_repair_is_judged_in_under_a_se
         return answer
 
     results: list[object] = []
-    seconds = _cpu_seconds(lambda: results.append(triage("classify")))
+    seconds = cpu_seconds(lambda: results.append(triage("classify")))
     assert not results[0]
     assert seconds < 1.0, f"{len(answer):,} characters took {seconds:.2f} s"
 
@@ -243,7 +237,7 @@ def test_a_ten_megabyte_answer_built_against_json_repair_is_judged_in_under_a_se
 def test_each_hostile_shape_costs_little_at_the_cap(build: Callable[[int], str]) -> None:
     """At the span cap, where json-repair does run, a hostile shape costs < 0.25 s."""
     text = build(MAX_REPAIR_CHARS)[:MAX_REPAIR_CHARS]
-    seconds = min(_cpu_seconds(lambda: list(repairs(text))) for _ in range(2))
+    seconds = min(cpu_seconds(lambda: list(repairs(text))) for _ in range(2))
     assert seconds < 0.25, f"{seconds:.3f} s"
 
 
@@ -253,13 +247,8 @@ SCHEMAS = [TICKET, compile_schema(list[int]), compile_schema(dict[str, Any])]
 SMALL = 64 * 1024
 
 
-def _soup(head: list[str], unit: list[str], size: int) -> str:
-    text, piece = "".join(head), "".join(unit)
-    return text + piece * ((size - len(text)) // len(piece) + 1)
-
-
 def _fastest(text: str, schema: CompiledSchema) -> float:
-    return min(_cpu_seconds(lambda: extract(text, schema)) for _ in range(3))
+    return min(cpu_seconds(lambda: extract(text, schema)) for _ in range(3))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -273,8 +262,8 @@ def test_extraction_with_repair_grows_linearly_on_near_json_soups(
 ) -> None:
     """Four times the soup takes at most about four times as long (10x for noise, +60 ms
     for the bounded json-repair work either size may do)."""
-    small = _fastest(_soup(head, unit, SMALL), schema)
-    large = _fastest(_soup(head, unit, 4 * SMALL), schema)
+    small = _fastest(soup(head, unit, SMALL), schema)
+    large = _fastest(soup(head, unit, 4 * SMALL), schema)
     assert large <= 10 * small + 0.06, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
 
 

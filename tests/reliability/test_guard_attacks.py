@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 import llmguard as lg
 from llmguard._guard.schema import CompiledSchema, compile_schema, extract
 from llmguard.sinks import MemorySink
+from tests._helpers.reliability import cpu_seconds, soup
 from tests._helpers.schemas import NESTED_JSON_SCHEMA, TICKET, Ticket
 from tests._helpers.sdk_mocks import (
     anthropic_client,
@@ -49,13 +49,6 @@ HOSTILE_ANSWERS: dict[str, Callable[[], str]] = {
 }
 
 
-def _cpu_seconds(fn: Callable[[], object]) -> float:
-    """CPU time of this thread running ``fn``: the caller's own work, whatever the load."""
-    started = time.thread_time()
-    fn()
-    return time.thread_time() - started
-
-
 @pytest.mark.parametrize("build", HOSTILE_ANSWERS.values(), ids=HOSTILE_ANSWERS.keys())
 def test_a_ten_megabyte_hostile_answer_is_judged_in_under_a_second(
     build: Callable[[], str],
@@ -68,7 +61,7 @@ def test_a_ten_megabyte_hostile_answer_is_judged_in_under_a_second(
         return answer
 
     results: list[object] = []
-    seconds = _cpu_seconds(lambda: results.append(triage("classify")))
+    seconds = cpu_seconds(lambda: results.append(triage("classify")))
     assert not results[0]  # a Failure: no ticket in there
     assert seconds < 1.0, f"{len(answer):,} characters took {seconds:.2f} s"
 
@@ -80,13 +73,8 @@ SOUP_SCHEMAS += [compile_schema(NESTED_JSON_SCHEMA)]
 SMALL = 64 * 1024
 
 
-def _soup(head: list[str], unit: list[str], size: int) -> str:
-    text, piece = "".join(head), "".join(unit)
-    return text + piece * ((size - len(text)) // len(piece) + 1)
-
-
 def _fastest(text: str, schema: CompiledSchema) -> float:
-    return min(_cpu_seconds(lambda: extract(text, schema)) for _ in range(3))
+    return min(cpu_seconds(lambda: extract(text, schema)) for _ in range(3))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -99,8 +87,8 @@ def test_extraction_time_grows_linearly_on_fence_bracket_and_quote_soups(
     head: list[str], unit: list[str], schema: CompiledSchema
 ) -> None:
     """Four times the soup takes at most about four times as long (10x allowed for noise)."""
-    small = _fastest(_soup(head, unit, SMALL), schema)
-    large = _fastest(_soup(head, unit, 4 * SMALL), schema)
+    small = _fastest(soup(head, unit, SMALL), schema)
+    large = _fastest(soup(head, unit, 4 * SMALL), schema)
     assert large <= 10 * small + 0.005, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import sqlite3
 import statistics
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import llmguard as lg
 from llmguard.cli import main
 from llmguard.redact import redact_text
 from llmguard.sinks import JSONLSink, SQLiteSink
+from tests._helpers.reliability import cpu_seconds
 
 sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
@@ -159,13 +159,6 @@ KB = 1024
 PHONE = "+14155552671"
 
 
-def _cpu_seconds(fn: Callable[[], object]) -> float:
-    """CPU time of this thread running ``fn``: its own work, whatever the load."""
-    started = time.thread_time()
-    fn()
-    return time.thread_time() - started
-
-
 def test_forty_phone_numbers_glued_together_are_all_redacted() -> None:
     """No pass cap to outrun: forty glued numbers leave not one digit behind."""
     text, counts = redact_text(f"call {PHONE * 40} now")
@@ -185,7 +178,7 @@ def test_a_megabyte_of_adversarial_text_is_fully_redacted() -> None:
     pairs = zip(floods, (secrets * 2)[: len(floods)], strict=True)
     text = "".join(f"{_block(unit, size)} {secret} " for unit, secret in pairs)
     redacted: list[str] = []
-    seconds = _cpu_seconds(lambda: redacted.append(redact_text(text)[0]))
+    seconds = cpu_seconds(lambda: redacted.append(redact_text(text)[0]))
     for secret in [*secrets, "4155552671"]:
         assert secret not in redacted[0]
     assert "4111 1111 1111 1112" in redacted[0]  # the near misses fail the Luhn check
@@ -199,7 +192,7 @@ SMALL = 32 * KB
 
 
 def _median_cpu(fn: Callable[[], object], repeats: int = 3) -> float:
-    return statistics.median(_cpu_seconds(fn) for _ in range(repeats))
+    return statistics.median(cpu_seconds(fn) for _ in range(repeats))
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -266,7 +259,7 @@ def test_a_megabyte_flood_keeps_no_secret_and_stays_fast(unit: str) -> None:
     text = f"{secrets[0]} {flood} {secrets[1]} {secrets[2]} {flood} {secrets[3]}. {secrets[4]}"
     redact_text(text[:1000])
     redacted: list[str] = []
-    seconds = _cpu_seconds(lambda: redacted.append(redact_text(text)[0]))
+    seconds = cpu_seconds(lambda: redacted.append(redact_text(text)[0]))
     leaks = [secret for secret in secrets if secret in redacted[0]]
     assert not leaks
     # The benchmark's target is 100 ms on a quiet machine; a loaded test run gets room.
