@@ -190,6 +190,22 @@ def chat_completion(
     return body
 
 
+def tool_call(index: int, name: str, arguments: Any) -> dict[str, Any]:
+    """One Chat Completions tool call; ``arguments`` as given if a string, else as JSON."""
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {
+        "id": f"call_{index}",
+        "type": "function",
+        "function": {"name": name, "arguments": text},
+    }
+
+
+def calls_completion(*calls: tuple[str, Any]) -> dict[str, Any]:
+    """A Chat Completions body answering with one tool call per ``(name, arguments)``."""
+    made = [tool_call(i, name, arguments) for i, (name, arguments) in enumerate(calls)]
+    return chat_completion(None, tool_calls=made, finish_reason="tool_calls")
+
+
 def chat_chunks(
     pieces: Sequence[str],
     *,

@@ -23,6 +23,7 @@ from llmguard.testing import capture
 from tests._helpers.sdk_mocks import (
     anthropic_client,
     anthropic_message,
+    calls_completion,
     chat_completion,
     openai_client,
 )
@@ -39,21 +40,6 @@ def ask_text(schema: Any, *answers: str, **options: Any) -> tuple[Any, list[Any]
         return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
 
     return extract(MESSAGES), sent
-
-
-def tool_call(index: int, name: str, arguments: Any) -> dict[str, Any]:
-    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
-    return {
-        "id": f"call_{index}",
-        "type": "function",
-        "function": {"name": name, "arguments": text},
-    }
-
-
-def calls_completion(*calls: tuple[str, Any]) -> dict[str, Any]:
-    """A Chat Completions body answering with one tool call per ``(name, arguments)``."""
-    made = [tool_call(i, name, arguments) for i, (name, arguments) in enumerate(calls)]
-    return chat_completion(None, tool_calls=made, finish_reason="tool_calls")
 
 
 class Person(BaseModel):

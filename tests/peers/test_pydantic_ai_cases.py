@@ -20,25 +20,12 @@ from llmguard.testing import capture
 from tests._helpers.sdk_mocks import (
     anthropic_client,
     anthropic_message,
+    calls_completion,
     chat_completion,
     openai_client,
 )
 
 MESSAGES: Any = [{"role": "user", "content": "Hello"}]
-
-
-def tool_call(index: int, name: str, arguments: Any) -> dict[str, Any]:
-    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
-    return {
-        "id": f"call_{index}",
-        "type": "function",
-        "function": {"name": name, "arguments": text},
-    }
-
-
-def calls_completion(*calls: tuple[str, Any]) -> dict[str, Any]:
-    made = [tool_call(i, name, arguments) for i, (name, arguments) in enumerate(calls)]
-    return chat_completion(None, tool_calls=made, finish_reason="tool_calls")
 
 
 def guarded(schema: Any, answers: list[dict[str, Any]], **options: Any) -> tuple[Any, list[Any]]:
