@@ -310,3 +310,30 @@ def _has_nan(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_nan(v) for v in value)
     return False
+
+
+def test_packed_snapshots_and_record_json_hold_only_their_own_bytes() -> None:
+    """orjson hands back bytes that keep its 4 KB working buffer; what llmguard queues is
+    right-sized, so a queue of small records stays small (a stalled sink held 138 MB
+    over a million calls before)."""
+    import tracemalloc
+
+    from llmguard._core.content import packed_snapshot
+
+    record = lg.Record.from_json(
+        b'{"schema_version": 1, "kind": "span", "name": "n", "trace_id": "t", '
+        b'"span_id": "s", "start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:00:01Z", '
+        b'"duration_ms": 1000.0, "status": "ok"}'
+    )
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        kept = [packed_snapshot({"x": index}) for index in range(1000)]
+        kept += [(record.to_json(), 0) for _ in range(1000)]
+        grown = sum(
+            stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename")
+        )
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == 2000
+    assert grown < 600_000, f"{grown:,} bytes for 2,000 small snapshots and records"

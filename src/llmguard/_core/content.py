@@ -157,7 +157,9 @@ def packed_snapshot(value: Any) -> tuple[Any, int]:
             except Exception:  # not JSON's own types (or too deep): snapshotted below
                 pass
             else:
-                return packed, len(packed)
+                # orjson's bytes keep its working buffer (4 KB for a few bytes of JSON);
+                # a right-sized copy (0.2 us) keeps every queued span that small.
+                return bytes(memoryview(packed)), len(packed)
     return sized_snapshot(value)
 
 

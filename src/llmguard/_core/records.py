@@ -273,7 +273,7 @@ def _encode(record: Record) -> bytes:
         except Exception:  # a value orjson leaves to pydantic (a subclass, a big int, ...)
             pass
         else:
-            return encoded
+            return bytes(memoryview(encoded))  # right-sized: see content.packed_snapshot
     serializer = _serializer or build_serializer()
     return serializer.to_json(record, exclude_none=True, fallback=_unknown)
 

@@ -69,9 +69,9 @@ def configure(
             that a secret the cut splits is recognized whole and never delivered in
             part.
         queue_size: Records waiting for delivery beyond this are dropped and counted:
-            the bound of the queue, and of each sink's own backlog (default 100,000).
+            the bound of the queue, and of each sink's own backlog (default 10,000).
         max_queue_bytes: Bytes of memory the records waiting for delivery may hold, in
-            all (default 256 MiB, at least 1 MiB): half for the queue, half shared
+            all (default 64 MiB, at least 1 MiB): half for the queue, half shared
             equally by the sinks' backlogs, so a sink that stalls fills only its own
             share while the others keep receiving. What does not fit is dropped and
             counted. The queue weighs each record exactly as it is handed over: the

@@ -72,8 +72,8 @@ class Settings:
     capture_content: bool = True
     redact: tuple[Redactor, ...] = (_DEFAULT_REDACTOR,)
     max_content_bytes: int = 32_768
-    queue_size: int = 100_000
-    max_queue_bytes: int = 256 * 1024 * 1024
+    queue_size: int = 10_000
+    max_queue_bytes: int = 64 * 1024 * 1024
     batch_size: int = 512
     exit_timeout: float = 5.0
     strict: bool = False
