@@ -12,6 +12,7 @@ import pytest
 
 from llmguard import pricing
 from llmguard.cli import main
+from tests._helpers.prices import NEWER
 
 
 @pytest.fixture(autouse=True)
@@ -85,23 +86,6 @@ def test_show_escapes_a_hostile_model_name(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert "\x1b" not in out
     assert "\\x1b" in out
-
-
-NEWER = [
-    {
-        "id": "openai",
-        "name": "OpenAI",
-        "api_pattern": "https://api\\.openai\\.com",
-        "model_match": {"starts_with": "gpt-"},
-        "models": [
-            {
-                "id": "gpt-4o",
-                "match": {"equals": "gpt-4o"},
-                "prices": {"input_mtok": 2, "output_mtok": 8},
-            }
-        ],
-    }
-]
 
 
 def test_update_fetches_and_caches(
