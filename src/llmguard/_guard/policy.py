@@ -484,6 +484,10 @@ def guard(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
             to force one): the schema is passed to the function as its provider takes
             it -- OpenAI's strict ``response_format`` or ``text``, a forced tool, or an
             instruction added to ``messages`` / ``prompt`` -- never over the caller's own.
+            ``strict=True`` validates in pydantic's strict mode (no coercion: ``"1"`` is
+            not an ``int``; JSON Schema dicts are unaffected). ``repair=False`` re-asks
+            near-JSON (trailing commas, single quotes...) instead of mending it with
+            json-repair first.
 
     Raises:
         ConfigurationError: An option is invalid -- at decoration time, not at call.
