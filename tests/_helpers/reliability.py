@@ -12,6 +12,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import llmguard as lg
 
@@ -173,3 +174,14 @@ def soup(head: list[str], unit: list[str], size: int) -> str:
     """``head`` joined, then ``unit`` joined and repeated to reach at least ``size``."""
     text, piece = "".join(head), "".join(unit)
     return text + piece * ((size - len(text)) // len(piece) + 1)
+
+
+def soup_times(head: list[str], unit: list[str], schema: Any, size: int) -> tuple[float, float]:
+    """CPU seconds `extract` takes on a `soup` of ``size`` and of four times it (the
+    fastest of three reads each), for the tests that extraction time grows linearly."""
+    from llmguard._guard.schema import extract
+
+    def fastest(text: str) -> float:
+        return min(cpu_seconds(lambda: extract(text, schema)) for _ in range(3))
+
+    return fastest(soup(head, unit, size)), fastest(soup(head, unit, 4 * size))

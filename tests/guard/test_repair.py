@@ -22,7 +22,7 @@ import llmguard as lg
 from llmguard._guard.repair import MAX_REPAIR_CHARS, MAX_REPAIR_DEPTH, repairs
 from llmguard._guard.schema import CompiledSchema, compile_schema, extract
 from llmguard.testing import capture
-from tests._helpers.reliability import cpu_seconds, soup
+from tests._helpers.reliability import cpu_seconds, soup_times
 from tests._helpers.sdk_mocks import (
     anthropic_client,
     anthropic_message,
@@ -247,10 +247,6 @@ SCHEMAS = [TICKET, compile_schema(list[int]), compile_schema(dict[str, Any])]
 SMALL = 64 * 1024
 
 
-def _fastest(text: str, schema: CompiledSchema) -> float:
-    return min(cpu_seconds(lambda: extract(text, schema)) for _ in range(3))
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     head=st.lists(st.sampled_from(FRAGMENTS), max_size=20),
@@ -262,8 +258,7 @@ def test_extraction_with_repair_grows_linearly_on_near_json_soups(
 ) -> None:
     """Four times the soup takes at most about four times as long (10x for noise, +60 ms
     for the bounded json-repair work either size may do)."""
-    small = _fastest(soup(head, unit, SMALL), schema)
-    large = _fastest(soup(head, unit, 4 * SMALL), schema)
+    small, large = soup_times(head, unit, schema, SMALL)
     assert large <= 10 * small + 0.06, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
 
 

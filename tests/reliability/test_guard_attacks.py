@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import llmguard as lg
 from llmguard._guard.schema import CompiledSchema, compile_schema, extract
 from llmguard.sinks import MemorySink
-from tests._helpers.reliability import cpu_seconds, soup
+from tests._helpers.reliability import cpu_seconds, soup_times
 from tests._helpers.schemas import NESTED_JSON_SCHEMA, TICKET, Ticket
 from tests._helpers.sdk_mocks import (
     anthropic_client,
@@ -73,10 +73,6 @@ SOUP_SCHEMAS += [compile_schema(NESTED_JSON_SCHEMA)]
 SMALL = 64 * 1024
 
 
-def _fastest(text: str, schema: CompiledSchema) -> float:
-    return min(cpu_seconds(lambda: extract(text, schema)) for _ in range(3))
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     head=st.lists(st.sampled_from(FRAGMENTS), max_size=20),
@@ -87,8 +83,7 @@ def test_extraction_time_grows_linearly_on_fence_bracket_and_quote_soups(
     head: list[str], unit: list[str], schema: CompiledSchema
 ) -> None:
     """Four times the soup takes at most about four times as long (10x allowed for noise)."""
-    small = _fastest(soup(head, unit, SMALL), schema)
-    large = _fastest(soup(head, unit, 4 * SMALL), schema)
+    small, large = soup_times(head, unit, schema, SMALL)
     assert large <= 10 * small + 0.005, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
 
 
