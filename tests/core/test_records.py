@@ -380,3 +380,26 @@ def test_fast_constructors_make_the_records_the_dataclass_makes() -> None:
         build_record(trace_id="1")
     with pytest.raises(TypeError, match="nope"):
         replaced(built, nope=1)
+
+
+def test_span_constructor_makes_the_record_the_dataclass_makes() -> None:
+    """`build_span_record` takes the fields a span sets, in order, and gives every other
+    field its default, a fresh one where the default is made per record."""
+    from llmguard._core.records import SPAN_FIELDS, build_span_record
+
+    values = {
+        "trace_id": "1" * 32, "span_id": "2" * 16, "parent_id": None, "kind": "tool",
+        "name": "n", "start": "s", "end": "e", "duration_ms": 2.5, "status": "error",
+        "error_type": "E", "error_message": "m", "service": "svc", "input": {"a": [1]},
+        "output": "o", "stream": None, "metadata": {"k": 1},
+    }  # fmt: skip
+    built = build_span_record(*(values[name] for name in SPAN_FIELDS))
+    expected = lg.Record(**values)
+    assert type(built) is lg.Record
+    assert built == expected
+    assert repr(built) == repr(expected)
+    assert built.to_json() == expected.to_json()
+    assert built.tags == ()
+    assert built.sample_weight == 1.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.name = "other"  # type: ignore[misc]

@@ -607,6 +607,45 @@ def test_a_failing_redactor_leaks_nothing_through_logs_or_internal_records(
     assert record.output is None
 
 
+class _EditsInPlace(Patterns):
+    """A redactor that cleans the captured messages in place and returns the same
+    record: what a hand-written redactor may well do."""
+
+    def redact_records(self, records: Sequence[lg.Record]) -> list[lg.Record]:
+        for record in records:
+            self(record)
+        return list(records)
+
+    def __call__(self, record: lg.Record) -> lg.Record:
+        for message in record.input["messages"]:
+            message["content"] = message["content"].replace(EMAIL, "[hidden]")
+        return record
+
+
+@pytest.mark.parametrize("subclassed", [True, False], ids=["Patterns-subclass", "callable"])
+def test_content_a_redactor_edits_in_place_is_written_as_edited(
+    subclassed: bool, tmp_path: Path
+) -> None:
+    """Content is captured as JSON and unpacked for the redactors; a redactor that edits
+    the unpacked value in place, keeping the same objects, must not have the JSON
+    captured before its edit written to the sink."""
+    path = tmp_path / "records.jsonl"
+    edits = _EditsInPlace({"email": r"\S+@\S+"})
+    redactor = edits if subclassed else (lambda record: edits(record))
+    lg.configure(sinks=[lg.sinks.JSONLSink(path)], redact=[redactor])
+
+    @lg.trace
+    def reply(messages: list[dict[str, str]]) -> str:
+        return "ok"
+
+    for _ in range(3):
+        reply([{"role": "user", "content": f"write to {EMAIL} today"}])
+    assert lg.flush(timeout=5)
+    written = path.read_text()
+    assert EMAIL not in written
+    assert written.count("write to [hidden] today") == 3
+
+
 # -- 19. flush is complete only when everything was delivered -------------------------------
 
 

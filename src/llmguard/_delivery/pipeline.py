@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 from llmguard._core.content import json_size
 from llmguard._core.records import Record, build_serializer
 from llmguard._delivery import settings as _config
+from llmguard._delivery.finished import Finished, build
 from llmguard._delivery.processing import (
     Staged,
     error_message,
     internal_record,
     process,
     redact_all,
+    splices,
     stage,
 )
 from llmguard._delivery.stats import DeliveryStats, FlushResult, Pending, SinkStats
@@ -118,7 +120,7 @@ class _Pipeline:
         self._warn = _Warner()
         # The spans, and beside them the weight each was admitted with, which the
         # dispatcher gives back (ints: no object for the collector to trace per span).
-        self._queue: collections.deque[Pending] = collections.deque()
+        self._queue: collections.deque[Pending | Finished] = collections.deque()
         self._weights: collections.deque[int] = collections.deque()
         self._lanes = tuple(_Lane(s, self, settings.queue_size, lane_share) for s in self.sinks)
         self._wake = threading.Event()
@@ -152,12 +154,15 @@ class _Pipeline:
     def submit(self, item: Pending) -> None:
         queue = self._queue
         weight = item.weight
+        # The span's compact form when it has one: the span is freed now, and what
+        # waits is a tuple the collector soon stops tracking (see `finished`).
+        kept = item.compact() or item
         with self._held_lock:
             held = self._held + weight
             fits = held <= self._share and len(queue) < self._settings.queue_size
             if fits:
                 self._held = held
-                queue.append(item)
+                queue.append(kept)
                 self._weights.append(weight)
             else:
                 self.dropped += 1
@@ -254,7 +259,7 @@ class _Pipeline:
             self._progress.notify_all()
 
     def _process(
-        self, items: collections.deque[tuple[Pending, int]]
+        self, items: collections.deque[tuple[Pending | Finished, int]]
     ) -> list[tuple[Record | None, int, bool, int]]:
         """For each span: the record to deliver (``None`` if sampled out or broken),
         about how many bytes of JSON its content has, whether building it failed, and
@@ -266,18 +271,24 @@ class _Pipeline:
         caught, counted and reported; it costs the record it came from, no other.
         """
         settings = self._settings
+        service = settings.service
+        splice = splices(settings)
         out: list[tuple[Record | None, int, bool, int]] = []
         staged: list[tuple[int, Staged]] = []
         while items:
             # Popped, so that the span and its full content are freed once processed.
             item, weight = items.popleft()
             try:
-                ready = stage(item.to_record(settings), settings, item.content_sizes)
+                finished = item if type(item) is tuple else item.finished()  # type: ignore[union-attr]
+                del item
+                record, input_json, output_json, sizes = build(finished, service)
+                del finished
+                packed = (input_json, output_json) if splice else None
+                ready = stage(record, settings, sizes, packed)
             except BaseException as exc:
                 self._broken(exc)
                 out.append((None, 0, True, weight))
                 continue
-            del item
             if ready is not None:
                 staged.append((len(out), ready))
             out.append((None, 0, False, weight))

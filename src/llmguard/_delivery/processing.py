@@ -17,7 +17,8 @@ from llmguard._core.content import (
     safe_repr,
     window,
 )
-from llmguard._core.records import ContentDigest, Record, iso_time, replaced
+from llmguard._core.records import ContentDigest, Record, encode_with, iso_time, replaced
+from llmguard.redact import Patterns
 
 if TYPE_CHECKING:
     from llmguard._delivery.settings import Settings
@@ -135,7 +136,10 @@ def prepare(
 class Staged:
     """A record sampled in and cut to the bound, on its way through the redactors."""
 
-    __slots__ = ("attributes", "before", "error", "limit", "record", "size", "stripped", "windows")
+    __slots__ = (
+        "attributes", "before", "error", "limit", "packed", "record", "size", "stripped",
+        "windows",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -144,6 +148,7 @@ class Staged:
         attributes: dict[str, Window],
         size: int,
         limit: int,
+        packed: Packed | None = None,
     ) -> None:
         self.record = record
         self.before = record
@@ -151,6 +156,7 @@ class Staged:
         self.attributes = attributes
         self.size = size  # about how many bytes of JSON its content has
         self.limit = limit
+        self.packed = packed
         self.error: BaseException | None = None
         self.stripped = False  # a redactor failed on it: no other redactor runs
 
@@ -162,16 +168,59 @@ class Staged:
             record = _bounded(self.record, self.before, self.windows, self.attributes, self.limit)
         else:
             record = self.record
+        packed = self.packed
+        if packed is not None:
+            # Content still the very value unpacked from JSON was left alone by every
+            # redactor (none of which changes a value in place: see `splices`), so
+            # its JSON is the JSON it was unpacked from.
+            value_in, input_json, value_out, output_json = packed
+            encode_with(
+                record,
+                input_json if record.input is value_in else None,
+                output_json if record.output is value_out else None,
+            )
         # Lone surrogates (an answer cut mid-emoji) become U+FFFD: every sink can write it.
         record = encodable(record)
         return record, len(record.to_json())  # serialized already, by encodable
 
 
+Packed = tuple[Any, "bytes | None", Any, "bytes | None"]
+"""A staged record's input as unpacked and the JSON it came from, then the same for
+its output (``None`` for content that did not come from JSON)."""
+
+
+def splices(settings: Settings) -> bool:
+    """Whether content the redactors leave unchanged may be written from the JSON it was
+    unpacked from: when every redactor is llmguard's own `Patterns`, which returns new
+    values for what it changes and never alters one in place. Any other redactor may
+    edit a dict it was given and return the same one, so its records are written anew."""
+    for redactor in settings.redact:
+        if not isinstance(redactor, Patterns):
+            return False
+        cls = type(redactor)
+        if cls.__call__ is not Patterns.__call__:
+            return False
+        if cls.redact_records is not Patterns.redact_records:
+            return False
+    return True
+
+
 def stage(
-    record: Record, settings: Settings, sizes: tuple[int, int] | None = None
+    record: Record,
+    settings: Settings,
+    sizes: tuple[int, int] | None = None,
+    packed: tuple[bytes | None, bytes | None] | None = None,
 ) -> Staged | None:
     """Sample ``record`` (``None`` when it is sampled out), then cut its content to the
-    bound, leaving redactors a margin past each cut (see `prepare`)."""
+    bound, leaving redactors a margin past each cut (see `prepare`).
+
+    ``packed`` is the JSON the record's input and output were unpacked from, if any
+    (``None`` each when not): what stays unchanged is written from it (see
+    `Staged.finish`); pass it only when `splices` says so.
+    """
+    kept: Packed | None = None
+    if packed is not None and (packed[0] is not None or packed[1] is not None):
+        kept = (record.input, packed[0], record.output, packed[1])
     if settings.sample_rate < 1.0:
         sampled = sample(record, settings.sample_rate)
         if sampled is None:
@@ -221,7 +270,7 @@ def stage(
     if windows:
         views: dict[str, Any] = {name: cut.value for name, cut in windows.items()}
         record = replaced(record, **views)
-    return Staged(record, windows, attributes, size, limit)
+    return Staged(record, windows, attributes, size, limit, kept)
 
 
 # Content read by one batched redactor call at most: the call holds the GIL throughout,

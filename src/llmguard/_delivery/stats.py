@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from llmguard._core.records import Record
+    from llmguard._delivery.finished import Finished
     from llmguard._delivery.settings import Settings
 
 __all__ = ["DeliveryStats", "FlushResult", "Pending", "SinkStats"]
@@ -20,9 +21,12 @@ class Pending(Protocol):
         """What it holds, in bytes as `content_size` counts them: the queue's byte bound
         weighs every record by this, exactly, when it is handed over."""
 
-    @property
-    def content_sizes(self) -> tuple[int, int]:
-        """Upper bounds of the JSON size of its captured input and output (0 for none)."""
+    def compact(self) -> Finished | None:
+        """Its compact form, for the queue to keep instead of it; ``None`` when making
+        it needs work that must not run on the caller's thread (then it is queued)."""
+
+    def finished(self) -> Finished:
+        """Its compact form, all work done: called on the delivery thread."""
 
     def to_record(self, settings: Settings) -> Record:
         """Build the record, with content as captured and not yet bounded or redacted."""

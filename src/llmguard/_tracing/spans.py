@@ -28,10 +28,9 @@ from llmguard._core.records import (
     StreamEnd,
     StreamInfo,
     Usage,
-    build_record,
-    iso_time,
 )
 from llmguard._delivery import settings as _config
+from llmguard._delivery.finished import Finished, build
 from llmguard._delivery.pipeline import listening, submit
 from llmguard.exceptions import ConfigurationError
 
@@ -440,32 +439,44 @@ class Span:
         """Record how a generator or stream ended and how many items it delivered."""
         self._stream = StreamInfo(items=items, end=end)
 
-    def to_record(self, settings: Settings) -> Record:
-        """The record of this ended span (content as captured, not yet redacted)."""
+    def compact(self) -> Finished | None:
+        """What delivery keeps of this ended span (see `finished`), or ``None`` while a
+        `fill_later` callback is still to run: that runs on the delivery thread."""
+        return None if self._late is not None else self._compact()
+
+    def finished(self) -> Finished:
+        """The compact form its record is built from, after the `fill_later` callback."""
         late = self._late
         if late is not None:
             self._late = None
             late(self)
-        start = self._start_ns
-        return build_record(
-            trace_id=f"{self.trace_id_int:032x}",
-            span_id=f"{self.span_id_int:016x}",
-            parent_id=f"{self.parent_id_int:016x}" if self.parent_id_int else None,
-            kind=self.kind,
-            name=self.name,
-            start=iso_time(start),
-            end=iso_time(start + self.duration_ns),
-            duration_ms=self.duration_ns / 1e6,
-            status=self.status,
-            error_type=self.error_type,
-            error_message=self.error_message,
-            service=settings.service,
-            input=None if self._in is _NOT_CAPTURED else unpacked(self._in),
-            output=None if self._out is _NOT_CAPTURED else unpacked(self._out),
-            stream=self._stream,
-            metadata=self._metadata or {},
-            **(self._fields or {}),
+        return self._compact()
+
+    def _compact(self) -> Finished:
+        captured_in, captured_out = self._in, self._out
+        return (
+            self.trace_id_int,
+            self.span_id_int,
+            self.parent_id_int,
+            self._start_ns,
+            self.duration_ns,
+            self.name,
+            self.kind,
+            self.status,
+            self.error_type,
+            self.error_message,
+            None if captured_in is _NOT_CAPTURED else captured_in,
+            self._in_size,
+            None if captured_out is _NOT_CAPTURED else captured_out,
+            self._out_size,
+            self._stream,
+            self._fields,
+            self._metadata,
         )
+
+    def to_record(self, settings: Settings) -> Record:
+        """The record of this ended span (content as captured, not yet redacted)."""
+        return build(self.finished(), settings.service)[0]
 
     def __repr__(self) -> str:
         state = "ended" if self._ended else "open"
