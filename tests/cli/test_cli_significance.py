@@ -292,3 +292,76 @@ def test_benjamini_hochberg_equals_scipy(p_values: list[float]) -> None:
         return
     reference = stats.false_discovery_control(p_values)
     assert adjusted == pytest.approx(list(reference), rel=1e-12, abs=1e-300)
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0, 1, 0.0, 1.0, True, False, 2.5]),
+            st.floats(0.0, 1e6, allow_nan=False),
+        ),
+        max_size=60,
+    ),
+    st.floats(0.0, 1.0),
+)
+def test_spread_is_the_sum_of_its_terms_to_the_bit(
+    sample: list[tuple[float, float]], rate: float
+) -> None:
+    """The rate test's variance term equals fsum of ``w² (x - rate)²`` written out."""
+    from llmguard.cli._significance import _spread
+
+    written_out = math.fsum(w * w * ((1.0 if v else 0.0) - rate) ** 2 for v, w in sample)
+    assert repr(_spread(sample, rate)) == repr(written_out)
+
+
+def _walked_mann_whitney(baseline: Sample, current: Sample) -> Comparison | None:
+    """`mann_whitney` as a plain loop over the tie groups (its earlier form)."""
+    import itertools
+    import operator
+
+    from llmguard.cli._significance import _scaled
+
+    scaled_a, n_a = _scaled(baseline)
+    scaled_b, n_b = _scaled(current)
+    if n_a <= 0 or n_b <= 0:
+        return None
+    pooled = [(v, w, 0.0) for v, w in scaled_a]
+    pooled.extend((v, 0.0, w) for v, w in scaled_b)
+    pooled.sort(key=operator.itemgetter(0))
+    u = ties = below = 0.0
+    groups = 0
+    for _, tied in itertools.groupby(pooled, key=operator.itemgetter(0)):
+        mass_a = mass_b = 0.0
+        for _, w_a, w_b in tied:
+            mass_a += w_a
+            mass_b += w_b
+        u += mass_b * (below + mass_a / 2)
+        below += mass_a
+        mass = mass_a + mass_b
+        ties += mass * mass * mass - mass
+        groups += mass > 0
+    n = n_a + n_b
+    variance = n_a * n_b / 12 * ((n + 1) - ties / (n * (n - 1)))
+    if groups < 2 or variance <= 0:
+        return None
+    distance = u - n_a * n_b / 2
+    distance = math.copysign(max(abs(distance) - 0.5, 0.0), distance)
+    z = distance / math.sqrt(variance)
+    return Comparison(z, two_sided_p(z), 2 * u / (n_a * n_b) - 1)
+
+
+_OBSERVATIONS = st.lists(
+    st.tuples(
+        st.one_of(st.floats(-1e6, 1e6), st.sampled_from([0.0, -0.0, 1.0, 2.0])),
+        st.sampled_from([1.0, 4.0, 0.3, 10.0]),
+    ),
+    max_size=80,
+)
+
+
+@settings(deadline=None, max_examples=400)
+@given(_OBSERVATIONS, _OBSERVATIONS)
+def test_mann_whitney_equals_the_loop_to_the_bit(baseline: Sample, current: Sample) -> None:
+    """With or without ties, equal weights or not: the same z, p-value and effect."""
+    assert repr(mann_whitney(baseline, current)) == repr(_walked_mann_whitney(baseline, current))

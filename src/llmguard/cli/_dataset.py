@@ -26,7 +26,7 @@ import operator
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -1041,33 +1041,56 @@ class Dataset:
         window: Window = _ANY_TIME,
         *,
         kinds: Sequence[str] = CALL_KINDS,
+        any_order: Collection[Metric] = (),
     ) -> dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]]:
         """`values` of several metrics at once, from one pass over the calls.
 
         Per group, per metric, the same pairs in the same order as `values` gives; a
-        group without any value of a metric has no entry for it.
+        group without any value of a metric has no entry for it. The metrics in
+        ``any_order`` keep the order the rows were read in instead, for a caller that
+        only adds them up or sorts them itself.
         """
-        keys = self._keys(by)
+        return self.samples_by(metrics, (by,), window, kinds=kinds, any_order=any_order)[0]
+
+    def samples_by(
+        self,
+        metrics: Sequence[Metric],
+        groupings: Sequence[Sequence[str]],
+        window: Window = _ANY_TIME,
+        *,
+        kinds: Sequence[str] = CALL_KINDS,
+        any_order: Collection[Metric] = (),
+    ) -> list[dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]]]:
+        """`samples` for each grouping, from one pass over the calls."""
+        keys = ", ".join(self._keys(by) for by in groupings)
         where, params = self._where(window, kinds)
         expressions = ", ".join(self._metric(metric) for metric in metrics)
-        width = len(by) or 1
-        grouped: dict[tuple[str, ...], list[tuple[object, ...]]] = {}
+        widths = [len(by) or 1 for by in groupings]
+        starts = list(itertools.accumulate(widths, initial=0))
         rows = self._conn.execute(
             f"SELECT {keys}, {expressions}, {self._column('sample_weight')} FROM records {where}",
             params,
-        )
-        if width == 1:
-            for found_row in rows:
-                grouped.setdefault((str(found_row[0]),), []).append(found_row)
-        else:
-            for found_row in rows:
-                grouped.setdefault(_key(found_row, width), []).append(found_row)
+        ).fetchall()
+        return [
+            self._per_metric(_rows_by_key(rows, first, end), metrics, starts[-1], any_order)
+            for first, end in itertools.pairwise(starts)
+        ]
+
+    @staticmethod
+    def _per_metric(
+        grouped: dict[tuple[str, ...], list[tuple[object, ...]]],
+        metrics: Sequence[Metric],
+        first: int,
+        any_order: Collection[Metric],
+    ) -> dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]]:
+        """Each group's (value, weight) pairs per metric, from its rows (metrics from
+        column ``first``, the weight last)."""
         by_value = operator.itemgetter(0)
         found: dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]] = {}
         for key in sorted(grouped):
-            group_rows = grouped.pop(key)
+            group_rows = grouped[key]
             per_metric = {}
-            for index, metric in enumerate(metrics, width):
+            for index, metric in enumerate(metrics, first):
                 # Each row's (value, weight), in the order read, where the value is not NULL.
                 present = map(
                     operator.is_not,
@@ -1078,7 +1101,8 @@ class Dataset:
                     itertools.compress(map(operator.itemgetter(index, -1), group_rows), present)
                 )
                 if pairs:
-                    pairs.sort(key=by_value)
+                    if metric not in any_order:
+                        pairs.sort(key=by_value)
                     per_metric[metric] = pairs
             found[key] = per_metric
         return found
@@ -1209,6 +1233,38 @@ class Dataset:
 
 def _key(row: Sequence[object], width: int) -> tuple[str, ...]:
     return tuple(map(str, row[:width]))
+
+
+def _rows_by_key(
+    rows: Sequence[tuple[object, ...]], first: int, end: int
+) -> dict[tuple[str, ...], list[tuple[object, ...]]]:
+    """The rows per group key (columns ``first`` to ``end``, as text), in the order read."""
+    by_value: dict[object, list[tuple[object, ...]]] = {}
+    if end - first == 1:
+        for found in rows:
+            same = by_value.get(found[first])
+            if same is None:
+                by_value[found[first]] = [found]
+            else:
+                same.append(found)
+        keys: dict[object, tuple[str, ...]] = {value: (str(value),) for value in by_value}
+    else:
+        for found in rows:
+            value = found[first:end]
+            same = by_value.get(value)
+            if same is None:
+                by_value[value] = [found]
+            else:
+                same.append(found)
+        keys = {value: tuple(map(str, cast(tuple[object, ...], value))) for value in by_value}
+    if len(set(keys.values())) == len(keys):
+        return {keys[value]: same for value, same in by_value.items()}
+    # Two values read as the same text (an integer and a string in a column of a store
+    # not written by llmguard): their rows go together in the order read.
+    grouped: dict[tuple[str, ...], list[tuple[object, ...]]] = {}
+    for found in rows:
+        grouped.setdefault(tuple(map(str, found[first:end])), []).append(found)
+    return grouped
 
 
 def _after_prefix(prefix: str) -> str | None:

@@ -15,7 +15,7 @@ import argparse
 import itertools
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeVar
 
@@ -39,6 +39,7 @@ __all__ = [
     "Samples",
     "add_parser",
     "load",
+    "load_by",
     "render",
     "run",
     "show_p",
@@ -49,6 +50,10 @@ _BY = ("name", "prompt", "model")
 _VALUES: tuple[
     Literal["error", "limit", "retries", "duration_ms", "output_tokens", "cost_usd"], ...
 ] = ("error", "limit", "retries", "duration_ms", "output_tokens", "cost_usd")
+
+# The rates' samples: `compare_rates` and `_rate` only count and add them up (math.fsum,
+# exact in any order), so they are left in the order read instead of sorted.
+_ADDED_UP: tuple[Literal["error", "limit", "retries"], ...] = ("error", "limit", "retries")
 
 _N = TypeVar("_N", int, float)
 
@@ -256,12 +261,23 @@ def _calls(samples: Mapping[str, Sample]) -> int:
 
 def load(dataset: Dataset, by: str, window: Window) -> dict[tuple[str, ...], dict[str, Sample]]:
     """The samples `Check` compares: every metric of every call in ``window``, per group."""
-    samples: dict[tuple[str, ...], dict[str, Sample]] = {}
-    for key, found in dataset.samples(_VALUES, (by,), window).items():
-        samples[key] = {str(metric): pairs for metric, pairs in found.items()}
-    for key, scores in dataset.feedback_scores((by,), window).items():
-        samples.setdefault(key, {})["feedback"] = [(s, 1.0) for s in scores]
-    return samples
+    return load_by(dataset, (by,), window)[0]
+
+
+def load_by(
+    dataset: Dataset, groupings: Sequence[str], window: Window
+) -> list[dict[tuple[str, ...], dict[str, Sample]]]:
+    """`load` for each grouping, from one read of the calls."""
+    found_by = dataset.samples_by(_VALUES, [(by,) for by in groupings], window, any_order=_ADDED_UP)
+    loaded = []
+    for by, found in zip(groupings, found_by, strict=True):
+        samples: dict[tuple[str, ...], dict[str, Sample]] = {}
+        for key, pairs_of in found.items():
+            samples[key] = {str(metric): pairs for metric, pairs in pairs_of.items()}
+        for key, scores in dataset.feedback_scores((by,), window).items():
+            samples.setdefault(key, {})["feedback"] = [(s, 1.0) for s in scores]
+        loaded.append(samples)
+    return loaded
 
 
 def add_parser(commands: Subparsers) -> None:

@@ -25,7 +25,7 @@ from llmguard._version import __version__
 from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
 from llmguard.cli._charts import Series, chart, legend
 from llmguard.cli._dataset import Dataset, DatasetError, GroupStats, Window
-from llmguard.cli._drift import Check, Report, load, show_p, show_value
+from llmguard.cli._drift import Check, Report, load_by, show_p, show_value
 from llmguard.cli._errors import CommandError
 from llmguard.cli._html import MAX_SERIES, page
 from llmguard.cli._significance import Sample
@@ -415,8 +415,9 @@ def drift_section(
     samples: list[dict[tuple[str, ...], dict[str, Sample]]] = []
     for part in (before, after):
         merged: dict[tuple[str, ...], dict[str, Sample]] = {}
-        for by, label in (("name", "function"), ("prompt", "prompt")):
-            for key, found in load(dataset, by, part).items():
+        loaded = load_by(dataset, ("name", "prompt"), part)
+        for label, per_group in zip(("function", "prompt"), loaded, strict=True):
+            for key, found in per_group.items():
                 group = (label, *key)
                 if key != ("-",):
                     merged[group] = found

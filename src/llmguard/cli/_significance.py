@@ -16,10 +16,11 @@ textbook ones.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -155,6 +156,8 @@ def compare_rates(baseline: Sample, current: Sample) -> Comparison | None:
 # numbers in the same order, several times faster over a million pairs.
 _VALUE = operator.itemgetter(0)
 _WEIGHT = operator.itemgetter(1)
+# The current side's weight in `mann_whitney`'s pooled (value, baseline, current) triples.
+_CURRENT = operator.itemgetter(2)
 
 
 def _equal_weights(sample: Sample) -> bool:
@@ -169,7 +172,22 @@ def _totals(sample: Sample) -> tuple[float, float]:
 
 
 def _spread(sample: Sample, rate: float) -> float:
-    return math.fsum(w * w * ((1.0 if v else 0.0) - rate) ** 2 for v, w in sample)
+    """``Σ w² (x - rate)²`` over the sample, x being 1 where the value is true, else 0.
+
+    Each term is ``(w * w) * d`` with ``d`` one of two squares, so the terms are made in
+    C, hits and misses apart; fsum's correctly rounded total does not depend on their
+    order.
+    """
+    squares = list(map(operator.mul, map(_WEIGHT, sample), map(_WEIGHT, sample)))
+    hits = list(map(bool, map(_VALUE, sample)))
+    misses = map(operator.not_, hits)
+    hit, miss = (1.0 - rate) ** 2, (0.0 - rate) ** 2
+    return math.fsum(
+        itertools.chain(
+            map(operator.mul, itertools.compress(squares, hits), itertools.repeat(hit)),
+            map(operator.mul, itertools.compress(squares, misses), itertools.repeat(miss)),
+        )
+    )
 
 
 def mann_whitney(
@@ -200,20 +218,22 @@ def mann_whitney(
     pooled = [(v, w, 0.0) for v, w in scaled_a]
     pooled.extend((v, 0.0, w) for v, w in scaled_b)
     pooled.sort(key=operator.itemgetter(0))
-    u = 0.0  # pairs with the current value above the baseline one, ties counting half
-    ties = 0.0
-    below = 0.0  # baseline weight under the current tie group
-    groups = 0  # tie groups that carry weight
-    for _, tied in itertools.groupby(pooled, key=operator.itemgetter(0)):
-        mass_a = mass_b = 0.0
-        for _, w_a, w_b in tied:
-            mass_a += w_a
-            mass_b += w_b
-        u += mass_b * (below + mass_a / 2)
-        below += mass_a
-        mass = mass_a + mass_b
-        ties += mass * mass * mass - mass
-        groups += mass > 0
+    # Per tie group (equal values), the baseline's and the current side's weight.
+    masses_a, masses_b = _tie_masses(pooled)
+    # Baseline weight under each tie group: the running sum before it.
+    below = list(itertools.accumulate(masses_a, operator.add, initial=0.0))
+    # Pairs with the current value above the baseline one, ties counting half.
+    u = _running_sum(
+        map(
+            operator.mul,
+            masses_b,
+            map(operator.add, below, map(operator.truediv, masses_a, itertools.repeat(2))),
+        )
+    )
+    masses = list(map(operator.add, masses_a, masses_b))
+    cubes = map(operator.mul, map(operator.mul, masses, masses), masses)
+    ties = _running_sum(map(operator.sub, cubes, masses))
+    groups = sum(map(operator.gt, masses, itertools.repeat(0)))  # tie groups with weight
     n = n_a + n_b
     variance = n_a * n_b / 12 * ((n + 1) - ties / (n * (n - 1)))
     if groups < 2 or variance <= 0:
@@ -223,6 +243,38 @@ def mann_whitney(
         distance = math.copysign(max(abs(distance) - 0.5, 0.0), distance)
     z = distance / math.sqrt(variance)
     return Comparison(z, two_sided_p(z), 2 * u / (n_a * n_b) - 1)
+
+
+def _running_sum(terms: Iterable[float]) -> float:
+    """``0.0 + t1 + t2 + ...`` left to right, each addition rounded, as a loop adds.
+
+    Not `sum`, which adds floats with compensation from Python 3.12 on.
+    """
+    return functools.reduce(operator.add, terms, 0.0)
+
+
+def _tie_masses(pooled: list[tuple[float, float, float]]) -> tuple[list[float], list[float]]:
+    """Each tie group's baseline and current weight, added up in order from 0.0.
+
+    Without ties every group is one observation, and its masses are its weights (plus
+    0.0, as the loop over a group would add them); the lists are then made in C.
+    """
+    values = list(map(_VALUE, pooled))
+    if len(set(values)) == len(values):
+        return (
+            list(map(operator.add, itertools.repeat(0.0), map(_WEIGHT, pooled))),
+            list(map(operator.add, itertools.repeat(0.0), map(_CURRENT, pooled))),
+        )
+    masses_a: list[float] = []
+    masses_b: list[float] = []
+    for _, tied in itertools.groupby(pooled, key=_VALUE):
+        mass_a = mass_b = 0.0
+        for _, w_a, w_b in tied:
+            mass_a += w_a
+            mass_b += w_b
+        masses_a.append(mass_a)
+        masses_b.append(mass_b)
+    return masses_a, masses_b
 
 
 def _scaled(sample: Sample) -> tuple[list[tuple[float, float]], float]:
