@@ -1,0 +1,647 @@
+"""The search: the kinds of a `Patterns` compiled for RE2, read in one linear pass."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from llmguard.redact._patterns import AFTER, OWN_CHECKS, SECRET_GROUP, SPLITTERS, Validator
+
+
+class Kind(NamedTuple):
+    name: str
+    given: re.Pattern[str] | str
+    source: str
+    flags: int
+    validator: Validator | None
+    replacement: bytes
+    starts: frozenset[int] | None  # the bytes a value can start with, when known
+
+
+def replace_found(
+    data: bytes, found: list[tuple[int, int, int]], kinds: tuple[Kind, ...], counts: dict[str, int]
+) -> str:
+    """``data`` with each value found replaced, as text; adds to ``counts``."""
+    pieces = []
+    last = 0
+    for start, end, index in found:
+        pieces.append(data[last:start])
+        pieces.append(kinds[index].replacement)
+        last = end
+    pieces.append(data[last:])
+    if len(found) == 1:
+        name = kinds[found[0][2]].name
+        counts[name] = counts.get(name, 0) + 1
+    else:
+        for index, count in Counter([index for _, _, index in found]).items():
+            name = kinds[index].name
+            counts[name] = counts.get(name, 0) + count
+    return b"".join(pieces).decode("utf-8", "surrogatepass")
+
+
+# -- the search -------------------------------------------------------------------------
+
+
+class Engine:
+    """The kinds of a `Patterns`, compiled: RE2 for those it runs, `re` for the others.
+
+    `scan` finds the values to replace in one left-to-right pass; ``python`` holds the
+    kinds RE2 cannot compile, for passes of their own.
+    """
+
+    __slots__ = (
+        "_alternatives", "_before_memo", "_checked", "_decided", "_kinds", "_searches", "_split",
+        "_starts", "memoized", "prefilter", "python", "splitters", "validators",
+    )  # fmt: skip
+
+    def __init__(self, kinds: tuple[Kind, ...], prefilter: re.Pattern[str] | str | None) -> None:
+        self.validators = tuple(kind.validator for kind in kinds)
+        self.splitters = tuple(SPLITTERS.get(kind.validator) for kind in kinds)
+        # Whose verdicts are remembered by value: llmguard's checks, not a user's.
+        self.memoized = tuple(kind.validator in OWN_CHECKS for kind in kinds)
+        self._checked: dict[tuple[int, bytes], bool] = {}  # (kind, value) -> verdict
+        # (the kinds hidden, (the bytes `_Search.read` reads, the match's length, whether
+        # it starts the buffer)) -> kind, value start and end from the match's, verdict
+        self._decided: dict[tuple[int, tuple[bytes, int, bool]], tuple[int, int, int, bool]] = {}
+        self._split: dict[tuple[int, bytes, bytes], int] = {}  # (kind, value, after) -> head
+        # (kind, what `_before` read, at the start) -> the value's span, from the start
+        self._before_memo: dict[tuple[int, bytes, bool], tuple[int, int]] = {}
+        self._starts = tuple(kind.starts for kind in kinds)
+        alternatives: list[tuple[int, str]] = []
+        python: list[tuple[int, re.Pattern[str]]] = []
+        for index, kind in enumerate(kinds):
+            source = _re2_source(kind.source, kind.flags)
+            if source is not None and _compiles(_alternative(source, "s")):
+                alternatives.append((index, source))
+            else:
+                python.append((index, re.compile(kind.source, kind.flags)))
+        self._alternatives = tuple(alternatives)
+        self.python = tuple(python)
+        self._searches: dict[int, _Search | None] = {}
+        self._kinds: dict[int, tuple[Any, int]] = {}
+        if alternatives:
+            self.search(0)
+        self.prefilter = None if prefilter is None else _search_function(prefilter)
+
+    @property
+    def searching(self) -> bool:
+        """Whether RE2 runs any kind."""
+        return bool(self._alternatives)
+
+    def search(self, hidden: int) -> _Search | None:
+        """The regexes of the kinds not in the bit set ``hidden`` (compiled once)."""
+        if hidden in self._searches:
+            return self._searches[hidden]
+        kept = [(i, source) for i, source in self._alternatives if not hidden >> i & 1]
+        search = self._searches[hidden] = _Search(kept, self._starts) if kept else None
+        return search
+
+    def scan(self, data: bytes, ascii: bool) -> list[tuple[int, int, int]]:
+        """The values to replace in ``data`` (UTF-8), as ``(start, end, kind)`` in order.
+
+        ``data`` starts with a line break, so that a value at the start of a text meets
+        the same context as one after a line break: RE2 reads a pattern's own start of
+        text ``^`` as no character at all, where a context that matches a character
+        makes the match start one earlier, and so win over other kinds that match from
+        the next character.
+
+        A match its validator rejects hides the matches of its kind that start inside
+        it (``0000 0000 0000`` in a rejected ``0000 0000 0000 0000``), as a search for
+        that kind alone would skip past it: until the search passes its end, the kind
+        is left out of the regex, and the kinds after it may match at the same place.
+        Each search starts where the last one stopped, or at the start of a rejected
+        match, and an answer already known is not searched again (a kind hidden once
+        more, further on), so the text is read a bounded number of times whatever it
+        holds: the pass is linear.
+        """
+        found: list[tuple[int, int, int]] = []
+        validators = self.validators
+        splitters = self.splitters
+        memoized = self.memoized
+        checked = self._checked
+        split = self._split
+        decided = self._decided
+        remembering = True  # until candidates turn out unlike each other
+        stored = hits = 0
+        size = len(data)
+        view = memoryview(data)
+        buffer: Any = data
+        base = 0  # where ``buffer`` starts in ``data``: right after the last value
+        pos = 0  # where the next search starts in ``buffer``
+        # kind -> where in ``data`` it may match again, and where in ``buffer`` its
+        # rejected match started
+        hidden: dict[int, tuple[int, int]] = {}
+        bits = 0  # the kinds hidden, as bits
+        known: dict[int, tuple[int, tuple[int, int] | None]] = {}  # bits -> from, match
+        everything = search = self.search(0)
+        if everything is None:  # no kind for RE2: nothing to find
+            return found
+        find = everything.find_function
+        unanchored = _RE2.unanchored
+        while True:
+            if hidden:
+                here = base + pos
+                bits = 0
+                nearest = size
+                for kind, (again, _) in list(hidden.items()):
+                    if again <= here:
+                        del hidden[kind]
+                    else:
+                        bits |= 1 << kind
+                        nearest = min(nearest, again)
+            if hidden:
+                search = self.search(bits)
+                span: tuple[int, int] | None = None
+                if search is not None:
+                    since = pos
+                    if not pos:
+                        # A match at the start of the buffer may owe it to being there
+                        # (^, \b): it is asked about alone; the matches after it are
+                        # the same whatever values came before, and may be known.
+                        start, end = search.find_at_start(buffer, size - base)
+                        if start >= 0:
+                            span = start, end
+                        since = 1
+                    last = known.get(bits)
+                    if span is not None:
+                        pass
+                    elif (
+                        last is not None
+                        and last[0] <= since
+                        and (last[1] is None or last[1][0] >= since)
+                    ):
+                        span = last[1]
+                    else:
+                        start, end = search.find(buffer, since, size - base)
+                        if start >= 0:
+                            span = start, end
+                        known[bits] = since, span
+                if search is None or span is None or span[0] >= nearest - base:
+                    pos = nearest - base  # a hidden kind may match from there: look first
+                    continue
+                start, end = span
+            else:
+                bits = 0
+                search = everything
+                start, end = find(unanchored, buffer, pos, size - base)[0]
+                if start < 0:
+                    return found
+            # The same bytes around a match found by the same regex come out the same:
+            # its kind, its value and the verdict on it are remembered together.
+            seen = step = looked = None
+            if remembering and ascii and end - start <= _READ_BY_RE:
+                looked = bytes(buffer[start - 1 if start else 0 : end + 2]), end - start, not start
+                seen = bits, looked
+                step = decided.get(seen)
+                if step is not None:
+                    hits += 1
+            if step is not None:
+                kind, accepted = step[0], step[3]
+                a = start + step[1]
+                b = start + step[2]
+            else:
+                kind, a, b = search.read(buffer, start, end, ascii, looked)
+                validator = validators[kind]
+                if a >= b:
+                    accepted = False
+                elif validator is None:
+                    accepted = True
+                elif memoized[kind] and remembering:
+                    # llmguard's own checks answer alike for the same value: text packed
+                    # with near misses asks about the same few again and again.
+                    check = kind, data[base + a : base + b]
+                    verdict = checked.get(check)
+                    if verdict is None:
+                        verdict = bool(validator(check[1].decode("utf-8", "surrogatepass")))
+                        _remember(checked, check, verdict)
+                    accepted = verdict
+                else:
+                    value = data[base + a : base + b].decode("utf-8", "surrogatepass")
+                    accepted = bool(validator(value))
+                if (
+                    seen is not None
+                    and (validator is None or memoized[kind])
+                    and search.read_alike(seen[1])
+                    and (accepted or splitters[kind] is None or b - a <= _SPLIT_ABOVE)
+                ):
+                    _remember(decided, seen, (kind, a - start, b - start, accepted))
+                    stored += 1
+                    if not stored & 255 and hits * 4 < stored:
+                        # Candidates unlike each other: remembering them costs more
+                        # than it saves, for the rest of this text.
+                        remembering = False
+            splitter = splitters[kind]
+            if not accepted and splitter is not None and b - a > _SPLIT_ABOVE:
+                # Too long to be one value, maybe two: the longest head that is one.
+                piece = kind, data[base + a : base + b], data[base + b : base + b + AFTER]
+                head = split.get(piece, -1)
+                value = piece[1].decode("utf-8", "surrogatepass")
+                if head < 0:
+                    head = splitter(value, piece[2].decode("utf-8", "replace"))
+                    _remember(split, piece, head)
+                if head:
+                    b = a + len(value[:head].encode("utf-8", "surrogatepass"))
+                    accepted = True
+            if accepted:
+                if hidden:
+                    # This value cuts the rejected matches it falls in: what comes
+                    # before it is read again with it as a boundary, and what comes
+                    # after is free again, as a second pass over the text would see.
+                    found.extend(self._before(view[base : base + a], hidden, base))
+                    hidden.clear()
+                found.append((base + a, base + b, kind))
+                # The next value may start right here: a buffer starting here makes this
+                # the start of the text, where every pattern's context is met.
+                base += b
+                buffer = view[base:]
+                pos = 0
+                if known:
+                    # What searches with kinds hidden found stays true past the new
+                    # buffer's first byte: without this, each value would send the next
+                    # such search to the end of the text again (quadratic time).
+                    known = {
+                        bits: (
+                            max(since - b, 1),
+                            None if span is None else (span[0] - b, span[1] - b),
+                        )
+                        for bits, (since, span) in known.items()
+                        if span is None or span[0] - b >= 1
+                    }
+                continue
+            # Rejected: the kinds after it may match here, this kind again from its last
+            # character (the context of what follows it) on.
+            again = max(b - 1, start + 1)
+            last = known.get(bits | 1 << kind)
+            if (
+                last is not None
+                and last[0] <= start
+                and (last[1] is None or last[1][0] >= again)
+                and (not hidden or nearest >= base + again)
+            ):
+                # A search with this kind hidden too already found nothing before: go on
+                # from its end at once (dense near misses, such as cards that fail Luhn),
+                # unless a kind hidden before comes back first.
+                pos = again
+                continue
+            hidden[kind] = base + again, start
+            pos = start
+
+    def _before(
+        self, head: Any, hidden: dict[int, tuple[int, int]], base: int
+    ) -> list[tuple[int, int, int]]:
+        """The values of the rejected matches' kinds in ``head``, from where each started.
+
+        ``head`` ends where an accepted value starts, which stands for its boundary.
+        """
+        found: list[tuple[int, int, int]] = []
+        last = 0
+        memo = self._before_memo
+        for kind, (_, start) in sorted(hidden.items(), key=lambda item: item[1][1]):
+            if start < last:
+                continue
+            # What the kind's regex reads: the rest of ``head`` and the byte before it
+            # (for a \b or a line start), and whether it starts ``head`` (for ^).
+            seen = None
+            if len(head) - start <= _READ_BY_RE and (
+                self.memoized[kind] or self.validators[kind] is None
+            ):
+                seen = kind, bytes(head[start - 1 if start else 0 :]), not start
+                span = memo.get(seen)
+                if span is not None:
+                    if span[0] >= 0:
+                        found.append((base + start + span[0], base + start + span[1], kind))
+                        last = start + span[1]
+                    continue
+            regex, group = self._alone(kind)
+            a, b = regex.Match(_RE2.anchor_start, head, start, len(head))[group]
+            validator = self.validators[kind]
+            accepted = a < b and (
+                validator is None or validator(bytes(head[a:b]).decode("utf-8", "surrogatepass"))
+            )
+            if seen is not None:
+                _remember(memo, seen, (a - start, b - start) if accepted else (-1, -1))
+            if accepted:
+                found.append((base + a, base + b, kind))
+                last = b
+        return found
+
+    def _alone(self, kind: int) -> tuple[Any, int]:
+        """The RE2 regex of one kind, with its value as a group, and that group."""
+        alone = self._kinds.get(kind)
+        if alone is None:
+            source = dict(self._alternatives)[kind]
+            regex = _compile(_alternative(source, "s"), True)
+            alone = self._kinds[kind] = regex, dict(regex.NamedCapturingGroups())[b"s"]
+        return alone
+
+
+class _Search:
+    """The regexes that find, then read, the values of some kinds.
+
+    `find` is RE2 with no capturing group: where the next match starts and ends, in a
+    DFA pass. Which kind matched there, and where its value lies in the match, `read`
+    asks Python's `re`, anchored at that start, bounded to the match and given only the
+    kinds whose values can start with the character after it: a few times cheaper than
+    RE2 filling in groups, and bounded work, since `re` reads at most `_READ_BY_RE`
+    characters. RE2's groups decide a longer match, and whatever `re` cannot tell the
+    same (text that is not ASCII, a pattern it reads otherwise).
+    """
+
+    __slots__ = (
+        "_by_kinds", "_find", "_groups", "_kept", "_memo", "_readers", "_starts", "_whole",
+    )  # fmt: skip
+
+    def __init__(
+        self, kept: list[tuple[int, str]], starts: tuple[frozenset[int] | None, ...]
+    ) -> None:
+        self._kept = kept
+        self._starts = starts
+        self._find = _compile("|".join(_unnamed(_alternative(s, "s")) for _, s in kept), False)
+        self._groups: tuple[Any, tuple[tuple[int, int], ...]] | None = None
+        self._whole = _Reader.of(kept)
+        # by the byte after a match's start: its value's first byte, past the context
+        # (or 256 + the first two bytes, for a match at the start of the buffer)
+        self._readers: dict[int, _Reader | None] = {}
+        self._by_kinds: dict[tuple[int, ...], _Reader | None] = {}  # readers by their kinds
+        # What `read` found, by the bytes it read: (kind, value start, value end) from
+        # the match's start. Text packed with candidates repeats them.
+        self._memo: dict[tuple[bytes, int, bool], tuple[int, int, int]] = {}
+
+    @property
+    def find_function(self) -> Any:
+        """RE2's own ``Match`` of `find`'s regex, for the hottest loop."""
+        return self._find.Match
+
+    def find_at_start(self, buffer: Any, end: int) -> tuple[int, int]:
+        """Where the match starting ``buffer[:end]`` ends: ``(0, end)``, or -1s if none."""
+        span: tuple[int, int] = self._find.Match(_RE2.anchor_start, buffer, 0, end)[0]
+        return span
+
+    def find(self, buffer: Any, pos: int, end: int) -> tuple[int, int]:
+        """Where the leftmost match in ``buffer[pos:end]`` starts and ends: -1 if none."""
+        span: tuple[int, int] = self._find.Match(_RE2.unanchored, buffer, pos, end)[0]
+        return span
+
+    def read_alike(self, seen: tuple[bytes, int, bool]) -> bool:
+        """Whether `read` answered from ``seen`` alone, not from RE2's groups (which read on).
+
+        ``seen`` is the bytes around a match `read` read, the match's length and whether
+        it started the buffer.
+        """
+        return seen in self._memo
+
+    def read(
+        self, buffer: Any, start: int, end: int, ascii: bool, seen: tuple[bytes, int, bool] | None
+    ) -> tuple[int, int, int]:
+        """The kind of the match at ``start`` (ending at ``end``), and its value's span.
+
+        ``seen``, when given, is what Python's re reads of the buffer, by which its
+        answer is remembered: the match, two bytes past it, and the byte before it (for
+        a \b or a line start there); whether the match starts the buffer (for ^) and
+        its length (for $ at the end) complete it.
+        """
+        memo = self._memo
+        if ascii and end - start <= _READ_BY_RE and start + 1 < end:
+            if seen is not None:
+                known = memo.get(seen)
+                if known is not None:
+                    return known[0], start + known[1], start + known[2]
+            # At the start of the buffer, the value starts there (the context was the
+            # start of the text) or after a character of context; past it, a pattern
+            # whose values' first bytes are known matched a character of context first.
+            key = buffer[start + 1] if start else 256 + (buffer[0] << 8 | buffer[1])
+            reader = self._readers.get(key, _MISSING)
+            if reader is _MISSING:
+                firsts = (key,) if start else (buffer[0], buffer[1])
+                reader = self._readers[key] = self._reader(firsts)
+            if reader is not None:
+                # Two characters past the end: no match RE2 did not find ends there.
+                match = reader.regex.match(buffer, start, min(end + 2, len(buffer)))
+                if match is not None and match.end() == end and match.lastindex is not None:
+                    kind = reader.kinds[match.lastindex]
+                    a, b = match.span(reader.values[kind])
+                    if seen is not None:
+                        # One such memo per set of hidden kinds: kept smaller.
+                        _remember(memo, seen, (kind, a - start, b - start), _MEMO_SIZE // 8)
+                    return kind, a, b
+        if self._groups is None:
+            regex = _compile("|".join(_alternative(s, f"s{i}") for i, s in self._kept), True)
+            names = dict(regex.NamedCapturingGroups())
+            self._groups = regex, tuple((names[f"s{i}".encode()], i) for i, _ in self._kept)
+        regex, groups = self._groups
+        spans = regex.Match(_RE2.anchor_start, buffer, start, len(buffer))
+        for group, kind in groups:
+            a, b = spans[group]
+            if a >= 0:
+                return kind, a, b
+        raise AssertionError("RE2 matched no kind")  # pragma: no cover
+
+    def _reader(self, firsts: tuple[int, ...]) -> _Reader | None:
+        kept = [
+            (i, s)
+            for i, s in self._kept
+            if (f := self._starts[i]) is None or any(first in f for first in firsts)
+        ]
+        if len(kept) == len(self._kept):
+            return self._whole
+        if not kept:
+            return None
+        key = tuple(i for i, _ in kept)
+        if key not in self._by_kinds:
+            self._by_kinds[key] = _Reader.of(kept)
+        return self._by_kinds[key]
+
+
+class _Reader(NamedTuple):
+    """A Python regex of some kinds, each a group around its own groups."""
+
+    kept: list[tuple[int, str]]
+    regex: re.Pattern[bytes]
+    kinds: dict[int, int]  # the group of a kind's whole match -> the kind
+    values: dict[int, int]  # kind -> the group of its value
+
+    @classmethod
+    def of(cls, kept: list[tuple[int, str]]) -> _Reader | None:
+        """The reader of ``kept``, or ``None`` if `re` cannot compile them."""
+        try:
+            wrapped = "|".join(f"(?P<a{i}>{_alternative(s, f's{i}')})" for i, s in kept)
+            regex = re.compile(wrapped.encode("utf-8"))
+        except (re.error, OverflowError, RecursionError):
+            return None
+        kinds = {regex.groupindex[f"a{i}"]: i for i, _ in kept}
+        values = {i: regex.groupindex[f"s{i}"] for i, _ in kept}
+        return cls(kept, regex, kinds, values)
+
+
+_MISSING: Any = object()
+_READ_BY_RE = 256  # the longest match `_Search.read` asks Python's re about
+_SPLIT_ABOVE = 12  # the length a rejected value must pass for its splitter to be asked
+_MEMO_SIZE = 4096  # the answers a memo holds before it starts over
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any, size: int | None = None) -> None:
+    """``memo[key] = value``, in a memo that starts over past ``size`` answers.
+
+    ``size`` is `_MEMO_SIZE` unless given. Each memo of a redactor holds at most a few
+    MB: keys are at most a few hundred bytes.
+    """
+    memo[key] = value
+    if len(memo) > (_MEMO_SIZE if size is None else size):
+        memo.clear()
+
+
+class _RE2:
+    """google-re2, imported at the first pattern compiled: not at `import llmguard`."""
+
+    unanchored: Any = None
+    anchor_start: Any = None
+
+
+def _compile(source: str, capture: bool) -> Any:
+    """An RE2 regex: the binding's own object, whose `Match` takes a buffer and bounds.
+
+    Raises:
+        re2.error: RE2 cannot compile ``source``.
+    """
+    import re2  # google-re2 has no type stubs: it is Any here
+    from re2 import _re2
+
+    if _RE2.unanchored is None:
+        _RE2.unanchored = _re2.RE2.Anchor.UNANCHORED
+        _RE2.anchor_start = _re2.RE2.Anchor.ANCHOR_START
+    options = re2.Options()
+    options.max_mem = 4 << 20  # bounds each regex's memory, its DFA's cache included
+    options.log_errors = False
+    options.never_capture = not capture
+    regex = _re2.RE2(source.encode("utf-8"), options)
+    if not regex.ok():
+        raise re2.error(regex.error())
+    return regex
+
+
+def _compiles(source: str) -> bool:
+    import re2
+
+    try:
+        _compile(source, True)
+    except re2.error:
+        return False
+    return True
+
+
+def pattern_source(regex: re.Pattern[str] | str) -> tuple[str, int]:
+    if isinstance(regex, re.Pattern):
+        return regex.pattern, regex.flags
+    if not isinstance(regex, str):
+        raise TypeError(f"a pattern must be a str regex, not {regex!r}")
+    return regex, 0
+
+
+def _re2_source(source: str, flags: int) -> str | None:
+    """``source`` with ``flags`` written inline, or ``None`` when RE2 has no such flag."""
+    if flags & re.VERBOSE:
+        return None
+    inline = "".join(
+        letter
+        for flag, letter in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
+        if flags & flag
+    )
+    return f"(?{inline}:{source})" if inline else source
+
+
+def _alternative(source: str, name: str) -> str:
+    """``source`` as an alternative of a combined regex, its value in group ``name``."""
+    marker = f"(?P<{SECRET_GROUP}>"
+    at = source.find(marker)
+    while at > 0 and _escaped(source, at):
+        at = source.find(marker, at + 1)
+    if at < 0:
+        return f"(?P<{name}>{source})"
+    return f"(?:{source[:at]}(?P<{name}>{source[at + len(marker) :]})"
+
+
+def _unnamed(source: str) -> str:
+    """``source`` with plain groups for its named ones.
+
+    RE2's ``never_capture`` option leaves named groups capturing, and filling in any
+    group costs a search several times over.
+    """
+    out = []
+    i = 0
+    in_class = False
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            out.append(source[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            opening = 2 if source.startswith("[^", i) else 1
+            if source[i + opening : i + opening + 1] == "]":  # a ] first is literal
+                opening += 1
+            out.append(source[i : i + opening])
+            i += opening
+            continue
+        elif source.startswith(("(?P<", "(?<"), i):
+            name_at = source.index("<", i) + 1
+            close = source.find(">", name_at)
+            if close > name_at and source[name_at:close].isidentifier():
+                out.append("(")
+                i = close + 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _escaped(source: str, at: int) -> bool:
+    backslashes = 0
+    while at > backslashes and source[at - backslashes - 1] == "\\":
+        backslashes += 1
+    return backslashes % 2 == 1
+
+
+def _search_function(prefilter: re.Pattern[str] | str) -> Callable[[str], bool]:
+    """Whether ``prefilter`` finds something in a text: by RE2 when it can."""
+    source, flags = pattern_source(prefilter)
+    inline = _re2_source(source, flags)
+    if inline is not None and _compiles(inline):
+        regex = _compile(inline, False)
+
+        def search(text: str) -> bool:
+            data = text.encode("utf-8", "surrogatepass")
+            return bool(regex.Match(_RE2.unanchored, data, 0, len(data))[0][0] >= 0)
+
+        return search
+    compiled = re.compile(source, flags)
+    return lambda text: compiled.search(text) is not None
+
+
+def python_pass(text: str, regex: re.Pattern[str], kind: Kind, counts: dict[str, int]) -> str:
+    """One `re` pass of a kind RE2 cannot run."""
+    replacement = kind.replacement.decode("utf-8", "surrogatepass")
+    validator = kind.validator
+    secret = SECRET_GROUP in regex.groupindex
+    found = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal found
+        whole = match.group()
+        start, end = match.span(SECRET_GROUP) if secret else match.span()
+        if start < 0 or start == end:
+            return whole
+        if validator is not None and not validator(match.string[start:end]):
+            return whole
+        found += 1
+        offset = match.start()
+        return whole[: start - offset] + replacement + whole[end - offset :]
+
+    text = regex.sub(replace, text)
+    if found:
+        counts[kind.name] = counts.get(kind.name, 0) + found
+    return text

@@ -1,0 +1,208 @@
+"""llmguard's own patterns, the checks of their matches, and what a pattern is."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+
+SECRET_GROUP = "secret"
+"""The name of the group that marks the part of a match to replace.
+
+RE2 has no lookbehind or lookahead: a pattern states what must surround a value by
+matching it too, and names the value itself ``(?P<secret>...)``; the rest of the match
+is context, which stays. A pattern without this group replaces its whole match.
+"""
+
+Validator = Callable[[str], bool]
+"""Decides whether a regex match really is the kind of value it looks like."""
+
+PatternSpec = re.Pattern[str] | str | tuple[re.Pattern[str] | str, Validator | None]
+"""A regex (compiled or not), or a regex with a validator of its matches."""
+
+AFTER = 64  # how much of the text after a rejected match a splitter reads
+
+# The validators read the value (ASCII, by the patterns) with bytes methods that run in
+# C: dense text can hold a candidate every few characters.
+_NOT_DIGITS = b" .-()+"
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # Luhn: 2d, less 9 past 9
+_DIGITS = frozenset("0123456789")
+_DIGIT = re.compile("[0-9]")
+
+
+def _digits(text: str) -> bytes:
+    return text.encode().translate(None, _NOT_DIGITS)
+
+
+def _luhn(text: str) -> bool:
+    digits = _digits(text)
+    if digits.count(digits[:1]) == len(digits):
+        return False
+    doubled = sum(digits[-2::-2].translate(_DOUBLED))
+    return (sum(digits[-1::-2]) + doubled - 48 * len(digits)) % 10 == 0
+
+
+def _iban(text: str) -> bool:
+    compact = text.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def _bearer(text: str) -> bool:
+    token = text.split(None, 1)[1].rstrip("=").strip("._~+/-")
+    return bool(token) and not token.isalpha()
+
+
+def _phone(text: str) -> bool:
+    if text.startswith("+"):  # the first of a chain glued by + must be a number
+        return 8 <= len(_digits(text[1:].split("+", 1)[0])) <= 15
+    count = len(_digits(text))
+    if text.startswith("0"):
+        # National European forms: one kind of separator throughout, 9 to 12 digits.
+        return 9 <= count <= 12 and len(set(text) - _DIGITS) <= 1
+    return count == 10 or text.isdigit()  # North American, or a line of digits alone
+
+
+def _phone_head(text: str, after: str) -> int:
+    """How much of a run of digit groups too long for one phone number is one: 0 if none.
+
+    Two numbers a space apart read as one run, too long to be a number, which would
+    leave both. The head kept is the longest that is a number and is followed by
+    another (``after`` is the text following the run); a run that is not two numbers
+    (``0000 0000 0000 0000``, an IBAN's digits) stays whole, and stays.
+    """
+    chain = text.find("+", 1)
+    first = text if chain < 0 else text[:chain]
+    if len(first) <= _PHONE_DIGITS_MAX or len(_digits(first)) <= _PHONE_DIGITS_MAX:
+        return 0  # not too long for one number: rejected for another reason
+    for cut in range(len(first) - 1, 0, -1):
+        if first[cut] != " " or not first[cut - 1].isdigit() or not _phone(text[:cut]):
+            continue
+        rest = _PHONE_ALONE.match(text[cut:] + after[:AFTER])
+        if rest is not None and _phone(rest.group(SECRET_GROUP)):
+            return cut
+    return 0
+
+
+def _ssn(text: str) -> bool:
+    area, group, serial = text.split("-")
+    never_issued = area in ("000", "666") or group == "00" or serial == "0000"
+    return not never_issued and len(set(area + group + serial)) > 1
+
+
+def _has_digit(text: str) -> bool:
+    return _DIGIT.search(text) is not None
+
+
+# RE2 syntax, read by Python's re the same way. RE2 has no lookaround, so the context a
+# value needs is matched too and the value is the group named secret: "(?:^|[^\w-])"
+# before one reads "at the start of the text, or after a character that is neither a
+# word character nor a dash", and "(?:$|[^\w-])" after one likewise. A value whose
+# context is wrong is not one (sk-learn in task-sk-learn-..., digits inside a longer
+# number); a context of its own before every value also keeps redaction idempotent.
+
+_PRIVATE_KEY = (
+    r"(?:^|\W)(?P<secret>-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:[A-Za-z0-9+/=\r\n\t ]|\\[rnt]|(?:Proc-Type|DEK-Info|Comment|Version|Hash):[^\r\n\\]*)*"
+    r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
+    # PuTTY key files: the lines after "Private-Lines: N" are the key.
+    r"|Private-Lines:(?:[A-Za-z0-9+/=\r\n\t ]|\\[rnt])*)"
+)
+_API_KEY = r"(?:^|[^\w-])(?P<secret>sk-[\w-]{20,})"
+_STRIPE_KEY = r"(?:^|[^\w-])(?P<secret>(?:[rs]k_(?:live|test)_|whsec_)[0-9A-Za-z]{16,})"
+_GITHUB_TOKEN = r"(?:^|[^\w-])(?P<secret>gh[oprsu]_[0-9A-Za-z]{36,}|github_pat_\w{22,})"
+_SLACK_TOKEN = (
+    r"(?:^|[^\w-])(?P<secret>(?:xox[abeoprs]|xapp)-[0-9A-Za-z-]{10,}"
+    r"|xoxe\.xox[a-z]-[0-9A-Za-z-]{10,}"
+    r"|(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[\w/+-]{10,})"
+)
+# The password of a URL's user information (scheme://user:password@host). The user
+# and the password hold none of the characters a URL reserves, nor quotes.
+# Unbounded, unlike the email's local part: bounded repetitions of such wide classes
+# multiply the states of RE2's DFA past its memory, and it falls back to a far slower
+# engine.
+_URL_PASSWORD = (
+    r"(?:^|[^\w+.-])(?:https?|s?ftps?|wss?|postgres(?:ql)?|mysql|mariadb|mssql|sqlserver"
+    r"|oracle|mongodb(?:\+srv)?|redis|rediss|amqps?|mqtts?|kafka|nats|ldaps?|smtps?|imaps?"
+    r"|pop3s?|git|ssh|svn|jdbc:[a-z0-9]+|clickhouse|cassandra|couchdb|elasticsearch|neo4j"
+    r"|snowflake|bolt)://[^\s:/?#\[\]@{}\"';]*:(?P<secret>[^\s:/?#\[\]@{}\"';]+)@"
+)
+_GOOGLE_API_KEY = r"(?:^|[^\w-])(?P<secret>AIza[\w-]{35,})"
+_AWS_KEY = r"(?:^|[^A-Za-z0-9])(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
+# Three parts or more (five when encrypted), or two when the second is JSON too (unsigned).
+_JWT = r"(?:^|[^\w-])(?P<secret>eyJ[\w-]{8,}\.(?:eyJ[\w-]{5,}|[\w-]{8,}\.[\w-]*)(?:\.[\w-]*)*)"
+_BEARER = r"(?:^|\W)(?P<secret>[Bb]earer[ \t]+[\w.~+/-]{6,}=*)"
+# The local part is at most 64 characters, as RFC 5321 has it. Unbounded, a search for
+# the next value could not stop before the end of a long run of such characters.
+_EMAIL = r"(?:^|[^\w.%+-])(?P<secret>[\w.%+-]{1,64}@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})(?:$|[^\w-])"
+_IBAN = r"(?:^|\W)(?P<secret>[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?)(?:$|\W)"
+_SSN = r"(?:^|[^\w-])(?P<secret>\d{3}-\d{2}-\d{4})(?:$|[^\w-])"
+# The groupings cards are printed in: 13 to 19 digits together; 4-6-5 and 4-6-4;
+# 4-4-4-4, or 4-4-4-4-3 when the shorter reading fails the Luhn check; 4-4-4-1 to
+# 4-4-4-3. A looser grouping would join a card to the digits printed after it (an
+# expiry date, a phone number) into a number that fails the check.
+_CARD = (
+    r"(?:^|[^\w-])(?P<secret>\d{13,19}|\d{4}[ -]\d{6}[ -]\d{4,5}"
+    r"|\d{4}(?:[ -]\d{4}){3}(?:[ -]\d{3})??|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,3})(?:$|[^\w-])"
+)
+_PHONE = (
+    r"(?:^|[^\w+.-])(?P<secret>"
+    # International: +country code, then groups after separators or in parentheses;
+    # what is glued to it by another + is part of it, so a chain is one value.
+    r"\+(?:\d{7,15}|\d{1,3}(?:[ .-]?\(\d{1,5}\)[ .-]?\d{1,10}|[ .-]\d{1,10}){1,6})"
+    r"(?:\+[\d .()-]{0,24}\d)*"
+    # North American: (415) 555-2671, 415-555-2671, 415.555.2671, 415 555 2671.
+    r"|(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}"
+    # National European forms with a leading 0: 020 7946 0958, 06 12 34 56 78.
+    r"|0\d{1,4}(?:[ .-]\d{2,8}){1,4}"
+    # A line that is a number alone (a field holding just the number, an integer's
+    # digits): North American, or international without its +.
+    r"|(?m:^)(?:1?[2-9]\d{2}[2-9]\d{6}|[2-9]\d{10,12})(?m:$)"
+    r")(?:$|[^\w-])"
+)
+
+_PHONE_ALONE = re.compile(_PHONE, re.A)
+_PHONE_DIGITS_MAX = 12  # below 13 digits, no run is two numbers `_phone` accepts
+# A validator's way of finding a shorter value in a match it rejects, by validator.
+SPLITTERS: dict[Validator | None, Callable[[str, str], int]] = {_phone: _phone_head}
+# The validators whose verdict depends on the value alone, so may be remembered.
+OWN_CHECKS: frozenset[Validator] = frozenset({_has_digit, _bearer, _iban, _ssn, _luhn, _phone})
+
+# The default kinds, in order: their patterns, and the characters each one's value can
+# start with (which lets the engine ask Python's re about fewer kinds).
+DEFAULT_PATTERNS: dict[str, PatternSpec] = {
+    "private_key": _PRIVATE_KEY,
+    "api_key": (_API_KEY, _has_digit),
+    "stripe_key": _STRIPE_KEY,
+    "github_token": _GITHUB_TOKEN,
+    "slack_token": _SLACK_TOKEN,
+    "google_api_key": _GOOGLE_API_KEY,
+    "aws_access_key": _AWS_KEY,
+    "jwt": _JWT,
+    "bearer_token": (_BEARER, _bearer),
+    "url_password": _URL_PASSWORD,
+    "email": _EMAIL,
+    "iban": (_IBAN, _iban),
+    "ssn": (_SSN, _ssn),
+    "card": (_CARD, _luhn),
+    "phone": (_PHONE, _phone),
+}
+DEFAULT_STARTS: dict[str, str] = {
+    "private_key": "-P",
+    "api_key": "s",
+    "stripe_key": "rsw",
+    "github_token": "g",
+    "slack_token": "xh",
+    "google_api_key": "A",
+    "aws_access_key": "A",
+    "jwt": "e",
+    "bearer_token": "Bb",
+    "url_password": "hsfwpmorcalginjkeb",
+    "email": string.ascii_letters + string.digits + "_.%+-",
+    "iban": string.ascii_uppercase,
+    "ssn": string.digits,
+    "card": string.digits,
+    "phone": "+(" + string.digits,
+}

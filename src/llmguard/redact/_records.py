@@ -1,0 +1,259 @@
+"""The strings of a record: collected in order for one search, put back where they were."""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections.abc import Callable, Mapping
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmguard._core.records import Record
+
+METADATA_KEY = "llmguard.redacted"
+"""The metadata key holding ``{kind: count}`` of what a `Patterns` redactor replaced."""
+
+
+# -- the strings of a record ------------------------------------------------------------
+
+# The record's own text fields, and the fields holding nested values; every string in
+# them is redacted, dictionary keys included.
+_TEXT_FIELDS = (
+    "name", "error_type", "error_message", "service", "model", "provider",
+    "prompt_name", "prompt_version", "price_table", "finish_reason",
+)  # fmt: skip
+_NESTED_FIELDS = ("tags", "input", "output", "attempt", "limits")
+FIELDS = (*_TEXT_FIELDS, *_NESTED_FIELDS)
+_read_fields = attrgetter(*FIELDS)  # a record's fields of `FIELDS`, as a tuple
+# Metadata values that are ids or llmguard's own counts, never text to redact.
+_OPAQUE_METADATA = frozenset({METADATA_KEY, "otel.parent_span_id"})
+# An integer below this cannot be a card (13 digits or more) or phone number (10 or more).
+_BIG_INT = 10**9
+
+
+def collect_record(record: Record, out: list[str], sizes: dict[int, int], ends: list[int]) -> None:
+    """Append the strings of ``record`` to ``out``, in the order `rebuilt` visits them.
+
+    ``ends`` gets how many strings ``out`` holds after each field of `FIELDS` (the
+    metadata last).
+    """
+    for value in _read_fields(record):
+        if type(value) is str:
+            out.append(value)
+        elif value is not None:
+            _collect(value, out, sizes)
+        ends.append(len(out))
+    for key, value in record.metadata.items():
+        _collect(key, out, sizes)
+        if key not in _OPAQUE_METADATA:
+            _collect(value, out, sizes)
+    ends.append(len(out))
+
+
+def rebuilt(
+    record: Record, changed: dict[int, str], counts: dict[str, int], sizes: dict[int, int],
+    start: int, ends: list[int],
+) -> Record:  # fmt: skip
+    """``record`` with its ``changed`` strings, and ``counts`` in its metadata.
+
+    ``start`` is the index of the record's first string, ``ends`` what
+    `collect_record` noted: fields without a changed string are not visited.
+    """
+    rebuild = _Rebuild(changed, sizes)
+    changes: dict[str, Any] = {}
+    fields = len(FIELDS)
+    last = -1
+    for index in sorted(changed):
+        field = bisect.bisect_right(ends, index, 0, fields)  # the field holding it
+        if field == fields:
+            break  # in the metadata
+        if field != last:
+            last = field
+            name = FIELDS[field]
+            rebuild.at = ends[field - 1] if field else start
+            value = getattr(record, name)
+            new = rebuild(value)
+            if new is not value:
+                changes[name] = new
+    rebuild.at = ends[fields - 1]
+    metadata: dict[str, Any] = {}
+    for key, value in record.metadata.items():
+        new_key = rebuild(key)
+        _put(metadata, new_key, value if key in _OPAQUE_METADATA else rebuild(value))
+    merged = dict(metadata.get(METADATA_KEY) or {})
+    for kind, count in counts.items():
+        merged[kind] = merged.get(kind, 0) + count
+    metadata[METADATA_KEY] = merged
+    changes["metadata"] = metadata
+    return _replaced(record, changes)
+
+
+def _replaced(record: Record, changes: dict[str, Any]) -> Record:
+    """``dataclasses.replace(record, **changes)``, at a tenth of its cost.
+
+    A record has no ``__post_init__`` and one field outside ``__init__`` (its cached
+    JSON, left empty), so a copy of its fields with the changes is what ``replace``
+    would build; should either ever change, ``replace`` itself is used. The fields are
+    read in one C call (`attrgetter`) and written by the slots' own setters.
+    """
+    cls = type(record)
+    plan = _COPY_PLANS.get(cls)
+    if plan is None:
+        fields = dataclasses.fields(cls)
+        simple = not hasattr(cls, "__post_init__") and {f.name for f in fields if not f.init} <= {
+            "_json"
+        }
+        names = tuple(f.name for f in fields if f.init)
+        # The slots' own setters (a frozen dataclass's __setattr__ refuses).
+        setters = tuple(getattr(cls.__dict__.get(name), "__set__", None) for name in names)
+        plan = _COPY_PLANS[cls] = (
+            (attrgetter(*names), {name: i for i, name in enumerate(names)}, setters,
+             tuple(f.name for f in fields if not f.init))
+            if simple and len(names) > 1 and None not in setters
+            else None
+        )  # fmt: skip
+    if plan is None:
+        return dataclasses.replace(record, **changes)
+    read, index, setters, extra = plan
+    values = list(read(record))
+    for name, value in changes.items():
+        values[index[name]] = value
+    new = object.__new__(cls)
+    for setter, value in zip(setters, values, strict=True):
+        setter(new, value)
+    for name in extra:
+        _setattr(new, name, None)
+    return new
+
+
+_CopyPlan = tuple[
+    Callable[[Any], tuple[Any, ...]], dict[str, int], tuple[Any, ...], tuple[str, ...]
+]
+_COPY_PLANS: dict[type, _CopyPlan | None] = {}
+_setattr = object.__setattr__
+
+
+def _collect(value: Any, out: list[str], sizes: dict[int, int]) -> None:
+    """Append each string in ``value`` to ``out``, in the order `_Rebuild` visits them.
+
+    An integer of ten digits or more counts as its digits. ``sizes`` gets, for each
+    container, how many strings it holds, so that `_Rebuild` can step over a container
+    none of whose strings changed without walking it.
+    """
+    cls = type(value)
+    if cls is str:
+        out.append(value)
+    elif cls is dict or (cls is not list and cls is not tuple and isinstance(value, Mapping)):
+        start = len(out)
+        for key, item in value.items():
+            if type(key) is str:
+                out.append(key)
+            else:
+                _collect(key, out, sizes)
+            if type(item) is str:
+                out.append(item)
+            elif item is not None:
+                _collect(item, out, sizes)
+        sizes[id(value)] = len(out) - start
+    elif cls is list or cls is tuple or isinstance(value, (list, tuple)):
+        start = len(out)
+        for item in value:
+            kind = type(item)
+            if kind is str:
+                out.append(item)
+            elif kind is dict:
+                # Inlined for the common case, a list of messages.
+                inner = len(out)
+                for key, field in item.items():
+                    if type(key) is str:
+                        out.append(key)
+                    else:
+                        _collect(key, out, sizes)
+                    if type(field) is str:
+                        out.append(field)
+                    elif field is not None:
+                        _collect(field, out, sizes)
+                sizes[id(item)] = len(out) - inner
+            elif item is not None:
+                _collect(item, out, sizes)
+        sizes[id(value)] = len(out) - start
+    elif cls is int:
+        if value >= _BIG_INT:
+            out.append(str(value))
+    elif isinstance(value, str):
+        out.append(value)
+
+
+class _Rebuild:
+    """Rebuilds values with their changed strings, visiting them as `_collect` does.
+
+    ``at`` is the index of the next string visited. A value none of whose strings
+    changed comes back as the same object, without being walked; an integer whose
+    digits were redacted becomes the redacted text.
+    """
+
+    __slots__ = ("_changed", "_sizes", "_upcoming", "at")
+
+    def __init__(self, changed: Mapping[int, str], sizes: dict[int, int]) -> None:
+        self._changed = changed
+        self._sizes = sizes
+        self.at = 0
+        # The changed indices still ahead, the nearest last.
+        self._upcoming = sorted(changed, reverse=True)
+
+    def __call__(self, value: Any) -> Any:
+        cls = type(value)
+        if cls is str or (cls is int and value >= _BIG_INT):
+            index = self.at
+            self.at = index + 1
+            return self._changed.get(index, value)
+        size = self._sizes.get(id(value))
+        if size is None:
+            if isinstance(value, str):
+                index = self.at
+                self.at = index + 1
+                return self._changed.get(index, value)
+            return value
+        upcoming = self._upcoming
+        index = self.at
+        while upcoming and upcoming[-1] < index:
+            upcoming.pop()
+        if not upcoming or upcoming[-1] >= index + size:
+            self.at = index + size  # nothing in it changed
+            return value
+        if cls is dict or (cls is not list and cls is not tuple and isinstance(value, Mapping)):
+            items: dict[Any, Any] = {}
+            for key, item in value.items():
+                new_key = self(key)
+                if new_key in items:
+                    _put(items, new_key, self(item))
+                else:
+                    items[new_key] = self(item)
+            return items
+        walked = []
+        sizes = self._sizes
+        for item in value:
+            # Inlined for the common case, a list of containers most of which are
+            # unchanged (the messages of a chat).
+            size = sizes.get(id(item))
+            if size is not None:
+                index = self.at
+                while upcoming and upcoming[-1] < index:
+                    upcoming.pop()
+                if not upcoming or upcoming[-1] >= index + size:
+                    self.at = index + size
+                    walked.append(item)
+                    continue
+            walked.append(self(item))
+        return walked if isinstance(value, list) else tuple(walked)
+
+
+def _put(items: dict[Any, Any], key: Any, value: Any) -> None:
+    """``items[key] = value``, with a suffix on a key already there (a redacted one)."""
+    if key in items:
+        n = 2
+        while f"{key} ({n})" in items:
+            n += 1
+        key = f"{key} ({n})"
+    items[key] = value
