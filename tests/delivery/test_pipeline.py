@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,36 @@ def test_bad_env_var_is_one_warning_not_a_crash(
     assert len(messages) == 1
     assert "ftp://nowhere" in messages[0]
     assert lg.stats().sinks == ()
+
+
+class _SizesSink(ListSink):
+    """Holds its first call until released, and notes the size of every batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+        self.release = threading.Event()
+
+    def emit(self, batch: object) -> None:
+        self.release.wait(5)
+        self.sizes.append(len(batch))  # type: ignore[arg-type]
+        super().emit(batch)
+
+
+def test_a_sink_that_fell_behind_gets_the_waiting_records_in_batches_up_to_batch_size() -> None:
+    """Records reach a lane in small chunks; a sink that is slow to take them then gets
+    what waits in its backlog in fewer calls of at most ``batch_size`` records, each
+    record once and in order."""
+    sink = _SizesSink()
+    lg.configure(sinks=[sink], batch_size=200)
+    for i in range(1000):
+        answer(i)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and lg.stats().sinks[0].pending < 1000 - 64:
+        time.sleep(0.01)  # the dispatcher hands everything over while the sink is held
+    sink.release.set()
+    assert lg.flush(timeout=5)
+    assert [r.output for r in sink.records] == [i * 2 for i in range(1000)]
+    assert max(sink.sizes) <= 200
+    assert len(sink.sizes) <= 8  # one held call, then batches joined up to 200
+    assert lg.stats().sinks[0].delivered == 1000

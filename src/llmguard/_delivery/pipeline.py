@@ -77,6 +77,14 @@ _RETIRE_WAIT = 1.0
 # most this, and at most a tenth of the timeout.
 _CLOSE_SHARE = 0.2
 _RECORD_BYTES = 1024  # bytes a record holds besides its content
+# Spans the dispatcher takes at a time. Everything a record is made of stays alive from
+# its build until its sink has it; the garbage collector promotes whatever is alive at
+# its frequent young passes, and each promoted object costs a share of the next full
+# pass. So records go through in small chunks, a few hundred young objects (below the
+# collector's default threshold of 700), and a lane that falls behind joins the chunks
+# waiting in its backlog into batches of up to ``batch_size`` for its sink.
+_CHUNK = 64
+_BROKEN = -1  # the size `_Pipeline._process` gives a record that could not be built
 
 
 class _Warner:
@@ -122,7 +130,9 @@ class _Pipeline:
         # dispatcher gives back (ints: no object for the collector to trace per span).
         self._queue: collections.deque[Pending | Finished] = collections.deque()
         self._weights: collections.deque[int] = collections.deque()
-        self._lanes = tuple(_Lane(s, self, settings.queue_size, lane_share) for s in self.sinks)
+        self._lanes = tuple(
+            _Lane(s, self, settings.queue_size, lane_share, settings.batch_size) for s in self.sinks
+        )
         self._wake = threading.Event()
         # Guards every count below but `dropped` (the callers', under _held_lock) and
         # `internal_errors` (under _drop_lock), and
@@ -148,6 +158,8 @@ class _Pipeline:
 
     def update(self, settings: Settings) -> None:
         self._settings = settings
+        for lane in self._lanes:
+            lane.max_batch = settings.batch_size
 
     # -- the caller's side ------------------------------------------------------
 
@@ -208,19 +220,21 @@ class _Pipeline:
         """
         queue, admitted = self._queue, self._weights
         with self._progress, self._held_lock:  # a span and its weight leave together
-            count = min(self._settings.batch_size, len(queue))
-            items = collections.deque([(queue.popleft(), admitted.popleft()) for _ in range(count)])
+            count = min(self._settings.batch_size, _CHUNK, len(queue))
+            items: list[Pending | Finished | None] = [queue.popleft() for _ in range(count)]
+            released_weights = [admitted.popleft() for _ in range(count)]
             self.taken += count
         chunk = max(self._share // max(len(self._lanes), 1) // 4, 1)
+        built, texts = self._process(items)
         records: list[Record] = []
         weights: list[int] = []
         size = resolved = failed = sampled = released = 0
-        for record, text, broken, weight in self._process(items):
+        for record, text, weight in zip(built, texts, released_weights, strict=True):
             resolved += 1
             released += weight
             if record is None:
-                failed += broken
-                sampled += not broken
+                failed += text == _BROKEN
+                sampled += text != _BROKEN
                 continue
             # Estimates of the memory held in a lane: the content as objects (about its
             # JSON's size again) and the JSON a sink caches on the record.
@@ -259,25 +273,28 @@ class _Pipeline:
             self._progress.notify_all()
 
     def _process(
-        self, items: collections.deque[tuple[Pending | Finished, int]]
-    ) -> list[tuple[Record | None, int, bool, int]]:
-        """For each span: the record to deliver (``None`` if sampled out or broken),
-        about how many bytes of JSON its content has, whether building it failed, and
-        the weight it was admitted with.
+        self, items: list[Pending | Finished | None]
+    ) -> tuple[list[Record | None], list[int]]:
+        """For each span, the record to deliver (``None`` if sampled out or broken) and
+        how many bytes of JSON it has (`_BROKEN` when building it failed).
 
         Records are built and cut one by one, redacted together (see `redact_all`),
         then finished one by one. Any exception from user code (a redactor, an
         attribute's conversion), even ``SystemExit`` or ``KeyboardInterrupt``, is
         caught, counted and reported; it costs the record it came from, no other.
+        Per record, nothing is made here that outlives the batch but the record: what
+        lives on is walked by every pass of the garbage collector.
         """
         settings = self._settings
         service = settings.service
         splice = splices(settings)
-        out: list[tuple[Record | None, int, bool, int]] = []
-        staged: list[tuple[int, Staged]] = []
-        while items:
-            # Popped, so that the span and its full content are freed once processed.
-            item, weight = items.popleft()
+        count = len(items)
+        records: list[Record | None] = [None] * count
+        texts = [0] * count
+        staged: list[Staged] = []
+        for index in range(count):
+            item = items[index]
+            items[index] = None  # so that the span and its full content are freed soon
             try:
                 finished = item if type(item) is tuple else item.finished()  # type: ignore[union-attr]
                 del item
@@ -287,25 +304,23 @@ class _Pipeline:
                 ready = stage(record, settings, sizes, packed)
             except BaseException as exc:
                 self._broken(exc)
-                out.append((None, 0, True, weight))
+                texts[index] = _BROKEN
                 continue
             if ready is not None:
-                staged.append((len(out), ready))
-            out.append((None, 0, False, weight))
+                ready.index = index
+                staged.append(ready)
         try:
-            redact_all([s for _, s in staged], settings, self._redactor_failed, catch=BaseException)
+            redact_all(staged, settings, self._redactor_failed, catch=BaseException)
         except BaseException as exc:  # llmguard's own failure: the batch is lost, counted
-            for _, ready in staged:
+            for ready in staged:
                 ready.error = exc
-        for index, ready in staged:
+        for ready in staged:
             try:
-                record, text = ready.finish()
+                records[ready.index], texts[ready.index] = ready.finish()
             except BaseException as exc:
                 self._broken(exc)
-                out[index] = (None, 0, True, out[index][3])
-            else:
-                out[index] = (record, text, False, out[index][3])
-        return out
+                texts[ready.index] = _BROKEN
+        return records, texts
 
     def _broken(self, exc: BaseException) -> None:
         with self._drop_lock:
@@ -696,12 +711,15 @@ class _Lane:
     the counts are of the application's records.
     """
 
-    def __init__(self, sink: Sink, pipeline: _Pipeline, max_pending: int, max_bytes: int) -> None:
+    def __init__(
+        self, sink: Sink, pipeline: _Pipeline, max_pending: int, max_bytes: int, max_batch: int
+    ) -> None:
         self.sink = sink
         self.name = sink_name(sink)
         self._pipeline = pipeline
         self._max_pending = max_pending
         self._max_bytes = max_bytes
+        self.max_batch = max_batch  # records the sink gets at most in one emit
         self._backlog: collections.deque[_Batch | _FlushMark] = collections.deque()
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
@@ -818,7 +836,7 @@ class _Lane:
                     self._cond.wait()
                 if not self._backlog:
                     return
-                item = self._backlog.popleft()
+                item = self._joined(self._backlog.popleft())
             if isinstance(item, _FlushMark):
                 self._call("flush", self.sink.flush, item.timeout)
                 item.done.set()
@@ -835,6 +853,30 @@ class _Lane:
                 if not ok:
                     self.errors += 1
                 self._cond.notify_all()
+            del item  # the records go now, not when the next batch comes
+
+    def _joined(self, item: _Batch | _FlushMark) -> _Batch | _FlushMark:
+        """``item``, with the counted batches right behind it in the backlog joined to it
+        while the records stay within ``max_batch``: a sink that fell behind catches up
+        in fewer, larger calls. Called under the lock."""
+        backlog = self._backlog
+        if not isinstance(item, _Batch) or not item.counted or not backlog:
+            return item
+        records, size = item.records, item.size
+        while backlog:
+            following = backlog[0]
+            if not isinstance(following, _Batch) or not following.counted:
+                break
+            if len(records) + len(following.records) > self.max_batch:
+                break
+            backlog.popleft()
+            if records is item.records:
+                records = list(records)  # the batch's list may be shared with other lanes
+            records.extend(following.records)
+            size += following.size
+        if records is item.records:
+            return item
+        return _Batch(records, size, counted=True)
 
     def _call(self, what: str, method: Callable[[Any], None], argument: Any) -> bool:
         self.busy_since = time.monotonic()

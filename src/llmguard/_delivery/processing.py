@@ -137,8 +137,8 @@ class Staged:
     """A record sampled in and cut to the bound, on its way through the redactors."""
 
     __slots__ = (
-        "attributes", "before", "error", "limit", "packed", "record", "size", "stripped",
-        "windows",
+        "attributes", "before", "error", "index", "limit", "packed", "record", "size",
+        "stripped", "windows",
     )  # fmt: skip
 
     def __init__(
@@ -159,6 +159,7 @@ class Staged:
         self.packed = packed
         self.error: BaseException | None = None
         self.stripped = False  # a redactor failed on it: no other redactor runs
+        self.index = 0  # where it stands in its batch
 
     def finish(self) -> tuple[Record, int]:
         """The record to deliver and its size; raises what made it undeliverable."""
