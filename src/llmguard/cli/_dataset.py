@@ -846,7 +846,15 @@ class Dataset:
         """
         where, params = self._where(window, kinds)
         duration = self._column("duration_ms")
-        keys = ", ".join(self._keys(by) for by in groupings)
+        # Each key column once, however many groupings share it (the report's four
+        # groupings read three), and per grouping where its keys are in a row.
+        columns: list[str] = []
+        for by in groupings:
+            for column in by or ("",):
+                if column not in columns:
+                    columns.append(column)
+        places = [[columns.index(column) for column in by or ("",)] for by in groupings]
+        keys = ", ".join(self._keys((column,) if column else ()) for column in columns)
         rows = self._conn.execute(
             f"SELECT {keys}, {self._column('sample_weight')}, {duration} FROM records "
             f"{where} AND {duration} IS NOT NULL",
@@ -867,13 +875,14 @@ class Dataset:
         weight_of = {cell: float(cast(float, cell[-1])) for cell in cells}
         if math.fsum(weight_of[cell] * len(values) for cell, values in cells.items()) > _EXACT_SUM:
             return None
-        widths = [len(by) or 1 for by in groupings]
-        starts = list(itertools.accumulate(widths, initial=0))
         grouped: list[dict[tuple[str, ...], _Classes]] = []
-        for start, end in itertools.pairwise(starts):
+        for place in places:
+            pick = operator.itemgetter(*place)
             groups: dict[tuple[str, ...], _Classes] = {}
             for cell, values in cells.items():
-                classes = groups.setdefault(tuple(map(str, cell[start:end])), {})
+                picked = pick(cell)
+                group = tuple(map(str, picked)) if len(place) > 1 else (str(picked),)
+                classes = groups.setdefault(group, {})
                 classes.setdefault(weight_of[cell], []).extend(values)
             for classes in groups.values():
                 for values in classes.values():
@@ -1071,41 +1080,38 @@ class Dataset:
             f"SELECT {keys}, {expressions}, {self._column('sample_weight')} FROM records {where}",
             params,
         ).fetchall()
-        return [
-            self._per_metric(_rows_by_key(rows, first, end), metrics, starts[-1], any_order)
-            for first, end in itertools.pairwise(starts)
-        ]
-
-    @staticmethod
-    def _per_metric(
-        grouped: dict[tuple[str, ...], list[tuple[object, ...]]],
-        metrics: Sequence[Metric],
-        first: int,
-        any_order: Collection[Metric],
-    ) -> dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]]:
-        """Each group's (value, weight) pairs per metric, from its rows (metrics from
-        column ``first``, the weight last)."""
         by_value = operator.itemgetter(0)
-        found: dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]] = {}
-        for key in sorted(grouped):
-            group_rows = grouped[key]
-            per_metric = {}
-            for index, metric in enumerate(metrics, first):
-                # Each row's (value, weight), in the order read, where the value is not NULL.
-                present = map(
-                    operator.is_not,
-                    map(operator.itemgetter(index), group_rows),
-                    itertools.repeat(None),
-                )
-                pairs: list[tuple[float, float]] = list(
-                    itertools.compress(map(operator.itemgetter(index, -1), group_rows), present)
-                )
-                if pairs:
-                    if metric not in any_order:
-                        pairs.sort(key=by_value)
-                    per_metric[metric] = pairs
-            found[key] = per_metric
-        return found
+        if len(groupings) == 1:
+            # One grouping: each group's pairs made straight from its rows.
+            return [_per_metric(_rows_by_key(rows, 0, starts[1]), metrics, starts[1], any_order)]
+        positions = [
+            _positions_by_key(rows, first, end) for first, end in itertools.pairwise(starts)
+        ]
+        # One (value, weight) pair per row and metric, shared by every grouping's groups.
+        pairs = [
+            list(map(operator.itemgetter(index, -1), rows))
+            for index in range(starts[-1], starts[-1] + len(metrics))
+        ]
+        del rows
+        found_by: list[dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]]] = []
+        for grouped in positions:
+            found: dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]] = {}
+            for key in sorted(grouped):
+                at = grouped[key]
+                per_metric = {}
+                for metric, all_pairs in zip(metrics, pairs, strict=True):
+                    chosen = list(map(all_pairs.__getitem__, at))
+                    # The group's (value, weight) pairs, in the order read, where the
+                    # value is not NULL.
+                    present = map(operator.is_not, map(by_value, chosen), itertools.repeat(None))
+                    kept: list[tuple[float, float]] = list(itertools.compress(chosen, present))
+                    if kept:
+                        if metric not in any_order:
+                            kept.sort(key=by_value)
+                        per_metric[metric] = kept
+                found[key] = per_metric
+            found_by.append(found)
+        return found_by
 
     def _metric(self, metric: Metric) -> str:
         return {"error": "status = 'error'", "limit": "status = 'limit'"}.get(
@@ -1120,9 +1126,20 @@ class Dataset:
         A feedback record names a trace; its score counts once for every group with a
         call in that trace.
         """
-        scores = self._scores(by, window, CALL_KINDS)
-        scores.pop(_ALL, None)
-        return scores
+        return self.feedback_scores_by((by,), window)[0]
+
+    def feedback_scores_by(
+        self, groupings: Sequence[Sequence[str]], window: Window = _ANY_TIME
+    ) -> list[dict[tuple[str, ...], list[float]]]:
+        """`feedback_scores` for each grouping, the traces' calls read once."""
+        found = []
+        for by, groups_of in zip(
+            groupings, self._trace_groups(groupings, window, CALL_KINDS), strict=True
+        ):
+            scores = self._scores(by, window, CALL_KINDS, groups_of)
+            scores.pop(_ALL, None)
+            found.append(scores)
+        return found
 
     def _scores(
         self,
@@ -1235,35 +1252,74 @@ def _key(row: Sequence[object], width: int) -> tuple[str, ...]:
     return tuple(map(str, row[:width]))
 
 
+def _per_metric(
+    grouped: dict[tuple[str, ...], list[tuple[object, ...]]],
+    metrics: Sequence[Metric],
+    first: int,
+    any_order: Collection[Metric],
+) -> dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]]:
+    """Each group's (value, weight) pairs per metric, from its rows (the metrics from
+    column ``first`` on, the weight last)."""
+    by_value = operator.itemgetter(0)
+    found: dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]] = {}
+    for key in sorted(grouped):
+        group_rows = grouped[key]
+        per_metric = {}
+        for index, metric in enumerate(metrics, first):
+            # Each row's (value, weight), in the order read, where the value is not NULL.
+            present = map(
+                operator.is_not,
+                map(operator.itemgetter(index), group_rows),
+                itertools.repeat(None),
+            )
+            pairs: list[tuple[float, float]] = list(
+                itertools.compress(map(operator.itemgetter(index, -1), group_rows), present)
+            )
+            if pairs:
+                if metric not in any_order:
+                    pairs.sort(key=by_value)
+                per_metric[metric] = pairs
+        found[key] = per_metric
+    return found
+
+
 def _rows_by_key(
     rows: Sequence[tuple[object, ...]], first: int, end: int
 ) -> dict[tuple[str, ...], list[tuple[object, ...]]]:
     """The rows per group key (columns ``first`` to ``end``, as text), in the order read."""
-    by_value: dict[object, list[tuple[object, ...]]] = {}
-    if end - first == 1:
-        for found in rows:
-            same = by_value.get(found[first])
-            if same is None:
-                by_value[found[first]] = [found]
-            else:
-                same.append(found)
-        keys: dict[object, tuple[str, ...]] = {value: (str(value),) for value in by_value}
-    else:
-        for found in rows:
-            value = found[first:end]
-            same = by_value.get(value)
-            if same is None:
-                by_value[value] = [found]
-            else:
-                same.append(found)
-        keys = {value: tuple(map(str, cast(tuple[object, ...], value))) for value in by_value}
+    return {
+        key: list(map(rows.__getitem__, at))
+        for key, at in _positions_by_key(rows, first, end).items()
+    }
+
+
+def _positions_by_key(
+    rows: Sequence[tuple[object, ...]], first: int, end: int
+) -> dict[tuple[str, ...], list[int]]:
+    """The rows' positions per group key (columns ``first`` to ``end``, as text), in order."""
+    by_value: dict[object, list[int]] = {}
+    pick = (
+        operator.itemgetter(first) if end - first == 1 else operator.itemgetter(slice(first, end))
+    )
+    for position, value in enumerate(map(pick, rows)):
+        same = by_value.get(value)
+        if same is None:
+            by_value[value] = [position]
+        else:
+            same.append(position)
+    keys: dict[object, tuple[str, ...]] = {
+        value: tuple(map(str, cast(tuple[object, ...], value)))
+        if end - first > 1
+        else (str(value),)
+        for value in by_value
+    }
     if len(set(keys.values())) == len(keys):
         return {keys[value]: same for value, same in by_value.items()}
     # Two values read as the same text (an integer and a string in a column of a store
     # not written by llmguard): their rows go together in the order read.
-    grouped: dict[tuple[str, ...], list[tuple[object, ...]]] = {}
-    for found in rows:
-        grouped.setdefault(tuple(map(str, found[first:end])), []).append(found)
+    grouped: dict[tuple[str, ...], list[int]] = {}
+    for position, found in enumerate(rows):
+        grouped.setdefault(tuple(map(str, found[first:end])), []).append(position)
     return grouped
 
 

@@ -269,12 +269,13 @@ def load_by(
 ) -> list[dict[tuple[str, ...], dict[str, Sample]]]:
     """`load` for each grouping, from one read of the calls."""
     found_by = dataset.samples_by(_VALUES, [(by,) for by in groupings], window, any_order=_ADDED_UP)
+    scores_by = dataset.feedback_scores_by([(by,) for by in groupings], window)
     loaded = []
-    for by, found in zip(groupings, found_by, strict=True):
+    for found, scores_of in zip(found_by, scores_by, strict=True):
         samples: dict[tuple[str, ...], dict[str, Sample]] = {}
         for key, pairs_of in found.items():
             samples[key] = {str(metric): pairs for metric, pairs in pairs_of.items()}
-        for key, scores in dataset.feedback_scores((by,), window).items():
+        for key, scores in scores_of.items():
             samples.setdefault(key, {})["feedback"] = [(s, 1.0) for s in scores]
         loaded.append(samples)
     return loaded
