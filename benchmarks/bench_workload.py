@@ -530,9 +530,11 @@ def throughput(kind: str, records: int, folder: Path) -> Throughput:
         lg.configure(sinks=[])
 
 
-def profile_pipeline(records: int, folder: Path, top: int = 25) -> str:
+def profile_pipeline(records: int, folder: Path, top: int = 25, redact: bool = True) -> str:
     """cProfile of every delivery thread (the dispatcher and the sink's lane) while
-    ``records`` realistic traced calls go to a `JSONLSink` with default settings."""
+    ``records`` realistic traced calls go to a `JSONLSink` with default settings, but a
+    queue that holds them all (so that every record is profiled), and with no redactor
+    at all when ``redact`` is false."""
     import cProfile
     import io
     import pstats
@@ -544,7 +546,9 @@ def profile_pipeline(records: int, folder: Path, top: int = 25) -> str:
 
     def profiled(original: Callable[[Any], None]) -> Callable[[Any], None]:
         def run(self: Any) -> None:
-            profile = cProfile.Profile()
+            # CPU time of the thread, not wall time: waits for the GIL or a lock are
+            # not work, and wall time would charge them to whatever ran next.
+            profile = cProfile.Profile(time.thread_time)
             profiles.append(profile)
             profile.runcall(original, self)
 
@@ -555,14 +559,25 @@ def profile_pipeline(records: int, folder: Path, top: int = 25) -> str:
     try:
         w = Workload.make(min(records, 2_000))
         traced = trace_calls(w)["@lg.trace"]
-        lg.configure(sinks=[JSONLSink(folder / "profiled.jsonl")])
+        lg.configure(
+            sinks=[JSONLSink(folder / "profiled.jsonl")],
+            queue_size=max(records, 10_000),
+            max_queue_bytes=max(records * 16_384, 64 * 1024 * 1024),
+            **({} if redact else {"redact": None}),
+        )
         for i in range(records):
             traced(i)
         lg.flush(None)
-        lg.configure(sinks=[])  # stops the threads, so their profiles are complete
+        delivered = lg.stats().sinks[0].delivered
+        lg.configure(
+            sinks=[], redact=lg.redact.DEFAULT
+        )  # stops the threads, so their profiles are complete
     finally:
         pipeline._Pipeline._run, pipeline._Lane._run = originals  # type: ignore[method-assign]
     out = io.StringIO()
+    out.write(
+        f"{delivered:,} of {records:,} records delivered, redaction {'on' if redact else 'off'}\n"
+    )
     stats = pstats.Stats(*profiles, stream=out)
     stats.sort_stats("tottime").print_stats(top)
     return out.getvalue()
@@ -677,10 +692,13 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=int, metavar="N", help="profile the delivery threads over N calls"
     )
+    parser.add_argument(
+        "--no-redact", action="store_true", help="with --profile: no redactor (the floor)"
+    )
     args = parser.parse_args()
     if args.profile:
         with tempfile.TemporaryDirectory(prefix="llmguard-profile-") as scratch:
-            print(profile_pipeline(args.profile, Path(scratch)))
+            print(profile_pipeline(args.profile, Path(scratch), redact=not args.no_redact))
         return
     if args.quick:
         result = measure(rounds=3, batch=200, warmup=50, sustained_calls=5_000, burst=20_000)

@@ -403,3 +403,15 @@ def test_span_constructor_makes_the_record_the_dataclass_makes() -> None:
     assert built.sample_weight == 1.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.name = "other"  # type: ignore[misc]
+
+
+@given(
+    start=st.integers(min_value=0, max_value=MAX_NS // 2),
+    duration=st.integers(min_value=0, max_value=10**15)
+    | st.integers(min_value=0, max_value=3 * 10**9),
+)
+def test_iso_times_formats_a_start_and_its_end_as_iso_time_does(start: int, duration: int) -> None:
+    """A span's start and end formatted together read as each formatted alone."""
+    from llmguard._core.records import iso_times
+
+    assert iso_times(start, duration) == (iso_time(start), iso_time(start + duration))

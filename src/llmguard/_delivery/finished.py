@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
-from llmguard._core.content import CONTENT_JSON_FACTOR, unpacked
+from llmguard._core.content import CONTENT_JSON_FACTOR, json_loader
 from llmguard._core.records import (
     SPAN_FIELDS,
     Record,
     build_record,
     build_span_record,
-    iso_time,
+    iso_times,
 )
 
 __all__ = ["Built", "Finished", "build"]
@@ -51,26 +51,29 @@ def build(finished: Finished, service: str | None) -> Built:
         error_message, captured_in, in_size, captured_out, out_size, stream, fields,
         metadata,
     ) = finished  # fmt: skip
+    loads = _loads or _load()
     if type(captured_in) is bytes:
         input_json: bytes | None = captured_in
-        captured_in = unpacked(captured_in)
+        captured_in = loads(captured_in)
     else:
         input_json = None
         in_size *= CONTENT_JSON_FACTOR
     if type(captured_out) is bytes:
         output_json: bytes | None = captured_out
-        captured_out = unpacked(captured_out)
+        captured_out = loads(captured_out)
     else:
         output_json = None
         out_size *= CONTENT_JSON_FACTOR
+    start_text, end_text = iso_times(start, duration)
     values = (
-        f"{trace:032x}",
-        f"{span:016x}",
-        f"{parent:016x}" if parent else None,
+        # The hex digits of the ids, as W3C Trace Context writes them (32 and 16).
+        trace.to_bytes(16, "big").hex(),
+        span.to_bytes(8, "big").hex(),
+        parent.to_bytes(8, "big").hex() if parent else None,
         kind,
         name,
-        iso_time(start),
-        iso_time(start + duration),
+        start_text,
+        end_text,
         duration / 1e6,
         status,
         error_type,
@@ -86,3 +89,12 @@ def build(finished: Finished, service: str | None) -> Built:
     else:
         record = build_span_record(*values)
     return record, input_json, output_json, (in_size, out_size)
+
+
+_loads: Any = None
+
+
+def _load() -> Any:
+    global _loads
+    _loads = json_loader()
+    return _loads

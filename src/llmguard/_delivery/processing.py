@@ -175,11 +175,13 @@ class Staged:
             # redactor (none of which changes a value in place: see `splices`), so
             # its JSON is the JSON it was unpacked from.
             value_in, input_json, value_out, output_json = packed
-            encode_with(
+            encoded = encode_with(
                 record,
                 input_json if record.input is value_in else None,
                 output_json if record.output is value_out else None,
             )
+            if encoded is not None:  # written, so every sink can write it
+                return record, len(encoded)
         # Lone surrogates (an answer cut mid-emoji) become U+FFFD: every sink can write it.
         record = encodable(record)
         return record, len(record.to_json())  # serialized already, by encodable
@@ -249,19 +251,21 @@ def stage(
             k: cut.value if (cut := attributes.get(k)) else v for k, v in record.metadata.items()
         }
         record = replaced(record, metadata=metadata)
-    for index, name in enumerate(("input", "output")):
-        value = getattr(record, name)
+    in_bound, out_bound = sizes or (_UNKNOWN, _UNKNOWN)
+    for name, value, bound in (
+        ("input", record.input, in_bound),
+        ("output", record.output, out_bound),
+    ):
         if value is None:
             continue
-        if sizes is not None:
-            bound = sizes[index]
-            # Proven within the bound by what the span knew, or small enough that
-            # serializing it to weigh it takes a few microseconds at most.
-            if bound <= limit or (
-                bound <= CONTENT_JSON_FACTOR * limit and json_size(value) <= limit
-            ):
-                size += min(bound, limit)
-                continue
+        # Proven within the bound by what the span knew, or small enough that
+        # serializing it to weigh it takes a few microseconds at most.
+        if bound <= limit:
+            size += bound
+            continue
+        if bound <= CONTENT_JSON_FACTOR * limit and json_size(value) <= limit:
+            size += limit
+            continue
         cut, measured = measure(value, limit)
         if cut is None:
             size += measured
@@ -273,6 +277,8 @@ def stage(
         record = replaced(record, **views)
     return Staged(record, windows, attributes, size, limit, kept)
 
+
+_UNKNOWN = 1 << 62  # the size bound of content whose size the span did not know
 
 # Content read by one batched redactor call at most: the call holds the GIL throughout,
 # and about this much text takes a millisecond or two.
