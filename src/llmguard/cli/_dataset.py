@@ -531,6 +531,9 @@ GROUPINGS: dict[str, str] = {
 }
 
 _IN_CHUNK = 500
+# Rows `Dataset.samples_by` reads at a time.
+_FETCH_ROWS = 20_000
+_NONE = itertools.repeat(None)
 # The temporary table `Dataset._feedback_traces` makes, in the connection's own schema.
 _FEEDBACK_TRACES = "llmguard_feedback_traces"
 MIN_PREFIX = 4
@@ -1079,32 +1082,60 @@ class Dataset:
         rows = self._conn.execute(
             f"SELECT {keys}, {expressions}, {self._column('sample_weight')} FROM records {where}",
             params,
-        ).fetchall()
+        )
+        spans = list(itertools.pairwise(starts))
+        columns = range(starts[-1], starts[-1] + len(metrics))
+        # Per grouping, per group, per metric: the (value, weight) pairs whose value is
+        # not NULL, in the order read.
+        collected: list[dict[tuple[str, ...], list[list[tuple[float, float]]]]] = [
+            {} for _ in groupings
+        ]
+        # Read in chunks, so that the rows are never all held beside their pairs.
+        while chunk := rows.fetchmany(_FETCH_ROWS):
+            if len(spans) == 1:
+                # One grouping: each group's pairs made straight from its rows.
+                groups = collected[0]
+                for key, at in _positions_by_key(chunk, 0, starts[1]).items():
+                    group_rows = list(map(chunk.__getitem__, at))
+                    lists = groups.get(key)
+                    if lists is None:
+                        lists = groups[key] = [[] for _ in metrics]
+                    for kept, index in zip(lists, columns, strict=True):
+                        kept.extend(
+                            itertools.compress(
+                                map(operator.itemgetter(index, -1), group_rows),
+                                map(
+                                    operator.is_not,
+                                    map(operator.itemgetter(index), group_rows),
+                                    _NONE,
+                                ),
+                            )
+                        )
+                continue
+            # One pair per row and metric, shared by every grouping's groups.
+            pairs = [list(map(operator.itemgetter(index, -1), chunk)) for index in columns]
+            present = [
+                list(map(operator.is_not, map(operator.itemgetter(index), chunk), _NONE))
+                for index in columns
+            ]
+            for (first, end), groups in zip(spans, collected, strict=True):
+                for key, at in _positions_by_key(chunk, first, end).items():
+                    lists = groups.get(key)
+                    if lists is None:
+                        lists = groups[key] = [[] for _ in metrics]
+                    for kept, row_pairs, row_present in zip(lists, pairs, present, strict=True):
+                        kept.extend(
+                            itertools.compress(
+                                map(row_pairs.__getitem__, at), map(row_present.__getitem__, at)
+                            )
+                        )
         by_value = operator.itemgetter(0)
-        if len(groupings) == 1:
-            # One grouping: each group's pairs made straight from its rows.
-            return [_per_metric(_rows_by_key(rows, 0, starts[1]), metrics, starts[1], any_order)]
-        positions = [
-            _positions_by_key(rows, first, end) for first, end in itertools.pairwise(starts)
-        ]
-        # One (value, weight) pair per row and metric, shared by every grouping's groups.
-        pairs = [
-            list(map(operator.itemgetter(index, -1), rows))
-            for index in range(starts[-1], starts[-1] + len(metrics))
-        ]
-        del rows
         found_by: list[dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]]] = []
-        for grouped in positions:
+        for groups in collected:
             found: dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]] = {}
-            for key in sorted(grouped):
-                at = grouped[key]
+            for key in sorted(groups):
                 per_metric = {}
-                for metric, all_pairs in zip(metrics, pairs, strict=True):
-                    chosen = list(map(all_pairs.__getitem__, at))
-                    # The group's (value, weight) pairs, in the order read, where the
-                    # value is not NULL.
-                    present = map(operator.is_not, map(by_value, chosen), itertools.repeat(None))
-                    kept: list[tuple[float, float]] = list(itertools.compress(chosen, present))
+                for metric, kept in zip(metrics, groups.pop(key), strict=True):
                     if kept:
                         if metric not in any_order:
                             kept.sort(key=by_value)
@@ -1250,47 +1281,6 @@ class Dataset:
 
 def _key(row: Sequence[object], width: int) -> tuple[str, ...]:
     return tuple(map(str, row[:width]))
-
-
-def _per_metric(
-    grouped: dict[tuple[str, ...], list[tuple[object, ...]]],
-    metrics: Sequence[Metric],
-    first: int,
-    any_order: Collection[Metric],
-) -> dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]]:
-    """Each group's (value, weight) pairs per metric, from its rows (the metrics from
-    column ``first`` on, the weight last)."""
-    by_value = operator.itemgetter(0)
-    found: dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]] = {}
-    for key in sorted(grouped):
-        group_rows = grouped[key]
-        per_metric = {}
-        for index, metric in enumerate(metrics, first):
-            # Each row's (value, weight), in the order read, where the value is not NULL.
-            present = map(
-                operator.is_not,
-                map(operator.itemgetter(index), group_rows),
-                itertools.repeat(None),
-            )
-            pairs: list[tuple[float, float]] = list(
-                itertools.compress(map(operator.itemgetter(index, -1), group_rows), present)
-            )
-            if pairs:
-                if metric not in any_order:
-                    pairs.sort(key=by_value)
-                per_metric[metric] = pairs
-        found[key] = per_metric
-    return found
-
-
-def _rows_by_key(
-    rows: Sequence[tuple[object, ...]], first: int, end: int
-) -> dict[tuple[str, ...], list[tuple[object, ...]]]:
-    """The rows per group key (columns ``first`` to ``end``, as text), in the order read."""
-    return {
-        key: list(map(rows.__getitem__, at))
-        for key, at in _positions_by_key(rows, first, end).items()
-    }
 
 
 def _positions_by_key(
