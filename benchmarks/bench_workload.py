@@ -563,7 +563,7 @@ def profile_pipeline(records: int, folder: Path, top: int = 25, redact: bool = T
             sinks=[JSONLSink(folder / "profiled.jsonl")],
             queue_size=max(records, 10_000),
             max_queue_bytes=max(records * 16_384, 64 * 1024 * 1024),
-            **({} if redact else {"redact": None}),
+            redact=lg.redact.DEFAULT if redact else [],
         )
         for i in range(records):
             traced(i)
@@ -581,6 +581,63 @@ def profile_pipeline(records: int, folder: Path, top: int = 25, redact: bool = T
     stats = pstats.Stats(*profiles, stream=out)
     stats.sort_stats("tottime").print_stats(top)
     return out.getvalue()
+
+
+def stage_costs(records: int, folder: Path, redact: bool = True) -> dict[str, float]:
+    """CPU per record of each step of delivery, µs (medians over chunks of 64 records).
+
+    The spans of ``records`` realistic traced calls are collected as delivery would
+    receive them, then taken through the dispatcher's steps one step at a time, with
+    the garbage collector paused (its share is measured end to end, not here): building
+    the records from the compact spans, bounding content (``stage``), redaction,
+    finishing and serializing, and the JSONL sink's write.
+    """
+    from llmguard._delivery import finished, processing
+    from llmguard._delivery import settings as config
+    from llmguard._tracing import spans
+
+    w = Workload.make(min(records, 2_000))
+    traced = trace_calls(w)["@lg.trace"]
+    lg.configure(sinks=[_Discard()], redact=lg.redact.DEFAULT if redact else [])
+    collected: list[Any] = []
+    original = spans.submit  # type: ignore[attr-defined]
+    spans.submit = lambda span: collected.append(span.compact() or span)  # type: ignore[attr-defined,assignment]
+    try:
+        for i in range(records):
+            traced(i)
+    finally:
+        spans.submit = original  # type: ignore[attr-defined]
+    settings = config.settings()
+    sink = JSONLSink(folder / "stages.jsonl")
+    steps: dict[str, list[float]] = {}
+    clock = time.thread_time_ns
+    for start in range(0, len(collected) - 63, 64):
+        chunk = collected[start : start + 64]
+        gc.disable()
+        try:
+            t0 = clock()
+            built = [finished.build(item, settings.service) for item in chunk]
+            t1 = clock()
+            staged = [processing.stage(r, settings, sizes, (i, o)) for r, i, o, sizes in built]
+            t2 = clock()
+            ready = [one for one in staged if one is not None]
+            processing.redact_all(ready, settings, lambda *a, **k: None)
+            t3 = clock()
+            done = [one.finish()[0] for one in ready]
+            t4 = clock()
+            sink.emit(done)
+            t5 = clock()
+        finally:
+            gc.enable()
+        times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0)
+        for name, ns in zip(_STEPS, times, strict=True):
+            steps.setdefault(name, []).append(ns / len(chunk) / 1000)
+    sink.close()
+    lg.configure(sinks=[], redact=lg.redact.DEFAULT)
+    return {name: statistics.median(values) for name, values in steps.items()}
+
+
+_STEPS = ("build", "bound", "redact", "finish", "write", "all")
 
 
 @dataclass
@@ -695,7 +752,17 @@ def main() -> None:
     parser.add_argument(
         "--no-redact", action="store_true", help="with --profile: no redactor (the floor)"
     )
+    parser.add_argument(
+        "--stages", type=int, metavar="N", help="CPU per record of each delivery step, N calls"
+    )
     args = parser.parse_args()
+    if args.stages:
+        with tempfile.TemporaryDirectory(prefix="llmguard-stages-") as scratch:
+            for redact in (True, False):
+                costs = stage_costs(args.stages, Path(scratch), redact)
+                line = ", ".join(f"{name} {us:.2f}" for name, us in costs.items())
+                print(f"redaction {'on' if redact else 'off'}, µs per record: {line}")
+        return
     if args.profile:
         with tempfile.TemporaryDirectory(prefix="llmguard-profile-") as scratch:
             print(profile_pipeline(args.profile, Path(scratch), redact=not args.no_redact))
