@@ -215,8 +215,9 @@ def mann_whitney(
     scaled_b, n_b = _scaled(current)
     if n_a <= 0 or n_b <= 0:
         return None
-    pooled = [(v, w, 0.0) for v, w in scaled_a]
-    pooled.extend((v, 0.0, w) for v, w in scaled_b)
+    # (value, baseline weight, current weight) triples, made in C.
+    pooled = list(zip(map(_VALUE, scaled_a), map(_WEIGHT, scaled_a), itertools.repeat(0.0)))
+    pooled.extend(zip(map(_VALUE, scaled_b), itertools.repeat(0.0), map(_WEIGHT, scaled_b)))
     pooled.sort(key=operator.itemgetter(0))
     # Per tie group (equal values), the baseline's and the current side's weight.
     masses_a, masses_b = _tie_masses(pooled)
@@ -284,10 +285,11 @@ def _scaled(sample: Sample) -> tuple[list[tuple[float, float]], float]:
         return [], 0.0
     if _equal_weights(sample):
         # Exactly the unweighted test, without rounding from the rescaling.
-        return [(v, 1.0) for v, _ in sample], float(len(sample))
+        return list(zip(map(_VALUE, sample), itertools.repeat(1.0))), float(len(sample))
     squares = math.fsum(map(operator.mul, map(_WEIGHT, sample), map(_WEIGHT, sample)))
     factor = total / squares
-    return [(v, w * factor) for v, w in sample], total * factor
+    weights = map(operator.mul, map(_WEIGHT, sample), itertools.repeat(factor))
+    return list(zip(map(_VALUE, sample), weights, strict=True)), total * factor
 
 
 def quantile_test(baseline: Sample, current: Sample, q: float) -> Comparison | None:
@@ -302,16 +304,20 @@ def quantile_test(baseline: Sample, current: Sample, q: float) -> Comparison | N
         when no value exceeds the threshold.
     """
     pooled = sorted(itertools.chain(baseline, current), key=operator.itemgetter(0))
-    total = math.fsum(w for _, w in pooled)
+    total = math.fsum(map(_WEIGHT, pooled))
     if total <= 0:
         return None
-    cumulative = list(itertools.accumulate(w for _, w in pooled))
+    cumulative = list(itertools.accumulate(map(_WEIGHT, pooled)))
     # Relative slack, so the rank of q * total is not lost to rounding.
     rank = bisect.bisect_left(cumulative, q * total * (1 - 1e-12))
     threshold = pooled[min(rank, len(pooled) - 1)][0]
-    return compare_rates(
-        [(v > threshold, w) for v, w in baseline], [(v > threshold, w) for v, w in current]
-    )
+    return compare_rates(_exceeding(baseline, threshold), _exceeding(current, threshold))
+
+
+def _exceeding(sample: Sample, threshold: float) -> list[tuple[bool, float]]:
+    """``(value > threshold, weight)`` per observation, made in C."""
+    above = map(operator.gt, map(_VALUE, sample), itertools.repeat(threshold))
+    return list(zip(above, map(_WEIGHT, sample), strict=True))
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
