@@ -547,3 +547,54 @@ def test_records_redacted_in_a_batch_come_out_as_each_alone(
 def test_redact_many_returns_each_text_as_redact_does(texts: list[str]) -> None:
     """`redact_many` returns each text as `redact` alone would."""
     assert DEFAULT.redact_many(texts) == [DEFAULT.redact(text)[0] for text in texts]
+
+
+# The default kinds with each pattern in a group of its own: the same matches, but not
+# llmguard's own patterns to the engine, which then reads every value one by one.
+_ONE_BY_ONE = Patterns(
+    {
+        name: (re.compile(f"(?:{pattern.pattern})", re.A), validator)
+        for name, (pattern, validator) in DEFAULT.patterns.items()
+    }
+)
+_DIGITS = st.text("0123456789", min_size=1, max_size=4)
+_RUN_VALUES = st.one_of(
+    st.from_regex(r"[a-z0-9._%+-]{1,5}@[a-z]{1,3}\.(io|co\.uk|x|b-c\.com)", fullmatch=True),
+    st.text("0123456789", min_size=11, max_size=21),
+    st.lists(st.text("0123456789", min_size=3, max_size=5), min_size=3, max_size=6).map(" ".join),
+    st.tuples(st.text("0123456789", min_size=1, max_size=3), st.lists(_DIGITS, max_size=7)).map(
+        lambda parts: " ".join(["+" + parts[0], *parts[1]])
+    ),
+    st.sampled_from([CARD, "4111111111111111", "+1 415 555 0132", "(415) 555-2671", OPENAI_KEY]),
+    st.sampled_from(["078-05-1120", "Bearer abc123xyz", "GB82 WEST 1234 5698 7654 32", "é", ""]),
+)
+_RUN_SEPARATORS = st.sampled_from([" ", " ", " ", " ", "  ", "\n", "\t", ", ", "-", ".", "+", "("])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_RUN_VALUES, _RUN_SEPARATORS), min_size=1, max_size=30))
+def test_runs_of_values_read_at_once_come_out_as_read_one_by_one(
+    pieces: list[tuple[str, str]],
+) -> None:
+    """Values of one kind one after another (emails, cards, phone numbers), which the
+    default redactor reads in one RE2 match, come out as an engine reading each alone."""
+    text = "".join(value + separator for value, separator in pieces)
+    assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
+    assert DEFAULT.redact_many([text, text[1:]]) == _ONE_BY_ONE.redact_many([text, text[1:]])
+
+
+@pytest.mark.parametrize(
+    ("unit", "repeats"),
+    [
+        ("a@b.io ", 500),
+        ("4111111111111112 ", 300),
+        ("4111 1111 1111 1112 ", 300),
+        ("4111 1111 1111 1111 ", 300),
+        ("+1 2 3 ", 500),
+        ("+1 415 555 0132 ", 300),
+    ],
+)
+def test_runs_read_at_once_replace_what_one_by_one_does(unit: str, repeats: int) -> None:
+    """A flood of one kind's values (or near misses) is redacted as value by value."""
+    text = f"mail {unit * repeats}end"
+    assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)

@@ -232,6 +232,28 @@ def test_near_misses_between_accepted_values_take_linear_time(unit: str) -> None
     assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
 
 
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "a@b.io c@d.io 078-05-1120 ",  # an email run, cut by an SSN
+        "a@b.io " * 6 + "sk-" + "a1" * 12 + " ",  # an email run, cut by a key
+        "4111 1111 1111 1112 0111 1111 1111 1112 ",  # near-miss cards, cut by phone runs
+        "4111111111111112 4111111111111111 +1 2 3 ",  # cards then a near-miss phone
+        "+1 2 3 +1 2 3 a@b.io ",  # near-miss phones, cut by an email
+        "+1 2 3 +14155552671 +1 2 3 4 5 6 7 8 9 ",  # near misses, a phone, a long one
+    ],
+)
+def test_runs_cut_short_by_other_kinds_take_linear_time(unit: str) -> None:
+    """Values of one kind read in one RE2 match, over and over cut short by another kind,
+    do not read the rest of the text again each time."""
+    small_text = _block(unit, SMALL)
+    large_text = _block(unit, 8 * SMALL)
+    redact_text(small_text[:1000])
+    small = _median_cpu(lambda: redact_text(small_text))
+    large = _median_cpu(lambda: redact_text(large_text))
+    assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+
+
 # A megabyte of each kind of text that makes a scanner work, with real secrets in it.
 FLOODS = {
     "near-miss cards": "4111 1111 1111 1112 ",
@@ -248,6 +270,8 @@ FLOODS = {
     "dense emails": "a@b.io ",
     "base64-like": "QmFzZTY0IGlzIG5vdCBlbmNyeXB0aW9u+/=",
     "near-miss and valid cards": "4111 1111 1111 1112 4111 1111 1111 1111 ",
+    "near-miss cards among phone runs": "4111 1111 1111 1112 0111 1111 1111 1112 ",
+    "emails cut by SSNs": "a@b.io c@d.io 078-05-1120 ",
 }
 
 

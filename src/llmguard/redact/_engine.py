@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from collections.abc import Callable
+from itertools import accumulate, compress, repeat
+from operator import itemgetter
 from typing import Any, NamedTuple
 
-from llmguard.redact._patterns import AFTER, OWN_CHECKS, SECRET_GROUP, SPLITTERS, Validator
+from llmguard.redact._patterns import (
+    AFTER,
+    DEFAULT_PATTERNS,
+    OWN_CHECKS,
+    RUNS,
+    SECRET_GROUP,
+    SPLITTERS,
+    RunForm,
+    Validator,
+)
 
 
 class Kind(NamedTuple):
@@ -20,22 +32,26 @@ class Kind(NamedTuple):
     starts: frozenset[int] | None  # the bytes a value can start with, when known
 
 
+_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
 def replace_found(
     data: bytes, found: list[tuple[int, int, int]], kinds: tuple[Kind, ...], counts: dict[str, int]
 ) -> str:
     """``data`` with each value found replaced, as text; adds to ``counts``."""
-    pieces = []
-    last = 0
-    for start, end, index in found:
-        pieces.append(data[last:start])
-        pieces.append(kinds[index].replacement)
-        last = end
-    pieces.append(data[last:])
     if len(found) == 1:
-        name = kinds[found[0][2]].name
-        counts[name] = counts.get(name, 0) + 1
+        start, end, index = found[0]
+        kind = kinds[index]
+        counts[kind.name] = counts.get(kind.name, 0) + 1
+        pieces = [data[:start], kind.replacement, data[end:]]
     else:
-        for index, count in Counter([index for _, _, index in found]).items():
+        # Dense text can hold a value every few bytes: the pieces are cut in C.
+        indices = list(map(_third, found))
+        pieces = [b""] * (2 * len(found) + 1)
+        cuts = map(slice, (0, *map(_second, found)), (*map(_first, found), len(data)))
+        pieces[::2] = map(data.__getitem__, cuts)
+        pieces[1::2] = [kinds[index].replacement for index in indices]
+        for index, count in Counter(indices).items():
             name = kinds[index].name
             counts[name] = counts.get(name, 0) + count
     return b"".join(pieces).decode("utf-8", "surrogatepass")
@@ -52,8 +68,8 @@ class Engine:
     """
 
     __slots__ = (
-        "_alternatives", "_before_memo", "_checked", "_decided", "_kinds", "_searches", "_split",
-        "_starts", "memoized", "prefilter", "python", "splitters", "validators",
+        "_alternatives", "_before_memo", "_checked", "_decided", "_kinds", "_runs", "_searches",
+        "_split", "_starts", "memoized", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
 
     def __init__(self, kinds: tuple[Kind, ...], prefilter: re.Pattern[str] | str | None) -> None:
@@ -81,6 +97,7 @@ class Engine:
         self.python = tuple(python)
         self._searches: dict[int, _Search | None] = {}
         self._kinds: dict[int, tuple[Any, int]] = {}
+        self._runs = _runs(kinds, alternatives) if not python else (None,) * len(kinds)
         if alternatives:
             self.search(0)
         self.prefilter = None if prefilter is None else _search_function(prefilter)
@@ -140,6 +157,12 @@ class Engine:
             return found
         find = everything.find_function
         unanchored = _RE2.unanchored
+        runs = self._runs if ascii else (None,) * len(validators)
+        # kind -> the candidates of that kind to let pass before trying a run again
+        waits = [0] * len(validators)
+        # kind -> where a search for the other kinds started, the match it found, and
+        # where its buffer started
+        others: dict[int, tuple[int, int, int]] = {}
         while True:
             if hidden:
                 here = base + pos
@@ -269,10 +292,39 @@ class Engine:
                         for bits, (since, span) in known.items()
                         if span is None or span[0] - b >= 1
                     }
+                if runs[kind] is not None:
+                    if waits[kind]:
+                        waits[kind] -= 1
+                    else:
+                        moved = self._run(kind, data, base, base, others, found, base)
+                        if moved is None:
+                            waits[kind] = 8
+                        else:
+                            start = base
+                            base, pos = moved
+                            buffer = view[base:]
+                            if known and start != base:
+                                known = _shifted(known, base - start)
                 continue
             # Rejected: the kinds after it may match here, this kind again from its last
             # character (the context of what follows it) on.
             again = max(b - 1, start + 1)
+            if not hidden and runs[kind] is not None:
+                if waits[kind]:
+                    waits[kind] -= 1
+                else:
+                    moved = self._run(kind, data, base + start, base + b, others, found, base)
+                    if moved is None:
+                        waits[kind] = 8
+                    else:
+                        # The values after it are read already: carry on after the last.
+                        if moved[0] != base:
+                            if known:
+                                known = _shifted(known, moved[0] - base)
+                            base = moved[0]
+                            buffer = view[base:]
+                        pos = moved[1]
+                        continue
             last = known.get(bits | 1 << kind)
             if (
                 last is not None
@@ -287,6 +339,86 @@ class Engine:
                 continue
             hidden[kind] = base + again, start
             pos = start
+
+    def _run(
+        self, kind: int, data: bytes, start: int, at: int, others: dict[int, tuple[int, int, int]],
+        found: list[tuple[int, int, int]], base: int,
+    ) -> tuple[int, int] | None:  # fmt: skip
+        """Read the values of ``kind`` that follow one of that kind ending at ``at``.
+
+        What reading them one by one would decide, read in one RE2 match: the accepted
+        ones go in ``found``. ``start`` is where the value before started; no other kind
+        may match from there to the end of the last value read, nor may a value need its
+        kind's splitter. Returns where the buffer starts after them (``base`` unless one
+        was accepted) and where in it the next search starts, or ``None`` when no run
+        follows.
+        """
+        forms = self._runs[kind]
+        assert forms is not None
+        for form in forms:
+            if form.ready(data, at):
+                break
+        else:
+            return None
+        # Where the nearest match of another kind starts, from ``start`` on, in the
+        # buffer starting at ``base`` (its start may be a value's context). Remembered,
+        # so that the text is read once for it however many runs there are: a later
+        # buffer may use the answer when it starts with whitespace, where no value of
+        # llmguard's kinds can start.
+        since, other, read_from = others.get(kind, (-1, -1, -1))
+        if (
+            since < 0
+            or since > start
+            or (0 <= other < start)
+            or (read_from != base and data[base] not in _SPACE)
+        ):
+            search = self.search(1 << kind)
+            other = -1
+            if search is not None:
+                other = search.find(memoryview(data)[base:], start - base, len(data) - base)[0]
+                other = -1 if other < 0 else base + other
+            others[kind] = start, other, base
+        end = len(data) if other < 0 else other
+        regex = self._compiled_run(form)
+        stop = regex.Match(_RE2.anchor_start, data, at, min(len(data), end + form.after))[0][1]
+        if stop < 0:
+            return None
+        parts = form.cut(data[at : stop - form.after])
+        # parts: b"", separator, value, separator, value, ...: where each starts in data
+        offsets = list(accumulate(map(len, parts), initial=at))
+        values = parts[2::2]
+        ends = offsets[3::2]
+        count = bisect.bisect_right(ends, end)  # values ending before another kind's match
+        if not count:
+            return None
+        del values[count:], ends[count:]
+        starts = offsets[2 : 2 * count + 2 : 2]
+        validator = self.validators[kind]
+        if validator is None:
+            found.extend(zip(starts, ends, repeat(kind)))
+            return ends[-1], 0
+        verdicts = {value: bool(validator(value.decode())) for value in set(values)}
+        accepted = list(map(verdicts.__getitem__, values))
+        if self.splitters[kind] is not None:
+            for index, value in enumerate(values):
+                if not accepted[index] and len(value) > _SPLIT_ABOVE:
+                    if not index:
+                        return None
+                    del values[index:], ends[index:], starts[index:], accepted[index:]
+                    break  # maybe two values: the engine reads it
+        found.extend(compress(zip(starts, ends, repeat(kind)), accepted))
+        if accepted[-1]:
+            return ends[-1], 0
+        if True in accepted:
+            last = len(accepted) - 1 - accepted[::-1].index(True)
+            base = ends[last]
+        return base, ends[-1] - 1 - base
+
+    def _compiled_run(self, form: RunForm) -> Any:
+        regex = _RUN_REGEXES.get(form.regex)
+        if regex is None:
+            regex = _RUN_REGEXES[form.regex] = _compile(form.regex, False)
+        return regex
 
     def _before(
         self, head: Any, hidden: dict[int, tuple[int, int]], base: int
@@ -335,6 +467,44 @@ class Engine:
             regex = _compile(_alternative(source, "s"), True)
             alone = self._kinds[kind] = regex, dict(regex.NamedCapturingGroups())[b"s"]
         return alone
+
+
+_RUN_REGEXES: dict[str, Any] = {}
+_SPACE = frozenset(b" \t\r\n")
+
+
+def _runs(
+    kinds: tuple[Kind, ...], alternatives: list[tuple[int, str]]
+) -> tuple[tuple[RunForm, ...] | None, ...]:
+    """The run forms of each kind: only when every kind is one of llmguard's own.
+
+    A run form's reasoning holds for llmguard's patterns, whose values never start with
+    whitespace; a pattern of the user's could match differently at a value's end.
+    """
+    own: dict[tuple[str, Validator | None], str] = {}
+    for name, spec in DEFAULT_PATTERNS.items():
+        given, validator = spec if isinstance(spec, tuple) else (spec, None)
+        assert isinstance(given, str)
+        own[given, validator] = name
+    names = [own.get((source, kinds[index].validator)) for index, source in alternatives]
+    if None in names:
+        return (None,) * len(kinds)
+    forms: list[tuple[RunForm, ...] | None] = [None] * len(kinds)
+    for (index, _), own_name in zip(alternatives, names, strict=True):
+        assert own_name is not None
+        forms[index] = RUNS.get(own_name)
+    return tuple(forms)
+
+
+def _shifted(
+    known: dict[int, tuple[int, tuple[int, int] | None]], by: int
+) -> dict[int, tuple[int, tuple[int, int] | None]]:
+    """``known`` for a buffer starting ``by`` bytes further on."""
+    return {
+        bits: (max(since - by, 1), None if span is None else (span[0] - by, span[1] - by))
+        for bits, (since, span) in known.items()
+        if span is None or span[0] - by >= 1
+    }
 
 
 class _Search:

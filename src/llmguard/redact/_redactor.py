@@ -202,6 +202,9 @@ class Patterns:
         found = engine.scan(data, ascii)
         if not found:
             return {}
+        if len(texts) == 1:
+            counts = {}
+            return {0: (replace_found(data, found, self._kinds, counts)[1:], counts)}
         lengths = list(map(len, texts if ascii else parts))
         # Where each string starts in ``data``: after the line break before it.
         starts = list(accumulate(map(add, lengths, repeat(1)), initial=1))
