@@ -358,8 +358,8 @@ class _Blank:
 
     Setting 31 fields through a frozen dataclass's ``__setattr__`` (or through each
     slot's setter) costs about 1.5 µs; plain attribute stores on a class of the same
-    layout cost a fifth of that, and ``__class__`` assignment, which CPython allows
-    between classes with the same slots, makes the object a `Record`.
+    layout and the ``__class__`` assignment that makes the object a `Record` (CPython
+    allows it between classes with the same slots) cost about 0.4 µs in all.
     """
 
     __slots__ = Record.__slots__
