@@ -126,8 +126,9 @@ class _Pipeline:
         self._share = max(settings.max_queue_bytes // 2, 1)
         lane_share = max(self._share // max(len(self.sinks), 1), 1)
         self._warn = _Warner()
-        # The spans, and beside them the weight each was admitted with, which the
-        # dispatcher gives back (ints: no object for the collector to trace per span).
+        # The spans (their compact forms, see `finished`), and beside them the weight
+        # each was admitted with, which the dispatcher gives back (ints: no object for
+        # the collector to trace per span).
         self._queue: collections.deque[Pending | Finished] = collections.deque()
         self._weights: collections.deque[int] = collections.deque()
         self._lanes = tuple(
