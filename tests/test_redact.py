@@ -598,3 +598,26 @@ def test_runs_read_at_once_replace_what_one_by_one_does(unit: str, repeats: int)
     """A flood of one kind's values (or near misses) is redacted as value by value."""
     text = f"mail {unit * repeats}end"
     assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
+
+
+_HEADER = "-----BEGIN PRIVATE KEY-----"  # left open
+_LONG_VALUES = st.one_of(
+    st.integers(min_value=22, max_value=40).map(lambda n: "+14155552671" * n),
+    st.integers(min_value=0, max_value=60).map(lambda n: RSA_KEY.replace("\n", "\nQUJD" * n, 1)),
+    st.integers(min_value=300, max_value=600).map(lambda n: "sk-" + "a1" * (n // 2)),
+    st.integers(min_value=300, max_value=600).map(lambda n: "Bearer " + "x9" * (n // 2)),
+    st.integers(min_value=130, max_value=300).map(lambda n: "jane@" + "ab." * n + "io"),
+    st.integers(min_value=300, max_value=600).map(lambda n: JWT + "x" * n),
+    st.integers(min_value=20, max_value=40).map(lambda n: _HEADER + "\nQUJD" * n),
+)
+_EDGES = st.sampled_from(["", " ", "\n", "(", "+", "-", ".", "x", "1", "é", "a@b.io ", "=", "@"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(_EDGES, _LONG_VALUES, _EDGES)
+def test_a_long_match_is_read_as_re2s_groups_read_it(before: str, value: str, after: str) -> None:
+    """A match too long for Python's re (glued phone numbers, a private key) has its value
+    found from its context without RE2's groups, at the text's edges too, as they find it."""
+    text = before + value + after
+    assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
+    assert DEFAULT.redact_many([text, "x" + text]) == _ONE_BY_ONE.redact_many([text, "x" + text])

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from llmguard.redact._patterns import (
     AFTER,
+    CONTEXTS,
     DEFAULT_PATTERNS,
     OWN_CHECKS,
     RUNS,
@@ -68,7 +69,8 @@ class Engine:
     """
 
     __slots__ = (
-        "_alternatives", "_before_memo", "_checked", "_decided", "_kinds", "_runs", "_searches",
+        "_alternatives", "_before_memo", "_checked", "_contexts", "_decided", "_kinds", "_runs",
+        "_searches",
         "_split", "_starts", "memoized", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
 
@@ -97,7 +99,9 @@ class Engine:
         self.python = tuple(python)
         self._searches: dict[int, _Search | None] = {}
         self._kinds: dict[int, tuple[Any, int]] = {}
-        self._runs = _runs(kinds, alternatives) if not python else (None,) * len(kinds)
+        own = _own_names(kinds, alternatives) if not python else None
+        self._runs = tuple(None if own is None else RUNS.get(own[i]) for i in range(len(kinds)))
+        self._contexts = None if own is None else tuple(CONTEXTS.get(name) for name in own)
         if alternatives:
             self.search(0)
         self.prefilter = None if prefilter is None else _search_function(prefilter)
@@ -112,7 +116,9 @@ class Engine:
         if hidden in self._searches:
             return self._searches[hidden]
         kept = [(i, source) for i, source in self._alternatives if not hidden >> i & 1]
-        search = self._searches[hidden] = _Search(kept, self._starts) if kept else None
+        search = self._searches[hidden] = (
+            _Search(kept, self._starts, self._contexts) if kept else None
+        )
         return search
 
     def scan(self, data: bytes, ascii: bool) -> list[tuple[int, int, int]]:
@@ -470,30 +476,29 @@ class Engine:
 
 
 _RUN_REGEXES: dict[str, Any] = {}
+_ANCHORED: dict[str, Any] = {}  # one kind's regex, by its source
 _SPACE = frozenset(b" \t\r\n")
 
 
-def _runs(
-    kinds: tuple[Kind, ...], alternatives: list[tuple[int, str]]
-) -> tuple[tuple[RunForm, ...] | None, ...]:
-    """The run forms of each kind: only when every kind is one of llmguard's own.
+def _own_names(kinds: tuple[Kind, ...], alternatives: list[tuple[int, str]]) -> list[str] | None:
+    """Each kind's name among llmguard's own, or ``None`` unless every kind is one of them.
 
-    A run form's reasoning holds for llmguard's patterns, whose values never start with
-    whitespace; a pattern of the user's could match differently at a value's end.
+    The shortcuts that rest on llmguard's patterns (runs of values, a long match's value
+    found by its context) hold for them alone: a pattern of the user's could match
+    differently at a value's end, or start a value with whitespace.
     """
     own: dict[tuple[str, Validator | None], str] = {}
     for name, spec in DEFAULT_PATTERNS.items():
         given, validator = spec if isinstance(spec, tuple) else (spec, None)
         assert isinstance(given, str)
         own[given, validator] = name
-    names = [own.get((source, kinds[index].validator)) for index, source in alternatives]
-    if None in names:
-        return (None,) * len(kinds)
-    forms: list[tuple[RunForm, ...] | None] = [None] * len(kinds)
-    for (index, _), own_name in zip(alternatives, names, strict=True):
-        assert own_name is not None
-        forms[index] = RUNS.get(own_name)
-    return tuple(forms)
+    names = [""] * len(kinds)
+    for index, source in alternatives:
+        found = own.get((source, kinds[index].validator))
+        if found is None:
+            return None
+        names[index] = found
+    return names
 
 
 def _shifted(
@@ -520,14 +525,19 @@ class _Search:
     """
 
     __slots__ = (
-        "_by_kinds", "_find", "_groups", "_kept", "_memo", "_readers", "_starts", "_whole",
+        "_by_kinds", "_contexts", "_find", "_groups", "_kept", "_memo", "_readers", "_starts",
+        "_whole",
     )  # fmt: skip
 
     def __init__(
-        self, kept: list[tuple[int, str]], starts: tuple[frozenset[int] | None, ...]
+        self,
+        kept: list[tuple[int, str]],
+        starts: tuple[frozenset[int] | None, ...],
+        contexts: tuple[tuple[re.Pattern[bytes], re.Pattern[bytes] | None] | None, ...] | None,
     ) -> None:
         self._kept = kept
         self._starts = starts
+        self._contexts = contexts
         self._find = _compile("|".join(_unnamed(_alternative(s, "s")) for _, s in kept), False)
         self._groups: tuple[Any, tuple[tuple[int, int], ...]] | None = None
         self._whole = _Reader.of(kept)
@@ -596,6 +606,10 @@ class _Search:
                         # One such memo per set of hidden kinds: kept smaller.
                         _remember(memo, seen, (kind, a - start, b - start), _MEMO_SIZE // 8)
                     return kind, a, b
+        if ascii and self._contexts is not None:
+            read = self._read_by_context(buffer, start, end)
+            if read is not None:
+                return read
         if self._groups is None:
             regex = _compile("|".join(_alternative(s, f"s{i}") for i, s in self._kept), True)
             names = dict(regex.NamedCapturingGroups())
@@ -607,6 +621,47 @@ class _Search:
             if a >= 0:
                 return kind, a, b
         raise AssertionError("RE2 matched no kind")  # pragma: no cover
+
+    def _read_by_context(self, buffer: Any, start: int, end: int) -> tuple[int, int, int] | None:
+        """What `read` returns, found without RE2's groups, or ``None`` if in doubt.
+
+        The kind is the first whose own regex matches at ``start`` (the combined regex
+        takes the first alternative that matches); its value lies inside the match,
+        after the one character of context before it (or none at the buffer's start)
+        and before the one after it (or none at the text's end). Where a character
+        could be either context or value, RE2's groups decide.
+        """
+        assert self._contexts is not None
+        size = len(buffer)
+        for kind, source in self._kept:
+            regex = _ANCHORED.get(source)
+            if regex is None:
+                regex = _ANCHORED[source] = _compile(_unnamed(_alternative(source, "s")), False)
+            found, stop = regex.Match(_RE2.anchor_start, buffer, start, size)[0]
+            if found < 0:
+                continue
+            context = self._contexts[kind]
+            if stop != end or context is None:
+                return None
+            before, after = context
+            if start:
+                a = start + 1  # ^ holds at the buffer's start only
+            else:
+                opens = self._starts[kind]
+                could_open = opens is not None and buffer[0] in opens
+                if could_open == (before.fullmatch(bytes(buffer[:1])) is not None):
+                    return None
+                a = 0 if could_open else 1
+            if after is None:
+                b = end
+            elif end < size:
+                b = end - 1  # $ holds at the text's end only
+            elif after.fullmatch(bytes(buffer[end - 1 : end])) is not None:
+                return None
+            else:
+                b = end
+            return kind, a, b
+        return None
 
     def _reader(self, firsts: tuple[int, ...]) -> _Reader | None:
         kept = [
