@@ -621,3 +621,22 @@ def test_a_long_match_is_read_as_re2s_groups_read_it(before: str, value: str, af
     text = before + value + after
     assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
     assert DEFAULT.redact_many([text, "x" + text]) == _ONE_BY_ONE.redact_many([text, "x" + text])
+
+
+_PLUS_NUMBERS = st.tuples(
+    st.text("0123456789", min_size=1, max_size=3),
+    st.lists(st.text("0123456789", min_size=1, max_size=10), min_size=1, max_size=6),
+).map(lambda parts: " ".join(["+" + parts[0], *parts[1]]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PLUS_NUMBERS, min_size=1, max_size=8))
+def test_a_run_forms_bulk_check_agrees_with_its_kinds_validator(values: list[str]) -> None:
+    """The phone run's check of many ``+d dd ddd`` values at once gives `_phone`'s verdicts."""
+    from llmguard.redact._patterns import RUNS
+
+    check = RUNS["phone"][0].check
+    validator = DEFAULT.patterns["phone"][1]
+    assert check is not None
+    assert validator is not None
+    assert check([value.encode() for value in values]) == [validator(value) for value in values]

@@ -51,7 +51,7 @@ def replace_found(
         pieces = [b""] * (2 * len(found) + 1)
         cuts = map(slice, (0, *map(_second, found)), (*map(_first, found), len(data)))
         pieces[::2] = map(data.__getitem__, cuts)
-        pieces[1::2] = [kinds[index].replacement for index in indices]
+        pieces[1::2] = map([kind.replacement for kind in kinds].__getitem__, indices)
         for index, count in Counter(indices).items():
             name = kinds[index].name
             counts[name] = counts.get(name, 0) + count
@@ -403,8 +403,11 @@ class Engine:
         if validator is None:
             found.extend(zip(starts, ends, repeat(kind)))
             return ends[-1], 0
-        verdicts = {value: bool(validator(value.decode())) for value in set(values)}
-        accepted = list(map(verdicts.__getitem__, values))
+        if form.check is not None:
+            accepted = form.check(values)
+        else:
+            verdicts = {value: bool(validator(value.decode())) for value in set(values)}
+            accepted = list(map(verdicts.__getitem__, values))
         if self.splitters[kind] is not None:
             for index, value in enumerate(values):
                 if not accepted[index] and len(value) > _SPLIT_ABOVE:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable
+from operator import methodcaller
 from typing import NamedTuple
 
 SECRET_GROUP = "secret"
@@ -230,6 +231,9 @@ class RunForm(NamedTuple):
     cut: Callable[[bytes], list[bytes]]  # [b"", separator, value, separator, value, ...]
     ready: Callable[[bytes, int], bool]  # whether such a stretch may start at data[at:]
     after: int = 1  # the bytes the regex reads past the last value's end
+    # The kind's validator on many values of this shape at once, or None to ask it
+    # about each (tests hold the two to the same verdicts)
+    check: Callable[[list[bytes]], list[bool]] | None = None
 
 
 _SPACE = frozenset(b" \t\r\n")
@@ -261,6 +265,16 @@ def _plus_ready(data: bytes, at: int) -> bool:
     return data[at : at + 2] == b" +"
 
 
+def _plus_numbers(values: list[bytes]) -> list[bool]:
+    """`_phone` on ``+d dd ddd`` shapes: 8 to 15 digits, counted in C for all of them."""
+    sizes = map(len, values)
+    spaces = map(_count_spaces, values)
+    return [8 <= size - blanks - 1 <= 15 for size, blanks in zip(sizes, spaces, strict=True)]
+
+
+_count_spaces = methodcaller("count", b" ")
+
+
 RUNS: dict[str, tuple[RunForm, ...]] = {
     "email": (
         RunForm(
@@ -276,7 +290,13 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
     "phone": (
         # A space can continue a phone number: the last value of a run is followed by
         # the next one's " +", which cannot.
-        RunForm(r"(?: \+\d{1,3}(?: \d{1,10}){1,6})+ \+", _BEFORE_PLUS.split, _plus_ready, 2),
+        RunForm(
+            r"(?: \+\d{1,3}(?: \d{1,10}){1,6})+ \+",
+            _BEFORE_PLUS.split,
+            _plus_ready,
+            2,
+            _plus_numbers,
+        ),
     ),
 }
 
