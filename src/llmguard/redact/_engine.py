@@ -303,8 +303,8 @@ class Engine:
                         waits[kind] -= 1
                     else:
                         moved = self._run(kind, data, base, base, others, found, base)
-                        if moved is None:
-                            waits[kind] = 8
+                        if isinstance(moved, int):
+                            waits[kind] = moved
                         else:
                             start = base
                             base, pos = moved
@@ -320,8 +320,8 @@ class Engine:
                     waits[kind] -= 1
                 else:
                     moved = self._run(kind, data, base + start, base + b, others, found, base)
-                    if moved is None:
-                        waits[kind] = 8
+                    if isinstance(moved, int):
+                        waits[kind] = moved
                     else:
                         # The values after it are read already: carry on after the last.
                         if moved[0] != base:
@@ -349,15 +349,16 @@ class Engine:
     def _run(
         self, kind: int, data: bytes, start: int, at: int, others: dict[int, tuple[int, int, int]],
         found: list[tuple[int, int, int]], base: int,
-    ) -> tuple[int, int] | None:  # fmt: skip
+    ) -> tuple[int, int] | int:  # fmt: skip
         """Read the values of ``kind`` that follow one of that kind ending at ``at``.
 
         What reading them one by one would decide, read in one RE2 match: the accepted
         ones go in ``found``. ``start`` is where the value before started; no other kind
         may match from there to the end of the last value read, nor may a value need its
         kind's splitter. Returns where the buffer starts after them (``base`` unless one
-        was accepted) and where in it the next search starts, or ``None`` when no run
-        follows.
+        was accepted) and where in it the next search starts; or, when no run follows,
+        how many values of the kind to read one by one before trying again: none when
+        that took no RE2 call, more when RE2 found no run.
         """
         forms = self._runs[kind]
         assert forms is not None
@@ -365,7 +366,7 @@ class Engine:
             if form.ready(data, at):
                 break
         else:
-            return None
+            return 0
         # Where the nearest match of another kind starts, from ``start`` on, in the
         # buffer starting at ``base`` (its start may be a value's context). Remembered,
         # so that the text is read once for it however many runs there are: a later
@@ -385,10 +386,13 @@ class Engine:
                 other = -1 if other < 0 else base + other
             others[kind] = start, other, base
         end = len(data) if other < 0 else other
+        if end < at + 2:
+            return 0  # another kind's match is next
         regex = self._compiled_run(form)
         stop = regex.Match(_RE2.anchor_start, data, at, min(len(data), end + form.after))[0][1]
         if stop < 0:
-            return None
+            # No run, or none before another kind's match: try again soon in that case.
+            return _NO_RUN if end == len(data) else 1
         parts = form.cut(data[at : stop - form.after])
         # parts: b"", separator, value, separator, value, ...: where each starts in data
         offsets = list(accumulate(map(len, parts), initial=at))
@@ -396,7 +400,7 @@ class Engine:
         ends = offsets[3::2]
         count = bisect.bisect_right(ends, end)  # values ending before another kind's match
         if not count:
-            return None
+            return 1
         del values[count:], ends[count:]
         starts = offsets[2 : 2 * count + 2 : 2]
         validator = self.validators[kind]
@@ -412,7 +416,7 @@ class Engine:
             for index, value in enumerate(values):
                 if not accepted[index] and len(value) > _SPLIT_ABOVE:
                     if not index:
-                        return None
+                        return 1
                     del values[index:], ends[index:], starts[index:], accepted[index:]
                     break  # maybe two values: the engine reads it
         found.extend(compress(zip(starts, ends, repeat(kind)), accepted))
@@ -479,6 +483,7 @@ class Engine:
 
 
 _RUN_REGEXES: dict[str, Any] = {}
+_NO_RUN = 8  # values of a kind read one by one after RE2 found no run of them
 _ANCHORED: dict[str, Any] = {}  # one kind's regex, by its source
 _SPACE = frozenset(b" \t\r\n")
 
