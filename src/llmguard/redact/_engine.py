@@ -69,8 +69,8 @@ class Engine:
     """
 
     __slots__ = (
-        "_alternatives", "_before_memo", "_checked", "_contexts", "_decided", "_kinds", "_runs",
-        "_searches",
+        "_alternatives", "_before_memo", "_checked", "_contexts", "_decided", "_kinds", "_no_runs",
+        "_runs", "_searches",
         "_split", "_starts", "memoized", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
 
@@ -101,6 +101,7 @@ class Engine:
         self._kinds: dict[int, tuple[Any, int]] = {}
         own = _own_names(kinds, alternatives) if not python else None
         self._runs = tuple(None if own is None else RUNS.get(own[i]) for i in range(len(kinds)))
+        self._no_runs = (None,) * len(kinds)
         self._contexts = None if own is None else tuple(CONTEXTS.get(name) for name in own)
         if alternatives:
             self.search(0)
@@ -163,9 +164,9 @@ class Engine:
             return found
         find = everything.find_function
         unanchored = _RE2.unanchored
-        runs = self._runs if ascii else (None,) * len(validators)
+        runs = self._runs if ascii else self._no_runs
         # kind -> the candidates of that kind to let pass before trying a run again
-        waits = [0] * len(validators)
+        waits: dict[int, int] = {}
         # kind -> where a search for the other kinds started, the match it found, and
         # where its buffer started
         others: dict[int, tuple[int, int, int]] = {}
@@ -298,8 +299,8 @@ class Engine:
                         for bits, (since, span) in known.items()
                         if span is None or span[0] - b >= 1
                     }
-                if runs[kind] is not None:
-                    if waits[kind]:
+                if runs[kind] is not None and base < size and data[base] in _SPACE:
+                    if waits.get(kind):
                         waits[kind] -= 1
                     else:
                         moved = self._run(kind, data, base, base, others, found, base)
@@ -315,8 +316,13 @@ class Engine:
             # Rejected: the kinds after it may match here, this kind again from its last
             # character (the context of what follows it) on.
             again = max(b - 1, start + 1)
-            if not hidden and runs[kind] is not None:
-                if waits[kind]:
+            if (
+                not hidden
+                and runs[kind] is not None
+                and base + b < size
+                and data[base + b] in _SPACE
+            ):
+                if waits.get(kind):
                     waits[kind] -= 1
                 else:
                     moved = self._run(kind, data, base + start, base + b, others, found, base)
