@@ -141,3 +141,19 @@ def test_signed_zeros_keep_the_order_the_rows_came_in(tmp_path: Path) -> None:
         assert total is not None
         assert {g.key: (g.p50_ms, g.p95_ms, g.p99_ms) for g in groups} == per_group
         assert [str(v) for v in (total.p50_ms, total.p95_ms)] == [str(v) for v in overall[:2]]
+
+
+def test_repaired_total_is_shared_and_stays_an_integer_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Several groupings read the window's repaired total once; with no repair the total
+    is the integer 0 that ``stats --json`` has always printed."""
+    from llmguard.cli import main
+
+    path = _store(tmp_path / "calls.db", [1.0], [10.0, 20.0, 30.0])
+    with Dataset.open(path) as dataset:
+        summaries = dataset.summaries((("name",), ("day", "name")))
+        assert [total.repaired for _, total in summaries if total is not None] == [0, 0]
+        assert all(type(total.repaired) is int for _, total in summaries if total is not None)
+    assert main(["stats", str(path), "--json"]) == 0
+    assert '"repaired": 0\n' in capsys.readouterr().out

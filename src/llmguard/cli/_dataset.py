@@ -578,6 +578,8 @@ class Dataset:
         self._usable: tuple[str, tuple[str, ...]] = ("", ())
         # The feedback records' (trace id, score), once read.
         self._feedback_rows: list[tuple[str, float]] | None = None
+        # The weight of the repaired attempts per window, once found.
+        self._repaired_totals: dict[Window, float] = {}
         # Whether the temporary table of the feedback traces' records exists.
         self._feedback_table = False
 
@@ -963,7 +965,8 @@ class Dataset:
         scores = self._scores(by, window, kinds, groups_of)
         # Attempts belong to guarded calls, which are llm records.
         repaired = self._repaired(by, window) if "llm" in kinds else {}
-        repaired_total = self._repaired((), window) if repaired else {}
+        # 0, not 0.0, without repairs: `stats --json` has always printed "repaired": 0.
+        repaired_total = self._repaired_total(window) if repaired else 0
         groups = [
             group_stats(
                 key,
@@ -980,10 +983,18 @@ class Dataset:
             tuple(add_up(column) for column in zip(*sums.values(), strict=True)),
             [],
             scores.get(_ALL, []),
-            sum(repaired_total.values()),
+            repaired_total,
             quantiles=overall,
         )
         return groups, total
+
+    def _repaired_total(self, window: Window) -> float:
+        """`_repaired` for all the calls of the window, asked once per window (the
+        report's four groupings share it)."""
+        total = self._repaired_totals.get(window)
+        if total is None:
+            total = self._repaired_totals[window] = sum(self._repaired((), window).values())
+        return total
 
     def _repaired(self, by: Sequence[str], window: Window) -> dict[tuple[str, ...], float]:
         """Per group, the weight of the attempts that json-repair fixed.
