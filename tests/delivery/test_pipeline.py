@@ -130,3 +130,28 @@ def test_a_sink_that_fell_behind_gets_the_waiting_records_in_batches_up_to_batch
     assert max(sink.sizes) <= 200
     assert len(sink.sizes) <= 8  # one held call, then batches joined up to 200
     assert lg.stats().sinks[0].delivered == 1000
+
+
+def test_concurrent_flushes_each_return_once_their_records_are_delivered(sink: ListSink) -> None:
+    """Flushes started from other threads at different points of a stream of records
+    each return having seen delivered every record emitted before it began."""
+    outcomes: list[tuple[int, int]] = []
+
+    def flush_after(emitted: int) -> None:
+        lg.flush(timeout=10)
+        outcomes.append((emitted, lg.stats().sinks[0].delivered))
+
+    threads = []
+    start = time.monotonic()
+    for i in range(1000):
+        answer(i)
+        if i + 1 in (50, 300, 700):
+            threads.append(threading.Thread(target=flush_after, args=(i + 1,)))
+            threads[-1].start()
+    assert lg.flush(timeout=10)
+    for thread in threads:
+        thread.join(10)
+    assert time.monotonic() - start < 5  # woken when done, not at their timeout
+    assert sorted(emitted for emitted, _ in outcomes) == [50, 300, 700]
+    assert all(delivered >= emitted for emitted, delivered in outcomes)
+    assert len(sink.records) == 1000

@@ -85,6 +85,7 @@ _RECORD_BYTES = 1024  # bytes a record holds besides its content
 # waiting in its backlog into batches of up to ``batch_size`` for its sink.
 _CHUNK = 64
 _BROKEN = -1  # the size `_Pipeline._process` gives a record that could not be built
+_NEVER = float("inf")
 
 
 class _Warner:
@@ -150,6 +151,7 @@ class _Pipeline:
         self._wake_at = settings.batch_size  # records waiting that wake the dispatcher
         self._wake_bytes = self._share // 4  # or bytes waiting
         self.taken = 0  # records the dispatcher has popped from the queue
+        self._flushed_at = _NEVER  # `done` at which a waiting flush is to be woken
         self.done = 0  # records it has finished with: handed to every lane, or not kept
         self.dropped = 0  # records dropped because the queue was full
         self.failed = 0  # records that could not be built
@@ -271,7 +273,11 @@ class _Pipeline:
             self.sampled_out += sampled
             with self._held_lock:
                 self._held -= released
-            self._progress.notify_all()
+            # Only a flush waits here: it is woken when its records are done, not at
+            # every chunk (each wake-up costs a thread switch under the GIL).
+            if self.done >= self._flushed_at:
+                self._flushed_at = _NEVER
+                self._progress.notify_all()
 
     def _process(
         self, items: list[Pending | Finished | None]
@@ -412,6 +418,7 @@ class _Pipeline:
                     left = _left(deadline)
                     if left == 0.0 or not thread.is_alive():
                         break
+                    self._flushed_at = min(self._flushed_at, target)
                     self._progress.wait(left)
         marks = [lane.request_flush(_left(deadline)) for lane in self._lanes if lane.started]
         for done in marks:
