@@ -6,8 +6,8 @@ import bisect
 import re
 from collections import Counter
 from collections.abc import Callable
-from itertools import accumulate, compress, repeat
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import add, itemgetter
 from typing import Any, NamedTuple
 
 from llmguard.redact._patterns import (
@@ -399,16 +399,13 @@ class Engine:
         if stop < 0:
             # No run, or none before another kind's match: try again soon in that case.
             return _NO_RUN if end == len(data) else 1
-        parts = form.cut(data[at : stop - form.after])
-        # parts: b"", separator, value, separator, value, ...: where each starts in data
-        offsets = list(accumulate(map(len, parts), initial=at))
-        values = parts[2::2]
-        ends = offsets[3::2]
+        values, starts = form.cut(data[at : stop - form.after])
+        starts = list(map(add, starts, repeat(at)))
+        ends = list(map(add, starts, map(len, values)))
         count = bisect.bisect_right(ends, end)  # values ending before another kind's match
         if not count:
             return 1
-        del values[count:], ends[count:]
-        starts = offsets[2 : 2 * count + 2 : 2]
+        del values[count:], ends[count:], starts[count:]
         validator = self.validators[kind]
         if validator is None:
             found.extend(zip(starts, ends, repeat(kind)))

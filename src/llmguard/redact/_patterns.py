@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable
-from operator import methodcaller
+from itertools import accumulate, repeat
+from operator import add, methodcaller
 from typing import NamedTuple
 
 SECRET_GROUP = "secret"
@@ -228,7 +229,7 @@ class RunForm(NamedTuple):
     """A stretch of values of one kind, each after whitespace, and how to cut it."""
 
     regex: str  # RE2: the separated values, anchored at a separator, then ``after``
-    cut: Callable[[bytes], list[bytes]]  # [b"", separator, value, separator, value, ...]
+    cut: Callable[[bytes], tuple[list[bytes], list[int]]]  # the values, where each starts
     ready: Callable[[bytes, int], bool]  # whether such a stretch may start at data[at:]
     after: int = 1  # the bytes the regex reads past the last value's end
     # The kind's validator on many values of this shape at once, or None to ask it
@@ -238,15 +239,36 @@ class RunForm(NamedTuple):
 
 _SPACE = frozenset(b" \t\r\n")
 _SPACES = re.compile(rb"([ \t\r\n]+)")  # a run of one character class: linear
-_BEFORE_PLUS = re.compile(rb"( )(?=\+)")  # a space before a +: linear
+_BEFORE_PLUS = re.compile(rb" (?=\+)")  # a space before a +: linear
 
 
-def _groups_of_four(run: bytes) -> list[bytes]:
-    """`` dddd dddd dddd dddd`` repeated, cut into its separators and values."""
-    parts = [b""]
-    for at in range(0, len(run), 20):
-        parts += (run[at : at + 1], run[at + 1 : at + 20])
-    return parts
+def _after_one_byte(values: list[bytes]) -> list[int]:
+    """Where each value starts in a run that puts one separator byte before each."""
+    starts = list(accumulate(map(add, map(len, values), repeat(1)), initial=1))
+    starts.pop()
+    return starts
+
+
+def _spaced(run: bytes) -> tuple[list[bytes], list[int]]:
+    """The values of a run separated by whitespace, and where each starts."""
+    values = run.split()
+    if sum(map(len, values)) + len(values) == len(run):  # one byte before each
+        return values, _after_one_byte(values)
+    parts = _SPACES.split(run)  # b"", separator, value, separator, value, ...
+    offsets = list(accumulate(map(len, parts), initial=0))
+    return parts[2::2], offsets[2::2]
+
+
+def _plus_separated(run: bytes) -> tuple[list[bytes], list[int]]:
+    """The values of `` +d dd ddd`` repeated, and where each starts."""
+    values = _BEFORE_PLUS.split(run)[1:]
+    return values, _after_one_byte(values)
+
+
+def _groups_of_four(run: bytes) -> tuple[list[bytes], list[int]]:
+    """The values of `` dddd dddd dddd dddd`` repeated, and where each starts."""
+    starts = list(range(1, len(run), 20))
+    return [run[at : at + 19] for at in starts], starts
 
 
 def _email_ready(data: bytes, at: int) -> bool:
@@ -279,12 +301,12 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
     "email": (
         RunForm(
             r"(?:[ \t\r\n]+[\w.%+-]{1,64}@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})+[ \t\r\n]",
-            _SPACES.split,
+            _spaced,
             _email_ready,
         ),
     ),
     "card": (
-        RunForm(r"(?:[ \t\r\n]+\d{13,19})+[ \t\r\n]", _SPACES.split, _digits_ready),
+        RunForm(r"(?:[ \t\r\n]+\d{13,19})+[ \t\r\n]", _spaced, _digits_ready),
         RunForm(r"(?: \d{4} \d{4} \d{4} \d{4})+ ", _groups_of_four, _four_ready),
     ),
     "phone": (
@@ -292,7 +314,7 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
         # the next one's " +", which cannot.
         RunForm(
             r"(?: \+\d{1,3}(?: \d{1,10}){1,6})+ \+",
-            _BEFORE_PLUS.split,
+            _plus_separated,
             _plus_ready,
             2,
             _plus_numbers,
