@@ -167,6 +167,7 @@ class Engine:
         runs = self._runs if ascii else self._no_runs
         # kind -> the candidates of that kind to let pass before trying a run again
         waits: dict[int, int] = {}
+        misses: dict[int, int] = {}  # kind -> run attempts in a row that found none
         # kind -> where a search for the other kinds started, the match it found, and
         # where its buffer started
         others: dict[int, tuple[int, int, int]] = {}
@@ -305,8 +306,9 @@ class Engine:
                     else:
                         moved = self._run(kind, data, base, base, others, found, base)
                         if isinstance(moved, int):
-                            waits[kind] = moved
+                            waits[kind] = _backoff(misses, kind, moved)
                         else:
+                            misses[kind] = 0
                             start = base
                             base, pos = moved
                             buffer = view[base:]
@@ -327,8 +329,9 @@ class Engine:
                 else:
                     moved = self._run(kind, data, base + start, base + b, others, found, base)
                     if isinstance(moved, int):
-                        waits[kind] = moved
+                        waits[kind] = _backoff(misses, kind, moved)
                     else:
+                        misses[kind] = 0
                         # The values after it are read already: carry on after the last.
                         if moved[0] != base:
                             if known:
@@ -486,7 +489,7 @@ class Engine:
 
 
 _RUN_REGEXES: dict[str, Any] = {}
-_NO_RUN = 8  # values of a kind read one by one after RE2 found no run of them
+_NO_RUN = 15  # values of a kind read one by one after RE2 found no run of them
 _ANCHORED: dict[str, Any] = {}  # one kind's regex, by its source
 _SPACE = frozenset(b" \t\r\n")
 
@@ -510,6 +513,17 @@ def _own_names(kinds: tuple[Kind, ...], alternatives: list[tuple[int, str]]) -> 
             return None
         names[index] = found
     return names
+
+
+def _backoff(misses: dict[int, int], kind: int, wait: int) -> int:
+    """How many values of ``kind`` to read one by one after another attempt found no run.
+
+    Twice as many after each miss in a row, up to `_NO_RUN`: text where runs keep
+    failing (each value of a kind starts where another kind matches) pays for few
+    attempts, and a run coming back is found again soon.
+    """
+    count = misses[kind] = misses.get(kind, 0) + 1
+    return max(wait, min((1 << count) - 1, _NO_RUN))
 
 
 def _shifted(
