@@ -2,8 +2,9 @@
 
 When a span ends, what its record needs is taken into one plain tuple (`Finished`):
 ids and times as integers, text, and content packed as JSON bytes. The span itself is
-then free to go. Such a tuple holds nothing the garbage collector follows, so the
-collector stops tracking it at its first pass: thousands of them waiting in the queue
+then free to go. For a traced call such a tuple holds nothing the garbage collector
+follows (a generator's `StreamInfo` aside), so the collector stops tracking it at its
+first pass: thousands of them waiting in the queue
 cost nothing at each collection, where as many spans -- objects with slots, tracked
 for as long as they live -- were promoted to the oldest generation and walked again
 at every full collection, on whichever thread happened to allocate.
