@@ -45,7 +45,9 @@ class _Tracer:
         names = self.arg_names
         if self.is_method and instance is not None:
             names = names[1:]
-        named = dict(zip(names, args, strict=False))
+        # zip stops at the shorter: extra positionals are kept below. (Passing
+        # strict=False, which says the same, costs a keyword parse on every call.)
+        named = dict(zip(names, args))  # noqa: B905
         if len(args) > len(names):
             named["*args"] = args[len(names) :]
         return {**named, **kwargs} if kwargs else named
