@@ -640,3 +640,20 @@ def test_a_run_forms_bulk_check_agrees_with_its_kinds_validator(values: list[str
     assert check is not None
     assert validator is not None
     assert check([value.encode() for value in values]) == [validator(value) for value in values]
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("00000 0000 00000 0000.0020 4076 0408 54", "[phone] [phone].[card]"),
+        ("+886 9222 0706 078 0131 88 4111 1111 1111 1111", "[phone] [phone] [card]"),
+    ],
+)
+def test_two_numbers_before_a_value_that_cuts_their_run_are_both_replaced(
+    text: str, redacted: str
+) -> None:
+    """A run of digit groups cut short by a card after it is read again up to the card,
+    split in two numbers as a reading of the text alone splits it (it was left whole,
+    and a second redaction then replaced it)."""
+    assert redact_text(text)[0] == redacted
+    assert redact_text(redacted)[0] == redacted

@@ -84,8 +84,8 @@ class Engine:
         # it starts the buffer)) -> kind, value start and end from the match's, verdict
         self._decided: dict[tuple[int, tuple[bytes, int, bool]], tuple[int, int, int, bool]] = {}
         self._split: dict[tuple[int, bytes, bytes], int] = {}  # (kind, value, after) -> head
-        # (kind, what `_before` read, at the start) -> the value's span, from the start
-        self._before_memo: dict[tuple[int, bytes, bool], tuple[int, int]] = {}
+        # (kind, what `_before` read, at the start) -> the values' spans, from the start
+        self._before_memo: dict[tuple[int, bytes, bool], tuple[tuple[int, int], ...]] = {}
         self._starts = tuple(kind.starts for kind in kinds)
         alternatives: list[tuple[int, str]] = []
         python: list[tuple[int, re.Pattern[str]]] = []
@@ -459,24 +459,50 @@ class Engine:
                 self.memoized[kind] or self.validators[kind] is None
             ):
                 seen = kind, bytes(head[start - 1 if start else 0 :]), not start
-                span = memo.get(seen)
-                if span is not None:
-                    if span[0] >= 0:
-                        found.append((base + start + span[0], base + start + span[1], kind))
-                        last = start + span[1]
+                spans = memo.get(seen)
+                if spans is not None:
+                    for a, b in spans:
+                        found.append((base + start + a, base + start + b, kind))
+                        last = start + b
                     continue
-            regex, group = self._alone(kind)
-            a, b = regex.Match(_RE2.anchor_start, head, start, len(head))[group]
-            validator = self.validators[kind]
-            accepted = a < b and (
-                validator is None or validator(bytes(head[a:b]).decode("utf-8", "surrogatepass"))
-            )
+            read = self._read_before(kind, head, start)
             if seen is not None:
-                _remember(memo, seen, (a - start, b - start) if accepted else (-1, -1))
-            if accepted:
+                _remember(memo, seen, tuple((a - start, b - start) for a, b in read))
+            for a, b in read:
                 found.append((base + a, base + b, kind))
                 last = b
         return found
+
+    def _read_before(self, kind: int, head: Any, start: int) -> list[tuple[int, int]]:
+        """The values of ``kind`` its regex reads in ``head`` from ``start``, as `scan` would.
+
+        One value, or none; or, when the match is rejected but its kind's splitter
+        finds a value at its head (two phone numbers a space apart), that value and
+        what reading on from its end finds, as `scan` would read on after it.
+        """
+        regex, group = self._alone(kind)
+        validator = self.validators[kind]
+        splitter = self.splitters[kind]
+        spans: list[tuple[int, int]] = []
+        buffer, offset, at = head, 0, start
+        while True:
+            a, b = regex.Match(_RE2.anchor_start, buffer, at, len(buffer))[group]
+            if a >= b:
+                return spans
+            value = bytes(buffer[a:b]).decode("utf-8", "surrogatepass")
+            if validator is None or validator(value):
+                spans.append((offset + a, offset + b))
+                return spans
+            if splitter is None or b - a <= _SPLIT_ABOVE:
+                return spans
+            cut = splitter(value, bytes(buffer[b : b + AFTER]).decode("utf-8", "replace"))
+            if not cut:
+                return spans
+            end = a + len(value[:cut].encode("utf-8", "surrogatepass"))
+            spans.append((offset + a, offset + end))
+            # The text starts again at the head value's end, as in `scan`.
+            offset += end
+            buffer, at = head[offset:], 0
 
     def _alone(self, kind: int) -> tuple[Any, int]:
         """The RE2 regex of one kind, with its value as a group, and that group."""
