@@ -97,3 +97,41 @@ def test_values_that_read_as_the_same_text_are_one_group(tmp_path: Path) -> None
         expected = dataset.values("duration_ms", ("model",))
         assert sorted(found) == sorted(expected) == [("b'1'",), ("m1",), ("m2",)]
         assert {key: pairs["duration_ms"] for key, pairs in found.items()} == expected
+
+
+def test_queries_run_while_a_sink_writes(tmp_path: Path) -> None:
+    """A store being written to answers every query: counts only grow, nothing fails."""
+    import threading
+
+    from llmguard.cli._drift import load_by
+
+    path = tmp_path / "live.db"
+    records = _calls(3000)
+    sink = SQLiteSink(path)
+    sink.emit(records[:300])
+    done = threading.Event()
+
+    def write() -> None:
+        for start in range(300, len(records), 300):
+            sink.emit(records[start : start + 300])
+        done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    seen: list[float] = []
+    try:
+        while not done.is_set() or len(seen) < 3:
+            with Dataset.open(path) as dataset:
+                groups, total = dataset.summaries((("name",), ("day", "name")))[0]
+                assert total is not None
+                assert total.calls == sum(g.calls for g in groups)
+                seen.append(total.records)
+                assert load_by(dataset, ("name", "prompt"), Window())[0]
+    finally:
+        writer.join()
+        sink.close()
+    assert seen == sorted(seen)
+    with Dataset.open(path) as dataset:
+        _, last = dataset.summary(("name",))
+    assert last is not None
+    assert last.records == len(records)
