@@ -157,3 +157,19 @@ def test_repaired_total_is_shared_and_stays_an_integer_zero(
         assert all(type(total.repaired) is int for _, total in summaries if total is not None)
     assert main(["stats", str(path), "--json"]) == 0
     assert '"repaired": 0\n' in capsys.readouterr().out
+
+
+def test_a_latency_that_is_no_number_takes_the_pair_walk(tmp_path: Path) -> None:
+    """Text among the latencies (a store not written by llmguard): the counted path steps
+    aside and the figures fail or come out exactly as the pair walk makes them."""
+    import sqlite3
+
+    path = _store(tmp_path / "odd.db", [1.0], [float(n) for n in range(30)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE records SET duration_ms = 'slow' WHERE name = 'beta'")
+    with Dataset.open(path) as dataset:
+        assert dataset._counted_latencies((("name",),), Window(), ("llm", "tool")) is None
+        with pytest.raises(TypeError):
+            _expected(dataset, ("name",), Window())
+        with pytest.raises(TypeError):
+            dataset.summary(("name",))

@@ -846,8 +846,9 @@ class Dataset:
         sorting and adding up a (value, weight) pair per call and grouping.
 
         Returns:
-            ``None`` when some weight is not a whole number from 0 up, or the weights
-            add up past what a double holds exactly; `_latencies` answers then.
+            ``None`` when some weight is not a whole number from 0 up, the weights add
+            up past what a double holds exactly, a latency is not a number, or 0.0 and
+            -0.0 are both among them; `_latencies` answers then.
         """
         where, params = self._where(window, kinds)
         duration = self._column("duration_ms")
@@ -876,6 +877,11 @@ class Dataset:
             else:
                 values.append(found[-1])
         if not all(_whole(cell[-1]) for cell in cells):
+            return None
+        # A latency that is no number (text in a store not written by llmguard) goes
+        # the old way too, which fails or copes exactly as before.
+        numbers = {int, float}
+        if not all(set(map(type, values)) <= numbers for values in cells.values()):
             return None
         weight_of = {cell: float(cast(float, cell[-1])) for cell in cells}
         if math.fsum(weight_of[cell] * len(values) for cell, values in cells.items()) > _EXACT_SUM:
