@@ -241,6 +241,10 @@ def test_near_misses_between_accepted_values_take_linear_time(unit: str) -> None
         "4111111111111112 4111111111111111 +1 2 3 ",  # cards then a near-miss phone
         "+1 2 3 +1 2 3 a@b.io ",  # near-miss phones, cut by an email
         "+1 2 3 +14155552671 +1 2 3 4 5 6 7 8 9 ",  # near misses, a phone, a long one
+        # a card whose end starts the text again, then a run of near misses with no
+        # other kind after it: the search for other kinds is not run to the end each time
+        "4111111111111111(4111111111111112 4111111111111112 ",
+        "415-555-2671(+1 2 3 +1 2 3 ",
     ],
 )
 def test_runs_cut_short_by_other_kinds_take_linear_time(unit: str) -> None:

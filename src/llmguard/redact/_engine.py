@@ -377,23 +377,25 @@ class Engine:
         else:
             return 0
         # Where the nearest match of another kind starts, from ``start`` on, in the
-        # buffer starting at ``base`` (its start may be a value's context). Remembered,
-        # so that the text is read once for it however many runs there are: a later
-        # buffer may use the answer when it starts with whitespace, where no value of
-        # llmguard's kinds can start.
+        # buffer starting at ``base``. Remembered, so that the text is read once for it
+        # however many runs there are: a buffer starting further on finds the same
+        # matches past its first byte, and at that byte may find one more (a value's
+        # context may be the text's start), asked about alone.
         since, other, read_from = others.get(kind, (-1, -1, -1))
-        if (
-            since < 0
-            or since > start
-            or (0 <= other < start)
-            or (read_from != base and data[base] not in _SPACE)
-        ):
-            search = self.search(1 << kind)
+        search = self.search(1 << kind)
+        if search is None:
             other = -1
-            if search is not None:
-                other = search.find(memoryview(data)[base:], start - base, len(data) - base)[0]
-                other = -1 if other < 0 else base + other
+        elif since < 0 or since > start or 0 <= other < start:
+            other = search.find(memoryview(data)[base:], start - base, len(data) - base)[0]
+            other = -1 if other < 0 else base + other
             others[kind] = start, other, base
+        elif (
+            read_from != base
+            and start == base
+            and data[base] not in _SPACE
+            and search.find_at_start(memoryview(data)[base:], len(data) - base)[0] >= 0
+        ):
+            other = base
         end = len(data) if other < 0 else other
         if end < at + 2:
             return 0  # another kind's match is next
