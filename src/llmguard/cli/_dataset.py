@@ -1242,17 +1242,18 @@ class Dataset:
         thousand rows instead of looking every trace up in the store again.
         """
         if not self._feedback_table:
-            score = self._column("score")
-            usable, bounds = self._usable
-            # The feedback traces first, then each one's records through the trace id
-            # index (CROSS JOIN keeps that order).
+            # The feedback traces (already read with their scores) first, then each
+            # one's records through the trace id index (CROSS JOIN keeps that order).
+            traces = f"{_FEEDBACK_TRACES}_ids"
+            self._conn.execute(f"CREATE TEMP TABLE {traces} (trace_id TEXT PRIMARY KEY)")
+            self._conn.executemany(
+                f"INSERT OR IGNORE INTO temp.{traces} VALUES (?)",
+                ((trace,) for trace, _ in self._feedback()),
+            )
             self._conn.execute(
                 f"CREATE TEMP TABLE {_FEEDBACK_TRACES} AS SELECT r.trace_id, r.kind, "
                 'r.name, r.model, r.prompt_name, r.prompt_version, r."start", r.status '
-                "FROM (SELECT DISTINCT trace_id FROM records "
-                f"WHERE kind = 'feedback' AND {score} IS NOT NULL{usable}) AS f "
-                "CROSS JOIN records AS r ON r.trace_id = f.trace_id",
-                bounds,
+                f"FROM temp.{traces} AS f CROSS JOIN records AS r ON r.trace_id = f.trace_id"
             )
             self._feedback_table = True
         return f"temp.{_FEEDBACK_TRACES}"
