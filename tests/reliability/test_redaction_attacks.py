@@ -245,6 +245,9 @@ def test_near_misses_between_accepted_values_take_linear_time(unit: str) -> None
         # other kind after it: the search for other kinds is not run to the end each time
         "4111111111111111(4111111111111112 4111111111111112 ",
         "415-555-2671(+1 2 3 +1 2 3 ",
+        # a run cut short by a value that needs the splitter, again and again: the run
+        # after it is not read to its end each time
+        "+1 2 3 +123 4567890123 4567 ",
     ],
 )
 def test_runs_cut_short_by_other_kinds_take_linear_time(unit: str) -> None:

@@ -400,33 +400,52 @@ class Engine:
         if end < at + 2:
             return 0  # another kind's match is next
         regex = self._compiled_run(form)
-        stop = regex.Match(_RE2.anchor_start, data, at, min(len(data), end + form.after))[0][1]
-        if stop < 0:
-            # No run, or none before another kind's match: try again soon in that case.
-            return _NO_RUN if end == len(data) else 1
-        values, starts = form.cut(data[at : stop - form.after])
-        starts = list(map(add, starts, repeat(at)))
-        ends = list(map(add, starts, map(len, values)))
-        count = bisect.bisect_right(ends, end)  # values ending before another kind's match
-        if not count:
-            return 1
-        del values[count:], ends[count:], starts[count:]
         validator = self.validators[kind]
+        splitter = self.splitters[kind]
+        limit = min(len(data), end + form.after)
+        starts: list[int] = []
+        ends: list[int] = []
+        accepted: list[bool] = []
+        # RE2 reads the run in windows twice as long each time: what it reads past the
+        # values used is at most what they take, so a run cut short (by a value that
+        # needs the splitter) is not read to its end again and again.
+        here, window = at, _RUN_WINDOW
+        while True:
+            edge = min(limit, here + window)
+            stop = regex.Match(_RE2.anchor_start, data, here, edge)[0][1]
+            if stop < 0:
+                if here == at:  # no run, or none before another kind's match
+                    return _NO_RUN if end == len(data) else 1
+                break
+            values, offsets = form.cut(data[here : stop - form.after])
+            firsts = list(map(add, offsets, repeat(here)))
+            lasts = list(map(add, firsts, map(len, values)))
+            count = bisect.bisect_right(lasts, end)  # values ending before another kind
+            del values[count:]
+            if validator is None:
+                verdicts = [True] * count
+            elif form.check is not None:
+                verdicts = form.check(values)
+            else:
+                known = {value: bool(validator(value.decode())) for value in set(values)}
+                verdicts = list(map(known.__getitem__, values))
+            if splitter is not None:
+                for index, value in enumerate(values):
+                    if not verdicts[index] and len(value) > _SPLIT_ABOVE:
+                        count = index  # maybe two values: the engine reads it
+                        break
+            starts += firsts[:count]
+            ends += lasts[:count]
+            accepted += verdicts[:count]
+            if count < len(lasts) or edge == limit:
+                break
+            here = stop - form.after
+            window *= 2
+        if not starts:
+            return 1
         if validator is None:
             found.extend(zip(starts, ends, repeat(kind)))
             return ends[-1], 0
-        if form.check is not None:
-            accepted = form.check(values)
-        else:
-            verdicts = {value: bool(validator(value.decode())) for value in set(values)}
-            accepted = list(map(verdicts.__getitem__, values))
-        if self.splitters[kind] is not None:
-            for index, value in enumerate(values):
-                if not accepted[index] and len(value) > _SPLIT_ABOVE:
-                    if not index:
-                        return 1
-                    del values[index:], ends[index:], starts[index:], accepted[index:]
-                    break  # maybe two values: the engine reads it
         found.extend(compress(zip(starts, ends, repeat(kind)), accepted))
         if accepted[-1]:
             return ends[-1], 0
@@ -518,6 +537,7 @@ class Engine:
 
 _RUN_REGEXES: dict[str, Any] = {}
 _NO_RUN = 15  # values of a kind read one by one after RE2 found no run of them
+_RUN_WINDOW = 512  # the bytes of a run RE2 reads first
 _ANCHORED: dict[str, Any] = {}  # one kind's regex, by its source
 _SPACE = frozenset(b" \t\r\n")
 
