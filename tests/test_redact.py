@@ -657,3 +657,19 @@ def test_two_numbers_before_a_value_that_cuts_their_run_are_both_replaced(
     and a second redaction then replaced it)."""
     assert redact_text(text)[0] == redacted
     assert redact_text(redacted)[0] == redacted
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(_RUN_VALUES, _RUN_SEPARATORS), max_size=8).map(
+            lambda pieces: "".join(value + separator for value, separator in pieces)
+        ),
+        max_size=6,
+    )
+)
+def test_runs_across_the_strings_of_a_batch_come_out_as_each_alone(texts: list[str]) -> None:
+    """Strings of values one after another, read together in one search (a run may go on
+    into the next string), come out as each string redacted alone."""
+    assert DEFAULT.redact_many(texts) == [DEFAULT.redact(text)[0] for text in texts]
+    assert DEFAULT.redact_many(texts) == _ONE_BY_ONE.redact_many(texts)
