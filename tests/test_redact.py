@@ -499,7 +499,7 @@ def test_remembered_answers_change_nothing(pieces: list[str], repeats: int) -> N
     ones; one whose memos forget at once is the reference.
     """
     text = (" ".join(pieces) + "\n") * repeats
-    with mock.patch("llmguard.redact._engine._MEMO_SIZE", 0):  # every memo forgets at once
+    with mock.patch("llmguard.redact._search.MEMO_SIZE", 0):  # every memo forgets at once
         expected = _FORGETFUL.redact(text)
         expected_many = _FORGETFUL.redact_many([text, text[1:]])
     assert DEFAULT.redact(text) == expected

@@ -9,9 +9,10 @@ from itertools import accumulate, repeat
 from operator import add
 from typing import TYPE_CHECKING
 
-from llmguard.redact._engine import Engine, Kind, pattern_source, python_pass, replace_found
+from llmguard.redact._engine import Engine, Kind, python_pass, replace_found
 from llmguard.redact._patterns import DEFAULT_PATTERNS, DEFAULT_STARTS, PatternSpec, Validator
 from llmguard.redact._records import FIELDS, collect_record, rebuilt
+from llmguard.redact._search import pattern_source
 
 if TYPE_CHECKING:
     from llmguard._core.records import Record

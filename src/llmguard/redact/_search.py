@@ -1,0 +1,349 @@
+"""The regexes that find values and tell which kind each one is.
+
+RE2 finds; Python's re reads short matches, RE2's groups or the context around a value
+the others. Also how a pattern becomes an alternative of the combined regex.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from llmguard.redact._patterns import SECRET_GROUP
+
+_ANCHORED: dict[str, Any] = {}  # one kind's regex, by its source
+
+
+class Search:
+    """The regexes that find, then read, the values of some kinds.
+
+    `find` is RE2 with no capturing group: where the next match starts and ends, in a
+    DFA pass. Which kind matched there, and where its value lies in the match, `read`
+    asks Python's `re`, anchored at that start, bounded to the match and given only the
+    kinds whose values can start with the character after it: a few times cheaper than
+    RE2 filling in groups, and bounded work, since `re` reads at most `READ_BY_RE`
+    characters. RE2's groups decide a longer match, and whatever `re` cannot tell the
+    same (text that is not ASCII, a pattern it reads otherwise).
+    """
+
+    __slots__ = (
+        "_by_kinds", "_contexts", "_find", "_groups", "_kept", "_memo", "_readers", "_starts",
+        "_whole",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        kept: list[tuple[int, str]],
+        starts: tuple[frozenset[int] | None, ...],
+        contexts: tuple[tuple[re.Pattern[bytes], re.Pattern[bytes] | None] | None, ...] | None,
+    ) -> None:
+        self._kept = kept
+        self._starts = starts
+        self._contexts = contexts
+        self._find = compile_regex("|".join(unnamed(alternative(s, "s")) for _, s in kept), False)
+        self._groups: tuple[Any, tuple[tuple[int, int], ...]] | None = None
+        self._whole = _Reader.of(kept)
+        # by the byte after a match's start: its value's first byte, past the context
+        # (or 256 + the first two bytes, for a match at the start of the buffer)
+        self._readers: dict[int, _Reader | None] = {}
+        self._by_kinds: dict[tuple[int, ...], _Reader | None] = {}  # readers by their kinds
+        # What `read` found, by the bytes it read: (kind, value start, value end) from
+        # the match's start. Text packed with candidates repeats them.
+        self._memo: dict[tuple[bytes, int, bool], tuple[int, int, int]] = {}
+
+    @property
+    def find_function(self) -> Any:
+        """RE2's own ``Match`` of `find`'s regex, for the hottest loop."""
+        return self._find.Match
+
+    def find_at_start(self, buffer: Any, end: int) -> tuple[int, int]:
+        """Where the match starting ``buffer[:end]`` ends: ``(0, end)``, or -1s if none."""
+        span: tuple[int, int] = self._find.Match(RE2.anchor_start, buffer, 0, end)[0]
+        return span
+
+    def find(self, buffer: Any, pos: int, end: int) -> tuple[int, int]:
+        """Where the leftmost match in ``buffer[pos:end]`` starts and ends: -1 if none."""
+        span: tuple[int, int] = self._find.Match(RE2.unanchored, buffer, pos, end)[0]
+        return span
+
+    def read_alike(self, seen: tuple[bytes, int, bool]) -> bool:
+        """Whether `read` answered from ``seen`` alone, not from RE2's groups (which read on).
+
+        ``seen`` is the bytes around a match `read` read, the match's length and whether
+        it started the buffer.
+        """
+        return seen in self._memo
+
+    def read(
+        self, buffer: Any, start: int, end: int, ascii: bool, seen: tuple[bytes, int, bool] | None
+    ) -> tuple[int, int, int]:
+        """The kind of the match at ``start`` (ending at ``end``), and its value's span.
+
+        ``seen``, when given, is what Python's re reads of the buffer, by which its
+        answer is remembered: the match, two bytes past it, and the byte before it (for
+        a \b or a line start there); whether the match starts the buffer (for ^) and
+        its length (for $ at the end) complete it.
+        """
+        memo = self._memo
+        if ascii and end - start <= READ_BY_RE and start + 1 < end:
+            if seen is not None:
+                known = memo.get(seen)
+                if known is not None:
+                    return known[0], start + known[1], start + known[2]
+            # At the start of the buffer, the value starts there (the context was the
+            # start of the text) or after a character of context; past it, a pattern
+            # whose values' first bytes are known matched a character of context first.
+            key = buffer[start + 1] if start else 256 + (buffer[0] << 8 | buffer[1])
+            reader = self._readers.get(key, _MISSING)
+            if reader is _MISSING:
+                firsts = (key,) if start else (buffer[0], buffer[1])
+                reader = self._readers[key] = self._reader(firsts)
+            if reader is not None:
+                # Two characters past the end: no match RE2 did not find ends there.
+                match = reader.regex.match(buffer, start, min(end + 2, len(buffer)))
+                if match is not None and match.end() == end and match.lastindex is not None:
+                    kind = reader.kinds[match.lastindex]
+                    a, b = match.span(reader.values[kind])
+                    if seen is not None:
+                        # One such memo per set of hidden kinds: kept smaller.
+                        remember(memo, seen, (kind, a - start, b - start), MEMO_SIZE // 8)
+                    return kind, a, b
+        if ascii and self._contexts is not None:
+            read = self._read_by_context(buffer, start, end)
+            if read is not None:
+                return read
+        if self._groups is None:
+            regex = compile_regex("|".join(alternative(s, f"s{i}") for i, s in self._kept), True)
+            names = dict(regex.NamedCapturingGroups())
+            self._groups = regex, tuple((names[f"s{i}".encode()], i) for i, _ in self._kept)
+        regex, groups = self._groups
+        spans = regex.Match(RE2.anchor_start, buffer, start, len(buffer))
+        for group, kind in groups:
+            a, b = spans[group]
+            if a >= 0:
+                return kind, a, b
+        raise AssertionError("RE2 matched no kind")  # pragma: no cover
+
+    def _read_by_context(self, buffer: Any, start: int, end: int) -> tuple[int, int, int] | None:
+        """What `read` returns, found without RE2's groups, or ``None`` if in doubt.
+
+        The kind is the first whose own regex matches at ``start`` (the combined regex
+        takes the first alternative that matches); its value lies inside the match,
+        after the one character of context before it (or none at the buffer's start)
+        and before the one after it (or none at the text's end). Where a character
+        could be either context or value, RE2's groups decide.
+        """
+        assert self._contexts is not None
+        size = len(buffer)
+        for kind, source in self._kept:
+            regex = _ANCHORED.get(source)
+            if regex is None:
+                regex = _ANCHORED[source] = compile_regex(unnamed(alternative(source, "s")), False)
+            found, stop = regex.Match(RE2.anchor_start, buffer, start, size)[0]
+            if found < 0:
+                continue
+            context = self._contexts[kind]
+            if stop != end or context is None:
+                return None
+            before, after = context
+            if start:
+                a = start + 1  # ^ holds at the buffer's start only
+            else:
+                opens = self._starts[kind]
+                could_open = opens is not None and buffer[0] in opens
+                if could_open == (before.fullmatch(bytes(buffer[:1])) is not None):
+                    return None
+                a = 0 if could_open else 1
+            if after is None:
+                b = end
+            elif end < size:
+                b = end - 1  # $ holds at the text's end only
+            elif after.fullmatch(bytes(buffer[end - 1 : end])) is not None:
+                return None
+            else:
+                b = end
+            return kind, a, b
+        return None
+
+    def _reader(self, firsts: tuple[int, ...]) -> _Reader | None:
+        kept = [
+            (i, s)
+            for i, s in self._kept
+            if (f := self._starts[i]) is None or any(first in f for first in firsts)
+        ]
+        if len(kept) == len(self._kept):
+            return self._whole
+        if not kept:
+            return None
+        key = tuple(i for i, _ in kept)
+        if key not in self._by_kinds:
+            self._by_kinds[key] = _Reader.of(kept)
+        return self._by_kinds[key]
+
+
+class _Reader(NamedTuple):
+    """A Python regex of some kinds, each a group around its own groups."""
+
+    kept: list[tuple[int, str]]
+    regex: re.Pattern[bytes]
+    kinds: dict[int, int]  # the group of a kind's whole match -> the kind
+    values: dict[int, int]  # kind -> the group of its value
+
+    @classmethod
+    def of(cls, kept: list[tuple[int, str]]) -> _Reader | None:
+        """The reader of ``kept``, or ``None`` if `re` cannot compile them."""
+        try:
+            wrapped = "|".join(f"(?P<a{i}>{alternative(s, f's{i}')})" for i, s in kept)
+            regex = re.compile(wrapped.encode("utf-8"))
+        except (re.error, OverflowError, RecursionError):
+            return None
+        kinds = {regex.groupindex[f"a{i}"]: i for i, _ in kept}
+        values = {i: regex.groupindex[f"s{i}"] for i, _ in kept}
+        return cls(kept, regex, kinds, values)
+
+
+_MISSING: Any = object()
+READ_BY_RE = 256  # the longest match `Search.read` asks Python's re about
+MEMO_SIZE = 4096  # the answers a memo holds before it starts over
+
+
+def remember(memo: dict[Any, Any], key: Any, value: Any, size: int | None = None) -> None:
+    """``memo[key] = value``, in a memo that starts over past ``size`` answers.
+
+    ``size`` is `MEMO_SIZE` unless given. Each memo of a redactor holds at most a few
+    MB: keys are at most a few hundred bytes.
+    """
+    memo[key] = value
+    if len(memo) > (MEMO_SIZE if size is None else size):
+        memo.clear()
+
+
+class RE2:
+    """google-re2, imported at the first pattern compiled: not at `import llmguard`."""
+
+    unanchored: Any = None
+    anchor_start: Any = None
+
+
+def compile_regex(source: str, capture: bool) -> Any:
+    """An RE2 regex: the binding's own object, whose `Match` takes a buffer and bounds.
+
+    Raises:
+        re2.error: RE2 cannot compile ``source``.
+    """
+    import re2  # google-re2 has no type stubs: it is Any here
+    from re2 import _re2
+
+    if RE2.unanchored is None:
+        RE2.unanchored = _re2.RE2.Anchor.UNANCHORED
+        RE2.anchor_start = _re2.RE2.Anchor.ANCHOR_START
+    options = re2.Options()
+    options.max_mem = 4 << 20  # bounds each regex's memory, its DFA's cache included
+    options.log_errors = False
+    options.never_capture = not capture
+    regex = _re2.RE2(source.encode("utf-8"), options)
+    if not regex.ok():
+        raise re2.error(regex.error())
+    return regex
+
+
+def compiles(source: str) -> bool:
+    import re2
+
+    try:
+        compile_regex(source, True)
+    except re2.error:
+        return False
+    return True
+
+
+def pattern_source(regex: re.Pattern[str] | str) -> tuple[str, int]:
+    if isinstance(regex, re.Pattern):
+        return regex.pattern, regex.flags
+    if not isinstance(regex, str):
+        raise TypeError(f"a pattern must be a str regex, not {regex!r}")
+    return regex, 0
+
+
+def re2_source(source: str, flags: int) -> str | None:
+    """``source`` with ``flags`` written inline, or ``None`` when RE2 has no such flag."""
+    if flags & re.VERBOSE:
+        return None
+    inline = "".join(
+        letter
+        for flag, letter in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
+        if flags & flag
+    )
+    return f"(?{inline}:{source})" if inline else source
+
+
+def alternative(source: str, name: str) -> str:
+    """``source`` as an alternative of a combined regex, its value in group ``name``."""
+    marker = f"(?P<{SECRET_GROUP}>"
+    at = source.find(marker)
+    while at > 0 and _escaped(source, at):
+        at = source.find(marker, at + 1)
+    if at < 0:
+        return f"(?P<{name}>{source})"
+    return f"(?:{source[:at]}(?P<{name}>{source[at + len(marker) :]})"
+
+
+def unnamed(source: str) -> str:
+    """``source`` with plain groups for its named ones.
+
+    RE2's ``never_capture`` option leaves named groups capturing, and filling in any
+    group costs a search several times over.
+    """
+    out = []
+    i = 0
+    in_class = False
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            out.append(source[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            opening = 2 if source.startswith("[^", i) else 1
+            if source[i + opening : i + opening + 1] == "]":  # a ] first is literal
+                opening += 1
+            out.append(source[i : i + opening])
+            i += opening
+            continue
+        elif source.startswith(("(?P<", "(?<"), i):
+            name_at = source.index("<", i) + 1
+            close = source.find(">", name_at)
+            if close > name_at and source[name_at:close].isidentifier():
+                out.append("(")
+                i = close + 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _escaped(source: str, at: int) -> bool:
+    backslashes = 0
+    while at > backslashes and source[at - backslashes - 1] == "\\":
+        backslashes += 1
+    return backslashes % 2 == 1
+
+
+def search_function(prefilter: re.Pattern[str] | str) -> Callable[[str], bool]:
+    """Whether ``prefilter`` finds something in a text: by RE2 when it can."""
+    source, flags = pattern_source(prefilter)
+    inline = re2_source(source, flags)
+    if inline is not None and compiles(inline):
+        regex = compile_regex(inline, False)
+
+        def search(text: str) -> bool:
+            data = text.encode("utf-8", "surrogatepass")
+            return bool(regex.Match(RE2.unanchored, data, 0, len(data))[0][0] >= 0)
+
+        return search
+    compiled = re.compile(source, flags)
+    return lambda text: compiled.search(text) is not None
