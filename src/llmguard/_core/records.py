@@ -18,6 +18,7 @@ __all__ = [
     "SPAN_FIELDS",
     "TimeBound",
     "build_record",
+    "build_span_fields",
     "build_span_record",
     "encode_with",
     "build_serializer",
@@ -401,7 +402,7 @@ def _generated() -> dict[str, Any]:
         namespace[f"_set_{name}"] = Record.__dict__[name].__set__
         return f"    _set_{name}(record, {value})"
 
-    params, sets, span_sets, keeps = [], [], [], []
+    params, sets, span_sets, with_sets, keeps = [], [], [], [], []
     for i, f in enumerate(fields):
         name = f.name
         if f.default_factory is not dataclasses.MISSING:
@@ -418,11 +419,15 @@ def _generated() -> dict[str, Any]:
             value = default = name
         sets.append(store(name, value))
         span_sets.append(store(name, name if name in SPAN_FIELDS else default))
+        given = f"c[{name!r}] if {name!r} in c else {default}"
+        with_sets.append(store(name, name if name in SPAN_FIELDS else given))
         keeps.append(store(name, f"c[{name!r}] if {name!r} in c else v[{i}]"))
     source = (
         f"def build(*, {', '.join(params)}):\n{start}" + "\n".join(sets) + "\n" + tail
         + f"def build_span({', '.join(SPAN_FIELDS)}):\n{start}"
         + "\n".join(span_sets) + "\n" + tail
+        + f"def build_span_with({', '.join(SPAN_FIELDS)}, c):\n{start}"
+        + "\n".join(with_sets) + "\n" + tail
         + f"def replace(r, c):\n    v = _values(r)\n{start}" + "\n".join(keeps) + "\n" + tail
     )  # fmt: skip
     exec(source, namespace)  # the source is built above from the field names alone
@@ -442,6 +447,26 @@ build_span_record: Any = _constructors["build_span"]
 """``Record(...)`` with the fields a span sets (`SPAN_FIELDS`, positional, in that
 order, ``metadata`` included) and every other field at its default; the fastest way
 to make a record."""
+
+
+_build_span_with = _constructors["build_span_with"]
+_SPANLESS_FIELDS = _FIELD_SET - frozenset(SPAN_FIELDS)
+
+
+def build_span_fields(values: tuple[Any, ...], fields: Mapping[str, Any]) -> Record:
+    """`build_span_record` with ``values`` (one per `SPAN_FIELDS`), and the other fields
+    given in ``fields`` (a span's own, such as ``usage`` or ``model``) instead of their
+    defaults: ``build_record(**dict(zip(SPAN_FIELDS, values)), **fields)`` without
+    making a dict of keywords.
+
+    Raises:
+        TypeError: A name in ``fields`` is not a field, or is one of `SPAN_FIELDS`.
+    """
+    if not fields.keys() <= _SPANLESS_FIELDS:
+        unknown = sorted(fields.keys() - _SPANLESS_FIELDS)
+        raise TypeError(f"not record fields a span may set: {unknown}")
+    record: Record = _build_span_with(*values, fields)
+    return record
 
 
 def build_record(**fields: Any) -> Record:

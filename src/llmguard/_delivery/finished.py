@@ -20,9 +20,8 @@ from typing import Any, TypeAlias
 
 from llmguard._core.content import CONTENT_JSON_FACTOR, json_loader
 from llmguard._core.records import (
-    SPAN_FIELDS,
     Record,
-    build_record,
+    build_span_fields,
     build_span_record,
     iso_times,
 )
@@ -86,7 +85,7 @@ def build(finished: Finished, service: str | None) -> Built:
         {} if metadata is None else metadata,
     )
     if fields:
-        record = build_record(**dict(zip(SPAN_FIELDS, values, strict=True)), **fields)
+        record = build_span_fields(values, fields)
     else:
         record = build_span_record(*values)
     return record, input_json, output_json, (in_size, out_size)

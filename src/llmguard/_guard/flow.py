@@ -60,6 +60,7 @@ __all__ = [
     "Charged",
     "Failure",
     "Plan",
+    "Settled",
     "Started",
     "Steps",
     "StreamHandOff",
@@ -592,46 +593,53 @@ class Charged:
 
     ``cost`` is what the call's account settled, when it has one (``priced``), pricing
     ``model``; else the attempt is priced from its usage when the record is built.
+    It keeps what the record needs of the attempt (its summary, usage and `Reply`),
+    not the attempt itself: the response the function returned, and the value read
+    from it, are not held until delivery builds the record.
     """
 
-    __slots__ = ("attempt", "cost", "model", "priced")
+    __slots__ = ("cost", "model", "priced", "reply", "source", "summary", "usage")
 
     def __init__(
         self, attempt: Attempt, cost: float | None, priced: bool, model: str | None = None
     ) -> None:
-        self.attempt = attempt
+        self.summary = attempt.summary()
+        self.usage = attempt.usage
+        self.reply = attempt.reply
         self.cost = cost
         self.priced = priced
         self.model = model
+        self.source: str | None = None  # `price_source`, once asked
 
     def cost_usd(self) -> float | None:
         if not self.priced:
-            attempt = self.attempt
-            model = self.model = attempt.reply.model if attempt.reply is not None else None
-            usage = attempt.usage
+            reply = self.reply
+            model = self.model = reply.model if reply is not None else None
+            usage = self.usage
             self.cost = None if usage is None or model is None else pricing.cost(usage, model)
             self.priced = True
         return self.cost
 
     def price_source(self) -> str | None:
         """The price entry behind `cost_usd` (`pricing.source`), when there is a cost."""
-        if self.cost_usd() is None or self.model is None:
-            return None
-        return pricing.source(self.model)
+        if self.source is None:
+            if self.cost_usd() is None or self.model is None:
+                return None
+            self.source = pricing.source(self.model)
+        return self.source
 
     def fill(self, span: Span) -> None:
-        attempt = self.attempt
-        fields: dict[str, Any] = {"attempt": attempt.summary()}
-        if attempt.usage is not None:
-            fields["usage"] = attempt.usage
+        fields: dict[str, Any] = {"attempt": self.summary}
+        if self.usage is not None:
+            fields["usage"] = self.usage
         cost = self.cost_usd()
         if cost is not None:
             fields["cost_usd"] = cost
             fields["price_table"] = pricing.table_version()
             _put_source(fields, [self.price_source()])
         span.fill_fields(fields)
-        if attempt.reply is not None:
-            describe(span, attempt.reply)
+        if self.reply is not None:
+            describe(span, self.reply)
 
 
 class Tally:
@@ -682,32 +690,57 @@ class Tally:
         span.end()
 
     def finish(self, llm: Span, outcome: str, reply: Reply | None) -> None:
-        """Settle what the llm record will say; it is filled in when built."""
+        """Settle what the llm record will say; it is filled in when built.
+
+        What the record needs is taken now into a `Settled`, so the tally -- its
+        attempts, with the responses and values they hold -- is not kept alive for it.
+        """
         self.outcome = outcome
         self.reply = reply
         if self.account is not None:
             self.limits = self.account.describe()
-        llm.fill_later(self.fill)
+        summary = {
+            "count": len(self.attempts),
+            "outcome": outcome,
+            "corrective_retries": self.corrective,
+            "transient_retries": self.transient,
+            "fallback": self.fallback,
+        }
+        settled = Settled(summary, self.usage, self.limits, tuple(self.charged), reply)
+        llm.fill_later(settled.fill)
+
+
+class Settled:
+    """What the llm record of a finished call says, filled in when it is built."""
+
+    __slots__ = ("charged", "limits", "reply", "summary", "usage")
+
+    def __init__(
+        self,
+        summary: dict[str, Any],
+        usage: Usage | None,
+        limits: dict[str, Any] | None,
+        charged: tuple[Charged, ...],
+        reply: Reply | None,
+    ) -> None:
+        self.summary = summary
+        self.usage = usage
+        self.limits = limits
+        self.charged = charged
+        self.reply = reply
 
     def fill(self, llm: Span) -> None:
-        fields: dict[str, Any] = {
-            "attempt": {
-                "count": len(self.attempts),
-                "outcome": self.outcome,
-                "corrective_retries": self.corrective,
-                "transient_retries": self.transient,
-                "fallback": self.fallback,
-            }
-        }
+        fields: dict[str, Any] = {"attempt": self.summary}
         if self.usage is not None:
             fields["usage"] = self.usage
         if self.limits is not None:
             fields["limits"] = self.limits
-        costs = [c for c in (charged.cost_usd() for charged in self.charged) if c is not None]
+        charged = self.charged
+        costs = [c for c in (one.cost_usd() for one in charged) if c is not None]
         if costs:
             fields["cost_usd"] = sum(costs)
             fields["price_table"] = pricing.table_version()
-            _put_source(fields, [charged.price_source() for charged in self.charged])
+            _put_source(fields, [one.price_source() for one in charged])
         llm.fill_fields(fields)
         if self.reply is not None:
             describe(llm, self.reply)
