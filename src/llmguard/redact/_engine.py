@@ -302,14 +302,8 @@ class Engine:
                     # What searches with kinds hidden found stays true past the new
                     # buffer's first byte: without this, each value would send the next
                     # such search to the end of the text again (quadratic time).
-                    known = {
-                        bits: (
-                            max(since - b, 1),
-                            None if span is None else (span[0] - b, span[1] - b),
-                        )
-                        for bits, (since, span) in known.items()
-                        if span is None or span[0] - b >= 1
-                    }
+                    known = _shifted(known, b)
+                # More values of this kind may follow: a run is read at once (`_run`).
                 if runs[kind] is not None and base < size and data[base] in _SPACE:
                     if waits.get(kind):
                         waits[kind] -= 1
@@ -328,6 +322,8 @@ class Engine:
             # Rejected: the kinds after it may match here, this kind again from its last
             # character (the context of what follows it) on.
             again = max(b - 1, start + 1)
+            # More near misses of this kind may follow, with no other kind hidden: a run
+            # is read at once (`_run`).
             if (
                 not hidden
                 and runs[kind] is not None
