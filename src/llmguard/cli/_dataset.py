@@ -26,7 +26,7 @@ import operator
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -229,6 +229,8 @@ _QUANTILES = (0.50, 0.95, 0.99)
 """The latency quantiles `GroupStats` reports."""
 _NO_QUANTILES: tuple[float | None, ...] = (None, None, None)
 
+_Run: TypeAlias = tuple[float, list[float]]
+"""A weight and values (sorted) of that weight."""
 _Classes: TypeAlias = dict[float, list[float]]
 """One group's values by sample weight: weight -> its values, sorted."""
 
@@ -548,6 +550,82 @@ _ALL = ("\x00all",)
 _ANY_TIME = Window()
 
 
+# The SQL name of the `_LatencyRuns` aggregate on a dataset's connection.
+_LATENCY_RUNS = "llmguard_latency_runs"
+
+
+class _LatencyRuns:
+    """An SQL aggregate that keeps its group's latencies in Python, one list per weight.
+
+    SQLite makes one per group of a GROUP BY and feeds it the group's rows; its result
+    is a token under which the lists wait in ``runs`` for the caller, who takes them.
+    NULL latencies are left out. Nothing is checked or converted here: `_counted`
+    decides what the lists are good for.
+    """
+
+    __slots__ = ("_by_weight", "_runs", "_tokens")
+
+    def __init__(self, runs: dict[int, _Classes], tokens: Iterator[int]) -> None:
+        self._runs = runs
+        self._tokens = tokens
+        self._by_weight: _Classes = {}
+
+    def step(self, *row: object) -> None:
+        """Take one row's latency and weight (positional, as SQLite passes them)."""
+        # Typed as `_Classes` holds them when `_counted` accepts them; until then, what
+        # the store holds.
+        value, weight = cast(tuple[float | None, float], row)
+        if value is None:
+            return
+        values = self._by_weight.get(weight)
+        if values is None:
+            self._by_weight[weight] = [value]
+        else:
+            values.append(value)
+
+    def finalize(self) -> int:
+        token = next(self._tokens)
+        self._runs[token] = self._by_weight
+        return token
+
+
+def _counted(
+    groupings: Sequence[dict[tuple[str, ...], _Classes]],
+) -> list[dict[tuple[str, ...], _Classes]] | None:
+    """The groupings' latency lists, sorted and keyed by float weights, when
+    `_counted_quantiles` gives exact answers from them; ``None`` when it may not.
+
+    That takes every weight a whole number from 0 up, their total within what a double
+    holds exactly, every latency a number, and not both 0.0 and -0.0 (equal, but which
+    one the pair walk meets first depends on the order of the rows). Every grouping
+    holds the same calls, so the first one is checked.
+    """
+    if not groupings:
+        return []
+    runs = [run for classes in groupings[0].values() for run in classes.items()]
+    if not all(_whole(weight) for weight, _ in runs):
+        return None
+    if math.fsum(weight * len(values) for weight, values in runs) > _EXACT_SUM:
+        return None
+    numbers = {int, float}
+    if not all(set(map(type, values)) <= numbers for _, values in runs):
+        return None
+    found: list[dict[tuple[str, ...], _Classes]] = []
+    for groups in groupings:
+        sorted_groups: dict[tuple[str, ...], _Classes] = {}
+        for key, classes in groups.items():
+            merged: _Classes = {}
+            for weight, values in classes.items():
+                merged.setdefault(float(weight), []).extend(values)
+            for values in merged.values():
+                values.sort()
+            sorted_groups[key] = merged
+        found.append(sorted_groups)
+    if _signed_zeros(run for classes in found[0].values() for run in classes.items()):
+        return None
+    return found
+
+
 class Dataset:
     """Records opened for queries; see the module docstring.
 
@@ -578,10 +656,18 @@ class Dataset:
         self._usable: tuple[str, tuple[str, ...]] = ("", ())
         # The feedback records' (trace id, score), once read.
         self._feedback_rows: list[tuple[str, float]] | None = None
+        # What the latency aggregate of the query running collected, by the token each
+        # group's row carries (see `_LatencyRuns`).
+        self._latency_runs: dict[int, _Classes] = {}
+        self._latency_tokens = itertools.count()
+        conn.create_aggregate(_LATENCY_RUNS, 2, self._new_latency_runs)
         # The weight of the repaired attempts per window, once found.
         self._repaired_totals: dict[Window, float] = {}
         # Whether the temporary table of the feedback traces' records exists.
         self._feedback_table = False
+
+    def _new_latency_runs(self) -> _LatencyRuns:
+        return _LatencyRuns(self._latency_runs, self._latency_tokens)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], progress: Progress | None = None) -> Dataset:
@@ -807,36 +893,56 @@ class Dataset:
         *,
         kinds: Sequence[str] = CALL_KINDS,
     ) -> list[tuple[list[GroupStats], GroupStats | None]]:
-        """`summary` for each grouping, the calls' latencies read once for all of them."""
-        counted = self._counted_latencies(groupings, window, kinds)
+        """`summary` for each grouping.
+
+        The latencies go to Python as one sorted list per group and sample weight: when
+        every weight is a whole number that is all the exact quantiles need
+        (`_counted_quantiles`). For one grouping its SQL aggregate hands them over
+        (`_LatencyRuns`), so the calls are read once; for several, one extra read
+        serves them all (`_counted_latencies`). Otherwise the latencies are read again
+        as (value, weight) pairs and walked (`_latencies`); both give the same figures.
+        """
+        # One grouping: its aggregate collects the latencies. Several: one read of the
+        # latencies serves them all, sharing each value (collecting in every aggregate
+        # would hold a copy per grouping).
+        single = len(groupings) == 1
+        found = [self._sums(by, window, kinds, latencies=single) for by in groupings]
         traces = self._trace_groups(groupings, window, kinds)
+        counted: tuple[list[dict[tuple[str, ...], _Classes]], list[_Run]] | None
+        if single:
+            collected = _counted([runs for _, runs in found])
+            counted = None
+            if collected is not None:
+                # Every grouping holds every call once: its lists are them all.
+                everything = [run for classes in collected[0].values() for run in classes.items()]
+                counted = collected, everything
+        else:
+            counted = self._counted_latencies(groupings, window, kinds)
+        quantiles: list[dict[tuple[str, ...], tuple[float | None, ...]]]
         if counted is not None:
             per_grouping, everything = counted
             quantiles = [
                 {key: _counted_quantiles(classes.items()) for key, classes in groups.items()}
                 for groups in per_grouping
             ]
-            overall = _counted_quantiles(everything)
-            return [
-                self._summary(by, window, kinds, found, groups_of, overall)
-                for by, found, groups_of in zip(groupings, quantiles, traces, strict=True)
+            overall = [_counted_quantiles(everything)] * len(groupings)
+        else:
+            latencies = self._latencies(groupings, window, kinds)
+            quantiles = [
+                {key: weighted_quantiles(pairs, _QUANTILES) for key, pairs in pairs_of.items()}
+                for pairs_of in latencies
             ]
-        latencies = self._latencies(groupings, window, kinds)
+            overall = [_all_quantiles(pairs_of) for pairs_of in latencies]
         return [
-            self._summary(
-                by,
-                window,
-                kinds,
-                {key: weighted_quantiles(pairs, _QUANTILES) for key, pairs in found.items()},
-                groups_of,
-                _all_quantiles(found),
+            self._summary(by, window, kinds, sums, found_quantiles, groups_of, total)
+            for by, (sums, _), found_quantiles, groups_of, total in zip(
+                groupings, found, quantiles, traces, overall, strict=True
             )
-            for by, found, groups_of in zip(groupings, latencies, traces, strict=True)
         ]
 
     def _counted_latencies(
         self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
-    ) -> tuple[list[dict[tuple[str, ...], _Classes]], list[tuple[float, list[float]]]] | None:
+    ) -> tuple[list[dict[tuple[str, ...], _Classes]], list[_Run]] | None:
         """The calls' latencies per group of each grouping, split by sample weight.
 
         Each group's values are kept in one sorted list per weight (`_Classes`); all the
@@ -933,20 +1039,21 @@ class Dataset:
                 pairs.sort(key=by_value)
         return [dict(sorted(groups.items())) for groups in grouped]
 
-    def _summary(
-        self,
-        by: Sequence[str],
-        window: Window,
-        kinds: Sequence[str],
-        quantiles: dict[tuple[str, ...], tuple[float | None, ...]],
-        groups_of: dict[str, set[tuple[str, ...]]],
-        overall: tuple[float | None, ...],
-    ) -> tuple[list[GroupStats], GroupStats | None]:
+    def _sums(
+        self, by: Sequence[str], window: Window, kinds: Sequence[str], *, latencies: bool = True
+    ) -> tuple[dict[tuple[str, ...], tuple[float | None, ...]], dict[tuple[str, ...], _Classes]]:
+        """Per group, the SQL sums `group_stats` takes, and its latencies by weight.
+
+        The latencies come from the same pass as the sums (the `_LatencyRuns`
+        aggregate), unsorted; a weight or a latency may be anything the store holds.
+        Without ``latencies`` none are collected and every group has none.
+        """
         keys = self._keys(by)
         where, params = self._where(window, kinds)
         width = len(by) or 1
         col = self._column
         weight, retries = col("sample_weight"), col("retries")
+        collect = f"{_LATENCY_RUNS}({col('duration_ms')}, {weight})" if latencies else "NULL"
         rows = self._conn.execute(
             f"""
             SELECT {keys},
@@ -959,15 +1066,39 @@ class Dataset:
                 sum({weight} * (status = 'limit')),
                 sum({weight} * coalesce(input_tokens, 0)),
                 sum({weight} * coalesce(output_tokens, 0)),
-                sum({weight} * coalesce(cost_usd, 0))
+                sum({weight} * coalesce(cost_usd, 0)),
+                {collect}
             FROM records {where}
             GROUP BY {keys} ORDER BY {keys}
             """,
             params,
         ).fetchall()
-        if not rows:
+        sums: dict[tuple[str, ...], tuple[float | None, ...]] = {}
+        runs: dict[tuple[str, ...], _Classes] = {}
+        for found in rows:
+            key = _key(found, width)
+            sums[key] = cast(tuple[float | None, ...], tuple(found[width:-1]))
+            # Two values that print alike (a store not written by llmguard) are one
+            # group, as in `values`: their latencies go together.
+            classes = runs.setdefault(key, {})
+            if found[-1] is None:
+                continue
+            for found_weight, values in self._latency_runs.pop(found[-1]).items():
+                classes.setdefault(found_weight, []).extend(values)
+        return sums, runs
+
+    def _summary(
+        self,
+        by: Sequence[str],
+        window: Window,
+        kinds: Sequence[str],
+        sums: dict[tuple[str, ...], tuple[float | None, ...]],
+        quantiles: dict[tuple[str, ...], tuple[float | None, ...]],
+        groups_of: dict[str, set[tuple[str, ...]]],
+        overall: tuple[float | None, ...],
+    ) -> tuple[list[GroupStats], GroupStats | None]:
+        if not sums:
             return [], None
-        sums = {_key(row, width): tuple(row[width:]) for row in rows}
         scores = self._scores(by, window, kinds, groups_of)
         # Attempts belong to guarded calls, which are llm records.
         repaired = self._repaired(by, window) if "llm" in kinds else {}
