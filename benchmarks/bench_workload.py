@@ -583,25 +583,41 @@ def profile_pipeline(records: int, folder: Path, top: int = 25, redact: bool = T
     return out.getvalue()
 
 
-def stage_costs(records: int, folder: Path, redact: bool = True) -> dict[str, float]:
+def stage_costs(
+    records: int,
+    folder: Path,
+    redact: bool = True,
+    workload: str = "trace",
+    kind: str | None = None,
+) -> dict[str, float]:
     """CPU per record of each step of delivery, µs (medians over chunks of 64 records).
 
     The spans of ``records`` realistic traced calls are collected as delivery would
     receive them, then taken through the dispatcher's steps one step at a time, with
     the garbage collector paused (its share is measured end to end, not here): building
     the records from the compact spans, bounding content (``stage``), redaction,
-    finishing and serializing, and the JSONL sink's write.
+    finishing and serializing, and the JSONL sink's write. ``workload="guard"`` takes
+    the spans of guarded calls instead (one ``llm`` and one or two ``attempt`` spans
+    each); ``kind`` keeps only the spans of that record kind.
     """
     from llmguard._delivery import finished, processing
     from llmguard._delivery import settings as config
     from llmguard._tracing import spans
 
     w = Workload.make(min(records, 2_000))
-    traced = trace_calls(w)["@lg.trace"]
+    if workload == "guard":
+        traced = guard_calls(w, mocked_openai())["@lg.guard(schema)"]
+    else:
+        traced = trace_calls(w)["@lg.trace"]
     lg.configure(sinks=[_Discard()], redact=lg.redact.DEFAULT if redact else [])
     collected: list[Any] = []
+
+    def keep(span: Any) -> None:
+        if kind is None or span.kind == kind:
+            collected.append(span.compact() or span)
+
     original = spans.submit  # type: ignore[attr-defined]
-    spans.submit = lambda span: collected.append(span.compact() or span)  # type: ignore[attr-defined,assignment]
+    spans.submit = keep  # type: ignore[attr-defined]
     try:
         for i in range(records):
             traced(i)
@@ -616,7 +632,10 @@ def stage_costs(records: int, folder: Path, redact: bool = True) -> dict[str, fl
         gc.disable()
         try:
             t0 = clock()
-            built = [finished.build(item, settings.service) for item in chunk]
+            built = [
+                finished.build(item if type(item) is tuple else item.finished(), settings.service)
+                for item in chunk
+            ]
             t1 = clock()
             staged = [processing.stage(r, settings, sizes, (i, o)) for r, i, o, sizes in built]
             t2 = clock()
@@ -719,6 +738,52 @@ def measure(
     return WorkloadResult(costs, runs, bursts, notes)
 
 
+def measure_guard(rounds: int = 9, batch: int = 100, warmup: int = 40) -> dict[str, Cost]:
+    """Only the guard, the bare SDK call and Instructor with tracing, over more rounds.
+
+    The same calls and sink as `measure`, for the ratio the guard's target is set on:
+    its added total against Instructor's, each over the bare call.
+    """
+    w = Workload.make(max(batch * 2, 200))
+    with tempfile.TemporaryDirectory(prefix="llmguard-workload-") as scratch, _jsonl(Path(scratch)):
+        calls = dict(guard_calls(w, mocked_openai()))
+        calls.update(instructor_calls(w, mocked_openai(), None))
+        return measure_rounds(
+            calls, dict.fromkeys(calls, lambda: lg.flush(None)), rounds, batch, warmup
+        )
+
+
+def report_guard(costs: dict[str, Cost]) -> str:
+    """The guard's and Instructor's added costs over the bare call, and their ratio."""
+    bare = costs["bare SDK + validate"]
+    lines = []
+    for name, cost in costs.items():
+        lines.append(
+            f"{name}: total {cost.total_us:.1f} µs ({min(cost.total):.1f}-{max(cost.total):.1f}),"
+            f" caller {cost.caller_us:.1f} µs"
+        )
+    guard = costs["@lg.guard(schema)"]
+    added = guard.total_us - bare.total_us
+    caller = guard.caller_us - bare.caller_us
+    lines.append(
+        f"@lg.guard(schema) added: total {added:.1f} µs, caller {caller:.1f} µs, "
+        f"the rest (delivery) {added - caller:.1f} µs"
+    )
+    peer = costs.get("Instructor + @lg.trace")
+    if peer is not None:
+        theirs = peer.total_us - bare.total_us
+        lines.append(f"Instructor + @lg.trace added: total {theirs:.1f} µs")
+        # Round by round too: each round's variants ran back to back.
+        ratios = [
+            (p - b) / (g - b)
+            for p, g, b in zip(peer.total, guard.total, bare.total, strict=True)
+            if g > b
+        ]
+        spread = f" (rounds {min(ratios):.1f}-{max(ratios):.1f})" if ratios else ""
+        lines.append(f"ratio Instructor added / guard added: {theirs / added:.2f} x{spread}")
+    return "\n".join(lines)
+
+
 def report(result: WorkloadResult) -> str:
     lines = ["| variant | total CPU per call (µs) | caller's CPU (µs) |", "|---|---|---|"]
     for name, cost in result.costs.items():
@@ -755,13 +820,26 @@ def main() -> None:
     parser.add_argument(
         "--stages", type=int, metavar="N", help="CPU per record of each delivery step, N calls"
     )
+    parser.add_argument(
+        "--guard", action="store_true", help="with --stages: guarded calls' records, by kind"
+    )
+    parser.add_argument(
+        "--peers", action="store_true", help="only the guard against Instructor, more rounds"
+    )
     args = parser.parse_args()
+    if args.peers:
+        print(report_guard(measure_guard()))
+        return
     if args.stages:
+        workload = "guard" if args.guard else "trace"
+        kinds: tuple[str | None, ...] = (None, "llm", "attempt") if args.guard else (None,)
         with tempfile.TemporaryDirectory(prefix="llmguard-stages-") as scratch:
-            for redact in (True, False):
-                costs = stage_costs(args.stages, Path(scratch), redact)
-                line = ", ".join(f"{name} {us:.2f}" for name, us in costs.items())
-                print(f"redaction {'on' if redact else 'off'}, µs per record: {line}")
+            for kind in kinds:
+                for redact in (True, False):
+                    costs = stage_costs(args.stages, Path(scratch), redact, workload, kind)
+                    line = ", ".join(f"{name} {us:.2f}" for name, us in costs.items())
+                    which = f"{kind} records" if kind else "all records"
+                    print(f"{which}, redaction {'on' if redact else 'off'}, µs each: {line}")
         return
     if args.profile:
         with tempfile.TemporaryDirectory(prefix="llmguard-profile-") as scratch:
