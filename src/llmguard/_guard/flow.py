@@ -636,10 +636,11 @@ class Charged:
         if cost is not None:
             fields["cost_usd"] = cost
             fields["price_table"] = pricing.table_version()
-            _put_source(fields, [self.price_source()])
-        span.fill_fields(fields)
-        if self.reply is not None:
-            describe(span, self.reply)
+            source = self.price_source()
+            if source:
+                fields["price_source"] = source
+        reply = self.reply
+        span.fill_fields(fields, None if reply is None else _described(span, reply, fields))
 
 
 class Tally:
@@ -741,9 +742,8 @@ class Settled:
             fields["cost_usd"] = sum(costs)
             fields["price_table"] = pricing.table_version()
             _put_source(fields, [one.price_source() for one in charged])
-        llm.fill_fields(fields)
-        if self.reply is not None:
-            describe(llm, self.reply)
+        reply = self.reply
+        llm.fill_fields(fields, None if reply is None else _described(llm, reply, fields))
 
 
 def _put_source(fields: dict[str, Any], sources: list[str | None]) -> None:
@@ -755,14 +755,22 @@ def _put_source(fields: dict[str, Any], sources: list[str | None]) -> None:
 
 
 def describe(span: Span, reply: Reply) -> None:
+    """Fill in what ``reply`` says of the answer: model, provider, finish reason, ids."""
+    fields: dict[str, Any] = {}
+    span.fill_fields(fields, _described(span, reply, fields))
+
+
+def _described(span: Span, reply: Reply, fields: dict[str, Any]) -> dict[str, Any]:
+    """Add ``reply``'s fields to ``fields`` (those the span has not set already) and
+    return the metadata it adds."""
     # The model asked for, when known, stays the record's model; the response's more
     # precise name (a dated snapshot) is kept beside it.
-    fields: dict[str, Any] = {}
     metadata: dict[str, Any] = {}
-    if reply.model is not None:
-        metadata["response_model"] = reply.model
+    model = reply.model
+    if model is not None:
+        metadata["response_model"] = model
         if not span.has_attribute("model"):
-            fields["model"] = reply.model
+            fields["model"] = model
     if reply.provider is not None and not span.has_attribute("provider"):
         fields["provider"] = reply.provider
     if reply.finish_reason is not None:
@@ -771,4 +779,4 @@ def describe(span: Span, reply: Reply) -> None:
         metadata["response_id"] = reply.response_id
     if reply.problems:
         metadata["usage_problems"] = list(reply.problems)
-    span.fill_fields(fields, metadata)
+    return metadata
