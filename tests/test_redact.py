@@ -435,6 +435,21 @@ def test_redaction_never_raises_and_is_idempotent(text: str) -> None:
     assert DEFAULT(DEFAULT(record)).input == DEFAULT(record).input
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: a split phone run reads 64 characters ahead, into a card that a "
+    "second pass no longer sees as digits",
+)
+def test_a_phone_run_split_before_a_card_redacts_the_same_twice() -> None:
+    """Found by the property above: the second number of a run too long for one is
+    read on into the card after it, and judged too long; once the card is replaced,
+    the same digits are two numbers. Both passes keep the card's digits out; they
+    differ on digit soup only. Fixing it needs the splitter to stop where another
+    kind's value starts, which it cannot know when it runs."""
+    once, _ = redact_text("00000 00 00 00000 0000.0020 4076 0408 54")
+    assert redact_text(once)[0] == once
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_TEXT, max_size=5))
 def test_strings_redacted_together_come_out_as_each_alone(texts: list[str]) -> None:
