@@ -405,6 +405,70 @@ def test_span_constructor_makes_the_record_the_dataclass_makes() -> None:
         built.name = "other"  # type: ignore[misc]
 
 
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    content=st.tuples(_JSON, _JSON, st.dictionaries(st.text(max_size=8), _JSON, max_size=4)),
+    own=st.fixed_dictionaries(
+        {},
+        optional={
+            "model": st.text(max_size=12),
+            "provider": st.text(max_size=12),
+            "finish_reason": st.text(max_size=8),
+            "cost_usd": st.floats(min_value=0, max_value=1e6),
+            "price_table": st.text(max_size=12),
+            "price_source": st.text(max_size=20),
+            "usage": st.builds(
+                lg.Usage,
+                input=st.integers(0, 10**9) | st.none(),
+                output=st.integers(0, 10**9) | st.none(),
+            ),
+            "attempt": st.dictionaries(st.text(max_size=8), _JSON, max_size=4),
+            "limits": st.dictionaries(st.text(max_size=8), _JSON, max_size=3),
+            "tags": st.lists(st.text(max_size=6), max_size=3).map(tuple),
+        },
+    ),
+)
+def test_span_fields_constructor_makes_the_record_keywords_make(
+    content: tuple[Any, Any, dict[str, Any]], own: dict[str, Any]
+) -> None:
+    """`build_span_fields` (a span's fields in order, plus its own fields such as a
+    guard's usage and cost) gives the record, and the JSON, that keywords give."""
+    from llmguard._core.records import SPAN_FIELDS, build_record, build_span_fields
+
+    captured_in, captured_out, metadata = content
+    values = (
+        "1" * 32, "2" * 16, "3" * 16, "attempt", "attempt 1", "s", "e", 2.5, "ok", None,
+        None, "svc", captured_in, captured_out, None, metadata,
+    )  # fmt: skip
+    built = build_span_fields(values, own)
+    expected = build_record(**dict(zip(SPAN_FIELDS, values, strict=True)), **own)
+    assert type(built) is lg.Record
+    assert built == expected
+    assert built.to_json() == expected.to_json()
+    assert built.tags == own.get("tags", ())
+
+
+def test_span_fields_constructor_refuses_names_it_cannot_set() -> None:
+    """`build_span_fields` raises `TypeError` for a name that is not a field, and for a
+    field the span's values already give."""
+    from llmguard._core.records import SPAN_FIELDS, build_span_fields
+
+    values = ("1" * 32, "2" * 16, None, "llm", "n", "s", "e", 1.0, "ok") + (None,) * 6 + ({},)
+    assert len(values) == len(SPAN_FIELDS)
+    with pytest.raises(TypeError, match="nope"):
+        build_span_fields(values, {"nope": 1})
+    with pytest.raises(TypeError, match="name"):
+        build_span_fields(values, {"name": "again"})
+
+
 @given(
     start=st.integers(min_value=0, max_value=MAX_NS // 2),
     duration=st.integers(min_value=0, max_value=10**15)

@@ -385,3 +385,69 @@ def test_attempt_records_are_children_of_the_llm_record() -> None:
     assert all(isinstance(a, Record) and a.parent_id == record.span_id for a in attempts)
     assert record.attempt is not None
     assert record.attempt["outcome"] == "schema_violation"
+
+
+def test_pending_records_hold_neither_the_response_nor_the_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While a guarded call's records wait for delivery, they keep what the records say
+    (counts, costs, the reply's model and ids), not the SDK response or the validated
+    value; the records built later say all of it."""
+    import gc
+    import weakref
+
+    import llmguard as lg
+    from llmguard._delivery import settings as config
+    from llmguard._tracing import spans
+    from tests._helpers.sdk_mocks import chat_completion, openai_client
+
+    lg.configure(sinks=[lg.sinks.MemorySink()])
+    client, _ = openai_client(
+        [chat_completion(BAD, usage=(30, 7)), chat_completion(GOOD, usage=(40, 8), id="c-2")]
+    )
+    held: list[Span] = []
+    monkeypatch.setattr(spans, "submit", held.append)  # delivery never sees them
+    made: list[weakref.ref[Any]] = []
+
+    @lg.guard(schema=Ticket, retries=1)
+    def triage(messages: list[dict[str, str]]) -> Any:
+        response = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        made.append(weakref.ref(response))
+        return response
+
+    value = triage([{"role": "user", "content": "my card was charged twice"}])
+    assert value == Ticket(category="bug", urgency=4)
+    kept = weakref.ref(value)
+    del value
+    gc.collect()
+    assert [ref() for ref in made] == [None, None]
+    assert kept() is None
+    records = {span.name: span.to_record(config.settings()) for span in held}
+    first, second = records.pop("attempt 1"), records.pop("attempt 2")
+    (llm,) = records.values()
+    assert first.attempt is not None
+    assert first.attempt["outcome"] == "invalid"
+    assert first.attempt["errors"]  # the validation errors, as the summary lists them
+    assert first.output == BAD
+    assert second.output == GOOD
+    assert (first.usage, second.usage) == (
+        Usage(input=30, output=7, total=37),
+        Usage(input=40, output=8, total=48),
+    )
+    assert second.metadata == {"response_model": "gpt-4o-mini", "response_id": "c-2"}
+    assert llm.attempt == {
+        "count": 2,
+        "outcome": "ok",
+        "corrective_retries": 1,
+        "transient_retries": 0,
+        "fallback": 0,
+    }
+    assert llm.usage == Usage(input=70, output=15, total=85)
+    assert llm.output == {"category": "bug", "urgency": 4}
+    assert (llm.model, llm.provider, llm.finish_reason) == ("gpt-4o-mini", "openai", "stop")
+    assert first.cost_usd is not None
+    assert second.cost_usd is not None
+    assert llm.cost_usd == pytest.approx(first.cost_usd + second.cost_usd)
+    assert llm.price_source == second.price_source == first.price_source
+    assert llm.price_source is not None
+    assert llm.price_table == second.price_table

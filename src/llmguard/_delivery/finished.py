@@ -84,10 +84,7 @@ def build(finished: Finished, service: str | None) -> Built:
         stream,
         {} if metadata is None else metadata,
     )
-    if fields:
-        record = build_span_fields(values, fields)
-    else:
-        record = build_span_record(*values)
+    record = build_span_fields(values, fields) if fields else build_span_record(*values)
     return record, input_json, output_json, (in_size, out_size)
 
 
