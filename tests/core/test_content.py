@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 from typing import Any
 
+import pydantic
 import pydantic_core
 import pytest
 from hypothesis import given, settings
@@ -337,3 +338,47 @@ def test_packed_snapshots_and_record_json_hold_only_their_own_bytes() -> None:
         tracemalloc.stop()
     assert len(kept) == 2000
     assert grown < 600_000, f"{grown:,} bytes for 2,000 small snapshots and records"
+
+
+class _Dict(dict):  # type: ignore[type-arg]
+    pass
+
+
+class _List(list):  # type: ignore[type-arg]
+    pass
+
+
+class _Holder(pydantic.BaseModel):
+    value: Any = None
+
+
+@settings(max_examples=200)
+@given(
+    _nested,
+    st.sampled_from(["model", "dict subclass", "list subclass", "dataclass", "namedtuple"]),
+)
+def test_snapshot_of_other_types_is_pydantic_cores_form(value: Any, wrap: str) -> None:
+    """A value of a type plain Python does not copy (a pydantic model, a subclass, a
+    dataclass) is snapshotted by pydantic-core straight away: the copy, its size and
+    its packed form are what the conversion gives."""
+    import collections
+
+    from llmguard._core.content import _converted, content_size, packed_snapshot, sized_snapshot
+
+    @dataclasses.dataclass
+    class Box:
+        value: Any
+
+    Pair = collections.namedtuple("Pair", "value other")
+    wrapped: Any = {
+        "model": lambda: _Holder(value=value),
+        "dict subclass": lambda: _Dict(value=value),
+        "list subclass": lambda: _List([value, "x"]),
+        "dataclass": lambda: Box(value),
+        "namedtuple": lambda: Pair(value, 1),
+    }[wrap]()
+    expected = _converted(wrapped, 2)
+    copied, size = sized_snapshot(wrapped)
+    assert pydantic_core.to_json(copied) == pydantic_core.to_json(expected)
+    assert size == content_size(expected)
+    assert packed_snapshot(wrapped) == (copied, size)

@@ -131,11 +131,12 @@ def sized_snapshot(value: Any, _depth: int = 2) -> tuple[Any, int]:
     """`snapshot`, and the copy's `content_size`, counted in the same walk."""
     if isinstance(value, _SCALARS):
         return value, content_size(value)
-    size = [0]
-    try:
-        return _plain_copy(value, _PLAIN_DEPTH, size), size[0]
-    except _NotPlain:
-        pass
+    if type(value) in _COPIED_IN_PYTHON:
+        size = [0]
+        try:
+            return _plain_copy(value, _PLAIN_DEPTH, size), size[0]
+        except _NotPlain:
+            pass
     copied = _converted(value, _depth)
     return copied, content_size(copied)
 
@@ -194,9 +195,16 @@ def _pydantic_loads(value: bytes) -> Any:
     return pydantic_core.from_json(value)
 
 
-def _converted(value: Any, _depth: int) -> Any:
-    import pydantic_core  # what plain Python cannot copy; kept off `import llmguard`
+_pydantic_core: Any = None
 
+
+def _converted(value: Any, _depth: int) -> Any:
+    global _pydantic_core
+    pydantic_core = _pydantic_core
+    if pydantic_core is None:
+        import pydantic_core  # what plain Python cannot copy; kept off `import llmguard`
+
+        _pydantic_core = pydantic_core
     try:
         # Bytes as text, for the redactors to read (never base64, which hides them).
         return pydantic_core.to_jsonable_python(
@@ -279,6 +287,11 @@ def _with_bytes_text(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_with_bytes_text(item) for item in value]
     return value
+
+
+# The only types `_plain_copy` may copy besides `_SCALARS`: anything else (a pydantic
+# model, a dataclass, a subclass) goes straight to pydantic-core, without the raise.
+_COPIED_IN_PYTHON = frozenset({float, bytes, bytearray, dict, list, tuple})
 
 
 class _NotPlain(Exception):
