@@ -63,3 +63,18 @@ def test_usage_sums_keep_unknown_counts_unknown() -> None:
     assert sum_usage(None, a) is a
     assert sum_usage(a, None) is a
     assert sum_usage(None, None) is None
+
+
+def test_summary_errors_are_what_asdict_gives() -> None:
+    """The summary lists each error as ``dataclasses.asdict`` makes it, for llmguard's
+    own `FieldError` and for a dataclass derived from it."""
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Detailed(FieldError):
+        hint: str = "h"
+
+    errors = (FieldError("$.a", "bad", "1"), Detailed("$.b", "worse", '"x"', "see docs"))
+    summary = Attempt(number=1, function="f", outcome="invalid", errors=errors).summary()
+    assert summary["errors"] == [dataclasses.asdict(e) for e in errors]
+    assert list(summary["errors"][0]) == ["path", "message", "value"]

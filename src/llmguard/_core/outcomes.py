@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from llmguard._core.field_errors import FieldError
 from llmguard._core.records import Usage
 from llmguard._core.reply import Reply, ToolCall
-
-if TYPE_CHECKING:
-    from llmguard._core.field_errors import FieldError
 
 __all__ = ["Attempt", "Outcome", "RunState"]
 
@@ -77,7 +75,14 @@ class Attempt:
         if self.note is not None:
             data["note"] = self.note
         if self.errors:
-            data["errors"] = [dataclasses.asdict(e) for e in self.errors]
+            # What dataclasses.asdict gives for a FieldError (its strings, in field
+            # order), without its deep copy.
+            data["errors"] = [
+                {"path": e.path, "message": e.message, "value": e.value}
+                if type(e) is FieldError
+                else dataclasses.asdict(e)
+                for e in self.errors
+            ]
         return data
 
 

@@ -565,8 +565,7 @@ def _judge(
     schema = plan.schema
     if schema is None or outcome != "ok":
         return attempt
-    from llmguard._guard.schema import extract, extract_calls, extract_value
-
+    extract, extract_calls, extract_value = _readers or _load_readers()
     context = plan.context(call)
     if reply is None:
         extraction = extract_value(response, schema, context=context, repair="object")
@@ -583,6 +582,19 @@ def _judge(
         attempt.note = extraction.note
         attempt.value = extraction.value
     return attempt
+
+
+_readers: Any = None
+
+
+def _load_readers() -> Any:
+    # Imported at the first schema check, not with the module (it loads pydantic), and
+    # kept, so that a call does not run an import statement.
+    global _readers
+    from llmguard._guard.schema import extract, extract_calls, extract_value
+
+    _readers = (extract, extract_calls, extract_value)
+    return _readers
 
 
 # -- The records of a guarded call and of its attempts, filled in off the caller's thread.
