@@ -738,7 +738,7 @@ def measure(
     return WorkloadResult(costs, runs, bursts, notes)
 
 
-def measure_guard(rounds: int = 9, batch: int = 100, warmup: int = 40) -> dict[str, Cost]:
+def measure_guard(rounds: int = 15, batch: int = 80, warmup: int = 40) -> dict[str, Cost]:
     """Only the guard, the bare SDK call and Instructor with tracing, over more rounds.
 
     The same calls and sink as `measure`, for the ratio the guard's target is set on:
@@ -779,7 +779,12 @@ def report_guard(costs: dict[str, Cost]) -> str:
             for p, g, b in zip(peer.total, guard.total, bare.total, strict=True)
             if g > b
         ]
-        spread = f" (rounds {min(ratios):.1f}-{max(ratios):.1f})" if ratios else ""
+        spread = (
+            f" (per round: median {statistics.median(ratios):.1f}, "
+            f"{min(ratios):.1f}-{max(ratios):.1f})"
+            if ratios
+            else ""
+        )
         lines.append(f"ratio Instructor added / guard added: {theirs / added:.2f} x{spread}")
     return "\n".join(lines)
 
