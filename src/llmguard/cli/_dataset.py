@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TypeAlias, cast
+from typing import Literal, TypeAlias, TypeVar, cast
 
 import pydantic_core
 
@@ -229,6 +229,7 @@ _QUANTILES = (0.50, 0.95, 0.99)
 """The latency quantiles `GroupStats` reports."""
 _NO_QUANTILES: tuple[float | None, ...] = (None, None, None)
 
+_P = TypeVar("_P")
 _Run: TypeAlias = tuple[float, list[float]]
 """A weight and values (sorted) of that weight."""
 _Classes: TypeAlias = dict[float, list[float]]
@@ -1207,8 +1208,8 @@ class Dataset:
 
         Per group, per metric, the same pairs in the same order as `values` gives; a
         group without any value of a metric has no entry for it. The metrics in
-        ``any_order`` keep the order the rows were read in instead, for a caller that
-        only adds them up or sorts them itself.
+        ``any_order`` keep the order the rows were read in instead, and equal pairs may
+        be one object: for a caller that only counts them and adds them up.
         """
         return self.samples_by(metrics, (by,), window, kinds=kinds, any_order=any_order)[0]
 
@@ -1238,6 +1239,11 @@ class Dataset:
         collected: list[dict[tuple[str, ...], list[list[tuple[float, float]]]]] = [
             {} for _ in groupings
         ]
+        # The metrics only added up take few distinct pairs ((0, 1.0), (1, 4.0), ...):
+        # each is kept once, the equal ones shared, instead of a tuple per call.
+        shared: dict[int, dict[tuple[float, float], tuple[float, float]]] = {
+            index: {} for index, metric in zip(columns, metrics, strict=True) if metric in any_order
+        }
         # Read in chunks, so that the rows are never all held beside their pairs.
         while chunk := rows.fetchmany(_FETCH_ROWS):
             if len(spans) == 1:
@@ -1249,7 +1255,7 @@ class Dataset:
                     if lists is None:
                         lists = groups[key] = [[] for _ in metrics]
                     for kept, index in zip(lists, columns, strict=True):
-                        kept.extend(
+                        made = list(
                             itertools.compress(
                                 map(operator.itemgetter(index, -1), group_rows),
                                 map(
@@ -1259,9 +1265,13 @@ class Dataset:
                                 ),
                             )
                         )
+                        kept.extend(_shared(made, shared.get(index)))
                 continue
             # One pair per row and metric, shared by every grouping's groups.
-            pairs = [list(map(operator.itemgetter(index, -1), chunk)) for index in columns]
+            pairs = [
+                _shared(list(map(operator.itemgetter(index, -1), chunk)), shared.get(index))
+                for index in columns
+            ]
             present = [
                 list(map(operator.is_not, map(operator.itemgetter(index), chunk), _NONE))
                 for index in columns
@@ -1430,6 +1440,14 @@ class Dataset:
 
 def _key(row: Sequence[object], width: int) -> tuple[str, ...]:
     return tuple(map(str, row[:width]))
+
+
+def _shared(pairs: list[_P], known: dict[_P, _P] | None) -> list[_P]:
+    """``pairs`` with each equal pair one object, the first met (``known`` remembers them
+    across calls); ``pairs`` as they are without ``known``."""
+    if known is None:
+        return pairs
+    return list(map(known.setdefault, pairs, pairs))
 
 
 def _positions_by_key(
