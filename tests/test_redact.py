@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import re
 import time
 from unittest import mock
@@ -612,6 +613,52 @@ def test_runs_of_values_read_at_once_come_out_as_read_one_by_one(
 def test_runs_read_at_once_replace_what_one_by_one_does(unit: str, repeats: int) -> None:
     """A flood of one kind's values (or near misses) is redacted as value by value."""
     text = f"mail {unit * repeats}end"
+    assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
+
+
+# Four-digit groups, most of them near misses: groups that start with 0 (each starts a
+# phone number), cards that pass Luhn, and now and then a group of another shape.
+_GROUP = st.one_of(
+    st.text("0123456789", min_size=4, max_size=4),
+    st.text("0123456789", min_size=3, max_size=3).map(lambda digits: "0" + digits),
+    st.sampled_from(["0000", "0000", "1111", "4111"]),
+)
+_STRETCH_VALUE = st.one_of(
+    st.lists(_GROUP, min_size=1, max_size=6).map(" ".join),
+    st.sampled_from([CARD, "4012 8888 8888 1881", "0111 1111 1111 1112", "020 7946 0958"]),
+    st.sampled_from(["123", "12345", "+1 2 3", "078-05-1120", "a@b.io", "x", "0000-0000"]),
+)
+_STRETCH_EDGES = st.sampled_from(["", " ", "\n", "(", "+", ".", "-", "x", "1", "a@b.io "])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _STRETCH_EDGES,
+    st.lists(
+        st.one_of(_GROUP, _GROUP, _GROUP, _GROUP, _GROUP, _STRETCH_VALUE), min_size=20, max_size=160
+    ),
+    st.sampled_from([" ", " ", " ", "  ", "\n", ".", "-"]),
+    _STRETCH_EDGES,
+)
+def test_stretches_of_digit_groups_come_out_as_read_one_by_one(
+    before: str, pieces: list[str], odd: str, after: str
+) -> None:
+    """Long stretches of four-digit groups, where a rejected card hides a phone number
+    and a rejected phone number a card at every group, come out as an engine reading
+    each value alone, with accepted cards and other values cutting in anywhere."""
+    text = before + " ".join(pieces) + odd + after
+    assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
+    many = [text, text[1:], "x " + text]
+    assert DEFAULT.redact_many(many) == _ONE_BY_ONE.redact_many(many)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_digit_group_floods_are_redacted_as_one_by_one(seed: int) -> None:
+    """Thousands of random four-digit groups (the benchmark's random near-miss cards)."""
+    rng = random.Random(seed)
+    firsts = "0123456789" if seed % 2 else "0012"
+    groups = [rng.choice(firsts) + "".join(rng.choices("0123456789", k=3)) for _ in range(3000)]
+    text = "x " + " ".join(groups) + " end"
     assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
 
 

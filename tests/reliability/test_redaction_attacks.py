@@ -8,6 +8,7 @@ and values, status) and the HTML page of ``llmguard report`` over both stores.
 from __future__ import annotations
 
 import base64
+import random
 import sqlite3
 import statistics
 from collections.abc import Callable, Iterator
@@ -261,6 +262,36 @@ def test_runs_cut_short_by_other_kinds_take_linear_time(unit: str) -> None:
     assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
 
 
+def _random_groups(seed: int, count: int, firsts: str = "0123456789") -> str:
+    """``count`` groups of four random digits, each followed by a space."""
+    rng = random.Random(seed)
+    digits = "0123456789"
+    return "".join(
+        rng.choice(firsts) + "".join(rng.choices(digits, k=3)) + " " for _ in range(count)
+    )
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "0000 0000 0000 0000 ",  # every group starts a phone number and a card
+        _random_groups(3, 4000),  # near-miss and valid cards, phone numbers among them
+        _random_groups(4, 4000, "0001"),  # more phone numbers
+        "0000 0000 0000 0000 " * 30 + "4111 1111 1111 1111 ",  # a card cuts each stretch
+        "0111 1111 1111 1112 " * 7 + "4111 1111 1111 1111 1111 ",  # shifts the cards
+    ],
+)
+def test_floods_of_digit_groups_take_linear_time(unit: str) -> None:
+    """Four-digit groups read a stretch at a time (cards and phone numbers hiding each
+    other at every group) take time linear in the text, however often a value cuts in."""
+    small_text = _block(unit, SMALL)
+    large_text = _block(unit, 8 * SMALL)
+    redact_text(small_text[:1000])
+    small = _median_cpu(lambda: redact_text(small_text))
+    large = _median_cpu(lambda: redact_text(large_text))
+    assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+
+
 # A megabyte of each kind of text that makes a scanner work, with real secrets in it.
 FLOODS = {
     "near-miss cards": "4111 1111 1111 1112 ",
@@ -279,6 +310,7 @@ FLOODS = {
     "near-miss and valid cards": "4111 1111 1111 1112 4111 1111 1111 1111 ",
     "near-miss cards among phone runs": "4111 1111 1111 1112 0111 1111 1111 1112 ",
     "emails cut by SSNs": "a@b.io c@d.io 078-05-1120 ",
+    "random digit groups": _random_groups(5, 2000),
 }
 
 

@@ -79,7 +79,8 @@ class Engine:
     """
 
     __slots__ = (
-        "_alternatives", "_before_memo", "_checked", "_contexts", "_decided", "_kinds", "_no_runs",
+        "_alternatives", "_before_memo", "_checked", "_contexts", "_decided", "_groups", "_kinds",
+        "_no_runs",
         "_runs", "_searches",
         "_split", "_starts", "memoized", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
@@ -113,6 +114,13 @@ class Engine:
         self._runs = tuple(None if own is None else RUNS.get(own[i]) for i in range(len(kinds)))
         self._no_runs = (None,) * len(kinds)
         self._contexts = None if own is None else tuple(CONTEXTS.get(name) for name in own)
+        # (card, phone): the kinds whose near misses `_digit_groups` reads a stretch at a
+        # time, when both are llmguard's own
+        self._groups = (
+            (own.index("card"), own.index("phone"))
+            if own is not None and "card" in own and "phone" in own
+            else None
+        )
         if alternatives:
             self.search(0)
         self.prefilter = None if prefilter is None else search_function(prefilter)
@@ -346,6 +354,35 @@ class Engine:
                             buffer = view[base:]
                         pos = moved[1]
                         continue
+            # Cards that fail Luhn among four-digit groups, where phone numbers starting
+            # with 0 hide cards and cards hide phone numbers at every group: a stretch of
+            # such groups is read at once (`_digit_groups`).
+            # (Its waits and misses are kept under `_GROUPS` in ``waits`` and ``misses``.)
+            if (
+                b - a == 19
+                and runs[kind] is not None
+                and (groups := self._groups) is not None
+                and kind == groups[0]
+                and a == start + 1
+                and buffer[start] == 32
+                and base + b < size
+                and data[base + b] == 32
+                and (not hidden or hidden.keys() == {groups[1]})
+            ):
+                if waits.get(_GROUPS):
+                    waits[_GROUPS] -= 1
+                else:
+                    # The window doubles while no card stops the reading.
+                    window = _RUN_WINDOW << misses.get(_WIDER, 0)
+                    read = self._digit_groups(data, base, base + a, hidden, window)
+                    if read is None:
+                        waits[_GROUPS] = _backoff(misses, _GROUPS, 0)
+                    else:
+                        misses[_GROUPS] = 0
+                        stop, full = read
+                        misses[_WIDER] = min(misses.get(_WIDER, 0) + 1, 12) if full else 0
+                        pos = stop - base
+                        continue
             last = known.get(bits | 1 << kind)
             if (
                 last is not None
@@ -460,6 +497,73 @@ class Engine:
             base = ends[last]
         return base, ends[-1] - 1 - base
 
+    def _digit_groups(
+        self, data: bytes, base: int, at: int, hidden: dict[int, tuple[int, int]], window: int
+    ) -> tuple[int, bool] | None:
+        """Read the cards and phone numbers of four-digit groups from a rejected card at ``at``.
+
+        ``data[at:]`` starts with the card's value, a space before it and after it; the
+        scan just rejected it, with no kind hidden but phone numbers. In a stretch of
+        groups ``dddd `` only two kinds can start a value, at a group: a card, its four
+        groups (the next card the scan reads starts right after it), and a phone number,
+        at a group starting with 0, its five groups: twenty digits, too many, and no
+        head of it is one either when three more groups follow (the splitter's second
+        number would be five groups too). So, until an accepted card or the stretch's
+        last groups, where values may read on into other text, the scan would find
+        nothing, and hide each kind across its last rejected match: this returns where
+        it would stand then, ``hidden`` set as it would be (from ``base``, the buffer's
+        start), and whether no card stopped the reading; or ``None`` when no long enough
+        stretch is there.
+        """
+        assert self._groups is not None
+        card, phone = self._groups
+        edge = min(len(data), at + window)
+        stop = self._stretch().Match(RE2.anchor_start, data, at, edge)[0][1]
+        count = (stop - at) // 5
+        if count < _MIN_GROUPS:
+            return None
+        last = count - 1  # the last group whose value is known to end in the stretch
+        # Luhn on the cards after the first (groups 4k to 4k + 3), all in C but a sum each:
+        # every other digit doubled, then each card's 16 bytes summed (48 each: 8 mod 10).
+        cards = count // 4
+        digits = bytearray(data[at : at + 20 * cards].translate(None, b" "))
+        digits[0::2] = digits[0::2].translate(_DOUBLED)
+        cuts = map(slice, range(16, 16 * cards, 16), range(32, 16 * cards + 1, 16))
+        sums = map(sum, map(digits.__getitem__, cuts))
+        first = cards  # the first card the scan would not reject, or past the stretch
+        for index, total in enumerate(sums, 1):
+            if total % 10 == 8:
+                value = data[at + 20 * index : at + 20 * index + 19]
+                if value.count(value[:1]) != 16:  # not one digit throughout
+                    first = index
+                    break
+        # The first card not read here: accepted, or reading on past the stretch.
+        until = at + 20 * first - 1
+        # Phone numbers: from where the scan would look for the next one, each at a group
+        # starting with 0, five groups long, rejected, the next from after its end.
+        heads = data[at : at + 5 * count : 5]
+        held = hidden.get(phone)
+        group = 0 if held is None else max(0, -(-(held[0] - at + 1) // 5))
+        group = heads.find(b"0", group)
+        read = -1
+        while group >= 0 and group + 7 <= last and at + 5 * group - 1 < until:
+            read = group
+            group = heads.find(b"0", group + 5)
+        if group >= 0 and group + 7 > last:
+            until = min(until, at + 5 * group - 1)
+        if read >= 0 and at + 5 * read - 1 < until:
+            hidden[phone] = at + 5 * read + 23, at + 5 * read - 1 - base
+        # The last card read before ``until``: hidden up to its last digit.
+        index = (until - at) // 20
+        hidden[card] = at + 20 * index + 18, at + 20 * index - 1 - base
+        return until, first == cards
+
+    def _stretch(self) -> Any:
+        regex = _RUN_REGEXES.get(_STRETCH)
+        if regex is None:
+            regex = _RUN_REGEXES[_STRETCH] = compile_regex(_STRETCH, False)
+        return regex
+
     def _compiled_run(self, form: RunForm) -> Any:
         regex = _RUN_REGEXES.get(form.regex)
         if regex is None:
@@ -542,6 +646,10 @@ class Engine:
 
 
 _RUN_REGEXES: dict[str, Any] = {}
+_STRETCH = r"(?:[0-9]{4} )+"  # four-digit groups, each followed by a space
+_MIN_GROUPS = 24  # the shortest stretch `Engine._digit_groups` reads
+_GROUPS, _WIDER = -1, -2  # keys of `Engine._digit_groups`' backoff and window in a scan
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # Luhn: 2d, less 9 past 9
 _NO_RUN = 15  # values of a kind read one by one after RE2 found no run of them
 _RUN_WINDOW = 512  # the bytes of a run RE2 reads first
 _SPLIT_ABOVE = 12  # the length a rejected value must pass for its splitter to be asked
