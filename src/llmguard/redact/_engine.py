@@ -205,15 +205,22 @@ class Engine:
                 span: tuple[int, int] | None = None
                 if search is not None:
                     since = pos
+                    last = known.get(bits)
                     if not pos:
                         # A match at the start of the buffer may owe it to being there
                         # (^, \b): it is asked about alone; the matches after it are
                         # the same whatever values came before, and may be known.
-                        start, end = search.find_at_start(buffer, size - base)
+                        since = 1
+                        if last is not None and last[0] <= 1:
+                            start, end = search.find_at_start(buffer, size - base)
+                        else:
+                            # Nothing known after it: one search from the start tells
+                            # both, a match there or else the first one after it.
+                            start, end = search.find(buffer, 0, size - base)
+                            if start:
+                                last = known[bits] = 1, None if start < 0 else (start, end)
                         if start >= 0:
                             span = start, end
-                        since = 1
-                    last = known.get(bits)
                     if span is not None:
                         pass
                     elif (
@@ -580,7 +587,8 @@ class Engine:
         found: list[tuple[int, int, int]] = []
         last = 0
         memo = self._before_memo
-        for kind, (_, start) in sorted(hidden.items(), key=lambda item: item[1][1]):
+        items = hidden.items() if len(hidden) == 1 else sorted(hidden.items(), key=_by_start)
+        for kind, (_, start) in items:
             if start < last:
                 continue
             # What the kind's regex reads: the rest of ``head`` and the byte before it
@@ -646,6 +654,13 @@ class Engine:
 
 
 _RUN_REGEXES: dict[str, Any] = {}
+
+
+def _by_start(item: tuple[int, tuple[int, int]]) -> int:
+    """Where a hidden kind's rejected match started, from its item in ``hidden``."""
+    return item[1][1]
+
+
 _STRETCH = r"(?:[0-9]{4} )+"  # four-digit groups, each followed by a space
 _MIN_GROUPS = 24  # the shortest stretch `Engine._digit_groups` reads
 _GROUPS, _WIDER = -1, -2  # keys of `Engine._digit_groups`' backoff and window in a scan
