@@ -221,3 +221,28 @@ def test_workload_content_is_realistic(run: ModuleType) -> None:
     _, counts = lg.redact.DEFAULT.redact(text)
     assert counts.get("email", 0) > 10
     assert counts.get("phone", 0) > 5
+
+
+def test_workload_stages_price_every_delivery_step(run: ModuleType, tmp_path: Path) -> None:
+    """``--stages``: each step of delivery gets a finite CPU cost per record, for traced
+    calls and, by record kind, for guarded ones."""
+    bench_workload = importlib.import_module("bench_workload")
+    costs = bench_workload.stage_costs(128, tmp_path, redact=True)
+    assert costs
+    assert all(_finite(us) and us >= 0 for us in costs.values())
+    if _has("openai"):
+        for kind in ("llm", "attempt"):
+            by_kind = bench_workload.stage_costs(64, tmp_path, True, "guard", kind)
+            assert by_kind.keys() == costs.keys()
+            assert all(_finite(us) and us >= 0 for us in by_kind.values())
+
+
+@pytest.mark.skipif(not _has("openai"), reason="the guard runs on the OpenAI SDK")
+def test_workload_peers_report_the_guards_added_cost(run: ModuleType) -> None:
+    """``--peers``: the guard's added total is split into caller and delivery."""
+    bench_workload = importlib.import_module("bench_workload")
+    costs = bench_workload.measure_guard(rounds=1, batch=4, warmup=1)
+    assert {"bare SDK + validate", "@lg.guard(schema)"} <= set(costs)
+    text = bench_workload.report_guard(costs)
+    assert "@lg.guard(schema) added: total" in text
+    assert ("Instructor + @lg.trace" in costs) == _has("instructor")
