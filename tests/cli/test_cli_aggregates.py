@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llmguard.cli._dataset import weighted_quantile
+from llmguard.cli._quantiles import weighted_quantile
 
 
 def test_weighted_quantile_is_nearest_rank() -> None:

@@ -16,13 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmguard._core.records import Record
-from llmguard.cli._dataset import (
-    Dataset,
-    Window,
-    _counted,
-    _counted_quantiles,
-    weighted_quantiles,
-)
+from llmguard.cli._dataset import Dataset, Window, _counted
+from llmguard.cli._quantiles import counted_quantiles, weighted_quantiles
 from llmguard.sinks import JSONLSink, SQLiteSink
 
 _QS = (0.0, 0.01, 0.5, 0.95, 0.99, 1.0)
@@ -59,21 +54,21 @@ def test_counted_quantiles_equal_the_pairwise_walk(
 ) -> None:
     """Whole-number weights in any number of runs: the same value for every quantile."""
     pairs = [(0.0 if value == 0 else value, weight) for value, weight in pairs]
-    assert _counted_quantiles(_runs(pairs, cuts), _QS) == _reference(pairs)
+    assert counted_quantiles(_runs(pairs, cuts), _QS) == _reference(pairs)
 
 
 def test_counted_quantiles_without_weight_are_none() -> None:
     """No run, empty runs, or only zero weights: no quantile, as the walk says."""
-    assert _counted_quantiles([], _QS) == (None,) * len(_QS)
-    assert _counted_quantiles([(1.0, [])], _QS) == (None,) * len(_QS)
-    assert _counted_quantiles([(0.0, [1.0, 2.0])], _QS) == _reference([(1.0, 0.0), (2.0, 0.0)])
+    assert counted_quantiles([], _QS) == (None,) * len(_QS)
+    assert counted_quantiles([(1.0, [])], _QS) == (None,) * len(_QS)
+    assert counted_quantiles([(0.0, [1.0, 2.0])], _QS) == _reference([(1.0, 0.0), (2.0, 0.0)])
 
 
 def test_many_runs_are_merged_by_weight() -> None:
     """Hundreds of runs (stats by hour over a month): merged first, same answers."""
     rng = random.Random(3)
     pairs = [(rng.lognormvariate(6, 1), float(rng.choice((1, 1, 1, 4)))) for _ in range(5000)]
-    assert _counted_quantiles(_runs(pairs, 300), _QS) == _reference(pairs)
+    assert counted_quantiles(_runs(pairs, 300), _QS) == _reference(pairs)
 
 
 def _store(path: Path, weights: list[float], durations: list[float]) -> Path:

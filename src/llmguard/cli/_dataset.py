@@ -17,8 +17,6 @@ each call's value: those queries fetch the one or few numeric columns they compa
 
 from __future__ import annotations
 
-import array
-import bisect
 import dataclasses
 import itertools
 import math
@@ -26,7 +24,7 @@ import operator
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +33,21 @@ from typing import Literal, TypeAlias, TypeVar, cast
 import pydantic_core
 
 from llmguard._core.records import Record, iso_bound
+from llmguard.cli._quantiles import (
+    EXACT_SUM,
+    NO_QUANTILES,
+    QUANTILES,
+    Classes,
+    GroupStats,
+    Run,
+    add_up,
+    all_quantiles,
+    counted_quantiles,
+    group_stats,
+    signed_zeros,
+    weighted_quantiles,
+    whole,
+)
 from llmguard.exceptions import SchemaViolation
 from llmguard.sinks import SQLiteStore
 from llmguard.sinks.table import REPAIRED, content, derived, insert, migrate, row
@@ -47,18 +60,13 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "GROUPINGS",
-    "GroupStats",
     "Grouping",
     "Loaded",
     "Metric",
     "Progress",
     "Window",
-    "add_up",
-    "group_stats",
     "load",
     "usable_start",
-    "weighted_quantile",
-    "weighted_quantiles",
 ]
 
 EARLIEST = "1970-01-01T00:00:00.000000Z"
@@ -133,232 +141,6 @@ def usable_start(start: str) -> str | None:
     except ValueError:
         return None
     return canonical if EARLIEST <= canonical < LATEST else None
-
-
-# -- The figures for one group of calls, and the weighted quantiles behind its latencies.
-
-
-@dataclass(frozen=True, slots=True)
-class GroupStats:
-    """What `Dataset.stats` computes for one group of calls.
-
-    Counts, tokens and cost are sums of sample weights (estimates of everything that
-    ran); rates are weighted means. Latency quantiles are in milliseconds.
-    """
-
-    key: tuple[str, ...]
-    calls: float
-    records: int
-    error_rate: float
-    schema_failure_rate: float
-    mean_retries: float | None
-    limit_hits: float
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    input_tokens: float
-    output_tokens: float
-    cost_usd: float
-    feedback_mean: float | None
-    feedback_count: int
-    repaired: float = 0.0
-    """Attempts whose answer json-repair made valid, weighted like calls."""
-
-    def as_dict(self) -> dict[str, object]:
-        """The figures as JSON-ready data."""
-        return {
-            "key": list(self.key),
-            "calls": self.calls,
-            "records": self.records,
-            "error_rate": self.error_rate,
-            "schema_failure_rate": self.schema_failure_rate,
-            "mean_retries": self.mean_retries,
-            "limit_hits": self.limit_hits,
-            "p50_ms": self.p50_ms,
-            "p95_ms": self.p95_ms,
-            "p99_ms": self.p99_ms,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cost_usd": self.cost_usd,
-            "feedback_mean": self.feedback_mean,
-            "feedback_count": self.feedback_count,
-            "repaired": self.repaired,
-        }
-
-
-def weighted_quantile(ordered: Sequence[tuple[float, float]], q: float) -> float | None:
-    """The smallest value whose cumulative weight reaches ``q`` of the total.
-
-    With equal weights this is the nearest-rank quantile.
-
-    Args:
-        ordered: ``(value, weight)`` pairs sorted by value.
-        q: The quantile, in [0, 1].
-    """
-    return weighted_quantiles(ordered, (q,))[0]
-
-
-def weighted_quantiles(
-    ordered: Sequence[tuple[float, float]], qs: Sequence[float]
-) -> tuple[float | None, ...]:
-    """`weighted_quantile` for several quantiles, adding the weights up once."""
-    weight = operator.itemgetter(1)
-    cumulative: Sequence[float]
-    if set(map(type, map(weight, ordered))) <= {float}:
-        # The same sums in 8 bytes each instead of a float object each (a million calls:
-        # 9 MB instead of 32).
-        cumulative = array.array("d", itertools.accumulate(map(weight, ordered)))
-    else:
-        cumulative = list(itertools.accumulate(map(weight, ordered)))
-    if not cumulative or cumulative[-1] <= 0:
-        return tuple(None for _ in qs)
-    total, last = cumulative[-1], len(ordered) - 1
-    # A relative tolerance, so that q * total computed another way still lands on its rank.
-    return tuple(
-        ordered[min(bisect.bisect_left(cumulative, q * total * (1 - 1e-12)), last)][0] for q in qs
-    )
-
-
-def add_up(values: tuple[float | None, ...]) -> float | None:
-    """The sum of the values present; ``None`` when there is none."""
-    present = [v for v in values if v is not None]
-    return math.fsum(present) if present else None
-
-
-_QUANTILES = (0.50, 0.95, 0.99)
-"""The latency quantiles `GroupStats` reports."""
-_NO_QUANTILES: tuple[float | None, ...] = (None, None, None)
-
-_P = TypeVar("_P")
-_Run: TypeAlias = tuple[float, list[float]]
-"""A weight and values (sorted) of that weight."""
-_Classes: TypeAlias = dict[float, list[float]]
-"""One group's values by sample weight: weight -> its values, sorted."""
-
-# Past this many runs, `_counted_quantiles` merges them by weight first.
-_MANY_RUNS = 16
-# Whole numbers up to 2**53 add up exactly in a double, in any order.
-_EXACT_SUM = float(2**53)
-
-
-def _whole(weight: object) -> bool:
-    """Whether ``weight`` is a whole number from 0 up, which sums add exactly."""
-    return (
-        isinstance(weight, (int, float))
-        and not isinstance(weight, bool)
-        and weight >= 0
-        and float(weight).is_integer()
-    )
-
-
-def _counted_quantiles(
-    runs: Iterable[tuple[float, list[float]]], qs: Sequence[float] = _QUANTILES
-) -> tuple[float | None, ...]:
-    """`weighted_quantiles` of the values in ``runs``, the same answers without a walk.
-
-    ``runs`` are (weight, sorted values) pairs; a weight may come in several runs. The
-    weights must be whole numbers from 0 up whose total a double holds exactly (see
-    `Dataset._counted_latencies`): then every running sum `weighted_quantiles` makes is
-    exact whatever the order, and its answer is the least value whose weight at or below
-    it reaches the target. Each run's least such value is found by bisection, counting
-    the weight at or below a value with one bisection per run: O(r² log² n) per quantile
-    for r runs.
-    """
-    present = [(weight, values) for weight, values in runs if values]
-    if len(present) > _MANY_RUNS:
-        # Fewer, longer runs: one per weight (sorting sorted runs merges them).
-        merged: dict[float, list[float]] = {}
-        for weight, values in present:
-            merged.setdefault(weight, []).extend(values)
-        for values in merged.values():
-            values.sort()
-        present = list(merged.items())
-    total = sum(weight * len(values) for weight, values in present)
-    if total <= 0:
-        return tuple(None for _ in qs)
-    answers: list[float | None] = []
-    for q in qs:
-        # The same target, computed the same way, as weighted_quantiles.
-        target = q * total * (1 - 1e-12)
-        best: float | None = None
-        for _, values in present:
-            low, high = 0, len(values)
-            while low < high:
-                middle = (low + high) // 2
-                at = values[middle]
-                reached = sum(w * bisect.bisect_right(v, at) for w, v in present)
-                if reached >= target:
-                    high = middle
-                else:
-                    low = middle + 1
-            if low < len(values) and (best is None or values[low] < best):
-                best = values[low]
-        if best is None:
-            # Past every value (not for q <= 1): weighted_quantiles gives the largest.
-            best = max(values[-1] for _, values in present)
-        answers.append(best)
-    return tuple(answers)
-
-
-def _signed_zeros(runs: Iterable[tuple[float, list[float]]]) -> bool:
-    """Whether both 0.0 and -0.0 are among the runs' (sorted) values.
-
-    They are equal, so which one `weighted_quantiles` meets first depends on the order
-    the rows came in, which the runs do not keep.
-    """
-    signs: set[float] = set()
-    for _, values in runs:
-        low, high = bisect.bisect_left(values, 0.0), bisect.bisect_right(values, 0.0)
-        signs.update(math.copysign(1.0, value) for value in values[low:high])
-    return len(signs) > 1
-
-
-def _all_quantiles(
-    groups: dict[tuple[str, ...], list[tuple[float, float]]],
-) -> tuple[float | None, ...]:
-    """`weighted_quantiles` of every group's pairs together, in the groups' order."""
-    everything = [pair for pairs in groups.values() for pair in pairs]
-    everything.sort(key=operator.itemgetter(0))
-    return weighted_quantiles(everything, _QUANTILES)
-
-
-def group_stats(
-    key: tuple[str, ...],
-    sums: tuple[float | None, ...],
-    latencies: list[tuple[float, float]],
-    scores: list[float],
-    repaired: float = 0.0,
-    *,
-    quantiles: tuple[float | None, ...] | None = None,
-) -> GroupStats:
-    """One group's figures from its SQL sums, its (latency, weight) pairs and its scores.
-
-    ``quantiles``, when given, are the group's p50, p95 and p99 already found, and
-    ``latencies`` is not read.
-    """
-    # SQL's sum() is NULL over no rows; every column but the retries' has one per call.
-    calls, records, errors, schema, retried, retry_weight, limits, tin, tout, cost = (
-        0.0 if value is None else float(value) for value in sums
-    )
-    p50, p95, p99 = weighted_quantiles(latencies, _QUANTILES) if quantiles is None else quantiles
-    return GroupStats(
-        key=key,
-        calls=calls,
-        records=int(records),
-        error_rate=errors / calls if calls else 0.0,
-        schema_failure_rate=schema / calls if calls else 0.0,
-        mean_retries=retried / retry_weight if retry_weight else None,
-        limit_hits=limits,
-        p50_ms=p50,
-        p95_ms=p95,
-        p99_ms=p99,
-        input_tokens=tin,
-        output_tokens=tout,
-        cost_usd=cost,
-        feedback_mean=math.fsum(scores) / len(scores) if scores else None,
-        feedback_count=len(scores),
-        repaired=repaired,
-    )
 
 
 # -- Opening records for queries: an SQLite store read-only, or JSON Lines loaded into memory.
@@ -533,6 +315,8 @@ GROUPINGS: dict[str, str] = {
     "kind": "kind",
 }
 
+_P = TypeVar("_P")
+
 _IN_CHUNK = 500
 # Rows `Dataset.samples_by` reads at a time.
 _FETCH_ROWS = 20_000
@@ -566,14 +350,14 @@ class _LatencyRuns:
 
     __slots__ = ("_by_weight", "_runs", "_tokens")
 
-    def __init__(self, runs: dict[int, _Classes], tokens: Iterator[int]) -> None:
+    def __init__(self, runs: dict[int, Classes], tokens: Iterator[int]) -> None:
         self._runs = runs
         self._tokens = tokens
-        self._by_weight: _Classes = {}
+        self._by_weight: Classes = {}
 
     def step(self, *row: object) -> None:
         """Take one row's latency and weight (positional, as SQLite passes them)."""
-        # Typed as `_Classes` holds them when `_counted` accepts them; until then, what
+        # Typed as `Classes` holds them when `_counted` accepts them; until then, what
         # the store holds.
         value, weight = cast(tuple[float | None, float], row)
         if value is None:
@@ -591,10 +375,10 @@ class _LatencyRuns:
 
 
 def _counted(
-    groupings: Sequence[dict[tuple[str, ...], _Classes]],
-) -> list[dict[tuple[str, ...], _Classes]] | None:
+    groupings: Sequence[dict[tuple[str, ...], Classes]],
+) -> list[dict[tuple[str, ...], Classes]] | None:
     """The groupings' latency lists, sorted and keyed by float weights, when
-    `_counted_quantiles` gives exact answers from them; ``None`` when it may not.
+    `counted_quantiles` gives exact answers from them; ``None`` when it may not.
 
     That takes every weight a whole number from 0 up, their total within what a double
     holds exactly, every latency a number, and not both 0.0 and -0.0 (equal, but which
@@ -604,25 +388,25 @@ def _counted(
     if not groupings:
         return []
     runs = [run for classes in groupings[0].values() for run in classes.items()]
-    if not all(_whole(weight) for weight, _ in runs):
+    if not all(whole(weight) for weight, _ in runs):
         return None
-    if math.fsum(weight * len(values) for weight, values in runs) > _EXACT_SUM:
+    if math.fsum(weight * len(values) for weight, values in runs) > EXACT_SUM:
         return None
     numbers = {int, float}
     if not all(set(map(type, values)) <= numbers for _, values in runs):
         return None
-    found: list[dict[tuple[str, ...], _Classes]] = []
+    found: list[dict[tuple[str, ...], Classes]] = []
     for groups in groupings:
-        sorted_groups: dict[tuple[str, ...], _Classes] = {}
+        sorted_groups: dict[tuple[str, ...], Classes] = {}
         for key, classes in groups.items():
-            merged: _Classes = {}
+            merged: Classes = {}
             for weight, values in classes.items():
                 merged.setdefault(float(weight), []).extend(values)
             for values in merged.values():
                 values.sort()
             sorted_groups[key] = merged
         found.append(sorted_groups)
-    if _signed_zeros(run for classes in found[0].values() for run in classes.items()):
+    if signed_zeros(run for classes in found[0].values() for run in classes.items()):
         return None
     return found
 
@@ -659,7 +443,7 @@ class Dataset:
         self._feedback_rows: list[tuple[str, float]] | None = None
         # What the latency aggregate of the query running collected, by the token each
         # group's row carries (see `_LatencyRuns`).
-        self._latency_runs: dict[int, _Classes] = {}
+        self._latency_runs: dict[int, Classes] = {}
         self._latency_tokens = itertools.count()
         conn.create_aggregate(_LATENCY_RUNS, 2, self._new_latency_runs)
         # The weight of the repaired attempts per window, once found.
@@ -898,7 +682,7 @@ class Dataset:
 
         The latencies go to Python as one sorted list per group and sample weight: when
         every weight is a whole number that is all the exact quantiles need
-        (`_counted_quantiles`). For one grouping its SQL aggregate hands them over
+        (`counted_quantiles`). For one grouping its SQL aggregate hands them over
         (`_LatencyRuns`), so the calls are read once; for several, one extra read
         serves them all (`_counted_latencies`). Otherwise the latencies are read again
         as (value, weight) pairs and walked (`_latencies`); both give the same figures.
@@ -909,7 +693,7 @@ class Dataset:
         single = len(groupings) == 1
         found = [self._sums(by, window, kinds, latencies=single) for by in groupings]
         traces = self._trace_groups(groupings, window, kinds)
-        counted: tuple[list[dict[tuple[str, ...], _Classes]], list[_Run]] | None
+        counted: tuple[list[dict[tuple[str, ...], Classes]], list[Run]] | None
         if single:
             collected = _counted([runs for _, runs in found])
             counted = None
@@ -923,17 +707,17 @@ class Dataset:
         if counted is not None:
             per_grouping, everything = counted
             quantiles = [
-                {key: _counted_quantiles(classes.items()) for key, classes in groups.items()}
+                {key: counted_quantiles(classes.items()) for key, classes in groups.items()}
                 for groups in per_grouping
             ]
-            overall = [_counted_quantiles(everything)] * len(groupings)
+            overall = [counted_quantiles(everything)] * len(groupings)
         else:
             latencies = self._latencies(groupings, window, kinds)
             quantiles = [
-                {key: weighted_quantiles(pairs, _QUANTILES) for key, pairs in pairs_of.items()}
+                {key: weighted_quantiles(pairs, QUANTILES) for key, pairs in pairs_of.items()}
                 for pairs_of in latencies
             ]
-            overall = [_all_quantiles(pairs_of) for pairs_of in latencies]
+            overall = [all_quantiles(pairs_of) for pairs_of in latencies]
         return [
             self._summary(by, window, kinds, sums, found_quantiles, groups_of, total)
             for by, (sums, _), found_quantiles, groups_of, total in zip(
@@ -943,12 +727,12 @@ class Dataset:
 
     def _counted_latencies(
         self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
-    ) -> tuple[list[dict[tuple[str, ...], _Classes]], list[_Run]] | None:
+    ) -> tuple[list[dict[tuple[str, ...], Classes]], list[Run]] | None:
         """The calls' latencies per group of each grouping, split by sample weight.
 
-        Each group's values are kept in one sorted list per weight (`_Classes`); all the
+        Each group's values are kept in one sorted list per weight (`Classes`); all the
         calls together are the first grouping's lists. That is enough for the exact
-        weighted quantiles when every weight is a whole number (`_counted_quantiles`):
+        weighted quantiles when every weight is a whole number (`counted_quantiles`):
         Python then moves each latency once and sorts plain floats, instead of building,
         sorting and adding up a (value, weight) pair per call and grouping.
 
@@ -983,7 +767,7 @@ class Dataset:
                 cells[found[:-1]] = [found[-1]]
             else:
                 values.append(found[-1])
-        if not all(_whole(cell[-1]) for cell in cells):
+        if not all(whole(cell[-1]) for cell in cells):
             return None
         # A latency that is no number (text in a store not written by llmguard) goes
         # the old way too, which fails or copes exactly as before.
@@ -991,12 +775,12 @@ class Dataset:
         if not all(set(map(type, values)) <= numbers for values in cells.values()):
             return None
         weight_of = {cell: float(cast(float, cell[-1])) for cell in cells}
-        if math.fsum(weight_of[cell] * len(values) for cell, values in cells.items()) > _EXACT_SUM:
+        if math.fsum(weight_of[cell] * len(values) for cell, values in cells.items()) > EXACT_SUM:
             return None
-        grouped: list[dict[tuple[str, ...], _Classes]] = []
+        grouped: list[dict[tuple[str, ...], Classes]] = []
         for place in places:
             pick = operator.itemgetter(*place)
-            groups: dict[tuple[str, ...], _Classes] = {}
+            groups: dict[tuple[str, ...], Classes] = {}
             for cell, values in cells.items():
                 picked = pick(cell)
                 group = tuple(map(str, picked)) if len(place) > 1 else (str(picked),)
@@ -1007,7 +791,7 @@ class Dataset:
                     values.sort()
             grouped.append(dict(sorted(groups.items())))
         everything = [run for classes in grouped[0].values() for run in classes.items()]
-        if _signed_zeros(everything):
+        if signed_zeros(everything):
             return None
         return grouped, everything
 
@@ -1042,7 +826,7 @@ class Dataset:
 
     def _sums(
         self, by: Sequence[str], window: Window, kinds: Sequence[str], *, latencies: bool = True
-    ) -> tuple[dict[tuple[str, ...], tuple[float | None, ...]], dict[tuple[str, ...], _Classes]]:
+    ) -> tuple[dict[tuple[str, ...], tuple[float | None, ...]], dict[tuple[str, ...], Classes]]:
         """Per group, the SQL sums `group_stats` takes, and its latencies by weight.
 
         The latencies come from the same pass as the sums (the `_LatencyRuns`
@@ -1075,7 +859,7 @@ class Dataset:
             params,
         ).fetchall()
         sums: dict[tuple[str, ...], tuple[float | None, ...]] = {}
-        runs: dict[tuple[str, ...], _Classes] = {}
+        runs: dict[tuple[str, ...], Classes] = {}
         for found in rows:
             key = _key(found, width)
             sums[key] = cast(tuple[float | None, ...], tuple(found[width:-1]))
@@ -1112,7 +896,7 @@ class Dataset:
                 [],
                 scores.get(key, []),
                 repaired.get(key, 0.0),
-                quantiles=quantiles.get(key, _NO_QUANTILES),
+                quantiles=quantiles.get(key, NO_QUANTILES),
             )
             for key in sums
         ]

@@ -21,8 +21,9 @@ from typing import Literal, TypeAlias, TypeVar
 
 import llmguard.cli._format as fmt
 from llmguard.cli._args import Subparsers, add_path, opened
-from llmguard.cli._dataset import Dataset, DatasetError, Window, weighted_quantile
+from llmguard.cli._dataset import Dataset, DatasetError, Window
 from llmguard.cli._errors import EXIT_DRIFT, EXIT_OK, CommandError
+from llmguard.cli._quantiles import weighted_quantile
 from llmguard.cli._significance import (
     Comparison,
     Sample,

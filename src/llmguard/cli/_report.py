@@ -24,10 +24,11 @@ from llmguard._core.records import Record
 from llmguard._version import __version__
 from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
 from llmguard.cli._charts import Series, chart, legend
-from llmguard.cli._dataset import Dataset, DatasetError, GroupStats, Window
+from llmguard.cli._dataset import Dataset, DatasetError, Window
 from llmguard.cli._drift import Check, Report, load_by, show_p, show_value
 from llmguard.cli._errors import CommandError
 from llmguard.cli._html import MAX_SERIES, page
+from llmguard.cli._quantiles import GroupStats
 from llmguard.cli._significance import Sample
 from llmguard.cli._stats import group_row, header, shows_repaired
 

@@ -6,7 +6,8 @@ import argparse
 
 import llmguard.cli._format as fmt
 from llmguard.cli._args import Subparsers, add_path, add_window, opened, window
-from llmguard.cli._dataset import CALL_KINDS, GroupStats
+from llmguard.cli._dataset import CALL_KINDS
+from llmguard.cli._quantiles import GroupStats
 
 __all__ = ["HEADER", "add_parser", "group_row", "header", "render", "run", "shows_repaired"]
 
