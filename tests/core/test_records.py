@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import llmguard as lg
 from llmguard._core.records import iso_time
+from tests._helpers.strategies import captured_content
 
 BASE: dict[str, Any] = {
     "trace_id": "0af7651916cd43dd8448eb211c80319c",
@@ -315,22 +316,7 @@ def test_iso_time_agrees_with_datetime(ns: int) -> None:
     assert iso_time(ns) == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-_JSON_LEAVES = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text()
-)
-_JSON_VALUES = st.recursive(
-    _JSON_LEAVES,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-        | st.tuples(inner, inner)
-    ),
-    max_leaves=20,
-)
+_JSON_VALUES = captured_content(max_leaves=20, int_min=-(2**70), int_max=2**70)
 
 
 @given(value=_JSON_VALUES, name=st.text(min_size=1), number=st.floats())

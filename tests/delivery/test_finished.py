@@ -16,25 +16,9 @@ from llmguard._core.records import encode_with
 from llmguard._delivery.finished import build
 from llmguard._delivery.processing import stage
 from llmguard.sinks import MemorySink
+from tests._helpers.strategies import captured_content
 
-# What applications capture: JSON's own types, with the awkward corners (escapes,
-# non-ASCII, floats that print long, integers at 64 bits, empty containers).
-_LEAVES = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text()
-)
-_CONTENT = st.recursive(
-    _LEAVES,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-        | st.tuples(inner, inner)
-    ),
-    max_leaves=24,
-)
+_CONTENT = captured_content(max_leaves=24)
 
 
 def _finished(captured_in: Any, captured_out: Any) -> tuple[Any, ...]:
