@@ -735,3 +735,35 @@ def test_runs_across_the_strings_of_a_batch_come_out_as_each_alone(texts: list[s
     into the next string), come out as each string redacted alone."""
     assert DEFAULT.redact_many(texts) == [DEFAULT.redact(text)[0] for text in texts]
     assert DEFAULT.redact_many(texts) == _ONE_BY_ONE.redact_many(texts)
+
+
+# Key prefixes and tokens glued to each other, where a rejected key hides its kind until
+# an accepted bearer token (whose value runs into the next key) cuts it.
+_KEY_PIECE = st.sampled_from(
+    ["sk-", "ghp_", "AKIA", "eyJ", "xoxb-", "Bearer ", "Bearer", "bearer\t", "-", "_", " ", "\n"]
+    + ["a", "Z", "1", "9", "x" * 20, "ab1" * 7, "=", ".", "/", "(", "a@b.io ", "é"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_KEY_PIECE, min_size=1, max_size=12),
+    st.integers(min_value=1, max_value=40),
+    st.lists(_KEY_PIECE, max_size=4),
+)
+def test_key_prefix_floods_come_out_as_read_one_by_one(
+    unit: list[str], repeats: int, tail: list[str]
+) -> None:
+    """A unit of key prefixes and tokens repeated (rejected keys, accepted bearer tokens
+    running into the next unit) comes out as an engine reading each value alone."""
+    text = "".join(unit) * repeats + "".join(tail)
+    assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
+    many = [text, text[1:], "x " + text]
+    assert DEFAULT.redact_many(many) == _ONE_BY_ONE.redact_many(many)
+
+
+def test_the_key_prefix_flood_is_redacted_as_one_by_one() -> None:
+    """The benchmark's key prefix flood, with a different unit cutting in now and then."""
+    unit = "sk-ghp_AKIAeyJxoxb-Bearer "
+    text = unit * 300 + "sk-ghp_AKIA9eyJ Bearer abc " + unit * 200 + "Bearer" + unit * 50
+    assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)

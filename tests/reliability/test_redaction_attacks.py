@@ -262,6 +262,25 @@ def test_runs_cut_short_by_other_kinds_take_linear_time(unit: str) -> None:
     assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
 
 
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "sk-ghp_AKIAeyJxoxb-Bearer ",  # a rejected key, then a bearer token into the next
+        "sk-ghp_AKIAeyJxoxb-Bearer sk-ghp_AKIA9eyJ Bearer abc ",  # two units taking turns
+        "sk-aaaaaaaaaaaaaaaaaaaaaa-Bearer x-",  # no space between the units
+        "sk-ghp_AKIAeyJxoxb-Bearer 4111 1111 1111 1112 ",  # and a near-miss card
+    ],
+)
+def test_key_prefix_floods_take_linear_time(unit: str) -> None:
+    """Rejected keys cut by accepted bearer tokens, over and over: each unit costs the same."""
+    small_text = _block(unit, SMALL)
+    large_text = _block(unit, 8 * SMALL)
+    redact_text(small_text[:1000])
+    small = _median_cpu(lambda: redact_text(small_text))
+    large = _median_cpu(lambda: redact_text(large_text))
+    assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+
+
 def _random_groups(seed: int, count: int, firsts: str = "0123456789") -> str:
     """``count`` groups of four random digits, each followed by a space."""
     rng = random.Random(seed)
