@@ -79,8 +79,8 @@ class Engine:
     """
 
     __slots__ = (
-        "_alternatives", "_before_memo", "_checked", "_contexts", "_decided", "_groups", "_kinds",
-        "_no_runs",
+        "_alternatives", "_before_memo", "_befores", "_checked", "_contexts", "_decided", "_groups",
+        "_kinds", "_no_runs",
         "_runs", "_searches",
         "_split", "_starts", "memoized", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
@@ -97,6 +97,10 @@ class Engine:
         self._split: dict[tuple[int, bytes, bytes], int] = {}  # (kind, value, after) -> head
         # (kind, what `_before` read, at the start) -> the values' spans, from the start
         self._before_memo: dict[tuple[int, bytes, bool], tuple[tuple[int, int], ...]] = {}
+        # Whether `_before` remembers a kind's answers: for llmguard's checks or none
+        self._befores = tuple(
+            kind.validator is None or kind.validator in OWN_CHECKS for kind in kinds
+        )
         self._starts = tuple(kind.starts for kind in kinds)
         alternatives: list[tuple[int, str]] = []
         python: list[tuple[int, re.Pattern[str]]] = []
@@ -189,19 +193,28 @@ class Engine:
         # kind -> where a search for the other kinds started, the match it found, and
         # where its buffer started
         others: dict[int, tuple[int, int, int]] = {}
+        searches = self._searches
+        before_memo = self._before_memo
+        befores = self._befores
         while True:
             if hidden:
                 here = base + pos
-                bits = 0
-                nearest = size
-                for kind, (again, _) in list(hidden.items()):
-                    if again <= here:
+                if len(hidden) == 1:
+                    ((kind, (nearest, _)),) = hidden.items()
+                    if nearest <= here:
                         del hidden[kind]
-                    else:
-                        bits |= 1 << kind
-                        nearest = min(nearest, again)
+                    bits = 1 << kind
+                else:
+                    bits = 0
+                    nearest = size
+                    for kind, (again, _) in list(hidden.items()):
+                        if again <= here:
+                            del hidden[kind]
+                        else:
+                            bits |= 1 << kind
+                            nearest = min(nearest, again)
             if hidden:
-                search = self.search(bits)
+                search = searches[bits] if bits in searches else self.search(bits)
                 span: tuple[int, int] | None = None
                 if search is not None:
                     since = pos
@@ -248,7 +261,12 @@ class Engine:
             # its kind, its value and the verdict on it are remembered together.
             seen = step = looked = None
             if remembering and ascii and end - start <= READ_BY_RE:
-                looked = bytes(buffer[start - 1 if start else 0 : end + 2]), end - start, not start
+                # (the same bytes as the buffer's, cut from ``data`` in one step)
+                looked = (
+                    data[base + start - 1 if start else base : base + end + 2],
+                    end - start,
+                    not start,
+                )
                 seen = bits, looked
                 step = decided.get(seen)
                 if step is not None:
@@ -305,7 +323,19 @@ class Engine:
                     # This value cuts the rejected matches it falls in: what comes
                     # before it is read again with it as a boundary, and what comes
                     # after is free again, as a second pass over the text would see.
-                    found.extend(self._before(view[base : base + a], hidden, base))
+                    if len(hidden) == 1:
+                        # One kind hidden: its answer is often known (`_before`'s memo).
+                        ((other, (_, at)),) = hidden.items()
+                        spans = None
+                        if a - at <= READ_BY_RE and befores[other]:
+                            cut = data[base + at - 1 if at else base : base + a], not at
+                            spans = before_memo.get((other, *cut))
+                        if spans is None:
+                            found.extend(self._before(view[base : base + a], hidden, base))
+                        else:
+                            found += [(base + at + x, base + at + y, other) for x, y in spans]
+                    else:
+                        found.extend(self._before(view[base : base + a], hidden, base))
                     hidden.clear()
                 found.append((base + a, base + b, kind))
                 # The next value may start right here: a buffer starting here makes this
@@ -317,7 +347,7 @@ class Engine:
                     # What searches with kinds hidden found stays true past the new
                     # buffer's first byte: without this, each value would send the next
                     # such search to the end of the text again (quadratic time).
-                    known = _shifted(known, b)
+                    known = _shifted(known, b) if len(known) > 1 else _shifted_one(known, b)
                 # More values of this kind may follow: a run is read at once (`_run`).
                 if runs[kind] is not None and base < size and data[base] in _SPACE:
                     if waits.get(kind):
@@ -594,9 +624,7 @@ class Engine:
             # What the kind's regex reads: the rest of ``head`` and the byte before it
             # (for a \b or a line start), and whether it starts ``head`` (for ^).
             seen = None
-            if len(head) - start <= READ_BY_RE and (
-                self.memoized[kind] or self.validators[kind] is None
-            ):
+            if len(head) - start <= READ_BY_RE and self._befores[kind]:
                 seen = kind, bytes(head[start - 1 if start else 0 :]), not start
                 spans = memo.get(seen)
                 if spans is not None:
@@ -712,6 +740,18 @@ def _shifted(
         for bits, (since, span) in known.items()
         if span is None or span[0] - by >= 1
     }
+
+
+def _shifted_one(
+    known: dict[int, tuple[int, tuple[int, int] | None]], by: int
+) -> dict[int, tuple[int, tuple[int, int] | None]]:
+    """`_shifted` for a ``known`` of one entry at most, without building a dict to drop it."""
+    for bits, (since, span) in known.items():
+        if span is None:
+            return {bits: (max(since - by, 1), None)}
+        if span[0] - by >= 1:
+            return {bits: (max(since - by, 1), (span[0] - by, span[1] - by))}
+    return {}
 
 
 def python_pass(text: str, regex: re.Pattern[str], kind: Kind, counts: dict[str, int]) -> str:
