@@ -740,8 +740,10 @@ def test_runs_across_the_strings_of_a_batch_come_out_as_each_alone(texts: list[s
 # Key prefixes and tokens glued to each other, where a rejected key hides its kind until
 # an accepted bearer token (whose value runs into the next key) cuts it.
 _KEY_PIECE = st.sampled_from(
-    ["sk-", "ghp_", "AKIA", "eyJ", "xoxb-", "Bearer ", "Bearer", "bearer\t", "-", "_", " ", "\n"]
-    + ["a", "Z", "1", "9", "x" * 20, "ab1" * 7, "=", ".", "/", "(", "a@b.io ", "é"]
+    [
+        *("sk-", "ghp_", "AKIA", "eyJ", "xoxb-", "Bearer ", "Bearer", "bearer\t", "-", "_", " "),
+        *("\n", "a", "Z", "1", "9", "x" * 20, "ab1" * 7, "=", ".", "/", "(", "a@b.io ", "é"),
+    ]
 )
 
 
@@ -757,6 +759,35 @@ def test_key_prefix_floods_come_out_as_read_one_by_one(
     """A unit of key prefixes and tokens repeated (rejected keys, accepted bearer tokens
     running into the next unit) comes out as an engine reading each value alone."""
     text = "".join(unit) * repeats + "".join(tail)
+    assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
+    many = [text, text[1:], "x " + text]
+    assert DEFAULT.redact_many(many) == _ONE_BY_ONE.redact_many(many)
+
+
+# A key rejected at a value's end, then a bearer token starting inside it and running
+# into what follows: the shape `_pairs` reads, repeated, with other pieces cutting in.
+_REJECTED_KEY = st.one_of(
+    st.text("abcxyzABCXYZ_-", min_size=17, max_size=30).map(lambda tail: "sk-" + tail),
+    st.text("abcxyz", min_size=6, max_size=9).map(lambda token: "Bearer " + token),
+    st.sampled_from(["ghp_abc", "AKIAeyJ", "xoxb-", "sk-ghp_AKIAeyJxoxb", ""]),
+)
+_BEARER_HEAD = st.sampled_from(["-Bearer ", " Bearer ", "-Bearer\t", "_Bearer ", "(bearer ", "."])
+_PAIR_UNIT = st.tuples(_REJECTED_KEY, _BEARER_HEAD, st.lists(_KEY_PIECE, max_size=2)).map(
+    lambda parts: parts[0] + parts[1] + "".join(parts[2])
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_PAIR_UNIT, st.integers(min_value=1, max_value=30)), min_size=1, max_size=4),
+    st.lists(_KEY_PIECE, max_size=3),
+)
+def test_rejected_keys_cut_by_bearer_tokens_come_out_as_read_one_by_one(
+    units: list[tuple[str, int]], tail: list[str]
+) -> None:
+    """Floods of rejected keys each cut by a bearer token (read a pair at a time when the
+    text repeats itself) come out as an engine reading each value alone."""
+    text = "".join(unit * repeats for unit, repeats in units) + "".join(tail)
     assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
     many = [text, text[1:], "x " + text]
     assert DEFAULT.redact_many(many) == _ONE_BY_ONE.redact_many(many)

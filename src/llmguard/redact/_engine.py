@@ -194,6 +194,7 @@ class Engine:
         # where its buffer started
         others: dict[int, tuple[int, int, int]] = {}
         searches = self._searches
+        pairing = self._contexts is not None  # llmguard's own kinds alone (`_pairs`)
         before_memo = self._before_memo
         befores = self._befores
         while True:
@@ -319,6 +320,7 @@ class Engine:
                     b = a + len(value[:head].encode("utf-8", "surrogatepass"))
                     accepted = True
             if accepted:
+                pair = -1  # the kind hidden, when its rejected match started the buffer
                 if hidden:
                     # This value cuts the rejected matches it falls in: what comes
                     # before it is read again with it as a boundary, and what comes
@@ -326,6 +328,8 @@ class Engine:
                     if len(hidden) == 1:
                         # One kind hidden: its answer is often known (`_before`'s memo).
                         ((other, (_, at)),) = hidden.items()
+                        if not at:
+                            pair = other
                         spans = None
                         if a - at <= READ_BY_RE and befores[other]:
                             cut = data[base + at - 1 if at else base : base + a], not at
@@ -363,6 +367,28 @@ class Engine:
                             buffer = view[base:]
                             if known and start != base:
                                 known = _shifted(known, base - start)
+                elif (
+                    pair >= 0
+                    and pairing
+                    and ascii
+                    and remembering
+                    and not known
+                    and runs[pair] is None
+                ):
+                    # A rejected match at the buffer's start, then this value with its
+                    # kind hidden: more such pairs may follow, read by `_pairs`.
+                    # (Its waits and misses are kept under `_PAIRS`.)
+                    if waits.get(_PAIRS):
+                        waits[_PAIRS] -= 1
+                    else:
+                        moved, cycles = self._pairs(data, base, pair, runs, found)
+                        if cycles:
+                            misses[_PAIRS] = 0
+                            hits += 2 * cycles
+                            base = moved
+                            buffer = view[base:]
+                        else:
+                            waits[_PAIRS] = _backoff(misses, _PAIRS, 0)
                 continue
             # Rejected: the kinds after it may match here, this kind again from its last
             # character (the context of what follows it) on.
@@ -534,6 +560,71 @@ class Engine:
             base = ends[last]
         return base, ends[-1] - 1 - base
 
+    def _pairs(
+        self, data: bytes, base: int, hidden: int, runs: tuple[tuple[RunForm, ...] | None, ...],
+        found: list[tuple[int, int, int]],
+    ) -> tuple[int, int]:  # fmt: skip
+        """Read on while the text repeats what `scan` just did: a rejected match of ``hidden``
+        at the buffer's start, then, with that kind hidden, an accepted value after it.
+
+        `scan` stands at ``base`` with no kind hidden, nothing known, answers remembered.
+        Each pair costs the same two RE2 searches `scan` runs, but the rest is read from
+        the answers `scan` remembered (the kind, value and verdict of each match, by the
+        bytes around it; `_before`'s values): a pair goes in ``found`` only when each step
+        is one `scan` would take, and ends in the state it would leave, so `scan` carries
+        on from where this stops as if it had read every pair itself. Returns where the
+        buffer starts then, and the pairs read.
+        """
+        size = len(data)
+        view = memoryview(data)
+        everything = self._searches[0]
+        search = self._searches.get(1 << hidden)
+        if everything is None or search is None:
+            return base, 0
+        find, find_after = everything.find_function, search.find_function
+        unanchored = RE2.unanchored
+        bits = 1 << hidden
+        decided = self._decided
+        memo = self._before_memo
+        split = self.splitters[hidden] is not None
+        pairs = 0
+        while True:
+            buffer = view[base:]
+            # No kind hidden: the match at the start, rejected.
+            start, end = find(unanchored, buffer, 0, size - base)[0]
+            if start or end > READ_BY_RE:
+                break
+            step = decided.get((0, (data[base : base + end + 2], end, True)))
+            if (
+                step is None
+                or step[3]
+                or step[0] != hidden
+                or (split and step[2] - step[1] > _SPLIT_ABOVE)
+            ):
+                break
+            again = max(step[2] - 1, 1)
+            # Its kind hidden: the first match after the start, before ``again``, accepted.
+            start, end = find_after(unanchored, buffer, 0, size - base)[0]
+            if not 0 < start < again or end - start > READ_BY_RE:
+                break
+            step = decided.get(
+                (bits, (data[base + start - 1 : base + end + 2], end - start, False))
+            )
+            if step is None or not step[3]:
+                break
+            kind, a, b = step[0], start + step[1], start + step[2]
+            spans = memo.get((hidden, data[base : base + a], True)) if a <= READ_BY_RE else None
+            if spans is None:
+                break
+            if runs[kind] is not None and base + b < size and data[base + b] in _SPACE:
+                break  # `scan` would look for a run of its kind
+            if spans:
+                found += [(base + x, base + y, hidden) for x, y in spans]
+            found.append((base + a, base + b, kind))
+            base += b
+            pairs += 1
+        return base, pairs
+
     def _digit_groups(
         self, data: bytes, base: int, at: int, hidden: dict[int, tuple[int, int]], window: int
     ) -> tuple[int, bool] | None:
@@ -691,6 +782,7 @@ def _by_start(item: tuple[int, tuple[int, int]]) -> int:
 
 _STRETCH = r"(?:[0-9]{4} )+"  # four-digit groups, each followed by a space
 _MIN_GROUPS = 24  # the shortest stretch `Engine._digit_groups` reads
+_PAIRS = -3  # the key of `Engine._pairs`' backoff in a scan
 _GROUPS, _WIDER = -1, -2  # keys of `Engine._digit_groups`' backoff and window in a scan
 _DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # Luhn: 2d, less 9 past 9
 _NO_RUN = 15  # values of a kind read one by one after RE2 found no run of them
