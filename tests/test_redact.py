@@ -798,3 +798,22 @@ def test_the_key_prefix_flood_is_redacted_as_one_by_one() -> None:
     unit = "sk-ghp_AKIAeyJxoxb-Bearer "
     text = unit * 300 + "sk-ghp_AKIA9eyJ Bearer abc " + unit * 200 + "Bearer" + unit * 50
     assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text("0123456789", min_size=1, max_size=3),
+            st.lists(st.text("0123456789", min_size=1, max_size=10), min_size=1, max_size=6),
+        ).map(lambda parts: " ".join(["+" + parts[0], *parts[1]])),
+        max_size=40,
+    )
+)
+def test_a_phone_run_is_judged_as_the_phone_check_judges_each_number(values: list[str]) -> None:
+    """The verdicts on a run of ``+d dd ddd`` numbers, all at once, are the phone check's."""
+    from llmguard.redact._patterns import RUNS, _phone
+
+    (form,) = RUNS["phone"]
+    assert form.check is not None
+    assert form.check([value.encode() for value in values]) == [_phone(v) for v in values]

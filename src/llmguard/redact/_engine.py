@@ -6,7 +6,7 @@ import bisect
 import re
 from collections import Counter
 from itertools import compress, repeat
-from operator import add, itemgetter
+from operator import add, gt, itemgetter
 from typing import Any, NamedTuple
 
 from llmguard.redact._patterns import (
@@ -536,10 +536,12 @@ class Engine:
                 known = {value: bool(validator(value.decode())) for value in set(values)}
                 verdicts = list(map(known.__getitem__, values))
             if splitter is not None:
-                for index, value in enumerate(values):
-                    if not verdicts[index] and len(value) > _SPLIT_ABOVE:
-                        count = index  # maybe two values: the engine reads it
-                        break
+                # The first value rejected and long enough to be two (True > False), in C:
+                # the engine reads it.
+                longer = map(_SPLIT_ABOVE.__lt__, map(len, values))
+                split = list(map(gt, longer, verdicts))
+                if True in split:
+                    count = split.index(True)
             starts += firsts[:count]
             ends += lasts[:count]
             accepted += verdicts[:count]
