@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from operator import methodcaller
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
@@ -17,7 +18,7 @@ from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
 from llmguard.sinks._fork import renew_lock_after_fork
 from llmguard.sinks._paths import check_file_path
-from llmguard.sinks.table import content, insert, migrate, row
+from llmguard.sinks.table import content, insert_records, migrate
 
 __all__ = ["SQLiteSink", "SQLiteStore"]
 
@@ -81,6 +82,8 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "database is locked" in str(exc)
 
 
+_TO_JSON = methodcaller("to_json")
+
 # Connections inherited through fork: SQLite forbids using or closing them in the
 # child, and dropping the last reference would close them, so they are kept here.
 _inherited: list[sqlite3.Connection] = []
@@ -121,12 +124,14 @@ class SQLiteSink:
         """Insert the batch in one transaction."""
         if not batch:
             return
-        rows = [row(record) for record in batch]
+        # Before the write lock: a record not serialized yet (the pipeline's are) is
+        # serialized here, and one that cannot be fails the batch before it starts.
+        texts: list[bytes] = list(map(_TO_JSON, batch))
         with self._lock:
             conn = self._connection()
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
-                insert(conn, rows)
+                insert_records(conn, batch, texts)
 
     def flush(self, timeout: float | None = None) -> None:
         """Nothing to do: every batch is committed by `emit`."""
