@@ -193,10 +193,6 @@ class Engine:
         # kind -> where a search for the other kinds started, the match it found, and
         # where its buffer started
         others: dict[int, tuple[int, int, int]] = {}
-        searches = self._searches
-        pairing = self._contexts is not None  # llmguard's own kinds alone (`_pairs`)
-        before_memo = self._before_memo
-        befores = self._befores
         while True:
             if hidden:
                 here = base + pos
@@ -215,7 +211,7 @@ class Engine:
                             bits |= 1 << kind
                             nearest = min(nearest, again)
             if hidden:
-                search = searches[bits] if bits in searches else self.search(bits)
+                search = self._searches.get(bits) or self.search(bits)
                 span: tuple[int, int] | None = None
                 if search is not None:
                     since = pos
@@ -331,9 +327,9 @@ class Engine:
                         if not at:
                             pair = other
                         spans = None
-                        if a - at <= READ_BY_RE and befores[other]:
+                        if a - at <= READ_BY_RE and self._befores[other]:
                             cut = data[base + at - 1 if at else base : base + a], not at
-                            spans = before_memo.get((other, *cut))
+                            spans = self._before_memo.get((other, *cut))
                         if spans is None:
                             found.extend(self._before(view[base : base + a], hidden, base))
                         else:
@@ -369,7 +365,7 @@ class Engine:
                                 known = _shifted(known, base - start)
                 elif (
                     pair >= 0
-                    and pairing
+                    and self._contexts is not None  # llmguard's own kinds alone
                     and ascii
                     and remembering
                     and not known
