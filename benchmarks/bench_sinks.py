@@ -1,11 +1,12 @@
 """Throughput of the file sinks: records per second through ``emit`` in batches of 512.
 
-Run with ``python benchmarks/bench_sinks.py [--records N] [--prefill N]``. "cold" records
-are fresh objects, so ``emit`` also pays for serializing them to JSON -- what a sink sees
-in production and the headline number; "warm" records were serialized beforehand and
-carry their cached JSON, isolating the cost of the write itself. ``--prefill`` writes
-that many records to each new file before the timing, to measure a store that has been
-in use for a while: its indexes no longer fit in a few pages.
+Run with ``python benchmarks/bench_sinks.py [--records N] [--prefill N] [--sink NAME]``.
+"cold" records are fresh objects, so ``emit`` also pays for serializing them to JSON --
+what a sink sees in production and the headline number; "warm" records were serialized
+beforehand and carry their cached JSON, isolating the cost of the write itself.
+``--prefill`` writes that many records to each new file before the timing, to measure a
+store that has been in use for a while: its indexes no longer fit in a few pages.
+``--sink`` measures one sink only.
 """
 
 from __future__ import annotations
@@ -138,25 +139,27 @@ class SinkResult:
 
 
 def measure_all(
-    count: int = 100_000, rounds: int = 3, prefill: int = 0
+    count: int = 100_000, rounds: int = 3, prefill: int = 0, only: str | None = None
 ) -> tuple[list[float], dict[str, SinkResult]]:
-    """``Record.to_json`` alone, then every sink cold and warm, ``rounds`` runs each.
+    """``Record.to_json`` alone, then every sink (or ``only`` that one) cold and warm,
+    ``rounds`` runs each.
 
     The sinks take turns run by run, so a slow spell of the machine reaches them alike.
     Each run starts from a file holding ``prefill`` records.
     """
+    sinks = {label: make for label, make in SINKS.items() if only in (None, label)}
     serialize = [measure_to_json(make_records(count)) for _ in range(rounds)]
-    cold: dict[str, list[float]] = {label: [] for label in SINKS}
-    warm: dict[str, list[float]] = {label: [] for label in SINKS}
+    cold: dict[str, list[float]] = {label: [] for label in sinks}
+    warm: dict[str, list[float]] = {label: [] for label in sinks}
     warm_records = make_records(count)
     earlier = make_records(prefill)
     for record in [*warm_records, *earlier]:
         record.to_json()
     for _ in range(rounds):
-        for label, make_sink in SINKS.items():
+        for label, make_sink in sinks.items():
             cold[label].append(measure(make_sink, make_records(count), earlier))
             warm[label].append(measure(make_sink, warm_records, earlier))
-    return serialize, {label: SinkResult(cold[label], warm[label]) for label in SINKS}
+    return serialize, {label: SinkResult(cold[label], warm[label]) for label in sinks}
 
 
 def main() -> None:
@@ -164,9 +167,10 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3, help="runs of each measurement")
     parser.add_argument("--prefill", type=int, default=0, help="records in a file beforehand")
+    parser.add_argument("--sink", choices=sorted(SINKS), help="measure only this sink")
     args = parser.parse_args()
     count, rounds, prefill = args.records, args.rounds, args.prefill
-    serialize, results = measure_all(count, rounds, prefill)
+    serialize, results = measure_all(count, rounds, prefill, args.sink)
     print(
         f"{count:,} records, batches of {BATCH}, into files holding {prefill:,}; "
         f"median (lowest-highest) of {rounds} runs"
