@@ -333,12 +333,12 @@ def _bound(record: Record) -> tuple[object, ...]:
 
 
 def _unbound(record: Record) -> tuple[object, ...]:
+    """A record's ``records`` row without its JSON, None for NULL."""
     return _values(record, None)
 
 
 def _values(record: Record, null: object) -> tuple[object, ...]:
-    """A record's ``records`` row but its JSON, with ``null`` where a column in
-    ``_OFTEN_NULL`` is NULL.
+    """A record's ``records`` row without its JSON, ``null`` in `_OFTEN_NULL`'s NULLs.
 
     Called once per record written: each attribute is read once, straight into the
     tuple (in CPython 3.11 faster than an ``attrgetter`` joined with the rest), and
