@@ -167,14 +167,23 @@ def test_rows_are_the_ones_the_old_statements_stored(records: list[Record]) -> N
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_records().filter(_serializable), min_size=1, max_size=4))
 def test_records_read_back_as_they_were_written(records: list[Record]) -> None:
-    """SQLiteStore returns each record as its JSON reads back (NaN and infinities as null)."""
+    """SQLiteStore returns each record as its JSON reads back (NaN and infinities as null),
+    and skips the ones whose JSON is no record (a NaN duration, null in JSON)."""
     with _stores() as (path, _):
         sink = SQLiteSink(path)
         sink.emit(records)
         sink.close()
         with SQLiteStore(path) as store:
             back = sorted(r.to_json() for r in store.records())
-    assert back == sorted(Record.from_json(r.to_json()).to_json() for r in records)
+    expected = [text for text in map(_read_back, records) if text is not None]
+    assert back == sorted(expected)
+
+
+def _read_back(record: Record) -> bytes | None:
+    try:
+        return Record.from_json(record.to_json()).to_json()
+    except (ValueError, TypeError):
+        return None
 
 
 def _traced(index: int) -> Record:
