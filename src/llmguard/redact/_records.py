@@ -29,6 +29,7 @@ _read_fields = attrgetter(*FIELDS)  # a record's fields of `FIELDS`, as a tuple
 _OPAQUE_METADATA = frozenset({METADATA_KEY, "otel.parent_span_id"})
 # An integer below this cannot be a card (13 digits or more) or phone number (10 or more).
 _BIG_INT = 10**9
+_NO_TAGS: tuple[str, ...] = ()  # the empty tuple, a record's default tags
 
 
 def collect_record(record: Record, out: list[str], sizes: dict[int, int], ends: list[int]) -> None:
@@ -37,17 +38,21 @@ def collect_record(record: Record, out: list[str], sizes: dict[int, int], ends: 
     ``ends`` gets how many strings ``out`` holds after each field of `FIELDS` (the
     metadata last).
     """
+    append = out.append
+    mark = ends.append
     for value in _read_fields(record):
         if type(value) is str:
-            out.append(value)
-        elif value is not None:
+            append(value)
+        elif value is not None and value is not _NO_TAGS:
             _collect(value, out, sizes)
-        ends.append(len(out))
-    for key, value in record.metadata.items():
-        _collect(key, out, sizes)
-        if key not in _OPAQUE_METADATA:
-            _collect(value, out, sizes)
-    ends.append(len(out))
+        mark(len(out))
+    metadata = record.metadata
+    if metadata:
+        for key, value in metadata.items():
+            _collect(key, out, sizes)
+            if key not in _OPAQUE_METADATA:
+                _collect(value, out, sizes)
+    mark(len(out))
 
 
 def rebuilt(
@@ -185,12 +190,25 @@ class _Rebuild:
             return value
         if cls is dict or (cls is not list and cls is not tuple and isinstance(value, Mapping)):
             items: dict[Any, Any] = {}
+            changed = self._changed
             for key, item in value.items():
-                new_key = self(key)
-                if new_key in items:
-                    _put(items, new_key, self(item))
+                # Inlined for the common case, string keys and values.
+                if type(key) is str:
+                    index = self.at
+                    self.at = index + 1
+                    new_key = changed.get(index, key)
                 else:
-                    items[new_key] = self(item)
+                    new_key = self(key)
+                if type(item) is str:
+                    index = self.at
+                    self.at = index + 1
+                    item = changed.get(index, item)
+                elif item is not None:
+                    item = self(item)
+                if new_key in items:
+                    _put(items, new_key, item)
+                else:
+                    items[new_key] = item
             return items
         walked = []
         sizes = self._sizes
