@@ -565,6 +565,23 @@ def test_redact_many_returns_each_text_as_redact_does(texts: list[str]) -> None:
     assert DEFAULT.redact_many(texts) == [DEFAULT.redact(text)[0] for text in texts]
 
 
+_MARKED = Patterns({"email": DEFAULT.patterns["email"], "d": r"\d{3}"}, replacement="«{kind}»")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text("ab@.x 0123\n", max_size=30), max_size=6))
+def test_a_batch_of_ascii_texts_takes_a_non_ascii_replacement_as_each_alone(
+    texts: list[str],
+) -> None:
+    """ASCII strings read together get a non-ASCII replacement as each read alone does."""
+    alone = [_MARKED.redact(text) for text in texts]
+    assert _MARKED.redact_many(texts) == [new for new, _ in alone]
+    records = [make_record(input={"messages": [{"content": text}]}) for text in texts]
+    for record, (new, counts) in zip(_MARKED.redact_records(records), alone, strict=True):
+        assert record.input == {"messages": [{"content": new}]}
+        assert record.metadata.get(METADATA_KEY, {}) == counts
+
+
 # The default kinds with each pattern in a group of its own: the same matches, but not
 # llmguard's own patterns to the engine, which then reads every value one by one.
 _ONE_BY_ONE = Patterns(

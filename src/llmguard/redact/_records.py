@@ -61,26 +61,32 @@ def rebuilt(
 ) -> Record:  # fmt: skip
     """``record`` with its ``changed`` strings, and ``counts`` in its metadata.
 
-    ``start`` is the index of the record's first string, ``ends`` what
-    `collect_record` noted: fields without a changed string are not visited.
+    ``changed`` is in ascending order of index. ``start`` is the index of the record's
+    first string, ``ends`` what `collect_record` noted: fields without a changed
+    string are not visited. ``counts`` becomes part of the new record.
     """
     rebuild = _Rebuild(changed, sizes)
     changes: dict[str, Any] = {}
     fields = len(FIELDS)
-    last = -1
-    for index in sorted(changed):
-        field = bisect.bisect_right(ends, index, 0, fields)  # the field holding it
-        if field == fields:
+    past = ends[fields - 1]  # the metadata's first string
+    bound = start  # the end of the field last rebuilt
+    for index in changed:
+        if index < bound:
+            continue  # in the field just rebuilt
+        if index >= past:
             break  # in the metadata
-        if field != last:
-            last = field
-            name = FIELDS[field]
-            rebuild.at = ends[field - 1] if field else start
-            value = getattr(record, name)
-            new = rebuild(value)
-            if new is not value:
-                changes[name] = new
-    rebuild.at = ends[fields - 1]
+        field = bisect.bisect_right(ends, index, 0, fields)  # the field holding it
+        bound = ends[field]
+        name = FIELDS[field]
+        rebuild.at = ends[field - 1] if field else start
+        value = getattr(record, name)
+        new = rebuild(value)
+        if new is not value:
+            changes[name] = new
+    if not record.metadata:
+        changes["metadata"] = {METADATA_KEY: counts}
+        return _replaced(record, changes)
+    rebuild.at = past
     metadata: dict[str, Any] = {}
     for key, value in record.metadata.items():
         new_key = rebuild(key)
@@ -161,12 +167,12 @@ class _Rebuild:
 
     __slots__ = ("_changed", "_sizes", "_upcoming", "at")
 
-    def __init__(self, changed: Mapping[int, str], sizes: dict[int, int]) -> None:
+    def __init__(self, changed: dict[int, str], sizes: dict[int, int]) -> None:
         self._changed = changed
         self._sizes = sizes
         self.at = 0
-        # The changed indices still ahead, the nearest last.
-        self._upcoming = sorted(changed, reverse=True)
+        # The changed indices still ahead, the nearest last (``changed`` is in order).
+        self._upcoming = list(reversed(changed.keys()))
 
     def __call__(self, value: Any) -> Any:
         cls = type(value)

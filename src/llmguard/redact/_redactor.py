@@ -211,18 +211,32 @@ class Patterns:
         starts = list(accumulate(map(add, lengths, repeat(1)), initial=1))
         by_text: dict[int, list[tuple[int, int, int]]] = {}
         alone: set[int] = set()
-        for start, end, kind in found:
+        for match in found:
+            start, end, _ = match
             i = bisect.bisect_right(starts, start) - 1
             if end <= starts[i] + lengths[i]:
-                by_text.setdefault(i, []).append((start - starts[i], end - starts[i], kind))
+                by_text.setdefault(i, []).append(match)
             else:
                 alone.update(range(i, bisect.bisect_right(starts, end - 1)))
         changed = {}
+        kinds = self._kinds
         for i, matches in by_text.items():
-            if i not in alone:
+            if i in alone:
+                continue
+            base = starts[i]
+            if ascii and len(matches) == 1:
+                # The common case, cut from the string itself: in ASCII text, a byte's
+                # place is its character's.
+                start, end, index = matches[0]
+                kind = kinds[index]
+                text = texts[i]
+                new = text[: start - base] + self._replacements[kind.name] + text[end - base :]
+                changed[i] = new, {kind.name: 1}
+            else:
                 counts = {}
-                piece = data[starts[i] : starts[i] + lengths[i]]
-                changed[i] = replace_found(piece, matches, self._kinds, counts), counts
+                piece = data[base : base + lengths[i]]
+                mine = [(start - base, end - base, index) for start, end, index in matches]
+                changed[i] = replace_found(piece, mine, kinds, counts), counts
         for i in alone:
             counts = {}
             new = self._redact_one(engine, texts[i], counts)
