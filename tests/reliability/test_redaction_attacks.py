@@ -196,6 +196,15 @@ def _median_cpu(fn: Callable[[], object], repeats: int = 3) -> float:
     return statistics.median(cpu_seconds(fn) for _ in range(repeats))
 
 
+def _assert_linear(small_text: str, large_text: str) -> None:
+    """Redacting ``large_text`` (eight times ``small_text``) takes at most about eight
+    times as long (2.5x that for noise)."""
+    redact_text(small_text[:1000])  # RE2 builds its automaton's states as it meets them
+    small = _median_cpu(lambda: redact_text(small_text))
+    large = _median_cpu(lambda: redact_text(large_text))
+    assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     head=st.lists(st.sampled_from(FRAGMENTS), max_size=10),
@@ -206,12 +215,7 @@ def test_redaction_time_grows_linearly_on_adversarial_text(
 ) -> None:
     """Eight times the text takes at most about eight times as long (2.5x that for noise)."""
     start, piece = "".join(head), "".join(unit)
-    small_text = start + _block(piece, SMALL)
-    large_text = start + _block(piece, 8 * SMALL)
-    redact_text(small_text[:1000])  # RE2 builds its automaton's states as it meets them
-    small = _median_cpu(lambda: redact_text(small_text))
-    large = _median_cpu(lambda: redact_text(large_text))
-    assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+    _assert_linear(start + _block(piece, SMALL), start + _block(piece, 8 * SMALL))
 
 
 @pytest.mark.parametrize(
@@ -225,12 +229,7 @@ def test_redaction_time_grows_linearly_on_adversarial_text(
 def test_near_misses_between_accepted_values_take_linear_time(unit: str) -> None:
     """Each accepted value does not send the search for the next near miss's neighbours
     to the end of the text again (it did: 8x the text took 32x as long)."""
-    small_text = _block(unit, SMALL)
-    large_text = _block(unit, 8 * SMALL)
-    redact_text(small_text[:1000])
-    small = _median_cpu(lambda: redact_text(small_text))
-    large = _median_cpu(lambda: redact_text(large_text))
-    assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+    _assert_linear(_block(unit, SMALL), _block(unit, 8 * SMALL))
 
 
 @pytest.mark.parametrize(
@@ -254,12 +253,7 @@ def test_near_misses_between_accepted_values_take_linear_time(unit: str) -> None
 def test_runs_cut_short_by_other_kinds_take_linear_time(unit: str) -> None:
     """Values of one kind read in one RE2 match, over and over cut short by another kind,
     do not read the rest of the text again each time."""
-    small_text = _block(unit, SMALL)
-    large_text = _block(unit, 8 * SMALL)
-    redact_text(small_text[:1000])
-    small = _median_cpu(lambda: redact_text(small_text))
-    large = _median_cpu(lambda: redact_text(large_text))
-    assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+    _assert_linear(_block(unit, SMALL), _block(unit, 8 * SMALL))
 
 
 @pytest.mark.parametrize(
@@ -273,12 +267,7 @@ def test_runs_cut_short_by_other_kinds_take_linear_time(unit: str) -> None:
 )
 def test_key_prefix_floods_take_linear_time(unit: str) -> None:
     """Rejected keys cut by accepted bearer tokens, over and over: each unit costs the same."""
-    small_text = _block(unit, SMALL)
-    large_text = _block(unit, 8 * SMALL)
-    redact_text(small_text[:1000])
-    small = _median_cpu(lambda: redact_text(small_text))
-    large = _median_cpu(lambda: redact_text(large_text))
-    assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+    _assert_linear(_block(unit, SMALL), _block(unit, 8 * SMALL))
 
 
 def _random_groups(seed: int, count: int, firsts: str = "0123456789") -> str:
@@ -303,12 +292,7 @@ def _random_groups(seed: int, count: int, firsts: str = "0123456789") -> str:
 def test_floods_of_digit_groups_take_linear_time(unit: str) -> None:
     """Four-digit groups read a stretch at a time (cards and phone numbers hiding each
     other at every group) take time linear in the text, however often a value cuts in."""
-    small_text = _block(unit, SMALL)
-    large_text = _block(unit, 8 * SMALL)
-    redact_text(small_text[:1000])
-    small = _median_cpu(lambda: redact_text(small_text))
-    large = _median_cpu(lambda: redact_text(large_text))
-    assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
+    _assert_linear(_block(unit, SMALL), _block(unit, 8 * SMALL))
 
 
 # A megabyte of each kind of text that makes a scanner work, with real secrets in it.
