@@ -12,9 +12,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, get_args
 
 from llmguard._core.content import (
-    CONTENT_JSON_FACTOR,
     content_size,
-    is_packed,
     packed_snapshot,
     safe_repr,
     sized_snapshot,
@@ -417,12 +415,6 @@ class Span:
         self._out_size = 0 if value is _NOT_CAPTURED else content_size(value)
 
     @property
-    def content_sizes(self) -> tuple[int, int]:
-        """Upper bounds of the JSON size of the captured input and output (0 for none):
-        exact for content packed as JSON, else from its `content_size`."""
-        return _bound(self._in, self._in_size), _bound(self._out, self._out_size)
-
-    @property
     def weight(self) -> int:
         """What the span holds, for the delivery queue's byte bound: its captured
         content and metadata, its name and error message, and a fixed overhead."""
@@ -485,10 +477,6 @@ class Span:
 
 
 _NOT_CAPTURED: Any = object()
-
-
-def _bound(value: Any, size: int) -> int:
-    return size if is_packed(value) else size * CONTENT_JSON_FACTOR
 
 
 _SPAN_BYTES = 1024  # what a span holds besides its content: ids, times, fields

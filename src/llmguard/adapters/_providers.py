@@ -66,9 +66,21 @@ def openai_usage(
     if total is None and input_ is not None and output is not None:
         total = input_ + output
     details = get(usage, inp_details)
-    cached = get(details, "cached_tokens")
-    written = _cache_writes(details)
     reasoning = get(get(usage, out_details), "reasoning_tokens")
+    cached = get(details, "cached_tokens")
+    return _usage(input_, output, total, cached, _cache_writes(details), reasoning, problems)
+
+
+def _usage(
+    input_: int | None,
+    output: int | None,
+    total: int | None,
+    cached: object,
+    written: object,
+    reasoning: object,
+    problems: list[str],
+) -> Usage:
+    """The `Usage` of counts already read, the details' counts checked here."""
     return Usage(
         input=input_,
         output=output,
@@ -242,14 +254,8 @@ def _chat_usage(usage: object, problems: list[str]) -> Usage | None:
     cached = None if details is None else getattr(details, "cached_tokens", None)
     written = None if details is None else _cache_writes(details)
     reasoning = None if out_details is None else getattr(out_details, "reasoning_tokens", None)
-    return Usage(
-        input=input_,
-        output=output,
-        cached_input=token_count(cached, "cached_tokens", problems),
-        cache_write=token_count(written, "cache_write_tokens", problems),
-        reasoning=token_count(reasoning, "reasoning_tokens", problems),
-        total=input_ + output if total is None else total,
-    )
+    total = input_ + output if total is None else total
+    return _usage(input_, output, total, cached, written, reasoning, problems)
 
 
 def _chat_any(response: object, provider: str) -> Reply:

@@ -13,9 +13,11 @@ from llmguard.redact._patterns import (
     AFTER,
     CONTEXTS,
     DEFAULT_PATTERNS,
+    DOUBLED,
     OWN_CHECKS,
     RUNS,
     SECRET_GROUP,
+    SPACE,
     SPLITTERS,
     RunForm,
     Validator,
@@ -349,7 +351,7 @@ class Engine:
                     # such search to the end of the text again (quadratic time).
                     known = _shifted(known, b) if len(known) > 1 else _shifted_one(known, b)
                 # More values of this kind may follow: a run is read at once (`_run`).
-                if runs[kind] is not None and base < size and data[base] in _SPACE:
+                if runs[kind] is not None and base < size and data[base] in SPACE:
                     if waits.get(kind):
                         waits[kind] -= 1
                     else:
@@ -395,7 +397,7 @@ class Engine:
                 not hidden
                 and runs[kind] is not None
                 and base + b < size
-                and data[base + b] in _SPACE
+                and data[base + b] in SPACE
             ):
                 if waits.get(kind):
                     waits[kind] -= 1
@@ -494,7 +496,7 @@ class Engine:
         elif (
             read_from != base
             and start == base
-            and data[base] not in _SPACE
+            and data[base] not in SPACE
             and search.find_at_start(memoryview(data)[base:], len(data) - base)[0] >= 0
         ):
             other = base
@@ -614,7 +616,7 @@ class Engine:
             spans = memo.get((hidden, data[base : base + a], True)) if a <= READ_BY_RE else None
             if spans is None:
                 break
-            if runs[kind] is not None and base + b < size and data[base + b] in _SPACE:
+            if runs[kind] is not None and base + b < size and data[base + b] in SPACE:
                 break  # `scan` would look for a run of its kind
             if spans:
                 found += [(base + x, base + y, hidden) for x, y in spans]
@@ -653,7 +655,7 @@ class Engine:
         # every other digit doubled, then each card's 16 bytes summed (48 each: 8 mod 10).
         cards = count // 4
         digits = bytearray(data[at : at + 20 * cards].translate(None, b" "))
-        digits[0::2] = digits[0::2].translate(_DOUBLED)
+        digits[0::2] = digits[0::2].translate(DOUBLED)
         cuts = map(slice, range(16, 16 * cards, 16), range(32, 16 * cards + 1, 16))
         sums = map(sum, map(digits.__getitem__, cuts))
         first = cards  # the first card the scan would not reject, or past the stretch
@@ -782,11 +784,9 @@ _STRETCH = r"(?:[0-9]{4} )+"  # four-digit groups, each followed by a space
 _MIN_GROUPS = 24  # the shortest stretch `Engine._digit_groups` reads
 _PAIRS = -3  # the key of `Engine._pairs`' backoff in a scan
 _GROUPS, _WIDER = -1, -2  # keys of `Engine._digit_groups`' backoff and window in a scan
-_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # Luhn: 2d, less 9 past 9
 _NO_RUN = 15  # values of a kind read one by one after RE2 found no run of them
 _RUN_WINDOW = 512  # the bytes of a run RE2 reads first
 _SPLIT_ABOVE = 12  # the length a rejected value must pass for its splitter to be asked
-_SPACE = frozenset(b" \t\r\n")
 
 
 def _own_names(kinds: tuple[Kind, ...], alternatives: list[tuple[int, str]]) -> list[str] | None:

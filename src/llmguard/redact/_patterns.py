@@ -28,7 +28,7 @@ AFTER = 64  # how much of the text after a rejected match a splitter reads
 # The validators read the value (ASCII, by the patterns) with bytes methods that run in
 # C: dense text can hold a candidate every few characters.
 _NOT_DIGITS = b" .-()+"
-_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # Luhn: 2d, less 9 past 9
+DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # Luhn: 2d, less 9 past 9
 _DIGITS = frozenset("0123456789")
 _DIGIT = re.compile("[0-9]")
 
@@ -41,7 +41,7 @@ def _luhn(text: str) -> bool:
     digits = _digits(text)
     if digits.count(digits[:1]) == len(digits):
         return False
-    doubled = sum(digits[-2::-2].translate(_DOUBLED))
+    doubled = sum(digits[-2::-2].translate(DOUBLED))
     return (sum(digits[-1::-2]) + doubled - 48 * len(digits)) % 10 == 0
 
 
@@ -237,7 +237,7 @@ class RunForm(NamedTuple):
     check: Callable[[list[bytes]], list[bool]] | None = None
 
 
-_SPACE = frozenset(b" \t\r\n")
+SPACE = frozenset(b" \t\r\n")  # the bytes that end a value of a run
 _SPACES = re.compile(rb"([ \t\r\n]+)")  # a run of one character class: linear
 _BEFORE_PLUS = re.compile(rb" (?=\+)")  # a space before a +: linear
 
@@ -272,11 +272,11 @@ def _groups_of_four(run: bytes) -> tuple[list[bytes], list[int]]:
 
 
 def _email_ready(data: bytes, at: int) -> bool:
-    return at + 1 < len(data) and data[at] in _SPACE and data.find(b"@", at + 1, at + 67) > 0
+    return at + 1 < len(data) and data[at] in SPACE and data.find(b"@", at + 1, at + 67) > 0
 
 
 def _digits_ready(data: bytes, at: int) -> bool:
-    return at + 14 < len(data) and data[at] in _SPACE and data[at + 1 : at + 14].isdigit()
+    return at + 14 < len(data) and data[at] in SPACE and data[at + 1 : at + 14].isdigit()
 
 
 def _four_ready(data: bytes, at: int) -> bool:
