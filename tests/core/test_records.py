@@ -5,6 +5,8 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime
+import subprocess
+import sys
 from typing import Any
 
 import pydantic_core
@@ -389,6 +391,61 @@ def test_span_constructor_makes_the_record_the_dataclass_makes() -> None:
     assert built.sample_weight == 1.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.name = "other"  # type: ignore[misc]
+
+
+def test_constructors_without_a_class_change_make_the_same_records() -> None:
+    """The constructors that set each slot through its descriptor (for an interpreter
+    that refuses to change an object's class) build the records the dataclass builds."""
+    from llmguard._core import records
+
+    made = records._generated(reclass=False)
+    fields: dict[str, Any] = {**BASE, "usage": lg.Usage(input=3), "tags": ("a",)}
+    built = made["build"](**fields)
+    assert type(built) is lg.Record
+    assert built == lg.Record(**fields)
+    assert built.to_json() == lg.Record(**fields).to_json()
+    assert made["replace"](built, {"output": "o"}) == dataclasses.replace(built, output="o")
+    values = [fields.get(name) for name in records.SPAN_FIELDS]
+    values[records.SPAN_FIELDS.index("kind")] = "llm"
+    values[records.SPAN_FIELDS.index("status")] = "ok"
+    values[records.SPAN_FIELDS.index("metadata")] = {}
+    span_built = made["build_span_with"](*values, {"model": "m"})
+    expected = lg.Record(**{**BASE, "kind": "llm", "model": "m"})
+    assert span_built == expected
+    assert span_built.to_json() == expected.to_json()
+
+
+def test_constructors_are_generated_at_the_first_record_by_racing_threads() -> None:
+    """``import llmguard`` generates no constructor; threads building their first
+    records at once all get correct records, and the names end up bound to the
+    generated code."""
+    script = """
+import threading
+import llmguard as lg
+from llmguard._core import records
+assert records._made is None, "generated at import"
+assert records._json_data is records._first_json_data
+start = threading.Barrier(8)
+out = []
+def work(i):
+    start.wait()
+    fields = dict(trace_id="1" * 32, span_id="2" * 16, name=str(i), start="s", end="e",
+                  duration_ms=1.0)
+    built = records.build_record(**fields)
+    out.append((built == lg.Record(**fields), built.to_json() == lg.Record(**fields).to_json()))
+threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert out == [(True, True)] * 8, out
+assert records._made is not None
+assert records.build_span_record is records._made["build_span"]
+assert records._json_data is not records._first_json_data
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "ok", done.stderr
 
 
 _JSON = st.recursive(

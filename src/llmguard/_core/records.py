@@ -375,10 +375,14 @@ def _can_reclass() -> bool:
     return True
 
 
-def _generated() -> dict[str, Any]:
-    """Record constructors, generated once from the field names (as `dataclasses` makes
+def _generated(reclass: bool) -> dict[str, Any]:
+    """Record constructors, generated from the field names (as `dataclasses` makes
     ``__init__``): ``build`` takes keywords, ``build_span`` the fields a span sets, in
-    order, ``replace`` a record and a dict of changes."""
+    order, ``replace`` a record and a dict of changes.
+
+    With ``reclass`` they fill a `_Blank` and make it a `Record`; without, they set each
+    slot through its descriptor (for an interpreter that refuses the class change).
+    """
     fields = [f for f in dataclasses.fields(Record) if f.name != "_json"]
     namespace: dict[str, Any] = {
         "_new": object.__new__,
@@ -387,7 +391,6 @@ def _generated() -> dict[str, Any]:
         "_values": _record_values,
         "_MISSING": object(),
     }
-    reclass = _can_reclass()
     if reclass:
         start = "    record = _new(_Blank)\n"
         tail = "    record._json = None\n    record.__class__ = Record\n    return record\n"
@@ -440,17 +443,56 @@ SPAN_FIELDS = (
     "status", "error_type", "error_message", "service", "input", "output", "stream",
     "metadata",
 )  # fmt: skip
-_constructors = _generated()
-_build = _constructors["build"]
-_replace = _constructors["replace"]
-build_span_record: Any = _constructors["build_span"]
+_SPANLESS_FIELDS = _FIELD_SET - frozenset(SPAN_FIELDS)
+_made: dict[str, Any] | None = None
+
+
+def constructors() -> dict[str, Any]:
+    """The generated constructors, made at the first record rather than at import
+    (about 3 ms of ``import llmguard``), and put in place of the first-use versions.
+
+    Thread-safe without a lock, so a fork can never inherit one held: threads that
+    race each generate the same code from the same field names, and each name is
+    rebound in one step, so any caller gets a working constructor.
+    """
+    global _made, _build, _replace, _build_span_with, build_span_record
+    made = _made
+    if made is None:
+        made = _generated(_can_reclass())
+        _build, _replace = made["build"], made["replace"]
+        _build_span_with, build_span_record = made["build_span_with"], made["build_span"]
+        _made = made
+    return made
+
+
+def _first_build(**fields: Any) -> Record:
+    record: Record = constructors()["build"](**fields)
+    return record
+
+
+def _first_replace(record: Record, changes: dict[str, Any]) -> Record:
+    new: Record = constructors()["replace"](record, changes)
+    return new
+
+
+def _first_build_span_with(*values: Any) -> Record:
+    record: Record = constructors()["build_span_with"](*values)
+    return record
+
+
+def _first_build_span(*values: Any) -> Record:
+    record: Record = constructors()["build_span"](*values)
+    return record
+
+
+_build: Any = _first_build
+_replace: Any = _first_replace
+_build_span_with: Any = _first_build_span_with
+build_span_record: Any = _first_build_span
 """``Record(...)`` with the fields a span sets (`SPAN_FIELDS`, positional, in that
 order, ``metadata`` included) and every other field at its default; the fastest way
-to make a record."""
-
-
-_build_span_with = _constructors["build_span_with"]
-_SPANLESS_FIELDS = _FIELD_SET - frozenset(SPAN_FIELDS)
+to make a record. Read it from the module at each use (``records.build_span_record``):
+the name is rebound to the generated constructor at the first record."""
 
 
 def build_span_fields(values: tuple[Any, ...], fields: Mapping[str, Any]) -> Record:
@@ -512,8 +554,8 @@ _NESTED_READERS = _readers(Usage, StreamInfo, ContentDigest)
 
 def _data_builder() -> Any:
     """``_json_data(record)``: the dict orjson writes for a record, its fields in order,
-    those that are ``None`` left out; generated once, as straight code (a loop over the
-    fields costs twice as much)."""
+    those that are ``None`` left out; generated as straight code (a loop over the
+    fields costs twice as much), at the first record written."""
     lines = ["def json_data(record):", f"    ({', '.join(_FIELD_NAMES)},) = _values(record)"]
     lines.append("    data = {}")
     for name in _FIELD_NAMES:
@@ -530,7 +572,16 @@ def _data_builder() -> Any:
     return namespace["json_data"]
 
 
-_json_data = _data_builder()
+def _first_json_data(record: Record) -> dict[str, Any]:
+    """Generate `_json_data` and put it in place (as `constructors` does: racing
+    threads make the same function), then use it."""
+    global _json_data
+    made = _json_data = _data_builder()
+    data: dict[str, Any] = made(record)
+    return data
+
+
+_json_data: Any = _first_json_data
 
 
 TimeBound: TypeAlias = "str | datetime"

@@ -18,13 +18,9 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
+from llmguard._core import records
 from llmguard._core.content import CONTENT_JSON_FACTOR, json_loader
-from llmguard._core.records import (
-    Record,
-    build_span_fields,
-    build_span_record,
-    iso_times,
-)
+from llmguard._core.records import Record, build_span_fields, iso_times
 
 __all__ = ["Built", "Finished", "build"]
 
@@ -84,7 +80,7 @@ def build(finished: Finished, service: str | None) -> Built:
         stream,
         {} if metadata is None else metadata,
     )
-    record = build_span_fields(values, fields) if fields else build_span_record(*values)
+    record = build_span_fields(values, fields) if fields else records.build_span_record(*values)
     return record, input_json, output_json, (in_size, out_size)
 
 
