@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 import llmguard as lg
-from llmguard._guard.repair import MAX_REPAIR_CHARS, MAX_REPAIR_DEPTH, repairs
+from llmguard._guard.repair import MAX_REPAIR_CHARS, MAX_REPAIR_DEPTH, mends_nothing, repairs
 from llmguard._guard.schema import CompiledSchema, compile_schema, extract
 from llmguard.testing import capture
 from tests._helpers.reliability import cpu_seconds, soup_times
@@ -335,3 +335,61 @@ def test_python_reprs_are_repaired_to_the_same_value(
     assert found.value == data
     if body != json.dumps(data):
         assert found.repair == "json_repair"
+
+
+# -- answers that are JSON already ---------------------------------------------------------
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.sampled_from("ab{}[]\"\\:, \n'`é\u2028"), max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(alphabet=st.sampled_from("ab{[ '`é"), max_size=6), inner, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    value=st.lists(_JSON_VALUES, max_size=3) | st.dictionaries(st.text(max_size=4), _JSON_VALUES),
+    indent=st.none() | st.integers(0, 3),
+    ascii_only=st.booleans(),
+    around=st.tuples(st.sampled_from(["", " ", "\n", "\t "]), st.sampled_from(["", "\n", " "])),
+)
+def test_json_that_mends_nothing_gives_no_repair(
+    value: Any, indent: int | None, ascii_only: bool, around: tuple[str, str]
+) -> None:
+    """When `mends_nothing` says so, `repairs` yields nothing for the answer, however the
+    JSON is laid out and whatever its strings hold (brackets, quotes, fences)."""
+    body = json.dumps(value, indent=indent, ensure_ascii=ascii_only)
+    text = around[0] + body + around[1]
+    if mends_nothing(text.strip()):
+        assert list(repairs(text)) == []
+
+
+def test_a_usual_bad_answer_mends_nothing_and_an_unusual_one_is_read() -> None:
+    """A whole answer of JSON with wrong values skips json-repair; near-JSON, NaN, deep
+    nesting and over-long answers do not."""
+    assert mends_nothing('{"category": "not-a-category", "urgency": 9}')
+    assert mends_nothing("[1, 2, {}]")
+    assert not mends_nothing('{"category": "bug", "urgency": 3,}')
+    assert not mends_nothing('{"urgency": NaN}')
+    assert not mends_nothing("[" * 33 + "]" * 33)
+    assert not mends_nothing('"just a string"')
+    assert not mends_nothing("[" + "1, " * MAX_REPAIR_CHARS + "1]")
+
+
+def test_a_bad_answer_that_is_json_gets_the_same_errors_with_and_without_repair() -> None:
+    """Skipping json-repair for an answer that is JSON already changes nothing: the
+    schema's errors are those `repair=False` gives."""
+    text = '{"category": "not-a-category", "urgency": 9}'
+    with_repair, without = extract(text, TICKET), extract(text, TICKET, repair=False)
+    assert not with_repair.ok
+    assert with_repair.errors == without.errors
+    assert [e.path for e in with_repair.errors] == ["$.category", "$.urgency"]

@@ -36,6 +36,7 @@ __all__ = [
     "MAX_REPAIR_CHARS",
     "MAX_REPAIR_DEPTH",
     "SyntaxProblem",
+    "mends_nothing",
     "repairs",
     "syntax_error",
 ]
@@ -130,6 +131,26 @@ def repairs(text: str) -> Iterator[tuple[str, str]]:
             continue
         if isinstance(fixed, str) and fixed[:1] == span[0]:
             yield _stage(text, start, span), fixed
+
+
+def mends_nothing(text: str) -> bool:
+    """Whether `repairs` is sure to yield nothing for ``text`` (stripped), known without
+    tokenizing it: ``text`` is one JSON object or array that the span reader takes
+    whole, and a span that is JSON already is skipped.
+
+    True when the text parses as JSON, starts with a bracket, fits in
+    `MAX_REPAIR_CHARS`, has at most `MAX_REPAIR_DEPTH` opening brackets in all (so no
+    deeper nesting), and holds neither ``NaN`` nor ``Infinity`` (which the parser takes
+    and the span reader does not). False says nothing: `repairs` then reads the text.
+    """
+    return (
+        text[:1] in ("{", "[")
+        and len(text) <= MAX_REPAIR_CHARS
+        and text.count("{") + text.count("[") <= MAX_REPAIR_DEPTH
+        and "NaN" not in text
+        and "Infinity" not in text
+        and _is_json(text)
+    )
 
 
 def syntax_error(text: str) -> SyntaxProblem | None:

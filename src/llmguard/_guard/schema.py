@@ -41,7 +41,7 @@ import pydantic_core
 from llmguard._core.content import safe_repr, scrub, valid_text
 from llmguard._core.field_errors import FieldError, format_errors
 from llmguard._core.reply import ToolCall
-from llmguard._guard.repair import repairs, syntax_error
+from llmguard._guard.repair import mends_nothing, repairs, syntax_error
 from llmguard.exceptions import ConfigurationError
 
 __all__ = [
@@ -444,6 +444,7 @@ def extract(
             return False, True
 
     in_prose = True  # whether the embedded stage can find what the strict one did not
+    mendable = repair
     if stripped:
         ok, found = judge(stripped)
         if ok:
@@ -451,6 +452,9 @@ def extract(
         # Decoded from its first bracket, one JSON value -- or a long one left open at its
         # very end -- gives the embedded search nothing new, read again for nothing.
         in_prose = not found or stripped[0] not in "[{"
+        # A whole answer that is JSON of the wrong shape (the usual bad answer) has
+        # nothing for json-repair: its one span is JSON already.
+        mendable = repair and not (best is not None and mends_nothing(stripped))
     seen = {stripped}
     stages = (("fence", fence_bodies(text)), ("embedded", _embedded(text) if in_prose else ()))
     candidates = ((stage, body) for stage, bodies in stages for body in bodies)
@@ -469,7 +473,7 @@ def extract(
         else:
             return Extraction(value=value, repair="text", errors=(), ok=True)
     repaired_errors: tuple[FieldError, ...] = ()
-    if repair and stripped:
+    if mendable and stripped:
         for stage, body in repairs(text):
             try:
                 value = schema.validate_json(body, context=context)
