@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pydantic
+import pytest
 from anthropic.types import Message
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -195,3 +196,34 @@ def test_an_anthropic_message_reads_the_same_with_an_extra_object_field() -> Non
     odd = Message.model_validate({**data, "object": "chat.completion"})
     assert get_rare(odd, "object") == "chat.completion"
     assert builtin_adapter(odd) is openai_chat
+
+
+def test_the_fast_builders_set_every_field_and_make_the_dataclasses() -> None:
+    """The reply and usage builders take every field of `Reply` and `Usage` (``estimated``
+    aside, always false), and make objects equal to, and printed as, the dataclasses'."""
+    import dataclasses
+    import inspect
+
+    from llmguard._core.records import usage_of
+    from llmguard.adapters._providers import _reply
+
+    reply_fields = [f.name for f in dataclasses.fields(Reply)]
+    assert list(inspect.signature(_reply).parameters) == reply_fields
+    usage_fields = [f.name for f in dataclasses.fields(Usage) if f.name != "estimated"]
+    assert list(inspect.signature(usage_of).parameters) == usage_fields
+    usage = usage_of(3, 4, 1, None, 2, 7)
+    expected_usage = Usage(input=3, output=4, cached_input=1, reasoning=2, total=7)
+    assert type(usage) is Usage
+    assert usage == expected_usage
+    assert repr(usage) == repr(expected_usage)
+    call = ToolCall("id", "f", {"a": 1})
+    reply = _reply("t", (call,), usage, "m", "stop", None, "r", "openai", ("p",))
+    expected = Reply(
+        text="t", tool_calls=(call,), usage=expected_usage, model="m", finish_reason="stop",
+        response_id="r", provider="openai", problems=("p",),
+    )  # fmt: skip
+    assert type(reply) is Reply
+    assert reply == expected
+    assert repr(reply) == repr(expected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        reply.text = "other"  # type: ignore[misc]

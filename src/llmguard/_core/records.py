@@ -26,6 +26,7 @@ __all__ = [
     "load_encoder",
     "replaced",
     "sum_usage",
+    "usage_of",
     "SCHEMA_VERSION",
     "ContentDigest",
     "Record",
@@ -373,6 +374,57 @@ def _can_reclass() -> bool:
     except TypeError:  # an interpreter that refuses: the slots' setters are used
         return False
     return True
+
+
+class _BlankUsage:
+    """`Usage`'s slots without its frozen ``__setattr__`` (see `_Blank`)."""
+
+    __slots__ = Usage.__slots__
+
+
+def _usage_reclass() -> bool:
+    try:
+        probe = object.__new__(_BlankUsage)
+        probe.__class__ = Usage  # type: ignore[assignment]
+    except TypeError:
+        return False
+    return True
+
+
+_USAGE_RECLASS = _usage_reclass()
+
+
+def usage_of(
+    input: int | None,
+    output: int | None,
+    cached_input: int | None,
+    cache_write: int | None,
+    reasoning: int | None,
+    total: int | None,
+) -> Usage:
+    """``Usage(input=..., ..., total=...)`` (not estimated), built as records are: 0.2
+    against 1 µs for the frozen dataclass's ``__init__``, which adapters pay on every
+    response."""
+    if not _USAGE_RECLASS:
+        return Usage(
+            input=input,
+            output=output,
+            cached_input=cached_input,
+            cache_write=cache_write,
+            reasoning=reasoning,
+            total=total,
+        )
+    usage: Any = object.__new__(_BlankUsage)
+    usage.input = input
+    usage.output = output
+    usage.cached_input = cached_input
+    usage.cache_write = cache_write
+    usage.reasoning = reasoning
+    usage.total = total
+    usage.estimated = False
+    usage.__class__ = Usage
+    made: Usage = usage
+    return made
 
 
 def _generated(reclass: bool) -> dict[str, Any]:
