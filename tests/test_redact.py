@@ -834,3 +834,78 @@ def test_a_phone_run_is_judged_as_the_phone_check_judges_each_number(values: lis
     (form,) = RUNS["phone"]
     assert form.check is not None
     assert form.check([value.encode() for value in values]) == [_phone(v) for v in values]
+
+
+# -- short strings of letters, left out of the search ------------------------------------
+
+_LETTERS = st.text(st.characters(categories=["Lu", "Ll", "Lt", "Lm", "Lo"]), max_size=19)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_LETTERS)
+def test_a_short_string_of_letters_holds_no_value_of_the_default_kinds(text: str) -> None:
+    """No default kind matches a string of fewer than 20 letters: the reason the record
+    walk leaves such strings out of the search (role names, message keys)."""
+    from llmguard.redact._records import PLAIN_BELOW
+
+    assert PLAIN_BELOW == 20
+    assert DEFAULT.redact(text) == (text, {})
+    for name, (pattern, validator) in DEFAULT.patterns.items():
+        for match in pattern.finditer(text):
+            value = match.group("secret") if "secret" in pattern.groupindex else match.group()
+            assert validator is not None, (name, value)
+            assert not validator(value), (name, value)
+
+
+def test_the_shortest_letters_only_values_are_twenty_letters_or_more() -> None:
+    """The bound is tight: an AWS access key id of 20 letters, a Google key of 39, are
+    redacted where they stand alone in a record's strings."""
+    aws = "AKIAIOSFODNNEXAMPLEQ"
+    google = "AIza" + "SyDaGmWKa" * 3 + "ABCDEFGH"
+    assert len(aws) == 20
+    assert aws.isalpha()
+    assert len(google) == 39
+    assert google.isalpha()
+    record = make_record(input={aws: google}, model=aws, tags=(google,))
+    redacted = DEFAULT(record)
+    assert redacted.input == {"[aws_access_key]": "[google_api_key]"}
+    assert redacted.model == "[aws_access_key]"
+    assert redacted.tags == ("[google_api_key]",)
+    assert redacted.metadata[METADATA_KEY] == {"aws_access_key": 2, "google_api_key": 2}
+
+
+_WORD = st.one_of(
+    _LETTERS,
+    st.sampled_from(["role", "content", "user", "assistant", "system", "é", "Ωmega", ""]),
+)
+
+
+def _nested(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    keys = st.one_of(_WORD, _TEXT)
+    return st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=3))
+
+
+_MIXED = st.recursive(
+    st.one_of(_WORD, _TEXT, st.sampled_from([4111111111111111, "AKIAIOSFODNNEXAMPLEQ"])),
+    _nested,
+    max_leaves=14,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_MIXED, _MIXED, st.lists(_WORD, max_size=2)), min_size=1, max_size=5))
+def test_records_with_short_words_come_out_as_the_one_by_one_engine_leaves_them(
+    contents: list[tuple[object, object, list[str]]],
+) -> None:
+    """Records whose strings mix short words (left out of the default redactor's search)
+    with values come out of `redact_records`, and one by one, as from a redactor of the
+    same patterns that is not llmguard's own and so reads every string."""
+    records = [
+        make_record(input=given_input, output=output, tags=tuple(tags), metadata={"k": output})
+        for given_input, output, tags in contents
+    ]
+    expected = [r.to_dict() for r in _ONE_BY_ONE.redact_records(records)]
+    assert [r.to_dict() for r in DEFAULT.redact_records(records)] == expected
+    assert [DEFAULT(r).to_dict() for r in records] == expected
+    for record, redacted in zip(records, DEFAULT.redact_records(records), strict=True):
+        assert (redacted is record) == (_ONE_BY_ONE(record) is record)

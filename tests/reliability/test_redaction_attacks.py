@@ -295,6 +295,37 @@ def test_floods_of_digit_groups_take_linear_time(unit: str) -> None:
     _assert_linear(_block(unit, SMALL), _block(unit, 8 * SMALL))
 
 
+def _messages(count: int, words: list[str]) -> lg.Record:
+    """A record whose input is ``count`` messages, each a short word and an email."""
+    messages = [{"role": words[i % len(words)], "content": f"{words[i % len(words)]} a@b.io"}
+                for i in range(count)]  # fmt: skip
+    return lg.Record(
+        trace_id="t" * 32, span_id="s" * 16, name="call", start="2026-01-01T00:00:00.000000Z",
+        end="2026-01-01T00:00:01.000000Z", duration_ms=1.0, input={"messages": messages},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["user", "assistant"],  # left out of the search
+        ["Zyxwvutsrqponmlkjih", "é" * 19],  # the longest left out
+        ["Zyxwvutsrqponmlkjihg", "A" * 21],  # just too long: read
+    ],
+)
+def test_records_of_many_short_words_take_linear_time(words: list[str]) -> None:
+    """A record of many messages whose short words the record walk leaves out of the
+    search (or reads, a letter longer) takes time linear in its number of messages."""
+    small, large = _messages(500, words), _messages(4000, words)
+    lg.redact.DEFAULT.redact_records([small])
+    small_cpu = _median_cpu(lambda: lg.redact.DEFAULT.redact_records([small]))
+    large_cpu = _median_cpu(lambda: lg.redact.DEFAULT.redact_records([large]))
+    assert large_cpu <= 20 * small_cpu + 0.01, f"{small_cpu * 1000:.1f}, {large_cpu * 1000:.1f} ms"
+    (redacted,) = lg.redact.DEFAULT.redact_records([large])
+    assert "a@b.io" not in str(redacted.input)
+    assert redacted.metadata[lg.redact.METADATA_KEY] == {"email": 4000}
+
+
 # A megabyte of each kind of text that makes a scanner work, with real secrets in it.
 FLOODS = {
     "near-miss cards": "4111 1111 1111 1112 ",

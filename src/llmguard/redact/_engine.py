@@ -84,7 +84,7 @@ class Engine:
         "_alternatives", "_before_memo", "_befores", "_checked", "_contexts", "_decided", "_groups",
         "_kinds", "_no_runs",
         "_runs", "_searches",
-        "_split", "_starts", "memoized", "prefilter", "python", "splitters", "validators",
+        "_split", "_starts", "memoized", "own", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
 
     def __init__(self, kinds: tuple[Kind, ...], prefilter: re.Pattern[str] | str | None) -> None:
@@ -117,6 +117,7 @@ class Engine:
         self._searches: dict[int, Search | None] = {}
         self._kinds: dict[int, tuple[Any, int]] = {}
         own = _own_names(kinds, alternatives) if not python else None
+        self.own = own is not None  # every kind is one of llmguard's own, read by RE2
         self._runs = tuple(None if own is None else RUNS.get(own[i]) for i in range(len(kinds)))
         self._no_runs = (None,) * len(kinds)
         self._contexts = None if own is None else tuple(CONTEXTS.get(name) for name in own)

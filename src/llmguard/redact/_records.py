@@ -31,41 +31,53 @@ _OPAQUE_METADATA = frozenset({METADATA_KEY, "otel.parent_span_id"})
 _BIG_INT = 10**9
 _NO_TAGS: tuple[str, ...] = ()  # the empty tuple, a record's default tags
 
+# Below this length, a string of letters alone holds no value of llmguard's own kinds:
+# every kind needs a digit, whitespace or punctuation (@, -, _, ., :, /) in its matches
+# except two, whose values are letters and digits and at least this long (an AWS access
+# key id, 20; a Google API key, 39). The role names and keys of a message list
+# ("role", "user", "content") are such strings: left out, they cost no search.
+PLAIN_BELOW = 20
 
-def collect_record(record: Record, out: list[str], sizes: dict[int, int], ends: list[int]) -> None:
+
+def collect_record(
+    record: Record, out: list[str], sizes: dict[int, int], ends: list[int], plain: int
+) -> None:
     """Append the strings of ``record`` to ``out``, in the order `rebuilt` visits them.
 
     ``ends`` gets how many strings ``out`` holds after each field of `FIELDS` (the
-    metadata last).
+    metadata last). A string of letters alone shorter than ``plain`` is left out
+    (`PLAIN_BELOW` for llmguard's own kinds, 0 for any others).
     """
     append = out.append
     mark = ends.append
     for value in _read_fields(record):
         if type(value) is str:
-            append(value)
+            if len(value) >= plain or not value.isalpha():
+                append(value)
         elif value is not None and value is not _NO_TAGS:
-            _collect(value, out, sizes)
+            _collect(value, out, sizes, plain)
         mark(len(out))
     metadata = record.metadata
     if metadata:
         for key, value in metadata.items():
-            _collect(key, out, sizes)
+            _collect(key, out, sizes, plain)
             if key not in _OPAQUE_METADATA:
-                _collect(value, out, sizes)
+                _collect(value, out, sizes, plain)
     mark(len(out))
 
 
 def rebuilt(
     record: Record, changed: dict[int, str], counts: dict[str, int], sizes: dict[int, int],
-    start: int, ends: list[int],
+    start: int, ends: list[int], plain: int,
 ) -> Record:  # fmt: skip
     """``record`` with its ``changed`` strings, and ``counts`` in its metadata.
 
     ``changed`` is in ascending order of index. ``start`` is the index of the record's
-    first string, ``ends`` what `collect_record` noted: fields without a changed
-    string are not visited. ``counts`` becomes part of the new record.
+    first string, ``ends`` what `collect_record` noted (with the same ``plain``):
+    fields without a changed string are not visited. ``counts`` becomes part of the
+    new record.
     """
-    rebuild = _Rebuild(changed, sizes)
+    rebuild = _Rebuild(changed, sizes, plain)
     changes: dict[str, Any] = {}
     fields = len(FIELDS)
     past = ends[fields - 1]  # the metadata's first string
@@ -106,55 +118,63 @@ def _replaced(record: Record, changes: dict[str, Any]) -> Record:
     return dataclasses.replace(record, **changes)
 
 
-def _collect(value: Any, out: list[str], sizes: dict[int, int]) -> None:
+def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> None:
     """Append each string in ``value`` to ``out``, in the order `_Rebuild` visits them.
 
-    An integer of ten digits or more counts as its digits. ``sizes`` gets, for each
-    container, how many strings it holds, so that `_Rebuild` can step over a container
-    none of whose strings changed without walking it.
+    An integer of ten digits or more counts as its digits; a string of letters alone
+    shorter than ``plain`` is left out. ``sizes`` gets, for each container, how many
+    strings it holds, so that `_Rebuild` can step over a container none of whose
+    strings changed without walking it.
     """
     cls = type(value)
+    append = out.append
     if cls is str:
-        out.append(value)
+        if len(value) >= plain or not value.isalpha():
+            append(value)
     elif cls is dict or (cls is not list and cls is not tuple and isinstance(value, Mapping)):
         start = len(out)
         for key, item in value.items():
             if type(key) is str:
-                out.append(key)
+                if len(key) >= plain or not key.isalpha():
+                    append(key)
             else:
-                _collect(key, out, sizes)
+                _collect(key, out, sizes, plain)
             if type(item) is str:
-                out.append(item)
+                if len(item) >= plain or not item.isalpha():
+                    append(item)
             elif item is not None:
-                _collect(item, out, sizes)
+                _collect(item, out, sizes, plain)
         sizes[id(value)] = len(out) - start
     elif cls is list or cls is tuple or isinstance(value, (list, tuple)):
         start = len(out)
         for item in value:
             kind = type(item)
             if kind is str:
-                out.append(item)
+                if len(item) >= plain or not item.isalpha():
+                    append(item)
             elif kind is dict:
                 # Inlined for the common case, a list of messages.
                 inner = len(out)
                 for key, field in item.items():
                     if type(key) is str:
-                        out.append(key)
+                        if len(key) >= plain or not key.isalpha():
+                            append(key)
                     else:
-                        _collect(key, out, sizes)
+                        _collect(key, out, sizes, plain)
                     if type(field) is str:
-                        out.append(field)
+                        if len(field) >= plain or not field.isalpha():
+                            append(field)
                     elif field is not None:
-                        _collect(field, out, sizes)
+                        _collect(field, out, sizes, plain)
                 sizes[id(item)] = len(out) - inner
             elif item is not None:
-                _collect(item, out, sizes)
+                _collect(item, out, sizes, plain)
         sizes[id(value)] = len(out) - start
     elif cls is int:
         if value >= _BIG_INT:
-            out.append(str(value))
-    elif isinstance(value, str):
-        out.append(value)
+            append(str(value))
+    elif isinstance(value, str) and (len(value) >= plain or not str.isalpha(value)):
+        append(value)
 
 
 class _Rebuild:
@@ -165,24 +185,33 @@ class _Rebuild:
     digits were redacted becomes the redacted text.
     """
 
-    __slots__ = ("_changed", "_sizes", "_upcoming", "at")
+    __slots__ = ("_changed", "_plain", "_sizes", "_upcoming", "at")
 
-    def __init__(self, changed: dict[int, str], sizes: dict[int, int]) -> None:
+    def __init__(self, changed: dict[int, str], sizes: dict[int, int], plain: int) -> None:
         self._changed = changed
         self._sizes = sizes
+        self._plain = plain  # as `collect_record` had it: shorter letters were left out
         self.at = 0
         # The changed indices still ahead, the nearest last (``changed`` is in order).
         self._upcoming = list(reversed(changed.keys()))
 
     def __call__(self, value: Any) -> Any:
         cls = type(value)
-        if cls is str or (cls is int and value >= _BIG_INT):
+        if cls is str:
+            if len(value) < self._plain and value.isalpha():
+                return value
+            index = self.at
+            self.at = index + 1
+            return self._changed.get(index, value)
+        if cls is int and value >= _BIG_INT:
             index = self.at
             self.at = index + 1
             return self._changed.get(index, value)
         size = self._sizes.get(id(value))
         if size is None:
             if isinstance(value, str):
+                if len(value) < self._plain and str.isalpha(value):
+                    return value
                 index = self.at
                 self.at = index + 1
                 return self._changed.get(index, value)
@@ -197,18 +226,23 @@ class _Rebuild:
         if cls is dict or (cls is not list and cls is not tuple and isinstance(value, Mapping)):
             items: dict[Any, Any] = {}
             changed = self._changed
+            plain = self._plain
             for key, item in value.items():
                 # Inlined for the common case, string keys and values.
                 if type(key) is str:
-                    index = self.at
-                    self.at = index + 1
-                    new_key = changed.get(index, key)
+                    if len(key) < plain and key.isalpha():
+                        new_key = key
+                    else:
+                        index = self.at
+                        self.at = index + 1
+                        new_key = changed.get(index, key)
                 else:
                     new_key = self(key)
                 if type(item) is str:
-                    index = self.at
-                    self.at = index + 1
-                    item = changed.get(index, item)
+                    if len(item) >= plain or not item.isalpha():
+                        index = self.at
+                        self.at = index + 1
+                        item = changed.get(index, item)
                 elif item is not None:
                     item = self(item)
                 if new_key in items:

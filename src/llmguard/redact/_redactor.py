@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from llmguard.redact._engine import Engine, Kind, python_pass, replace_found
 from llmguard.redact._patterns import DEFAULT_PATTERNS, DEFAULT_STARTS, PatternSpec, Validator
-from llmguard.redact._records import FIELDS, collect_record, rebuilt
+from llmguard.redact._records import FIELDS, PLAIN_BELOW, collect_record, rebuilt
 from llmguard.redact._search import pattern_source
 
 if TYPE_CHECKING:
@@ -135,8 +135,10 @@ class Patterns:
         texts: list[str] = []
         sizes: dict[int, int] = {}
         ends: list[int] = []  # per record, the number of strings after each field
+        # Short strings of letters hold none of llmguard's own kinds: not even collected.
+        plain = PLAIN_BELOW if self._engine().own else 0
         for record in records:
-            collect_record(record, texts, sizes, ends)
+            collect_record(record, texts, sizes, ends, plain)
         changed = self._redact(texts)
         if not changed:
             return list(records)
@@ -145,22 +147,23 @@ class Patterns:
         start = 0
         at = 0  # the first of ``upcoming`` at or past ``start``
         fields = len(FIELDS) + 1
+        last = len(upcoming)
         for number, record in enumerate(records):
             mark = number * fields
             end = ends[mark + fields - 1]
-            if at == len(upcoming) or upcoming[at] >= end:
+            if at == last or upcoming[at] >= end:
                 out.append(record)
             else:
                 counts: dict[str, int] = {}
                 mine: dict[int, str] = {}
-                while at < len(upcoming) and upcoming[at] < end:
+                while at < last and upcoming[at] < end:
                     index = upcoming[at]
                     mine[index], found = changed[index]
-                    for kind, count in found.items():
-                        counts[kind] = counts.get(kind, 0) + count
+                    for kind, n in found.items():
+                        counts[kind] = counts.get(kind, 0) + n
                     at += 1
                 marks = ends[mark : mark + fields]
-                out.append(rebuilt(record, mine, counts, sizes, start, marks))
+                out.append(rebuilt(record, mine, counts, sizes, start, marks, plain))
             start = end
         return out
 
@@ -190,13 +193,13 @@ class Patterns:
                 if new is not text:
                     changed[i] = new, counts
             return changed
-        joined = texts[0] if len(texts) == 1 else "\n".join(texts)
-        if engine.prefilter is not None and not engine.prefilter(joined):
-            return {}
         # A line break before the first string too: see `Engine.scan`.
+        joined = "\n".join(["", *texts])
+        if engine.prefilter is not None and not engine.prefilter(joined[1:]):
+            return {}
         ascii = joined.isascii()
         if ascii:
-            data = ("\n" + joined).encode("ascii")
+            data = joined.encode("ascii")
         else:
             parts = [text.encode("utf-8", "surrogatepass") for text in texts]
             data = b"\n".join([b"", *parts])
