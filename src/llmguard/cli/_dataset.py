@@ -24,7 +24,9 @@ import operator
 import os
 import sqlite3
 import sys
+from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -168,6 +170,8 @@ class Loaded:
         unusable_example: The first such start time.
         filtered: Whether those records are in the table, to be filtered out by queries
             (an SQLite store), or were never loaded (a JSON Lines file).
+        store: The SQLite store's file, which a second connection may open; ``None``
+            for records loaded into memory.
     """
 
     conn: sqlite3.Connection
@@ -177,6 +181,7 @@ class Loaded:
     unusable: int = 0
     unusable_example: str | None = None
     filtered: bool = False
+    store: Path | None = None
 
 
 def load(path: str | os.PathLike[str], progress: Progress | None = None) -> Loaded:
@@ -224,6 +229,7 @@ def _open_store(path: Path) -> Loaded:
         unusable,
         example,
         filtered=bool(unusable),
+        store=path,
     )
 
 
@@ -374,6 +380,14 @@ class _LatencyRuns:
         return token
 
 
+_Sums: TypeAlias = tuple[
+    dict[tuple[str, ...], tuple[float | None, ...]], dict[tuple[str, ...], Classes]
+]
+"""`Dataset._sums`' answer: per group, the sums and the latencies by weight."""
+_Counted: TypeAlias = tuple[list[dict[tuple[str, ...], Classes]], list[Run]]
+"""Per grouping and group, sorted latencies by weight; and every call's, by weight."""
+
+
 def _counted(
     groupings: Sequence[dict[tuple[str, ...], Classes]],
 ) -> list[dict[tuple[str, ...], Classes]] | None:
@@ -409,6 +423,80 @@ def _counted(
     if signed_zeros(run for classes in found[0].values() for run in classes.items()):
         return None
     return found
+
+
+_T = TypeVar("_T")
+_Job: TypeAlias = Callable[[sqlite3.Connection], object]
+"""A query run on whichever connection takes it, answering with plain Python data."""
+
+
+class _Side:
+    """A second read-only connection to a store, and the one thread that queries it.
+
+    sqlite3 lets go of the GIL while SQLite steps through a query, so an aggregate
+    running here takes the second core while the main thread works in Python (reads
+    latencies, computes the drift statistics) or runs another query. Jobs run one at
+    a time, in the order given; each gets this connection.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._store = SQLiteStore(path)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmguard-query")
+
+    def submit(self, job: Callable[[sqlite3.Connection], _T]) -> Future[_T]:
+        """Run ``job`` on this connection after the jobs before it."""
+        return self._pool.submit(job, self._store._conn)
+
+    def close(self) -> None:
+        """Stop the running query, drop the waiting ones, and close the connection."""
+        self._store._conn.interrupt()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._store.close()
+
+
+class _Shared:
+    """Queries that two connections take turns at, one each at a time, until none is left.
+
+    The side connection starts on them at once; the main thread joins in (`drain`)
+    when its own work is done, so a slow second core or a JSON Lines file (no side
+    connection) only means the main thread runs more of them.
+    """
+
+    def __init__(self, jobs: Sequence[_Job]) -> None:
+        self._waiting = deque(enumerate(jobs))
+        self._count = len(jobs)
+        self._found: dict[int, object] = {}
+
+    def drain(self, conn: sqlite3.Connection) -> None:
+        """Run the waiting jobs on ``conn``, one after another, until none is left."""
+        while True:
+            try:
+                index, job = self._waiting.popleft()
+            except IndexError:
+                return
+            self._found[index] = job(conn)
+
+    def cancel(self) -> None:
+        """Drop the jobs nobody has started."""
+        self._waiting.clear()
+
+    def found(self) -> list[object]:
+        """The answers, in the order of the jobs; every job must have run."""
+        return [self._found[index] for index in range(self._count)]
+
+
+def _abandon(running: tuple[_Shared, Future[None]]) -> None:
+    """Drop the jobs `Dataset._start` started that are still waiting, and wait for the one
+    running, whose answer and error nobody wants any more."""
+    shared, side = running
+    shared.cancel()
+    wait([side])
+
+
+def _done(value: _T) -> Future[_T]:
+    future: Future[_T] = Future()
+    future.set_result(value)
+    return future
 
 
 class Dataset:
@@ -450,17 +538,35 @@ class Dataset:
         self._repaired_totals: dict[Window, float] = {}
         # Whether the temporary table of the feedback traces' records exists.
         self._feedback_table = False
+        # The store a second connection may read (`_Side`), and that connection.
+        self.side_file: Path | None = None
+        self._side: _Side | None = None
+        # `_trace_groups` answers, by their question.
+        self._trace_groups_found: dict[object, list[dict[str, set[tuple[str, ...]]]]] = {}
+        # `summaries`' aggregates started ahead (`prefetch_summaries`), by their question.
+        self._prefetched: dict[object, tuple[_Shared, Future[None]]] = {}
+        # Row ids of `calls` queries asked for ahead (`prefetch_calls`), by their SQL.
+        self._rowids_found: dict[object, Future[list[int]]] = {}
 
     def _new_latency_runs(self) -> _LatencyRuns:
         return _LatencyRuns(self._latency_runs, self._latency_tokens)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], progress: Progress | None = None) -> Dataset:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        progress: Progress | None = None,
+        *,
+        second_connection: bool = True,
+    ) -> Dataset:
         """Open an SQLite store or load a JSON Lines file, told apart by its first bytes.
 
         Args:
             path: The file.
             progress: Told how reading goes, for files that take a while.
+            second_connection: Whether some aggregates of a store may run on a second
+                connection, in a thread of their own (see `_Side`); the answers are
+                the same either way.
 
         Raises:
             DatasetError: The file is missing, unreadable, or not records.
@@ -470,6 +576,7 @@ class Dataset:
         dataset.skipped_lines = loaded.skipped_lines
         dataset.unusable = loaded.unusable
         dataset.unusable_example = loaded.unusable_example
+        dataset.side_file = loaded.store if second_connection else None
         if loaded.filtered:
             # "+" keeps the planner off the start index, which would not narrow anything.
             dataset._usable = (' AND +"start" >= ? AND +"start" < ?', (EARLIEST, LATEST))
@@ -488,7 +595,45 @@ class Dataset:
 
     def close(self) -> None:
         """Close the database."""
+        if self._side is not None:
+            self._side.close()
+            self._side = None
         self._conn.close()
+
+    def _side_connection(self) -> _Side | None:
+        """The second connection, opened on first use; ``None`` for records in memory, or
+        when the store cannot be opened again (the main connection then does it all)."""
+        if self._side is None and self.side_file is not None:
+            try:
+                self._side = _Side(self.side_file)
+            except (ValueError, sqlite3.Error):
+                self.side_file = None
+        return self._side
+
+    def _later(self, job: Callable[[sqlite3.Connection], _T]) -> Future[_T]:
+        """``job`` run on the side connection, or now on this one when there is none."""
+        side = self._side_connection()
+        if side is not None:
+            return side.submit(job)
+        return _done(job(self._conn))
+
+    def _start(self, jobs: Sequence[_Job]) -> tuple[_Shared, Future[None]]:
+        """Start ``jobs`` on the side connection (see `_Shared`); `_finish` them."""
+        shared = _Shared(jobs)
+        side = self._side_connection()
+        return shared, side.submit(shared.drain) if side is not None else _done(None)
+
+    def _finish(self, running: tuple[_Shared, Future[None]]) -> list[object]:
+        """The answers of jobs `_start` started, the main connection running those still
+        waiting. An error of a job is raised here, once the side has stopped."""
+        shared, side = running
+        try:
+            shared.drain(self._conn)
+        except BaseException:
+            _abandon(running)
+            raise
+        side.result()
+        return shared.found()
 
     # -- single records -------------------------------------------------------------------
 
@@ -569,6 +714,36 @@ class Dataset:
             kinds: The record kinds to keep.
             limit: Return at most this many.
         """
+        return self._records(*self._calls_clause(window, order_by, failed, kinds, limit))
+
+    def prefetch_calls(
+        self,
+        window: Window = _ANY_TIME,
+        *,
+        order_by: Literal["start", "newest", "duration_ms", "cost_usd"] = "start",
+        failed: bool = False,
+        kinds: Sequence[str] = CALL_KINDS,
+        limit: int | None = None,
+    ) -> None:
+        """Start finding the calls `calls` will be asked for with the same arguments, on
+        the side connection while the caller does other work (only with a store)."""
+        if self._side_connection() is None:
+            return
+        clause, params = self._calls_clause(window, order_by, failed, kinds, limit)
+        question = (clause, tuple(params))
+        if question not in self._rowids_found:
+            self._rowids_found[question] = self._later(
+                lambda conn: _rowids(conn, clause, params)
+            )
+
+    def _calls_clause(
+        self,
+        window: Window,
+        order_by: Literal["start", "newest", "duration_ms", "cost_usd"],
+        failed: bool,
+        kinds: Sequence[str],
+        limit: int | None,
+    ) -> tuple[str, list[object]]:
         where, params = self._where(window, kinds)
         if failed:
             where += " AND status != 'ok'"
@@ -581,7 +756,7 @@ class Dataset:
         sql = f"{where} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit):d}"
-        return self._records(sql, params)
+        return sql, params
 
     def _records(self, clause: str, params: Sequence[object]) -> list[Record]:
         """The records the rows hold; a row that holds none is skipped and counted.
@@ -590,9 +765,8 @@ class Dataset:
         (the slowest ten calls) would otherwise carry every candidate's JSON through
         its sort.
         """
-        ids = [
-            found for (found,) in self._conn.execute(f"SELECT rowid FROM records {clause}", params)
-        ]
+        asked = self._rowids_found.pop((clause, tuple(params)), None)
+        ids = asked.result() if asked is not None else _rowids(self._conn, clause, params)
         records = []
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
@@ -689,20 +863,41 @@ class Dataset:
         """
         # One grouping: its aggregate collects the latencies. Several: one read of the
         # latencies serves them all, sharing each value (collecting in every aggregate
-        # would hold a copy per grouping).
+        # would hold a copy per grouping), while the side connection runs the
+        # aggregates, which hand back a few rows after a long step without the GIL.
         single = len(groupings) == 1
-        found = [self._sums(by, window, kinds, latencies=single) for by in groupings]
-        traces = self._trace_groups(groupings, window, kinds)
-        counted: tuple[list[dict[tuple[str, ...], Classes]], list[Run]] | None
-        if single:
-            collected = _counted([runs for _, runs in found])
-            counted = None
-            if collected is not None:
-                # Every grouping holds every call once: its lists are them all.
-                everything = [run for classes in collected[0].values() for run in classes.items()]
-                counted = collected, everything
-        else:
-            counted = self._counted_latencies(groupings, window, kinds)
+        running = self._prefetched.pop(self._question(groupings, window, kinds), None)
+        if running is None:
+            running = self._start(self._summary_jobs(groupings, window, kinds))
+        counted: _Counted | None
+        try:
+            if single:
+                found = [self._sums(groupings[0], window, kinds, latencies=True)]
+                collected = _counted([runs for _, runs in found])
+                counted = None
+                if collected is not None:
+                    # Every grouping holds every call once: its lists are them all.
+                    everything = [
+                        run for classes in collected[0].values() for run in classes.items()
+                    ]
+                    counted = collected, everything
+            else:
+                counted = self._counted_latencies(groupings, window, kinds)
+            traces = self._trace_groups(groupings, window, kinds)
+        except BaseException:
+            _abandon(running)
+            raise
+        answers = self._finish(running)
+        if not single:
+            found = cast(list[_Sums], answers[: len(groupings)])
+        # Attempts belong to guarded calls, which are llm records.
+        repairs = "llm" in kinds
+        repaired: list[dict[tuple[str, ...], float]] = [{} for _ in groupings]
+        if repairs:
+            *repaired, whole_window = cast(
+                list[dict[tuple[str, ...], float]], answers[len(answers) - len(groupings) - 1 :]
+            )
+            self._repaired_totals.setdefault(window, sum(whole_window.values()))
         quantiles: list[dict[tuple[str, ...], tuple[float | None, ...]]]
         if counted is not None:
             per_grouping, everything = counted
@@ -719,11 +914,54 @@ class Dataset:
             ]
             overall = [all_quantiles(pairs_of) for pairs_of in latencies]
         return [
-            self._summary(by, window, kinds, sums, found_quantiles, groups_of, total)
-            for by, (sums, _), found_quantiles, groups_of, total in zip(
-                groupings, found, quantiles, traces, overall, strict=True
+            self._summary(by, window, kinds, sums, found_quantiles, groups_of, total, repairs_of)
+            for by, (sums, _), found_quantiles, groups_of, total, repairs_of in zip(
+                groupings, found, quantiles, traces, overall, repaired, strict=True
             )
         ]
+
+    def prefetch_summaries(
+        self,
+        groupings: Sequence[Sequence[str]],
+        window: Window = _ANY_TIME,
+        *,
+        kinds: Sequence[str] = CALL_KINDS,
+    ) -> None:
+        """Start `summaries`' SQL aggregates on the side connection, for a caller with
+        other work to do first; the same call to `summaries` then finishes them."""
+        if self._side_connection() is None:
+            return
+        question = self._question(groupings, window, kinds)
+        if question not in self._prefetched:
+            self._prefetched[question] = self._start(
+                self._summary_jobs(groupings, window, kinds)
+            )
+
+    def _summary_jobs(
+        self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
+    ) -> list[_Job]:
+        """The aggregates of `summaries` that need no Python during the scan: the sums
+        of several groupings (one grouping's sums collect its latencies), and the
+        repaired attempts per grouping and for the window."""
+        jobs: list[_Job] = []
+        if len(groupings) > 1:
+            jobs.extend(self._sums_job(by, window, kinds) for by in groupings)
+        if "llm" in kinds:
+            jobs.extend(self._repaired_job(by, window) for by in groupings)
+            jobs.append(self._repaired_job((), window))
+        return jobs
+
+    @staticmethod
+    def _question(
+        groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
+    ) -> tuple[object, ...]:
+        return (tuple(map(tuple, groupings)), window, tuple(kinds))
+
+    def _sums_job(self, by: Sequence[str], window: Window, kinds: Sequence[str]) -> _Job:
+        return lambda conn: self._sums(by, window, kinds, latencies=False, conn=conn)
+
+    def _repaired_job(self, by: Sequence[str], window: Window) -> _Job:
+        return lambda conn: self._repaired(by, window, conn)
 
     def _counted_latencies(
         self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
@@ -825,13 +1063,20 @@ class Dataset:
         return [dict(sorted(groups.items())) for groups in grouped]
 
     def _sums(
-        self, by: Sequence[str], window: Window, kinds: Sequence[str], *, latencies: bool = True
-    ) -> tuple[dict[tuple[str, ...], tuple[float | None, ...]], dict[tuple[str, ...], Classes]]:
+        self,
+        by: Sequence[str],
+        window: Window,
+        kinds: Sequence[str],
+        *,
+        latencies: bool = True,
+        conn: sqlite3.Connection | None = None,
+    ) -> _Sums:
         """Per group, the SQL sums `group_stats` takes, and its latencies by weight.
 
         The latencies come from the same pass as the sums (the `_LatencyRuns`
-        aggregate), unsorted; a weight or a latency may be anything the store holds.
-        Without ``latencies`` none are collected and every group has none.
+        aggregate, on the main connection only), unsorted; a weight or a latency may be
+        anything the store holds. Without ``latencies`` none are collected and every
+        group has none; ``conn`` may then be the side connection.
         """
         keys = self._keys(by)
         where, params = self._where(window, kinds)
@@ -839,7 +1084,7 @@ class Dataset:
         col = self._column
         weight, retries = col("sample_weight"), col("retries")
         collect = f"{_LATENCY_RUNS}({col('duration_ms')}, {weight})" if latencies else "NULL"
-        rows = self._conn.execute(
+        rows = (self._conn if latencies or conn is None else conn).execute(
             f"""
             SELECT {keys},
                 sum({weight}),
@@ -881,12 +1126,11 @@ class Dataset:
         quantiles: dict[tuple[str, ...], tuple[float | None, ...]],
         groups_of: dict[str, set[tuple[str, ...]]],
         overall: tuple[float | None, ...],
+        repaired: dict[tuple[str, ...], float],
     ) -> tuple[list[GroupStats], GroupStats | None]:
         if not sums:
             return [], None
         scores = self._scores(by, window, kinds, groups_of)
-        # Attempts belong to guarded calls, which are llm records.
-        repaired = self._repaired(by, window) if "llm" in kinds else {}
         # 0, not 0.0, without repairs: `stats --json` has always printed "repaired": 0.
         repaired_total = self._repaired_total(window) if repaired else 0
         groups = [
@@ -918,11 +1162,14 @@ class Dataset:
             total = self._repaired_totals[window] = sum(self._repaired((), window).values())
         return total
 
-    def _repaired(self, by: Sequence[str], window: Window) -> dict[tuple[str, ...], float]:
+    def _repaired(
+        self, by: Sequence[str], window: Window, conn: sqlite3.Connection | None = None
+    ) -> dict[tuple[str, ...], float]:
         """Per group, the weight of the attempts that json-repair fixed.
 
         An attempt is named ``attempt N``; it counts for the function it belongs to,
-        and for its own model, prompt, time and status.
+        and for its own model, prompt, time and status. ``conn`` is the connection to
+        ask, the main one by default.
         """
         keys = self._keys(by, name=f"coalesce({self._column('function')}, name)")
         repair = self._column("repair")
@@ -935,7 +1182,7 @@ class Dataset:
             clauses.append('"start" < ?')
             params.append(window.until)
         usable, bounds = self._usable
-        rows = self._conn.execute(
+        rows = (conn or self._conn).execute(
             f"SELECT {keys}, sum({self._column('sample_weight')}) FROM records "
             f"WHERE {' AND '.join(clauses)}{usable} GROUP BY {keys}",
             [*params, *bounds],
@@ -1142,9 +1389,28 @@ class Dataset:
     def _trace_groups(
         self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
     ) -> list[dict[str, set[tuple[str, ...]]]]:
-        """For each grouping, the groups with a call in each trace that has feedback."""
+        """For each grouping, the groups with a call in each trace that has feedback.
+
+        Read on the main connection: the query hands back a row per trace, and a thread
+        taking the GIL back for each row would slow the main thread's reads down.
+        """
+        question = self._question(groupings, window, kinds)
+        found = self._trace_groups_found.get(question)
+        if found is None:
+            found = self._trace_groups_found[question] = self._read_trace_groups(
+                self._conn, groupings, window, kinds
+            )
+        return found
+
+    def _read_trace_groups(
+        self,
+        conn: sqlite3.Connection,
+        groupings: Sequence[Sequence[str]],
+        window: Window,
+        kinds: Sequence[str],
+    ) -> list[dict[str, set[tuple[str, ...]]]]:
         found: list[dict[str, set[tuple[str, ...]]]] = [{} for _ in groupings]
-        feedback = self._feedback()
+        feedback = self._feedback(conn)
         if not feedback:
             return found
         keys = ", ".join(self._keys(by) for by in groupings)
@@ -1152,14 +1418,15 @@ class Dataset:
         starts = list(itertools.accumulate(widths, initial=1))
         spans = list(zip(found, starts, starts[1:], strict=False))
         where, params = self._where(window, kinds)
-        for call in self._conn.execute(
-            f"SELECT DISTINCT trace_id, {keys} FROM {self._feedback_traces()} {where}", params
+        for call in conn.execute(
+            f"SELECT DISTINCT trace_id, {keys} FROM {self._feedback_traces(conn)} {where}",
+            params,
         ):
             for groups_of, first, end in spans:
                 groups_of.setdefault(call[0], set()).add(tuple(map(str, call[first:end])))
         return found
 
-    def _feedback_traces(self) -> str:
+    def _feedback_traces(self, conn: sqlite3.Connection) -> str:
         """A temporary table of every record in a trace that has feedback, made once.
 
         It holds the columns the groupings and windows read, so each command that asks
@@ -1170,12 +1437,12 @@ class Dataset:
             # The feedback traces (already read with their scores) first, then each
             # one's records through the trace id index (CROSS JOIN keeps that order).
             traces = f"{_FEEDBACK_TRACES}_ids"
-            self._conn.execute(f"CREATE TEMP TABLE {traces} (trace_id TEXT PRIMARY KEY)")
-            self._conn.executemany(
+            conn.execute(f"CREATE TEMP TABLE {traces} (trace_id TEXT PRIMARY KEY)")
+            conn.executemany(
                 f"INSERT OR IGNORE INTO temp.{traces} VALUES (?)",
-                ((trace,) for trace, _ in self._feedback()),
+                ((trace,) for trace, _ in self._feedback(conn)),
             )
-            self._conn.execute(
+            conn.execute(
                 f"CREATE TEMP TABLE {_FEEDBACK_TRACES} AS SELECT r.trace_id, r.kind, "
                 'r.name, r.model, r.prompt_name, r.prompt_version, r."start", r.status '
                 f"FROM temp.{traces} AS f CROSS JOIN records AS r ON r.trace_id = f.trace_id"
@@ -1183,12 +1450,13 @@ class Dataset:
             self._feedback_table = True
         return f"temp.{_FEEDBACK_TRACES}"
 
-    def _feedback(self) -> list[tuple[str, float]]:
-        """Every feedback record's trace id and score, read once per dataset."""
+    def _feedback(self, conn: sqlite3.Connection | None = None) -> list[tuple[str, float]]:
+        """Every feedback record's trace id and score, read once per dataset (through
+        ``conn``, the main connection by default)."""
         if self._feedback_rows is None:
             score = self._column("score")
             usable, bounds = self._usable
-            self._feedback_rows = self._conn.execute(
+            self._feedback_rows = (conn or self._conn).execute(
                 f"SELECT trace_id, {score} FROM records "
                 f"WHERE kind = 'feedback' AND {score} IS NOT NULL{usable}",
                 bounds,
@@ -1220,6 +1488,10 @@ class Dataset:
 
     def _column(self, name: str) -> str:
         return self._derived.get(name) or f'"{name}"'
+
+
+def _rowids(conn: sqlite3.Connection, clause: str, params: Sequence[object]) -> list[int]:
+    return [found for (found,) in conn.execute(f"SELECT rowid FROM records {clause}", params)]
 
 
 def _key(row: Sequence[object], width: int) -> tuple[str, ...]:

@@ -269,8 +269,9 @@ def load_by(
     dataset: Dataset, groupings: Sequence[str], window: Window
 ) -> list[dict[tuple[str, ...], dict[str, Sample]]]:
     """`load` for each grouping, from one read of the calls."""
-    found_by = dataset.samples_by(_VALUES, [(by,) for by in groupings], window, any_order=_ADDED_UP)
-    scores_by = dataset.feedback_scores_by([(by,) for by in groupings], window)
+    keys = [(by,) for by in groupings]
+    found_by = dataset.samples_by(_VALUES, keys, window, any_order=_ADDED_UP)
+    scores_by = dataset.feedback_scores_by(keys, window)
     loaded = []
     for found, scores_of in zip(found_by, scores_by, strict=True):
         samples: dict[tuple[str, ...], dict[str, Sample]] = {}

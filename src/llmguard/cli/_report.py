@@ -246,6 +246,12 @@ def charts_section(
 # -- The report's headline cards and tables: figures per group and the notable calls.
 
 _TOP_CALLS = 10
+# The notable calls' lists: how each is ordered and whether only failed calls.
+_NOTABLE: tuple[tuple[Literal["duration_ms", "cost_usd", "newest"], bool], ...] = (
+    ("duration_ms", False),
+    ("cost_usd", False),
+    ("newest", True),
+)
 _MESSAGE_CHARS = 240
 
 
@@ -306,13 +312,11 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, left: in
 
 def calls_section(dataset: Dataset, span: Window, source: str) -> str:
     """The slowest, most expensive and latest failed calls, each with its ``show`` command."""
-    slowest = dataset.calls(span, order_by="duration_ms", limit=_TOP_CALLS)
-    costly = [
-        r
-        for r in dataset.calls(span, order_by="cost_usd", limit=_TOP_CALLS)
-        if r.cost_usd is not None
-    ]
-    failed = dataset.calls(span, order_by="newest", failed=True, limit=_TOP_CALLS)
+    slowest, costly, failed = (
+        dataset.calls(span, order_by=order, failed=only_failed, limit=_TOP_CALLS)
+        for order, only_failed in _NOTABLE
+    )
+    costly = [r for r in costly if r.cost_usd is not None]
     command = show_command(source, "TRACE_ID")
     parts = [
         "<section><h2>Notable calls</h2>",
@@ -597,9 +601,16 @@ def build(
     first, last = bounds.since, bounds.until
     unit: Unit = bucket if bucket != "auto" else auto_unit(first, last)
     buckets = bucket_keys(first, last, unit)
+    groupings = (("name",), ("prompt",), (unit, "name"), (unit, "prompt"))
+    # The store's second connection runs the four groupings' aggregates and finds the
+    # notable calls while this thread computes the drift section, whose work is Python.
+    dataset.prefetch_summaries(groupings, span)
+    for order, failed in _NOTABLE:
+        dataset.prefetch_calls(span, order_by=order, failed=failed, limit=_TOP_CALLS)
+    drift = drift_section(dataset, span, last, baseline, current)
     # One read of the calls' latencies serves the four groupings.
     (functions, total), (prompts, _), (per_function, _), (per_prompt, _) = dataset.summaries(
-        (("name",), ("prompt",), (unit, "name"), (unit, "prompt")), span
+        groupings, span
     )
     if total is None:
         raise CommandError(f"no calls in {source} between {span}")
@@ -612,7 +623,7 @@ def build(
         f"{escape(when(last))} UTC · one point per {unit}</p>",
         "</header>",
         headline(total, len(functions), len([p for p in prompts if p.key[0] != "-"])),
-        drift_section(dataset, span, last, baseline, current),
+        drift,
         charts_section(per_function, unit, buckets, "name", "Per function", exclude=None),
         charts_section(per_prompt, unit, buckets, "prompt", "Per prompt version", exclude="-"),
         table_section("Functions", "function", functions, total),
