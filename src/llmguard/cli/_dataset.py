@@ -172,6 +172,8 @@ class Loaded:
             (an SQLite store), or were never loaded (a JSON Lines file).
         store: The SQLite store's file, which a second connection may open; ``None``
             for records loaded into memory.
+        store_id: Which file that was (device and inode), so a second connection
+            opens that one or none.
     """
 
     conn: sqlite3.Connection
@@ -182,6 +184,7 @@ class Loaded:
     unusable_example: str | None = None
     filtered: bool = False
     store: Path | None = None
+    store_id: tuple[int, int] | None = None
 
 
 def load(path: str | os.PathLike[str], progress: Progress | None = None) -> Loaded:
@@ -211,6 +214,7 @@ def _open_store(path: Path) -> Loaded:
         raise DatasetError(str(exc)) from None
     conn = store._conn
     version = store.version
+    identity = _file_id(path)
     # Two ranges of the start index, so a healthy store costs nothing. A time inside the
     # range that is no time (only a store not written by SQLiteSink holds one) is not
     # counted; the commands that read times cope with it.
@@ -229,8 +233,17 @@ def _open_store(path: Path) -> Loaded:
         unusable,
         example,
         filtered=bool(unusable),
-        store=path,
+        store=path if identity is not None else None,
+        store_id=identity,
     )
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _load_jsonl(path: Path, progress: Progress | None) -> Loaded:
@@ -540,6 +553,7 @@ class Dataset:
         self._feedback_table = False
         # The store a second connection may read (`_Side`), and that connection.
         self.side_file: Path | None = None
+        self._side_id: tuple[int, int] | None = None
         self._side: _Side | None = None
         # `_trace_groups` answers, by their question.
         self._trace_groups_found: dict[object, list[dict[str, set[tuple[str, ...]]]]] = {}
@@ -577,6 +591,7 @@ class Dataset:
         dataset.unusable = loaded.unusable
         dataset.unusable_example = loaded.unusable_example
         dataset.side_file = loaded.store if second_connection else None
+        dataset._side_id = loaded.store_id
         if loaded.filtered:
             # "+" keeps the planner off the start index, which would not narrow anything.
             dataset._usable = (' AND +"start" >= ? AND +"start" < ?', (EARLIEST, LATEST))
@@ -602,12 +617,20 @@ class Dataset:
 
     def _side_connection(self) -> _Side | None:
         """The second connection, opened on first use; ``None`` for records in memory, or
-        when the store cannot be opened again (the main connection then does it all)."""
+        when the store's file cannot be opened again or is no longer the file the main
+        connection reads (moved, replaced): the main connection then does it all."""
         if self._side is None and self.side_file is not None:
             try:
-                self._side = _Side(self.side_file)
-            except (ValueError, sqlite3.Error):
+                side = _Side(self.side_file)
+            except (OSError, ValueError, sqlite3.Error):
                 self.side_file = None
+                return None
+            # Checked after opening: a file replaced in between is seen here.
+            if _file_id(self.side_file) != self._side_id:
+                side.close()
+                self.side_file = None
+                return None
+            self._side = side
         return self._side
 
     def _later(self, job: Callable[[sqlite3.Connection], _T]) -> Future[_T]:
@@ -732,9 +755,7 @@ class Dataset:
         clause, params = self._calls_clause(window, order_by, failed, kinds, limit)
         question = (clause, tuple(params))
         if question not in self._rowids_found:
-            self._rowids_found[question] = self._later(
-                lambda conn: _rowids(conn, clause, params)
-            )
+            self._rowids_found[question] = self._later(lambda conn: _rowids(conn, clause, params))
 
     def _calls_clause(
         self,
@@ -933,9 +954,7 @@ class Dataset:
             return
         question = self._question(groupings, window, kinds)
         if question not in self._prefetched:
-            self._prefetched[question] = self._start(
-                self._summary_jobs(groupings, window, kinds)
-            )
+            self._prefetched[question] = self._start(self._summary_jobs(groupings, window, kinds))
 
     def _summary_jobs(
         self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
@@ -1084,7 +1103,8 @@ class Dataset:
         col = self._column
         weight, retries = col("sample_weight"), col("retries")
         collect = f"{_LATENCY_RUNS}({col('duration_ms')}, {weight})" if latencies else "NULL"
-        rows = (self._conn if latencies or conn is None else conn).execute(
+        db = self._conn if latencies or conn is None else conn
+        rows = db.execute(
             f"""
             SELECT {keys},
                 sum({weight}),
@@ -1182,7 +1202,8 @@ class Dataset:
             clauses.append('"start" < ?')
             params.append(window.until)
         usable, bounds = self._usable
-        rows = (conn or self._conn).execute(
+        db = conn or self._conn
+        rows = db.execute(
             f"SELECT {keys}, sum({self._column('sample_weight')}) FROM records "
             f"WHERE {' AND '.join(clauses)}{usable} GROUP BY {keys}",
             [*params, *bounds],
@@ -1456,7 +1477,8 @@ class Dataset:
         if self._feedback_rows is None:
             score = self._column("score")
             usable, bounds = self._usable
-            self._feedback_rows = (conn or self._conn).execute(
+            db = conn or self._conn
+            self._feedback_rows = db.execute(
                 f"SELECT trace_id, {score} FROM records "
                 f"WHERE kind = 'feedback' AND {score} IS NOT NULL{usable}",
                 bounds,
