@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -162,14 +161,7 @@ def test_report_is_the_same_with_one_connection(
     path = _store(tmp_path / "calls.db", calls)
     pages = []
     for second in (False, True):
-        opened = Dataset.open
-
-        def open_with(
-            file: str, progress: object = None, *, second_connection: bool = second
-        ) -> Dataset:
-            return opened(file, progress, second_connection=second_connection)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(Dataset, "open", open_with)
+        monkeypatch.setattr(Dataset, "open", _opener(second))
         out = tmp_path / f"report-{second}.html"
         assert main(["report", str(path), "-o", str(out)]) == 0
         pages.append(out.read_text().split("<footer>")[0])
@@ -177,8 +169,18 @@ def test_report_is_the_same_with_one_connection(
     assert pages[0] == pages[1]
 
 
+def _opener(second: bool) -> object:
+    """`Dataset.open` with or without the second connection."""
+    opened = Dataset.open
+
+    def open_with(file: str, progress: object = None) -> Dataset:
+        return opened(file, progress, second_connection=second)  # type: ignore[arg-type]
+
+    return open_with
+
+
 @pytest.fixture
-def threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the threads `Dataset._sums` runs on."""
     names: list[str] = []
     sums = Dataset._sums
@@ -188,7 +190,7 @@ def threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return sums(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Dataset, "_sums", spied)
-    yield names
+    return names
 
 
 def test_a_store_runs_aggregates_on_the_second_connection(
@@ -225,9 +227,11 @@ def test_an_error_on_the_second_connection_is_raised(tmp_path: Path) -> None:
     """A grouping no query knows fails with the same error as on one connection."""
     path = _store(tmp_path / "calls.db", [("a", 1.0, 5.0, 0.1, "ok", None)] * 3)
     for second in (False, True):
-        with Dataset.open(path, second_connection=second) as dataset:
-            with pytest.raises(DatasetError, match="cannot group by 'colour'"):
-                dataset.summaries((("name",), ("colour",)), Window())
+        with (
+            Dataset.open(path, second_connection=second) as dataset,
+            pytest.raises(DatasetError, match="cannot group by 'colour'"),
+        ):
+            dataset.summaries((("name",), ("colour",)), Window())
 
 
 def test_closing_stops_the_jobs_started_ahead(tmp_path: Path) -> None:
