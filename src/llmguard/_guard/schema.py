@@ -737,7 +737,9 @@ def _compile_pydantic(
             raise SchemaErrors(pydantic_errors(_details(exc))) from None
 
     def validate_json(text: Any, ctx: dict[str, Any] | None) -> Any:
-        validator: Any = adapter
+        # pydantic-core's validator itself: `TypeAdapter.validate_json` only checks
+        # options this call never passes before calling it with the same arguments.
+        validator: Any = adapter.validator
         if len(text) > LARGE_ANSWER:
             if not fail_fast:
                 fail_fast.append(_fail_fast_validator(adapter))
