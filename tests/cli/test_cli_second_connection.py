@@ -272,3 +272,25 @@ def test_a_store_replaced_after_it_was_opened_is_read_on_one_connection(
         _store(path, [("z", 4.0, 9.0, None, "error", None)] * 3)
         assert repr(dataset.summaries(_GROUPINGS, Window())) == expected
         assert dataset.side_file is None
+
+
+def test_one_grouping_reads_feedback_groups_beside_its_aggregate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stats`' one grouping: the feedback traces' groups are read on the side thread
+    while the aggregate runs, and the scores are those of one connection."""
+    names: list[str] = []
+    read = Dataset._read_trace_groups
+
+    def spied(self: Dataset, *args: object) -> object:
+        names.append(threading.current_thread().name)
+        return read(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Dataset, "_read_trace_groups", spied)
+    path = _store(tmp_path / "calls.db", [("a", 4.0, 5.0, 0.1, "ok", None)] * 20)
+    with Dataset.open(path, second_connection=False) as alone:
+        expected = repr(alone.summary(("name",)))
+    with Dataset.open(path) as dataset:
+        assert repr(dataset.summary(("name",))) == expected
+    assert names[0] == threading.current_thread().name
+    assert names[1].startswith("llmguard-query")

@@ -549,8 +549,9 @@ class Dataset:
         conn.create_aggregate(_LATENCY_RUNS, 2, self._new_latency_runs)
         # The weight of the repaired attempts per window, once found.
         self._repaired_totals: dict[Window, float] = {}
-        # Whether the temporary table of the feedback traces' records exists.
-        self._feedback_table = False
+        # The connections on which the temporary table of the feedback traces' records
+        # exists.
+        self._feedback_tables: set[sqlite3.Connection] = set()
         # The store a second connection may read (`_Side`), and that connection.
         self.side_file: Path | None = None
         self._side_id: tuple[int, int] | None = None
@@ -887,9 +888,17 @@ class Dataset:
         # would hold a copy per grouping), while the side connection runs the
         # aggregates, which hand back a few rows after a long step without the GIL.
         single = len(groupings) == 1
-        running = self._prefetched.pop(self._question(groupings, window, kinds), None)
+        question = self._question(groupings, window, kinds)
+        running = self._prefetched.pop(question, None)
         if running is None:
             running = self._start(self._summary_jobs(groupings, window, kinds))
+        # While one grouping's aggregate calls Python for every row, the GIL changes
+        # hands between rows anyway: the feedback traces' groups can be read beside it.
+        traces_later = None
+        if single and question not in self._trace_groups_found:
+            traces_later = self._later(
+                lambda conn: self._read_trace_groups(conn, groupings, window, kinds)
+            )
         counted: _Counted | None
         try:
             if single:
@@ -904,7 +913,10 @@ class Dataset:
                     counted = collected, everything
             else:
                 counted = self._counted_latencies(groupings, window, kinds)
-            traces = self._trace_groups(groupings, window, kinds)
+            if traces_later is None:
+                traces = self._trace_groups(groupings, window, kinds)
+            else:
+                traces = self._trace_groups_found[question] = traces_later.result()
         except BaseException:
             _abandon(running)
             raise
@@ -1454,7 +1466,7 @@ class Dataset:
         which groups a score belongs to (the report asks five times) reads a few
         thousand rows instead of looking every trace up in the store again.
         """
-        if not self._feedback_table:
+        if conn not in self._feedback_tables:
             # The feedback traces (already read with their scores) first, then each
             # one's records through the trace id index (CROSS JOIN keeps that order).
             traces = f"{_FEEDBACK_TRACES}_ids"
@@ -1468,7 +1480,7 @@ class Dataset:
                 'r.name, r.model, r.prompt_name, r.prompt_version, r."start", r.status '
                 f"FROM temp.{traces} AS f CROSS JOIN records AS r ON r.trace_id = f.trace_id"
             )
-            self._feedback_table = True
+            self._feedback_tables.add(conn)
         return f"temp.{_FEEDBACK_TRACES}"
 
     def _feedback(self, conn: sqlite3.Connection | None = None) -> list[tuple[str, float]]:
