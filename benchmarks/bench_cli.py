@@ -7,9 +7,12 @@ run a tool, a few agents run, users leave feedback, and part of the successful c
 are sampled (weight 4). It is written with `SQLiteSink.emit` in large batches (one
 transaction each), not through the tracing pipeline, and kept under ``--dir`` (default
 ``/tmp/llmguard-bench-cli``) for the next run. Each command then runs in a subprocess
-of its own, so its peak memory (``ru_maxrss``) is its own::
+of its own, so its peak memory (``ru_maxrss``) is its own. ``--one-connection`` keeps
+the commands off the store's second connection (`Dataset.open`'s
+``second_connection=False``), to compare::
 
     python benchmarks/bench_cli.py [--calls 100000 1000000] [--repeats 3] [--dir DIR]
+        [--one-connection]
 """
 
 from __future__ import annotations
@@ -280,6 +283,11 @@ def commands(path: Path) -> dict[str, list[str]]:
 _CHILD = """
 import sys, time
 from llmguard.cli import main
+from llmguard.cli._dataset import Dataset
+if sys.argv[1] == "--one-connection":
+    del sys.argv[1]
+    _open = Dataset.open
+    Dataset.open = lambda path, progress=None: _open(path, progress, second_connection=False)
 started, cpu = time.perf_counter(), time.process_time()
 status = main(sys.argv[1:])
 took, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -289,11 +297,12 @@ print(f"{took} {cpu} {peak} {status}", file=sys.stderr)
 """
 
 
-def timed(argv: list[str]) -> tuple[float, float, float]:
+def timed(argv: list[str], *, one_connection: bool = False) -> tuple[float, float, float]:
     """Seconds, CPU seconds and peak resident MiB of one run of the command, in a fresh
-    process."""
+    process (on one connection to the store if asked)."""
+    flag = ["--one-connection"] if one_connection else []
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, *argv],
+        [sys.executable, "-c", _CHILD, *flag, *argv],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -311,13 +320,15 @@ def measure(path: Path, repeats: int = 3) -> dict[str, list[float]]:
     return {label: [run[0] for run in runs] for label, runs in _runs(path, repeats).items()}
 
 
-def _runs(path: Path, repeats: int) -> dict[str, list[tuple[float, float, float]]]:
+def _runs(
+    path: Path, repeats: int, *, one_connection: bool = False
+) -> dict[str, list[tuple[float, float, float]]]:
     """(seconds, CPU seconds, peak MiB) of each run of each command, taking turns."""
     labelled = commands(path)
     runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in labelled}
     for _ in range(repeats):
         for label, argv in labelled.items():
-            runs[label].append(timed(argv))
+            runs[label].append(timed(argv, one_connection=one_connection))
     return runs
 
 
@@ -326,6 +337,9 @@ def run() -> None:
     parser.add_argument("--calls", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/llmguard-bench-cli"))
+    parser.add_argument(
+        "--one-connection", action="store_true", help="keep off the second connection"
+    )
     args = parser.parse_args()
     for count in args.calls:
         path = store(args.dir, count)
@@ -334,7 +348,7 @@ def run() -> None:
                 f"store of {count:,} calls: {size.records:,} records, "
                 f"{size.bytes / 1e6:,.0f} MB, {size.bytes / count:,.0f} bytes per call"
             )
-        for label, runs in _runs(path, args.repeats).items():
+        for label, runs in _runs(path, args.repeats, one_connection=args.one_connection).items():
             seconds = [run[0] for run in runs]
             cpu = [run[1] for run in runs]
             print(
