@@ -427,6 +427,27 @@ def extract(
         type parsed, the syntax error of the JSON-looking part and where it is.
     """
     stripped = text.strip()
+    failed: NotJSON | SchemaErrors | None = None
+    if stripped:  # the strict stage, alone on the path of most answers
+        try:
+            value = schema.validate_json(stripped, context=context)
+        except (NotJSON, SchemaErrors) as exc:
+            failed = exc
+        else:
+            return Extraction(value=value, repair=None, errors=(), ok=True)
+    return _search(text, stripped, failed, schema, context, repair)
+
+
+def _search(
+    text: str,
+    stripped: str,
+    failed: NotJSON | SchemaErrors | None,
+    schema: CompiledSchema,
+    context: dict[str, Any] | None,
+    repair: bool,
+) -> Extraction:
+    """`extract` past its strict stage, which failed with ``failed`` (``None`` for an
+    empty answer)."""
     best: tuple[FieldError, ...] | None = None
     best_fits = False
 
@@ -445,10 +466,12 @@ def extract(
 
     in_prose = True  # whether the embedded stage can find what the strict one did not
     mendable = repair
-    if stripped:
-        ok, found = judge(stripped)
-        if ok:
-            return Extraction(value=found, repair=None, errors=(), ok=True)
+    if failed is not None:
+        # What `judge` makes of the strict stage's failure.
+        if isinstance(failed, NotJSON):
+            found = failed.cut_short and len(stripped) > RESCAN_CHARS
+        else:
+            best, best_fits, found = failed.errors, _fits(schema.json_types, stripped), True
         # Decoded from its first bracket, one JSON value -- or a long one left open at its
         # very end -- gives the embedded search nothing new, read again for nothing.
         in_prose = not found or stripped[0] not in "[{"
