@@ -23,7 +23,7 @@ import llmguard.cli._format as fmt
 from llmguard.cli._args import Subparsers, add_path, opened
 from llmguard.cli._dataset import Dataset, DatasetError, Window
 from llmguard.cli._errors import EXIT_DRIFT, EXIT_OK, CommandError
-from llmguard.cli._quantiles import weighted_quantile
+from llmguard.cli._quantiles import weighted_quantile, weighted_quantiles
 from llmguard.cli._significance import (
     Comparison,
     Sample,
@@ -71,6 +71,9 @@ class _Metric:
     show: Callable[[float | None], str]
     change: Callable[[float, float], str]
     effect: Literal["h", "δ"]
+    # The quantile `summary` gives, for a metric summed up by one (`Check` finds the
+    # quantiles of a sample together).
+    quantile: float | None = None
 
 
 # A sample's values and weights, read in C rather than by a generator (same numbers).
@@ -123,9 +126,25 @@ _METRICS = (
     _Metric("retry rate", "retries", compare_rates, _rate, fmt.percent, _points, "h"),
     _Metric("limit-hit rate", "limit", compare_rates, _rate, fmt.percent, _points, "h"),
     _Metric(
-        "latency p50", "duration_ms", mann_whitney, _quantile(0.5), fmt.duration, _relative, "δ"
+        "latency p50",
+        "duration_ms",
+        mann_whitney,
+        _quantile(0.5),
+        fmt.duration,
+        _relative,
+        "δ",
+        quantile=0.5,
     ),
-    _Metric("latency p95", "duration_ms", _tail, _quantile(0.95), fmt.duration, _relative, "h"),
+    _Metric(
+        "latency p95",
+        "duration_ms",
+        _tail,
+        _quantile(0.95),
+        fmt.duration,
+        _relative,
+        "h",
+        quantile=0.95,
+    ),
     _Metric("output tokens", "output_tokens", mann_whitney, _mean, _number, _relative, "δ"),
     _Metric("cost per call", "cost_usd", mann_whitney, _mean, fmt.money, _relative, "δ"),
     _Metric("feedback", "feedback", mann_whitney, _mean, _score, _difference, "δ"),
@@ -236,8 +255,9 @@ class Check:
                     made.append((key, metric, a, b, comparison))
         adjusted = benjamini_hochberg([c.p_value for *_, c in made])
         findings = []
+        summary = _Summaries()
         for (key, metric, a, b, comparison), q in zip(made, adjusted, strict=True):
-            before, after = metric.summary(a), metric.summary(b)
+            before, after = summary(metric, a), summary(metric, b)
             findings.append(
                 Finding(
                     group=key,
@@ -253,6 +273,29 @@ class Check:
                 )
             )
         return Report(findings, notes)
+
+
+# The quantiles of `_METRICS`, found together for a sample.
+_QUANTILES = tuple(metric.quantile for metric in _METRICS if metric.quantile is not None)
+
+
+class _Summaries:
+    """`_Metric.summary` of samples, sorting a sample and adding up its weights once for
+    all the quantiles asked of it (the same figures: `weighted_quantiles` walks one
+    running total for several quantiles as for one)."""
+
+    def __init__(self) -> None:
+        # id(sample) -> the sample (so that the id stays its own) and its quantiles.
+        self._quantiles: dict[int, tuple[Sample, tuple[float | None, ...]]] = {}
+
+    def __call__(self, metric: _Metric, sample: Sample) -> float | None:
+        if metric.quantile is None:
+            return metric.summary(sample)
+        kept = self._quantiles.get(id(sample))
+        if kept is None or kept[0] is not sample:
+            kept = (sample, weighted_quantiles(sorted(sample), _QUANTILES))
+            self._quantiles[id(sample)] = kept
+        return kept[1][_QUANTILES.index(metric.quantile)]
 
 
 def _calls(samples: Mapping[str, Sample]) -> int:
