@@ -285,3 +285,20 @@ def test_a_jsonl_store_never_starts_a_side_thread(tmp_path: Path) -> None:
         assert not _side_threads()
     one, _, _ = _both(_sink_store(tmp_path / "calls.db", _many()))
     assert jsonl == one
+
+
+def test_a_store_with_unusable_start_times_answers_as_on_one_connection(
+    tmp_path: Path,
+) -> None:
+    """Rows whose start is no time (a store not written by SQLiteSink) are left out by
+    a clause both connections must apply: the same answers, the same count skipped."""
+    path = _sink_store(tmp_path / "odd.db", _many())
+    with sqlite3.connect(path) as conn:
+        conn.execute("""UPDATE records SET "start" = 'yesterday' WHERE rowid % 4 = 0""")
+        conn.execute("""UPDATE records SET "start" = '9999-01-01T00:00:00Z' WHERE rowid % 9 = 1""")
+    conn.close()
+    one, two, used = _both(path)
+    assert used
+    assert two == one
+    with Dataset.open(path) as dataset:
+        assert dataset.unusable > 0
