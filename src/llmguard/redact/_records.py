@@ -173,8 +173,10 @@ def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> N
     elif cls is int:
         if value >= _BIG_INT:
             append(str(value))
-    elif isinstance(value, str) and (len(value) >= plain or not str.isalpha(value)):
-        append(value)
+    elif isinstance(value, str):
+        # A subclass of str is always searched, as a plain copy: its own methods
+        # (``__len__`` above all) could say anything about the text it holds.
+        append(str.__str__(value))
 
 
 class _Rebuild:
@@ -209,9 +211,7 @@ class _Rebuild:
             return self._changed.get(index, value)
         size = self._sizes.get(id(value))
         if size is None:
-            if isinstance(value, str):
-                if len(value) < self._plain and str.isalpha(value):
-                    return value
+            if isinstance(value, str):  # a subclass: searched whatever its length
                 index = self.at
                 self.at = index + 1
                 return self._changed.get(index, value)

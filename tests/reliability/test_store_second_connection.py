@@ -1,6 +1,6 @@
-"""Review of the query commands' second connection (d5bde0c, 3f75b29, 3ac611c) as an
-operator's store would meet it: symlinks, old layouts, empty stores, records still in
-the WAL, another process writing while the report runs, and errors on either side."""
+"""The query commands' second connection as an operator's store would meet it:
+symlinks, old layouts, empty stores, records still in the WAL, another process writing
+while the report runs, and errors on either side."""
 
 from __future__ import annotations
 

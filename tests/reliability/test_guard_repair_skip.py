@@ -1,5 +1,5 @@
-"""Review of today's guard changes: the json-repair skip for answers that are JSON as a
-whole (e34e5aa) and pydantic-core's validator called directly (74287a5).
+"""The json-repair skip for answers that are JSON as a whole, and pydantic-core's
+validator called directly.
 
 The skip must never hide a repair `repairs` would have made, and the direct validator
 must accept, reject and describe every answer as ``TypeAdapter.validate_json`` does.

@@ -1,5 +1,5 @@
-"""Review of objects built on blanks of the same slots (4039a51: `Usage` and the Chat
-Completions `Reply`; 0476fcb: records' constructors generated at the first record).
+"""Objects built on blanks of the same slots (`Usage`, the Chat Completions `Reply`,
+records, whose constructors are generated at the first record).
 
 An object made by filling a blank and changing its class must be indistinguishable
 from one made by the frozen dataclass's ``__init__``: equality both ways, hashing,
