@@ -370,6 +370,29 @@ def test_fast_constructors_make_the_records_the_dataclass_makes() -> None:
         replaced(built, nope=1)
 
 
+def test_replaced_keeps_a_record_subclass_and_its_own_fields() -> None:
+    """A subclass of `Record` comes back of its class, its own fields kept, through
+    `replaced` and through the default redactor, which copies what it changes."""
+    from llmguard._core.records import replaced
+
+    @dataclasses.dataclass(frozen=True)
+    class Tagged(lg.Record):
+        team: str = "none"
+
+    record = Tagged(
+        trace_id="1" * 32, span_id="2" * 16, name="n", start="s", end="e", duration_ms=1.0,
+        input={"q": "mail a@b.io"}, team="search",
+    )  # fmt: skip
+    copy = replaced(record, output="o")
+    assert type(copy) is Tagged
+    assert (copy.team, copy.output) == ("search", "o")
+    with pytest.raises(TypeError):
+        replaced(record, nope=1)
+    redacted = lg.redact.DEFAULT(record)
+    assert type(redacted) is Tagged
+    assert (redacted.team, redacted.input) == ("search", {"q": "mail [email]"})
+
+
 def test_span_constructor_makes_the_record_the_dataclass_makes() -> None:
     """`build_span_record` takes the fields a span sets, in order, and gives every other
     field its default, a fresh one where the default is made per record."""
