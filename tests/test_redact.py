@@ -909,3 +909,20 @@ def test_records_with_short_words_come_out_as_the_one_by_one_engine_leaves_them(
     assert [DEFAULT(r).to_dict() for r in records] == expected
     for record, redacted in zip(records, DEFAULT.redact_records(records), strict=True):
         assert (redacted is record) == (_ONE_BY_ONE(record) is record)
+
+
+def test_sets_in_a_hand_built_record_are_redacted_and_written_as_lists() -> None:
+    """A set or frozenset in a record made by hand (capture turns sets into lists) is
+    read like a list: its values are replaced, and the changed set becomes the list its
+    JSON is written as; a set with nothing to replace stays the same object."""
+    clean = frozenset({"nothing here", "or here"})
+    record = lg.Record(
+        trace_id="1" * 32, span_id="2" * 16, name="n", start="s", end="e", duration_ms=1.0,
+        input={"x": {"mail a@b.io"}, "y": frozenset({"AKIAIOSFODNNEXAMPLEQ"}), "z": clean},
+    )  # fmt: skip
+    redacted = DEFAULT(record)
+    assert redacted.input["x"] == ["mail [email]"]
+    assert redacted.input["y"] == ["[aws_access_key]"]
+    assert redacted.input["z"] is clean
+    assert redacted.metadata[METADATA_KEY] == {"email": 1, "aws_access_key": 1}
+    assert b"a@b.io" not in redacted.to_json()

@@ -137,7 +137,7 @@ def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> N
             elif item is not None:
                 _collect(item, out, sizes, plain)
         sizes[id(value)] = len(out) - start
-    elif cls is list or cls is tuple or isinstance(value, (list, tuple)):
+    elif cls is list or cls is tuple or isinstance(value, (list, tuple, set, frozenset)):
         start = len(out)
         for item in value:
             kind = type(item)
@@ -257,7 +257,9 @@ class _Rebuild:
                     walked.append(item)
                     continue
             walked.append(self(item))
-        return walked if isinstance(value, list) else tuple(walked)
+        if isinstance(value, (list, set, frozenset)):
+            return walked  # a set's items in the order read, as its JSON lists them
+        return tuple(walked)
 
 
 def _put(items: dict[Any, Any], key: Any, value: Any) -> None:
