@@ -117,7 +117,7 @@ def _store(path: Path, calls: list[tuple[object, ...]], *, damage: bool = False)
 
 def _answers(dataset: Dataset) -> list[object]:
     """Everything the report asks of a dataset, as plain data."""
-    found: list[object] = []
+    found: list[object] = [dataset.span(), dataset.span(_WINDOW), dataset.span(kinds=("tool",))]
     for window in (Window(), _WINDOW):
         dataset.prefetch_summaries(_GROUPINGS, window)
         for calls in dataset.calls(window, order_by="duration_ms", limit=5):
@@ -294,3 +294,31 @@ def test_one_grouping_reads_feedback_groups_beside_its_aggregate(
         assert repr(dataset.summary(("name",))) == expected
     assert names[0] == threading.current_thread().name
     assert names[1].startswith("llmguard-query")
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(calls=_calls, kinds=st.sampled_from((("llm",), ("tool",), ("llm", "span"))))
+def test_span_is_the_first_and_last_start(
+    tmp_path: Path, calls: list[tuple[object, ...]], kinds: tuple[str, ...]
+) -> None:
+    """The span read through the start index from each end is min() and max() of the
+    calls' start times, in and out of a window."""
+    path = _store(tmp_path / f"calls-{len(list(tmp_path.iterdir()))}.db", calls)
+    marks = ", ".join("?" * len(kinds))
+    with sqlite3.connect(path) as conn:
+        expected = [
+            conn.execute(
+                f'SELECT min("start"), max("start") FROM records WHERE kind IN ({marks}){bounds}',
+                [*kinds, *values],
+            ).fetchone()
+            for bounds, values in (
+                ("", []),
+                (' AND "start" >= ? AND "start" < ?', [_WINDOW.since, _WINDOW.until]),
+            )
+        ]
+    conn.close()
+    with Dataset.open(path) as dataset:
+        found = [dataset.span(window, kinds) for window in (Window(), _WINDOW)]
+    assert [(span.since, span.until) for span in found] == [tuple(row) for row in expected]

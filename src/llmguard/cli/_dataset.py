@@ -815,9 +815,15 @@ class Dataset:
         start time that is no time.
         """
         where, params = self._where(window, kinds)
-        low, high = self._conn.execute(
-            f'SELECT min("start"), max("start") FROM records {where}', params
-        ).fetchone()
+        # Each end through the start index, from that end until a call: min() and max()
+        # over a WHERE on the kind would read every row.
+        ends: list[str | None] = []
+        for order in ("ASC", "DESC"):
+            row = self._conn.execute(
+                f'SELECT "start" FROM records {where} ORDER BY "start" {order} LIMIT 1', params
+            ).fetchone()
+            ends.append(None if row is None else row[0])
+        low, high = ends
         return Window(
             self._usable_bound(low, where, params, "ASC"),
             self._usable_bound(high, where, params, "DESC"),
