@@ -372,13 +372,12 @@ class _LatencyRuns:
     def __init__(self, runs: dict[int, Classes], tokens: Iterator[int]) -> None:
         self._runs = runs
         self._tokens = tokens
-        self._by_weight: Classes = {}
+        # What the store holds, until `_counted` decides what it is good for.
+        self._by_weight: dict[object, list[object]] = {}
 
     def step(self, *row: object) -> None:
         """Take one row's latency and weight (positional, as SQLite passes them)."""
-        # Typed as `Classes` holds them when `_counted` accepts them; until then, what
-        # the store holds.
-        value, weight = cast(tuple[float | None, float], row)
+        value, weight = row
         if value is None:
             return
         values = self._by_weight.get(weight)
@@ -389,7 +388,8 @@ class _LatencyRuns:
 
     def finalize(self) -> int:
         token = next(self._tokens)
-        self._runs[token] = self._by_weight
+        # Typed as `Classes` holds them when `_counted` accepts them.
+        self._runs[token] = cast(Classes, self._by_weight)
         return token
 
 
