@@ -322,3 +322,60 @@ def test_span_is_the_first_and_last_start(
     with Dataset.open(path) as dataset:
         found = [dataset.span(window, kinds) for window in (Window(), _WINDOW)]
     assert [(span.since, span.until) for span in found] == [tuple(row) for row in expected]
+
+
+_LONG_SCAN = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 30000000) "
+    "SELECT count(*) FROM c"
+)
+
+
+def test_an_error_on_the_main_thread_stops_the_side_query(tmp_path: Path) -> None:
+    """When the main thread's share of the jobs fails (an error, Ctrl-C), the query
+    running on the second connection is interrupted, not waited out."""
+    path = _store(tmp_path / "calls.db", [("a", 1.0, 5.0, 0.1, "ok", None)] * 3)
+    taken = threading.Event()
+    ended: list[BaseException | None] = []
+
+    def long_scan(conn: sqlite3.Connection) -> object:
+        taken.set()
+        try:
+            return conn.execute(_LONG_SCAN).fetchone()
+        except BaseException as exc:
+            ended.append(exc)
+            raise
+
+    def failing(conn: sqlite3.Connection) -> object:
+        raise KeyboardInterrupt
+
+    with Dataset.open(path) as dataset:
+        running = dataset._start([long_scan, failing])
+        assert taken.wait(10)
+        with pytest.raises(KeyboardInterrupt):
+            dataset._finish(running)
+        assert running[1].done()
+    assert len(ended) == 1
+    assert isinstance(ended[0], sqlite3.OperationalError)
+    assert str(ended[0]) == "interrupted"
+
+
+def test_ctrl_c_inside_a_query_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C that reaches Python in SQLite's progress handler (which sqlite3 turns into
+    an "interrupted" error ending the query) ends the command as Ctrl-C does: 130, no
+    error message."""
+    import llmguard.cli._dataset as dataset_module
+
+    path = _store(tmp_path / "calls.db", [("a", 1.0, 5.0, 0.1, "ok", None)] * 400)
+
+    def reporter(progress: object, name: str) -> object:
+        def tick() -> int:
+            raise KeyboardInterrupt
+
+        return tick
+
+    monkeypatch.setattr(dataset_module, "_reporter", reporter)
+    monkeypatch.setattr(dataset_module, "_PROGRESS_STEPS", 100)
+    assert main(["stats", str(path)]) == 130
+    assert "error" not in capsys.readouterr().err

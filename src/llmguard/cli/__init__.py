@@ -78,10 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader (head, less) went away; nothing left to say.
         return EXIT_OK
     except Exception as exc:
+        if _interrupted(exc):
+            fmt.echo("", sys.stderr)
+            return 130
         if args.traceback:
             raise
         _fail(f"unexpected {type(exc).__name__}: {_first_line(exc)} (rerun with --traceback)")
     return EXIT_ERROR
+
+
+def _interrupted(exc: Exception) -> bool:
+    """Whether ``exc`` is Ctrl-C that reached Python inside SQLite's progress handler,
+    which sqlite3 turns into an error ending the query: "interrupted"."""
+    import sqlite3
+
+    return isinstance(exc, sqlite3.OperationalError) and str(exc) == "interrupted"
 
 
 def _first_line(exc: BaseException) -> str:

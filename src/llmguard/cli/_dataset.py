@@ -438,6 +438,10 @@ def _counted(
     return found
 
 
+# How many SQLite steps a query on the side connection makes between two looks at
+# whether it should stop: well under a millisecond of work.
+_STOP_CHECK_STEPS = 10_000
+
 _T = TypeVar("_T")
 _Job: TypeAlias = Callable[[sqlite3.Connection], object]
 """A query run on whichever connection takes it, answering with plain Python data."""
@@ -455,14 +459,32 @@ class _Side:
     def __init__(self, path: Path) -> None:
         self._store = SQLiteStore(path)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmguard-query")
+        # SQLite's own interrupt is lost when it comes between two statements (as a job
+        # starts); this flag is read every so many steps of whatever runs next.
+        self._stopping = False
+        self._store._conn.set_progress_handler(self._stop_asked, _STOP_CHECK_STEPS)
 
     def submit(self, job: Callable[[sqlite3.Connection], _T]) -> Future[_T]:
         """Run ``job`` on this connection after the jobs before it."""
         return self._pool.submit(job, self._store._conn)
 
+    def _stop_asked(self) -> int:
+        return 1 if self._stopping else 0
+
+    def interrupt(self) -> None:
+        """Stop the query running on this connection, or starting next: it raises
+        ``sqlite3.OperationalError("interrupted")`` in its job. Until `resume`, every
+        query on this connection stops so."""
+        self._stopping = True
+        self._store._conn.interrupt()
+
+    def resume(self) -> None:
+        """Let queries run again after `interrupt`, once the interrupted job is over."""
+        self._stopping = False
+
     def close(self) -> None:
         """Stop the running query, drop the waiting ones, and close the connection."""
-        self._store._conn.interrupt()
+        self.interrupt()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._store.close()
 
@@ -498,12 +520,17 @@ class _Shared:
         return [self._found[index] for index in range(self._count)]
 
 
-def _abandon(running: tuple[_Shared, Future[None]]) -> None:
-    """Drop the jobs `Dataset._start` started that are still waiting, and wait for the one
-    running, whose answer and error nobody wants any more."""
-    shared, side = running
+def _abandon(running: tuple[_Shared, Future[None]], side: _Side | None) -> None:
+    """Drop the jobs `Dataset._start` started that are still waiting, stop the one
+    running on ``side``, whose answer and error nobody wants any more, and wait for it
+    to stop (at once, not when its scan would have ended)."""
+    shared, future = running
     shared.cancel()
-    wait([side])
+    if side is None or future.done():
+        return
+    side.interrupt()
+    wait([future])
+    side.resume()
 
 
 def _done(value: _T) -> Future[_T]:
@@ -654,7 +681,7 @@ class Dataset:
         try:
             shared.drain(self._conn)
         except BaseException:
-            _abandon(running)
+            _abandon(running, self._side)
             raise
         side.result()
         return shared.found()
@@ -924,7 +951,7 @@ class Dataset:
             else:
                 traces = self._trace_groups_found[question] = traces_later.result()
         except BaseException:
-            _abandon(running)
+            _abandon(running, self._side)
             raise
         answers = self._finish(running)
         if not single:
