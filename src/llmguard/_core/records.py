@@ -26,6 +26,7 @@ __all__ = [
     "load_encoder",
     "replaced",
     "sum_usage",
+    "blank_twin",
     "usage_of",
     "SCHEMA_VERSION",
     "ContentDigest",
@@ -354,44 +355,28 @@ _NESTED = frozenset({"usage", "stream", "truncated"})
 _set_json = Record.__dict__["_json"].__set__
 
 
-class _Blank:
-    """A record's slots without its frozen ``__setattr__``: records are built here, then
-    given their class.
+def blank_twin(cls: type[Any]) -> type[Any] | None:
+    """A class with the slots of ``cls`` (a slotted frozen dataclass) and none of its
+    frozen ``__setattr__``: an object is filled on the twin, then given ``cls`` as its
+    class. ``None`` where the interpreter refuses that class change; build through
+    ``cls`` itself then.
 
-    Setting 31 fields through a frozen dataclass's ``__setattr__`` (or through each
-    slot's setter) costs about 1.5 µs; plain attribute stores on a class of the same
-    layout and the ``__class__`` assignment that makes the object a `Record` (CPython
-    allows it between classes with the same slots) cost about 0.4 µs in all.
+    Setting a record's 31 fields through a frozen dataclass's ``__setattr__`` (or
+    through each slot's setter) costs about 1.5 µs; plain attribute stores on a class
+    of the same layout and the ``__class__`` assignment (CPython allows it between
+    classes with the same slots) cost about 0.4 µs in all.
     """
-
-    __slots__ = Record.__slots__
-
-
-def _can_reclass() -> bool:
+    twin = type(f"_Blank{cls.__name__}", (), {"__slots__": cls.__slots__})
     try:
-        probe = object.__new__(_Blank)
-        probe.__class__ = Record  # type: ignore[assignment]
-    except TypeError:  # an interpreter that refuses: the slots' setters are used
-        return False
-    return True
-
-
-class _BlankUsage:
-    """`Usage`'s slots without its frozen ``__setattr__`` (see `_Blank`)."""
-
-    __slots__ = Usage.__slots__
-
-
-def _usage_reclass() -> bool:
-    try:
-        probe = object.__new__(_BlankUsage)
-        probe.__class__ = Usage  # type: ignore[assignment]
+        probe: Any = object.__new__(twin)
+        probe.__class__ = cls
     except TypeError:
-        return False
-    return True
+        return None
+    return twin
 
 
-_USAGE_RECLASS = _usage_reclass()
+_Blank = blank_twin(Record)
+_BlankUsage = blank_twin(Usage)
 
 
 def usage_of(
@@ -405,7 +390,7 @@ def usage_of(
     """``Usage(input=..., ..., total=...)`` (not estimated), built as records are: 0.2
     against 1 µs for the frozen dataclass's ``__init__``, which adapters pay on every
     response."""
-    if not _USAGE_RECLASS:
+    if _BlankUsage is None:
         return Usage(
             input=input,
             output=output,
@@ -510,7 +495,7 @@ def constructors() -> dict[str, Any]:
     global _made, _build, _replace, _build_span_with, build_span_record
     made = _made
     if made is None:
-        made = _generated(_can_reclass())
+        made = _generated(_Blank is not None)
         _build, _replace = made["build"], made["replace"]
         _build_span_with, build_span_record = made["build_span_with"], made["build_span"]
         _made = made
