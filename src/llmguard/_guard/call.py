@@ -164,11 +164,11 @@ def correction(attempt: Attempt) -> str:
 def default_reask(call: Call, attempt: Attempt) -> Call:
     """Send the original input, the failed answer and one correction; nothing else.
 
-    Messages (OpenAI or Anthropic shape) get the bad assistant turn and a user turn
-    with the errors -- as tool results for failed tool calls, one per call --; a
-    ``prompt`` string gets the answer and the correction appended. Built from the
-    original call every time, so the context never grows with the number of retries.
-    Text the SDK could not encode (lone surrogates) is sent as U+FFFD.
+    Messages (OpenAI or Anthropic shape) get the bad assistant turn (none for an empty
+    answer) and a user turn with the errors -- as tool results for failed tool calls,
+    one per call --; a ``prompt`` string gets the answer and the correction appended.
+    Built from the original call every time, so the context never grows with the
+    number of retries. Text the SDK could not encode (lone surrogates) is sent as U+FFFD.
     """
     messages = call.messages
     if messages is not None:
@@ -190,10 +190,12 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
     tool = attempt.tool_call
     anthropic = reply is not None and reply.provider == "anthropic"
     if tool is None:
-        return [
-            {"role": "assistant", "content": valid_text(attempt.text or "")},
-            {"role": "user", "content": text},
-        ]
+        answer = valid_text(attempt.text or "")
+        if not answer.strip():
+            # Anthropic refuses a turn with no text ("messages must have non-empty
+            # content"); the correction alone says the answer was empty.
+            return [{"role": "user", "content": text}]
+        return [{"role": "assistant", "content": answer}, {"role": "user", "content": text}]
     call_id = tool.id or "call_0"
     if anthropic:
         tool_input = scrub(tool.arguments) if isinstance(tool.arguments, dict) else {}
