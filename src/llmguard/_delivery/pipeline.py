@@ -760,7 +760,8 @@ class _Lane:
                     taken += 1
                     size += held
             if taken:
-                kept = records if taken == len(records) else records[:taken]
+                # A list of the lane's own: a sink may change the one it is given.
+                kept = records[:taken]
                 self.pending += taken
                 self._push(_Batch(kept, size, counted=True))
             self.dropped += len(records) - taken
@@ -849,15 +850,16 @@ class _Lane:
                 self._call("flush", self.sink.flush, item.timeout)
                 item.done.set()
                 continue
+            count = len(item.records)  # read before the sink can empty the list
             ok = self._call("emit", self.sink.emit, item.records)
             with self._cond:
                 self.pending_bytes -= item.size
                 if item.counted:
-                    self.pending -= len(item.records)
+                    self.pending -= count
                     if ok:
-                        self.delivered += len(item.records)
+                        self.delivered += count
                     else:
-                        self.dropped += len(item.records)
+                        self.dropped += count
                 if not ok:
                     self.errors += 1
                 self._cond.notify_all()
@@ -870,7 +872,7 @@ class _Lane:
         backlog = self._backlog
         if not isinstance(item, _Batch) or not item.counted or not backlog:
             return item
-        records, size = item.records, item.size
+        records = item.records  # the lane's own list (see `offer`)
         while backlog:
             following = backlog[0]
             if not isinstance(following, _Batch) or not following.counted:
@@ -878,13 +880,9 @@ class _Lane:
             if len(records) + len(following.records) > self.max_batch:
                 break
             backlog.popleft()
-            if records is item.records:
-                records = list(records)  # the batch's list may be shared with other lanes
             records.extend(following.records)
-            size += following.size
-        if records is item.records:
-            return item
-        return _Batch(records, size, counted=True)
+            item.size += following.size
+        return item
 
     def _call(self, what: str, method: Callable[[Any], None], argument: Any) -> bool:
         self.busy_since = time.monotonic()

@@ -1,0 +1,105 @@
+"""Review attacks on delivery: sinks that change their batch, or flush from inside."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import llmguard as lg
+from tests.conftest import ListSink
+
+
+class ClearingSink:
+    """Reads its batch, then empties the list it was given (a drain-style sink)."""
+
+    name = "clearing"
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def emit(self, batch: Sequence[lg.Record]) -> None:
+        self.seen += len(batch)
+        if isinstance(batch, list):
+            batch.clear()
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class FlushingSink:
+    """Calls ``lg.flush`` or ``lg.shutdown`` from inside its own ``emit``."""
+
+    def __init__(self, call: str) -> None:
+        self.name = f"{call}ing"
+        self.call = call
+        self.results: list[lg.types.FlushResult] = []
+        self.records: list[lg.Record] = []
+        self.returned = threading.Event()
+
+    def emit(self, batch: Sequence[lg.Record]) -> None:
+        self.records.extend(batch)
+        if self.call == "flush":
+            self.results.append(lg.flush(timeout=None))
+        else:
+            self.results.append(lg.shutdown(timeout=None))
+        self.returned.set()
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_sink_emptying_its_batch_takes_nothing_from_the_other_sinks() -> None:
+    """One sink clearing the list it got: every other sink still gets every record,
+    and each sink's counts are what happened (no negative drops, nothing left pending)."""
+    clearing, good = ClearingSink(), ListSink()
+    lg.configure(sinks=[clearing, good])
+    for i in range(1_000):
+        with lg.span("step", i=i):
+            pass
+    result = lg.flush(timeout=10)
+    assert result.complete, result
+    assert clearing.seen == 1_000
+    assert [r.metadata["i"] for r in good.records] == list(range(1_000))
+    stats = {s.name: s for s in lg.stats().sinks}
+    assert stats["clearing"].delivered == 1_000
+    assert stats["ListSink"].delivered == 1_000
+    assert all(s.dropped == 0 and s.pending == 0 for s in stats.values())
+
+
+def test_flush_from_inside_a_sink_returns_at_once() -> None:
+    """``lg.flush(timeout=None)`` inside ``emit`` cannot wait for the very call it is
+    in: it returns (naming the record in hand as pending) instead of hanging."""
+    flushing = FlushingSink("flush")
+    lg.configure(sinks=[flushing])
+    with lg.span("one"):
+        pass
+    result = lg.flush(timeout=10)
+    assert flushing.returned.wait(10)
+    assert result.complete, result
+    assert [r.name for r in flushing.records] == ["one"]
+    inner = flushing.results[0]
+    assert not inner.complete
+    assert inner.pending == 1  # the record the sink holds now
+    assert lg.stats().sinks[0].delivered == 1
+
+
+def test_shutdown_from_inside_a_sink_returns_and_closes() -> None:
+    """``lg.shutdown(timeout=None)`` inside ``emit`` returns; the sink's batch still
+    counts as delivered and later records start a new pipeline."""
+    flushing = FlushingSink("shutdown")
+    lg.configure(sinks=[flushing])
+    with lg.span("one"):
+        pass
+    lg.flush(timeout=0.1)
+    assert flushing.returned.wait(10)
+    assert [r.name for r in flushing.records] == ["one"]
+    with lg.span("two"):
+        pass
+    assert lg.flush(timeout=10).complete
+    assert [r.name for r in flushing.records] == ["one", "two"]
