@@ -9,7 +9,6 @@ inner generator only -- never while the consumer holds an item -- and pass ``sen
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Callable, Generator
 from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
@@ -98,6 +97,8 @@ async def astepped(
     make: Callable[[], AsyncGenerator[Any, Any]],
 ) -> AsyncGenerator[Any, Any]:
     """The async counterpart of `stepped`; a cancelled generator ends as ``"cancelled"``."""
+    import asyncio  # only async code gets here; ``import llmguard`` does not load asyncio
+
     watch = begin()
     end: StreamEnd = "exhausted"
     error: BaseException | None = None
