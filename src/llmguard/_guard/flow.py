@@ -398,8 +398,6 @@ def guarded_flow(
             latency = (time.perf_counter() - started) * 1000
             if result.error is not None:
                 error = result.error
-                if account is not None and admission is not None:
-                    account.release(admission)
                 transient_error = isinstance(error, Exception) and plan.is_transient(error)
                 outcome: Outcome = "transient_error" if transient_error else "error"
                 attempt = Attempt(
@@ -408,7 +406,13 @@ def guarded_flow(
                 cut = result.value if streamed and isinstance(result.value, Reply) else None
                 if cut is not None:  # a stream cut short: its records keep what it delivered
                     attempt.reply, attempt.usage, attempt.text = cut, cut.usage, _answer_text(cut)
-                tally.close(span, attempt)
+                charged = None
+                if account is not None and admission is not None:
+                    if cut is None:  # failed before answering: nothing was billed
+                        account.release(admission)
+                    else:  # billed for what it streamed, though its count never came
+                        charged = _charge(account, admission, attempt, cut=True)
+                tally.close(span, attempt, charged)
                 if not transient_error:
                     tally.finish(llm, "error", cut)
                     raise error
@@ -496,16 +500,18 @@ def _account(
 
 
 def _charge(
-    account: CallLimits | None, admission: Admission | None, attempt: Attempt
+    account: CallLimits | None, admission: Admission | None, attempt: Attempt, *, cut: bool = False
 ) -> Charged | None:
-    """Replace the attempt's reservation in the call's account with its usage and cost.
+    """Replace the attempt's reservation in the call's account with its usage and cost
+    (with what it held, for a stream ``cut`` mid-answer).
 
     ``None`` without an account: the attempt's record prices it when it is built.
     """
     if account is None or admission is None:
         return None
     reply = attempt.reply
-    cost = account.settle(admission, attempt.usage, reply.model if reply is not None else None)
+    model = reply.model if reply is not None else None
+    cost = account.settle(admission, attempt.usage, model, cut=cut)
     return Charged(attempt, cost, True, account.model or (reply.model if reply else None))
 
 
@@ -526,7 +532,8 @@ def _stream_finisher(
         attempt = _judge(plan, call, number, name, None, reply, latency)
         if error is not None:
             attempt = dataclasses.replace(attempt, outcome="error", error=error)
-        tally.close(span, attempt, _charge(tally.account, admission, attempt))
+        charged = _charge(tally.account, admission, attempt, cut=error is not None)
+        tally.close(span, attempt, charged)
         tally.finish(llm, attempt.outcome, reply)
 
     return finish

@@ -229,10 +229,20 @@ class CallLimits:
             permits,
         )
 
-    def settle(self, admission: Admission, usage: Usage | None, model: str | None) -> float | None:
-        """Replace the attempt's reservation with what it used; returns its cost."""
+    def settle(
+        self, admission: Admission, usage: Usage | None, model: str | None, *, cut: bool = False
+    ) -> float | None:
+        """Replace the attempt's reservation with what it used; returns its cost.
+
+        ``cut``: a stream that failed mid-answer, whose usage so far (Anthropic's first
+        event counts one output token) is no measure of what was billed.
+        """
         model = self.model or model
-        if usage is None or (usage.total is None and (usage.input is None or usage.output is None)):
+        if (
+            cut
+            or usage is None
+            or (usage.total is None and (usage.input is None or usage.output is None))
+        ):
             # Nothing, or only half, reported: charge what was held, the most the attempt
             # could use (or what was reported, if that is more).
             tokens = max(admission.reservation.tokens, 0 if usage is None else _sum(usage))
