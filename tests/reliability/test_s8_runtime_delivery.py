@@ -41,6 +41,8 @@ class FlushingSink:
 
     def emit(self, batch: Sequence[lg.Record]) -> None:
         self.records.extend(batch)
+        if self.returned.is_set():
+            return  # once only
         if self.call == "flush":
             self.results.append(lg.flush(timeout=None))
         else:
@@ -103,3 +105,22 @@ def test_shutdown_from_inside_a_sink_returns_and_closes() -> None:
         pass
     assert lg.flush(timeout=10).complete
     assert [r.name for r in flushing.records] == ["one", "two"]
+
+
+def test_flush_from_inside_a_redactor_returns_at_once() -> None:
+    """A redactor (on the delivery thread) calling ``lg.flush(timeout=None)`` gets an
+    answer instead of waiting on its own thread forever."""
+    inner: list[lg.types.FlushResult] = []
+
+    def flushing_redactor(record: lg.Record) -> lg.Record:
+        if not inner:
+            inner.append(lg.flush(timeout=None))
+        return record
+
+    good = ListSink()
+    lg.configure(sinks=[good], redact=[flushing_redactor])
+    with lg.span("one"):
+        pass
+    assert lg.flush(timeout=10).complete
+    assert [r.name for r in good.records] == ["one"]
+    assert len(inner) == 1 and not inner[0].complete

@@ -410,7 +410,10 @@ class _Pipeline:
     def flush(self, timeout: float | None) -> FlushResult:
         deadline = _deadline(timeout)
         thread = self._thread
-        if thread is not None:
+        # Called from delivery's own threads (a redactor or a sink calling lg.flush),
+        # a wait for the work in that thread's hands could only end at the timeout.
+        current = threading.current_thread()
+        if thread is not None and thread is not current:
             with self._progress:
                 target = self.taken + len(self._queue)
                 self._wake.set()
@@ -420,7 +423,11 @@ class _Pipeline:
                         break
                     self._flushed_at = min(self._flushed_at, target)
                     self._progress.wait(left)
-        marks = [lane.request_flush(_left(deadline)) for lane in self._lanes if lane.started]
+        marks = [
+            lane.request_flush(_left(deadline))
+            for lane in self._lanes
+            if lane.started and lane._thread is not current
+        ]
         for done in marks:
             done.wait(_left(deadline))
         return self.result()
