@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, ParamSpec, TypeVar, overload
 
-from llmguard._core.content import packed_snapshot
 from llmguard._core.records import RecordKind, StreamEnd
 from llmguard._core.wrap import Wrapped, positional_names, unwrap_callable, wrap
-from llmguard._tracing.spans import Span, active_span, capturing_content, check_kind
+from llmguard._tracing.spans import Span, active_span, captured, capturing_content, check_kind
 from llmguard._tracing.stepping import astepped, stepped
 from llmguard.exceptions import ConfigurationError
 
@@ -34,7 +33,7 @@ class _Tracer:
     def _open(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
         opened = Span(self.name, self.kind, self.attributes).start()
         if capturing_content():
-            opened._in, opened._in_size = packed_snapshot(self._named(instance, args, kwargs))
+            opened._in, opened._in_size = captured(self._named(instance, args, kwargs))
         return opened
 
     def _close(self, opened: Span, result: Any) -> None:

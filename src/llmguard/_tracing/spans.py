@@ -42,6 +42,7 @@ __all__ = [
     "active_span",
     "check_kind",
     "error_type_name",
+    "captured",
     "capturing_content",
     "current_span",
     "current_trace_id",
@@ -109,6 +110,8 @@ _SECRET_CHARACTERS = frozenset(
 
 def _cut(message: str) -> str:
     """``message`` cut to `_MAX_ERROR_CHARS`, keeping no head of a secret at the cut."""
+    if type(message) is not str and isinstance(message, str):
+        message = str.__str__(message)  # its text, whatever its own methods would say
     if len(message) <= _MAX_ERROR_CHARS:
         return message
     end = _MAX_ERROR_CHARS - 1  # room for the ellipsis
@@ -116,6 +119,24 @@ def _cut(message: str) -> str:
     while end > floor and message[end - 1] in _SECRET_CHARACTERS:
         end -= 1
     return message[:end] + "…"
+
+
+def captured(
+    value: Any, copy: Callable[[Any], tuple[Any, int]] = packed_snapshot
+) -> tuple[Any, int]:
+    """``copy(value)`` (`packed_snapshot`), or a marker naming its type when that fails.
+
+    A value may raise from any of its methods while it is copied (a ``str`` subclass
+    whose ``__len__`` raises, a set whose iteration raises -- which pydantic-core turns
+    into a panic, a `BaseException`); capture must never fail the traced call.
+    """
+    try:
+        return copy(value)
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise  # KeyboardInterrupt and the like, raised while copying, are the caller's
+        marker = f"<{type(value).__name__}: not captured>"
+        return marker, len(marker)
 
 
 def error_type_name(exc: BaseException) -> str:
@@ -311,7 +332,7 @@ class Span:
                 return
         if self._metadata is None:
             self._metadata = {}
-        copied, size = sized_snapshot(value)
+        copied, size = captured(value, sized_snapshot)
         self._metadata[key] = copied
         self._meta_size += len(key) + size
 
@@ -378,12 +399,12 @@ class Span:
     def set_input(self, value: Any) -> None:
         """Capture the span's input (when content capture is on)."""
         if capturing_content():
-            self._in, self._in_size = packed_snapshot(value)
+            self._in, self._in_size = captured(value)
 
     def set_output(self, value: Any) -> None:
         """Capture the span's output (when content capture is on)."""
         if capturing_content():
-            self._out, self._out_size = packed_snapshot(value)
+            self._out, self._out_size = captured(value)
 
     def set_call_output(self, value: Any) -> None:
         """Capture the output of a call whose input was captured when it opened.
@@ -392,7 +413,7 @@ class Span:
         not repeated, and a record never holds an output without its input.
         """
         if self._in is not _NOT_CAPTURED:
-            self._out, self._out_size = packed_snapshot(value)
+            self._out, self._out_size = captured(value)
 
     @property
     def _input(self) -> Any:

@@ -1,0 +1,125 @@
+"""Review attacks on tracing: values and exceptions that fight being captured.
+
+The promise (docs/tracing.md, the reliability contract): the traced function's return
+value and exceptions are exactly what they would be without llmguard, whatever the
+values it takes or returns do when they are measured, copied or printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+import llmguard as lg
+from tests.conftest import ListSink
+
+
+class LengthRaises(str):
+    """A string whose ``__len__`` raises (a lazy or proxied text, say)."""
+
+    def __len__(self) -> int:
+        raise RuntimeError("no length")
+
+
+class IterationRaises(set[int]):
+    """A set whose iteration raises (pydantic-core panics on it instead of raising)."""
+
+    def __iter__(self) -> Iterator[int]:
+        raise RuntimeError("no iteration")
+
+
+class MessageIsHostile(Exception):
+    """An exception whose message is a string that cannot be measured."""
+
+    def __str__(self) -> str:
+        return LengthRaises("hostile message")
+
+
+HOSTILE = [
+    pytest.param(lambda: LengthRaises("a secret text"), id="str-len-raises"),
+    pytest.param(lambda: IterationRaises({1, 2}), id="set-iter-raises"),
+    pytest.param(lambda: {"nested": [LengthRaises("x")]}, id="nested-str-len-raises"),
+    pytest.param(lambda: [IterationRaises({3})], id="nested-set-iter-raises"),
+]
+
+
+@pytest.mark.parametrize("make", HOSTILE)
+def test_a_hostile_argument_or_result_never_reaches_the_call(
+    sink: ListSink, make: Callable[[], Any]
+) -> None:
+    """The call returns its own result and the span is delivered, content or not."""
+    value = make()
+
+    @lg.trace
+    def echo(x: Any) -> Any:
+        return x
+
+    assert echo(value) is value
+    assert lg.flush(timeout=10).complete
+    [record] = sink.records
+    assert record.name.endswith("echo") and record.status == "ok"
+
+
+@pytest.mark.parametrize("make", HOSTILE)
+def test_a_hostile_value_in_a_generator_or_coroutine_never_reaches_the_call(
+    sink: ListSink, make: Callable[[], Any]
+) -> None:
+    """Generators, coroutines and async generators behave as undecorated too."""
+    value = make()
+
+    @lg.trace
+    def items(x: Any) -> Iterator[Any]:
+        yield x
+
+    @lg.trace
+    async def coro(x: Any) -> Any:
+        return x
+
+    @lg.trace
+    async def aitems(x: Any) -> AsyncIterator[Any]:
+        yield x
+
+    async def drain() -> list[Any]:
+        return [item async for item in aitems(value)]
+
+    assert list(items(value)) == [value]
+    assert asyncio.run(coro(value)) is value
+    assert asyncio.run(drain()) == [value]
+    assert lg.flush(timeout=10).complete
+    assert len(sink.records) == 3
+    assert {r.status for r in sink.records} == {"ok"}
+
+
+@pytest.mark.parametrize("make", HOSTILE)
+def test_span_methods_never_raise_over_a_hostile_value(
+    sink: ListSink, make: Callable[[], Any]
+) -> None:
+    """``set_input``, ``set_output`` and attributes take any value without raising."""
+    value = make()
+    with lg.span("by-hand", attr=value) as span:
+        span.set_input(value)
+        span.set_output(value)
+        span.set_attribute("again", value)
+    assert lg.flush(timeout=10).complete
+    assert [r.name for r in sink.records] == ["by-hand"]
+
+
+def test_an_exception_with_a_hostile_message_is_raised_unchanged(sink: ListSink) -> None:
+    """The caller gets the function's own exception, and the record its message."""
+
+    @lg.trace
+    def fails() -> None:
+        raise MessageIsHostile
+
+    with pytest.raises(MessageIsHostile):
+        fails()
+    with pytest.raises(MessageIsHostile), lg.span("block"):
+        raise MessageIsHostile
+    assert lg.flush(timeout=10).complete
+    assert [(r.status, r.error_message) for r in sink.records] == [
+        ("error", "hostile message"),
+        ("error", "hostile message"),
+    ]
