@@ -15,8 +15,6 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Protocol, TypeVar, cast
 
-import wrapt
-
 __all__ = ["CallKind", "Handler", "call_kind", "positional_names", "unwrap_callable", "wrap"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,6 +82,10 @@ def call_kind(fn: Any) -> CallKind:
 
 def wrap(fn: F, handler: Handler) -> F:
     """Wrap ``fn`` so every call goes through the handler entry point for its kind."""
+    # wrapt imports asyncio and importlib.metadata: ``import llmguard`` leaves that to
+    # the first decoration.
+    import wrapt
+
     kind = call_kind(fn)
     if kind is CallKind.SYNC:
         wrapper: Callable[..., Any] = handler.call
