@@ -63,19 +63,19 @@ import logging
 import math
 import os
 import re
-import tempfile
 import threading
 import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmguard._delivery.settings import PriceFigures, settings
 from llmguard.exceptions import ConfigurationError, LLMGuardError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from llmguard._core.records import Record, Usage
 
 __all__ = [
@@ -264,6 +264,8 @@ def data_file() -> Path:
     ``$LLMGUARD_PRICES_FILE`` when set, else ``llmguard/genai-prices.json`` in the
     user's cache directory (``$XDG_CACHE_HOME``, by default ``~/.cache``).
     """
+    from pathlib import Path  # pathlib and tempfile load only when price files are used
+
     chosen = os.environ.get(ENV_PRICES_FILE)
     if chosen:
         return Path(chosen)
@@ -800,6 +802,9 @@ def update(
         ) from exc
     digest = hashlib.sha256(body).hexdigest()[:8]
     version = f"genai-prices data fetched {_when(datetime.now(timezone.utc))} ({digest})"
+    import tempfile
+    from pathlib import Path
+
     target = Path(path) if path is not None else data_file()
     document = json.dumps({"version": version, "url": url, "providers": raw})
     try:
