@@ -21,12 +21,10 @@ from __future__ import annotations
 import logging
 import math
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from llmguard.exceptions import BudgetUnavailable, ConfigurationError
 from llmguard.stores._protocol import BudgetSnapshot, Grant, RateTake
@@ -297,6 +295,8 @@ class RedisBudgetStore:
         Raises:
             BudgetUnavailable: Redis cannot be reached and the store fails closed.
         """
+        import uuid  # uuid and urllib.parse load with the first use of Redis, not at import
+
         base, expire_at = self._window(self.clock())
         hold = _Hold(base, uuid.uuid4().hex, expire_at)
         args = (
@@ -459,6 +459,8 @@ def _state(answer: list[Any]) -> BudgetSnapshot:
 
 def _safe_url(url: str) -> str:
     """The URL without its password, fit for messages and records."""
+    from urllib.parse import urlsplit, urlunsplit
+
     try:
         parts = urlsplit(url)
     except ValueError:
