@@ -28,6 +28,20 @@ _read_fields = attrgetter(*FIELDS)  # a record's fields of `FIELDS`, as a tuple
 _OPAQUE_METADATA = frozenset({METADATA_KEY, "otel.parent_span_id"})
 # An integer below this cannot be a card (13 digits or more) or phone number (10 or more).
 _BIG_INT = 10**9
+# Nor can one of more bits than this (some 1,200 digits), whose digits Python may refuse
+# to print anyway (`sys.set_int_max_str_digits`, 4,300 by default).
+_LONG_INT_BITS = 4000
+
+
+def _searched(value: int) -> bool:
+    """Whether an integer's digits are read (a negative one is no card or phone)."""
+    return value >= _BIG_INT and value.bit_length() <= _LONG_INT_BITS
+
+
+def _bytes_text(value: bytes | bytearray) -> str:
+    """Bytes in a record built by hand, read as the text a capture would have made."""
+    return bytes(value).decode("utf-8", "replace")
+
 _NO_TAGS: tuple[str, ...] = ()  # the empty tuple, a record's default tags
 
 # Below this length, a string of letters alone holds no value of llmguard's own kinds:
@@ -113,7 +127,8 @@ def rebuilt(
 def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> None:
     """Append each string in ``value`` to ``out``, in the order `_Rebuild` visits them.
 
-    An integer of ten digits or more counts as its digits; a string of letters alone
+    An integer of ten digits or more counts as its digits, bytes as their text (in a
+    record built by hand: a captured one holds text); a string of letters alone
     shorter than ``plain`` is left out. ``sizes`` gets, for each container, how many
     strings it holds, so that `_Rebuild` can step over a container none of whose
     strings changed without walking it.
@@ -163,8 +178,10 @@ def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> N
                 _collect(item, out, sizes, plain)
         sizes[id(value)] = len(out) - start
     elif cls is int:
-        if value >= _BIG_INT:
+        if _searched(value):
             append(str(value))
+    elif cls is bytes or cls is bytearray:
+        append(_bytes_text(value))
     elif isinstance(value, str):
         # A subclass of str is always searched, as a plain copy: its own methods
         # (``__len__`` above all) could say anything about the text it holds.
@@ -176,7 +193,7 @@ class _Rebuild:
 
     ``at`` is the index of the next string visited. A value none of whose strings
     changed comes back as the same object, without being walked; an integer whose
-    digits were redacted becomes the redacted text.
+    digits or bytes whose text were redacted become the redacted text.
     """
 
     __slots__ = ("_changed", "_plain", "_sizes", "_upcoming", "at")
@@ -197,7 +214,7 @@ class _Rebuild:
             index = self.at
             self.at = index + 1
             return self._changed.get(index, value)
-        if cls is int and value >= _BIG_INT:
+        if (cls is int and _searched(value)) or cls is bytes or cls is bytearray:
             index = self.at
             self.at = index + 1
             return self._changed.get(index, value)
