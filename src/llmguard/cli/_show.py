@@ -51,7 +51,10 @@ def render(records: list[Record]) -> str:
     """The trace as text: a header line, then each span under its parent.
 
     Records whose parent is not in the trace (it was sampled out or is still running)
-    are shown as roots. Text from the records is escaped (`llmguard.cli._format.escaped`);
+    are shown as roots, and so is the earliest span of a cycle of parents (a store not
+    written by llmguard); every record is one entry of the tree, and a span nested more
+    than `_DEEPEST` levels deep is drawn at that depth's indentation, its line marked
+    with its depth. Text from the records is escaped (`llmguard.cli._format.escaped`);
     the lines of a multi-line message stay indented under their span. The offset of a
     span whose start is no time is shown as ``+?``.
     """
@@ -71,23 +74,47 @@ def render(records: list[Record]) -> str:
         f"{fmt.duration(total)}" + (f"  service {fmt.escaped(service)}" if service else "")
     ]
 
-    def walk(record: Record, prefix: str, last: bool, root: bool) -> None:
-        branch = "" if root else ("└─ " if last else "├─ ")
-        start = starts[id(record)]
-        offset = None if start is None or origin is None else (start - origin) * 1000
-        lines.append(f"{prefix}{branch}{_summary(record, offset)}")
-        inner = prefix if root else prefix + ("   " if last else "│  ")
-        for detail in _details(record):
-            head, *rest = detail.replace("\r\n", "\n").split("\n")
-            lines.append(f"{inner}    {fmt.escaped(head)}")
-            lines.extend(f"{inner}      {fmt.escaped(line)}" for line in rest)
-        kids = children.get(record.span_id, [])
-        for index, child in enumerate(kids):
-            walk(child, inner, index == len(kids) - 1, False)
+    drawn: set[int] = set()
+
+    def draw(top: Record) -> None:
+        # A stack of its own, not recursion: a trace may be deeper than Python's limit.
+        drawn.add(id(top))
+        stack = [(top, "", True, 0)]
+        while stack:
+            record, prefix, last, depth = stack.pop()
+            branch = "" if depth == 0 else ("└─ " if last else "├─ ")
+            start = starts[id(record)]
+            offset = None if start is None or origin is None else (start - origin) * 1000
+            # Past `_DEEPEST` levels the indentation stops growing, or a chain of spans
+            # would print in quadratic size; each line then says its depth.
+            mark = f"(depth {depth}) " if depth > _DEEPEST else ""
+            lines.append(f"{prefix}{branch}{mark}{_summary(record, offset)}")
+            grow = 0 < depth < _DEEPEST
+            inner = prefix + ("   " if last else "│  ") if grow else prefix
+            for detail in _details(record):
+                head, *rest = detail.replace("\r\n", "\n").split("\n")
+                lines.append(f"{inner}    {fmt.escaped(head)}")
+                lines.extend(f"{inner}      {fmt.escaped(line)}" for line in rest)
+            # A record is drawn once, under the first span that reaches it, even when
+            # several spans share its parent's id.
+            kids = [kid for kid in children.get(record.span_id, []) if id(kid) not in drawn]
+            drawn.update(map(id, kids))
+            stack.extend(
+                (kid, inner, index == 0, depth + 1) for index, kid in enumerate(reversed(kids))
+            )
 
     for root in children[None]:
-        walk(root, "", True, True)
+        draw(root)
+    # What no root reaches: spans whose parents form a cycle, each cycle from its
+    # earliest span.
+    for record in records:
+        if id(record) not in drawn:
+            draw(record)
     return "\n".join(lines)
+
+
+# How many levels of a trace `render` indents; a deeper span is drawn at this depth.
+_DEEPEST = 32
 
 
 def _summary(record: Record, offset_ms: float | None) -> str:
