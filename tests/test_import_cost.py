@@ -7,15 +7,18 @@ everything. Nothing here is timed: the cost is in `benchmarks/bench_import.py`.
 from __future__ import annotations
 
 import ast
+import importlib.machinery
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
 
 import llmguard
 import llmguard.types
+from llmguard._core.exports import Exports, show_public_homes
 
 SRC = Path(llmguard.__file__).parent
 
@@ -219,3 +222,25 @@ def test_the_table_of_homes_matches_the_type_checkers_imports(module: object) ->
     table = module._EXPORTS.defined_in  # type: ignore[attr-defined]
     assert set(table) == set(module.__all__)  # type: ignore[attr-defined]
     assert {name: imported[name] for name in table} == table
+
+
+def test_a_module_still_being_imported_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names of a half-imported module are neither bound nor renamed until it is done."""
+    home = types.ModuleType("llmguard_test_home")
+    source = types.ModuleType("llmguard._test_source")
+    source.__spec__ = importlib.machinery.ModuleSpec(source.__name__, None)
+    source.Thing = type("Thing", (), {"__module__": source.__name__})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, home.__name__, home)
+    monkeypatch.setitem(sys.modules, source.__name__, source)
+    monkeypatch.setattr(Exports, "_tables", [])
+    Exports(home.__name__, {"Thing": source.__name__})
+
+    source.__spec__._initializing = True  # type: ignore[attr-defined]  # as importlib marks it
+    show_public_homes()
+    assert not hasattr(home, "Thing")
+    assert source.Thing.__module__ == "llmguard._test_source"
+
+    source.__spec__._initializing = False  # type: ignore[attr-defined]
+    show_public_homes()
+    assert home.Thing is source.Thing
+    assert source.Thing.__module__ == "llmguard_test_home"

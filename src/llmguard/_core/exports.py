@@ -22,8 +22,6 @@ from typing import Any, ClassVar
 
 __all__ = ["Exports", "show_public_homes"]
 
-_MISSING = object()
-
 
 class Exports:
     """The public names of module ``home``, each with the module that defines it.
@@ -59,15 +57,22 @@ class Exports:
         namespace = vars(sys.modules[self.home])
         for name, source in self.defined_in.items():
             module = sys.modules.get(source)
-            if module is None:
+            if module is None or _initializing(module):
                 continue
-            # A module still being imported may not have defined the name yet.
-            value = module if source == f"{self.home}.{name}" else getattr(module, name, _MISSING)
-            if value is _MISSING:
-                continue
+            value = module if source == f"{self.home}.{name}" else getattr(module, name)
             if isinstance(value, type) and value.__module__.startswith("llmguard._"):
                 value.__module__ = self.home
             namespace[name] = value
+
+
+def _initializing(module: object) -> bool:
+    """Whether ``module`` is still being imported, in this thread or another.
+
+    Its names are left to `Exports.load`, whose import waits for the other thread (or,
+    in this thread, to the next refresh), so no half-initialized module's names are
+    bound or renamed. ``_initializing`` is the flag importlib itself reads to tell.
+    """
+    return bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
 
 
 def show_public_homes() -> None:
