@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from llmguard._core.outcomes import Attempt
     from llmguard._core.reply import ToolCall
 
-__all__ = ["Call", "Parameters", "Reask", "default_reask"]
+__all__ = ["Call", "Parameters", "Reask", "as_messages", "default_reask"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,15 +132,32 @@ class Call:
 
     @property
     def messages(self) -> list[Any] | None:
-        """The ``messages`` argument, when the function takes one and it is a list."""
+        """The ``messages`` argument, when the function takes one and it is a list.
+
+        A tuple of messages (dicts, or objects with a ``role``) reads as a list, since
+        the SDKs take any iterable: its turns are capped, counted and re-asked like a
+        list's, and a changed copy is handed on as a list.
+        """
         value = self.argument("messages", _MISSING)
-        return value if isinstance(value, list) else None
+        return value if isinstance(value, list) else as_messages(value)
 
     @property
     def prompt(self) -> str | None:
         """The ``prompt`` argument, when the function takes one and it is a string."""
         value = self.argument("prompt", _MISSING)
         return value if isinstance(value, str) else None
+
+
+def as_messages(value: object) -> list[Any] | None:
+    """``value`` as a message list: a list as it is, a tuple of messages (dicts, or
+    objects with a ``role``) as a new list; ``None`` for anything else."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, tuple) and all(
+        isinstance(turn, Mapping) or hasattr(turn, "role") for turn in value
+    ):
+        return list(value)
+    return None
 
 
 #: A custom re-ask: the original call and the failed attempt in, the next call out.

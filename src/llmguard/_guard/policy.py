@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypedDict, T
 from typing_extensions import Unpack
 
 from llmguard._core.wrap import CallKind, call_kind, unwrap_callable, wrap
-from llmguard._guard.call import Call, Parameters, Reask, default_reask
+from llmguard._guard.call import Call, Parameters, Reask, as_messages, default_reask
 from llmguard._guard.flow import Plan
 from llmguard._guard.handler import GuardHandler
 from llmguard._guard.inline import Attempts
@@ -357,6 +357,12 @@ class Guard(Generic[T]):
         """
         if (messages is None) == (prompt is None):
             raise ConfigurationError("attempts() takes either messages or prompt=")
+        if messages is not None and as_messages(messages) is None:
+            kind = type(messages).__name__
+            raise ConfigurationError(f"attempts() takes messages as a list, not a {kind}")
+        if prompt is not None and not isinstance(prompt, str):
+            kind = type(prompt).__name__
+            raise ConfigurationError(f"attempts() takes prompt= as a str, not a {kind}")
         return Attempts(self, messages, prompt)
 
 

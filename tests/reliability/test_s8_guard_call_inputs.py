@@ -1,0 +1,102 @@
+"""Messages the SDKs take that the guard must read too: a tuple of messages (the OpenAI and
+Anthropic SDKs take any iterable) is capped, budgeted, instructed and re-asked like a list;
+a value that is no message list is refused by the inline form before anything is paid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import llmguard as lg
+from tests._helpers.schemas import Ticket
+from tests._helpers.sdk_mocks import chat_completion, openai_client
+
+GOOD = '{"category": "bug", "urgency": 2}'
+LONG = ({"role": "user", "content": "crash " * 1000},)
+SHORT = ({"role": "system", "content": "Be terse."}, {"role": "user", "content": "It crashes"})
+
+
+def test_a_tuple_of_messages_is_held_to_max_input_tokens() -> None:
+    client, sent = openai_client([chat_completion(GOOD)])
+
+    @lg.guard(model="gpt-4o-mini", max_input_tokens=100)
+    def ask(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    with pytest.raises(lg.TokenLimitExceeded) as refused:
+        ask(LONG)
+    assert refused.value.limit == "max_input_tokens"
+    assert sent == []  # refused before any money was spent
+
+
+def test_a_tuple_of_messages_is_refused_by_a_budget_before_the_call() -> None:
+    client, sent = openai_client([chat_completion(GOOD)])
+
+    @lg.guard(model="gpt-4o-mini", max_output_tokens=10)
+    def ask(messages: Any, max_tokens: int | None = None) -> Any:
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, max_tokens=max_tokens
+        )
+
+    with lg.budget(max_tokens=500), pytest.raises(lg.BudgetExceeded):
+        ask(LONG)
+    assert sent == []
+
+
+def test_a_tuple_of_messages_is_reasked_and_left_unchanged() -> None:
+    client, sent = openai_client([chat_completion('{"category": "bug"}'), chat_completion(GOOD)])
+
+    @lg.guard(schema=Ticket, retries=1)
+    def ask(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    caller = tuple(dict(message) for message in SHORT)
+    assert ask(caller) == Ticket(category="bug", urgency=2)
+    reask = sent[1].json["messages"]
+    assert reask[:2] == list(SHORT)
+    assert reask[2] == {"role": "assistant", "content": '{"category": "bug"}'}
+    assert "$.urgency: Field required" in reask[3]["content"]
+    assert caller == SHORT
+
+
+def test_a_tuple_of_messages_gets_the_schema_instruction() -> None:
+    client, sent = openai_client([chat_completion(GOOD)])
+
+    @lg.guard(schema=Ticket, send_schema="prompt")
+    def ask(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    with lg.testing.capture() as records:
+        assert ask(SHORT) == Ticket(category="bug", urgency=2)
+    system = sent[0].json["messages"][0]["content"]
+    assert system.startswith("Be terse.") and '"urgency"' in system
+    (attempt,) = [r for r in records if r.kind == "attempt"]
+    assert attempt.metadata["schema_sent"] == "prompt"
+
+
+@pytest.mark.parametrize(
+    "messages", ["It crashes", {"role": "user", "content": "It crashes"}, ("It", "crashes")]
+)
+def test_attempts_refuses_what_is_no_message_list_before_any_call(messages: Any) -> None:
+    guard = lg.guard(schema=Ticket, retries=1)
+    with pytest.raises(lg.ConfigurationError, match="messages"):
+        guard.attempts(messages)
+
+
+def test_attempts_refuses_a_prompt_that_is_no_string() -> None:
+    guard = lg.guard(schema=Ticket, retries=1)
+    with pytest.raises(lg.ConfigurationError, match="prompt"):
+        guard.attempts(prompt=["It crashes"])  # type: ignore[arg-type]
+
+
+def test_attempts_take_a_tuple_of_messages() -> None:
+    guard = lg.guard(schema=Ticket, retries=1)
+    client, sent = openai_client([chat_completion('{"category": "bug"}'), chat_completion(GOOD)])
+    for attempt in guard.attempts(SHORT):  # type: ignore[arg-type]
+        with attempt:
+            assert attempt.messages is not None
+            answer = client.chat.completions.create(model="gpt-4o-mini", messages=attempt.messages)
+            attempt.submit(answer)
+    assert attempt.value == Ticket(category="bug", urgency=2)
+    assert sent[1].json["messages"][:2] == list(SHORT)
