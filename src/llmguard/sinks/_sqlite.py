@@ -18,7 +18,7 @@ from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
 from llmguard.sinks._fork import renew_lock_after_fork
 from llmguard.sinks._paths import check_file_path
-from llmguard.sinks.table import content, insert_records, migrate
+from llmguard.sinks.table import content, insert_records, migrate, missing
 
 __all__ = ["SQLiteSink", "SQLiteStore"]
 
@@ -289,12 +289,21 @@ class SQLiteStore:
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'"
             ).fetchone()
             version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            lacking = missing(self._conn, version) if found is not None else []
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise ValueError(f"{os.fspath(path)!r} is not an llmguard store: {exc}") from exc
         if found is None:
             self._conn.close()
             raise ValueError(f"{os.fspath(path)!r} is not an llmguard store: no records table")
+        if lacking:
+            # Queries would fail on the first of them, as an SQLite error naming a column.
+            self._conn.close()
+            shown = ", ".join(lacking[:8]) + (", ..." if len(lacking) > 8 else "")
+            raise ValueError(
+                f"{os.fspath(path)!r} is not an llmguard store: its layout (version "
+                f"{version}) lacks {shown}"
+            )
         self.version = version
         self._content = content(version)
 

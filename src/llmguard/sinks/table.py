@@ -32,6 +32,7 @@ __all__ = [
     "insert",
     "insert_records",
     "migrate",
+    "missing",
     "row",
 ]
 
@@ -242,6 +243,30 @@ def migrate(conn: sqlite3.Connection) -> int:
             # PRAGMA takes no parameters; number is an int we produced.
             conn.execute(f"PRAGMA user_version = {number + 1:d}")
     return max(version, len(MIGRATIONS))
+
+
+def missing(conn: sqlite3.Connection, version: int) -> list[str]:
+    """What a store at ``version`` lacks of its layout, for a reader to refuse it by name.
+
+    Args:
+        conn: The store.
+        version: Its ``PRAGMA user_version``; a newer one is held to this version's layout.
+
+    Returns:
+        The missing columns of ``records`` as ``records.<column>`` (only those a store
+        at ``version`` has; the commands compute the others), then ``contents`` when
+        that table or one of its columns is missing; empty for a whole store.
+    """
+    found = {name for (_, name, *_) in conn.execute("PRAGMA table_info(records)")}
+    later = {column for column, _, _, since in DERIVED if since > version}
+    lacking = [
+        f"records.{column}" for column in COLUMNS if column not in later and column not in found
+    ]
+    if version >= 3:
+        body = {name for (_, name, *_) in conn.execute("PRAGMA table_info(contents)")}
+        if not {"id", "body"} <= body:
+            lacking.append("contents")
+    return lacking
 
 
 def derived(version: int) -> dict[str, str]:
