@@ -336,7 +336,6 @@ class Agent(Generic[L]):
     def __init__(
         self: Agent[Literal["raise"]],
         name: str | None = None,
-        /,
         *,
         max_steps: int | None = None,
         max_tool_calls: int | None = None,
@@ -352,7 +351,6 @@ class Agent(Generic[L]):
     def __init__(
         self: Agent[Literal["return"]],
         name: str | None = None,
-        /,
         *,
         max_steps: int | None = None,
         max_tool_calls: int | None = None,
@@ -368,7 +366,6 @@ class Agent(Generic[L]):
     def __init__(
         self: Agent[Any],
         name: str | None = None,
-        /,
         *,
         max_steps: int | None = None,
         max_tool_calls: int | None = None,
@@ -383,7 +380,6 @@ class Agent(Generic[L]):
     def __init__(
         self,
         name: str | None = None,
-        /,
         *,
         max_steps: int | None = None,
         max_tool_calls: int | None = None,
@@ -395,6 +391,11 @@ class Agent(Generic[L]):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if name is not None and not isinstance(name, str):
+            if callable(name):
+                raise ConfigurationError(
+                    f"@lg.agent needs parentheses: @lg.agent() or @lg.agent(max_steps=...) "
+                    f"above {getattr(name, '__qualname__', name)!r}"
+                )
             raise ConfigurationError(f"an agent's name must be a string, not {name!r}")
         counts = {"max_steps": max_steps, "max_tool_calls": max_tool_calls}
         for option, value in {**counts, "max_repeats": max_repeats}.items():
