@@ -12,7 +12,9 @@ from llmguard.sinks import MemorySink
 from llmguard.testing import capture
 from tests._helpers.reliability import figure
 
-TASKS = 10_000
+# Enough tasks for thousands of interleavings at every await and a steady flow of records
+# to the delivery thread; a current span shared between tasks fails at any count.
+TASKS = 2_000
 
 
 def _reply(text: str) -> dict[str, Any]:
@@ -31,8 +33,8 @@ async def ask(messages: list[dict[str, str]]) -> dict[str, Any]:
     return _reply(messages[0]["content"])
 
 
-async def test_ten_thousand_tasks_each_keep_their_own_trace() -> None:
-    """10,000 concurrent tasks, each its own trace with a guarded call and nested spans
+async def test_two_thousand_tasks_each_keep_their_own_trace() -> None:
+    """2,000 concurrent tasks, each its own trace with a guarded call and nested spans
     interleaved at every await: every record has its task's trace and the right parent."""
     memory = MemorySink()
     lg.configure(sinks=[memory], queue_size=100_000, max_queue_bytes=256 * 1024 * 1024)
@@ -68,8 +70,8 @@ async def test_ten_thousand_tasks_each_keep_their_own_trace() -> None:
     assert len(records) == 4 * TASKS
 
 
-async def test_ten_thousand_tasks_under_one_root_keep_their_own_parents() -> None:
-    """10,000 tasks under one root span, three levels deep: every parent is right."""
+async def test_two_thousand_tasks_under_one_root_keep_their_own_parents() -> None:
+    """2,000 tasks under one root span, three levels deep: every parent is right."""
 
     async def job(i: int) -> None:
         async with lg.span(f"job-{i}"):
