@@ -579,7 +579,9 @@ def _judge(
     elif reply.tool_calls:
         extraction = extract_calls(reply.tool_calls, schema, context=context)
     else:
-        extraction = extract(reply.text or "", schema, context=context, repair=plan.repair)
+        # A content filter cut the answer: closing its brackets would make up an ending.
+        repair = plan.repair and reply.finish_reason != "content_filter"
+        extraction = extract(reply.text or "", schema, context=context, repair=repair)
     if not extraction.ok:
         attempt.outcome = "invalid"
         attempt.errors = extraction.errors

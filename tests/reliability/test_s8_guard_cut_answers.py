@@ -1,0 +1,84 @@
+"""An answer a provider's content filter cut short is not "repaired" into a value: closing
+its brackets would make up an ending (a list missing the items the model had not written
+yet). It is re-asked like any invalid answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+import llmguard as lg
+from tests._helpers.sdk_mocks import chat_completion, openai_client, responses_response
+
+
+class Step(BaseModel):
+    n: int
+
+
+FULL = [{"n": 1}, {"n": 2}, {"n": 3}, {"n": 4}]
+
+
+def _cut(text: str, keep: int) -> str:
+    """The answer cut after its ``keep``-th item and the comma after it, as a filter stops."""
+    end = 0
+    for _ in range(keep):
+        end = text.index("}", end) + 1
+    return text[: end + 1]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(keep=st.integers(min_value=1, max_value=3))
+def test_a_chat_answer_cut_by_the_content_filter_is_reasked(keep: int) -> None:
+    import json
+
+    whole = json.dumps(FULL)
+    cut = _cut(whole, keep)
+    client, sent = openai_client(
+        [chat_completion(cut, finish_reason="content_filter"), chat_completion(whole)]
+    )
+
+    @lg.guard(schema=list[Step], retries=1)
+    def plan(messages: list[dict[str, Any]]) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    with lg.testing.capture() as records:
+        steps = plan([{"role": "user", "content": "Plan four steps"}])
+    assert steps == [Step(n=n) for n in (1, 2, 3, 4)]
+    assert len(sent) == 2
+    first = [r for r in records if r.kind == "attempt"][0].attempt
+    assert first is not None and first["outcome"] == "invalid"
+    assert "repair" not in first
+
+
+def test_a_responses_answer_cut_by_the_content_filter_is_reasked() -> None:
+    def message(text: str) -> dict[str, Any]:
+        content = [{"type": "output_text", "text": text, "annotations": []}]
+        return {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed"} | {
+            "content": content
+        }
+
+    cut = responses_response(
+        [message('[{"n": 1}, {"n": 2},')], status="incomplete", incomplete_reason="content_filter"
+    )
+    client, sent = openai_client([cut, responses_response([message('[{"n": 1}]')])])
+
+    @lg.guard(schema=list[Step], retries=1, reask=lambda call, attempt: call)
+    def plan(input: str) -> Any:
+        return client.responses.create(model="gpt-4o-mini", input=input)
+
+    assert plan("Plan") == [Step(n=1)]
+    assert len(sent) == 2
+
+
+def test_a_complete_answer_with_a_slip_is_still_repaired() -> None:
+    client, sent = openai_client([chat_completion('[{"n": 1}, {"n": 2},]')])
+
+    @lg.guard(schema=list[Step], retries=1)
+    def plan(messages: list[dict[str, Any]]) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    assert plan([{"role": "user", "content": "Plan"}]) == [Step(n=1), Step(n=2)]
+    assert len(sent) == 1
