@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 import llmguard as lg
@@ -36,3 +39,77 @@ def test_the_bare_decorator_is_refused_with_a_message_that_says_so() -> None:
     with pytest.raises(ConfigurationError, match=r"@lg\.agent\(\)") as caught:
         lg.agent(research)  # type: ignore[call-overload]
     assert "research" in str(caught.value)
+
+
+class ReprRaises:
+    """An argument whose ``repr`` raises."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def _cycle() -> list[Any]:
+    looped: list[Any] = []
+    looped.append(looped)
+    return looped
+
+
+def _deep() -> list[Any]:
+    deep: list[Any] = []
+    for _ in range(50_000):
+        deep = [deep]
+    return deep
+
+
+AWKWARD = [
+    pytest.param(lambda: {1: "a", "b": 2}, id="mixed-key-types"),
+    pytest.param(lambda: {(1, 2): "tuple key"}, id="tuple-key"),
+    pytest.param(_cycle, id="cycle"),
+    pytest.param(ReprRaises, id="repr-raises"),
+    pytest.param(lambda: 10**5000, id="int-too-long-to-print"),
+    pytest.param(_deep, id="50k-deep"),
+]
+
+
+@pytest.mark.parametrize("make", AWKWARD)
+def test_a_tool_called_with_awkward_arguments_inside_a_run_still_runs(
+    make: Callable[[], Any],
+) -> None:
+    """Loop detection reads any arguments: the tool runs inside a run as outside one,
+    and the calls are counted."""
+    value = make()
+    seen: list[Any] = []
+
+    @lg.tool
+    def keep(x: Any) -> str:
+        seen.append(x)
+        return "kept"
+
+    with lg.agent("awkward", max_repeats=5, max_tool_calls=10) as run:
+        assert keep(value) == "kept"
+        assert keep(value) == "kept"
+    assert run.tool_calls == 2
+    assert len(seen) == 2 and seen[0] is value
+
+
+def test_repeats_of_arguments_json_cannot_sort_are_still_detected() -> None:
+    """The same awkward arguments, called again and again, are still a loop."""
+
+    @lg.tool
+    def keep(x: Any) -> str:
+        return "kept"
+
+    with pytest.raises(lg.LoopDetected), lg.agent("looping", max_repeats=2):
+        for _ in range(3):
+            keep({1: "a", "b": 2})
+
+
+@pytest.mark.parametrize("make", AWKWARD)
+def test_a_step_state_json_cannot_read_is_compared_all_the_same(
+    make: Callable[[], Any],
+) -> None:
+    """``run.step(state=...)`` takes any state without raising."""
+    with lg.agent("stateful", max_repeats=5) as run:
+        run.step(state=make())
+        run.step(state=make())
+    assert run.steps == 2

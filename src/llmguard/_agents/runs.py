@@ -17,6 +17,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
+from llmguard._core.content import snapshot
 from llmguard._core.context import Checked, open_run
 from llmguard._core.outcomes import RunState
 from llmguard._core.wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
@@ -61,8 +62,24 @@ class AgentStopped:
 
 
 def _canonical(value: Any) -> str:
-    """The same text for equal JSON-like values, whatever their key order."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
+    """The same text for equal JSON-like values, whatever their key order.
+
+    Never raises: loop detection must not fail a tool call. What ``json.dumps`` cannot
+    read (keys of mixed types, a cycle, a ``repr`` that raises, nesting past its
+    recursion) is read as the JSON copy a trace records of it; what that cannot read
+    either is unique to the object, so it is never taken for a repeat.
+    """
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
+    except Exception:
+        pass
+    try:
+        copied = snapshot(value)
+        return json.dumps(copied, sort_keys=True, separators=(",", ":"), default=repr)
+    except BaseException as exc:  # pydantic-core may panic (a BaseException) on a value
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise
+    return f"<{type(value).__qualname__} at {id(value):#x}>"
 
 
 class Run:
