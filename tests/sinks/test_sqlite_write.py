@@ -4,6 +4,7 @@ bound NULLs as a sentinel and built each row as SQLite takes it."""
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -85,11 +86,18 @@ def _comparable(value: object) -> object:
     return "NaN" if isinstance(value, float) and math.isnan(value) else value
 
 
+# The properties below write a fresh store per example, and syncing it to disk took most
+# of their time; what they compare is what SQLite stores, the same in memory. So the
+# sink's file goes to a memory file system where there is one.
+_MEMORY_FS = Path("/dev/shm")
+_SCRATCH = str(_MEMORY_FS) if _MEMORY_FS.is_dir() and os.access(_MEMORY_FS, os.W_OK) else None
+
+
 @contextmanager
 def _stores() -> Iterator[tuple[Path, sqlite3.Connection]]:
     """A path for the sink and an empty store of the same schema for the old statements."""
-    with tempfile.TemporaryDirectory() as folder:
-        old = sqlite3.connect(Path(folder) / "old.db", isolation_level=None)
+    with tempfile.TemporaryDirectory(dir=_SCRATCH) as folder:
+        old = sqlite3.connect(":memory:", isolation_level=None)
         try:
             table.migrate(old)
             yield Path(folder) / "new.db", old
