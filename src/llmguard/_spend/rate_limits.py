@@ -121,14 +121,12 @@ class Permit:
             return
         self._done = True
         limit = self.limit
-        tpm = limit.tokens_per_minute if tokens > 0 else None
-        rpm = limit.requests_per_minute if request else None
-        if tpm is not None or rpm is not None:
+        tpm, rpm = limit.tokens_per_minute, limit.requests_per_minute
+        if (tokens > 0 and tpm is not None) or (request and rpm is not None):
+            # Both buckets are named, the one not given to with nothing: a store keeps
+            # one time for both, and a bucket left out would lose its refill since then.
             limit._store.take(
-                -tokens if tpm is not None else 0,
-                -1 if rpm is not None else 0,
-                tokens_per_minute=tpm,
-                requests_per_minute=rpm,
+                -tokens, -1 if request else 0, tokens_per_minute=tpm, requests_per_minute=rpm
             )
 
     def __repr__(self) -> str:
