@@ -70,7 +70,8 @@ def test_a_tuple_of_messages_gets_the_schema_instruction() -> None:
     with lg.testing.capture() as records:
         assert ask(SHORT) == Ticket(category="bug", urgency=2)
     system = sent[0].json["messages"][0]["content"]
-    assert system.startswith("Be terse.") and '"urgency"' in system
+    assert system.startswith("Be terse.")
+    assert '"urgency"' in system
     (attempt,) = [r for r in records if r.kind == "attempt"]
     assert attempt.metadata["schema_sent"] == "prompt"
 

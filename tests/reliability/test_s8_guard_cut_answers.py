@@ -4,6 +4,7 @@ yet). It is re-asked like any invalid answer."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -32,8 +33,6 @@ def _cut(text: str, keep: int) -> str:
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(keep=st.integers(min_value=1, max_value=3))
 def test_a_chat_answer_cut_by_the_content_filter_is_reasked(keep: int) -> None:
-    import json
-
     whole = json.dumps(FULL)
     cut = _cut(whole, keep)
     client, sent = openai_client(
@@ -48,8 +47,9 @@ def test_a_chat_answer_cut_by_the_content_filter_is_reasked(keep: int) -> None:
         steps = plan([{"role": "user", "content": "Plan four steps"}])
     assert steps == [Step(n=n) for n in (1, 2, 3, 4)]
     assert len(sent) == 2
-    first = [r for r in records if r.kind == "attempt"][0].attempt
-    assert first is not None and first["outcome"] == "invalid"
+    first = next(r for r in records if r.kind == "attempt").attempt
+    assert first is not None
+    assert first["outcome"] == "invalid"
     assert "repair" not in first
 
 

@@ -79,3 +79,58 @@ def test_an_empty_openai_answer_is_reasked_with_the_correction() -> None:
     assert _blank_turns(reask) == []
     assert reask[0] == USER[0]
     assert "the answer is empty" in reask[-1]["content"]
+
+
+THINKING = {"type": "thinking", "thinking": "The user wants a ticket.", "signature": "sig-1"}
+REDACTED = {"type": "redacted_thinking", "data": "opaque-bytes"}
+
+
+def _thinking_reply(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    uses = [
+        {"type": "tool_use", "id": f"toolu_{i}", "name": name, "input": arguments}
+        for i, (name, arguments) in enumerate(calls)
+    ]
+    blocks = [THINKING, REDACTED, {"type": "text", "text": "Filing it."}, *uses]
+    return anthropic_message(blocks, stop_reason="tool_use")
+
+
+def test_a_tool_reask_with_extended_thinking_sends_the_thinking_back() -> None:
+    """With thinking on, Anthropic answers a tool_result whose assistant turn does not
+    start with its thinking blocks with a 400 ("a final assistant message must start
+    with a thinking block"); they go back unmodified."""
+    bad = _thinking_reply([("Ticket", {"category": "bug", "urgency": 9})])
+    client, sent = anthropic_client([bad, anthropic_message(GOOD)])
+
+    @lg.guard(schema=Ticket, retries=1)
+    def triage(messages: list[dict[str, Any]]) -> Any:
+        return client.messages.create(
+            model="claude-sonnet-4-5",
+            max_tokens=2000,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=messages,
+        )
+
+    assert triage(list(USER)) == Ticket(category="bug", urgency=2)
+    assistant = sent[1].json["messages"][1]
+    assert assistant["role"] == "assistant"
+    assert assistant["content"][:2] == [THINKING, REDACTED]
+    assert assistant["content"][-1]["type"] == "tool_use"
+
+
+def test_a_reask_of_parallel_tool_calls_with_extended_thinking_sends_the_thinking_back() -> None:
+    bad = _thinking_reply([("Ticket", {"category": "bug", "urgency": 9}), ("Ticket", {})])
+    client, sent = anthropic_client([bad, anthropic_message("[" + GOOD + "]")])
+
+    @lg.guard(schema=list[Ticket], retries=1)
+    def triage(messages: list[dict[str, Any]]) -> Any:
+        return client.messages.create(
+            model="claude-sonnet-4-5",
+            max_tokens=2000,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=messages,
+        )
+
+    assert triage(list(USER)) == [Ticket(category="bug", urgency=2)]
+    assistant = sent[1].json["messages"][1]
+    assert assistant["content"][:2] == [THINKING, REDACTED]
+    assert [block["type"] for block in assistant["content"][2:]] == ["tool_use", "tool_use"]

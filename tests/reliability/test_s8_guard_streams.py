@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
+import openai
 import pytest
 
 import llmguard as lg
@@ -103,10 +105,9 @@ def test_a_stream_handed_back_and_cut_mid_answer_is_charged_what_it_held(provide
     guarded = _guarded(provider, [cut])
     with lg.budget(max_tokens=100_000) as budget, lg.testing.capture() as records:
         stream = guarded(list(USER))
-        with pytest.raises(Exception) as raised:
+        with pytest.raises((openai.APIConnectionError, anthropic.APIConnectionError)):
             for _ in stream:
                 pass
-    assert "connection" in str(raised.value).lower() or "reset" in str(raised.value).lower()
     (llm,) = [r for r in records if r.kind == "llm"]
     assert llm.status == "error"
     assert budget.reserved == 0

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmguard._core.content import scrub, snapshot, valid_text
 from llmguard._core.field_errors import FieldError, format_errors
+from llmguard._core.reply import get
 from llmguard._core.wrap import unwrap_callable
 
 if TYPE_CHECKING:
@@ -220,7 +221,8 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
             {
                 "role": "assistant",
                 "content": [
-                    {"type": "tool_use", "id": call_id, "name": tool.name, "input": tool_input}
+                    *_thinking(attempt.response),
+                    {"type": "tool_use", "id": call_id, "name": tool.name, "input": tool_input},
                 ],
             },
             {
@@ -251,6 +253,35 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
         },
         {"role": "tool", "tool_call_id": call_id, "content": text},
     ]
+
+
+# The fields of Anthropic's thinking blocks, which go back exactly as they came.
+_THINKING_FIELDS = {"thinking": ("thinking", "signature"), "redacted_thinking": ("data",)}
+
+
+def _thinking(response: object) -> list[dict[str, Any]]:
+    """The thinking blocks of an Anthropic response, to start the re-ask's assistant turn.
+
+    With extended thinking on, Anthropic refuses a ``tool_result`` whose assistant turn
+    does not start with the thinking that led to the call (a 400). A stream's blocks
+    are not kept, so a streamed answer has none here.
+    """
+    try:
+        blocks = get(response, "content")
+        if not isinstance(blocks, (list, tuple)):
+            return []
+        found = []
+        for block in blocks:
+            kind = get(block, "type")
+            fields = _THINKING_FIELDS.get(kind) if isinstance(kind, str) else None
+            if fields is None:
+                continue
+            values = {name: get(block, name) for name in fields}
+            if all(isinstance(value, str) for value in values.values()):
+                found.append({"type": kind, **values})
+        return found
+    except Exception:  # a response of any shape: no thinking is read from it
+        return []
 
 
 _ITEM_PATH = re.compile(r"\$\[(\d+)\]")
@@ -312,7 +343,8 @@ def _calls_turns(attempt: Attempt, calls: Sequence[ToolCall]) -> list[dict[str, 
             }
             for call_id, note, found in zip(ids, notes, errors, strict=True)
         ]
-        return [{"role": "assistant", "content": uses}, {"role": "user", "content": results}]
+        turn = [*_thinking(attempt.response), *uses]
+        return [{"role": "assistant", "content": turn}, {"role": "user", "content": results}]
     requested = [
         {
             "id": call_id,
