@@ -159,16 +159,17 @@ def test_repaired_total_is_shared_and_stays_an_integer_zero(
 
 def test_a_latency_that_is_no_number_takes_the_pair_walk(tmp_path: Path) -> None:
     """Text among the latencies (a store not written by llmguard): the counted path steps
-    aside and the figures fail or come out exactly as the pair walk makes them."""
+    aside; a store opened for the commands leaves those calls out (their figures are
+    impossible), so the others' figures come out as from a store without them."""
     import sqlite3
 
+    assert _counted([{("beta",): {1.0: [1.0, "slow"]}}]) is None
     path = _store(tmp_path / "odd.db", [1.0], [float(n) for n in range(30)])
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE records SET duration_ms = 'slow' WHERE name = 'beta'")
     with Dataset.open(path) as dataset:
-        _, runs = dataset._sums(("name",), Window(), ("llm", "tool"))
-        assert _counted([runs]) is None
-        with pytest.raises(TypeError):
-            _expected(dataset, ("name",), Window())
-        with pytest.raises(TypeError):
-            dataset.summary(("name",))
+        assert dataset.impossible == 10
+        groups, _ = dataset.summary(("name",))
+        per_group, _ = _expected(dataset, ("name",), Window())
+        assert {g.key: (g.p50_ms, g.p95_ms, g.p99_ms) for g in groups} == per_group
+        assert ("beta",) not in per_group

@@ -3,6 +3,9 @@ of the wrong type, numbers no call can have."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import sqlite3
 from pathlib import Path
 
@@ -81,3 +84,125 @@ def test_a_records_table_of_another_app_is_named(
     assert err.startswith(f"llmguard: error: '{path}' is not an llmguard store: ")
     assert "records.span_id" in err
     assert "records.name" in err
+
+
+# -- figures no call can have: text in a numeric column, NaN, infinity, NULL or negative
+# weights. They are left out of every command, with one warning, as bad start times are.
+
+_DAMAGE = [
+    "UPDATE records SET duration_ms = 'fast' WHERE span_id = ?",
+    "UPDATE records SET cost_usd = 'cheap' WHERE span_id = ?",
+    "UPDATE records SET input_tokens = 'many' WHERE span_id = ?",
+    "UPDATE records SET duration_ms = 9e999 WHERE span_id = ?",
+    "UPDATE records SET cost_usd = -9e999 WHERE span_id = ?",
+    "UPDATE records SET sample_weight = NULL WHERE span_id = ?",
+    "UPDATE records SET sample_weight = -1 WHERE span_id = ?",
+    "UPDATE records SET sample_weight = 0 WHERE span_id = ?",
+    "UPDATE records SET sample_weight = 'heavy' WHERE span_id = ?",
+    "UPDATE records SET output_tokens = -5 WHERE span_id = ?",
+    "UPDATE records SET duration_ms = -5 WHERE span_id = ?",
+]
+
+
+def _figures(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def _healthy_and_damaged(tmp_path: Path, damage: str) -> tuple[Path, Path]:
+    """The same calls twice, one store with an extra call whose figures are damaged."""
+    records = [r for r in _records() if r.kind == "llm"]
+    healthy = tmp_path / "healthy.db"
+    damaged = tmp_path / "damaged.db"
+    for path, extra in ((healthy, []), (damaged, [records[0]])):
+        sink = SQLiteSink(path)
+        copies = [
+            dataclasses.replace(r, span_id=f"{0xE0 + i:016x}", trace_id="e" * 32)
+            for i, r in enumerate(extra)
+        ]
+        sink.emit([*records, *copies])
+        sink.close()
+    with sqlite3.connect(damaged) as conn:
+        conn.execute(damage, (f"{0xE0:016x}",))
+    conn.close()
+    return healthy, damaged
+
+
+@pytest.mark.parametrize("damage", _DAMAGE)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["stats", "--json"],
+        ["stats", "--json", "--by", "day"],
+        [
+            "drift",
+            "--baseline",
+            "2026-01-01..2026-01-02",
+            "--current",
+            "2026-01-02..2026-01-04",
+            "--min-calls",
+            "2",
+        ],
+    ],
+    ids=lambda command: " ".join(command[:3]),
+)
+def test_a_call_with_impossible_figures_is_left_out_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str, command: list[str]
+) -> None:
+    """A row whose weight is not a positive number, or whose latency, cost or tokens are
+    text, infinite or negative, gives the figures of the store without it and one
+    warning naming the column; it is never added into them as a number."""
+    healthy, damaged = _healthy_and_damaged(tmp_path, damage)
+    want = _figures([command[0], str(healthy), *command[1:]], capsys)
+    got = _figures([command[0], str(damaged), *command[1:]], capsys)
+    assert (got[0], got[1].replace(str(damaged), str(healthy))) == want[:2]
+    column = damage.split(" SET ")[1].split(" ")[0]
+    warning = got[2].splitlines()
+    assert len(warning) == 1
+    assert warning[0].startswith(f"llmguard: warning: {damaged}: skipped 1 record whose ")
+    assert column in warning[0]
+
+
+@pytest.mark.parametrize("damage", _DAMAGE)
+def test_the_report_of_a_store_with_impossible_figures_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    """The report leaves out the same row and is written; no chart meets infinity."""
+    _, damaged = _healthy_and_damaged(tmp_path, damage)
+    out = tmp_path / "report.html"
+    assert main(["report", str(damaged), "-o", str(out)]) == 0
+    assert "skipped 1 record whose " in capsys.readouterr().err
+    assert out.stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"sample_weight": -3.0},
+        {"sample_weight": 0.0},
+        {"sample_weight": math.inf},
+        {"duration_ms": -5.0},
+        {"duration_ms": math.inf},
+        {"cost_usd": -1e308},
+        {"cost_usd": math.nan},
+    ],
+    ids=str,
+)
+def test_a_json_lines_record_with_impossible_figures_is_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fields: dict[str, float]
+) -> None:
+    """In a JSON Lines file too: a call weighing -3 made ``stats`` print -2 calls and a
+    300-digit cost."""
+    records = [r for r in _records() if r.kind == "llm"]
+    healthy = tmp_path / "healthy.jsonl"
+    damaged = tmp_path / "damaged.jsonl"
+    extra = json.loads(records[0].to_json())
+    # As another writer puts them: JSON's Infinity and NaN, which Record.to_json writes null.
+    extra.update(span_id="e" * 16, trace_id="e" * 32, **fields)
+    healthy.write_bytes(b"".join(r.to_json() + b"\n" for r in records))
+    damaged.write_bytes(healthy.read_bytes() + json.dumps(extra).encode() + b"\n")
+    want = _figures(["stats", str(healthy), "--json"], capsys)
+    got = _figures(["stats", str(damaged), "--json"], capsys)
+    assert (got[0], got[1].replace(str(damaged), str(healthy))) == want[:2]
+    assert got[2].startswith(f"llmguard: warning: {damaged}: skipped 1 record whose ")

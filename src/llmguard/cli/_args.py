@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import llmguard.cli._format as fmt
-from llmguard.cli._dataset import EARLIEST, LATEST, Dataset, Window
+from llmguard.cli._dataset import EARLIEST, IMPOSSIBLE, LATEST, Dataset, Window
 from llmguard.cli._progress import TerminalProgress
 
 __all__ = ["Subparsers", "add_path", "add_window", "opened", "window"]
@@ -63,6 +63,13 @@ def opened(path: str) -> Iterator[Dataset]:
                     f"skipped {count} record{'s' if count != 1 else ''} whose start time is "
                     f"not a time from {EARLIEST[:10]} to {LATEST[:10]} (the first: {first})"
                 )
+            if dataset.impossible:
+                count = dataset.impossible
+                warnings.append(
+                    f"skipped {count} record{'s' if count != 1 else ''} whose figures no "
+                    f"call can have ({IMPOSSIBLE}); the first: "
+                    f"{(dataset.impossible_example or '')[:_SHOWN_EXAMPLE]}"
+                )
             if warnings:
                 progress.clear()
             for warning in warnings:
@@ -81,3 +88,5 @@ def opened(path: str) -> Iterator[Dataset]:
 
 # How much of an unusable start time a warning quotes.
 _SHOWN_CHARS = 40
+# How much of the first impossible figure's description a warning quotes.
+_SHOWN_EXAMPLE = 120
