@@ -1,11 +1,18 @@
-"""Review attacks on delivery: sinks that change their batch, or flush from inside."""
+"""Review attacks on delivery: sinks that change their batch or flush from inside, and
+spans that end while the interpreter shuts down."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
 
 import llmguard as lg
+from llmguard.sinks import read_records
+from tests._helpers.reliability import run_child
 from tests.conftest import ListSink
 
 
@@ -124,3 +131,38 @@ def test_flush_from_inside_a_redactor_returns_at_once() -> None:
     assert lg.flush(timeout=10).complete
     assert [r.name for r in good.records] == ["one"]
     assert len(inner) == 1 and not inner[0].complete
+
+
+def test_exit_with_a_started_traced_generator_alive_does_not_hang(tmp_path: Path) -> None:
+    """A traced generator left half-read in a global is finalized after the exit flush;
+    its span's end must not wait for a thread that can no longer start."""
+    child = run_child(
+        """
+        import llmguard as lg
+        lg.configure(sinks=[lg.sinks.JSONLSink("out.jsonl")])
+
+        @lg.trace
+        def words():
+            yield "one"
+            yield "two"
+
+        @lg.trace
+        def step(i):
+            return i
+
+        held = words()
+        next(held)  # started, never finished: ended by the interpreter's cleanup
+        for i in range(100):
+            step(i)
+        """,
+        tmp_path,
+    )
+    try:
+        _, err = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        pytest.fail("the process hung at exit")
+    assert child.returncode == 0, err.decode()
+    outputs = sorted(r.output for r in read_records(tmp_path / "out.jsonl") if r.name == "step")
+    assert outputs == list(range(100))

@@ -19,6 +19,7 @@ import collections
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -190,6 +191,11 @@ class _Pipeline:
             self._wake.set()
 
     def _start(self) -> None:
+        if sys.is_finalizing():
+            # A span ended by the interpreter's last cleanup (a generator left half-read
+            # in a global), after the exit flush: a thread started now never runs, and
+            # waiting for it to start would hang the exit. The record stays queued.
+            return
         with self._start_lock:
             if self._thread is None and not self._closed:
                 warm(self._settings)
@@ -839,7 +845,7 @@ class _Lane:
             self._cond.notify_all()
 
     def _ensure_thread(self) -> None:
-        if self._thread is None:
+        if self._thread is None and not sys.is_finalizing():  # see `_Pipeline._start`
             self._thread = threading.Thread(
                 target=self._run, name=f"llmguard-sink-{self.name}", daemon=True
             )
