@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from llmguard._core.outcomes import Attempt
     from llmguard._core.reply import ToolCall
 
-__all__ = ["Call", "Parameters", "Reask", "as_messages", "default_reask"]
+__all__ = ["Call", "Parameters", "Reask", "as_messages", "default_reask", "prefill"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,13 +190,42 @@ def default_reask(call: Call, attempt: Attempt) -> Call:
     """
     messages = call.messages
     if messages is not None:
-        return call.with_argument("messages", [*messages, *_reask_turns(attempt)])
+        turns = _reask_turns(attempt)
+        reply = attempt.reply
+        if reply is not None and reply.provider == "anthropic" and attempt.tool_call is None:
+            if prefill(call):  # the whole answer, the correction, and the prefill again
+                return call.with_argument("messages", [*messages[:-1], *turns, messages[-1]])
+        return call.with_argument("messages", [*messages, *turns])
     prompt = call.prompt
     if prompt is not None:
         answer = valid_text(attempt.text or "")
         fix = valid_text(correction(attempt))
         return call.with_argument("prompt", f"{prompt}\n\nYour previous answer:\n{answer}\n\n{fix}")
     raise TypeError("the call has neither a messages list nor a prompt string to re-ask with")
+
+
+def prefill(call: Call) -> str:
+    """The text of the call's last turn when it is an assistant turn, else ``""``.
+
+    For Anthropic that turn is a prefill: the answer continues it (``{`` holds Claude to
+    JSON), so the answer is read, recorded and re-asked with it in front.
+    """
+    messages = call.messages
+    if not messages:
+        return ""
+    try:
+        last = messages[-1]
+        if get(last, "role") != "assistant":
+            return ""
+        content = get(last, "content")
+        if isinstance(content, str):
+            return content
+        if not isinstance(content, (list, tuple)):
+            return ""
+        texts = [get(block, "text") for block in content if get(block, "type") == "text"]
+        return "".join(text for text in texts if isinstance(text, str))
+    except Exception:  # the caller's own objects, of any shape: no prefill is read
+        return ""
 
 
 def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:

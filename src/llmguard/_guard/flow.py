@@ -27,6 +27,7 @@ from llmguard._core.context import check_run, open_run
 from llmguard._core.outcomes import Attempt, Outcome
 from llmguard._core.records import sum_usage
 from llmguard._delivery.pipeline import report
+from llmguard._guard.call import prefill
 from llmguard._guard.drivers import Done, Drain, Invoke, Pause, Result
 from llmguard._guard.limits import Admission, CallLimits, Limits
 from llmguard._guard.passthrough import OutputCap
@@ -555,6 +556,10 @@ def _judge(
             # Garbage from the provider is the provider's, never the application's error.
             report(UNUSABLE_USAGE, ValueError("; ".join(reply.problems)))
         text = _answer_text(reply)
+        if reply.provider == "anthropic" and not reply.tool_calls:
+            head = prefill(call)  # the answer continues the caller's assistant turn
+            if head:
+                text = head + (text or "")
         if reply.finish_reason == "length":
             outcome = "truncated"
         elif reply.refusal is not None or reply.finish_reason == "refusal":
@@ -581,7 +586,7 @@ def _judge(
     else:
         # A content filter cut the answer: closing its brackets would make up an ending.
         repair = plan.repair and reply.finish_reason != "content_filter"
-        extraction = extract(reply.text or "", schema, context=context, repair=repair)
+        extraction = extract(attempt.text or "", schema, context=context, repair=repair)
     if not extraction.ok:
         attempt.outcome = "invalid"
         attempt.errors = extraction.errors
