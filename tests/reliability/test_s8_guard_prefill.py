@@ -10,7 +10,12 @@ import pytest
 
 import llmguard as lg
 from tests._helpers.schemas import Ticket
-from tests._helpers.sdk_mocks import anthropic_client, anthropic_message, chat_completion
+from tests._helpers.sdk_mocks import (
+    anthropic_client,
+    anthropic_message,
+    chat_completion,
+    openai_client,
+)
 
 USER = {"role": "user", "content": "The app crashes on start"}
 TEXT_PREFILL = {"role": "assistant", "content": "{"}
@@ -66,15 +71,13 @@ def test_a_reask_after_a_prefill_shows_the_whole_answer_and_prefills_again() -> 
 
 def test_an_answer_that_starts_afresh_after_a_prefill_is_still_read() -> None:
     """A model that ignores the prefill and writes the whole object is not broken by it."""
-    triage, sent = _triage([anthropic_message('{"category": "bug", "urgency": 2}')], retries=0)
+    triage, _ = _triage([anthropic_message('{"category": "bug", "urgency": 2}')], retries=0)
     assert triage([USER, TEXT_PREFILL]) == Ticket(category="bug", urgency=2)
 
 
 def test_an_openai_call_ending_with_an_assistant_turn_is_read_as_it_was() -> None:
     """OpenAI answers a new message, never a continuation: nothing is prepended."""
-    from tests._helpers.sdk_mocks import openai_client
-
-    client, sent = openai_client([chat_completion('{"category": "bug", "urgency": 2}')])
+    client, _ = openai_client([chat_completion('{"category": "bug", "urgency": 2}')])
 
     @lg.guard(schema=Ticket, retries=0)
     def triage(messages: list[dict[str, Any]]) -> Any:

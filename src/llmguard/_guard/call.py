@@ -192,9 +192,10 @@ def default_reask(call: Call, attempt: Attempt) -> Call:
     if messages is not None:
         turns = _reask_turns(attempt)
         reply = attempt.reply
-        if reply is not None and reply.provider == "anthropic" and attempt.tool_call is None:
-            if prefill(call):  # the whole answer, the correction, and the prefill again
-                return call.with_argument("messages", [*messages[:-1], *turns, messages[-1]])
+        anthropic = reply is not None and reply.provider == "anthropic"
+        if anthropic and attempt.tool_call is None and prefill(call):
+            # The whole answer, the correction, and the prefill again.
+            return call.with_argument("messages", [*messages[:-1], *turns, messages[-1]])
         return call.with_argument("messages", [*messages, *turns])
     prompt = call.prompt
     if prompt is not None:
