@@ -360,8 +360,9 @@ class Guard(Generic[T]):
         if messages is not None and as_messages(messages) is None:
             kind = type(messages).__name__
             raise ConfigurationError(f"attempts() takes messages as a list, not a {kind}")
-        if prompt is not None and not isinstance(prompt, str):
-            kind = type(prompt).__name__
+        given: object = prompt  # typed str, but callers without a type checker pass anything
+        if given is not None and not isinstance(given, str):
+            kind = type(given).__name__
             raise ConfigurationError(f"attempts() takes prompt= as a str, not a {kind}")
         return Attempts(self, messages, prompt)
 
