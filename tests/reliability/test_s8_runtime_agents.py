@@ -89,7 +89,8 @@ def test_a_tool_called_with_awkward_arguments_inside_a_run_still_runs(
         assert keep(value) == "kept"
         assert keep(value) == "kept"
     assert run.tool_calls == 2
-    assert len(seen) == 2 and seen[0] is value
+    assert len(seen) == 2
+    assert seen[0] is value
 
 
 def test_repeats_of_arguments_json_cannot_sort_are_still_detected() -> None:
@@ -99,8 +100,10 @@ def test_repeats_of_arguments_json_cannot_sort_are_still_detected() -> None:
     def keep(x: Any) -> str:
         return "kept"
 
-    with pytest.raises(lg.LoopDetected), lg.agent("looping", max_repeats=2):
-        for _ in range(3):
+    with lg.agent("looping", max_repeats=2):
+        keep({1: "a", "b": 2})
+        keep({"b": 2, 1: "a"})
+        with pytest.raises(lg.LoopDetected):
             keep({1: "a", "b": 2})
 
 

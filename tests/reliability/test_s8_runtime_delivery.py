@@ -130,7 +130,8 @@ def test_flush_from_inside_a_redactor_returns_at_once() -> None:
         pass
     assert lg.flush(timeout=10).complete
     assert [r.name for r in good.records] == ["one"]
-    assert len(inner) == 1 and not inner[0].complete
+    assert len(inner) == 1
+    assert not inner[0].complete
 
 
 def test_exit_with_a_started_traced_generator_alive_does_not_hang(tmp_path: Path) -> None:

@@ -86,7 +86,9 @@ def test_a_traced_call_returning_a_huge_integer_keeps_its_content() -> None:
     after=st.text(max_size=40),
     as_key=st.booleans(),
 )
-def test_an_email_inside_bytes_never_reaches_the_json(before: str, after: str, as_key: bool) -> None:
+def test_an_email_inside_bytes_never_reaches_the_json(
+    before: str, after: str, as_key: bool
+) -> None:
     """Whatever text surrounds it, an email in bytes is replaced (hypothesis)."""
     data = f"{before} {EMAIL} {after}".encode("utf-8", "surrogatepass")
     record = built(input={data: 1} if as_key else {"raw": data})

@@ -40,9 +40,7 @@ def test_settling_a_permit_keeps_the_requests_that_refilled_meanwhile(settle: st
     """60 requests a minute, all taken at 0 s: 30 s later 30 are free again, and a
     permit settled then (as the guard settles every attempt) does not take them away."""
     clock = Clock()
-    limit = lg.rate_limit(
-        tokens_per_minute=6_000, requests_per_minute=60, wait=False, clock=clock
-    )
+    limit = lg.rate_limit(tokens_per_minute=6_000, requests_per_minute=60, wait=False, clock=clock)
     permits = [limit.acquire(tokens=10) for _ in range(60)]
     assert admitted(limit, 10, 1) == 0
     clock.now = 30.0
@@ -55,9 +53,7 @@ def test_giving_back_requests_keeps_the_tokens_that_refilled_meanwhile() -> None
     """The same for the token bucket: a cancelled permit of no tokens gives back its
     request without dropping the tokens refilled since the last take."""
     clock = Clock()
-    limit = lg.rate_limit(
-        tokens_per_minute=600, requests_per_minute=1_000, wait=False, clock=clock
-    )
+    limit = lg.rate_limit(tokens_per_minute=600, requests_per_minute=1_000, wait=False, clock=clock)
     permits = [limit.acquire(tokens=100) for _ in range(6)]
     free = limit.acquire(tokens=0)  # a call that takes a request and no tokens
     assert admitted(limit, 100, 1) == 0
@@ -81,7 +77,7 @@ def test_a_shared_limit_keeps_its_refill_when_a_permit_is_settled(server: RedisS
         tokens_per_minute=600_000, requests_per_minute=600, wait=False, store=store
     )
     permits = [limit.acquire(tokens=10) for _ in range(600)]
-    assert admitted(limit, 10, 1) == 0
+    admitted(limit, 10, 100)  # and what refilled while they were taken: none left
     time.sleep(0.6)  # about 6 requests refill (10 a second)
     permits[0].reconcile(5)
     assert admitted(limit, 10, 20) >= 3

@@ -60,7 +60,8 @@ def test_a_hostile_argument_or_result_never_reaches_the_call(
     assert echo(value) is value
     assert lg.flush(timeout=10).complete
     [record] = sink.records
-    assert record.name.endswith("echo") and record.status == "ok"
+    assert record.name.endswith("echo")
+    assert record.status == "ok"
 
 
 @pytest.mark.parametrize("make", HOSTILE)

@@ -42,6 +42,7 @@ def _bytes_text(value: bytes | bytearray) -> str:
     """Bytes in a record built by hand, read as the text a capture would have made."""
     return bytes(value).decode("utf-8", "replace")
 
+
 _NO_TAGS: tuple[str, ...] = ()  # the empty tuple, a record's default tags
 
 # Below this length, a string of letters alone holds no value of llmguard's own kinds:
