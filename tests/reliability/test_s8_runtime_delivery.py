@@ -167,3 +167,11 @@ def test_exit_with_a_started_traced_generator_alive_does_not_hang(tmp_path: Path
     assert child.returncode == 0, err.decode()
     outputs = sorted(r.output for r in read_records(tmp_path / "out.jsonl") if r.name == "step")
     assert outputs == list(range(100))
+
+
+def test_the_same_sink_twice_is_a_configuration_error() -> None:
+    """One sink object listed twice would get every record twice, from two threads at
+    once (a sink is promised one thread at a time): refused when configured."""
+    twice = ListSink()
+    with pytest.raises(lg.ConfigurationError, match="ListSink"):
+        lg.configure(sinks=[twice, ListSink(), twice])

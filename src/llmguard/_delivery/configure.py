@@ -213,12 +213,17 @@ def _check_sinks(sinks: object) -> tuple[Sink, ...]:
     if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
         raise ConfigurationError(f"sinks must be a list of sinks, not {sinks!r}")
     checked = tuple(sinks)
+    seen: set[int] = set()
     for sink in checked:
         if not isinstance(sink, Sink):
             raise ConfigurationError(
                 f"sinks must contain only sinks, and {sink!r} is not one: "
                 "a sink has emit(batch), flush(timeout) and close()"
             )
+        if id(sink) in seen:
+            # Two lanes would call it from two threads at once, each record twice.
+            raise ConfigurationError(f"sink {sink!r} is listed twice in sinks")
+        seen.add(id(sink))
     return checked
 
 
