@@ -11,7 +11,10 @@ script only lets a legend entry bring one series forward.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shlex
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -536,6 +539,8 @@ def run(args: argparse.Namespace) -> int:
     span = window(args)
     baseline = _range("--baseline", args.baseline)
     current = _range("--current", args.current)
+    output = Path(args.output)
+    _not_the_records(output, Path(args.path), args.output)
     with opened(args.path) as dataset:
         document, calls = build(
             dataset,
@@ -546,9 +551,10 @@ def run(args: argparse.Namespace) -> int:
             baseline=baseline,
             current=current,
         )
-    output = Path(args.output)
     try:
-        output.write_text(document, encoding="utf-8")
+        _write(output, document)
+    except BrokenPipeError:
+        raise  # a reader of /dev/stdout that went away: the command ends quietly
     except OSError as exc:
         raise CommandError(f"{args.output}: cannot write: {exc.strerror}") from None
     fmt.echo(
@@ -556,6 +562,52 @@ def run(args: argparse.Namespace) -> int:
         f"{len(document) // 1024:,} KiB)"
     )
     return 0
+
+
+# An SQLite store's companion files: its write-ahead log and shared memory, and the
+# rollback journal of a store not in WAL mode.
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def _not_the_records(output: Path, records: Path, shown: str) -> None:
+    """Refuse an output that is the records' file, by any name, or one of an SQLite
+    store's companion files: the page would replace the records.
+
+    Raises:
+        CommandError: ``output`` is one of those files.
+    """
+    files = [records, *(records.with_name(records.name + suffix) for suffix in _COMPANIONS)]
+    for file in files:
+        same = output.resolve() == file.resolve()
+        with contextlib.suppress(OSError):  # either may not exist
+            same = same or output.samefile(file)
+        if same:
+            raise CommandError(
+                f"{shown}: this is {'the file of' if file == records else 'a file of'} the "
+                f"records being read ({records}); choose another output file"
+            )
+
+
+def _write(output: Path, document: str) -> None:
+    """Write the page whole or not at all: into a new file beside the output, then moved
+    over it, so a full disk leaves the previous report as it was. An output that is no
+    regular file (``/dev/stdout``, a pipe) is written to as it is."""
+    try:
+        mode = os.stat(output).st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        output.write_text(document, encoding="utf-8")
+        return
+    target = output.resolve()  # a symlink keeps pointing at the new report
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(document, encoding="utf-8")
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
 
 
 def _range(option: str, text: str | None) -> Window | None:

@@ -1,0 +1,132 @@
+"""Attacks on the commands by the person running them: the report written over its own
+records, a report piped into a reader that goes away, a disk that fills mid-report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llmguard.cli import main
+from llmguard.sinks import JSONLSink, SQLiteSink
+from tests._helpers.cli_stores import _records
+from tests._helpers.reliability import ROOT
+
+
+def _store(path: Path) -> Path:
+    sink = SQLiteSink(path) if path.suffix == ".db" else JSONLSink(path)
+    sink.emit(_records())
+    sink.close()
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".db", ".jsonl"])
+@pytest.mark.parametrize("spelling", ["same", "dotted", "symlink", "hardlink"])
+def test_a_report_over_its_own_records_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str, spelling: str
+) -> None:
+    """``report X -o X`` (a typo, or another name for the same file) would replace the
+    records with the page: it is refused with exit status 2 and the file is unchanged."""
+    path = _store(tmp_path / f"calls{suffix}")
+    before = path.read_bytes()
+    output = {
+        "same": path,
+        "dotted": tmp_path / "." / path.name,
+        "symlink": tmp_path / "link.html",
+        "hardlink": tmp_path / "hard.html",
+    }[spelling]
+    if spelling == "symlink":
+        output.symlink_to(path)
+    elif spelling == "hardlink":
+        os.link(path, output)
+    assert main(["report", str(path), "-o", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"llmguard: error: {output}: ")
+    assert "records" in err
+    assert path.read_bytes() == before
+    assert main(["stats", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["groups"]
+
+
+def test_a_report_over_the_stores_write_ahead_log_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The store's ``-wal`` file holds committed records too: writing the page there
+    is refused as well."""
+    path = _store(tmp_path / "calls.db")
+    wal = tmp_path / "calls.db-wal"
+    assert main(["report", str(path), "-o", str(wal)]) == 2
+    assert "records" in capsys.readouterr().err
+
+
+def test_a_report_piped_into_a_reader_that_went_away_exits_quietly(tmp_path: Path) -> None:
+    """``llmguard report calls.db -o /dev/stdout | head -c 10``: the reader closing the
+    pipe ends the command with status 0 and nothing on stderr, like the other commands."""
+    path = _store(tmp_path / "calls.db")
+    read, write = os.pipe()
+    os.close(read)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "llmguard.cli", "report", str(path), "-o", "/dev/stdout"],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    os.close(write)
+    assert done.stderr == b""
+    assert done.returncode == 0
+
+
+def test_a_report_cut_short_by_a_full_disk_keeps_the_previous_one(tmp_path: Path) -> None:
+    """A write that fails midway (a file-size limit, as a full disk) exits with 2 and
+    leaves the previous report whole, not a truncated page in its place."""
+    path = _store(tmp_path / "calls.db")
+    output = tmp_path / "report.html"
+    output.write_text("<p>yesterday's report</p>")
+    code = f"""
+import resource, signal, sys
+from llmguard.cli import main
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+# Room for the store's 32 KiB shared-memory file, not for the 64 KiB page.
+resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+sys.exit(main(["report", {str(path)!r}, "-o", {str(output)!r}]))
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.decode().startswith(f"llmguard: error: {output}: cannot write: ")
+    assert output.read_text() == "<p>yesterday's report</p>"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("report")) == [
+        "report.html"
+    ]
+
+
+def test_a_store_that_cannot_be_read_for_a_full_disk_is_not_called_damaged(
+    tmp_path: Path,
+) -> None:
+    """A reader that cannot write the store's shared-memory file (a full disk, a
+    file-size limit) is told the store cannot be read now and why, not that it is no
+    llmguard store: nothing is wrong with the file."""
+    path = _store(tmp_path / "calls.db")
+    code = f"""
+import resource, signal, sys
+from llmguard.cli import main
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+sys.exit(main(["stats", {str(path)!r}]))
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert err == f"llmguard: error: '{path}' cannot be read now: disk I/O error\n"
