@@ -272,7 +272,8 @@ class SQLiteStore:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: ``path`` is not an llmguard store.
+        ValueError: ``path`` is not an llmguard store, or cannot be read now (locked,
+            or an I/O error); the message says which.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -290,6 +291,11 @@ class SQLiteStore:
             ).fetchone()
             version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
             lacking = missing(self._conn, version) if found is not None else []
+        except sqlite3.OperationalError as exc:
+            # Locked, out of memory, or an I/O error such as a full disk refusing the
+            # shared-memory file: nothing says the file is no store.
+            self._conn.close()
+            raise ValueError(f"{os.fspath(path)!r} cannot be read now: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise ValueError(f"{os.fspath(path)!r} is not an llmguard store: {exc}") from exc
