@@ -81,3 +81,25 @@ def test_a_shared_limit_keeps_its_refill_when_a_permit_is_settled(server: RedisS
     time.sleep(0.6)  # about 6 requests refill (10 a second)
     permits[0].reconcile(5)
     assert admitted(limit, 10, 20) >= 3
+
+
+def test_a_budget_open_across_a_yield_is_charged_after_it() -> None:
+    """In a generator under ``@lg.budget``, a budget opened around a ``yield`` is still
+    open when the generator resumes: the call after the yield is charged to it too,
+    and the consumer's calls never are."""
+    outer = lg.budget(max_tokens=10_000, name="outer")
+    inner = lg.budget(max_tokens=10_000, name="inner")
+
+    @outer
+    def work() -> Iterator[int]:
+        with inner:
+            lg.types.reserve(10).reconcile(10)
+            yield 1
+            lg.types.reserve(20).reconcile(20)
+            yield 2
+        lg.types.reserve(40).reconcile(40)
+        yield 3
+
+    for _ in work():
+        lg.types.reserve(1_000).reconcile(1_000)  # the consumer's: outside both
+    assert (inner.used, outer.used) == (30, 70)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import llmguard as lg
+from llmguard.testing import capture
 from tests.conftest import ListSink
 
 
@@ -124,3 +125,63 @@ def test_an_exception_with_a_hostile_message_is_raised_unchanged(sink: ListSink)
         ("error", "hostile message"),
         ("error", "hostile message"),
     ]
+
+
+def _parents(records: list[lg.Record]) -> dict[str, str | None]:
+    names = {r.span_id: r.name for r in records}
+    return {r.name: names.get(r.parent_id or "") for r in records}
+
+
+def test_a_span_open_across_a_yield_stays_the_parent_after_it() -> None:
+    """Inside a traced generator, a ``with lg.span`` around a ``yield`` is still the
+    current span when the generator resumes; the consumer's spans never see it."""
+
+    @lg.trace(name="pages")
+    def pages() -> Iterator[int]:
+        with lg.span("fetching"):
+            yield 1
+            with lg.span("after-first-yield"):
+                pass
+            yield 2
+
+    with capture() as records, lg.span("consumer"):
+        for page in pages():
+            with lg.span(f"read-{page}"):
+                pass
+    assert _parents(records) == {
+        "read-1": "consumer",
+        "after-first-yield": "fetching",
+        "read-2": "consumer",
+        "fetching": "pages",
+        "pages": "consumer",
+        "consumer": None,
+    }
+
+
+def test_a_span_open_across_a_yield_in_an_async_generator_stays_the_parent() -> None:
+    """The same for async generators."""
+
+    @lg.trace(name="pages")
+    async def pages() -> AsyncIterator[int]:
+        async with lg.span("fetching"):
+            yield 1
+            with lg.span("after-first-yield"):
+                pass
+            yield 2
+
+    async def consume() -> None:
+        with lg.span("consumer"):
+            async for page in pages():
+                with lg.span(f"read-{page}"):
+                    pass
+
+    with capture() as records:
+        asyncio.run(consume())
+    assert _parents(records) == {
+        "read-1": "consumer",
+        "after-first-yield": "fetching",
+        "read-2": "consumer",
+        "fetching": "pages",
+        "pages": "consumer",
+        "consumer": None,
+    }

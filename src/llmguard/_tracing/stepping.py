@@ -4,7 +4,9 @@ A generator runs in the context of whoever iterates it, not of whoever created i
 keep a span current (``@lg.trace``) or a budget open (``@lg.budget``) inside a
 decorated generator, the wrappers below set the variable around each step of the
 inner generator only -- never while the consumer holds an item -- and pass ``send``,
-``throw`` and ``close`` through as if the consumer held the inner generator itself.
+``throw`` and ``close`` through as if the consumer held the inner generator itself. What
+the generator's own code sets across a ``yield`` (a span opened around it) is set again
+when it resumes, as if it ran in a context of its own.
 """
 
 from __future__ import annotations
@@ -34,6 +36,21 @@ class Watch(Protocol[T_co]):
         """The generator is done: how, and the exception that ended it, if any."""
 
 
+_NOTHING: Any = object()
+
+
+def _left(var: ContextVar[T], value: T, base: T) -> Any:
+    """What a step of the generator left in ``var``, to set again at its next step.
+
+    A generator that yields inside ``with lg.span(...)`` (or a budget) must find that
+    span current again when it resumes. One that left ``var`` as the step found it --
+    ``value``, or ``base``, the watch's value it was given last, once what it opened
+    is closed -- gets the watch's value afresh (`_NOTHING`).
+    """
+    left = var.get()
+    return _NOTHING if left is value or left is base else left
+
+
 def _within(var: ContextVar[T], value: T, fn: Callable[..., Any], *args: Any) -> Any:
     token = var.set(value)
     try:
@@ -57,12 +74,18 @@ def stepped(
     watch = begin()
     end: StreamEnd = "exhausted"
     error: BaseException | None = None
+    kept: Any = _NOTHING  # what the generator's own code left set at its last yield
+    base: Any = _NOTHING
     try:
         inner = _within(var, watch.value(), make)
         to_send: Any = None
         to_throw: BaseException | None = None
         while True:
-            token = var.set(watch.value())
+            if kept is _NOTHING:
+                value = base = watch.value()
+            else:
+                value = kept
+            token = var.set(value)
             try:
                 if to_throw is None:
                     item = inner.send(to_send)
@@ -72,13 +95,14 @@ def stepped(
             except StopIteration as stop:
                 return stop.value
             finally:
+                kept = _left(var, value, base)
                 var.reset(token)
             watch.item()
             try:
                 to_send = yield item
             except GeneratorExit:
                 end = "closed"
-                _within(var, watch.value(), inner.close)
+                _within(var, watch.value() if kept is _NOTHING else kept, inner.close)
                 raise
             except BaseException as exc:
                 to_throw = exc
@@ -102,12 +126,18 @@ async def astepped(
     watch = begin()
     end: StreamEnd = "exhausted"
     error: BaseException | None = None
+    kept: Any = _NOTHING  # as in `stepped`
+    base: Any = _NOTHING
     try:
         inner = _within(var, watch.value(), make)
         to_send: Any = None
         to_throw: BaseException | None = None
         while True:
-            token = var.set(watch.value())
+            if kept is _NOTHING:
+                value = base = watch.value()
+            else:
+                value = kept
+            token = var.set(value)
             try:
                 if to_throw is None:
                     item = await inner.asend(to_send)
@@ -117,13 +147,14 @@ async def astepped(
             except StopAsyncIteration:
                 return
             finally:
+                kept = _left(var, value, base)
                 var.reset(token)
             watch.item()
             try:
                 to_send = yield item
             except GeneratorExit:
                 end = "closed"
-                token = var.set(watch.value())
+                token = var.set(watch.value() if kept is _NOTHING else kept)
                 try:
                     await inner.aclose()
                 finally:
