@@ -507,9 +507,13 @@ def _search(
                     repaired_errors = exc.errors
                 continue
             return Extraction(value=value, repair=REPAIRED, errors=(), ok=True, stage=stage)
-    if stripped and not best_fits:
+    whole_json = isinstance(failed, SchemaErrors) and not isinstance(failed, NotJSON)
+    if stripped and not best_fits and not whole_json:
         # Nothing of the right type parsed: what is wrong with the JSON the model meant
         # tells it more than "no JSON value", and the repaired value's errors after it.
+        # Not when the whole answer is JSON: what the model meant is that JSON, of the
+        # wrong type, and a "syntax error" would be in one of its strings (JSON encoded
+        # again as a string has every key quoted, its escapes being the string's).
         problem = syntax_error(text)
         if problem is not None and (best is None or _fits(schema.json_types, problem.first)):
             best = (problem.error, *repaired_errors)
