@@ -9,7 +9,8 @@ scripts off. Every string that reaches the markup is escaped here.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -55,16 +56,31 @@ def ticks(low: float, high: float, count: int = 4) -> list[float]:
     """Round axis values covering ``low`` to ``high`` in about ``count`` steps.
 
     Steps are 1, 2, 2.5 or 5 times a power of ten; the first tick is at or below
-    ``low`` and the last at or above ``high``.
+    ``low`` and the last at or above ``high``. A range too narrow or too wide for such
+    steps in a double (a width under 1e-300, ends near the largest double) gets its
+    two ends as ticks.
     """
     if not high > low:
         high = low + (abs(low) or 1.0)
+        if not math.isfinite(high):  # low is near the largest double
+            low, high = low / 2, low
     raw = (high - low) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
+    if not (_SMALLEST_STEP <= raw < math.inf):
+        return [low, high]
+    magnitude = 10.0 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
     first = math.floor(low / step + 1e-9)
     last = math.ceil(high / step - 1e-9)
-    return [round(i * step, 12) for i in range(first, last + 1)]
+    # Twelve significant digits drop the noise of i * step (0.30000000000000004), at
+    # any scale: rounding to twelve decimals made every tick of a tiny range 0.
+    marks = [float(f"{i * step:.12g}") for i in range(first, last + 1)]
+    if not all(map(math.isfinite, marks)) or not all(map(operator.lt, marks, marks[1:])):
+        return [low, high]
+    return marks
+
+
+# The narrowest tick step `ticks` makes; a range narrower than four of them gets its ends.
+_SMALLEST_STEP = 1e-300
 
 
 def legend(labels: Sequence[str]) -> str:
@@ -110,19 +126,18 @@ def chart(
     ]
     present = [v for s in series for v in s.values if v is not None]
     if not present or n == 0:
-        parts.append(
-            f'<text class="empty" x="{_WIDTH / 2:g}" y="{_HEIGHT / 2:g}" '
-            f'text-anchor="middle">{escape(empty)}</text></svg>'
-        )
-        return _figure(title, "".join(parts), empty=True)
+        return _empty(title, parts, empty)
     if stacked:
-        heights = [math.fsum(s.values[i] or 0.0 for s in series) for i in range(n)]
+        heights = [_total(s.values[i] or 0.0 for s in series) for i in range(n)]
         low, high = 0.0, max(heights)
     else:
         low, high = min(0.0, min(present)), max(present)
-    marks = ticks(low, high)
+    marks = ticks(low, high) if math.isfinite(low) and math.isfinite(high) else [0.0]
     bottom, top = _HEIGHT - _BOTTOM, _TOP
     span = marks[-1] - marks[0]
+    if not 0 < span < math.inf:
+        # Figures near the largest double: their sum or the axis overflows.
+        return _empty(title, parts, "figures too large to draw")
 
     def y(value: float) -> float:
         return bottom - (value - marks[0]) / span * (bottom - top)
@@ -140,6 +155,22 @@ def chart(
     parts.append(_hover(series, bucket_names, show, step, top, bottom))
     parts.append("</svg>")
     return _figure(title, "".join(parts), empty=False)
+
+
+def _empty(title: str, parts: list[str], text: str) -> str:
+    parts.append(
+        f'<text class="empty" x="{_WIDTH / 2:g}" y="{_HEIGHT / 2:g}" '
+        f'text-anchor="middle">{escape(text)}</text></svg>'
+    )
+    return _figure(title, "".join(parts), empty=True)
+
+
+def _total(values: Iterable[float]) -> float:
+    """The exact sum, or infinity where `math.fsum` overflows on the way."""
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return math.inf
 
 
 def _figure(title: str, svg: str, *, empty: bool) -> str:
@@ -191,7 +222,7 @@ def _bars(
             value = s.values[i]
             if not value:
                 continue
-            below = math.fsum(other.values[i] or 0.0 for other in series[:position])
+            below = _total(other.values[i] or 0.0 for other in series[:position])
             y0, y1 = y(below), y(below + value)
             rects.append(
                 f'<rect x="{x(i) - width / 2:.2f}" y="{y1:.2f}" width="{width:.2f}" '
