@@ -7,12 +7,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import llmguard as lg
-from tests._helpers.sdk_mocks import chat_completion, openai_client, responses_response
+from tests._helpers.sdk_mocks import (
+    chat_completion,
+    openai_client,
+    responses_events,
+    responses_response,
+)
 
 
 class Step(BaseModel):
@@ -82,3 +88,35 @@ def test_a_complete_answer_with_a_slip_is_still_repaired() -> None:
 
     assert plan([{"role": "user", "content": "Plan"}]) == [Step(n=1), Step(n=2)]
     assert len(sent) == 1
+
+
+def _responses_stream(pieces: list[str], ending: str) -> list[dict[str, Any]]:
+    """A Responses API stream of ``pieces`` that ends with a ``response.failed`` event
+    (the server failed mid-answer) or an ``error`` event instead of its completion."""
+    events = responses_events(pieces)
+    completed = events[-1]
+    if ending == "response.failed":
+        response = {**completed["response"], "status": "failed"}
+        response["error"] = {"code": "server_error", "message": "The server had an error"}
+        return [*events[:-1], {**completed, "type": "response.failed", "response": response}]
+    error = {"type": "error", "code": "server_error", "message": "The server had an error"}
+    return [*events[:-2], {**error, "param": None, "sequence_number": len(events)}]
+
+
+@pytest.mark.parametrize("ending", ["response.failed", "error"])
+def test_a_responses_stream_that_failed_mid_answer_is_not_repaired(ending: str) -> None:
+    failed = _responses_stream(['[{"n": 1}, ', '{"n": 2},'], ending)
+    whole = responses_events([json.dumps(FULL)])
+    client, sent = openai_client([failed, whole])
+
+    @lg.guard(schema=list[Step], retries=1, reask=lambda call, attempt: call)
+    def plan(input: str) -> Any:
+        return client.responses.create(model="gpt-4o-mini", input=input, stream=True)
+
+    with lg.testing.capture() as records:
+        assert plan("Plan four steps") == [Step(n=n) for n in (1, 2, 3, 4)]
+    assert len(sent) == 2
+    first = next(r for r in records if r.kind == "attempt").attempt
+    assert first is not None
+    assert first["outcome"] == "invalid"
+    assert "repair" not in first

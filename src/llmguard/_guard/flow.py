@@ -584,8 +584,8 @@ def _judge(
     elif reply.tool_calls:
         extraction = extract_calls(reply.tool_calls, schema, context=context)
     else:
-        # A content filter cut the answer: closing its brackets would make up an ending.
-        repair = plan.repair and reply.finish_reason != "content_filter"
+        # A content filter or a failure cut the answer: closing it would make up an ending.
+        repair = plan.repair and reply.finish_reason not in _CUT_SHORT
         extraction = extract(attempt.text or "", schema, context=context, repair=repair)
     if not extraction.ok:
         attempt.outcome = "invalid"
@@ -599,6 +599,10 @@ def _judge(
 
 
 _readers: Any = None
+
+# Finish reasons of an answer that stopped before the model finished it (Responses API
+# statuses for the last three), which json-repair must not close.
+_CUT_SHORT = frozenset({"content_filter", "error", "failed", "cancelled"})
 
 
 def _load_readers() -> Any:

@@ -177,11 +177,14 @@ class OpenAIResponsesStream(StreamAccumulator):
         self._calls: list[ToolCall] = []
         self._head: object = None
         self._final: Reply | None = None
+        self._failed = False
 
     def _feed(self, event: object) -> None:
         kind = as_str(get(event, "type")) or ""
         if kind in ("response.completed", "response.incomplete", "response.failed"):
             self._final = openai_responses(get(event, "response"))
+        elif kind == "error":  # the server failed mid-answer; the stream ends here
+            self._failed = True
         elif kind in ("response.created", "response.in_progress"):
             self._head = get(event, "response")
         elif kind == "response.output_text.delta":
@@ -202,6 +205,7 @@ class OpenAIResponsesStream(StreamAccumulator):
             text="".join(self._text) if self._text else None,
             tool_calls=tuple(self._calls),
             model=as_str(get(self._head, "model")),
+            finish_reason="error" if self._failed else None,
             refusal="".join(self._refusal) if self._refusal else None,
             response_id=as_str(get(self._head, "id")),
             provider="openai",
