@@ -8,6 +8,7 @@ values it takes or returns do when they are measured, copied or printed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -185,3 +186,51 @@ def test_a_span_open_across_a_yield_in_an_async_generator_stays_the_parent() -> 
         "pages": "consumer",
         "consumer": None,
     }
+
+
+def test_an_iterator_returned_is_handed_over_unread(sink: ListSink) -> None:
+    """A traced function returning a generator, a ``map`` or an ``iter()`` gives the
+    caller every item: capture never reads an iterator (it read them all before)."""
+
+    @lg.trace
+    def rows() -> Iterator[int]:
+        return (i for i in range(3))
+
+    @lg.trace
+    def mapped() -> Iterator[str]:
+        return map(str, range(3))
+
+    @lg.trace
+    def listed() -> Iterator[int]:
+        return iter([1, 2, 3])
+
+    assert list(rows()) == [0, 1, 2]
+    assert list(mapped()) == ["0", "1", "2"]
+    assert list(listed()) == [1, 2, 3]
+    assert lg.flush(timeout=10).complete
+    assert [r.output for r in sink.records] == ["<generator>", "<map>", "<list_iterator>"]
+
+
+def test_an_iterator_passed_in_is_left_for_the_function(sink: ListSink) -> None:
+    """An iterator argument reaches the function unread, by position or keyword."""
+
+    @lg.trace
+    def total(numbers: Iterator[int], *, more: Iterator[int]) -> int:
+        return sum(numbers) + sum(more)
+
+    assert total((i for i in range(4)), more=iter([10])) == 16
+    assert lg.flush(timeout=10).complete
+    [record] = sink.records
+    assert record.input == {"numbers": "<generator>", "more": "<list_iterator>"}
+
+
+def test_an_endless_iterator_returned_does_not_hang_the_call(sink: ListSink) -> None:
+    """``itertools.count()`` returned from a traced function: the call returns (capture
+    read it forever, growing without bound)."""
+
+    @lg.trace
+    def numbers() -> Iterator[int]:
+        return itertools.count()
+
+    counted = numbers()
+    assert [next(counted) for _ in range(3)] == [0, 1, 2]
