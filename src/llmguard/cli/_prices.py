@@ -9,6 +9,7 @@ caches it for every later process (the only command that reaches the network).
 from __future__ import annotations
 
 import argparse
+import math
 from datetime import datetime, timezone
 
 import llmguard.cli._format as fmt
@@ -51,10 +52,10 @@ def add_parser(commands: Subparsers) -> None:
         "every later llmguard process prices with it. Needs network access.",
     )
     update.add_argument(
-        "--url", default=pricing.DEFAULT_UPDATE_URL, help="where to fetch the data from"
+        "--url", type=_url, default=pricing.DEFAULT_UPDATE_URL, help="where to fetch the data from"
     )
     update.add_argument(
-        "--timeout", type=float, default=30.0, metavar="S", help="seconds to wait (default 30)"
+        "--timeout", type=_seconds, default=30.0, metavar="S", help="seconds to wait (default 30)"
     )
     update.add_argument(
         "--file",
@@ -63,6 +64,29 @@ def add_parser(commands: Subparsers) -> None:
         "~/.cache/llmguard/genai-prices.json)",
     )
     update.set_defaults(run=run_update)
+
+
+def _seconds(text: str) -> float:
+    """A timeout as typed: a finite number of seconds above 0 (the HTTP client fails on
+    the others only once the command runs, with its own error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
+    return value
+
+
+def _url(text: str) -> str:
+    """A URL the HTTP client can parse; whether it can be fetched is found out later."""
+    import httpx2  # only for ``prices update``
+
+    try:
+        httpx2.URL(text)
+    except httpx2.InvalidURL as exc:
+        raise argparse.ArgumentTypeError(f"not a URL: {text!r} ({exc})") from None
+    return text
 
 
 def run_show(args: argparse.Namespace) -> int:
