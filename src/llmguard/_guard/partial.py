@@ -274,6 +274,8 @@ class _Reader:
         "last",
         "pending",
         "start",
+        "switched",
+        "tool",
         "view",
     )
 
@@ -293,6 +295,8 @@ class _Reader:
         self.items: list[Any] = []
         self.broken = False  # an item failed: the final check will say why
         self.pending: list[Partial[Any]] = []
+        self.tool = False  # reading a tool call's arguments, not the text
+        self.switched = False  # the next partial drops what the text showed
 
     def reply(self) -> Reply | None:
         """What was read, as a reply (``None`` when no chunk could be read)."""
@@ -336,13 +340,21 @@ class _Reader:
 
         reply = self.reply()
         view = self.view
+        text = _answer_so_far(reply)
+        tool = reply is not None and bool(reply.tool_calls)
+        if not text and self.arguments:
+            text, tool = "".join(self.arguments), True
+        if tool and not self.tool:
+            # Prose, then a tool call (Anthropic text and tool_use blocks): the final
+            # check reads the call, so the partials do too, from its own start; what
+            # the text showed is dropped.
+            self.tool = True
+            self.start, self.last, self.items, self.broken = -1, _NOTHING, [], False
+            self.switched = self.emitted > 0
         if view.mode == "items" and reply is not None and len(reply.tool_calls) > 1:
             # Parallel tool calls under a list schema: each call is one item.
             self._items([_arguments(call.arguments) for call in reply.tool_calls], ended)
             return
-        text = _answer_so_far(reply)
-        if not text and self.arguments:
-            text = "".join(self.arguments)
         if not text:
             return
         if self.start < 0:
@@ -386,8 +398,9 @@ class _Reader:
             self._emit(self.items, value)
 
     def _emit(self, value: Any, item: Any) -> None:
-        reset = self.attempt > 1 and not self.emitted
+        reset = (self.attempt > 1 and not self.emitted) or self.switched
         self.emitted += 1
+        self.switched = False
         self.pending.append(Partial(value, False, self.attempt, reset, item))
 
 
