@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -19,7 +21,8 @@ def check_file_path(path: Path, sink: str, *, sqlite: bool = False) -> None:
 
     Refused: a directory, a file or directory that is not writable, a path under
     something that is not a directory and, for SQLite, an existing file that is not a
-    database. Nothing is created: the file and its parent directories still appear on
+    database, or that is another program's database (tables, but no ``records`` table
+    of llmguard's layout). Nothing is created: the file and its parent directories still appear on
     the first batch. What can change later, such as the disk filling up or the file
     being deleted, is for the sink to handle when it writes.
 
@@ -58,6 +61,9 @@ def _problem(path: Path, name: str, sqlite: bool) -> str | None:
                 return f"cannot read it: {exc.strerror}"
             if header != SQLITE_HEADER:
                 return "it is not an SQLite database"
+            foreign = _foreign(path)
+            if foreign is not None:
+                return foreign
         if not sqlite or os.path.lexists(f"{name}-wal"):
             return None
     directory = _nearest_existing(path.absolute().parent)
@@ -66,6 +72,43 @@ def _problem(path: Path, name: str, sqlite: bool) -> str | None:
     if not _access(directory, os.W_OK | os.X_OK):
         what = "cannot create it" if info is None else "cannot create its -wal file"
         return f"{what}: the directory {os.fspath(directory)!r} is not writable"
+    return None
+
+
+def _foreign(path: Path) -> str | None:
+    """Why an SQLite database is another program's, or ``None`` when llmguard may write
+    to it: it has no table yet, or a ``records`` table of llmguard's layout. A database
+    that cannot be read now (locked, damaged) is left to the sink, which says so."""
+    from llmguard.sinks.table import missing  # the store's layout
+
+    with (
+        contextlib.suppress(sqlite3.Error),
+        contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn,
+    ):
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+            )
+        ]
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        if not tables:
+            return None
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        if "records" not in tables:
+            return (
+                f"it is another program's SQLite database (tables: {shown}); give "
+                "SQLiteSink a file of its own"
+            )
+        # llmguard numbers its layout from 1 as it creates the table.
+        lacking = missing(conn, version) if version > 0 else []
+        if version == 0 or lacking:
+            why = f"it lacks {', '.join(lacking[:5])}" if lacking else "PRAGMA user_version is 0"
+            return (
+                f"its records table is not llmguard's ({why}): it is another program's "
+                "SQLite database; give SQLiteSink a file of its own"
+            )
     return None
 
 

@@ -106,7 +106,8 @@ class SQLiteSink:
 
     Raises:
         ConfigurationError: ``path`` cannot be a store: a directory, a file that is not
-            an SQLite database, or a place this process cannot write to.
+            an SQLite database, another program's database (tables, but no ``records``
+            table of llmguard's layout), or a place this process cannot write to.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
