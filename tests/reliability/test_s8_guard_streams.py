@@ -114,3 +114,50 @@ def test_a_stream_handed_back_and_cut_mid_answer_is_charged_what_it_held(provide
     # Anthropic's first event reports the input and one output token; the stream was
     # cut before the final count, so that count is no measure of what was billed.
     assert budget.used >= CAP
+
+
+# -- a tool input nested deeper than any parser reads ---------------------------------------
+
+DEEP = '{"category": ' + "[" * 100_000  # Anthropic streams tool input as JSON text
+
+
+def _deep_tool_stream() -> list[dict[str, Any]]:
+    return anthropic_events([], tool=("toolu_1", "Ticket", [DEEP]), stop_reason="tool_use")
+
+
+def _anthropic_call(answers: list[Any]) -> Any:
+    client, _ = anthropic_client(answers)
+
+    def ask(messages: Any) -> Any:
+        return client.messages.create(
+            model="claude-haiku-4-5", max_tokens=100, messages=messages, stream=True
+        )
+
+    return ask
+
+
+def test_a_streamed_tool_input_nested_too_deep_is_reasked_not_raised() -> None:
+    ask = _anthropic_call([_deep_tool_stream(), anthropic_events([GOOD])])
+    with lg.testing.capture() as records:
+        assert lg.guard(ask, schema=Ticket, retries=1)(list(USER)) == Ticket(
+            category="bug", urgency=2
+        )
+    outcomes = [r.attempt["outcome"] for r in records if r.kind == "attempt" and r.attempt]
+    assert outcomes == ["invalid", "ok"]
+
+
+def test_a_streamed_tool_input_nested_too_deep_passes_through_and_is_recorded() -> None:
+    ask = _anthropic_call([_deep_tool_stream()])
+    with lg.testing.capture() as records:
+        chunks = list(lg.guard(ask)(list(USER)))
+    assert len(chunks) == len(_deep_tool_stream()) - 1  # every event but the ping
+    (llm,) = [r for r in records if r.kind == "llm"]
+    assert llm.status == "ok"
+    assert llm.stream is not None
+    assert llm.stream.end == "exhausted"
+
+
+def test_partials_of_a_tool_input_nested_too_deep_end_in_the_schema_violation() -> None:
+    ask = _anthropic_call([_deep_tool_stream()])
+    with pytest.raises(lg.SchemaViolation):
+        list(lg.guard(schema=Ticket, retries=0).stream(ask, list(USER)))

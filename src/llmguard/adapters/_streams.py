@@ -294,7 +294,7 @@ def _tool_input(block: _Partial) -> str | dict[str, object]:
         return arguments(block.start if block.start is not None else {})
     try:
         parsed = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than it reads
         return raw
     return parsed if isinstance(parsed, dict) else raw
 
