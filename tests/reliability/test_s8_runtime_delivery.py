@@ -3,6 +3,7 @@ spans that end while the interpreter shuts down."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -175,3 +176,59 @@ def test_the_same_sink_twice_is_a_configuration_error() -> None:
     twice = ListSink()
     with pytest.raises(lg.ConfigurationError, match="ListSink"):
         lg.configure(sinks=[twice, ListSink(), twice])
+
+
+class LeakySink:
+    """A sink whose error message quotes a secret of its own (a connection string)."""
+
+    name = "leaky"
+
+    def emit(self, batch: Sequence[lg.Record]) -> None:
+        raise ConnectionError("could not connect to postgres://app:s3cr3t-P4ss@db:5432/app")
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_sink_error_is_redacted_before_other_sinks_and_the_log_see_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The internal record of a failing sink, and the warning, hold its error message
+    as the redactors leave it: a password in it never reaches another sink or a log."""
+    good = ListSink()
+    lg.configure(sinks=[LeakySink(), good])
+    with caplog.at_level(logging.WARNING, logger="llmguard"), lg.span("one"):
+        pass
+    lg.flush(timeout=10)
+    [internal] = [r for r in good.records if r.kind == "internal"]
+    assert internal.error_type == "ConnectionError"
+    assert (
+        internal.error_message == "could not connect to postgres://app:[url_password]@db:5432/app"
+    )
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "leaky" in logged
+    assert "s3cr3t" not in logged
+
+
+def test_a_sink_error_a_redactor_fails_on_is_reported_without_its_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """When a redactor fails on the internal record, its message is left out."""
+
+    def failing(record: lg.Record) -> lg.Record:
+        if record.kind == "internal":
+            raise RuntimeError("cannot")
+        return record
+
+    good = ListSink()
+    lg.configure(sinks=[LeakySink(), good], redact=[failing])
+    with caplog.at_level(logging.WARNING, logger="llmguard"), lg.span("one"):
+        pass
+    lg.flush(timeout=10)
+    internal = [r for r in good.records if r.kind == "internal"]
+    assert internal
+    assert all("s3cr3t" not in (r.error_message or "") for r in internal)
+    assert "s3cr3t" not in " ".join(r.getMessage() for r in caplog.records)

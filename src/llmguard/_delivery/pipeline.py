@@ -26,12 +26,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmguard._core.content import json_size
-from llmguard._core.records import Record, build_serializer
+from llmguard._core.records import Record, build_serializer, replaced
 from llmguard._delivery import settings as _config
 from llmguard._delivery.finished import Finished, build
 from llmguard._delivery.processing import (
     Staged,
-    error_message,
     internal_record,
     process,
     redact_all,
@@ -369,19 +368,35 @@ class _Pipeline:
         not its message, which may quote content (a failing redactor's does).
         """
         try:
+            record = internal_record(problem, exc, self._settings, detail=detail)
+            if record.error_message is not None:
+                record = self._redacted(record)
             text = ""
             if exc is not None:
                 text = f": {type(exc).__name__}"
-                if detail:
-                    text += f": {error_message(exc)}"
+                if record.error_message is not None:
+                    text += f": {record.error_message}"
             if not self._warn(problem, f"llmguard: {problem}{text}"):
                 return
-            record = internal_record(problem, exc, self._settings, detail=detail)
             for lane in self._lanes:
                 if lane is not skip:
                     lane.offer_internal(record, _RECORD_BYTES)
         except Exception:  # reporting must never fail the thread that reports
             pass
+
+    def _redacted(self, record: Record) -> Record:
+        """An internal record whose error message went through the redactors: a sink's
+        error may quote a secret of its own (a connection string with its password).
+        A redactor that fails takes the message away."""
+        cleaned: Any = record
+        try:
+            for redactor in self._settings.redact:
+                cleaned = redactor(cleaned)
+        except BaseException:  # user code: whatever it raises leaves no message
+            cleaned = None
+        if not isinstance(cleaned, Record):
+            return replaced(record, error_message=None)
+        return cleaned
 
     # -- counts, flush and shutdown --------------------------------------------------
 
