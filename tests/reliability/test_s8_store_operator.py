@@ -130,3 +130,40 @@ sys.exit(main(["stats", {str(path)!r}]))
     assert done.returncode == 2
     err = done.stderr.decode()
     assert err == f"llmguard: error: '{path}' cannot be read now: disk I/O error\n"
+
+
+def _command(argv: list[str], **options: object) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "llmguard.cli", *argv],
+        stderr=subprocess.PIPE,
+        env=env,
+        timeout=120,
+        check=False,
+        **options,
+    )
+
+
+@pytest.mark.parametrize("command", [["stats"], ["stats", "--json"], ["show"]])
+def test_output_to_a_full_device_is_named(tmp_path: Path, command: list[str]) -> None:
+    """``llmguard stats calls.db > /dev/full``: exit 2 and one line saying standard output
+    could not be written and why, not an unexpected OSError."""
+    path = _store(tmp_path / "calls.db")
+    argv = [command[0], str(path), *command[1:]]
+    if command == ["show"]:
+        argv.append(f"{1:032x}")
+    with open("/dev/full", "wb") as full:
+        done = _command(argv, stdout=full)
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "llmguard: error: cannot write to standard output: No space left on device\n"
+    )
+
+
+def test_a_closed_standard_output_is_named(tmp_path: Path) -> None:
+    """A command started with its standard output closed (``>&-``) says so, not
+    ``unexpected AttributeError: 'NoneType' object has no attribute 'write'``."""
+    path = _store(tmp_path / "calls.db")
+    done = _command(["stats", str(path)], stdout=None, preexec_fn=lambda: os.close(1))
+    assert done.returncode == 2
+    assert done.stderr.decode() == "llmguard: error: standard output is closed\n"

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from llmguard.cli._errors import CommandError
+
 __all__ = [
     "count",
     "dump_json",
@@ -61,14 +63,32 @@ def echo(text: str, file: TextIO | None = None) -> None:
         text: Lines separated by ``\\n``.
         file: Where to print; standard output by default.
     """
-    out = sys.stdout if file is None else file
-    out.write("\n".join(map(escaped, text.split("\n"))) + "\n")
+    lines = "\n".join(map(escaped, text.split("\n"))) + "\n"
+    if file is None:
+        _to_stdout(lines)
+    else:
+        file.write(lines)
 
 
 def dump_json(document: object) -> None:
     """Print ``document`` as indented JSON on standard output, control characters escaped."""
     text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write(text.translate(_JSON_ESCAPES) + "\n")
+    _to_stdout(text.translate(_JSON_ESCAPES) + "\n")
+
+
+def _to_stdout(text: str) -> None:
+    """Write to standard output; one that is closed (``>&-``) or fails (a full disk,
+    ``/dev/full``) is a `CommandError` saying so. A reader that went away
+    (`BrokenPipeError`) is left to end the command quietly."""
+    out = sys.stdout
+    if out is None:
+        raise CommandError("standard output is closed")
+    try:
+        out.write(text)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise CommandError(f"cannot write to standard output: {exc.strerror or exc}") from None
 
 
 def duration(ms: float | None) -> str:
