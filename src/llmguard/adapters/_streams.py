@@ -75,6 +75,7 @@ class _Partial:
     name: str = ""
     pieces: list[str] = field(default_factory=list)
     start: object = None  # a tool_use block's initial input, kept if no JSON pieces follow
+    names: list[str] = field(default_factory=list)  # name pieces of a Chat Completions call
 
 
 class TextStream(StreamAccumulator):
@@ -144,8 +145,10 @@ class OpenAIChatStream(StreamAccumulator):
         call = self._calls.setdefault(index, _Partial())
         call.id = call.id or as_str(get(piece, "id"))
         function = get(piece, "function")
-        # Names are concatenated like arguments, as the OpenAI SDK's own accumulator does.
-        call.name += as_str(get(function, "name")) or ""
+        # Names are concatenated like arguments, as the OpenAI SDK's own accumulator does;
+        # joined when read, since adding to a string each time is quadratic.
+        if name := as_str(get(function, "name")):
+            call.names.append(name)
         call.pieces.append(as_str(get(function, "arguments")) or "")
 
     def reply(self) -> Reply:
@@ -154,7 +157,7 @@ class OpenAIChatStream(StreamAccumulator):
         calls = (c for _, c in sorted(self._calls.items()))
         return Reply(
             text="".join(self._text) if self._text else None,
-            tool_calls=tuple(ToolCall(c.id, c.name, "".join(c.pieces)) for c in calls),
+            tool_calls=tuple(ToolCall(c.id, "".join(c.names), "".join(c.pieces)) for c in calls),
             usage=self._usage,
             model=self._model,
             finish_reason=chat_finish(self._finish, refusal),
