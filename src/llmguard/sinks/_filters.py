@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -72,16 +73,34 @@ def _matching(
     if limit == 0:
         return
     count = 0
+    timed = low is not None or high is not None
     for record in records:
+        start = _utc(record.start) if timed else record.start
         if (
             (trace_id is None or record.trace_id == trace_id)
             and (kind is None or record.kind == kind)
             and (name is None or record.name == name)
             and (status is None or record.status == status)
-            and (low is None or record.start >= low)
-            and (high is None or record.start < high)
+            and (low is None or (start is not None and start >= low))
+            and (high is None or (start is not None and start < high))
         ):
             yield record
             count += 1
             if count == limit:
                 return
+
+
+# A start time as llmguard writes it, which compares as a time as it is.
+_WRITTEN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+def _utc(start: str) -> str | None:
+    """A start time written as `iso_bound` writes bounds, so the two compare as times;
+    ``None`` for a start that is no time. Another program's file may write its times
+    with an offset (``10:00+02:00`` is 08:00 UTC, though its text sorts after 09:00Z)."""
+    if _WRITTEN.fullmatch(start):
+        return start
+    try:
+        return iso_bound(start)
+    except (ValueError, TypeError):
+        return None
