@@ -36,19 +36,12 @@ class Watch(Protocol[T_co]):
         """The generator is done: how, and the exception that ended it, if any."""
 
 
+# What a step of the generator left in the variable is set again at its next step
+# (``kept``): a generator that yields inside ``with lg.span(...)`` (or a budget) must
+# find that span current again when it resumes. One that left the variable as the step
+# found it -- ``value``, or ``base``, the watch's value it was given last, once what it
+# opened is closed -- gets the watch's value afresh (`_NOTHING`).
 _NOTHING: Any = object()
-
-
-def _left(var: ContextVar[T], value: T, base: T) -> Any:
-    """What a step of the generator left in ``var``, to set again at its next step.
-
-    A generator that yields inside ``with lg.span(...)`` (or a budget) must find that
-    span current again when it resumes. One that left ``var`` as the step found it --
-    ``value``, or ``base``, the watch's value it was given last, once what it opened
-    is closed -- gets the watch's value afresh (`_NOTHING`).
-    """
-    left = var.get()
-    return _NOTHING if left is value or left is base else left
 
 
 def _within(var: ContextVar[T], value: T, fn: Callable[..., Any], *args: Any) -> Any:
@@ -95,7 +88,8 @@ def stepped(
             except StopIteration as stop:
                 return stop.value
             finally:
-                kept = _left(var, value, base)
+                left = var.get()
+                kept = _NOTHING if left is value or left is base else left
                 var.reset(token)
             watch.item()
             try:
@@ -147,7 +141,8 @@ async def astepped(
             except StopAsyncIteration:
                 return
             finally:
-                kept = _left(var, value, base)
+                left = var.get()
+                kept = _NOTHING if left is value or left is base else left
                 var.reset(token)
             watch.item()
             try:
