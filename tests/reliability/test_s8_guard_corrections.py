@@ -50,3 +50,15 @@ def test_broken_json_in_prose_still_gets_its_syntax_error() -> None:
     found = extract("Here: {'name': 'bolt', 'count': 3,", ITEM, repair=False)
     assert not found.ok
     assert "not valid JSON" in found.errors[0].message
+
+
+def test_json_after_a_long_list_of_citations_in_prose_is_found() -> None:
+    """A grounded answer cites its sources in brackets before its JSON; each bracket is a
+    start the embedded stage tries, and a few dozen of them hid the answer (re-asked)."""
+    citations = " ".join(f"[{n}]" for n in range(1, 121))
+    links = " ".join(f"[doc {n}](https://kb.example/{n})" for n in range(1, 61))
+    for prose in (citations, links):
+        answer = f"Sources: {prose}.\nAnswer: " + '{"name": "bolt", "count": 2}'
+        found = extract(answer, ITEM)
+        assert found.ok, found.errors
+        assert found.value == Item(name="bolt", count=2)

@@ -82,8 +82,9 @@ MAX_ERRORS_READ = 1000
 LARGE_ANSWER = 1 << 20
 #: Fences read by the ``fence`` stage: a flood of small ones costs a validation each.
 MAX_FENCES = 50
-#: Positions of '{' or '[' tried by the ``embedded`` stage, so hostile text costs O(n).
-MAX_EMBEDDED_STARTS = 50
+#: Positions of '{' or '[' tried by the ``embedded`` stage, so hostile text costs O(n);
+#: enough for prose citing a hundred sources in brackets (``[12]``) before its JSON.
+MAX_EMBEDDED_STARTS = 200
 #: A start whose JSON broke after this many characters is not retried from inside: the
 #: search resumes where the decoder stopped, so no long stretch is decoded twice.
 RESCAN_CHARS = 4096
