@@ -9,6 +9,7 @@ import pytest
 
 import llmguard as lg
 from llmguard.exceptions import ConfigurationError
+from llmguard.testing import FakeLLM
 from tests.conftest import ListSink
 
 
@@ -116,3 +117,26 @@ def test_a_step_state_json_cannot_read_is_compared_all_the_same(
         run.step(state=make())
         run.step(state=make())
     assert run.steps == 2
+
+
+def test_an_agent_with_a_dollar_cap_can_allow_models_without_a_price() -> None:
+    """``lg.agent(max_cost_usd=..., unpriced="allow")`` admits a local model's calls
+    (the refusal tells the user to allow them); tokens are still counted."""
+    llm = FakeLLM(["ok"] * 4, model="my-local-llama")
+
+    @lg.guard(model="my-local-llama", max_output_tokens=50)
+    def ask(messages: list[dict[str, Any]], max_tokens: int | None = None) -> Any:
+        return llm(model="my-local-llama", messages=messages, max_tokens=max_tokens)
+
+    def run() -> Any:
+        return ask([{"role": "user", "content": "hi"}])
+
+    refused = lg.agent("strict", max_cost_usd=1.0, on_limit="return")(run)()
+    assert isinstance(refused, lg.AgentStopped)
+    assert "unpriced='allow'" in str(refused.error)
+    with lg.agent("local", max_cost_usd=1.0, unpriced="allow") as allowed:
+        assert run().choices[0].message.content == "ok"
+    assert allowed.usage > 0
+    assert allowed.budget.unpriced_calls == 1
+    with pytest.raises(ConfigurationError, match="unpriced"):
+        lg.agent(unpriced="sometimes")  # type: ignore[call-overload]

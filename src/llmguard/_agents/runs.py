@@ -88,7 +88,9 @@ class Run:
 
     def __init__(self, agent: Agent[Any], name: str) -> None:
         self.agent, self.name = agent, name
-        self.budget = Budget(max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd)
+        self.budget = Budget(
+            max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd, unpriced=agent.unpriced
+        )
         self.span = Span(name, "agent")
         self.span.set_attribute("operation", "invoke_agent")
         self.output: Any = None
@@ -345,6 +347,9 @@ class Agent(Generic[L]):
         on_limit: ``"raise"``, or ``"return"`` to end the run quietly: a decorated
             call then returns the `RunState`, a ``with`` block just exits.
         clock: Seconds, monotonic; injected by tests.
+        unpriced: ``"allow"`` lets ``max_cost_usd`` admit calls of a model with no
+            price (their tokens still count), as `lg.budget` does; by default they
+            are refused before they are made.
 
     Raises ``ConfigurationError`` when an option is out of range.
     """
@@ -362,6 +367,7 @@ class Agent(Generic[L]):
         max_repeats: int | None = None,
         on_limit: Literal["raise"] = "raise",
         clock: Callable[[], float] = time.monotonic,
+        unpriced: Literal["refuse", "allow"] = "refuse",
     ) -> None: ...
 
     @overload
@@ -377,6 +383,7 @@ class Agent(Generic[L]):
         max_repeats: int | None = None,
         on_limit: Literal["return"],
         clock: Callable[[], float] = time.monotonic,
+        unpriced: Literal["refuse", "allow"] = "refuse",
     ) -> None: ...
 
     @overload
@@ -392,6 +399,7 @@ class Agent(Generic[L]):
         max_repeats: int | None = None,
         on_limit: OnLimit = "raise",
         clock: Callable[[], float] = time.monotonic,
+        unpriced: Literal["refuse", "allow"] = "refuse",
     ) -> None: ...
 
     def __init__(
@@ -406,6 +414,7 @@ class Agent(Generic[L]):
         max_repeats: int | None = None,
         on_limit: OnLimit = "raise",
         clock: Callable[[], float] = time.monotonic,
+        unpriced: Literal["refuse", "allow"] = "refuse",
     ) -> None:
         if name is not None and not isinstance(name, str):
             if callable(name):
@@ -425,11 +434,11 @@ class Agent(Generic[L]):
             raise ConfigurationError(f"on_limit must be 'raise' or 'return', not {on_limit!r}")
         if not callable(clock):
             raise ConfigurationError(f"clock must be a callable, not {clock!r}")
-        Budget(max_tokens=max_tokens, max_cost_usd=max_cost_usd)  # checks the caps
+        Budget(max_tokens=max_tokens, max_cost_usd=max_cost_usd, unpriced=unpriced)  # checks
         self.name, self.max_steps, self.max_tool_calls = name, max_steps, max_tool_calls
         self.max_tokens, self.max_cost_usd = max_tokens, max_cost_usd
         self.timeout_s, self.max_repeats, self.on_limit = timeout_s, max_repeats, on_limit
-        self.clock = clock
+        self.clock, self.unpriced = clock, unpriced
 
     def __repr__(self) -> str:
         return f"Agent(name={self.name!r}, max_steps={self.max_steps}, on_limit={self.on_limit!r})"
