@@ -432,6 +432,9 @@ def guarded_flow(
             tally.close(span, attempt, _charge(account, admission, attempt))
             if attempt.outcome == "ok":
                 return _accept(plan, tally, llm, attempt)
+            if attempt.error is not None:  # the caller's context= or validator raised
+                tally.finish(llm, "error", reply)
+                raise attempt.error
             if attempt.outcome in ("truncated", "refused"):
                 tally.finish(llm, attempt.outcome, reply)
                 kind = OutputTruncated if attempt.outcome == "truncated" else Refused
@@ -578,15 +581,22 @@ def _judge(
     if schema is None or outcome != "ok":
         return attempt
     extract, extract_calls, extract_value = _readers or _load_readers()
-    context = plan.context(call)
-    if reply is None:
-        extraction = extract_value(response, schema, context=context, repair="object")
-    elif reply.tool_calls:
-        extraction = extract_calls(reply.tool_calls, schema, context=context)
-    else:
-        # A content filter or a failure cut the answer: closing it would make up an ending.
-        repair = plan.repair and reply.finish_reason not in _CUT_SHORT
-        extraction = extract(attempt.text or "", schema, context=context, repair=repair)
+    try:
+        context = plan.context(call)
+        if reply is None:
+            extraction = extract_value(response, schema, context=context, repair="object")
+        elif reply.tool_calls:
+            extraction = extract_calls(reply.tool_calls, schema, context=context)
+        else:
+            # A content filter or a failure cut the answer: closing it would make up an end.
+            repair = plan.repair and reply.finish_reason not in _CUT_SHORT
+            extraction = extract(attempt.text or "", schema, context=context, repair=repair)
+    except BaseException as exc:
+        # The caller's own code failed on a paid answer: a ``context=`` callable, or a
+        # validator raising what pydantic passes on (a TypeError, a KeyError). Raised
+        # unchanged by the flow, once the attempt is charged and recorded.
+        attempt.outcome, attempt.error = "error", exc
+        return attempt
     if not extraction.ok:
         attempt.outcome = "invalid"
         attempt.errors = extraction.errors
