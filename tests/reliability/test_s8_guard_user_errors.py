@@ -74,9 +74,12 @@ def test_an_error_of_the_callers_code_leaves_the_budget_charged_not_held(
     schema: Any, context: Any, error: type[BaseException], provider: str
 ) -> None:
     ask = _ask(schema, context, provider, budgeted=True)
-    with lg.budget(max_tokens=10_000) as budget, lg.testing.capture() as records:
-        with pytest.raises(error):
-            ask([{"role": "user", "content": "Count"}])
+    with (
+        lg.budget(max_tokens=10_000) as budget,
+        lg.testing.capture() as records,
+        pytest.raises(error),
+    ):
+        ask([{"role": "user", "content": "Count"}])
     assert budget.reserved == 0
     assert budget.used == 15
     (attempt,) = [r for r in records if r.kind == "attempt"]
