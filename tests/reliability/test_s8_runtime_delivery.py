@@ -4,6 +4,7 @@ spans that end while the interpreter shuts down."""
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -232,3 +233,35 @@ def test_a_sink_error_a_redactor_fails_on_is_reported_without_its_message(
     assert internal
     assert all("s3cr3t" not in (r.error_message or "") for r in internal)
     assert "s3cr3t" not in " ".join(r.getMessage() for r in caplog.records)
+
+
+def test_the_exit_warning_counts_every_record_left_behind(tmp_path: Path) -> None:
+    """With a sink stuck in ``emit``, the exit warning accounts for every record that
+    never reached it: those still pending and those dropped since the last flush."""
+    child = run_child(
+        """
+        import threading
+        import llmguard as lg
+
+        class Stuck:
+            name = "stuck"
+            def emit(self, batch):
+                threading.Event().wait()
+            def flush(self, timeout=None):
+                pass
+            def close(self):
+                pass
+
+        lg.configure(sinks=[Stuck()], queue_size=100, exit_timeout=1)
+        for i in range(1_000):
+            with lg.span("step"):
+                pass
+        """,
+        tmp_path,
+    )
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err.decode()
+    text = err.decode()
+    found = re.search(r"(\d+) trace records were not delivered at exit.*?(\d+) more", text)
+    assert found is not None, text
+    assert int(found.group(1)) + int(found.group(2)) == 1_000

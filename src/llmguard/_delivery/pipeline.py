@@ -683,12 +683,14 @@ def _at_exit() -> None:
     deadline = _deadline(timeout)
     if _active is not None:
         result = shutdown(timeout)
-        if result.pending:
+        if result.pending or result.dropped:
             where = ", ".join(f"sink {s.name!r}: {s.pending}" for s in result.sinks if s.pending)
             logger.warning(
-                "llmguard: %d trace records were not delivered at exit%s",
+                "llmguard: %d trace records were not delivered at exit%s; "
+                "%d more were dropped since the last flush",
                 result.pending,
                 f" ({where})" if where else "",
+                result.dropped,
             )
     for thread in list(_retiring):
         thread.join(_left(deadline))
