@@ -105,3 +105,25 @@ def test_an_error_of_the_callers_code_on_the_direct_path_is_recorded(
     (llm,) = [r for r in records if r.kind == "llm"]
     assert llm.usage is not None
     assert llm.usage.total == 15
+
+
+def test_a_custom_reask_that_raises_leaves_the_call_record_its_usage() -> None:
+    client, _ = openai_client([chat_completion('{"value": "one"}', usage=(12, 3))])
+
+    def reask(call: lg.Call, attempt: lg.Attempt) -> lg.Call:
+        raise RuntimeError("the re-ask could not be built")
+
+    @lg.guard(schema=Plain, retries=1, reask=reask)
+    def count(question: str) -> Any:
+        messages = [{"role": "user", "content": question}]
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    with lg.testing.capture() as records, pytest.raises(RuntimeError, match="re-ask"):
+        count("Count")
+    (llm,) = [r for r in records if r.kind == "llm"]
+    assert llm.status == "error"
+    assert llm.usage is not None
+    assert llm.usage.total == 15
+    assert llm.attempt is not None
+    assert llm.attempt["count"] == 1
+    assert llm.attempt["corrective_retries"] == 0  # no re-ask was sent

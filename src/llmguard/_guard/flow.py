@@ -442,9 +442,13 @@ def guarded_flow(
             if corrective >= plan.retries:
                 last_error = None
                 break
+            try:
+                current = plan.reask(original, attempt)
+            except BaseException:  # a custom reask= failed: the call's record keeps its usage
+                tally.finish(llm, "error", None)
+                raise
             corrective += 1
             tally.corrective += 1
-            current = plan.reask(original, attempt)
     tally.finish(llm, "schema_violation" if last_error is None else "error", None)
     if last_error is not None:
         raise last_error
