@@ -8,6 +8,7 @@ RESULTS.md keeps the hand-written part.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib
 import math
 import sys
@@ -30,6 +31,15 @@ def _has(module: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _frozen_again() -> Iterator[None]:
+    """Freeze what is alive again after the module (tests/conftest.py froze it after
+    collection): the benchmarks unfreeze every object once they have timed."""
+    yield
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="module")
