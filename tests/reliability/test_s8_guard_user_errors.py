@@ -127,3 +127,24 @@ def test_a_custom_reask_that_raises_leaves_the_call_record_its_usage() -> None:
     assert llm.attempt is not None
     assert llm.attempt["count"] == 1
     assert llm.attempt["corrective_retries"] == 0  # no re-ask was sent
+
+
+def test_a_custom_backoff_that_raises_leaves_the_call_record_its_usage() -> None:
+    from llmguard.testing import FakeAPIError, FakeLLM
+
+    model = FakeLLM(['{"value": "one"}', FakeAPIError(429), GOOD])
+
+    def backoff(*args: Any, **kwargs: Any) -> float:
+        raise ValueError("the backoff could not be computed")
+
+    @lg.guard(schema=Plain, retries=2, backoff=backoff)
+    def count(messages: Any) -> Any:
+        return model(model="gpt-4o-mini", messages=messages)
+
+    with lg.testing.capture() as records, pytest.raises(ValueError, match="backoff"):
+        count([{"role": "user", "content": "Count"}])
+    (llm,) = [r for r in records if r.kind == "llm"]
+    assert llm.usage is not None
+    assert llm.usage.total is not None
+    assert llm.attempt is not None
+    assert llm.attempt["count"] == 2

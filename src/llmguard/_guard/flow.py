@@ -311,6 +311,26 @@ def guarded_flow(
     rate_limits = limits_for(plan.rate_limit)
     account = _account(plan, call, llm, rate_limits)
     tally = Tally(account)
+    try:
+        return (yield from _attempts(plan, call, llm, head, rate_limits, account, tally))
+    except Exception:
+        # Raised by the caller's own code (a custom backoff or reask=...) before the
+        # call's record was settled: it still says what the attempts used.
+        if not tally.outcome:
+            tally.finish(llm, "error", None)
+        raise
+
+
+def _attempts(
+    plan: Plan,
+    call: Call,
+    llm: Span,
+    head: Started | None,
+    rate_limits: tuple[RateLimit, ...],
+    account: CallLimits | None,
+    tally: Tally,
+) -> Generator[Invoke | Pause | Drain, Any, Any]:
+    """The attempts of `guarded_flow`, every function's in turn."""
     functions = ((call.fn, call.params), *plan.fallbacks)
     sends = (plan.send, *plan.fallback_send)  # a plan built by hand may have none
     last_error: BaseException | None = None
@@ -442,11 +462,7 @@ def guarded_flow(
             if corrective >= plan.retries:
                 last_error = None
                 break
-            try:
-                current = plan.reask(original, attempt)
-            except BaseException:  # a custom reask= failed: the call's record keeps its usage
-                tally.finish(llm, "error", None)
-                raise
+            current = plan.reask(original, attempt)  # before counting: it may raise
             corrective += 1
             tally.corrective += 1
     tally.finish(llm, "schema_violation" if last_error is None else "error", None)
