@@ -135,6 +135,53 @@ def test_call_kind_sees_through_functools_wraps_around_async() -> None:
     assert call_kind(wraps_async(async_fn)) is CallKind.ASYNC
 
 
+class _AsyncCallable:
+    async def __call__(self, x: int) -> int:
+        return x + 1
+
+
+class _GenCallable:
+    def __call__(self, x: int) -> Iterator[int]:
+        yield x
+
+
+class _AsyncGenCallable:
+    async def __call__(self, x: int) -> AsyncIterator[int]:
+        yield x
+
+
+class _SyncCallable:
+    def __call__(self, x: int) -> int:
+        return x + 1
+
+
+@pytest.mark.parametrize(
+    ("fn", "kind"),
+    [
+        (_SyncCallable(), CallKind.SYNC),
+        (_AsyncCallable(), CallKind.ASYNC),
+        (_GenCallable(), CallKind.GENERATOR),
+        (_AsyncGenCallable(), CallKind.ASYNC_GENERATOR),
+        (functools.partial(_AsyncCallable(), 1), CallKind.ASYNC),
+    ],
+    ids=["sync", "async", "generator", "async-generator", "partial-of-async"],
+)
+def test_call_kind_of_a_callable_instance_is_its_call_method(fn: Any, kind: CallKind) -> None:
+    """An instance is called through its class's ``__call__``: that method says its kind
+    (an ``async def __call__`` was taken for a sync function, so the span ended when
+    the coroutine was made)."""
+    assert call_kind(fn) is kind
+
+
+async def test_a_traced_callable_instance_with_async_call_times_the_await() -> None:
+    """The wrapper of an instance with ``async def __call__`` is awaited whole: the
+    handler's ``acall`` runs and gets the value, not a coroutine."""
+    handler = Recorder()
+    wrapped = wrap(_AsyncCallable(), handler)
+    assert await wrapped(1) == 2
+    assert [entry[0] for entry in handler.calls] == ["acall"]
+
+
 def test_unwrap_callable_finds_the_function_inside_descriptors_and_partials() -> None:
     """unwrap_callable returns the plain function behind nested descriptors and partials."""
     assert unwrap_callable(staticmethod(functools.partial(gen_fn, 1))) is gen_fn

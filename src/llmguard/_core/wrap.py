@@ -71,6 +71,11 @@ def unwrap_callable(fn: Any) -> Callable[..., Any]:
 def call_kind(fn: Any) -> CallKind:
     """Which of the four kinds ``fn`` is, seen through decorators that keep ``__wrapped__``."""
     target = inspect.unwrap(unwrap_callable(fn))
+    if not (inspect.isroutine(target) or isinstance(target, type)):
+        # An instance is called through its class's ``__call__``, which says its kind.
+        call = inspect.getattr_static(type(target), "__call__", None)
+        if call is not None:
+            target = inspect.unwrap(unwrap_callable(call))
     if inspect.isasyncgenfunction(target):
         return CallKind.ASYNC_GENERATOR
     if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(fn):
