@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 import re
 import time
@@ -640,21 +641,28 @@ _GROUP = st.one_of(
     st.text("0123456789", min_size=3, max_size=3).map(lambda digits: "0" + digits),
     st.sampled_from(["0000", "0000", "1111", "4111"]),
 )
+_CUTTING_IN = [CARD, "4012 8888 8888 1881", "0111 1111 1111 1112", "020 7946 0958"]
+_OTHER_SHAPES = ["123", "12345", "+1 2 3", "078-05-1120", "a@b.io", "x", "0000-0000"]
 _STRETCH_VALUE = st.one_of(
     st.lists(_GROUP, min_size=1, max_size=6).map(" ".join),
-    st.sampled_from([CARD, "4012 8888 8888 1881", "0111 1111 1111 1112", "020 7946 0958"]),
-    st.sampled_from(["123", "12345", "+1 2 3", "078-05-1120", "a@b.io", "x", "0000-0000"]),
+    st.sampled_from(_CUTTING_IN),
+    st.sampled_from(_OTHER_SHAPES),
 )
-_STRETCH_EDGES = st.sampled_from(["", " ", "\n", "(", "+", ".", "-", "x", "1", "a@b.io "])
+_EDGE_TEXTS = ["", " ", "\n", "(", "+", ".", "-", "x", "1", "a@b.io "]
+_STRETCH_EDGES = st.sampled_from(_EDGE_TEXTS)
+_ODD_SEPARATORS = [" ", "  ", "\n", ".", "-"]
 
 
-@settings(max_examples=300, deadline=None)
+# 100 examples: the edges, odd separators and values that cut in are all tried by
+# `test_every_edge_of_a_stretch_comes_out_as_read_one_by_one`, and long random floods
+# by `test_random_digit_group_floods_are_redacted_as_one_by_one`; this one mixes them.
+@settings(max_examples=100, deadline=None)
 @given(
     _STRETCH_EDGES,
     st.lists(
         st.one_of(_GROUP, _GROUP, _GROUP, _GROUP, _GROUP, _STRETCH_VALUE), min_size=20, max_size=160
     ),
-    st.sampled_from([" ", " ", " ", "  ", "\n", ".", "-"]),
+    st.sampled_from([" ", " ", *_ODD_SEPARATORS]),
     _STRETCH_EDGES,
 )
 def test_stretches_of_digit_groups_come_out_as_read_one_by_one(
@@ -667,6 +675,22 @@ def test_stretches_of_digit_groups_come_out_as_read_one_by_one(
     assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
     many = [text, text[1:], "x " + text]
     assert DEFAULT.redact_many(many) == _ONE_BY_ONE.redact_many(many)
+
+
+def test_every_edge_of_a_stretch_comes_out_as_read_one_by_one() -> None:
+    """A stretch holding each value that cuts into four-digit groups (accepted cards,
+    rejected ones, a phone number) and each value of another shape, between every edge
+    before and after it, ended by every odd separator, comes out as read one by one."""
+    groups = ["0000", "4111", "1111", "0123", "0999", "4012", "8888", "1881", "0207", "9460"]
+    pieces: list[str] = []
+    for index, value in enumerate([*_CUTTING_IN, *_OTHER_SHAPES]):
+        pieces += [groups[index % len(groups)], groups[(index * 3 + 1) % len(groups)], value]
+    stretch = " ".join([*pieces, *groups])
+    for before, odd, after in itertools.product(_EDGE_TEXTS, _ODD_SEPARATORS, _EDGE_TEXTS):
+        text = before + stretch + odd + after
+        assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text), text
+        many = [text, text[1:], "x " + text]
+        assert DEFAULT.redact_many(many) == _ONE_BY_ONE.redact_many(many), text
 
 
 @pytest.mark.parametrize("seed", range(6))
