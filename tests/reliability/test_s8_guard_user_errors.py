@@ -148,3 +148,60 @@ def test_a_custom_backoff_that_raises_leaves_the_call_record_its_usage() -> None
     assert llm.usage.total is not None
     assert llm.attempt is not None
     assert llm.attempt["count"] == 2
+
+
+# -- interrupted while waiting to retry -----------------------------------------------------
+
+
+def _interrupted_model() -> Any:
+    from llmguard.testing import FakeAPIError, FakeLLM
+
+    return FakeLLM(['{"value": "one"}', FakeAPIError(429), GOOD])
+
+
+def _check_interrupted(records: list[lg.Record]) -> None:
+    (llm,) = [r for r in records if r.kind == "llm"]
+    assert llm.status == "error"
+    assert llm.usage is not None  # the first answer was paid for
+    assert llm.usage.total is not None
+    assert llm.attempt is not None
+    assert llm.attempt["count"] == 2
+    assert llm.attempt["transient_retries"] == 1
+
+
+def test_a_task_cancelled_during_the_backoff_keeps_the_call_record_its_usage() -> None:
+    import asyncio
+
+    model = _interrupted_model()
+
+    @lg.guard(schema=Plain, retries=2, backoff=lambda *args, **kwargs: 30.0)
+    async def count(messages: Any) -> Any:
+        return model(model="gpt-4o-mini", messages=messages)
+
+    async def cancel_in_backoff() -> None:
+        task = asyncio.create_task(count([{"role": "user", "content": "Count"}]))
+        while len(model.calls) < 2:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # in the 30 s backoff after the 429
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with lg.testing.capture() as records:
+        asyncio.run(cancel_in_backoff())
+    _check_interrupted(records)
+
+
+def test_ctrl_c_during_the_backoff_keeps_the_call_record_its_usage() -> None:
+    model = _interrupted_model()
+
+    def sleep(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    @lg.guard(schema=Plain, retries=2, sleep=sleep)
+    def count(messages: Any) -> Any:
+        return model(model="gpt-4o-mini", messages=messages)
+
+    with lg.testing.capture() as records, pytest.raises(KeyboardInterrupt):
+        count([{"role": "user", "content": "Count"}])
+    _check_interrupted(records)

@@ -313,9 +313,10 @@ def guarded_flow(
     tally = Tally(account)
     try:
         return (yield from _attempts(plan, call, llm, head, rate_limits, account, tally))
-    except Exception:
-        # Raised by the caller's own code (a custom backoff or reask=...) before the
-        # call's record was settled: it still says what the attempts used.
+    except BaseException:
+        # Raised by the caller's own code (a custom backoff or reask=...), or the flow
+        # closed while it waited to retry (a cancelled task, Ctrl-C, an inline loop
+        # left), before the call's record was settled: it still says what was used.
         if not tally.outcome:
             tally.finish(llm, "error", None)
         raise

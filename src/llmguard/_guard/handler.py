@@ -112,9 +112,11 @@ class GuardHandler:
         call = self._call(wrapped, instance, args, kwargs)
         llm = self._open(call)
         token = active_span.set(llm)
+        steps = Steps(self.plan, call, llm)
         try:
-            result = run_sync(Steps(self.plan, call, llm), self.guard.sleep or time.sleep)
+            result = run_sync(steps, self.guard.sleep or time.sleep)
         except BaseException as exc:
+            steps.close()  # interrupted while waiting: the flow settles the call's record
             return failed(self.guard, llm, exc)
         finally:
             active_span.reset(token)
@@ -126,9 +128,11 @@ class GuardHandler:
         call = self._call(wrapped, instance, args, kwargs)
         llm = self._open(call)
         token = active_span.set(llm)
+        steps = Steps(self.plan, call, llm)
         try:
-            result = await run_async(Steps(self.plan, call, llm), self.guard.sleep)
+            result = await run_async(steps, self.guard.sleep)
         except BaseException as exc:
+            steps.close()  # interrupted while waiting: the flow settles the call's record
             return failed(self.guard, llm, exc)
         finally:
             active_span.reset(token)
