@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,31 @@ def test_a_closed_standard_output_is_named(tmp_path: Path) -> None:
     done = _command(["stats", str(path)], stdout=None, preexec_fn=lambda: os.close(1))
     assert done.returncode == 2
     assert done.stderr.decode() == "llmguard: error: standard output is closed\n"
+
+
+@pytest.mark.parametrize("command", [["stats", "--json"], ["show", f"{1:032x}"]])
+def test_records_read_from_a_pipe_are_all_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """``llmguard stats <(zcat calls.jsonl.gz)`` reads a pipe: the answer is the file's,
+    with no line lost to the look at the first bytes and no warning of a torn line."""
+    path = _store(tmp_path / "calls.jsonl")
+    assert main([command[0], str(path), *command[1:]]) == 0
+    want = capsys.readouterr()
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    data = path.read_bytes()
+
+    def feed() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        assert main([command[0], str(fifo), *command[1:]]) == 0
+    finally:
+        writer.join(timeout=30)
+    got = capsys.readouterr()
+    assert got.err == want.err == ""
+    assert got.out.replace(str(fifo), str(path)) == want.out

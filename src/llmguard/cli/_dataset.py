@@ -30,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TypeAlias, TypeVar, cast
+from typing import BinaryIO, Literal, TypeAlias, TypeVar, cast
 
 import pydantic_core
 
@@ -59,6 +59,7 @@ __all__ = [
     "EARLIEST",
     "FIGURES_CHECK_MAX_BYTES",
     "IMPOSSIBLE",
+    "LARGEST_FIGURE",
     "LATEST",
     "MIN_PREFIX",
     "Dataset",
@@ -206,13 +207,20 @@ def load(path: str | os.PathLike[str], progress: Progress | None = None) -> Load
     """
     file = Path(path)
     try:
-        with open(file, "rb") as handle:
-            header = handle.read(len(_SQLITE_HEADER))
+        handle = open(file, "rb")  # noqa: SIM115 - closed below, or by _load_jsonl's loop
+        header = handle.read(len(_SQLITE_HEADER))
     except FileNotFoundError:
         raise DatasetError(f"{os.fspath(path)}: no such file") from None
     except OSError as exc:
         raise DatasetError(f"{os.fspath(path)}: cannot read: {exc.strerror}") from None
-    loaded = _open_store(file) if header == _SQLITE_HEADER else _load_jsonl(file, progress)
+    with handle:
+        if header == _SQLITE_HEADER:
+            handle.close()
+            loaded = _open_store(file)
+        else:
+            # Read on from the same handle: a pipe (``<(zcat calls.jsonl.gz)``, a FIFO)
+            # cannot be opened again for the bytes the header took.
+            loaded = _load_jsonl(file, _lines(handle, header), progress)
     if progress is not None:
         loaded.conn.set_progress_handler(_reporter(progress, file.name), _PROGRESS_STEPS)
     return loaded
@@ -254,8 +262,12 @@ def _open_store(path: Path) -> Loaded:
     )
 
 
-# The largest finite double: infinity is above it, and SQLite stores NaN as NULL.
-_LARGEST = "1.7976931348623157e308"
+# The largest figure a call can have: 2**53, up to which a double holds every whole
+# number, so sums of a store's figures stay exact-ish and far from overflowing (a cost
+# near the largest double made the totals infinite and fsum raise). Infinity is above
+# it, and SQLite stores NaN as NULL.
+LARGEST_FIGURE = 2**53
+_LARGEST = f"{LARGEST_FIGURE:d}"
 _NUMERIC = "typeof({c}) IN ('integer', 'real')"
 # Per column, the SQL true of a value a call can have ("{c}" is the column), and what
 # `_impossible_figure` checks in Python for the same field.
@@ -269,7 +281,7 @@ _FIGURES = (
 )
 IMPOSSIBLE = (
     "a weight that is not a number above 0, or a latency, cost, token or retry count "
-    "that is not a finite number from 0 up"
+    f"that is not a number from 0 up, or any figure above 2**53 ({LARGEST_FIGURE:.2g})"
 )
 """What the commands take for a figure no call can have; such a record is left out."""
 # A store up to this size is checked for those figures when a command opens it: one
@@ -318,7 +330,7 @@ def _impossible_figure(record: Record) -> str | None:
     count = attempt.get("count") if record.kind == "llm" else None
     score = record.metadata.get("score") if record.kind == "feedback" else None
     weight = record.sample_weight
-    if not (isinstance(weight, (int, float)) and 0 < weight < math.inf):
+    if not (isinstance(weight, (int, float)) and 0 < weight <= LARGEST_FIGURE):
         return f"sample_weight = {weight!r}"
     for name, value in (
         ("duration_ms", record.duration_ms),
@@ -327,9 +339,11 @@ def _impossible_figure(record: Record) -> str | None:
         ("output_tokens", None if usage is None else usage.output),
         ("retries", count - 1 if isinstance(count, int) and not isinstance(count, bool) else None),
     ):
-        if value is not None and not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+        if value is not None and not (
+            isinstance(value, (int, float)) and 0 <= value <= LARGEST_FIGURE
+        ):
             return f"{name} = {value!r}"
-    if isinstance(score, float) and not math.isfinite(score):
+    if isinstance(score, (int, float)) and not abs(score) <= LARGEST_FIGURE:
         return f"score = {score!r}"
     return None
 
@@ -342,11 +356,22 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
-def _load_jsonl(path: Path, progress: Progress | None) -> Loaded:
+def _lines(handle: BinaryIO, header: bytes) -> Iterator[bytes]:
+    """The lines of an open file whose first bytes, ``header``, were read already."""
+    if handle.seekable():
+        handle.seek(0)
+        yield from handle
+        return
+    yield from (header + handle.readline()).splitlines(keepends=True)
+    yield from handle
+
+
+def _load_jsonl(path: Path, lines: Iterator[bytes], progress: Progress | None) -> Loaded:
     conn = sqlite3.connect(":memory:", check_same_thread=False)
     conn.isolation_level = None
     version = migrate(conn)
-    size = max(path.stat().st_size, 1)
+    # A pipe has no size: its progress is unknown.
+    size = path.stat().st_size
     done = 0
     rows: list[tuple[object, ...]] = []
     skipped: list[int] = []
@@ -356,42 +381,41 @@ def _load_jsonl(path: Path, progress: Progress | None) -> Loaded:
     example: str | None = None
     impossible = 0
     impossible_example: str | None = None
-    with open(path, "rb") as lines:
-        for number, line in enumerate(lines, 1):
-            done += len(line)
-            text = line.strip()
-            if not text:
-                continue
-            try:
-                record = Record.from_dict(_object(text))
-            except (ValueError, TypeError) as exc:
-                # A hard kill mid-write tears a line; the sink then starts the next
-                # record on a line of its own, so a torn line may sit anywhere.
-                if not skipped:
-                    first_error = str(exc).splitlines()[0]
-                skipped.append(number)
-                continue
-            loaded += 1
-            start = usable_start(record.start)
-            if start is None:
-                unusable += 1
-                example = record.start if example is None else example
-                continue
-            figure = _impossible_figure(record)
-            if figure is not None:
-                impossible += 1
-                if impossible_example is None:
-                    impossible_example = f"span {record.span_id!r} has {figure}"
-                continue
-            if start != record.start:
-                # The column holds the time as SQLiteSink writes it, so bounds compare.
-                record = dataclasses.replace(record, start=start)
-            rows.append(row(record, text.decode()))
-            if len(rows) >= _LOAD_BATCH:
-                insert(conn, rows)
-                rows.clear()
-                if progress is not None:
-                    progress(f"loading {path.name}", done / size)
+    for number, line in enumerate(lines, 1):
+        done += len(line)
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            record = Record.from_dict(_object(text))
+        except (ValueError, TypeError) as exc:
+            # A hard kill mid-write tears a line; the sink then starts the next
+            # record on a line of its own, so a torn line may sit anywhere.
+            if not skipped:
+                first_error = str(exc).splitlines()[0]
+            skipped.append(number)
+            continue
+        loaded += 1
+        start = usable_start(record.start)
+        if start is None:
+            unusable += 1
+            example = record.start if example is None else example
+            continue
+        figure = _impossible_figure(record)
+        if figure is not None:
+            impossible += 1
+            if impossible_example is None:
+                impossible_example = f"span {record.span_id!r} has {figure}"
+            continue
+        if start != record.start:
+            # The column holds the time as SQLiteSink writes it, so bounds compare.
+            record = dataclasses.replace(record, start=start)
+        rows.append(row(record, text.decode()))
+        if len(rows) >= _LOAD_BATCH:
+            insert(conn, rows)
+            rows.clear()
+            if progress is not None:
+                progress(f"loading {path.name}", done / size if size > 0 else None)
     if skipped and not loaded:
         conn.close()
         raise DatasetError(f"{path}:{skipped[0]}: not a trace record ({first_error})")
