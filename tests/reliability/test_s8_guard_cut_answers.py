@@ -14,6 +14,8 @@ from pydantic import BaseModel
 
 import llmguard as lg
 from tests._helpers.sdk_mocks import (
+    anthropic_client,
+    anthropic_message,
     chat_completion,
     openai_client,
     responses_events,
@@ -120,3 +122,19 @@ def test_a_responses_stream_that_failed_mid_answer_is_not_repaired(ending: str) 
     assert first is not None
     assert first["outcome"] == "invalid"
     assert "repair" not in first
+
+
+def test_an_anthropic_turn_paused_mid_answer_is_not_repaired() -> None:
+    """``pause_turn``: Anthropic paused a long turn, to be continued; the text so far is
+    not the whole answer."""
+    paused = anthropic_message('[{"n": 1}, {"n": 2},', stop_reason="pause_turn")
+    client, sent = anthropic_client([paused, anthropic_message(json.dumps(FULL))])
+
+    @lg.guard(schema=list[Step], retries=1)
+    def plan(messages: list[dict[str, Any]]) -> Any:
+        return client.messages.create(model="claude-sonnet-4-5", max_tokens=500, messages=messages)
+
+    assert plan([{"role": "user", "content": "Plan four steps"}]) == [
+        Step(n=n) for n in (1, 2, 3, 4)
+    ]
+    assert len(sent) == 2

@@ -632,8 +632,8 @@ def _judge(
 _readers: Any = None
 
 # Finish reasons of an answer that stopped before the model finished it (Responses API
-# statuses for the last three), which json-repair must not close.
-_CUT_SHORT = frozenset({"content_filter", "error", "failed", "cancelled"})
+# statuses, Anthropic's paused turn), which json-repair must not close.
+_CUT_SHORT = frozenset({"content_filter", "error", "failed", "cancelled", "pause_turn"})
 
 
 def _load_readers() -> Any:
