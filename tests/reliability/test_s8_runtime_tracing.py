@@ -234,3 +234,42 @@ def test_an_endless_iterator_returned_does_not_hang_the_call(sink: ListSink) -> 
 
     counted = numbers()
     assert [next(counted) for _ in range(3)] == [0, 1, 2]
+
+
+def test_an_iterator_deep_in_an_argument_is_left_for_the_function(sink: ListSink) -> None:
+    """An iterator a few levels into an argument or a result (``{"rows": {"now":
+    gen}}``) is named, not read: capture's copy by pydantic-core read it to its end,
+    so the function got it empty."""
+
+    @lg.trace
+    def total(batch: dict[str, Any]) -> dict[str, Any]:
+        return {"sum": sum(batch["rows"]["now"]), "later": [{"rest": iter([7, 8])}]}
+
+    answer = total({"rows": {"now": (i for i in range(4))}, "seen": {1, 2}})
+    assert answer["sum"] == 6
+    assert list(answer["later"][0]["rest"]) == [7, 8]
+    assert lg.flush(timeout=10).complete
+    [record] = sink.records
+    assert record.input == {"batch": {"rows": {"now": "<generator>"}, "seen": [1, 2]}}
+    assert record.output == {"sum": 6, "later": [{"rest": "<list_iterator>"}]}
+
+
+def test_an_iterator_inside_a_shared_or_cyclic_structure_is_named_once(sink: ListSink) -> None:
+    """A structure that shares one list many times over, or holds itself: every path
+    to the iterator names it, and the cycle ends the walk."""
+    shared: list[Any] = [iter([1])]
+    wide: list[Any] = [shared] * 50
+    wide = [wide] * 50  # 50**2 paths to the iterator, 3 lists
+    looped: list[Any] = [{1}]
+    looped.append(looped)
+
+    @lg.trace
+    def take(value: Any, other: Any) -> int:
+        return 1
+
+    assert take(wide, looped) == 1
+    assert lg.flush(timeout=10).complete
+    [record] = sink.records
+    assert record.input is not None
+    assert record.input["value"][0][0] == record.input["value"][1][2] == ["<list_iterator>"]
+    assert record.input["other"][0] == [1]

@@ -206,6 +206,9 @@ def _converted(value: Any, _depth: int) -> Any:
 
         _pydantic_core = pydantic_core
     try:
+        # pydantic-core copies an iterator by reading it to its end, which would leave
+        # it empty for the code it belongs to: each is named instead.
+        value = _iterators_named(value, {})
         # Bytes as text, for the redactors to read (never base64, which hides them).
         return pydantic_core.to_jsonable_python(
             value, fallback=_fallback, bytes_mode="utf8", inf_nan_mode="null"
@@ -221,6 +224,37 @@ def _converted(value: Any, _depth: int) -> Any:
         if _depth > 0 and isinstance(value, (list, tuple)):
             return [snapshot(v, _depth - 1) for v in value]
         return f"<unserializable {type(value).__name__}: {safe_repr(value, 120)}>"
+
+
+def _iterators_named(value: Any, seen: dict[int, Any]) -> Any:
+    """``value`` with every iterator in its dicts, lists, tuples and sets replaced by
+    ``"<TypeName>"``; ``value`` itself when it holds none.
+
+    ``seen`` maps each container already met to what it became, so a structure sharing
+    one list many times over is walked once per object, and a cycle ends the walk (the
+    container then stays as it is, for the caller's cycle handling).
+    """
+    cls = type(value)
+    if cls is str or cls is int or cls is float or cls is bool or value is None:
+        return value
+    if hasattr(cls, "__next__"):
+        return f"<{cls.__name__}>"
+    if not isinstance(value, (dict, list, tuple, set, frozenset)):
+        return value
+    key = id(value)
+    if key in seen:
+        return seen[key]
+    seen[key] = value  # while it is walked: a cycle back to it finds it unchanged
+    if isinstance(value, dict):
+        items = {name: _iterators_named(item, seen) for name, item in value.items()}
+        changed = any(items[name] is not item for name, item in value.items())
+    else:
+        listed = [_iterators_named(item, seen) for item in value]
+        changed = any(new is not old for new, old in zip(listed, value, strict=True))
+        items = listed  # type: ignore[assignment]  # JSON holds every sequence as a list
+    result = items if changed else value
+    seen[key] = result
+    return result
 
 
 # What `content_size` counts for each value besides a string's characters. JSON spends
