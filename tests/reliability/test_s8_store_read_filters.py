@@ -3,6 +3,8 @@ start times with UTC offsets, without fractions, or that are no time at all."""
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -77,3 +79,23 @@ def test_time_filters_match_the_instants(
     found = read_records(path, since=low, until=high)
     expected = [r.span_id for r in records if low <= datetime.fromisoformat(r.start) < high]
     assert [r.span_id for r in found] == expected
+
+
+def test_read_records_reads_a_pipe_whole(tmp_path: Path) -> None:
+    """`read_records` on a FIFO (or ``/dev/stdin``) yields every record: the look at the
+    first bytes no longer takes them from the first line, nor opens the pipe twice."""
+    records = [_record(i, f"2026-01-01T10:00:0{i}.000000Z") for i in range(5)]
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(b"".join(record.to_json() + b"\n" for record in records))
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        found = list(read_records(fifo))
+    finally:
+        writer.join(timeout=30)
+    assert [r.span_id for r in found] == [r.span_id for r in records]

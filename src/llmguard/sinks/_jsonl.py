@@ -8,7 +8,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from llmguard._core.records import Record
@@ -16,7 +16,7 @@ from llmguard.exceptions import ConfigurationError
 from llmguard.sinks._fork import renew_lock_after_fork
 from llmguard.sinks._paths import check_file_path
 
-__all__ = ["JSONLSink", "read_jsonl"]
+__all__ = ["JSONLSink", "read_jsonl", "records_of_lines"]
 
 _logger = logging.getLogger("llmguard")
 
@@ -305,24 +305,30 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[Record]:
     Raises:
         OSError: The file cannot be opened.
     """
+    with open(path, "rb") as lines:
+        yield from records_of_lines(lines, path)
+
+
+def records_of_lines(lines: Iterable[bytes], path: str | os.PathLike[str]) -> Iterator[Record]:
+    """`read_jsonl` over lines already opened (a pipe whose first bytes were read);
+    ``path`` names them in the warning."""
     skipped = 0
     last_failed = False
     try:
-        with open(path, "rb") as lines:
-            for line in lines:
-                line = line.strip()
-                if not line:
-                    continue
-                if last_failed:
-                    # A bad line followed by another line was not the torn tail.
-                    skipped += 1
-                    last_failed = False
-                try:
-                    record = Record.from_json(line)
-                except (ValueError, TypeError):
-                    last_failed = True
-                    continue
-                yield record
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            if last_failed:
+                # A bad line followed by another line was not the torn tail.
+                skipped += 1
+                last_failed = False
+            try:
+                record = Record.from_json(line)
+            except (ValueError, TypeError):
+                last_failed = True
+                continue
+            yield record
     finally:
         if skipped:
             _logger.warning("%s: skipped %d unreadable line(s)", os.fspath(path), skipped)

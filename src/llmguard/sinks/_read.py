@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from llmguard.sinks._filters import check_limit, filter_records, iso_bound
-from llmguard.sinks._jsonl import read_jsonl
+from llmguard.sinks._jsonl import read_jsonl, records_of_lines
 from llmguard.sinks._paths import SQLITE_HEADER
 from llmguard.sinks._sqlite import SQLiteStore
 
@@ -51,17 +52,35 @@ def read_records(
         FileNotFoundError: ``path`` does not exist.
         ValueError: A time bound or ``limit`` is invalid.
     """
-    with open(path, "rb") as file:
-        header = file.read(len(SQLITE_HEADER))
-    filters = {"trace_id": trace_id, "kind": kind, "name": name, "status": status}
-    if header != SQLITE_HEADER:
-        return filter_records(read_jsonl(path), since=since, until=until, limit=limit, **filters)
-    # Checked now, while the store is opened only once iteration starts.
+    # Checked first: a bad filter fails at the call, before anything is opened.
     check_limit(limit)
     for bound in (since, until):
         if bound is not None:
             iso_bound(bound)
+    file = open(path, "rb")  # noqa: SIM115 - closed here, or by _piped once read
+    try:
+        header = file.read(len(SQLITE_HEADER))
+        piped = not file.seekable()
+    except BaseException:
+        file.close()
+        raise
+    if not piped:
+        file.close()  # read_jsonl opens the file again as it is iterated
+    filters = {"trace_id": trace_id, "kind": kind, "name": name, "status": status}
+    if header != SQLITE_HEADER:
+        # A pipe (a FIFO, /dev/stdin) cannot be opened again for the bytes just read.
+        records = _piped(file, header, path) if piped else read_jsonl(path)
+        return filter_records(records, since=since, until=until, limit=limit, **filters)
+    if piped:
+        file.close()
     return _read_store(path, since, until, limit, filters)
+
+
+def _piped(file: BinaryIO, header: bytes, path: str | os.PathLike[str]) -> Iterator[Record]:
+    """The records of a pipe whose first bytes, ``header``, were read already."""
+    with file:
+        first = (header + file.readline()).splitlines(keepends=True)
+        yield from records_of_lines(itertools.chain(first, file), path)
 
 
 def _read_store(
