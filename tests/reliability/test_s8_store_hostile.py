@@ -206,3 +206,54 @@ def test_a_json_lines_record_with_impossible_figures_is_left_out(
     got = _figures(["stats", str(damaged), "--json"], capsys)
     assert (got[0], got[1].replace(str(damaged), str(healthy))) == want[:2]
     assert got[2].startswith(f"llmguard: warning: {damaged}: skipped 1 record whose ")
+
+
+# -- an old store (layout version 1, the record's JSON inline) with a damaged row
+
+
+def _old_store(path: Path) -> Path:
+    """A version-1 store: two calls, the second's JSON cut short."""
+    from llmguard.sinks import table
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    table.MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    initial = [c for c in table.COLUMNS if c not in {e[0] for e in table.DERIVED}]
+    insert = (
+        f"INSERT INTO records ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in initial)}) "
+        f"VALUES ({', '.join('?' * len(initial))})"
+    )
+    for index, record in enumerate(r for r in _records() if r.kind == "llm"):
+        values = dict(zip(table.COLUMNS, table.row(record), strict=True))
+        if index == 1:
+            values["json"] = values["json"][:40]
+        conn.execute(insert, [values[c] for c in initial])
+    conn.close()
+    return path
+
+
+def test_an_old_store_with_a_damaged_row_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The newer columns of an old store are computed from each row's JSON; one row
+    whose JSON is cut short counts as a call without those figures, instead of every
+    command failing with ``unexpected OperationalError: malformed JSON``."""
+    path = _old_store(tmp_path / "old.db")
+    assert main(["stats", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["total"]["calls"] == 15  # b's calls weigh 5 each
+    assert document["total"]["records"] == 7
+
+
+def test_a_sink_migrates_an_old_store_with_a_damaged_row(tmp_path: Path) -> None:
+    """`SQLiteSink` brings such a store to the current layout and writes to it: the
+    migration computing the new columns from the JSON failed on the damaged row, so
+    every batch failed."""
+    path = _old_store(tmp_path / "old.db")
+    sink = SQLiteSink(path)
+    sink.emit(_records()[:1])
+    sink.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 3
+        assert conn.execute("SELECT count(*) FROM records").fetchone() == (8,)
+    conn.close()

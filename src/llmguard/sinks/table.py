@@ -143,22 +143,31 @@ def _initial_schema(conn: sqlite3.Connection) -> None:
         conn.execute(f'CREATE INDEX records_{column} ON records ("{column}")')
 
 
+# A row's inline JSON, or NULL when it is not JSON (a row torn or damaged by hand):
+# json_extract fails the whole statement on one such row, NULL gives NULL.
+_VALID_JSON = "CASE WHEN json_valid(json) THEN json END"
+
 # Read by the command's aggregates, which would otherwise parse every row's JSON: the
 # column, its type, the SQL computing it from a row's inline JSON, and the schema
 # version that added it.
 DERIVED = (
-    ("error_type", "TEXT", "json_extract(json, '$.error_type')", 2),
+    ("error_type", "TEXT", f"json_extract({_VALID_JSON}, '$.error_type')", 2),
     (
         "retries",
         "INTEGER",
-        "CASE WHEN kind = 'llm' THEN json_extract(json, '$.attempt.count') - 1 END",
+        f"CASE WHEN kind = 'llm' THEN json_extract({_VALID_JSON}, '$.attempt.count') - 1 END",
         2,
     ),
-    ("sample_weight", "REAL", "coalesce(json_extract(json, '$.sample_weight'), 1.0)", 2),
+    (
+        "sample_weight",
+        "REAL",
+        f"coalesce(json_extract({_VALID_JSON}, '$.sample_weight'), 1.0)",
+        2,
+    ),
     (
         "score",
         "REAL",
-        "CASE WHEN kind = 'feedback' THEN json_extract(json, '$.metadata.score') END",
+        f"CASE WHEN kind = 'feedback' THEN json_extract({_VALID_JSON}, '$.metadata.score') END",
         2,
     ),
     # How an attempt's answer was found ("fence", "json_repair", ...), and the guarded
@@ -166,13 +175,13 @@ DERIVED = (
     (
         "repair",
         "TEXT",
-        "CASE WHEN kind = 'attempt' THEN json_extract(json, '$.attempt.repair') END",
+        f"CASE WHEN kind = 'attempt' THEN json_extract({_VALID_JSON}, '$.attempt.repair') END",
         3,
     ),
     (
         "function",
         "TEXT",
-        "CASE WHEN kind = 'attempt' THEN json_extract(json, '$.attempt.function') END",
+        f"CASE WHEN kind = 'attempt' THEN json_extract({_VALID_JSON}, '$.attempt.function') END",
         3,
     ),
 )
@@ -198,7 +207,7 @@ def _content_apart(conn: sqlite3.Connection) -> None:
     assignments = ", ".join(f'"{column}" = {value}' for column, _, value, _ in added)
     conn.execute(
         f"UPDATE records SET {assignments} "
-        "WHERE kind = 'attempt' AND json_extract(json, '$.attempt.repair') IS NOT NULL"
+        f"WHERE kind = 'attempt' AND json_extract({_VALID_JSON}, '$.attempt.repair') IS NOT NULL"
     )
     conn.execute("CREATE TABLE contents (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
     # Partial indexes: they hold only their few rows, so writing costs nearly nothing,
