@@ -257,3 +257,45 @@ def test_a_sink_migrates_an_old_store_with_a_damaged_row(tmp_path: Path) -> None
         assert conn.execute("PRAGMA user_version").fetchone()[0] >= 3
         assert conn.execute("SELECT count(*) FROM records").fetchone() == (8,)
     conn.close()
+
+
+def _store_without_constraints(path: Path, damage: str) -> Path:
+    """The healthy store's rows in a records table without NOT NULL constraints (as
+    another program may make one), then ``damage`` applied to the first call."""
+    healthy = _store(path.parent / "healthy.db")
+    source = sqlite3.connect(healthy)
+    columns = [found[1] for found in source.execute("PRAGMA table_info(records)")]
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    conn = sqlite3.connect(path)
+    conn.execute(f"CREATE TABLE records ({quoted})")
+    conn.execute("CREATE TABLE contents (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+    conn.execute('CREATE INDEX records_start ON records ("start")')
+    marks = ", ".join("?" * (len(columns) + 1))
+    for found in source.execute(f"SELECT rowid, {quoted} FROM records"):
+        conn.execute(f"INSERT INTO records (rowid, {quoted}) VALUES ({marks})", found)
+    conn.executemany("INSERT INTO contents VALUES (?, ?)", source.execute("SELECT * FROM contents"))
+    conn.execute(damage)
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    source.close()
+    return path
+
+
+@pytest.mark.parametrize("command", [["stats", "--by", "day"], ["report", "-o", "{out}"]])
+def test_a_call_without_a_start_time_is_left_out_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """A NULL start time is no time: the call is left out with the warning bad start
+    times get, instead of the report finding no calls at all (NULL sorted first, so the
+    report's time span had no start) or ``stats --by day`` showing a day ``None``."""
+    path = _store_without_constraints(
+        tmp_path / "nulls.db", 'UPDATE records SET "start" = NULL WHERE rowid = 1'
+    )
+    assert _run(command, path, tmp_path) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith(
+        f"llmguard: warning: {path}: skipped 1 record whose start time is not a time "
+    )
+    assert "(the first: NULL)" in captured.err
+    assert "None" not in captured.out

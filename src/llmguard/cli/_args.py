@@ -58,7 +58,8 @@ def opened(path: str) -> Iterator[Dataset]:
                 )
             if dataset.unusable:
                 count = dataset.unusable
-                first = repr((dataset.unusable_example or "")[:_SHOWN_CHARS])
+                example = dataset.unusable_example
+                first = "NULL" if example is None else repr(example[:_SHOWN_CHARS])
                 warnings.append(
                     f"skipped {count} record{'s' if count != 1 else ''} whose start time is "
                     f"not a time from {EARLIEST[:10]} to {LATEST[:10]} (the first: {first})"

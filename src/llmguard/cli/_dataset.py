@@ -244,6 +244,12 @@ def _open_store(path: Path) -> Loaded:
         (example,) = conn.execute(
             f'SELECT "start" {outside} LIMIT 1', (EARLIEST, LATEST)
         ).fetchone()
+    # NULL (a table made without NOT NULL) is no time either, and sorts first. Asked
+    # apart: in the OR above it would turn two index searches into a scan of the index.
+    (missing_start,) = conn.execute('SELECT count(*) FROM records WHERE "start" IS NULL').fetchone()
+    if missing_start:
+        example = None if not unusable else example
+        unusable += missing_start
     columns = derived(version)
     impossible, impossible_example, figures = _impossible_rows(conn, path, columns)
     return Loaded(
