@@ -25,12 +25,12 @@ import os
 import sqlite3
 import sys
 from collections import deque
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Literal, TypeAlias, TypeVar, cast
+from typing import Literal, TypeAlias, TypeVar, cast
 
 import pydantic_core
 
@@ -214,13 +214,14 @@ def load(path: str | os.PathLike[str], progress: Progress | None = None) -> Load
     except OSError as exc:
         raise DatasetError(f"{os.fspath(path)}: cannot read: {exc.strerror}") from None
     with handle:
-        if header == _SQLITE_HEADER:
+        if handle.seekable():
             handle.close()
-            loaded = _open_store(file)
+            loaded = _open_store(file) if header == _SQLITE_HEADER else _load_jsonl(file, progress)
         else:
             # Read on from the same handle: a pipe (``<(zcat calls.jsonl.gz)``, a FIFO)
             # cannot be opened again for the bytes the header took.
-            loaded = _load_jsonl(file, _lines(handle, header), progress)
+            first = (header + handle.readline()).splitlines(keepends=True)
+            loaded = _load_lines(file, itertools.chain(first, handle), progress)
     if progress is not None:
         loaded.conn.set_progress_handler(_reporter(progress, file.name), _PROGRESS_STEPS)
     return loaded
@@ -362,17 +363,13 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
-def _lines(handle: BinaryIO, header: bytes) -> Iterator[bytes]:
-    """The lines of an open file whose first bytes, ``header``, were read already."""
-    if handle.seekable():
-        handle.seek(0)
-        yield from handle
-        return
-    yield from (header + handle.readline()).splitlines(keepends=True)
-    yield from handle
+def _load_jsonl(path: Path, progress: Progress | None) -> Loaded:
+    with open(path, "rb") as lines:
+        return _load_lines(path, lines, progress)
 
 
-def _load_jsonl(path: Path, lines: Iterator[bytes], progress: Progress | None) -> Loaded:
+def _load_lines(path: Path, lines: Iterable[bytes], progress: Progress | None) -> Loaded:
+    """Load the lines of the JSON Lines file at ``path`` into an in-memory store."""
     conn = sqlite3.connect(":memory:", check_same_thread=False)
     conn.isolation_level = None
     version = migrate(conn)
