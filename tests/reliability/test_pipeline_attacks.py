@@ -544,19 +544,22 @@ def test_the_queue_byte_bound_is_true_with_rare_huge_records_among_small_ones() 
     assert len(queued) + stats.dropped == 3_000
 
 
-def test_a_record_larger_than_the_whole_queue_is_dropped_and_counted() -> None:
-    """A single input larger than the queue's share is refused at once, counted as
-    dropped; the records around it are delivered."""
+def test_a_record_larger_than_the_whole_queue_is_delivered_without_its_content() -> None:
+    """A single input larger than the queue's share could never be queued: the record
+    goes without its content (its metadata says how much was left out), nothing is
+    dropped, and the records around it are delivered as they are."""
     sink = MemorySink()
     lg.configure(sinks=[sink], redact=None, max_queue_bytes=2 * MB)
     answer(1)
     with lg.span("too big") as span:
         span.set_input("x" * (2 * MB))
     answer(2)
-    assert not lg.flush(timeout=5).complete
-    assert [r.name for r in sink.records].count("too big") == 0
-    assert len(sink.records) == 2
-    assert lg.stats().dropped == 1
+    assert lg.flush(timeout=5).complete
+    assert len(sink.records) == 3
+    [big] = [r for r in sink.records if r.name == "too big"]
+    assert big.input is None
+    assert big.metadata["llmguard.content"].startswith("dropped: 2,097,")
+    assert lg.stats().dropped == 0
 
 
 @pytest.mark.parametrize("value", [0, 1024, -1, 1.5, True, "64MB"])

@@ -265,3 +265,50 @@ def test_the_exit_warning_counts_every_record_left_behind(tmp_path: Path) -> Non
     found = re.search(r"(\d+) trace records were not delivered at exit.*?(\d+) more", text)
     assert found is not None, text
     assert int(found.group(1)) + int(found.group(2)) == 1_000
+
+
+def test_a_record_too_large_for_the_queue_is_delivered_without_its_content(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A call whose captured content weighs more than the queue's half of
+    ``max_queue_bytes`` keeps its record: input and output are left out, the metadata
+    says how much was dropped, nothing is counted as dropped, and the log says why (the
+    whole record was dropped, and the warning called the queue full)."""
+    sink = ListSink()
+    lg.configure(sinks=[sink], max_queue_bytes=1024 * 1024)
+
+    @lg.trace
+    def summarize(document: str) -> str:
+        return document[:10]
+
+    with caplog.at_level(logging.WARNING, logger="llmguard"):
+        assert summarize("x" * 600_000 + " y" * 100) == "x" * 10
+        assert lg.flush(timeout=10).complete
+    [record] = sink.records
+    assert record.name.endswith("summarize")
+    assert record.status == "ok"
+    assert record.input is None
+    assert record.output is None
+    note = record.metadata["llmguard.content"]
+    assert note.startswith("dropped: 600,")
+    assert "max_queue_bytes" in note
+    assert lg.stats().dropped == 0
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "larger than" in logged
+    assert "is full" not in logged
+
+
+def test_a_record_that_fits_keeps_its_content_beside_one_that_did_not() -> None:
+    """Shedding is for the record that can never fit: the next call keeps its content."""
+    sink = ListSink()
+    lg.configure(sinks=[sink], max_queue_bytes=1024 * 1024)
+
+    @lg.trace
+    def echo(text: str) -> str:
+        return text
+
+    echo("z" * 700_000)
+    echo("small")
+    assert lg.flush(timeout=10).complete
+    assert [r.input for r in sink.records] == [None, {"text": "small"}]
+    assert [r.output for r in sink.records] == [None, "small"]

@@ -86,6 +86,8 @@ _RECORD_BYTES = 1024  # bytes a record holds besides its content
 _CHUNK = 64
 _BROKEN = -1  # the size `_Pipeline._process` gives a record that could not be built
 _NEVER = float("inf")
+# Why a record's content was left out (`Pending.shed_content`).
+_TOO_LARGE = "larger than the delivery queue holds (half of max_queue_bytes)"
 
 
 class _Warner:
@@ -169,6 +171,13 @@ class _Pipeline:
     def submit(self, item: Pending) -> None:
         queue = self._queue
         weight = item.weight
+        if weight > self._share and item.shed_content(_TOO_LARGE):
+            # It could never be queued: the record goes without its content.
+            weight = item.weight
+            self._warn(
+                "content-too-large",
+                f"llmguard: a call's content was left out of its record: {_TOO_LARGE}",
+            )
         # The span's compact form when it has one: the span is freed now, and what
         # waits is a tuple the collector soon stops tracking (see `finished`).
         kept = item.compact() or item

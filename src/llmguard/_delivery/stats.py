@@ -21,6 +21,10 @@ class Pending(Protocol):
         """What it holds, in bytes as `content_size` counts them: the queue's byte bound
         weighs every record by this, exactly, when it is handed over."""
 
+    def shed_content(self, why: str) -> bool:
+        """Leave out its captured input and output, noting ``why`` in its metadata;
+        whether it had any. For one that weighs more than the queue can ever hold."""
+
     def compact(self) -> Finished | None:
         """Its compact form, for the queue to keep instead of it; ``None`` when making
         it needs work that must not run on the caller's thread (then it is queued)."""

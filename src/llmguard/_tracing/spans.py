@@ -486,6 +486,23 @@ class Span:
             + (len(message) if message else 0)
         )
 
+    def shed_content(self, why: str) -> bool:
+        """Leave out the captured input and output, saying so in the metadata under
+        ``llmguard.content`` (``"dropped: N bytes, <why>"``): for an ended span
+        holding more than delivery can ever queue. Whether there was content to drop.
+        """
+        size = self._in_size + self._out_size
+        if not size:
+            return False
+        self._in = self._out = _NOT_CAPTURED
+        self._in_size = self._out_size = 0
+        note = f"dropped: {size:,} bytes, {why}"
+        if self._metadata is None:
+            self._metadata = {}
+        self._metadata[_CONTENT_NOTE] = note
+        self._meta_size += len(_CONTENT_NOTE) + len(note)
+        return True
+
     def set_stream(self, items: int, end: StreamEnd) -> None:
         """Record how a generator or stream ended and how many items it delivered."""
         self._stream = StreamInfo(items=items, end=end)
@@ -538,6 +555,7 @@ _NOT_CAPTURED: Any = object()
 
 
 _SPAN_BYTES = 1024  # what a span holds besides its content: ids, times, fields
+_CONTENT_NOTE = "llmguard.content"  # the metadata key saying why content was left out
 
 
 def capturing_content() -> bool:
