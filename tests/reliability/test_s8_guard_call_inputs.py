@@ -101,3 +101,48 @@ def test_attempts_take_a_tuple_of_messages() -> None:
             attempt.submit(answer)
     assert attempt.value == Ticket(category="bug", urgency=2)
     assert sent[1].json["messages"][:2] == list(SHORT)
+
+
+def test_an_iterator_argument_of_a_guarded_call_reaches_the_function_unread() -> None:
+    """A guarded function taking a generator (documents to put in the prompt) gets it
+    whole: capturing the call's input read it to its end first, so the function saw
+    none; the record names it instead."""
+    client, sent = openai_client([chat_completion(GOOD)])
+    seen: list[str] = []
+
+    @lg.guard(schema=Ticket)
+    def ask(prompt: str, docs: Any) -> Any:
+        seen.extend(docs)
+        content = prompt + " " + " ".join(seen)
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": content}]
+        )
+
+    with lg.testing.capture() as records:
+        assert ask("Triage:", (d for d in ["a", "b", "c"])) == Ticket(category="bug", urgency=2)
+    assert seen == ["a", "b", "c"]
+    assert sent[0].json["messages"][0]["content"] == "Triage: a b c"
+    [llm] = [r for r in records if r.kind == "llm"]
+    assert llm.input == ["Triage:", "<generator>"]
+
+
+class _IterationRaises(set[int]):
+    def __iter__(self) -> Any:
+        raise RuntimeError("no iteration")
+
+
+def test_an_argument_that_cannot_be_copied_never_fails_the_guarded_call() -> None:
+    """An argument whose iteration raises (pydantic-core panics, a BaseException) is
+    recorded as a marker; the guarded call returns its value."""
+    client, _ = openai_client([chat_completion(GOOD)])
+
+    @lg.guard(schema=Ticket)
+    def ask(prompt: str, tags: Any) -> Any:
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]
+        )
+
+    with lg.testing.capture() as records:
+        assert ask("Triage", _IterationRaises({1})) == Ticket(category="bug", urgency=2)
+    [llm] = [r for r in records if r.kind == "llm"]
+    assert llm.input is not None

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from llmguard._core.content import packed_snapshot
 from llmguard._core.wrap import Wrapped, unwrap_callable
 from llmguard._guard.call import Call, Parameters
 from llmguard._guard.drivers import run_async, run_sync
@@ -16,6 +15,7 @@ from llmguard._guard.limits import OUTPUT_PARAMS
 from llmguard._guard.passthrough import pass_through
 from llmguard._tracing.prompt import tag, take_pending
 from llmguard._tracing.spans import Span, active_span, capturing_content
+from llmguard._tracing.spans import captured as captured_copy
 from llmguard.exceptions import GuardError, LimitExceeded
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class GuardHandler:
             # Packed as JSON when it is plain data (a message list, most often): cheaper
             # than a copy in Python, and weighed exactly; unpacked off the caller's thread.
             captured = messages if messages is not None else call.recorded_input()
-            llm._in, llm._in_size = packed_snapshot(captured)
+            llm._in, llm._in_size = captured_copy(captured)
         return llm
 
     def _call(self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Call:
