@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+import llmguard as lg
 from llmguard.cli import main
-from llmguard.sinks import SQLiteSink
+from llmguard.sinks import JSONLSink, SQLiteSink
 from tests._helpers.cli_stores import _records
 
 _COMMANDS = [
@@ -211,8 +212,9 @@ def test_a_json_lines_record_with_impossible_figures_is_left_out(
 # -- an old store (layout version 1, the record's JSON inline) with a damaged row
 
 
-def _old_store(path: Path) -> Path:
-    """A version-1 store: two calls, the second's JSON cut short."""
+def _old_store(path: Path, records: list[lg.Record] | None = None, *, damaged: int = 1) -> Path:
+    """A version-1 store of ``records`` (the calls of `_records` by default), the JSON
+    of the one at ``damaged`` cut short."""
     from llmguard.sinks import table
 
     conn = sqlite3.connect(path, isolation_level=None)
@@ -223,9 +225,10 @@ def _old_store(path: Path) -> Path:
         f"INSERT INTO records ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in initial)}) "
         f"VALUES ({', '.join('?' * len(initial))})"
     )
-    for index, record in enumerate(r for r in _records() if r.kind == "llm"):
+    chosen = [r for r in _records() if r.kind == "llm"] if records is None else records
+    for index, record in enumerate(chosen):
         values = dict(zip(table.COLUMNS, table.row(record), strict=True))
-        if index == 1:
+        if index == damaged:
             values["json"] = values["json"][:40]
         conn.execute(insert, [values[c] for c in initial])
     conn.close()
@@ -299,3 +302,31 @@ def test_a_call_without_a_start_time_is_left_out_and_said(
     )
     assert "(the first: NULL)" in captured.err
     assert "None" not in captured.out
+
+
+def test_a_call_refused_before_its_first_attempt_is_counted_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A guarded call refused before any attempt (a budget) records ``attempt.count`` 0:
+    a call with no retries, counted the same from a JSON Lines file, a store and a store
+    of the old layout (whose retries come from the JSON), and not taken for one with -1
+    retries."""
+    refused = dataclasses.replace(
+        _records()[0], status="limit", attempt={"count": 0}, usage=None, cost_usd=None
+    )
+    answers = []
+    for suffix in (".db", ".jsonl", ".old.db"):
+        path = tmp_path / f"calls{suffix}"
+        if suffix == ".old.db":
+            _old_store(path, [refused], damaged=-1)
+        else:
+            sink = SQLiteSink(path) if suffix == ".db" else JSONLSink(path)
+            sink.emit([refused])
+            sink.close()
+        assert main(["stats", str(path), "--json"]) == 0
+        captured = capsys.readouterr()
+        assert captured.err == ""
+        answers.append(json.loads(captured.out)["total"])
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0]["calls"] == 1
+    assert answers[0]["limit_hits"] == 1

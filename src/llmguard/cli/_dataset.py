@@ -344,7 +344,9 @@ def _impossible_figure(record: Record) -> str | None:
         ("cost_usd", record.cost_usd),
         ("input_tokens", None if usage is None else usage.input),
         ("output_tokens", None if usage is None else usage.output),
-        ("retries", count - 1 if isinstance(count, int) and not isinstance(count, bool) else None),
+        # As the store's column has it: a count of 0 (refused before any attempt) is
+        # no retry count at all.
+        ("retries", count - 1 if type(count) is int and count > 0 else None),
     ):
         if value is not None and not (
             isinstance(value, (int, float)) and 0 <= value <= LARGEST_FIGURE

@@ -155,7 +155,9 @@ DERIVED = (
     (
         "retries",
         "INTEGER",
-        f"CASE WHEN kind = 'llm' THEN json_extract({_VALID_JSON}, '$.attempt.count') - 1 END",
+        # As `_retries` has it: a count of 0 (refused before any attempt) is no retry count.
+        f"CASE WHEN kind = 'llm' AND json_extract({_VALID_JSON}, '$.attempt.count') > 0 "
+        f"THEN json_extract({_VALID_JSON}, '$.attempt.count') - 1 END",
         2,
     ),
     (
