@@ -146,3 +146,25 @@ def test_an_argument_that_cannot_be_copied_never_fails_the_guarded_call() -> Non
         assert ask("Triage", _IterationRaises({1})) == Ticket(category="bug", urgency=2)
     [llm] = [r for r in records if r.kind == "llm"]
     assert llm.input is not None
+
+
+def _tool_call(name: str, arguments: str, call_id: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def test_the_answer_is_the_tool_call_named_for_the_schema_among_others() -> None:
+    """A model that calls another tool first and then the answer's tool (named after the
+    schema, as ``send_schema`` and Instructor name it) is answered by that call; the
+    first call's arguments were validated as the answer (and re-asked when they failed)."""
+    answer = [
+        _tool_call("search_docs", '{"query": "refund policy"}', "call_1"),
+        _tool_call("Ticket", GOOD, "call_2"),
+    ]
+    client, sent = openai_client([chat_completion(None, tool_calls=answer)])
+
+    @lg.guard(schema=Ticket, retries=0)
+    def ask(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    assert ask(list(SHORT)) == Ticket(category="bug", urgency=2)
+    assert len(sent) == 1

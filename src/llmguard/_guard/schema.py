@@ -49,8 +49,8 @@ __all__ = [
     "Extraction",
     "FieldError",
     "NotJSON",
-    "SchemaErrors",
     "REPAIRED",
+    "SchemaErrors",
     "SchemaKind",
     "WRAPPER_KEYS",
     "compile_schema",
@@ -59,6 +59,7 @@ __all__ = [
     "extract_value",
     "fence_bodies",
     "format_errors",
+    "tool_name",
 ]
 
 SchemaKind = Literal["model", "type", "json_schema"]
@@ -599,10 +600,16 @@ def extract_calls(
     call names a model, a call naming none is an error (a tool that is no part of the
     answer); when none does, the items are validated by content. A single call whose
     arguments are already the whole list (or wrap it, as ``{"response": [...]}``) is read
-    as the list. Otherwise the first call is the answer.
+    as the list. Otherwise the answer is the call named for the schema (its name, as
+    ``send_schema`` writes it), or else the first call.
     """
     first = calls[0]
     if not schema.reads_list:
+        if len(calls) > 1:
+            # Beside calls to other tools, the call named for the schema (as send_schema
+            # names its tool) is the answer, wherever it stands.
+            own = (schema.name, tool_name(schema.name))
+            first = next((call for call in calls if call.name in own), first)
         return extract_value(first.arguments, schema, context=context, repair="tool_call")
     if len(calls) == 1:
         whole = extract_value(first.arguments, schema, context=context, repair="tool_call")
@@ -652,6 +659,14 @@ def extract_calls(
     return Extraction(value=value, repair="tool_calls", errors=(), ok=True)
 
 
+def tool_name(name: str) -> str:
+    """``name`` as OpenAI and Anthropic accept a tool's: ``^[a-zA-Z0-9_-]{1,64}$``
+    (``"response"`` when nothing of it is left)."""
+    cleaned = _NAME_CHARS.sub("_", name).strip("_")[:64]
+    return cleaned or "response"
+
+
+_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
 _NOT_DECODED: Any = object()
 
 

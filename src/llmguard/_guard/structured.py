@@ -20,11 +20,11 @@ sent with ``strict: false`` instead, and the reason is kept (`StrictSchema.loose
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from llmguard._guard.schema import tool_name
 from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -83,7 +83,6 @@ _FORMATS = frozenset(
 _LOOKAROUND = ("(?=", "(?!", "(?<=", "(?<!")
 # What makes a schema node say anything about the value's shape.
 _SHAPED = ("type", "anyOf", "$ref", "enum", "const")
-_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +105,6 @@ class StrictSchema:
     def strict(self) -> bool:
         """Whether the schema can be sent with ``strict: true``."""
         return not self.loose
-
-
-def tool_name(name: str) -> str:
-    """``name`` as OpenAI and Anthropic accept it: ``^[a-zA-Z0-9_-]{1,64}$``."""
-    cleaned = _NAME_CHARS.sub("_", name).strip("_")[:64]
-    return cleaned or RESPONSE_KEY
 
 
 def object_root(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
