@@ -30,6 +30,8 @@ The tree::
     │                              refused (``on_unavailable="closed"``)
     ├── ReplayError                a record cannot be replayed faithfully, or does not
     │                              fit the function (raised before anything runs)
+    ├── PartiallyDelivered         raised by a sink's emit() that wrote part of a batch,
+    │                              for delivery to count; never raised into the application
     └── ToolError                  a tool call could not be made or gave a bad result
         ├── ToolInputError         the arguments are invalid, or no tool has that name
         ├── ToolOutputError        the result did not match the tool's output schema
@@ -64,6 +66,7 @@ __all__ = [
     "LimitExceeded",
     "LoopDetected",
     "OutputTruncated",
+    "PartiallyDelivered",
     "RateLimitExceeded",
     "ReplayError",
     "Refused",
@@ -124,6 +127,26 @@ class ReplayError(LLMGuardError, ValueError):
     def __init__(self, span_id: str, message: str) -> None:
         super().__init__(message)
         self.span_id = span_id
+
+
+class PartiallyDelivered(LLMGuardError):
+    """Raised by a sink's ``emit(batch)`` that wrote some of the batch and failed on the
+    rest: ``delivered`` of its records count as delivered, the others as dropped.
+
+    Any other exception from ``emit`` counts the whole batch as dropped. Raise it
+    ``from`` the error that stopped the sink: the warning and the ``internal`` record
+    name that error. llmguard catches it; it never reaches the application.
+
+    Attributes:
+        delivered: How many of the batch's records the sink wrote (held to ``0`` ..
+            the batch's size).
+    """
+
+    def __init__(self, message: str = "", *, delivered: int) -> None:
+        if isinstance(delivered, bool) or not isinstance(delivered, int):
+            raise TypeError(f"delivered must be an int, not {delivered!r}")
+        super().__init__(message or f"{delivered} of the batch's records were delivered")
+        self.delivered = delivered
 
 
 class GuardError(LLMGuardError):

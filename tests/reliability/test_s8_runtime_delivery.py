@@ -312,3 +312,77 @@ def test_a_record_that_fits_keeps_its_content_beside_one_that_did_not() -> None:
     assert lg.flush(timeout=10).complete
     assert [r.input for r in sink.records] == [None, {"text": "small"}]
     assert [r.output for r in sink.records] == [None, "small"]
+
+
+def test_a_callback_failing_on_one_record_counts_the_others_delivered() -> None:
+    """A ``CallbackSink`` whose function fails on one record of a batch still hands it
+    the others: they are counted delivered and only the failed one dropped (the whole
+    batch was counted dropped, though nine records had been handed over)."""
+    seen: list[str] = []
+
+    def keep(record: lg.Record) -> None:
+        if record.name == "bad":
+            raise ValueError("cannot take this one")
+        seen.append(record.name)
+
+    sink = lg.sinks.CallbackSink(keep)
+    lg.configure(sinks=[sink], batch_size=64)
+    for index in range(10):
+        with lg.span("bad" if index == 4 else f"ok {index}"):
+            pass
+    lg.flush(timeout=10)
+    [stats] = lg.stats().sinks
+    assert len(seen) == 9
+    assert stats.delivered == 9
+    assert stats.dropped == 1
+    assert stats.errors >= 1
+
+
+class _Partial:
+    """A third-party sink that writes part of each batch and says so."""
+
+    def __init__(self) -> None:
+        self.written: list[lg.Record] = []
+
+    def emit(self, batch: Sequence[lg.Record]) -> None:
+        half = len(batch) // 2
+        self.written.extend(batch[:half])
+        raise lg.PartiallyDelivered(delivered=half) from OSError("disk full")
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_sink_reporting_a_partial_delivery_is_counted_as_it_says() -> None:
+    sink = _Partial()
+    lg.configure(sinks=[sink], batch_size=64)
+    for index in range(10):
+        with lg.span(f"s {index}"):
+            pass
+    flushed = lg.flush(timeout=10)
+    [stats] = lg.stats().sinks
+    assert stats.delivered == len(sink.written)
+    assert stats.delivered + stats.dropped == 10
+    assert stats.dropped > 0
+    assert not flushed.complete
+
+
+@pytest.mark.parametrize("claimed", [-5, 10**6])
+def test_a_partial_delivery_claiming_too_much_or_too_little_is_clamped(claimed: int) -> None:
+    """A sink's claim is held to the batch: never more delivered than it was given."""
+
+    class Claims(_Partial):
+        def emit(self, batch: Sequence[lg.Record]) -> None:
+            raise lg.PartiallyDelivered(delivered=claimed)
+
+    lg.configure(sinks=[Claims()], batch_size=64)
+    for index in range(4):
+        with lg.span(f"s {index}"):
+            pass
+    lg.flush(timeout=10)
+    [stats] = lg.stats().sinks
+    assert 0 <= stats.delivered <= 4
+    assert stats.delivered + stats.dropped == 4

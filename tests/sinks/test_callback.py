@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llmguard._core.records import Record
-from llmguard.exceptions import ConfigurationError
+from llmguard.exceptions import ConfigurationError, PartiallyDelivered
 from llmguard.sinks import CallbackSink, Sink
 
 
@@ -34,7 +34,8 @@ def test_calls_fn_for_each_record_in_order() -> None:
 
 
 def test_failing_fn_still_sees_the_rest_of_the_batch() -> None:
-    """When ``fn`` raises, later records are delivered and the first error is raised."""
+    """When ``fn`` raises, later records are delivered, and a `PartiallyDelivered`
+    saying how many were taken is raised from the first error."""
     seen: list[str] = []
 
     def fn(record: Record) -> None:
@@ -43,9 +44,12 @@ def test_failing_fn_still_sees_the_rest_of_the_batch() -> None:
             raise RuntimeError(f"bad {record.span_id}")
 
     sink = CallbackSink(fn)
-    with pytest.raises(RuntimeError, match=f"bad {0:016x}"):
+    with pytest.raises(PartiallyDelivered) as raised:
         sink.emit([_record(i) for i in range(4)])
     assert seen == [f"{i:016x}" for i in range(4)]
+    assert raised.value.delivered == 1
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert str(raised.value.__cause__) == f"bad {0:016x}"
 
 
 def test_non_callable_is_refused() -> None:

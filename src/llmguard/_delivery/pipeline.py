@@ -38,6 +38,7 @@ from llmguard._delivery.processing import (
     stage,
 )
 from llmguard._delivery.stats import DeliveryStats, FlushResult, Pending, SinkStats
+from llmguard.exceptions import PartiallyDelivered
 from llmguard.redact import Patterns
 
 if TYPE_CHECKING:
@@ -890,15 +891,13 @@ class _Lane:
                 item.done.set()
                 continue
             count = len(item.records)  # read before the sink can empty the list
-            ok = self._call("emit", self.sink.emit, item.records)
+            delivered, ok = self._emit(item.records, count)
             with self._cond:
                 self.pending_bytes -= item.size
                 if item.counted:
                     self.pending -= count
-                    if ok:
-                        self.delivered += count
-                    else:
-                        self.dropped += count
+                    self.delivered += delivered
+                    self.dropped += count - delivered
                 if not ok:
                     self.errors += 1
                 self._cond.notify_all()
@@ -922,6 +921,25 @@ class _Lane:
             records.extend(following.records)
             item.size += following.size
         return item
+
+    def _emit(self, records: list[Record], count: int) -> tuple[int, bool]:
+        """Hand ``records`` to the sink: how many of the ``count`` it delivered (all;
+        none when it raised; what it says in a `PartiallyDelivered`), and whether it
+        returned without raising."""
+        self.busy_since = time.monotonic()
+        try:
+            self.sink.emit(records)
+        except PartiallyDelivered as exc:
+            cause = exc.__cause__ if isinstance(exc.__cause__, BaseException) else exc
+            self._pipeline.report(f"sink {self.name!r} failed in emit()", cause, skip=self)
+            return min(max(exc.delivered, 0), count), False
+        except BaseException as exc:  # user code: even SystemExit must not stop the lane
+            self._pipeline.report(f"sink {self.name!r} failed in emit()", exc, skip=self)
+            return 0, False
+        finally:
+            self.busy_since = None
+            self.reported_stall = False
+        return count, True
 
     def _call(self, what: str, method: Callable[[Any], None], argument: Any) -> bool:
         self.busy_since = time.monotonic()

@@ -5,6 +5,7 @@ A sink is anything with ``emit(batch)``, ``flush(timeout)`` and ``close()``
 file, store them in SQLite, log them through structlog or hand them to a function.
 """
 
+from llmguard.exceptions import PartiallyDelivered
 from llmguard.sinks._callback import CallbackSink
 from llmguard.sinks._jsonl import JSONLSink
 from llmguard.sinks._memory import MemorySink
@@ -20,6 +21,7 @@ __all__ = [
     "JSONLSink",
     "MemorySink",
     "OTelSink",
+    "PartiallyDelivered",
     "SQLiteSink",
     "SQLiteStore",
     "Sink",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from llmguard.exceptions import ConfigurationError
+from llmguard.exceptions import ConfigurationError, PartiallyDelivered
 
 if TYPE_CHECKING:
     from llmguard._core.records import Record
@@ -35,14 +35,17 @@ class CallbackSink:
         """Call ``fn`` with each record of the batch."""
         fn = self.fn
         first_error: Exception | None = None
+        failed = 0
         for record in batch:
             try:
                 fn(record)
             except Exception as exc:
+                failed += 1
                 if first_error is None:
                     first_error = exc
         if first_error is not None:
-            raise first_error
+            # The others were handed over: they count as delivered.
+            raise PartiallyDelivered(delivered=len(batch) - failed) from first_error
 
     def flush(self, timeout: float | None = None) -> None:
         """Nothing to do: ``fn`` has seen every record when `emit` returns."""

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from llmguard.exceptions import ConfigurationError
+from llmguard.exceptions import ConfigurationError, PartiallyDelivered
 
 if TYPE_CHECKING:
     from llmguard._core.records import Record
@@ -88,14 +88,16 @@ class OTelSink:
         processor = _processor(provider)
         resource = getattr(provider, "resource", None)
         failure: Exception | None = None
+        failed = 0
         for record in batch:
             try:
                 processor.on_end(self._span(record, resource))
             except Exception as exc:
                 # Deliver the rest of the batch, then report the first failure.
+                failed += 1
                 failure = failure or exc
         if failure is not None:
-            raise failure
+            raise PartiallyDelivered(delivered=len(batch) - failed) from failure
 
     def flush(self, timeout: float | None = None) -> None:
         """Ask the provider's span processors to export what they hold."""
