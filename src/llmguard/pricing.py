@@ -84,6 +84,7 @@ __all__ = [
     "Price",
     "PriceUpdateError",
     "Tier",
+    "check_update_request",
     "cost",
     "data_file",
     "load",
@@ -742,6 +743,29 @@ def table(*, at: datetime | str | None = None) -> dict[str, Price]:
 # -- keeping the data current ------------------------------------------------------------
 
 
+def check_update_request(url: str, timeout: float) -> None:
+    """Refuse what `update` cannot fetch with, before fetching anything.
+
+    Raises:
+        ConfigurationError: ``timeout`` is not a finite number of seconds above 0, or
+            ``url`` is not an http(s) URL; the message names which.
+    """
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout < math.inf
+    ):
+        raise ConfigurationError(f"timeout must be a number of seconds above 0, not {timeout!r}")
+    import httpx2
+
+    try:
+        scheme = httpx2.URL(url).scheme if isinstance(url, str) else None
+    except (httpx2.InvalidURL, ValueError, TypeError) as exc:
+        raise ConfigurationError(f"url {url!r} is not a URL ({exc})") from None
+    if scheme not in ("http", "https"):
+        raise ConfigurationError(f"url must be an http or https URL, not {url!r}")
+
+
 def update(
     *,
     url: str = DEFAULT_UPDATE_URL,
@@ -767,11 +791,13 @@ def update(
         The version of the data now in use (`table_version` without your entries).
 
     Raises:
+        ConfigurationError: ``timeout`` or ``url`` cannot be used (`check_update_request`).
         PriceUpdateError: The data could not be fetched (offline, say), was not price
             data, or could not be written; the prices in use are unchanged.
     """
     import httpx2
 
+    check_update_request(url, timeout)
     try:
         with (
             httpx2.Client(transport=transport, timeout=timeout, follow_redirects=True) as client,

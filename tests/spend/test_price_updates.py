@@ -147,3 +147,35 @@ def test_nothing_reaches_the_network_without_update(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(socket.socket, "connect", refuse)
     pricing.reload()
     assert pricing.cost(lg.Usage(input=10, output=10), "azure/gpt-4o") is not None
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        ({"timeout": -1.0}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": True}, "timeout"),
+        ({"timeout": "30"}, "timeout"),
+        ({"url": "http://[::1"}, "url"),
+        ({"url": "ftp://example.com/prices.json"}, "url"),
+        ({"url": ""}, "url"),
+    ],
+)
+def test_update_refuses_a_bad_timeout_or_url_naming_it(
+    arguments: dict[str, Any], named: str, tmp_path: Path
+) -> None:
+    """Misuse is a ConfigurationError naming the argument, before anything is fetched
+    (the HTTP client raised its own ValueError, OverflowError or InvalidURL)."""
+    fetched: list[object] = []
+
+    def handler(request: Any) -> Any:
+        fetched.append(request)
+        raise AssertionError("nothing may be fetched")
+
+    with pytest.raises(lg.ConfigurationError, match=named):
+        lg.pricing.update(
+            path=tmp_path / "prices.json", transport=httpx2.MockTransport(handler), **arguments
+        )
+    assert fetched == []

@@ -9,7 +9,6 @@ caches it for every later process (the only command that reaches the network).
 from __future__ import annotations
 
 import argparse
-import math
 from datetime import datetime, timezone
 
 import llmguard.cli._format as fmt
@@ -67,25 +66,25 @@ def add_parser(commands: Subparsers) -> None:
 
 
 def _seconds(text: str) -> float:
-    """A timeout as typed: a finite number of seconds above 0 (the HTTP client fails on
-    the others only once the command runs, with its own error)."""
+    """A timeout as typed: a finite number of seconds above 0 (`check_update_request`)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
+    try:
+        pricing.check_update_request(pricing.DEFAULT_UPDATE_URL, value)
+    except ConfigurationError:
+        message = f"must be a number of seconds above 0, not {text}"
+        raise argparse.ArgumentTypeError(message) from None
     return value
 
 
 def _url(text: str) -> str:
-    """A URL the HTTP client can parse; whether it can be fetched is found out later."""
-    import httpx2  # only for ``prices update``
-
+    """A URL `pricing.update` can fetch from; whether it answers is found out later."""
     try:
-        httpx2.URL(text)
-    except httpx2.InvalidURL as exc:
-        raise argparse.ArgumentTypeError(f"not a URL: {text!r} ({exc})") from None
+        pricing.check_update_request(text, 30.0)
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 
