@@ -84,7 +84,6 @@ __all__ = [
     "Price",
     "PriceUpdateError",
     "Tier",
-    "check_update_request",
     "cost",
     "data_file",
     "load",
@@ -743,7 +742,7 @@ def table(*, at: datetime | str | None = None) -> dict[str, Price]:
 # -- keeping the data current ------------------------------------------------------------
 
 
-def check_update_request(url: str, timeout: float) -> None:
+def _check_update_request(url: str, timeout: float) -> None:
     """Refuse what `update` cannot fetch with, before fetching anything.
 
     Raises:
@@ -791,13 +790,14 @@ def update(
         The version of the data now in use (`table_version` without your entries).
 
     Raises:
-        ConfigurationError: ``timeout`` or ``url`` cannot be used (`check_update_request`).
+        ConfigurationError: ``timeout`` is not a finite number of seconds above 0, or
+            ``url`` is not an http(s) URL; nothing was fetched.
         PriceUpdateError: The data could not be fetched (offline, say), was not price
             data, or could not be written; the prices in use are unchanged.
     """
     import httpx2
 
-    check_update_request(url, timeout)
+    _check_update_request(url, timeout)
     try:
         with (
             httpx2.Client(transport=transport, timeout=timeout, follow_redirects=True) as client,
