@@ -19,6 +19,7 @@ import pytest
 import llmguard
 import llmguard.types
 from llmguard._core.exports import Exports, show_public_homes
+from tests._helpers.reliability import unmeasured_env
 
 SRC = Path(llmguard.__file__).parent
 
@@ -56,6 +57,7 @@ def run_fresh(code: str) -> str:
         capture_output=True,
         text=True,
         timeout=120,
+        env=unmeasured_env(),  # coverage, measuring a child, loads modules of its own
     )
     assert done.returncode == 0, done.stderr
     return done.stdout

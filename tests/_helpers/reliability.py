@@ -101,6 +101,15 @@ def answer(x: int) -> int:
     return x * 2
 
 
+def unmeasured_env(**extra: str) -> dict[str, str]:
+    """This process's environment without what starts coverage in a child: for a child
+    whose output or loaded modules a test reads exactly (coverage imports modules of
+    its own, and reports on stderr when it cannot save its data)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
+    env.update(extra)
+    return env
+
+
 def run_child(code: str, tmp_path: Path) -> subprocess.Popen[bytes]:
     """Start ``python -c code`` in ``tmp_path`` with this checkout's llmguard importable."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
