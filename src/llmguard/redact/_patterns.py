@@ -138,8 +138,13 @@ _AWS_KEY = r"(?:^|[^A-Za-z0-9])(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])
 _JWT = r"(?:^|[^\w-])(?P<secret>eyJ[\w-]{8,}\.(?:eyJ[\w-]{5,}|[\w-]{8,}\.[\w-]*)(?:\.[\w-]*)*)"
 _BEARER = r"(?:^|\W)(?P<secret>[Bb]earer[ \t]+[\w.~+/-]{6,}=*)"
 # The local part is at most 64 characters, as RFC 5321 has it. Unbounded, a search for
-# the next value could not stop before the end of a long run of such characters.
-_EMAIL = r"(?:^|[^\w.%+-])(?P<secret>[\w.%+-]{1,64}@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})(?:$|[^\w-])"
+# the next value could not stop before the end of a long run of such characters. An
+# apostrophe may stand inside it (o'brien@...), never first: a quote before an address
+# ('ann@example.com') stays, as context.
+_EMAIL = (
+    r"(?:^|[^\w.%+-])(?P<secret>[\w.%+-][\w.%+'-]{0,63}@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})"
+    r"(?:$|[^\w-])"
+)
 _IBAN = r"(?:^|\W)(?P<secret>[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?)(?:$|\W)"
 _SSN = r"(?:^|[^\w-])(?P<secret>\d{3}-\d{2}-\d{4})(?:$|[^\w-])"
 # The groupings cards are printed in: 13 to 19 digits together; 4-6-5 and 4-6-4;
