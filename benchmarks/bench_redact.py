@@ -213,6 +213,7 @@ def adversarial(size: int = MB) -> dict[str, str]:
         "key prefixes": _block("sk-ghp_AKIAeyJxoxb-Bearer ", size),
         "near-miss phone runs": _block("0000 0000 0000 0000 ", size),
         "dense emails": _block("a@b.io ", size),
+        "dense emails with apostrophes": _block("o'b@c.io ", size),
         "private key header, unclosed": "-----BEGIN RSA PRIVATE KEY-----\n"
         + _block("QUJD\n", size - 32),
     }

@@ -593,7 +593,7 @@ _ONE_BY_ONE = Patterns(
 )
 _DIGITS = st.text("0123456789", min_size=1, max_size=4)
 _RUN_VALUES = st.one_of(
-    st.from_regex(r"[a-z0-9._%+-]{1,5}@[a-z]{1,3}\.(io|co\.uk|x|b-c\.com)", fullmatch=True),
+    st.from_regex(r"[a-z0-9._%+'-]{1,5}@[a-z]{1,3}\.(io|co\.uk|x|b-c\.com)", fullmatch=True),
     st.text("0123456789", min_size=11, max_size=21),
     st.lists(st.text("0123456789", min_size=3, max_size=5), min_size=3, max_size=6).map(" ".join),
     st.tuples(st.text("0123456789", min_size=1, max_size=3), st.lists(_DIGITS, max_size=7)).map(

@@ -309,7 +309,7 @@ _PLUS_VERDICTS = tuple(8 <= count <= 15 for count in range(80))  # by the digits
 RUNS: dict[str, tuple[RunForm, ...]] = {
     "email": (
         RunForm(
-            r"(?:[ \t\r\n]+[\w.%+-]{1,64}@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})+[ \t\r\n]",
+            r"(?:[ \t\r\n]+[\w.%+-][\w.%+'-]{0,63}@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})+[ \t\r\n]",
             _spaced,
             _email_ready,
         ),
