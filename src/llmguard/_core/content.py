@@ -119,7 +119,9 @@ def snapshot(value: Any, _depth: int = 2) -> Any:
     """A JSON-compatible copy of ``value``, taken now, that later mutation cannot change.
 
     Anything JSON cannot hold is rendered as a short marker instead of raising: unknown
-    objects become ``"<TypeName>"``, bytes become their text (see `_bytes_text`), NaN
+    objects become ``"<TypeName>"``, and so do iterators, at any depth, which are never
+    read (a generator passed or returned must reach its consumer whole), bytes become
+    their text (see `_bytes_text`), NaN
     becomes null. When a container cannot be walked as a whole (a reference cycle
     somewhere inside), its items are taken one by one, so one bad argument does not
     hide the others.

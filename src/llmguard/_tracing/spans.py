@@ -128,52 +128,17 @@ def captured(
 
     A value may raise from any of its methods while it is copied (a ``str`` subclass
     whose ``__len__`` raises, a set whose iteration raises -- which pydantic-core turns
-    into a panic, a `BaseException`); capture must never fail the traced call.
+    into a panic, a `BaseException`); capture must never fail the traced call. An
+    iterator, at any depth, is named rather than read (see `content.snapshot`): the
+    fast copies refuse it, and the copy that would read it names it first.
     """
     try:
-        return copy(_unread(value))
+        return copy(value)
     except BaseException as exc:
         if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
             raise  # KeyboardInterrupt and the like, raised while copying, are the caller's
         marker = f"<{type(value).__name__}: not captured>"
         return marker, len(marker)
-
-
-def _unread(value: Any) -> Any:
-    """``value`` with the iterators in it, and in its items, replaced by their type's name.
-
-    pydantic-core copies an iterator by reading it to its end: a generator, ``map`` or
-    file returned or passed would reach its consumer empty (an endless one would never
-    return). A call's arguments are a dict, so one level into containers covers them.
-    """
-    cls = type(value)
-    if cls in _NOT_ITERATORS:
-        if cls is dict:
-            for item in value.values():
-                if type(item) not in _NOT_ITERATORS and _reads(item):
-                    return {key: _unread(item) for key, item in value.items()}
-        elif cls is list or cls is tuple:
-            for item in value:
-                if type(item) not in _NOT_ITERATORS and _reads(item):
-                    return [_unread(item) for item in value]
-        return value
-    return f"<{cls.__name__}>" if _reads(value) else value
-
-
-# Types capture meets most, none of them an iterator (containers are looked into).
-_NOT_ITERATORS = frozenset({str, int, float, bool, type(None), bytes, dict, list, tuple})
-_iterator_types: dict[type, bool] = {}  # whether a type is an iterator, by type
-
-
-def _reads(value: Any) -> bool:
-    """Whether ``value`` is an iterator (has ``__next__``), remembered by type."""
-    cls = type(value)
-    known = _iterator_types.get(cls)
-    if known is None:
-        known = hasattr(cls, "__next__")
-        if len(_iterator_types) < 1024:  # types made at run time must not grow it forever
-            _iterator_types[cls] = known
-    return known
 
 
 def error_type_name(exc: BaseException) -> str:
