@@ -372,9 +372,10 @@ def test_a_sink_reporting_a_partial_delivery_is_counted_as_it_says() -> None:
     assert not flushed.complete
 
 
-@pytest.mark.parametrize("claimed", [-5, 10**6])
-def test_a_partial_delivery_claiming_too_much_or_too_little_is_clamped(claimed: int) -> None:
-    """A sink's claim is held to the batch: never more delivered than it was given."""
+@pytest.mark.parametrize(("claimed", "counted"), [(-5, 0), (10**6, 4), (2, 2)])
+def test_a_partial_delivery_claim_is_held_to_the_batch(claimed: int, counted: int) -> None:
+    """A sink's claim is held to the batch: never fewer than none, never more than it
+    was given."""
 
     class Claims(_Partial):
         def emit(self, batch: Sequence[lg.Record]) -> None:
@@ -386,5 +387,38 @@ def test_a_partial_delivery_claiming_too_much_or_too_little_is_clamped(claimed: 
             pass
     lg.flush(timeout=10)
     [stats] = lg.stats().sinks
-    assert 0 <= stats.delivered <= 4
-    assert stats.delivered + stats.dropped == 4
+    assert stats.delivered == counted
+    assert stats.dropped == 4 - counted
+
+
+@pytest.mark.parametrize("claim", [None, 1.5, "2", True], ids=repr)
+def test_a_partial_delivery_claim_that_is_no_count_drops_the_batch(claim: object) -> None:
+    """``delivered`` changed after construction to something that is no count (or a
+    property that raises) counts the whole batch dropped; the sink's thread lives on
+    and later batches are delivered (a None stopped the thread, a float made the counts
+    fractional)."""
+
+    class Claims(_Partial):
+        failing = True
+
+        def emit(self, batch: Sequence[lg.Record]) -> None:
+            if not self.failing:
+                self.written.extend(batch)
+                return
+            error = lg.PartiallyDelivered(delivered=1)
+            error.delivered = claim  # type: ignore[assignment]
+            raise error
+
+    sink = Claims()
+    lg.configure(sinks=[sink], batch_size=64)
+    for index in range(4):
+        with lg.span(f"s {index}"):
+            pass
+    lg.flush(timeout=10)
+    sink.failing = False
+    with lg.span("later"):
+        pass
+    assert lg.flush(timeout=10).complete
+    [stats] = lg.stats().sinks
+    assert (stats.delivered, stats.dropped) == (1, 4)
+    assert [r.name for r in sink.written] == ["later"]

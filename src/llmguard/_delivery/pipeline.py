@@ -932,7 +932,10 @@ class _Lane:
         except PartiallyDelivered as exc:
             cause = exc.__cause__ if isinstance(exc.__cause__, BaseException) else exc
             self._pipeline.report(f"sink {self.name!r} failed in emit()", cause, skip=self)
-            return min(max(exc.delivered, 0), count), False
+            claimed = exc.__dict__.get("delivered")  # as set: a property is not called
+            if type(claimed) is not int:  # changed since the check in its __init__
+                return 0, False
+            return min(max(claimed, 0), count), False
         except BaseException as exc:  # user code: even SystemExit must not stop the lane
             self._pipeline.report(f"sink {self.name!r} failed in emit()", exc, skip=self)
             return 0, False
