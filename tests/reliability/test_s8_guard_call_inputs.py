@@ -168,3 +168,64 @@ def test_the_answer_is_the_tool_call_named_for_the_schema_among_others() -> None
 
     assert ask(list(SHORT)) == Ticket(category="bug", urgency=2)
     assert len(sent) == 1
+
+
+def test_the_reask_tells_the_errors_to_the_tool_call_read_as_the_answer() -> None:
+    """When the answer's call stands second, its errors go in its own tool result, and the
+    other tool's call gets the note that nothing was wrong with it (the errors went to
+    the first call, and the answer's call was told it had none)."""
+    answer = [
+        _tool_call("search_docs", '{"query": "x"}', "call_1"),
+        _tool_call("Ticket", '{"category": "bug"}', "call_2"),
+    ]
+    fixed = [_tool_call("Ticket", GOOD, "call_3")]
+    client, sent = openai_client(
+        [chat_completion(None, tool_calls=answer), chat_completion(None, tool_calls=fixed)]
+    )
+
+    @lg.guard(schema=Ticket, retries=1)
+    def ask(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    assert ask(list(SHORT)) == Ticket(category="bug", urgency=2)
+    reask = sent[1].json["messages"]
+    assert reask[:2] == list(SHORT)
+    assert reask[2] == {"role": "assistant", "content": None, "tool_calls": answer}
+    assert reask[3:] == [
+        {
+            "role": "tool",
+            "tool_call_id": "call_1",
+            "content": "No error was found in the arguments of this call to search_docs. "
+            "Make all the calls again, with the others corrected.",
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "call_2",
+            "content": "The arguments of your call to Ticket did not match the required "
+            "schema:\n- $.urgency: Field required\n"
+            "Make all the calls again, with this one corrected.",
+        },
+    ]
+
+
+def test_a_prompt_reask_names_the_tool_call_read_as_the_answer() -> None:
+    """Re-asked through a ``prompt`` string, the correction names the call that was read
+    as the answer, not the other tool's call standing first."""
+    answer = [
+        _tool_call("search_docs", '{"query": "x"}', "call_1"),
+        _tool_call("Ticket", '{"category": "bug"}', "call_2"),
+    ]
+    client, sent = openai_client([chat_completion(None, tool_calls=answer), chat_completion(GOOD)])
+
+    @lg.guard(schema=Ticket, retries=1)
+    def ask(prompt: str) -> Any:
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]
+        )
+
+    assert ask("Triage") == Ticket(category="bug", urgency=2)
+    [turn] = sent[1].json["messages"]
+    assert turn["content"].endswith(
+        "The arguments of your call to Ticket did not match the required schema:\n"
+        "- $.urgency: Field required\nCall it again with corrected arguments."
+    )

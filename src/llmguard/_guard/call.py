@@ -17,8 +17,17 @@ from llmguard._core.wrap import unwrap_callable
 if TYPE_CHECKING:
     from llmguard._core.outcomes import Attempt
     from llmguard._core.reply import ToolCall
+    from llmguard._guard.schema import CompiledSchema
 
-__all__ = ["Call", "Parameters", "Reask", "as_messages", "default_reask", "prefill"]
+__all__ = [
+    "Call",
+    "DefaultReask",
+    "Parameters",
+    "Reask",
+    "as_messages",
+    "default_reask",
+    "prefill",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +174,19 @@ def as_messages(value: object) -> list[Any] | None:
 Reask = Callable[[Call, "Attempt"], Call]
 
 
-def correction(attempt: Attempt) -> str:
-    """The text that tells the model what was wrong with its answer."""
+def correction(attempt: Attempt, answer: int | None = None) -> str:
+    """The text that tells the model what was wrong with its answer.
+
+    ``answer`` is the index of the tool call read as the answer, when the model made
+    several calls and one of them was the answer; by default the first call is named.
+    """
     errors = format_errors(attempt.errors)
-    if attempt.tool_call is not None:
+    tool = attempt.tool_call
+    if tool is not None and answer is not None and attempt.reply is not None:
+        tool = attempt.reply.tool_calls[answer]
+    if tool is not None:
         return (
-            f"The arguments of your call to {attempt.tool_call.name} did not match the "
+            f"The arguments of your call to {tool.name} did not match the "
             f"required schema:\n{errors}\nCall it again with corrected arguments."
         )
     return (
@@ -179,7 +195,7 @@ def correction(attempt: Attempt) -> str:
     )
 
 
-def default_reask(call: Call, attempt: Attempt) -> Call:
+def default_reask(call: Call, attempt: Attempt, *, answer: int | None = None) -> Call:
     """Send the original input, the failed answer and one correction; nothing else.
 
     Messages (OpenAI or Anthropic shape) get the bad assistant turn (none for an empty
@@ -187,10 +203,15 @@ def default_reask(call: Call, attempt: Attempt) -> Call:
     one per call --; a ``prompt`` string gets the answer and the correction appended.
     Built from the original call every time, so the context never grows with the
     number of retries. Text the SDK could not encode (lone surrogates) is sent as U+FFFD.
+
+    ``answer`` is the index of the tool call that was read as the answer among several
+    (`CompiledSchema.answer_call`): every error is told to that call. ``None`` reads the
+    calls as a list's items: an error at ``$[i]`` goes to call ``i``, any other to the
+    first call.
     """
     messages = call.messages
     if messages is not None:
-        turns = _reask_turns(attempt)
+        turns = _reask_turns(attempt, answer)
         reply = attempt.reply
         anthropic = reply is not None and reply.provider == "anthropic"
         if anthropic and attempt.tool_call is None and prefill(call):
@@ -199,9 +220,11 @@ def default_reask(call: Call, attempt: Attempt) -> Call:
         return call.with_argument("messages", [*messages, *turns])
     prompt = call.prompt
     if prompt is not None:
-        answer = valid_text(attempt.text or "")
-        fix = valid_text(correction(attempt))
-        return call.with_argument("prompt", f"{prompt}\n\nYour previous answer:\n{answer}\n\n{fix}")
+        previous = valid_text(attempt.text or "")
+        fix = valid_text(correction(attempt, answer))
+        return call.with_argument(
+            "prompt", f"{prompt}\n\nYour previous answer:\n{previous}\n\n{fix}"
+        )
     raise TypeError("the call has neither a messages list nor a prompt string to re-ask with")
 
 
@@ -229,21 +252,41 @@ def prefill(call: Call) -> str:
         return ""
 
 
-def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
+class DefaultReask:
+    """`default_reask` for a guard with a schema, which tells it which of several tool
+    calls was the answer (`CompiledSchema.answer_call`, the rule the answer was read by).
+
+    Args:
+        schema: The guard's compiled schema.
+    """
+
+    __slots__ = ("schema",)
+
+    def __init__(self, schema: CompiledSchema) -> None:
+        self.schema = schema
+
+    def __call__(self, call: Call, attempt: Attempt) -> Call:
+        reply = attempt.reply
+        calls = reply.tool_calls if reply is not None else ()
+        answer = self.schema.answer_call(calls) if len(calls) > 1 else None
+        return default_reask(call, attempt, answer=answer)
+
+
+def _reask_turns(attempt: Attempt, answer: int | None) -> list[dict[str, Any]]:
     reply = attempt.reply
     calls = reply.tool_calls if reply is not None else ()
     if len(calls) > 1:
-        return _calls_turns(attempt, calls)
+        return _calls_turns(attempt, calls, answer)
     text = valid_text(correction(attempt))
     tool = attempt.tool_call
     anthropic = reply is not None and reply.provider == "anthropic"
     if tool is None:
-        answer = valid_text(attempt.text or "")
-        if not answer.strip():
+        previous = valid_text(attempt.text or "")
+        if not previous.strip():
             # Anthropic refuses a turn with no text ("messages must have non-empty
             # content"); the correction alone says the answer was empty.
             return [{"role": "user", "content": text}]
-        return [{"role": "assistant", "content": answer}, {"role": "user", "content": text}]
+        return [{"role": "assistant", "content": previous}, {"role": "user", "content": text}]
     call_id = tool.id or "call_0"
     if anthropic:
         tool_input = scrub(tool.arguments) if isinstance(tool.arguments, dict) else {}
@@ -317,13 +360,21 @@ def _thinking(response: object) -> list[dict[str, Any]]:
 _ITEM_PATH = re.compile(r"\$\[(\d+)\]")
 
 
-def _per_call(errors: Sequence[FieldError], count: int) -> list[list[FieldError]]:
-    """The errors about each of ``count`` tool calls read as the items of a list.
+def _per_call(
+    errors: Sequence[FieldError], count: int, answer: int | None
+) -> list[list[FieldError]]:
+    """The errors about each of ``count`` tool calls.
 
-    An error at ``$[i]...`` is about call ``i``, and is told with its path from that
-    call's own arguments; one about the answer as a whole goes with the first call.
+    When call ``answer`` alone was read as the answer, every error is about it, paths
+    unchanged (``$[0]`` is then inside its arguments). When the calls were read as the
+    items of a list (``answer`` is ``None``), an error at ``$[i]...`` is about call
+    ``i``, and is told with its path from that call's own arguments; one about the
+    answer as a whole goes with the first call.
     """
     found: list[list[FieldError]] = [[] for _ in range(count)]
+    if answer is not None:
+        found[answer].extend(errors)
+        return found
     for error in errors:
         match = _ITEM_PATH.match(error.path)
         index = int(match.group(1)) if match else -1
@@ -347,12 +398,14 @@ def _call_note(call: ToolCall, errors: list[FieldError]) -> str:
     )
 
 
-def _calls_turns(attempt: Attempt, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+def _calls_turns(
+    attempt: Attempt, calls: Sequence[ToolCall], answer: int | None
+) -> list[dict[str, Any]]:
     """The re-ask of an answer given as several tool calls: the assistant turn with every
     call, and a result for each (both APIs require one per call), with its own errors."""
     reply = attempt.reply
     ids = [call.id or f"call_{index}" for index, call in enumerate(calls)]
-    errors = _per_call(attempt.errors, len(calls))
+    errors = _per_call(attempt.errors, len(calls), answer)
     notes = [_call_note(call, found) for call, found in zip(calls, errors, strict=True)]
     if reply is not None and reply.provider == "anthropic":
         uses = [

@@ -201,6 +201,22 @@ class CompiledSchema:
         types = self.json_types
         return types is not None and "array" in types and "object" not in types
 
+    def answer_call(self, calls: Sequence[ToolCall]) -> int | None:
+        """Which of an answer's tool calls holds the value, by its index; ``None`` when
+        the calls are read as the items of a list (`reads_list`).
+
+        Beside calls to other tools, the answer is the call named for the schema (its
+        name, or its tool's name as ``send_schema`` writes it), wherever it stands, and
+        otherwise the first. `extract_calls` reads that call, and the re-ask tells that
+        call what was wrong.
+        """
+        if self.reads_list:
+            return None
+        if len(calls) > 1:
+            own = (self.name, tool_name(self.name))
+            return next((i for i, call in enumerate(calls) if call.name in own), 0)
+        return 0
+
     @property
     def _unwraps(self) -> bool:
         types = self.json_types
@@ -600,17 +616,13 @@ def extract_calls(
     call names a model, a call naming none is an error (a tool that is no part of the
     answer); when none does, the items are validated by content. A single call whose
     arguments are already the whole list (or wrap it, as ``{"response": [...]}``) is read
-    as the list. Otherwise the answer is the call named for the schema (its name, as
-    ``send_schema`` writes it), or else the first call.
+    as the list. Otherwise the answer is the call `CompiledSchema.answer_call` picks: the
+    one named for the schema (its name, as ``send_schema`` writes it), or else the first.
     """
+    answer = schema.answer_call(calls)
+    if answer is not None:
+        return extract_value(calls[answer].arguments, schema, context=context, repair="tool_call")
     first = calls[0]
-    if not schema.reads_list:
-        if len(calls) > 1:
-            # Beside calls to other tools, the call named for the schema (as send_schema
-            # names its tool) is the answer, wherever it stands.
-            own = (schema.name, tool_name(schema.name))
-            first = next((call for call in calls if call.name in own), first)
-        return extract_value(first.arguments, schema, context=context, repair="tool_call")
     if len(calls) == 1:
         whole = extract_value(first.arguments, schema, context=context, repair="tool_call")
         decoded = _decoded(first.arguments)
