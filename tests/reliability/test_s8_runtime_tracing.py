@@ -273,3 +273,33 @@ def test_an_iterator_inside_a_shared_or_cyclic_structure_is_named_once(sink: Lis
     assert record.input is not None
     assert record.input["value"][0][0] == record.input["value"][1][2] == ["<list_iterator>"]
     assert record.input["other"][0] == [1]
+
+
+def test_an_object_among_plain_data_is_copied_alone(sink: ListSink) -> None:
+    """A chat history holding an SDK message object (a pydantic model) and a datetime
+    is captured with the object as its JSON and the rest as it is; an iterator beside
+    them is named."""
+    import datetime
+
+    from openai.types.chat import ChatCompletionMessage
+
+    said = ChatCompletionMessage(role="assistant", content="It was charged twice.")
+    history: list[Any] = [
+        {"role": "user", "content": "Why?"},
+        said,
+        {"role": "user", "content": "When?", "at": datetime.datetime(2026, 12, 7, 12, 0)},
+    ]
+
+    @lg.trace
+    def ask(messages: list[Any], pages: Any) -> int:
+        return len(list(pages))
+
+    assert ask(history, iter([1, 2])) == 2
+    assert lg.flush(timeout=10).complete
+    [record] = sink.records
+    messages = record.input["messages"]
+    assert messages[0] == {"role": "user", "content": "Why?"}
+    assert messages[1]["role"] == "assistant"
+    assert messages[1]["content"] == "It was charged twice."
+    assert messages[2]["at"] == "2026-12-07T12:00:00"
+    assert record.input["pages"] == "<list_iterator>"

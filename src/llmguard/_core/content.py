@@ -210,7 +210,7 @@ def _converted(value: Any, _depth: int) -> Any:
     try:
         # pydantic-core copies an iterator by reading it to its end, which would leave
         # it empty for the code it belongs to: each is named instead.
-        value = _iterators_named(value, {})
+        value = _iterators_named(value)
         # Bytes as text, for the redactors to read (never base64, which hides them).
         return pydantic_core.to_jsonable_python(
             value, fallback=_fallback, bytes_mode="utf8", inf_nan_mode="null"
@@ -228,16 +228,57 @@ def _converted(value: Any, _depth: int) -> Any:
         return f"<unserializable {type(value).__name__}: {safe_repr(value, 120)}>"
 
 
-def _iterators_named(value: Any, seen: dict[int, Any]) -> Any:
+def _iterators_named(value: Any) -> Any:
     """``value`` with every iterator in its dicts, lists, tuples and sets replaced by
-    ``"<TypeName>"``; ``value`` itself when it holds none.
+    ``"<TypeName>"``; ``value`` itself when it holds none (the usual case, found by one
+    look at each container, without copying)."""
+    if not _holds_iterator(value):
+        return value
+    return _named(value, {})
+
+
+# What `_holds_iterator` steps over without a look: JSON's own leaves.
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes})
+
+
+def _holds_iterator(value: Any) -> bool:
+    """Whether an iterator stands anywhere in ``value``'s dicts, lists, tuples and sets.
+
+    Each container is looked into once, however often it is shared, and a cycle ends
+    the walk; no recursion, so any depth is fine.
+    """
+    leaves = _LEAVES
+    seen: set[int] = set()
+    pending = [value]
+    pop, push = pending.pop, pending.append
+    while pending:
+        item = pop()
+        cls = type(item)
+        if cls in leaves:
+            continue
+        if cls is dict or cls is list or cls is tuple or isinstance(
+            item, (dict, list, tuple, set, frozenset)
+        ):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            for inner in item.values() if isinstance(item, dict) else item:
+                if type(inner) not in leaves:
+                    push(inner)
+        elif hasattr(cls, "__next__"):
+            return True
+    return False
+
+
+def _named(value: Any, seen: dict[int, Any]) -> Any:
+    """`_iterators_named`'s copy, made once an iterator is known to be inside.
 
     ``seen`` maps each container already met to what it became, so a structure sharing
-    one list many times over is walked once per object, and a cycle ends the walk (the
+    one list many times over is copied once per object, and a cycle ends the walk (the
     container then stays as it is, for the caller's cycle handling).
     """
     cls = type(value)
-    if cls is str or cls is int or cls is float or cls is bool or value is None:
+    if cls in _LEAVES:
         return value
     if hasattr(cls, "__next__"):
         return f"<{cls.__name__}>"
@@ -248,13 +289,9 @@ def _iterators_named(value: Any, seen: dict[int, Any]) -> Any:
         return seen[key]
     seen[key] = value  # while it is walked: a cycle back to it finds it unchanged
     if isinstance(value, dict):
-        items = {name: _iterators_named(item, seen) for name, item in value.items()}
-        changed = any(items[name] is not item for name, item in value.items())
+        result: Any = {name: _named(item, seen) for name, item in value.items()}
     else:
-        listed = [_iterators_named(item, seen) for item in value]
-        changed = any(new is not old for new, old in zip(listed, value, strict=True))
-        items = listed  # type: ignore[assignment]  # JSON holds every sequence as a list
-    result = items if changed else value
+        result = [_named(item, seen) for item in value]  # JSON holds sequences as lists
     seen[key] = result
     return result
 
@@ -328,6 +365,8 @@ def _with_bytes_text(value: Any) -> Any:
 # The only types `_plain_copy` may copy besides `_SCALARS`: anything else (a pydantic
 # model, a dataclass, a subclass) goes straight to pydantic-core, without the raise.
 _COPIED_IN_PYTHON = frozenset({float, bytes, bytearray, dict, list, tuple})
+# Containers of every kind: a subclass of one is copied whole by pydantic-core.
+_CONTAINERS = (str, int, float, bytes, bytearray, dict, list, tuple, set, frozenset)
 
 
 class _NotPlain(Exception):
@@ -394,7 +433,14 @@ def _plain_copy(value: Any, depth: int, size: list[int]) -> Any:
                     listed.append(_plain_copy(item, depth, size))
             size[0] += counted
             return listed
-    raise _NotPlain
+    if not depth or cls in _COPIED_IN_PYTHON or isinstance(value, _CONTAINERS):
+        raise _NotPlain  # too deep, or a subclass: pydantic-core copies the whole value
+    # An object JSON has no type for, among plain data (a pydantic model or an SDK
+    # message in a list of dicts, a datetime): copied alone, so the data around it is
+    # walked once, here, and an iterator is named rather than read.
+    alone = f"<{cls.__name__}>" if hasattr(cls, "__next__") else _converted(value, 0)
+    size[0] += content_size(alone)
+    return alone
 
 
 def fit(value: Any, max_bytes: int) -> tuple[Any, ContentDigest | None]:
