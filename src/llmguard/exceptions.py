@@ -83,7 +83,26 @@ __all__ = [
 
 
 class LLMGuardError(Exception):
-    """Base class of every error llmguard raises on purpose."""
+    """Base class of every error llmguard raises on purpose.
+
+    Every one pickles with its message and attributes (a worker process of a
+    ``ProcessPoolExecutor`` can raise it to its parent), whatever its constructor takes.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default calls the class with ``args``, which keyword-only constructors
+        # refuse: the parent saw a broken pool instead of the error.
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _rebuilt(
+    cls: type[LLMGuardError], args: tuple[Any, ...], state: dict[str, Any]
+) -> LLMGuardError:
+    """An error unpickled: its arguments and attributes, its constructor not called."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigurationError(LLMGuardError, ValueError):
