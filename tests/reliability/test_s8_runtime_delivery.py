@@ -422,3 +422,25 @@ def test_a_partial_delivery_claim_that_is_no_count_drops_the_batch(claim: object
     [stats] = lg.stats().sinks
     assert (stats.delivered, stats.dropped) == (1, 4)
     assert [r.name for r in sink.written] == ["later"]
+
+
+def test_a_record_too_large_in_its_attributes_is_dropped_and_said_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A record whose attributes alone weigh more than the queue's half is dropped and
+    counted, with a warning saying why (it lost its content, was dropped anyway, and
+    the warning said the content had been left out)."""
+    sink = ListSink()
+    lg.configure(sinks=[sink], max_queue_bytes=1024 * 1024)
+    with caplog.at_level(logging.WARNING, logger="llmguard"):
+        with lg.span("huge") as span:
+            span.set_attribute("notes", "n" * 700_000)
+        with lg.span("fine"):
+            pass
+        flushed = lg.flush(timeout=10)
+    assert not flushed.complete  # one record was dropped
+    assert flushed.dropped == 1
+    assert [r.name for r in sink.records] == ["fine"]
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "a record was dropped: larger than the delivery queue holds" in logged
+    assert "left out of its record" not in logged

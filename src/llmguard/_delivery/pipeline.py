@@ -172,9 +172,16 @@ class _Pipeline:
     def submit(self, item: Pending) -> None:
         queue = self._queue
         weight = item.weight
-        if weight > self._share and item.shed_content(_TOO_LARGE):
-            # It could never be queued: the record goes without its content.
-            weight = item.weight
+        if weight > self._share:
+            # It could never be queued: the record goes without its content, or, when
+            # the rest of it (its attributes) is still too large, not at all.
+            if item.shed_content(_TOO_LARGE):
+                weight = item.weight
+            if weight > self._share:
+                with self._held_lock:
+                    self.dropped += 1
+                self._warn("record-too-large", f"llmguard: a record was dropped: {_TOO_LARGE}")
+                return
             self._warn(
                 "content-too-large",
                 f"llmguard: a call's content was left out of its record: {_TOO_LARGE}",
