@@ -81,6 +81,62 @@ def test_a_responses_answer_cut_by_the_content_filter_is_reasked() -> None:
     assert len(sent) == 2
 
 
+def _message(text: str) -> dict[str, Any]:
+    content = [{"type": "output_text", "text": text, "annotations": []}]
+    return {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed"} | {
+        "content": content
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [("incomplete", None), ("incomplete", "server_overloaded"), ("in_progress", None)],
+    ids=["incomplete without a reason", "incomplete for an unknown reason", "in progress"],
+)
+def test_a_responses_answer_that_is_not_completed_is_never_repaired(
+    status: str, reason: str | None
+) -> None:
+    """Whatever status or reason the Responses API gives an answer that is not
+    ``completed``, its text is not the whole answer: json-repair must not close it into
+    a shorter list (``[Step(n=1), Step(n=2)]`` was returned with no re-ask)."""
+    cut = responses_response(
+        [_message('[{"n": 1}, {"n": 2},')], status=status, incomplete_reason=reason
+    )
+    client, sent = openai_client([cut, responses_response([_message(json.dumps(FULL))])])
+
+    @lg.guard(schema=list[Step], retries=1, reask=lambda call, attempt: call)
+    def plan(input: str) -> Any:
+        return client.responses.create(model="gpt-4o-mini", input=input)
+
+    with lg.testing.capture() as records:
+        assert plan("Plan four steps") == [Step(n=n) for n in (1, 2, 3, 4)]
+    assert len(sent) == 2
+    first = next(r for r in records if r.kind == "attempt").attempt
+    assert first is not None
+    assert first["outcome"] == "invalid"
+    assert "repair" not in first
+
+
+def test_a_responses_answer_cut_by_max_output_tokens_is_still_truncated() -> None:
+    """The one reason llmguard reads as a truncation keeps raising ``OutputTruncated``,
+    with nothing re-asked."""
+    cut = responses_response(
+        [_message('[{"n": 1}, {"n": 2},')],
+        status="incomplete",
+        incomplete_reason="max_output_tokens",
+    )
+    client, sent = openai_client([cut])
+
+    @lg.guard(schema=list[Step], retries=1, reask=lambda call, attempt: call)
+    def plan(input: str) -> Any:
+        return client.responses.create(model="gpt-4o-mini", input=input)
+
+    with pytest.raises(lg.OutputTruncated) as raised:
+        plan("Plan four steps")
+    assert [attempt.outcome for attempt in raised.value.attempts] == ["truncated"]
+    assert len(sent) == 1
+
+
 def test_a_complete_answer_with_a_slip_is_still_repaired() -> None:
     client, sent = openai_client([chat_completion('[{"n": 1}, {"n": 2},]')])
 

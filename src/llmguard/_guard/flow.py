@@ -631,9 +631,14 @@ def _judge(
 
 _readers: Any = None
 
-# Finish reasons of an answer that stopped before the model finished it (Responses API
-# statuses, Anthropic's paused turn), which json-repair must not close.
-_CUT_SHORT = frozenset({"content_filter", "error", "failed", "cancelled", "pause_turn"})
+# Finish reasons of an answer that stopped before the model finished it, which
+# json-repair must not close: a content filter, a stream's error, Anthropic's paused
+# turn, and every Responses API status but "completed" (the adapter keeps them, and
+# reads an "incomplete" one as "length" or "content_filter" when it says why).
+_CUT_SHORT = frozenset(
+    {"content_filter", "error", "pause_turn"}
+    | {"failed", "cancelled", "incomplete", "in_progress", "queued"}
+)
 
 
 def _load_readers() -> Any:

@@ -363,14 +363,16 @@ def openai_responses(response: object) -> Reply:
             calls.append(call)
     refusal = "".join(refusals) if refusals else None
     status = as_str(get(response, "status"))
-    finish = status  # failed, cancelled, in_progress... kept as they are
+    finish = status  # failed, cancelled, in_progress, queued: kept as they are
     if refusal is not None:
         finish = "refusal"
     elif status == "completed":
         finish = "tool_calls" if calls else "stop"
     elif status == "incomplete":
-        reason = as_str(get(get(response, "incomplete_details"), "reason")) or status
-        finish = _INCOMPLETE.get(reason, reason)
+        # The two documented reasons are told apart; an incomplete answer without one,
+        # or for a reason not known yet, is still unfinished: "incomplete" says so.
+        reason = as_str(get(get(response, "incomplete_details"), "reason")) or ""
+        finish = _INCOMPLETE.get(reason, status)
     problems: list[str] = []
     return Reply(
         text="".join(texts) if texts else None,
