@@ -264,9 +264,29 @@ def test_the_exit_warning_counts_every_record_left_behind(tmp_path: Path) -> Non
     _, err = child.communicate(timeout=60)
     assert child.returncode == 0, err.decode()
     text = err.decode()
-    found = re.search(r"(\d+) trace records were not delivered at exit.*?(\d+) more", text)
+    found = re.search(r"lost: (\d+) not delivered at exit.*?; (\d+) dropped since", text)
     assert found is not None, text
     assert int(found.group(1)) + int(found.group(2)) == 1_000
+
+
+def test_the_exit_warning_names_only_what_was_lost(tmp_path: Path) -> None:
+    """Records dropped and none left pending: the warning says what was dropped and
+    nothing about 0 records not delivered (it said "0 trace records were not delivered
+    at exit; 1 more were dropped")."""
+    child = run_child(
+        """
+        import llmguard as lg
+
+        lg.configure(sinks=[lg.sinks.MemorySink()], max_queue_bytes=1024 * 1024)
+        with lg.span("huge") as span:
+            span.set_attribute("notes", "n" * 700_000)
+        """,
+        tmp_path,
+    )
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err.decode()
+    lines = [line for line in err.decode().splitlines() if "lost" in line]
+    assert lines == ["llmguard: trace records lost: 1 dropped since the last flush"]
 
 
 def test_a_record_too_large_for_the_queue_is_delivered_without_its_content(

@@ -702,13 +702,13 @@ def _at_exit() -> None:
         result = shutdown(timeout)
         if result.pending or result.dropped:
             where = ", ".join(f"sink {s.name!r}: {s.pending}" for s in result.sinks if s.pending)
-            logger.warning(
-                "llmguard: %d trace records were not delivered at exit%s; "
-                "%d more were dropped since the last flush",
-                result.pending,
-                f" ({where})" if where else "",
-                result.dropped,
-            )
+            said = []
+            if result.pending:
+                where = f" ({where})" if where else ""
+                said.append(f"{result.pending} not delivered at exit{where}")
+            if result.dropped:
+                said.append(f"{result.dropped} dropped since the last flush")
+            logger.warning("llmguard: trace records lost: %s", "; ".join(said))
     for thread in list(_retiring):
         thread.join(_left(deadline))
     if any(thread.is_alive() for thread in _retiring):
