@@ -7,6 +7,7 @@ import logging
 import re
 import subprocess
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -464,3 +465,29 @@ def test_a_record_too_large_in_its_attributes_is_dropped_and_said_so(
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "a record was dropped: larger than the delivery queue holds" in logged
     assert "left out of its record" not in logged
+
+
+def test_configure_from_inside_a_sink_does_not_wait_on_its_own_thread() -> None:
+    """A sink that reconfigures llmguard from ``emit`` (to switch itself off, say) gets
+    ``configure()`` back at once: it waited a second for the old pipeline's close,
+    which waited for this very ``emit`` to return."""
+    waited: list[float] = []
+    replacement = ListSink()
+
+    class Switching(ListSink):
+        def emit(self, batch: Sequence[lg.Record]) -> None:
+            super().emit(batch)
+            started = time.monotonic()
+            lg.configure(sinks=[replacement])
+            waited.append(time.monotonic() - started)
+
+    lg.configure(sinks=[Switching()])
+    with lg.span("first"):
+        pass
+    lg.flush(timeout=10)
+    with lg.span("second"):
+        pass
+    assert lg.flush(timeout=10).complete
+    assert waited
+    assert waited[0] < 0.5  # the bug waited the full second
+    assert [r.name for r in replacement.records] == ["second"]

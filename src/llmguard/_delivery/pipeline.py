@@ -445,6 +445,10 @@ class _Pipeline:
             complete=pending == 0 and new == 0, pending=pending, sinks=stats.sinks, dropped=new
         )
 
+    def runs_on(self, thread: threading.Thread) -> bool:
+        """Whether ``thread`` is one of this pipeline's (its dispatcher or a lane)."""
+        return thread is self._thread or any(lane._thread is thread for lane in self._lanes)
+
     def flush(self, timeout: float | None) -> FlushResult:
         deadline = _deadline(timeout)
         thread = self._thread
@@ -692,7 +696,10 @@ def settings_changed(old: Settings, new: Settings, rebuild: bool) -> None:
         retiring = _in_background(current.close, bound, new.sinks or (), name="llmguard-retire")
         _retiring[:] = [t for t in _retiring if t.is_alive()]
         _retiring.append(retiring)
-    retiring.join(min(bound, _RETIRE_WAIT))
+    if not current.runs_on(threading.current_thread()):
+        # From a sink or redactor of the old pipeline, the close waits on this very
+        # thread's work: waiting here would only end at the bound.
+        retiring.join(min(bound, _RETIRE_WAIT))
 
 
 def _at_exit() -> None:
