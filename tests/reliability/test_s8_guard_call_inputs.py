@@ -4,13 +4,19 @@ a value that is no message list is refused by the inline form before anything is
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 import llmguard as lg
 from tests._helpers.schemas import Ticket
-from tests._helpers.sdk_mocks import chat_completion, openai_client
+from tests._helpers.sdk_mocks import (
+    anthropic_client,
+    anthropic_message,
+    chat_completion,
+    openai_client,
+)
 
 GOOD = '{"category": "bug", "urgency": 2}'
 LONG = ({"role": "user", "content": "crash " * 1000},)
@@ -229,3 +235,30 @@ def test_a_prompt_reask_names_the_tool_call_read_as_the_answer() -> None:
         "The arguments of your call to Ticket did not match the required schema:\n"
         "- $.urgency: Field required\nCall it again with corrected arguments."
     )
+
+
+def test_an_anthropic_reask_tells_the_errors_to_the_tool_use_read_as_the_answer() -> None:
+    """The same with Anthropic ``tool_use`` blocks: the answer's ``tool_result`` is the
+    error, the other tool's is not."""
+    uses = [
+        {"type": "tool_use", "id": "toolu_1", "name": "search_docs", "input": {"query": "x"}},
+        {"type": "tool_use", "id": "toolu_2", "name": "Ticket", "input": {"category": "bug"}},
+    ]
+    fixed = [{"type": "tool_use", "id": "toolu_3", "name": "Ticket", "input": json.loads(GOOD)}]
+    client, sent = anthropic_client(
+        [anthropic_message(uses, stop_reason="tool_use"), anthropic_message(fixed)]
+    )
+
+    @lg.guard(schema=Ticket, retries=1)
+    def ask(messages: Any) -> Any:
+        return client.messages.create(model="claude-haiku-4-5", max_tokens=100, messages=messages)
+
+    assert ask([{"role": "user", "content": "It crashes"}]) == Ticket(category="bug", urgency=2)
+    assistant, results = sent[1].json["messages"][1:]
+    assert assistant == {"role": "assistant", "content": uses}
+    assert [(r["tool_use_id"], r["is_error"]) for r in results["content"]] == [
+        ("toolu_1", False),
+        ("toolu_2", True),
+    ]
+    assert "$.urgency: Field required" in results["content"][1]["content"]
+    assert "No error was found" in results["content"][0]["content"]
