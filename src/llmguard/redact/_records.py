@@ -46,10 +46,11 @@ def _bytes_text(value: bytes | bytearray) -> str:
 _NO_TAGS: tuple[str, ...] = ()  # the empty tuple, a record's default tags
 
 # Below this length, a string of letters alone holds no value of llmguard's own kinds:
-# every kind needs a digit, whitespace or punctuation (@, -, _, ., :, /) in its matches
-# except two, whose values are letters and digits and at least this long (an AWS access
-# key id, 20; a Google API key, 39). The role names and keys of a message list
-# ("role", "user", "content") are such strings: left out, they cost no search.
+# every kind needs a digit, whitespace or punctuation (@, -, _, ., :, /, =) in its
+# matches except three, whose values are letters and digits and at least this long (an
+# AWS access key id, 20; a Twilio API key, 34; a Google API key, 39). The role names
+# and keys of a message list ("role", "user", "content") are such strings: left out,
+# they cost no search.
 PLAIN_BELOW = 20
 
 
