@@ -256,8 +256,11 @@ def _holds_iterator(value: Any) -> bool:
         cls = type(item)
         if cls in leaves:
             continue
-        if cls is dict or cls is list or cls is tuple or isinstance(
-            item, (dict, list, tuple, set, frozenset)
+        if (
+            cls is dict
+            or cls is list
+            or cls is tuple
+            or isinstance(item, (dict, list, tuple, set, frozenset))
         ):
             if id(item) in seen:
                 continue
