@@ -91,6 +91,14 @@ _NEVER = float("inf")
 _TOO_LARGE = "larger than the delivery queue holds (half of max_queue_bytes)"
 
 
+def _delivered_before(failure: BaseException, count: int) -> int:
+    """How many of a batch of ``count`` a sink that raised ``failure`` delivered: what a
+    `PartiallyDelivered` says, held to the batch, and none for anything else (or for a
+    claim that is no int by now: set after the check in its ``__init__``, a property)."""
+    claimed = failure.__dict__.get("delivered") if isinstance(failure, PartiallyDelivered) else 0
+    return min(max(claimed, 0), count) if type(claimed) is int else 0
+
+
 class _Warner:
     """Logs a warning about one kind of trouble at most once a minute, with a count."""
 
@@ -905,14 +913,15 @@ class _Lane:
                 item.done.set()
                 continue
             count = len(item.records)  # read before the sink can empty the list
-            delivered, ok = self._emit(item.records, count)
+            failure = self._call("emit", self.sink.emit, item.records)
+            delivered = count if failure is None else _delivered_before(failure, count)
             with self._cond:
                 self.pending_bytes -= item.size
                 if item.counted:
                     self.pending -= count
                     self.delivered += delivered
                     self.dropped += count - delivered
-                if not ok:
+                if failure is not None:
                     self.errors += 1
                 self._cond.notify_all()
             del item  # the records go now, not when the next batch comes
@@ -936,36 +945,20 @@ class _Lane:
             item.size += following.size
         return item
 
-    def _emit(self, records: list[Record], count: int) -> tuple[int, bool]:
-        """Hand ``records`` to the sink: how many of the ``count`` it delivered (all;
-        none when it raised; what it says in a `PartiallyDelivered`), and whether it
-        returned without raising."""
-        self.busy_since = time.monotonic()
-        try:
-            self.sink.emit(records)
-        except PartiallyDelivered as exc:
-            cause = exc.__cause__ if isinstance(exc.__cause__, BaseException) else exc
-            self._pipeline.report(f"sink {self.name!r} failed in emit()", cause, skip=self)
-            claimed = exc.__dict__.get("delivered")  # as set: a property is not called
-            if type(claimed) is not int:  # changed since the check in its __init__
-                return 0, False
-            return min(max(claimed, 0), count), False
-        except BaseException as exc:  # user code: even SystemExit must not stop the lane
-            self._pipeline.report(f"sink {self.name!r} failed in emit()", exc, skip=self)
-            return 0, False
-        finally:
-            self.busy_since = None
-            self.reported_stall = False
-        return count, True
-
-    def _call(self, what: str, method: Callable[[Any], None], argument: Any) -> bool:
+    def _call(
+        self, what: str, method: Callable[[Any], None], argument: Any
+    ) -> BaseException | None:
+        """Call the sink's ``method``; what it raised (reported), or ``None``."""
         self.busy_since = time.monotonic()
         try:
             method(argument)
         except BaseException as exc:  # user code: even SystemExit must not stop the lane
-            self._pipeline.report(f"sink {self.name!r} failed in {what}()", exc, skip=self)
-            return False
+            # A partial delivery is told by the error that stopped the sink.
+            cause = exc.__cause__ if isinstance(exc, PartiallyDelivered) else None
+            shown = cause if isinstance(cause, BaseException) else exc
+            self._pipeline.report(f"sink {self.name!r} failed in {what}()", shown, skip=self)
+            return exc
         finally:
             self.busy_since = None
             self.reported_stall = False
-        return True
+        return None
