@@ -742,19 +742,18 @@ def table(*, at: datetime | str | None = None) -> dict[str, Price]:
 # -- keeping the data current ------------------------------------------------------------
 
 
-def _check_update_request(url: str, timeout: float) -> None:
-    """Refuse what `update` cannot fetch with, before fetching anything.
-
-    Raises:
-        ConfigurationError: ``timeout`` is not a finite number of seconds above 0, or
-            ``url`` is not an http(s) URL; the message names which.
-    """
+def _check_timeout(timeout: float) -> None:
+    """Refuse a timeout `update` cannot wait with: ``ConfigurationError`` naming it."""
     if (
         isinstance(timeout, bool)
         or not isinstance(timeout, (int, float))
         or not 0 < timeout < math.inf
     ):
         raise ConfigurationError(f"timeout must be a number of seconds above 0, not {timeout!r}")
+
+
+def _check_url(url: str) -> None:
+    """Refuse what is not an http(s) URL: ``ConfigurationError`` naming it."""
     import httpx2
 
     try:
@@ -797,7 +796,8 @@ def update(
     """
     import httpx2
 
-    _check_update_request(url, timeout)
+    _check_timeout(timeout)  # before anything is fetched
+    _check_url(url)
     try:
         with (
             httpx2.Client(transport=transport, timeout=timeout, follow_redirects=True) as client,

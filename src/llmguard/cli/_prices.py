@@ -66,13 +66,13 @@ def add_parser(commands: Subparsers) -> None:
 
 
 def _seconds(text: str) -> float:
-    """A timeout as typed: a finite number of seconds above 0 (`_check_update_request`)."""
+    """A timeout as typed: a finite number of seconds above 0, as `pricing.update` takes."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     try:
-        pricing._check_update_request(pricing.DEFAULT_UPDATE_URL, value)
+        pricing._check_timeout(value)
     except ConfigurationError:
         message = f"must be a number of seconds above 0, not {text}"
         raise argparse.ArgumentTypeError(message) from None
@@ -82,7 +82,7 @@ def _seconds(text: str) -> float:
 def _url(text: str) -> str:
     """A URL `pricing.update` can fetch from; whether it answers is found out later."""
     try:
-        pricing._check_update_request(text, 30.0)
+        pricing._check_url(text)
     except ConfigurationError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
