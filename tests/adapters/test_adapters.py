@@ -798,6 +798,7 @@ def test_responses_stream_partial_reply_has_tool_calls_and_refusal() -> None:
     assert accumulator.reply() == Reply(
         tool_calls=(ToolCall("call_1", "f", "{}"),),
         model="gpt-4o",
+        finish_reason="incomplete",  # no final event yet: the answer is unfinished
         refusal="Sorry",
         response_id="resp_9",
         provider="openai",

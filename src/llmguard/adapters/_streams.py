@@ -201,14 +201,19 @@ class OpenAIResponsesStream(StreamAccumulator):
             raise TypeError(f"not a Responses API event: {kind!r}")
 
     def reply(self) -> Reply:
-        """The final response once it has arrived, else the text and tool calls so far."""
+        """The final response once it has arrived, else the text and tool calls so far.
+
+        Without its final event the answer is unfinished, whatever cut the stream: its
+        finish reason is ``"incomplete"`` (``"error"`` after an ``error`` event), as for
+        a whole response whose status is not ``completed``, so it is never repaired.
+        """
         if self._final is not None:
             return self._final
         return Reply(
             text="".join(self._text) if self._text else None,
             tool_calls=tuple(self._calls),
             model=as_str(get(self._head, "model")),
-            finish_reason="error" if self._failed else None,
+            finish_reason="error" if self._failed else "incomplete",
             refusal="".join(self._refusal) if self._refusal else None,
             response_id=as_str(get(self._head, "id")),
             provider="openai",
