@@ -48,13 +48,11 @@ lists them in plain text that can be handed back to the model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmguard._core.field_errors import FieldError, format_errors
-
-if TYPE_CHECKING:
-    from llmguard._core.outcomes import Attempt, RunState
-    from llmguard._core.records import Usage
+from llmguard._core.outcomes import Attempt, RunState
+from llmguard._core.records import Usage
 
 __all__ = [
     "BadReturn",

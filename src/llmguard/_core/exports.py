@@ -10,15 +10,18 @@ reads and no half-initialized value is ever bound.
 Loading a name also gives every loaded public class the module users import it from
 (``llmguard.Guard``, not ``llmguard._guard.policy.Guard``) in reprs and tracebacks:
 the tables of all public modules are refreshed together, because one import can load
-the classes of several of them.
+the classes of several of them. A renamed class's annotations keep resolving in the
+module that wrote them, so ``typing.get_type_hints`` (which pydantic, FastAPI and typer
+call) still finds the names they use.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, ForwardRef
 
 __all__ = ["Exports", "show_public_homes"]
 
@@ -61,8 +64,30 @@ class Exports:
                 continue
             value = module if source == f"{self.home}.{name}" else getattr(module, name)
             if isinstance(value, type) and value.__module__.startswith("llmguard._"):
+                _pin_annotations(value)
                 value.__module__ = self.home
             namespace[name] = value
+
+
+def _pin_annotations(cls: type) -> None:
+    """Tie ``cls``'s string annotations to the module that defines it.
+
+    ``typing.get_type_hints`` evaluates a class's annotations in the module named by
+    ``__module__``; once that is the public module, the names the annotations use
+    (``Outcome``, ``RunState``) are not there. A `ForwardRef` carrying its module is
+    evaluated in that module instead.
+    """
+    annotations = inspect.get_annotations(cls)
+    if any(isinstance(annotation, str) for annotation in annotations.values()):
+        cls.__annotations__ = {
+            name: _pinned(annotation, cls.__module__) for name, annotation in annotations.items()
+        }
+
+
+def _pinned(annotation: object, module: str) -> object:
+    if isinstance(annotation, str):
+        return ForwardRef(annotation, is_argument=False, module=module, is_class=True)
+    return annotation
 
 
 def _initializing(module: object) -> bool:

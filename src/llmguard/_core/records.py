@@ -626,7 +626,7 @@ def _first_json_data(record: Record) -> dict[str, Any]:
 _json_data: Any = _first_json_data
 
 
-TimeBound: TypeAlias = "str | datetime"
+TimeBound: TypeAlias = str | datetime
 """A time bound: an ISO 8601 string or a datetime (naive ones are taken as UTC)."""
 
 

@@ -6,13 +6,11 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from llmguard._core.records import Record
+from llmguard._core.sink import Sink
 from llmguard.redact import DEFAULT as _DEFAULT_REDACTOR
-
-if TYPE_CHECKING:
-    from llmguard._core.records import Record
-    from llmguard.sinks import Sink
 
 __all__ = [
     "Approver",

@@ -25,7 +25,7 @@ from llmguard import pricing
 from llmguard._core.content import snapshot
 from llmguard._core.context import check_run, open_run
 from llmguard._core.outcomes import Attempt, Outcome
-from llmguard._core.records import sum_usage
+from llmguard._core.records import Usage, sum_usage
 from llmguard._delivery.pipeline import report
 from llmguard._guard.call import prefill
 from llmguard._guard.drivers import Done, Drain, Invoke, Pause, Result
@@ -47,7 +47,6 @@ from llmguard.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from llmguard._core.records import Usage
     from llmguard._guard.call import Call, Parameters, Reask
     from llmguard._guard.limits import CallLimits
     from llmguard._guard.schema import CompiledSchema

@@ -21,6 +21,7 @@ from llmguard._guard.handler import GuardHandler
 from llmguard._guard.inline import Attempts
 from llmguard._guard.limits import Limits
 from llmguard._guard.partial import AsyncPartials, Partials, PartialStream, partials
+from llmguard._guard.structured import Sender
 from llmguard._guard.transient import Backoff, is_transient
 from llmguard._spend.rate_limits import RateLimit
 from llmguard._tracing.prompt import Prompt
@@ -28,7 +29,7 @@ from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from llmguard._guard.schema import CompiledSchema
-    from llmguard._guard.structured import SchemaRequest, Sender
+    from llmguard._guard.structured import SchemaRequest
 
 __all__ = ["OPTION_DEFAULTS", "ContextOption", "Guard", "GuardOptions", "NoSchema", "guard"]
 

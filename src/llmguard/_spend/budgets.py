@@ -28,16 +28,15 @@ from threading import Lock
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from llmguard._core.context import Scoped
+from llmguard._core.records import StreamEnd
 from llmguard._core.wrap import Wrapped, unwrap_callable, wrap
 from llmguard._tracing.spans import current_trace_id
 from llmguard._tracing.stepping import astepped, stepped
 from llmguard.exceptions import BudgetExceeded, ConfigurationError
+from llmguard.stores import BudgetSnapshot, BudgetStore, Grant
 
 if TYPE_CHECKING:
     from types import TracebackType
-
-    from llmguard._core.records import StreamEnd
-    from llmguard.stores import BudgetSnapshot, BudgetStore, Grant
 
 __all__ = ["Budget", "Reservation", "active", "budget", "reserve"]
 

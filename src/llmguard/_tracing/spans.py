@@ -30,12 +30,11 @@ from llmguard._core.records import (
 from llmguard._delivery import settings as _config
 from llmguard._delivery.finished import Finished, build
 from llmguard._delivery.pipeline import listening, submit
+from llmguard._delivery.settings import Settings
 from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from types import TracebackType
-
-    from llmguard._delivery.settings import Settings
 
 __all__ = [
     "Span",

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
+from llmguard._core.records import Record
 from llmguard.exceptions import ConfigurationError, PartiallyDelivered
-
-if TYPE_CHECKING:
-    from llmguard._core.records import Record
 
 __all__ = ["CallbackSink"]
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from llmguard._core.records import Record
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks._fork import renew_lock_after_fork
-
-if TYPE_CHECKING:
-    from llmguard._core.records import Record
 
 __all__ = ["MemorySink"]
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from llmguard._core.records import Record
 from llmguard.exceptions import ConfigurationError, PartiallyDelivered
-
-if TYPE_CHECKING:
-    from llmguard._core.records import Record
 
 __all__ = ["OTelSink"]
 

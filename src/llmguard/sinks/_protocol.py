@@ -1,30 +1,7 @@
-"""The contract every sink meets."""
+"""The contract every sink meets (defined in `llmguard._core.sink`, so delivery can name it)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from llmguard._core.records import Record
+from llmguard._core.sink import Sink
 
 __all__ = ["Sink"]
-
-
-@runtime_checkable
-class Sink(Protocol):
-    """Where finished records go.
-
-    llmguard calls these methods from its own background thread, one call at a time
-    per sink, so a sink needs no locking of its own for them. A sink may raise or block:
-    llmguard isolates it from the application and from the other sinks.
-    """
-
-    def emit(self, batch: Sequence[Record]) -> None:
-        """Take a batch of finished records, oldest first."""
-
-    def flush(self, timeout: float | None = None) -> None:
-        """Make everything emitted so far durable or visible, within ``timeout`` seconds."""
-
-    def close(self) -> None:
-        """Release files and connections; no more batches follow."""

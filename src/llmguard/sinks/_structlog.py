@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from llmguard._core.records import Record
+from llmguard._core.records import Record
 
 __all__ = ["StructlogSink"]
 
