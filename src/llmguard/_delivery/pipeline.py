@@ -488,6 +488,8 @@ class _Pipeline:
         Each sink is closed on a thread of its own: one whose ``close()`` never returns
         is named in a warning and left behind, so this returns in time whatever the
         sinks do. Records still in a backlog when the lanes stop are dropped and counted.
+        Called by a sink from inside its own ``emit`` (on its lane's thread), that sink
+        is closed by its lane once the call has returned, never during it.
         """
         deadline = _deadline(timeout)
         flush_by = None
@@ -496,13 +498,18 @@ class _Pipeline:
         result = self.flush(_left(flush_by))
         self._closed = True
         self._wake.set()
+        current = threading.current_thread()
         for lane in self._lanes:
             lane.stop()
-        closing = [
-            (lane, _in_background(self._close_sink, lane, name=f"llmguard-close-{lane.name}"))
-            for lane in self._lanes
-            if not any(lane.sink is k for k in keep)
-        ]
+        closing = []
+        for lane in self._lanes:
+            if any(lane.sink is k for k in keep):
+                continue
+            if lane._thread is current:
+                lane.close_when_idle = True
+                continue
+            name = f"llmguard-close-{lane.name}"
+            closing.append((lane, _in_background(self._close_sink, lane, name=name)))
         for _, thread in closing:
             thread.join(_left(deadline))
         late = [lane.name for lane, thread in closing if thread.is_alive()]
@@ -515,6 +522,11 @@ class _Pipeline:
         return result
 
     def _close_sink(self, lane: _Lane) -> None:
+        # A pipeline started since (records emitted after the shutdown) has taken the
+        # sink: it is still in use, and that pipeline closes it.
+        newer = _active
+        if newer is not None and newer is not self and any(s is lane.sink for s in newer.sinks):
+            return
         try:
             lane.sink.close()
         except BaseException as exc:  # user code: whatever it raises is reported
@@ -801,6 +813,7 @@ class _Lane:
         self.errors = 0
         self.busy_since: float | None = None
         self.reported_stall = False
+        self.close_when_idle = False  # set by a close called from this lane's own sink
 
     def stats(self) -> SinkStats:
         with self._cond:
@@ -906,7 +919,7 @@ class _Lane:
                 while not self._backlog and not self._stopped:
                     self._cond.wait()
                 if not self._backlog:
-                    return
+                    break
                 item = self._joined(self._backlog.popleft())
             if isinstance(item, _FlushMark):
                 self._call("flush", self.sink.flush, item.timeout)
@@ -925,6 +938,8 @@ class _Lane:
                     self.errors += 1
                 self._cond.notify_all()
             del item  # the records go now, not when the next batch comes
+        if self.close_when_idle:
+            self._pipeline._close_sink(self)
 
     def _joined(self, item: _Batch | _FlushMark) -> _Batch | _FlushMark:
         """``item``, with the counted batches right behind it in the backlog joined to it
