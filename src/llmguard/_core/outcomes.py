@@ -41,6 +41,9 @@ class Attempt:
         error: The exception the function raised, for ``transient_error`` and ``error``.
         reply: The normalized reply; ``response`` is the raw one.
         value: The validated value, for an ``"ok"`` attempt under a schema.
+        answer_index: Which of the reply's tool calls the schema read as the answer,
+            when there were several (the one named for the schema); ``None`` when the
+            calls were read as a list's items, or there was no choice to make.
     """
 
     number: int
@@ -57,12 +60,18 @@ class Attempt:
     reply: Reply | None = field(default=None, repr=False)
     response: Any = field(default=None, repr=False)
     value: Any = field(default=None, repr=False)
+    answer_index: int | None = field(default=None, repr=False)
 
     @property
     def tool_call(self) -> ToolCall | None:
-        """The tool call whose arguments were the answer, if the model answered with one."""
+        """The tool call whose arguments were the answer, if the model answered with one:
+        the one at `answer_index`, else the first."""
         reply = self.reply
-        return reply.tool_calls[0] if reply is not None and reply.tool_calls else None
+        if reply is None or not reply.tool_calls:
+            return None
+        index = self.answer_index
+        calls = reply.tool_calls
+        return calls[index] if index is not None and 0 <= index < len(calls) else calls[0]
 
     def summary(self) -> dict[str, Any]:
         """What the attempt record holds about this attempt."""

@@ -17,11 +17,9 @@ from llmguard._core.wrap import unwrap_callable
 if TYPE_CHECKING:
     from llmguard._core.outcomes import Attempt
     from llmguard._core.reply import ToolCall
-    from llmguard._guard.schema import CompiledSchema
 
 __all__ = [
     "Call",
-    "DefaultReask",
     "Parameters",
     "Reask",
     "as_messages",
@@ -174,16 +172,13 @@ def as_messages(value: object) -> list[Any] | None:
 Reask = Callable[[Call, "Attempt"], Call]
 
 
-def correction(attempt: Attempt, answer: int | None = None) -> str:
+def correction(attempt: Attempt) -> str:
     """The text that tells the model what was wrong with its answer.
 
-    ``answer`` is the index of the tool call read as the answer, when the model made
-    several calls and one of them was the answer; by default the first call is named.
+    A tool call's answer is told to the call read as the answer (`Attempt.tool_call`).
     """
     errors = format_errors(attempt.errors)
     tool = attempt.tool_call
-    if tool is not None and answer is not None and attempt.reply is not None:
-        tool = attempt.reply.tool_calls[answer]
     if tool is not None:
         return (
             f"The arguments of your call to {tool.name} did not match the "
@@ -195,7 +190,7 @@ def correction(attempt: Attempt, answer: int | None = None) -> str:
     )
 
 
-def default_reask(call: Call, attempt: Attempt, *, answer: int | None = None) -> Call:
+def default_reask(call: Call, attempt: Attempt) -> Call:
     """Send the original input, the failed answer and one correction; nothing else.
 
     Messages (OpenAI or Anthropic shape) get the bad assistant turn (none for an empty
@@ -204,14 +199,14 @@ def default_reask(call: Call, attempt: Attempt, *, answer: int | None = None) ->
     Built from the original call every time, so the context never grows with the
     number of retries. Text the SDK could not encode (lone surrogates) is sent as U+FFFD.
 
-    ``answer`` is the index of the tool call that was read as the answer among several
-    (`CompiledSchema.answer_call`): every error is told to that call. ``None`` reads the
-    calls as a list's items: an error at ``$[i]`` goes to call ``i``, any other to the
-    first call.
+    Of several tool calls, the one read as the answer (`Attempt.answer_index`, set by
+    `CompiledSchema.answer_call`) is told every error; calls read as a list's items
+    (``None``) are each told theirs: an error at ``$[i]`` goes to call ``i``, any other
+    to the first call.
     """
     messages = call.messages
     if messages is not None:
-        turns = _reask_turns(attempt, answer)
+        turns = _reask_turns(attempt)
         reply = attempt.reply
         anthropic = reply is not None and reply.provider == "anthropic"
         if anthropic and attempt.tool_call is None and prefill(call):
@@ -221,7 +216,7 @@ def default_reask(call: Call, attempt: Attempt, *, answer: int | None = None) ->
     prompt = call.prompt
     if prompt is not None:
         previous = valid_text(attempt.text or "")
-        fix = valid_text(correction(attempt, answer))
+        fix = valid_text(correction(attempt))
         return call.with_argument(
             "prompt", f"{prompt}\n\nYour previous answer:\n{previous}\n\n{fix}"
         )
@@ -252,31 +247,11 @@ def prefill(call: Call) -> str:
         return ""
 
 
-class DefaultReask:
-    """`default_reask` for a guard with a schema, which tells it which of several tool
-    calls was the answer (`CompiledSchema.answer_call`, the rule the answer was read by).
-
-    Args:
-        schema: The guard's compiled schema.
-    """
-
-    __slots__ = ("schema",)
-
-    def __init__(self, schema: CompiledSchema) -> None:
-        self.schema = schema
-
-    def __call__(self, call: Call, attempt: Attempt) -> Call:
-        reply = attempt.reply
-        calls = reply.tool_calls if reply is not None else ()
-        answer = self.schema.answer_call(calls) if len(calls) > 1 else None
-        return default_reask(call, attempt, answer=answer)
-
-
-def _reask_turns(attempt: Attempt, answer: int | None) -> list[dict[str, Any]]:
+def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
     reply = attempt.reply
     calls = reply.tool_calls if reply is not None else ()
     if len(calls) > 1:
-        return _calls_turns(attempt, calls, answer)
+        return _calls_turns(attempt, calls, attempt.answer_index)
     text = valid_text(correction(attempt))
     tool = attempt.tool_call
     anthropic = reply is not None and reply.provider == "anthropic"

@@ -598,6 +598,9 @@ def _judge(
         response=response,
     )
     schema = plan.schema
+    if schema is not None and reply is not None and len(reply.tool_calls) > 1:
+        # The rule `extract_calls` reads the answer by; the re-ask and the records follow it.
+        attempt.answer_index = schema.answer_call(reply.tool_calls)
     if schema is None or outcome != "ok":
         return attempt
     extract, extract_calls, extract_value = _readers or _load_readers()

@@ -45,7 +45,6 @@ from typing import (
 )
 
 from llmguard._core.records import StreamEnd
-from llmguard._core.reply import as_str, get
 from llmguard._core.wrap import CallKind, call_kind
 from llmguard._guard.call import Call, Parameters
 from llmguard._guard.drivers import Done, Drain, Invoke, Pause, Result, invoke_async, invoke_sync
@@ -53,7 +52,7 @@ from llmguard._guard.flow import Steps
 from llmguard._guard.handler import GuardHandler, Policy, failed, succeeded
 from llmguard._guard.schema import WRAPPER_KEYS
 from llmguard._tracing.spans import Span, active_span
-from llmguard.adapters import OpenAIResponsesStream, Reply, StreamAccumulator, accumulator_for
+from llmguard.adapters import Reply, StreamAccumulator, accumulator_for
 from llmguard.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -263,7 +262,7 @@ class _Reader:
 
     __slots__ = (
         "accumulator",
-        "arguments",
+        "answer",
         "attempt",
         "broken",
         "chunks",
@@ -273,20 +272,24 @@ class _Reader:
         "items",
         "last",
         "pending",
+        "schema",
         "start",
         "switched",
-        "tool",
         "view",
     )
 
-    def __init__(self, view: PartialView, attempt: int, context: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        view: PartialView,
+        schema: CompiledSchema,
+        attempt: int,
+        context: dict[str, Any] | None,
+    ) -> None:
         self.view = view
+        self.schema = schema
         self.attempt = attempt
         self.context = context
         self.accumulator: StreamAccumulator | None = None
-        # Responses API function-call arguments, which the accumulator takes whole at
-        # the end of the item only.
-        self.arguments: list[str] = []
         self.chunks = 0
         self.due = 1  # the chunk count at which the answer is read next
         self.emitted = 0
@@ -295,8 +298,8 @@ class _Reader:
         self.items: list[Any] = []
         self.broken = False  # an item failed: the final check will say why
         self.pending: list[Partial[Any]] = []
-        self.tool = False  # reading a tool call's arguments, not the text
-        self.switched = False  # the next partial drops what the text showed
+        self.answer = -1  # the tool call read as the answer, by index; -1 for the text
+        self.switched = False  # the next partial drops what an earlier source showed
 
     def reply(self) -> Reply | None:
         """What was read, as a reply (``None`` when no chunk could be read)."""
@@ -314,11 +317,6 @@ class _Reader:
                 return
         self.accumulator.feed(chunk)
         self.chunks += 1
-        if (
-            isinstance(self.accumulator, OpenAIResponsesStream)
-            and get(chunk, "type") == "response.function_call_arguments.delta"
-        ):
-            self.arguments.append(as_str(get(chunk, "delta")) or "")
         if self.chunks < self.due or self.broken:
             return
         self.due = self.chunks + max(1, self.chunks // READ_EVERY)
@@ -340,17 +338,18 @@ class _Reader:
 
         reply = self.reply()
         view = self.view
-        text = _answer_so_far(reply)
-        tool = reply is not None and bool(reply.tool_calls)
-        if not text and self.arguments:
-            text, tool = "".join(self.arguments), True
-        if tool and not self.tool:
-            # Prose, then a tool call (Anthropic text and tool_use blocks): the final
-            # check reads the call, so the partials do too, from its own start; what
-            # the text showed is dropped.
-            self.tool = True
+        answer = -1
+        if reply is not None and reply.tool_calls:
+            answer = self.schema.answer_call(reply.tool_calls) or 0
+        if answer != self.answer:
+            # Prose, then a tool call (Anthropic text and tool_use blocks), or a call to
+            # another tool, then the one named for the schema: the final check reads
+            # the call the schema's rule picks, so the partials do too, from its own
+            # start; what the earlier source showed is dropped.
+            self.answer = answer
             self.start, self.last, self.items, self.broken = -1, _NOTHING, [], False
             self.switched = self.emitted > 0
+        text = _answer_so_far(reply, answer)
         if view.mode == "items" and reply is not None and len(reply.tool_calls) > 1:
             # Parallel tool calls under a list schema: each call is one item.
             self._items([_arguments(call.arguments) for call in reply.tool_calls], ended)
@@ -404,14 +403,15 @@ class _Reader:
         self.pending.append(Partial(value, False, self.attempt, reset, item))
 
 
-def _answer_so_far(reply: Reply | None) -> str | None:
-    """The text the answer is read from: the first tool call's arguments, or the text."""
+def _answer_so_far(reply: Reply | None, answer: int) -> str | None:
+    """The text the answer is read from: the arguments of tool call ``answer``, or the
+    text when ``answer`` is -1."""
     import pydantic_core  # imported when first used: import llmguard stays light
 
     if reply is None:
         return None
-    if reply.tool_calls:
-        arguments = reply.tool_calls[0].arguments
+    if answer >= 0:
+        arguments = reply.tool_calls[answer].arguments
         return (
             arguments if isinstance(arguments, str) else pydantic_core.to_json(arguments).decode()
         )
@@ -590,7 +590,8 @@ def _drive_sync(
     llm = handler._open(call)
     steps = Steps(handler.plan, call, llm)
     sleep = guard.sleep or time.sleep
-    view = partial_view(handler.plan.schema) if handler.plan.schema is not None else None
+    schema = handler.plan.schema
+    view = partial_view(schema) if schema is not None else None
     attempt = 0
     try:
         request = _send(steps, None, llm)
@@ -605,7 +606,8 @@ def _drive_sync(
                 request = _send(steps, Result(error=misuse) if misuse else result, llm)
             else:
                 assert view is not None
-                reader = _Reader(view, attempt, _context(handler, call))
+                assert schema is not None
+                reader = _Reader(view, schema, attempt, _context(handler, call))
                 try:
                     result = yield from _read_sync(reader, request.stream)
                 except GeneratorExit:
@@ -652,7 +654,8 @@ async def _drive_async(
 ) -> AsyncIterator[Partial[Any]]:
     llm = handler._open(call)
     steps = Steps(handler.plan, call, llm)
-    view = partial_view(handler.plan.schema) if handler.plan.schema is not None else None
+    schema = handler.plan.schema
+    view = partial_view(schema) if schema is not None else None
     attempt = 0
     try:
         request = _send(steps, None, llm)
@@ -668,7 +671,8 @@ async def _drive_async(
                 request = _send(steps, result, llm)
             else:
                 assert view is not None
-                reader = _Reader(view, attempt, _context(handler, call))
+                assert schema is not None
+                reader = _Reader(view, schema, attempt, _context(handler, call))
                 stream = request.stream
                 error: BaseException | None = None
                 try:

@@ -10,7 +10,6 @@ from typing_extensions import Unpack
 from llmguard._core.wrap import CallKind, call_kind, unwrap_callable, wrap
 from llmguard._guard.call import (
     Call,
-    DefaultReask,
     Parameters,
     Reask,
     as_messages,
@@ -292,7 +291,7 @@ class Guard(Generic[T]):
             transient_retries=self.transient_retries,
             is_transient=lambda exc: is_transient(exc, self.retry_on),
             wait=self.backoff,
-            reask=self.reask or self._default_reask(),
+            reask=self.reask or default_reask,
             fallbacks=self._plan_fallbacks,
             context=self._context_of,
             limits=self.limits,
@@ -301,11 +300,6 @@ class Guard(Generic[T]):
             fallback_send=self._fallback_send,
             repair=self.repair,
         )
-
-    def _default_reask(self) -> Reask:
-        # Under a schema, the re-ask tells errors to the tool call the schema's rule
-        # read as the answer; without one, nothing is ever re-asked.
-        return default_reask if self.schema is None else DefaultReask(self.schema)
 
     def _context_of(self, call: Call) -> dict[str, Any] | None:
         context = self.context

@@ -177,7 +177,8 @@ class OpenAIResponsesStream(StreamAccumulator):
         super().__init__()
         self._text: list[str] = []
         self._refusal: list[str] = []
-        self._calls: list[ToolCall] = []
+        # By output index: a finished call, or one whose arguments are still arriving.
+        self._calls: dict[int, ToolCall | _Partial] = {}
         self._head: object = None
         self._final: Reply | None = None
         self._failed = False
@@ -194,9 +195,18 @@ class OpenAIResponsesStream(StreamAccumulator):
             self._text.append(as_str(get(event, "delta")) or "")
         elif kind == "response.refusal.delta":
             self._refusal.append(as_str(get(event, "delta")) or "")
+        elif kind == "response.output_item.added":
+            item = get(event, "item")
+            if (call := responses_tool_call(item)) is not None:
+                self._calls[self._slot(event)] = _Partial(id=call.id, name=call.name)
+        elif kind in _ARGUMENT_DELTAS:
+            index = as_int(get(event, "output_index"))
+            partial = None if index is None else self._calls.get(index)
+            if isinstance(partial, _Partial):
+                partial.pieces.append(as_str(get(event, "delta")) or "")
         elif kind == "response.output_item.done":
             if (call := responses_tool_call(get(event, "item"))) is not None:
-                self._calls.append(call)
+                self._calls[self._slot(event)] = call
         elif not kind.startswith("response."):
             raise TypeError(f"not a Responses API event: {kind!r}")
 
@@ -209,9 +219,13 @@ class OpenAIResponsesStream(StreamAccumulator):
         """
         if self._final is not None:
             return self._final
+        calls = (
+            c if isinstance(c, ToolCall) else ToolCall(c.id, c.name, "".join(c.pieces))
+            for _, c in sorted(self._calls.items())
+        )
         return Reply(
             text="".join(self._text) if self._text else None,
-            tool_calls=tuple(self._calls),
+            tool_calls=tuple(calls),
             model=as_str(get(self._head, "model")),
             finish_reason="error" if self._failed else "incomplete",
             refusal="".join(self._refusal) if self._refusal else None,
@@ -219,6 +233,19 @@ class OpenAIResponsesStream(StreamAccumulator):
             provider="openai",
         )
 
+
+    def _slot(self, event: object) -> int:
+        """Where an item goes among the calls: its output index, else after the others."""
+        index = as_int(get(event, "output_index"))
+        if index is not None:
+            return index
+        return max(self._calls) + 1 if self._calls else 0
+
+
+# The events that carry a piece of a call's arguments (a custom tool's input).
+_ARGUMENT_DELTAS = frozenset(
+    {"response.function_call_arguments.delta", "response.custom_tool_call_input.delta"}
+)
 
 _ANTHROPIC_EVENTS = frozenset(
     {"message_start", "content_block_start", "content_block_delta", "content_block_stop"}
