@@ -47,7 +47,7 @@ Bumped whenever a field changes meaning or is removed; adding a field does not b
 
 RecordKind = Literal["llm", "attempt", "tool", "agent", "step", "span", "feedback", "internal"]
 Status = Literal["ok", "error", "limit"]
-StreamEnd = Literal["exhausted", "closed", "cancelled", "error"]
+StreamEnd = Literal["exhausted", "closed", "cancelled", "error", "interrupted"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
