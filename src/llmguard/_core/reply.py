@@ -56,7 +56,10 @@ class Reply:
     provider's own value when it has no equivalent. ``provider`` is ``"openai"``,
     ``"anthropic"``, ``"litellm"``, or ``None`` for plain text. ``problems`` names the
     token counts the response reported that are not counts (negative, fractional, NaN...),
-    which ``usage`` holds as unknown; the guard reports them.
+    which ``usage`` holds as unknown; the guard reports them. ``thinking`` holds
+    Anthropic's thinking blocks as they came (``{"type": "thinking", "thinking": ...,
+    "signature": ...}`` or ``{"type": "redacted_thinking", "data": ...}``), in order: a
+    re-ask of a tool call must send them back unchanged.
     """
 
     text: str | None = None
@@ -68,6 +71,7 @@ class Reply:
     response_id: str | None = None
     provider: str | None = None
     problems: tuple[str, ...] = ()
+    thinking: tuple[dict[str, str], ...] = ()
 
 
 #: Says whether a response has the shape an `Adapter` reads.

@@ -16,7 +16,7 @@ from llmguard._core.wrap import unwrap_callable
 
 if TYPE_CHECKING:
     from llmguard._core.outcomes import Attempt
-    from llmguard._core.reply import ToolCall
+    from llmguard._core.reply import Reply, ToolCall
 
 __all__ = [
     "Call",
@@ -269,7 +269,7 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
             {
                 "role": "assistant",
                 "content": [
-                    *_thinking(attempt.response),
+                    *_thinking(reply),
                     {"type": "tool_use", "id": call_id, "name": tool.name, "input": tool_input},
                 ],
             },
@@ -301,35 +301,6 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
         },
         {"role": "tool", "tool_call_id": call_id, "content": text},
     ]
-
-
-# The fields of Anthropic's thinking blocks, which go back exactly as they came.
-_THINKING_FIELDS = {"thinking": ("thinking", "signature"), "redacted_thinking": ("data",)}
-
-
-def _thinking(response: object) -> list[dict[str, Any]]:
-    """The thinking blocks of an Anthropic response, to start the re-ask's assistant turn.
-
-    With extended thinking on, Anthropic refuses a ``tool_result`` whose assistant turn
-    does not start with the thinking that led to the call (a 400). A stream's blocks
-    are not kept, so a streamed answer has none here.
-    """
-    try:
-        blocks = get(response, "content")
-        if not isinstance(blocks, (list, tuple)):
-            return []
-        found = []
-        for block in blocks:
-            kind = get(block, "type")
-            fields = _THINKING_FIELDS.get(kind) if isinstance(kind, str) else None
-            if fields is None:
-                continue
-            values = {name: get(block, name) for name in fields}
-            if all(isinstance(value, str) for value in values.values()):
-                found.append({"type": kind, **values})
-        return found
-    except Exception:  # a response of any shape: no thinking is read from it
-        return []
 
 
 _ITEM_PATH = re.compile(r"\$\[(\d+)\]")
@@ -401,7 +372,7 @@ def _calls_turns(
             }
             for call_id, note, found in zip(ids, notes, errors, strict=True)
         ]
-        turn = [*_thinking(attempt.response), *uses]
+        turn = [*_thinking(reply), *uses]
         return [{"role": "assistant", "content": turn}, {"role": "user", "content": results}]
     requested = [
         {
@@ -418,6 +389,13 @@ def _calls_turns(
             for call_id, note in zip(ids, notes, strict=True)
         ),
     ]
+
+
+def _thinking(reply: Reply | None) -> list[dict[str, str]]:
+    """The answer's thinking blocks, to start the re-ask's assistant turn: with extended
+    thinking on, Anthropic refuses a ``tool_result`` whose assistant turn does not start
+    with the thinking that led to the call (a 400)."""
+    return [] if reply is None else [dict(block) for block in reply.thinking]
 
 
 def _arguments_text(arguments: str | dict[str, object]) -> str:

@@ -7,6 +7,7 @@ read from a prompt cache and ``cache_write`` written to one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from llmguard._core.records import blank_twin, usage_of
@@ -29,6 +30,7 @@ from llmguard._core.reply import (
 
 __all__ = [
     "CHAT_USAGE",
+    "THINKING_FIELDS",
     "anthropic_reply",
     "builtin_adapter",
     "chat_finish",
@@ -36,6 +38,7 @@ __all__ = [
     "openai_responses",
     "openai_usage",
     "responses_tool_call",
+    "thinking_block",
 ]
 
 CHAT_USAGE = (
@@ -248,6 +251,7 @@ def _reply(
     response_id: str | None,
     provider: str,
     problems: tuple[str, ...],
+    thinking: tuple[dict[str, str], ...] = (),
 ) -> Reply:
     """``Reply(...)`` of every field, a fifth of the frozen dataclass's cost (0.25 against
     1.3 µs); read on every guarded call, beside an SDK call, where it costs more."""
@@ -262,6 +266,7 @@ def _reply(
             response_id=response_id,
             provider=provider,
             problems=problems,
+            thinking=thinking,
         )
     reply: Any = object.__new__(_BlankReply)
     reply.text = text
@@ -273,6 +278,7 @@ def _reply(
     reply.response_id = response_id
     reply.provider = provider
     reply.problems = problems
+    reply.thinking = thinking
     reply.__class__ = Reply
     made: Reply = reply
     return made
@@ -401,7 +407,12 @@ _STOP_REASONS = {
 
 
 def anthropic_reply(
-    message: object, texts: list[str], calls: list[ToolCall], usage: object, stop: object
+    message: object,
+    texts: list[str],
+    calls: list[ToolCall],
+    usage: object,
+    stop: object,
+    thinking: tuple[dict[str, str], ...] = (),
 ) -> Reply:
     """The Reply of a whole message or a stream.
 
@@ -411,6 +422,7 @@ def anthropic_reply(
         calls: The ``tool_use`` blocks, in order.
         usage: Anthropic-shaped usage.
         stop: Gives ``stop_reason`` and ``stop_details`` (the message, or a stream's delta).
+        thinking: The thinking blocks, in order (`thinking_block`).
     """
     text = "".join(texts) if texts else None
     stop_reason = as_str(get(stop, "stop_reason"))
@@ -428,12 +440,31 @@ def anthropic_reply(
         response_id=as_str(get(message, "id")),
         provider="anthropic",
         problems=tuple(problems),
+        thinking=thinking,
     )
+
+
+# The fields of Anthropic's thinking blocks, which a re-ask sends back exactly as they came.
+THINKING_FIELDS = {"thinking": ("thinking", "signature"), "redacted_thinking": ("data",)}
+
+
+def thinking_block(kind: str, values: Mapping[str, object]) -> dict[str, str] | None:
+    """A thinking block of type ``kind`` as it goes back to Anthropic, from the values of
+    its fields; ``None`` when a field is missing or not a string."""
+    fields = THINKING_FIELDS[kind]
+    block = {"type": kind}
+    for name in fields:
+        value = values.get(name)
+        if not isinstance(value, str):
+            return None
+        block[name] = value
+    return block
 
 
 def _anthropic(message: object) -> Reply:
     texts: list[str] = []
     calls: list[ToolCall] = []
+    thinking: list[dict[str, str]] = []
     for block in as_list(get(message, "content")):
         kind = get(block, "type")
         if kind == "text":
@@ -441,7 +472,12 @@ def _anthropic(message: object) -> Reply:
         elif kind == "tool_use":
             name = as_str(get(block, "name")) or ""
             calls.append(ToolCall(as_str(get(block, "id")), name, arguments(get(block, "input"))))
-    return anthropic_reply(message, texts, calls, get(message, "usage"), message)
+        elif isinstance(kind, str) and kind in THINKING_FIELDS:
+            values = {name: get(block, name) for name in THINKING_FIELDS[kind]}
+            if (found := thinking_block(kind, values)) is not None:
+                thinking.append(found)
+    usage = get(message, "usage")
+    return anthropic_reply(message, texts, calls, usage, message, tuple(thinking))
 
 
 def _text(response: object) -> Reply:

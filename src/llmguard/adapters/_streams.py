@@ -19,11 +19,13 @@ from llmguard._core.reply import (
 )
 from llmguard.adapters._providers import (
     CHAT_USAGE,
+    THINKING_FIELDS,
     anthropic_reply,
     chat_finish,
     openai_responses,
     openai_usage,
     responses_tool_call,
+    thinking_block,
 )
 
 __all__ = [
@@ -76,6 +78,8 @@ class _Partial:
     pieces: list[str] = field(default_factory=list)
     start: object = None  # a tool_use block's initial input, kept if no JSON pieces follow
     names: list[str] = field(default_factory=list)  # name pieces of a Chat Completions call
+    # A thinking block's fields, each in pieces (its text and signature come in deltas).
+    fields: dict[str, list[str]] = field(default_factory=dict)
 
 
 class TextStream(StreamAccumulator):
@@ -258,6 +262,8 @@ _ANTHROPIC_COUNTS = (
     "cache_creation_input_tokens",
 )
 _DELTA_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json"}
+# Deltas of a thinking block's fields, by delta type: (the delta's field, the block's).
+_THINKING_DELTAS = {"thinking_delta": "thinking", "signature_delta": "signature"}
 
 
 class AnthropicStream(StreamAccumulator):
@@ -289,8 +295,14 @@ class AnthropicStream(StreamAccumulator):
         elif kind == "content_block_start":
             block, index = get(event, "content_block"), as_int(get(event, "index"))
             block_type = as_str(get(block, "type"))
+            if index is not None and block_type in THINKING_FIELDS:
+                # Not part of the answer, but a tool re-ask must send it back.
+                found = {name: get(block, name) for name in THINKING_FIELDS[block_type]}
+                pieces = {name: [v] for name, v in found.items() if isinstance(v, str)}
+                self._blocks[index] = _Partial(kind=block_type, fields=pieces)
+                return
             if index is None or block_type not in ("text", "tool_use"):
-                return  # thinking and server-tool blocks are not part of the answer
+                return  # server-tool blocks are not part of the answer
             self._blocks[index] = _Partial(
                 kind=block_type,
                 id=as_str(get(block, "id")),
@@ -300,10 +312,13 @@ class AnthropicStream(StreamAccumulator):
             )
         elif kind == "content_block_delta":
             delta, index = get(event, "delta"), as_int(get(event, "index"))
-            name = _DELTA_FIELDS.get(as_str(get(delta, "type")) or "")
+            delta_type = as_str(get(delta, "type")) or ""
+            name = _DELTA_FIELDS.get(delta_type)
             partial = None if index is None else self._blocks.get(index)
             if partial is not None and name is not None:
                 partial.pieces.append(as_str(get(delta, name)) or "")
+            elif partial is not None and (name := _THINKING_DELTAS.get(delta_type)):
+                partial.fields.setdefault(name, []).append(as_str(get(delta, name)) or "")
         elif kind == "message_delta":
             self._stop = get(event, "delta")
             self._merge_usage(get(event, "usage"))
@@ -314,12 +329,18 @@ class AnthropicStream(StreamAccumulator):
         """The text, tool calls and usage so far; tool input is a dict once it is whole."""
         texts: list[str] = []
         calls: list[ToolCall] = []
+        thinking: list[dict[str, str]] = []
         for _, block in sorted(self._blocks.items()):
             if block.kind == "text":
                 texts.append("".join(block.pieces))
-            else:
+            elif block.kind == "tool_use":
                 calls.append(ToolCall(block.id, block.name, _tool_input(block)))
-        return anthropic_reply(self._message, texts, calls, self._usage, self._stop)
+            else:
+                values = {name: "".join(pieces) for name, pieces in block.fields.items()}
+                if (found := thinking_block(block.kind, values)) is not None:
+                    thinking.append(found)
+        message, usage, stop = self._message, self._usage, self._stop
+        return anthropic_reply(message, texts, calls, usage, stop, tuple(thinking))
 
 
 def _tool_input(block: _Partial) -> str | dict[str, object]:
