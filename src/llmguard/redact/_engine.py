@@ -6,7 +6,7 @@ import bisect
 import re
 from collections import Counter
 from itertools import compress, repeat
-from operator import add, gt, itemgetter
+from operator import add, and_, gt, itemgetter
 from typing import Any, NamedTuple
 
 from llmguard.redact._patterns import (
@@ -14,6 +14,7 @@ from llmguard.redact._patterns import (
     CONTEXTS,
     DEFAULT_PATTERNS,
     DOUBLED,
+    MIXED_RUNS,
     OWN_CHECKS,
     RUNS,
     SECRET_GROUP,
@@ -83,7 +84,7 @@ class Engine:
     __slots__ = (
         "_alternatives", "_before_memo", "_befores", "_checked", "_contexts", "_decided", "_groups",
         "_kinds", "_no_runs",
-        "_runs", "_searches",
+        "_run_starts", "_runs", "_searches",
         "_split", "_starts", "memoized", "own", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
 
@@ -118,7 +119,12 @@ class Engine:
         self._kinds: dict[int, tuple[Any, int]] = {}
         own = _own_names(kinds, alternatives) if not python else None
         self.own = own is not None  # every kind is one of llmguard's own, read by RE2
-        self._runs = tuple(None if own is None else RUNS.get(own[i]) for i in range(len(kinds)))
+        self._runs = tuple(None if own is None else _forms(own, i) for i in range(len(kinds)))
+        # kind -> the bytes its runs start with, right after one of its values
+        self._run_starts = tuple(
+            None if forms is None else frozenset().union(*(run.form.starts for run in forms))
+            for forms in self._runs
+        )
         self._no_runs = (None,) * len(kinds)
         self._contexts = None if own is None else tuple(CONTEXTS.get(name) for name in own)
         # (card, phone): the kinds whose near misses `_digit_groups` reads a stretch at a
@@ -190,6 +196,7 @@ class Engine:
         find = everything.find_function
         unanchored = RE2.unanchored
         runs = self._runs if ascii else self._no_runs
+        run_starts = self._run_starts if ascii else self._no_runs
         # kind -> the candidates of that kind to let pass before trying a run again
         waits: dict[int, int] = {}
         misses: dict[int, int] = {}  # kind -> run attempts in a row that found none
@@ -352,11 +359,16 @@ class Engine:
                     # such search to the end of the text again (quadratic time).
                     known = _shifted(known, b) if len(known) > 1 else _shifted_one(known, b)
                 # More values of this kind may follow: a run is read at once (`_run`).
-                if runs[kind] is not None and base < size and data[base] in SPACE:
+                if (
+                    (opens := run_starts[kind]) is not None
+                    and base < size
+                    and data[base] in opens
+                    and (form := _ready(runs[kind], data, base)) is not None
+                ):
                     if waits.get(kind):
                         waits[kind] -= 1
                     else:
-                        moved = self._run(kind, data, base, base, others, found, base)
+                        moved = self._run(form, kind, data, base, base, others, found, base)
                         if isinstance(moved, int):
                             waits[kind] = _backoff(misses, kind, moved)
                         else:
@@ -396,14 +408,15 @@ class Engine:
             # is read at once (`_run`).
             if (
                 not hidden
-                and runs[kind] is not None
+                and (opens := run_starts[kind]) is not None
                 and base + b < size
-                and data[base + b] in SPACE
+                and data[base + b] in opens
+                and (form := _ready(runs[kind], data, base + b)) is not None
             ):
                 if waits.get(kind):
                     waits[kind] -= 1
                 else:
-                    moved = self._run(kind, data, base + start, base + b, others, found, base)
+                    moved = self._run(form, kind, data, base + start, base + b, others, found, base)
                     if isinstance(moved, int):
                         waits[kind] = _backoff(misses, kind, moved)
                     else:
@@ -461,39 +474,33 @@ class Engine:
             pos = start
 
     def _run(
-        self, kind: int, data: bytes, start: int, at: int, others: dict[int, tuple[int, int, int]],
-        found: list[tuple[int, int, int]], base: int,
+        self, run: _Form, kind: int, data: bytes, start: int, at: int,
+        others: dict[int, tuple[int, int, int]], found: list[tuple[int, int, int]], base: int,
     ) -> tuple[int, int] | int:  # fmt: skip
-        """Read the values of ``kind`` that follow one of that kind ending at ``at``.
+        """Read the values of ``run`` that follow one of ``kind`` ending at ``at``.
 
         What reading them one by one would decide, read in one RE2 match: the accepted
-        ones go in ``found``. ``start`` is where the value before started; no other kind
-        may match from there to the end of the last value read, nor may a value need its
-        kind's splitter. Returns where the buffer starts after them (``base`` unless one
-        was accepted) and where in it the next search starts; or, when no run follows,
-        how many values of the kind to read one by one before trying again: none when
-        that took no RE2 call, more when RE2 found no run.
+        ones go in ``found``. ``start`` is where the value before started; no kind but
+        the run's may match from there to the end of the last value read, nor may a
+        value need its kind's splitter. Returns where the buffer starts after them
+        (``base`` unless one was accepted) and where in it the next search starts; or,
+        when no run follows, how many values of the kind to read one by one before
+        trying again: none when that took no RE2 call, more when RE2 found no run.
         """
-        forms = self._runs[kind]
-        assert forms is not None
-        for form in forms:
-            if form.ready(data, at):
-                break
-        else:
-            return 0
+        form = run.form
         # Where the nearest match of another kind starts, from ``start`` on, in the
         # buffer starting at ``base``. Remembered, so that the text is read once for it
         # however many runs there are: a buffer starting further on finds the same
         # matches past its first byte, and at that byte may find one more (a value's
         # context may be the text's start), asked about alone.
-        since, other, read_from = others.get(kind, (-1, -1, -1))
-        search = self.search(1 << kind)
+        since, other, read_from = others.get(run.bits, (-1, -1, -1))
+        search = self.search(run.bits)
         if search is None:
             other = -1
         elif since < 0 or since > start or 0 <= other < start:
             other = search.find(memoryview(data)[base:], start - base, len(data) - base)[0]
             other = -1 if other < 0 else base + other
-            others[kind] = start, other, base
+            others[run.bits] = start, other, base
         elif (
             read_from != base
             and start == base
@@ -505,12 +512,16 @@ class Engine:
         if end < at + 2:
             return 0  # another kind's match is next
         regex = self._compiled_run(form)
+        mixed = form.classify is not None
         validator = self.validators[kind]
-        splitter = self.splitters[kind]
+        # A mixed run's values are judged by its form, and split by their kinds' splitters.
+        splitters = tuple(self.splitters[index] is not None for index in run.kinds)
+        splitting = any(splitters)
         limit = min(len(data), end + form.after)
         starts: list[int] = []
         ends: list[int] = []
         accepted: list[bool] = []
+        kinds: list[int] = []  # a mixed run's: each value's kind
         # RE2 reads the run in windows twice as long each time: what it reads past the
         # values used is at most what they take, so a run cut short (by a value that
         # needs the splitter) is not read to its end again and again.
@@ -527,33 +538,41 @@ class Engine:
             lasts = list(map(add, firsts, map(len, values)))
             count = bisect.bisect_right(lasts, end)  # values ending before another kind
             del values[count:]
-            if validator is None:
-                verdicts = [True] * count
-            elif form.check is not None:
+            classes: list[int] = []
+            if form.check is not None:
                 verdicts = form.check(values)
+            elif validator is None:
+                verdicts = [True] * count
             else:
                 known = {value: bool(validator(value.decode())) for value in set(values)}
                 verdicts = list(map(known.__getitem__, values))
-            if splitter is not None:
+            if form.classify is not None:
+                classes = form.classify(values)
+            if splitting:
                 # The first value rejected and long enough to be two (True > False), in C:
                 # the engine reads it.
                 longer = map(_SPLIT_ABOVE.__lt__, map(len, values))
+                if mixed:  # of a kind with a splitter
+                    longer = map(and_, longer, map(splitters.__getitem__, classes))
                 split = list(map(gt, longer, verdicts))
                 if True in split:
                     count = split.index(True)
             starts += firsts[:count]
             ends += lasts[:count]
             accepted += verdicts[:count]
+            if mixed:
+                kinds += map(run.kinds.__getitem__, classes[:count])
             if count < len(lasts) or edge == limit:
                 break
             here = stop - form.after
             window *= 2
         if not starts:
             return 1
-        if validator is None:
+        if validator is None and not mixed:
             found.extend(zip(starts, ends, repeat(kind)))
             return ends[-1], 0
-        found.extend(compress(zip(starts, ends, repeat(kind)), accepted))
+        kinds_of: Any = kinds if mixed else repeat(kind)
+        found.extend(compress(zip(starts, ends, kinds_of), accepted))  # noqa: B905
         if accepted[-1]:
             return ends[-1], 0
         if True in accepted:
@@ -562,7 +581,7 @@ class Engine:
         return base, ends[-1] - 1 - base
 
     def _pairs(
-        self, data: bytes, base: int, hidden: int, runs: tuple[tuple[RunForm, ...] | None, ...],
+        self, data: bytes, base: int, hidden: int, runs: tuple[tuple[_Form, ...] | None, ...],
         found: list[tuple[int, int, int]],
     ) -> tuple[int, int]:  # fmt: skip
         """Read on while the text repeats what `scan` just did: a rejected match of ``hidden``
@@ -617,7 +636,7 @@ class Engine:
             spans = memo.get((hidden, data[base : base + a], True)) if a <= READ_BY_RE else None
             if spans is None:
                 break
-            if runs[kind] is not None and base + b < size and data[base + b] in SPACE:
+            if base + b < size and _ready(runs[kind], data, base + b) is not None:
                 break  # `scan` would look for a run of its kind
             if spans:
                 found += [(base + x, base + y, hidden) for x, y in spans]
@@ -809,6 +828,35 @@ def _own_names(kinds: tuple[Kind, ...], alternatives: list[tuple[int, str]]) -> 
             return None
         names[index] = found
     return names
+
+
+class _Form(NamedTuple):
+    """A run form, with its kinds as an engine knows them."""
+
+    form: RunForm
+    kinds: tuple[int, ...]  # the index of each of the form's kinds (or of its one kind)
+    bits: int  # those kinds, as bits: the kinds a search for other kinds hides
+
+
+def _forms(own: list[str], index: int) -> tuple[_Form, ...] | None:
+    """The run forms of kind ``index`` whose kinds are all in ``own``, or ``None``."""
+    forms = []
+    name = own[index]
+    for form in (*RUNS.get(name, ()), *(form for form in MIXED_RUNS if name in form.kinds)):
+        names = form.kinds or (name,)
+        if all(name in own for name in names):
+            kinds = tuple(own.index(name) for name in names)
+            forms.append(_Form(form, kinds, sum(1 << kind for kind in set(kinds))))
+    return tuple(forms) or None
+
+
+def _ready(forms: tuple[_Form, ...] | None, data: bytes, at: int) -> _Form | None:
+    """The first of ``forms`` whose stretch may start at ``data[at:]``."""
+    if forms is not None:
+        for run in forms:
+            if run.form.ready(data, at):
+                return run
+    return None
 
 
 def _backoff(misses: dict[int, int], kind: int, wait: int) -> int:

@@ -6,7 +6,7 @@ import re
 import string
 from collections.abc import Callable
 from itertools import accumulate, repeat
-from operator import add
+from operator import add, sub
 from typing import NamedTuple
 
 SECRET_GROUP = "secret"
@@ -126,12 +126,14 @@ _SLACK_TOKEN = (
 # Unbounded, unlike the email's local part: bounded repetitions of such wide classes
 # multiply the states of RE2's DFA past its memory, and it falls back to a far slower
 # engine.
-_URL_PASSWORD = (
-    r"(?:^|[^\w+.-])(?:https?|s?ftps?|wss?|postgres(?:ql)?|mysql|mariadb|mssql|sqlserver"
+_URL_SCHEME = (
+    r"(?:https?|s?ftps?|wss?|postgres(?:ql)?|mysql|mariadb|mssql|sqlserver"
     r"|oracle|mongodb(?:\+srv)?|redis|rediss|amqps?|mqtts?|kafka|nats|ldaps?|smtps?|imaps?"
     r"|pop3s?|git|ssh|svn|jdbc:[a-z0-9]+|clickhouse|cassandra|couchdb|elasticsearch|neo4j"
-    r"|snowflake|bolt)://[^\s:/?#\[\]@{}\"';]*:(?P<secret>[^\s:/?#\[\]@{}\"';]+)@"
+    r"|snowflake|bolt)://"
 )
+_URL_PART = r"[^\s:/?#\[\]@{}\"';]"  # a character of a URL's user or password
+_URL_PASSWORD = rf"(?:^|[^\w+.-]){_URL_SCHEME}{_URL_PART}*:(?P<secret>{_URL_PART}+)@"
 _GOOGLE_API_KEY = r"(?:^|[^\w-])(?P<secret>AIza[\w-]{35,})"
 _AWS_KEY = r"(?:^|[^A-Za-z0-9])(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
 # Tokens with a prefix of their own, as detect-secrets knows them: GitLab's (personal,
@@ -261,19 +263,29 @@ DEFAULT_STARTS: dict[str, str] = {
 # the rest (no other kind matches in the stretch) before it uses one.
 
 
+SPACE = frozenset(b" \t\r\n")  # the bytes that end a value of a run
+
+
 class RunForm(NamedTuple):
-    """A stretch of values of one kind, each after whitespace, and how to cut it."""
+    """A stretch of values of one kind, each after whitespace, and how to cut it.
+
+    A mixed form holds values of several kinds (``kinds``), told apart by ``classify``.
+    """
 
     regex: str  # RE2: the separated values, anchored at a separator, then ``after``
     cut: Callable[[bytes], tuple[list[bytes], list[int]]]  # the values, where each starts
     ready: Callable[[bytes, int], bool]  # whether such a stretch may start at data[at:]
     after: int = 1  # the bytes the regex reads past the last value's end
     # The kind's validator on many values of this shape at once, or None to ask it
-    # about each (tests hold the two to the same verdicts)
+    # about each (tests hold the two to the same verdicts); a mixed form's judges
+    # every value, of whichever kind
     check: Callable[[list[bytes]], list[bool]] | None = None
+    # A mixed form's kinds, and which of them each value is (its index in ``kinds``)
+    kinds: tuple[str, ...] = ()
+    classify: Callable[[list[bytes]], list[int]] | None = None
+    starts: frozenset[int] = SPACE  # the bytes a stretch starts with, at a value's end
 
 
-SPACE = frozenset(b" \t\r\n")  # the bytes that end a value of a run
 _SPACES = re.compile(rb"([ \t\r\n]+)")  # a run of one character class: linear
 _BEFORE_PLUS = re.compile(rb" (?=\+)")  # a space before a +: linear
 
@@ -308,7 +320,27 @@ def _groups_of_four(run: bytes) -> tuple[list[bytes], list[int]]:
 
 
 def _email_ready(data: bytes, at: int) -> bool:
-    return at + 1 < len(data) and data[at] in SPACE and data.find(b"@", at + 1, at + 67) > 0
+    """Whether whitespace at ``at`` comes before a word holding an ``@``."""
+    if not (at + 1 < len(data) and data[at] in SPACE):
+        return False
+    cut = data.find(b"@", at + 1, at + 67)
+    return cut > 0 and len(data[at + 1 : cut].split()) == 1
+
+
+def _bearer_ready(data: bytes, at: int) -> bool:
+    return data[at : at + 1] in _SPACE_BYTES and data[at + 2 : at + 7] == b"earer"
+
+
+def _mixed_ready(data: bytes, at: int) -> bool:
+    """Whether a ``+`` phone number, or an email not led by a digit, follows whitespace."""
+    if data[at : at + 1] not in _SPACE_BYTES or at + 2 >= len(data):
+        return False
+    first = data[at + 1]
+    return first == 43 or (first in _MIXED_EMAIL_HEADS and data.find(b"@", at + 2, at + 67) > 0)
+
+
+def _url_ready(data: bytes, at: int) -> bool:
+    return data[at : at + 1] == b"@" and data.find(b"://", at + 1, at + 40) > 0
 
 
 def _digits_ready(data: bytes, at: int) -> bool:
@@ -335,12 +367,61 @@ def _plus_numbers(values: list[bytes]) -> list[bool]:
 
 
 _PLUS_VERDICTS = tuple(8 <= count <= 15 for count in range(80))  # by the digits counted
+_SPACE_BYTES = frozenset(bytes([byte]) for byte in SPACE)
+# What a mixed run's email may start with: not a digit, which after a phone number and a
+# space would read as more of the number, nor a +, which starts a phone number there.
+_MIXED_EMAIL_HEADS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.%-")
+# The values of runs whose cut `bytes.split` cannot make, each after one byte of
+# whitespace: one class, or two glued by a fixed byte, repeated: linear.
+_BEARER_VALUES = re.compile(rb"[^ \t\r\n]+[ \t][^ \t\r\n]+")
+_MIXED_VALUES = re.compile(rb"\+[0-9]+(?: [0-9]+)*|[^ \t\r\n]+")
 
+
+def _bearer_pairs(run: bytes) -> tuple[list[bytes], list[int]]:
+    """The values of `` Bearer token`` repeated, and where each starts."""
+    values = _BEARER_VALUES.findall(run)
+    return values, _after_one_byte(values)
+
+
+def _emails_and_phones(run: bytes) -> tuple[list[bytes], list[int]]:
+    """The values of a run of emails and ``+`` phone numbers, and where each starts."""
+    values = _MIXED_VALUES.findall(run)
+    return values, _after_one_byte(values)
+
+
+def _phones_among_emails(values: list[bytes]) -> list[int]:
+    """Which kind each value of a mixed run is: 1 for a phone number, 0 for an email."""
+    return [value[0] == 43 for value in values]  # True == 1
+
+
+def _emails_and_plus_numbers(values: list[bytes]) -> list[bool]:
+    """An email is accepted; a phone number as `_plus_numbers` judges it."""
+    phones = [value for value in values if value[0] == 43]
+    if not phones:
+        return [True] * len(values)
+    verdicts = iter(_plus_numbers(phones))
+    return [next(verdicts) if value[0] == 43 else True for value in values]
+
+
+def _url_passwords(run: bytes) -> tuple[list[bytes], list[int]]:
+    """The passwords of ``@scheme://user:password`` repeated, and where each starts.
+
+    Neither the user nor the password holds a ``:`` or an ``@``: each password is what
+    follows the last ``:`` of its piece.
+    """
+    parts = run.split(b"@")[1:]
+    values = [part.rpartition(b":")[2] for part in parts]
+    ends = accumulate(map(add, map(len, parts), repeat(1)))
+    return values, list(map(sub, ends, map(len, values)))
+
+
+_EMAIL_DOMAIN = r"@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}"
+_PLUS_NUMBER = r"\+(?:\d{7,15}|\d{1,3}(?: \d{1,10}){1,6})"
 
 RUNS: dict[str, tuple[RunForm, ...]] = {
     "email": (
         RunForm(
-            r"(?:[ \t\r\n]+[\w.%+-][\w.%+'-]{0,63}@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})+[ \t\r\n]",
+            rf"(?:[ \t\r\n]+[\w.%+-][\w.%+'-]{{0,63}}{_EMAIL_DOMAIN})+[ \t\r\n]",
             _spaced,
             _email_ready,
         ),
@@ -350,17 +431,46 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
         RunForm(r"(?: \d{4} \d{4} \d{4} \d{4})+ ", _groups_of_four, _four_ready),
     ),
     "phone": (
-        # A space can continue a phone number: the last value of a run is followed by
-        # the next one's " +", which cannot.
+        # Spaced groups or digits alone (+4155552671). A space can continue a phone
+        # number: the last value of a run is followed by the next one's " +", which
+        # cannot.
+        RunForm(rf"(?: {_PLUS_NUMBER})+ \+", _plus_separated, _plus_ready, 2, _plus_numbers),
+    ),
+    # A bearer token ends at whitespace; the word of the next one may be its token.
+    "bearer_token": (
         RunForm(
-            r"(?: \+\d{1,3}(?: \d{1,10}){1,6})+ \+",
-            _plus_separated,
-            _plus_ready,
-            2,
-            _plus_numbers,
+            r"(?:[ \t\r\n][Bb]earer[ \t][\w.~+/-]{6,}=*)+[ \t\r\n]",
+            _bearer_pairs,
+            _bearer_ready,
+        ),
+    ),
+    # Passwords of URLs glued together, each ending at the @ that starts the next.
+    "url_password": (
+        RunForm(
+            rf"(?:@{_URL_SCHEME}{_URL_PART}*:{_URL_PART}+)+@",
+            _url_passwords,
+            _url_ready,
+            starts=frozenset(b"@"),
         ),
     ),
 }
+
+# Runs of values of several kinds, each form listed once: the engine tries one after a
+# value of any of its kinds, when that kind's own forms do not fit what follows.
+# Emails and + phone numbers in any order, one byte of whitespace before each. A space
+# and a digit or ( would carry a phone number on: the run ends before any other byte.
+MIXED_RUNS: tuple[RunForm, ...] = (
+    RunForm(
+        rf"(?:[ \t\r\n](?:{_PLUS_NUMBER}|[A-Za-z_.%-][\w.%+'-]{{0,63}}{_EMAIL_DOMAIN}))+"
+        r"[ \t\r\n][^0-9(]",
+        _emails_and_phones,
+        _mixed_ready,
+        2,
+        _emails_and_plus_numbers,
+        ("email", "phone"),
+        _phones_among_emails,
+    ),
+)
 
 
 # -- contexts: where a long match's value lies ------------------------------------------
