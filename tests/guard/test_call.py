@@ -262,7 +262,7 @@ def test_reask_without_messages_or_prompt_is_a_type_error() -> None:
     def question(text: str) -> str:
         return text
 
-    with pytest.raises(TypeError, match="neither a messages list nor a prompt"):
+    with pytest.raises(TypeError, match="neither a messages list nor a prompt or input string"):
         default_reask(call_of(question, "hi"), invalid())
 
 

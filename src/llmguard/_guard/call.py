@@ -196,6 +196,10 @@ def default_reask(call: Call, attempt: Attempt) -> Call:
     Messages (OpenAI or Anthropic shape) get the bad assistant turn (none for an empty
     answer) and a user turn with the errors -- as tool results for failed tool calls,
     one per call --; a ``prompt`` string gets the answer and the correction appended.
+    A Responses API ``input`` (a list of items, or a string when the answer came from
+    the Responses API) gets the answer's message or function calls as items, then the
+    correction: a user message, or a ``function_call_output`` per call; any other
+    ``input`` string is re-asked as a prompt is.
     Built from the original call every time, so the context never grows with the
     number of retries. Text the SDK could not encode (lone surrogates) is sent as U+FFFD.
 
@@ -215,12 +219,72 @@ def default_reask(call: Call, attempt: Attempt) -> Call:
         return call.with_argument("messages", [*messages, *turns])
     prompt = call.prompt
     if prompt is not None:
+        return call.with_argument("prompt", _appended(prompt, attempt))
+    given = call.argument("input", _MISSING)
+    items = _input_items(given, attempt.response)
+    if items is not None:
+        return call.with_argument("input", [*items, *_responses_items(attempt)])
+    if isinstance(given, str):  # not known to be the Responses API: a prompt's re-ask
+        return call.with_argument("input", _appended(given, attempt))
+    raise TypeError(
+        "the call has neither a messages list nor a prompt or input string to re-ask with"
+    )
+
+
+def _appended(prompt: str, attempt: Attempt) -> str:
+    """A prompt string with the failed answer and the correction after it."""
+    previous = valid_text(attempt.text or "")
+    fix = valid_text(correction(attempt))
+    return f"{prompt}\n\nYour previous answer:\n{previous}\n\n{fix}"
+
+
+def _input_items(given: Any, response: Any) -> list[Any] | None:
+    """The Responses API ``input`` of the original call as a new list of items: a list or
+    tuple of items copied, a string as the user message it stands for when the answer
+    came from the Responses API; ``None`` otherwise."""
+    if isinstance(given, (list, tuple)):
+        return list(given)
+    if isinstance(given, str) and _from_responses(response):
+        return [{"role": "user", "content": given}]
+    return None
+
+
+def _from_responses(response: Any) -> bool:
+    try:
+        return get(response, "object") == "response"
+    except Exception:  # the caller's own response, of any shape
+        return False
+
+
+def _responses_items(attempt: Attempt) -> list[dict[str, Any]]:
+    """The failed answer as Responses API input items, then the correction: the message
+    and a user turn, or each function call and an output for each."""
+    reply = attempt.reply
+    calls = reply.tool_calls if reply is not None else ()
+    if not calls:
+        fix = {"role": "user", "content": valid_text(correction(attempt))}
         previous = valid_text(attempt.text or "")
-        fix = valid_text(correction(attempt))
-        return call.with_argument(
-            "prompt", f"{prompt}\n\nYour previous answer:\n{previous}\n\n{fix}"
-        )
-    raise TypeError("the call has neither a messages list nor a prompt string to re-ask with")
+        return [{"role": "assistant", "content": previous}, fix] if previous.strip() else [fix]
+    ids = [call.id or f"call_{index}" for index, call in enumerate(calls)]
+    if len(calls) == 1:
+        notes = [valid_text(correction(attempt))]
+    else:
+        errors = _per_call(attempt.errors, len(calls), attempt.answer_index)
+        notes = [_call_note(call, found) for call, found in zip(calls, errors, strict=True)]
+    made = [
+        {
+            "type": "function_call",
+            "call_id": call_id,
+            "name": call.name,
+            "arguments": _arguments_text(call.arguments),
+        }
+        for call_id, call in zip(ids, calls, strict=True)
+    ]
+    outputs = [
+        {"type": "function_call_output", "call_id": call_id, "output": note}
+        for call_id, note in zip(ids, notes, strict=True)
+    ]
+    return [*made, *outputs]
 
 
 def prefill(call: Call) -> str:

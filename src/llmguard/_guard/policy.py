@@ -265,10 +265,10 @@ class Guard(Generic[T]):
     def _check_reask(self, target: Callable[..., Any], params: Parameters) -> None:
         if self.schema is None or self.retries == 0 or self.reask is not None:
             return
-        if not (params.takes("messages") or params.takes("prompt") or params.takes("**")):
+        if not any(params.takes(name) for name in ("messages", "prompt", "input", "**")):
             raise ConfigurationError(
-                f"{target.__qualname__} takes neither `messages` nor `prompt`, so a failed "
-                "answer cannot be fed back: pass reask=, or retries=0"
+                f"{target.__qualname__} takes neither `messages`, `prompt` nor `input`, "
+                "so a failed answer cannot be fed back: pass reask=, or retries=0"
             )
 
     def sender(self, fn: Callable[..., Any], params: Parameters) -> Sender | None:
