@@ -72,9 +72,7 @@ def test_stream_partials_come_from_the_call_named_for_the_schema() -> None:
     client, _ = openai_client([_chunks(calls)])
 
     def ask(messages: Any) -> Any:
-        return client.chat.completions.create(
-            model="gpt-4o-mini", messages=messages, stream=True
-        )
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True)
 
     partials = list(lg.guard(schema=Ticket).stream(ask, MESSAGES))
     assert partials[-1].final
@@ -105,7 +103,9 @@ def _responses_events(calls: list[tuple[str, str, str]]) -> list[dict[str, Any]]
         ]
         finished = {**item, "arguments": arguments, "status": "completed"}
         done.append(finished)
-        events.append({"type": "response.output_item.done", "output_index": index, "item": finished})
+        events.append(
+            {"type": "response.output_item.done", "output_index": index, "item": finished}
+        )
     response = {"id": "resp_1", "object": "response", "created_at": 1, "model": "gpt-4o-mini"}
     response |= {"status": "completed", "output": done, "parallel_tool_calls": True}
     response |= {"tool_choice": "auto", "tools": []}

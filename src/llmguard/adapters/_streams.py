@@ -237,7 +237,6 @@ class OpenAIResponsesStream(StreamAccumulator):
             provider="openai",
         )
 
-
     def _slot(self, event: object) -> int:
         """Where an item goes among the calls: its output index, else after the others."""
         index = as_int(get(event, "output_index"))
