@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import hashlib
 import itertools
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -229,9 +230,13 @@ def _converted(value: Any, _depth: int) -> Any:
 
 
 def _iterators_named(value: Any) -> Any:
-    """``value`` with every iterator in its dicts, lists, tuples and sets replaced by
-    ``"<TypeName>"``; ``value`` itself when it holds none (the usual case, found by one
-    look at each container, without copying)."""
+    """``value`` with every iterator inside replaced by ``"<TypeName>"``; ``value``
+    itself when it holds none (the usual case, found by one look at each container,
+    without copying).
+
+    Inside means wherever pydantic-core's copy would walk: dicts, lists, tuples, sets,
+    deques, dataclass fields and pydantic model fields, at any depth.
+    """
     if not _holds_iterator(value):
         return value
     return _named(value, {})
@@ -239,13 +244,15 @@ def _iterators_named(value: Any) -> Any:
 
 # What `_holds_iterator` steps over without a look: JSON's own leaves.
 _LEAVES = frozenset({str, int, float, bool, type(None), bytes})
+# The containers pydantic-core copies item by item (subclasses included).
+_WALKED = (dict, list, tuple, set, frozenset, deque)
 
 
 def _holds_iterator(value: Any) -> bool:
-    """Whether an iterator stands anywhere in ``value``'s dicts, lists, tuples and sets.
+    """Whether an iterator stands anywhere in ``value`` that pydantic-core would walk.
 
-    Each container is looked into once, however often it is shared, and a cycle ends
-    the walk; no recursion, so any depth is fine.
+    Each container or object is looked into once, however often it is shared, and a
+    cycle ends the walk; no recursion, so any depth is fine.
     """
     leaves = _LEAVES
     seen: set[int] = set()
@@ -256,43 +263,104 @@ def _holds_iterator(value: Any) -> bool:
         cls = type(item)
         if cls in leaves:
             continue
-        if (
-            cls is dict
-            or cls is list
-            or cls is tuple
-            or isinstance(item, (dict, list, tuple, set, frozenset))
-        ):
-            if id(item) in seen:
+        if cls is dict or cls is list or cls is tuple or isinstance(item, _WALKED):
+            inside: Any = item.values() if isinstance(item, dict) else item
+        else:
+            shape = _shapes.get(cls, _NOT_MET)
+            if shape is _NOT_MET:
+                shape = _shape(cls)
+            if shape is None:
                 continue
-            seen.add(id(item))
-            for inner in item.values() if isinstance(item, dict) else item:
-                if type(inner) not in leaves:
-                    push(inner)
-        elif hasattr(cls, "__next__"):
-            return True
+            if shape is _ITERATOR:
+                return True
+            inside = _field_values(item, shape)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        for inner in inside:
+            if type(inner) not in leaves:
+                push(inner)
     return False
+
+
+# What each class met among captured values is to `_holds_iterator`: an iterator, a
+# model, the names of a dataclass's fields, or ``None`` for an object it does not walk
+# into. Looked up once per class (the cache is emptied when it grows large, for code
+# that makes classes on the fly).
+_ITERATOR: Any = object()
+_MODEL: Any = object()
+_NOT_MET: Any = object()
+_shapes: dict[type, Any] = {}
+
+
+def _shape(cls: type) -> Any:
+    if hasattr(cls, "__next__"):
+        shape = _ITERATOR
+    elif hasattr(cls, "__dataclass_fields__"):
+        shape = tuple(f.name for f in dataclasses.fields(cls))
+    elif hasattr(cls, "__pydantic_fields__"):
+        shape = _MODEL
+    else:
+        shape = None
+    if len(_shapes) >= 1024:
+        _shapes.clear()
+    _shapes[cls] = shape
+    return shape
+
+
+def _field_values(value: Any, shape: Any) -> Any:
+    if shape is _MODEL:
+        fields = getattr(value, "__dict__", None)
+        extra = getattr(value, "__pydantic_extra__", None)
+        values = list(fields.values()) if isinstance(fields, dict) else []
+        return values + list(extra.values()) if isinstance(extra, dict) else values
+    return [getattr(value, name, None) for name in shape]
+
+
+def _fields(value: Any) -> dict[str, Any] | None:
+    """A dataclass's or a pydantic model's field values by name (a model's extra fields
+    too), which pydantic-core copies; ``None`` for any other object."""
+    cls = type(value)
+    shape = _shapes.get(cls, _NOT_MET)
+    if shape is _NOT_MET:
+        shape = _shape(cls)
+    if shape is None or shape is _ITERATOR:
+        return None
+    if shape is _MODEL:
+        fields = getattr(value, "__dict__", None)
+        named = dict(fields) if isinstance(fields, dict) else {}
+        extra = getattr(value, "__pydantic_extra__", None)
+        if isinstance(extra, dict):
+            named.update(extra)
+        return named
+    return {name: getattr(value, name, None) for name in shape}
 
 
 def _named(value: Any, seen: dict[int, Any]) -> Any:
     """`_iterators_named`'s copy, made once an iterator is known to be inside.
 
     ``seen`` maps each container already met to what it became, so a structure sharing
-    one list many times over is copied once per object, and a cycle ends the walk (the
-    container then stays as it is, for the caller's cycle handling).
+    one list many times over is copied once per object, and a cycle ends the walk (a
+    container then stays as it is, for the caller's cycle handling; a dataclass or a
+    model, which would lead back to the iterator, becomes ``"<TypeName>"``). A
+    dataclass or a model is copied as a dict of its fields.
     """
     cls = type(value)
     if cls in _LEAVES:
         return value
     if hasattr(cls, "__next__"):
         return f"<{cls.__name__}>"
-    if not isinstance(value, (dict, list, tuple, set, frozenset)):
+    fields = None if isinstance(value, _WALKED) else _fields(value)
+    if fields is None and not isinstance(value, _WALKED):
         return value
     key = id(value)
     if key in seen:
         return seen[key]
-    seen[key] = value  # while it is walked: a cycle back to it finds it unchanged
-    if isinstance(value, dict):
-        result: Any = {name: _named(item, seen) for name, item in value.items()}
+    seen[key] = value if fields is None else f"<{cls.__name__}>"  # met again while walked
+    if fields is not None:
+        result: Any = {name: _named(item, seen) for name, item in fields.items()}
+    elif isinstance(value, dict):
+        result = {name: _named(item, seen) for name, item in value.items()}
     else:
         result = [_named(item, seen) for item in value]  # JSON holds sequences as lists
     seen[key] = result
