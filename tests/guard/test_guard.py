@@ -1026,7 +1026,7 @@ async def async_generator(messages: Any) -> Any:
         ({"schema": "Ticket"}, None, "schema"),
         ({"schema": Ticket}, generator, "generator"),
         ({"schema": Ticket}, async_generator, "generator"),
-        ({"schema": Ticket}, takes_question, "neither `messages` nor `prompt`"),
+        ({"schema": Ticket}, takes_question, "neither `messages`, `prompt` nor `input`"),
         ({}, 42, "function"),
     ],
 )
