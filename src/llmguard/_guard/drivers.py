@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llmguard._tracing.spans import Span, active_span
-from llmguard.adapters import accumulator_for
+from llmguard.adapters import StreamAccumulator, accumulator_for
 
 if TYPE_CHECKING:
     from llmguard._guard.call import Call
@@ -30,8 +30,10 @@ __all__ = [
     "Pause",
     "Requests",
     "Result",
+    "aclose",
     "advance_async",
     "advance_sync",
+    "close",
     "drain_async",
     "drain_sync",
     "invoke_async",
@@ -76,10 +78,15 @@ class Done:
 
 @dataclass(slots=True)
 class Result:
-    """What happened when the driver did what the flow asked: a value or an exception."""
+    """What happened when the driver did what the flow asked: a value or an exception.
+
+    ``closed_with`` is what a drained stream's ``close()`` raised after the stream was
+    read to its end: the answer is whole, so it is no ``error``, only recorded.
+    """
 
     value: Any = None
     error: BaseException | None = None
+    closed_with: Exception | None = None
 
 
 class Requests(Protocol):
@@ -165,23 +172,27 @@ async def invoke_async(call: Call, span: Span) -> Result:
 def drain_sync(stream: Any) -> Result:
     """Read a stream to its end: its reply, and the exception that cut it short, if any.
 
-    A stream cut short still gives the reply read so far, so its records keep it.
+    A stream cut short still gives the reply read so far, so its records keep it, and
+    the error that cut it; one read whole whose ``close()`` raised is no failure
+    (`Result.closed_with`).
     """
     accumulator = None
     error: BaseException | None = None
     try:
-        try:
-            for chunk in stream:
+        for chunk in stream:
+            if accumulator is None:
+                accumulator = accumulator_for(chunk)
                 if accumulator is None:
-                    accumulator = accumulator_for(chunk)
-                    if accumulator is None:
-                        continue
-                accumulator.feed(chunk)
-        finally:
-            _close(stream)
+                    continue
+            accumulator.feed(chunk)
     except BaseException as exc:
         error = exc
-    return Result(value=None if accumulator is None else accumulator.reply(), error=error)
+    closed_with = None
+    try:
+        closed_with = close(stream)
+    except BaseException as exc:  # Ctrl-C or a cancellation while closing
+        error = error or exc
+    return _drained(accumulator, error, closed_with)
 
 
 async def drain_async(stream: Any) -> Result:
@@ -191,25 +202,53 @@ async def drain_async(stream: Any) -> Result:
     accumulator = None
     error: BaseException | None = None
     try:
-        try:
-            async for chunk in stream:
+        async for chunk in stream:
+            if accumulator is None:
+                accumulator = accumulator_for(chunk)
                 if accumulator is None:
-                    accumulator = accumulator_for(chunk)
-                    if accumulator is None:
-                        continue
-                accumulator.feed(chunk)
-        finally:
-            closer = getattr(stream, "aclose", None) or getattr(stream, "close", None)
-            if closer is not None:
-                closed = closer()
-                if inspect.isawaitable(closed):
-                    await closed
+                    continue
+            accumulator.feed(chunk)
     except BaseException as exc:
         error = exc
-    return Result(value=None if accumulator is None else accumulator.reply(), error=error)
+    closed_with = None
+    try:
+        closed_with = await aclose(stream)
+    except BaseException as exc:  # a cancellation while closing
+        error = error or exc
+    return _drained(accumulator, error, closed_with)
 
 
-def _close(stream: Any) -> None:
-    close = getattr(stream, "close", None)
-    if close is not None:
-        close()
+def _drained(
+    accumulator: StreamAccumulator | None,
+    error: BaseException | None,
+    closed_with: Exception | None,
+) -> Result:
+    reply = None if accumulator is None else accumulator.reply()
+    # A stream cut short is an error already: what its close raised adds nothing.
+    return Result(reply, error, closed_with if error is None else None)
+
+
+def close(stream: Any) -> Exception | None:
+    """Close a stream; what its ``close()`` raised, if anything (a ``BaseException``
+    such as ``KeyboardInterrupt`` is raised on)."""
+    closer = getattr(stream, "close", None)
+    if closer is not None:
+        try:
+            closer()
+        except Exception as exc:
+            return exc
+    return None
+
+
+async def aclose(stream: Any) -> Exception | None:
+    """`close` for a sync or async stream: ``aclose()``, else ``close()``, awaited if it
+    gives an awaitable."""
+    closer = getattr(stream, "aclose", None) or getattr(stream, "close", None)
+    if closer is not None:
+        try:
+            closed = closer()
+            if inspect.isawaitable(closed):
+                await closed
+        except Exception as exc:
+            return exc
+    return None

@@ -34,7 +34,7 @@ from llmguard._guard.passthrough import OutputCap
 from llmguard._spend.budgets import active as active_budgets
 from llmguard._spend.rate_limits import active as open_rate_limits
 from llmguard._spend.rate_limits import admit_all, limits_for
-from llmguard._tracing.spans import Span
+from llmguard._tracing.spans import Span, error_type_name
 from llmguard.adapters import Reply, adapt
 from llmguard.exceptions import (
     BadReturn,
@@ -416,6 +416,9 @@ def _attempts(
                     return StreamHandOff(response, finisher, _stream_cap(plan, admission))
                 # A stream cut short (a timeout mid-answer) fails like the call itself.
                 result = yield Drain(response)
+                if result.closed_with is not None:
+                    # Read whole, then its close() failed: judged on what it delivered.
+                    span.set_attribute("stream_close_error", _error_text(result.closed_with))
             latency = (time.perf_counter() - started) * 1000
             if result.error is not None:
                 error = result.error
@@ -469,6 +472,13 @@ def _attempts(
     if last_error is not None:
         raise last_error
     raise SchemaViolation(tuple(tally.attempts), tally.usage)
+
+
+def _error_text(exc: BaseException) -> str:
+    try:
+        return f"{error_type_name(exc)}: {exc}"
+    except Exception:  # an exception whose str() fails
+        return error_type_name(exc)
 
 
 _ATTEMPT_NAMES = tuple(f"attempt {number}" for number in range(1, 9))

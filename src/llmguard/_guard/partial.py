@@ -47,7 +47,17 @@ from typing import (
 from llmguard._core.records import StreamEnd
 from llmguard._core.wrap import CallKind, call_kind
 from llmguard._guard.call import Call, Parameters
-from llmguard._guard.drivers import Done, Drain, Invoke, Pause, Result, invoke_async, invoke_sync
+from llmguard._guard.drivers import (
+    Done,
+    Drain,
+    Invoke,
+    Pause,
+    Result,
+    aclose,
+    close,
+    invoke_async,
+    invoke_sync,
+)
 from llmguard._guard.flow import Steps
 from llmguard._guard.handler import GuardHandler, Policy, failed, succeeded
 from llmguard._guard.schema import WRAPPER_KEYS
@@ -305,9 +315,12 @@ class _Reader:
         """What was read, as a reply (``None`` when no chunk could be read)."""
         return None if self.accumulator is None else self.accumulator.reply()
 
-    def result(self, error: BaseException | None = None) -> Result:
-        """The flow's answer to its `Drain`: the reply, and what cut the stream short."""
-        return Result(value=self.reply(), error=error)
+    def result(
+        self, error: BaseException | None = None, closed_with: Exception | None = None
+    ) -> Result:
+        """The flow's answer to its `Drain`: the reply, and what cut the stream short
+        (else what its ``close()`` raised once it was read whole)."""
+        return Result(self.reply(), error, closed_with if error is None else None)
 
     def feed(self, chunk: object) -> None:
         """Read one chunk; the partials it completes go to ``pending``."""
@@ -625,6 +638,7 @@ def _drive_sync(
 
 def _read_sync(reader: _Reader, stream: Any) -> Generator[Partial[Any], None, Result]:
     error: BaseException | None = None
+    closed_with = None
     try:
         for chunk in stream:
             reader.feed(chunk)
@@ -640,13 +654,8 @@ def _read_sync(reader: _Reader, stream: Any) -> Generator[Partial[Any], None, Re
     except BaseException as exc:  # what cut the stream short: the flow decides
         error = exc
     finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception as exc:
-                error = error or exc
-    return reader.result(error)
+        closed_with = close(stream)
+    return reader.result(error, closed_with)
 
 
 async def _drive_async(
@@ -675,6 +684,7 @@ async def _drive_async(
                 reader = _Reader(view, schema, attempt, _context(handler, call))
                 stream = request.stream
                 error: BaseException | None = None
+                closed_with = None
                 try:
                     try:
                         if hasattr(stream, "__anext__"):
@@ -695,14 +705,14 @@ async def _drive_async(
                         for partial in reader.pending:
                             yield partial
                     finally:
-                        await _aclose(stream)
+                        closed_with = await aclose(stream)
                 except GeneratorExit:
                     _stopped(steps, llm, reader)
                     raise
                 except BaseException as exc:  # what cut the stream short: the flow decides
                     error = exc
                 llm.set_stream(reader.chunks, _how(error))
-                request = _send(steps, reader.result(error), llm)
+                request = _send(steps, reader.result(error, closed_with), llm)
         value = succeeded(llm, request.value)
     except GeneratorExit:
         raise
@@ -723,14 +733,6 @@ def _asyncio_sleep() -> Callable[[float], Any]:
     import asyncio
 
     return asyncio.sleep
-
-
-async def _aclose(stream: Any) -> None:
-    closer = getattr(stream, "aclose", None) or getattr(stream, "close", None)
-    if closer is not None:
-        closed = closer()
-        if inspect.isawaitable(closed):
-            await closed
 
 
 def partials(
