@@ -1,14 +1,17 @@
 """Agent runs: ``lg.agent`` caps an agent loop's steps, tool calls, tokens, dollars and time.
 
 Each decorated call, and each ``with`` block, is one `Run`: an ``agent`` span, a `Budget`
-(guarded calls inside charge it and every enclosing budget) and counters. Limits are
-checked before the work they allow; the `LimitExceeded` that stops a run carries its
-partial `RunState`, returned instead with ``on_limit="return"``.
+(guarded calls inside charge it and every enclosing budget) and counters. A run opened
+inside another is nested: its tool calls count against every enclosing run's
+``max_tool_calls`` and its checks honour every enclosing deadline; steps are each run's
+own. Limits are checked before the work they allow; the `LimitExceeded` that stops a
+run carries its partial `RunState`, returned instead with ``on_limit="return"``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -108,6 +111,8 @@ class Run:
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[Any] | None = None
         self._fired = False
+        self._parent: Run | None = None  # the run this one was opened in, if any
+        self._refused: list[LimitExceeded] = []  # what this run's own limits raised
         self.budget.name = name
 
     @property
@@ -145,7 +150,30 @@ class Run:
         return f"Run(name={self.name!r}, steps={self.steps}, tool_calls={self.tool_calls})"
 
     def _refuse(self, cls: type[E], message: str, **data: Any) -> E:
-        return cls(f"agent {self.name!r} {message}", name=self.name, **data)
+        error = cls(f"agent {self.name!r} {message}", name=self.name, **data)
+        self._refused.append(error)
+        return error
+
+    def _enclosing(self) -> list[Run]:
+        """This run and the runs it is nested in that are still open, outermost first
+        (a task started in a run may outlive it)."""
+        runs: list[Run] = [self]
+        run = self._parent
+        while run is not None:
+            if run.stop_reason is None:
+                runs.append(run)
+            run = run._parent
+        runs.reverse()
+        return runs
+
+    def _refused_outside(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a limit of a run this one is nested in."""
+        run = self._parent
+        while run is not None:
+            if any(exc is error for error in run._refused):
+                return True
+            run = run._parent
+        return False
 
     def step(self, state: Any = None) -> int:
         """Start the next step, after checking the run's limits; returns its number.
@@ -188,17 +216,21 @@ class Run:
     def tool_call(self, tool: str, arguments: Any) -> None:
         """Count a tool call about to be made, or refuse it: `ToolCallLimitExceeded`,
         `LoopDetected` (the same arguments, canonically, ``max_repeats`` times already)
-        or `TimeLimitExceeded`."""
+        or `TimeLimitExceeded`.
+
+        The call counts in this run and in every run it is nested in, or in none: each
+        run's ``max_tool_calls`` is checked first (this run's, then outwards). Repeats
+        are this run's own.
+        """
         self.checkpoint()
         key = (tool, _canonical(arguments))
-        limit, repeats = self.agent.max_tool_calls, self.agent.max_repeats
-        with self._lock:
-            if limit is not None and self.tool_calls >= limit:
-                raise self._refuse(
-                    ToolCallLimitExceeded, f"made its max_tool_calls={limit} calls; {tool!r} "
-                    "was not called", limit="max_tool_calls", maximum=limit,
-                    used=self.tool_calls, requested=1,
-                )  # fmt: skip
+        repeats = self.agent.max_repeats
+        runs = self._enclosing()
+        with contextlib.ExitStack() as held:
+            for run in runs:  # outermost first, the one order every nested run takes
+                held.enter_context(run._lock)
+            for run in reversed(runs):
+                run._check_tool_calls(tool)
             count = self._repeats.get(key, 0) + 1
             if repeats is not None and count > repeats:
                 raise self._refuse(
@@ -208,15 +240,26 @@ class Run:
                     requested=1, limit="max_repeats",
                 )  # fmt: skip
             self._repeats[key] = count
-            self.tool_calls += 1
+            for run in runs:
+                run.tool_calls += 1
+
+    def _check_tool_calls(self, tool: str) -> None:
+        limit = self.agent.max_tool_calls
+        if limit is not None and self.tool_calls >= limit:
+            raise self._refuse(
+                ToolCallLimitExceeded, f"made its max_tool_calls={limit} calls; {tool!r} "
+                "was not called", limit="max_tool_calls", maximum=limit,
+                used=self.tool_calls, requested=1,
+            )  # fmt: skip
 
     def checkpoint(self) -> None:
-        """Raise `TimeLimitExceeded` if the run's deadline has passed."""
-        if self._deadline is None:
-            return
-        now = self.agent.clock()
-        if now >= self._deadline:
-            raise self._timeout(now - self._started)
+        """Raise `TimeLimitExceeded` if the deadline of this run, or of a run it is
+        nested in, has passed."""
+        for run in self._enclosing():
+            if run._deadline is not None:
+                now = run.agent.clock()
+                if now >= run._deadline:
+                    raise run._timeout(now - run._started)
 
     def _timeout(self, elapsed: float) -> TimeLimitExceeded:
         limit = self.agent.timeout_s or 0.0
@@ -254,6 +297,7 @@ class Run:
     def __enter__(self) -> Run:
         self.span.__enter__()
         self.budget.__enter__()
+        self._parent = _run.get()
         self._token = _run.set(self)
         self._open_token = open_run.set(self)
         return self
@@ -290,11 +334,14 @@ class Run:
         """End the run; whether ``exc`` is a limit to swallow (``on_limit="return"``)."""
         self._end_step(exc)
         self.stop_reason = "completed" if exc is None else "error"
+        # A limit of an enclosing run stops this one too, but is that run's to
+        # describe (its state) and to return instead of raising.
+        outside = isinstance(exc, LimitExceeded) and self._refused_outside(exc)
         if isinstance(exc, LimitExceeded):
             self.stop_reason = exc.limit
             if exc.trace_id is None:
                 exc.trace_id = self.trace_id
-            if exc.state is None:
+            if exc.state is None and not outside:
                 exc.state = self.state()
         open_run.reset(self._open_token)
         _run.reset(self._token)
@@ -306,7 +353,8 @@ class Run:
         self.span.set_output(self.output)
         _mark(self.span, exc)
         self.span.__exit__(None, None, None)
-        if isinstance(exc, LimitExceeded) and self.agent.on_limit == "return":
+        self._refused.clear()
+        if isinstance(exc, LimitExceeded) and self.agent.on_limit == "return" and not outside:
             self._stopped_by = exc
             return True
         return False
