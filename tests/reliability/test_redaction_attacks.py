@@ -345,6 +345,11 @@ FLOODS = {
     "near-miss cards among phone runs": "4111 1111 1111 1112 0111 1111 1111 1112 ",
     "emails cut by SSNs": "a@b.io c@d.io 078-05-1120 ",
     "random digit groups": _random_groups(5, 2000),
+    # mixed floods the eighth pass reads as runs
+    "emails and phone numbers": "a@b.co +1 415 ",
+    "URL passwords glued": "postgres://u:p@",
+    "+digits phone numbers": "+12345678 ",
+    "bearer words": "Bearer ",
 }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import string
+from collections import deque
 from collections.abc import Callable
-from itertools import accumulate, repeat
+from itertools import accumulate, compress, repeat
 from operator import add, sub
 from typing import NamedTuple
 
@@ -396,11 +397,14 @@ def _phones_among_emails(values: list[bytes]) -> list[int]:
 
 def _emails_and_plus_numbers(values: list[bytes]) -> list[bool]:
     """An email is accepted; a phone number as `_plus_numbers` judges it."""
-    phones = [value for value in values if value[0] == 43]
-    if not phones:
-        return [True] * len(values)
-    verdicts = iter(_plus_numbers(phones))
-    return [next(verdicts) if value[0] == 43 else True for value in values]
+    phones = _phones_among_emails(values)
+    verdicts = [True] * len(values)
+    if True in phones:
+        digits = b"".join(compress(values, phones)).translate(None, b" ").split(b"+")[1:]
+        places = compress(range(len(values)), phones)
+        judged = map(_PLUS_VERDICTS.__getitem__, map(len, digits))
+        deque(map(verdicts.__setitem__, places, judged), 0)
+    return verdicts
 
 
 def _url_passwords(run: bytes) -> tuple[list[bytes], list[int]]:
