@@ -15,7 +15,9 @@ many records' strings at once (``DEFAULT.redact_many``). Target: at most 10 µs 
 (Luhn fails), near-miss phone numbers, one long digit run, ``@`` floods, base64-like runs,
 floods of key prefixes, and a mix of them all; then near-miss cards, near-miss phones and
 dense emails again with every candidate different (random digits and names), since the
-redactor remembers the answers for candidates it has seen. Target: at most 100 ms each,
+redactor remembers the answers for candidates it has seen; and floods that mix kinds or
+glue one kind's values (emails between phone numbers, URL passwords glued together,
+``+digits`` phone numbers, the word ``Bearer`` repeated). Target: at most 100 ms each,
 and time linear in the size (checked by the tests, not here).
 
 Timings are CPU time of this thread (``time.thread_time``), median of ``runs``.
@@ -197,6 +199,14 @@ def _dense_email(rng: random.Random) -> str:
     return f"{local}@{rng.choice(string.ascii_lowercase)}.io "
 
 
+def _email_or_phone(rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        return _dense_email(rng)
+    if rng.random() < 0.5:
+        return "+" + "".join(rng.choices(string.digits, k=rng.randint(6, 14))) + " "
+    return _near_miss_phone(rng)
+
+
 def adversarial(size: int = MB) -> dict[str, str]:
     """Texts of ``size`` characters made to slow a scanner down, by name."""
     cases = {
@@ -219,10 +229,16 @@ def adversarial(size: int = MB) -> dict[str, str]:
     }
     pieces = [text[: size // len(cases)] for text in cases.values()]
     cases["mixed"] = "".join(pieces)
+    # Kinds mixed, or one kind glued: a value every few bytes, no run of one shape.
+    cases["emails and phone numbers"] = _block("a@b.co +1 415 ", size)
+    cases["URL passwords glued"] = _block("postgres://u:p@", size)
+    cases["+digits phone numbers"] = _block("+12345678 ", size)
+    cases["bearer words"] = _block("Bearer ", size)
     # The same floods with no two candidates alike: nothing a memo can reuse.
     cases["near-miss cards, random"] = _random_units(_near_miss_card, size)
     cases["near-miss phones, random"] = _random_units(_near_miss_phone, size)
     cases["dense emails, random"] = _random_units(_dense_email, size)
+    cases["emails and phone numbers, random"] = _random_units(_email_or_phone, size)
     return cases
 
 

@@ -534,10 +534,11 @@ class Engine:
                     return _NO_RUN if end == len(data) else 1
                 break
             values, offsets = form.cut(data[here : stop - form.after])
+            lengths = list(map(len, values))
             firsts = list(map(add, offsets, repeat(here)))
-            lasts = list(map(add, firsts, map(len, values)))
+            lasts = list(map(add, firsts, lengths))
             count = bisect.bisect_right(lasts, end)  # values ending before another kind
-            del values[count:]
+            del values[count:], lengths[count:]
             classes: list[int] = []
             if form.check is not None:
                 verdicts = form.check(values)
@@ -548,10 +549,10 @@ class Engine:
                 verdicts = list(map(known.__getitem__, values))
             if form.classify is not None:
                 classes = form.classify(values)
-            if splitting:
+            if splitting and count and max(lengths) > _SPLIT_ABOVE:
                 # The first value rejected and long enough to be two (True > False), in C:
                 # the engine reads it.
-                longer = map(_SPLIT_ABOVE.__lt__, map(len, values))
+                longer = map(_SPLIT_ABOVE.__lt__, lengths)
                 if mixed:  # of a kind with a splitter
                     longer = map(and_, longer, map(splitters.__getitem__, classes))
                 split = list(map(gt, longer, verdicts))
