@@ -189,7 +189,7 @@ def test_openai_chat_custom_and_legacy_function_calls() -> None:
     custom = {"id": "c1", "type": "custom", "custom": {"name": "grep", "input": "needle"}}
     body = chat_completion(None, tool_calls=[custom], finish_reason="tool_calls")
     assert must_adapt(ChatCompletion.model_validate(body)).tool_calls == (
-        ToolCall("c1", "grep", "needle"),
+        ToolCall("c1", "grep", "needle", "custom"),
     )
     legacy = chat_completion(None, finish_reason="function_call")
     legacy["choices"][0]["message"]["function_call"] = {"name": "f", "arguments": '{"a": 1}'}

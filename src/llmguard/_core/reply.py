@@ -39,12 +39,15 @@ class ToolCall:
     """One tool (function) call the model asked for.
 
     ``arguments`` is kept as the provider gave it: a JSON string for OpenAI, a dict for
-    Anthropic. Parsing it is the schema layer's job, with its lenient repairs.
+    Anthropic. Parsing it is the schema layer's job, with its lenient repairs. ``kind`` is
+    ``"custom"`` for a call to an OpenAI custom tool, whose ``arguments`` are its
+    free-form ``input``; ``"function"`` otherwise.
     """
 
     id: str | None
     name: str
     arguments: str | dict[str, object]
+    kind: str = "function"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -271,19 +271,15 @@ def _responses_items(attempt: Attempt) -> list[dict[str, Any]]:
     else:
         errors = _per_call(attempt.errors, len(calls), attempt.answer_index)
         notes = [_call_note(call, found) for call, found in zip(calls, errors, strict=True)]
-    made = [
-        {
-            "type": "function_call",
-            "call_id": call_id,
-            "name": call.name,
-            "arguments": _arguments_text(call.arguments),
-        }
-        for call_id, call in zip(ids, calls, strict=True)
-    ]
-    outputs = [
-        {"type": "function_call_output", "call_id": call_id, "output": note}
-        for call_id, note in zip(ids, notes, strict=True)
-    ]
+    made: list[dict[str, Any]] = []
+    outputs: list[dict[str, Any]] = []
+    for call_id, call, note in zip(ids, calls, notes, strict=True):
+        # A custom tool's call goes back as one, with its free-form input.
+        custom = call.kind == "custom"
+        kind, field = ("custom_tool_call", "input") if custom else ("function_call", "arguments")
+        text = _arguments_text(call.arguments)
+        made.append({"type": kind, "call_id": call_id, "name": call.name, field: text})
+        outputs.append({"type": f"{kind}_output", "call_id": call_id, "output": note})
     return [*made, *outputs]
 
 
@@ -350,21 +346,23 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
             },
         ]
     arguments = tool.arguments if isinstance(tool.arguments, str) else attempt.text or "{}"
-    arguments = valid_text(arguments)
+    requested = _requested(call_id, tool, valid_text(arguments))
     return [
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": call_id,
-                    "type": "function",
-                    "function": {"name": tool.name, "arguments": arguments},
-                }
-            ],
-        },
+        {"role": "assistant", "content": None, "tool_calls": [requested]},
         {"role": "tool", "tool_call_id": call_id, "content": text},
     ]
+
+
+def _requested(call_id: str, call: ToolCall, arguments: str) -> dict[str, Any]:
+    """A Chat Completions tool call as the assistant turn sends it back: a custom tool's
+    call as one (with its ``input``), any other as a function call."""
+    if call.kind == "custom":
+        return {"id": call_id, "type": "custom", "custom": {"name": call.name, "input": arguments}}
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": arguments},
+    }
 
 
 _ITEM_PATH = re.compile(r"\$\[(\d+)\]")
@@ -439,11 +437,7 @@ def _calls_turns(
         turn = [*_thinking(reply), *uses]
         return [{"role": "assistant", "content": turn}, {"role": "user", "content": results}]
     requested = [
-        {
-            "id": call_id,
-            "type": "function",
-            "function": {"name": call.name, "arguments": _arguments_text(call.arguments)},
-        }
+        _requested(call_id, call, _arguments_text(call.arguments))
         for call_id, call in zip(ids, calls, strict=True)
     ]
     return [

@@ -150,11 +150,12 @@ def _anthropic_usage(usage: object, problems: list[str]) -> Usage | None:
 
 def _chat_tool_call(call: object) -> ToolCall:
     if get(call, "type") == "custom":
-        function, args = get(call, "custom"), "input"
-    else:
-        function, args = get(call, "function"), "arguments"
+        custom = get(call, "custom")
+        name = as_str(get(custom, "name")) or ""
+        return ToolCall(as_str(get(call, "id")), name, arguments(get(custom, "input")), "custom")
+    function = get(call, "function")
     name = as_str(get(function, "name")) or ""
-    return ToolCall(as_str(get(call, "id")), name, arguments(get(function, args)))
+    return ToolCall(as_str(get(call, "id")), name, arguments(get(function, "arguments")))
 
 
 def chat_finish(raw: str | None, refusal: str | None) -> str | None:
@@ -348,8 +349,10 @@ def responses_tool_call(item: object) -> ToolCall | None:
     kind = get(item, "type")
     if kind not in ("function_call", "custom_tool_call"):
         return None
-    args = get(item, "arguments" if kind == "function_call" else "input")
-    return ToolCall(as_str(get(item, "call_id")), as_str(get(item, "name")) or "", arguments(args))
+    call_id, name = as_str(get(item, "call_id")), as_str(get(item, "name")) or ""
+    if kind == "custom_tool_call":
+        return ToolCall(call_id, name, arguments(get(item, "input")), "custom")
+    return ToolCall(call_id, name, arguments(get(item, "arguments")))
 
 
 def openai_responses(response: object) -> Reply:

@@ -146,14 +146,17 @@ class OpenAIChatStream(StreamAccumulator):
             self._finish = as_str(get(choice, "finish_reason")) or self._finish
 
     def _add(self, index: int, piece: object) -> None:
-        call = self._calls.setdefault(index, _Partial())
+        call = self._calls.setdefault(index, _Partial(kind="function"))
         call.id = call.id or as_str(get(piece, "id"))
         function = get(piece, "function")
+        field = "arguments"
+        if function is None and (custom := get(piece, "custom")) is not None:
+            call.kind, function, field = "custom", custom, "input"  # free-form input
         # Names are concatenated like arguments, as the OpenAI SDK's own accumulator does;
         # joined when read, since adding to a string each time is quadratic.
         if name := as_str(get(function, "name")):
             call.names.append(name)
-        call.pieces.append(as_str(get(function, "arguments")) or "")
+        call.pieces.append(as_str(get(function, field)) or "")
 
     def reply(self) -> Reply:
         """The text, tool calls and usage so far."""
@@ -161,7 +164,9 @@ class OpenAIChatStream(StreamAccumulator):
         calls = (c for _, c in sorted(self._calls.items()))
         return Reply(
             text="".join(self._text) if self._text else None,
-            tool_calls=tuple(ToolCall(c.id, "".join(c.names), "".join(c.pieces)) for c in calls),
+            tool_calls=tuple(
+                ToolCall(c.id, "".join(c.names), "".join(c.pieces), c.kind) for c in calls
+            ),
             usage=self._usage,
             model=self._model,
             finish_reason=chat_finish(self._finish, refusal),
@@ -202,7 +207,7 @@ class OpenAIResponsesStream(StreamAccumulator):
         elif kind == "response.output_item.added":
             item = get(event, "item")
             if (call := responses_tool_call(item)) is not None:
-                self._calls[self._slot(event)] = _Partial(id=call.id, name=call.name)
+                self._calls[self._slot(event)] = _Partial(call.kind, call.id, call.name)
         elif kind in _ARGUMENT_DELTAS:
             index = as_int(get(event, "output_index"))
             partial = None if index is None else self._calls.get(index)
@@ -224,7 +229,7 @@ class OpenAIResponsesStream(StreamAccumulator):
         if self._final is not None:
             return self._final
         calls = (
-            c if isinstance(c, ToolCall) else ToolCall(c.id, c.name, "".join(c.pieces))
+            c if isinstance(c, ToolCall) else ToolCall(c.id, c.name, "".join(c.pieces), c.kind)
             for _, c in sorted(self._calls.items())
         )
         return Reply(
