@@ -46,7 +46,7 @@ from typing import (
 
 from llmguard._core.records import StreamEnd
 from llmguard._core.wrap import CallKind, call_kind
-from llmguard._guard.call import Call, Parameters
+from llmguard._guard.call import Call, Parameters, prefill
 from llmguard._guard.drivers import (
     Done,
     Drain,
@@ -279,6 +279,7 @@ class _Reader:
         "context",
         "due",
         "emitted",
+        "head",
         "items",
         "last",
         "pending",
@@ -294,11 +295,13 @@ class _Reader:
         schema: CompiledSchema,
         attempt: int,
         context: dict[str, Any] | None,
+        head: str = "",
     ) -> None:
         self.view = view
         self.schema = schema
         self.attempt = attempt
         self.context = context
+        self.head = head  # an Anthropic prefill, which the answer's text continues
         self.accumulator: StreamAccumulator | None = None
         self.chunks = 0
         self.due = 1  # the chunk count at which the answer is read next
@@ -363,6 +366,8 @@ class _Reader:
             self.start, self.last, self.items, self.broken = -1, _NOTHING, [], False
             self.switched = self.emitted > 0
         text = _answer_so_far(reply, answer)
+        if answer < 0 and self.head and reply is not None and reply.provider == "anthropic":
+            text = self.head + (text or "")  # read as the final check reads it
         if view.mode == "items" and reply is not None and len(reply.tool_calls) > 1:
             # Parallel tool calls under a list schema: each call is one item.
             self._items([_arguments(call.arguments) for call in reply.tool_calls], ended)
@@ -606,6 +611,7 @@ def _drive_sync(
     schema = handler.plan.schema
     view = partial_view(schema) if schema is not None else None
     attempt = 0
+    head = prefill(call)  # the text an Anthropic answer continues, as the flow reads it
     try:
         request = _send(steps, None, llm)
         while not isinstance(request, Done):
@@ -620,7 +626,7 @@ def _drive_sync(
             else:
                 assert view is not None
                 assert schema is not None
-                reader = _Reader(view, schema, attempt, _context(handler, call))
+                reader = _Reader(view, schema, attempt, _context(handler, call), head)
                 try:
                     result = yield from _read_sync(reader, request.stream)
                 except GeneratorExit:
@@ -666,6 +672,7 @@ async def _drive_async(
     schema = handler.plan.schema
     view = partial_view(schema) if schema is not None else None
     attempt = 0
+    head = prefill(call)  # the text an Anthropic answer continues, as the flow reads it
     try:
         request = _send(steps, None, llm)
         while not isinstance(request, Done):
@@ -681,7 +688,7 @@ async def _drive_async(
             else:
                 assert view is not None
                 assert schema is not None
-                reader = _Reader(view, schema, attempt, _context(handler, call))
+                reader = _Reader(view, schema, attempt, _context(handler, call), head)
                 stream = request.stream
                 error: BaseException | None = None
                 closed_with = None
