@@ -20,7 +20,7 @@ pytest.register_assert_rewrite("tests._helpers")
 # collector's full passes. The collector then rests until collection is over: importing
 # the test modules (and rewriting their asserts) makes some 400,000 objects that live to
 # the end and next to no cyclic garbage, yet it set off a collection every 700
-# allocations, a third of collection's CPU.
+# allocations: a quarter to a third of the CPU each pytest-xdist worker spends collecting.
 gc.collect()
 gc.freeze()
 gc.disable()
