@@ -175,7 +175,8 @@ def test_get_rare_reads_what_get_reads(name: str, extras: dict[str, Any], how: s
     else:
         obj = _WithExtras.model_validate(data)
     for _ in range(2):  # the first read looks at the class, the second uses what it saw
-        assert get_rare(obj, name) == get(obj, name)
+        rare, plain = get_rare(obj, name), get(obj, name)
+        assert rare == plain or (rare != rare and plain != plain)  # NaN is not NaN
 
 
 def test_an_anthropic_message_reads_the_same_with_an_extra_object_field() -> None:
