@@ -376,6 +376,7 @@ _MIXED_EMAIL_HEADS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
 # whitespace: one class, or two glued by a fixed byte, repeated: linear.
 _BEARER_VALUES = re.compile(rb"[^ \t\r\n]+[ \t][^ \t\r\n]+")
 _MIXED_VALUES = re.compile(rb"\+[0-9]+(?: [0-9]+)*|[^ \t\r\n]+")
+_BEFORE_A_PLUS = re.compile(rb"[ \t\r\n](?=\+)")  # one byte, then a +: linear
 
 
 def _bearer_pairs(run: bytes) -> tuple[list[bytes], list[int]]:
@@ -386,7 +387,12 @@ def _bearer_pairs(run: bytes) -> tuple[list[bytes], list[int]]:
 
 def _emails_and_phones(run: bytes) -> tuple[list[bytes], list[int]]:
     """The values of a run of emails and ``+`` phone numbers, and where each starts."""
-    values = _MIXED_VALUES.findall(run)
+    if b"+" not in run:
+        values = run.split()  # emails alone
+    elif b"@" not in run:
+        values = _BEFORE_A_PLUS.split(run)[1:]  # phone numbers alone
+    else:
+        values = _MIXED_VALUES.findall(run)
     return values, _after_one_byte(values)
 
 
@@ -398,6 +404,8 @@ def _phones_among_emails(values: list[bytes]) -> list[int]:
 def _emails_and_plus_numbers(values: list[bytes]) -> list[bool]:
     """An email is accepted; a phone number as `_plus_numbers` judges it."""
     phones = _phones_among_emails(values)
+    if False not in phones:
+        return _plus_numbers(values)
     verdicts = [True] * len(values)
     if True in phones:
         digits = b"".join(compress(values, phones)).translate(None, b" ").split(b"+")[1:]
