@@ -23,14 +23,20 @@ import llmguard.cli._format as fmt
 from llmguard.cli._args import Subparsers, add_path, opened
 from llmguard.cli._dataset import Dataset, DatasetError, Window
 from llmguard.cli._errors import EXIT_DRIFT, EXIT_OK, CommandError
-from llmguard.cli._quantiles import weighted_quantile, weighted_quantiles
+from llmguard.cli._quantiles import (
+    counted_quantiles,
+    signed_zeros,
+    weighted_quantile,
+    weighted_quantiles,
+)
 from llmguard.cli._significance import (
     Comparison,
+    Ordered,
     Sample,
     benjamini_hochberg,
-    compare_rates,
-    mann_whitney,
-    quantile_test,
+    compare_rates_of,
+    mann_whitney_of,
+    quantile_test_of,
 )
 
 __all__ = [
@@ -66,11 +72,13 @@ Samples: TypeAlias = Mapping[tuple[str, ...], Mapping[str, Sample]]
 class _Metric:
     label: str
     source: str
-    test: Callable[[Sample, Sample], Comparison | None]
+    test: Callable[[Ordered, Ordered], Comparison | None]
     summary: Callable[[Sample], float | None]
     show: Callable[[float | None], str]
     change: Callable[[float, float], str]
     effect: Literal["h", "δ"]
+    # `summary` of a sample already read, the same figure; None for a quantile.
+    figure: Callable[[Ordered], float | None] | None = None
     # The quantile `summary` gives, for a metric summed up by one (`Check` finds the
     # quantiles of a sample together).
     quantile: float | None = None
@@ -97,8 +105,16 @@ def _quantile(q: float) -> Callable[[Sample], float | None]:
     return lambda sample: weighted_quantile(sorted(sample), q)
 
 
-def _tail(baseline: Sample, current: Sample) -> Comparison | None:
-    return quantile_test(baseline, current, 0.95)
+def _rates(baseline: Ordered, current: Ordered) -> Comparison | None:
+    return compare_rates_of(baseline, current)
+
+
+def _ranks(baseline: Ordered, current: Ordered) -> Comparison | None:
+    return mann_whitney_of(baseline, current)
+
+
+def _tail(baseline: Ordered, current: Ordered) -> Comparison | None:
+    return quantile_test_of(baseline, current, 0.95)
 
 
 def _points(a: float, b: float) -> str:
@@ -122,13 +138,13 @@ def _score(value: float | None) -> str:
 
 
 _METRICS = (
-    _Metric("failure rate", "error", compare_rates, _rate, fmt.percent, _points, "h"),
-    _Metric("retry rate", "retries", compare_rates, _rate, fmt.percent, _points, "h"),
-    _Metric("limit-hit rate", "limit", compare_rates, _rate, fmt.percent, _points, "h"),
+    _Metric("failure rate", "error", _rates, _rate, fmt.percent, _points, "h", Ordered.rate),
+    _Metric("retry rate", "retries", _rates, _rate, fmt.percent, _points, "h", Ordered.rate),
+    _Metric("limit-hit rate", "limit", _rates, _rate, fmt.percent, _points, "h", Ordered.rate),
     _Metric(
         "latency p50",
         "duration_ms",
-        mann_whitney,
+        _ranks,
         _quantile(0.5),
         fmt.duration,
         _relative,
@@ -145,9 +161,9 @@ _METRICS = (
         "h",
         quantile=0.95,
     ),
-    _Metric("output tokens", "output_tokens", mann_whitney, _mean, _number, _relative, "δ"),
-    _Metric("cost per call", "cost_usd", mann_whitney, _mean, fmt.money, _relative, "δ"),
-    _Metric("feedback", "feedback", mann_whitney, _mean, _score, _difference, "δ"),
+    _Metric("output tokens", "output_tokens", _ranks, _mean, _number, _relative, "δ", Ordered.mean),
+    _Metric("cost per call", "cost_usd", _ranks, _mean, fmt.money, _relative, "δ", Ordered.mean),
+    _Metric("feedback", "feedback", _ranks, _mean, _score, _difference, "δ", Ordered.mean),
 )
 
 
@@ -229,7 +245,7 @@ class Check:
     def __call__(self, baseline: Samples, current: Samples) -> Report:
         """Compare ``current`` with ``baseline``."""
         notes: list[str] = []
-        made: list[tuple[tuple[str, ...], _Metric, Sample, Sample, Comparison]] = []
+        made: list[tuple[tuple[str, ...], _Metric, tuple[int, int], Comparison, _Figures]] = []
         for key in sorted(baseline.keys() | current.keys()):
             label = "/".join(key)
             if key not in current:
@@ -245,19 +261,23 @@ class Check:
                     f"current; fewer than {self.min_calls})"
                 )
                 continue
+            # The group's samples are read (sorted, split by weight) once for every test
+            # and figure asked of them, and let go with the group.
+            summary = _Summaries()
             for metric in _METRICS:
                 a = baseline[key].get(metric.source, ())
                 b = current[key].get(metric.source, ())
                 if min(len(a), len(b)) < self.min_calls:
                     continue
-                comparison = metric.test(a, b)
+                comparison = metric.test(summary.ordered(a), summary.ordered(b))
                 if comparison is not None:
-                    made.append((key, metric, a, b, comparison))
-        adjusted = benjamini_hochberg([c.p_value for *_, c in made])
+                    figures = (summary(metric, a), summary(metric, b))
+                    made.append((key, metric, (len(a), len(b)), comparison, figures))
+        adjusted = benjamini_hochberg([c.p_value for *_, c, _ in made])
         findings = []
-        summary = _Summaries()
-        for (key, metric, a, b, comparison), q in zip(made, adjusted, strict=True):
-            before, after = summary(metric, a), summary(metric, b)
+        for (key, metric, sizes, comparison, (before, after)), q in zip(
+            made, adjusted, strict=True
+        ):
             findings.append(
                 Finding(
                     group=key,
@@ -265,7 +285,7 @@ class Check:
                     baseline=before,
                     current=after,
                     change="-" if before is None or after is None else metric.change(before, after),
-                    sizes=(len(a), len(b)),
+                    sizes=sizes,
                     comparison=comparison,
                     effect_name=metric.effect,
                     adjusted_p=q,
@@ -275,27 +295,54 @@ class Check:
         return Report(findings, notes)
 
 
+# A metric's figure in the baseline window and in the current one.
+_Figures: TypeAlias = tuple[float | None, float | None]
+
 # The quantiles of `_METRICS`, found together for a sample.
 _QUANTILES = tuple(metric.quantile for metric in _METRICS if metric.quantile is not None)
 
 
 class _Summaries:
-    """`_Metric.summary` of samples, sorting a sample and adding up its weights once for
-    all the quantiles asked of it (the same figures: `weighted_quantiles` walks one
-    running total for several quantiles as for one)."""
+    """`_Metric.summary` of samples, each sample read once (`Ordered`) for its tests and
+    its figures, and its quantiles found together (the same figures: with whole-number
+    weights `counted_quantiles` gives what the walk over sorted pairs gives, and
+    `weighted_quantiles` walks one running total for several quantiles as for one)."""
 
     def __init__(self) -> None:
-        # id(sample) -> the sample (so that the id stays its own) and its quantiles.
-        self._quantiles: dict[int, tuple[Sample, tuple[float | None, ...]]] = {}
+        # id(sample) -> the sample read (which holds the sample, so the id stays its own).
+        self._read: dict[int, Ordered] = {}
+        self._quantiles: dict[int, tuple[float | None, ...]] = {}
+
+    def ordered(self, sample: Sample) -> Ordered:
+        """The sample, read once."""
+        kept = self._read.get(id(sample))
+        if kept is None or kept.sample is not sample:
+            kept = self._read[id(sample)] = Ordered(sample)
+            self._quantiles.pop(id(sample), None)
+        return kept
 
     def __call__(self, metric: _Metric, sample: Sample) -> float | None:
+        if metric.figure is not None:
+            return metric.figure(self.ordered(sample))
         if metric.quantile is None:
             return metric.summary(sample)
-        kept = self._quantiles.get(id(sample))
-        if kept is None or kept[0] is not sample:
-            kept = (sample, weighted_quantiles(sorted(sample), _QUANTILES))
-            self._quantiles[id(sample)] = kept
-        return kept[1][_QUANTILES.index(metric.quantile)]
+        ordered = self.ordered(sample)
+        found = self._quantiles.get(id(sample))
+        if found is None:
+            found = self._quantiles[id(sample)] = _quantiles_of(ordered)
+        return found[_QUANTILES.index(metric.quantile)]
+
+
+def _quantiles_of(ordered: Ordered) -> tuple[float | None, ...]:
+    """`_QUANTILES` of a sample: by bisection over its values per weight when every
+    weight is whole and every value a float (equal floats print alike, but for 0.0 and
+    -0.0, which the walk meets in the order of the pairs), else by the walk."""
+    runs = ordered.runs()
+    if runs is not None and not signed_zeros(runs):
+        values, _ = ordered.columns()
+        if all(map(operator.is_, map(type, values), itertools.repeat(float))):
+            return counted_quantiles(runs, _QUANTILES)
+    return weighted_quantiles(sorted(ordered.sample), _QUANTILES)
 
 
 def _calls(samples: Mapping[str, Sample]) -> int:

@@ -16,23 +16,32 @@ textbook ones.
 from __future__ import annotations
 
 import bisect
+import collections
 import functools
 import itertools
 import math
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from fractions import Fraction
+from typing import TypeAlias, cast
+
+from llmguard.cli._quantiles import counted_quantiles
 
 __all__ = [
     "Comparison",
+    "Counts",
+    "Ordered",
     "Sample",
     "benjamini_hochberg",
     "cohen_h",
     "compare_rates",
+    "compare_rates_of",
     "effective_size",
     "mann_whitney",
+    "mann_whitney_of",
     "quantile_test",
+    "quantile_test_of",
     "two_proportions",
     "two_sided_p",
 ]
@@ -55,6 +64,102 @@ class Comparison:
     statistic: float
     p_value: float
     effect: float
+
+
+class Ordered:
+    """A sample read once for the several tests and figures asked of it.
+
+    Its values sorted (equal values in the order the sample gives them) with their
+    weights beside them, and, when every weight is a whole number, its values per
+    weight; each made on first use and kept. The sample itself is `sample`.
+    """
+
+    __slots__ = ("_columns", "_counts", "_runs", "sample")
+
+    def __init__(self, sample: Sample) -> None:
+        self.sample = sample
+        self._columns: tuple[list[float], list[float]] | None = None
+        self._runs: tuple[list[tuple[float, list[float]]] | None] | None = None
+        self._counts: tuple[Counts | None] | None = None
+
+    def columns(self) -> tuple[list[float], list[float]]:
+        """The values, sorted, and their weights in the same order (a stable sort)."""
+        if self._columns is None:
+            values = list(map(_VALUE, self.sample))
+            weights = list(map(_WEIGHT, self.sample))
+            if not all(map(operator.le, values, itertools.islice(values, 1, None))):
+                order = sorted(range(len(values)), key=values.__getitem__)
+                values = list(map(values.__getitem__, order))
+                weights = list(map(weights.__getitem__, order))
+            self._columns = (values, weights)
+        return self._columns
+
+    def runs(self) -> list[tuple[float, list[float]]] | None:
+        """``(weight, sorted values of that weight)`` per distinct weight, or ``None``
+        unless every weight is a whole number above 0 (a float or an int, not a bool) and
+        their total is below 2^53, where every sum of weights is exact in any order."""
+        if self._runs is None:
+            self._runs = (self._whole_runs(),)
+        return self._runs[0]
+
+    def counts(self) -> Counts | None:
+        """How many observations have each (truth of the value, weight), or ``None``
+        when a weight is not a finite float or int."""
+        if self._counts is None:
+            self._counts = (_true_counts(self.sample),)
+        return self._counts[0]
+
+    def rate(self) -> float | None:
+        """The weighted share of true (non-zero) values; ``None`` without weight."""
+        counts = self.counts()
+        if counts is None:
+            total, hits = _totals(self.sample)
+        else:
+            total, hits = _counted_totals(counts)
+        return hits / total if total > 0 else None
+
+    def mean(self) -> float | None:
+        """The weighted mean of the values; ``None`` without weight."""
+        values, weights = self.columns()
+        total = math.fsum(weights)
+        return math.fsum(map(operator.mul, values, weights)) / total if total > 0 else None
+
+    def _whole_runs(self) -> list[tuple[float, list[float]]] | None:
+        values, weights = self.columns()
+        distinct = set(weights)
+        if not all(map(_whole, distinct)):
+            return None
+        runs = []
+        total = 0.0
+        for weight in sorted(distinct):
+            kept = list(
+                itertools.compress(values, map(operator.eq, weights, itertools.repeat(weight)))
+            )
+            runs.append((weight, kept))
+            total += weight * len(kept)
+        return runs if total < _EXACT_SUM else None
+
+
+# Whole numbers up to 2^53 add up exactly in a double, in any order.
+_EXACT_SUM = float(2**53)
+
+
+def _true_counts(sample: Sample) -> Counts | None:
+    counts: Counts = {}
+    for (value, weight), count in collections.Counter(sample).items():
+        if type(weight) not in (float, int) or not math.isfinite(weight):
+            return None
+        key = (bool(value), weight)
+        counts[key] = counts.get(key, 0) + count
+    return counts
+
+
+def _whole(weight: object) -> bool:
+    return (
+        type(weight) in (float, int)
+        and 0 < cast(float, weight) < _EXACT_SUM
+        and float(cast(float, weight)).is_integer()
+    )
 
 
 def two_sided_p(z: float) -> float:
@@ -119,6 +224,14 @@ def effective_size(sample: Sample) -> float:
     return total * total / squares if squares > 0 else 0.0
 
 
+def compare_rates_of(baseline: Ordered, current: Ordered) -> Comparison | None:
+    """`compare_rates` of samples already read: from their counts (`Ordered.counts`)."""
+    counts_a, counts_b = baseline.counts(), current.counts()
+    if counts_a is None or counts_b is None:
+        return compare_rates(baseline.sample, current.sample)
+    return _counted_rates(counts_a, counts_b)
+
+
 def compare_rates(baseline: Sample, current: Sample) -> Comparison | None:
     """Two-proportion z-test of how often the value is true (non-zero) on each side.
 
@@ -156,8 +269,6 @@ def compare_rates(baseline: Sample, current: Sample) -> Comparison | None:
 # numbers in the same order, several times faster over a million pairs.
 _VALUE = operator.itemgetter(0)
 _WEIGHT = operator.itemgetter(1)
-# The current side's weight in `mann_whitney`'s pooled (value, baseline, current) triples.
-_CURRENT = operator.itemgetter(2)
 
 
 def _equal_weights(sample: Sample) -> bool:
@@ -198,8 +309,8 @@ def mann_whitney(
     Equal to ``scipy.stats.mannwhitneyu(current, baseline, method="asymptotic",
     use_continuity=continuity)`` for unweighted samples. With weights, each side's
     weights are scaled to sum to its effective size before counting pairs, so U is a
-    weighted count and the usual variance applies to the effective sizes. Sorting the
-    pooled sample once makes it O(n log n).
+    weighted count and the usual variance applies to the effective sizes. Sorting each
+    side once makes it O(n log n).
 
     Args:
         baseline: The baseline sample.
@@ -211,16 +322,39 @@ def mann_whitney(
         P(current < baseline), weighted) as effect size; ``None`` when a side is
         empty or every value on both sides is the same.
     """
-    scaled_a, n_a = _scaled(baseline)
-    scaled_b, n_b = _scaled(current)
+    return mann_whitney_of(Ordered(baseline), Ordered(current), continuity=continuity)
+
+
+def mann_whitney_of(
+    baseline: Ordered, current: Ordered, *, continuity: bool = True
+) -> Comparison | None:
+    """`mann_whitney` of samples already read, sharing their sorted values with other tests.
+
+    The pooled sample is walked one tie group (distinct value) at a time, in increasing
+    order, with each side's mass in a group added up from 0.0 in the order the side
+    gives its equal values: the sums, and so every rounding, of sorting the pooled
+    (value, weight) pairs and walking them, without making or sorting a pair.
+    """
+    values_a, raw_a = baseline.columns()
+    values_b, raw_b = current.columns()
+    weights_a, n_a = _scaled_weights(raw_a)
+    weights_b, n_b = _scaled_weights(raw_b)
     if n_a <= 0 or n_b <= 0:
         return None
-    # (value, baseline weight, current weight) triples, made in C.
-    pooled = list(zip(map(_VALUE, scaled_a), map(_WEIGHT, scaled_a), itertools.repeat(0.0)))
-    pooled.extend(zip(map(_VALUE, scaled_b), itertools.repeat(0.0), map(_WEIGHT, scaled_b)))
-    pooled.sort(key=operator.itemgetter(0))
-    # Per tie group (equal values), the baseline's and the current side's weight.
-    masses_a, masses_b = _tie_masses(pooled)
+    groups_a = _group_masses(values_a, weights_a)
+    groups_b = _group_masses(values_b, weights_b)
+    pooled = sorted(groups_a.keys() | groups_b.keys())
+    # Per tie group, the baseline's and the current side's weight (0.0 where it has none,
+    # as the walk adds 0.0 for each of the other side's observations).
+    masses_a = list(map(groups_a.get, pooled, itertools.repeat(0.0)))
+    masses_b = list(map(groups_b.get, pooled, itertools.repeat(0.0)))
+    return _u_test(masses_a, masses_b, n_a, n_b, continuity=continuity)
+
+
+def _u_test(
+    masses_a: list[float], masses_b: list[float], n_a: float, n_b: float, *, continuity: bool
+) -> Comparison | None:
+    """The U test from each tie group's masses, in increasing order of value."""
     # Baseline weight under each tie group: the running sum before it.
     below = list(itertools.accumulate(masses_a, operator.add, initial=0.0))
     # Pairs with the current value above the baseline one, ties counting half.
@@ -246,36 +380,34 @@ def mann_whitney(
     return Comparison(z, two_sided_p(z), 2 * u / (n_a * n_b) - 1)
 
 
+def _group_masses(values: list[float], weights: list[float]) -> dict[float, float]:
+    """Each distinct value's weight, added up from 0.0 in the order given, by value.
+
+    ``values`` are sorted, so equal values are neighbours. Without ties each mass is
+    ``0.0 + w`` and the mapping is made in C; with ties, one C-level sum per group.
+    """
+    following = itertools.islice(values, 1, None)
+    if all(map(operator.lt, values, following)):
+        return dict(zip(values, map(operator.add, itertools.repeat(0.0), weights), strict=True))
+    distinct = list(dict.fromkeys(values))
+    ends = list(map(bisect.bisect_right, itertools.repeat(values), distinct))
+    starts = [0, *ends[:-1]]
+    if all(map(operator.eq, weights, itertools.repeat(1.0))):
+        # Whole counts: 0.0 + 1.0 + ... + 1.0 is the count, exactly.
+        counts = map(float, map(operator.sub, ends, starts))
+        return dict(zip(distinct, counts, strict=True))
+    return {
+        value: _running_sum(weights[start:end])
+        for value, start, end in zip(distinct, starts, ends, strict=True)
+    }
+
+
 def _running_sum(terms: Iterable[float]) -> float:
     """``0.0 + t1 + t2 + ...`` left to right, each addition rounded, as a loop adds.
 
     Not `sum`, which adds floats with compensation from Python 3.12 on.
     """
     return functools.reduce(operator.add, terms, 0.0)
-
-
-def _tie_masses(pooled: list[tuple[float, float, float]]) -> tuple[list[float], list[float]]:
-    """Each tie group's baseline and current weight, added up in order from 0.0.
-
-    Without ties every group is one observation, and its masses are its weights (plus
-    0.0, as the loop over a group would add them); the lists are then made in C.
-    """
-    values = list(map(_VALUE, pooled))
-    if len(set(values)) == len(values):
-        return (
-            list(map(operator.add, itertools.repeat(0.0), map(_WEIGHT, pooled))),
-            list(map(operator.add, itertools.repeat(0.0), map(_CURRENT, pooled))),
-        )
-    masses_a: list[float] = []
-    masses_b: list[float] = []
-    for _, tied in itertools.groupby(pooled, key=_VALUE):
-        mass_a = mass_b = 0.0
-        for _, w_a, w_b in tied:
-            mass_a += w_a
-            mass_b += w_b
-        masses_a.append(mass_a)
-        masses_b.append(mass_b)
-    return masses_a, masses_b
 
 
 def _scaled(sample: Sample) -> tuple[list[tuple[float, float]], float]:
@@ -292,6 +424,19 @@ def _scaled(sample: Sample) -> tuple[list[tuple[float, float]], float]:
     return list(zip(map(_VALUE, sample), weights, strict=True)), total * factor
 
 
+def _scaled_weights(weights: list[float]) -> tuple[list[float], float]:
+    """`_scaled` of a sample's weights alone: the same numbers, without the values."""
+    total = math.fsum(weights)
+    if total <= 0:
+        return [], 0.0
+    first = weights[0]
+    if all(map(operator.eq, weights, itertools.repeat(first))):
+        return [1.0] * len(weights), float(len(weights))
+    squares = math.fsum(map(operator.mul, weights, weights))
+    factor = total / squares
+    return list(map(operator.mul, weights, itertools.repeat(factor))), total * factor
+
+
 def quantile_test(baseline: Sample, current: Sample, q: float) -> Comparison | None:
     """Did the tail at quantile ``q`` move? Mood's median test, at another quantile.
 
@@ -303,6 +448,43 @@ def quantile_test(baseline: Sample, current: Sample, q: float) -> Comparison | N
         `compare_rates` of the exceedances (Cohen's h as effect size), or ``None``
         when no value exceeds the threshold.
     """
+    return quantile_test_of(Ordered(baseline), Ordered(current), q)
+
+
+def quantile_test_of(baseline: Ordered, current: Ordered, q: float) -> Comparison | None:
+    """`quantile_test` of samples already read.
+
+    When every weight is a whole number, the threshold is found by bisection over each
+    side's values per weight (`counted_quantiles`: exact sums, so the walk's answer),
+    and each side's exceedances are counted per weight from where the threshold falls
+    in its sorted values; `compare_rates` depends on nothing else.
+    """
+    runs_a, runs_b = baseline.runs(), current.runs()
+    if runs_a is None or runs_b is None or _weight_of(runs_a) + _weight_of(runs_b) >= _EXACT_SUM:
+        return _walked_quantile_test(baseline.sample, current.sample, q)
+    (threshold,) = counted_quantiles([*runs_a, *runs_b], (q,))
+    if threshold is None:
+        return None
+    return _counted_rates(_exceedances(runs_a, threshold), _exceedances(runs_b, threshold))
+
+
+def _weight_of(runs: list[tuple[float, list[float]]]) -> float:
+    return sum(weight * len(values) for weight, values in runs)
+
+
+def _exceedances(runs: list[tuple[float, list[float]]], threshold: float) -> Counts:
+    """How many values of each weight are above the threshold, and how many not."""
+    counts: Counts = {}
+    for weight, values in runs:
+        at_or_below = bisect.bisect_right(values, threshold)
+        for hit, count in ((True, len(values) - at_or_below), (False, at_or_below)):
+            if count:
+                counts[(hit, weight)] = count
+    return counts
+
+
+def _walked_quantile_test(baseline: Sample, current: Sample, q: float) -> Comparison | None:
+    """`quantile_test` over sorted pairs and a running total, for any weights."""
     pooled = sorted(itertools.chain(baseline, current), key=operator.itemgetter(0))
     total = math.fsum(map(_WEIGHT, pooled))
     if total <= 0:
@@ -318,6 +500,64 @@ def _exceeding(sample: Sample, threshold: float) -> list[tuple[bool, float]]:
     """``(value > threshold, weight)`` per observation, made in C."""
     above = map(operator.gt, map(_VALUE, sample), itertools.repeat(threshold))
     return list(zip(above, map(_WEIGHT, sample), strict=True))
+
+
+Counts: TypeAlias = dict[tuple[bool, float], int]
+"""A sample of true/false values by (value, weight): how many observations have each."""
+
+
+def _counted_rates(baseline: Counts, current: Counts) -> Comparison | None:
+    """`compare_rates` of two samples given as counts, to the bit.
+
+    `compare_rates` depends only on how many observations have each (value, weight):
+    its counts are sums of such counts, and its weighted sums are `math.fsum`s, which
+    round the exact sum once whatever the order of the terms. Here each exact sum is
+    made from the counts with fractions and rounded once, by the correctly rounded
+    integer division behind ``float(Fraction)``.
+    """
+    if _counted_equal_weights(baseline) and _counted_equal_weights(current):
+        return two_proportions(
+            sum(count for (hit, _), count in baseline.items() if hit),
+            sum(baseline.values()),
+            sum(count for (hit, _), count in current.items() if hit),
+            sum(current.values()),
+        )
+    total_a, hits_a = _counted_totals(baseline)
+    total_b, hits_b = _counted_totals(current)
+    if total_a <= 0 or total_b <= 0:
+        return None
+    rate_a, rate_b = hits_a / total_a, hits_b / total_b
+    pooled = (hits_a + hits_b) / (total_a + total_b)
+    variance = (
+        _counted_spread(baseline, pooled) / total_a**2
+        + _counted_spread(current, pooled) / total_b**2
+    )
+    if variance <= 0:
+        return None
+    z = (rate_b - rate_a) / math.sqrt(variance)
+    return Comparison(z, two_sided_p(z), cohen_h(rate_a, rate_b))
+
+
+def _counted_equal_weights(counts: Counts) -> bool:
+    weights = [weight for (_, weight), count in counts.items() if count]
+    return all(map(operator.eq, weights, itertools.repeat(weights[0]))) if weights else True
+
+
+def _counted_totals(counts: Counts) -> tuple[float, float]:
+    total = sum(Fraction(weight) * count for (_, weight), count in counts.items())
+    hits = sum(Fraction(weight) * count for (hit, weight), count in counts.items() if hit)
+    return float(total), float(hits)
+
+
+def _counted_spread(counts: Counts, rate: float) -> float:
+    """`_spread` from counts: each term ``(w * w) * d`` made as the walk makes it."""
+    hit, miss = (1.0 - rate) ** 2, (0.0 - rate) ** 2
+    return float(
+        sum(
+            Fraction((weight * weight) * (hit if is_hit else miss)) * count
+            for (is_hit, weight), count in counts.items()
+        )
+    )
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
