@@ -21,6 +21,7 @@ from tests._helpers.sdk_mocks import (
     async_openai_client,
     chat_completion,
     openai_client,
+    responses_events,
     responses_response,
 )
 
@@ -217,3 +218,17 @@ def test_an_input_string_of_another_api_is_reasked_as_a_prompt() -> None:
     assert triage("It crashes") == Ticket(category="bug", urgency=2)
     [turn] = sent[1].json["messages"]
     assert turn["content"].startswith(f"It crashes\n\nYour previous answer:\n{BAD}\n\n")
+
+
+def test_a_streamed_answer_to_an_input_string_is_reasked_as_a_prompt() -> None:
+    """A stream does not say which API it came from: a string ``input`` stays a string,
+    with the answer and the correction appended."""
+    client, sent = openai_client([responses_events([BAD]), responses_events([GOOD])])
+
+    @lg.guard(schema=Ticket, retries=1)
+    def triage(input: str) -> Any:
+        return client.responses.create(model="gpt-4o-mini", input=input, stream=True)
+
+    assert triage("It crashes") == Ticket(category="bug", urgency=2)
+    sent_input = sent[1].json["input"]
+    assert sent_input.startswith(f"It crashes\n\nYour previous answer:\n{BAD}\n\n")
