@@ -236,14 +236,25 @@ def _delta_text(chunk: object) -> str | None:
         calls = get(delta, "tool_calls")
         for call in calls if isinstance(calls, list) else ():
             text += as_str(get(get(call, "function"), "arguments")) or ""
+            text += as_str(get(get(call, "custom"), "input")) or ""  # a custom tool's input
         return text
     kind = get(chunk, "type")
     if kind == "content_block_delta":
         delta = get(chunk, "delta")
         return as_str(get(delta, "text")) or as_str(get(delta, "partial_json"))
-    if kind in ("response.output_text.delta", "response.function_call_arguments.delta"):
+    if kind in _RESPONSES_TEXT:
         return as_str(get(chunk, "delta"))
     return None
+
+
+# The Responses API events that carry answer text: output text, and tool-call input.
+_RESPONSES_TEXT = frozenset(
+    {
+        "response.output_text.delta",
+        "response.function_call_arguments.delta",
+        "response.custom_tool_call_input.delta",
+    }
+)
 
 
 def pass_through(stream: Any, llm: Span, finish: Finish, cap: OutputCap | None = None) -> Any:
