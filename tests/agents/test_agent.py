@@ -419,7 +419,8 @@ def test_a_guarded_call_in_a_run_charges_the_run_and_enclosing_budgets() -> None
 
 
 def test_the_runs_max_tokens_refuses_the_call_that_would_cross_it() -> None:
-    """A nested run's call past its parent's max_tokens is refused, with the state."""
+    """A nested run's call past its parent's max_tokens is refused, with the state of
+    the parent, whose limit it is (the child stops too)."""
     llm = FakeLLM(["never sent"], model=MODEL)
     ask = fake_ask(llm)
 
@@ -430,7 +431,7 @@ def test_the_runs_max_tokens_refuses_the_call_that_would_cross_it() -> None:
     error, run = stop(BudgetExceeded, body, "parent", max_tokens=20)
     assert llm.calls == []
     assert error.state is not None
-    assert error.state.name == "child"
+    assert error.state.name == "parent"
     assert error.state.stop_reason == "max_tokens"
     assert run.stop_reason == "max_tokens"
     assert run.usage == 0

@@ -5,10 +5,12 @@ charge their parents automatically"). Steps do not nest: each agent counts its o
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 import llmguard as lg
+from llmguard.testing import FakeLLM
 from tests.conftest import ListSink
 
 
@@ -147,3 +149,35 @@ def test_the_outer_deadline_holds_inside_a_sync_inner_agent() -> None:
     assert caught.value.name == "outer"
     assert caught.value.state is not None
     assert caught.value.state.name == "outer"
+
+
+def test_an_outer_agent_s_token_budget_is_not_swallowed_by_the_inner_agent() -> None:
+    """The outer agent's ``max_tokens`` refusing a guarded call made in an inner agent
+    with ``on_limit="return"`` stops the outer run, which returns its own state (the
+    inner run returned the refusal as its own, and the outer finished as if unlimited)."""
+    llm = FakeLLM(["ok"] * 10, model="gpt-4o-mini")
+    results: list[Any] = []
+
+    @lg.guard(model="gpt-4o-mini", max_output_tokens=50)
+    def ask(messages: list[dict[str, Any]], max_tokens: int | None = None) -> Any:
+        return llm(model="gpt-4o-mini", messages=messages, max_tokens=max_tokens)
+
+    @lg.agent(name="inner", max_tokens=10_000, on_limit="return")
+    def inner() -> str:
+        for _ in range(5):
+            ask([{"role": "user", "content": "hi " * 60}])
+        return "done"
+
+    @lg.agent(name="outer", max_tokens=200, on_limit="return")
+    def outer() -> str:
+        results.append(inner())
+        return "finished"
+
+    stopped = outer()
+    assert results == []
+    assert isinstance(stopped, lg.AgentStopped)
+    assert isinstance(stopped.error, lg.BudgetExceeded)
+    assert (stopped.error.name, stopped.error.limit, stopped.error.maximum) == (
+        "outer", "max_tokens", 200,
+    )  # fmt: skip
+    assert (stopped.state.name, stopped.state.stop_reason) == ("outer", "max_tokens")

@@ -27,6 +27,7 @@ from llmguard._core.wrap import CallKind, Wrapped, call_kind, unwrap_callable, w
 from llmguard._spend.budgets import Budget
 from llmguard._tracing.spans import Span, active_span
 from llmguard.exceptions import (
+    BudgetExceeded,
     ConfigurationError,
     LimitExceeded,
     LoopDetected,
@@ -166,11 +167,17 @@ class Run:
         runs.reverse()
         return runs
 
-    def _refused_outside(self, exc: BaseException) -> bool:
-        """Whether ``exc`` is a limit of a run this one is nested in."""
+    def _refused_outside(self, exc: LimitExceeded) -> bool:
+        """Whether ``exc`` is a limit of a run this one is nested in: one its own checks
+        raised, or a refusal of its budget (told by the budget's name and cap, which a
+        refusal carries, when this run's own budget would not have said the same)."""
+        if isinstance(exc, BudgetExceeded) and _refused_by(self.budget, exc):
+            return False
         run = self._parent
         while run is not None:
             if any(exc is error for error in run._refused):
+                return True
+            if isinstance(exc, BudgetExceeded) and _refused_by(run.budget, exc):
                 return True
             run = run._parent
         return False
@@ -364,6 +371,11 @@ class Run:
         error = self._stopped_by
         assert error is not None, "stopped() is only called after a swallowed limit"
         return AgentStopped(self.state(), error)
+
+
+def _refused_by(budget: Budget, exc: BudgetExceeded) -> bool:
+    caps = {"max_tokens": budget.max_tokens, "max_cost_usd": budget.max_cost_usd}
+    return exc.name == budget.name and caps.get(exc.limit) == exc.maximum
 
 
 def _mark(opened: Span, exc: BaseException | None) -> None:
