@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import atexit
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, ParamSpec, TypeVar, overload
 
 from llmguard._core.records import RecordKind, StreamEnd
 from llmguard._core.wrap import Wrapped, positional_names, unwrap_callable, wrap
-from llmguard._delivery.pipeline import report
+from llmguard._tracing.open_streams import closed, opened
 from llmguard._tracing.spans import Span, active_span, captured, capturing_content, check_kind
 from llmguard._tracing.stepping import astepped, stepped
 from llmguard.exceptions import ConfigurationError
@@ -116,7 +114,7 @@ class _SpanWatch:
     def __init__(self, span: Span) -> None:
         self.span = span
         self.items = 0
-        _open_streams.add(self)
+        opened(self)
 
     def value(self) -> Span:
         return self.span
@@ -125,39 +123,18 @@ class _SpanWatch:
         self.items += 1
 
     def ended(self, end: StreamEnd, error: BaseException | None) -> None:
-        _open_streams.discard(self)
-        if self.span.ended:  # already ended at exit (`_end_open_streams`)
+        closed(self)
+        if self.span.ended:  # already ended at exit (`interrupted`)
             return
         if error is not None:
             self.span.record_exception(error)
         self.span.set_stream(self.items, end)
         self.span.end()
 
-
-# The traced generators started and not yet ended. One kept alive to the end (in a
-# module global, say) is finalized only after delivery's last flush at exit, too late
-# for its record; `_end_open_streams` ends its span before that flush. Weak: an
-# abandoned generator still goes with the garbage collector.
-_open_streams: weakref.WeakSet[_SpanWatch] = weakref.WeakSet()
-
-
-def _end_open_streams() -> None:
-    """At exit: end the span of every traced generator still open, with what it delivered.
-
-    Registered after delivery's exit handler (this module imports it), so it runs first.
-    """
-    try:
-        for watch in list(_open_streams):
-            _open_streams.discard(watch)
-            span = watch.span
-            if not span.ended:
-                span.set_stream(watch.items, "interrupted")
-                span.end()
-    except Exception as exc:  # llmguard's own failure must not disturb the exit
-        report("ending open generators at exit failed", exc)
-
-
-atexit.register(_end_open_streams)
+    def interrupted(self) -> None:
+        if not self.span.ended:
+            self.span.set_stream(self.items, "interrupted")
+            self.span.end()
 
 
 @overload

@@ -1,0 +1,55 @@
+"""Streams still open when the interpreter exits, ended before delivery's last flush.
+
+A traced generator or a stream kept alive to the end (half-read, in a module global)
+is finalized only after llmguard's exit handler has flushed and closed the sinks, too
+late for its record. What registers here with `opened` is told to end at exit, with
+what it delivered, just before that flush. The registry holds weak references, so an
+abandoned stream still goes with the garbage collector.
+"""
+
+from __future__ import annotations
+
+import atexit
+import weakref
+from typing import Protocol
+
+from llmguard._delivery.pipeline import report
+
+__all__ = ["Interruptible", "closed", "opened"]
+
+
+class Interruptible(Protocol):
+    """A stream whose records can be ended early."""
+
+    def interrupted(self) -> None:
+        """End the records now, with what was delivered: the interpreter is exiting."""
+
+
+_open: weakref.WeakSet[Interruptible] = weakref.WeakSet()
+
+
+def opened(stream: Interruptible) -> None:
+    """Register ``stream`` (weakly) to be ended at exit if it is still open then."""
+    _open.add(stream)
+
+
+def closed(stream: Interruptible) -> None:
+    """``stream`` ended by itself: nothing to do at exit."""
+    _open.discard(stream)
+
+
+def _end_open_streams() -> None:
+    """At exit, end every registered stream still open.
+
+    Registered after delivery's exit handler (this module imports it first), so it
+    runs before that handler's flush.
+    """
+    try:
+        for stream in list(_open):
+            _open.discard(stream)
+            stream.interrupted()
+    except Exception as exc:  # llmguard's own failure must not disturb the exit
+        report("ending open streams at exit failed", exc)
+
+
+atexit.register(_end_open_streams)
