@@ -540,15 +540,15 @@ class Engine:
             count = bisect.bisect_right(lasts, end)  # values ending before another kind
             del values[count:], lengths[count:]
             classes: list[int] = []
-            if form.check is not None:
+            if form.classify is not None:
+                classes, verdicts = form.classify(values)
+            elif form.check is not None:
                 verdicts = form.check(values)
             elif validator is None:
                 verdicts = [True] * count
             else:
                 known = {value: bool(validator(value.decode())) for value in set(values)}
                 verdicts = list(map(known.__getitem__, values))
-            if form.classify is not None:
-                classes = form.classify(values)
             if splitting and count and max(lengths) > _SPLIT_ABOVE:
                 # The first value rejected and long enough to be two (True > False), in C:
                 # the engine reads it.
@@ -558,12 +558,15 @@ class Engine:
                 split = list(map(gt, longer, verdicts))
                 if True in split:
                     count = split.index(True)
-            starts += firsts[:count]
-            ends += lasts[:count]
-            accepted += verdicts[:count]
+            cut = count < len(lasts)
+            if cut:
+                del firsts[count:], lasts[count:], verdicts[count:], classes[count:]
+            starts += firsts
+            ends += lasts
+            accepted += verdicts
             if mixed:
-                kinds += map(run.kinds.__getitem__, classes[:count])
-            if count < len(lasts) or edge == limit:
+                kinds += map(run.kinds.__getitem__, classes)
+            if cut or edge == limit:
                 break
             here = stop - form.after
             window *= 2
@@ -572,8 +575,9 @@ class Engine:
         if validator is None and not mixed:
             found.extend(zip(starts, ends, repeat(kind)))
             return ends[-1], 0
-        kinds_of: Any = kinds if mixed else repeat(kind)
-        found.extend(compress(zip(starts, ends, kinds_of), accepted))  # noqa: B905
+        # The values rejected left out before their tuples are made.
+        kinds_of: Any = compress(kinds, accepted) if mixed else repeat(kind)
+        found.extend(zip(compress(starts, accepted), compress(ends, accepted), kinds_of))  # noqa: B905
         if accepted[-1]:
             return ends[-1], 0
         if True in accepted:

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from itertools import accumulate, compress, repeat
 from operator import add, sub
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 SECRET_GROUP = "secret"
 """The name of the group that marks the part of a match to replace.
@@ -270,7 +270,8 @@ SPACE = frozenset(b" \t\r\n")  # the bytes that end a value of a run
 class RunForm(NamedTuple):
     """A stretch of values of one kind, each after whitespace, and how to cut it.
 
-    A mixed form holds values of several kinds (``kinds``), told apart by ``classify``.
+    A mixed form holds values of several kinds (``kinds``), told apart and judged by
+    ``classify``.
     """
 
     regex: str  # RE2: the separated values, anchored at a separator, then ``after``
@@ -278,12 +279,12 @@ class RunForm(NamedTuple):
     ready: Callable[[bytes, int], bool]  # whether such a stretch may start at data[at:]
     after: int = 1  # the bytes the regex reads past the last value's end
     # The kind's validator on many values of this shape at once, or None to ask it
-    # about each (tests hold the two to the same verdicts); a mixed form's judges
-    # every value, of whichever kind
+    # about each (tests hold the two to the same verdicts)
     check: Callable[[list[bytes]], list[bool]] | None = None
-    # A mixed form's kinds, and which of them each value is (its index in ``kinds``)
+    # A mixed form's kinds; which of them each value is (its index in ``kinds``), and
+    # the verdict of that kind's validator on it
     kinds: tuple[str, ...] = ()
-    classify: Callable[[list[bytes]], list[int]] | None = None
+    classify: Callable[[list[bytes]], tuple[list[int], list[bool]]] | None = None
     starts: frozenset[int] = SPACE  # the bytes a stretch starts with, at a value's end
 
 
@@ -372,10 +373,12 @@ _SPACE_BYTES = frozenset(bytes([byte]) for byte in SPACE)
 # What a mixed run's email may start with: not a digit, which after a phone number and a
 # space would read as more of the number, nor a +, which starts a phone number there.
 _MIXED_EMAIL_HEADS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.%-")
-# The values of runs whose cut `bytes.split` cannot make, each after one byte of
-# whitespace: one class, or two glued by a fixed byte, repeated: linear.
+# A bearer run's values, each after one byte of whitespace: two words and the space or
+# tab between them, repeated (no backtracking past a word: linear).
 _BEARER_VALUES = re.compile(rb"[^ \t\r\n]+[ \t][^ \t\r\n]+")
-_MIXED_VALUES = re.compile(rb"\+[0-9]+(?: [0-9]+)*|[^ \t\r\n]+")
+# Whitespace a mixed run's value starts after: not before a digit, which only a phone
+# number's next group starts with there (one byte, then one more looked at: linear).
+_BEFORE_A_VALUE = re.compile(rb"[ \t\r\n](?![0-9])")
 _BEFORE_A_PLUS = re.compile(rb"[ \t\r\n](?=\+)")  # one byte, then a +: linear
 
 
@@ -392,27 +395,23 @@ def _emails_and_phones(run: bytes) -> tuple[list[bytes], list[int]]:
     elif b"@" not in run:
         values = _BEFORE_A_PLUS.split(run)[1:]  # phone numbers alone
     else:
-        values = _MIXED_VALUES.findall(run)
+        values = _BEFORE_A_VALUE.split(run)[1:]
     return values, _after_one_byte(values)
 
 
-def _phones_among_emails(values: list[bytes]) -> list[int]:
-    """Which kind each value of a mixed run is: 1 for a phone number, 0 for an email."""
-    return [value[0] == 43 for value in values]  # True == 1
-
-
-def _emails_and_plus_numbers(values: list[bytes]) -> list[bool]:
-    """An email is accepted; a phone number as `_plus_numbers` judges it."""
-    phones = _phones_among_emails(values)
+def _emails_and_plus_numbers(values: list[bytes]) -> tuple[list[int], list[bool]]:
+    """Which kind each value is (1 for a phone number, 0 for an email), and its verdict:
+    an email is accepted, a phone number judged as `_plus_numbers` judges it."""
+    phones: list[Any] = [value[0] == 43 for value in values]  # True == 1
     if False not in phones:
-        return _plus_numbers(values)
+        return phones, _plus_numbers(values)
     verdicts = [True] * len(values)
     if True in phones:
         digits = b"".join(compress(values, phones)).translate(None, b" ").split(b"+")[1:]
         places = compress(range(len(values)), phones)
         judged = map(_PLUS_VERDICTS.__getitem__, map(len, digits))
         deque(map(verdicts.__setitem__, places, judged), 0)
-    return verdicts
+    return phones, verdicts
 
 
 def _url_passwords(run: bytes) -> tuple[list[bytes], list[int]]:
@@ -478,9 +477,8 @@ MIXED_RUNS: tuple[RunForm, ...] = (
         _emails_and_phones,
         _mixed_ready,
         2,
-        _emails_and_plus_numbers,
-        ("email", "phone"),
-        _phones_among_emails,
+        kinds=("email", "phone"),
+        classify=_emails_and_plus_numbers,
     ),
 )
 
