@@ -76,3 +76,30 @@ def test_a_generator_closed_before_exit_is_not_recorded_twice(tmp_path: Path) ->
     )
     ends = [r.stream.end for r in read_records(tmp_path / "out.jsonl") if r.stream]
     assert ends == ["closed"]
+
+
+def test_a_half_read_guarded_stream_in_a_global_is_recorded_at_exit(tmp_path: Path) -> None:
+    """A guarded function's stream, passed through to the caller and half-read in a
+    global: its ``llm`` and attempt records reach the file, ``interrupted`` at exit."""
+    _run(
+        """
+        import llmguard as lg
+        from llmguard.testing import FakeLLM
+        lg.configure(sinks=[lg.sinks.JSONLSink("out.jsonl")])
+        llm = FakeLLM(["hello there friend"], model="gpt-4o-mini", stream=True)
+
+        @lg.guard(model="gpt-4o-mini")
+        def ask(messages):
+            return llm(model="gpt-4o-mini", messages=messages, stream=True)
+
+        held = iter(ask([{"role": "user", "content": "hi"}]))
+        next(held)
+        next(held)
+        """,
+        tmp_path,
+    )
+    records = list(read_records(tmp_path / "out.jsonl"))
+    assert sorted(r.kind for r in records) == ["attempt", "llm"]
+    [llm] = [r for r in records if r.kind == "llm"]
+    assert llm.stream is not None
+    assert (llm.stream.items, llm.stream.end) == (2, "interrupted")

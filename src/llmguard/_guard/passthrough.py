@@ -13,6 +13,7 @@ import wrapt
 from llmguard._core.records import StreamEnd
 from llmguard._core.reply import as_str, get
 from llmguard._spend.tokens import count_tokens
+from llmguard._tracing.open_streams import closed, opened
 from llmguard._tracing.spans import Span
 from llmguard.adapters import Reply, StreamAccumulator, accumulator_for
 from llmguard.exceptions import TokenLimitExceeded
@@ -43,7 +44,16 @@ class OutputCap:
 class _Reading:
     """Accumulates the chunks that pass, and closes the call's records once."""
 
-    __slots__ = ("accumulator", "cap", "done", "finish", "items", "llm", "output_tokens")
+    __slots__ = (
+        "__weakref__",
+        "accumulator",
+        "cap",
+        "done",
+        "finish",
+        "items",
+        "llm",
+        "output_tokens",
+    )
 
     def __init__(self, llm: Span, finish: Finish, cap: OutputCap | None) -> None:
         self.llm = llm
@@ -53,6 +63,7 @@ class _Reading:
         self.items = 0
         self.output_tokens = 0
         self.done = False
+        opened(self)  # a stream still open at exit is ended before the last flush
 
     def feed(self, chunk: object) -> bool:
         """Read a chunk along; true when it would take the answer past the output cap."""
@@ -89,10 +100,14 @@ class _Reading:
         self.end("error", limit)
         return limit
 
+    def interrupted(self) -> None:
+        self.end("interrupted")
+
     def end(self, how: StreamEnd, exc: BaseException | None = None) -> None:
         if self.done:
             return
         self.done = True
+        closed(self)
         try:
             self.finish(None if self.accumulator is None else self.accumulator.reply(), exc)
             self.llm.set_stream(self.items, how)
