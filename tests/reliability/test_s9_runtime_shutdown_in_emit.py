@@ -20,6 +20,7 @@ class ShuttingSink:
         self.closed_during_emit = 0
         self.in_emit = 0
         self.shut = threading.Event()
+        self.shut_on: threading.Thread | None = None  # the old pipeline's lane
         self._hold = hold
         self._lock = threading.Lock()
 
@@ -29,6 +30,7 @@ class ShuttingSink:
         try:
             self.names.extend(r.name for r in batch)
             if not self.shut.is_set():
+                self.shut_on = threading.current_thread()
                 lg.shutdown(timeout=None)
                 self.shut.set()
                 if self._hold is not None:
@@ -77,7 +79,9 @@ def test_a_pipeline_started_during_the_inner_shutdown_owns_the_close() -> None:
         pass
     hold.set()
     assert lg.flush(timeout=10).complete
-    assert sink.closes == 0  # the new pipeline still uses it
+    assert sink.shut_on is not None
+    sink.shut_on.join(10)  # the old lane is done, and left the sink to the new pipeline
+    assert sink.closes == 0
     lg.shutdown(timeout=10)
     assert sink.names == ["one", "two"]
     assert sink.closes == 1
