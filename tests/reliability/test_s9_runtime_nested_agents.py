@@ -113,15 +113,17 @@ def test_the_inner_limit_still_reports_the_inner_run() -> None:
 
 
 def test_async_nested_agents_charge_the_outer_run() -> None:
-    """The same in async code, with two inner runs as concurrent tasks."""
+    """The same in async code, with two inner runs as concurrent tasks: of the five
+    calls, the one past the outer's four is refused (and only that one)."""
 
     @lg.agent(name="inner")
     async def inner(tag: str) -> None:
-        for i in range(3):
+        for i in range(2):
             await asearch(query=f"{tag}{i}")
 
     @lg.agent(name="outer", max_tool_calls=4)
     async def outer() -> None:
+        await asearch(query="first")
         await asyncio.gather(inner("a"), inner("b"))
 
     with pytest.raises(lg.ToolCallLimitExceeded) as caught:
