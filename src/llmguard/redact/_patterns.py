@@ -150,6 +150,9 @@ _SENDGRID_KEY = r"(?:^|[^\w.-])(?P<secret>SG\.[\w-]{22}\.[\w-]{43})(?:$|[^\w.-])
 _TWILIO_KEY = r"(?:^|[^\w-])(?P<secret>SK[0-9a-fA-F]{32})(?:$|[^\w-])"
 _MAILCHIMP_KEY = r"(?:^|[^\w-])(?P<secret>[0-9a-f]{32}-us\d{1,2})(?:$|[^\w-])"
 _SQUARE_TOKEN = r"(?:^|[^\w-])(?P<secret>sq0(?:csp-[\w-]{43}|atp-[\w-]{22}))(?:$|[^\w-])"
+# A Telegram bot token: the bot's id, 8 to 10 digits, a colon, and 35 characters. Its
+# digits first keep RE2's automaton small on base64-like text, which holds no colon.
+_TELEGRAM_TOKEN = r"(?:^|[^\w-])(?P<secret>\d{8,10}:[\w-]{35})(?:$|[^\w-])"
 # An Azure storage account's key, after its name in a connection string.
 _AZURE_STORAGE_KEY = r"(?:^|[^\w-])AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)"
 # Three parts or more (five when encrypted), or two when the second is JSON too (unsigned).
@@ -222,6 +225,7 @@ DEFAULT_PATTERNS: dict[str, PatternSpec] = {
     "mailchimp_key": _MAILCHIMP_KEY,
     "square_token": _SQUARE_TOKEN,
     "azure_storage_key": _AZURE_STORAGE_KEY,
+    "telegram_bot_token": _TELEGRAM_TOKEN,
 }
 DEFAULT_STARTS: dict[str, str] = {
     "private_key": "-P",
@@ -247,6 +251,7 @@ DEFAULT_STARTS: dict[str, str] = {
     "mailchimp_key": string.digits + "abcdef",
     "square_token": "s",
     "azure_storage_key": "A",
+    "telegram_bot_token": string.digits,
 }
 
 
@@ -342,7 +347,8 @@ def _mixed_ready(data: bytes, at: int) -> bool:
 
 
 def _url_ready(data: bytes, at: int) -> bool:
-    return data[at : at + 1] == b"@" and data.find(b"://", at + 1, at + 40) > 0
+    head = data[at : at + 40]
+    return head[:1] == b"@" and head[1:2].isalpha() and b"://" in head
 
 
 def _digits_ready(data: bytes, at: int) -> bool:
@@ -505,4 +511,5 @@ CONTEXTS: dict[str, tuple[re.Pattern[bytes], re.Pattern[bytes] | None]] = {
     "ssn": (_WORD_OR_DASH, _WORD_OR_DASH),
     "card": (_WORD_OR_DASH, _WORD_OR_DASH),
     "phone": (re.compile(rb"[^\w+.-]"), _WORD_OR_DASH),
+    "telegram_bot_token": (_WORD_OR_DASH, _WORD_OR_DASH),
 }
