@@ -240,7 +240,7 @@ def compile_regex(source: str, capture: bool) -> Any:
         RE2.anchor_start = _re2.RE2.Anchor.ANCHOR_START
     options = re2.Options()
     # Bounds each regex's memory, its DFA's cache included. At 4 MB the combined regex of
-    # the 23 default kinds ran out of cache on base64-like text and fell back to a slower
+    # 23 default kinds ran out of cache on base64-like text and fell back to a slower
     # engine (65 ms a megabyte, against 4 ms at 8 MB); memory grows only as text needs.
     options.max_mem = 8 << 20
     options.log_errors = False
