@@ -341,14 +341,38 @@ def mann_whitney_of(
     weights_b, n_b = _scaled_weights(raw_b)
     if n_a <= 0 or n_b <= 0:
         return None
-    groups_a = _group_masses(values_a, weights_a)
-    groups_b = _group_masses(values_b, weights_b)
-    pooled = sorted(groups_a.keys() | groups_b.keys())
-    # Per tie group, the baseline's and the current side's weight (0.0 where it has none,
-    # as the walk adds 0.0 for each of the other side's observations).
-    masses_a = list(map(groups_a.get, pooled, itertools.repeat(0.0)))
-    masses_b = list(map(groups_b.get, pooled, itertools.repeat(0.0)))
+    masses_a, masses_b = _merged(
+        *_group_masses(values_a, weights_a), *_group_masses(values_b, weights_b)
+    )
     return _u_test(masses_a, masses_b, n_a, n_b, continuity=continuity)
+
+
+def _merged(
+    values_a: list[float], masses_a: list[float], values_b: list[float], masses_b: list[float]
+) -> tuple[list[float], list[float]]:
+    """Both sides' tie groups in increasing order of value: per group, the baseline's
+    and the current side's mass, 0.0 where a side has none (the walk adds 0.0 for each
+    of the other side's observations, which changes no sum).
+
+    A stable sort of the distinct values (floats sort fast, and two sorted runs merge
+    in one pass) puts a value both sides have at two neighbouring places, the
+    baseline's first; they make one group, its baseline mass from the first place and
+    its current mass from the second.
+    """
+    pooled = values_a + values_b
+    order = sorted(range(len(pooled)), key=pooled.__getitem__)
+    side_a = masses_a + [0.0] * len(values_b)
+    side_b = [0.0] * len(values_a) + masses_b
+    in_a = list(map(side_a.__getitem__, order))
+    in_b = list(map(side_b.__getitem__, order))
+    merged = list(map(pooled.__getitem__, order))
+    changes = list(map(operator.ne, merged, itertools.islice(merged, 1, None)))
+    if all(changes):
+        return in_a, in_b
+    starts = [0, *itertools.compress(range(1, len(merged)), changes)]
+    lasts = [*map(operator.sub, itertools.islice(starts, 1, None), itertools.repeat(1))]
+    lasts.append(len(merged) - 1)
+    return list(map(in_a.__getitem__, starts)), list(map(in_b.__getitem__, lasts))
 
 
 def _u_test(
@@ -380,26 +404,25 @@ def _u_test(
     return Comparison(z, two_sided_p(z), 2 * u / (n_a * n_b) - 1)
 
 
-def _group_masses(values: list[float], weights: list[float]) -> dict[float, float]:
-    """Each distinct value's weight, added up from 0.0 in the order given, by value.
+def _group_masses(values: list[float], weights: list[float]) -> tuple[list[float], list[float]]:
+    """Each distinct value, and its weight added up from 0.0 in the order given.
 
     ``values`` are sorted, so equal values are neighbours. Without ties each mass is
-    ``0.0 + w`` and the mapping is made in C; with ties, one C-level sum per group.
+    ``0.0 + w``; with ties, one C-level sum per group (a count when every weight is 1).
+    Nothing is hashed: hashing a float costs more than comparing it.
     """
-    following = itertools.islice(values, 1, None)
-    if all(map(operator.lt, values, following)):
-        return dict(zip(values, map(operator.add, itertools.repeat(0.0), weights), strict=True))
-    distinct = list(dict.fromkeys(values))
-    ends = list(map(bisect.bisect_right, itertools.repeat(values), distinct))
-    starts = [0, *ends[:-1]]
+    changes = list(map(operator.ne, values, itertools.islice(values, 1, None)))
+    if all(changes):
+        return values, list(map(operator.add, itertools.repeat(0.0), weights))
+    starts = [0, *itertools.compress(range(1, len(values)), changes)]
+    ends = [*itertools.islice(starts, 1, None), len(values)]
+    distinct = list(map(values.__getitem__, starts))
     if all(map(operator.eq, weights, itertools.repeat(1.0))):
-        # Whole counts: 0.0 + 1.0 + ... + 1.0 is the count, exactly.
-        counts = map(float, map(operator.sub, ends, starts))
-        return dict(zip(distinct, counts, strict=True))
-    return {
-        value: _running_sum(weights[start:end])
-        for value, start, end in zip(distinct, starts, ends, strict=True)
-    }
+        # 0.0 + 1.0 + ... + 1.0 is the count, exactly.
+        return distinct, list(map(float, map(operator.sub, ends, starts)))
+    groups = map(weights.__getitem__, map(slice, starts, ends))
+    sums = map(functools.reduce, itertools.repeat(operator.add), groups, itertools.repeat(0.0))
+    return distinct, list(sums)
 
 
 def _running_sum(terms: Iterable[float]) -> float:
