@@ -90,7 +90,7 @@ def test_a_thinking_block_is_joined_from_its_deltas(
         "content_block": start
     }]  # fmt: skip
     events += [
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta"}}
+        {"type": "content_block_delta", "index": 0}
         | {"delta": {"type": "thinking_delta", "thinking": piece}}
         for piece in thinking
     ]
