@@ -152,6 +152,11 @@ FLOOD_UNITS = [
     "+1 415 5@b.co ",
     "Bearer abc123 Bearer ",
     "mysql://a:b@postgres://u:p@x ",
+    # another kind's match inside an accepted value: card digits in a phone number, a
+    # phone number in a bearer token
+    "+00780617622757 a@b.co ",
+    "Bearer +12345678 ",
+    "+1234567890123 +1234567890123456 ",
 ]
 
 
