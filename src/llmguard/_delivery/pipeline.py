@@ -127,6 +127,7 @@ class _Pipeline:
     def __init__(self, sinks: Sequence[Sink], settings: Settings) -> None:
         self.sinks = tuple(sinks)
         self._settings = settings
+        _hold(self.sinks)
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -504,6 +505,7 @@ class _Pipeline:
         closing = []
         for lane in self._lanes:
             if any(lane.sink is k for k in keep):
+                _let_go(lane.sink)  # the pipeline that follows takes it
                 continue
             if lane._thread is current:
                 lane.close_when_idle = True
@@ -522,10 +524,10 @@ class _Pipeline:
         return result
 
     def _close_sink(self, lane: _Lane) -> None:
-        # A pipeline started since (records emitted after the shutdown) has taken the
-        # sink: it is still in use, and that pipeline closes it.
-        newer = _active
-        if newer is not None and newer is not self and any(s is lane.sink for s in newer.sinks):
+        # Another pipeline holding the sink (one started since by records emitted after
+        # the shutdown, or an older one whose lane is still in the emit that shut it
+        # down) is still using it: the last of them to let it go closes it.
+        if not _let_go(lane.sink):
             return
         try:
             lane.sink.close()
@@ -549,6 +551,35 @@ def _in_background(target: Callable[..., object], *args: Any, name: str) -> thre
     thread = threading.Thread(target=target, args=args, name=name, daemon=True)
     thread.start()
     return thread
+
+
+# -- which pipelines hold each sink ----------------------------------------------------
+
+# The pipelines holding each sink, by the sink's identity: a sink shut down from inside
+# its own emit is closed by its old lane once that emit returns, while a pipeline
+# started meanwhile may take it and be shut down too. Each pipeline lets go of its
+# sinks as it closes, and only the last one to let go of a sink closes it, once.
+_holders: dict[int, list[Any]] = {}  # id(sink) -> [sink, pipelines holding it]
+_holders_lock = threading.Lock()
+
+
+def _hold(sinks: Sequence[Sink]) -> None:
+    with _holders_lock:
+        for sink in sinks:
+            _holders.setdefault(id(sink), [sink, 0])[1] += 1
+
+
+def _let_go(sink: Sink) -> bool:
+    """One pipeline is done with ``sink``; whether no other holds it (then it is closed)."""
+    with _holders_lock:
+        held = _holders.get(id(sink))
+        if held is None or held[0] is not sink:
+            return True
+        held[1] -= 1
+        if held[1] > 0:
+            return False
+        del _holders[id(sink)]
+        return True
 
 
 # -- the process-wide pipeline ---------------------------------------------------------
@@ -743,11 +774,16 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _active_lock, _captures_lock
+    global _active_lock, _captures_lock, _holders_lock
     _active_lock = threading.Lock()
     _captures_lock = threading.Lock()
+    _holders_lock = threading.Lock()
     _retiring.clear()
+    # The pipelines the parent was closing have no threads here: only the active one
+    # holds its sinks in the child.
+    _holders.clear()
     if _active is not None:
+        _hold(_active.sinks)
         _active._reset_state()
 
 
