@@ -120,9 +120,9 @@ class Engine:
         own = _own_names(kinds, alternatives) if not python else None
         self.own = own is not None  # every kind is one of llmguard's own, read by RE2
         self._runs = tuple(None if own is None else _forms(own, i) for i in range(len(kinds)))
-        # kind -> the bytes its runs start with, right after one of its values
-        self._run_starts = tuple(
-            None if forms is None else frozenset().union(*(run.form.starts for run in forms))
+        # kind -> the first two bytes of its runs, right after one of its values
+        self._run_starts: tuple[frozenset[bytes] | None, ...] = tuple(
+            None if forms is None else frozenset().union(*(run.form.opens for run in forms))
             for forms in self._runs
         )
         self._no_runs = (None,) * len(kinds)
@@ -361,8 +361,7 @@ class Engine:
                 # More values of this kind may follow: a run is read at once (`_run`).
                 if (
                     (opens := run_starts[kind]) is not None
-                    and base < size
-                    and data[base] in opens
+                    and data[base : base + 2] in opens
                     and (form := _ready(runs[kind], data, base)) is not None
                 ):
                     if waits.get(kind):
@@ -409,8 +408,7 @@ class Engine:
             if (
                 not hidden
                 and (opens := run_starts[kind]) is not None
-                and base + b < size
-                and data[base + b] in opens
+                and data[base + b : base + b + 2] in opens
                 and (form := _ready(runs[kind], data, base + b)) is not None
             ):
                 if waits.get(kind):
@@ -641,7 +639,12 @@ class Engine:
             spans = memo.get((hidden, data[base : base + a], True)) if a <= READ_BY_RE else None
             if spans is None:
                 break
-            if base + b < size and _ready(runs[kind], data, base + b) is not None:
+            opens = self._run_starts[kind]
+            if (
+                opens is not None
+                and data[base + b : base + b + 2] in opens
+                and _ready(runs[kind], data, base + b) is not None
+            ):
                 break  # `scan` would look for a run of its kind
             if spans:
                 found += [(base + x, base + y, hidden) for x, y in spans]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import string
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import accumulate, compress, repeat
 from operator import add, sub
 from typing import Any, NamedTuple
@@ -272,6 +272,11 @@ DEFAULT_STARTS: dict[str, str] = {
 SPACE = frozenset(b" \t\r\n")  # the bytes that end a value of a run
 
 
+def _opens(firsts: Iterable[int], seconds: Iterable[int] = range(256)) -> frozenset[bytes]:
+    """The two bytes a stretch may start with: one of ``firsts``, then one of ``seconds``."""
+    return frozenset(bytes([first, second]) for first in firsts for second in seconds)
+
+
 class RunForm(NamedTuple):
     """A stretch of values of one kind, each after whitespace, and how to cut it.
 
@@ -290,7 +295,8 @@ class RunForm(NamedTuple):
     # the verdict of that kind's validator on it
     kinds: tuple[str, ...] = ()
     classify: Callable[[list[bytes]], tuple[list[int], list[bool]]] | None = None
-    starts: frozenset[int] = SPACE  # the bytes a stretch starts with, at a value's end
+    # The first two bytes of a stretch, at a value's end: a cheap look before ``ready``
+    opens: frozenset[bytes] = _opens(SPACE)
 
 
 _SPACES = re.compile(rb"([ \t\r\n]+)")  # a run of one character class: linear
@@ -451,7 +457,14 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
         # Spaced groups or digits alone (+4155552671). A space can continue a phone
         # number: the last value of a run is followed by the next one's " +", which
         # cannot.
-        RunForm(rf"(?: {_PLUS_NUMBER})+ \+", _plus_separated, _plus_ready, 2, _plus_numbers),
+        RunForm(
+            rf"(?: {_PLUS_NUMBER})+ \+",
+            _plus_separated,
+            _plus_ready,
+            2,
+            _plus_numbers,
+            opens=frozenset({b" +"}),
+        ),
     ),
     # A bearer token ends at whitespace; the word of the next one may be its token.
     "bearer_token": (
@@ -459,6 +472,7 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
             r"(?:[ \t\r\n][Bb]earer[ \t][\w.~+/-]{6,}=*)+[ \t\r\n]",
             _bearer_pairs,
             _bearer_ready,
+            opens=_opens(SPACE, b"Bb"),
         ),
     ),
     # Passwords of URLs glued together, each ending at the @ that starts the next.
@@ -467,7 +481,7 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
             rf"(?:@{_URL_SCHEME}{_URL_PART}*:{_URL_PART}+)+@",
             _url_passwords,
             _url_ready,
-            starts=frozenset(b"@"),
+            opens=_opens(b"@", string.ascii_letters.encode()),
         ),
     ),
 }
@@ -485,6 +499,7 @@ MIXED_RUNS: tuple[RunForm, ...] = (
         2,
         kinds=("email", "phone"),
         classify=_emails_and_plus_numbers,
+        opens=_opens(SPACE, _MIXED_EMAIL_HEADS | {43}),
     ),
 )
 
