@@ -15,6 +15,7 @@ import contextlib
 import json
 import threading
 import time
+import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from llmguard._core.content import snapshot
 from llmguard._core.context import Checked, open_run
 from llmguard._core.outcomes import RunState
 from llmguard._core.wrap import CallKind, Wrapped, call_kind, unwrap_callable, wrap
-from llmguard._spend.budgets import Budget
+from llmguard._spend.budgets import Budget, refused_by
 from llmguard._tracing.spans import Span, active_span
 from llmguard.exceptions import (
     BudgetExceeded,
@@ -113,7 +114,6 @@ class Run:
         self._task: asyncio.Task[Any] | None = None
         self._fired = False
         self._parent: Run | None = None  # the run this one was opened in, if any
-        self._refused: list[LimitExceeded] = []  # what this run's own limits raised
         self.budget.name = name
 
     @property
@@ -152,7 +152,7 @@ class Run:
 
     def _refuse(self, cls: type[E], message: str, **data: Any) -> E:
         error = cls(f"agent {self.name!r} {message}", name=self.name, **data)
-        self._refused.append(error)
+        _refusers[error] = self
         return error
 
     def _enclosing(self) -> list[Run]:
@@ -169,15 +169,12 @@ class Run:
 
     def _refused_outside(self, exc: LimitExceeded) -> bool:
         """Whether ``exc`` is a limit of a run this one is nested in: one its own checks
-        raised, or a refusal of its budget (told by the budget's name and cap, which a
-        refusal carries, when this run's own budget would not have said the same)."""
-        if isinstance(exc, BudgetExceeded) and _refused_by(self.budget, exc):
-            return False
+        raised, or a refusal of its very budget (names and caps can repeat)."""
+        refuser = _refusers.get(exc)
+        budget = refused_by(exc) if isinstance(exc, BudgetExceeded) else None
         run = self._parent
         while run is not None:
-            if any(exc is error for error in run._refused):
-                return True
-            if isinstance(exc, BudgetExceeded) and _refused_by(run.budget, exc):
+            if refuser is run or (budget is not None and budget is run.budget):
                 return True
             run = run._parent
         return False
@@ -360,7 +357,6 @@ class Run:
         self.span.set_output(self.output)
         _mark(self.span, exc)
         self.span.__exit__(None, None, None)
-        self._refused.clear()
         if isinstance(exc, LimitExceeded) and self.agent.on_limit == "return" and not outside:
             self._stopped_by = exc
             return True
@@ -373,9 +369,9 @@ class Run:
         return AgentStopped(self.state(), error)
 
 
-def _refused_by(budget: Budget, exc: BudgetExceeded) -> bool:
-    caps = {"max_tokens": budget.max_tokens, "max_cost_usd": budget.max_cost_usd}
-    return exc.name == budget.name and caps.get(exc.limit) == exc.maximum
+# The run behind each refusal still alive (weakly, so a run that catches its refusals and
+# goes on keeps none of them, nor their tracebacks).
+_refusers: weakref.WeakKeyDictionary[LimitExceeded, Run] = weakref.WeakKeyDictionary()
 
 
 def _mark(opened: Span, exc: BaseException | None) -> None:

@@ -22,6 +22,7 @@ when another budget refuses.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from threading import Lock
@@ -38,7 +39,7 @@ from llmguard.stores import BudgetSnapshot, BudgetStore, Grant
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["Budget", "Reservation", "active", "budget", "reserve"]
+__all__ = ["Budget", "Reservation", "active", "budget", "refused_by", "reserve"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -534,6 +535,16 @@ class Reservation:
         )
 
 
+# The budget behind each refusal still alive (weakly): names and caps can repeat, so an
+# agent nested in another tells its own budget's refusals from its parent's by this.
+_refusers: weakref.WeakKeyDictionary[BudgetExceeded, Budget] = weakref.WeakKeyDictionary()
+
+
+def refused_by(refusal: BudgetExceeded) -> Budget | None:
+    """The budget that refused a call with ``refusal``, if `reserve` raised it."""
+    return _refusers.get(refusal)
+
+
 def reserve(tokens: int, cost_usd: float | None = None) -> Reservation:
     """Hold ``tokens`` and ``cost_usd`` in every active budget, or refuse the call.
 
@@ -566,6 +577,7 @@ def reserve(tokens: int, cost_usd: float | None = None) -> Reservation:
             for held in reversed(budgets):
                 refusal = held._refusal(tokens, cost_usd)
                 if refusal is not None:
+                    _refusers[refusal] = held
                     break
             else:
                 for held in budgets:
@@ -609,6 +621,7 @@ def _reserve_shared(
                 else:
                     refusal = _store_refusal(held, grant, tokens, cost_usd)
             if refusal is not None:
+                _refusers[refusal] = held
                 break
         else:
             local = tuple(b for b in budgets if b.store is None)
@@ -616,6 +629,7 @@ def _reserve_shared(
                 for held in reversed(local):
                     refusal = held._refusal(tokens, cost_usd)
                     if refusal is not None:
+                        _refusers[refusal] = held
                         break
                 else:
                     for held in local:
