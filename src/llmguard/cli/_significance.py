@@ -74,13 +74,14 @@ class Ordered:
     weight; each made on first use and kept. The sample itself is `sample`.
     """
 
-    __slots__ = ("_columns", "_counts", "_runs", "sample")
+    __slots__ = ("_columns", "_counts", "_runs", "_weights", "sample")
 
     def __init__(self, sample: Sample) -> None:
         self.sample = sample
         self._columns: tuple[list[float], list[float]] | None = None
         self._runs: tuple[list[tuple[float, list[float]]] | None] | None = None
         self._counts: tuple[Counts | None] | None = None
+        self._weights: tuple[dict[float, int] | None] | None = None
 
     def columns(self) -> tuple[list[float], list[float]]:
         """The values, sorted, and their weights in the same order (a stable sort)."""
@@ -121,27 +122,63 @@ class Ordered:
     def mean(self) -> float | None:
         """The weighted mean of the values; ``None`` without weight."""
         values, weights = self.columns()
-        total = math.fsum(weights)
+        total = _weight_total(weights, self.weights())
         return math.fsum(map(operator.mul, values, weights)) / total if total > 0 else None
 
+    def weights(self) -> dict[float, int] | None:
+        """How many observations have each weight, or ``None`` unless every weight is a
+        whole number above 0 (a float or an int, not a bool) and their total is below
+        2^53, where every sum of weights is exact in any order."""
+        if self._weights is None:
+            counts = collections.Counter(self.columns()[1])
+            whole = all(map(_whole, counts))
+            if whole and sum(weight * count for weight, count in counts.items()) < _EXACT_SUM:
+                self._weights = (dict(counts),)
+            else:
+                self._weights = (None,)
+        return self._weights[0]
+
     def _whole_runs(self) -> list[tuple[float, list[float]]] | None:
-        values, weights = self.columns()
-        distinct = set(weights)
-        if not all(map(_whole, distinct)):
+        counts = self.weights()
+        if counts is None:
             return None
-        runs = []
-        total = 0.0
-        for weight in sorted(distinct):
-            kept = list(
-                itertools.compress(values, map(operator.eq, weights, itertools.repeat(weight)))
+        values, weights = self.columns()
+        if len(counts) == 1:
+            return [(next(iter(counts)), values)]
+        return [
+            (
+                weight,
+                list(
+                    itertools.compress(values, map(operator.eq, weights, itertools.repeat(weight)))
+                ),
             )
-            runs.append((weight, kept))
-            total += weight * len(kept)
-        return runs if total < _EXACT_SUM else None
+            for weight in sorted(counts)
+        ]
 
 
 # Whole numbers up to 2^53 add up exactly in a double, in any order.
 _EXACT_SUM = float(2**53)
+
+
+# Below this, a whole weight's square is exact in a double.
+_EXACT_SQUARE = float(2**26)
+
+
+def _weight_total(weights: list[float], counts: dict[float, int] | None) -> float:
+    """``fsum(weights)``; from the counts of whole weights (`Ordered.weights`), whose
+    sum is exact, when there are counts."""
+    if counts is None:
+        return math.fsum(weights)
+    return float(sum(int(weight) * count for weight, count in counts.items()))
+
+
+def _square_total(weights: list[float], counts: dict[float, int] | None) -> float:
+    """``fsum(w * w for w in weights)``; from the counts of whole weights when each
+    square is exact: fsum rounds the exact sum once, as converting the exact integer
+    sum to a float does."""
+    if counts is None or max(counts, default=0.0) >= _EXACT_SQUARE:
+        return math.fsum(map(operator.mul, weights, weights))
+    return float(sum(int(weight) ** 2 * count for weight, count in counts.items()))
 
 
 def _true_counts(sample: Sample) -> Counts | None:
@@ -337,8 +374,8 @@ def mann_whitney_of(
     """
     values_a, raw_a = baseline.columns()
     values_b, raw_b = current.columns()
-    weights_a, n_a = _scaled_weights(raw_a)
-    weights_b, n_b = _scaled_weights(raw_b)
+    weights_a, n_a = _scaled_weights(raw_a, baseline.weights())
+    weights_b, n_b = _scaled_weights(raw_b, current.weights())
     if n_a <= 0 or n_b <= 0:
         return None
     masses_a, masses_b = _merged(
@@ -447,16 +484,23 @@ def _scaled(sample: Sample) -> tuple[list[tuple[float, float]], float]:
     return list(zip(map(_VALUE, sample), weights, strict=True)), total * factor
 
 
-def _scaled_weights(weights: list[float]) -> tuple[list[float], float]:
-    """`_scaled` of a sample's weights alone: the same numbers, without the values."""
-    total = math.fsum(weights)
+def _scaled_weights(
+    weights: list[float], counts: dict[float, int] | None
+) -> tuple[list[float], float]:
+    """`_scaled` of a sample's weights alone: the same numbers, without the values.
+
+    ``counts`` are `Ordered.weights`, when every weight is whole.
+    """
+    total = _weight_total(weights, counts)
     if total <= 0:
         return [], 0.0
-    first = weights[0]
-    if all(map(operator.eq, weights, itertools.repeat(first))):
+    if counts is not None:
+        equal = len(counts) == 1
+    else:
+        equal = all(map(operator.eq, weights, itertools.repeat(weights[0])))
+    if equal:
         return [1.0] * len(weights), float(len(weights))
-    squares = math.fsum(map(operator.mul, weights, weights))
-    factor = total / squares
+    factor = total / _square_total(weights, counts)
     return list(map(operator.mul, weights, itertools.repeat(factor))), total * factor
 
 
