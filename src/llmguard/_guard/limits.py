@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from llmguard import pricing
+from llmguard._guard.call import as_messages
 from llmguard._spend.budgets import Reservation, reserve
 from llmguard._spend.tokens import count_request
 from llmguard.exceptions import BudgetExceeded, ConfigurationError, TokenLimitExceeded
@@ -283,12 +284,15 @@ class CallLimits:
 
     def _count(self, call: Call) -> tuple[int | None, bool]:
         # The whole request: configure(count_tokens=...)'s counter when there is one.
+        messages, prompt, system = call.messages, call.prompt, _system(call)
+        if messages is None and prompt is None:
+            messages, prompt, system = _responses_input(call)
         counted = count_request(
-            call.messages,
-            prompt=call.prompt,
+            messages,
+            prompt=prompt,
             model=self.model,
             tools=_tools(call),
-            system=_system(call),
+            system=system,
         )
         if counted is None:
             return None, False
@@ -346,6 +350,18 @@ class CallLimits:
 def _system(call: Call) -> str | list[Any] | None:
     system = call.argument("system")
     return system if isinstance(system, (str, list)) else None
+
+
+def _responses_input(call: Call) -> tuple[list[Any] | None, None, str | None]:
+    """The OpenAI Responses API's ``input`` as messages (a string is the user message
+    it stands for; items are counted as messages are) and ``instructions`` (counted as a
+    system prompt)."""
+    given = call.argument("input")
+    instructions = call.argument("instructions")
+    system = instructions if isinstance(instructions, str) else None
+    if isinstance(given, str):
+        return [{"role": "user", "content": given}], None, system
+    return as_messages(given), None, system
 
 
 def _tools(call: Call) -> list[Any] | None:

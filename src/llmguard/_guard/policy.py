@@ -256,10 +256,10 @@ class Guard(Generic[T]):
     def _check_input_cap(self, target: Callable[..., Any], params: Parameters) -> None:
         if self.limits is None or self.limits.max_input_tokens is None:
             return
-        if not (params.takes("messages") or params.takes("prompt") or params.takes("**")):
+        if not any(params.takes(name) for name in ("messages", "prompt", "input", "**")):
             raise ConfigurationError(
-                f"{target.__qualname__} takes neither `messages` nor `prompt`, so "
-                "max_input_tokens has no input to count"
+                f"{target.__qualname__} takes neither `messages`, `prompt` nor `input`, "
+                "so max_input_tokens has no input to count"
             )
 
     def _check_reask(self, target: Callable[..., Any], params: Parameters) -> None:
