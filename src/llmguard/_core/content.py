@@ -297,7 +297,13 @@ def _shape(cls: type) -> Any:
     if hasattr(cls, "__next__"):
         shape = _ITERATOR
     elif hasattr(cls, "__dataclass_fields__"):
-        shape = tuple(f.name for f in dataclasses.fields(cls))
+        # A pydantic dataclass's excluded fields are never written: left out here too.
+        settings = getattr(cls, "__pydantic_fields__", None) or {}
+        shape = tuple(
+            f.name
+            for f in dataclasses.fields(cls)
+            if getattr(settings.get(f.name), "exclude", None) is not True
+        )
     elif hasattr(cls, "__pydantic_fields__"):
         shape = _MODEL
     else:
@@ -336,6 +342,17 @@ def _fields(value: Any) -> dict[str, Any] | None:
     return {name: getattr(value, name, None) for name in shape}
 
 
+def _model_copy(model: Any, fields: dict[str, Any], named: dict[str, Any]) -> Any:
+    """A copy of ``model`` holding ``named``'s values where they differ from ``fields``,
+    so that pydantic still writes it as the model says (excluded fields left out,
+    serializers applied, computed fields added); ``named`` for a model with no copy."""
+    copy = getattr(model, "model_copy", None)
+    if not callable(copy):
+        return named
+    changed = {name: item for name, item in named.items() if item is not fields[name]}
+    return copy(update=changed)
+
+
 def _named(value: Any, seen: dict[int, Any]) -> Any:
     """`_iterators_named`'s copy, made once an iterator is known to be inside.
 
@@ -343,7 +360,8 @@ def _named(value: Any, seen: dict[int, Any]) -> Any:
     one list many times over is copied once per object, and a cycle ends the walk (a
     container then stays as it is, for the caller's cycle handling; a dataclass or a
     model, which would lead back to the iterator, becomes ``"<TypeName>"``). A
-    dataclass or a model is copied as a dict of its fields.
+    dataclass is copied as a dict of its fields; a pydantic model as a model copy
+    holding the names, which pydantic then writes as the model says.
     """
     cls = type(value)
     if cls in _LEAVES:
@@ -359,6 +377,8 @@ def _named(value: Any, seen: dict[int, Any]) -> Any:
     seen[key] = value if fields is None else f"<{cls.__name__}>"  # met again while walked
     if fields is not None:
         result: Any = {name: _named(item, seen) for name, item in fields.items()}
+        if _shapes.get(cls) is _MODEL:
+            result = _model_copy(value, fields, result)
     elif isinstance(value, dict):
         result = {name: _named(item, seen) for name, item in value.items()}
     else:
