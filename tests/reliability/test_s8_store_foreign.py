@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def test_an_empty_database_and_an_llmguard_store_are_taken(tmp_path: Path) -> No
     first.close()
     for path in (empty, store):
         sink = SQLiteSink(path)
-        sink.emit([_record()])
+        # Another span: the same one again would replace the first one's row.
+        sink.emit([dataclasses.replace(_record(), span_id="c" * 16)])
         sink.close()
     with sqlite3.connect(store) as conn:
         assert conn.execute("SELECT count(*) FROM records").fetchone() == (2,)

@@ -254,7 +254,8 @@ def test_a_sink_migrates_an_old_store_with_a_damaged_row(tmp_path: Path) -> None
     every batch failed."""
     path = _old_store(tmp_path / "old.db")
     sink = SQLiteSink(path)
-    sink.emit(_records()[:1])
+    # A span the store does not hold, which adds a row.
+    sink.emit([dataclasses.replace(_records()[0], span_id="f" * 16)])
     sink.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] >= 3

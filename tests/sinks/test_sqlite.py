@@ -140,7 +140,8 @@ def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
         }
     finally:
         conn.close()
-    assert indexed == {"start", "trace_id", "name"}
+    # trace_id and span_id: the unique index of one row per span.
+    assert indexed == {"start", "trace_id", "span_id", "name"}
 
 
 def test_sink_connection_uses_normal_sync(tmp_path: Path) -> None:
@@ -757,7 +758,7 @@ def test_a_version_2_store_is_migrated_and_keeps_its_records(tmp_path: Path) -> 
         ).fetchall()
         contents = conn.execute("SELECT count(*) FROM contents").fetchone()[0]
     conn.close()
-    assert version == len(MIGRATIONS) == 3
+    assert version == len(MIGRATIONS) == 4
     assert columns == [
         (1, None, None),
         (1, "json_repair", "triage"),

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import operator
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from llmguard._core.records import Record
 
@@ -80,6 +80,12 @@ _INSERT_SPLIT = (
 _INSERT_CONTENT = "INSERT INTO contents (id, body) VALUES (?, ?)"
 _ALL_BUT_JSON = operator.itemgetter(slice(0, -1))
 _JSON = operator.itemgetter(-1)
+_SPAN_ID = operator.itemgetter(0)
+_TRACE_ID = operator.itemgetter(1)
+_TRACE_OF = operator.attrgetter("trace_id")
+_SPAN_OF = operator.attrgetter("span_id")
+# Spans looked up per statement: two parameters each, under the 999 older SQLite allows.
+_SPANS_PER_LOOKUP = 400
 
 # What `insert_records` binds for NULL in the columns that are often NULL. Python 3.11's
 # sqlite3 binds int, float, str and bytearray straight away, but sends None (and
@@ -220,10 +226,27 @@ def _content_apart(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX records_feedback ON records (trace_id) WHERE kind = 'feedback'")
 
 
+def _one_row_per_span(conn: sqlite3.Connection) -> None:
+    # Delivery is at least once (a batch sent again after a failure, a file imported
+    # twice): a span's later copy replaces the earlier one instead of counting twice.
+    # The unique index replaces the trace id index, which it serves as well, so a write
+    # keeps three indexes.
+    conn.execute(
+        "CREATE TEMP TABLE llmguard_copies AS SELECT rowid AS id FROM records WHERE rowid "
+        "NOT IN (SELECT max(rowid) FROM records GROUP BY trace_id, span_id)"
+    )
+    conn.execute("DELETE FROM records WHERE rowid IN (SELECT id FROM temp.llmguard_copies)")
+    conn.execute("DELETE FROM contents WHERE id IN (SELECT id FROM temp.llmguard_copies)")
+    conn.execute("DROP TABLE temp.llmguard_copies")
+    conn.execute("CREATE UNIQUE INDEX records_span ON records (trace_id, span_id)")
+    conn.execute("DROP INDEX IF EXISTS records_trace_id")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _initial_schema,
     _derived_columns,
     _content_apart,
+    _one_row_per_span,
 )
 """Schema migrations, in order.
 
@@ -299,12 +322,17 @@ def insert(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None
     """Insert rows made by `row` into a store at the current version, in the open transaction.
 
     The JSON goes to ``contents`` under the row's id. The caller must hold the write
-    lock, as `insert_records` explains.
+    lock, and a span already there is replaced, as `insert_records` explains.
     """
     if not rows:
         return
-    first = _claim_ids(conn)
-    conn.executemany(_INSERT_SPLIT, map(_ALL_BUT_JSON, rows))
+    first, kept = _insert_rows(
+        conn,
+        _INSERT_SPLIT,
+        lambda kept: map(_ALL_BUT_JSON, _pick(rows, kept)),
+        lambda: list(zip(map(_TRACE_ID, rows), map(_SPAN_ID, rows), strict=True)),
+    )
+    rows = _pick(rows, kept)
     ids = range(first, first + len(rows))
     conn.executemany(_INSERT_CONTENT, zip(ids, map(_JSON, rows), strict=True))
 
@@ -322,6 +350,10 @@ def insert_records(
     connection writes in between: the caller must hold the write lock (``BEGIN
     IMMEDIATE``) or the only connection.
 
+    One row is kept per span (trace id and span id), the last written: a record of a
+    span the store holds replaces that row and its content (the record gets a new id),
+    and of a span the batch holds several times only the last copy is written.
+
     Args:
         conn: The store.
         records: The records, in the order their rows get their ids.
@@ -329,15 +361,99 @@ def insert_records(
     """
     if not records:
         return
-    first = _claim_ids(conn)
     if (bytearray, sqlite3.PrepareProtocol) in sqlite3.adapters:
         # The application adapts bytearrays (for every connection of the process), so
         # ``_NULL`` might not reach SQLite as an empty blob: NULL is bound as None.
-        conn.executemany(_INSERT_SPLIT, map(_unbound, records))
+        statement, values = _INSERT_SPLIT, _unbound
     else:
-        conn.executemany(_INSERT_RECORD, map(_bound, records))
-    ids = range(first, first + len(records))
+        statement, values = _INSERT_RECORD, _bound
+    first, kept = _insert_rows(
+        conn,
+        statement,
+        lambda kept: map(values, _pick(records, kept)),
+        lambda: list(zip(map(_TRACE_OF, records), map(_SPAN_OF, records), strict=True)),
+    )
+    texts = _pick(texts, kept)
+    ids = range(first, first + len(texts))
     conn.executemany(_INSERT_CONTENT, zip(ids, map(bytes.decode, texts), strict=True))
+
+
+_Item = TypeVar("_Item")
+
+
+def _pick(items: Sequence[_Item], kept: list[int] | None) -> Sequence[_Item]:
+    return items if kept is None else list(map(items.__getitem__, kept))
+
+
+def _insert_rows(
+    conn: sqlite3.Connection,
+    statement: str,
+    values: Callable[[list[int] | None], Iterable[tuple[object, ...]]],
+    spans: Callable[[], list[tuple[str, str]]],
+) -> tuple[int, list[int] | None]:
+    """Insert a batch's ``records`` rows, one per span; the first row's id, and the
+    positions of the rows written when not all of them were (``None``).
+
+    The batch is written as it is first: looking its spans up beforehand costs every
+    batch some percent for what at-least-once delivery seldom brings, and a savepoint
+    to undo it more. When the unique index refuses a row (a span the store or the
+    batch holds already), the rows written before it are deleted, the store's copies
+    of the batch's spans go, and each span's last copy is written.
+
+    Args:
+        conn: The store.
+        statement: The insert.
+        values: The rows' parameters, of every row or of those at the given positions.
+        spans: The batch's (trace id, span id) pairs.
+    """
+    first = _claim_ids(conn)
+    try:
+        conn.executemany(statement, values(None))
+    except sqlite3.IntegrityError:
+        # Only the failing row's statement was undone by SQLite.
+        conn.execute("DELETE FROM records WHERE rowid >= ?", (first,))
+    else:
+        return first, None
+    found = spans()
+    kept = _last_copies(found)
+    _drop_earlier_copies(conn, found)
+    first = _claim_ids(conn)
+    conn.executemany(statement, values(kept))
+    return first, kept
+
+
+def _last_copies(spans: Sequence[tuple[str, str]]) -> list[int] | None:
+    """The positions of each span's last copy, in order; ``None`` when none comes twice."""
+    last = {span: at for at, span in enumerate(spans)}
+    if len(last) == len(spans):
+        return None
+    return sorted(last.values())
+
+
+def _drop_earlier_copies(conn: sqlite3.Connection, spans: Sequence[tuple[str, str]]) -> None:
+    """Delete the rows, and their contents, of the spans the store already holds.
+
+    One lookup per span through the unique index, in SQL. (``INSERT OR REPLACE`` would
+    leave the replaced row's content behind, and a trigger deleting it halved the
+    sink's throughput.)
+    """
+    found: list[int] = []
+    for start in range(0, len(spans), _SPANS_PER_LOOKUP):
+        chunk = spans[start : start + _SPANS_PER_LOOKUP]
+        marks = ", ".join(["(?, ?)"] * len(chunk))
+        found.extend(
+            rowid
+            for (rowid,) in conn.execute(
+                f"SELECT r.rowid FROM (VALUES {marks}) AS v JOIN records AS r "
+                "ON r.trace_id = v.column1 AND r.span_id = v.column2",
+                [value for span in chunk for value in span],
+            )
+        )
+    for start in range(0, len(found), _SPANS_PER_LOOKUP):
+        ids = found[start : start + _SPANS_PER_LOOKUP]
+        marks = ", ".join("?" * len(ids))
+        conn.execute(f"DELETE FROM records WHERE rowid IN ({marks})", ids)
+        conn.execute(f"DELETE FROM contents WHERE id IN ({marks})", ids)
 
 
 def _claim_ids(conn: sqlite3.Connection) -> int:
