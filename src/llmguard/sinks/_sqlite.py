@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
-from llmguard.sinks._fork import renew_lock_after_fork
+from llmguard.sinks._fork import finish_writes_before_fork
 from llmguard.sinks._paths import check_file_path
 from llmguard.sinks.table import content, insert_records, migrate, missing
 
@@ -96,7 +96,8 @@ class SQLiteSink:
     the process being killed, and readers (the ``llmguard`` command) never block the
     writer. The file, its parent directories and the schema are created on the first
     batch; several processes may write to the same file, and a forked child opens its
-    own connection. When the sink opens the database it checks it (``PRAGMA
+    own connection. A fork waits for the batch being written to commit (at most the
+    5 s busy timeout), so a child never starts inside the parent's transaction. When the sink opens the database it checks it (``PRAGMA
     quick_check``, for stores up to 64 MiB): a damaged store fails every batch, which
     is counted, instead of taking records into it. A database deleted or replaced while
     the sink runs is reopened, so no batch goes to a file nobody will read.
@@ -119,7 +120,7 @@ class SQLiteSink:
         self._identity: tuple[int, int] | None = None
         self._wal: tuple[int, int] | None = None
         self._damage: tuple[tuple[int, int, int, int], str] | None = None
-        renew_lock_after_fork(self)
+        finish_writes_before_fork(self, _BUSY_TIMEOUT_MS / 1000)
 
     def emit(self, batch: Sequence[Record]) -> None:
         """Insert the batch in one transaction."""
