@@ -10,6 +10,7 @@ abandoned stream still goes with the garbage collector.
 from __future__ import annotations
 
 import atexit
+import os
 import weakref
 from typing import Protocol
 
@@ -45,11 +46,24 @@ def _end_open_streams() -> None:
     runs before that handler's flush.
     """
     try:
-        for stream in list(_open):
-            _open.discard(stream)
-            stream.interrupted()
+        streams = list(_open)
+        _open.clear()
     except Exception as exc:  # llmguard's own failure must not disturb the exit
         report("ending open streams at exit failed", exc)
+        return
+    for stream in streams:
+        try:
+            stream.interrupted()
+        except Exception as exc:  # a strict sink's error, say: it costs this one only
+            report("ending an open stream at exit failed", exc)
+
+
+def _forget_after_fork() -> None:
+    # The streams open at the fork are the parent's, which records them: a child that
+    # exits without touching them must not write copies of their records.
+    _open.clear()
 
 
 atexit.register(_end_open_streams)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
