@@ -716,13 +716,14 @@ def test_anthropic_stream_matches_the_whole_message() -> None:
 
 
 def test_anthropic_stream_cut_short_keeps_what_arrived() -> None:
-    """A half-read stream gives its text so far, raw partial tool input, and no finish."""
+    """A half-read stream gives its text so far, raw partial tool input, and finish
+    reason ``incomplete``: no stop reason came."""
     events = anthropic_events(["Hel", "lo"], tool=("t1", "f", ['{"a": ', "1}"]))
     accumulator = feed_all(anthropic_event_objects(events[:8]))
     reply = accumulator.reply()
     assert reply.text == "Hello"
     assert reply.tool_calls == (ToolCall("t1", "f", '{"a": '),)
-    assert reply.finish_reason is None
+    assert reply.finish_reason == "incomplete"
     assert reply.usage == Usage(input=10, output=1, total=11)
 
 

@@ -104,6 +104,7 @@ class OpenAIChatStream(StreamAccumulator):
 
     Usage comes in a last chunk with no choices, and only when the request set
     ``stream_options={"include_usage": True}``; without it the usage stays unknown.
+    Until a chunk gives the finish reason, the reply's is ``"incomplete"``.
     """
 
     def __init__(self, provider: str = "openai") -> None:
@@ -169,7 +170,8 @@ class OpenAIChatStream(StreamAccumulator):
             ),
             usage=self._usage,
             model=self._model,
-            finish_reason=chat_finish(self._finish, refusal),
+            # No finish reason yet: the answer is unfinished (or the stream was cut).
+            finish_reason=chat_finish(self._finish, refusal) or "incomplete",
             refusal=refusal,
             response_id=self._id,
             provider=self.provider,
@@ -266,12 +268,15 @@ _ANTHROPIC_COUNTS = (
     "cache_creation_input_tokens",
 )
 _DELTA_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json"}
+# What a stream says of its end before its message_delta: no stop reason yet.
+_UNFINISHED = {"stop_reason": "incomplete"}
 # Deltas of a thinking block's fields, by delta type: (the delta's field, the block's).
 _THINKING_DELTAS = {"thinking_delta": "thinking", "signature_delta": "signature"}
 
 
 class AnthropicStream(StreamAccumulator):
-    """Anthropic Messages stream events."""
+    """Anthropic Messages stream events; until ``message_delta`` gives the stop reason,
+    the reply's finish reason is ``"incomplete"``."""
 
     provider = "anthropic"
 
@@ -343,8 +348,9 @@ class AnthropicStream(StreamAccumulator):
                 values = {name: "".join(pieces) for name, pieces in block.fields.items()}
                 if (found := thinking_block(block.kind, values)) is not None:
                     thinking.append(found)
-        message, usage, stop = self._message, self._usage, self._stop
-        return anthropic_reply(message, texts, calls, usage, stop, tuple(thinking))
+        # Before its message_delta the answer is unfinished (or the stream was cut).
+        stop = _UNFINISHED if self._stop is None else self._stop
+        return anthropic_reply(self._message, texts, calls, self._usage, stop, tuple(thinking))
 
 
 def _tool_input(block: _Partial) -> str | dict[str, object]:
