@@ -12,7 +12,7 @@ the commands off the store's second connection (`Dataset.open`'s
 ``second_connection=False``), to compare::
 
     python benchmarks/bench_cli.py [--calls 100000 1000000] [--repeats 3] [--dir DIR]
-        [--one-connection]
+        [--one-connection] [--report-dir DIR]
 """
 
 from __future__ import annotations
@@ -259,10 +259,10 @@ def store(folder: Path, count: int) -> Path:
     return path
 
 
-def commands(path: Path) -> dict[str, list[str]]:
+def commands(path: Path, report_dir: Path | None = None) -> dict[str, list[str]]:
     """The commands timed, by label: stats, drift of the last day against the week before,
-    and the report."""
-    folder = path.parent
+    and the report (written into ``report_dir``, by default beside the store)."""
+    folder = path.parent if report_dir is None else report_dir
     return {
         "stats": ["stats", str(path)],
         "stats --by day": ["stats", str(path), "--by", "day"],
@@ -321,10 +321,10 @@ def measure(path: Path, repeats: int = 3) -> dict[str, list[float]]:
 
 
 def _runs(
-    path: Path, repeats: int, *, one_connection: bool = False
+    path: Path, repeats: int, *, one_connection: bool = False, report_dir: Path | None = None
 ) -> dict[str, list[tuple[float, float, float]]]:
     """(seconds, CPU seconds, peak MiB) of each run of each command, taking turns."""
-    labelled = commands(path)
+    labelled = commands(path, report_dir)
     runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in labelled}
     for _ in range(repeats):
         for label, argv in labelled.items():
@@ -340,6 +340,11 @@ def run() -> None:
     parser.add_argument(
         "--one-connection", action="store_true", help="keep off the second connection"
     )
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        help="where the report is written (default: beside the store, which may be shared)",
+    )
     args = parser.parse_args()
     for count in args.calls:
         path = store(args.dir, count)
@@ -348,7 +353,10 @@ def run() -> None:
                 f"store of {count:,} calls: {size.records:,} records, "
                 f"{size.bytes / 1e6:,.0f} MB, {size.bytes / count:,.0f} bytes per call"
             )
-        for label, runs in _runs(path, args.repeats, one_connection=args.one_connection).items():
+        timed_runs = _runs(
+            path, args.repeats, one_connection=args.one_connection, report_dir=args.report_dir
+        )
+        for label, runs in timed_runs.items():
             seconds = [run[0] for run in runs]
             cpu = [run[1] for run in runs]
             print(
