@@ -32,8 +32,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, TypeAlias, TypeVar, cast
 
-import pydantic_core
-
 from llmguard._core.records import Record, iso_bound
 from llmguard.cli._quantiles import (
     EXACT_SUM,
@@ -52,7 +50,7 @@ from llmguard.cli._quantiles import (
 )
 from llmguard.exceptions import SchemaViolation
 from llmguard.sinks import SQLiteStore
-from llmguard.sinks.table import REPAIRED, content, derived, insert, migrate, row
+from llmguard.sinks.table import REPAIRED, content, derived, insert, migrate, read_record, row
 
 __all__ = [
     "CALL_KINDS",
@@ -392,7 +390,7 @@ def _load_lines(path: Path, lines: Iterable[bytes], progress: Progress | None) -
         if not text:
             continue
         try:
-            record = Record.from_dict(_object(text))
+            record = read_record(text)
         except (ValueError, TypeError) as exc:
             # A hard kill mid-write tears a line; the sink then starts the next
             # record on a line of its own, so a torn line may sit anywhere.
@@ -437,13 +435,6 @@ def _load_lines(path: Path, lines: Iterable[bytes], progress: Progress | None) -
         impossible=impossible,
         impossible_example=impossible_example,
     )
-
-
-def _object(text: bytes) -> dict[str, object]:
-    parsed = pydantic_core.from_json(text)
-    if not isinstance(parsed, dict):
-        raise ValueError("a line must be a JSON object")
-    return parsed
 
 
 def _reporter(progress: Progress, name: str) -> Callable[[], int]:
@@ -978,7 +969,7 @@ class Dataset:
             )
             for found in chunk:
                 try:
-                    records.append(Record.from_json(texts[found]))
+                    records.append(read_record(texts[found]))
                 except (ValueError, TypeError):
                     self.unreadable_rows += 1
         return records

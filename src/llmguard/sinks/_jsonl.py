@@ -15,6 +15,7 @@ from llmguard._core.records import Record
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks._fork import renew_lock_after_fork
 from llmguard.sinks._paths import check_file_path
+from llmguard.sinks.table import read_record
 
 __all__ = ["JSONLSink", "read_jsonl", "records_of_lines"]
 
@@ -324,7 +325,7 @@ def records_of_lines(lines: Iterable[bytes], path: str | os.PathLike[str]) -> It
                 skipped += 1
                 last_failed = False
             try:
-                record = Record.from_json(line)
+                record = read_record(line)
             except (ValueError, TypeError):
                 last_failed = True
                 continue

@@ -18,7 +18,7 @@ from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
 from llmguard.sinks._fork import finish_writes_before_fork
 from llmguard.sinks._paths import check_file_path
-from llmguard.sinks.table import content, insert_records, migrate, missing
+from llmguard.sinks.table import content, insert_records, migrate, missing, read_record
 
 __all__ = ["SQLiteSink", "SQLiteStore"]
 
@@ -97,9 +97,10 @@ class SQLiteSink:
     writer. The file, its parent directories and the schema are created on the first
     batch; several processes may write to the same file, and a forked child opens its
     own connection. A fork waits for the batch being written to commit (at most the
-    5 s busy timeout), so a child never starts inside the parent's transaction. When the sink opens the database it checks it (``PRAGMA
-    quick_check``, for stores up to 64 MiB): a damaged store fails every batch, which
-    is counted, instead of taking records into it. A database deleted or replaced while
+    5 s busy timeout), so a child never starts inside the parent's transaction. When
+    the sink opens the database it checks it (``PRAGMA quick_check``, for stores up to
+    64 MiB): a damaged store fails every batch, which is counted, instead of taking
+    records into it. A database deleted or replaced while
     the sink runs is reopened, so no batch goes to a file nobody will read.
 
     Args:
@@ -388,7 +389,7 @@ class SQLiteStore:
         try:
             for (text,) in cursor:
                 try:
-                    record = Record.from_json(text)
+                    record = read_record(text)
                 except (ValueError, TypeError):
                     skipped += 1
                     continue

@@ -33,6 +33,8 @@ __all__ = [
     "insert_records",
     "migrate",
     "missing",
+    "parse_json",
+    "read_record",
     "row",
 ]
 
@@ -575,3 +577,47 @@ def _score(value: object) -> float | None:
         return float(value)
     except OverflowError:  # an integer too large for a float, read back from a file
         return None
+
+
+def parse_json(text: bytes | str) -> object:
+    """A record's JSON as written, parsed; an integer too long for Python to parse
+    (``sys.get_int_max_str_digits``, 4,300 digits by default) is kept as its digits.
+
+    pydantic-core writes such an integer but will not read it back, and the limit is
+    the process's to set, not a reader's. So a line pydantic-core refuses is parsed
+    again by the standard library, which hands each integer's text over.
+
+    Raises:
+        ValueError: ``text`` is not JSON (pydantic-core's error).
+    """
+    import pydantic_core  # kept off `import llmguard`, like the serializer
+
+    try:
+        return pydantic_core.from_json(text)
+    except ValueError as exc:
+        import json
+
+        try:
+            return json.loads(text, parse_int=_int_or_digits)
+        except ValueError:
+            raise exc from None
+
+
+def read_record(text: bytes | str) -> Record:
+    """The record a line or row's JSON holds, read as `parse_json` reads it.
+
+    Raises:
+        ValueError: ``text`` is not a JSON object.
+        TypeError: A field holds a value of the wrong type (see `Record.from_dict`).
+    """
+    parsed = parse_json(text)
+    if not isinstance(parsed, dict):
+        raise ValueError("a trace record must be a JSON object")
+    return Record.from_dict(parsed)
+
+
+def _int_or_digits(digits: str) -> int | str:
+    try:
+        return int(digits)
+    except ValueError:  # past the process's limit on digits
+        return digits
