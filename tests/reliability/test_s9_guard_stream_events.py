@@ -52,7 +52,7 @@ def _responses_event(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(events=st.lists(_anthropic_event(), max_size=12))
 def test_anthropic_events_in_any_order_never_break_the_reply(events: list[Any]) -> None:
     accumulator = AnthropicStream()
@@ -65,7 +65,7 @@ def test_anthropic_events_in_any_order_never_break_the_reply(events: list[Any]) 
         assert all(isinstance(value, str) for value in block.values())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(events=st.lists(_responses_event(), max_size=12))
 def test_responses_events_in_any_order_never_break_the_reply(events: list[Any]) -> None:
     accumulator = OpenAIResponsesStream()
