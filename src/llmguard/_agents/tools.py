@@ -234,6 +234,18 @@ class ToolSpec:
         return await self.arun(wrapped, self.signature.bind_partial(*args, **kwargs).arguments)
 
 
+# wrapt's proxy of the wrapped function's ``__annotations__``. `_Described` holds a
+# class-level ``{}`` (its annotation below makes one, even unexecuted), and reading
+# ``Tool.__annotations__`` once would store another in `Tool`: either hides the proxy,
+# and ``typing.get_type_hints`` on a tool then finds no hints. `Tool` and `BoundTool`
+# hold the proxy themselves, ahead of both.
+_PROXIED_ANNOTATIONS = next(
+    vars(cls)["__annotations__"]
+    for cls in wrapt.FunctionWrapper.__mro__
+    if "__annotations__" in vars(cls)
+)
+
+
 class _Described:
     """What a tool tells a model about itself, for `Tool` and `BoundTool` alike."""
 
@@ -262,6 +274,8 @@ class Tool(_Described, wrapt.FunctionWrapper, Generic[P, R]):  # type: ignore[ty
         name: The name the model calls the tool by.
     """
 
+    __annotations__ = _PROXIED_ANNOTATIONS  # the function's (see `_PROXIED_ANNOTATIONS`)
+
     def __init__(self, fn: Callable[P, R], spec: ToolSpec) -> None:
         entry = spec.acall if spec.kind is CallKind.ASYNC else spec.call
         super().__init__(fn, entry)
@@ -285,6 +299,8 @@ class Tool(_Described, wrapt.FunctionWrapper, Generic[P, R]):  # type: ignore[ty
 
 class BoundTool(_Described, wrapt.CallableObjectProxy, Generic[P, R]):  # type: ignore[type-arg]
     """A tool method bound to its instance or class, with the tool's attributes."""
+
+    __annotations__ = _PROXIED_ANNOTATIONS
 
     def __init__(self, bound: Any, spec: ToolSpec) -> None:
         super().__init__(bound)

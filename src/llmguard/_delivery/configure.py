@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from llmguard._core.sink import Sink
 from llmguard._delivery.pipeline import settings_changed, warm
 from llmguard._delivery.settings import (
     Approver,
@@ -19,9 +20,6 @@ from llmguard._delivery.settings import (
     swap,
 )
 from llmguard.exceptions import ConfigurationError
-
-if TYPE_CHECKING:
-    from llmguard.sinks import Sink
 
 __all__ = ["configure", "reset"]
 
@@ -208,8 +206,6 @@ def _check_bool(name: str, value: object) -> bool:
 
 
 def _check_sinks(sinks: object) -> tuple[Sink, ...]:
-    from llmguard.sinks import Sink
-
     if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
         raise ConfigurationError(f"sinks must be a list of sinks, not {sinks!r}")
     checked = tuple(sinks)

@@ -26,7 +26,7 @@ __all__ = [
 
 logger = logging.getLogger("llmguard")
 
-Redactor = Callable[["Record"], "Record"]
+Redactor = Callable[[Record], Record]
 """A redactor takes a finished record and returns the record to deliver in its place."""
 
 Tokenizer = Callable[[str], int]
