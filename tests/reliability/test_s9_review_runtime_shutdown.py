@@ -71,3 +71,43 @@ def test_the_newer_pipeline_shut_down_before_the_old_emit_returns_closes_once() 
     assert sink.names == ["one", "two"]
     assert sink.closes == 1
     assert sink.closed_during_emit == 0
+
+
+class StrictShuttingSink:
+    """Under ``strict=True``: calls ``lg.shutdown`` from its first ``emit``, on the
+    application's thread."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.closes = 0
+        self.closed_during_emit = 0
+        self.in_emit = 0
+
+    def emit(self, batch: Sequence[lg.Record]) -> None:
+        self.in_emit += 1
+        try:
+            self.names.extend(r.name for r in batch)
+            if self.names == ["one"]:
+                lg.shutdown(timeout=10)
+        finally:
+            self.in_emit -= 1
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closes += 1
+        if self.in_emit:
+            self.closed_during_emit += 1
+
+
+def test_a_strict_sink_shutting_down_in_its_emit_is_closed_after_it() -> None:
+    """Under ``strict=True`` the emit runs on the caller's thread, which no lane marks:
+    the sink was closed on another thread while its emit still ran."""
+    sink = StrictShuttingSink()
+    lg.configure(sinks=[sink], strict=True)
+    with lg.span("one"):
+        pass
+    assert sink.names == ["one"]
+    assert sink.closes == 1
+    assert sink.closed_during_emit == 0

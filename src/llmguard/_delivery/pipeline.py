@@ -507,7 +507,9 @@ class _Pipeline:
             if any(lane.sink is k for k in keep):
                 _let_go(lane.sink)  # the pipeline that follows takes it
                 continue
-            if lane._thread is current:
+            if lane._thread is current or any(
+                lane is inside for inside in _strict_emits.__dict__.get("lanes", ())
+            ):
                 lane.close_when_idle = True
                 continue
             name = f"llmguard-close-{lane.name}"
@@ -641,10 +643,27 @@ def submit(item: Pending) -> None:
     if pipeline._settings.strict:
         record = process(item.to_record(pipeline._settings), pipeline._settings, pipeline.report)
         if record is not None:
-            for sink in pipeline.sinks:
-                sink.emit([record])
+            _emit_strictly(pipeline, record)
         return
     pipeline.submit(item)
+
+
+# The lanes whose sink this thread is inside ``emit`` of, under ``strict=True``: a
+# shutdown called from that emit leaves the sink open until the emit has returned.
+_strict_emits = threading.local()
+
+
+def _emit_strictly(pipeline: _Pipeline, record: Record) -> None:
+    inside: list[_Lane] = _strict_emits.__dict__.setdefault("lanes", [])
+    for lane in pipeline._lanes:
+        inside.append(lane)
+        try:
+            lane.sink.emit([record])
+        finally:
+            inside.pop()
+            if lane.close_when_idle:
+                lane.close_when_idle = False
+                pipeline._close_sink(lane)
 
 
 def report(problem: str, exc: BaseException | None) -> None:
