@@ -157,6 +157,9 @@ FLOOD_UNITS = [
     "+00780617622757 a@b.co ",
     "Bearer +12345678 ",
     "+1234567890123 +1234567890123456 ",
+    # a rejected number too long for one, holding a card, before a run of emails
+    "a@b.co +1 415 4111 1111 1111 1111 a@b.co _@0.io ",
+    "+4111111111111111 a@b.co +411111111111111 a@b.co ",
 ]
 
 

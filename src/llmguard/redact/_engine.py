@@ -486,19 +486,22 @@ class Engine:
         trying again: none when that took no RE2 call, more when RE2 found no run.
         """
         form = run.form
+        # The kinds a run's form hides cannot change how its own values read, but may
+        # in a rejected value before them (from ``start`` to ``at``).
+        bits = run.bits if start == at else run.own_bits
         # Where the nearest match of another kind starts, from ``start`` on, in the
         # buffer starting at ``base``. Remembered, so that the text is read once for it
         # however many runs there are: a buffer starting further on finds the same
         # matches past its first byte, and at that byte may find one more (a value's
         # context may be the text's start), asked about alone.
-        since, other, read_from = others.get(run.bits, (-1, -1, -1))
-        search = self.search(run.bits)
+        since, other, read_from = others.get(bits, (-1, -1, -1))
+        search = self.search(bits)
         if search is None:
             other = -1
         elif since < 0 or since > start or 0 <= other < start:
             other = search.find(memoryview(data)[base:], start - base, len(data) - base)[0]
             other = -1 if other < 0 else base + other
-            others[run.bits] = start, other, base
+            others[bits] = start, other, base
         elif (
             read_from != base
             and start == base
@@ -843,7 +846,8 @@ class _Form(NamedTuple):
 
     form: RunForm
     kinds: tuple[int, ...]  # the index of each of the form's kinds (or of its one kind)
-    bits: int  # those kinds, as bits: the kinds a search for other kinds hides
+    bits: int  # those kinds and those it hides, as bits: what a search for others hides
+    own_bits: int  # those kinds alone: what it hides when a rejected value comes first
 
 
 def _forms(own: list[str], index: int) -> tuple[_Form, ...] | None:
@@ -854,7 +858,9 @@ def _forms(own: list[str], index: int) -> tuple[_Form, ...] | None:
         names = form.kinds or (name,)
         if all(name in own for name in names):
             kinds = tuple(own.index(name) for name in names)
-            forms.append(_Form(form, kinds, sum(1 << kind for kind in set(kinds))))
+            hidden = {*kinds, *(own.index(other) for other in form.hides if other in own)}
+            bits = sum(1 << kind for kind in hidden)
+            forms.append(_Form(form, kinds, bits, sum(1 << kind for kind in set(kinds))))
     return tuple(forms) or None
 
 

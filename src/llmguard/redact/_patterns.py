@@ -297,6 +297,9 @@ class RunForm(NamedTuple):
     classify: Callable[[list[bytes]], tuple[list[int], list[bool]]] | None = None
     # The first two bytes of a stretch, at a value's end: a cheap look before ``ready``
     opens: frozenset[bytes] = _opens(SPACE)
+    # Other kinds whose matches in such a stretch change nothing the scan decides, so
+    # that the search for other kinds leaves them out
+    hides: tuple[str, ...] = ()
 
 
 _SPACES = re.compile(rb"([ \t\r\n]+)")  # a run of one character class: linear
@@ -500,6 +503,10 @@ MIXED_RUNS: tuple[RunForm, ...] = (
         kinds=("email", "phone"),
         classify=_emails_and_plus_numbers,
         opens=_opens(SPACE, _MIXED_EMAIL_HEADS | {43}),
+        # A card's digits can stand only inside a value here (none starts with a digit),
+        # and inside an accepted one, which the scan steps over whole: a rejected phone
+        # number of the run is 12 characters at most, too short to hold a card.
+        hides=("card",),
     ),
 )
 
