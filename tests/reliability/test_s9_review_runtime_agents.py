@@ -116,3 +116,24 @@ def test_an_outer_refusal_raised_in_an_inner_run_still_escapes_it() -> None:
     assert caught.value.name == "outer"
     assert caught.value.state is not None
     assert caught.value.state.name == "outer"
+
+
+def test_a_run_entered_again_inside_itself_is_refused_not_hung() -> None:
+    """``with run:`` inside the same open run made it its own enclosing run, and the
+    next tool call walked that loop forever; it is a `ConfigurationError` at once, and
+    the run goes on."""
+    with lg.agent("again", max_tool_calls=5) as run:
+        with pytest.raises(lg.ConfigurationError, match="already open"), run:
+            pass  # pragma: no cover - never entered
+        assert search(query="a") == "found a"
+    assert run.tool_calls == 1
+    assert run.stop_reason == "completed"
+
+
+async def test_an_async_run_entered_again_is_refused() -> None:
+    """The same from ``async with``, the deadline timer not armed twice."""
+    async with lg.agent("again", timeout_s=30) as run:
+        with pytest.raises(lg.ConfigurationError, match="already open"):
+            async with run:
+                pass  # pragma: no cover - never entered
+    assert run.stop_reason == "completed"

@@ -114,6 +114,7 @@ class Run:
         self._task: asyncio.Task[Any] | None = None
         self._fired = False
         self._parent: Run | None = None  # the run this one was opened in, if any
+        self._open = False
         self.budget.name = name
 
     @property
@@ -298,7 +299,16 @@ class Run:
             uncancel()
         return self._timeout(self.agent.clock() - self._started)
 
+    def _check_not_open(self) -> None:
+        # Entered again inside itself, it would be its own enclosing run.
+        if self._open:
+            raise ConfigurationError(
+                f"agent run {self.name!r} is already open; nest a new lg.agent(...) instead"
+            )
+
     def __enter__(self) -> Run:
+        self._check_not_open()
+        self._open = True
         self.span.__enter__()
         self.budget.__enter__()
         self._parent = _run.get()
@@ -315,6 +325,7 @@ class Run:
         return result
 
     async def __aenter__(self) -> Run:
+        self._check_not_open()
         self._arm()
         return self.__enter__()
 
@@ -336,6 +347,7 @@ class Run:
 
     def _close(self, exc: BaseException | None) -> bool:
         """End the run; whether ``exc`` is a limit to swallow (``on_limit="return"``)."""
+        self._open = False
         self._end_step(exc)
         self.stop_reason = "completed" if exc is None else "error"
         # A limit of an enclosing run stops this one too, but is that run's to
