@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmguard._core.content import scrub, snapshot, valid_text
 from llmguard._core.field_errors import FieldError, format_errors
-from llmguard._core.reply import get
+from llmguard._core.reply import as_list, as_str, get
 from llmguard._core.wrap import unwrap_callable
 
 if TYPE_CHECKING:
@@ -258,7 +258,7 @@ def _from_responses(response: Any) -> bool:
 
 def _responses_items(attempt: Attempt) -> list[dict[str, Any]]:
     """The failed answer as Responses API input items, then the correction: the message
-    and a user turn, or each function call and an output for each."""
+    and a user turn, or each function call (after its reasoning) and an output for each."""
     reply = attempt.reply
     calls = reply.tool_calls if reply is not None else ()
     if not calls:
@@ -280,7 +280,40 @@ def _responses_items(attempt: Attempt) -> list[dict[str, Any]]:
         text = _arguments_text(call.arguments)
         made.append({"type": kind, "call_id": call_id, "name": call.name, field: text})
         outputs.append({"type": f"{kind}_output", "call_id": call_id, "output": note})
-    return [*made, *outputs]
+    return [*_with_reasoning(attempt.response, made), *outputs]
+
+
+def _with_reasoning(response: Any, made: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The answer's function calls with the reasoning items that led to them, in the
+    response's order, each call with its item ``id``: OpenAI refuses a reasoning model's
+    call sent back without its reasoning item, and a reasoning item without the item that
+    followed it. A response not stored (``store=False``) has its reasoning go back whole,
+    with its ``encrypted_content``; without it (or with no reasoning) the calls go alone,
+    without ids."""
+    try:
+        output = as_list(get(response, "output")) if _from_responses(response) else []
+        stored = get(response, "store") is not False  # the API stores by default
+        reasoning = [item for item in output if get(item, "type") == "reasoning"]
+        if not reasoning or not all(stored or get(r, "encrypted_content") for r in reasoning):
+            return made
+        by_id = {item["call_id"]: item for item in made}
+        items: list[dict[str, Any]] = []
+        for item in output:
+            kind = get(item, "type")
+            if kind in ("reasoning", "message"):
+                items.append(_item(item))
+            elif (call := by_id.pop(as_str(get(item, "call_id")) or "", None)) is not None:
+                items.append({**call, "id": get(item, "id")} if get(item, "id") else call)
+        return [*items, *by_id.values()]
+    except Exception:  # the caller's own response, of any shape: the calls alone
+        return made
+
+
+def _item(item: Any) -> dict[str, Any]:
+    """An output item as an input item: its fields as they came, unset ones left out."""
+    dump = getattr(item, "model_dump", None)
+    fields = dump(mode="json", exclude_none=True) if callable(dump) else dict(item)
+    return {name: scrub(value) for name, value in fields.items() if value is not None}
 
 
 def prefill(call: Call) -> str:
