@@ -290,7 +290,9 @@ MISTYPED_LINES = st.builds(_with_field, RECORDS, st.sampled_from(FIELDS), JSON_C
 LINES = st.one_of(GOOD_LINES, JSON_LINES, MISTYPED_LINES, st.binary(max_size=80))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 120 examples: a loader that stored a record with an unusable start (the NOT NULL
+# column fails) went unseen up to 60 and was caught from 75 on, for every seed tried.
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(LINES, max_size=6), tail=st.binary(max_size=40))
 def test_dataset_open_gives_records_or_a_one_line_error(
     tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], tail: bytes
