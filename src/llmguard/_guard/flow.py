@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from llmguard import pricing
 from llmguard._core.content import snapshot
 from llmguard._core.context import check_run, open_run
+from llmguard._core.field_errors import FieldError
 from llmguard._core.outcomes import Attempt, Outcome
 from llmguard._core.records import Usage, sum_usage
 from llmguard._delivery.pipeline import report
@@ -620,6 +621,10 @@ def _judge(
             extraction = extract_value(response, schema, context=context, repair="object")
         elif reply.tool_calls:
             extraction = extract_calls(reply.tool_calls, schema, context=context)
+            if extraction.ok and schema.reads_list and reply.finish_reason in _CUT_SHORT:
+                # Calls read as a list's items, cut before the model finished: the calls
+                # that arrived whole would be a shorter list, so the answer is re-asked.
+                extraction = _cut_calls(reply.finish_reason)
         else:
             # A content filter or a failure cut the answer: closing it would make up an end.
             repair = plan.repair and reply.finish_reason not in _CUT_SHORT
@@ -651,6 +656,17 @@ _CUT_SHORT = frozenset(
     {"content_filter", "error", "pause_turn"}
     | {"failed", "cancelled", "incomplete", "in_progress", "queued"}
 )
+
+
+def _cut_calls(finish: str | None) -> Any:
+    """The judgement of a list answered in tool calls whose answer was cut short."""
+    from llmguard._guard.schema import Extraction
+
+    message = (
+        f"the answer stopped before it was finished (finish reason {finish!r}), so the "
+        "list may be missing items; make all the calls again"
+    )
+    return Extraction(value=None, repair=None, errors=(FieldError("$", message, ""),), ok=False)
 
 
 def _load_readers() -> Any:
