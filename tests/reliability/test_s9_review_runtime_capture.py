@@ -4,6 +4,7 @@ fields added), and the iterator still reaches the function unread."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -105,3 +106,80 @@ def test_a_nested_model_keeps_its_serializers_and_its_iterator(
     written = records[0].input["nested"]
     assert written["inner"] == {"token": "***", "items": "<list_iterator>", "kind": "request"}
     assert written["note"] == note
+
+
+_calls: list[str] = []
+
+
+def _counted(name: str, items: Iterable[Any]) -> Iterator[Any]:
+    _calls.append(name)
+    yield from items
+    raise AssertionError(f"{name}'s own iteration read past its end")  # endless, as it were
+
+
+class LazyList(list[Any]):
+    """A list whose own iteration reads a source (dry, or forever)."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return _counted("list", list.__iter__(self))
+
+
+class LazySet(set[Any]):
+    """A set iterating by code of its own (pydantic-core calls it)."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return _counted("set", set.__iter__(self))
+
+
+class LazyDeque(deque[Any]):
+    """A deque iterating by code of its own."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return _counted("deque", deque.__iter__(self))
+
+
+class LazyDict(dict[str, Any]):
+    """A dict whose values and items are code of its own."""
+
+    def values(self) -> Any:
+        return _counted("dict", dict.values(self))
+
+    def items(self) -> Any:
+        return _counted("dict", dict.items(self))
+
+
+@given(
+    st.sampled_from([LazyList, LazySet, LazyDeque, LazyDict]),
+    st.lists(st.integers(-1000, 1000), max_size=5, unique=True),
+    st.booleans(),
+)
+@settings(max_examples=40, deadline=None)
+def test_a_container_iterating_by_its_own_code_is_read_as_its_base_type(
+    kind: type, values: list[int], with_iterator: bool
+) -> None:
+    """Capture never calls a container subclass's own iteration (a lazy list's would
+    read its source dry, an endless one hung the call): it records what the container
+    holds, as its base type reads it, iterator inside or not."""
+    held: list[Any] = [*values, iter([1])] if with_iterator else list(values)
+    if kind is LazyDict:
+        value: Any = LazyDict({str(i): v for i, v in enumerate(held)})
+    elif kind is LazySet:
+        value = LazySet(values)
+    else:
+        value = kind(held)
+
+    @lg.trace
+    def keep(container: Any) -> int:
+        return len(container)
+
+    _calls.clear()
+    with capture() as records:
+        assert keep(value) == len(value)
+    assert _calls == []
+    written = records[0].input["container"]
+    if kind is LazyDict:
+        assert list(written) == [str(i) for i in range(len(held))]
+    elif kind is LazySet:
+        assert sorted(written) == sorted(values)
+    else:
+        assert written[: len(values)] == values

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import inspect
 import itertools
+import types
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -263,8 +265,12 @@ def _holds_iterator(value: Any) -> bool:
         cls = type(item)
         if cls in leaves:
             continue
-        if cls is dict or cls is list or cls is tuple or isinstance(item, _WALKED):
-            inside: Any = item.values() if isinstance(item, dict) else item
+        if cls is dict or cls is list or cls is tuple:
+            inside: Any = item.values() if cls is dict else item
+        elif isinstance(item, _WALKED):
+            if _iterates_itself(cls):
+                return True  # copied by `_named`, read as its base type reads it
+            inside = dict.values(item) if isinstance(item, dict) else item
         else:
             shape = _shapes.get(cls, _NOT_MET)
             if shape is _NOT_MET:
@@ -380,11 +386,41 @@ def _named(value: Any, seen: dict[int, Any]) -> Any:
         if _shapes.get(cls) is _MODEL:
             result = _model_copy(value, fields, result)
     elif isinstance(value, dict):
-        result = {name: _named(item, seen) for name, item in value.items()}
-    else:
-        result = [_named(item, seen) for item in value]  # JSON holds sequences as lists
+        result = {name: _named(item, seen) for name, item in dict.items(value)}
+    else:  # JSON holds sequences as lists
+        result = [_named(item, seen) for item in _base_iter(value)]
     seen[key] = result
     return result
+
+
+# Container subclasses met, and whether they iterate by Python code of their own: such
+# code may read a source dry (a lazy list) or never end, so neither the walk nor
+# pydantic-core calls it; the container is read as its base type reads it.
+_own_iteration: dict[type, bool] = {}
+_ITERATION = ("__iter__", "values", "items", "keys")
+
+
+def _iterates_itself(cls: type) -> bool:
+    own = _own_iteration.get(cls)
+    if own is None:
+        own = any(
+            isinstance(inspect.getattr_static(cls, name, None), types.FunctionType)
+            for name in _ITERATION
+        )
+        if len(_own_iteration) >= 1024:
+            _own_iteration.clear()
+        _own_iteration[cls] = own
+    return own
+
+
+def _base_iter(value: Any) -> Iterator[Any]:
+    """``value``'s items as its base container type gives them (a list's, a set's...)."""
+    base: Any
+    for base in (list, tuple, deque, set, frozenset):
+        if isinstance(value, base):
+            iterated: Iterator[Any] = base.__iter__(value)
+            return iterated
+    return iter(value)
 
 
 # What `content_size` counts for each value besides a string's characters. JSON spends
