@@ -60,8 +60,10 @@ def _end_open_streams() -> None:
 
 def _forget_after_fork() -> None:
     # The streams open at the fork are the parent's, which records them: a child that
-    # exits without touching them must not write copies of their records.
-    _open.clear()
+    # exits without touching them must not write copies of their records. A new set:
+    # the old one may have been in the middle of an iteration on a thread now gone.
+    global _open
+    _open = weakref.WeakSet()
 
 
 atexit.register(_end_open_streams)
