@@ -150,6 +150,16 @@ def test_every_detail_is_filled(report: object) -> None:
     assert all(bench and what and value for bench, what, value in details)
 
 
+def test_generated_part_names_machine_and_versions(
+    run: ModuleType, report: object, tiny: object
+) -> None:
+    """The generated part carries the machine, the versions and the marker."""
+    text = run.generated(report, tiny, 1.0)
+    for expected in ("cores", "RAM", "Python", "llmguard", "pydantic", "tiktoken", run.MARKER):
+        assert expected in text
+    assert text.rstrip().endswith(run.MARKER)
+
+
 def test_stalled_sink_drops_and_counts(run: ModuleType) -> None:
     """Under a stalled sink, records past the bounds are dropped and every one is counted."""
     bench_memory = importlib.import_module("bench_memory")
@@ -198,16 +208,6 @@ def test_write_keeps_a_file_without_marker_whole(run: ModuleType, tmp_path: Path
     results.write_text("## Notes\n\nKeep me.\n")
     run.write_results(results, f"# table\n\n{run.MARKER}\n")
     assert results.read_text() == f"# table\n\n{run.MARKER}\n\n## Notes\n\nKeep me.\n"
-
-
-def test_generated_part_names_machine_and_versions(
-    run: ModuleType, report: object, tiny: object
-) -> None:
-    """The generated part carries the machine, the versions and the marker."""
-    text = run.generated(report, tiny, 1.0)
-    for expected in ("cores", "RAM", "Python", "llmguard", "pydantic", "tiktoken", run.MARKER):
-        assert expected in text
-    assert text.rstrip().endswith(run.MARKER)
 
 
 def test_realistic_workload_measures_every_variant(run: ModuleType) -> None:
