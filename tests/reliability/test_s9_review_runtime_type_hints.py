@@ -7,12 +7,14 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
 import llmguard as lg
+from tests._helpers.reliability import run_child
 
 
 class Answer(BaseModel):
@@ -84,3 +86,28 @@ def test_the_other_decorators_keep_the_function_s_hints() -> None:
             return _answer(question, tries)
 
         assert typing.get_type_hints(decorate(answer)) == _EXPECTED
+
+
+def test_a_tool_keeps_its_hints_with_wrapt_in_pure_python(tmp_path: Path) -> None:
+    """With wrapt's C extension turned off (``WRAPT_DISABLE_EXTENSIONS``), tools still
+    import, call and give their function's hints."""
+    child = run_child(
+        """
+        import os
+        os.environ["WRAPT_DISABLE_EXTENSIONS"] = "1"
+        import typing
+        import llmguard as lg
+
+        @lg.tool
+        def answer(question: str, tries: int = 1) -> str:
+            return question * tries
+
+        assert answer("a", tries=2) == "aa"
+        hints = typing.get_type_hints(answer)
+        assert hints == {"question": str, "tries": int, "return": str}, hints
+        assert typing.get_type_hints(lg.Tool) == {}
+        """,
+        tmp_path,
+    )
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err.decode()

@@ -234,16 +234,24 @@ class ToolSpec:
         return await self.arun(wrapped, self.signature.bind_partial(*args, **kwargs).arguments)
 
 
-# wrapt's proxy of the wrapped function's ``__annotations__``. `_Described` holds a
-# class-level ``{}`` (its annotation below makes one, even unexecuted), and reading
-# ``Tool.__annotations__`` once would store another in `Tool`: either hides the proxy,
-# and ``typing.get_type_hints`` on a tool then finds no hints. `Tool` and `BoundTool`
-# hold the proxy themselves, ahead of both.
-_PROXIED_ANNOTATIONS = next(
-    vars(cls)["__annotations__"]
-    for cls in wrapt.FunctionWrapper.__mro__
-    if "__annotations__" in vars(cls)
-)
+class _FunctionAnnotations(dict[str, Any]):
+    """A tool's ``__annotations__``: its function's, read through the proxy.
+
+    `_Described` holds a class-level ``{}`` (its annotation below makes one, even
+    unexecuted), and reading ``Tool.__annotations__`` once stores another in `Tool`:
+    either hides wrapt's proxying, and ``typing.get_type_hints`` on a tool then finds
+    no hints. `Tool` and `BoundTool` hold this ahead of both. On the class it is an
+    empty dict, which is what ``get_type_hints(Tool)`` reads.
+    """
+
+    def __get__(self, instance: Any, owner: type[Any] | None = None) -> Any:
+        return self if instance is None else instance.__wrapped__.__annotations__
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__wrapped__.__annotations__ = value
+
+
+_ANNOTATIONS = _FunctionAnnotations()
 
 
 class _Described:
@@ -274,7 +282,7 @@ class Tool(_Described, wrapt.FunctionWrapper, Generic[P, R]):  # type: ignore[ty
         name: The name the model calls the tool by.
     """
 
-    __annotations__ = _PROXIED_ANNOTATIONS  # the function's (see `_PROXIED_ANNOTATIONS`)
+    __annotations__ = _ANNOTATIONS  # the function's (see `_FunctionAnnotations`)
 
     def __init__(self, fn: Callable[P, R], spec: ToolSpec) -> None:
         entry = spec.acall if spec.kind is CallKind.ASYNC else spec.call
@@ -300,7 +308,7 @@ class Tool(_Described, wrapt.FunctionWrapper, Generic[P, R]):  # type: ignore[ty
 class BoundTool(_Described, wrapt.CallableObjectProxy, Generic[P, R]):  # type: ignore[type-arg]
     """A tool method bound to its instance or class, with the tool's attributes."""
 
-    __annotations__ = _PROXIED_ANNOTATIONS
+    __annotations__ = _ANNOTATIONS
 
     def __init__(self, bound: Any, spec: ToolSpec) -> None:
         super().__init__(bound)
