@@ -103,7 +103,8 @@ def test_a_thinking_block_is_joined_from_its_deltas(
     for event in events:
         accumulator.feed(event)
     block = {"type": "thinking", "thinking": "".join(thinking), "signature": "".join(signature)}
-    assert accumulator.reply().thinking == (block,)
+    # A block with no signature (cut before it came) could not be sent back: left out.
+    assert accumulator.reply().thinking == ((block,) if block["signature"] else ())
 
 
 @settings(max_examples=50, deadline=None)

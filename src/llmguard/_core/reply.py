@@ -62,7 +62,9 @@ class Reply:
     which ``usage`` holds as unknown; the guard reports them. ``thinking`` holds
     Anthropic's thinking blocks as they came (``{"type": "thinking", "thinking": ...,
     "signature": ...}`` or ``{"type": "redacted_thinking", "data": ...}``), in order: a
-    re-ask of a tool call must send them back unchanged.
+    re-ask of a tool call must send them back unchanged, where they stood.
+    ``thinking_after`` says where: for each thinking block, how many of ``tool_calls``
+    came before it (interleaved thinking); empty when they all came first.
     """
 
     text: str | None = None
@@ -75,6 +77,7 @@ class Reply:
     provider: str | None = None
     problems: tuple[str, ...] = ()
     thinking: tuple[dict[str, str], ...] = ()
+    thinking_after: tuple[int, ...] = ()
 
 
 #: Says whether a response has the shape an `Adapter` reads.

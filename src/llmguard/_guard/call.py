@@ -361,10 +361,10 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
         return [
             {
                 "role": "assistant",
-                "content": [
-                    *_thinking(reply),
-                    {"type": "tool_use", "id": call_id, "name": tool.name, "input": tool_input},
-                ],
+                "content": _with_thinking(
+                    reply,
+                    [{"type": "tool_use", "id": call_id, "name": tool.name, "input": tool_input}],
+                ),
             },
             {
                 "role": "user",
@@ -467,7 +467,7 @@ def _calls_turns(
             }
             for call_id, note, found in zip(ids, notes, errors, strict=True)
         ]
-        turn = [*_thinking(reply), *uses]
+        turn = _with_thinking(reply, uses)
         return [{"role": "assistant", "content": turn}, {"role": "user", "content": results}]
     requested = [
         _requested(call_id, call, _arguments_text(call.arguments))
@@ -482,11 +482,24 @@ def _calls_turns(
     ]
 
 
-def _thinking(reply: Reply | None) -> list[dict[str, str]]:
-    """The answer's thinking blocks, to start the re-ask's assistant turn: with extended
-    thinking on, Anthropic refuses a ``tool_result`` whose assistant turn does not start
-    with the thinking that led to the call (a 400)."""
-    return [] if reply is None else [dict(block) for block in reply.thinking]
+def _with_thinking(reply: Reply | None, uses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The re-ask's assistant turn: the ``tool_use`` blocks with the answer's thinking
+    blocks where they stood (first, or between calls with interleaved thinking). With
+    extended thinking on, Anthropic refuses a ``tool_result`` whose assistant turn does not
+    hold the thinking that led to the call, and thinking blocks moved from their place
+    ("cannot be modified"): a 400 either way."""
+    if reply is None or not reply.thinking:
+        return uses
+    after = reply.thinking_after or (0,) * len(reply.thinking)
+    if len(after) != len(reply.thinking) or len(uses) != len(reply.tool_calls):
+        after = (0,) * len(reply.thinking)  # a Reply made by hand: the blocks first
+    turn: list[dict[str, Any]] = []
+    placed = 0
+    for block, calls_before in zip(reply.thinking, after, strict=True):
+        turn += uses[placed:calls_before]
+        placed = max(placed, calls_before)
+        turn.append(dict(block))
+    return [*turn, *uses[placed:]]
 
 
 def _arguments_text(arguments: str | dict[str, object]) -> str:

@@ -339,6 +339,7 @@ class AnthropicStream(StreamAccumulator):
         texts: list[str] = []
         calls: list[ToolCall] = []
         thinking: list[dict[str, str]] = []
+        after: list[int] = []  # how many calls came before each thinking block
         for _, block in sorted(self._blocks.items()):
             if block.kind == "text":
                 texts.append("".join(block.pieces))
@@ -346,11 +347,15 @@ class AnthropicStream(StreamAccumulator):
                 calls.append(ToolCall(block.id, block.name, _tool_input(block)))
             else:
                 values = {name: "".join(pieces) for name, pieces in block.fields.items()}
+                if block.kind == "thinking" and not values.get("signature"):
+                    continue  # cut before its signature came: Anthropic would refuse it
                 if (found := thinking_block(block.kind, values)) is not None:
                     thinking.append(found)
+                    after.append(len(calls))
         # Before its message_delta the answer is unfinished (or the stream was cut).
         stop = _UNFINISHED if self._stop is None else self._stop
-        return anthropic_reply(self._message, texts, calls, self._usage, stop, tuple(thinking))
+        message, usage = self._message, self._usage
+        return anthropic_reply(message, texts, calls, usage, stop, tuple(thinking), tuple(after))
 
 
 def _tool_input(block: _Partial) -> str | dict[str, object]:
