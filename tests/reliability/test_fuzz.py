@@ -159,7 +159,9 @@ RECORDS = st.builds(
 )
 
 
-@settings(max_examples=300)
+# 150 examples: three planted faults (tags reordered, the second truncated digest
+# dropped, an integer past 64 bits left to orjson) each failed it within 50, every seed.
+@settings(max_examples=150)
 @given(RECORDS)
 def test_any_record_round_trips_through_json(record: lg.Record) -> None:
     """Record.from_json(record.to_json()) equals the record, and the JSON is one line."""
