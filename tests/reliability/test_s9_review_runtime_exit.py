@@ -174,3 +174,45 @@ def test_a_generator_whose_close_raises_at_exit_is_recorded_once(tmp_path: Path)
     )
     assert _streams(tmp_path) == [(6, 1, "interrupted")]
     assert "llmguard:" not in err  # Python's own "Exception ignored" only
+
+
+def test_records_queued_at_exit_reach_an_otel_provider_made_after_import(
+    tmp_path: Path,
+) -> None:
+    """An OpenTelemetry ``TracerProvider`` created after ``import llmguard`` registers
+    its own shutdown at exit, which ran first: every record the last flush handed over
+    (the queued spans, the stream ended at exit) was refused ("Processor is already
+    shutdown"). Delivery's exit handler now runs before it."""
+    err = _run(
+        """
+        import llmguard as lg
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        class Exporter(SpanExporter):
+            def export(self, spans):
+                with open("out.txt", "a") as out:
+                    out.writelines(f"{span.name}\\n" for span in spans)
+                return SpanExportResult.SUCCESS
+
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(Exporter()))
+        lg.configure(sinks=[lg.sinks.OTelSink(tracer_provider=provider)])
+
+        @lg.trace(name="words")
+        def words():
+            yield 1
+            yield 2
+
+        held = words()
+        next(held)
+        for number in range(20):
+            with lg.span(f"s{number}"):
+                pass
+        """,
+        tmp_path,
+    )
+    names = (tmp_path / "out.txt").read_text().split()
+    assert sorted(names) == sorted(["words", *(f"s{n}" for n in range(20))])
+    assert "already shutdown" not in err

@@ -50,6 +50,7 @@ __all__ = [
     "FlushResult",
     "Pending",
     "SinkStats",
+    "before_exit",
     "capturing",
     "flush",
     "listening",
@@ -614,9 +615,11 @@ def warm(settings: Settings) -> None:
     compiles its patterns on first use. Done on a delivery thread, their imports hold
     Python's import locks for a while, and a fork in that while leaves the child
     waiting for them forever. Run by ``configure(sinks=...)`` and before the first
-    record starts the delivery thread.
+    record starts the delivery thread; it also puts delivery's exit handler first in
+    line again (see `_exit_first`).
     """
     global _serializer_built
+    _exit_first()
     if not _serializer_built:
         import pydantic_core  # noqa: F401 - the content bounds use it
 
@@ -772,7 +775,35 @@ def settings_changed(old: Settings, new: Settings, rebuild: bool) -> None:
         retiring.join(min(bound, _RETIRE_WAIT))
 
 
+# What runs at exit just before the last flush (`_tracing.open_streams` ends the streams
+# still open there, so that the flush delivers their records).
+_before_exit: list[Callable[[], None]] = []
+_exiting = False
+
+
+def before_exit(hook: Callable[[], None]) -> None:
+    """Run ``hook`` at interpreter exit, before delivery's last flush."""
+    _before_exit.append(hook)
+
+
+def _exit_first() -> None:
+    """Put `_at_exit` first in line again: atexit runs its handlers in the reverse
+    order of their registration, and a handler registered since llmguard was imported
+    (an OpenTelemetry ``TracerProvider`` shuts itself down at exit) would otherwise run
+    before the last flush and refuse what it hands over."""
+    if not _exiting:
+        atexit.unregister(_at_exit)
+        atexit.register(_at_exit)
+
+
 def _at_exit() -> None:
+    global _exiting
+    _exiting = True
+    for hook in list(_before_exit):
+        try:
+            hook()
+        except Exception as exc:  # llmguard's own failure must not disturb the exit
+            report("a step of llmguard's exit failed", exc)
     timeout = _config.settings().exit_timeout
     deadline = _deadline(timeout)
     if _active is not None:

@@ -9,12 +9,11 @@ abandoned stream still goes with the garbage collector.
 
 from __future__ import annotations
 
-import atexit
 import os
 import weakref
 from typing import Protocol
 
-from llmguard._delivery.pipeline import report
+from llmguard._delivery.pipeline import before_exit, report
 
 __all__ = ["Interruptible", "closed", "opened"]
 
@@ -40,11 +39,8 @@ def closed(stream: Interruptible) -> None:
 
 
 def _end_open_streams() -> None:
-    """At exit, end every registered stream still open.
-
-    Registered after delivery's exit handler (this module imports it first), so it
-    runs before that handler's flush.
-    """
+    """At exit, end every registered stream still open: delivery's exit handler runs
+    this just before its last flush (`pipeline.before_exit`)."""
     try:
         streams = list(_open)
         _open.clear()
@@ -66,6 +62,6 @@ def _forget_after_fork() -> None:
     _open = weakref.WeakSet()
 
 
-atexit.register(_end_open_streams)
+before_exit(_end_open_streams)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_after_fork)
