@@ -42,8 +42,8 @@ def opened(path: str) -> Iterator[Dataset]:
     """Open ``path`` for queries, with progress on a terminal, and close it after.
 
     What the file held that no query uses is said on stderr, one warning line each: lines
-    holding no record, and records whose start time is no time; rows a command read that
-    held no record are said once it is done.
+    holding no record, and records whose start time is no time; records whose figures
+    no call can have, and rows a command read that held no record, once it is done.
     """
     progress = TerminalProgress()
     try:
@@ -64,18 +64,22 @@ def opened(path: str) -> Iterator[Dataset]:
                     f"skipped {count} record{'s' if count != 1 else ''} whose start time is "
                     f"not a time from {EARLIEST[:10]} to {LATEST[:10]} (the first: {first})"
                 )
-            if dataset.impossible:
-                count = dataset.impossible
-                warnings.append(
-                    f"skipped {count} record{'s' if count != 1 else ''} whose figures no "
-                    f"call can have ({IMPOSSIBLE}); the first: "
-                    f"{(dataset.impossible_example or '')[:_SHOWN_EXAMPLE]}"
-                )
             if warnings:
                 progress.clear()
             for warning in warnings:
                 fmt.echo(f"llmguard: warning: {fmt.escaped(path)}: {warning}", sys.stderr)
             yield dataset
+            if dataset.impossible:
+                # Known once the command's queries have read the records.
+                count = dataset.impossible
+                progress.clear()
+                fmt.echo(
+                    f"llmguard: warning: {fmt.escaped(path)}: skipped {count} "
+                    f"record{'s' if count != 1 else ''} whose figures no call can have "
+                    f"({IMPOSSIBLE}); the first: "
+                    f"{(dataset.impossible_example or '')[:_SHOWN_EXAMPLE]}",
+                    sys.stderr,
+                )
             if dataset.unreadable_rows:
                 progress.clear()
                 fmt.echo(

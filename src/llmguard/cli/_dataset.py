@@ -50,12 +50,20 @@ from llmguard.cli._quantiles import (
 )
 from llmguard.exceptions import SchemaViolation
 from llmguard.sinks import SQLiteStore
-from llmguard.sinks.table import REPAIRED, content, derived, insert, migrate, read_record, row
+from llmguard.sinks.table import (
+    COLUMNS,
+    REPAIRED,
+    content,
+    derived,
+    insert,
+    migrate,
+    read_record,
+    row,
+)
 
 __all__ = [
     "CALL_KINDS",
     "EARLIEST",
-    "FIGURES_CHECK_MAX_BYTES",
     "IMPOSSIBLE",
     "LARGEST_FIGURE",
     "LATEST",
@@ -176,11 +184,11 @@ class Loaded:
         store_id: Which file that was (device and inode), so a second connection
             opens that one or none.
         impossible: The records holding a figure no call can have (`IMPOSSIBLE`),
-            left out of every query.
+            never loaded (a JSON Lines file).
         impossible_example: What the first of them holds: its span id, the column and
             the value.
-        figures: The SQL condition leaving those records out of a store's queries
-            (``" AND (...)"``), empty when there are none or they were never loaded.
+        figures_checked: Whether the figures were checked as the records were loaded
+            (a JSON Lines file); a store's queries check them as they read the rows.
     """
 
     conn: sqlite3.Connection
@@ -194,7 +202,7 @@ class Loaded:
     store_id: tuple[int, int] | None = None
     impossible: int = 0
     impossible_example: str | None = None
-    figures: str = ""
+    figures_checked: bool = False
 
 
 def load(path: str | os.PathLike[str], progress: Progress | None = None) -> Loaded:
@@ -249,11 +257,9 @@ def _open_store(path: Path) -> Loaded:
     if missing_start:
         example = None if not unusable else example
         unusable += missing_start
-    columns = derived(version)
-    impossible, impossible_example, figures = _impossible_rows(conn, path, columns)
     return Loaded(
         conn,
-        columns,
+        derived(version),
         content(version),
         [],
         unusable,
@@ -261,9 +267,6 @@ def _open_store(path: Path) -> Loaded:
         filtered=bool(unusable),
         store=path if identity is not None else None,
         store_id=identity,
-        impossible=impossible,
-        impossible_example=impossible_example,
-        figures=figures,
     )
 
 
@@ -272,86 +275,56 @@ def _open_store(path: Path) -> Loaded:
 # near the largest double made the totals infinite and fsum raise). Infinity is above
 # it, and SQLite stores NaN as NULL.
 LARGEST_FIGURE = 2**53
-_LARGEST = f"{LARGEST_FIGURE:d}"
-_NUMERIC = "typeof({c}) IN ('integer', 'real')"
-# Per column, the SQL true of a value a call can have ("{c}" is the column), and what
-# `_impossible_figure` checks in Python for the same field.
-_FIGURES = (
-    ("sample_weight", f"{_NUMERIC} AND {{c}} > 0 AND {{c}} <= {_LARGEST}"),
+# The one rule for the figures a call can have, read as SQL by a store's queries and
+# in Python by the JSON Lines loader: per column of the records table, the lowest
+# value, whether only values above it will do, and whether it may be missing. Every
+# figure is a number up to `LARGEST_FIGURE`.
+_FIGURES: tuple[tuple[str, float, bool, bool], ...] = (
+    ("sample_weight", 0, True, False),
     *(
-        (column, f"{{c}} IS NULL OR {_NUMERIC} AND {{c}} >= 0 AND {{c}} <= {_LARGEST}")
+        (column, 0, False, True)
         for column in ("duration_ms", "cost_usd", "input_tokens", "output_tokens", "retries")
     ),
-    ("score", f"{{c}} IS NULL OR {_NUMERIC} AND abs({{c}}) <= {_LARGEST}"),
+    ("score", -LARGEST_FIGURE, False, True),
 )
+_FIGURE_COLUMNS = operator.itemgetter(*(COLUMNS.index(column) for column, *_ in _FIGURES))
 IMPOSSIBLE = (
     "a weight that is not a number above 0, or a latency, cost, token or retry count "
     f"that is not a number from 0 up, or any figure above 2**53 ({LARGEST_FIGURE:.2g})"
 )
 """What the commands take for a figure no call can have; such a record is left out."""
-# A store up to this size is checked for those figures when a command opens it: one
-# scan of the records table (8.5 ms for the demo's 6.6 MiB store, 0.18 s at 100,000
-# calls, on a busy machine), so a larger store is read as it is, as `SQLiteSink`'s own
-# check stops at this size.
-FIGURES_CHECK_MAX_BYTES = 64 * 1024 * 1024
+# The SQL function a store's queries call for a row whose figures break the rule
+# (`Dataset._note_impossible`): it counts the row and leaves it out.
+_IMPOSSIBLE_ROW = "llmguard_impossible_row"
 
 
-def _impossible_rows(
-    conn: sqlite3.Connection, path: Path, columns: dict[str, str]
-) -> tuple[int, str | None, str]:
-    """How many rows of a store hold a figure no call can have, what the first holds,
-    and the condition leaving them out; nothing for a store over the size checked."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return 0, None, ""
-    if size > FIGURES_CHECK_MAX_BYTES:
-        return 0, None, ""
-    names = [column for column, _ in _FIGURES]
-    values = [columns.get(column) or f'"{column}"' for column in names]
-    checks = [
-        f"({check.format(c=value)})" for (_, check), value in zip(_FIGURES, values, strict=True)
-    ]
-    usable = " AND ".join(checks)
-    (count,) = conn.execute(f"SELECT count(*) FROM records WHERE NOT ({usable})").fetchone()
-    if not count:
-        return 0, None, ""
-    span_id, *found = conn.execute(
-        f"SELECT span_id, {', '.join(checks)}, {', '.join(values)} "
-        f"FROM records WHERE NOT ({usable}) ORDER BY rowid LIMIT 1"
-    ).fetchone()
-    oks, held = found[: len(names)], found[len(names) :]
-    column, value = next(
-        (column, value) for column, ok, value in zip(names, oks, held, strict=True) if not ok
-    )
-    return count, f"span {span_id!r} has {column} = {value!r}", f" AND ({usable})"
+def _figures_sql(column: Callable[[str], str]) -> str:
+    """The rule as an SQL condition over the columns ``column`` names.
+
+    Text and blobs sort after every number in SQLite, so a bound on each side leaves
+    them out with no ``typeof``; NULL fails a bound, hence the ``IS NULL`` of the
+    columns that may be missing.
+    """
+    checks = []
+    for name, lowest, above, missing in _FIGURES:
+        value = column(name)
+        check = f"{value} {'>' if above else '>='} {lowest:d} AND {value} <= {LARGEST_FIGURE:d}"
+        checks.append(f"({value} IS NULL OR {check})" if missing else f"({check})")
+    return " AND ".join(checks)
 
 
-def _impossible_figure(record: Record) -> str | None:
-    """What a record holds that no call can have, as `_FIGURES` says in SQL; ``None``
-    when its figures are all right."""
-    usage = record.usage
-    attempt = record.attempt or {}
-    count = attempt.get("count") if record.kind == "llm" else None
-    score = record.metadata.get("score") if record.kind == "feedback" else None
-    weight = record.sample_weight
-    if not (isinstance(weight, (int, float)) and 0 < weight <= LARGEST_FIGURE):
-        return f"sample_weight = {weight!r}"
-    for name, value in (
-        ("duration_ms", record.duration_ms),
-        ("cost_usd", record.cost_usd),
-        ("input_tokens", None if usage is None else usage.input),
-        ("output_tokens", None if usage is None else usage.output),
-        # As the store's column has it: a count of 0 (refused before any attempt) is
-        # no retry count at all.
-        ("retries", count - 1 if type(count) is int and count > 0 else None),
-    ):
-        if value is not None and not (
-            isinstance(value, (int, float)) and 0 <= value <= LARGEST_FIGURE
-        ):
+def _impossible_values(values: Sequence[object]) -> str | None:
+    """What breaks the rule among ``values`` (the `_FIGURES` columns, in order), as
+    ``column = value``; ``None`` when nothing does."""
+    for (name, lowest, above, missing), value in zip(_FIGURES, values, strict=True):
+        if value is None:
+            fits = missing
+        elif isinstance(value, (int, float)):
+            fits = (value > lowest if above else value >= lowest) and value <= LARGEST_FIGURE
+        else:
+            fits = False
+        if not fits:
             return f"{name} = {value!r}"
-    if isinstance(score, (int, float)) and not abs(score) <= LARGEST_FIGURE:
-        return f"score = {score!r}"
     return None
 
 
@@ -404,16 +377,17 @@ def _load_lines(path: Path, lines: Iterable[bytes], progress: Progress | None) -
             unusable += 1
             example = record.start if example is None else example
             continue
-        figure = _impossible_figure(record)
+        if start != record.start:
+            # The column holds the time as SQLiteSink writes it, so bounds compare.
+            record = dataclasses.replace(record, start=start)
+        made = row(record, text.decode())
+        figure = _impossible_values(_FIGURE_COLUMNS(made))
         if figure is not None:
             impossible += 1
             if impossible_example is None:
                 impossible_example = f"span {record.span_id!r} has {figure}"
             continue
-        if start != record.start:
-            # The column holds the time as SQLiteSink writes it, so bounds compare.
-            record = dataclasses.replace(record, start=start)
-        rows.append(row(record, text.decode()))
+        rows.append(made)
         if len(rows) >= _LOAD_BATCH:
             insert(conn, rows)
             rows.clear()
@@ -434,6 +408,7 @@ def _load_lines(path: Path, lines: Iterable[bytes], progress: Progress | None) -
         example,
         impossible=impossible,
         impossible_example=impossible_example,
+        figures_checked=True,
     )
 
 
@@ -601,6 +576,10 @@ class _Side:
         """Run ``job`` on this connection after the jobs before it."""
         return self._pool.submit(job, self._store._conn)
 
+    def create_function(self, name: str, count: int, function: Callable[..., int]) -> None:
+        """Make an SQL function of the main connection's known here too."""
+        self._store._conn.create_function(name, count, function)
+
     def _stop_asked(self) -> int:
         return 1 if self._stopping else 0
 
@@ -692,18 +671,26 @@ class Dataset:
         # Records whose start time no command can use, and the first such time.
         self.unusable = 0
         self.unusable_example: str | None = None
-        # Records holding a figure no call can have (`IMPOSSIBLE`), and what the
-        # first holds.
-        self.impossible = 0
-        self.impossible_example: str | None = None
+        # Records holding a figure no call can have (`IMPOSSIBLE`) that loading left
+        # out, and what the first holds; a store's are found by its queries.
+        self._impossible_loaded = 0
+        self._impossible_loaded_example: str | None = None
+        # A store's rows its queries left out for their figures: (trace id, span id) ->
+        # what breaks the rule. Filled by `_note_impossible`, from either connection.
+        self._impossible_found: dict[tuple[str, str], str] = {}
+        # Whether queries check the figures (a store), with the function they call.
+        self._checks_figures = False
         # Rows read for a command whose JSON is no record (a damaged or foreign row).
         self.unreadable_rows = 0
         # Column name -> SQL giving it; an older store computes the newer columns.
         self._derived = derived
         # SQL reading a row's JSON, inline or from the contents table.
         self._content = content
-        # What leaves those records out of a query, when they are in the table.
+        # What leaves those records out of a query, when they are in the table, and
+        # the records holding a figure no call can have (`_check_figures`).
         self._usable: tuple[str, tuple[str, ...]] = ("", ())
+        # The part of it about start times.
+        self._usable_start: tuple[str, tuple[str, ...]] = ("", ())
         # The feedback records' (trace id, score), once read.
         self._feedback_rows: list[tuple[str, float]] | None = None
         # What the latency aggregate of the query running collected, by the token each
@@ -755,17 +742,56 @@ class Dataset:
         dataset.skipped_lines = loaded.skipped_lines
         dataset.unusable = loaded.unusable
         dataset.unusable_example = loaded.unusable_example
-        dataset.impossible = loaded.impossible
-        dataset.impossible_example = loaded.impossible_example
+        dataset._impossible_loaded = loaded.impossible
+        dataset._impossible_loaded_example = loaded.impossible_example
         dataset.side_file = loaded.store if second_connection else None
         dataset._side_id = loaded.store_id
         if loaded.filtered:
             # "+" keeps the planner off the start index, which would not narrow anything.
             dataset._usable = (' AND +"start" >= ? AND +"start" < ?', (EARLIEST, LATEST))
-        if loaded.figures:
-            clause, bounds = dataset._usable
-            dataset._usable = (clause + loaded.figures, bounds)
+            dataset._usable_start = dataset._usable
+        if not loaded.figures_checked:
+            dataset._check_figures()
         return dataset
+
+    def _check_figures(self) -> None:
+        """Make every query leave out the rows whose figures break the rule, and note
+        them: in the pass each query makes anyway, so a store of any size is checked
+        for what a command reads, at the cost of the condition on each row."""
+        self._checks_figures = True
+        self._conn.create_function(_IMPOSSIBLE_ROW, 2 + len(_FIGURES), self._note_impossible)
+        clause, bounds = self._usable
+        self._usable = (clause + self._figures_condition(), bounds)
+
+    def _figures_condition(self, table: str = "") -> str:
+        """The condition (``" AND (...)"``) keeping the rows whose figures follow the
+        rule, and noting the others; ``table`` qualifies the ids (``"r."``) in a join."""
+        values = ", ".join(self._column(name) for name, *_ in _FIGURES)
+        note = f"{_IMPOSSIBLE_ROW}({table}trace_id, {table}span_id, {values})"
+        return f" AND ({_figures_sql(self._column)} OR {note})"
+
+    def _note_impossible(self, trace_id: object, span_id: object, *values: object) -> int:
+        """Note a row whose figures break the rule (called by SQLite); 0 leaves it out."""
+        key = (str(trace_id), str(span_id))
+        if key not in self._impossible_found:
+            self._impossible_found[key] = _impossible_values(values) or "?"
+        return 0
+
+    @property
+    def impossible(self) -> int:
+        """The records left out for a figure no call can have (`IMPOSSIBLE`): those
+        loading left out, or those of a store the queries run so far met."""
+        return self._impossible_loaded + len(self._impossible_found)
+
+    @property
+    def impossible_example(self) -> str | None:
+        """What the first such record holds: its span id, the column and the value."""
+        if self._impossible_loaded_example is not None:
+            return self._impossible_loaded_example
+        if not self._impossible_found:
+            return None
+        key = min(self._impossible_found)
+        return f"span {key[1]!r} has {self._impossible_found[key]}"
 
     def __enter__(self) -> Dataset:
         return self
@@ -800,6 +826,8 @@ class Dataset:
                 side.close()
                 self.side_file = None
                 return None
+            if self._checks_figures:
+                side.create_function(_IMPOSSIBLE_ROW, 2 + len(_FIGURES), self._note_impossible)
             self._side = side
         return self._side
 
@@ -1625,7 +1653,7 @@ class Dataset:
         widths = [len(by) or 1 for by in groupings]
         starts = list(itertools.accumulate(widths, initial=1))
         spans = list(zip(found, starts, starts[1:], strict=False))
-        where, params = self._where(window, kinds)
+        where, params = self._where(window, kinds, usable=False)
         for call in conn.execute(
             f"SELECT DISTINCT trace_id, {keys} FROM {self._feedback_traces(conn)} {where}",
             params,
@@ -1650,10 +1678,17 @@ class Dataset:
                 f"INSERT OR IGNORE INTO temp.{traces} VALUES (?)",
                 ((trace,) for trace, _ in self._feedback(conn)),
             )
+            # Only the records every query may use: the ones left out are never read
+            # from this table, which lacks the columns that tell them.
+            usable, bounds = self._usable_start
+            if self._checks_figures:
+                usable += self._figures_condition("r.")
             conn.execute(
                 f"CREATE TEMP TABLE {_FEEDBACK_TRACES} AS SELECT r.trace_id, r.kind, "
                 'r.name, r.model, r.prompt_name, r.prompt_version, r."start", r.status '
                 f"FROM temp.{traces} AS f CROSS JOIN records AS r ON r.trace_id = f.trace_id"
+                f" WHERE 1{usable}",
+                bounds,
             )
             self._feedback_tables.add(conn)
         return f"temp.{_FEEDBACK_TRACES}"
@@ -1672,7 +1707,11 @@ class Dataset:
             ).fetchall()
         return self._feedback_rows
 
-    def _where(self, window: Window, kinds: Sequence[str]) -> tuple[str, list[object]]:
+    def _where(
+        self, window: Window, kinds: Sequence[str], *, usable: bool = True
+    ) -> tuple[str, list[object]]:
+        """The WHERE clause of a window and kinds, and its parameters; with ``usable``,
+        leaving out the records no command uses (`_usable`)."""
         marks = ", ".join("?" * len(kinds))
         clauses = [f"kind IN ({marks})"]
         params: list[object] = list(kinds)
@@ -1682,8 +1721,10 @@ class Dataset:
         if window.until is not None:
             clauses.append('"start" < ?')
             params.append(window.until)
-        usable, bounds = self._usable
-        return "WHERE " + " AND ".join(clauses) + usable, [*params, *bounds]
+        if not usable:
+            return "WHERE " + " AND ".join(clauses), params
+        found, bounds = self._usable
+        return "WHERE " + " AND ".join(clauses) + found, [*params, *bounds]
 
     def _keys(self, by: Sequence[str], *, name: str = GROUPINGS["name"]) -> str:
         if not by:
