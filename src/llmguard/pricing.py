@@ -68,15 +68,12 @@ import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmguard._core.records import Record, Usage
 from llmguard._delivery.settings import PriceFigures, settings
 from llmguard.exceptions import ConfigurationError, LLMGuardError
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    from llmguard._core.records import Record, Usage
 
 __all__ = [
     "DEFAULT_UPDATE_URL",

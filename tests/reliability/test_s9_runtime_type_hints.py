@@ -16,7 +16,14 @@ import pytest
 
 import llmguard
 
-_PUBLIC_MODULES = ("llmguard", "llmguard.types", "llmguard.sinks", "llmguard.exceptions")
+_PUBLIC_MODULES = (
+    "llmguard",
+    "llmguard.types",
+    "llmguard.sinks",
+    "llmguard.exceptions",
+    "llmguard.pricing",
+    "llmguard.redact",
+)
 
 
 def _public_classes() -> Iterator[tuple[str, type]]:
@@ -40,6 +47,18 @@ def _public_methods(cls: type) -> Iterator[tuple[str, object]]:
 
 
 _CLASSES = sorted(dict(_public_classes()).items())
+
+
+def _public_functions() -> Iterator[tuple[str, object]]:
+    for module_name in _PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            value = getattr(module, name)
+            if inspect.isfunction(value) or inspect.isfunction(getattr(value, "__wrapped__", None)):
+                yield f"{module_name}.{name}", value
+
+
+_FUNCTIONS = sorted(dict(_public_functions()).items())
 
 
 def test_the_public_classes_are_found() -> None:
@@ -66,3 +85,17 @@ def test_resolved_hints_are_the_real_types() -> None:
     hints = typing.get_type_hints(llmguard.Attempt)
     assert all(not isinstance(hint, (str, typing.ForwardRef)) for hint in hints.values())
     assert typing.get_type_hints(llmguard.Record)["usage"] == llmguard.Usage | None
+
+
+def test_the_public_functions_are_found() -> None:
+    """The walk sees module-level functions of every public module."""
+    names = {name for name, _ in _FUNCTIONS}
+    expected = {"llmguard.pricing.cost", "llmguard.sinks.read_records", "llmguard.configure"}
+    assert expected <= names
+
+
+@pytest.mark.parametrize(("name", "function"), _FUNCTIONS, ids=[name for name, _ in _FUNCTIONS])
+def test_get_type_hints_resolves_the_public_functions(name: str, function: object) -> None:
+    """``get_type_hints`` answers on each public function (the pricing and reading helpers
+    named their types only for type checkers)."""
+    typing.get_type_hints(function)

@@ -7,15 +7,12 @@ import re
 from collections.abc import Mapping, Sequence
 from itertools import accumulate, repeat
 from operator import add
-from typing import TYPE_CHECKING
 
+from llmguard._core.records import Record
 from llmguard.redact._engine import Engine, Kind, python_pass, replace_found
 from llmguard.redact._patterns import DEFAULT_PATTERNS, DEFAULT_STARTS, PatternSpec, Validator
 from llmguard.redact._records import FIELDS, PLAIN_BELOW, collect_record, rebuilt
 from llmguard.redact._search import pattern_source
-
-if TYPE_CHECKING:
-    from llmguard._core.records import Record
 
 
 class Patterns:

@@ -5,16 +5,13 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
-from llmguard.sinks._filters import check_limit, filter_records, iso_bound
+from llmguard._core.records import Record
+from llmguard.sinks._filters import TimeBound, check_limit, filter_records, iso_bound
 from llmguard.sinks._jsonl import read_jsonl, records_of_lines
 from llmguard.sinks._paths import SQLITE_HEADER
 from llmguard.sinks._sqlite import SQLiteStore
-
-if TYPE_CHECKING:
-    from llmguard._core.records import Record
-    from llmguard.sinks._filters import TimeBound
 
 __all__ = ["read_records"]
 

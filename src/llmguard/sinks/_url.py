@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks._jsonl import JSONLSink
 from llmguard.sinks._memory import MemorySink
+from llmguard.sinks._protocol import Sink
 from llmguard.sinks._sqlite import SQLiteSink
-
-if TYPE_CHECKING:
-    from llmguard.sinks._protocol import Sink
 
 __all__ = ["sink_from_url"]
 
