@@ -136,3 +136,24 @@ def test_the_json_lines_check_names_the_column(tmp_path: Path) -> None:
     with Dataset.open(path) as dataset:
         assert dataset.impossible == 1
         assert dataset.impossible_example == f"span {record['span_id']!r} has output_tokens = -3"
+
+
+def test_a_store_with_feedback_and_an_impossible_figure_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Feedback scores are joined to their calls through a temporary table that lacks
+    the figure columns; the figures are checked as it is made, so a store holding both
+    feedback and an impossible figure is read, without the damaged call."""
+    path = tmp_path / "store.db"
+    sink = SQLiteSink(path)
+    sink.emit(_records())
+    sink.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE records SET duration_ms = -1 WHERE span_id = ?", (f"{2:016x}",))
+    conn.close()
+    status, out, err = _run(["stats", str(path), "--json"], capsys)
+    assert status == 0, err
+    document = json.loads(out)
+    assert document["total"]["records"] == 7
+    assert document["total"]["feedback_count"] == 3
+    assert "skipped 1 record whose figures" in err
