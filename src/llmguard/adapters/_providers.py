@@ -386,16 +386,17 @@ def openai_responses(response: object) -> Reply:
         reason = as_str(get(get(response, "incomplete_details"), "reason")) or ""
         finish = _INCOMPLETE.get(reason, status)
     problems: list[str] = []
-    return Reply(
-        text="".join(texts) if texts else None,
-        tool_calls=tuple(calls),
-        usage=openai_usage(get(response, "usage"), _RESPONSES_USAGE, problems),
-        model=as_str(get(response, "model")),
-        finish_reason=finish,
-        refusal=refusal,
-        response_id=as_str(get(response, "id")),
-        provider="openai",
-        problems=tuple(problems),
+    usage = openai_usage(get(response, "usage"), _RESPONSES_USAGE, problems)
+    return _reply(
+        "".join(texts) if texts else None,
+        tuple(calls),
+        usage,
+        as_str(get(response, "model")),
+        finish,
+        refusal,
+        as_str(get(response, "id")),
+        "openai",
+        tuple(problems),
     )
 
 
@@ -438,19 +439,20 @@ def anthropic_reply(
     if stop_reason == "refusal":
         refusal = as_str(get(get(stop, "stop_details"), "explanation")) or text or ""
     problems: list[str] = []
-    return Reply(
-        text=text,
-        tool_calls=tuple(calls),
-        usage=_anthropic_usage(usage, problems),
-        model=as_str(get(message, "model")),
-        finish_reason=_STOP_REASONS.get(stop_reason or "", stop_reason),
-        refusal=refusal,
-        response_id=as_str(get(message, "id")),
-        provider="anthropic",
-        problems=tuple(problems),
-        thinking=thinking,
+    counted = _anthropic_usage(usage, problems)
+    return _reply(
+        text,
+        tuple(calls),
+        counted,
+        as_str(get(message, "model")),
+        _STOP_REASONS.get(stop_reason or "", stop_reason),
+        refusal,
+        as_str(get(message, "id")),
+        "anthropic",
+        tuple(problems),
+        thinking,
         # Where the blocks stood among the calls, kept only when some came after a call.
-        thinking_after=thinking_after if any(thinking_after) else (),
+        thinking_after if any(thinking_after) else (),
     )
 
 
