@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import llmguard as lg
 from tests._helpers.schemas import Ticket
 from tests._helpers.sdk_mocks import anthropic_client, anthropic_events, anthropic_message
@@ -146,3 +149,30 @@ def test_redacted_thinking_alone_goes_back_whole() -> None:
     content = _assistant_turn(events)
     assert content[0] == block
     assert [b["type"] for b in content] == ["redacted_thinking", "tool_use"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(order=st.lists(st.booleans(), min_size=1, max_size=6))
+def test_any_mix_of_thinking_and_calls_goes_back_in_its_order(order: list[bool]) -> None:
+    """Thinking blocks (True) and calls (False) in any order, the last call the bad
+    answer: the re-ask's assistant turn holds them in that order, each unchanged."""
+    blocks: list[dict[str, Any]] = []
+    for number, thinks in enumerate([*order, False]):
+        if thinks:
+            blocks.append({"type": "thinking", "thinking": f"t{number}", "signature": f"s{number}"})
+        else:
+            blocks.append({"type": "tool_use", "id": f"toolu_{number}", "name": "search"} | {
+                "input": {"q": str(number)}
+            })  # fmt: skip
+    blocks[-1] |= {"name": "Ticket", "input": {"category": "bug"}}
+    good = anthropic_message([{"type": "tool_use", "id": "toolu_ok", "name": "Ticket"} | {
+        "input": {"category": "bug", "urgency": 2}
+    }], stop_reason="tool_use")  # fmt: skip
+    client, sent = anthropic_client([anthropic_message(blocks, stop_reason="tool_use"), good])
+
+    @lg.guard(schema=Ticket, retries=1)
+    def file(messages: list[dict[str, Any]]) -> Any:
+        return client.messages.create(model="claude-sonnet-4-5", max_tokens=99, messages=messages)
+
+    assert file(ASK) == Ticket(category="bug", urgency=2)
+    assert sent[1].json["messages"][len(ASK)]["content"] == blocks
