@@ -54,6 +54,7 @@ from llmguard.sinks.table import (
     COLUMNS,
     REPAIRED,
     content,
+    delete_spans,
     derived,
     insert,
     migrate,
@@ -353,10 +354,11 @@ def _load_lines(path: Path, lines: Iterable[bytes], progress: Progress | None) -
     skipped: list[int] = []
     first_error = ""
     loaded = 0
-    unusable = 0
-    example: str | None = None
-    impossible = 0
-    impossible_example: str | None = None
+    # The spans whose last copy so far is left out, with why: an unusable start time
+    # (True, the time) or an impossible figure (False, what it is). A span is one
+    # record, its last copy, as in a store: a later copy left out takes an earlier
+    # one's place, and a later usable copy brings the span back.
+    left_out: dict[tuple[str, str], tuple[bool, str]] = {}
     for number, line in enumerate(lines, 1):
         done += len(line)
         text = line.strip()
@@ -372,10 +374,12 @@ def _load_lines(path: Path, lines: Iterable[bytes], progress: Progress | None) -
             skipped.append(number)
             continue
         loaded += 1
+        span = (record.trace_id, record.span_id)
+        if left_out:
+            left_out.pop(span, None)
         start = usable_start(record.start)
         if start is None:
-            unusable += 1
-            example = record.start if example is None else example
+            left_out[span] = (True, record.start)
             continue
         if start != record.start:
             # The column holds the time as SQLiteSink writes it, so bounds compare.
@@ -383,9 +387,7 @@ def _load_lines(path: Path, lines: Iterable[bytes], progress: Progress | None) -
         made = row(record, text.decode())
         figure = _impossible_values(_FIGURE_COLUMNS(made))
         if figure is not None:
-            impossible += 1
-            if impossible_example is None:
-                impossible_example = f"span {record.span_id!r} has {figure}"
+            left_out[span] = (False, f"span {record.span_id!r} has {figure}")
             continue
         rows.append(made)
         if len(rows) >= _LOAD_BATCH:
@@ -397,6 +399,10 @@ def _load_lines(path: Path, lines: Iterable[bytes], progress: Progress | None) -
         conn.close()
         raise DatasetError(f"{path}:{skipped[0]}: not a trace record ({first_error})")
     insert(conn, rows)
+    # Earlier copies of the spans left out were loaded: the last copy decides.
+    delete_spans(conn, list(left_out))
+    unusable = [what for timeless, what in left_out.values() if timeless]
+    impossible = [what for timeless, what in left_out.values() if not timeless]
     if progress is not None:
         progress(f"loading {path.name}", 1.0)
     return Loaded(
@@ -404,10 +410,10 @@ def _load_lines(path: Path, lines: Iterable[bytes], progress: Progress | None) -
         {},
         content(version),
         skipped,
-        unusable,
-        example,
-        impossible=impossible,
-        impossible_example=impossible_example,
+        len(unusable),
+        unusable[0] if unusable else None,
+        impossible=len(impossible),
+        impossible_example=impossible[0] if impossible else None,
         figures_checked=True,
     )
 

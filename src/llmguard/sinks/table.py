@@ -28,6 +28,7 @@ __all__ = [
     "INSERT",
     "MIGRATIONS",
     "content",
+    "delete_spans",
     "derived",
     "insert",
     "insert_records",
@@ -418,7 +419,7 @@ def _insert_rows(
         return first, None
     found = spans()
     kept = _last_copies(found)
-    _drop_earlier_copies(conn, found)
+    delete_spans(conn, found)
     first = _claim_ids(conn)
     conn.executemany(statement, values(kept))
     return first, kept
@@ -432,8 +433,9 @@ def _last_copies(spans: Sequence[tuple[str, str]]) -> list[int] | None:
     return sorted(last.values())
 
 
-def _drop_earlier_copies(conn: sqlite3.Connection, spans: Sequence[tuple[str, str]]) -> None:
-    """Delete the rows, and their contents, of the spans the store already holds.
+def delete_spans(conn: sqlite3.Connection, spans: Sequence[tuple[str, str]]) -> None:
+    """Delete the rows, and their contents, of the spans (trace id, span id) the store
+    holds, in the open transaction.
 
     One lookup per span through the unique index, in SQL. (``INSERT OR REPLACE`` would
     leave the replaced row's content behind, and a trigger deleting it halved the
