@@ -105,6 +105,17 @@ def _quantile(q: float) -> Callable[[Sample], float | None]:
     return lambda sample: weighted_quantile(sorted(sample), q)
 
 
+def _out_of_range(*samples: Sample) -> bool:
+    """Whether a weight of these samples, or their total, squares to zero or infinity."""
+    for sample in samples:
+        total = math.fsum(map(_WEIGHT, sample))
+        for weight in (total, min(map(_WEIGHT, sample), default=1.0)):
+            square = weight * weight
+            if weight and (square == 0 or math.isinf(square)):
+                return True
+    return False
+
+
 def _rates(baseline: Ordered, current: Ordered) -> Comparison | None:
     return compare_rates_of(baseline, current)
 
@@ -269,7 +280,19 @@ class Check:
                 b = current[key].get(metric.source, ())
                 if min(len(a), len(b)) < self.min_calls:
                     continue
-                comparison = metric.test(summary.ordered(a), summary.ordered(b))
+                try:
+                    comparison = metric.test(summary.ordered(a), summary.ordered(b))
+                except ArithmeticError:
+                    # Sample weights a hand-made file may hold (1e-300, 1e300) square to
+                    # zero or infinity: the test has no answer, which is said, not raised.
+                    comparison = None
+                if comparison is not None and not math.isfinite(comparison.p_value):
+                    comparison = None
+                if comparison is None and _out_of_range(a, b):
+                    notes.append(
+                        f"{label}: {metric.label} not compared (sample weights too small or "
+                        "too large to square)"
+                    )
                 if comparison is not None:
                     figures = (summary(metric, a), summary(metric, b))
                     made.append((key, metric, (len(a), len(b)), comparison, figures))
