@@ -20,7 +20,7 @@ import time
 import weakref
 from typing import Protocol
 
-__all__ = ["ForkAware", "finish_writes_before_fork", "renew_lock_after_fork"]
+__all__ = ["ForkAware", "Writer", "finish_writes_before_fork", "renew_lock_after_fork"]
 
 
 class ForkAware(Protocol):
@@ -29,10 +29,16 @@ class ForkAware(Protocol):
     _lock: threading.Lock
 
 
+class Writer(ForkAware, Protocol):
+    """A sink a fork waits for: ``_writer`` is the thread writing (holding ``_lock``)."""
+
+    _writer: int | None
+
+
 # Weak references: registering must not keep a discarded sink (and its file) alive.
 _registered: weakref.WeakSet[ForkAware] = weakref.WeakSet()
 # Sinks a fork waits for, with how long at most.
-_waited_for: weakref.WeakKeyDictionary[ForkAware, float] = weakref.WeakKeyDictionary()
+_waited_for: weakref.WeakKeyDictionary[Writer, float] = weakref.WeakKeyDictionary()
 # The locks taken before the fork now under way, released after it in the parent.
 _held: list[threading.Lock] = []
 
@@ -42,12 +48,14 @@ def renew_lock_after_fork(sink: ForkAware) -> None:
     _registered.add(sink)
 
 
-def finish_writes_before_fork(sink: ForkAware, timeout: float) -> None:
+def finish_writes_before_fork(sink: Writer, timeout: float) -> None:
     """Make every fork from now on wait until ``sink`` is not writing (holds no
     ``_lock``), for at most ``timeout`` seconds; the sink writes on after the fork.
 
-    A fork from the thread writing (inside ``emit``) waits the whole ``timeout`` and
-    then goes ahead, as one that waited too long does.
+    A fork from the thread writing (from code the write calls, such as an
+    application's sqlite3 adapter or a signal handler) does not wait: the write cannot
+    end before the fork does, and the fork goes ahead at once, as one that waited too
+    long does.
     """
     renew_lock_after_fork(sink)
     _waited_for[sink] = timeout
@@ -55,7 +63,8 @@ def finish_writes_before_fork(sink: ForkAware, timeout: float) -> None:
 
 def _before_fork() -> None:
     # All waits share one bound: the longest timeout asked for.
-    waiting = list(_waited_for.items())
+    here = threading.get_ident()
+    waiting = [(sink, timeout) for sink, timeout in _waited_for.items() if sink._writer != here]
     deadline = time.monotonic() + max((timeout for _, timeout in waiting), default=0.0)
     for sink, _ in waiting:
         lock = sink._lock

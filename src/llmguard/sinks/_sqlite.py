@@ -96,9 +96,10 @@ class SQLiteSink:
     the process being killed, and readers (the ``llmguard`` command) never block the
     writer. The file, its parent directories and the schema are created on the first
     batch; several processes may write to the same file, and a forked child opens its
-    own connection. A fork waits for the batch being written to commit (at most the
-    5 s busy timeout), so a child never starts inside the parent's transaction. When
-    the sink opens the database it checks it (``PRAGMA quick_check``, for stores up to
+    own connection. A fork waits for the batch another thread is writing to commit (at
+    most the 5 s busy timeout), so a child never starts inside the parent's
+    transaction; a fork from inside the write (an adapter, a signal handler) cannot
+    wait for it and goes ahead at once. When the sink opens the database it checks it (``PRAGMA quick_check``, for stores up to
     64 MiB): a damaged store fails every batch, which is counted, instead of taking
     records into it. A database deleted or replaced while
     the sink runs is reopened, so no batch goes to a file nobody will read.
@@ -121,6 +122,8 @@ class SQLiteSink:
         self._identity: tuple[int, int] | None = None
         self._wal: tuple[int, int] | None = None
         self._damage: tuple[tuple[int, int, int, int], str] | None = None
+        # The thread inside ``emit``'s transaction, which a fork must not wait for.
+        self._writer: int | None = None
         finish_writes_before_fork(self, _BUSY_TIMEOUT_MS / 1000)
 
     def emit(self, batch: Sequence[Record]) -> None:
@@ -131,10 +134,14 @@ class SQLiteSink:
         # serialized here, and one that cannot be fails the batch before it starts.
         texts: list[bytes] = list(map(_TO_JSON, batch))
         with self._lock:
-            conn = self._connection()
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
-                insert_records(conn, batch, texts)
+            self._writer = threading.get_ident()
+            try:
+                conn = self._connection()
+                with conn:
+                    conn.execute("BEGIN IMMEDIATE")
+                    insert_records(conn, batch, texts)
+            finally:
+                self._writer = None
 
     def flush(self, timeout: float | None = None) -> None:
         """Nothing to do: every batch is committed by `emit`."""
