@@ -151,8 +151,9 @@ def calls(count: int, seed: int = 7, *, repairs: bool = True) -> Iterator[Record
                 sample_weight=weight,
             )
             at += took_ns
-        used_in = int(rng.gauss(tokens_in, tokens_in * 0.2)) * attempts
-        used_out = int(rng.gauss(tokens_out * (1.4 if worse else 1.0), tokens_out * 0.25))
+        # Token counts drawn from a normal curve, cut at zero: a call never uses fewer.
+        used_in = max(0, int(rng.gauss(tokens_in, tokens_in * 0.2))) * attempts
+        used_out = max(0, int(rng.gauss(tokens_out * (1.4 if worse else 1.0), tokens_out * 0.25)))
         price_in, price_out = _PRICES[model]
         duration_ns = at - start
         yield Record(
