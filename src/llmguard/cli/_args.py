@@ -68,25 +68,28 @@ def opened(path: str) -> Iterator[Dataset]:
                 progress.clear()
             for warning in warnings:
                 fmt.echo(f"llmguard: warning: {fmt.escaped(path)}: {warning}", sys.stderr)
-            yield dataset
-            if dataset.impossible:
-                # Known once the command's queries have read the records.
-                count = dataset.impossible
-                progress.clear()
-                fmt.echo(
-                    f"llmguard: warning: {fmt.escaped(path)}: skipped {count} "
-                    f"record{'s' if count != 1 else ''} whose figures no call can have "
-                    f"({IMPOSSIBLE}); the first: "
-                    f"{(dataset.impossible_example or '')[:_SHOWN_EXAMPLE]}",
-                    sys.stderr,
-                )
-            if dataset.unreadable_rows:
-                progress.clear()
-                fmt.echo(
-                    f"llmguard: warning: {fmt.escaped(path)}: skipped "
-                    f"{dataset.unreadable_rows} row(s) holding no record",
-                    sys.stderr,
-                )
+            try:
+                yield dataset
+            finally:
+                # Also when the command fails: its error ("no calls") may come of them.
+                if dataset.impossible:
+                    # Known once the command's queries have read the records.
+                    count = dataset.impossible
+                    progress.clear()
+                    fmt.echo(
+                        f"llmguard: warning: {fmt.escaped(path)}: skipped {count} "
+                        f"record{'s' if count != 1 else ''} whose figures no call can have "
+                        f"({IMPOSSIBLE}); the first: "
+                        f"{(dataset.impossible_example or '')[:_SHOWN_EXAMPLE]}",
+                        sys.stderr,
+                    )
+                if dataset.unreadable_rows:
+                    progress.clear()
+                    fmt.echo(
+                        f"llmguard: warning: {fmt.escaped(path)}: skipped "
+                        f"{dataset.unreadable_rows} row(s) holding no record",
+                        sys.stderr,
+                    )
     finally:
         progress.clear()
 
