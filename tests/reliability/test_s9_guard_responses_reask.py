@@ -220,9 +220,10 @@ def test_an_input_string_of_another_api_is_reasked_as_a_prompt() -> None:
     assert turn["content"].startswith(f"It crashes\n\nYour previous answer:\n{BAD}\n\n")
 
 
-def test_a_streamed_answer_to_an_input_string_is_reasked_as_a_prompt() -> None:
-    """A stream does not say which API it came from: a string ``input`` stays a string,
-    with the answer and the correction appended."""
+def test_a_streamed_answer_to_an_input_string_is_reasked_through_items() -> None:
+    """A Responses API stream read to its final event holds the whole response, so a
+    string ``input`` is re-asked as the user message it stands for, then the answer and
+    the correction, as for a whole response."""
     client, sent = openai_client([responses_events([BAD]), responses_events([GOOD])])
 
     @lg.guard(schema=Ticket, retries=1)
@@ -230,5 +231,22 @@ def test_a_streamed_answer_to_an_input_string_is_reasked_as_a_prompt() -> None:
         return client.responses.create(model="gpt-4o-mini", input=input, stream=True)
 
     assert triage("It crashes") == Ticket(category="bug", urgency=2)
-    sent_input = sent[1].json["input"]
-    assert sent_input.startswith(f"It crashes\n\nYour previous answer:\n{BAD}\n\n")
+    question, previous, fix = sent[1].json["input"]
+    assert question == {"role": "user", "content": "It crashes"}
+    assert previous == {"role": "assistant", "content": BAD}
+    assert fix["role"] == "user"
+    assert "$.urgency" in fix["content"]
+
+
+def test_a_stream_cut_before_its_final_event_reasks_an_input_string_as_a_prompt() -> None:
+    """Without the final event nothing says which API answered: a string ``input``
+    stays a string, the answer and the correction appended."""
+    cut = responses_events(['{"category": "bug", "urgency": 2'])[:-1]
+    client, sent = openai_client([cut, responses_events([GOOD])])
+
+    @lg.guard(schema=Ticket, retries=1)
+    def triage(input: str) -> Any:
+        return client.responses.create(model="gpt-4o-mini", input=input, stream=True)
+
+    assert triage("It crashes") == Ticket(category="bug", urgency=2)
+    assert sent[1].json["input"].startswith("It crashes\n\nYour previous answer:\n")

@@ -96,3 +96,59 @@ def test_reasoning_that_cannot_go_back_is_left_out_with_the_ids() -> None:
         "arguments": BAD
     }  # fmt: skip
     assert output["type"] == "function_call_output"
+
+
+def _streamed(output: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Responses API events ending with a completed response holding ``output``."""
+    head = responses_response([], status="in_progress", usage=None)
+    events: list[dict[str, Any]] = [{"type": "response.created", "response": head}]
+    for index, item in enumerate(output):
+        events.append({"type": "response.output_item.added", "output_index": index} | {
+            "item": item
+        })  # fmt: skip
+        events.append({"type": "response.output_item.done", "output_index": index} | {
+            "item": item
+        })  # fmt: skip
+    whole = responses_response(output) | {"store": False}
+    events.append({"type": "response.completed", "response": whole})
+    return [event | {"sequence_number": number} for number, event in enumerate(events)]
+
+
+def test_a_streamed_call_goes_back_with_its_encrypted_reasoning() -> None:
+    """Streamed to its final event, the answer's reasoning is read from the response
+    that event holds: the same re-ask as for a whole response."""
+    answers = [_streamed([_reasoning("gAAAAB-opaque"), _call(BAD)]), _streamed([_call(GOOD)])]
+    client, sent = openai_client(answers)
+
+    @lg.guard(schema=Ticket, retries=1)
+    def triage(input: list[dict[str, Any]]) -> Any:
+        return client.responses.create(
+            model="o4-mini",
+            input=input,
+            tools=TOOLS,
+            store=False,
+            include=["reasoning.encrypted_content"],
+            stream=True,
+        )
+
+    assert triage(QUESTION) == Ticket(category="bug", urgency=2)
+    reasoning, call, output = sent[1].json["input"][len(QUESTION) :]
+    assert reasoning == _reasoning("gAAAAB-opaque")
+    assert (call["id"], call["call_id"], call["arguments"]) == ("fc_1", "call_1", BAD)
+    assert output["call_id"] == "call_1"
+
+
+def test_guard_stream_reasks_a_streamed_call_with_its_reasoning() -> None:
+    """guard.stream's partial reader hands the final response over the same way."""
+    answers = [_streamed([_reasoning("gAAAAB-opaque"), _call(BAD)]), _streamed([_call(GOOD)])]
+    client, sent = openai_client(answers)
+
+    def triage(input: list[dict[str, Any]]) -> Any:
+        return client.responses.create(model="o4-mini", input=input, tools=TOOLS, stream=True)
+
+    partials = list(lg.guard(schema=Ticket, retries=1).stream(triage, QUESTION))
+    assert partials[-1].final
+    assert partials[-1].value == Ticket(category="bug", urgency=2)
+    reasoning, call, _ = sent[1].json["input"][len(QUESTION) :]
+    assert reasoning == _reasoning("gAAAAB-opaque")
+    assert call["id"] == "fc_1"

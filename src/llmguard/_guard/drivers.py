@@ -82,11 +82,14 @@ class Result:
 
     ``closed_with`` is what a drained stream's ``close()`` raised after the stream was
     read to its end: the answer is whole, so it is no ``error``, only recorded.
+    ``response`` is the whole response a drained stream ended with, when its API sends
+    one (the Responses API's final event), for the re-ask to read as it reads a response.
     """
 
     value: Any = None
     error: BaseException | None = None
     closed_with: Exception | None = None
+    response: Any = None
 
 
 class Requests(Protocol):
@@ -223,9 +226,11 @@ def _drained(
     error: BaseException | None,
     closed_with: Exception | None,
 ) -> Result:
-    reply = None if accumulator is None else accumulator.reply()
+    if accumulator is None:
+        return Result(None, error, closed_with if error is None else None)
     # A stream cut short is an error already: what its close raised adds nothing.
-    return Result(reply, error, closed_with if error is None else None)
+    closed = closed_with if error is None else None
+    return Result(accumulator.reply(), error, closed, accumulator.response)
 
 
 def close(stream: Any) -> Exception | None:

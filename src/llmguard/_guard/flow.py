@@ -452,6 +452,8 @@ def _attempts(
                 reply, attempt = made.reply, made.attempt  # judged by settle_direct
             else:
                 reply = result.value if streamed else adapt(response)
+                if streamed and result.response is not None:
+                    response = result.response  # the whole response the stream ended with
                 attempt = _judge(plan, given, number, name, response, reply, latency)
             tally.close(span, attempt, _charge(account, admission, attempt))
             if attempt.outcome == "ok":

@@ -323,7 +323,9 @@ class _Reader:
     ) -> Result:
         """The flow's answer to its `Drain`: the reply, and what cut the stream short
         (else what its ``close()`` raised once it was read whole)."""
-        return Result(self.reply(), error, closed_with if error is None else None)
+        closed = closed_with if error is None else None
+        response = None if self.accumulator is None else self.accumulator.response
+        return Result(self.reply(), error, closed, response)
 
     def feed(self, chunk: object) -> None:
         """Read one chunk; the partials it completes go to ``pending``."""

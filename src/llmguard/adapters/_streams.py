@@ -43,9 +43,11 @@ class StreamAccumulator(ABC):
 
     ``items`` counts the chunks fed; ``skipped`` those that could not be read, which are
     otherwise ignored. ``feed`` never raises: watching a stream must never break it.
+    ``response`` is the whole response the stream ended with, when its API sends one.
     """
 
     provider: str | None = None
+    response: object = None
 
     def __init__(self) -> None:
         self.items = 0
@@ -197,7 +199,8 @@ class OpenAIResponsesStream(StreamAccumulator):
     def _feed(self, event: object) -> None:
         kind = as_str(get(event, "type")) or ""
         if kind in ("response.completed", "response.incomplete", "response.failed"):
-            self._final = openai_responses(get(event, "response"))
+            self.response = get(event, "response")
+            self._final = openai_responses(self.response)
         elif kind == "error":  # the server failed mid-answer; the stream ends here
             self._failed = True
         elif kind in ("response.created", "response.in_progress"):
