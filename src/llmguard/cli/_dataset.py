@@ -718,7 +718,7 @@ class Dataset:
         # `summaries`' aggregates started ahead (`prefetch_summaries`), by their question.
         self._prefetched: dict[object, tuple[_Shared, Future[None]]] = {}
         # Row ids of `calls` queries asked for ahead (`prefetch_calls`), by their SQL.
-        self._rowids_found: dict[object, Future[list[int]]] = {}
+        self._rowids_found: dict[object, Future[list[_Found]]] = {}
 
     def _new_latency_runs(self) -> _LatencyRuns:
         return _LatencyRuns(self._latency_runs, self._latency_tokens)
@@ -988,27 +988,47 @@ class Dataset:
 
         The rows are found first and their JSON read after, by id: a query that sorts
         (the slowest ten calls) would otherwise carry every candidate's JSON through
-        its sort.
+        its sort. A sink may write in between, replacing a span's row with its later
+        copy under another id, and giving the old id to another span: a row whose id
+        no longer holds its span is read by its span's ids, as its later copy.
         """
         asked = self._rowids_found.pop((clause, tuple(params)), None)
-        ids = asked.result() if asked is not None else _rowids(self._conn, clause, params)
+        found = asked.result() if asked is not None else _rowids(self._conn, clause, params)
         records = []
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
+        for start in range(0, len(found), _IN_CHUNK):
+            chunk = found[start : start + _IN_CHUNK]
             marks = ", ".join("?" * len(chunk))
-            texts = dict(
-                self._conn.execute(
-                    f"SELECT rowid, {self._content} FROM records WHERE rowid IN ({marks})", chunk
+            rows = {
+                rowid: (trace_id, span_id, text)
+                for rowid, trace_id, span_id, text in self._conn.execute(
+                    f"SELECT rowid, trace_id, span_id, {self._content} FROM records "
+                    f"WHERE rowid IN ({marks})",
+                    [rowid for rowid, _, _ in chunk],
                 )
-            )
-            for found in chunk:
+            }
+            for rowid, trace_id, span_id in chunk:
+                row = rows.get(rowid)
+                if row is not None and row[0] == trace_id and row[1] == span_id:
+                    text = row[2]
+                else:
+                    later = self._later_copy(trace_id, span_id)
+                    if later is None:
+                        continue  # gone since it was found
+                    text = later
                 try:
-                    records.append(read_record(texts[found]))
+                    records.append(read_record(text))
                 except (ValueError, TypeError):
                     self.unreadable_rows += 1
         return records
 
-    # -- aggregates -----------------------------------------------------------------------
+    def _later_copy(self, trace_id: object, span_id: object) -> object:
+        """The JSON of the span's row as it is now, if it is still one to read."""
+        usable, bounds = self._usable
+        copy = self._conn.execute(
+            f"SELECT {self._content} FROM records WHERE trace_id = ? AND span_id = ?{usable}",
+            (trace_id, span_id, *bounds),
+        ).fetchone()
+        return None if copy is None else copy[0]
 
     def span(self, window: Window = _ANY_TIME, kinds: Sequence[str] = CALL_KINDS) -> Window:
         """The first and last start times of the calls in the window.
@@ -1746,8 +1766,12 @@ class Dataset:
         return self._derived.get(name) or f'"{name}"'
 
 
-def _rowids(conn: sqlite3.Connection, clause: str, params: Sequence[object]) -> list[int]:
-    return [found for (found,) in conn.execute(f"SELECT rowid FROM records {clause}", params)]
+# A row found by a query: its id, trace id and span id.
+_Found = tuple[int, object, object]
+
+
+def _rowids(conn: sqlite3.Connection, clause: str, params: Sequence[object]) -> list[_Found]:
+    return conn.execute(f"SELECT rowid, trace_id, span_id FROM records {clause}", params).fetchall()
 
 
 def _key(row: Sequence[object], width: int) -> tuple[str, ...]:
