@@ -5,6 +5,7 @@ in `sinks._fork`'s before-fork handler."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import threading
@@ -14,7 +15,7 @@ from types import TracebackType
 
 import pytest
 
-from llmguard.sinks import SQLiteSink
+from llmguard.sinks import SQLiteSink, _fork
 from tests._helpers.cli_stores import _records
 
 
@@ -94,4 +95,36 @@ def test_a_fork_from_another_thread_still_waits_for_the_write(tmp_path: Path) ->
         os._exit(0)
     os.waitpid(pid, 0)
     assert recording.waits == [threading.get_ident()]
+    sink.close()
+
+
+def test_two_threads_forking_at_once_each_release_only_their_own_locks(
+    tmp_path: Path,
+) -> None:
+    """Thread A's fork holds the sink's lock; thread B's fork, waiting for it, gives up;
+    B's fork ending must not release the lock A still holds for its own fork (it did:
+    the locks taken were one list for every forking thread)."""
+    gc.collect()  # no other test's sink left to set a longer bound
+    sink = SQLiteSink(tmp_path / "calls.db")
+    _fork.finish_writes_before_fork(sink, 0.05)
+    a_ready = threading.Event()
+    a_may_end = threading.Event()
+
+    def forking_a() -> None:
+        _fork._before_fork()
+        a_ready.set()
+        a_may_end.wait(10)
+        _fork._release_in_parent()
+
+    a = threading.Thread(target=forking_a)
+    a.start()
+    try:
+        assert a_ready.wait(10)
+        _fork._before_fork()  # B: waits 0.05 s for the lock A holds, and goes ahead
+        _fork._release_in_parent()
+        assert sink._lock.locked()
+    finally:
+        a_may_end.set()
+        a.join(10)
+    assert not sink._lock.locked()
     sink.close()

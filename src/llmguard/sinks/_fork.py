@@ -39,8 +39,9 @@ class Writer(ForkAware, Protocol):
 _registered: weakref.WeakSet[ForkAware] = weakref.WeakSet()
 # Sinks a fork waits for, with how long at most.
 _waited_for: weakref.WeakKeyDictionary[Writer, float] = weakref.WeakKeyDictionary()
-# The locks taken before the fork now under way, released after it in the parent.
-_held: list[threading.Lock] = []
+# The locks taken before the forks now under way, by forking thread, released after
+# each in the parent: two threads may fork at once, and each must release only its own.
+_held: dict[int, list[threading.Lock]] = {}
 
 
 def renew_lock_after_fork(sink: ForkAware) -> None:
@@ -66,15 +67,16 @@ def _before_fork() -> None:
     here = threading.get_ident()
     waiting = [(sink, timeout) for sink, timeout in _waited_for.items() if sink._writer != here]
     deadline = time.monotonic() + max((timeout for _, timeout in waiting), default=0.0)
+    taken = _held.setdefault(here, [])
     for sink, _ in waiting:
         lock = sink._lock
         if lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            _held.append(lock)
+            taken.append(lock)
 
 
 def _release_in_parent() -> None:
-    while _held:
-        _held.pop().release()
+    for lock in _held.pop(threading.get_ident(), ()):
+        lock.release()
 
 
 def _renew_locks() -> None:
