@@ -94,7 +94,7 @@ def test_copies_in_any_order_read_alike_from_both_kinds_of_file(
     store = _read(folder / "store.db", *batches)
     lines = _read(folder / "lines.jsonl", *batches)
     assert lines == store
-    last = {span: variant for span, variant in copies}
+    last = dict(copies)
     assert lines[2] == sum(v in ("weightless", "costless") for v in last.values())
     assert lines[3] == sum(v == "timeless" for v in last.values())
     assert lines[1] == sorted(

@@ -99,10 +99,11 @@ class SQLiteSink:
     own connection. A fork waits for the batch another thread is writing to commit (at
     most the 5 s busy timeout), so a child never starts inside the parent's
     transaction; a fork from inside the write (an adapter, a signal handler) cannot
-    wait for it and goes ahead at once. When the sink opens the database it checks it (``PRAGMA quick_check``, for stores up to
-    64 MiB): a damaged store fails every batch, which is counted, instead of taking
-    records into it. A database deleted or replaced while
-    the sink runs is reopened, so no batch goes to a file nobody will read.
+    wait for it and goes ahead at once. When the sink opens the database it checks it
+    (``PRAGMA quick_check``, for stores up to 64 MiB): a damaged store fails every
+    batch, which is counted, instead of taking records into it. A database deleted or
+    replaced while the sink runs is reopened, so no batch goes to a file nobody will
+    read.
 
     Args:
         path: The database file.
