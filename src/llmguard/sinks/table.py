@@ -233,9 +233,11 @@ def _one_row_per_span(conn: sqlite3.Connection) -> None:
     # Delivery is at least once (a batch sent again after a failure, a file imported
     # twice): a span's later copy replaces the earlier one instead of counting twice.
     # The unique index replaces the trace id index, which it serves as well, so a write
-    # keeps three indexes.
+    # keeps three indexes. A row missing an id (a table not made by llmguard) is no
+    # copy of another: the unique index, too, holds any number of them.
     conn.execute(
-        "CREATE TEMP TABLE llmguard_copies AS SELECT rowid AS id FROM records WHERE rowid "
+        "CREATE TEMP TABLE llmguard_copies AS SELECT rowid AS id FROM records WHERE "
+        "trace_id IS NOT NULL AND span_id IS NOT NULL AND rowid "
         "NOT IN (SELECT max(rowid) FROM records GROUP BY trace_id, span_id)"
     )
     conn.execute("DELETE FROM records WHERE rowid IN (SELECT id FROM temp.llmguard_copies)")
