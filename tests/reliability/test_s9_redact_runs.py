@@ -60,7 +60,7 @@ BEARERS = st.tuples(
 ).map("".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.one_of(BEARERS, BEARERS, INTERLOPERS), SEPARATORS), max_size=30))
 def test_runs_of_bearer_tokens_come_out_as_read_one_by_one(pieces: list[tuple[str, str]]) -> None:
     """Bearer tokens one after another (rejected ones whose token is the next one's word,
@@ -82,7 +82,7 @@ URL_PIECES = st.tuples(
 ).map("".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(URL_PIECES, URL_PIECES, INTERLOPERS), min_size=1, max_size=30))
 def test_glued_url_passwords_come_out_as_read_one_by_one(pieces: list[str]) -> None:
     """``scheme://user:password@`` glued to the next one (each password ends at the @ that
@@ -102,7 +102,7 @@ PLUS_NUMBERS = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.tuples(st.one_of(PLUS_NUMBERS, PLUS_NUMBERS, INTERLOPERS), SEPARATORS), max_size=30)
 )
@@ -126,7 +126,7 @@ EMAILS = st.one_of(
 TIGHT = st.sampled_from([" ", " ", " ", " ", " ", " ", "\n", "  ", "\t", ""])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.tuples(st.one_of(EMAILS, EMAILS, PLUS_NUMBERS, PLUS_NUMBERS, INTERLOPERS), TIGHT),
@@ -283,7 +283,7 @@ STARTS = [
 ]  # fmt: skip
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.sampled_from(STARTS), min_size=1, max_size=3),
     st.lists(st.sampled_from([" ", "", "\n", "-", "@", ":"]), min_size=3, max_size=3),
