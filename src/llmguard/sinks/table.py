@@ -233,17 +233,27 @@ def _one_row_per_span(conn: sqlite3.Connection) -> None:
     # Delivery is at least once (a batch sent again after a failure, a file imported
     # twice): a span's later copy replaces the earlier one instead of counting twice.
     # The unique index replaces the trace id index, which it serves as well, so a write
-    # keeps three indexes. A row missing an id (a table not made by llmguard) is no
-    # copy of another: the unique index, too, holds any number of them.
-    conn.execute(
-        "CREATE TEMP TABLE llmguard_copies AS SELECT rowid AS id FROM records WHERE "
-        "trace_id IS NOT NULL AND span_id IS NOT NULL AND rowid "
-        "NOT IN (SELECT max(rowid) FROM records GROUP BY trace_id, span_id)"
-    )
-    conn.execute("DELETE FROM records WHERE rowid IN (SELECT id FROM temp.llmguard_copies)")
-    conn.execute("DELETE FROM contents WHERE id IN (SELECT id FROM temp.llmguard_copies)")
-    conn.execute("DROP TABLE temp.llmguard_copies")
-    conn.execute("CREATE UNIQUE INDEX records_span ON records (trace_id, span_id)")
+    # keeps three indexes. The migration holds the write lock, so other writers wait:
+    # most stores hold no copy, and the index is made at once; otherwise the copies are
+    # found through a plain index on the same columns (a scan of the index, where
+    # grouping the table sorted it: 0.54 -> 0.08 s CPU for 220k rows).
+    try:
+        conn.execute("CREATE UNIQUE INDEX records_span ON records (trace_id, span_id)")
+    except sqlite3.IntegrityError:
+        conn.execute("CREATE INDEX records_span ON records (trace_id, span_id)")
+        # A row missing an id (a table not made by llmguard) is no copy of another
+        # (the join's = leaves it out): the unique index, too, takes any number of them.
+        conn.execute(
+            "CREATE TEMP TABLE llmguard_copies AS SELECT r.rowid AS id FROM (SELECT "
+            "trace_id, span_id, max(rowid) AS kept FROM records GROUP BY trace_id, span_id "
+            "HAVING count(*) > 1) AS d JOIN records AS r ON r.trace_id = d.trace_id "
+            "AND r.span_id = d.span_id AND r.rowid != d.kept"
+        )
+        conn.execute("DELETE FROM records WHERE rowid IN (SELECT id FROM temp.llmguard_copies)")
+        conn.execute("DELETE FROM contents WHERE id IN (SELECT id FROM temp.llmguard_copies)")
+        conn.execute("DROP TABLE temp.llmguard_copies")
+        conn.execute("DROP INDEX records_span")
+        conn.execute("CREATE UNIQUE INDEX records_span ON records (trace_id, span_id)")
     conn.execute("DROP INDEX IF EXISTS records_trace_id")
 
 
