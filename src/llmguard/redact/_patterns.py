@@ -152,7 +152,9 @@ _MAILCHIMP_KEY = r"(?:^|[^\w-])(?P<secret>[0-9a-f]{32}-us\d{1,2})(?:$|[^\w-])"
 _SQUARE_TOKEN = r"(?:^|[^\w-])(?P<secret>sq0(?:csp-[\w-]{43}|atp-[\w-]{22}))(?:$|[^\w-])"
 # A Telegram bot token: the bot's id, 8 to 10 digits, a colon, and 35 characters. Its
 # digits first keep RE2's automaton small on base64-like text, which holds no colon.
-_TELEGRAM_TOKEN = r"(?:^|[^\w-])(?P<secret>\d{8,10}:[\w-]{35})(?:$|[^\w-])"
+# The Bot API takes it in the path of its URLs, after "bot" (.../bot<token>/getMe),
+# where HTTP clients' logs write it down.
+_TELEGRAM_TOKEN = r"(?:^|[^\w-]|/bot)(?P<secret>\d{8,10}:[\w-]{35})(?:$|[^\w-])"
 # An Azure storage account's key, after its name in a connection string.
 _AZURE_STORAGE_KEY = r"(?:^|[^\w-])AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)"
 # Three parts or more (five when encrypted), or two when the second is JSON too (unsigned).
@@ -251,7 +253,7 @@ DEFAULT_STARTS: dict[str, str] = {
     "mailchimp_key": string.digits + "abcdef",
     "square_token": "s",
     "azure_storage_key": "A",
-    "telegram_bot_token": string.digits,
+    "telegram_bot_token": string.digits + "b",  # or the b of the /bot before one
 }
 
 
@@ -533,5 +535,4 @@ CONTEXTS: dict[str, tuple[re.Pattern[bytes], re.Pattern[bytes] | None]] = {
     "ssn": (_WORD_OR_DASH, _WORD_OR_DASH),
     "card": (_WORD_OR_DASH, _WORD_OR_DASH),
     "phone": (re.compile(rb"[^\w+.-]"), _WORD_OR_DASH),
-    "telegram_bot_token": (_WORD_OR_DASH, _WORD_OR_DASH),
 }
