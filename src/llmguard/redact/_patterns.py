@@ -55,7 +55,7 @@ def _iban(text: str) -> bool:
 
 
 def _bearer(text: str) -> bool:
-    token = text.split(None, 1)[1].rstrip("=").strip("._~+/-")
+    token = text.split(None, 1)[1].rstrip("=").strip("._~+/-").replace(":", "")
     return bool(token) and not token.isalpha()
 
 
@@ -159,7 +159,9 @@ _TELEGRAM_TOKEN = r"(?:^|[^\w-]|/bot)(?P<secret>\d{8,10}:[\w-]{35})(?:$|[^\w-])"
 _AZURE_STORAGE_KEY = r"(?:^|[^\w-])AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)"
 # Three parts or more (five when encrypted), or two when the second is JSON too (unsigned).
 _JWT = r"(?:^|[^\w-])(?P<secret>eyJ[\w-]{8,}\.(?:eyJ[\w-]{5,}|[\w-]{8,}\.[\w-]*)(?:\.[\w-]*)*)"
-_BEARER = r"(?:^|\W)(?P<secret>[Bb]earer[ \t]+[\w.~+/-]{6,}=*)"
+# A token may hold colons between its characters (id:secret, as a Telegram bot's): cut
+# at the first, the secret half was left after the value replaced.
+_BEARER = r"(?:^|\W)(?P<secret>[Bb]earer[ \t]+[\w.~+/-]{6,}(?::[\w.~+/-]+)*=*)"
 # The local part is at most 64 characters, as RFC 5321 has it. Unbounded, a search for
 # the next value could not stop before the end of a long run of such characters. An
 # apostrophe may stand inside it (o'brien@...), never first: a quote before an address
