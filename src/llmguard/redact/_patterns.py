@@ -107,18 +107,25 @@ def _has_digit(text: str) -> bool:
 # context is wrong is not one (sk-learn in task-sk-learn-..., digits inside a longer
 # number); a context of its own before every value also keeps redaction idempotent.
 
+# A JSON string's escape (\n, \t, \r, \u00a0) counts as such a character before a value,
+# and is tried first: text holding JSON (a tool call's arguments, an answer in JSON)
+# writes a line break as a backslash and an n, which glued the value after it to a letter.
+_ESCAPE = r"\\(?:[nrt]|u[0-9A-Fa-f]{4})"
+_BEFORE = rf"(?:^|{_ESCAPE}|[^\w-])"  # before most kinds' values
+_BEFORE_ANY = rf"(?:^|{_ESCAPE}|\W)"  # before a value starting with its own prefix
+
 _PRIVATE_KEY = (
-    r"(?:^|\W)(?P<secret>-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+    _BEFORE_ANY + r"(?P<secret>-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
     r"(?:[A-Za-z0-9+/=\r\n\t ]|\\[rnt]|(?:Proc-Type|DEK-Info|Comment|Version|Hash):[^\r\n\\]*)*"
     r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
     # PuTTY key files: the lines after "Private-Lines: N" are the key.
     r"|Private-Lines:(?:[A-Za-z0-9+/=\r\n\t ]|\\[rnt])*)"
 )
-_API_KEY = r"(?:^|[^\w-])(?P<secret>sk-[\w-]{20,})"
-_STRIPE_KEY = r"(?:^|[^\w-])(?P<secret>(?:[rs]k_(?:live|test)_|whsec_)[0-9A-Za-z]{16,})"
-_GITHUB_TOKEN = r"(?:^|[^\w-])(?P<secret>gh[oprsu]_[0-9A-Za-z]{36,}|github_pat_\w{22,})"
+_API_KEY = _BEFORE + r"(?P<secret>sk-[\w-]{20,})"
+_STRIPE_KEY = _BEFORE + r"(?P<secret>(?:[rs]k_(?:live|test)_|whsec_)[0-9A-Za-z]{16,})"
+_GITHUB_TOKEN = _BEFORE + r"(?P<secret>gh[oprsu]_[0-9A-Za-z]{36,}|github_pat_\w{22,})"
 _SLACK_TOKEN = (
-    r"(?:^|[^\w-])(?P<secret>(?:xox[abeoprs]|xapp)-[0-9A-Za-z-]{10,}"
+    _BEFORE + r"(?P<secret>(?:xox[abeoprs]|xapp)-[0-9A-Za-z-]{10,}"
     r"|xoxe\.xox[a-z]-[0-9A-Za-z-]{10,}"
     r"|(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[\w/+-]{10,})"
 )
@@ -134,54 +141,57 @@ _URL_SCHEME = (
     r"|snowflake|bolt)://"
 )
 _URL_PART = r"[^\s:/?#\[\]@{}\"';]"  # a character of a URL's user or password
-_URL_PASSWORD = rf"(?:^|[^\w+.-]){_URL_SCHEME}{_URL_PART}*:(?P<secret>{_URL_PART}+)@"
-_GOOGLE_API_KEY = r"(?:^|[^\w-])(?P<secret>AIza[\w-]{35,})"
-_AWS_KEY = r"(?:^|[^A-Za-z0-9])(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
+_URL_PASSWORD = rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_SCHEME}{_URL_PART}*:(?P<secret>{_URL_PART}+)@"
+_GOOGLE_API_KEY = _BEFORE + r"(?P<secret>AIza[\w-]{35,})"
+_AWS_KEY = rf"(?:^|{_ESCAPE}|[^A-Za-z0-9])" r"(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
 # Tokens with a prefix of their own, as detect-secrets knows them: GitLab's (personal,
 # deploy, feed, runner, trigger... tokens), npm's, PyPI's (a macaroon whose first bytes
 # name pypi.org or test.pypi.org), SendGrid's, Twilio API keys, Mailchimp's (a
 # datacenter after the key), Square's. Not Discord bot tokens: with no prefix of their
 # own, their bounded runs of word characters took RE2's DFA past its memory on base64
 # text (a megabyte: 3 -> 200 ms).
-_GITLAB_TOKEN = r"(?:^|[^\w-])(?P<secret>gl(?:pat|dt|ft|soat|rt|cbt|imt|agent|ptt|oas)-[\w-]{20,})"
-_NPM_TOKEN = r"(?:^|[^\w-])(?P<secret>npm_[A-Za-z0-9]{36})(?:$|[^\w-])"
-_PYPI_TOKEN = r"(?:^|[^\w-])(?P<secret>pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[\w-]{50,})"
-_SENDGRID_KEY = r"(?:^|[^\w.-])(?P<secret>SG\.[\w-]{22}\.[\w-]{43})(?:$|[^\w.-])"
-_TWILIO_KEY = r"(?:^|[^\w-])(?P<secret>SK[0-9a-fA-F]{32})(?:$|[^\w-])"
-_MAILCHIMP_KEY = r"(?:^|[^\w-])(?P<secret>[0-9a-f]{32}-us\d{1,2})(?:$|[^\w-])"
-_SQUARE_TOKEN = r"(?:^|[^\w-])(?P<secret>sq0(?:csp-[\w-]{43}|atp-[\w-]{22}))(?:$|[^\w-])"
+_GITLAB_TOKEN = _BEFORE + r"(?P<secret>gl(?:pat|dt|ft|soat|rt|cbt|imt|agent|ptt|oas)-[\w-]{20,})"
+_NPM_TOKEN = _BEFORE + r"(?P<secret>npm_[A-Za-z0-9]{36})(?:$|[^\w-])"
+_PYPI_TOKEN = _BEFORE + r"(?P<secret>pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[\w-]{50,})"
+_SENDGRID_KEY = rf"(?:^|{_ESCAPE}|[^\w.-])" r"(?P<secret>SG\.[\w-]{22}\.[\w-]{43})(?:$|[^\w.-])"
+_TWILIO_KEY = _BEFORE + r"(?P<secret>SK[0-9a-fA-F]{32})(?:$|[^\w-])"
+_MAILCHIMP_KEY = _BEFORE + r"(?P<secret>[0-9a-f]{32}-us\d{1,2})(?:$|[^\w-])"
+_SQUARE_TOKEN = _BEFORE + r"(?P<secret>sq0(?:csp-[\w-]{43}|atp-[\w-]{22}))(?:$|[^\w-])"
 # A Telegram bot token: the bot's id, 8 to 10 digits, a colon, and 35 characters. Its
 # digits first keep RE2's automaton small on base64-like text, which holds no colon.
 # The Bot API takes it in the path of its URLs, after "bot" (.../bot<token>/getMe),
 # where HTTP clients' logs write it down.
-_TELEGRAM_TOKEN = r"(?:^|[^\w-]|/bot)(?P<secret>\d{8,10}:[\w-]{35})(?:$|[^\w-])"
+_TELEGRAM_TOKEN = rf"(?:^|{_ESCAPE}|[^\w-]|/bot)" r"(?P<secret>\d{8,10}:[\w-]{35})(?:$|[^\w-])"
 # An Azure storage account's key, after its name in a connection string.
-_AZURE_STORAGE_KEY = r"(?:^|[^\w-])AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)"
+_AZURE_STORAGE_KEY = _BEFORE + r"AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)"
 # Three parts or more (five when encrypted), or two when the second is JSON too (unsigned).
-_JWT = r"(?:^|[^\w-])(?P<secret>eyJ[\w-]{8,}\.(?:eyJ[\w-]{5,}|[\w-]{8,}\.[\w-]*)(?:\.[\w-]*)*)"
+_JWT = _BEFORE + r"(?P<secret>eyJ[\w-]{8,}\.(?:eyJ[\w-]{5,}|[\w-]{8,}\.[\w-]*)(?:\.[\w-]*)*)"
 # A token may hold colons between its characters (id:secret, as a Telegram bot's): cut
 # at the first, the secret half was left after the value replaced.
-_BEARER = r"(?:^|\W)(?P<secret>[Bb]earer[ \t]+[\w.~+/-]{6,}(?::[\w.~+/-]+)*=*)"
+_BEARER = _BEFORE_ANY + r"(?P<secret>[Bb]earer[ \t]+[\w.~+/-]{6,}(?::[\w.~+/-]+)*=*)"
 # The local part is at most 64 characters, as RFC 5321 has it. Unbounded, a search for
 # the next value could not stop before the end of a long run of such characters. An
 # apostrophe may stand inside it (o'brien@...), never first: a quote before an address
 # ('ann@example.com') stays, as context.
 _EMAIL = (
-    r"(?:^|[^\w.%+-])(?P<secret>[\w.%+-][\w.%+'-]{0,63}@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})"
+    rf"(?:^|{_ESCAPE}|[^\w.%+-])"
+    r"(?P<secret>[\w.%+-][\w.%+'-]{0,63}@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})"
     r"(?:$|[^\w-])"
 )
-_IBAN = r"(?:^|\W)(?P<secret>[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?)(?:$|\W)"
-_SSN = r"(?:^|[^\w-])(?P<secret>\d{3}-\d{2}-\d{4})(?:$|[^\w-])"
+_IBAN = (
+    _BEFORE_ANY + r"(?P<secret>[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?)(?:$|\W)"
+)
+_SSN = _BEFORE + r"(?P<secret>\d{3}-\d{2}-\d{4})(?:$|[^\w-])"
 # The groupings cards are printed in: 13 to 19 digits together; 4-6-5 and 4-6-4;
 # 4-4-4-4, or 4-4-4-4-3 when the shorter reading fails the Luhn check; 4-4-4-1 to
 # 4-4-4-3. A looser grouping would join a card to the digits printed after it (an
 # expiry date, a phone number) into a number that fails the check.
 _CARD = (
-    r"(?:^|[^\w-])(?P<secret>\d{13,19}|\d{4}[ -]\d{6}[ -]\d{4,5}"
+    _BEFORE + r"(?P<secret>\d{13,19}|\d{4}[ -]\d{6}[ -]\d{4,5}"
     r"|\d{4}(?:[ -]\d{4}){3}(?:[ -]\d{3})??|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,3})(?:$|[^\w-])"
 )
 _PHONE = (
-    r"(?:^|[^\w+.-])(?P<secret>"
+    rf"(?:^|{_ESCAPE}|[^\w+.-])(?P<secret>"
     # International: +country code, then groups after separators or in parentheses;
     # what is glued to it by another + is part of it, so a chain is one value.
     r"\+(?:\d{7,15}|\d{1,3}(?:[ .-]?\(\d{1,5}\)[ .-]?\d{1,10}|[ .-]\d{1,10}){1,6})"

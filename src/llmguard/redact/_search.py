@@ -94,11 +94,15 @@ class Search:
             # At the start of the buffer, the value starts there (the context was the
             # start of the text) or after a character of context; past it, a pattern
             # whose values' first bytes are known matched a character of context first.
-            key = buffer[start + 1] if start else 256 + (buffer[0] << 8 | buffer[1])
-            reader = self._readers.get(key, _MISSING)
-            if reader is _MISSING:
-                firsts = (key,) if start else (buffer[0], buffer[1])
-                reader = self._readers[key] = self._reader(firsts)
+            # A backslash may start an escape of several (\n, \u00a0): all kinds read.
+            if buffer[start] == _BACKSLASH:
+                reader = self._whole
+            else:
+                key = buffer[start + 1] if start else 256 + (buffer[0] << 8 | buffer[1])
+                reader = self._readers.get(key, _MISSING)
+                if reader is _MISSING:
+                    firsts = (key,) if start else (buffer[0], buffer[1])
+                    reader = self._readers[key] = self._reader(firsts)
             if reader is not None:
                 # Two characters past the end: no match RE2 did not find ends there.
                 match = reader.regex.match(buffer, start, min(end + 2, len(buffer)))
@@ -135,6 +139,8 @@ class Search:
         could be either context or value, RE2's groups decide.
         """
         assert self._contexts is not None
+        if buffer[start] == _BACKSLASH:
+            return None  # the context may be an escape, two characters or six
         size = len(buffer)
         for kind, source in self._kept:
             regex = _ANCHORED.get(source)
@@ -204,6 +210,7 @@ class _Reader(NamedTuple):
 
 
 _MISSING: Any = object()
+_BACKSLASH = 92
 READ_BY_RE = 256  # the longest match `Search.read` asks Python's re about
 MEMO_SIZE = 4096  # the answers a memo holds before it starts over
 
