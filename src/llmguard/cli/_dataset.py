@@ -38,6 +38,7 @@ from llmguard.cli._quantiles import (
     NO_QUANTILES,
     QUANTILES,
     Classes,
+    Columns,
     GroupStats,
     Run,
     add_up,
@@ -45,6 +46,7 @@ from llmguard.cli._quantiles import (
     counted_quantiles,
     group_stats,
     signed_zeros,
+    tally,
     weighted_quantiles,
     whole,
 )
@@ -1595,6 +1597,94 @@ class Dataset:
             found_by.append(found)
         return found_by
 
+    def columns_by(
+        self,
+        metrics: Sequence[Metric],
+        groupings: Sequence[Sequence[str]],
+        window: Window = _ANY_TIME,
+        *,
+        kinds: Sequence[str] = CALL_KINDS,
+        any_order: Collection[Metric] = (),
+    ) -> list[dict[tuple[str, ...], dict[Metric, Columns]]]:
+        """`samples_by`'s observations as value and weight columns, no pair made.
+
+        Per grouping, per group, per metric, `Columns` whose pairs are those
+        `samples_by` gives, in the same order: sorted by value (a stable sort), or in
+        the order read for the metrics in ``any_order`` (``Columns.ordered`` says which).
+        """
+        keys = ", ".join(self._keys(by) for by in groupings)
+        where, params = self._where(window, kinds)
+        expressions = ", ".join(self._metric(metric) for metric in metrics)
+        widths = [len(by) or 1 for by in groupings]
+        starts = list(itertools.accumulate(widths, initial=0))
+        rows = self._conn.execute(
+            f"SELECT {keys}, {expressions}, {self._column('sample_weight')} FROM records {where}",
+            params,
+        )
+        spans = list(itertools.pairwise(starts))
+        columns = range(starts[-1], starts[-1] + len(metrics))
+        # Per grouping, per group: every row's weight, and per metric the values that
+        # are not NULL and, once a NULL was met, their own weights; in the order read.
+        collected: list[dict[tuple[str, ...], _Read]] = [{} for _ in groupings]
+        while chunk := rows.fetchmany(_FETCH_ROWS):
+            chunk_weights = list(map(operator.itemgetter(-1), chunk))
+            chunk_values: list[tuple[list[float], list[bool] | None]] = []
+            for index in columns:
+                values = list(map(operator.itemgetter(index), chunk))
+                if any(map(operator.is_, values, _NONE)):
+                    chunk_values.append((values, list(map(operator.is_not, values, _NONE))))
+                else:
+                    chunk_values.append((values, None))
+            for (first, end), groups in zip(spans, collected, strict=True):
+                positions = _positions_by_key(chunk, first, end)
+                for key, at in positions.items():
+                    read = groups.get(key)
+                    if read is None:
+                        read = groups[key] = _Read([], [[] for _ in metrics], [None] * len(metrics))
+                    # One group holding the whole chunk takes its columns as they are;
+                    # otherwise its rows' items are picked in C, as a tuple (of one or
+                    # more positions: the picker of one position returns the item).
+                    pick = _picker(at, len(chunk))
+                    before = len(read.weights)
+                    weights = pick(chunk_weights)
+                    read.weights.extend(weights)
+                    for column, (values, present) in enumerate(chunk_values):
+                        picked = pick(values)
+                        own = read.own[column]
+                        if present is None:
+                            read.values[column].extend(picked)
+                            if own is not None:
+                                own.extend(weights)
+                            continue
+                        mask = pick(present)
+                        read.values[column].extend(itertools.compress(picked, mask))
+                        if own is None:
+                            own = read.own[column] = read.weights[:before]
+                        own.extend(itertools.compress(weights, mask))
+        found_by: list[dict[tuple[str, ...], dict[Metric, Columns]]] = []
+        for groups in collected:
+            found: dict[tuple[str, ...], dict[Metric, Columns]] = {}
+            for key in sorted(groups):
+                read = groups.pop(key)
+                # The group's weights counted once for the metrics that hold every row;
+                # only when they are all floats, so that the counts of a sorted copy
+                # (keyed by other but equal floats) are the same.
+                counted = all(map(operator.is_, map(type, read.weights), itertools.repeat(float)))
+                shared = tally(read.weights) if counted and read.weights else None
+                per_metric = {}
+                for metric, values, own in zip(metrics, read.values, read.own, strict=True):
+                    if values:
+                        weights, counts = (read.weights, shared) if own is None else (own, None)
+                        if metric in any_order:
+                            per_metric[metric] = Columns(
+                                values, weights, ordered=False, tally=counts
+                            )
+                        else:
+                            per_metric[metric] = _sorted_columns(values, weights, counts)
+                found[key] = per_metric
+            found_by.append(found)
+        return found_by
+
     def _metric(self, metric: Metric) -> str:
         return {"error": "status = 'error'", "limit": "status = 'limit'"}.get(
             metric
@@ -1784,6 +1874,51 @@ def _shared(pairs: list[_P], known: dict[_P, _P] | None) -> list[_P]:
     if known is None:
         return pairs
     return list(map(known.setdefault, pairs, pairs))
+
+
+def _picker(at: list[int], rows: int) -> Callable[[list[_P]], Sequence[_P]]:
+    """What picks the items at positions ``at`` out of a column of ``rows`` items."""
+    if len(at) == rows:
+        return _as_is
+    if len(at) == 1:
+        (only,) = at
+        return lambda column: (column[only],)
+    return cast(Callable[[list[_P]], Sequence[_P]], operator.itemgetter(*at))
+
+
+def _as_is(column: list[_P]) -> Sequence[_P]:
+    return column
+
+
+@dataclass(slots=True)
+class _Read:
+    """A group's columns as `Dataset.columns_by` reads them."""
+
+    weights: list[float]
+    values: list[list[float]]
+    # Per metric, its own weights once a NULL value was left out; None while they are
+    # `weights`.
+    own: list[list[float] | None]
+
+
+def _sorted_columns(
+    values: list[float], weights: list[float], counts: dict[float, int] | None
+) -> Columns:
+    """The pairs sorted by value, equal values kept in order (as ``list.sort`` of the
+    pairs with the value as key), held as columns. ``counts`` are the weights' `tally`
+    when they are all floats."""
+    if counts is not None and len(counts) == 1:
+        # One weight: the values alone sorted (stably) are the values of the sorted
+        # pairs, and every weight beside them is an equal float.
+        values.sort()
+        return Columns(values, weights, ordered=True, tally=counts)
+    order = sorted(range(len(values)), key=values.__getitem__)
+    return Columns(
+        list(map(values.__getitem__, order)),
+        list(map(weights.__getitem__, order)),
+        ordered=True,
+        tally=counts,
+    )
 
 
 def _positions_by_key(

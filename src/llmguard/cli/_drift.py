@@ -24,6 +24,7 @@ from llmguard.cli._args import Subparsers, add_path, opened
 from llmguard.cli._dataset import Dataset, DatasetError, Window
 from llmguard.cli._errors import EXIT_DRIFT, EXIT_OK, CommandError
 from llmguard.cli._quantiles import (
+    Columns,
     counted_quantiles,
     signed_zeros,
     weighted_quantile,
@@ -383,15 +384,19 @@ def load_by(
 ) -> list[dict[tuple[str, ...], dict[str, Sample]]]:
     """`load` for each grouping, from one read of the calls."""
     keys = [(by,) for by in groupings]
-    found_by = dataset.samples_by(_VALUES, keys, window, any_order=_ADDED_UP)
+    # Read as columns, so that no (value, weight) pair is made: `Ordered` takes the
+    # sorted columns as they come.
+    found_by = dataset.columns_by(_VALUES, keys, window, any_order=_ADDED_UP)
     scores_by = dataset.feedback_scores_by(keys, window)
     loaded = []
     for found, scores_of in zip(found_by, scores_by, strict=True):
         samples: dict[tuple[str, ...], dict[str, Sample]] = {}
-        for key, pairs_of in found.items():
-            samples[key] = {str(metric): pairs for metric, pairs in pairs_of.items()}
+        for key, columns_of in found.items():
+            samples[key] = {str(metric): columns for metric, columns in columns_of.items()}
         for key, scores in scores_of.items():
-            samples.setdefault(key, {})["feedback"] = [(s, 1.0) for s in scores]
+            samples.setdefault(key, {})["feedback"] = Columns(
+                scores, [1.0] * len(scores), ordered=False
+            )
         loaded.append(samples)
     return loaded
 

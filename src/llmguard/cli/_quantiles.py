@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import array
 import bisect
+import collections
 import itertools
 import math
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, overload
 
 __all__ = [
     "EXACT_SUM",
     "NO_QUANTILES",
     "QUANTILES",
     "Classes",
+    "Columns",
     "GroupStats",
     "Run",
     "add_up",
@@ -29,10 +31,84 @@ __all__ = [
     "counted_quantiles",
     "group_stats",
     "signed_zeros",
+    "tally",
     "weighted_quantile",
     "weighted_quantiles",
     "whole",
 ]
+
+
+class Columns(Sequence[tuple[float, float]]):
+    """Observations held as two columns, values and weights, read as ``(value, weight)``
+    pairs; no pair is made until one is asked for.
+
+    ``ordered`` says the values are sorted, equal values in the order they were read
+    (what a stable sort of the pairs by value gives).
+
+    ``tally``, when given, is how many observations have each weight, as
+    `tally` counts them: the reader gives it for weights that are all floats, which it
+    counts once for every metric of a group.
+    """
+
+    __slots__ = ("ordered", "tally", "values", "weights")
+
+    def __init__(
+        self,
+        values: list[float],
+        weights: list[float],
+        *,
+        ordered: bool,
+        tally: dict[float, int] | None = None,
+    ) -> None:
+        if len(values) != len(weights):
+            raise ValueError(f"{len(values)} values beside {len(weights)} weights")
+        self.values = values
+        self.weights = weights
+        self.ordered = ordered
+        self.tally = tally
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[float, float]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[float, float]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[float, float] | list[tuple[float, float]]:
+        if isinstance(index, slice):
+            return list(zip(self.values[index], self.weights[index], strict=True))
+        return (self.values[index], self.weights[index])
+
+    def __iter__(self) -> Iterator[tuple[float, float]]:
+        return zip(self.values, self.weights, strict=True)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Columns):
+            return self.values == other.values and self.weights == other.weights
+        if isinstance(other, Sequence):
+            return len(other) == len(self) and all(map(operator.eq, self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Columns({self.values!r}, {self.weights!r}, ordered={self.ordered})"
+
+
+def tally(weights: list[float]) -> dict[float, int]:
+    """``dict(collections.Counter(weights))``: the same counts, keyed by the first of
+    the equal weights met, in that order. The first weight is counted by a pass in C
+    and only the others hashed (a float's hash costs more than a comparison)."""
+    if not weights or weights[0] != weights[0]:
+        return dict(collections.Counter(weights))
+    first = weights[0]
+    counts = {first: weights.count(first)}
+    if counts[first] != len(weights):
+        others = itertools.compress(weights, map(operator.ne, weights, itertools.repeat(first)))
+        counts.update(collections.Counter(others))
+    return counts
 
 
 @dataclass(frozen=True, slots=True)

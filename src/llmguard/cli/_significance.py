@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypeAlias, cast
 
-from llmguard.cli._quantiles import counted_quantiles
+from llmguard.cli._quantiles import Columns, counted_quantiles, tally
 
 __all__ = [
     "Comparison",
@@ -86,8 +86,16 @@ class Ordered:
     def columns(self) -> tuple[list[float], list[float]]:
         """The values, sorted, and their weights in the same order (a stable sort)."""
         if self._columns is None:
-            values = list(map(_VALUE, self.sample))
-            weights = list(map(_WEIGHT, self.sample))
+            sample = self.sample
+            if isinstance(sample, Columns):
+                if sample.ordered:
+                    # Sorted as read (`Dataset.columns_by`): the columns as they are.
+                    self._columns = (sample.values, sample.weights)
+                    return self._columns
+                values, weights = sample.values, sample.weights
+            else:
+                values = list(map(_VALUE, sample))
+                weights = list(map(_WEIGHT, sample))
             if not all(map(operator.le, values, itertools.islice(values, 1, None))):
                 order = sorted(range(len(values)), key=values.__getitem__)
                 values = list(map(values.__getitem__, order))
@@ -107,8 +115,28 @@ class Ordered:
         """How many observations have each (truth of the value, weight), or ``None``
         when a weight is not a finite float or int."""
         if self._counts is None:
-            self._counts = (_true_counts(self.sample),)
+            self._counts = (self._whole_counts() or _true_counts(self.sample),)
         return self._counts[0]
+
+    def _whole_counts(self) -> Counts | None:
+        """`counts` of columns read with their weights' tally, when every weight is
+        whole: per weight, how many of its values are true (``bool`` of each, as the
+        pairs' counts take it). ``None`` otherwise."""
+        sample = self.sample
+        if not isinstance(sample, Columns) or sample.tally is None:
+            return None
+        counts = _whole_weights(sample.tally)
+        if not counts:
+            return None
+        # The weights of the true values: few, for failures and limit hits.
+        hit_weights = list(itertools.compress(sample.weights, sample.values))
+        found: Counts = {}
+        for weight, count in counts.items():
+            hits = hit_weights.count(weight)
+            for hit, number in ((True, hits), (False, count - hits)):
+                if number:
+                    found[(hit, weight)] = number
+        return found
 
     def rate(self) -> float | None:
         """The weighted share of true (non-zero) values; ``None`` without weight."""
@@ -130,12 +158,11 @@ class Ordered:
         whole number above 0 (a float or an int, not a bool) and their total is below
         2^53, where every sum of weights is exact in any order."""
         if self._weights is None:
-            counts = collections.Counter(self.columns()[1])
-            whole = all(map(_whole, counts))
-            if whole and sum(weight * count for weight, count in counts.items()) < _EXACT_SUM:
-                self._weights = (dict(counts),)
+            sample = self.sample
+            if isinstance(sample, Columns) and sample.tally is not None:
+                self._weights = (_whole_weights(sample.tally),)
             else:
-                self._weights = (None,)
+                self._weights = (_whole_weights(tally(self.columns()[1])),)
         return self._weights[0]
 
     def _whole_runs(self) -> list[tuple[float, list[float]]] | None:
@@ -179,6 +206,15 @@ def _square_total(weights: list[float], counts: dict[float, int] | None) -> floa
     if counts is None or max(counts, default=0.0) >= _EXACT_SQUARE:
         return math.fsum(map(operator.mul, weights, weights))
     return float(sum(int(weight) ** 2 * count for weight, count in counts.items()))
+
+
+def _whole_weights(counts: dict[float, int]) -> dict[float, int] | None:
+    """``counts`` (of each weight, as `tally` gives them), or ``None`` unless each
+    weight is a whole number above 0 (a float or an int, not a bool) and their total is
+    below 2^53."""
+    if all(map(_whole, counts)) and sum(w * count for w, count in counts.items()) < _EXACT_SUM:
+        return counts
+    return None
 
 
 def _true_counts(sample: Sample) -> Counts | None:
