@@ -52,7 +52,11 @@ def _problem(path: Path, name: str, sqlite: bool) -> str | None:
         if stat.S_ISDIR(info.st_mode):
             return "it is a directory"
         if not _access(path, os.W_OK):
-            return "it is not writable"
+            if os.path.lexists(path):
+                return "it is not writable"
+            # Renamed away since the stat (log rotation): the sink makes a new file.
+            info = None
+    if info is not None:
         if sqlite and stat.S_ISREG(info.st_mode) and info.st_size > 0:
             try:
                 with open(path, "rb") as file:
