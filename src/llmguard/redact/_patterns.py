@@ -167,8 +167,9 @@ _AZURE_STORAGE_KEY = _BEFORE + r"AccountKey=(?P<secret>[A-Za-z0-9+/]{86}==)"
 # Three parts or more (five when encrypted), or two when the second is JSON too (unsigned).
 _JWT = _BEFORE + r"(?P<secret>eyJ[\w-]{8,}\.(?:eyJ[\w-]{5,}|[\w-]{8,}\.[\w-]*)(?:\.[\w-]*)*)"
 # A token may hold colons between its characters (id:secret, as a Telegram bot's): cut
-# at the first, the secret half was left after the value replaced.
-_BEARER = _BEFORE_ANY + r"(?P<secret>[Bb]earer[ \t]+[\w.~+/-]{6,}(?::[\w.~+/-]+)*=*)"
+# at the first, the secret half was left after the value replaced. It may be
+# percent-encoded (abc%2Bdef), as one copied out of a URL is.
+_BEARER = _BEFORE_ANY + r"(?P<secret>[Bb]earer[ \t]+[\w.~+/%-]{6,}(?::[\w.~+/%-]+)*=*)"
 # The local part is at most 64 characters, as RFC 5321 has it. Unbounded, a search for
 # the next value could not stop before the end of a long run of such characters. An
 # apostrophe may stand inside it (o'brien@...), never first: a quote before an address
