@@ -1668,13 +1668,18 @@ class Dataset:
                 read = groups.pop(key)
                 # The group's weights counted once for the metrics that hold every row;
                 # only when they are all floats, so that the counts of a sorted copy
-                # (keyed by other but equal floats) are the same.
+                # (keyed by other but equal floats) are the same. A metric with NULLs
+                # counts its own.
                 counted = all(map(operator.is_, map(type, read.weights), itertools.repeat(float)))
                 shared = tally(read.weights) if counted and read.weights else None
                 per_metric = {}
                 for metric, values, own in zip(metrics, read.values, read.own, strict=True):
                     if values:
-                        weights, counts = (read.weights, shared) if own is None else (own, None)
+                        if own is None:
+                            weights, counts = read.weights, shared
+                        else:
+                            # Some of the group's weights, so floats too when they are.
+                            weights, counts = own, tally(own) if counted else None
                         if metric in any_order:
                             per_metric[metric] = Columns(
                                 values, weights, ordered=False, tally=counts

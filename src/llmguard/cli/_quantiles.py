@@ -99,16 +99,26 @@ class Columns(Sequence[tuple[float, float]]):
 
 def tally(weights: list[float]) -> dict[float, int]:
     """``dict(collections.Counter(weights))``: the same counts, keyed by the first of
-    the equal weights met, in that order. The first weight is counted by a pass in C
-    and only the others hashed (a float's hash costs more than a comparison)."""
-    if not weights or weights[0] != weights[0]:
-        return dict(collections.Counter(weights))
-    first = weights[0]
-    counts = {first: weights.count(first)}
-    if counts[first] != len(weights):
-        others = itertools.compress(weights, map(operator.ne, weights, itertools.repeat(first)))
-        counts.update(collections.Counter(others))
+    the equal weights met, in that order. Each of the first few distinct weights is
+    counted by a pass in C (a float's hash costs more than a comparison), the weights
+    left after them by a `collections.Counter`."""
+    counts: dict[float, int] = {}
+    left: Sequence[float] = weights
+    for _ in range(_COUNTED_APART):
+        if not left or left[0] != left[0]:
+            break
+        first = left[0]
+        counts[first] = left.count(first)
+        if counts[first] == len(left):
+            return counts
+        # The first weight not equal to this one is the next distinct one met.
+        left = list(itertools.compress(left, map(operator.ne, left, itertools.repeat(first))))
+    counts.update(collections.Counter(left))
     return counts
+
+
+# How many distinct weights `tally` counts one by one (SQLiteSink writes one or two).
+_COUNTED_APART = 3
 
 
 @dataclass(frozen=True, slots=True)
