@@ -1508,6 +1508,27 @@ class Dataset:
         """
         return self.samples_by(metrics, (by,), window, kinds=kinds, any_order=any_order)[0]
 
+    def _metric_rows(
+        self,
+        metrics: Sequence[Metric],
+        groupings: Sequence[Sequence[str]],
+        window: Window,
+        kinds: Sequence[str],
+    ) -> tuple[sqlite3.Cursor, list[tuple[int, int]], range]:
+        """One pass over the calls for `samples_by` and `columns_by`: the cursor over rows
+        of every grouping's keys, then the metrics, then the sample weight; each
+        grouping's slice of a row's keys; and where the metrics stand in a row."""
+        keys = ", ".join(self._keys(by) for by in groupings)
+        where, params = self._where(window, kinds)
+        expressions = ", ".join(self._metric(metric) for metric in metrics)
+        widths = [len(by) or 1 for by in groupings]
+        starts = list(itertools.accumulate(widths, initial=0))
+        rows = self._conn.execute(
+            f"SELECT {keys}, {expressions}, {self._column('sample_weight')} FROM records {where}",
+            params,
+        )
+        return rows, list(itertools.pairwise(starts)), range(starts[-1], starts[-1] + len(metrics))
+
     def samples_by(
         self,
         metrics: Sequence[Metric],
@@ -1518,17 +1539,7 @@ class Dataset:
         any_order: Collection[Metric] = (),
     ) -> list[dict[tuple[str, ...], dict[Metric, list[tuple[float, float]]]]]:
         """`samples` for each grouping, from one pass over the calls."""
-        keys = ", ".join(self._keys(by) for by in groupings)
-        where, params = self._where(window, kinds)
-        expressions = ", ".join(self._metric(metric) for metric in metrics)
-        widths = [len(by) or 1 for by in groupings]
-        starts = list(itertools.accumulate(widths, initial=0))
-        rows = self._conn.execute(
-            f"SELECT {keys}, {expressions}, {self._column('sample_weight')} FROM records {where}",
-            params,
-        )
-        spans = list(itertools.pairwise(starts))
-        columns = range(starts[-1], starts[-1] + len(metrics))
+        rows, spans, columns = self._metric_rows(metrics, groupings, window, kinds)
         # Per grouping, per group, per metric: the (value, weight) pairs whose value is
         # not NULL, in the order read.
         collected: list[dict[tuple[str, ...], list[list[tuple[float, float]]]]] = [
@@ -1544,7 +1555,7 @@ class Dataset:
             if len(spans) == 1:
                 # One grouping: each group's pairs made straight from its rows.
                 groups = collected[0]
-                for key, at in _positions_by_key(chunk, 0, starts[1]).items():
+                for key, at in _positions_by_key(chunk, 0, spans[0][1]).items():
                     group_rows = list(map(chunk.__getitem__, at))
                     lists = groups.get(key)
                     if lists is None:
@@ -1612,17 +1623,7 @@ class Dataset:
         `samples_by` gives, in the same order: sorted by value (a stable sort), or in
         the order read for the metrics in ``any_order`` (``Columns.ordered`` says which).
         """
-        keys = ", ".join(self._keys(by) for by in groupings)
-        where, params = self._where(window, kinds)
-        expressions = ", ".join(self._metric(metric) for metric in metrics)
-        widths = [len(by) or 1 for by in groupings]
-        starts = list(itertools.accumulate(widths, initial=0))
-        rows = self._conn.execute(
-            f"SELECT {keys}, {expressions}, {self._column('sample_weight')} FROM records {where}",
-            params,
-        )
-        spans = list(itertools.pairwise(starts))
-        columns = range(starts[-1], starts[-1] + len(metrics))
+        rows, spans, columns = self._metric_rows(metrics, groupings, window, kinds)
         # Per grouping, per group: every row's weight, and per metric the values that
         # are not NULL and, once a NULL was met, their own weights; in the order read.
         collected: list[dict[tuple[str, ...], _Read]] = [{} for _ in groupings]
