@@ -64,7 +64,10 @@ class Reply:
     "signature": ...}`` or ``{"type": "redacted_thinking", "data": ...}``), in order: a
     re-ask of a tool call must send them back unchanged, where they stood.
     ``thinking_after`` says where: for each thinking block, how many of ``tool_calls``
-    came before it (interleaved thinking); empty when they all came first.
+    came before it (interleaved thinking); empty when they all came first. ``turn`` is
+    an Anthropic answer's content as it came, for a re-ask to send back in its order: its
+    thinking, redacted thinking and non-blank text blocks, and a ``{"type": "tool_use"}``
+    in the place of each of ``tool_calls``.
     """
 
     text: str | None = None
@@ -78,6 +81,7 @@ class Reply:
     problems: tuple[str, ...] = ()
     thinking: tuple[dict[str, str], ...] = ()
     thinking_after: tuple[int, ...] = ()
+    turn: tuple[dict[str, str], ...] = ()
 
 
 #: Says whether a response has the shape an `Adapter` reads.

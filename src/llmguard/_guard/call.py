@@ -483,12 +483,22 @@ def _calls_turns(
 
 
 def _with_thinking(reply: Reply | None, uses: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The re-ask's assistant turn: the ``tool_use`` blocks with the answer's thinking
-    blocks where they stood (first, or between calls with interleaved thinking). With
-    extended thinking on, Anthropic refuses a ``tool_result`` whose assistant turn does not
-    hold the thinking that led to the call, and thinking blocks moved from their place
-    ("cannot be modified"): a 400 either way."""
-    if reply is None or not reply.thinking:
+    """The re-ask's assistant turn: the ``tool_use`` blocks with the answer's thinking and
+    text blocks where they stood (`Reply.turn`). With extended thinking on, Anthropic
+    refuses a ``tool_result`` whose assistant turn does not hold the thinking that led to
+    the call, and thinking blocks moved from their place ("cannot be modified"): a 400
+    either way; and the text the model said before a call is part of its turn."""
+    if reply is None:
+        return uses
+    turn = reply.turn
+    if turn and sum(block.get("type") == "tool_use" for block in turn) == len(uses):
+        calls = iter(uses)
+        return [
+            next(calls) if block.get("type") == "tool_use" else _text_kept(block)
+            for block in turn
+        ]
+    # A Reply made by hand: its thinking blocks where thinking_after puts them, no text.
+    if not reply.thinking:
         return uses
     after = reply.thinking_after or (0,) * len(reply.thinking)
     if len(after) != len(reply.thinking) or len(uses) != len(reply.tool_calls):
@@ -500,6 +510,14 @@ def _with_thinking(reply: Reply | None, uses: list[dict[str, Any]]) -> list[dict
         placed = max(placed, calls_before)
         turn.append(dict(block))
     return [*turn, *uses[placed:]]
+
+
+def _text_kept(block: dict[str, str]) -> dict[str, Any]:
+    """A block of `Reply.turn` as it goes back: thinking exactly as it came (a changed
+    signature or text is refused), a text block made valid UTF-8."""
+    if block.get("type") == "text":
+        return {"type": "text", "text": valid_text(block.get("text", ""))}
+    return dict(block)
 
 
 def _arguments_text(arguments: str | dict[str, object]) -> str:

@@ -38,6 +38,8 @@ __all__ = [
     "openai_responses",
     "openai_usage",
     "responses_tool_call",
+    "TOOL_USE_PLACE",
+    "text_block",
     "thinking_block",
 ]
 
@@ -254,6 +256,7 @@ def _reply(
     problems: tuple[str, ...],
     thinking: tuple[dict[str, str], ...] = (),
     thinking_after: tuple[int, ...] = (),
+    turn: tuple[dict[str, str], ...] = (),
 ) -> Reply:
     """``Reply(...)`` of every field, a fifth of the frozen dataclass's cost (0.25 against
     1.3 µs); read on every guarded call, beside an SDK call, where it costs more."""
@@ -270,6 +273,7 @@ def _reply(
             problems=problems,
             thinking=thinking,
             thinking_after=thinking_after,
+            turn=turn,
         )
     reply: Any = object.__new__(_BlankReply)
     reply.text = text
@@ -283,6 +287,7 @@ def _reply(
     reply.problems = problems
     reply.thinking = thinking
     reply.thinking_after = thinking_after
+    reply.turn = turn
     reply.__class__ = Reply
     made: Reply = reply
     return made
@@ -421,6 +426,7 @@ def anthropic_reply(
     stop: object,
     thinking: tuple[dict[str, str], ...] = (),
     thinking_after: tuple[int, ...] = (),
+    turn: tuple[dict[str, str], ...] = (),
 ) -> Reply:
     """The Reply of a whole message or a stream.
 
@@ -432,6 +438,7 @@ def anthropic_reply(
         stop: Gives ``stop_reason`` and ``stop_details`` (the message, or a stream's delta).
         thinking: The thinking blocks, in order (`thinking_block`).
         thinking_after: How many of ``calls`` came before each thinking block.
+        turn: The blocks a re-ask sends back, in their order (`turn_block`).
     """
     text = "".join(texts) if texts else None
     stop_reason = as_str(get(stop, "stop_reason"))
@@ -453,6 +460,7 @@ def anthropic_reply(
         thinking,
         # Where the blocks stood among the calls, kept only when some came after a call.
         thinking_after if any(thinking_after) else (),
+        turn,
     )
 
 
@@ -473,25 +481,42 @@ def thinking_block(kind: str, values: Mapping[str, object]) -> dict[str, str] | 
     return block
 
 
+# A tool_use block's place in `Reply.turn`; the call itself is in `Reply.tool_calls`.
+TOOL_USE_PLACE = {"type": "tool_use"}
+
+
+def text_block(text: str) -> dict[str, str] | None:
+    """A text block as a re-ask sends it back; ``None`` for a blank one, which Anthropic
+    refuses ("text content blocks must contain non-whitespace text")."""
+    return {"type": "text", "text": text} if text.strip() else None
+
+
 def _anthropic(message: object) -> Reply:
     texts: list[str] = []
     calls: list[ToolCall] = []
     thinking: list[dict[str, str]] = []
     after: list[int] = []  # how many calls came before each thinking block
+    turn: list[dict[str, str]] = []
     for block in as_list(get(message, "content")):
         kind = get(block, "type")
         if kind == "text":
             texts.append(as_str(get(block, "text")) or "")
+            if (said := text_block(texts[-1])) is not None:
+                turn.append(said)
         elif kind == "tool_use":
             name = as_str(get(block, "name")) or ""
             calls.append(ToolCall(as_str(get(block, "id")), name, arguments(get(block, "input"))))
+            turn.append(TOOL_USE_PLACE)
         elif isinstance(kind, str) and kind in THINKING_FIELDS:
             values = {name: get(block, name) for name in THINKING_FIELDS[kind]}
             if (found := thinking_block(kind, values)) is not None:
                 thinking.append(found)
                 after.append(len(calls))
+                turn.append(found)
     usage = get(message, "usage")
-    return anthropic_reply(message, texts, calls, usage, message, tuple(thinking), tuple(after))
+    return anthropic_reply(
+        message, texts, calls, usage, message, tuple(thinking), tuple(after), tuple(turn)
+    )
 
 
 def _text(response: object) -> Reply:

@@ -20,11 +20,13 @@ from llmguard._core.reply import (
 from llmguard.adapters._providers import (
     CHAT_USAGE,
     THINKING_FIELDS,
+    TOOL_USE_PLACE,
     anthropic_reply,
     chat_finish,
     openai_responses,
     openai_usage,
     responses_tool_call,
+    text_block,
     thinking_block,
 )
 
@@ -343,11 +345,15 @@ class AnthropicStream(StreamAccumulator):
         calls: list[ToolCall] = []
         thinking: list[dict[str, str]] = []
         after: list[int] = []  # how many calls came before each thinking block
+        turn: list[dict[str, str]] = []
         for _, block in sorted(self._blocks.items()):
             if block.kind == "text":
                 texts.append("".join(block.pieces))
+                if (said := text_block(texts[-1])) is not None:
+                    turn.append(said)
             elif block.kind == "tool_use":
                 calls.append(ToolCall(block.id, block.name, _tool_input(block)))
+                turn.append(TOOL_USE_PLACE)
             else:
                 values = {name: "".join(pieces) for name, pieces in block.fields.items()}
                 if block.kind == "thinking" and not values.get("signature"):
@@ -355,10 +361,13 @@ class AnthropicStream(StreamAccumulator):
                 if (found := thinking_block(block.kind, values)) is not None:
                     thinking.append(found)
                     after.append(len(calls))
+                    turn.append(found)
         # Before its message_delta the answer is unfinished (or the stream was cut).
         stop = _UNFINISHED if self._stop is None else self._stop
         message, usage = self._message, self._usage
-        return anthropic_reply(message, texts, calls, usage, stop, tuple(thinking), tuple(after))
+        return anthropic_reply(
+            message, texts, calls, usage, stop, tuple(thinking), tuple(after), tuple(turn)
+        )
 
 
 def _tool_input(block: _Partial) -> str | dict[str, object]:
