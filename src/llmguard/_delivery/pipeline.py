@@ -490,8 +490,11 @@ class _Pipeline:
         Each sink is closed on a thread of its own: one whose ``close()`` never returns
         is named in a warning and left behind, so this returns in time whatever the
         sinks do. Records still in a backlog when the lanes stop are dropped and counted.
-        Called by a sink from inside its own ``emit`` (on its lane's thread), that sink
-        is closed by its lane once the call has returned, never during it.
+        Called by a sink from inside its own ``emit`` (on its lane's thread, or on the
+        caller's under ``strict=True``), that sink is closed once the call has returned,
+        never during it: its lane first delivers what waits in its backlog, until the
+        deadline, and under ``strict=True`` the record being emitted reaches the other
+        sinks before they close.
         """
         deadline = _deadline(timeout)
         flush_by = None
@@ -501,16 +504,18 @@ class _Pipeline:
         self._closed = True
         self._wake.set()
         current = threading.current_thread()
+        strict = any(self is inside for inside in _strict_emits.__dict__.get("pipelines", ()))
         for lane in self._lanes:
-            lane.stop()
+            if lane._thread is current:
+                lane.stop(drain_by=deadline)  # the sink is in its emit: see `_Lane._run`
+            else:
+                lane.stop()
         closing = []
         for lane in self._lanes:
             if any(lane.sink is k for k in keep):
                 _let_go(lane.sink)  # the pipeline that follows takes it
                 continue
-            if lane._thread is current or any(
-                lane is inside for inside in _strict_emits.__dict__.get("lanes", ())
-            ):
+            if strict or lane._thread is current:
                 lane.close_when_idle = True
                 continue
             name = f"llmguard-close-{lane.name}"
@@ -651,19 +656,21 @@ def submit(item: Pending) -> None:
     pipeline.submit(item)
 
 
-# The lanes whose sink this thread is inside ``emit`` of, under ``strict=True``: a
-# shutdown called from that emit leaves the sink open until the emit has returned.
+# The pipelines whose sinks this thread is handing a record to, under ``strict=True``:
+# a shutdown called from a sink's emit leaves every sink of that pipeline open until
+# the record has gone to all of them.
 _strict_emits = threading.local()
 
 
 def _emit_strictly(pipeline: _Pipeline, record: Record) -> None:
-    inside: list[_Lane] = _strict_emits.__dict__.setdefault("lanes", [])
-    for lane in pipeline._lanes:
-        inside.append(lane)
-        try:
+    inside: list[_Pipeline] = _strict_emits.__dict__.setdefault("pipelines", [])
+    inside.append(pipeline)
+    try:
+        for lane in pipeline._lanes:
             lane.sink.emit([record])
-        finally:
-            inside.pop()
+    finally:
+        inside.pop()
+        for lane in pipeline._lanes:
             if lane.close_when_idle:
                 lane.close_when_idle = False
                 pipeline._close_sink(lane)
@@ -892,6 +899,7 @@ class _Lane:
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._drain_by = -_NEVER  # until when a stopped lane still delivers its backlog
         self.pending = 0
         self.pending_bytes = 0
         self.delivered = 0
@@ -977,20 +985,28 @@ class _Lane:
                 self._cond.notify_all()
         return mark.done
 
-    def stop(self) -> None:
-        """Stop taking records: what waits in the backlog is dropped and counted."""
+    def stop(self, drain_by: float | None = -_NEVER) -> None:
+        """Stop taking records: what waits in the backlog is dropped and counted, or,
+        with ``drain_by`` (a `time.monotonic` deadline, ``None`` for none), delivered
+        until then first (a lane stopped from inside its sink's emit)."""
         with self._cond:
             self._stopped = True
-            for item in self._backlog:
-                if isinstance(item, _FlushMark):
-                    item.done.set()
-                    continue
-                self.pending_bytes -= item.size
-                if item.counted:
-                    self.pending -= len(item.records)
-                    self.dropped += len(item.records)
-            self._backlog.clear()
+            self._drain_by = _NEVER if drain_by is None else drain_by
+            if time.monotonic() >= self._drain_by:
+                self._drop_backlog()
             self._cond.notify_all()
+
+    def _drop_backlog(self) -> None:
+        """Drop and count what waits in the backlog. Called under the lock."""
+        for item in self._backlog:
+            if isinstance(item, _FlushMark):
+                item.done.set()
+                continue
+            self.pending_bytes -= item.size
+            if item.counted:
+                self.pending -= len(item.records)
+                self.dropped += len(item.records)
+        self._backlog.clear()
 
     def _ensure_thread(self) -> None:
         if self._thread is None and not sys.is_finalizing():  # see `_Pipeline._start`
@@ -1004,6 +1020,8 @@ class _Lane:
             with self._cond:
                 while not self._backlog and not self._stopped:
                     self._cond.wait()
+                if self._stopped and time.monotonic() >= self._drain_by:
+                    self._drop_backlog()
                 if not self._backlog:
                     break
                 item = self._joined(self._backlog.popleft())
