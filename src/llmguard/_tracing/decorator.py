@@ -109,11 +109,16 @@ class _Tracer:
 class _SpanWatch:
     """A traced generator's span: current during each step, told the items and the end."""
 
-    __slots__ = ("__weakref__", "items", "span")
+    __slots__ = ("__weakref__", "_claim", "items", "span")
 
     def __init__(self, span: Span) -> None:
         self.span = span
         self.items = 0
+        # Taken once by whoever ends the span: the generator's own end, or the exit
+        # (`interrupted`), which may come at the same moment from another thread.
+        # ``list.pop`` is one atomic step, where a check of ``span.ended`` and the end
+        # that sets it are not: both could pass the check and write two records.
+        self._claim = [True]
         opened(self)
 
     def value(self) -> Span:
@@ -122,9 +127,15 @@ class _SpanWatch:
     def item(self) -> None:
         self.items += 1
 
+    def _claimed(self) -> bool:
+        try:
+            return self._claim.pop()
+        except IndexError:  # the other one ends it
+            return False
+
     def ended(self, end: StreamEnd, error: BaseException | None) -> None:
         closed(self)
-        if self.span.ended:  # already ended at exit (`interrupted`)
+        if not self._claimed():  # already ended at exit (`interrupted`)
             return
         if error is not None:
             self.span.record_exception(error)
@@ -132,7 +143,7 @@ class _SpanWatch:
         self.span.end()
 
     def interrupted(self) -> None:
-        if not self.span.ended:
+        if self._claimed():
             self.span.set_stream(self.items, "interrupted")
             self.span.end()
 
