@@ -559,6 +559,8 @@ class Engine:
                 split = list(map(gt, longer, verdicts))
                 if True in split:
                     count = split.index(True)
+            if form.whole is not None and count and not form.whole(data, lasts[count - 1]):
+                count -= 1  # the last value reads on: the scan reads it alone
             cut = count < len(lasts)
             if cut:
                 del firsts[count:], lasts[count:], verdicts[count:], classes[count:]

@@ -140,8 +140,12 @@ _URL_SCHEME = (
     r"|pop3s?|git|ssh|svn|jdbc:[a-z0-9]+|clickhouse|cassandra|couchdb|elasticsearch|neo4j"
     r"|snowflake|bolt)://"
 )
-_URL_PART = r"[^\s:/?#\[\]@{}\"';]"  # a character of a URL's user or password
-_URL_PASSWORD = rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_SCHEME}{_URL_PART}*:(?P<secret>{_URL_PART}+)@"
+_URL_PART = r"[^\s:/?#\[\]@{}\"';]"  # a character of a URL's user
+# The password runs from the user's colon to the last @ of the authority: an unencoded
+# @ or : inside it (p@ss, pa:ss) is part of it, as URL parsers read it; cut at the first
+# @, the rest of it was left as the host.
+_URL_SECRET = r"[^\s/?#\[\]{}\"']"  # a character of a URL's password
+_URL_PASSWORD = rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_SCHEME}{_URL_PART}*:(?P<secret>{_URL_SECRET}+)@"
 _GOOGLE_API_KEY = _BEFORE + r"(?P<secret>AIza[\w-]{35,})"
 _AWS_KEY = rf"(?:^|{_ESCAPE}|[^A-Za-z0-9])" r"(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
 # Tokens with a prefix of their own, as detect-secrets knows them: GitLab's (personal,
@@ -315,6 +319,10 @@ class RunForm(NamedTuple):
     # Other kinds whose matches in such a stretch change nothing the scan decides, so
     # that the search for other kinds leaves them out
     hides: tuple[str, ...] = ()
+    # Whether the last value read, ending at ``data[at]``, ends there for the kind's own
+    # pattern too, or None when it always does: a URL's password may run on past the @
+    # that ends the run, which the regex's fixed ``after`` cannot see
+    whole: Callable[[bytes, int], bool] | None = None
 
 
 _SPACES = re.compile(rb"([ \t\r\n]+)")  # a run of one character class: linear
@@ -373,6 +381,20 @@ def _mixed_ready(data: bytes, at: int) -> bool:
 def _url_ready(data: bytes, at: int) -> bool:
     head = data[at : at + 40]
     return head[:1] == b"@" and head[1:2].isalpha() and b"://" in head
+
+
+def _url_whole(data: bytes, at: int) -> bool:
+    """Whether the host after the @ at ``at`` holds no other @: the password ends here.
+
+    Reads at most `_HOST_READ` bytes; a longer host is left to the scan, value by value.
+    """
+    host = _HOST.match(data, at + 1)
+    stop = at + 1 if host is None else host.end()
+    return stop == len(data) or (data[stop] != 64 and stop - at - 1 < _HOST_READ)
+
+
+_HOST_READ = 256
+_HOST = re.compile(rb"[^\s/?#\[\]{}\"'@]{0,%d}" % _HOST_READ)  # one class, bounded: linear
 
 
 def _digits_ready(data: bytes, at: int) -> bool:
@@ -500,6 +522,7 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
             _url_passwords,
             _url_ready,
             opens=_opens(b"@", string.ascii_letters.encode()),
+            whole=_url_whole,
         ),
     ),
 }
