@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import json
 import logging
 import re
@@ -29,6 +30,16 @@ _PROP_INIT, _PROP_KEY, _ENUM_INIT, _ENUM_ITEM, _FUNC_END = 3, 3, -3, 3, 12
 # Images, without their size: OpenAI charges 85 tokens at detail "low" and 765 for a
 # 1024x1024 image at high detail; Anthropic about width*height/750, at most ~1600.
 _IMAGE_LOW, _IMAGE_HIGH, _IMAGE_ANTHROPIC = 85, 765, 1600
+# A PDF page goes to the model as its text and an image of it (both providers' PDF
+# guides); Anthropic puts a 3-page PDF at about 7,000 tokens (its Bedrock notes), so a
+# page counts 2,300. Pages are counted from the PDF's page objects when its data is at
+# hand; a file sent by id or URL counts as one page, the least it can be.
+_PDF_PAGE = 2300
+_PDF_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+_FILE_PARTS = frozenset({"file", "input_file"})
+# An encrypted reasoning item carries the reasoning tokens it encrypts: estimated at one
+# token for 4 bytes of its decoded ciphertext, not as the tokens of its base64 text.
+_CIPHER_BYTES_PER_TOKEN = 4
 _ANTHROPIC_BLOCKS = frozenset(
     {"image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking"}
 )
@@ -102,6 +113,10 @@ def count_tokens(
       public: expect about ±15%, and reconcile with the usage the provider reports.
     * An image counts 85 tokens at detail ``"low"``, else 765 (1024x1024 at high detail),
       1600 in an Anthropic block; a tool call counts its name and arguments.
+    * A PDF counts 2,300 tokens a page (its text and an image of it), its pages counted
+      from its data (one when they cannot be seen, or the file is sent by id or URL);
+      a text file counts its text. A Responses API reasoning item counts a token for
+      every 4 bytes its ``encrypted_content`` encrypts, else its summary's text.
     * An encoding whose file is not in tiktoken's cache is never downloaded: text is
       counted by a heuristic (a token a word, a line break, a run of up to three
       punctuation marks; more for long or all-caps words). On ordinary English it is
@@ -163,6 +178,10 @@ def _count_messages(messages: Sequence[Any], count: Tokenizer, tally: _Tally, pl
     for message in messages:
         if type(message) is not dict:
             message = _as_mapping(message, tally)
+        if message.get("type") == "reasoning":
+            tally.estimated = True
+            total += _count_reasoning(message, count)
+            continue
         total += per_message
         for key, value in message.items():
             if isinstance(value, str):
@@ -223,6 +242,8 @@ def _count_parts(parts: str | Sequence[Any], count: Tokenizer, tally: _Tally) ->
         tally.estimated = True
         if kind in _ANTHROPIC_BLOCKS:
             total += _count_block(kind, part, count, tally)
+        elif kind in _FILE_PARTS:
+            total += _count_file(part.get("file", part), count)
         elif kind in ("image_url", "input_image"):
             image = part.get("image_url")
             detail = image.get("detail") if isinstance(image, Mapping) else part.get("detail")
@@ -243,9 +264,77 @@ def _count_block(kind: str, block: Mapping[str, Any], count: Tokenizer, tally: _
     if kind == "thinking":
         return count(str(block.get("thinking", "")))
     source = block.get("source")
-    if kind == "document" and isinstance(source, Mapping) and source.get("type") == "text":
-        return count(str(source.get("data", "")))
+    if kind == "document" and isinstance(source, Mapping):
+        form = source.get("type")
+        if form == "text":
+            return count(str(source.get("data", "")))
+        if form == "content":
+            content = source.get("content")
+            return _count_parts(content, count, tally) if isinstance(content, Sequence) else 0
+        if form == "base64" and source.get("media_type") == "application/pdf":
+            return _pdf_pages(source.get("data")) * _PDF_PAGE
+        if form in ("url", "file"):
+            return _PDF_PAGE  # a PDF by URL or file id: one page at least
+        return 0
     return 0 if kind == "redacted_thinking" else _IMAGE_ANTHROPIC
+
+
+def _count_reasoning(item: Mapping[str, Any], count: Tokenizer) -> int:
+    """A Responses API reasoning item sent back: what it encrypts, else its summary."""
+    encrypted = item.get("encrypted_content")
+    if isinstance(encrypted, str) and encrypted:
+        return -(-(len(encrypted) * 3 // 4) // _CIPHER_BYTES_PER_TOKEN)
+    summary = item.get("summary")
+    parts = summary if isinstance(summary, Sequence) and not isinstance(summary, str) else ()
+    texts = (part.get("text") for part in parts if isinstance(part, Mapping))
+    return sum(count(text) for text in texts if isinstance(text, str))
+
+
+def _count_file(file: Any, count: Tokenizer) -> int:
+    """A file part (Chat Completions' ``file``, the Responses API's ``input_file``): a
+    PDF by its pages, a text file by its text, a file sent by id or URL as one page."""
+    if not isinstance(file, Mapping):
+        return 0
+    data = file.get("file_data")
+    if not isinstance(data, str) or not data:
+        return _PDF_PAGE if file.get("file_id") or file.get("file_url") else 0
+    head, comma, encoded = data.partition(",")
+    if not comma:  # bare base64
+        head, encoded = "", data
+    decoded = _base64(encoded)
+    if head.startswith("data:text/") or (not head and decoded is not None and _is_text(decoded)):
+        text = decoded.decode("utf-8", "replace") if decoded is not None else encoded
+        return count(text)
+    return max(1, _pages_in(decoded)) * _PDF_PAGE if decoded is not None else _PDF_PAGE
+
+
+def _pdf_pages(data: object) -> int:
+    decoded = _base64(data) if isinstance(data, str) else None
+    return max(1, _pages_in(decoded)) if decoded is not None else 1
+
+
+def _pages_in(pdf: bytes | None) -> int:
+    """The page objects of a PDF (``/Type /Page``, not ``/Pages``); 0 when they are
+    out of sight, packed in compressed object streams."""
+    return 0 if pdf is None else len(_PDF_PAGE_OBJECT.findall(pdf))
+
+
+def _base64(text: str) -> bytes | None:
+    try:
+        return binascii.a2b_base64(text.encode("ascii", "ignore"))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _is_text(data: bytes) -> bool:
+    """Whether decoded file data reads as UTF-8 text, judged by its first 4 KB."""
+    if data.startswith(b"%PDF"):
+        return False
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start > 4090  # a character cut at the 4 KB mark
+    return True
 
 
 def _count_tools(
