@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import re
 import string
 from collections import deque
@@ -57,6 +58,23 @@ def _iban(text: str) -> bool:
 def _bearer(text: str) -> bool:
     token = text.split(None, 1)[1].rstrip("=").strip("._~+/-").replace(":", "")
     return bool(token) and not token.isalpha()
+
+
+def _basic(text: str) -> bool:
+    """An HTTP Basic credential that decodes to ``user:password``, or curl's ``-u user:pw``."""
+    if text.startswith("-"):  # curl -u user:password: not a uid:gid pair of digits
+        user, _, password = text.split(None, 1)[-1].split("=")[-1].strip("'\"").partition(":")
+        return bool(password) and not (user.isdigit() and password.isdigit())
+    token = text.split(None, 1)[1]
+    try:
+        decoded = binascii.a2b_base64(token + "=" * (-len(token) % 4), strict_mode=True)
+        credential = decoded.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return ":" in credential and len(credential) > 1 and _CONTROL.search(credential) is None
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")  # one character class: linear
 
 
 def _phone(text: str) -> bool:
@@ -174,6 +192,12 @@ _JWT = _BEFORE + r"(?P<secret>eyJ[\w-]{8,}\.(?:eyJ[\w-]{5,}|[\w-]{8,}\.[\w-]*)(?
 # at the first, the secret half was left after the value replaced. It may be
 # percent-encoded (abc%2Bdef), as one copied out of a URL is.
 _BEARER = _BEFORE_ANY + r"(?P<secret>[Bb]earer[ \t]+[\w.~+/%-]{6,}(?::[\w.~+/%-]+)*=*)"
+# HTTP Basic credentials (base64 of user:password, which the check decodes) after the
+# scheme's name, in a header, JSON or a dict's repr; and curl's user:password options.
+_BASIC_AUTH = (
+    _BEFORE_ANY + r"(?P<secret>(?:[Bb]asic|BASIC)[ \t]+[A-Za-z0-9+/]{2,}=*"
+    r"|(?:-[uU]|--user|--proxy-user)(?:[ \t]+|=)['\"]?[^\s:'\"]*:[^\s'\"]+)"
+)
 # The local part is at most 64 characters, as RFC 5321 has it. Unbounded, a search for
 # the next value could not stop before the end of a long run of such characters. An
 # apostrophe may stand inside it (o'brien@...), never first: a quote before an address
@@ -216,7 +240,9 @@ _PHONE_DIGITS_MAX = 12  # below 13 digits, no run is two numbers `_phone` accept
 # A validator's way of finding a shorter value in a match it rejects, by validator.
 SPLITTERS: dict[Validator | None, Callable[[str, str], int]] = {_phone: _phone_head}
 # The validators whose verdict depends on the value alone, so may be remembered.
-OWN_CHECKS: frozenset[Validator] = frozenset({_has_digit, _bearer, _iban, _ssn, _luhn, _phone})
+OWN_CHECKS: frozenset[Validator] = frozenset(
+    {_has_digit, _bearer, _basic, _iban, _ssn, _luhn, _phone}
+)
 
 # The default kinds, in order: their patterns, and the characters each one's value can
 # start with (which lets the engine ask Python's re about fewer kinds).
@@ -230,6 +256,7 @@ DEFAULT_PATTERNS: dict[str, PatternSpec] = {
     "aws_access_key": _AWS_KEY,
     "jwt": _JWT,
     "bearer_token": (_BEARER, _bearer),
+    "basic_auth": (_BASIC_AUTH, _basic),
     "url_password": _URL_PASSWORD,
     "email": _EMAIL,
     "iban": (_IBAN, _iban),
@@ -256,6 +283,7 @@ DEFAULT_STARTS: dict[str, str] = {
     "aws_access_key": "A",
     "jwt": "e",
     "bearer_token": "Bb",
+    "basic_auth": "Bb-",
     "url_password": "hsfwpmorcalginjkeb",
     "email": string.ascii_letters + string.digits + "_.%+-",
     "iban": string.ascii_uppercase,
@@ -566,6 +594,7 @@ CONTEXTS: dict[str, tuple[re.Pattern[bytes], re.Pattern[bytes] | None]] = {
     "aws_access_key": (re.compile(rb"[^A-Za-z0-9]"), re.compile(rb"[^A-Za-z0-9]")),
     "jwt": (_WORD_OR_DASH, None),
     "bearer_token": (re.compile(rb"\W"), None),
+    "basic_auth": (re.compile(rb"\W"), None),
     "email": (re.compile(rb"[^\w.%+-]"), _WORD_OR_DASH),
     "iban": (re.compile(rb"\W"), re.compile(rb"\W")),
     "ssn": (_WORD_OR_DASH, _WORD_OR_DASH),
