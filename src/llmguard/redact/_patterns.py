@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
 import re
 import string
@@ -67,7 +68,7 @@ def _basic(text: str) -> bool:
         return bool(password) and not (user.isdigit() and password.isdigit())
     token = text.split(None, 1)[1]
     try:
-        decoded = binascii.a2b_base64(token + "=" * (-len(token) % 4), strict_mode=True)
+        decoded = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
         credential = decoded.decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return False
