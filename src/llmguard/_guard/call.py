@@ -381,9 +381,25 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
     arguments = tool.arguments if isinstance(tool.arguments, str) else attempt.text or "{}"
     requested = _requested(call_id, tool, valid_text(arguments))
     return [
-        {"role": "assistant", "content": None, "tool_calls": [requested]},
+        _chat_turn(reply, [requested]),
         {"role": "tool", "tool_call_id": call_id, "content": text},
     ]
+
+
+def _chat_turn(reply: Reply | None, requested: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Chat Completions assistant turn of a tool re-ask: the calls with the text the
+    model said beside them, and, through LiteLLM, the thinking blocks it keeps of an
+    Anthropic answer (``thinking_blocks``), which it sends back in front of the calls as
+    Anthropic requires under extended thinking."""
+    said = reply.text if reply is not None and reply.text and reply.text.strip() else None
+    turn: dict[str, Any] = {
+        "role": "assistant",
+        "content": None if said is None else valid_text(said),
+        "tool_calls": requested,
+    }
+    if reply is not None and reply.provider == "litellm" and reply.thinking:
+        turn["thinking_blocks"] = [dict(block) for block in reply.thinking]
+    return turn
 
 
 def _requested(call_id: str, call: ToolCall, arguments: str) -> dict[str, Any]:
@@ -474,7 +490,7 @@ def _calls_turns(
         for call_id, call in zip(ids, calls, strict=True)
     ]
     return [
-        {"role": "assistant", "content": None, "tool_calls": requested},
+        _chat_turn(reply, requested),
         *(
             {"role": "tool", "tool_call_id": call_id, "content": note}
             for call_id, note in zip(ids, notes, strict=True)
@@ -494,8 +510,7 @@ def _with_thinking(reply: Reply | None, uses: list[dict[str, Any]]) -> list[dict
     if turn and sum(block.get("type") == "tool_use" for block in turn) == len(uses):
         calls = iter(uses)
         return [
-            next(calls) if block.get("type") == "tool_use" else _text_kept(block)
-            for block in turn
+            next(calls) if block.get("type") == "tool_use" else _text_kept(block) for block in turn
         ]
     # A Reply made by hand: its thinking blocks where thinking_after puts them, no text.
     if not reply.thinking:

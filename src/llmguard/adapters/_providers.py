@@ -34,6 +34,7 @@ __all__ = [
     "anthropic_reply",
     "builtin_adapter",
     "chat_finish",
+    "litellm_thinking",
     "openai_chat",
     "openai_responses",
     "openai_usage",
@@ -228,6 +229,7 @@ def _chat_objects(response: object, provider: str) -> Reply | None:
     model = getattr(response, "model", None)
     finish = getattr(choice, "finish_reason", None)
     response_id = getattr(response, "id", None)
+    thinking = litellm_thinking(message) if provider == "litellm" else ()
     return _reply(
         text,
         tuple(calls),
@@ -238,6 +240,7 @@ def _chat_objects(response: object, provider: str) -> Reply | None:
         response_id if type(response_id) is str else as_str(response_id),
         provider,
         tuple(problems),
+        thinking,
     )
 
 
@@ -340,7 +343,23 @@ def _chat_any(response: object, provider: str) -> Reply:
         response_id=as_str(get(response, "id")),
         provider=provider,
         problems=tuple(problems),
+        thinking=litellm_thinking(message) if provider == "litellm" else (),
     )
+
+
+def litellm_thinking(message: object) -> tuple[dict[str, str], ...]:
+    """The thinking blocks LiteLLM keeps of an Anthropic (or Bedrock, Vertex) answer in
+    the message's ``thinking_blocks``, as a re-ask sends them back; LiteLLM turns them
+    into the assistant turn's thinking blocks again. A block that is not whole is left
+    out."""
+    found: list[dict[str, str]] = []
+    for block in as_list(get_rare(message, "thinking_blocks")):
+        kind = get(block, "type")
+        if isinstance(kind, str) and kind in THINKING_FIELDS:
+            values = {name: get(block, name) for name in THINKING_FIELDS[kind]}
+            if (whole := thinking_block(kind, values)) is not None:
+                found.append(whole)
+    return tuple(found)
 
 
 def _litellm(response: object) -> Reply:

@@ -16,6 +16,7 @@ from llmguard._core.reply import (
     as_str,
     from_litellm,
     get,
+    get_rare,
 )
 from llmguard.adapters._providers import (
     CHAT_USAGE,
@@ -122,6 +123,9 @@ class OpenAIChatStream(StreamAccumulator):
         self._finish: str | None = None
         self._usage: Usage | None = None
         self._problems: tuple[str, ...] = ()
+        # LiteLLM's thinking blocks, each in pieces: a block ends with its signature.
+        self._thinking: list[_Partial] = []
+        self._thinking_open = False
 
     def _feed(self, chunk: object) -> None:
         self._id = self._id or as_str(get(chunk, "id"))
@@ -148,6 +152,9 @@ class OpenAIChatStream(StreamAccumulator):
                 self._add(index, piece)
             if (legacy := get(delta, "function_call")) is not None:
                 self._add(-1, {"function": legacy})
+            if self.provider == "litellm":
+                for piece in as_list(get_rare(delta, "thinking_blocks")):
+                    self._think(piece)
             self._finish = as_str(get(choice, "finish_reason")) or self._finish
 
     def _add(self, index: int, piece: object) -> None:
@@ -162,6 +169,29 @@ class OpenAIChatStream(StreamAccumulator):
         if name := as_str(get(function, "name")):
             call.names.append(name)
         call.pieces.append(as_str(get(function, field)) or "")
+
+    def _think(self, piece: object) -> None:
+        """A piece of a LiteLLM thinking block: a redacted block comes whole; a thinking
+        block's text comes in pieces, then its signature, which ends it."""
+        kind = as_str(get(piece, "type"))
+        if kind not in THINKING_FIELDS:
+            return
+        if kind == "redacted_thinking" or not self._thinking_open:
+            self._thinking.append(_Partial(kind=kind))
+        last = self._thinking[-1]
+        for name in THINKING_FIELDS[kind]:
+            if value := as_str(get(piece, name)):
+                last.fields.setdefault(name, []).append(value)
+        # A signature ends a thinking block: the next piece starts another.
+        self._thinking_open = kind == "thinking" and not as_str(get(piece, "signature"))
+
+    def _thinking_blocks(self) -> tuple[dict[str, str], ...]:
+        found = []
+        for block in self._thinking:
+            values = {name: "".join(pieces) for name, pieces in block.fields.items()}
+            if (whole := thinking_block(block.kind, values)) is not None:
+                found.append(whole)
+        return tuple(found)
 
     def reply(self) -> Reply:
         """The text, tool calls and usage so far."""
@@ -180,6 +210,7 @@ class OpenAIChatStream(StreamAccumulator):
             response_id=self._id,
             provider=self.provider,
             problems=self._problems,
+            thinking=self._thinking_blocks() if self._thinking else (),
         )
 
 
