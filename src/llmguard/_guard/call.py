@@ -506,11 +506,11 @@ def _with_thinking(reply: Reply | None, uses: list[dict[str, Any]]) -> list[dict
     either way; and the text the model said before a call is part of its turn."""
     if reply is None:
         return uses
-    turn = reply.turn
-    if turn and sum(block.get("type") == "tool_use" for block in turn) == len(uses):
+    given = reply.turn
+    if given and sum(block.get("type") == "tool_use" for block in given) == len(uses):
         calls = iter(uses)
         return [
-            next(calls) if block.get("type") == "tool_use" else _text_kept(block) for block in turn
+            next(calls) if block.get("type") == "tool_use" else _text_kept(block) for block in given
         ]
     # A Reply made by hand: its thinking blocks where thinking_after puts them, no text.
     if not reply.thinking:
