@@ -509,12 +509,115 @@ class _LatencyRuns:
         return token
 
 
+# The parts of the table `Dataset.summaries` sums the combinations of keys over.
+_CELL_PARTS = 4
+
 _Sums: TypeAlias = tuple[
     dict[tuple[str, ...], tuple[float | None, ...]], dict[tuple[str, ...], Classes]
 ]
 """`Dataset._sums`' answer: per group, the sums and the latencies by weight."""
 _Counted: TypeAlias = tuple[list[dict[tuple[str, ...], Classes]], list[Run]]
 """Per grouping and group, sorted latencies by weight; and every call's, by weight."""
+
+
+def _places(groupings: Sequence[Sequence[str]]) -> tuple[list[str], list[list[int]]]:
+    """Each key column of the groupings once, however many share it (the report's four
+    groupings read three), and per grouping where its keys are among them."""
+    columns: list[str] = []
+    for by in groupings:
+        for column in by or ("",):
+            if column not in columns:
+                columns.append(column)
+    return columns, [[columns.index(column) for column in by or ("",)] for by in groupings]
+
+
+def _scan(conn: sqlite3.Connection, query: str, params: Sequence[object]) -> tuple[str, ...]:
+    """How SQLite reads the records table for ``query``: its plan's scans and searches."""
+    plan = conn.execute(f"EXPLAIN QUERY PLAN {query}", params).fetchall()
+    return tuple(str(step[-1]) for step in plan if str(step[-1]).startswith(("SCAN", "SEARCH")))
+
+
+def _grouped_latencies(
+    cells: dict[tuple[object, ...], list[float]], places: list[list[int]]
+) -> _Counted | None:
+    """The latencies of each combination of keys and weight (the weight last) as
+    `Dataset._counted_latencies` answers: per grouping and group, sorted by weight."""
+    if not all(whole(cell[-1]) for cell in cells):
+        return None
+    # A latency that is no number (text in a store not written by llmguard) goes
+    # the old way too, which fails or copes exactly as before.
+    numbers = {int, float}
+    if not all(set(map(type, values)) <= numbers for values in cells.values()):
+        return None
+    weight_of = {cell: float(cast(float, cell[-1])) for cell in cells}
+    if math.fsum(weight_of[cell] * len(values) for cell, values in cells.items()) > EXACT_SUM:
+        return None
+    grouped: list[dict[tuple[str, ...], Classes]] = []
+    for place in places:
+        pick = operator.itemgetter(*place)
+        groups: dict[tuple[str, ...], Classes] = {}
+        for cell, values in cells.items():
+            picked = pick(cell)
+            group = tuple(map(str, picked)) if len(place) > 1 else (str(picked),)
+            classes = groups.setdefault(group, {})
+            classes.setdefault(weight_of[cell], []).extend(values)
+        for classes in groups.values():
+            for values in classes.values():
+                values.sort()
+        grouped.append(dict(sorted(groups.items())))
+    everything = [run for classes in grouped[0].values() for run in classes.items()]
+    if signed_zeros(everything):
+        return None
+    return grouped, everything
+
+
+def _combined(
+    parts: list[dict[tuple[str, ...], tuple[float | None, ...]]],
+    places: list[list[int]],
+    costs: list[dict[tuple[str, ...], float]],
+) -> list[_Sums] | None:
+    """Each grouping's `_sums` (without latencies) from the sums per combination of its
+    keys (`Dataset._sums` with ``whole``, over parts of the table) and the cost sums
+    `Dataset._one_pass` made in the aggregates' row order.
+
+    The combinations' sums add up to the groupings' exactly, in any order, when every
+    term was a whole number and each column's total stays below 2**53; ``None``
+    otherwise, or when they and the cost sums do not hold the same groups.
+    """
+    cells = [(key, figures) for part in parts for key, figures in part.items()]
+    if not cells:
+        return None if any(costs) else [({}, {}) for _ in places]
+    if not all(figures[-1] == 1 for _, figures in cells):
+        return None
+    # The nine sums added up; the cost sum (tenth) and the check (last) are not.
+    exact = [figures[:9] for _, figures in cells]
+    for column in zip(*exact, strict=True):
+        present = [value for value in column if value is not None]
+        if not all(type(value) in (int, float) for value in present):
+            return None
+        if math.fsum(cast(list[float], present)) >= EXACT_SUM:
+            return None
+    found: list[_Sums] = []
+    for place, cost_of in zip(places, costs, strict=True):
+        pick = operator.itemgetter(*place)
+        sums: dict[tuple[str, ...], list[float | None]] = {}
+        for (key, _), figures in zip(cells, exact, strict=True):
+            picked = pick(key)
+            group = cast(tuple[str, ...], picked if len(place) > 1 else (picked,))
+            known = sums.get(group)
+            if known is None:
+                sums[group] = list(figures)
+                continue
+            for index, value in enumerate(figures):
+                if value is not None:
+                    before = known[index]
+                    known[index] = value if before is None else before + value
+        if sums.keys() != cost_of.keys():
+            return None
+        found.append(
+            ({group: (*sums[group], cost_of[group]) for group in sorted(sums)}, {}),
+        )
+    return found
 
 
 def _counted(
@@ -1119,6 +1222,8 @@ class Dataset:
         # would hold a copy per grouping), while the side connection runs the
         # aggregates, which hand back a few rows after a long step without the GIL.
         single = len(groupings) == 1
+        _, places = _places(groupings)
+        passed: tuple[_Counted | None, list[dict[tuple[str, ...], float]]] | None = None
         question = self._question(groupings, window, kinds)
         running = self._prefetched.pop(question, None)
         if running is None:
@@ -1143,7 +1248,8 @@ class Dataset:
                     ]
                     counted = collected, everything
             else:
-                counted = self._counted_latencies(groupings, window, kinds)
+                passed = self._one_pass(groupings, window, kinds)
+                counted = None if passed is None else passed[0]
             if traces_later is None:
                 traces = self._trace_groups(groupings, window, kinds)
             else:
@@ -1153,7 +1259,18 @@ class Dataset:
             raise
         answers = self._finish(running)
         if not single:
-            found = cast(list[_Sums], answers[: len(groupings)])
+            combined = None
+            if passed is not None:
+                parts = cast(list[_Sums], answers[:_CELL_PARTS])
+                combined = _combined([sums for sums, _ in parts], places, passed[1])
+            if combined is None:
+                # Sums the pass cannot answer for alike: each grouping's aggregate (and
+                # the latencies read again, if the pass did not read them).
+                found = [self._sums(by, window, kinds, latencies=False) for by in groupings]
+                if passed is None:
+                    counted = self._counted_latencies(groupings, window, kinds)
+            else:
+                found = combined
         # Attempts belong to guarded calls, which are llm records.
         repairs = "llm" in kinds
         repaired: list[dict[tuple[str, ...], float]] = [{} for _ in groupings]
@@ -1207,7 +1324,15 @@ class Dataset:
         repaired attempts per grouping and for the window."""
         jobs: list[_Job] = []
         if len(groupings) > 1:
-            jobs.extend(self._sums_job(by, window, kinds) for by in groupings)
+            # The sums per combination of the groupings' keys (`_combined` adds them up),
+            # over parts of the table, so that the main connection can take some when
+            # its own work ends first.
+            columns, _ = _places(groupings)
+            low, high = self._conn.execute("SELECT min(rowid), max(rowid) FROM records").fetchone()
+            low, high = (0, 0) if low is None else (int(low), int(high) + 1)
+            cuts = [low + (high - low) * part // _CELL_PARTS for part in range(_CELL_PARTS)]
+            for rows in zip(cuts, [*cuts[1:], high], strict=True):
+                jobs.append(self._cells_job(columns, window, kinds, rows))
         if "llm" in kinds:
             jobs.extend(self._repaired_job(by, window) for by in groupings)
             jobs.append(self._repaired_job((), window))
@@ -1219,15 +1344,19 @@ class Dataset:
     ) -> tuple[object, ...]:
         return (tuple(map(tuple, groupings)), window, tuple(kinds))
 
-    def _sums_job(self, by: Sequence[str], window: Window, kinds: Sequence[str]) -> _Job:
-        return lambda conn: self._sums(by, window, kinds, latencies=False, conn=conn)
+    def _cells_job(
+        self, columns: Sequence[str], window: Window, kinds: Sequence[str], rows: tuple[int, int]
+    ) -> _Job:
+        return lambda conn: self._sums(
+            columns, window, kinds, latencies=False, conn=conn, whole=True, rows=rows
+        )
 
     def _repaired_job(self, by: Sequence[str], window: Window) -> _Job:
         return lambda conn: self._repaired(by, window, conn)
 
     def _counted_latencies(
         self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
-    ) -> tuple[list[dict[tuple[str, ...], Classes]], list[Run]] | None:
+    ) -> _Counted | None:
         """The calls' latencies per group of each grouping, split by sample weight.
 
         Each group's values are kept in one sorted list per weight (`Classes`); all the
@@ -1243,14 +1372,7 @@ class Dataset:
         """
         where, params = self._where(window, kinds)
         duration = self._column("duration_ms")
-        # Each key column once, however many groupings share it (the report's four
-        # groupings read three), and per grouping where its keys are in a row.
-        columns: list[str] = []
-        for by in groupings:
-            for column in by or ("",):
-                if column not in columns:
-                    columns.append(column)
-        places = [[columns.index(column) for column in by or ("",)] for by in groupings]
+        columns, places = _places(groupings)
         keys = ", ".join(self._keys((column,) if column else ()) for column in columns)
         rows = self._conn.execute(
             f"SELECT {keys}, {self._column('sample_weight')}, {duration} FROM records "
@@ -1267,33 +1389,85 @@ class Dataset:
                 cells[found[:-1]] = [found[-1]]
             else:
                 values.append(found[-1])
-        if not all(whole(cell[-1]) for cell in cells):
+        return _grouped_latencies(cells, places)
+
+    def _one_pass(
+        self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
+    ) -> tuple[_Counted | None, list[dict[tuple[str, ...], float]]] | None:
+        """`_counted_latencies`, and each grouping's cost sums, from one read of the calls.
+
+        The sum of the costs is the one figure of `_sums` whose answer depends on the
+        order of the rows (each weighted cost is a double added to a running double by
+        SQLite 3.40's ``sum()``, in the order its scan meets the rows: its GROUP BY sorts
+        them stably). So it is added up here in the order of the same scan, one running
+        sum per group of each grouping; the other sums are whole numbers, which
+        `_sums` (with ``whole``) adds up once per combination of the groupings' keys.
+
+        Returns:
+            ``None`` when these sums could differ from the aggregates': an SQLite whose
+            ``sum()`` adds otherwise (3.43 compensates), a scan other than the
+            aggregates' for the window, or a key that is no text (two values printing
+            alike would be two groups in SQL); the aggregates answer then.
+        """
+        if sqlite3.sqlite_version_info >= (3, 43, 0):
             return None
-        # A latency that is no number (text in a store not written by llmguard) goes
-        # the old way too, which fails or copes exactly as before.
-        numbers = {int, float}
-        if not all(set(map(type, values)) <= numbers for values in cells.values()):
+        where, params = self._where(window, kinds)
+        col = self._column
+        weight = col("sample_weight")
+        columns, places = _places(groupings)
+        keys = ", ".join(self._keys((column,) if column else ()) for column in columns)
+        read = (
+            f"SELECT {keys}, {weight}, {col('duration_ms')}, "
+            f"{weight} * coalesce(cost_usd, 0) FROM records {where}"
+        )
+        scans = {_scan(self._conn, read, params)}
+        for by in groupings:
+            grouped = self._keys(by)
+            scans.add(
+                _scan(
+                    self._conn,
+                    f"SELECT {grouped}, sum({weight}) FROM records {where} "
+                    f"GROUP BY {grouped} ORDER BY {grouped}",
+                    params,
+                )
+            )
+        if len(scans) != 1:
             return None
-        weight_of = {cell: float(cast(float, cell[-1])) for cell in cells}
-        if math.fsum(weight_of[cell] * len(values) for cell, values in cells.items()) > EXACT_SUM:
-            return None
-        grouped: list[dict[tuple[str, ...], Classes]] = []
-        for place in places:
-            pick = operator.itemgetter(*place)
-            groups: dict[tuple[str, ...], Classes] = {}
-            for cell, values in cells.items():
-                picked = pick(cell)
-                group = tuple(map(str, picked)) if len(place) > 1 else (str(picked),)
-                classes = groups.setdefault(group, {})
-                classes.setdefault(weight_of[cell], []).extend(values)
-            for classes in groups.values():
-                for values in classes.values():
-                    values.sort()
-            grouped.append(dict(sorted(groups.items())))
-        everything = [run for classes in grouped[0].values() for run in classes.items()]
-        if signed_zeros(everything):
-            return None
-        return grouped, everything
+        width = len(columns)
+        picks = [operator.itemgetter(*place) for place in places]
+        groups: list[dict[tuple[str, ...], int]] = [{} for _ in groupings]
+        costs: list[float] = []
+        # Per combination of keys and weight: its latencies, and where its cost goes in
+        # each grouping's running sums.
+        cells: dict[tuple[object, ...], tuple[list[float], tuple[int, ...]]] = {}
+        for found in self._conn.execute(read, params):
+            cell = cells.get(found[:-2])
+            if cell is None:
+                key = found[:width]
+                if not all(type(value) is str for value in key):
+                    return None
+                indexes = []
+                for pick, place, found_groups in zip(picks, places, groups, strict=True):
+                    picked = pick(key)
+                    group = cast(tuple[str, ...], picked if len(place) > 1 else (picked,))
+                    if group not in found_groups:
+                        found_groups[group] = len(costs)
+                        costs.append(0.0)
+                    indexes.append(found_groups[group])
+                cell = cells[found[:-2]] = ([], tuple(indexes))
+            values, at = cell
+            if found[-2] is not None:
+                values.append(found[-2])
+            cost = found[-1]
+            # Adding 0.0 to a running sum leaves it as it was, -0.0 included.
+            if cost:
+                for index in at:
+                    costs[index] += cost
+        latencies = {cell: values for cell, (values, _) in cells.items() if values}
+        return (
+            _grouped_latencies(latencies, places),
+            [{group: costs[index] for group, index in found.items()} for found in groups],
+        )
 
     def _latencies(
         self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
@@ -1332,6 +1506,8 @@ class Dataset:
         *,
         latencies: bool = True,
         conn: sqlite3.Connection | None = None,
+        whole: bool = False,
+        rows: tuple[int, int] | None = None,
     ) -> _Sums:
         """Per group, the SQL sums `group_stats` takes, and its latencies by weight.
 
@@ -1339,15 +1515,32 @@ class Dataset:
         aggregate, on the main connection only), unsorted; a weight or a latency may be
         anything the store holds. Without ``latencies`` none are collected and every
         group has none; ``conn`` may then be the side connection.
+
+        With ``whole`` (and no latencies), each group's sums end with whether every
+        term of the first nine was a whole number and every cost term a double, which
+        `_combined` needs; ``rows`` keeps to the rows whose ids are in that range
+        (``by`` may then hold ``""``, a key for all).
         """
-        keys = self._keys(by)
+        keys = ", ".join(self._keys((column,) if column else ()) for column in by) or "'all'"
         where, params = self._where(window, kinds)
+        if rows is not None:
+            where += " AND rowid >= ? AND rowid < ?"
+            params.extend(rows)
         width = len(by) or 1
         col = self._column
         weight, retries = col("sample_weight"), col("retries")
         collect = f"{_LATENCY_RUNS}({col('duration_ms')}, {weight})" if latencies else "NULL"
+        if whole:
+            terms = " AND ".join(
+                f"coalesce({term} = CAST({term} AS INTEGER), 1)"
+                for term in (weight, retries, "input_tokens", "output_tokens")
+            )
+            collect = (
+                f"min({weight} IS NOT NULL AND {terms} "
+                f"AND typeof({weight} * coalesce(cost_usd, 0)) = 'real')"
+            )
         db = self._conn if latencies or conn is None else conn
-        rows = db.execute(
+        found_rows = db.execute(
             f"""
             SELECT {keys},
                 sum({weight}),
@@ -1368,8 +1561,11 @@ class Dataset:
         ).fetchall()
         sums: dict[tuple[str, ...], tuple[float | None, ...]] = {}
         runs: dict[tuple[str, ...], Classes] = {}
-        for found in rows:
+        for found in found_rows:
             key = _key(found, width)
+            if whole:
+                sums[key] = cast(tuple[float | None, ...], tuple(found[width:]))
+                continue
             sums[key] = cast(tuple[float | None, ...], tuple(found[width:-1]))
             # Two values that print alike (a store not written by llmguard) are one
             # group, as in `values`: their latencies go together.
