@@ -189,6 +189,7 @@ def test_a_megabyte_of_adversarial_text_is_fully_redacted() -> None:
 FRAGMENTS = ["1", "0", "4111 ", "+", "(", ")", "-", ".", " ", "@", "a", "Z", "_", "%", "\n"]
 FRAGMENTS += [PHONE, "sk-", "eyJ", "ghp_", "AKIA", "Bearer ", "-----BEGIN PRIVATE KEY-----"]
 FRAGMENTS += ["a@b.io", "GB82", "078-05-", "x", "=", "/", "é", "https://", "u:pw@", ":"]
+FRAGMENTS += ["Basic dXNlcjpw", "-u a:", "MTk4NjIyNDgzNDcxOTI1MjQ4.", "Cl2FMQ.", "@@"]
 SMALL = 32 * KB
 
 
@@ -350,6 +351,17 @@ FLOODS = {
     "URL passwords glued": "postgres://u:p@",
     "+digits phone numbers": "+12345678 ",
     "bearer words": "Bearer ",
+    # session 10's kinds: Basic credentials, curl's -u, Discord tokens, URL passwords
+    # holding @, and base64url text with dots (which took RE2's DFA past 8 MB)
+    "Basic credentials": "Basic dXNlcjpw ",
+    "curl user options": "-u a:b ",
+    "near-miss Discord tokens": "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kK ",
+    "URL passwords holding @": "postgres://u:p@@@",
+    "base64url with dots": "".join(
+        random.Random(3).choices(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./ ", k=8192
+        )
+    ),
 }
 
 

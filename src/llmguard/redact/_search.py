@@ -248,8 +248,10 @@ def compile_regex(source: str, capture: bool) -> Any:
     options = re2.Options()
     # Bounds each regex's memory, its DFA's cache included. At 4 MB the combined regex of
     # 23 default kinds ran out of cache on base64-like text and fell back to a slower
-    # engine (65 ms a megabyte, against 4 ms at 8 MB); memory grows only as text needs.
-    options.max_mem = 8 << 20
+    # engine (65 ms a megabyte, against 4 ms at 8 MB); with 26 kinds, 8 MB ran out on
+    # base64url text with dots (160 ms a megabyte, against 16 at 16 MB). Memory grows
+    # only as text needs: the benchmark's floods peak at the same RSS either way.
+    options.max_mem = 16 << 20
     options.log_errors = False
     options.never_capture = not capture
     regex = _re2.RE2(source.encode("utf-8"), options)
