@@ -60,7 +60,7 @@ from llmguard._guard.drivers import (
 )
 from llmguard._guard.flow import Steps
 from llmguard._guard.handler import GuardHandler, Policy, failed, succeeded
-from llmguard._guard.schema import WRAPPER_KEYS
+from llmguard._guard.schema import WRAPPER_KEYS, answer_start
 from llmguard._tracing.spans import Span, active_span
 from llmguard.adapters import Reply, StreamAccumulator, accumulator_for
 from llmguard.exceptions import ConfigurationError
@@ -462,11 +462,15 @@ def _unwrapped(data: Any) -> Any:
 
 
 def _json_start(text: str) -> int:
-    """Where the JSON value begins: the first bracket (after prose or a code fence)."""
-    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
+    """Where the JSON value begins: the first bracket (after prose or a code fence, and
+    after the thinking a reasoning model writes first, as the final check reads it)."""
+    after = answer_start(text)
+    if after < 0:
+        return -1  # still thinking: what it drafts there is not the answer
+    starts = [i for i in (text.find("{", after), text.find("[", after)) if i >= 0]
     if starts:
         return min(starts)
-    stripped = text.lstrip()
+    stripped = text[after:].lstrip()
     return len(text) - len(stripped) if stripped[:1] == '"' else -1
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "SchemaErrors",
     "SchemaKind",
     "WRAPPER_KEYS",
+    "answer_start",
     "compile_schema",
     "extract",
     "extract_calls",
@@ -444,6 +445,9 @@ def extract(
         root type (object, array...) the schema accepts -- or, when nothing of the right
         type parsed, the syntax error of the JSON-looking part and where it is.
     """
+    if text[:1] == "<" or text[:1].isspace():
+        start = answer_start(text)
+        text = text[start:] if start > 0 else text
     stripped = text.strip()
     failed: NotJSON | SchemaErrors | None = None
     if stripped:  # the strict stage, alone on the path of most answers
@@ -454,6 +458,32 @@ def extract(
         else:
             return Extraction(value=value, repair=None, errors=(), ok=True)
     return _search(text, stripped, failed, schema, context, repair)
+
+
+# Reasoning models served behind OpenAI-compatible APIs (DeepSeek-R1, QwQ, ...) write
+# their reasoning first, between these tags, then the answer: a value in the reasoning is
+# a draft, not the answer.
+_THINKING_TAGS = (("<think>", "</think>"), ("<thinking>", "</thinking>"))
+_SPACE = re.compile(r"\s*")
+
+
+def answer_start(text: str) -> int:
+    """Where the answer begins in ``text``: after the thinking blocks it starts with
+    (``<think>...</think>``), else 0; -1 while a leading block is still open (a stream
+    mid-thought, or an answer that never closed it)."""
+    at = 0
+    while True:
+        lead = _SPACE.match(text, at)
+        start = lead.end() if lead is not None else at
+        for open_tag, close_tag in _THINKING_TAGS:
+            if text.startswith(open_tag, start):
+                end = text.find(close_tag, start + len(open_tag))
+                if end < 0:
+                    return -1
+                at = end + len(close_tag)
+                break
+        else:
+            return at
 
 
 def _search(
