@@ -60,7 +60,7 @@ def test_guard_stream_shows_no_partial_of_the_draft() -> None:
     """While the model thinks, no partial appears; then the answer's partials."""
     pieces = ["<think>\nA first", f" guess: {DRAFT[:20]}", f"{DRAFT[20:]}</think>"]
     pieces += [GOOD[:15], GOOD[15:]]
-    client, sent = openai_client([chat_chunks(pieces)])
+    client, _ = openai_client([chat_chunks(pieces)])
 
     def triage(messages: list[dict[str, Any]]) -> Any:
         return client.chat.completions.create(model="deepseek-r1", messages=messages, stream=True)
@@ -80,7 +80,7 @@ def test_whatever_the_thinking_says_the_answer_after_it_wins(
     thoughts: list[str], space: str
 ) -> None:
     text = "".join(f"{space}<think>{thought}{DRAFT}</think>" for thought in thoughts)
-    client, sent = openai_client([chat_completion(text + space + GOOD)])
+    client, _ = openai_client([chat_completion(text + space + GOOD)])
     assert _triage(client)(list(USER)) == Ticket(category="bug", urgency=2)
 
 
