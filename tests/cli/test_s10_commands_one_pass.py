@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmguard._core.records import Record, Usage
-from llmguard.cli._dataset import Dataset, Window
+from llmguard.cli._dataset import Dataset, Window, _grouped_latencies
 from llmguard.sinks import JSONLSink, SQLiteSink
 
 _GROUPINGS = (("name",), ("prompt",), ("day", "name"), ("day", "prompt"))
@@ -38,7 +38,9 @@ _COSTS = (
 
 def _call(number: int, call: tuple[object, ...]) -> Record:
     name, prompt, weight, cost, status, tokens, retries, day, duration = call
-    assert isinstance(day, int) and isinstance(tokens, int) and isinstance(retries, int)
+    assert isinstance(day, int)
+    assert isinstance(tokens, int)
+    assert isinstance(retries, int)
     hour = number % 24
     return Record(
         trace_id=f"{number % 11:032x}",
@@ -154,7 +156,8 @@ def test_costs_are_added_in_the_scans_order(
         (functions, total), *_ = dataset.summaries(_GROUPINGS, Window())
         days = dataset.summaries(_GROUPINGS, Window())[2][0]
     assert [group.cost_usd for group in functions] == [by_name[0][0]]
-    assert total is not None and total.cost_usd == by_name[0][0]
+    assert total is not None
+    assert total.cost_usd == by_name[0][0]
     assert sum(group.cost_usd for group in days) != by_name[0][0]
     for window in _WINDOWS:
         expected = _old_way(path, _GROUPINGS, window)
@@ -175,7 +178,8 @@ def test_costs_are_added_in_the_scans_order(
 def test_stores_the_pass_cannot_answer_alike_take_the_old_way(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
 ) -> None:
-    """Figures whose sums would not add up exactly from the cells: the answers are still the old way's (by its aggregates, where needed)."""
+    """Figures whose sums would not add up exactly from the cells: the answers are still
+    the old way's (by its aggregates, where needed)."""
     calls: list[tuple[object, ...]] = [
         (
             ("a", "b")[n % 2],
@@ -226,3 +230,55 @@ def test_a_json_lines_file_gives_the_same_answers(
         expected = _old_way(store, _GROUPINGS, window)
         assert _old_way(lines, _GROUPINGS, window) == expected
         assert _new_way(lines, _GROUPINGS, window, monkeypatch)[0] == expected
+
+
+def _grouped_as_before(
+    cells: dict[tuple[object, ...], list[float]], places: list[list[int]]
+) -> list[dict[tuple[str, ...], dict[float, list[float]]]]:
+    """The groups' lists as `_grouped_latencies` made them before the combinations were
+    sorted first: concatenated in the combinations' order, then sorted."""
+    grouped = []
+    for place in places:
+        groups: dict[tuple[str, ...], dict[float, list[float]]] = {}
+        for cell, values in cells.items():
+            group = tuple(str(cell[index]) for index in place)
+            groups.setdefault(group, {}).setdefault(float(cell[-1]), []).extend(values)  # type: ignore[arg-type]
+        for classes in groups.values():
+            for values in classes.values():
+                values.sort()
+        grouped.append(dict(sorted(groups.items())))
+    return grouped
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(st.sampled_from("ab"), st.sampled_from("xyz"), st.sampled_from((1, 4.0))),
+        st.lists(st.integers(0, 5) | st.sampled_from((0.5, 1.0, 2.0, 3.0, 1e300)), max_size=30),
+        max_size=12,
+    )
+)
+def test_latency_lists_are_the_ones_sorted_whole(
+    cells: dict[tuple[object, ...], list[float]],
+) -> None:
+    """Sorting each combination first, then merging its runs, gives every group's list
+    as before, element by element (ints beside equal floats in the same order)."""
+    places = [[0], [1], [0, 1]]
+    expected = _grouped_as_before({cell: list(values) for cell, values in cells.items()}, places)
+    found = _grouped_latencies({cell: list(values) for cell, values in cells.items()}, places)
+    if found is None:
+        return
+    grouped, _ = found
+    assert [
+        {
+            key: {w: [(type(v), v) for v in vs] for w, vs in classes.items()}
+            for key, classes in groups.items()
+        }
+        for groups in grouped
+    ] == [
+        {
+            key: {w: [(type(v), v) for v in vs] for w, vs in classes.items()}
+            for key, classes in groups.items()
+        }
+        for groups in expected
+    ]

@@ -552,6 +552,10 @@ def _grouped_latencies(
     weight_of = {cell: float(cast(float, cell[-1])) for cell in cells}
     if math.fsum(weight_of[cell] * len(values) for cell, values in cells.items()) > EXACT_SUM:
         return None
+    # Each combination sorted once (stably): a group's list is then a few sorted runs
+    # one after another, which the sort below merges, ties kept in the same order.
+    for values in cells.values():
+        values.sort()
     grouped: list[dict[tuple[str, ...], Classes]] = []
     for place in places:
         pick = operator.itemgetter(*place)
