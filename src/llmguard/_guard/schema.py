@@ -651,10 +651,11 @@ def extract_calls(
     """
     answer = schema.answer_call(calls)
     if answer is not None:
-        return extract_value(calls[answer].arguments, schema, context=context, repair="tool_call")
+        arguments = _given(calls[answer].arguments)
+        return extract_value(arguments, schema, context=context, repair="tool_call")
     first = calls[0]
     if len(calls) == 1:
-        whole = extract_value(first.arguments, schema, context=context, repair="tool_call")
+        whole = extract_value(_given(first.arguments), schema, context=context, repair="tool_call")
         decoded = _decoded(first.arguments)
         named = schema.item_schema(first.name) is not None
         if whole.ok or not isinstance(decoded, dict) or (_wrapped(decoded) and not named):
@@ -710,6 +711,13 @@ def tool_name(name: str) -> str:
 
 _NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
 _NOT_DECODED: Any = object()
+
+
+def _given(arguments: str | dict[str, object]) -> str | dict[str, object]:
+    """A call's arguments as its caller meant them: blank ones (OpenAI-compatible servers
+    send ``""`` for a call without arguments) are the empty object, as `_decoded` reads
+    them and pydantic-ai does."""
+    return "{}" if isinstance(arguments, str) and not arguments.strip() else arguments
 
 
 def _decoded(arguments: str | dict[str, object]) -> Any:
