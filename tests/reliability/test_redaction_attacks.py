@@ -190,6 +190,7 @@ FRAGMENTS = ["1", "0", "4111 ", "+", "(", ")", "-", ".", " ", "@", "a", "Z", "_"
 FRAGMENTS += [PHONE, "sk-", "eyJ", "ghp_", "AKIA", "Bearer ", "-----BEGIN PRIVATE KEY-----"]
 FRAGMENTS += ["a@b.io", "GB82", "078-05-", "x", "=", "/", "é", "https://", "u:pw@", ":"]
 FRAGMENTS += ["Basic dXNlcjpw", "-u a:", "MTk4NjIyNDgzNDcxOTI1MjQ4.", "Cl2FMQ.", "@@"]
+FRAGMENTS += ["%2", "%40", "%20"]
 SMALL = 32 * KB
 
 
@@ -357,6 +358,7 @@ FLOODS = {
     "curl user options": "-u a:b ",
     "near-miss Discord tokens": "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kK ",
     "URL passwords holding @": "postgres://u:p@@@",
+    "percent escapes": "%22%20a%40b.io%2B%2",
     "base64url with dots": "".join(
         random.Random(3).choices(
             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./ ", k=8192

@@ -135,7 +135,9 @@ def _has_digit(text: str) -> bool:
 # A JSON string's escape (\n, \t, \r, \u00a0) counts as such a character before a value,
 # and is tried first: text holding JSON (a tool call's arguments, an answer in JSON)
 # writes a line break as a backslash and an n, which glued the value after it to a letter.
-_ESCAPE = r"\\(?:[nrt]|u[0-9A-Fa-f]{4})"
+# So does a URL's percent escape (%22, %20, %2B): a value in a query string stood right
+# after the escape's hex digits.
+_ESCAPE = r"\\(?:[nrt]|u[0-9A-Fa-f]{4})|%[0-9A-Fa-f]{2}"
 _BEFORE = rf"(?:^|{_ESCAPE}|[^\w-])"  # before most kinds' values
 _BEFORE_ANY = rf"(?:^|{_ESCAPE}|\W)"  # before a value starting with its own prefix
 
@@ -212,10 +214,10 @@ _BASIC_AUTH = (
 # The local part is at most 64 characters, as RFC 5321 has it. Unbounded, a search for
 # the next value could not stop before the end of a long run of such characters. An
 # apostrophe may stand inside it (o'brien@...), never first: a quote before an address
-# ('ann@example.com') stays, as context.
+# ('ann@example.com') stays, as context. A URL writes the @ as %40.
 _EMAIL = (
     rf"(?:^|{_ESCAPE}|[^\w.%+-])"
-    r"(?P<secret>[\w.%+-][\w.%+'-]{0,63}@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})"
+    r"(?P<secret>[\w.%+-][\w.%+'-]{0,63}(?:@|%40)(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})"
     r"(?:$|[^\w-])"
 )
 _IBAN = (
@@ -400,10 +402,12 @@ def _groups_of_four(run: bytes) -> tuple[list[bytes], list[int]]:
 
 
 def _email_ready(data: bytes, at: int) -> bool:
-    """Whether whitespace at ``at`` comes before a word holding an ``@``."""
+    """Whether whitespace at ``at`` comes before a word holding an ``@`` (or ``%40``)."""
     if not (at + 1 < len(data) and data[at] in SPACE):
         return False
     cut = data.find(b"@", at + 1, at + 67)
+    if cut < 0:
+        cut = data.find(b"%40", at + 1, at + 69)
     return cut > 0 and len(data[at + 1 : cut].split()) == 1
 
 
@@ -519,7 +523,7 @@ def _url_passwords(run: bytes) -> tuple[list[bytes], list[int]]:
     return values, list(map(sub, ends, map(len, values)))
 
 
-_EMAIL_DOMAIN = r"@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}"
+_EMAIL_DOMAIN = r"(?:@|%40)(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}"
 _PLUS_NUMBER = r"\+(?:\d{7,15}|\d{1,3}(?: \d{1,10}){1,6})"
 
 RUNS: dict[str, tuple[RunForm, ...]] = {

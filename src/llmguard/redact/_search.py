@@ -94,8 +94,9 @@ class Search:
             # At the start of the buffer, the value starts there (the context was the
             # start of the text) or after a character of context; past it, a pattern
             # whose values' first bytes are known matched a character of context first.
-            # A backslash may start an escape of several (\n, \u00a0): all kinds read.
-            if buffer[start] == _BACKSLASH:
+            # A backslash or a % may start an escape of several (\n, \u00a0, %22): all
+            # kinds read.
+            if buffer[start] in _ESCAPES:
                 reader = self._whole
             else:
                 key = buffer[start + 1] if start else 256 + (buffer[0] << 8 | buffer[1])
@@ -139,8 +140,8 @@ class Search:
         could be either context or value, RE2's groups decide.
         """
         assert self._contexts is not None
-        if buffer[start] == _BACKSLASH:
-            return None  # the context may be an escape, two characters or six
+        if buffer[start] in _ESCAPES:
+            return None  # the context may be an escape, of two to six characters
         size = len(buffer)
         for kind, source in self._kept:
             regex = _ANCHORED.get(source)
@@ -210,7 +211,7 @@ class _Reader(NamedTuple):
 
 
 _MISSING: Any = object()
-_BACKSLASH = 92
+_ESCAPES = frozenset(b"\\%")  # the bytes an escape before a value starts with
 READ_BY_RE = 256  # the longest match `Search.read` asks Python's re about
 MEMO_SIZE = 4096  # the answers a memo holds before it starts over
 
