@@ -31,6 +31,19 @@ _TRANSIENT_NAMES = frozenset(
     }
 )
 _MAX_RETRY_AFTER = 60.0
+# An error a stream reports after its 200 response (an SSE error event) carries no status
+# of its own: its type says what it is. Anthropic's types stand for 429, 500, 504 and 529;
+# OpenAI's name a server error or a rate limit (as its type or its code).
+_TRANSIENT_TYPES = frozenset(
+    {
+        "rate_limit_error",
+        "api_error",
+        "timeout_error",
+        "overloaded_error",
+        "server_error",
+        "rate_limit_exceeded",
+    }
+)
 
 
 def status_code(exc: BaseException) -> int | None:
@@ -49,9 +62,25 @@ def is_transient(exc: BaseException, retry_on: tuple[type[BaseException], ...] =
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # distinct classes before 3.11
         return True
     code = status_code(exc)
-    if code is not None:
+    if code is not None and not 200 <= code < 300:
         return code in _RETRY_STATUS or code >= 500
-    return any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__)
+    if any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__):
+        return True
+    return _error_type(getattr(exc, "body", None)) in _TRANSIENT_TYPES
+
+
+def _error_type(body: object) -> object:
+    """The type of the error an SDK error's body describes: Anthropic's
+    ``{"type": "error", "error": {"type": ...}}``, or OpenAI's error object (its ``type``,
+    else its ``code``)."""
+    if not isinstance(body, dict):
+        return None
+    inner = body.get("error")
+    error = inner if isinstance(inner, dict) else body
+    kind = error.get("type")
+    if kind == "error" or kind is None or kind not in _TRANSIENT_TYPES:
+        kind = error.get("code", kind)
+    return kind if isinstance(kind, str) else None
 
 
 def retry_after(exc: BaseException) -> float | None:
