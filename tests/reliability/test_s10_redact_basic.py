@@ -96,3 +96,27 @@ def test_any_basic_credential_is_replaced(user: str, password: str) -> None:
     encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
     text = f"Authorization: Basic {encoded}\n"
     assert redact_text(text)[0] == "Authorization: [basic_auth]\n"
+
+
+_WORDS = st.sampled_from(
+    [
+        "Basic dXNlcjpwYXNz", "basic dXNlcjpw", "BASIC YTpi", "Basic Basic", "Basic idea",
+        "Basic dXNlcjpw==", "Basic Og==", "Basic dXNlcjpw-x", "-u a:b", "-u 1000:1000", "--user ad:m:in",
+        "-U p:q@r", "-u x", "-u", "a@b.io", "+1 415 555 0132", "Bearer abc123xyz", "x", "",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(_WORDS, st.sampled_from([" ", " ", " ", "\n", "\t", "  ", "", ", ", "'"])),
+        max_size=30,
+    )
+)
+def test_runs_of_basic_credentials_read_as_value_by_value(pieces: list[tuple[str, str]]) -> None:
+    """Basic credentials and curl options one after another come out as each read alone."""
+    text = "".join(value + separator for value, separator in pieces)
+    assert DEFAULT.redact(text) == ONE_BY_ONE.redact(text), text
+    many = [text, text[1:], "x " + text]
+    assert DEFAULT.redact_many(many) == ONE_BY_ONE.redact_many(many), text

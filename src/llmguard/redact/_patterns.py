@@ -415,6 +415,14 @@ def _bearer_ready(data: bytes, at: int) -> bool:
     return data[at : at + 1] in _SPACE_BYTES and data[at + 2 : at + 7] == b"earer"
 
 
+def _basic_ready(data: bytes, at: int) -> bool:
+    return data[at : at + 1] in _SPACE_BYTES and data[at + 2 : at + 6] in (b"asic", b"ASIC")
+
+
+def _curl_ready(data: bytes, at: int) -> bool:
+    return data[at : at + 1] in _SPACE_BYTES and data[at + 1 : at + 3] in (b"-u", b"-U", b"--")
+
+
 def _mixed_ready(data: bytes, at: int) -> bool:
     """Whether a ``+`` phone number, or an email not led by a digit, follows whitespace."""
     if data[at : at + 1] not in _SPACE_BYTES or at + 2 >= len(data):
@@ -558,6 +566,21 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
             _bearer_pairs,
             _bearer_ready,
             opens=_opens(SPACE, b"Bb"),
+        ),
+    ),
+    # Basic credentials, and curl's -u options, each two words like a bearer token.
+    "basic_auth": (
+        RunForm(
+            r"(?:[ \t\r\n](?:[Bb]asic|BASIC)[ \t][A-Za-z0-9+/]{2,}=*)+[ \t\r\n]",
+            _bearer_pairs,
+            _basic_ready,
+            opens=_opens(SPACE, b"Bb"),
+        ),
+        RunForm(
+            r"(?:[ \t\r\n](?:-[uU]|--user)[ \t][^\s:'\"]*:[^\s'\"]+)+[ \t\r\n]",
+            _bearer_pairs,
+            _curl_ready,
+            opens=_opens(SPACE, b"-"),
         ),
     ),
     # Passwords of URLs glued together, each ending at the @ that starts the next.
