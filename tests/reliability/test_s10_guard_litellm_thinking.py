@@ -8,6 +8,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -182,3 +183,48 @@ def test_a_chat_completions_reask_keeps_the_text_said_beside_the_call() -> None:
     assert turn["tool_calls"][0]["id"] == "call_0"
     assert triage(list(USER)) == Ticket(category="bug", urgency=2)
     assert sent[3].json["messages"][1]["content"] is None
+
+
+def _usage(**fields: Any) -> Any:
+    return _litellm("Usage", prompt_tokens=1100, completion_tokens=10, total_tokens=1110, **fields)
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        _usage(
+            prompt_tokens_details=types.SimpleNamespace(
+                cached_tokens=50, cache_creation_tokens=1000
+            )
+        ),
+        _usage(
+            prompt_tokens_details=types.SimpleNamespace(cached_tokens=50),
+            cache_creation_input_tokens=1000,
+        ),
+    ],
+    ids=["details", "usage"],
+)
+def test_litellm_cache_writes_are_read(usage: Any) -> None:
+    """LiteLLM reports an Anthropic answer's cache writes in its own fields; its
+    prompt_tokens holds them already. They were unread, billed as plain input."""
+    response = _response(GOOD, [], [])
+    response.usage = usage
+    reply = lg.adapters.adapt(response)
+    assert reply is not None
+    assert reply.usage == lg.Usage(
+        input=1100, output=10, cached_input=50, cache_write=1000, total=1110
+    )
+    as_dict = {"id": "c", "object": "chat.completion", "model": "claude-sonnet-4-5"}
+    as_dict["choices"] = [{"index": 0, "message": {"role": "assistant", "content": GOOD}}]
+    dumped = _litellm("ModelResponse", **as_dict, usage=usage)
+    again = lg.adapters.adapt(dumped)
+    assert again is not None
+    assert again.usage == reply.usage
+
+
+def test_litellm_usage_without_cache_writes_is_unchanged() -> None:
+    response = _response(GOOD, [], [])
+    response.usage = _usage(cache_creation_input_tokens=0)
+    reply = lg.adapters.adapt(response)
+    assert reply is not None
+    assert reply.usage == lg.Usage(input=1100, output=10, total=1110)

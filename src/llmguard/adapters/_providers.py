@@ -34,6 +34,7 @@ __all__ = [
     "anthropic_reply",
     "builtin_adapter",
     "chat_finish",
+    "litellm_cache_writes",
     "litellm_thinking",
     "openai_chat",
     "openai_responses",
@@ -230,10 +231,13 @@ def _chat_objects(response: object, provider: str) -> Reply | None:
     finish = getattr(choice, "finish_reason", None)
     response_id = getattr(response, "id", None)
     thinking = litellm_thinking(message) if provider == "litellm" else ()
+    counted = _chat_usage(usage, problems)
+    if provider == "litellm":
+        counted = litellm_cache_writes(usage, counted, problems)
     return _reply(
         text,
         tuple(calls),
-        _chat_usage(usage, problems),
+        counted,
         model if type(model) is str else as_str(model),
         chat_finish(finish if type(finish) is str else as_str(finish), refusal),
         refusal,
@@ -333,10 +337,14 @@ def _chat_any(response: object, provider: str) -> Reply:
         calls.append(_chat_tool_call({"function": legacy}))
     refusal = as_str(get(message, "refusal"))
     problems: list[str] = []
+    usage = get(response, "usage")
+    counted = openai_usage(usage, CHAT_USAGE, problems)
+    if provider == "litellm":
+        counted = litellm_cache_writes(usage, counted, problems)
     return Reply(
         text=_text_of(get(message, "content")),
         tool_calls=tuple(calls),
-        usage=openai_usage(get(response, "usage"), CHAT_USAGE, problems),
+        usage=counted,
         model=as_str(get(response, "model")),
         finish_reason=chat_finish(as_str(get(choice, "finish_reason")), refusal),
         refusal=refusal,
@@ -344,6 +352,32 @@ def _chat_any(response: object, provider: str) -> Reply:
         provider=provider,
         problems=tuple(problems),
         thinking=litellm_thinking(message) if provider == "litellm" else (),
+    )
+
+
+def litellm_cache_writes(usage: object, counted: Usage | None, problems: list[str]) -> Usage | None:
+    """LiteLLM's usage with the prompt-cache writes it reports its own way: Anthropic's
+    (and Bedrock's, Vertex's) ``cache_creation_input_tokens`` on the usage, or
+    ``cache_creation_tokens`` in its ``prompt_tokens_details``. Its ``prompt_tokens``
+    already holds them, as llmguard's ``input`` does; unread, they were billed as plain
+    input."""
+    if counted is None or counted.cache_write is not None:
+        return counted
+    written = get(get_rare(usage, "prompt_tokens_details"), "cache_creation_tokens")
+    if written is None:
+        written = get_rare(usage, "cache_creation_input_tokens")
+    if written is None:
+        return counted
+    found = token_count(written, "cache_creation_input_tokens", problems)
+    if not found:  # zero (LiteLLM's default) or not a count: nothing more to say
+        return counted
+    return usage_of(
+        counted.input,
+        counted.output,
+        counted.cached_input,
+        found,
+        counted.reasoning,
+        counted.total,
     )
 
 
