@@ -758,7 +758,7 @@ def test_a_version_2_store_is_migrated_and_keeps_its_records(tmp_path: Path) -> 
         ).fetchall()
         contents = conn.execute("SELECT count(*) FROM contents").fetchone()[0]
     conn.close()
-    assert version == len(MIGRATIONS) == 4
+    assert version == len(MIGRATIONS) == 5
     assert columns == [
         (1, None, None),
         (1, "json_repair", "triage"),

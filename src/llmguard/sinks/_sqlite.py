@@ -52,6 +52,11 @@ _PRAGMAS = (
     "PRAGMA wal_autocheckpoint = 2500",
 )
 
+# Set once the store is migrated (a migration's index sorts stay on disk): the copies
+# of the pages a statement changes, which SQLite keeps because of the store's triggers
+# (see `table._ROWS_PER_STATEMENT`), stay in memory instead of a temporary file.
+_STATEMENT_JOURNAL = "PRAGMA temp_store = MEMORY"
+
 
 def _set_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL, waiting for another connection doing the same on a new file.
@@ -184,6 +189,7 @@ class SQLiteSink:
                     conn.execute(pragma)
             self._check_integrity(conn)
             migrate(conn)
+            conn.execute(_STATEMENT_JOURNAL)
         except BaseException:
             conn.close()
             raise
