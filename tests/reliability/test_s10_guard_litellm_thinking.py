@@ -228,3 +228,18 @@ def test_litellm_usage_without_cache_writes_is_unchanged() -> None:
     reply = lg.adapters.adapt(response)
     assert reply is not None
     assert reply.usage == lg.Usage(input=1100, output=10, total=1110)
+
+
+def test_a_litellm_streams_cache_writes_are_read() -> None:
+    """The usage chunk at a LiteLLM stream's end, read the same way."""
+    chunks = _stream("", BAD)
+    last = _chunk()
+    last.choices = []
+    last.usage = _usage(cache_creation_input_tokens=1000)
+    accumulator = lg.adapters.accumulator_for(chunks[0])
+    assert accumulator is not None
+    for chunk in [*chunks, last]:
+        accumulator.feed(chunk)
+    usage = accumulator.reply().usage
+    assert usage is not None
+    assert (usage.input, usage.cache_write) == (1100, 1000)

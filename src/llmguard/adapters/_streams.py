@@ -24,6 +24,7 @@ from llmguard.adapters._providers import (
     TOOL_USE_PLACE,
     anthropic_reply,
     chat_finish,
+    litellm_cache_writes,
     openai_responses,
     openai_usage,
     responses_tool_call,
@@ -133,6 +134,8 @@ class OpenAIChatStream(StreamAccumulator):
         if (usage := get(chunk, "usage")) is not None:
             problems: list[str] = []
             self._usage = openai_usage(usage, CHAT_USAGE, problems)
+            if self.provider == "litellm":
+                self._usage = litellm_cache_writes(usage, self._usage, problems)
             self._problems = tuple(problems)
         choices = get(chunk, "choices")
         if choices is None:
