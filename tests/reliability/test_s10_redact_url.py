@@ -45,6 +45,13 @@ ONE_BY_ONE = Patterns(
         ("postgres://u:p@ss@db?x=a@b", "postgres://u:[url_password]@db?x=a@b"),
         ("postgres://u:p@ss@db#a@b", "postgres://u:[url_password]@db#a@b"),
         ("postgres://u:p@ss@db a@b", "postgres://u:[url_password]@db a@b"),
+        # percent-encoded, in another URL's query
+        ("https%3A%2F%2Fuser%3Apass%40host", "https%3A%2F%2Fuser%3A[url_password]%40host"),
+        (
+            "/login?next=https%3a%2f%2fu%3Ap%40ss%40h.example.com%2Fx",
+            "/login?next=https%3a%2f%2fu%3A[url_password]%40h.example.com%2Fx",
+        ),
+        ("@postgres://u:p@h%40x", "@postgres://u:[url_password]%40x"),
     ],
 )
 def test_a_url_password_holding_at_signs_or_colons_is_replaced_whole(
@@ -61,6 +68,7 @@ def test_a_url_password_holding_at_signs_or_colons_is_replaced_whole(
         "postgres://u:p@postgres://u:q@ss@db/x",  # a glued run whose last password holds @
         "@postgres://a:b@postgres://c:d@postgres://e:f@g@h/",
         " x postgres://a:b@postgres://c:d@e:f@g ",
+        "@postgres://a:b@postgres://c:d@h%40x",  # the last host holds %40
     ],
 )
 def test_a_run_of_glued_urls_ends_with_the_whole_last_password(text: str) -> None:

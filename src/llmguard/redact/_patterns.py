@@ -161,18 +161,23 @@ _SLACK_TOKEN = (
 # Unbounded, unlike the email's local part: bounded repetitions of such wide classes
 # multiply the states of RE2's DFA past its memory, and it falls back to a far slower
 # engine.
-_URL_SCHEME = (
+_URL_NAMES = (
     r"(?:https?|s?ftps?|wss?|postgres(?:ql)?|mysql|mariadb|mssql|sqlserver"
     r"|oracle|mongodb(?:\+srv)?|redis|rediss|amqps?|mqtts?|kafka|nats|ldaps?|smtps?|imaps?"
     r"|pop3s?|git|ssh|svn|jdbc:[a-z0-9]+|clickhouse|cassandra|couchdb|elasticsearch|neo4j"
-    r"|snowflake|bolt)://"
+    r"|snowflake|bolt)"
 )
+_URL_SCHEME = _URL_NAMES + "://"
 _URL_PART = r"[^\s:/?#\[\]@{}\"';]"  # a character of a URL's user
 # The password runs from the user's colon to the last @ of the authority: an unencoded
 # @ or : inside it (p@ss, pa:ss) is part of it, as URL parsers read it; cut at the first
 # @, the rest of it was left as the host.
 _URL_SECRET = r"[^\s/?#\[\]{}\"']"  # a character of a URL's password
-_URL_PASSWORD = rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_SCHEME}{_URL_PART}*:(?P<secret>{_URL_SECRET}+)@"
+# A URL may stand percent-encoded in another's query (next=https%3A%2F%2Fuser%3Apw%40host).
+_URL_PASSWORD = (
+    rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_NAMES}(?:://|%3[Aa]%2[Ff]%2[Ff]){_URL_PART}*(?::|%3[Aa])"
+    rf"(?P<secret>{_URL_SECRET}+)(?:@|%40)"
+)
 _GOOGLE_API_KEY = _BEFORE + r"(?P<secret>AIza[\w-]{35,})"
 _AWS_KEY = rf"(?:^|{_ESCAPE}|[^A-Za-z0-9])" r"(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
 # Tokens with a prefix of their own, as detect-secrets knows them: GitLab's (personal,
@@ -437,17 +442,17 @@ def _url_ready(data: bytes, at: int) -> bool:
 
 
 def _url_whole(data: bytes, at: int) -> bool:
-    """Whether the host after the @ at ``at`` holds no other @: the password ends here.
+    """Whether the host after the @ at ``at`` holds no other @ (nor %): the password ends here.
 
     Reads at most `_HOST_READ` bytes; a longer host is left to the scan, value by value.
     """
     host = _HOST.match(data, at + 1)
     stop = at + 1 if host is None else host.end()
-    return stop == len(data) or (data[stop] != 64 and stop - at - 1 < _HOST_READ)
+    return stop == len(data) or (data[stop] not in b"@%" and stop - at - 1 < _HOST_READ)
 
 
 _HOST_READ = 256
-_HOST = re.compile(rb"[^\s/?#\[\]{}\"'@]{0,%d}" % _HOST_READ)  # one class, bounded: linear
+_HOST = re.compile(rb"[^\s/?#\[\]{}\"'@%%]{0,%d}" % _HOST_READ)  # one class, bounded: linear
 
 
 def _digits_ready(data: bytes, at: int) -> bool:
