@@ -167,3 +167,14 @@ def test_max_input_tokens_admits_a_reasoning_item_by_what_it_encrypts() -> None:
     ask([USER, _reasoning(encrypted), MESSAGE, {"role": "user", "content": "Go on."}])
     assert len(sent) == 1
     assert sent[0].json["input"][1]["encrypted_content"] == encrypted
+
+
+def test_redacted_thinking_counts_what_it_encrypts() -> None:
+    """Anthropic's redacted thinking, sent back in a tool loop, is input like the
+    thinking it hides: a token for 4 bytes of its ciphertext (it counted nothing)."""
+    data = base64.b64encode(os.urandom(3000)).decode()
+    turn = [{"type": "redacted_thinking", "data": data}, {"type": "text", "text": "ok"}]
+    plain = [{"type": "text", "text": "ok"}]
+    with_block = lg.count_tokens([{"role": "assistant", "content": turn}], model="claude-x")
+    without = lg.count_tokens([{"role": "assistant", "content": plain}], model="claude-x")
+    assert with_block - without == 3000 // 4

@@ -116,7 +116,8 @@ def count_tokens(
     * A PDF counts 2,300 tokens a page (its text and an image of it), its pages counted
       from its data (one when they cannot be seen, or the file is sent by id or URL);
       a text file counts its text. A Responses API reasoning item counts a token for
-      every 4 bytes its ``encrypted_content`` encrypts, else its summary's text.
+      every 4 bytes its ``encrypted_content`` encrypts, else its summary's text; an
+      Anthropic ``redacted_thinking`` block the same for its ``data``.
     * An encoding whose file is not in tiktoken's cache is never downloaded: text is
       counted by a heuristic (a token a word, a line break, a run of up to three
       punctuation marks; more for long or all-caps words). On ordinary English it is
@@ -276,14 +277,22 @@ def _count_block(kind: str, block: Mapping[str, Any], count: Tokenizer, tally: _
         if form in ("url", "file"):
             return _PDF_PAGE  # a PDF by URL or file id: one page at least
         return 0
-    return 0 if kind == "redacted_thinking" else _IMAGE_ANTHROPIC
+    if kind == "redacted_thinking":  # encrypted thinking, counted as reasoning items are
+        data = block.get("data")
+        return _cipher_tokens(data) if isinstance(data, str) else 0
+    return _IMAGE_ANTHROPIC
+
+
+def _cipher_tokens(encrypted: str) -> int:
+    """The tokens of reasoning sent back encrypted: one for 4 bytes of its ciphertext."""
+    return -(-(len(encrypted) * 3 // 4) // _CIPHER_BYTES_PER_TOKEN)
 
 
 def _count_reasoning(item: Mapping[str, Any], count: Tokenizer) -> int:
     """A Responses API reasoning item sent back: what it encrypts, else its summary."""
     encrypted = item.get("encrypted_content")
     if isinstance(encrypted, str) and encrypted:
-        return -(-(len(encrypted) * 3 // 4) // _CIPHER_BYTES_PER_TOKEN)
+        return _cipher_tokens(encrypted)
     summary = item.get("summary")
     parts = summary if isinstance(summary, Sequence) and not isinstance(summary, str) else ()
     texts = (part.get("text") for part in parts if isinstance(part, Mapping))
