@@ -537,7 +537,10 @@ def _url_passwords(run: bytes) -> tuple[list[bytes], list[int]]:
 
 
 _EMAIL_DOMAIN = r"(?:@|%40)(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}"
-_PLUS_NUMBER = r"\+(?:\d{7,15}|\d{1,3}(?: \d{1,10}){1,6})"
+# A + and up to 15 digits alone: fewer than 8 are no phone number, and no other kind's
+# value can start inside one (a card needs 13 digits), so such a number in a run is
+# judged rejected where the scan finds nothing; more than 15 would be read as a card.
+_PLUS_NUMBER = r"\+(?:\d{1,15}|\d{1,3}(?: \d{1,10}){1,6})"
 
 RUNS: dict[str, tuple[RunForm, ...]] = {
     "email": (
