@@ -410,8 +410,20 @@ def _requested(call_id: str, call: ToolCall, arguments: str) -> dict[str, Any]:
     return {
         "id": call_id,
         "type": "function",
-        "function": {"name": call.name, "arguments": arguments},
+        "function": {"name": call.name, "arguments": _as_sent(arguments)},
     }
+
+
+def _as_sent(arguments: str) -> str:
+    """Arguments echoed in a re-ask as JSON: ones that are not (cut, or written half as
+    XML) go inside an object. OpenAI takes any string, but the gateways that put an
+    OpenAI face on Anthropic or Bedrock (LiteLLM, OpenRouter) parse it into a
+    ``tool_use`` input and refuse the whole re-ask; the correction quotes the text."""
+    try:
+        json.loads(arguments)
+    except (ValueError, RecursionError):
+        return json.dumps({"invalid_json": arguments}, ensure_ascii=False)
+    return arguments
 
 
 _ITEM_PATH = re.compile(r"\$\[(\d+)\]")

@@ -523,7 +523,8 @@ THINKING_FIELDS = {"thinking": ("thinking", "signature"), "redacted_thinking": (
 
 def thinking_block(kind: str, values: Mapping[str, object]) -> dict[str, str] | None:
     """A thinking block of type ``kind`` as it goes back to Anthropic, from the values of
-    its fields; ``None`` when a field is missing or not a string."""
+    its fields; ``None`` when a field is missing or not a string, or a thinking block's
+    signature is empty (a stream cut before it, a gateway that drops it)."""
     fields = THINKING_FIELDS[kind]
     block = {"type": kind}
     for name in fields:
@@ -531,6 +532,8 @@ def thinking_block(kind: str, values: Mapping[str, object]) -> dict[str, str] | 
         if not isinstance(value, str):
             return None
         block[name] = value
+    if kind == "thinking" and not block["signature"]:
+        return None  # Anthropic refuses a thinking block sent back without its signature
     return block
 
 
