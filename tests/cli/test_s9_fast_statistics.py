@@ -18,7 +18,7 @@ import operator
 import random
 from collections.abc import Callable, Iterable
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from llmguard.cli._drift import _METRICS, Check, _Summaries
@@ -150,9 +150,43 @@ _weights = st.one_of(
 _samples = st.lists(st.tuples(_values, _weights), max_size=60)
 _whole_samples = st.lists(st.tuples(_values, st.sampled_from([1.0, 4.0, 2.0, 5])), max_size=60)
 
+# Each property runs fewer random examples than it did (500) and, before them, samples
+# that hold the hard cases in every run: without them, some bugs were found by some
+# seeds only. The seeds below were picked, out of a few dozen, as ones whose samples fail
+# the property for each of these bugs, planted one at a time: a tie group's weights
+# added in another order or compensated, U or the ties summed in another order or by
+# fsum, a stable sort made unstable, a value both sides hold given one side's mass,
+# fsum of the weights replaced by a running sum, counted totals or spreads rounded per
+# (truth, weight) class, the threshold's rank found without its slack, exceedances
+# counted from the left of a tie. Random draws of 60 pairs missed the first of these in
+# one run of six at 500 examples, and the counted roundings in most.
 
-@settings(deadline=None, max_examples=500)
+
+def _hard(seed: int, size: int, weights: tuple[float, ...]) -> Sample:
+    """Long tie groups (ints beside equal floats, 0.0 beside -0.0) of mixed weights, in
+    the order a seeded draw gives them."""
+    rng = random.Random(seed)
+    values = (0.0, -0.0, 1, 1.0, 2.5, 3, 250.0)
+    return [(rng.choice(values), rng.choice(weights)) for _ in range(size)]
+
+
+def _hard_pair(seed: int, weights: tuple[float, ...]) -> tuple[Sample, Sample]:
+    return _hard(seed, 60, weights), _hard(seed + 100, 45, weights)
+
+
+_FRACTIONAL = (0.3, 1 / 3, 0.1, 0.7, 2.5e-3, 1.0, 4.0)
+# Whole weights, some with squares past 2^53, beside ordinary ones.
+_HUGE_WHOLE = (1.0, 4.0, 2, 2.0**27 + 1, 2.0**40 + 3)
+# A weight past 2^52 that a small one beside it does not change.
+_ABSORBED = [(0.0, 7e15)], [(0.0, 0.3), (1.0, 1.0)]
+
+
+@settings(deadline=None, max_examples=150)
 @given(_samples | _whole_samples, _samples | _whole_samples, st.booleans())
+@example(*_hard_pair(14, _FRACTIONAL), True)
+@example(*_hard_pair(22, _FRACTIONAL), True)
+@example(*_hard_pair(13, _FRACTIONAL), False)
+@example(*_hard_pair(3, _HUGE_WHOLE), False)
 def test_mann_whitney_is_the_pooled_walk_to_the_bit(
     baseline: Sample, current: Sample, continuity: bool
 ) -> None:
@@ -163,12 +197,16 @@ def test_mann_whitney_is_the_pooled_walk_to_the_bit(
     assert repr(read) == repr(expected)
 
 
-@settings(deadline=None, max_examples=500)
+@settings(deadline=None, max_examples=150)
 @given(
     _samples | _whole_samples,
     _samples | _whole_samples,
     st.sampled_from([0.0, 0.05, 0.5, 0.95, 0.99, 1.0]),
 )
+@example(*_hard_pair(21, (1.0, 4.0, 2.0)), 0.5)
+@example(*_hard_pair(32, _HUGE_WHOLE), 0.5)
+@example(*_hard_pair(14, _FRACTIONAL), 0.95)
+@example(*_ABSORBED, 1.0)
 def test_quantile_test_is_the_running_total_to_the_bit(
     baseline: Sample, current: Sample, q: float
 ) -> None:
@@ -176,6 +214,12 @@ def test_quantile_test_is_the_running_total_to_the_bit(
     expected = _reference_quantile_test(baseline, current, q)
     assert repr(quantile_test(baseline, current, q)) == repr(expected)
     assert repr(quantile_test_of(Ordered(baseline), Ordered(current), q)) == repr(expected)
+
+
+def _hard_flags(seed: int, weights: tuple[float, ...]) -> Sample:
+    """Flags with many observations of each (truth, weight)."""
+    rng = random.Random(seed)
+    return [(rng.choice((0, 1, 2, True, False, 0.0)), rng.choice(weights)) for _ in range(80)]
 
 
 _flags = st.lists(
@@ -187,8 +231,10 @@ _flags = st.lists(
 )
 
 
-@settings(deadline=None, max_examples=500)
+@settings(deadline=None, max_examples=150)
 @given(_flags, _flags)
+@example(_hard_flags(7, (0.1, 0.7, 0.3)), _hard_flags(107, (0.3, 1 / 3, 0.7, 4, 7e15)))
+@example(_hard_flags(43, (0.3, 1 / 3, 1e-300, 1.0)), _hard_flags(143, (0.3, 1 / 3, 1e-300, 1.0)))
 def test_rates_from_counts_are_the_pairs_test_to_the_bit(baseline: Sample, current: Sample) -> None:
     """Counting (truth, weight) classes gives `compare_rates` and the rate, every bit."""
     read_a, read_b = Ordered(baseline), Ordered(current)
@@ -198,15 +244,19 @@ def test_rates_from_counts_are_the_pairs_test_to_the_bit(baseline: Sample, curre
     assert _outcome(read_a.rate) == _outcome(lambda: _reference_rate(baseline))
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=100)
 @given(_samples | _whole_samples)
+@example(_hard(14, 60, _FRACTIONAL))
+@example(_hard(3, 60, _HUGE_WHOLE))
+@example([(1e15, 1.0), (0.3, 1.0), (-1e15, 1.0)])  # a running sum loses the 0.3
 def test_mean_from_columns_is_the_pairs_mean_to_the_bit(sample: Sample) -> None:
     """The weighted mean from the sorted columns: fsum does not depend on the order."""
     assert repr(Ordered(sample).mean()) == repr(_reference_mean(sample))
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=100)
 @given(st.lists(_samples | _whole_samples, min_size=1, max_size=3))
+@example([*_hard_pair(14, _FRACTIONAL), _hard(3, 60, _HUGE_WHOLE)])
 def test_every_figure_of_a_read_sample_is_its_summary(samples: list[Sample]) -> None:
     """`_Summaries` (counted quantiles, counts, columns) gives each metric's own summary."""
     summary = _Summaries()
