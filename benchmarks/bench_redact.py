@@ -239,7 +239,23 @@ def adversarial(size: int = MB) -> dict[str, str]:
     cases["near-miss phones, random"] = _random_units(_near_miss_phone, size)
     cases["dense emails, random"] = _random_units(_dense_email, size)
     cases["emails and phone numbers, random"] = _random_units(_email_or_phone, size)
+    # Session 10's kinds and contexts, value after value: Basic credentials, curl's -u
+    # options, near-miss Discord tokens, emails with %40, URL passwords holding @, and
+    # base64url text with dots and spaces (which took RE2's DFA past 8 MB).
+    cases["Basic credentials"] = _block("Basic dXNlcjpw ", size)
+    cases["curl user options"] = _block("-u a:b ", size)
+    cases["near-miss Discord tokens"] = _block(
+        "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kK ", size
+    )
+    cases["emails with %40"] = _block("a%40b.io ", size)
+    cases["URL passwords holding @"] = _block("postgres://u:p@@@", size)
+    cases["base64url with dots"] = _base64url_dotted(size)
     return cases
+
+
+def _base64url_dotted(size: int) -> str:
+    rng = random.Random(3)
+    return "".join(rng.choices(string.ascii_letters + string.digits + "-_./ ", k=size))
 
 
 BATCH = 100  # records per `redact_records` call, as a delivery thread might hand over
