@@ -59,6 +59,7 @@ from llmguard.sinks.table import (
     delete_spans,
     derived,
     insert,
+    last_copies,
     migrate,
     read_record,
     row,
@@ -192,6 +193,9 @@ class Loaded:
             the value.
         figures_checked: Whether the figures were checked as the records were loaded
             (a JSON Lines file); a store's queries check them as they read the rows.
+        version: A store's layout version (`last_copies` reads an older one's copies
+            of a span as one record without writing to it); ``None`` for a JSON Lines
+            file, loaded one row per span.
     """
 
     conn: sqlite3.Connection
@@ -206,6 +210,7 @@ class Loaded:
     impossible: int = 0
     impossible_example: str | None = None
     figures_checked: bool = False
+    version: int | None = None
 
 
 def load(path: str | os.PathLike[str], progress: Progress | None = None) -> Loaded:
@@ -247,7 +252,8 @@ def _open_store(path: Path) -> Loaded:
     # Two ranges of the start index, so a healthy store costs nothing. A time inside the
     # range that is no time (only a store not written by SQLiteSink holds one) is not
     # counted; the commands that read times cope with it.
-    outside = 'FROM records WHERE "start" < ? OR "start" >= ?'
+    copies = last_copies(version)
+    outside = f'FROM records WHERE ("start" < ? OR "start" >= ?){copies}'
     (unusable,) = conn.execute(f"SELECT count(*) {outside}", (EARLIEST, LATEST)).fetchone()
     example = None
     if unusable:
@@ -256,7 +262,9 @@ def _open_store(path: Path) -> Loaded:
         ).fetchone()
     # NULL (a table made without NOT NULL) is no time either, and sorts first. Asked
     # apart: in the OR above it would turn two index searches into a scan of the index.
-    (missing_start,) = conn.execute('SELECT count(*) FROM records WHERE "start" IS NULL').fetchone()
+    (missing_start,) = conn.execute(
+        f'SELECT count(*) FROM records WHERE "start" IS NULL{copies}'
+    ).fetchone()
     if missing_start:
         example = None if not unusable else example
         unusable += missing_start
@@ -270,6 +278,7 @@ def _open_store(path: Path) -> Loaded:
         filtered=bool(unusable),
         store=path if identity is not None else None,
         store_id=identity,
+        version=version,
     )
 
 
@@ -865,6 +874,12 @@ class Dataset:
             # "+" keeps the planner off the start index, which would not narrow anything.
             dataset._usable = (' AND +"start" >= ? AND +"start" < ?', (EARLIEST, LATEST))
             dataset._usable_start = dataset._usable
+        if loaded.version is not None and last_copies(loaded.version):
+            # First, so that the rows of a span's earlier copies are not checked.
+            clause, bounds = dataset._usable
+            dataset._usable = (last_copies(loaded.version) + clause, bounds)
+            clause, bounds = dataset._usable_start  # read in a join, as ``r``
+            dataset._usable_start = (last_copies(loaded.version, "r") + clause, bounds)
         if not loaded.figures_checked:
             dataset._check_figures()
         return dataset

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from llmguard._core.records import Record
 from llmguard.exceptions import ConfigurationError
@@ -17,7 +18,7 @@ from llmguard.sinks._fork import renew_lock_after_fork
 from llmguard.sinks._paths import check_file_path
 from llmguard.sinks.table import read_record
 
-__all__ = ["JSONLSink", "read_jsonl", "records_of_lines"]
+__all__ = ["JSONLSink", "last_copies", "read_jsonl", "records_of_lines"]
 
 _logger = logging.getLogger("llmguard")
 
@@ -333,3 +334,87 @@ def records_of_lines(lines: Iterable[bytes], path: str | os.PathLike[str]) -> It
     finally:
         if skipped:
             _logger.warning("%s: skipped %d unreadable line(s)", os.fspath(path), skipped)
+
+
+# Where `Record.to_json` puts the ids: ``{"trace_id":"<32>","span_id":"<16>",...``.
+_TRACE_AT = len(b'{"trace_id":"')
+_SPAN_AT = _TRACE_AT + 32 + len(b'","span_id":"')
+_IDS_END = _SPAN_AT + 16
+
+
+def _span_of(line: bytes) -> bytes | None:
+    """The line's trace id and span id together, or ``None`` when it holds no record.
+
+    A line as llmguard writes it gives them by position; any other is parsed. Either
+    way the key is the ids' characters, so the two forms of a span meet.
+    """
+    trace = line[_TRACE_AT : _TRACE_AT + 32]
+    span = line[_SPAN_AT:_IDS_END]
+    if (
+        line.startswith(b'{"trace_id":"')
+        and line[_TRACE_AT + 32 : _SPAN_AT] == b'","span_id":"'
+        and line[_IDS_END : _IDS_END + 2] == b'",'
+        and trace.isalnum()
+        and span.isalnum()
+    ):
+        return trace + span
+    if not line.strip():
+        return None
+    try:
+        record = read_record(line)
+    except (ValueError, TypeError):
+        return None
+    return (record.trace_id + record.span_id).encode()
+
+
+def last_copies(file: BinaryIO, path: str | os.PathLike[str]) -> Iterator[Record]:
+    """`read_jsonl` over an open, seekable file, keeping one record per span: its last
+    readable copy, where that copy stands in the file.
+
+    Delivery is at least once, so a span may be written twice (a batch written again, a
+    file appended to itself); the commands and an SQLite store count its last copy, and
+    so does this. The file is read twice: first for each line's ids (by position for
+    llmguard's own lines), keeping an entry per span (some 150 bytes), then for the
+    records. The copies of a span are checked from the last: a torn last copy (a hard
+    kill) leaves the one before it.
+    """
+    last: dict[bytes, int] = {}
+    repeated: dict[bytes, list[int]] = {}
+    offset = 0
+    for line in file:
+        at, offset = offset, offset + len(line)
+        key = _span_of(line)
+        if key is None:
+            continue
+        before = last.get(key)
+        last[key] = at
+        if before is not None:
+            repeated.setdefault(key, [before]).append(at)
+    del last
+    earlier: set[int] = set()
+    for offsets in repeated.values():
+        kept = None
+        for at in reversed(offsets):
+            file.seek(at)
+            try:
+                read_record(file.readline())
+            except (ValueError, TypeError):
+                continue
+            kept = at
+            break
+        earlier.update(at for at in offsets if at != kept)
+    del repeated
+    file.seek(0)
+    yield from records_of_lines(_lines_but(file, earlier), path)
+
+
+def _lines_but(lines: Iterable[bytes], left_out: set[int]) -> Iterator[bytes]:
+    """The lines, without those starting at the offsets in ``left_out``."""
+    if not left_out:
+        yield from lines
+        return
+    offset = 0
+    for line in lines:
+        if offset not in left_out:
+            yield line
+        offset += len(line)

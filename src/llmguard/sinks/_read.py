@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, filter_records, iso_bound
-from llmguard.sinks._jsonl import read_jsonl, records_of_lines
+from llmguard.sinks._jsonl import last_copies
 from llmguard.sinks._paths import SQLITE_HEADER
 from llmguard.sinks._sqlite import SQLiteStore
 
@@ -30,7 +31,11 @@ def read_records(
     """Read the records of an SQLite store or a JSON Lines file.
 
     The format is told by the file's first bytes, not its name. Records from a store come
-    ordered by start time; records from a JSON Lines file come in file order.
+    ordered by start time; records from a JSON Lines file come in file order. A span
+    written more than once (delivery is at least once) is read once, as the commands
+    count it: its last copy. A store from before layout version 4 is read that way
+    without being changed; a JSON Lines file is read twice for it (a pipe is copied to
+    a temporary file as it is read).
 
     Args:
         path: The file written by `SQLiteSink` or `JSONLSink`.
@@ -62,22 +67,30 @@ def read_records(
         file.close()
         raise
     if not piped:
-        file.close()  # read_jsonl opens the file again as it is iterated
+        file.close()  # _jsonl opens the file again as it is iterated
     filters = {"trace_id": trace_id, "kind": kind, "name": name, "status": status}
     if header != SQLITE_HEADER:
         # A pipe (a FIFO, /dev/stdin) cannot be opened again for the bytes just read.
-        records = _piped(file, header, path) if piped else read_jsonl(path)
+        records = _piped(file, header, path) if piped else _jsonl(path)
         return filter_records(records, since=since, until=until, limit=limit, **filters)
     if piped:
         file.close()
     return _read_store(path, since, until, limit, filters)
 
 
+def _jsonl(path: str | os.PathLike[str]) -> Iterator[Record]:
+    with open(path, "rb") as file:
+        yield from last_copies(file, path)
+
+
 def _piped(file: BinaryIO, header: bytes, path: str | os.PathLike[str]) -> Iterator[Record]:
-    """The records of a pipe whose first bytes, ``header``, were read already."""
-    with file:
-        first = (header + file.readline()).splitlines(keepends=True)
-        yield from records_of_lines(itertools.chain(first, file), path)
+    """The records of a pipe whose first bytes, ``header``, were read already: copied
+    to a temporary file, which `last_copies` reads twice."""
+    with file, tempfile.TemporaryFile() as copy:
+        copy.write(header)
+        shutil.copyfileobj(file, copy)
+        copy.seek(0)
+        yield from last_copies(copy, path)
 
 
 def _read_store(

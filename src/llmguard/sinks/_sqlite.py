@@ -18,7 +18,14 @@ from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
 from llmguard.sinks._fork import finish_writes_before_fork
 from llmguard.sinks._paths import check_file_path
-from llmguard.sinks.table import content, insert_records, migrate, missing, read_record
+from llmguard.sinks.table import (
+    content,
+    insert_records,
+    last_copies,
+    migrate,
+    missing,
+    read_record,
+)
 
 __all__ = ["SQLiteSink", "SQLiteStore"]
 
@@ -329,6 +336,8 @@ class SQLiteStore:
             )
         self.version = version
         self._content = content(version)
+        # A store from before version 4 may hold copies of a span: the last one counts.
+        self._copies = last_copies(version)
 
     def __enter__(self: _StoreT) -> _StoreT:
         return self
@@ -388,8 +397,8 @@ class SQLiteStore:
             clauses.append('"start" < ?')
             params.append(iso_bound(until))
         sql = f"SELECT {self._content} FROM records"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
+        if clauses or self._copies:
+            sql += " WHERE " + (" AND ".join(clauses) or "1") + self._copies
         # rowid breaks ties in insertion order, which is end order within a batch.
         sql += ' ORDER BY "start", rowid'
         if limit is not None:
@@ -418,7 +427,8 @@ class SQLiteStore:
 
     def count(self) -> int:
         """How many records the store holds."""
-        total: int = self._conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        where = f" WHERE 1{self._copies}" if self._copies else ""
+        total: int = self._conn.execute(f"SELECT count(*) FROM records{where}").fetchone()[0]
         return total
 
     def close(self) -> None:

@@ -34,6 +34,7 @@ __all__ = [
     "derived",
     "insert",
     "insert_records",
+    "last_copies",
     "migrate",
     "missing",
     "parse_json",
@@ -380,6 +381,24 @@ def missing(conn: sqlite3.Connection, version: int) -> list[str]:
 def derived(version: int) -> dict[str, str]:
     """Column -> SQL computing it, for the columns a store at ``version`` lacks."""
     return {column: f"({value})" for column, _, value, since in DERIVED if since > version}
+
+
+def last_copies(version: int, table: str = "records") -> str:
+    """The condition (`` AND ...``) keeping each span's last row only, for a store at
+    ``version``, on the ``records`` rows named ``table`` in the query.
+
+    Empty from version 4 on, where a store holds one row per span. An older store may
+    hold copies of a span (delivery is at least once); read with this condition, it
+    counts as its migration will leave it -- the last row of each span, rows without
+    ids kept -- with nothing written to it. Through the trace id index every store
+    before version 4 has: a lookup per row read.
+    """
+    if version >= 4:
+        return ""
+    return (
+        " AND NOT EXISTS (SELECT 1 FROM records AS later WHERE later.trace_id = "
+        f"{table}.trace_id AND later.span_id = {table}.span_id AND later.rowid > {table}.rowid)"
+    )
 
 
 def content(version: int) -> str:
