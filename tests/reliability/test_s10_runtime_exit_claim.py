@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 import llmguard as lg
-from llmguard.sinks import MemorySink
 from llmguard._tracing import open_streams, spans
+from llmguard.sinks import MemorySink
 
 
 @lg.trace

@@ -40,9 +40,7 @@ def _old_write(path: Path, records: list[Record]) -> None:
         first = 1 if last is None else last + 1
         rows = [row(record) for record in records]
         conn.executemany(OLD_INSERT, [made[:-1] for made in rows])
-        conn.executemany(
-            OLD_CONTENT, [(first + at, made[-1]) for at, made in enumerate(rows)]
-        )
+        conn.executemany(OLD_CONTENT, [(first + at, made[-1]) for at, made in enumerate(rows)])
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -87,7 +85,8 @@ def test_an_old_batch_holding_a_span_twice_keeps_its_last_copy_and_content(
     sink.emit([_record(1, "first"), _record(2, "first")])
     sink.close()
     _old_write(
-        path, [_record(2, "second"), _record(4, "four"), _record(4, "four-again"), _record(5, "five")]
+        path,
+        [_record(2, "second"), _record(4, "four"), _record(4, "four-again"), _record(5, "five")],
     )
     assert _read(path) == {"01": "first", "02": "second", "04": "four-again", "05": "five"}
     assert _orphans(path) == 0
