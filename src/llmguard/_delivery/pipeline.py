@@ -854,7 +854,10 @@ if hasattr(os, "register_at_fork"):
 
 def sink_name(sink: object) -> str:
     """The name a sink goes by in stats and warnings: its ``name`` or its class name."""
-    name = getattr(sink, "name", None)
+    try:
+        name = getattr(sink, "name", None)
+    except Exception:  # the application's property: whatever it raises, not a name
+        name = None
     return name if isinstance(name, str) else type(sink).__name__
 
 
@@ -1026,11 +1029,11 @@ class _Lane:
                     break
                 item = self._joined(self._backlog.popleft())
             if isinstance(item, _FlushMark):
-                self._call("flush", self.sink.flush, item.timeout)
+                self._call("flush", item.timeout)
                 item.done.set()
                 continue
             count = len(item.records)  # read before the sink can empty the list
-            failure = self._call("emit", self.sink.emit, item.records)
+            failure = self._call("emit", item.records)
             delivered = count if failure is None else _delivered_before(failure, count)
             with self._cond:
                 self.pending_bytes -= item.size
@@ -1064,13 +1067,12 @@ class _Lane:
             item.size += following.size
         return item
 
-    def _call(
-        self, what: str, method: Callable[[Any], None], argument: Any
-    ) -> BaseException | None:
-        """Call the sink's ``method``; what it raised (reported), or ``None``."""
+    def _call(self, what: str, argument: Any) -> BaseException | None:
+        """Call the sink's method ``what``; what it raised (reported), or ``None``."""
         self.busy_since = time.monotonic()
         try:
-            method(argument)
+            # Looked up here: a property of the application's sink may raise too.
+            getattr(self.sink, what)(argument)
         except BaseException as exc:  # user code: even SystemExit must not stop the lane
             # A partial delivery is told by the error that stopped the sink.
             cause = exc.__cause__ if isinstance(exc, PartiallyDelivered) else None
