@@ -180,6 +180,13 @@ _URL_PASSWORD = (
 )
 _GOOGLE_API_KEY = _BEFORE + r"(?P<secret>AIza[\w-]{35,})"
 _AWS_KEY = rf"(?:^|{_ESCAPE}|[^A-Za-z0-9])" r"(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
+# An AWS secret access key has no prefix: 40 base64 characters, after the name of the
+# setting that holds it (aws_secret_access_key = ..., "SecretAccessKey": "...").
+_AWS_SECRET = (
+    rf"(?:^|{_ESCAPE}|[^A-Za-z0-9])(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key)"
+    r"(?:\\?[\"'])?[ \t]*(?:=>|[:=])[ \t]*(?:\\?[\"'])?"
+    r"(?P<secret>[A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+=])"
+)
 # Tokens with a prefix of their own, as detect-secrets knows them: GitLab's (personal,
 # deploy, feed, runner, trigger... tokens), npm's, PyPI's (a macaroon whose first bytes
 # name pypi.org or test.pypi.org), SendGrid's, Twilio API keys, Mailchimp's (a
@@ -272,6 +279,7 @@ DEFAULT_PATTERNS: dict[str, PatternSpec] = {
     "slack_token": _SLACK_TOKEN,
     "google_api_key": _GOOGLE_API_KEY,
     "aws_access_key": _AWS_KEY,
+    "aws_secret_key": _AWS_SECRET,
     "jwt": _JWT,
     "bearer_token": (_BEARER, _bearer),
     "basic_auth": (_BASIC_AUTH, _basic),
@@ -300,6 +308,7 @@ DEFAULT_STARTS: dict[str, str] = {
     "slack_token": "xh",
     "google_api_key": "A",
     "aws_access_key": "A",
+    "aws_secret_key": "aAsS",  # the name of the setting before one
     "jwt": "e",
     "bearer_token": "Bb",
     "basic_auth": "Bb-",
