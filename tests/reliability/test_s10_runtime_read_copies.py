@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import sqlite3
@@ -20,6 +21,7 @@ from llmguard._core.records import Record
 from llmguard.cli import main
 from llmguard.cli._dataset import Dataset
 from llmguard.sinks import JSONLSink, SQLiteSink, SQLiteStore, read_records
+from llmguard.sinks._jsonl import last_copies
 from llmguard.sinks.table import COLUMNS, MIGRATIONS, row
 from tests._helpers.cli_stores import _records
 
@@ -195,3 +197,44 @@ def test_read_records_agrees_with_the_commands_on_any_file(
             for trace in {t for t, _ in expected}
             for r in dataset.trace(trace)
         ) == sorted((r.trace_id, r.span_id, r.status) for r in expected.values())
+
+
+def test_lines_appended_while_reading_give_no_second_copy(tmp_path: Path) -> None:
+    """A sink still writing: what is appended after the first pass is left to the next
+    read (its copies were not looked for); the records yielded stay one per span."""
+    first = _records()
+    path = _write(tmp_path / "calls.jsonl", first)
+    reading = read_records(path)
+    found = [next(reading)]
+    with open(path, "ab") as file:  # a copy of a span already read, and a new span
+        file.write(first[0].to_json() + b"\n")
+        file.write(dataclasses.replace(first[0], span_id="e" * 16).to_json() + b"\n")
+    found.extend(reading)
+    assert found == first
+
+
+class _RewrittenBetweenPasses(io.BytesIO):
+    """A file cut and written again (``copytruncate`` rotation) when the reader goes
+    back to its start for the second pass."""
+
+    def __init__(self, before: bytes, after: bytes) -> None:
+        super().__init__(before)
+        self._after: bytes | None = after
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if offset == 0 and whence == 0 and self._after is not None:
+            super().seek(0)
+            self.truncate()
+            self.write(self._after)
+            self._after = None
+        return super().seek(offset, whence)
+
+
+def test_a_file_written_again_between_the_passes_loses_no_record() -> None:
+    """The offsets of the first pass's earlier copies hold other spans by the second:
+    those lines are read, not left out as copies."""
+    one, two = _records()[:2]
+    before = b"".join(r.to_json() + b"\n" for r in (one, two, one))
+    after = b"".join(r.to_json() + b"\n" for r in (two, one))
+    found = list(last_copies(_RewrittenBetweenPasses(before, after), "rotated.jsonl"))
+    assert found == [two, one]

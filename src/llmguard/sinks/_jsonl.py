@@ -380,9 +380,9 @@ def last_copies(file: BinaryIO, path: str | os.PathLike[str]) -> Iterator[Record
     """
     last: dict[bytes, int] = {}
     repeated: dict[bytes, list[int]] = {}
-    offset = 0
+    end = 0
     for line in file:
-        at, offset = offset, offset + len(line)
+        at, end = end, end + len(line)
         key = _span_of(line)
         if key is None:
             continue
@@ -391,8 +391,8 @@ def last_copies(file: BinaryIO, path: str | os.PathLike[str]) -> Iterator[Record
         if before is not None:
             repeated.setdefault(key, [before]).append(at)
     del last
-    earlier: set[int] = set()
-    for offsets in repeated.values():
+    earlier: dict[int, bytes] = {}
+    for key, offsets in repeated.items():
         kept = None
         for at in reversed(offsets):
             file.seek(at)
@@ -402,19 +402,24 @@ def last_copies(file: BinaryIO, path: str | os.PathLike[str]) -> Iterator[Record
                 continue
             kept = at
             break
-        earlier.update(at for at in offsets if at != kept)
+        earlier.update((at, key) for at in offsets if at != kept)
     del repeated
     file.seek(0)
-    yield from records_of_lines(_lines_but(file, earlier), path)
+    yield from records_of_lines(_lines_but(file, earlier, end), path)
 
 
-def _lines_but(lines: Iterable[bytes], left_out: set[int]) -> Iterator[bytes]:
-    """The lines, without those starting at the offsets in ``left_out``."""
-    if not left_out:
-        yield from lines
-        return
+def _lines_but(lines: Iterable[bytes], left_out: dict[int, bytes], end: int) -> Iterator[bytes]:
+    """The lines of the first ``end`` bytes, without the copies starting at the offsets in
+    ``left_out``: the file as the first pass read it. Lines appended since (a sink still
+    writing) are left to the next read, whose copies this pass did not see; a line at a
+    left-out offset that no longer holds that span (the file was cut and written again)
+    is kept."""
     offset = 0
     for line in lines:
-        if offset not in left_out:
+        if offset >= end:
+            return
+        if offset + len(line) > end:
+            line = line[: end - offset]  # finished since; the first pass saw it torn
+        if offset not in left_out or _span_of(line) != left_out[offset]:
             yield line
         offset += len(line)
