@@ -67,7 +67,9 @@ class Reply:
     came before it (interleaved thinking); empty when they all came first. ``turn`` is
     an Anthropic answer's content as it came, for a re-ask to send back in its order: its
     thinking, redacted thinking and non-blank text blocks, and a ``{"type": "tool_use"}``
-    in the place of each of ``tool_calls``.
+    in the place of each of ``tool_calls``. ``reasoning_content`` is the reasoning an
+    OpenAI-compatible server returns beside the answer (DeepSeek's thinking mode), which
+    a tool re-ask must send back on its assistant turn.
     """
 
     text: str | None = None
@@ -82,6 +84,7 @@ class Reply:
     thinking: tuple[dict[str, str], ...] = ()
     thinking_after: tuple[int, ...] = ()
     turn: tuple[dict[str, str], ...] = ()
+    reasoning_content: str | None = None
 
 
 #: Says whether a response has the shape an `Adapter` reads.

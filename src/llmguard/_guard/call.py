@@ -388,9 +388,10 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
 
 def _chat_turn(reply: Reply | None, requested: list[dict[str, Any]]) -> dict[str, Any]:
     """The Chat Completions assistant turn of a tool re-ask: the calls with the text the
-    model said beside them, and, through LiteLLM, the thinking blocks it keeps of an
-    Anthropic answer (``thinking_blocks``), which it sends back in front of the calls as
-    Anthropic requires under extended thinking."""
+    model said beside them, and its reasoning: through LiteLLM, the thinking blocks it
+    keeps of an Anthropic answer (``thinking_blocks``), which it sends back in front of
+    the calls as Anthropic requires under extended thinking; else the
+    ``reasoning_content`` an OpenAI-compatible server returned."""
     said = reply.text if reply is not None and reply.text and reply.text.strip() else None
     turn: dict[str, Any] = {
         "role": "assistant",
@@ -399,6 +400,9 @@ def _chat_turn(reply: Reply | None, requested: list[dict[str, Any]]) -> dict[str
     }
     if reply is not None and reply.provider == "litellm" and reply.thinking:
         turn["thinking_blocks"] = [dict(block) for block in reply.thinking]
+    elif reply is not None and reply.reasoning_content is not None:
+        # DeepSeek's thinking mode answers a tool turn sent back without it with a 400.
+        turn["reasoning_content"] = valid_text(reply.reasoning_content)
     return turn
 
 

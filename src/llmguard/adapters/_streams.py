@@ -127,6 +127,7 @@ class OpenAIChatStream(StreamAccumulator):
         # LiteLLM's thinking blocks, each in pieces: a block ends with its signature.
         self._thinking: list[_Partial] = []
         self._thinking_open = False
+        self._reasoning: list[str] = []  # reasoning_content deltas (DeepSeek's thinking)
 
     def _feed(self, chunk: object) -> None:
         self._id = self._id or as_str(get(chunk, "id"))
@@ -146,6 +147,8 @@ class OpenAIChatStream(StreamAccumulator):
             delta = get(choice, "delta")
             if (text := as_str(get(delta, "content"))) is not None:
                 self._text.append(text)
+            if (reasoning := as_str(get_rare(delta, "reasoning_content"))) is not None:
+                self._reasoning.append(reasoning)
             if (refusal := as_str(get(delta, "refusal"))) is not None:
                 self._refusal.append(refusal)
             for piece in as_list(get(delta, "tool_calls")):
@@ -214,6 +217,7 @@ class OpenAIChatStream(StreamAccumulator):
             provider=self.provider,
             problems=self._problems,
             thinking=self._thinking_blocks() if self._thinking else (),
+            reasoning_content="".join(self._reasoning) if self._reasoning else None,
         )
 
 
