@@ -68,8 +68,8 @@ class Reply:
     an Anthropic answer's content as it came, for a re-ask to send back in its order: its
     thinking, redacted thinking and non-blank text blocks, and a ``{"type": "tool_use"}``
     in the place of each of ``tool_calls``. ``reasoning_content`` is the reasoning an
-    OpenAI-compatible server returns beside the answer (DeepSeek's thinking mode), which
-    a tool re-ask must send back on its assistant turn.
+    OpenAI-compatible server returns beside tool calls (DeepSeek's thinking mode), which
+    a tool re-ask must send back on its assistant turn; read only beside tool calls.
     """
 
     text: str | None = None

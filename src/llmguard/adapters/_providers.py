@@ -231,7 +231,8 @@ def _chat_objects(response: object, provider: str) -> Reply | None:
     finish = getattr(choice, "finish_reason", None)
     response_id = getattr(response, "id", None)
     thinking = litellm_thinking(message) if provider == "litellm" else ()
-    reasoning = get_rare(message, "reasoning_content")
+    # Only a tool re-ask sends it back: a text answer's is never read.
+    reasoning = get_rare(message, "reasoning_content") if calls else None
     counted = _chat_usage(usage, problems)
     if provider == "litellm":
         counted = litellm_cache_writes(usage, counted, problems)
@@ -359,7 +360,7 @@ def _chat_any(response: object, provider: str) -> Reply:
         provider=provider,
         problems=tuple(problems),
         thinking=litellm_thinking(message) if provider == "litellm" else (),
-        reasoning_content=as_str(get_rare(message, "reasoning_content")),
+        reasoning_content=as_str(get_rare(message, "reasoning_content")) if calls else None,
     )
 
 

@@ -217,7 +217,9 @@ class OpenAIChatStream(StreamAccumulator):
             provider=self.provider,
             problems=self._problems,
             thinking=self._thinking_blocks() if self._thinking else (),
-            reasoning_content="".join(self._reasoning) if self._reasoning else None,
+            reasoning_content=(
+                "".join(self._reasoning) if self._reasoning and self._calls else None
+            ),
         )
 
 
