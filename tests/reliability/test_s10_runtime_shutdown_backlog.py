@@ -140,3 +140,38 @@ def test_a_strict_shutdown_in_one_sink_lets_the_next_sink_take_the_record_first(
     assert log.index("first got one") < log.index("first closed")
     assert log.count("first closed") == 1
     assert log.count("second closed") == 1
+
+
+class ClosedBytesSink(BytesSink):
+    """A `BytesSink` that never shuts down itself and tells when it is closed."""
+
+    def __init__(self) -> None:
+        super().__init__(threading.Event())
+        self.shut_on = threading.current_thread()
+        self.closed = threading.Event()
+
+    def close(self) -> None:
+        super().close()
+        self.closed.set()
+
+
+def test_a_shutdown_from_a_redactor_delivers_what_was_accepted_before_closing() -> None:
+    """A redactor runs on the dispatcher's thread, with the batch in its hands: its
+    ``lg.shutdown()`` stopped the lanes, and every record of that batch and of the queue
+    was dropped (counted by a pipeline no one could ask any more)."""
+    sink = ClosedBytesSink()
+    results: list[lg.FlushResult] = []
+
+    def shutting(record: lg.Record) -> lg.Record:
+        if not results:
+            results.append(lg.shutdown(timeout=10))
+        return record
+
+    lg.configure(sinks=[sink], redact=[shutting])
+    for name in ("one", "two", "three"):
+        with lg.span(name):
+            pass
+    lg.flush(timeout=10)
+    assert sink.closed.wait(10)
+    assert _names(sink.data) == ["one", "two", "three", "<closed>"]
+    assert sink.closes == 1

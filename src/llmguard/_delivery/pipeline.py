@@ -157,6 +157,9 @@ class _Pipeline:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        # What `close` leaves to the dispatcher when called on its thread: the deadline,
+        # the sinks kept and the timeout.
+        self._closing: tuple[float | None, tuple[Sink, ...], float | None] | None = None
         # Bytes held by the records queued or in the dispatcher's hands, each weighed
         # exactly when handed over (`Pending.weight`): never more than the queue's share.
         self._held = 0
@@ -243,7 +246,22 @@ class _Pipeline:
             except BaseException as exc:  # a bug of llmguard's own must not stop delivery
                 self.report("llmguard's delivery thread failed", exc)
             if self._closed and not queue:
+                if self._closing is not None:
+                    self._close_from_dispatcher(*self._closing)
                 return
+
+    def _close_from_dispatcher(
+        self, deadline: float | None, keep: Sequence[Sink], timeout: float | None
+    ) -> None:
+        """The end of a `close` called on this thread (by a redactor), once everything
+        queued is handed over: the lanes deliver it, within the deadline, then stop."""
+        try:
+            marks = [lane.request_flush(_left(deadline)) for lane in self._lanes if lane.started]
+            for done in marks:
+                done.wait(_left(deadline))
+            self._shut(deadline, keep, timeout)
+        except BaseException as exc:  # llmguard's own failure: the sinks stay open
+            self.report("closing llmguard's delivery failed", exc)
 
     def _dispatch(self) -> None:
         """Take a batch from the queue, build its records, hand them to every lane.
@@ -494,7 +512,9 @@ class _Pipeline:
         caller's under ``strict=True``), that sink is closed once the call has returned,
         never during it: its lane first delivers what waits in its backlog, until the
         deadline, and under ``strict=True`` the record being emitted reaches the other
-        sinks before they close.
+        sinks before they close. Called from a redactor, on the dispatcher's thread,
+        this returns at once: the dispatcher hands over the records in its hands and
+        those still queued, then flushes the lanes and closes the sinks itself.
         """
         deadline = _deadline(timeout)
         flush_by = None
@@ -503,6 +523,14 @@ class _Pipeline:
         result = self.flush(_left(flush_by))
         self._closed = True
         self._wake.set()
+        if self._thread is threading.current_thread():
+            self._closing = (deadline, tuple(keep), timeout)
+            return result
+        self._shut(deadline, keep, timeout)
+        return result
+
+    def _shut(self, deadline: float | None, keep: Sequence[Sink], timeout: float | None) -> None:
+        """Stop the lanes and close the sinks not in ``keep``: the end of `close`."""
         current = threading.current_thread()
         strict = any(self is inside for inside in _strict_emits.__dict__.get("pipelines", ()))
         for lane in self._lanes:
@@ -529,7 +557,6 @@ class _Pipeline:
                 ", ".join(f"sink {name!r}" for name in late),
                 timeout,
             )
-        return result
 
     def _close_sink(self, lane: _Lane) -> None:
         # Another pipeline holding the sink (one started since by records emitted after
