@@ -102,3 +102,25 @@ def test_no_piece_of_a_url_password_survives(
     redacted = redact_text(text)[0]
     assert redacted.endswith(f"{user}:[url_password]@{host}{tail}"), (text, redacted)
     assert redacted == ONE_BY_ONE.redact(text)[0]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pieces=st.lists(
+        st.tuples(
+            st.sampled_from(["postgres://", "https://", "jdbc:mysql://", "htps://", "@"]),
+            st.sampled_from(["u", "", "a.b", "u@x"]),
+            st.sampled_from([":", ":", "", "::"]),
+            st.text("p@:;%40x", max_size=6),
+        ).map("".join),
+        min_size=1,
+        max_size=12,
+    ),
+    tail=st.sampled_from(["@db", "@", "@h%40x", "@db/x", " ", "@@"]),
+)
+def test_glued_urls_whose_passwords_hold_at_signs_read_as_value_by_value(
+    pieces: list[str], tail: str
+) -> None:
+    """Glued URLs, each password with @, : or % in it: the run reads as each value alone."""
+    text = "@".join(pieces) + tail
+    assert redact_text(text) == ONE_BY_ONE.redact(text), text

@@ -536,15 +536,22 @@ def _emails_and_plus_numbers(values: list[bytes]) -> tuple[list[int], list[bool]
 def _url_passwords(run: bytes) -> tuple[list[bytes], list[int]]:
     """The passwords of ``@scheme://user:password`` repeated, and where each starts.
 
-    Neither the user nor the password holds a ``:`` or an ``@``: each password is what
-    follows the last ``:`` of its piece.
+    Neither the user nor the password holds a ``:``, and the user no ``@``: each password
+    is what follows the last ``:`` of its piece, which ends at the ``@`` before the next
+    scheme (a password's own ``@`` is followed by none).
     """
     parts = run.split(b"@")[1:]
+    if len(parts) != run.count(b"://"):  # a password holds an @
+        parts = _BEFORE_A_SCHEME.split(run)[1:]
     values = [part.rpartition(b":")[2] for part in parts]
     ends = accumulate(map(add, map(len, parts), repeat(1)))
     return values, list(map(sub, ends, map(len, values)))
 
 
+# An @ before a scheme (its letters, then ://): a lookahead of a bounded alternation
+# and one run of [a-z0-9] (jdbc:...), which ends at the next @ at the latest: linear.
+_BEFORE_A_SCHEME = re.compile(rf"@(?={_URL_SCHEME})".encode())
+_URL_RUN_SECRET = r"[^\s:/?#\[\]{}\"';]"  # a password's character in a run: @ too
 _EMAIL_DOMAIN = r"(?:@|%40)(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}"
 # A + and up to 15 digits alone: fewer than 8 are no phone number, and no other kind's
 # value can start inside one (a card needs 13 digits), so such a number in a run is
@@ -600,10 +607,11 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
             opens=_opens(SPACE, b"-"),
         ),
     ),
-    # Passwords of URLs glued together, each ending at the @ that starts the next.
+    # Passwords of URLs glued together, each ending at the @ that starts the next; a
+    # password may hold an @ that no scheme follows.
     "url_password": (
         RunForm(
-            rf"(?:@{_URL_SCHEME}{_URL_PART}*:{_URL_PART}+)+@",
+            rf"(?:@{_URL_SCHEME}{_URL_PART}*:{_URL_RUN_SECRET}+)+@",
             _url_passwords,
             _url_ready,
             opens=_opens(b"@", string.ascii_letters.encode()),
