@@ -101,8 +101,9 @@ def test_any_basic_credential_is_replaced(user: str, password: str) -> None:
 _WORDS = st.sampled_from(
     [
         "Basic dXNlcjpwYXNz", "basic dXNlcjpw", "BASIC YTpi", "Basic Basic", "Basic idea",
-        "Basic dXNlcjpw==", "Basic Og==", "Basic dXNlcjpw-x", "-u a:b", "-u 1000:1000", "--user ad:m:in",
-        "-U p:q@r", "-u x", "-u", "a@b.io", "+1 415 555 0132", "Bearer abc123xyz", "x", "",
+        "Basic dXNlcjpw==", "Basic Og==", "Basic dXNlcjpw-x", "-u a:b", "-u 1000:1000",
+        "--user ad:m:in", "-U p:q@r", "-u x", "-u", "a@b.io", "+1 415 555 0132",
+        "Bearer abc123xyz", "x", "",
     ]
 )  # fmt: skip
 
