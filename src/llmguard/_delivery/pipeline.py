@@ -163,7 +163,9 @@ class _Pipeline:
         # Bytes held by the records queued or in the dispatcher's hands, each weighed
         # exactly when handed over (`Pending.weight`): never more than the queue's share.
         self._held = 0
-        self._held_lock = threading.Lock()
+        # Reentrant: a signal handler may end a span on a thread holding it (`submit`).
+        self._held_lock = threading.RLock()
+        self._submitting = False  # a `submit` is between taking the lock and letting go
         self._wake_at = settings.batch_size  # records waiting that wake the dispatcher
         self._wake_bytes = self._share // 4  # or bytes waiting
         self.taken = 0  # records the dispatcher has popped from the queue
@@ -203,14 +205,34 @@ class _Pipeline:
         # waits is a tuple the collector soon stops tracking (see `finished`).
         kept = item.compact() or item
         with self._held_lock:
-            held = self._held + weight
-            fits = held <= self._share and len(queue) < self._settings.queue_size
-            if fits:
-                self._held = held
-                queue.append(kept)
-                self._weights.append(weight)
-            else:
+            if self._submitting:
+                # A signal handler ending a span on this thread while it was in here: it
+                # cannot wait for the lock this thread holds, nor step in between.
                 self.dropped += 1
+                return
+            self._submitting = True
+            try:
+                held = self._held + weight
+                fits = held <= self._share and len(queue) < self._settings.queue_size
+                if fits:
+                    self._held = held
+                    queue.append(kept)
+                    self._weights.append(weight)
+                else:
+                    self.dropped += 1
+            except BaseException:
+                # Raised by a signal handler between two steps (KeyboardInterrupt): the
+                # span and its weight are queued together, or neither is and its weight
+                # is not held. A span without its weight put every later one out of
+                # step, and the dispatcher failed at every batch from then on.
+                if queue and queue[-1] is kept:
+                    if len(self._weights) < len(queue):
+                        self._weights.append(weight)
+                elif self._held == held:
+                    self._held -= weight
+                raise
+            finally:
+                self._submitting = False
         if not fits:
             self._warn("queue-full", "llmguard's delivery queue is full; records are dropped")
             return
