@@ -85,3 +85,35 @@ def test_a_handler_ending_a_span_while_the_thread_queues_one_does_not_hang() -> 
     lg.flush(timeout=10)
     assert _names(sink) == ["first", "outer"]
     assert lg.stats().dropped == 1
+
+
+class _Reentered(collections.Counter):  # type: ignore[type-arg]
+    """The warner's counts, whose next ``pop`` is followed by ``then()``."""
+
+    def __init__(self, then: Callable[[], None]) -> None:
+        super().__init__()
+        self._then: Callable[[], None] | None = then
+
+    def pop(self, *args: object) -> object:
+        found = super().pop(*args)  # type: ignore[arg-type]
+        then, self._then = self._then, None
+        if then is not None:
+            then()
+        return found
+
+
+def test_a_handler_warning_while_the_thread_warns_does_not_hang() -> None:
+    """A dropped record is warned about under the warner's lock; a handler's span
+    dropped (the queue full) while this thread was in there waited for it forever."""
+    lg.configure(sinks=[MemorySink()])
+    warner = pipeline._pipeline()._warn
+    warner._suppressed = _Reentered(lambda: warner("queue-full", "from the handler"))
+    done = threading.Event()
+
+    def run() -> None:
+        warner("queue-full", "from the thread")
+        done.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert done.wait(10), "the thread hung on the warner's lock"

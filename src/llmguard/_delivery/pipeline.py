@@ -106,7 +106,9 @@ class _Warner:
     def __init__(self) -> None:
         self._last: dict[str, float] = {}
         self._suppressed: collections.Counter[str] = collections.Counter()
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler's dropped span may be warned about on a thread
+        # that is in here already.
+        self._lock = threading.RLock()
 
     def __call__(self, key: str, message: str) -> bool:
         now = time.monotonic()
