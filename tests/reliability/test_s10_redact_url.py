@@ -124,3 +124,23 @@ def test_glued_urls_whose_passwords_hold_at_signs_read_as_value_by_value(
     """Glued URLs, each password with @, : or % in it: the run reads as each value alone."""
     text = "@".join(pieces) + tail
     assert redact_text(text) == ONE_BY_ONE.redact(text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("smtp://me@mail.com:pw0rd@localhost:587", "smtp://[url_credentials]@localhost:587"),
+        (
+            "smtp://me@mail.com:pw0rd@smtp.mail.com:587",
+            "smtp://[url_credentials]@smtp.mail.com:587",
+        ),
+        ("imaps://a%40b.com:p@w@mx", "imaps://[url_credentials]@mx"),
+        ("https%3A%2F%2Fme%40x.com%3Apw%40h", "https%3A%2F%2F[url_credentials]%40h"),
+        ("https://git@github.com/org/repo", "https://[email]/org/repo"),  # no password
+        ("ssh://git@github.com:22/x", "ssh://[email]:22/x"),  # a port, no password
+    ],
+)
+def test_a_url_whose_user_is_an_email_loses_user_and_password(text: str, expected: str) -> None:
+    """With an email as the user, the user and password go together; the host stays."""
+    assert redact_text(text)[0] == expected
+    assert ONE_BY_ONE.redact(text)[0] == expected

@@ -178,6 +178,16 @@ _URL_PASSWORD = (
     rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_NAMES}(?:://|%3[Aa]%2[Ff]%2[Ff]){_URL_PART}*(?::|%3[Aa])"
     rf"(?P<secret>{_URL_SECRET}+)(?:@|%40)"
 )
+# A URL whose user is an email address (smtp://me@mail.com:password@host): the user
+# and the password go together, since one value cannot be two pieces of a match, and
+# the user alone as context would keep the address. A kind of its own, listed before
+# url_password (whose user may hold %40, as a user's characters may be escaped) and
+# emails.
+_URL_USER = r"[^\s:/?#\[\]{}\"';]"  # a character of a user that holds an @
+_URL_CREDENTIALS = (
+    rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_NAMES}(?:://|%3[Aa]%2[Ff]%2[Ff])"
+    rf"(?P<secret>{_URL_PART}*(?:@|%40){_URL_USER}*(?::|%3[Aa]){_URL_SECRET}+)(?:@|%40)"
+)
 _GOOGLE_API_KEY = _BEFORE + r"(?P<secret>AIza[\w-]{35,})"
 _AWS_KEY = rf"(?:^|{_ESCAPE}|[^A-Za-z0-9])" r"(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
 # An AWS secret access key has no prefix: 40 base64 characters, after the name of the
@@ -283,6 +293,7 @@ DEFAULT_PATTERNS: dict[str, PatternSpec] = {
     "jwt": _JWT,
     "bearer_token": (_BEARER, _bearer),
     "basic_auth": (_BASIC_AUTH, _basic),
+    "url_credentials": _URL_CREDENTIALS,
     "url_password": _URL_PASSWORD,
     "email": _EMAIL,
     "iban": (_IBAN, _iban),
@@ -312,6 +323,7 @@ DEFAULT_STARTS: dict[str, str] = {
     "jwt": "e",
     "bearer_token": "Bb",
     "basic_auth": "Bb-",
+    "url_credentials": "hsfwpmorcalginjkeb",
     "url_password": "hsfwpmorcalginjkeb",
     "email": string.ascii_letters + string.digits + "_.%+-",
     "iban": string.ascii_uppercase,
