@@ -19,6 +19,7 @@ ERRORS: list[Any] = [
     lg.PartiallyDelivered(delivered=3),
     lg.SchemaViolation((), None),
     lg.OutputTruncated((), None),
+    lg.ProviderError((), None, code="server_error", message="The server had an error"),
     lg.BudgetExceeded("over", limit="max_tokens", maximum=10, used=12, requested=5),
     lg.TokenLimitExceeded("long", limit="max_input_tokens", maximum=100, used=0, requested=150),
     lg.StepLimitExceeded("steps", limit="max_steps", maximum=3, used=3, requested=1),

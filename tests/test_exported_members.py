@@ -34,6 +34,7 @@ EXPORTS = {
         "Partial",
         "PartiallyDelivered",
         "Prompt",
+        "ProviderError",
         "RateLimit",
         "RateLimitExceeded",
         "Record",

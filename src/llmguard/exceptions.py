@@ -17,6 +17,8 @@ The tree::
     ├── GuardError                 a guarded call gave no acceptable answer
     │   ├── SchemaViolation        every attempt failed the schema
     │   ├── OutputTruncated        the answer was cut at the output token limit
+    │   ├── ProviderError          the provider reported a failure inside a response it
+    │   │                          had started (an error event in a stream)
     │   └── Refused                the model refused to answer
     ├── LimitExceeded              a limit would be crossed; nothing more was spent
     │   ├── TokenLimitExceeded     a call's token cap (input, output or total)
@@ -38,7 +40,8 @@ The tree::
         └── ToolDenied             a tool that requires approval was not approved
 
 Every `GuardError` carries the attempts made, the tokens they used together and the
-id of the call's trace; every `LimitExceeded` carries the limit, what was used, what
+id of the call's trace; a `ProviderError` also carries the provider's error ``type``,
+``code`` and ``message``; every `LimitExceeded` carries the limit, what was used, what
 the refused step asked for, and the trace id -- and, when an agent run stopped on it,
 the run's partial state (``.state``, a `RunState`). `BudgetUnavailable` carries the
 store, its address and key, and the error that made it unreachable. Every `ToolError`
@@ -65,6 +68,7 @@ __all__ = [
     "LoopDetected",
     "OutputTruncated",
     "PartiallyDelivered",
+    "ProviderError",
     "RateLimitExceeded",
     "ReplayError",
     "Refused",
@@ -210,6 +214,38 @@ class OutputTruncated(GuardError):
     @staticmethod
     def _describe(attempts: tuple[Attempt, ...]) -> str:
         return "the answer was cut at the output token limit (finish reason 'length')"
+
+
+class ProviderError(GuardError):
+    """The provider reported a failure inside a response it had started.
+
+    A stream that began with a 200 and then said the server failed -- a Responses API
+    ``error`` event or ``response.failed`` -- which the SDK hands over as events instead
+    of raising. A transient one (a server error, a rate limit, an overload, a timeout) is
+    retried unchanged, as an HTTP 5xx is; this is raised when those retries run out, or
+    at once for any other failure. The failure is never written into a prompt.
+
+    Attributes:
+        type: The error's type as the provider named it, when it did.
+        code: The error's code (``"server_error"``...), when it gave one.
+        message: The provider's description of the failure, when it gave one.
+    """
+
+    def __init__(
+        self,
+        attempts: tuple[Attempt, ...],
+        usage: Usage | None,
+        *,
+        type: str | None = None,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        super().__init__(attempts, usage)
+        self.type = type
+        self.code = code
+        self.message = message
+        said = ": ".join(part for part in (type or code, message) if part)
+        self.args = (f"the provider failed inside its response ({said or 'no detail given'})",)
 
 
 class Refused(GuardError):

@@ -176,7 +176,8 @@ def test_a_responses_stream_that_failed_mid_answer_is_not_repaired(ending: str) 
     assert len(sent) == 2
     first = next(r for r in records if r.kind == "attempt").attempt
     assert first is not None
-    assert first["outcome"] == "invalid"
+    # The server's failure, retried unchanged as transient (lg.ProviderError), not judged.
+    assert first["outcome"] == "transient_error"
     assert "repair" not in first
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "Adapter",
     "Matcher",
     "Reply",
+    "ReportedError",
     "ToolCall",
     "Usage",
     "arguments",
@@ -50,6 +51,17 @@ class ToolCall:
     kind: str = "function"
 
 
+@dataclass(frozen=True, slots=True)
+class ReportedError:
+    """A failure the provider reported inside a response it had started: a stream's
+    ``error`` event, a Responses API response whose status is ``failed``. Each field is
+    ``None`` when the provider left it out."""
+
+    type: str | None
+    code: str | None
+    message: str | None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reply:
     """A model's answer, the same whatever the provider.
@@ -70,6 +82,8 @@ class Reply:
     in the place of each of ``tool_calls``. ``reasoning_content`` is the reasoning an
     OpenAI-compatible server returns beside tool calls (DeepSeek's thinking mode), which
     a tool re-ask must send back on its assistant turn; read only beside tool calls.
+    ``error`` is the failure the provider reported in the response instead of finishing
+    it, when it did: the answer is then the server's failure, not the model's.
     """
 
     text: str | None = None
@@ -85,6 +99,7 @@ class Reply:
     thinking_after: tuple[int, ...] = ()
     turn: tuple[dict[str, str], ...] = ()
     reasoning_content: str | None = None
+    error: ReportedError | None = None
 
 
 #: Says whether a response has the shape an `Adapter` reads.

@@ -43,11 +43,13 @@ from llmguard.exceptions import (
     GuardError,
     LimitExceeded,
     OutputTruncated,
+    ProviderError,
     Refused,
     SchemaViolation,
 )
 
 if TYPE_CHECKING:
+    from llmguard._core.reply import ReportedError
     from llmguard._guard.call import Call, Parameters, Reask
     from llmguard._guard.limits import CallLimits
     from llmguard._guard.schema import CompiledSchema
@@ -219,7 +221,7 @@ def settle_direct(
     latency = (time.perf_counter() - started) * 1000
     reply = adapt(response)
     attempt = _judge(plan, call, 1, _function_name(call.fn), response, reply, latency)
-    if attempt.outcome != "ok":
+    if attempt.outcome != "ok" or (reply is not None and reply.error is not None):
         return False, Started(span, started, result, reply, attempt)
     tally = Tally(None)
     tally.close(span, attempt)
@@ -421,6 +423,15 @@ def _attempts(
                     # Read whole, then its close() failed: judged on what it delivered.
                     span.set_attribute("stream_close_error", _error_text(result.closed_with))
             latency = (time.perf_counter() - started) * 1000
+            reply = None
+            if result.error is None:
+                if made is not None and made.attempt is not None:
+                    reply = made.reply  # judged by settle_direct
+                else:
+                    reply = result.value if streamed else adapt(response)
+                if plan.schema is not None and reply is not None and reply.error is not None:
+                    # The server failed inside the response: its failure, not an answer.
+                    result = Result(result.value, _provider_error(reply.error, reply.usage))
             if result.error is not None:
                 error = result.error
                 transient_error = isinstance(error, Exception) and plan.is_transient(error)
@@ -428,7 +439,9 @@ def _attempts(
                 attempt = Attempt(
                     number=number, function=name, outcome=outcome, latency_ms=latency, error=error
                 )
-                cut = result.value if streamed and isinstance(result.value, Reply) else None
+                cut = reply
+                if cut is None and streamed and isinstance(result.value, Reply):
+                    cut = result.value
                 if cut is not None:  # a stream cut short: its records keep what it delivered
                     attempt.reply, attempt.usage, attempt.text = cut, cut.usage, _answer_text(cut)
                 charged = None
@@ -440,7 +453,7 @@ def _attempts(
                 tally.close(span, attempt, charged)
                 if not transient_error:
                     tally.finish(llm, "error", cut)
-                    raise error
+                    raise _with_attempts(error, tally)
                 last_error = error
                 if transient < plan.transient_retries:
                     transient += 1
@@ -449,9 +462,8 @@ def _attempts(
                     continue
                 break  # transient retries exhausted: the next fallback, if any
             if made is not None and made.attempt is not None:
-                reply, attempt = made.reply, made.attempt  # judged by settle_direct
+                attempt = made.attempt  # judged by settle_direct
             else:
-                reply = result.value if streamed else adapt(response)
                 if streamed and result.response is not None:
                     response = result.response  # the whole response the stream ended with
                 attempt = _judge(plan, given, number, name, response, reply, latency)
@@ -473,8 +485,25 @@ def _attempts(
             tally.corrective += 1
     tally.finish(llm, "schema_violation" if last_error is None else "error", None)
     if last_error is not None:
-        raise last_error
+        raise _with_attempts(last_error, tally)
     raise SchemaViolation(tuple(tally.attempts), tally.usage)
+
+
+def _provider_error(reported: ReportedError, usage: Usage | None) -> ProviderError:
+    """The error of one attempt whose response the provider said it failed to finish."""
+    return ProviderError(
+        (), usage, type=reported.type, code=reported.code, message=reported.message
+    )
+
+
+def _with_attempts(error: BaseException, tally: Tally) -> BaseException:
+    """The error that ends the call: a `ProviderError` told every attempt and their
+    usage; any other (the function's own) unchanged."""
+    if not isinstance(error, ProviderError):
+        return error
+    return ProviderError(
+        tuple(tally.attempts), tally.usage, type=error.type, code=error.code, message=error.message
+    )
 
 
 def _error_text(exc: BaseException) -> str:
@@ -567,6 +596,8 @@ def _stream_finisher(
     def finish(reply: Reply | None, error: BaseException | None) -> None:
         latency = (time.perf_counter() - started) * 1000
         attempt = _judge(plan, call, number, name, None, reply, latency)
+        if error is None and reply is not None and reply.error is not None:
+            error = _provider_error(reply.error, reply.usage)  # recorded; the caller has it
         if error is not None:
             attempt = dataclasses.replace(attempt, outcome="error", error=error)
         charged = _charge(tally.account, admission, attempt, cut=error is not None)

@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from llmguard.exceptions import ProviderError
+
 __all__ = ["Backoff", "is_transient"]
 
 # Request timeout, conflict (OpenAI's "try again"), rate limit; and every 5xx, which
@@ -33,7 +35,8 @@ _TRANSIENT_NAMES = frozenset(
 _MAX_RETRY_AFTER = 60.0
 # An error a stream reports after its 200 response (an SSE error event) carries no status
 # of its own: its type says what it is. Anthropic's types stand for 429, 500, 504 and 529;
-# OpenAI's name a server error or a rate limit (as its type or its code).
+# OpenAI's name a server error, a rate limit or a file search that timed out (as its type
+# or its code).
 _TRANSIENT_TYPES = frozenset(
     {
         "rate_limit_error",
@@ -42,6 +45,7 @@ _TRANSIENT_TYPES = frozenset(
         "overloaded_error",
         "server_error",
         "rate_limit_exceeded",
+        "vector_store_timeout",
     }
 )
 
@@ -59,6 +63,8 @@ def is_transient(exc: BaseException, retry_on: tuple[type[BaseException], ...] =
     """Whether ``exc`` is worth retrying unchanged: it says nothing about the prompt."""
     if retry_on and isinstance(exc, retry_on):
         return True
+    if isinstance(exc, ProviderError):  # a failure the response itself reported
+        return exc.type in _TRANSIENT_TYPES or exc.code in _TRANSIENT_TYPES
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # distinct classes before 3.11
         return True
     code = status_code(exc)

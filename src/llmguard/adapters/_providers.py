@@ -15,6 +15,7 @@ from llmguard._core.reply import (
     MAX_TOKENS,
     Adapter,
     Reply,
+    ReportedError,
     ToolCall,
     Usage,
     arguments,
@@ -39,6 +40,7 @@ __all__ = [
     "openai_chat",
     "openai_responses",
     "openai_usage",
+    "reported_error",
     "responses_tool_call",
     "TOOL_USE_PLACE",
     "text_block",
@@ -270,6 +272,7 @@ def _reply(
     thinking_after: tuple[int, ...] = (),
     turn: tuple[dict[str, str], ...] = (),
     reasoning_content: str | None = None,
+    error: ReportedError | None = None,
 ) -> Reply:
     """``Reply(...)`` of every field, a fifth of the frozen dataclass's cost (0.25 against
     1.3 µs); read on every guarded call, beside an SDK call, where it costs more."""
@@ -288,6 +291,7 @@ def _reply(
             thinking_after=thinking_after,
             turn=turn,
             reasoning_content=reasoning_content,
+            error=error,
         )
     reply: Any = object.__new__(_BlankReply)
     reply.text = text
@@ -303,6 +307,7 @@ def _reply(
     reply.thinking_after = thinking_after
     reply.turn = turn
     reply.reasoning_content = reasoning_content
+    reply.error = error
     reply.__class__ = Reply
     made: Reply = reply
     return made
@@ -425,6 +430,16 @@ def responses_tool_call(item: object) -> ToolCall | None:
     return ToolCall(call_id, name, arguments(get(item, "arguments")))
 
 
+def reported_error(error: object) -> ReportedError:
+    """A failure the provider reported in a response: a Responses API ``error`` event or
+    a failed response's ``error`` (``code`` and ``message``), or an error object nested
+    under ``error`` as gateways and Anthropic write it (its ``type`` too)."""
+    inner = get(error, "error")
+    named = inner if inner is not None else error
+    kind = as_str(get(inner, "type")) if inner is not None else None
+    return ReportedError(kind, as_str(get(named, "code")), as_str(get(named, "message")))
+
+
 def openai_responses(response: object) -> Reply:
     """Read a Responses API response: message items and function calls."""
     texts: list[str] = []
@@ -454,6 +469,8 @@ def openai_responses(response: object) -> Reply:
         finish = _INCOMPLETE.get(reason, status)
     problems: list[str] = []
     usage = openai_usage(get(response, "usage"), _RESPONSES_USAGE, problems)
+    # A failed response is the server's failure, not an answer (its error says which).
+    failure = reported_error(get(response, "error")) if status == "failed" else None
     return _reply(
         "".join(texts) if texts else None,
         tuple(calls),
@@ -464,6 +481,7 @@ def openai_responses(response: object) -> Reply:
         as_str(get(response, "id")),
         "openai",
         tuple(problems),
+        error=failure,
     )
 
 

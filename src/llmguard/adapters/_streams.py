@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from llmguard._core.reply import (
     Reply,
+    ReportedError,
     ToolCall,
     Usage,
     arguments,
@@ -27,6 +28,7 @@ from llmguard.adapters._providers import (
     litellm_cache_writes,
     openai_responses,
     openai_usage,
+    reported_error,
     responses_tool_call,
     text_block,
     thinking_block,
@@ -236,7 +238,7 @@ class OpenAIResponsesStream(StreamAccumulator):
         self._calls: dict[int, ToolCall | _Partial] = {}
         self._head: object = None
         self._final: Reply | None = None
-        self._failed = False
+        self._failure: ReportedError | None = None
 
     def _feed(self, event: object) -> None:
         kind = as_str(get(event, "type")) or ""
@@ -244,7 +246,7 @@ class OpenAIResponsesStream(StreamAccumulator):
             self.response = get(event, "response")
             self._final = openai_responses(self.response)
         elif kind == "error":  # the server failed mid-answer; the stream ends here
-            self._failed = True
+            self._failure = reported_error(event)
         elif kind in ("response.created", "response.in_progress"):
             self._head = get(event, "response")
         elif kind == "response.output_text.delta":
@@ -283,10 +285,11 @@ class OpenAIResponsesStream(StreamAccumulator):
             text="".join(self._text) if self._text else None,
             tool_calls=tuple(calls),
             model=as_str(get(self._head, "model")),
-            finish_reason="error" if self._failed else "incomplete",
+            finish_reason="incomplete" if self._failure is None else "error",
             refusal="".join(self._refusal) if self._refusal else None,
             response_id=as_str(get(self._head, "id")),
             provider="openai",
+            error=self._failure,
         )
 
     def _slot(self, event: object) -> int:
