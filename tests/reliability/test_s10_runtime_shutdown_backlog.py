@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 
 import llmguard as lg
+from llmguard.sinks import MemorySink
 
 
 class BytesSink:
@@ -175,3 +176,63 @@ def test_a_shutdown_from_a_redactor_delivers_what_was_accepted_before_closing() 
     assert sink.closed.wait(10)
     assert _names(sink.data) == ["one", "two", "three", "<closed>"]
     assert sink.closes == 1
+
+
+class KeptSink:
+    """Holds its first ``emit`` until ``go``, then shuts delivery down from it; notes
+    its closes, and closes during an emit."""
+
+    name = "kept"
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.in_emit = 0
+        self.closes = 0
+        self.closed_during_emit = 0
+        self.entered, self.go, self.shut = threading.Event(), threading.Event(), threading.Event()
+        self.closed = threading.Event()
+        self._first = True
+
+    def emit(self, batch: Sequence[lg.Record]) -> None:
+        self.in_emit += 1
+        try:
+            self.names.extend(r.name for r in batch)
+            if self._first:
+                self._first = False
+                self.entered.set()
+                self.go.wait(10)
+                lg.shutdown(timeout=10)
+                self.shut.set()
+        finally:
+            self.in_emit -= 1
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closes += 1
+        self.closed_during_emit += bool(self.in_emit)
+        self.closed.set()
+
+
+def test_a_kept_sink_shutting_down_the_pipeline_that_took_it_is_still_closed() -> None:
+    """``configure`` keeps the sink for the next pipeline while the old one is in its
+    emit; that emit shuts the next one down. Each pipeline left the close to the
+    other, and the sink was never closed."""
+    sink = KeptSink()
+    lg.configure(sinks=[sink])
+    with lg.span("one"):
+        pass
+    assert sink.entered.wait(10)
+    with lg.span("two"):  # waits in the old pipeline's lane
+        pass
+    lg.configure(sinks=[sink, MemorySink()])  # the old pipeline retires, keeping it
+    with lg.span("three"):
+        pass
+    lg.flush(timeout=1)
+    sink.go.set()
+    assert sink.shut.wait(10)
+    assert sink.closed.wait(10)
+    assert sorted(sink.names) == ["one", "three", "two"]
+    assert sink.closes == 1
+    assert sink.closed_during_emit == 0

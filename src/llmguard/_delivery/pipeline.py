@@ -564,9 +564,8 @@ class _Pipeline:
                 lane.stop()
         closing = []
         for lane in self._lanes:
-            if any(lane.sink is k for k in keep):
-                _let_go(lane.sink)  # the pipeline that follows takes it
-                continue
+            if any(lane.sink is k for k in keep) and _pass_on(lane.sink):
+                continue  # the pipeline that follows has it
             if strict or lane._thread is current:
                 lane.close_when_idle = True
                 continue
@@ -626,6 +625,18 @@ def _hold(sinks: Sequence[Sink]) -> None:
     with _holders_lock:
         for sink in sinks:
             _holders.setdefault(id(sink), [sink, 0])[1] += 1
+
+
+def _pass_on(sink: Sink) -> bool:
+    """Let go of a sink kept by the pipeline that follows, if that one still holds it;
+    false when it was shut down already (from this sink's emit, say): then the one
+    letting go last closes the sink, as for any other."""
+    with _holders_lock:
+        held = _holders.get(id(sink))
+        if held is None or held[0] is not sink or held[1] < 2:
+            return False
+        held[1] -= 1
+        return True
 
 
 def _let_go(sink: Sink) -> bool:
@@ -822,7 +833,9 @@ def settings_changed(old: Settings, new: Settings, rebuild: bool) -> None:
         ):
             current.update(new)
             return
-        _active = None
+        # The pipeline that follows holds the sinks it keeps from now on (see
+        # `_pass_on`); it starts its thread with its first record.
+        _active = _Pipeline(new.sinks, new) if new.sinks else None
         bound = min(new.exit_timeout, 5.0)
         retiring = _in_background(current.close, bound, new.sinks or (), name="llmguard-retire")
         _retiring[:] = [t for t in _retiring if t.is_alive()]
