@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from llmguard._core.records import Usage
 
@@ -78,10 +78,12 @@ class Reply:
     ``thinking_after`` says where: for each thinking block, how many of ``tool_calls``
     came before it (interleaved thinking); empty when they all came first. ``turn`` is
     an Anthropic answer's content as it came, for a re-ask to send back in its order: its
-    thinking, redacted thinking and non-blank text blocks, and a ``{"type": "tool_use"}``
-    in the place of each of ``tool_calls``. ``reasoning_content`` is the reasoning an
-    OpenAI-compatible server returns beside tool calls (DeepSeek's thinking mode), which
-    a tool re-ask must send back on its assistant turn; read only beside tool calls.
+    thinking, redacted thinking and non-blank text blocks, the blocks of server tools
+    (``server_tool_use``, ``web_search_tool_result``...) and of types not known yet as
+    they came, and a ``{"type": "tool_use"}`` in the place of each of ``tool_calls``.
+    ``reasoning_content`` is the reasoning an OpenAI-compatible server returns beside
+    tool calls (DeepSeek's thinking mode), which a tool re-ask must send back on its
+    assistant turn; read only beside tool calls.
     ``error`` is the failure the provider reported in the response instead of finishing
     it, when it did: the answer is then the server's failure, not the model's.
     """
@@ -97,7 +99,7 @@ class Reply:
     problems: tuple[str, ...] = ()
     thinking: tuple[dict[str, str], ...] = ()
     thinking_after: tuple[int, ...] = ()
-    turn: tuple[dict[str, str], ...] = ()
+    turn: tuple[dict[str, Any], ...] = ()
     reasoning_content: str | None = None
     error: ReportedError | None = None
 

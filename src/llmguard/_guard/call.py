@@ -210,13 +210,13 @@ def default_reask(call: Call, attempt: Attempt) -> Call:
     """
     messages = call.messages
     if messages is not None:
-        turns = _reask_turns(attempt)
         reply = attempt.reply
         anthropic = reply is not None and reply.provider == "anthropic"
         if anthropic and attempt.tool_call is None and prefill(call):
             # The whole answer, the correction, and the prefill again.
+            turns = _reask_turns(attempt, whole_turn=False)
             return call.with_argument("messages", [*messages[:-1], *turns, messages[-1]])
-        return call.with_argument("messages", [*messages, *turns])
+        return call.with_argument("messages", [*messages, *_reask_turns(attempt)])
     prompt = call.prompt
     if prompt is not None:
         return call.with_argument("prompt", _appended(prompt, attempt))
@@ -340,7 +340,10 @@ def prefill(call: Call) -> str:
         return ""
 
 
-def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
+def _reask_turns(attempt: Attempt, *, whole_turn: bool = True) -> list[dict[str, Any]]:
+    """The turns a re-ask adds: the failed answer and the correction. ``whole_turn`` is
+    false when an Anthropic text answer continues a prefill, whose re-ask sends the
+    answer as one text with the prefill in front."""
     reply = attempt.reply
     calls = reply.tool_calls if reply is not None else ()
     if len(calls) > 1:
@@ -349,6 +352,9 @@ def _reask_turns(attempt: Attempt) -> list[dict[str, Any]]:
     tool = attempt.tool_call
     anthropic = reply is not None and reply.provider == "anthropic"
     if tool is None:
+        if whole_turn and anthropic and reply is not None and _server_blocks(reply):
+            given = [_text_kept(block) for block in reply.turn]
+            return [{"role": "assistant", "content": given}, {"role": "user", "content": text}]
         previous = valid_text(attempt.text or "")
         if not previous.strip():
             # Anthropic refuses a turn with no text ("messages must have non-empty
@@ -543,12 +549,29 @@ def _with_thinking(reply: Reply | None, uses: list[dict[str, Any]]) -> list[dict
     return [*turn, *uses[placed:]]
 
 
-def _text_kept(block: dict[str, str]) -> dict[str, Any]:
+def _text_kept(block: dict[str, Any]) -> dict[str, Any]:
     """A block of `Reply.turn` as it goes back: thinking exactly as it came (a changed
-    signature or text is refused), a text block made valid UTF-8."""
-    if block.get("type") == "text":
+    signature or text is refused), a text block made valid UTF-8, a server tool's block
+    as it came with its text made valid."""
+    kind = block.get("type")
+    if kind == "text":
         return {"type": "text", "text": valid_text(block.get("text", ""))}
-    return dict(block)
+    if kind in _THINKING:
+        return dict(block)
+    kept: dict[str, Any] = scrub(dict(block))
+    return kept
+
+
+_THINKING = frozenset({"thinking", "redacted_thinking"})
+# The blocks of `Reply.turn` a text re-ask can send as the answer's text alone.
+_TEXT_TURN = frozenset({"text", "tool_use"} | _THINKING)
+
+
+def _server_blocks(reply: Reply) -> bool:
+    """Whether an Anthropic answer's turn holds blocks beside its text and thinking: a
+    server tool's call and result (a web search...), which the re-ask sends back with the
+    text, so the model corrects its answer without paying for the search again."""
+    return any(block.get("type") not in _TEXT_TURN for block in reply.turn)
 
 
 def _arguments_text(arguments: str | dict[str, object]) -> str:

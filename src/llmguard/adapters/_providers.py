@@ -38,6 +38,7 @@ __all__ = [
     "litellm_cache_writes",
     "litellm_thinking",
     "openai_chat",
+    "other_block",
     "openai_responses",
     "openai_usage",
     "reported_error",
@@ -270,7 +271,7 @@ def _reply(
     problems: tuple[str, ...],
     thinking: tuple[dict[str, str], ...] = (),
     thinking_after: tuple[int, ...] = (),
-    turn: tuple[dict[str, str], ...] = (),
+    turn: tuple[dict[str, Any], ...] = (),
     reasoning_content: str | None = None,
     error: ReportedError | None = None,
 ) -> Reply:
@@ -506,7 +507,7 @@ def anthropic_reply(
     stop: object,
     thinking: tuple[dict[str, str], ...] = (),
     thinking_after: tuple[int, ...] = (),
-    turn: tuple[dict[str, str], ...] = (),
+    turn: tuple[dict[str, Any], ...] = (),
 ) -> Reply:
     """The Reply of a whole message or a stream.
 
@@ -518,7 +519,7 @@ def anthropic_reply(
         stop: Gives ``stop_reason`` and ``stop_details`` (the message, or a stream's delta).
         thinking: The thinking blocks, in order (`thinking_block`).
         thinking_after: How many of ``calls`` came before each thinking block.
-        turn: The blocks a re-ask sends back, in their order (`turn_block`).
+        turn: The blocks a re-ask sends back, in their order.
     """
     text = "".join(texts) if texts else None
     stop_reason = as_str(get(stop, "stop_reason"))
@@ -574,12 +575,26 @@ def text_block(text: str) -> dict[str, str] | None:
     return {"type": "text", "text": text} if text.strip() else None
 
 
+def other_block(block: object) -> dict[str, Any] | None:
+    """A content block the adapter does not read -- a server tool's call
+    (``server_tool_use``) or result (``web_search_tool_result``...), or a type not known
+    yet -- as a re-ask sends it back: its fields as they came, unset ones left out;
+    ``None`` when it has no type."""
+    if not isinstance(get(block, "type"), str):
+        return None
+    dump = getattr(block, "model_dump", None)
+    fields = dump(mode="json", exclude_none=True) if callable(dump) else block
+    if not isinstance(fields, Mapping):
+        return None
+    return {str(name): value for name, value in fields.items() if value is not None}
+
+
 def _anthropic(message: object) -> Reply:
     texts: list[str] = []
     calls: list[ToolCall] = []
     thinking: list[dict[str, str]] = []
     after: list[int] = []  # how many calls came before each thinking block
-    turn: list[dict[str, str]] = []
+    turn: list[dict[str, Any]] = []
     for block in as_list(get(message, "content")):
         kind = get(block, "type")
         if kind == "text":
@@ -596,6 +611,8 @@ def _anthropic(message: object) -> Reply:
                 thinking.append(found)
                 after.append(len(calls))
                 turn.append(found)
+        elif (other := other_block(block)) is not None:
+            turn.append(other)  # part of the turn: Anthropic wants it back where it stood
     usage = get(message, "usage")
     return anthropic_reply(
         message, texts, calls, usage, message, tuple(thinking), tuple(after), tuple(turn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
 from llmguard._core.reply import (
     Reply,
@@ -28,6 +29,7 @@ from llmguard.adapters._providers import (
     litellm_cache_writes,
     openai_responses,
     openai_usage,
+    other_block,
     reported_error,
     responses_tool_call,
     text_block,
@@ -358,8 +360,13 @@ class AnthropicStream(StreamAccumulator):
                 pieces = {name: [v] for name, v in found.items() if isinstance(v, str)}
                 self._blocks[index] = _Partial(kind=block_type, fields=pieces)
                 return
-            if index is None or block_type not in ("text", "tool_use"):
-                return  # server-tool blocks are not part of the answer
+            if index is None:
+                return
+            if block_type not in ("text", "tool_use"):
+                # A server tool's call or result, or a block not known yet: no part of
+                # the answer, but of the turn a re-ask sends back.
+                self._blocks[index] = _Partial(kind=block_type or "", start=block)
+                return
             self._blocks[index] = _Partial(
                 kind=block_type,
                 id=as_str(get(block, "id")),
@@ -388,7 +395,7 @@ class AnthropicStream(StreamAccumulator):
         calls: list[ToolCall] = []
         thinking: list[dict[str, str]] = []
         after: list[int] = []  # how many calls came before each thinking block
-        turn: list[dict[str, str]] = []
+        turn: list[dict[str, Any]] = []
         for _, block in sorted(self._blocks.items()):
             if block.kind == "text":
                 texts.append("".join(block.pieces))
@@ -397,6 +404,9 @@ class AnthropicStream(StreamAccumulator):
             elif block.kind == "tool_use":
                 calls.append(ToolCall(block.id, block.name, _tool_input(block)))
                 turn.append(TOOL_USE_PLACE)
+            elif block.kind not in THINKING_FIELDS:
+                if (other := _other_block(block)) is not None:
+                    turn.append(other)
             else:
                 values = {name: "".join(pieces) for name, pieces in block.fields.items()}
                 if block.kind == "thinking" and not values.get("signature"):
@@ -411,6 +421,17 @@ class AnthropicStream(StreamAccumulator):
         return anthropic_reply(
             message, texts, calls, usage, stop, tuple(thinking), tuple(after), tuple(turn)
         )
+
+
+def _other_block(block: _Partial) -> dict[str, Any] | None:
+    """A streamed block the adapter does not read, as it came (`other_block`): a server
+    tool's call gets the input its deltas gave, once they make a whole object."""
+    found = other_block(block.start)
+    if found is not None and block.pieces and "input" in found:
+        streamed = _tool_input(block)
+        if isinstance(streamed, dict):
+            found["input"] = streamed
+    return found
 
 
 def _tool_input(block: _Partial) -> str | dict[str, object]:
