@@ -560,6 +560,7 @@ class _Pipeline:
         for lane in self._lanes:
             if lane._thread is current:
                 lane.stop(drain_by=deadline)  # the sink is in its emit: see `_Lane._run`
+                _retiring.append(current)  # what it still delivers, the exit waits for
             else:
                 lane.stop()
         closing = []
@@ -658,7 +659,9 @@ _active: _Pipeline | None = None
 _active_lock = threading.Lock()
 _captures: list[list[Record]] = []
 _captures_lock = threading.Lock()
-_retiring: list[threading.Thread] = []  # closing pipelines that configure() replaced
+# Closing pipelines that configure() replaced, and lanes still delivering after a
+# shutdown from their sink's emit: the exit waits for them.
+_retiring: list[threading.Thread] = []
 _serializer_built = False
 
 
@@ -891,7 +894,10 @@ def _at_exit() -> None:
     for thread in list(_retiring):
         thread.join(_left(deadline))
     if any(thread.is_alive() for thread in _retiring):
-        logger.warning("llmguard: sinks replaced by configure() were still closing at exit")
+        logger.warning(
+            "llmguard: sinks replaced by configure() or shut down from their own emit "
+            "were still closing at exit"
+        )
 
 
 def _after_fork_in_child() -> None:
