@@ -30,7 +30,7 @@ class Slow:
             lg.shutdown(timeout=10)
             self.shut.set()
         else:
-            time.sleep(0.3)  # the records waiting for it take a while
+            time.sleep(0.15)  # the records waiting for it take a while
     def flush(self, timeout=None):
         pass
     def close(self):
