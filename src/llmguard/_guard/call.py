@@ -274,10 +274,13 @@ def _responses_items(attempt: Attempt) -> list[dict[str, Any]]:
     made: list[dict[str, Any]] = []
     outputs: list[dict[str, Any]] = []
     for call_id, call, note in zip(ids, calls, notes, strict=True):
-        # A custom tool's call goes back as one, with its free-form input.
+        # A custom tool's call goes back as one, with its free-form input; a function's
+        # arguments as JSON (see `_as_sent`: Responses API gateways refuse others too).
         custom = call.kind == "custom"
         kind, field = ("custom_tool_call", "input") if custom else ("function_call", "arguments")
         text = _arguments_text(call.arguments)
+        if not custom:
+            text = _as_sent(text)
         made.append({"type": kind, "call_id": call_id, "name": call.name, field: text})
         outputs.append({"type": f"{kind}_output", "call_id": call_id, "output": note})
     return [*_with_reasoning(attempt.response, made), *outputs]
@@ -428,7 +431,9 @@ def _as_sent(arguments: str) -> str:
     """Arguments echoed in a re-ask as JSON: ones that are not (cut, or written half as
     XML) go inside an object. OpenAI takes any string, but the gateways that put an
     OpenAI face on Anthropic or Bedrock (LiteLLM, OpenRouter) parse it into a
-    ``tool_use`` input and refuse the whole re-ask; the correction quotes the text."""
+    ``tool_use`` input and refuse the whole re-ask, on Chat Completions and the Responses
+    API alike ("Responses function_call arguments are invalid JSON"); the correction
+    quotes the text."""
     try:
         json.loads(arguments)
     except (ValueError, RecursionError):
