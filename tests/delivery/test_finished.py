@@ -49,7 +49,15 @@ def test_spliced_content_is_byte_for_byte_a_fresh_serialization(
     assert record.to_json() == _fresh_json(record)
 
 
-@given(captured=st.dictionaries(st.text(max_size=4), _CONTENT, min_size=1), other=st.text())
+# The captured input is replaced before delivery, so none of it reaches the record: small
+# dicts do (with `_CONTENT`, drawing it took most of the time). A splice of the old
+# input, or a size counted from it, fails every example.
+@given(
+    captured=st.dictionaries(
+        st.text(max_size=4), captured_content(max_leaves=4), min_size=1, max_size=3
+    ),
+    other=st.text(),
+)
 def test_changed_content_is_serialized_from_its_new_value(captured: Any, other: str) -> None:
     """Only content that is still the unpacked value is spliced: a record whose input a
     redactor replaced is written from the replacement, its output from its JSON."""
