@@ -434,11 +434,15 @@ def responses_tool_call(item: object) -> ToolCall | None:
 def reported_error(error: object) -> ReportedError:
     """A failure the provider reported in a response: a Responses API ``error`` event or
     a failed response's ``error`` (``code`` and ``message``), or an error object nested
-    under ``error`` as gateways and Anthropic write it (its ``type`` too)."""
+    under ``error`` as gateways and Anthropic write it (its ``type`` too). A numeric
+    code is read as its digits."""
     inner = get(error, "error")
     named = inner if inner is not None else error
     kind = as_str(get(inner, "type")) if inner is not None else None
-    return ReportedError(kind, as_str(get(named, "code")), as_str(get(named, "message")))
+    code = get(named, "code")
+    if as_int(code) is not None:  # an HTTP status, as OpenRouter gives it
+        code = str(code)
+    return ReportedError(kind, as_str(code), as_str(get(named, "message")))
 
 
 def openai_responses(response: object) -> Reply:
@@ -508,6 +512,7 @@ def anthropic_reply(
     thinking: tuple[dict[str, str], ...] = (),
     thinking_after: tuple[int, ...] = (),
     turn: tuple[dict[str, Any], ...] = (),
+    error: ReportedError | None = None,
 ) -> Reply:
     """The Reply of a whole message or a stream.
 
@@ -520,6 +525,7 @@ def anthropic_reply(
         thinking: The thinking blocks, in order (`thinking_block`).
         thinking_after: How many of ``calls`` came before each thinking block.
         turn: The blocks a re-ask sends back, in their order.
+        error: The failure a stream reported instead of its end (an ``error`` event).
     """
     text = "".join(texts) if texts else None
     stop_reason = as_str(get(stop, "stop_reason"))
@@ -542,6 +548,7 @@ def anthropic_reply(
         # Where the blocks stood among the calls, kept only when some came after a call.
         thinking_after if any(thinking_after) else (),
         turn,
+        error=error,
     )
 
 

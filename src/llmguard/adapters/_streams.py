@@ -132,6 +132,7 @@ class OpenAIChatStream(StreamAccumulator):
         self._thinking: list[_Partial] = []
         self._thinking_open = False
         self._reasoning: list[str] = []  # reasoning_content deltas (DeepSeek's thinking)
+        self._failure: ReportedError | None = None
 
     def _feed(self, chunk: object) -> None:
         self._id = self._id or as_str(get(chunk, "id"))
@@ -144,6 +145,7 @@ class OpenAIChatStream(StreamAccumulator):
             self._problems = tuple(problems)
         choices = get(chunk, "choices")
         if choices is None:
+            self._failed(chunk)
             raise TypeError("not a chat completion chunk: no choices")
         for choice in as_list(choices):
             if as_int(get(choice, "index")) not in (0, None):
@@ -166,6 +168,16 @@ class OpenAIChatStream(StreamAccumulator):
                 for piece in as_list(get_rare(delta, "thinking_blocks")):
                     self._think(piece)
             self._finish = as_str(get(choice, "finish_reason")) or self._finish
+            if self._finish == "error":
+                self._failed(chunk)
+
+    def _failed(self, chunk: object) -> None:
+        """Keep the error a chunk reports after the stream's 200 (OpenRouter's, and
+        other servers' the SDK does not raise for: a chunk read by the caller's own
+        code), instead of an answer."""
+        error = get_rare(chunk, "error")
+        if error is not None:
+            self._failure = reported_error({"error": error})
 
     def _add(self, index: int, piece: object) -> None:
         call = self._calls.setdefault(index, _Partial(kind="function"))
@@ -224,6 +236,7 @@ class OpenAIChatStream(StreamAccumulator):
             reasoning_content=(
                 "".join(self._reasoning) if self._reasoning and self._calls else None
             ),
+            error=self._failure,
         )
 
 
@@ -336,6 +349,7 @@ class AnthropicStream(StreamAccumulator):
         self._blocks: dict[int, _Partial] = {}
         self._usage: dict[str, object] = {}
         self._stop: object = None
+        self._failure: ReportedError | None = None
 
     def _merge_usage(self, usage: object) -> None:
         # message_delta counts are cumulative and omit what has not changed: overwrite,
@@ -386,6 +400,10 @@ class AnthropicStream(StreamAccumulator):
         elif kind == "message_delta":
             self._stop = get(event, "delta")
             self._merge_usage(get(event, "usage"))
+        elif kind == "error":
+            # The server failed mid-answer (overloaded...); the SDK raises for this
+            # event, a gateway's stream or the caller's own reading may not.
+            self._failure = reported_error(event)
         elif kind not in _ANTHROPIC_EVENTS:
             raise TypeError(f"not an Anthropic stream event: {kind!r}")
 
@@ -419,7 +437,15 @@ class AnthropicStream(StreamAccumulator):
         stop = _UNFINISHED if self._stop is None else self._stop
         message, usage = self._message, self._usage
         return anthropic_reply(
-            message, texts, calls, usage, stop, tuple(thinking), tuple(after), tuple(turn)
+            message,
+            texts,
+            calls,
+            usage,
+            stop,
+            tuple(thinking),
+            tuple(after),
+            tuple(turn),
+            self._failure,
         )
 
 
