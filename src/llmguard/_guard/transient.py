@@ -64,10 +64,10 @@ def is_transient(exc: BaseException, retry_on: tuple[type[BaseException], ...] =
     if retry_on and isinstance(exc, retry_on):
         return True
     if isinstance(exc, ProviderError):  # a failure the response itself reported
-        code = exc.code
-        if code is not None and len(code) == 3 and code.isascii() and code.isdigit():
-            return int(code) in _RETRY_STATUS or int(code) >= 500  # an HTTP status
-        return exc.type in _TRANSIENT_TYPES or code in _TRANSIENT_TYPES
+        said = exc.code
+        if said is not None and len(said) == 3 and said.isascii() and said.isdigit():
+            return int(said) in _RETRY_STATUS or int(said) >= 500  # an HTTP status
+        return exc.type in _TRANSIENT_TYPES or said in _TRANSIENT_TYPES
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # distinct classes before 3.11
         return True
     code = status_code(exc)
