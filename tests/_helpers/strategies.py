@@ -14,7 +14,7 @@ __all__ = ["captured_content"]
 # composite strategy made the recursive strategy anew for every example, and hypothesis
 # spent more time checking the new strategy than drawing from it (SQLiteSink's write
 # properties: some 40% of their CPU). The strategy is the same object, so the draws are too.
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def captured_content(
     *, max_leaves: int, int_min: int = -(2**63), int_max: int = 2**64 - 1
 ) -> st.SearchStrategy[Any]:
