@@ -88,6 +88,7 @@ def test_provider_error_is_raised_when_transient_retries_run_out(stream: Any) ->
 
 
 def test_a_code_that_is_not_transient_is_raised_at_once() -> None:
+    """A failure that asking again will not mend (invalid_prompt): one request, raised."""
     client, sent = openai_client([_failed_event("invalid_prompt")])
 
     @lg.guard(schema=Ticket, retries=2, sleep=_no_wait)
@@ -105,6 +106,7 @@ def test_a_code_that_is_not_transient_is_raised_at_once() -> None:
 
 
 def test_on_fail_return_gives_a_failure_holding_the_provider_error() -> None:
+    """on_fail="return": the error comes back in a Failure, a code left out read as None."""
     client, _ = openai_client([_error_event(None)])
 
     @lg.guard(schema=Ticket, on_fail="return", sleep=_no_wait)
@@ -119,6 +121,7 @@ def test_on_fail_return_gives_a_failure_holding_the_provider_error() -> None:
 
 
 def test_an_async_stream_is_retried_and_raised_the_same() -> None:
+    """AsyncOpenAI: an error event then response.failed, both retried unchanged."""
     client, sent = async_openai_client([_error_event(), _failed_event(), responses_events([GOOD])])
 
     @lg.guard(schema=Ticket, transient_retries=2, sleep=_no_wait)
@@ -131,6 +134,7 @@ def test_an_async_stream_is_retried_and_raised_the_same() -> None:
 
 
 def test_guard_stream_retries_a_failed_stream_and_resets_its_partials() -> None:
+    """guard.stream: the failed attempt's partials are reset, the request sent again as it was."""
     client, sent = openai_client([_error_event(), responses_events([GOOD])])
 
     def triage(input: Any) -> Any:
@@ -140,11 +144,15 @@ def test_guard_stream_retries_a_failed_stream_and_resets_its_partials() -> None:
     assert partials[-1].final
     assert partials[-1].value == Ticket(category="bug", urgency=2)
     assert {p.attempt for p in partials} <= {1, 2}
+    again = [p for p in partials if p.attempt == 2]
+    if any(p.attempt == 1 for p in partials):
+        assert again[0].reset
     assert partials[-1].attempt == 2
     assert sent[1].json == sent[0].json
 
 
 def test_guard_stream_raises_the_provider_error() -> None:
+    """guard.stream raises ProviderError after the partials it showed."""
     client, _ = openai_client([_failed_event("invalid_prompt")])
 
     def triage(input: Any) -> Any:

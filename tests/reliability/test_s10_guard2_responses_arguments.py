@@ -69,6 +69,7 @@ def test_json_arguments_go_back_byte_for_byte() -> None:
 
 
 def test_a_custom_tools_free_form_input_is_never_wrapped() -> None:
+    """A custom tool takes any text: its input goes back as it came."""
     items = _reasked(_call("category=bug urgency=9", kind="custom_tool_call"))
     (echoed,) = [item for item in items if item.get("type") == "custom_tool_call"]
     assert echoed["input"] == "category=bug urgency=9"

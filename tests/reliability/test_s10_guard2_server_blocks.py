@@ -110,6 +110,8 @@ def _resent(blocks: list[dict[str, Any]], stream: bool) -> Any:
 
 
 def test_a_tool_reask_keeps_server_tool_blocks_in_place() -> None:
+    """Thinking, text, a web search, its results, an unknown block, the call: all back
+    in order."""
     for stream in (False, True):
         blocks = [THINKING, _text("Let me look."), SEARCH, RESULTS, UNKNOWN, _tool_use(BAD)]
         messages = _resent(blocks, stream)
@@ -167,6 +169,7 @@ _BLOCKS = st.sampled_from(
 def test_any_order_of_blocks_goes_back_as_it_came(
     before: list[dict[str, Any]], after: list[dict[str, Any]]
 ) -> None:
+    """Any order of blocks around the call: the resent turn is the turn given."""
     blocks = [*before, _tool_use(BAD), *after]
     for stream in (False, True):
         assert _resent(blocks, stream)[1]["content"] == blocks

@@ -67,6 +67,7 @@ class Streams:
 
 
 def test_an_anthropic_overload_event_is_retried_unchanged() -> None:
+    """overloaded_error mid-stream: the same messages are sent again, the attempt says transient."""
     overloaded = {"type": "overloaded_error", "message": "Overloaded"}
     model = Streams(_anthropic('{"category": ', overloaded), _anthropic(GOOD))
     guarded = lg.guard(schema=Ticket, retries=1, sleep=_no_wait)(model)
@@ -79,6 +80,7 @@ def test_an_anthropic_overload_event_is_retried_unchanged() -> None:
 
 
 def test_an_anthropic_error_that_is_not_transient_is_raised() -> None:
+    """invalid_request_error mid-stream: ProviderError with its type and message, no retry."""
     refused = {"type": "invalid_request_error", "message": "prompt is too long"}
     model = Streams(_anthropic('{"category": ', refused))
     guarded = lg.guard(schema=Ticket, retries=1, sleep=_no_wait)(model)
