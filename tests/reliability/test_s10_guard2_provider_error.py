@@ -193,3 +193,32 @@ def test_a_passing_stream_without_schema_records_the_failure() -> None:
     (attempt,) = [r for r in records if r.kind == "attempt"]
     assert attempt.error_type == "llmguard.exceptions.ProviderError"
     assert attempt.status == "error"
+
+
+def test_the_inline_form_retries_a_failed_stream_and_raises_the_provider_error() -> None:
+    """guard.attempts(...): a server error event is retried unchanged, then raised."""
+    client, sent = openai_client([_error_event(), responses_events([GOOD])])
+    guard = lg.guard(schema=Ticket, retries=1, sleep=_no_wait)
+    for attempt in guard.attempts([{"role": "user", "content": "It crashes"}]):
+        with attempt:
+            answer = client.responses.create(
+                model="gpt-4o-mini", input=attempt.messages, stream=True
+            )
+            attempt.submit(answer)
+    assert attempt.value == Ticket(category="bug", urgency=2)
+    assert sent[1].json == sent[0].json
+
+    client, _ = openai_client([_error_event()])
+    once = lg.guard(schema=Ticket, retries=1, transient_retries=0, sleep=_no_wait)
+
+    def loop() -> None:
+        for attempt in once.attempts([{"role": "user", "content": "It crashes"}]):
+            with attempt:
+                answer = client.responses.create(
+                    model="gpt-4o-mini", input=attempt.messages, stream=True
+                )
+                attempt.submit(answer)
+
+    with pytest.raises(lg.ProviderError) as raised:
+        loop()
+    assert [a.outcome for a in raised.value.attempts] == ["transient_error"]
