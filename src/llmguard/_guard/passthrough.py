@@ -46,9 +46,9 @@ class _Reading:
 
     __slots__ = (
         "__weakref__",
+        "_claim",
         "accumulator",
         "cap",
-        "done",
         "finish",
         "items",
         "llm",
@@ -62,7 +62,11 @@ class _Reading:
         self.accumulator: StreamAccumulator | None = None
         self.items = 0
         self.output_tokens = 0
-        self.done = False
+        # Taken once by whoever ends the records: the stream's own end, or the exit
+        # (`interrupted`), which may come at the same moment from another thread.
+        # ``list.pop`` is one atomic step; a check of a flag and the set after it are
+        # two, and both threads could pass the check and write the records twice.
+        self._claim = [True]
         opened(self)  # a stream still open at exit is ended before the last flush
 
     def feed(self, chunk: object) -> bool:
@@ -103,10 +107,15 @@ class _Reading:
     def interrupted(self) -> None:
         self.end("interrupted")
 
+    def _claimed(self) -> bool:
+        try:
+            return self._claim.pop()
+        except IndexError:  # the other one ends them
+            return False
+
     def end(self, how: StreamEnd, exc: BaseException | None = None) -> None:
-        if self.done:
+        if not self._claimed():
             return
-        self.done = True
         closed(self)
         try:
             self.finish(None if self.accumulator is None else self.accumulator.reply(), exc)
