@@ -447,6 +447,8 @@ def extract(
     """
     if text[:1] == "<" or text[:1].isspace():
         start = answer_start(text)
+        if start > 0 and not text[start:].strip():
+            return _REASONING_ONLY  # "empty" would tell the model nothing it can use
         text = text[start:] if start > 0 else text
     stripped = text.strip()
     failed: NotJSON | SchemaErrors | None = None
@@ -465,6 +467,19 @@ def extract(
 # a draft, not the answer.
 _THINKING_TAGS = (("<think>", "</think>"), ("<thinking>", "</thinking>"))
 _SPACE = re.compile(r"\s*")
+_REASONING_ONLY = Extraction(
+    value=None,
+    repair=None,
+    errors=(
+        FieldError(
+            "$",
+            "the answer holds only reasoning, between <think> (or <thinking>) tags; "
+            "write the answer itself after the closing tag",
+            "",
+        ),
+    ),
+    ok=False,
+)
 
 
 def answer_start(text: str) -> int:
