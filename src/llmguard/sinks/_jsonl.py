@@ -396,10 +396,14 @@ def last_copies(file: BinaryIO, path: str | os.PathLike[str]) -> Iterator[Record
         kept = None
         for at in reversed(offsets):
             file.seek(at)
+            # As the first pass saw it: a line torn then may be whole by now (the sink
+            # was writing it), and the second pass reads it torn again.
             try:
-                read_record(file.readline())
+                record = read_record(file.readline(end - at))
             except (ValueError, TypeError):
                 continue
+            if (record.trace_id + record.span_id).encode() != key:
+                continue  # cut and written again since: another span's line stands here
             kept = at
             break
         earlier.update((at, key) for at in offsets if at != kept)
