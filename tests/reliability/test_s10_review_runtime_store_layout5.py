@@ -15,8 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmguard._core.records import Record
-from llmguard.sinks import SQLiteSink, SQLiteStore, read_records
-from llmguard.sinks import table
+from llmguard.sinks import SQLiteSink, SQLiteStore, read_records, table
 from llmguard.sinks.table import COLUMNS, MIGRATIONS, migrate, row
 
 # The statements a layout-3 or layout-4 llmguard wrote a batch with, copied: rows
