@@ -68,7 +68,8 @@ def test_arguments_that_are_not_json_are_echoed_inside_an_object(arguments: str)
 
 
 def test_json_arguments_are_echoed_as_they_came() -> None:
-    """Valid JSON of the wrong shape goes back unchanged, byte for byte."""
+    """A valid JSON object of the wrong shape goes back unchanged, byte for byte; JSON
+    that is no object goes inside one (no ``tool_use`` input can hold it)."""
     arguments = '{"category":"bug",  "urgency":9}'
     calls = [tool_call(0, "Ticket", arguments), tool_call(1, "Ticket", "[1, 2]")]
     bad = chat_completion(None, tool_calls=calls, finish_reason="tool_calls")
@@ -80,4 +81,5 @@ def test_json_arguments_are_echoed_as_they_came() -> None:
 
     assert triage(list(USER)) == Ticket(category="bug", urgency=2)
     echoed = sent[1].json["messages"][1]["tool_calls"]
-    assert [call["function"]["arguments"] for call in echoed] == [arguments, "[1, 2]"]
+    wrapped = json.dumps({"invalid_json": "[1, 2]"})
+    assert [call["function"]["arguments"] for call in echoed] == [arguments, wrapped]

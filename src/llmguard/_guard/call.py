@@ -433,12 +433,22 @@ def _as_sent(arguments: str) -> str:
     OpenAI face on Anthropic or Bedrock (LiteLLM, OpenRouter) parse it into a
     ``tool_use`` input and refuse the whole re-ask, on Chat Completions and the Responses
     API alike ("Responses function_call arguments are invalid JSON"); the correction
-    quotes the text."""
+    quotes the text. A ``tool_use`` input is an object, so JSON of another type goes
+    inside one too, and so does ``NaN``, which Python reads but JSON does not have;
+    blank arguments go back as ``{}``, the empty object they were read as."""
+    if not arguments.strip():
+        return "{}"
     try:
-        json.loads(arguments)
+        decoded = json.loads(arguments, parse_constant=_not_json)
     except (ValueError, RecursionError):
-        return json.dumps({"invalid_json": arguments}, ensure_ascii=False)
-    return arguments
+        decoded = None
+    if isinstance(decoded, dict):
+        return arguments
+    return json.dumps({"invalid_json": arguments}, ensure_ascii=False)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 _ITEM_PATH = re.compile(r"\$\[(\d+)\]")
