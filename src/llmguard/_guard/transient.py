@@ -75,13 +75,17 @@ def is_transient(exc: BaseException, retry_on: tuple[type[BaseException], ...] =
         return code in _RETRY_STATUS or code >= 500
     if any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__):
         return True
-    return _error_type(getattr(exc, "body", None)) in _TRANSIENT_TYPES
+    reported = _error_type(getattr(exc, "body", None))
+    if isinstance(reported, int):  # an HTTP status as the error's code (OpenRouter's)
+        return reported in _RETRY_STATUS or reported >= 500
+    return reported in _TRANSIENT_TYPES
 
 
-def _error_type(body: object) -> object:
+def _error_type(body: object) -> str | int | None:
     """The type of the error an SDK error's body describes: Anthropic's
     ``{"type": "error", "error": {"type": ...}}``, or OpenAI's error object (its ``type``,
-    else its ``code``)."""
+    else its ``code``); a code that is an HTTP status (OpenRouter sends ``502`` in the
+    chunk that ends a failed stream) as that number."""
     if not isinstance(body, dict):
         return None
     inner = body.get("error")
@@ -89,6 +93,10 @@ def _error_type(body: object) -> object:
     kind = error.get("type")
     if kind == "error" or kind is None or kind not in _TRANSIENT_TYPES:
         kind = error.get("code", kind)
+    if type(kind) is int and 100 <= kind <= 599:
+        return kind
+    if isinstance(kind, str) and len(kind) == 3 and kind.isascii() and kind.isdigit():
+        return int(kind)
     return kind if isinstance(kind, str) else None
 
 
