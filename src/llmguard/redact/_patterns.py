@@ -79,9 +79,21 @@ _CONTROL = re.compile("[\x00-\x1f\x7f]")  # one character class: linear
 
 
 def _discord(text: str) -> bool:
-    """A Discord bot token's lengths: its id part 24 to 26 characters, its HMAC 27 to 38."""
+    """A Discord bot token's lengths: its id part 24 to 26 characters, its HMAC 27 to 38.
+
+    The id part is the bot's id in base64, which decodes to digits; a token of some
+    other origin (detect-secrets' examples) is taken when both its id part and its HMAC
+    hold a digit, as random base64 does and names in code (``Client.notify.handle...``)
+    seldom do.
+    """
     first, _, rest = text.partition(".")
-    return 24 <= len(first) <= 26 and 27 <= len(rest) - 7 <= 38
+    if not (24 <= len(first) <= 26 and 27 <= len(rest) - 7 <= 38):
+        return False
+    try:
+        digits = base64.b64decode(first + "=" * (-len(first) % 4), b"-_", validate=True)
+    except binascii.Error:
+        digits = b""
+    return digits.isdigit() or (_has_digit(first) and _has_digit(rest[7:]))
 
 
 def _phone(text: str) -> bool:
