@@ -205,8 +205,9 @@ _AWS_KEY = rf"(?:^|{_ESCAPE}|[^A-Za-z0-9])" r"(?P<secret>A[KS]IA[A-Z0-9]{16})(?:
 # An AWS secret access key has no prefix: 40 base64 characters, after the name of the
 # setting that holds it (aws_secret_access_key = ..., "SecretAccessKey": "...").
 _AWS_SECRET = (
-    rf"(?:^|{_ESCAPE}|[^A-Za-z0-9])(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key)"
-    r"(?:\\?[\"'])?[ \t]*(?:=>|[:=])[ \t]*(?:\\?[\"'])?"
+    rf"(?:^|{_ESCAPE}|[^A-Za-z0-9])"
+    r"(?i:aws[_.-]?secret[_.-]?(?:access[_.-]?)?key|secret[_.-]?access[_.-]?key)"
+    r"(?:\\?[\"'])?(?:[ \t]*(?:=>|:=|[:=])[ \t]*|[ \t]+)(?:\\?[\"'])?"
     r"(?P<secret>[A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+=])"
 )
 # Tokens with a prefix of their own, as detect-secrets knows them: GitLab's (personal,
