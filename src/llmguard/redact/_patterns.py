@@ -174,7 +174,7 @@ _SLACK_TOKEN = (
 # multiply the states of RE2's DFA past its memory, and it falls back to a far slower
 # engine.
 _URL_NAMES = (
-    r"(?:https?|s?ftps?|wss?|postgres(?:ql)?|mysql|mariadb|mssql|sqlserver"
+    r"(?i:https?|s?ftps?|wss?|postgres(?:ql)?|mysql|mariadb|mssql|sqlserver"
     r"|oracle|mongodb(?:\+srv)?|redis|rediss|amqps?|mqtts?|kafka|nats|ldaps?|smtps?|imaps?"
     r"|pop3s?|git|ssh|svn|jdbc:[a-z0-9]+|clickhouse|cassandra|couchdb|elasticsearch|neo4j"
     r"|snowflake|bolt)"
@@ -336,8 +336,8 @@ DEFAULT_STARTS: dict[str, str] = {
     "jwt": "e",
     "bearer_token": "Bb",
     "basic_auth": "Bb-",
-    "url_credentials": "hsfwpmorcalginjkeb",
-    "url_password": "hsfwpmorcalginjkeb",
+    "url_credentials": "hsfwpmorcalginjkebHSFWPMORCALGINJKEB",
+    "url_password": "hsfwpmorcalginjkebHSFWPMORCALGINJKEB",
     "email": string.ascii_letters + string.digits + "_.%+-",
     "iban": string.ascii_uppercase,
     "ssn": string.digits,
