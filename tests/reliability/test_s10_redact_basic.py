@@ -48,7 +48,7 @@ CREDENTIALS = base64.b64encode(b"alice:wonderland-42").decode()  # YWxpY2U6d29uZ
         ),
         ("curl --user admin:s3cret https://x", "curl [basic_auth] https://x"),
         ("curl --user=admin:s3cret https://x", "curl [basic_auth] https://x"),
-        ("curl -s -u 'admin:p@ss word' https://x", "curl -s [basic_auth] word' https://x"),
+        ("curl -s -u 'admin:p@ss word' https://x", "curl -s [basic_auth]' https://x"),
         ('curl -u "admin:s3cret" https://x', 'curl [basic_auth]" https://x'),
         (
             "curl -U proxy:pr0xy-pw --proxy-user p:q https://x",

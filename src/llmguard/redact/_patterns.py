@@ -57,16 +57,18 @@ def _iban(text: str) -> bool:
 
 
 def _bearer(text: str) -> bool:
-    token = text.split(None, 1)[1].rstrip("=").strip("._~+/-").replace(":", "")
+    token = _after_scheme(text).rstrip("=").strip("._~+/-").replace(":", "")
     return bool(token) and not token.isalpha()
 
 
 def _basic(text: str) -> bool:
     """An HTTP Basic credential that decodes to ``user:password``, or curl's ``-u user:pw``."""
     if text.startswith("-"):  # curl -u user:password: not a uid:gid pair of digits
-        user, _, password = text.split(None, 1)[-1].split("=")[-1].strip("'\"").partition(":")
+        option = _CURL_OPTION.match(text)
+        assert option is not None  # the pattern starts with one
+        user, _, password = text[option.end() :].partition(":")
         return bool(password) and not (user.isdigit() and password.isdigit())
-    token = text.split(None, 1)[1]
+    token = _after_scheme(text)
     try:
         decoded = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
         credential = decoded.decode("utf-8")
@@ -76,6 +78,28 @@ def _basic(text: str) -> bool:
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")  # one character class: linear
+# What may stand between an authorization scheme's name and its value: spaces and tabs,
+# a no-break space, JSON's escapes of them (\t, \n, \u00a0) and a URL's %20. Kept apart
+# from the value's characters, so that a repetition of it never backtracks.
+_GAP = "(?:[ \t]|\u00a0|\\\\[tn]|\\\\u00[aA]0|%20)+"
+_SCHEME = re.compile("[A-Za-z]+" + _GAP)  # anchored, disjoint alternatives: linear
+
+
+# An unquoted password of curl's: to whitespace or a quote, or a JSON string's escape of
+# a line break, tab or quote, whose backslash is no part of it.
+_CURL_PASSWORD = r"(?:[^\s'\"\\]|\\[^\s'\"nrtu])+"
+
+
+def _after_scheme(text: str) -> str:
+    """The value of ``Bearer ...`` or ``Basic ...``: what follows the scheme's name and gap."""
+    scheme = _SCHEME.match(text)
+    assert scheme is not None  # the kinds' patterns start with one
+    return text[scheme.end() :]
+
+
+# curl's option and what comes before the user: a separator, in an argument list the
+# quotes and comma between two arguments, and the quote opening the value.
+_CURL_OPTION = re.compile(r"(?:-[uU]|--user|--proxy-user)(?:[ \t]+|=|\\?[\"'],[ \t]*)?\\?[\"']?")
 
 
 def _discord(text: str) -> bool:
@@ -239,12 +263,19 @@ _JWT = _BEFORE + r"(?P<secret>eyJ[\w-]{8,}\.(?:eyJ[\w-]{5,}|[\w-]{8,}\.[\w-]*)(?
 # A token may hold colons between its characters (id:secret, as a Telegram bot's): cut
 # at the first, the secret half was left after the value replaced. It may be
 # percent-encoded (abc%2Bdef), as one copied out of a URL is.
-_BEARER = _BEFORE_ANY + r"(?P<secret>[Bb]earer[ \t]+[\w.~+/%-]{6,}(?::[\w.~+/%-]+)*=*)"
+_BEARER = _BEFORE_ANY + rf"(?P<secret>(?i:bearer){_GAP}[\w.~+/%-]{{6,}}(?::[\w.~+/%-]+)*=*)"
 # HTTP Basic credentials (base64 of user:password, which the check decodes) after the
-# scheme's name, in a header, JSON or a dict's repr; and curl's user:password options.
+# scheme's name, in a header, JSON or a dict's repr; and curl's user:password options:
+# -u glued to its value (-uuser:pw) too, and in an argument list ("-u", "user:pw"). A
+# quoted value runs to its closing quote (a password may hold spaces), which stays, as
+# does the backslash of a JSON string's escaped quote or line break, so the JSON reads.
+_CURL_SEPARATOR = r"(?:[ \t]+|=|\\?[\"'],[ \t]*)"
 _BASIC_AUTH = (
-    _BEFORE_ANY + r"(?P<secret>(?:[Bb]asic|BASIC)[ \t]+[A-Za-z0-9+/]{2,}=*"
-    r"|(?:-[uU]|--user|--proxy-user)(?:[ \t]+|=)['\"]?[^\s:'\"]*:[^\s'\"]+)"
+    _BEFORE_ANY + rf"(?P<secret>(?i:basic){_GAP}[A-Za-z0-9+/]{{2,}}=*"
+    rf"|(?:-[uU]{_CURL_SEPARATOR}?|(?:--user|--proxy-user){_CURL_SEPARATOR})"
+    r"(?:\\?'(?:[^':\r\n\\]|\\[^'\r\n])*:(?:[^'\r\n\\]|\\[^'\r\n])*"
+    r"|\\?\"(?:[^\":\r\n\\]|\\[^\"\r\n])*:(?:[^\"\r\n\\]|\\[^\"\r\n])*"
+    rf"|[^\s:'\"\\]*:{_CURL_PASSWORD}))"
 )
 # The local part is at most 64 characters, as RFC 5321 has it. Unbounded, a search for
 # the next value could not stop before the end of a long run of such characters. An
@@ -626,7 +657,7 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
             opens=_opens(SPACE, b"Bb"),
         ),
         RunForm(
-            r"(?:[ \t\r\n](?:-[uU]|--user)[ \t][^\s:'\"]*:[^\s'\"]+)+[ \t\r\n]",
+            rf"(?:[ \t\r\n](?:-[uU]|--user)[ \t][^\s:'\"\\]*:{_CURL_PASSWORD})+[ \t\r\n]",
             _bearer_pairs,
             _curl_ready,
             opens=_opens(SPACE, b"-"),
