@@ -310,8 +310,15 @@ def _count_file(file: Any, count: Tokenizer) -> int:
     head, comma, encoded = data.partition(",")
     if not comma:  # bare base64
         head, encoded = "", data
+    if head.startswith("data:") and not head.endswith(";base64"):
+        from urllib.parse import unquote  # imported when first used: import llmguard stays light
+
+        return count(unquote(encoded))  # a data URL of the text itself, %-escaped
     decoded = _base64(encoded)
-    if head.startswith("data:text/") or (not head and decoded is not None and _is_text(decoded)):
+    # JSON, XML, YAML... are text under other media types than text/*: only a PDF's
+    # pages are counted as pages.
+    readable = not head.startswith("data:application/pdf")
+    if head.startswith("data:text/") or (readable and decoded is not None and _is_text(decoded)):
         text = decoded.decode("utf-8", "replace") if decoded is not None else encoded
         return count(text)
     return max(1, _pages_in(decoded)) * _PDF_PAGE if decoded is not None else _PDF_PAGE
