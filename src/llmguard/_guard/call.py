@@ -288,7 +288,8 @@ def _responses_items(attempt: Attempt) -> list[dict[str, Any]]:
 
 def _with_reasoning(response: Any, made: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The answer's function calls with the reasoning items that led to them, in the
-    response's order, each call with its item ``id``: OpenAI refuses a reasoning model's
+    response's order, each call with its item ``id``, and every other output item (a
+    message, a built-in tool's call) where it stood: OpenAI refuses a reasoning model's
     call sent back without its reasoning item, and a reasoning item without the item that
     followed it. A response not stored (``store=False``) has its reasoning go back whole,
     with its ``encrypted_content``; without it (or with no reasoning) the calls go alone,
@@ -302,14 +303,19 @@ def _with_reasoning(response: Any, made: list[dict[str, Any]]) -> list[dict[str,
         by_id = {item["call_id"]: item for item in made}
         items: list[dict[str, Any]] = []
         for item in output:
-            kind = get(item, "type")
-            if kind in ("reasoning", "message"):
+            if get(item, "type") not in _CALL_ITEMS:
+                # Reasoning, messages, and the built-in tools' calls (a web search...):
+                # a reasoning item is refused without the item that followed it.
                 items.append(_item(item))
             elif (call := by_id.pop(as_str(get(item, "call_id")) or "", None)) is not None:
                 items.append({**call, "id": get(item, "id")} if get(item, "id") else call)
         return [*items, *by_id.values()]
     except Exception:  # the caller's own response, of any shape: the calls alone
         return made
+
+
+# The output items a re-ask sends back as it builds them, with their outputs.
+_CALL_ITEMS = frozenset({"function_call", "custom_tool_call"})
 
 
 def _item(item: Any) -> dict[str, Any]:
