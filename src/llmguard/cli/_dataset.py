@@ -527,6 +527,13 @@ _Sums: TypeAlias = tuple[
 """`Dataset._sums`' answer: per group, the sums and the latencies by weight."""
 _Counted: TypeAlias = tuple[list[dict[tuple[str, ...], Classes]], list[Run]]
 """Per grouping and group, sorted latencies by weight; and every call's, by weight."""
+_Passed: TypeAlias = tuple[
+    _Counted | None,
+    list[dict[tuple[str, ...], float]],
+    dict[tuple[object, ...], tuple[int, float]],
+]
+"""`Dataset._one_pass`' answer: the latencies, each grouping's cost sums, and the calls
+and their weight per combination of keys."""
 
 
 def _places(groupings: Sequence[Sequence[str]]) -> tuple[list[str], list[list[int]]]:
@@ -588,6 +595,7 @@ def _combined(
     parts: list[dict[tuple[str, ...], tuple[float | None, ...]]],
     places: list[list[int]],
     costs: list[dict[tuple[str, ...], float]],
+    calls: dict[tuple[object, ...], tuple[int, float]],
 ) -> list[_Sums] | None:
     """Each grouping's `_sums` (without latencies) from the sums per combination of its
     keys (`Dataset._sums` with ``whole``, over parts of the table) and the cost sums
@@ -595,7 +603,8 @@ def _combined(
 
     The combinations' sums add up to the groupings' exactly, in any order, when every
     term was a whole number and each column's total stays below 2**53; ``None``
-    otherwise, or when they and the cost sums do not hold the same groups.
+    otherwise, or when the two reads did not meet the same calls: not as many, or not
+    of the same weight, per combination (``calls``, the pass's).
     """
     cells = [(key, figures) for part in parts for key, figures in part.items()]
     if not cells:
@@ -610,6 +619,12 @@ def _combined(
             return None
         if math.fsum(cast(list[float], present)) >= EXACT_SUM:
             return None
+    met: dict[tuple[object, ...], tuple[int, float]] = {}
+    for key, figures in cells:
+        count, weighed = met.get(key, (0, 0.0))
+        met[key] = count + int(cast(int, figures[1])), weighed + float(cast(float, figures[0]))
+    if met != calls:
+        return None
     found: list[_Sums] = []
     for place, cost_of in zip(places, costs, strict=True):
         pick = operator.itemgetter(*place)
@@ -835,6 +850,8 @@ class Dataset:
         self._trace_groups_found: dict[object, list[dict[str, set[tuple[str, ...]]]]] = {}
         # `summaries`' aggregates started ahead (`prefetch_summaries`), by their question.
         self._prefetched: dict[object, tuple[_Shared, Future[None]]] = {}
+        # The row ids those aggregates keep to, by their question (`_summary_jobs`).
+        self._cell_rows: dict[object, tuple[int, int]] = {}
         # Row ids of `calls` queries asked for ahead (`prefetch_calls`), by their SQL.
         self._rowids_found: dict[object, Future[list[_Found]]] = {}
 
@@ -1242,11 +1259,12 @@ class Dataset:
         # aggregates, which hand back a few rows after a long step without the GIL.
         single = len(groupings) == 1
         _, places = _places(groupings)
-        passed: tuple[_Counted | None, list[dict[tuple[str, ...], float]]] | None = None
+        passed: _Passed | None = None
         question = self._question(groupings, window, kinds)
         running = self._prefetched.pop(question, None)
         if running is None:
             running = self._start(self._summary_jobs(groupings, window, kinds))
+        rows = self._cell_rows.pop(question, (0, 0))
         # While one grouping's aggregate calls Python for every row, the GIL changes
         # hands between rows anyway: the feedback traces' groups can be read beside it.
         traces_later = None
@@ -1267,7 +1285,7 @@ class Dataset:
                     ]
                     counted = collected, everything
             else:
-                passed = self._one_pass(groupings, window, kinds)
+                passed = self._one_pass(groupings, window, kinds, rows)
                 counted = None if passed is None else passed[0]
             if traces_later is None:
                 traces = self._trace_groups(groupings, window, kinds)
@@ -1281,7 +1299,7 @@ class Dataset:
             combined = None
             if passed is not None:
                 parts = cast(list[_Sums], answers[:_CELL_PARTS])
-                combined = _combined([sums for sums, _ in parts], places, passed[1])
+                combined = _combined([sums for sums, _ in parts], places, *passed[1:])
             if combined is None:
                 # Sums the pass cannot answer for alike: each grouping's aggregate (and
                 # the latencies read again, if the pass did not read them).
@@ -1349,6 +1367,8 @@ class Dataset:
             columns, _ = _places(groupings)
             low, high = self._conn.execute("SELECT min(rowid), max(rowid) FROM records").fetchone()
             low, high = (0, 0) if low is None else (int(low), int(high) + 1)
+            # The pass reads the same rows: a call a sink appends meanwhile is in neither.
+            self._cell_rows[self._question(groupings, window, kinds)] = (low, high)
             cuts = [low + (high - low) * part // _CELL_PARTS for part in range(_CELL_PARTS)]
             for rows in zip(cuts, [*cuts[1:], high], strict=True):
                 jobs.append(self._cells_job(columns, window, kinds, rows))
@@ -1411,9 +1431,14 @@ class Dataset:
         return _grouped_latencies(cells, places)
 
     def _one_pass(
-        self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
-    ) -> tuple[_Counted | None, list[dict[tuple[str, ...], float]]] | None:
-        """`_counted_latencies`, and each grouping's cost sums, from one read of the calls.
+        self,
+        groupings: Sequence[Sequence[str]],
+        window: Window,
+        kinds: Sequence[str],
+        rows: tuple[int, int],
+    ) -> _Passed | None:
+        """`_counted_latencies`, and each grouping's cost sums, from one read of the calls
+        whose row ids are in ``rows`` (those the sums per combination of keys read).
 
         The sum of the costs is the one figure of `_sums` whose answer depends on the
         order of the rows (each weighted cost is a double added to a running double by
@@ -1421,6 +1446,8 @@ class Dataset:
         them stably). So it is added up here in the order of the same scan, one running
         sum per group of each grouping; the other sums are whole numbers, which
         `_sums` (with ``whole``) adds up once per combination of the groupings' keys.
+        The calls and their weight per combination come too, for `_combined` to check
+        that both reads met the same calls (a sink may write to the store meanwhile).
 
         Returns:
             ``None`` when these sums could differ from the aggregates': an SQLite whose
@@ -1435,11 +1462,13 @@ class Dataset:
         weight = col("sample_weight")
         columns, places = _places(groupings)
         keys = ", ".join(self._keys((column,) if column else ()) for column in columns)
+        # "+" keeps the planner off the row ids, so the scan stays the aggregates'.
         read = (
             f"SELECT {keys}, {weight}, {col('duration_ms')}, "
-            f"{weight} * coalesce(cost_usd, 0) FROM records {where}"
+            f"{weight} * coalesce(cost_usd, 0) FROM records {where} "
+            "AND +rowid >= ? AND +rowid < ?"
         )
-        scans = {_scan(self._conn, read, params)}
+        scans = {_scan(self._conn, read, [*params, *rows])}
         for by in groupings:
             grouped = self._keys(by)
             scans.add(
@@ -1459,8 +1488,11 @@ class Dataset:
         # Per combination of keys and weight: its latencies, and where its cost goes in
         # each grouping's running sums.
         cells: dict[tuple[object, ...], tuple[list[float], tuple[int, ...]]] = {}
-        for found in self._conn.execute(read, params):
-            cell = cells.get(found[:-2])
+        # Per combination and weight, the calls without a latency.
+        unmeasured: dict[tuple[object, ...], int] = {}
+        for found in self._conn.execute(read, [*params, *rows]):
+            combination = found[:-2]
+            cell = cells.get(combination)
             if cell is None:
                 key = found[:width]
                 if not all(type(value) is str for value in key):
@@ -1473,19 +1505,29 @@ class Dataset:
                         found_groups[group] = len(costs)
                         costs.append(0.0)
                     indexes.append(found_groups[group])
-                cell = cells[found[:-2]] = ([], tuple(indexes))
+                cell = cells[combination] = ([], tuple(indexes))
             values, at = cell
             if found[-2] is not None:
                 values.append(found[-2])
+            else:
+                unmeasured[combination] = unmeasured.get(combination, 0) + 1
             cost = found[-1]
             # Adding 0.0 to a running sum leaves it as it was, -0.0 included.
             if cost:
                 for index in at:
                     costs[index] += cost
         latencies = {cell: values for cell, (values, _) in cells.items() if values}
+        calls: dict[tuple[object, ...], tuple[int, float]] = {}
+        for combination, (values, _) in cells.items():
+            count = len(values) + unmeasured.get(combination, 0)
+            key = combination[:width]
+            known, weighed = calls.get(key, (0, 0.0))
+            weight_of = float(cast(float, combination[-1]))
+            calls[key] = known + count, weighed + weight_of * count
         return (
             _grouped_latencies(latencies, places),
             [{group: costs[index] for group, index in found.items()} for found in groups],
+            calls,
         )
 
     def _latencies(

@@ -1,0 +1,156 @@
+"""The report's four groupings from one read (`Dataset._one_pass`) against hostile stores.
+
+Each figure the report prints per function and prompt version must be the one the old
+way gives -- one aggregate per grouping, as `stats` runs it -- to the bit, or at least
+one consistent set of calls when a writer changes the store while the report reads it:
+a sink writing to a live store, a store with an index of its own, a column declared
+with another collation, a UTF-16 file, keys that print alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from llmguard._core.records import Record, Usage
+from llmguard.cli._dataset import Dataset, Window
+from llmguard.sinks import SQLiteSink
+
+_GROUPINGS = (("name",), ("prompt",), ("day", "name"), ("day", "prompt"))
+_ALL_TIME = Window()
+# An SQLite whose sum() adds as the pass does; a later one always takes the old way.
+_PASS = sqlite3.sqlite_version_info < (3, 43, 0)
+_WINDOWS = (_ALL_TIME, Window.parse("2026-01-02", "2026-01-04"))
+
+
+def _call(number: int, rng: random.Random, names: tuple[str, ...] = ("a", "b")) -> Record:
+    day = 1 + rng.randrange(4)
+    at = f"2026-01-{day:02d}T{rng.randrange(24):02d}:{rng.randrange(60):02d}:00.000000Z"
+    prompt = rng.choice((None, ("p", "v1"), ("p", "v2")))
+    return Record(
+        trace_id=f"{number:032x}",
+        span_id=f"{number:016x}",
+        name=rng.choice(names),
+        kind="llm",
+        status=rng.choice(("ok", "ok", "error", "limit")),
+        start=at,
+        end=at,
+        duration_ms=rng.random() * 1000,
+        # Costs over many magnitudes: their sum depends on the order they are added in.
+        cost_usd=rng.random() * 10 ** rng.randint(-6, 3),
+        usage=Usage(input=rng.randrange(1000), output=rng.randrange(100)),
+        attempt={"count": rng.randrange(3)} if rng.random() < 0.3 else None,
+        prompt_name=None if prompt is None else prompt[0],
+        prompt_version=None if prompt is None else prompt[1],
+        sample_weight=rng.choice((1.0, 1.0, 4.0)),
+    )
+
+
+def _calls(count: int, seed: int, names: tuple[str, ...] = ("a", "b")) -> list[Record]:
+    rng = random.Random(seed)
+    return [_call(number, rng, names) for number in range(count)]
+
+
+def _store(path: Path, records: list[Record]) -> Path:
+    sink = SQLiteSink(path)
+    sink.emit(records)
+    sink.close()
+    return path
+
+
+def _snapshot(path: Path, to: Path) -> Path:
+    """A copy of the store as it is now, its write-ahead log included."""
+    source, copy = sqlite3.connect(path), sqlite3.connect(to)
+    source.backup(copy)
+    source.close()
+    copy.close()
+    return to
+
+
+def _old_way(path: Path, window: Window = _ALL_TIME) -> str:
+    """The figures as one aggregate per grouping gives them (the pass refused)."""
+    with Dataset.open(path, second_connection=False) as dataset:
+        dataset._one_pass = lambda *_: None  # type: ignore[method-assign]
+        return repr(dataset.summaries(_GROUPINGS, window))
+
+
+def _stats(path: Path, window: Window = _ALL_TIME) -> str:
+    """The figures as `stats` gives them, one grouping at a time."""
+    with Dataset.open(path, second_connection=False) as dataset:
+        return repr([dataset.summary(by, window) for by in _GROUPINGS])
+
+
+def _report(path: Path, window: Window = _ALL_TIME, *, second: bool = False) -> str:
+    with Dataset.open(path, second_connection=second) as dataset:
+        return repr(dataset.summaries(_GROUPINGS, window))
+
+
+def _count_aggregates(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Where the groupings' own aggregates (the old way) note each run from now on."""
+    asked: list[object] = []
+    original = Dataset._sums
+
+    def counted(self: Dataset, *args: object, **kwargs: object) -> object:
+        if not kwargs.get("whole"):
+            asked.append(args)
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Dataset, "_sums", counted)
+    return asked
+
+
+def test_calls_appended_while_the_report_reads_are_left_to_the_next_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sink appends calls to every group after the sums per combination were started
+    and before the pass reads: each group's calls, tokens and cost still come from one
+    set of calls (the pass had added the new calls' costs to the older calls' counts),
+    the calls there were when the report started, and the pass still answers."""
+    path = _store(tmp_path / "live.db", _calls(300, 1))
+    before = _snapshot(path, tmp_path / "before.db")
+    later = _calls(420, 2)
+    batches = [later[300:360], later[360:]]
+    original = Dataset._one_pass
+
+    def writer_first(self: Dataset, *args: object) -> object:
+        _store(path, batches.pop(0))
+        return original(self, *args)  # type: ignore[arg-type]
+
+    for second in (False, True):
+        with monkeypatch.context() as patch:
+            patch.setattr(Dataset, "_one_pass", writer_first)
+            aggregates = _count_aggregates(patch)
+            found = _report(path, second=second)
+        assert found == _old_way(before)
+        if _PASS:
+            assert not aggregates
+        _snapshot(path, before)
+
+
+def test_a_span_written_again_between_the_two_reads_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sink writes a span again (the store's trigger replaces its row) after the pass
+    read it and before the sums per combination do: the pass's cost sums would hold the
+    old copy's cost beside counts that hold neither copy. The figures are those of the
+    store before or after the write, every group's alike."""
+    records = _calls(300, 3)
+    path = _store(tmp_path / "live.db", records)
+    before = _snapshot(path, tmp_path / "before.db")
+    again = [dataclasses.replace(records[7], cost_usd=123.456)]
+    original = Dataset._one_pass
+
+    def writer_after(self: Dataset, *args: object) -> object:
+        found = original(self, *args)  # type: ignore[arg-type]
+        _store(path, again)
+        return found
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Dataset, "_one_pass", writer_after)
+        found = _report(path)
+    assert found in (_old_way(before), _old_way(path))
+    assert found == _stats(path)
