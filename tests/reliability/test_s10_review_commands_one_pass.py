@@ -154,3 +154,21 @@ def test_a_span_written_again_between_the_two_reads_is_read_once(
         found = _report(path)
     assert found in (_old_way(before), _old_way(path))
     assert found == _stats(path)
+
+
+def test_an_index_of_the_stores_own_does_not_change_the_order_costs_are_added_in(
+    tmp_path: Path,
+) -> None:
+    """An index the store's owner added covers the pass's read but not the aggregate
+    of a grouping: the pass would read the calls in the index's order and the aggregate
+    in the table's, and the cost sums differ in their last bits."""
+    path = _store(tmp_path / "indexed.db", _calls(1500, 4))
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE INDEX wide ON records (name, prompt_name, prompt_version, start, kind, "
+            "sample_weight, duration_ms, cost_usd, input_tokens, output_tokens, retries, "
+            "score, trace_id, span_id, model)"
+        )
+    conn.close()
+    for window in _WINDOWS:
+        assert _report(path, window) == _old_way(path, window) == _stats(path, window)
