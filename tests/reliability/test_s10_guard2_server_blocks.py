@@ -171,5 +171,32 @@ def test_any_order_of_blocks_goes_back_as_it_came(
 ) -> None:
     """Any order of blocks around the call: the resent turn is the turn given."""
     blocks = [*before, _tool_use(BAD), *after]
+    # A search without its result (a turn paused mid-search) is left out.
+    expected = blocks if RESULTS in blocks else [b for b in blocks if b != SEARCH]
     for stream in (False, True):
-        assert _resent(blocks, stream)[1]["content"] == blocks
+        assert _resent(blocks, stream)[1]["content"] == expected
+
+
+def test_a_search_paused_before_its_result_is_not_sent_without_it() -> None:
+    """``pause_turn`` mid-search: the call has no result in the turn, and followed by the
+    correction it would be refused; the text goes back alone."""
+    paused = [_text("Searching."), SEARCH]
+    for first, stream in (
+        (anthropic_message(paused, stop_reason="pause_turn"), False),
+        (_events(paused, "pause_turn"), True),
+    ):
+        messages = _resent_after(first, [_text(json.dumps(GOOD))], stream)
+        assert messages[1] == {"role": "assistant", "content": "Searching."}
+
+
+def _resent_after(first: Any, then: list[dict[str, Any]], stream: bool) -> Any:
+    client, sent = anthropic_client([first, _answer(then, stream)])
+
+    @lg.guard(schema=Ticket, retries=1)
+    def triage(messages: list[dict[str, Any]]) -> Any:
+        return client.messages.create(
+            model="claude-sonnet-4-5", max_tokens=500, messages=messages, stream=stream
+        )
+
+    assert triage([{"role": "user", "content": "It crashes"}]) == Ticket(**GOOD)
+    return sent[1].json["messages"]

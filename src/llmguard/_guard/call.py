@@ -362,7 +362,7 @@ def _reask_turns(attempt: Attempt, *, whole_turn: bool = True) -> list[dict[str,
     anthropic = reply is not None and reply.provider == "anthropic"
     if tool is None:
         if whole_turn and anthropic and reply is not None and _server_blocks(reply):
-            given = [_text_kept(block) for block in reply.turn]
+            given = [_text_kept(block) for block in _answered(reply.turn)]
             return [{"role": "assistant", "content": given}, {"role": "user", "content": text}]
         previous = valid_text(attempt.text or "")
         if not previous.strip():
@@ -549,7 +549,7 @@ def _with_thinking(reply: Reply | None, uses: list[dict[str, Any]]) -> list[dict
     either way; and the text the model said before a call is part of its turn."""
     if reply is None:
         return uses
-    given = reply.turn
+    given = _answered(reply.turn) if reply.turn else ()
     if given and sum(block.get("type") == "tool_use" for block in given) == len(uses):
         calls = iter(uses)
         return [
@@ -592,7 +592,21 @@ def _server_blocks(reply: Reply) -> bool:
     """Whether an Anthropic answer's turn holds blocks beside its text and thinking: a
     server tool's call and result (a web search...), which the re-ask sends back with the
     text, so the model corrects its answer without paying for the search again."""
-    return any(block.get("type") not in _TEXT_TURN for block in reply.turn)
+    return any(block.get("type") not in _TEXT_TURN for block in _answered(reply.turn))
+
+
+def _answered(turn: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``turn`` without the server tools' calls that have no result in it (a turn paused
+    mid-search, ``pause_turn``): followed by the correction, such a call would be left
+    without its result, which Anthropic refuses."""
+    results = {block.get("tool_use_id") for block in turn if "tool_use_id" in block}
+    return [block for block in turn if not _server_call(block) or block.get("id") in results]
+
+
+def _server_call(block: dict[str, Any]) -> bool:
+    """Whether a block is a server tool's call (``server_tool_use``, ``mcp_tool_use``)."""
+    kind = block.get("type")
+    return isinstance(kind, str) and kind.endswith("tool_use") and kind != "tool_use"
 
 
 def _arguments_text(arguments: str | dict[str, object]) -> str:
