@@ -154,10 +154,15 @@ class _Pipeline:
         # Guards every count below but `dropped` (the callers', under _held_lock) and
         # `internal_errors` (under _drop_lock), and
         # every hand-off to the lanes: stats() reads them all at one instant.
-        self._progress = threading.Condition(threading.Lock())
+        # Reentrant: a signal handler calling lg.flush() may run on a thread that is
+        # in flush() or stats() already; its wait lets go of every level.
+        self._progress = threading.Condition(threading.RLock())
         self._drop_lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        # Reentrant too, for a handler's span ended while this thread starts the
+        # dispatcher (`_start`).
+        self._start_lock = threading.RLock()
+        self._starting = False
         self._closed = False
         # What `close` leaves to the dispatcher when called on its thread: the deadline,
         # the sinks kept and the timeout.
@@ -250,11 +255,21 @@ class _Pipeline:
             # waiting for it to start would hang the exit. The record stays queued.
             return
         with self._start_lock:
+            if self._starting:
+                # A signal handler's span, ended while this thread starts the
+                # dispatcher: it is queued, and the dispatcher about to start takes it.
+                return
             if self._thread is None and not self._closed:
-                warm(self._settings)
-                thread = threading.Thread(target=self._run, name="llmguard-delivery", daemon=True)
-                thread.start()
-                self._thread = thread
+                self._starting = True
+                try:
+                    warm(self._settings)
+                    thread = threading.Thread(
+                        target=self._run, name="llmguard-delivery", daemon=True
+                    )
+                    thread.start()
+                    self._thread = thread
+                finally:
+                    self._starting = False
 
     # -- the dispatcher ------------------------------------------------------------
 
