@@ -202,7 +202,8 @@ class OpenAIChatStream(StreamAccumulator):
             self._thinking.append(_Partial(kind=kind))
         last = self._thinking[-1]
         for name in THINKING_FIELDS[kind]:
-            if value := as_str(get(piece, name)):
+            # An empty piece counts: a signed block whose text is "" is whole.
+            if (value := as_str(get(piece, name))) is not None:
                 last.fields.setdefault(name, []).append(value)
         # A signature ends a thinking block: the next piece starts another.
         self._thinking_open = kind == "thinking" and not as_str(get(piece, "signature"))
