@@ -50,7 +50,12 @@ def _whole(content: str) -> Any:
     choice = _litellm("Choices", index=0, message=message, finish_reason="stop")
     usage = types.SimpleNamespace(prompt_tokens=20, completion_tokens=10, total_tokens=30)
     return _litellm(
-        "ModelResponse", id="c-2", object="chat.completion", model="m", choices=[choice], usage=usage
+        "ModelResponse",
+        id="c-2",
+        object="chat.completion",
+        model="m",
+        choices=[choice],
+        usage=usage,
     )
 
 

@@ -41,7 +41,8 @@ def test_a_reasoning_only_answer_is_told_so_not_that_it_was_empty() -> None:
     assert turns[1] == {"role": "assistant", "content": thought}
     correction = turns[2]["content"]
     assert "empty" not in correction
-    assert "only reasoning" in correction and "after the closing tag" in correction
+    assert "only reasoning" in correction
+    assert "after the closing tag" in correction
 
 
 def test_a_str_schema_reasoning_only_answer_is_reasked_with_the_same_reason() -> None:
