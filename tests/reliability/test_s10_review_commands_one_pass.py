@@ -172,3 +172,51 @@ def test_an_index_of_the_stores_own_does_not_change_the_order_costs_are_added_in
     conn.close()
     for window in _WINDOWS:
         assert _report(path, window) == _old_way(path, window) == _stats(path, window)
+
+
+def _clone(path: Path, source: Path, *, table: str = "", encoding: str = "") -> Path:
+    """``source`` copied into a new file whose ``records`` table is made with ``table``
+    (the source's own statement, changed) and in ``encoding``."""
+    with sqlite3.connect(source) as old:
+        made = old.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
+        ).fetchall()
+        (version,) = old.execute("PRAGMA user_version").fetchone()
+        columns = [found[1] for found in old.execute("PRAGMA table_info(records)")]
+        listed = ", ".join(f'"{column}"' for column in columns)
+        rows = old.execute(f"SELECT rowid, {listed} FROM records").fetchall()
+        contents = old.execute("SELECT id, body FROM contents").fetchall()
+    old.close()
+    conn = sqlite3.connect(path)
+    if encoding:
+        conn.execute(f"PRAGMA encoding = '{encoding}'")
+    for name, sql in made:
+        conn.execute(table or sql if name == "records" else sql)
+    marks = ", ".join("?" * (len(columns) + 1))
+    conn.executemany(f"INSERT INTO records (rowid, {listed}) VALUES ({marks})", rows)
+    conn.executemany("INSERT INTO contents VALUES (?, ?)", contents)
+    conn.commit()
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+    return path
+
+
+def _records_sql(source: Path) -> str:
+    with sqlite3.connect(source) as conn:
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records'").fetchone()
+    conn.close()
+    return str(sql)
+
+
+def test_names_declared_case_blind_are_grouped_as_written(tmp_path: Path) -> None:
+    """A store whose name column was declared COLLATE NOCASE: SQL grouped 'a' and 'A'
+    together, while the calls' latencies (and the pass) took them apart; every command
+    groups a name as written, as a JSON Lines file of the same calls does."""
+    source = _store(tmp_path / "source.db", _calls(600, 5, ("a", "A", "b", "B")))
+    table = _records_sql(source).replace(
+        '"name" TEXT NOT NULL', '"name" TEXT NOT NULL COLLATE NOCASE'
+    )
+    path = _clone(tmp_path / "nocase.db", source, table=table)
+    for window in _WINDOWS:
+        assert _report(path, window) == _old_way(path, window) == _stats(path, window)
+        assert _report(path, window) == _report(source, window)
