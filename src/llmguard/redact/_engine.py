@@ -539,6 +539,10 @@ class Engine:
             firsts = list(map(add, offsets, repeat(here)))
             lasts = list(map(add, firsts, lengths))
             count = bisect.bisect_right(lasts, end)  # values ending before another kind
+            if form.stops is not None:
+                at_stop = form.stops(data, here, stop - form.after)
+                if at_stop >= 0:  # the value holding it, and those after, left to the scan
+                    count = min(count, bisect.bisect_right(firsts, at_stop) - 1)
             del values[count:], lengths[count:]
             classes: list[int] = []
             if form.classify is not None:

@@ -82,7 +82,9 @@ _CONTROL = re.compile("[\x00-\x1f\x7f]")  # one character class: linear
 # a no-break space, JSON's escapes of them (\t, \n, \u00a0) and a URL's %20. Kept apart
 # from the value's characters, so that a repetition of it never backtracks.
 _GAP = "(?:[ \t]|\u00a0|\\\\[tn]|\\\\u00[aA]0|%20)+"
-_SCHEME = re.compile("[A-Za-z]+" + _GAP)  # anchored, disjoint alternatives: linear
+# The scheme's name, once or more: a header built from a token that held it already
+# (Bearer Bearer TOKEN) left the token after the second name.
+_SCHEME = re.compile("(?:(?i:bearer|basic)" + _GAP + ")+")  # disjoint alternatives: linear
 
 
 # An unquoted password of curl's: to whitespace or a quote, or a JSON string's escape of
@@ -91,7 +93,7 @@ _CURL_PASSWORD = r"(?:[^\s'\"\\]|\\[^\s'\"nrtu])+"
 
 
 def _after_scheme(text: str) -> str:
-    """The value of ``Bearer ...`` or ``Basic ...``: what follows the scheme's name and gap."""
+    """The value of ``Bearer ...`` or ``Basic ...``: what follows the scheme's names and gaps."""
     scheme = _SCHEME.match(text)
     assert scheme is not None  # the kinds' patterns start with one
     return text[scheme.end() :]
@@ -263,7 +265,7 @@ _JWT = _BEFORE + r"(?P<secret>eyJ[\w-]{8,}\.(?:eyJ[\w-]{5,}|[\w-]{8,}\.[\w-]*)(?
 # A token may hold colons between its characters (id:secret, as a Telegram bot's): cut
 # at the first, the secret half was left after the value replaced. It may be
 # percent-encoded (abc%2Bdef), as one copied out of a URL is.
-_BEARER = _BEFORE_ANY + rf"(?P<secret>(?i:bearer){_GAP}[\w.~+/%-]{{6,}}(?::[\w.~+/%-]+)*=*)"
+_BEARER = _BEFORE_ANY + rf"(?P<secret>(?:(?i:bearer){_GAP})+[\w.~+/%-]{{6,}}(?::[\w.~+/%-]+)*=*)"
 # HTTP Basic credentials (base64 of user:password, which the check decodes) after the
 # scheme's name, in a header, JSON or a dict's repr; and curl's user:password options:
 # -u glued to its value (-uuser:pw) too, and in an argument list ("-u", "user:pw"). A
@@ -271,7 +273,7 @@ _BEARER = _BEFORE_ANY + rf"(?P<secret>(?i:bearer){_GAP}[\w.~+/%-]{{6,}}(?::[\w.~
 # does the backslash of a JSON string's escaped quote or line break, so the JSON reads.
 _CURL_SEPARATOR = r"(?:[ \t]+|=|\\?[\"'],[ \t]*)"
 _BASIC_AUTH = (
-    _BEFORE_ANY + rf"(?P<secret>(?i:basic){_GAP}[A-Za-z0-9+/]{{2,}}=*"
+    _BEFORE_ANY + rf"(?P<secret>(?:(?i:basic){_GAP})+[A-Za-z0-9+/]{{2,}}=*"
     rf"|(?:-[uU]{_CURL_SEPARATOR}?|(?:--user|--proxy-user){_CURL_SEPARATOR})"
     r"(?:\\?'(?:[^':\r\n\\]|\\[^'\r\n])*:(?:[^'\r\n\\]|\\[^'\r\n])*"
     r"|\\?\"(?:[^\":\r\n\\]|\\[^\"\r\n])*:(?:[^\"\r\n\\]|\\[^\"\r\n])*"
@@ -436,6 +438,10 @@ class RunForm(NamedTuple):
     # pattern too, or None when it always does: a URL's password may run on past the @
     # that ends the run, which the regex's fixed ``after`` cannot see
     whole: Callable[[bytes, int], bool] | None = None
+    # Where in ``data[start:end]`` the first value starts that the kind's own pattern
+    # reads on past (a bearer token that is the word Bearer, before the next value),
+    # or -1: the run takes the values before it
+    stops: Callable[[bytes, int, int], int] | None = None
 
 
 _SPACES = re.compile(rb"([ \t\r\n]+)")  # a run of one character class: linear
@@ -557,6 +563,18 @@ _BEFORE_A_VALUE = re.compile(rb"[ \t\r\n](?![0-9])")
 _BEFORE_A_PLUS = re.compile(rb"[ \t\r\n](?=\+)")  # one byte, then a +: linear
 
 
+def _scheme_twice(name: bytes) -> Callable[[bytes, int, int], int]:
+    """`RunForm.stops` for a run of ``name`` and a token: where one's token is ``name``."""
+    # Two whole words (one byte looked at on each side): linear.
+    twice = re.compile(rb"(?<![^ \t\r\n])(?i:%s)[ \t](?i:%s)(?![^ \t\r\n])" % (name, name))
+
+    def stops(data: bytes, start: int, end: int) -> int:
+        found = twice.search(data, start, end)
+        return -1 if found is None else found.start()
+
+    return stops
+
+
 def _bearer_pairs(run: bytes) -> tuple[list[bytes], list[int]]:
     """The values of `` Bearer token`` repeated, and where each starts."""
     values = _BEARER_VALUES.findall(run)
@@ -646,6 +664,7 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
             _bearer_pairs,
             _bearer_ready,
             opens=_opens(SPACE, b"Bb"),
+            stops=_scheme_twice(b"bearer"),
         ),
     ),
     # Basic credentials, and curl's -u options, each two words like a bearer token.
@@ -655,6 +674,7 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
             _bearer_pairs,
             _basic_ready,
             opens=_opens(SPACE, b"Bb"),
+            stops=_scheme_twice(b"basic"),
         ),
         RunForm(
             rf"(?:[ \t\r\n](?:-[uU]|--user)[ \t][^\s:'\"\\]*:{_CURL_PASSWORD})+[ \t\r\n]",
