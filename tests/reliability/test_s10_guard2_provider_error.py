@@ -222,3 +222,23 @@ def test_the_inline_form_retries_a_failed_stream_and_raises_the_provider_error()
     with pytest.raises(lg.ProviderError) as raised:
         loop()
     assert [a.outcome for a in raised.value.attempts] == ["transient_error"]
+
+
+def test_a_fallback_answers_when_the_provider_keeps_failing() -> None:
+    """Transient retries spent on the first function: the fallback is asked, unchanged."""
+    client, sent = openai_client([_error_event(), _error_event(), responses_events([GOOD])])
+
+    def small(input: Any) -> Any:
+        return client.responses.create(model="gpt-4o", input=input, stream=True)
+
+    @lg.guard(schema=Ticket, transient_retries=1, fallbacks=[small], sleep=_no_wait)
+    def triage(input: Any) -> Any:
+        return client.responses.create(model="gpt-4o-mini", input=input, stream=True)
+
+    with lg.testing.capture() as records:
+        assert triage("It crashes") == Ticket(category="bug", urgency=2)
+    assert [request.json["model"] for request in sent] == ["gpt-4o-mini"] * 2 + ["gpt-4o"]
+    assert sent[2].json["input"] == "It crashes"
+    (llm,) = [r for r in records if r.kind == "llm"]
+    assert llm.attempt is not None
+    assert (llm.attempt["fallback"], llm.attempt["corrective_retries"]) == (1, 0)
