@@ -222,6 +222,11 @@ FLOODS = [
     "POSTGRES://u:p@@", "aws_secret_access_key ", f"aws-secret-access-key {AWS} ",
     f"aws.secret.key {AWS[:39]} ", "MTk4NjIy.Cl2FMQ.", "Nzk5MjgxNDk0NDc2NDU1OTg3.YABS5g.",
     "NotificationServiceClient.notify.handleIncomingMessageFromQueue ",
+    # a scheme's name twice (test_s10_review_redact_schemes)
+    "Bearer Bearer ", "Bearer abc123 Bearer Bearer abc123 ", "Basic YTpi Basic Basic YTpi ",
+    "Bearer Bearer\t", "bearer xbearer ",
+    # emails written with %40 among + numbers (test_s10_review_redact_runs)
+    "+2345678 a%40b.io +8 @ ", "a%40b.io +12 ",
 ]  # fmt: skip
 KB = 1024
 

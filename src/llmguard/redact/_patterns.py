@@ -585,7 +585,7 @@ def _emails_and_phones(run: bytes) -> tuple[list[bytes], list[int]]:
     """The values of a run of emails and ``+`` phone numbers, and where each starts."""
     if b"+" not in run:
         values = run.split()  # emails alone
-    elif b"@" not in run:
+    elif b"@" not in run and b"%40" not in run:  # an email may write its @ as %40
         values = _BEFORE_A_PLUS.split(run)[1:]  # phone numbers alone
     else:
         values = _BEFORE_A_VALUE.split(run)[1:]
