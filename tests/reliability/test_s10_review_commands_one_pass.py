@@ -220,3 +220,14 @@ def test_names_declared_case_blind_are_grouped_as_written(tmp_path: Path) -> Non
     for window in _WINDOWS:
         assert _report(path, window) == _old_way(path, window) == _stats(path, window)
         assert _report(path, window) == _report(source, window)
+
+
+@pytest.mark.parametrize("encoding", ["UTF-16le", "UTF-16be"])
+def test_a_utf16_store_orders_its_groups_as_sql_does(tmp_path: Path, encoding: str) -> None:
+    """In a UTF-16 file SQL orders text by its UTF-16 bytes, not by code point as
+    Python does: the groups come in the order `stats` prints them."""
+    names = ("a", "A", "\u0100", "\uff21", "\U0001f600", "é")
+    source = _store(tmp_path / "source.db", _calls(600, 6, names))
+    path = _clone(tmp_path / "utf16.db", source, encoding=encoding)
+    for window in _WINDOWS:
+        assert _report(path, window) == _old_way(path, window) == _stats(path, window)

@@ -1454,10 +1454,15 @@ class Dataset:
         Returns:
             ``None`` when these sums could differ from the aggregates': an SQLite whose
             ``sum()`` adds otherwise (3.43 compensates), a scan other than the
-            aggregates' for the window, or a key that is no text (two values printing
-            alike would be two groups in SQL); the aggregates answer then.
+            aggregates' for the window, a key that is no text (two values printing
+            alike would be two groups in SQL), or a file in UTF-16, whose text SQL
+            orders by its UTF-16 bytes, not by code point as the groups are sorted
+            here; the aggregates answer then.
         """
         if sqlite3.sqlite_version_info >= (3, 43, 0):
+            return None
+        (encoding,) = self._conn.execute("PRAGMA encoding").fetchone()
+        if encoding != "UTF-8":
             return None
         where, params = self._where(window, kinds)
         col = self._column
