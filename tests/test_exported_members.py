@@ -95,6 +95,7 @@ EXPORTS = {
         "OpenAIChatStream",
         "OpenAIResponsesStream",
         "Reply",
+        "ReportedError",
         "StreamAccumulator",
         "TextStream",
         "ToolCall",

@@ -14,7 +14,7 @@ True
 
 from __future__ import annotations
 
-from llmguard._core.reply import Adapter, Matcher, Reply, ToolCall
+from llmguard._core.reply import Adapter, Matcher, Reply, ReportedError, ToolCall
 from llmguard.adapters._registry import OnError, adapt, register
 from llmguard.adapters._streams import (
     AnthropicStream,
@@ -33,6 +33,7 @@ __all__ = [
     "OpenAIChatStream",
     "OpenAIResponsesStream",
     "Reply",
+    "ReportedError",
     "StreamAccumulator",
     "TextStream",
     "ToolCall",
