@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import sqlite3
 from pathlib import Path
 
@@ -231,3 +232,25 @@ def test_a_utf16_store_orders_its_groups_as_sql_does(tmp_path: Path, encoding: s
     path = _clone(tmp_path / "utf16.db", source, encoding=encoding)
     for window in _WINDOWS:
         assert _report(path, window) == _old_way(path, window) == _stats(path, window)
+
+
+def test_keys_that_print_alike_are_one_group_with_every_call(tmp_path: Path) -> None:
+    """A store made by another tool, with untyped columns, holding the name 1 as a
+    number and as text: the two SQL groups print alike and are one group, whose
+    figures hold both (the second overwrote the first: its calls were lost)."""
+    source = _store(tmp_path / "source.db", _calls(400, 7))
+    untyped = re.sub(r'" (TEXT|REAL|INTEGER)( NOT NULL)?', '"', _records_sql(source))
+    path = _clone(tmp_path / "untyped.db", source, table=untyped)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE records SET name = 1 WHERE rowid % 4 = 0")
+        conn.execute("UPDATE records SET name = '1' WHERE rowid % 4 = 1")
+    conn.close()
+    with Dataset.open(path, second_connection=False) as dataset:
+        for found in (dataset.summary(("name",)), dataset.summaries(_GROUPINGS)[0]):
+            groups, total = found
+            assert total is not None
+            assert total.calls == sum(group.calls for group in groups)
+            assert total.records == 400
+            assert [group.key for group in groups] == [("1",), ("a",), ("b",)]
+            assert groups[0].records == 200
+    assert _report(path) == _old_way(path) == _stats(path)

@@ -1596,9 +1596,15 @@ class Dataset:
             if whole:
                 sums[key] = cast(tuple[float | None, ...], tuple(found[width:]))
                 continue
-            sums[key] = cast(tuple[float | None, ...], tuple(found[width:-1]))
+            figures = cast(tuple[float | None, ...], tuple(found[width:-1]))
             # Two values that print alike (a store not written by llmguard) are one
-            # group, as in `values`: their latencies go together.
+            # group, as in `values`: their sums and latencies go together.
+            known = sums.get(key)
+            sums[key] = (
+                figures
+                if known is None
+                else tuple(add_up(pair) for pair in zip(known, figures, strict=True))
+            )
             classes = runs.setdefault(key, {})
             if found[-1] is None:
                 continue
@@ -1723,7 +1729,12 @@ class Dataset:
             [*params, *bounds],
         ).fetchall()
         width = len(by) or 1
-        return {_key(row, width): float(row[width]) for row in rows}
+        found: dict[tuple[str, ...], float] = {}
+        for group in rows:
+            # Keys that print alike are one group (see `_sums`).
+            key = _key(group, width)
+            found[key] = found.get(key, 0.0) + float(group[width])
+        return found
 
     def values(
         self,
