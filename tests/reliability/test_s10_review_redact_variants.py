@@ -227,6 +227,8 @@ FLOODS = [
     "Bearer Bearer\t", "bearer xbearer ",
     # emails written with %40 among + numbers (test_s10_review_redact_runs)
     "+2345678 a%40b.io +8 @ ", "a%40b.io +12 ",
+    # URLs in JSON with escaped slashes (test_s10_review_redact_url)
+    "postgres:\\/\\/u:p@", "https:\\/\\/u:", "https:\\/\\/u:p@@",
 ]  # fmt: skip
 KB = 1024
 

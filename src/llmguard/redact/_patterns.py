@@ -211,9 +211,11 @@ _URL_PART = r"[^\s:/?#\[\]@{}\"';]"  # a character of a URL's user
 # @ or : inside it (p@ss, pa:ss) is part of it, as URL parsers read it; cut at the first
 # @, the rest of it was left as the host.
 _URL_SECRET = r"[^\s/?#\[\]{}\"']"  # a character of a URL's password
-# A URL may stand percent-encoded in another's query (next=https%3A%2F%2Fuser%3Apw%40host).
+# A URL may stand percent-encoded in another's query (next=https%3A%2F%2Fuser%3Apw%40host),
+# and in JSON whose encoder escapes its slashes (PHP's json_encode: https:\/\/user:pw@host).
+_URL_SLASHES = r"(?:://|:\\/\\/|%3[Aa]%2[Ff]%2[Ff])"
 _URL_PASSWORD = (
-    rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_NAMES}(?:://|%3[Aa]%2[Ff]%2[Ff]){_URL_PART}*(?::|%3[Aa])"
+    rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_NAMES}{_URL_SLASHES}{_URL_PART}*(?::|%3[Aa])"
     rf"(?P<secret>{_URL_SECRET}+)(?:@|%40)"
 )
 # A URL whose user is an email address (smtp://me@mail.com:password@host): the user
@@ -223,7 +225,7 @@ _URL_PASSWORD = (
 # emails.
 _URL_USER = r"[^\s:/?#\[\]{}\"';]"  # a character of a user that holds an @
 _URL_CREDENTIALS = (
-    rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_NAMES}(?:://|%3[Aa]%2[Ff]%2[Ff])"
+    rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_NAMES}{_URL_SLASHES}"
     rf"(?P<secret>{_URL_PART}*(?:@|%40){_URL_USER}*(?::|%3[Aa]){_URL_SECRET}+)(?:@|%40)"
 )
 _GOOGLE_API_KEY = _BEFORE + r"(?P<secret>AIza[\w-]{35,})"
