@@ -86,6 +86,9 @@ class Reply:
     assistant turn; read only beside tool calls.
     ``error`` is the failure the provider reported in the response instead of finishing
     it, when it did: the answer is then the server's failure, not the model's.
+    ``call_extras`` holds, for each of ``tool_calls``, the ``extra_content`` an
+    OpenAI-compatible server attached to it (Gemini's thought signature, which it
+    requires back with the call), or ``None``; empty when no call had any.
     """
 
     text: str | None = None
@@ -102,6 +105,7 @@ class Reply:
     turn: tuple[dict[str, Any], ...] = ()
     reasoning_content: str | None = None
     error: ReportedError | None = None
+    call_extras: tuple[Any, ...] = ()
 
 
 #: Says whether a response has the shape an `Adapter` reads.

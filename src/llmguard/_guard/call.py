@@ -394,7 +394,7 @@ def _reask_turns(attempt: Attempt, *, whole_turn: bool = True) -> list[dict[str,
             },
         ]
     arguments = tool.arguments if isinstance(tool.arguments, str) else attempt.text or "{}"
-    requested = _requested(call_id, tool, valid_text(arguments))
+    requested = _requested(call_id, tool, valid_text(arguments), _extra(reply, 0))
     return [
         _chat_turn(reply, [requested]),
         {"role": "tool", "tool_call_id": call_id, "content": text},
@@ -421,16 +421,28 @@ def _chat_turn(reply: Reply | None, requested: list[dict[str, Any]]) -> dict[str
     return turn
 
 
-def _requested(call_id: str, call: ToolCall, arguments: str) -> dict[str, Any]:
+def _requested(call_id: str, call: ToolCall, arguments: str, extra: Any = None) -> dict[str, Any]:
     """A Chat Completions tool call as the assistant turn sends it back: a custom tool's
-    call as one (with its ``input``), any other as a function call."""
+    call as one (with its ``input``), any other as a function call; with the
+    ``extra_content`` the server attached to it (Gemini refuses a call sent back without
+    its thought signature), and without the field when it had none."""
     if call.kind == "custom":
-        return {"id": call_id, "type": "custom", "custom": {"name": call.name, "input": arguments}}
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": call.name, "arguments": _as_sent(arguments)},
-    }
+        made = {"id": call_id, "type": "custom", "custom": {"name": call.name, "input": arguments}}
+    else:
+        made = {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": _as_sent(arguments)},
+        }
+    if extra is not None:
+        made["extra_content"] = scrub(extra)
+    return made
+
+
+def _extra(reply: Reply | None, index: int) -> Any:
+    """The ``extra_content`` of the reply's tool call ``index``, if it had one."""
+    extras = reply.call_extras if reply is not None else ()
+    return extras[index] if index < len(extras) else None
 
 
 def _as_sent(arguments: str) -> str:
@@ -529,8 +541,8 @@ def _calls_turns(
         turn = _with_thinking(reply, uses)
         return [{"role": "assistant", "content": turn}, {"role": "user", "content": results}]
     requested = [
-        _requested(call_id, call, _arguments_text(call.arguments))
-        for call_id, call in zip(ids, calls, strict=True)
+        _requested(call_id, call, _arguments_text(call.arguments), _extra(reply, index))
+        for index, (call_id, call) in enumerate(zip(ids, calls, strict=True))
     ]
     return [
         _chat_turn(reply, requested),

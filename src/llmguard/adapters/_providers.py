@@ -7,7 +7,7 @@ read from a prompt cache and ``cache_write`` written to one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmguard._core.records import blank_twin, usage_of
@@ -34,6 +34,7 @@ __all__ = [
     "THINKING_FIELDS",
     "anthropic_reply",
     "builtin_adapter",
+    "call_extras",
     "chat_finish",
     "litellm_cache_writes",
     "litellm_thinking",
@@ -165,6 +166,14 @@ def _chat_tool_call(call: object) -> ToolCall:
     return ToolCall(as_str(get(call, "id")), name, arguments(get(function, "arguments")))
 
 
+def call_extras(calls: Sequence[object]) -> tuple[Any, ...]:
+    """The ``extra_content`` of each Chat Completions tool call (Gemini's thought
+    signature, which it refuses a later turn without), ``None`` for a call without it;
+    ``()`` when no call has any."""
+    extras = tuple(get_rare(call, "extra_content") for call in calls)
+    return extras if any(extra is not None for extra in extras) else ()
+
+
 def chat_finish(raw: str | None, refusal: str | None) -> str | None:
     """Normalize a Chat Completions ``finish_reason``."""
     # OpenAI ends a refusal with "stop"; say "refusal" so callers need to check one field.
@@ -214,10 +223,12 @@ def _chat_objects(response: object, provider: str) -> Reply | None:
     if not read_by_attribute(message):
         return None
     found = getattr(message, "tool_calls", None)
+    extras: tuple[Any, ...] = ()
     if found is None:
         calls = []
     elif type(found) is list:
         calls = [_chat_tool_call(call) for call in found]
+        extras = call_extras(found)
     else:
         return None
     legacy = getattr(message, "function_call", None)
@@ -253,6 +264,8 @@ def _chat_objects(response: object, provider: str) -> Reply | None:
         (),
         (),
         reasoning if type(reasoning) is str else None,
+        None,
+        extras,
     )
 
 
@@ -274,6 +287,7 @@ def _reply(
     turn: tuple[dict[str, Any], ...] = (),
     reasoning_content: str | None = None,
     error: ReportedError | None = None,
+    call_extras: tuple[Any, ...] = (),
 ) -> Reply:
     """``Reply(...)`` of every field, a fifth of the frozen dataclass's cost (0.25 against
     1.3 µs); read on every guarded call, beside an SDK call, where it costs more."""
@@ -293,6 +307,7 @@ def _reply(
             turn=turn,
             reasoning_content=reasoning_content,
             error=error,
+            call_extras=call_extras,
         )
     reply: Any = object.__new__(_BlankReply)
     reply.text = text
@@ -309,6 +324,7 @@ def _reply(
     reply.turn = turn
     reply.reasoning_content = reasoning_content
     reply.error = error
+    reply.call_extras = call_extras
     reply.__class__ = Reply
     made: Reply = reply
     return made
@@ -345,7 +361,8 @@ def _chat_any(response: object, provider: str) -> Reply:
     choices = as_list(get(response, "choices"))
     choice = next((c for c in choices if as_int(get(c, "index")) in (0, None)), None)
     message = get(choice, "message")
-    calls = [_chat_tool_call(call) for call in as_list(get(message, "tool_calls"))]
+    found = as_list(get(message, "tool_calls"))
+    calls = [_chat_tool_call(call) for call in found]
     legacy = get(message, "function_call")  # deprecated, still sent by some servers
     if legacy is not None:
         calls.append(_chat_tool_call({"function": legacy}))
@@ -367,6 +384,7 @@ def _chat_any(response: object, provider: str) -> Reply:
         problems=tuple(problems),
         thinking=litellm_thinking(message) if provider == "litellm" else (),
         reasoning_content=as_str(get_rare(message, "reasoning_content")) if calls else None,
+        call_extras=call_extras(found),
     )
 
 

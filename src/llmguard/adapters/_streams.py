@@ -90,6 +90,7 @@ class _Partial:
     names: list[str] = field(default_factory=list)  # name pieces of a Chat Completions call
     # A thinking block's fields, each in pieces (its text and signature come in deltas).
     fields: dict[str, list[str]] = field(default_factory=dict)
+    extra: object = None  # a Chat Completions call's extra_content (Gemini's signature)
 
 
 class TextStream(StreamAccumulator):
@@ -191,6 +192,8 @@ class OpenAIChatStream(StreamAccumulator):
         if name := as_str(get(function, "name")):
             call.names.append(name)
         call.pieces.append(as_str(get(function, field)) or "")
+        if (extra := get_rare(piece, "extra_content")) is not None:
+            call.extra = extra
 
     def _think(self, piece: object) -> None:
         """A piece of a LiteLLM thinking block: a redacted block comes whole; a thinking
@@ -219,7 +222,8 @@ class OpenAIChatStream(StreamAccumulator):
     def reply(self) -> Reply:
         """The text, tool calls and usage so far."""
         refusal = "".join(self._refusal) if self._refusal else None
-        calls = (c for _, c in sorted(self._calls.items()))
+        calls = [c for _, c in sorted(self._calls.items())]
+        extras = tuple(c.extra for c in calls)
         return Reply(
             text="".join(self._text) if self._text else None,
             tool_calls=tuple(
@@ -238,6 +242,7 @@ class OpenAIChatStream(StreamAccumulator):
                 "".join(self._reasoning) if self._reasoning and self._calls else None
             ),
             error=self._failure,
+            call_extras=extras if any(extra is not None for extra in extras) else (),
         )
 
 
