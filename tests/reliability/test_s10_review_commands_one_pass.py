@@ -16,12 +16,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from llmguard._core.records import Record, Usage
 from llmguard.cli._dataset import Dataset, Window
 from llmguard.sinks import SQLiteSink
 
-_GROUPINGS = (("name",), ("prompt",), ("day", "name"), ("day", "prompt"))
+_Groupings = tuple[tuple[str, ...], ...]
+_GROUPINGS: _Groupings = (("name",), ("prompt",), ("day", "name"), ("day", "prompt"))
+_HOURLY: _Groupings = (("name",), ("prompt",), ("hour", "name"), ("hour", "prompt"))
 _ALL_TIME = Window()
 # An SQLite whose sum() adds as the pass does; a later one always takes the old way.
 _PASS = sqlite3.sqlite_version_info < (3, 43, 0)
@@ -72,22 +76,28 @@ def _snapshot(path: Path, to: Path) -> Path:
     return to
 
 
-def _old_way(path: Path, window: Window = _ALL_TIME) -> str:
+def _old_way(path: Path, window: Window = _ALL_TIME, groupings: _Groupings = _GROUPINGS) -> str:
     """The figures as one aggregate per grouping gives them (the pass refused)."""
     with Dataset.open(path, second_connection=False) as dataset:
         dataset._one_pass = lambda *_: None  # type: ignore[method-assign]
-        return repr(dataset.summaries(_GROUPINGS, window))
+        return repr(dataset.summaries(groupings, window))
 
 
-def _stats(path: Path, window: Window = _ALL_TIME) -> str:
+def _stats(path: Path, window: Window = _ALL_TIME, groupings: _Groupings = _GROUPINGS) -> str:
     """The figures as `stats` gives them, one grouping at a time."""
     with Dataset.open(path, second_connection=False) as dataset:
-        return repr([dataset.summary(by, window) for by in _GROUPINGS])
+        return repr([dataset.summary(by, window) for by in groupings])
 
 
-def _report(path: Path, window: Window = _ALL_TIME, *, second: bool = False) -> str:
+def _report(
+    path: Path,
+    window: Window = _ALL_TIME,
+    groupings: _Groupings = _GROUPINGS,
+    *,
+    second: bool = False,
+) -> str:
     with Dataset.open(path, second_connection=second) as dataset:
-        return repr(dataset.summaries(_GROUPINGS, window))
+        return repr(dataset.summaries(groupings, window))
 
 
 def _count_aggregates(monkeypatch: pytest.MonkeyPatch) -> list[object]:
@@ -254,3 +264,99 @@ def test_keys_that_print_alike_are_one_group_with_every_call(tmp_path: Path) -> 
             assert [group.key for group in groups] == [("1",), ("a",), ("b",)]
             assert groups[0].records == 200
     assert _report(path) == _old_way(path) == _stats(path)
+
+
+# What a store not written by llmguard may hold in place of a call's figures and keys.
+_HOSTILE = (
+    "cost_usd = NULL",
+    "cost_usd = -0.0",
+    "cost_usd = -1.0",
+    "cost_usd = 9e999",
+    "cost_usd = 'x'",
+    "cost_usd = '0.1'",
+    "cost_usd = 9007199254740992.0",
+    "cost_usd = 1e-300",
+    "duration_ms = NULL",
+    "duration_ms = -1",
+    "duration_ms = 'x'",
+    "duration_ms = -0.0",
+    "sample_weight = 0.5",
+    "sample_weight = NULL",
+    "sample_weight = 1e15",
+    "name = ''",
+    "name = 'A'",
+    "name = 'e\u0301'",
+    "model = ''",
+    "prompt_name = ''",
+    "prompt_version = NULL",
+    "start = substr(start, 1, 10) || 'T23:59:59.999999Z'",
+    "start = substr(start, 1, 10) || 'T00:00:00.000000Z'",
+    "start = 'yesterday'",
+    "start = '0001-01-01T00:00:00Z'",
+    "kind = 'attempt'",
+    "input_tokens = 1.5",
+    "retries = NULL",
+    "output_tokens = 4503599627370496",
+)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    count=st.sampled_from((1, 9, 60)),
+    seed=st.integers(0, 2**32),
+    changes=st.lists(
+        st.tuples(st.sampled_from(_HOSTILE), st.integers(2, 7), st.integers(0, 1)), max_size=4
+    ),
+    hourly=st.booleans(),
+)
+def test_hostile_figures_and_keys_give_the_figures_of_stats(
+    tmp_path: Path,
+    count: int,
+    seed: int,
+    changes: list[tuple[str, int, int]],
+    hourly: bool,
+) -> None:
+    """Calls whose figures and keys a store not written by llmguard may hold (NULL,
+    negative, infinite, text, past 2**53, fractional; empty or look-alike names; times
+    at a day's edges or no time), one call or many, a window with calls and one without:
+    the report's figures are stats' and the old way's, to the bit."""
+    path = _store(tmp_path / f"calls-{len(list(tmp_path.iterdir()))}.db", _calls(count, seed))
+    with sqlite3.connect(path) as conn:
+        for change, every, at in changes:
+            conn.execute(f"UPDATE records SET {change} WHERE rowid % {every} = {at}")
+    conn.close()
+    groupings = _HOURLY if hourly else _GROUPINGS
+    for window in (*_WINDOWS, Window.parse("2027-01-01", None)):
+        expected = _stats(path, window, groupings)
+        assert _report(path, window, groupings) == expected
+        assert _old_way(path, window, groupings) == expected
+
+
+def test_a_sort_that_spills_to_disk_keeps_the_scans_order(tmp_path: Path) -> None:
+    """Thousands of calls per group and a page cache of ten pages: SQLite's GROUP BY
+    sorts in runs written to disk and merged, and still meets each group's calls in the
+    scan's order, which the pass adds the costs in: a function's cost is the running sum
+    of its calls' costs in row order, in the report as in the aggregates."""
+    path = _store(tmp_path / "many.db", _calls(4000, 8))
+    with sqlite3.connect(path) as conn:
+        in_order = conn.execute(
+            "SELECT name, sample_weight * coalesce(cost_usd, 0) FROM records ORDER BY rowid"
+        ).fetchall()
+    conn.close()
+    running: dict[str, float] = {}
+    for name, cost in in_order:
+        running[name] = running.get(name, 0.0) + cost
+    found = []
+    for one_pass in (True, False):
+        with Dataset.open(path, second_connection=False) as dataset:
+            dataset._conn.execute("PRAGMA cache_size = 10")
+            if not one_pass:
+                dataset._one_pass = lambda *_: None  # type: ignore[method-assign]
+            found.append(dataset.summaries(_GROUPINGS, _ALL_TIME))
+    (functions, _), *_ = found[0]
+    assert {group.key[0]: group.cost_usd for group in functions} == running
+    assert repr(found[0]) == repr(found[1])
