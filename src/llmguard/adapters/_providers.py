@@ -170,8 +170,13 @@ def call_extras(calls: Sequence[object]) -> tuple[Any, ...]:
     """The ``extra_content`` of each Chat Completions tool call (Gemini's thought
     signature, which it refuses a later turn without), ``None`` for a call without it;
     ``()`` when no call has any."""
-    extras = tuple(get_rare(call, "extra_content") for call in calls)
-    return extras if any(extra is not None for extra in extras) else ()
+    extras: list[Any] | None = None
+    for index, call in enumerate(calls):
+        if (extra := get_rare(call, "extra_content")) is not None:
+            if extras is None:
+                extras = [None] * len(calls)
+            extras[index] = extra
+    return () if extras is None else tuple(extras)
 
 
 def chat_finish(raw: str | None, refusal: str | None) -> str | None:
