@@ -85,3 +85,20 @@ def test_json_answers_whose_strings_hold_tags_pass_unchanged(value: str, lead: s
     partials = list(lg.guard(schema=Note, retries=0).stream(stream, list(USER)))
     assert partials[-1].value == Note(text=value)
     assert len(sent) == 2
+
+
+def test_a_long_streamed_thought_shows_no_partial_until_it_closes() -> None:
+    """Two thousand chunks of reasoning, each drafting a value, then the answer: the
+    partials are the answer's alone (the reasoning is read again and again as it grows,
+    each read a scan)."""
+    draft = '{"category": "billing", "urgency": 1} '
+    pieces = ["<think>", *([draft] * 2000), "</think>\n", GOOD[:12], GOOD[12:]]
+    client, sent = openai_client([chat_chunks(pieces)])
+
+    def triage(messages: list[dict[str, Any]]) -> Any:
+        return client.chat.completions.create(model="m", messages=messages, stream=True)
+
+    partials = list(lg.guard(schema=Ticket, retries=0).stream(triage, list(USER)))
+    assert partials[-1].value == Ticket(category="bug", urgency=2)
+    assert all(getattr(p.value, "category", None) != "billing" for p in partials)
+    assert len(sent) == 1
