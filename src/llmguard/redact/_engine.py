@@ -540,9 +540,9 @@ class Engine:
             lasts = list(map(add, firsts, lengths))
             count = bisect.bisect_right(lasts, end)  # values ending before another kind
             if form.stops is not None:
-                at_stop = form.stops(data, here, stop - form.after)
+                at_stop = self._regex(form.stops).Match(RE2.unanchored, data, here, stop)[0][0]
                 if at_stop >= 0:  # the value holding it, and those after, left to the scan
-                    count = min(count, bisect.bisect_right(firsts, at_stop) - 1)
+                    count = min(count, bisect.bisect_right(firsts, at_stop + 1) - 1)
             del values[count:], lengths[count:]
             classes: list[int] = []
             if form.classify is not None:
@@ -730,9 +730,12 @@ class Engine:
         return regex
 
     def _compiled_run(self, form: RunForm) -> Any:
-        regex = _RUN_REGEXES.get(form.regex)
+        return self._regex(form.regex)
+
+    def _regex(self, source: str) -> Any:
+        regex = _RUN_REGEXES.get(source)
         if regex is None:
-            regex = _RUN_REGEXES[form.regex] = compile_regex(form.regex, False)
+            regex = _RUN_REGEXES[source] = compile_regex(source, False)
         return regex
 
     def _before(
