@@ -79,12 +79,15 @@ def _basic(text: str) -> bool:
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")  # one character class: linear
 # What may stand between an authorization scheme's name and its value: spaces and tabs,
-# a no-break space, JSON's escapes of them (\t, \n, \u00a0) and a URL's %20. Kept apart
-# from the value's characters, so that a repetition of it never backtracks.
-_GAP = "(?:[ \t]|\u00a0|\\\\[tn]|\\\\u00[aA]0|%20)+"
-# The scheme's name, once or more: a header built from a token that held it already
-# (Bearer Bearer TOKEN) left the token after the second name.
-_SCHEME = re.compile("(?:(?i:bearer|basic)" + _GAP + ")+")  # disjoint alternatives: linear
+# a no-break space and JSON's escapes of them (\t, \n, \u00a0); before Basic
+# credentials, a URL's %20 too (a bearer token may hold percent escapes: bearer%20bonds%20...
+# is prose). Kept apart from the value's characters, so that a repetition of it never
+# backtracks. The scheme's name may come once or more: a header built from a token that
+# held it already (Bearer Bearer TOKEN) left the token after the second name.
+_GAP_CHARACTERS = "[ \t]|\u00a0|\\\\[tn]|\\\\u00[aA]0"
+_GAP = f"(?:{_GAP_CHARACTERS})+"
+_BASIC_GAP = f"(?:{_GAP_CHARACTERS}|%20)+"
+_SCHEME = re.compile(f"(?:(?i:bearer){_GAP})+|(?:(?i:basic){_BASIC_GAP})+")  # disjoint: linear
 
 
 # An unquoted password of curl's: to whitespace or a quote, or a JSON string's escape of
@@ -275,7 +278,7 @@ _BEARER = _BEFORE_ANY + rf"(?P<secret>(?:(?i:bearer){_GAP})+[\w.~+/%-]{{6,}}(?::
 # does the backslash of a JSON string's escaped quote or line break, so the JSON reads.
 _CURL_SEPARATOR = r"(?:[ \t]+|=|\\?[\"'],[ \t]*)"
 _BASIC_AUTH = (
-    _BEFORE_ANY + rf"(?P<secret>(?:(?i:basic){_GAP})+[A-Za-z0-9+/]{{2,}}=*"
+    _BEFORE_ANY + rf"(?P<secret>(?:(?i:basic){_BASIC_GAP})+[A-Za-z0-9+/]{{2,}}=*"
     rf"|(?:-[uU]{_CURL_SEPARATOR}?|(?:--user|--proxy-user){_CURL_SEPARATOR})"
     r"(?:\\?'(?:[^':\r\n\\]|\\[^'\r\n])*:(?:[^'\r\n\\]|\\[^'\r\n])*"
     r"|\\?\"(?:[^\":\r\n\\]|\\[^\"\r\n])*:(?:[^\"\r\n\\]|\\[^\"\r\n])*"
