@@ -231,6 +231,9 @@ FLOODS = [
     "+2345678 a%40b.io +8 @ ", "a%40b.io +12 ",
     # URLs in JSON with escaped slashes (test_s10_review_redact_url)
     "postgres:\\/\\/u:p@", "https:\\/\\/u:", "https:\\/\\/u:p@@",
+    # glued URLs whose passwords hold a curl option: its password reads to the end of the
+    # text, from each one: it was read again from each (quadratic)
+    "postgres://u:p@@:--user=@", "https://u:p@:-u=@", "redis://u:p@:-ua:@",
 ]  # fmt: skip
 KB = 1024
 
@@ -246,3 +249,32 @@ def test_floods_of_the_variants_take_linear_work(unit: str) -> None:
         DEFAULT.redact(unit * (7 * 64 * KB // len(unit)) + small_text)
     assert large[0] <= 9 * small[0] + 64, f"RE2 calls {small[0]} then {large[0]}"
     assert large[1] <= 9 * small[1] + 64 * KB, f"bytes read {small[1]} then {large[1]}"
+
+
+# The first bytes of the new kinds' values and of their variants, near misses included.
+STARTS = [
+    "Basic ", "Basic\\t", "bAsIc YTpi", "Basic Basic ", "-u", "-ua:", "-u 'a:", '"-u", "',
+    "--user=", "Bearer ", "BEARER x1", "Bearer Bearer ", "HTTPS://u:", "https:\\/\\/u:p@",
+    "postgres://u:p@@", "aws_secret_access_key ", "aws-secret-key=", AWS, "MTk4NjIy.",
+    "Nzk5MjgxNDk0NDc2NDU1OTg3.YABS5g.", "a%40b.io", "+2345678", "+8", "@", ":", "x",
+]  # fmt: skip
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(STARTS), min_size=1, max_size=3),
+    st.lists(st.sampled_from([" ", "", "\n", "'", "@", ":", "\\n"]), min_size=3, max_size=3),
+)
+def test_floods_of_the_new_kinds_starts_take_linear_work(
+    starts: list[str], gaps: list[str]
+) -> None:
+    """A unit of one to three of the new kinds' starts, repeated: eight times the text
+    (ending alike) costs at most about eight times the RE2 calls and bytes read."""
+    unit = "".join(start + gap for start, gap in zip(starts, gaps, strict=False))
+    small_text = unit * (16 * KB // len(unit))
+    with _counting() as small:
+        DEFAULT.redact(small_text)
+    with _counting() as large:
+        DEFAULT.redact(unit * (7 * 16 * KB // len(unit)) + small_text)
+    assert large[0] <= 9 * small[0] + 16, f"RE2 calls {small[0]} then {large[0]}"
+    assert large[1] <= 9 * small[1] + 16 * KB, f"bytes read {small[1]} then {large[1]}"

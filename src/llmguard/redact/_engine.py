@@ -200,9 +200,9 @@ class Engine:
         # kind -> the candidates of that kind to let pass before trying a run again
         waits: dict[int, int] = {}
         misses: dict[int, int] = {}  # kind -> run attempts in a row that found none
-        # kind -> where a search for the other kinds started, the match it found, and
-        # where its buffer started
-        others: dict[int, tuple[int, int, int]] = {}
+        # kind -> where a search for the other kinds started, the match it found (its
+        # start and end), and where its buffer started
+        others: dict[int, tuple[int, int, int, int]] = {}
         while True:
             if hidden:
                 here = base + pos
@@ -473,7 +473,7 @@ class Engine:
 
     def _run(
         self, run: _Form, kind: int, data: bytes, start: int, at: int,
-        others: dict[int, tuple[int, int, int]], found: list[tuple[int, int, int]], base: int,
+        others: dict[int, tuple[int, int, int, int]], found: list[tuple[int, int, int]], base: int,
     ) -> tuple[int, int] | int:  # fmt: skip
         """Read the values of ``run`` that follow one of ``kind`` ending at ``at``.
 
@@ -493,15 +493,20 @@ class Engine:
         # buffer starting at ``base``. Remembered, so that the text is read once for it
         # however many runs there are: a buffer starting further on finds the same
         # matches past its first byte, and at that byte may find one more (a value's
-        # context may be the text's start), asked about alone.
-        since, other, read_from = others.get(bits, (-1, -1, -1))
+        # context may be the text's start), asked about alone. Until the scan passes the
+        # end of the match found, no run is tried once it passed its start: a search from
+        # there could read as far again (a curl password running to the end of glued
+        # URLs, each holding a --user=), and the text would be read once a value.
+        since, other, read_from, other_end = others.get(bits, (-1, -1, -1, -1))
         search = self.search(bits)
         if search is None:
             other = -1
         elif since < 0 or since > start or 0 <= other < start:
-            other = search.find(memoryview(data)[base:], start - base, len(data) - base)[0]
-            other = -1 if other < 0 else base + other
-            others[bits] = start, other, base
+            if other < start < other_end:
+                return _NO_RUN
+            other, other_end = search.find(memoryview(data)[base:], start - base, len(data) - base)
+            other, other_end = (-1, -1) if other < 0 else (base + other, base + other_end)
+            others[bits] = start, other, base, other_end
         elif (
             read_from != base
             and start == base
