@@ -136,3 +136,72 @@ def test_a_handler_ending_a_span_while_delivery_starts_does_not_hang(
     starts = [t for t in threading.enumerate() if t is pipeline._pipeline()._thread]
     assert len(starts) == 1
     assert len([t for t in threading.enumerate() if t.name == "llmguard-delivery"]) >= 1
+
+
+def test_a_handler_ending_a_span_while_the_pipeline_is_built_does_not_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first span after a shutdown builds the next pipeline under the process-wide
+    lock; a handler ending a span then waited for that lock. Both spans reach the sink,
+    through one pipeline."""
+    sink = MemorySink()
+    lg.configure(sinks=[sink])
+    lg.shutdown(timeout=10)
+    real = pipeline._config.settings
+    worker: list[int] = []
+    handled: list[bool] = []
+
+    def settings() -> object:
+        if worker == [threading.get_ident()] and pipeline._active is None and not handled:
+            handled.append(True)
+            with lg.span("from-handler"):
+                pass
+        return real()
+
+    monkeypatch.setattr(pipeline._config, "settings", settings)
+
+    def work() -> None:
+        worker.append(threading.get_ident())
+        with lg.span("first"):
+            pass
+
+    assert _on_thread(work).wait(15), "the thread hung on the pipeline's lock"
+    monkeypatch.setattr(pipeline._config, "settings", real)
+    assert handled == [True]
+    assert lg.flush(timeout=10).complete
+    assert sorted(_names(sink)) == ["first", "from-handler"]
+
+
+def test_a_handler_ending_a_span_while_a_capture_collects_does_not_hang() -> None:
+    """Under ``lg.testing.capture()``, a handler's span ended while this thread adds
+    its record to the captures waited for the captures' lock; both records are kept."""
+    handled: list[bool] = []
+
+    class Bucket(list):  # type: ignore[type-arg]
+        def append(self, record: object) -> None:
+            super().append(record)
+            if not handled:
+                handled.append(True)
+                with lg.span("from-handler"):
+                    pass
+
+    lg.configure(sinks=[MemorySink()])
+    bucket = Bucket()
+    with pipeline._captures_lock:
+        pipeline._captures.append(bucket)
+    try:
+
+        def work() -> None:
+            with lg.span("first"):
+                pass
+
+        assert _on_thread(work).wait(15), "the thread hung on the captures' lock"
+    finally:
+        # bounded: before the fix the hung thread holds the lock for good
+        if pipeline._captures_lock.acquire(timeout=5):
+            try:
+                pipeline._captures.remove(bucket)
+            finally:
+                pipeline._captures_lock.release()
+    assert handled == [True]
+    assert [r.name for r in bucket] == ["first", "from-handler"]

@@ -671,9 +671,11 @@ def _let_go(sink: Sink) -> bool:
 # -- the process-wide pipeline ---------------------------------------------------------
 
 _active: _Pipeline | None = None
-_active_lock = threading.Lock()
+# Reentrant, as the captures' lock: a signal handler ending a span may run on a thread
+# that holds it (building the pipeline, adding a record to the captures).
+_active_lock = threading.RLock()
 _captures: list[list[Record]] = []
-_captures_lock = threading.Lock()
+_captures_lock = threading.RLock()
 # Closing pipelines that configure() replaced, and lanes still delivering after a
 # shutdown from their sink's emit: the exit waits for them.
 _retiring: list[threading.Thread] = []
@@ -689,7 +691,13 @@ def _pipeline() -> _Pipeline:
             if current is None:
                 settings = _config.settings()
                 sinks = settings.sinks if settings.sinks is not None else _config.sinks_from_env()
-                current = _active = _Pipeline(sinks, settings)
+                built = _Pipeline(sinks, settings)
+                current = _active
+                if current is None:
+                    current = _active = built
+                else:  # a signal handler's span built one meanwhile, on this thread
+                    for sink in built.sinks:
+                        _let_go(sink)
     return current
 
 
@@ -917,8 +925,8 @@ def _at_exit() -> None:
 
 def _after_fork_in_child() -> None:
     global _active_lock, _captures_lock, _holders_lock
-    _active_lock = threading.Lock()
-    _captures_lock = threading.Lock()
+    _active_lock = threading.RLock()
+    _captures_lock = threading.RLock()
     _holders_lock = threading.Lock()
     _retiring.clear()
     # The pipelines the parent was closing have no threads here: only the active one
