@@ -854,6 +854,8 @@ class Dataset:
         self._prefetched: dict[object, tuple[_Shared, Future[None]]] = {}
         # The row ids those aggregates keep to, by their question (`_summary_jobs`).
         self._cell_rows: dict[object, tuple[int, int]] = {}
+        # Whether `_one_pass` may answer here, once asked (`_pass_possible`).
+        self._pass_allowed: bool | None = None
         # Row ids of `calls` queries asked for ahead (`prefetch_calls`), by their SQL.
         self._rowids_found: dict[object, Future[list[_Found]]] = {}
 
@@ -1286,9 +1288,12 @@ class Dataset:
                         run for classes in collected[0].values() for run in classes.items()
                     ]
                     counted = collected, everything
-            else:
+            elif self._pass_possible():
                 passed = self._one_pass(groupings, window, kinds, rows)
                 counted = None if passed is None else passed[0]
+            else:
+                # The side connection runs each grouping's own aggregate meanwhile.
+                counted = self._counted_latencies(groupings, window, kinds)
             if traces_later is None:
                 traces = self._trace_groups(groupings, window, kinds)
             else:
@@ -1297,7 +1302,9 @@ class Dataset:
             _abandon(running, self._side)
             raise
         answers = self._finish(running)
-        if not single:
+        if not single and not self._pass_possible():
+            found = cast(list[_Sums], answers[: len(groupings)])
+        elif not single:
             combined = None
             if passed is not None:
                 parts = cast(list[_Sums], answers[:_CELL_PARTS])
@@ -1362,7 +1369,9 @@ class Dataset:
         of several groupings (one grouping's sums collect its latencies), and the
         repaired attempts per grouping and for the window."""
         jobs: list[_Job] = []
-        if len(groupings) > 1:
+        if len(groupings) > 1 and not self._pass_possible():
+            jobs.extend(self._sums_job(by, window, kinds) for by in groupings)
+        elif len(groupings) > 1:
             # The sums per combination of the groupings' keys (`_combined` adds them up),
             # over parts of the table, so that the main connection can take some when
             # its own work ends first.
@@ -1385,6 +1394,9 @@ class Dataset:
     ) -> tuple[object, ...]:
         return (tuple(map(tuple, groupings)), window, tuple(kinds))
 
+    def _sums_job(self, by: Sequence[str], window: Window, kinds: Sequence[str]) -> _Job:
+        return lambda conn: self._sums(by, window, kinds, latencies=False, conn=conn)
+
     def _cells_job(
         self, columns: Sequence[str], window: Window, kinds: Sequence[str], rows: tuple[int, int]
     ) -> _Job:
@@ -1394,6 +1406,17 @@ class Dataset:
 
     def _repaired_job(self, by: Sequence[str], window: Window) -> _Job:
         return lambda conn: self._repaired(by, window, conn)
+
+    def _pass_possible(self) -> bool:
+        """Whether `_one_pass` may answer for this database: not with an SQLite whose
+        ``sum()`` adds otherwise (3.43 compensates rounding), nor for a file in UTF-16,
+        whose text SQL orders by its UTF-16 bytes, not by code point as the pass sorts
+        the groups. Where it may not, `summaries` starts the groupings' own aggregates
+        on the side connection at once, as it did before the pass."""
+        if self._pass_allowed is None:
+            (encoding,) = self._conn.execute("PRAGMA encoding").fetchone()
+            self._pass_allowed = sqlite3.sqlite_version_info < (3, 43, 0) and encoding == "UTF-8"
+        return self._pass_allowed
 
     def _counted_latencies(
         self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
@@ -1451,19 +1474,13 @@ class Dataset:
         The calls and their weight per combination come too, for `_combined` to check
         that both reads met the same calls (a sink may write to the store meanwhile).
 
+        Asked only where `_pass_possible`.
+
         Returns:
-            ``None`` when these sums could differ from the aggregates': an SQLite whose
-            ``sum()`` adds otherwise (3.43 compensates), a scan other than the
-            aggregates' for the window, a key that is no text (two values printing
-            alike would be two groups in SQL), or a file in UTF-16, whose text SQL
-            orders by its UTF-16 bytes, not by code point as the groups are sorted
-            here; the aggregates answer then.
+            ``None`` when these sums could differ from the aggregates': a scan other
+            than the aggregates' for the window, or a key that is no text (two values
+            printing alike would be two groups in SQL); the aggregates answer then.
         """
-        if sqlite3.sqlite_version_info >= (3, 43, 0):
-            return None
-        (encoding,) = self._conn.execute("PRAGMA encoding").fetchone()
-        if encoding != "UTF-8":
-            return None
         where, params = self._where(window, kinds)
         col = self._column
         weight = col("sample_weight")
