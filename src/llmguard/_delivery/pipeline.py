@@ -312,6 +312,8 @@ class _Pipeline:
         """
         queue, admitted = self._queue, self._weights
         with self._progress, self._held_lock:  # a span and its weight leave together
+            if len(admitted) != len(queue):
+                _in_step(queue, admitted)
             count = min(self._settings.batch_size, _CHUNK, len(queue))
             items: list[Pending | Finished | None] = [queue.popleft() for _ in range(count)]
             released_weights = [admitted.popleft() for _ in range(count)]
@@ -607,6 +609,21 @@ class _Pipeline:
             lane.sink.close()
         except BaseException as exc:  # user code: whatever it raises is reported
             self.report(f"sink {lane.name!r} failed in close()", exc, skip=lane)
+
+
+def _in_step(queue: collections.deque[Any], weights: collections.deque[int]) -> None:
+    """Give every queued span a weight again, after a `submit` that a second signal
+    handler interrupted while it undid the first (between the span and its weight).
+
+    Which weight went missing is not known: the spans after it take the weights of
+    their successors, the last one none (0). Their sum stays short of what is held by
+    the weight that went missing, a few bytes of the queue's share that are never
+    given back; without this, the dispatcher failed at every batch from then on.
+    """
+    while len(weights) < len(queue):
+        weights.append(0)
+    while len(weights) > len(queue):
+        weights.pop()
 
 
 def _deadline(timeout: float | None) -> float | None:
