@@ -389,3 +389,19 @@ def test_where_the_pass_cannot_answer_no_sums_are_made_for_nothing(
         dataset.prefetch_summaries(_GROUPINGS, _ALL_TIME)
         assert repr(dataset.summaries(_GROUPINGS, _ALL_TIME)) == expected
     assert made == [False] * len(_GROUPINGS)
+
+
+def test_row_ids_at_the_ends_of_sqlites_range(tmp_path: Path) -> None:
+    """A store not written by llmguard whose rows hold the largest and smallest row ids
+    SQLite has: the report's ranges of rows bound them as they are (one past the largest
+    is no SQLite integer: the report failed with OverflowError)."""
+    path = _store(tmp_path / "ends.db", _calls(100, 10))
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"UPDATE records SET rowid = {2**63 - 1} WHERE rowid = 50")
+        conn.execute(f"UPDATE records SET rowid = {-(2**63)} WHERE rowid = 51")
+    conn.close()
+    for window in _WINDOWS:
+        expected = _stats(path, window)
+        assert _report(path, window) == expected
+        assert _report(path, window, second=True) == expected
+        assert _old_way(path, window) == expected

@@ -1268,7 +1268,7 @@ class Dataset:
         running = self._prefetched.pop(question, None)
         if running is None:
             running = self._start(self._summary_jobs(groupings, window, kinds))
-        rows = self._cell_rows.pop(question, (0, 0))
+        rows = self._cell_rows.pop(question, (1, 0))
         # While one grouping's aggregate calls Python for every row, the GIL changes
         # hands between rows anyway: the feedback traces' groups can be read beside it.
         traces_later = None
@@ -1377,12 +1377,14 @@ class Dataset:
             # its own work ends first.
             columns, _ = _places(groupings)
             low, high = self._conn.execute("SELECT min(rowid), max(rowid) FROM records").fetchone()
-            low, high = (0, 0) if low is None else (int(low), int(high) + 1)
+            # Both ends included: one past the largest row id SQLite holds (2**63 - 1,
+            # which a store not written by llmguard may use) is no SQLite integer.
+            low, high = (1, 0) if low is None else (int(low), int(high))
             # The pass reads the same rows: a call a sink appends meanwhile is in neither.
             self._cell_rows[self._question(groupings, window, kinds)] = (low, high)
-            cuts = [low + (high - low) * part // _CELL_PARTS for part in range(_CELL_PARTS)]
-            for rows in zip(cuts, [*cuts[1:], high], strict=True):
-                jobs.append(self._cells_job(columns, window, kinds, rows))
+            cuts = [low + (high + 1 - low) * part // _CELL_PARTS for part in range(_CELL_PARTS)]
+            for first, after in zip(cuts, [*cuts[1:], high + 1], strict=True):
+                jobs.append(self._cells_job(columns, window, kinds, (first, after - 1)))
         if "llm" in kinds:
             jobs.extend(self._repaired_job(by, window) for by in groupings)
             jobs.append(self._repaired_job((), window))
@@ -1463,7 +1465,8 @@ class Dataset:
         rows: tuple[int, int],
     ) -> _Passed | None:
         """`_counted_latencies`, and each grouping's cost sums, from one read of the calls
-        whose row ids are in ``rows`` (those the sums per combination of keys read).
+        whose row ids are in ``rows``, both ends included (those the sums per combination
+        of keys read).
 
         The sum of the costs is the one figure of `_sums` whose answer depends on the
         order of the rows (each weighted cost is a double added to a running double by
@@ -1490,7 +1493,7 @@ class Dataset:
         read = (
             f"SELECT {keys}, {weight}, {col('duration_ms')}, "
             f"{weight} * coalesce(cost_usd, 0) FROM records {where} "
-            "AND +rowid >= ? AND +rowid < ?"
+            "AND +rowid >= ? AND +rowid <= ?"
         )
         scans = {_scan(self._conn, read, [*params, *rows])}
         # Each grouping's own aggregate as the old way and `stats` run it, word for word:
@@ -1599,8 +1602,8 @@ class Dataset:
 
         With ``whole`` (and no latencies), each group's sums end with whether every
         term of the first nine was a whole number and every cost term a double, which
-        `_combined` needs; ``rows`` keeps to the rows whose ids are in that range
-        (``by`` may then hold ``""``, a key for all).
+        `_combined` needs; ``rows`` keeps to the rows whose ids are in that range, both
+        ends included (``by`` may then hold ``""``, a key for all).
         """
         query, params = self._sums_query(by, window, kinds, latencies, whole, rows)
         db = self._conn if latencies or conn is None else conn
@@ -1642,7 +1645,7 @@ class Dataset:
         keys = ", ".join(self._keys((column,) if column else ()) for column in by) or "'all'"
         where, params = self._where(window, kinds)
         if rows is not None:
-            where += " AND rowid >= ? AND rowid < ?"
+            where += " AND rowid >= ? AND rowid <= ?"
             params.extend(rows)
         col = self._column
         weight, retries = col("sample_weight"), col("retries")
