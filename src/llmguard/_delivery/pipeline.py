@@ -274,17 +274,18 @@ class _Pipeline:
     # -- the dispatcher ------------------------------------------------------------
 
     def _run(self) -> None:
-        queue = self._queue
+        # The queue is read where `_dispatch` reads it: a loop on one taken at the start
+        # never ends once another is put in place (tests step in between that way).
         while True:
             self._wake.wait(_WAKE_INTERVAL)
             self._wake.clear()
             try:
-                while queue:
+                while self._queue:
                     self._dispatch()
                 self._check_stalls()
             except BaseException as exc:  # a bug of llmguard's own must not stop delivery
                 self.report("llmguard's delivery thread failed", exc)
-            if self._closed and not queue:
+            if self._closed and not self._queue:
                 if self._closing is not None:
                     self._close_from_dispatcher(*self._closing)
                 return
