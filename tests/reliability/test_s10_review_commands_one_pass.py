@@ -405,3 +405,28 @@ def test_row_ids_at_the_ends_of_sqlites_range(tmp_path: Path) -> None:
         assert _report(path, window) == expected
         assert _report(path, window, second=True) == expected
         assert _old_way(path, window) == expected
+
+
+def test_aggregates_the_pass_leaves_to_the_old_way_run_as_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fractional weights (sampling at 0.3), known only once the pass has read them: the
+    four aggregates run as jobs, which the side connection takes while this thread reads
+    the latencies again as pairs (they ran one after another on the main thread), with
+    the same answers."""
+    path = _store(tmp_path / "sampled.db", _calls(200, 11))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE records SET sample_weight = 1 / 0.3 WHERE rowid % 3 = 0")
+    conn.close()
+    expected = _stats(path)
+    made: list[bool] = []
+    original = Dataset._sums
+
+    def noted(self: Dataset, *args: object, **kwargs: object) -> object:
+        if not kwargs.get("whole"):
+            made.append(kwargs.get("conn") is not None)
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Dataset, "_sums", noted)
+    assert _report(path, second=True) == expected
+    assert made == [True] * len(_GROUPINGS)

@@ -1264,6 +1264,8 @@ class Dataset:
         single = len(groupings) == 1
         _, places = _places(groupings)
         passed: _Passed | None = None
+        # The latencies as (value, weight) pairs, when they were read beside aggregates.
+        pairs: list[dict[tuple[str, ...], list[tuple[float, float]]]] | None = None
         question = self._question(groupings, window, kinds)
         running = self._prefetched.pop(question, None)
         if running is None:
@@ -1310,11 +1312,19 @@ class Dataset:
                 parts = cast(list[_Sums], answers[:_CELL_PARTS])
                 combined = _combined([sums for sums, _ in parts], places, *passed[1:])
             if combined is None:
-                # Sums the pass cannot answer for alike: each grouping's aggregate (and
-                # the latencies read again, if the pass did not read them).
-                found = [self._sums(by, window, kinds, latencies=False) for by in groupings]
-                if passed is None:
-                    counted = self._counted_latencies(groupings, window, kinds)
+                # Sums the pass cannot answer for alike: each grouping's aggregate, on the
+                # side connection while this thread reads the latencies again if the
+                # pass did not read them as they are needed.
+                again = self._start([self._sums_job(by, window, kinds) for by in groupings])
+                try:
+                    if passed is None:
+                        counted = self._counted_latencies(groupings, window, kinds)
+                    if counted is None:
+                        pairs = self._latencies(groupings, window, kinds)
+                except BaseException:
+                    _abandon(again, self._side)
+                    raise
+                found = cast(list[_Sums], self._finish(again))
             else:
                 found = combined
         # Attempts belong to guarded calls, which are llm records.
@@ -1334,7 +1344,7 @@ class Dataset:
             ]
             overall = [counted_quantiles(everything)] * len(groupings)
         else:
-            latencies = self._latencies(groupings, window, kinds)
+            latencies = self._latencies(groupings, window, kinds) if pairs is None else pairs
             quantiles = [
                 {key: weighted_quantiles(pairs, QUANTILES) for key, pairs in pairs_of.items()}
                 for pairs_of in latencies
