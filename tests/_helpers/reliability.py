@@ -172,31 +172,6 @@ def figure(text: str) -> None:
     print(f"[figure] {text}")
 
 
-@contextlib.contextmanager
-def untraced() -> Iterator[None]:
-    """Run the block with coverage's tracer stopped, when coverage is measuring.
-
-    For the tests that time a small and a large input and compare: the tracer adds a
-    constant to every Python line run, which hides a quadratic cost in C behind a
-    linear one (and made such a test four times slower in CI). Both inputs are to be
-    read inside the block, so they are timed alike.
-    """
-    try:
-        import coverage
-    except ImportError:  # the suite does not need coverage to run
-        yield
-        return
-    measuring = coverage.Coverage.current()
-    if measuring is None:
-        yield
-        return
-    measuring.stop()
-    try:
-        yield
-    finally:
-        measuring.start()
-
-
 def cpu_seconds(fn: Callable[[], object]) -> float:
     """CPU time of this thread running ``fn``: the caller's own work, whatever the load."""
     started = time.thread_time()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmguard.adapters import OpenAIChatStream
-from tests._helpers.reliability import cpu_seconds, untraced
+from tests._helpers.reliability import cpu_seconds
 
 SMALL = 25_000
 
@@ -33,11 +33,8 @@ def test_a_name_repeated_in_every_delta_is_read_in_linear_time() -> None:
     # One run of each is enough: with the name grown one string at a time this test
     # failed by far (84 s for the large run, against about 1.5 s now). The small run's
     # time is a single measure, so noise in it only loosens the bound.
-    # Both timed without coverage's tracer (CI measures coverage): its cost per line
-    # made the reading look more linear than it is, and took most of the test's time.
-    with untraced():
-        small_seconds = cpu_seconds(lambda: names.append(_read(small)))
-        large_seconds = cpu_seconds(lambda: _read(large))
+    small_seconds = cpu_seconds(lambda: names.append(_read(small)))
     assert names == ["lookup__" * SMALL]
+    large_seconds = cpu_seconds(lambda: _read(large))
     # Eight times the deltas: at most about eight times the work (25x allowed for noise).
     assert large_seconds <= 25 * small_seconds + 0.05, (small_seconds, large_seconds)
