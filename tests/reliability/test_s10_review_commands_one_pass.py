@@ -142,16 +142,16 @@ def test_calls_appended_while_the_report_reads_are_left_to_the_next_report(
         _snapshot(path, before)
 
 
-def test_a_span_written_again_between_the_two_reads_is_read_once(
+def test_a_span_written_again_between_the_two_reads_leaves_one_set_of_calls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A sink writes a span again (the store's trigger replaces its row) after the pass
     read it and before the sums per combination do: the pass's cost sums would hold the
-    old copy's cost beside counts that hold neither copy. The figures are those of the
-    store before or after the write, every group's alike."""
+    old copy's cost beside counts that hold neither copy. Every figure of every grouping
+    now comes from one set of calls: those there were when the report started, less the
+    span written again meanwhile (its new row came after them; the next report has it)."""
     records = _calls(300, 3)
     path = _store(tmp_path / "live.db", records)
-    before = _snapshot(path, tmp_path / "before.db")
     again = [dataclasses.replace(records[7], cost_usd=123.456)]
     original = Dataset._one_pass
 
@@ -163,8 +163,12 @@ def test_a_span_written_again_between_the_two_reads_is_read_once(
     with monkeypatch.context() as patch:
         patch.setattr(Dataset, "_one_pass", writer_after)
         found = _report(path)
-    assert found in (_old_way(before), _old_way(path))
-    assert found == _stats(path)
+    without = _snapshot(path, tmp_path / "without.db")
+    with sqlite3.connect(without) as conn:
+        conn.execute("DELETE FROM records WHERE rowid > 300")
+    conn.close()
+    assert found == _stats(without) == _old_way(without)
+    assert re.search(r"key=\('\(all\)',\), calls=[0-9.]+, records=299,", found)
 
 
 def test_an_index_of_the_stores_own_does_not_change_the_order_costs_are_added_in(
@@ -430,3 +434,29 @@ def test_aggregates_the_pass_leaves_to_the_old_way_run_as_jobs(
     monkeypatch.setattr(Dataset, "_sums", noted)
     assert _report(path, second=True) == expected
     assert made == [True] * len(_GROUPINGS)
+
+
+def test_the_four_aggregates_keep_to_the_calls_there_were_when_they_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SQLite from 3.43 on, where the groupings' own aggregates answer, and a sink
+    appending calls after the first of them ran: the four groupings (and the latencies)
+    still hold the same calls, those there were when the report started (the functions'
+    table and the per-day charts added up to different totals)."""
+    path = _store(tmp_path / "live.db", _calls(300, 12))
+    before = _snapshot(path, tmp_path / "before.db")
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 45, 1))
+    later = _calls(400, 13)[300:]
+    original = Dataset._sums
+
+    def appending(self: Dataset, *args: object, **kwargs: object) -> object:
+        found = original(self, *args, **kwargs)  # type: ignore[arg-type]
+        if later:
+            _store(path, later)
+            later.clear()
+        return found
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Dataset, "_sums", appending)
+        found = _report(path)
+    assert found == _stats(before)

@@ -1295,7 +1295,7 @@ class Dataset:
                 counted = None if passed is None else passed[0]
             else:
                 # The side connection runs each grouping's own aggregate meanwhile.
-                counted = self._counted_latencies(groupings, window, kinds)
+                counted = self._counted_latencies(groupings, window, kinds, rows)
             if traces_later is None:
                 traces = self._trace_groups(groupings, window, kinds)
             else:
@@ -1313,14 +1313,13 @@ class Dataset:
                 combined = _combined([sums for sums, _ in parts], places, *passed[1:])
             if combined is None:
                 # Sums the pass cannot answer for alike: each grouping's aggregate, on the
-                # side connection while this thread reads the latencies again if the
-                # pass did not read them as they are needed.
-                again = self._start([self._sums_job(by, window, kinds) for by in groupings])
+                # side connection while this thread reads the latencies again (a sink
+                # may have replaced a call the pass read since).
+                again = self._start([self._sums_job(by, window, kinds, rows) for by in groupings])
                 try:
-                    if passed is None:
-                        counted = self._counted_latencies(groupings, window, kinds)
+                    counted = self._counted_latencies(groupings, window, kinds, rows)
                     if counted is None:
-                        pairs = self._latencies(groupings, window, kinds)
+                        pairs = self._latencies(groupings, window, kinds, rows)
                 except BaseException:
                     _abandon(again, self._side)
                     raise
@@ -1344,7 +1343,9 @@ class Dataset:
             ]
             overall = [counted_quantiles(everything)] * len(groupings)
         else:
-            latencies = self._latencies(groupings, window, kinds) if pairs is None else pairs
+            if pairs is None:
+                pairs = self._latencies(groupings, window, kinds, None if single else rows)
+            latencies = pairs
             quantiles = [
                 {key: weighted_quantiles(pairs, QUANTILES) for key, pairs in pairs_of.items()}
                 for pairs_of in latencies
@@ -1379,19 +1380,21 @@ class Dataset:
         of several groupings (one grouping's sums collect its latencies), and the
         repaired attempts per grouping and for the window."""
         jobs: list[_Job] = []
+        if len(groupings) > 1:
+            low, high = self._conn.execute("SELECT min(rowid), max(rowid) FROM records").fetchone()
+            # Both ends included: one past the largest row id SQLite holds (2**63 - 1,
+            # which a store not written by llmguard may use) is no SQLite integer.
+            low, high = (1, 0) if low is None else (int(low), int(high))
+            # Every read of the groupings keeps to these rows: a call a sink appends
+            # meanwhile is in none of them, so the groupings hold the same calls.
+            self._cell_rows[self._question(groupings, window, kinds)] = (low, high)
         if len(groupings) > 1 and not self._pass_possible():
-            jobs.extend(self._sums_job(by, window, kinds) for by in groupings)
+            jobs.extend(self._sums_job(by, window, kinds, (low, high)) for by in groupings)
         elif len(groupings) > 1:
             # The sums per combination of the groupings' keys (`_combined` adds them up),
             # over parts of the table, so that the main connection can take some when
             # its own work ends first.
             columns, _ = _places(groupings)
-            low, high = self._conn.execute("SELECT min(rowid), max(rowid) FROM records").fetchone()
-            # Both ends included: one past the largest row id SQLite holds (2**63 - 1,
-            # which a store not written by llmguard may use) is no SQLite integer.
-            low, high = (1, 0) if low is None else (int(low), int(high))
-            # The pass reads the same rows: a call a sink appends meanwhile is in neither.
-            self._cell_rows[self._question(groupings, window, kinds)] = (low, high)
             cuts = [low + (high + 1 - low) * part // _CELL_PARTS for part in range(_CELL_PARTS)]
             for first, after in zip(cuts, [*cuts[1:], high + 1], strict=True):
                 jobs.append(self._cells_job(columns, window, kinds, (first, after - 1)))
@@ -1406,8 +1409,10 @@ class Dataset:
     ) -> tuple[object, ...]:
         return (tuple(map(tuple, groupings)), window, tuple(kinds))
 
-    def _sums_job(self, by: Sequence[str], window: Window, kinds: Sequence[str]) -> _Job:
-        return lambda conn: self._sums(by, window, kinds, latencies=False, conn=conn)
+    def _sums_job(
+        self, by: Sequence[str], window: Window, kinds: Sequence[str], kept: tuple[int, int]
+    ) -> _Job:
+        return lambda conn: self._sums(by, window, kinds, latencies=False, conn=conn, kept=kept)
 
     def _cells_job(
         self, columns: Sequence[str], window: Window, kinds: Sequence[str], rows: tuple[int, int]
@@ -1431,7 +1436,11 @@ class Dataset:
         return self._pass_allowed
 
     def _counted_latencies(
-        self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
+        self,
+        groupings: Sequence[Sequence[str]],
+        window: Window,
+        kinds: Sequence[str],
+        kept: tuple[int, int] | None = None,
     ) -> _Counted | None:
         """The calls' latencies per group of each grouping, split by sample weight.
 
@@ -1446,7 +1455,7 @@ class Dataset:
             up past what a double holds exactly, a latency is not a number, or 0.0 and
             -0.0 are both among them; `_latencies` answers then.
         """
-        where, params = self._where(window, kinds)
+        where, params = _kept(*self._where(window, kinds), kept)
         duration = self._column("duration_ms")
         columns, places = _places(groupings)
         keys = ", ".join(self._keys((column,) if column else ()) for column in columns)
@@ -1499,13 +1508,12 @@ class Dataset:
         weight = col("sample_weight")
         columns, places = _places(groupings)
         keys = ", ".join(self._keys((column,) if column else ()) for column in columns)
-        # "+" keeps the planner off the row ids, so the scan stays the aggregates'.
+        kept, bounds = _kept(where, params, rows)
         read = (
             f"SELECT {keys}, {weight}, {col('duration_ms')}, "
-            f"{weight} * coalesce(cost_usd, 0) FROM records {where} "
-            "AND +rowid >= ? AND +rowid <= ?"
+            f"{weight} * coalesce(cost_usd, 0) FROM records {kept}"
         )
-        scans = {_scan(self._conn, read, [*params, *rows])}
+        scans = {_scan(self._conn, read, bounds)}
         # Each grouping's own aggregate as the old way and `stats` run it, word for word:
         # an index covering fewer of its columns might be chosen for a shorter query.
         for by, collecting in itertools.product(groupings, (False, True)):
@@ -1523,7 +1531,7 @@ class Dataset:
         cells: dict[tuple[object, ...], tuple[list[float], tuple[int, ...]]] = {}
         # Per combination and weight, the calls without a latency.
         unmeasured: dict[tuple[object, ...], int] = {}
-        for found in self._conn.execute(read, [*params, *rows]):
+        for found in self._conn.execute(read, bounds):
             combination = found[:-2]
             cell = cells.get(combination)
             if cell is None:
@@ -1564,12 +1572,17 @@ class Dataset:
         )
 
     def _latencies(
-        self, groupings: Sequence[Sequence[str]], window: Window, kinds: Sequence[str]
+        self,
+        groupings: Sequence[Sequence[str]],
+        window: Window,
+        kinds: Sequence[str],
+        kept: tuple[int, int] | None = None,
     ) -> list[dict[tuple[str, ...], list[tuple[float, float]]]]:
-        """``values("duration_ms", by, ...)`` for each grouping, from one query."""
+        """``values("duration_ms", by, ...)`` for each grouping, from one query (of the
+        rows whose ids are in ``kept``, both ends included, when given)."""
         if len(groupings) == 1:
             return [self.values("duration_ms", groupings[0], window, kinds=kinds)]
-        where, params = self._where(window, kinds)
+        where, params = _kept(*self._where(window, kinds), kept)
         duration = self._column("duration_ms")
         widths = [len(by) or 1 for by in groupings]
         starts = list(itertools.accumulate(widths, initial=0))
@@ -1602,6 +1615,7 @@ class Dataset:
         conn: sqlite3.Connection | None = None,
         whole: bool = False,
         rows: tuple[int, int] | None = None,
+        kept: tuple[int, int] | None = None,
     ) -> _Sums:
         """Per group, the SQL sums `group_stats` takes, and its latencies by weight.
 
@@ -1613,9 +1627,10 @@ class Dataset:
         With ``whole`` (and no latencies), each group's sums end with whether every
         term of the first nine was a whole number and every cost term a double, which
         `_combined` needs; ``rows`` keeps to the rows whose ids are in that range, both
-        ends included (``by`` may then hold ``""``, a key for all).
+        ends included (``by`` may then hold ``""``, a key for all). ``kept`` keeps to the
+        rows whose ids are in it too, with no change to how the table is read.
         """
-        query, params = self._sums_query(by, window, kinds, latencies, whole, rows)
+        query, params = self._sums_query(by, window, kinds, latencies, whole, rows, kept)
         db = self._conn if latencies or conn is None else conn
         found_rows = db.execute(query, params).fetchall()
         width = len(by) or 1
@@ -1650,10 +1665,11 @@ class Dataset:
         latencies: bool,
         whole: bool,
         rows: tuple[int, int] | None,
+        kept: tuple[int, int] | None = None,
     ) -> tuple[str, list[object]]:
         """`_sums`' query and its parameters."""
         keys = ", ".join(self._keys((column,) if column else ()) for column in by) or "'all'"
-        where, params = self._where(window, kinds)
+        where, params = _kept(*self._where(window, kinds), kept)
         if rows is not None:
             where += " AND rowid >= ? AND rowid <= ?"
             params.extend(rows)
@@ -2180,6 +2196,17 @@ _Found = tuple[int, object, object]
 
 def _rowids(conn: sqlite3.Connection, clause: str, params: Sequence[object]) -> list[_Found]:
     return conn.execute(f"SELECT rowid, trace_id, span_id FROM records {clause}", params).fetchall()
+
+
+def _kept(
+    where: str, params: list[object], rows: tuple[int, int] | None
+) -> tuple[str, list[object]]:
+    """``where`` keeping to the rows whose ids are in ``rows``, both ends included (none
+    left out without it). "+" keeps the planner off the row ids: the table is read as
+    it would be without them, in the same order."""
+    if rows is None:
+        return where, params
+    return f"{where} AND +rowid >= ? AND +rowid <= ?", [*params, *rows]
 
 
 def _key(row: Sequence[object], width: int) -> tuple[str, ...]:
