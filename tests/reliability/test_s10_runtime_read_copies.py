@@ -79,12 +79,10 @@ def test_a_layout_3_store_holding_copies_gives_the_figures_of_once(
     before = _digest(old)
     for by in ("name", "status"):
         assert _stats(old, capsys, "--by", by) == _stats(once, capsys, "--by", by)
-    with Dataset.open(old) as dataset:
+    with Dataset.open(old) as dataset, Dataset.open(once) as written_once:
         shown = [r for r in dataset.trace(first[0].trace_id) if r.span_id == first[0].span_id]
         assert [r.status for r in shown] == ["error"]
-        assert sum(g.calls for g in dataset.stats()) == sum(
-            g.calls for g in Dataset.open(once).stats()
-        )
+        assert sum(g.calls for g in dataset.stats()) == sum(g.calls for g in written_once.stats())
     assert _digest(old) == before
     with sqlite3.connect(old) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
