@@ -217,29 +217,36 @@ class _Pipeline:
                 # cannot wait for the lock this thread holds, nor step in between.
                 self.dropped += 1
                 return
-            self._submitting = True
-            try:
-                held = self._held + weight
-                fits = held <= self._share and len(queue) < self._settings.queue_size
-                if fits:
-                    self._held = held
-                    queue.append(kept)
-                    self._weights.append(weight)
-                else:
-                    self.dropped += 1
-            except BaseException:
-                # Raised by a signal handler between two steps (KeyboardInterrupt): the
-                # span and its weight are queued together, or neither is and its weight
-                # is not held. A span without its weight put every later one out of
-                # step, and the dispatcher failed at every batch from then on.
-                if queue and queue[-1] is kept:
-                    if len(self._weights) < len(queue):
+            # Closed since this thread took it from `_active` (a shutdown or configure()
+            # swapped it out in between): the span goes to the pipeline in place.
+            late = self._closed
+            if not late:
+                self._submitting = True
+                try:
+                    held = self._held + weight
+                    fits = held <= self._share and len(queue) < self._settings.queue_size
+                    if fits:
+                        self._held = held
+                        queue.append(kept)
                         self._weights.append(weight)
-                elif self._held == held:
-                    self._held -= weight
-                raise
-            finally:
-                self._submitting = False
+                    else:
+                        self.dropped += 1
+                except BaseException:
+                    # Raised by a signal handler between two steps (KeyboardInterrupt): the
+                    # span and its weight are queued together, or neither is and its weight
+                    # is not held. A span without its weight put every later one out of
+                    # step, and the dispatcher failed at every batch from then on.
+                    if queue and queue[-1] is kept:
+                        if len(self._weights) < len(queue):
+                            self._weights.append(weight)
+                    elif self._held == held:
+                        self._held -= weight
+                    raise
+                finally:
+                    self._submitting = False
+        if late:
+            _late(self, item)
+            return
         if not fits:
             self._warn("queue-full", "llmguard's delivery queue is full; records are dropped")
             return
@@ -562,8 +569,9 @@ class _Pipeline:
         flush_by = None
         if deadline is not None and timeout is not None:
             flush_by = deadline - min(_CLOSE_SHARE, max(timeout, 0.0) / 10)
+        with self._held_lock:  # what is queued from now on goes to the pipeline in place
+            self._closed = True
         result = self.flush(_left(flush_by))
-        self._closed = True
         self._wake.set()
         if self._thread is threading.current_thread():
             self._closing = (deadline, tuple(keep), timeout)
@@ -610,6 +618,19 @@ class _Pipeline:
             lane.sink.close()
         except BaseException as exc:  # user code: whatever it raises is reported
             self.report(f"sink {lane.name!r} failed in close()", exc, skip=lane)
+
+
+def _late(closed: _Pipeline, item: Pending) -> None:
+    """A span for ``closed``, taken from `_active` just before it was swapped out and
+    queued once it was closed: the pipeline in place takes it (a new one after
+    `shutdown`, as for any record emitted after it). Its dispatcher, stopped or about
+    to, would never have delivered it, nor anyone asked for its count."""
+    current = _active or _pipeline()
+    if current is closed or current._closed:  # pragma: no cover - no pipeline to take it
+        with closed._held_lock:
+            closed.dropped += 1
+        return
+    current.submit(item)
 
 
 def _in_step(queue: collections.deque[Any], weights: collections.deque[int]) -> None:
