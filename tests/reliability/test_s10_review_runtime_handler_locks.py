@@ -205,3 +205,38 @@ def test_a_handler_ending_a_span_while_a_capture_collects_does_not_hang() -> Non
                 pipeline._captures_lock.release()
     assert handled == [True]
     assert [r.name for r in bucket] == ["first", "from-handler"]
+
+
+def test_a_handler_ending_a_span_while_the_pipeline_holds_its_sinks_does_not_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same, a step further: the new pipeline is recording which sinks it holds
+    (under the holders' lock) when the handler's span builds one too."""
+    sink = MemorySink()
+    lg.configure(sinks=[sink])
+    lg.shutdown(timeout=10)
+    worker: list[int] = []
+    handled: list[bool] = []
+
+    class Holders(dict):  # type: ignore[type-arg]
+        def setdefault(self, key: object, default: object = None) -> object:
+            found = super().setdefault(key, default)
+            if worker == [threading.get_ident()] and not handled:
+                handled.append(True)
+                with lg.span("from-handler"):
+                    pass
+            return found
+
+    monkeypatch.setattr(pipeline, "_holders", Holders(pipeline._holders))
+
+    def work() -> None:
+        worker.append(threading.get_ident())
+        with lg.span("first"):
+            pass
+
+    assert _on_thread(work).wait(15), "the thread hung on the holders' lock"
+    assert handled == [True]
+    assert lg.flush(timeout=10).complete
+    assert sorted(_names(sink)) == ["first", "from-handler"]
+    lg.shutdown(timeout=10)
+    assert pipeline._holders == {}

@@ -673,7 +673,8 @@ def _in_background(target: Callable[..., object], *args: Any, name: str) -> thre
 # started meanwhile may take it and be shut down too. Each pipeline lets go of its
 # sinks as it closes, and only the last one to let go of a sink closes it, once.
 _holders: dict[int, list[Any]] = {}  # id(sink) -> [sink, pipelines holding it]
-_holders_lock = threading.Lock()
+# Reentrant: a signal handler's span may build a pipeline while this thread's holds.
+_holders_lock = threading.RLock()
 
 
 def _hold(sinks: Sequence[Sink]) -> None:
@@ -966,7 +967,7 @@ def _after_fork_in_child() -> None:
     global _active_lock, _captures_lock, _holders_lock
     _active_lock = threading.RLock()
     _captures_lock = threading.RLock()
-    _holders_lock = threading.Lock()
+    _holders_lock = threading.RLock()
     _retiring.clear()
     # The pipelines the parent was closing have no threads here: only the active one
     # holds its sinks in the child.
