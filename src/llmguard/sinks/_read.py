@@ -52,7 +52,8 @@ def read_records(
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: A time bound or ``limit`` is invalid.
+        ValueError: A time bound or ``limit`` is invalid, or ``path`` is a pipe
+            carrying an SQLite store.
     """
     # Checked first: a bad filter fails at the call, before anything is opened.
     check_limit(limit)
@@ -75,6 +76,11 @@ def read_records(
         return filter_records(records, since=since, until=until, limit=limit, **filters)
     if piped:
         file.close()
+        # SQLite reads a store by seeking in its file: the pipe's bytes are gone.
+        raise ValueError(
+            f"{os.fspath(path)!r} is a pipe carrying an SQLite store, which SQLite can only "
+            "read from its file: give the store's own path"
+        )
     return _read_store(path, since, until, limit, filters)
 
 
