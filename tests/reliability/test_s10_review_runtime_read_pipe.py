@@ -4,6 +4,7 @@ exists, holds no store."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -36,11 +37,9 @@ def test_a_store_sent_through_a_pipe_is_refused_by_name(tmp_path: Path) -> None:
     os.mkfifo(pipe)
 
     def feed() -> None:
-        with open(pipe, "wb") as out:
-            try:
-                out.write(store.read_bytes())
-            except BrokenPipeError:  # the reader stops at the header
-                pass
+        # the reader stops at the header
+        with contextlib.suppress(BrokenPipeError), open(pipe, "wb") as out:
+            out.write(store.read_bytes())
 
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
