@@ -26,6 +26,7 @@ answer that fails is re-asked, and the re-ask streams too.
 from __future__ import annotations
 
 import inspect
+import json
 import time
 import types
 from collections import abc
@@ -60,7 +61,7 @@ from llmguard._guard.drivers import (
 )
 from llmguard._guard.flow import Steps
 from llmguard._guard.handler import GuardHandler, Policy, failed, succeeded
-from llmguard._guard.schema import WRAPPER_KEYS, answer_start
+from llmguard._guard.schema import WRAPPER_KEYS, answer_start, lone_close_end
 from llmguard._tracing.spans import Span, active_span
 from llmguard.adapters import Reply, StreamAccumulator, accumulator_for
 from llmguard.exceptions import ConfigurationError
@@ -283,6 +284,7 @@ class _Reader:
         "items",
         "last",
         "pending",
+        "scanned",
         "schema",
         "start",
         "switched",
@@ -307,6 +309,7 @@ class _Reader:
         self.due = 1  # the chunk count at which the answer is read next
         self.emitted = 0
         self.start = -1  # where the JSON begins in the answer, once found
+        self.scanned = 0  # where the next search for a closing tag starts
         self.last: Any = _NOTHING
         self.items: list[Any] = []
         self.broken = False  # an item failed: the final check will say why
@@ -366,6 +369,7 @@ class _Reader:
             # start; what the earlier source showed is dropped.
             self.answer = answer
             self.start, self.last, self.items, self.broken = -1, _NOTHING, [], False
+            self.scanned = 0
             self.switched = self.emitted > 0
         text = _answer_so_far(reply, answer)
         if answer < 0 and self.head and reply is not None and reply.provider == "anthropic":
@@ -376,10 +380,21 @@ class _Reader:
             return
         if not text:
             return
-        if self.start < 0:
-            self.start = _json_start(text)
-            if self.start < 0:
-                return
+        start = self.start
+        # Once the JSON has begun, only a closing tag arrived since the last reading can
+        # move it: the text read before is not scanned again.
+        if start < 0 or (answer < 0 and text.find(_CLOSING, self.scanned) >= 0):
+            start = _json_start(text, answer < 0)
+        self.scanned = max(len(text) - len(_CLOSING) + 1, 0)
+        if start != self.start:
+            if self.start >= 0:
+                # A lone closing tag arrived (the reasoning was opened in the prompt):
+                # what was read before it was reasoning, as the final check reads it.
+                self.last, self.items, self.broken = _NOTHING, [], False
+                self.switched = self.switched or self.emitted > 0
+            self.start = start
+        if start < 0:
+            return
         data = jiter.from_json(
             text[self.start :].encode("utf-8", "replace"), partial_mode="trailing-strings"
         )
@@ -461,17 +476,43 @@ def _unwrapped(data: Any) -> Any:
     return data
 
 
-def _json_start(text: str) -> int:
+def _json_start(text: str, answer: bool = True) -> int:
     """Where the JSON value begins: the first bracket (after prose or a code fence, and
-    after the thinking a reasoning model writes first, as the final check reads it)."""
+    after the thinking a reasoning model writes first, as the final check reads it: the
+    blocks it starts with and, in a text ``answer``, what comes before a lone closing
+    tag, unless the text so far is JSON whose strings hold the tag)."""
     after = answer_start(text)
     if after < 0:
         return -1  # still thinking: what it drafts there is not the answer
+    if answer and (end := lone_close_end(text, after)) and not _json_so_far(text, after):
+        after = end
     starts = [i for i in (text.find("{", after), text.find("[", after)) if i >= 0]
     if starts:
         return min(starts)
     stripped = text[after:].lstrip()
     return len(text) - len(stripped) if stripped[:1] == '"' else -1
+
+
+_DECODER = json.JSONDecoder()
+_CLOSING = "</think"  # how both closing tags begin
+# What a number or a literal (true, false, null) cut mid-way at the end of the text is
+# made of, which the decoder reports as an error where it begins.
+_UNFINISHED_SCALAR = "0123456789+-.eEtrufalsn \t\r\n"
+
+
+def _json_so_far(text: str, at: int) -> bool:
+    """Whether ``text[at:]`` is one JSON value with nothing but spaces around it, whole
+    or left open at the end, as the whole answer, once streamed, would read as JSON."""
+    begin = len(text) - len(text[at:].lstrip())
+    try:
+        _, end = _DECODER.raw_decode(text, begin)
+    except json.JSONDecodeError as exc:
+        if exc.msg.startswith("Unterminated string"):
+            return True
+        return not text[exc.pos :].strip(_UNFINISHED_SCALAR)
+    except (ValueError, RecursionError):  # nested a thousand deep: hostile, not an answer
+        return False
+    return not text[end:].strip()
 
 
 # -- the drivers ----------------------------------------------------------------------------

@@ -60,6 +60,7 @@ __all__ = [
     "extract_value",
     "fence_bodies",
     "format_errors",
+    "lone_close_end",
     "tool_name",
 ]
 
@@ -432,6 +433,11 @@ def extract(
 ) -> Extraction:
     """Find a valid value in a model's text answer; never raises on any text.
 
+    The reasoning a model writes first is skipped: the ``<think>...</think>`` blocks the
+    answer starts with, and, when what follows is not JSON (whole, or left open at its
+    end), everything up to the last closing tag no opening tag comes before
+    (`lone_close_end`), a ``str`` answer's too.
+
     Args:
         text: The answer.
         schema: What the value must be.
@@ -459,6 +465,19 @@ def extract(
             failed = exc
         else:
             return Extraction(value=value, repair=None, errors=(), ok=True)
+    # Not JSON, nor JSON left open at its very end (a tag there is inside a string):
+    # reasoning whose opening tag was in the prompt ends at the last lone closing tag.
+    if isinstance(failed, NotJSON) and not failed.cut_short and (end := lone_close_end(text)):
+        text = text[end:]
+        stripped = text.strip()
+        if not stripped:
+            return _REASONING_ONLY  # no fallback to the text before the tag
+        try:
+            value = schema.validate_json(stripped, context=context)
+        except (NotJSON, SchemaErrors) as exc:
+            failed = exc
+        else:
+            return Extraction(value=value, repair=None, errors=(), ok=True)
     return _search(text, stripped, failed, schema, context, repair)
 
 
@@ -467,6 +486,7 @@ def extract(
 # a draft, not the answer.
 _THINKING_TAGS = (("<think>", "</think>"), ("<thinking>", "</thinking>"))
 _SPACE = re.compile(r"\s*")
+_CLOSING = "</think"  # how both closing tags begin
 _REASONING_ONLY = Extraction(
     value=None,
     repair=None,
@@ -499,6 +519,27 @@ def answer_start(text: str) -> int:
                 break
         else:
             return at
+
+
+def lone_close_end(text: str, start: int = 0) -> int:
+    """Where the answer begins in ``text[start:]`` when its reasoning was opened in the
+    prompt -- DeepSeek-R1's and QwQ's chat templates end the prompt with ``<think>``, so
+    the model answers ``reasoning...</think>answer`` --: after the last closing tag that
+    no opening tag comes before; 0 when there is none. A few scans, whatever the text,
+    and one when it holds no closing tag."""
+    last = text.rfind(_CLOSING, start)
+    if last < 0:
+        return 0
+    opened = last + len(_THINKING_TAGS[-1][1])  # an opening tag after it changes nothing
+    for open_tag, _ in _THINKING_TAGS:
+        found = text.find(open_tag, start, min(opened, last))
+        opened = found if found >= 0 else opened
+    end = 0
+    for _, close_tag in _THINKING_TAGS:
+        found = text.rfind(close_tag, start, opened)
+        if found >= 0:
+            end = max(end, found + len(close_tag))
+    return end
 
 
 def _search(
