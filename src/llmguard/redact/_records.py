@@ -22,8 +22,12 @@ _TEXT_FIELDS = (
     "prompt_name", "prompt_version", "price_table", "finish_reason",
 )  # fmt: skip
 _NESTED_FIELDS = ("tags", "input", "output", "attempt", "limits")
-FIELDS = (*_TEXT_FIELDS, *_NESTED_FIELDS)
-_read_fields = attrgetter(*FIELDS)  # a record's fields of `FIELDS`, as a tuple
+# The fields in the groups `collect_record` marks the end of: the text fields together
+# (most are unset, and a secret in one is rare), then each nested field alone.
+GROUPS = (_TEXT_FIELDS, *((name,) for name in _NESTED_FIELDS))
+MARKS = len(GROUPS) + 1  # the marks `collect_record` notes per record, the metadata last
+_read_texts = attrgetter(*_TEXT_FIELDS)  # a record's text fields, as a tuple
+_read_nested = attrgetter(*_NESTED_FIELDS)
 # Metadata values that are ids or llmguard's own counts, never text to redact.
 _OPAQUE_METADATA = frozenset({METADATA_KEY, "otel.parent_span_id"})
 # An integer below this cannot be a card (13 digits or more) or phone number (10 or more).
@@ -59,13 +63,20 @@ def collect_record(
 ) -> None:
     """Append the strings of ``record`` to ``out``, in the order `rebuilt` visits them.
 
-    ``ends`` gets how many strings ``out`` holds after each field of `FIELDS` (the
-    metadata last). A string of letters alone shorter than ``plain`` is left out
-    (`PLAIN_BELOW` for llmguard's own kinds, 0 for any others).
+    ``ends`` gets how many strings ``out`` holds after each group of `GROUPS` and
+    after the metadata (`MARKS` in all). A string of letters alone shorter than
+    ``plain`` is left out (`PLAIN_BELOW` for llmguard's own kinds, 0 for any others).
     """
     append = out.append
     mark = ends.append
-    for value in _read_fields(record):
+    for value in _read_texts(record):
+        if type(value) is str:
+            if len(value) >= plain or not value.isalpha():
+                append(value)
+        elif value is not None:
+            _collect(value, out, sizes, plain)
+    mark(len(out))
+    for value in _read_nested(record):
         if type(value) is str:
             if len(value) >= plain or not value.isalpha():
                 append(value)
@@ -82,34 +93,34 @@ def collect_record(
 
 
 def rebuilt(
-    record: Record, changed: dict[int, str], counts: dict[str, int], sizes: dict[int, int],
-    start: int, ends: list[int], plain: int,
+    record: Record, indices: list[int], counts: dict[str, int], start: int, ends: list[int],
+    mark: int, rebuild: Rebuild,
 ) -> Record:  # fmt: skip
-    """``record`` with its ``changed`` strings, and ``counts`` in its metadata.
+    """``record`` with its changed strings, and ``counts`` in its metadata.
 
-    ``changed`` is in ascending order of index. ``start`` is the index of the record's
-    first string, ``ends`` what `collect_record` noted (with the same ``plain``):
-    fields without a changed string are not visited. ``counts`` becomes part of the
-    new record.
+    ``indices`` are the indices of the record's changed strings, in ascending order,
+    ``start`` the index of its first string, ``ends[mark : mark + MARKS]`` what
+    `collect_record` noted for it; ``rebuild`` holds the batch's changed strings
+    (with the same ``plain``). Groups of fields without a changed string are not
+    visited. ``counts`` becomes part of the new record.
     """
-    rebuild = _Rebuild(changed, sizes, plain)
     changes: dict[str, Any] = {}
-    fields = len(FIELDS)
-    past = ends[fields - 1]  # the metadata's first string
-    bound = start  # the end of the field last rebuilt
-    for index in changed:
+    groups = len(GROUPS)
+    past = ends[mark + groups - 1]  # the metadata's first string
+    bound = start  # the end of the group last rebuilt
+    for index in indices:
         if index < bound:
-            continue  # in the field just rebuilt
+            continue  # in the group just rebuilt
         if index >= past:
             break  # in the metadata
-        field = bisect.bisect_right(ends, index, 0, fields)  # the field holding it
-        bound = ends[field]
-        name = FIELDS[field]
-        rebuild.at = ends[field - 1] if field else start
-        value = getattr(record, name)
-        new = rebuild(value)
-        if new is not value:
-            changes[name] = new
+        group = bisect.bisect_right(ends, index, mark, mark + groups)  # the group holding it
+        bound = ends[group]
+        rebuild.at = ends[group - 1] if group > mark else start
+        for name in GROUPS[group - mark]:
+            value = getattr(record, name)
+            new = rebuild(value)
+            if new is not value:
+                changes[name] = new
     if not record.metadata:
         changes["metadata"] = {METADATA_KEY: counts}
         return replaced(record, **changes)
@@ -127,12 +138,12 @@ def rebuilt(
 
 
 def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> None:
-    """Append each string in ``value`` to ``out``, in the order `_Rebuild` visits them.
+    """Append each string in ``value`` to ``out``, in the order `Rebuild` visits them.
 
     An integer of ten digits or more counts as its digits, bytes as their text (in a
     record built by hand: a captured one holds text); a string of letters alone
     shorter than ``plain`` is left out. ``sizes`` gets, for each container, how many
-    strings it holds, so that `_Rebuild` can step over a container none of whose
+    strings it holds, so that `Rebuild` can step over a container none of whose
     strings changed without walking it.
     """
     cls = type(value)
@@ -190,10 +201,12 @@ def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> N
         append(str.__str__(value))
 
 
-class _Rebuild:
+class Rebuild:
     """Rebuilds values with their changed strings, visiting them as `_collect` does.
 
-    ``at`` is the index of the next string visited. A value none of whose strings
+    One serves a batch: ``changed`` holds the new text of every changed string, by
+    index, in ascending order, and values are visited in that order. ``at`` is the
+    index of the next string visited. A value none of whose strings
     changed comes back as the same object, without being walked; an integer whose
     digits or bytes whose text were redacted become the redacted text.
     """
@@ -216,13 +229,14 @@ class _Rebuild:
             index = self.at
             self.at = index + 1
             return self._changed.get(index, value)
-        if (cls is int and _searched(value)) or cls is bytes or cls is bytearray:
-            index = self.at
-            self.at = index + 1
-            return self._changed.get(index, value)
         size = self._sizes.get(id(value))
-        if size is None:
-            if isinstance(value, str):  # a subclass: searched whatever its length
+        if size is None:  # no container `_collect` walked: a value read whole, or none
+            if (
+                (cls is int and _searched(value))
+                or cls is bytes
+                or cls is bytearray
+                or isinstance(value, str)  # a subclass: searched whatever its length
+            ):
                 index = self.at
                 self.at = index + 1
                 return self._changed.get(index, value)

@@ -11,7 +11,7 @@ from operator import add
 from llmguard._core.records import Record
 from llmguard.redact._engine import Engine, Kind, python_pass, replace_found
 from llmguard.redact._patterns import DEFAULT_PATTERNS, DEFAULT_STARTS, PatternSpec, Validator
-from llmguard.redact._records import FIELDS, PLAIN_BELOW, collect_record, rebuilt
+from llmguard.redact._records import MARKS, PLAIN_BELOW, Rebuild, collect_record, rebuilt
 from llmguard.redact._search import pattern_source
 
 
@@ -140,27 +140,25 @@ class Patterns:
         if not changed:
             return list(records)
         upcoming = sorted(changed)
+        rebuild = Rebuild({index: changed[index][0] for index in upcoming}, sizes, plain)
         out = []
         start = 0
         at = 0  # the first of ``upcoming`` at or past ``start``
-        fields = len(FIELDS) + 1
         last = len(upcoming)
         for number, record in enumerate(records):
-            mark = number * fields
-            end = ends[mark + fields - 1]
+            mark = number * MARKS
+            end = ends[mark + MARKS - 1]
             if at == last or upcoming[at] >= end:
                 out.append(record)
             else:
                 counts: dict[str, int] = {}
-                mine: dict[int, str] = {}
+                first = at
                 while at < last and upcoming[at] < end:
-                    index = upcoming[at]
-                    mine[index], found = changed[index]
-                    for kind, n in found.items():
+                    for kind, n in changed[upcoming[at]][1].items():
                         counts[kind] = counts.get(kind, 0) + n
                     at += 1
-                marks = ends[mark : mark + fields]
-                out.append(rebuilt(record, mine, counts, sizes, start, marks, plain))
+                mine = upcoming[first:at]
+                out.append(rebuilt(record, mine, counts, start, ends, mark, rebuild))
             start = end
         return out
 
