@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping
+from itertools import islice
 from operator import attrgetter
 from typing import Any
 
@@ -275,21 +276,30 @@ class Rebuild:
                 else:
                     items[new_key] = item
             return items
+        end = index + size
         walked = []
         sizes = self._sizes
-        for item in value:
+        for position, item in enumerate(value):
             # Inlined for the common case, a list of containers most of which are
-            # unchanged (the messages of a chat).
+            # unchanged (the messages of a chat). A change lies ahead in this one.
             size = sizes.get(id(item))
             if size is not None:
                 index = self.at
-                while upcoming and upcoming[-1] < index:
+                while upcoming[-1] < index:
                     upcoming.pop()
-                if not upcoming or upcoming[-1] >= index + size:
+                if upcoming[-1] >= index + size:
                     self.at = index + size
                     walked.append(item)
                     continue
             walked.append(self(item))
+            while upcoming and upcoming[-1] < self.at:
+                upcoming.pop()
+            if not upcoming or upcoming[-1] >= end:
+                # No change after this item: the rest is kept as it is, unwalked.
+                rest = value[position + 1 :] if cls is list or cls is tuple else None
+                walked.extend(islice(value, position + 1, None) if rest is None else rest)
+                break
+        self.at = end
         if isinstance(value, (list, set, frozenset)):
             return walked  # a set's items in the order read, as its JSON lists them
         return tuple(walked)
