@@ -35,6 +35,7 @@ __all__ = [
     "anthropic_reply",
     "builtin_adapter",
     "call_extras",
+    "chat_error",
     "chat_finish",
     "litellm_cache_writes",
     "litellm_thinking",
@@ -255,12 +256,13 @@ def _chat_objects(response: object, provider: str) -> Reply | None:
     counted = _chat_usage(usage, problems)
     if provider == "litellm":
         counted = litellm_cache_writes(usage, counted, problems)
+    finish = finish if type(finish) is str else as_str(finish)
     return _reply(
         text,
         tuple(calls),
         counted,
         model if type(model) is str else as_str(model),
-        chat_finish(finish if type(finish) is str else as_str(finish), refusal),
+        chat_finish(finish, refusal),
         refusal,
         response_id if type(response_id) is str else as_str(response_id),
         provider,
@@ -269,7 +271,7 @@ def _chat_objects(response: object, provider: str) -> Reply | None:
         (),
         (),
         reasoning if type(reasoning) is str else None,
-        None,
+        None if finish in _ANSWERED else chat_error(get_rare(response, "error")),
         extras,
     )
 
@@ -377,20 +379,38 @@ def _chat_any(response: object, provider: str) -> Reply:
     counted = openai_usage(usage, CHAT_USAGE, problems)
     if provider == "litellm":
         counted = litellm_cache_writes(usage, counted, problems)
+    finish = as_str(get(choice, "finish_reason"))
     return Reply(
         text=_text_of(get(message, "content")),
         tool_calls=tuple(calls),
         usage=counted,
         model=as_str(get(response, "model")),
-        finish_reason=chat_finish(as_str(get(choice, "finish_reason")), refusal),
+        finish_reason=chat_finish(finish, refusal),
         refusal=refusal,
         response_id=as_str(get(response, "id")),
         provider=provider,
         problems=tuple(problems),
         thinking=litellm_thinking(message) if provider == "litellm" else (),
         reasoning_content=as_str(get_rare(message, "reasoning_content")) if calls else None,
+        error=None if finish in _ANSWERED else chat_error(get_rare(response, "error")),
         call_extras=call_extras(found),
     )
+
+
+# How a choice that is an answer finishes: whatever else its body says, it was answered.
+_ANSWERED = frozenset({"stop", "length", "tool_calls", "function_call", "content_filter"})
+
+
+def chat_error(error: object) -> ReportedError | None:
+    """The failure a gateway reports in the 200 body of a Chat Completions response
+    (OpenRouter's ``{"error": {"code": 502, "message": ...}}``, beside no choice or one
+    finished with ``"error"``), which the OpenAI SDK returns without raising; ``None``
+    for none, or an empty or false one. A bare string is its message."""
+    if error is None or error is False or (isinstance(error, (str, list, dict)) and not error):
+        return None
+    if isinstance(error, str):
+        return ReportedError(None, None, error)
+    return reported_error({"error": error})
 
 
 def litellm_cache_writes(usage: object, counted: Usage | None, problems: list[str]) -> Usage | None:
@@ -678,4 +698,6 @@ def builtin_adapter(response: object) -> Adapter | None:
         return _anthropic
     if kind is None and get(response, "choices") is not None:
         return openai_chat  # OpenAI-compatible servers that leave out "object"
+    if type(response).__name__ == "ChatCompletion" and get_rare(response, "error") is not None:
+        return openai_chat  # the SDK's object of a 200 body that holds only an error
     return None
