@@ -131,7 +131,7 @@ class Patterns:
         """
         texts: list[str] = []
         sizes: dict[int, int] = {}
-        ends: list[int] = []  # per record, the number of strings after each field
+        ends: list[int] = []  # per record, the number of strings after each group (`MARKS`)
         # Short strings of letters hold none of llmguard's own kinds: not even collected.
         plain = PLAIN_BELOW if self._engine().own else 0
         for record in records:
@@ -145,9 +145,8 @@ class Patterns:
         start = 0
         at = 0  # the first of ``upcoming`` at or past ``start``
         last = len(upcoming)
-        for number, record in enumerate(records):
-            mark = number * MARKS
-            end = ends[mark + MARKS - 1]
+        # Where each record's strings end: its last mark.
+        for number, (record, end) in enumerate(zip(records, ends[MARKS - 1 :: MARKS], strict=True)):
             if at == last or upcoming[at] >= end:
                 out.append(record)
             else:
@@ -158,7 +157,7 @@ class Patterns:
                         counts[kind] = counts.get(kind, 0) + n
                     at += 1
                 mine = upcoming[first:at]
-                out.append(rebuilt(record, mine, counts, start, ends, mark, rebuild))
+                out.append(rebuilt(record, mine, counts, start, ends, number * MARKS, rebuild))
             start = end
         return out
 
@@ -230,6 +229,19 @@ class Patterns:
                 text = texts[i]
                 new = text[: start - base] + self._replacements[kind.name] + text[end - base :]
                 changed[i] = new, {kind.name: 1}
+            elif ascii:
+                # Several values in one string, cut from the string itself too.
+                text = texts[i]
+                pieces: list[str] = []
+                counts = {}
+                at = 0
+                for start, end, index in matches:
+                    name = kinds[index].name
+                    pieces += text[at : start - base], self._replacements[name]
+                    at = end - base
+                    counts[name] = counts.get(name, 0) + 1
+                pieces.append(text[at:])
+                changed[i] = "".join(pieces), counts
             else:
                 counts = {}
                 piece = data[base : base + lengths[i]]
