@@ -702,8 +702,10 @@ def extract_calls(
     call names a model, a call naming none is an error (a tool that is no part of the
     answer); when none does, the items are validated by content. A single call whose
     arguments are already the whole list (or wrap it, as ``{"response": [...]}``) is read
-    as the list. Otherwise the answer is the call `CompiledSchema.answer_call` picks: the
-    one named for the schema (its name, as ``send_schema`` writes it), or else the first.
+    as the list; one whose arguments are blank or ``{}`` holds no item, and is an empty
+    answer, unless it names an item model. Otherwise the answer is the call
+    `CompiledSchema.answer_call` picks: the one named for the schema (its name, as
+    ``send_schema`` writes it), or else the first.
     """
     answer = schema.answer_call(calls)
     if answer is not None:
@@ -716,6 +718,8 @@ def extract_calls(
         named = schema.item_schema(first.name) is not None
         if whole.ok or not isinstance(decoded, dict) or (_wrapped(decoded) and not named):
             return whole
+        if not decoded and not named:
+            return _EMPTY_LIST  # not a list of one item made of nothing
     items: list[Any] = []
     picked: list[CompiledSchema | None] = []
     errors: list[FieldError] = []
@@ -766,6 +770,17 @@ def tool_name(name: str) -> str:
 
 
 _NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
+# One call without arguments (blank, or ``{}``) to a tool that names no item model.
+_EMPTY_LIST = Extraction(
+    value=None,
+    repair=None,
+    errors=(
+        FieldError(
+            "$", "the answer is empty (a call without arguments) where a list was expected", ""
+        ),
+    ),
+    ok=False,
+)
 _NOT_DECODED: Any = object()
 
 
