@@ -6,6 +6,7 @@ migrations interrupted or run by two connections at once."""
 from __future__ import annotations
 
 import sqlite3
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -136,6 +137,9 @@ def test_a_batch_the_disk_cannot_hold_leaves_the_store_as_it_was(tmp_path: Path)
     assert _state(path) == expected
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="sqlite3.Connection.setlimit came in Python 3.11"
+)
 def test_a_value_too_large_fails_its_batch_whole(tmp_path: Path) -> None:
     """One record of forty whose JSON is past SQLite's length limit: no row of the
     batch is kept, nor any content, and the store writes on."""
