@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping
-from itertools import islice
 from operator import attrgetter
 from typing import Any
 
@@ -250,59 +249,65 @@ class Rebuild:
             self.at = index + size  # nothing in it changed
             return value
         if cls is dict or (cls is not list and cls is not tuple and isinstance(value, Mapping)):
-            items: dict[Any, Any] = {}
-            changed = self._changed
-            plain = self._plain
-            for key, item in value.items():
-                # Inlined for the common case, string keys and values.
-                if type(key) is str:
-                    if len(key) < plain and key.isalpha():
-                        new_key = key
-                    else:
-                        index = self.at
-                        self.at = index + 1
-                        new_key = changed.get(index, key)
-                else:
-                    new_key = self(key)
-                if type(item) is str:
-                    if len(item) >= plain or not item.isalpha():
-                        index = self.at
-                        self.at = index + 1
-                        item = changed.get(index, item)
-                elif item is not None:
-                    item = self(item)
-                if new_key in items:
-                    _put(items, new_key, item)
-                else:
-                    items[new_key] = item
-            return items
+            return self._mapping(value)
         end = index + size
-        walked = []
-        sizes = self._sizes
-        for position, item in enumerate(value):
+        walked: list[Any] = []
+        append = walked.append
+        get = self._sizes.get
+        at = index  # ``self.at``, kept here while items are stepped over
+        ahead = upcoming[-1]  # the next changed string, in this container
+        rest = iter(value)
+        for item in rest:
             # Inlined for the common case, a list of containers most of which are
-            # unchanged (the messages of a chat). A change lies ahead in this one.
-            size = sizes.get(id(item))
-            if size is not None:
-                index = self.at
-                while upcoming[-1] < index:
-                    upcoming.pop()
-                if upcoming[-1] >= index + size:
-                    self.at = index + size
-                    walked.append(item)
-                    continue
-            walked.append(self(item))
-            while upcoming and upcoming[-1] < self.at:
+            # unchanged (the messages of a chat).
+            size = get(id(item))
+            if size is not None and ahead >= at + size:
+                at += size
+                append(item)
+                continue
+            self.at = at
+            # A changed dict is rebuilt at once (no second look at its size).
+            append(self._mapping(item) if size is not None and type(item) is dict else self(item))
+            at = self.at
+            while upcoming and upcoming[-1] < at:
                 upcoming.pop()
             if not upcoming or upcoming[-1] >= end:
-                # No change after this item: the rest is kept as it is, unwalked.
-                rest = value[position + 1 :] if cls is list or cls is tuple else None
-                walked.extend(islice(value, position + 1, None) if rest is None else rest)
+                walked.extend(rest)  # no change after this item: the rest as it is
                 break
+            ahead = upcoming[-1]
         self.at = end
         if isinstance(value, (list, set, frozenset)):
             return walked  # a set's items in the order read, as its JSON lists them
         return tuple(walked)
+
+    def _mapping(self, value: Any) -> dict[Any, Any]:
+        """A mapping holding a changed string, rebuilt as a dict, its keys too."""
+        items: dict[Any, Any] = {}
+        changed = self._changed
+        plain = self._plain
+        for key, item in value.items():
+            # Inlined for the common case, string keys and values.
+            if type(key) is str:
+                if len(key) < plain and key.isalpha():
+                    new_key = key
+                else:
+                    index = self.at
+                    self.at = index + 1
+                    new_key = changed.get(index, key)
+            else:
+                new_key = self(key)
+            if type(item) is str:
+                if len(item) >= plain or not item.isalpha():
+                    index = self.at
+                    self.at = index + 1
+                    item = changed.get(index, item)
+            elif item is not None:
+                item = self(item)
+            if new_key in items:
+                _put(items, new_key, item)
+            else:
+                items[new_key] = item
+        return items
 
 
 def _put(items: dict[Any, Any], key: Any, value: Any) -> None:
