@@ -167,6 +167,9 @@ def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> N
         sizes[id(value)] = len(out) - start
     elif cls is list or cls is tuple or isinstance(value, (list, tuple, set, frozenset)):
         start = len(out)
+        # The last two keys left out, by identity: the messages of a list share their
+        # key objects ("role", "content": one object each in decoded JSON or code).
+        plain_key = other_key = None
         for item in value:
             kind = type(item)
             if kind is str:
@@ -176,9 +179,13 @@ def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> N
                 # Inlined for the common case, a list of messages.
                 inner = len(out)
                 for key, field in item.items():
-                    if type(key) is str:
+                    if key is plain_key or key is other_key:
+                        pass
+                    elif type(key) is str:
                         if len(key) >= plain or not key.isalpha():
                             append(key)
+                        else:
+                            other_key, plain_key = plain_key, key
                     else:
                         _collect(key, out, sizes, plain)
                     if type(field) is str:
