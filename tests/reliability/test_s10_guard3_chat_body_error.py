@@ -18,7 +18,12 @@ from hypothesis import strategies as st
 import llmguard as lg
 from llmguard.adapters import ReportedError, adapt
 from tests._helpers.schemas import Ticket
-from tests._helpers.sdk_mocks import async_openai_client, chat_completion, openai_client
+from tests._helpers.sdk_mocks import (
+    async_openai_client,
+    chat_completion,
+    openai_client,
+    responses_response,
+)
 
 GOOD = '{"category": "bug", "urgency": 2}'
 USER = [{"role": "user", "content": "It crashes"}]
@@ -144,3 +149,31 @@ def test_whatever_the_error_holds_it_is_a_failure_never_an_answer(error: Any) ->
     assert isinstance(result, lg.Failure)
     assert isinstance(result.error, lg.ProviderError)
     assert all(request.json == sent[0].json for request in sent)
+
+
+def test_without_a_schema_the_response_is_returned_and_recorded_as_the_failure() -> None:
+    """As a stream without schema is: the response comes back as it came, and the
+    records say the provider failed inside it (they said ``ok``), Chat Completions and
+    a failed Responses API response alike."""
+    client, sent = openai_client([_bare(), responses_response([], status="failed")])
+
+    @lg.guard(sleep=_no_wait)
+    def chat(messages: list[dict[str, Any]]) -> Any:
+        return client.chat.completions.create(model="openrouter/x", messages=messages)
+
+    @lg.guard(sleep=_no_wait)
+    def respond(text: str) -> Any:
+        return client.responses.create(model="gpt-4o-mini", input=text)
+
+    with lg.testing.capture() as records:
+        response = chat(list(USER))
+        failed = respond("It crashes")
+    assert response.error == _bare()["error"]  # type: ignore[attr-defined]
+    assert failed.status == "failed"
+    assert len(sent) == 2
+    attempts = [r for r in records if r.kind == "attempt"]
+    assert [r.attempt["outcome"] for r in attempts if r.attempt] == ["error", "error"]
+    assert {r.error_type for r in attempts} == {"llmguard.exceptions.ProviderError"}
+    assert [r.status for r in attempts] == ["error", "error"]
+    calls = [r for r in records if r.kind == "llm"]
+    assert [r.attempt["outcome"] for r in calls if r.attempt] == ["error", "error"]

@@ -467,6 +467,14 @@ def _attempts(
                 if streamed and result.response is not None:
                     response = result.response  # the whole response the stream ended with
                 attempt = _judge(plan, given, number, name, response, reply, latency)
+            if plan.schema is None and reply is not None and reply.error is not None:
+                # The response is the caller's to read, as it came; its records say the
+                # provider failed inside it, as a stream's do.
+                failure = _provider_error(reply.error, reply.usage)
+                attempt = dataclasses.replace(attempt, outcome="error", error=failure)
+                tally.close(span, attempt, _charge(account, admission, attempt))
+                tally.finish(llm, "error", reply)
+                return attempt.response
             tally.close(span, attempt, _charge(account, admission, attempt))
             if attempt.outcome == "ok":
                 return _accept(plan, tally, llm, attempt)
