@@ -88,14 +88,22 @@ def test_the_exit_claiming_first_leaves_the_stream_nothing_to_record() -> None:
             assert list(stream) == ["b"]
             release.set()
 
+        def exit_step() -> None:
+            # On a thread of its own: a tracer set on the test's thread would replace
+            # coverage's there for the rest of the session.
+            sys.settrace(_hold_after_first_statement(inside, release))
+            try:
+                open_streams._end_open_streams()
+            finally:
+                sys.settrace(None)
+
         daemon = threading.Thread(target=drain, daemon=True)
         daemon.start()
-        sys.settrace(_hold_after_first_statement(inside, release))
-        try:
-            open_streams._end_open_streams()
-        finally:
-            sys.settrace(None)
+        exiting = threading.Thread(target=exit_step, daemon=True)
+        exiting.start()
+        exiting.join(10)
         daemon.join(10)
+        assert not exiting.is_alive()
         assert not daemon.is_alive()
     assert finished == [None]
     assert len(records) == 1
