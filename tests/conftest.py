@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,9 +74,14 @@ def _fresh_llmguard(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("LLMGUARD_SINK", raising=False)
     lg.reset()
     pricing.reset()
+    tracer = sys.gettrace()
     yield
     lg.reset()
     pricing.reset()
+    # A test that sets a trace function on its own thread and clears it takes coverage's
+    # tracer away from every later test of its worker: hold such a tracer on a thread of
+    # the test's own.
+    assert sys.gettrace() is tracer, "the test changed its thread's trace function"
 
 
 @pytest.fixture
