@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from operator import attrgetter
 from typing import Any
 
@@ -22,10 +22,10 @@ _TEXT_FIELDS = (
     "prompt_name", "prompt_version", "price_table", "finish_reason",
 )  # fmt: skip
 _NESTED_FIELDS = ("tags", "input", "output", "attempt", "limits")
-# The fields in the groups `collect_record` marks the end of: the text fields together
+# The fields in the groups `collect_records` marks the end of: the text fields together
 # (most are unset, and a secret in one is rare), then each nested field alone.
 GROUPS = (_TEXT_FIELDS, *((name,) for name in _NESTED_FIELDS))
-MARKS = len(GROUPS) + 1  # the marks `collect_record` notes per record, the metadata last
+MARKS = len(GROUPS) + 1  # the marks `collect_records` notes per record, the metadata last
 _read_texts = attrgetter(*_TEXT_FIELDS)  # a record's text fields, as a tuple
 _read_nested = attrgetter(*_NESTED_FIELDS)
 # Metadata values that are ids or llmguard's own counts, never text to redact.
@@ -58,38 +58,40 @@ _NO_TAGS: tuple[str, ...] = ()  # the empty tuple, a record's default tags
 PLAIN_BELOW = 20
 
 
-def collect_record(
-    record: Record, out: list[str], sizes: dict[int, int], ends: list[int], plain: int
+def collect_records(
+    records: Iterable[Record], out: list[str], sizes: dict[int, int], ends: list[int], plain: int
 ) -> None:
-    """Append the strings of ``record`` to ``out``, in the order `rebuilt` visits them.
+    """Append the strings of each record to ``out``, in the order `rebuilt` visits them.
 
-    ``ends`` gets how many strings ``out`` holds after each group of `GROUPS` and
-    after the metadata (`MARKS` in all). A string of letters alone shorter than
-    ``plain`` is left out (`PLAIN_BELOW` for llmguard's own kinds, 0 for any others).
+    ``ends`` gets, for each record, how many strings ``out`` holds after each group of
+    `GROUPS` and after the metadata (`MARKS` a record). A string of letters alone
+    shorter than ``plain`` is left out (`PLAIN_BELOW` for llmguard's own kinds, 0 for
+    any others).
     """
     append = out.append
     mark = ends.append
-    for value in _read_texts(record):
-        if type(value) is str:
-            if len(value) >= plain or not value.isalpha():
-                append(value)
-        elif value is not None:
-            _collect(value, out, sizes, plain)
-    mark(len(out))
-    for value in _read_nested(record):
-        if type(value) is str:
-            if len(value) >= plain or not value.isalpha():
-                append(value)
-        elif value is not None and value is not _NO_TAGS:
-            _collect(value, out, sizes, plain)
-        mark(len(out))
-    metadata = record.metadata
-    if metadata:
-        for key, value in metadata.items():
-            _collect(key, out, sizes, plain)
-            if key not in _OPAQUE_METADATA:
+    for record in records:
+        for value in _read_texts(record):
+            if type(value) is str:
+                if len(value) >= plain or not value.isalpha():
+                    append(value)
+            elif value is not None:
                 _collect(value, out, sizes, plain)
-    mark(len(out))
+        mark(len(out))
+        for value in _read_nested(record):
+            if type(value) is str:
+                if len(value) >= plain or not value.isalpha():
+                    append(value)
+            elif value is not None and value is not _NO_TAGS:
+                _collect(value, out, sizes, plain)
+            mark(len(out))
+        metadata = record.metadata
+        if metadata:
+            for key, value in metadata.items():
+                _collect(key, out, sizes, plain)
+                if key not in _OPAQUE_METADATA:
+                    _collect(value, out, sizes, plain)
+        mark(len(out))
 
 
 def rebuilt(
@@ -100,7 +102,7 @@ def rebuilt(
 
     ``indices`` are the indices of the record's changed strings, in ascending order,
     ``start`` the index of its first string, ``ends[mark : mark + MARKS]`` what
-    `collect_record` noted for it; ``rebuild`` holds the batch's changed strings
+    `collect_records` noted for it; ``rebuild`` holds the batch's changed strings
     (with the same ``plain``). Groups of fields without a changed string are not
     visited. ``counts`` becomes part of the new record.
     """
@@ -223,7 +225,7 @@ class Rebuild:
     def __init__(self, changed: dict[int, str], sizes: dict[int, int], plain: int) -> None:
         self._changed = changed
         self._sizes = sizes
-        self._plain = plain  # as `collect_record` had it: shorter letters were left out
+        self._plain = plain  # as `collect_records` had it: shorter letters were left out
         self.at = 0
         # The changed indices still ahead, the nearest last (``changed`` is in order).
         self._upcoming = list(reversed(changed.keys()))

@@ -11,7 +11,7 @@ from operator import add
 from llmguard._core.records import Record
 from llmguard.redact._engine import Engine, Kind, python_pass, replace_found
 from llmguard.redact._patterns import DEFAULT_PATTERNS, DEFAULT_STARTS, PatternSpec, Validator
-from llmguard.redact._records import MARKS, PLAIN_BELOW, Rebuild, collect_record, rebuilt
+from llmguard.redact._records import MARKS, PLAIN_BELOW, Rebuild, collect_records, rebuilt
 from llmguard.redact._search import pattern_source
 
 
@@ -134,8 +134,7 @@ class Patterns:
         ends: list[int] = []  # per record, the number of strings after each group (`MARKS`)
         # Short strings of letters hold none of llmguard's own kinds: not even collected.
         plain = PLAIN_BELOW if self._engine().own else 0
-        for record in records:
-            collect_record(record, texts, sizes, ends, plain)
+        collect_records(records, texts, sizes, ends, plain)
         changed = self._redact(texts)
         if not changed:
             return list(records)
