@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import llmguard.cli._dataset as dataset_module
@@ -153,7 +153,18 @@ _whole_pairs = st.lists(
 )
 
 
-@settings(deadline=None, max_examples=400)
+# The hard cases, run whatever is generated: with them, 100 generated examples caught each
+# of four planted bugs in 10 seeds out of 10; without them, equal values put out of the
+# order read (0.0 and -0.0 swapped) were caught in 2 seeds of 10. Those cases:
+# equal values whose weights are out of order; one weight beside equal values that print
+# apart (0.0 and -0.0, 3 and 3.0); negative values (true, not "above 0"); two weights
+# summing past 2^53; an int weight beside floats, and a fractional one.
+@example([(1.0, 4.0), (1.0, 1.0), (-0.0, 10.0), (0.0, 1.0)], [(2.0, 1.0), (2.0, 4.0)], True)
+@example([(0.0, 1.0), (-0.0, 1.0), (3, 1.0), (3.0, 1.0)], [(3.0, 4.0), (3, 4.0)], True)
+@example([(-3, 1.0), (0.0, 4.0), (2.5, 1.0), (-1e6, 4.0)], [(-2, 2.0), (0.0, 1.0)], False)
+@example([(-3, 1.0), (0.0, 4.0), (2.5, 1.0), (-1e6, 4.0)], [(-2, 2.0), (0.0, 1.0)], True)
+@example([(1.0, 7e15), (2.0, 7e15), (0.0, 1.0)], [(1.0, 2), (3, 4.0), (250.0, 0.3)], True)
+@settings(deadline=None, max_examples=100)
 @given(_pairs | _whole_pairs, _pairs | _whole_pairs, st.booleans())
 def test_every_test_and_figure_of_columns_is_the_pairs_one(
     baseline: list[tuple[float, float]], current: list[tuple[float, float]], ordered: bool
