@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import llmguard as lg
@@ -285,7 +285,25 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+# The hard cases, run whatever is generated: with them, 60 generated examples caught each
+# of three planted bugs in 10 seeds of 10; without them, 200 caught a number taken for
+# the city (coerced to text) in 1 seed of 3. Those cases: no city, a number or null for
+# the city, a container, a bool, a float, a huge int or text for the days, an unknown
+# and an empty key, and a valid call with and without the days.
+@example({})
+@example({"city": 0})
+@example({"city": 1.5, "days": 2})
+@example({"city": None})
+@example({"city": "Oslo", "days": [1]})
+@example({"city": "Oslo", "days": {"n": 1}})
+@example({"city": "Oslo", "days": True})
+@example({"city": "Oslo", "days": 1.5})
+@example({"city": "Oslo", "days": 10**30})
+@example({"city": "Oslo", "days": "3"})
+@example({"city": "Oslo", "other": None, "": [{}]})
+@example({"city": "Oslo"})
+@example({"city": "", "days": 3})
+@settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.sampled_from(["city", "days", "other", ""]) | st.text(), json_values))
 def test_arbitrary_arguments_give_result_or_input_error(arguments: dict[str, Any]) -> None:
     """Any JSON-ish dict of arguments yields a result or ToolInputError, nothing else."""
