@@ -17,40 +17,8 @@ from hypothesis import strategies as st
 
 from llmguard._core.records import Record
 from llmguard.sinks import SQLiteSink, SQLiteStore, read_records, table
-from llmguard.sinks.table import COLUMNS, MIGRATIONS, migrate, row
-
-# The statements a layout-3 or layout-4 llmguard wrote a batch with, copied: rows
-# without their JSON, then the JSON in contents under the ids numbered ahead.
-_QUOTED = ", ".join(f'"{column}"' for column in COLUMNS)
-OLD_INSERT = f"INSERT INTO records ({_QUOTED}) VALUES ({', '.join('?' * (len(COLUMNS) - 1))}, '')"
-OLD_CONTENT = "INSERT INTO contents (id, body) VALUES (?, ?)"
-
-
-def _record(span: int, note: str, trace: int = 1) -> Record:
-    return Record(
-        trace_id=f"{trace:032x}",
-        span_id=f"{span:016x}",
-        name=f"span-{span}",
-        kind="llm",
-        start=f"2026-01-01T00:{span // 60:02d}:{span % 60:02d}.000000Z",
-        end=f"2026-01-01T00:{span // 60:02d}:{span % 60:02d}.500000Z",
-        duration_ms=500.0,
-        metadata={"note": note},
-    )
-
-
-def _old_write(path: Path, records: list[Record]) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        (last,) = conn.execute("SELECT max(rowid) FROM records").fetchone()
-        first = 1 if last is None else last + 1
-        rows = [row(record) for record in records]
-        conn.executemany(OLD_INSERT, [made[:-1] for made in rows])
-        conn.executemany(OLD_CONTENT, [(first + at, made[-1]) for at, made in enumerate(rows)])
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+from llmguard.sinks.table import MIGRATIONS, migrate
+from tests._helpers.old_writers import noted_record, old_write
 
 
 def _state(path: Path) -> dict[str, str]:
@@ -102,14 +70,14 @@ def test_any_mix_of_writers_keeps_the_last_copy_of_each_span(
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "store.db"
         sink = SQLiteSink(path)
-        sink.emit([_record(99, "made")])  # the store exists from the sink's first batch
+        sink.emit([noted_record(99, "made")])  # the store exists from the sink's first batch
         expected = {f"{99:016x}": "made"}
         for number, (writer, spans) in enumerate(batches):
-            records = [_record(span, f"{number}.{at}") for at, span in enumerate(spans)]
+            records = [noted_record(span, f"{number}.{at}") for at, span in enumerate(spans)]
             if writer == "sink":
                 sink.emit(records)
             else:
-                _old_write(path, records)
+                old_write(path, records)
             expected.update((r.span_id, r.metadata["note"]) for r in records)
         sink.close()
         assert _state(path) == expected
@@ -121,16 +89,16 @@ def test_a_batch_the_disk_cannot_hold_leaves_the_store_as_it_was(tmp_path: Path)
     space came back is written under the right ids."""
     path = tmp_path / "store.db"
     sink = SQLiteSink(path)
-    sink.emit([_record(span, "first") for span in range(10)])
+    sink.emit([noted_record(span, "first") for span in range(10)])
     conn = sink._connection()
     (pages,) = conn.execute("PRAGMA page_count").fetchone()
     conn.execute(f"PRAGMA max_page_count = {pages + 2:d}")
-    big = [_record(span, "x" * 20_000) for span in range(5, 60)]
+    big = [noted_record(span, "x" * 20_000) for span in range(5, 60)]
     with pytest.raises(sqlite3.DatabaseError):
         sink.emit(big)
     assert not conn.in_transaction
     conn.execute("PRAGMA max_page_count = 1073741823")
-    sink.emit([_record(3, "again"), _record(70, "new")])
+    sink.emit([noted_record(3, "again"), noted_record(70, "new")])
     sink.close()
     expected = {f"{span:016x}": "first" for span in range(10)}
     expected.update({f"{3:016x}": "again", f"{70:016x}": "new"})
@@ -145,15 +113,15 @@ def test_a_value_too_large_fails_its_batch_whole(tmp_path: Path) -> None:
     batch is kept, nor any content, and the store writes on."""
     path = tmp_path / "store.db"
     sink = SQLiteSink(path)
-    sink.emit([_record(1, "first")])
+    sink.emit([noted_record(1, "first")])
     conn = sink._connection()
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 5_000)
-    batch = [_record(span, "ok") for span in range(40)]
-    batch[25] = _record(25, "y" * 6_000)
+    batch = [noted_record(span, "ok") for span in range(40)]
+    batch[25] = noted_record(25, "y" * 6_000)
     with pytest.raises(sqlite3.DataError):
         sink.emit(batch)
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000_000)
-    sink.emit([_record(2, "two")])
+    sink.emit([noted_record(2, "two")])
     sink.close()
     assert _state(path) == {f"{1:016x}": "first", f"{2:016x}": "two"}
 
@@ -165,7 +133,7 @@ def _layout(path: Path, version: int, records: list[Record]) -> None:
     conn.execute(f"PRAGMA user_version = {version:d}")
     conn.close()
     if records:
-        _old_write(path, records)
+        old_write(path, records)
 
 
 @pytest.mark.parametrize("version", [3, 4])
@@ -176,7 +144,9 @@ def test_a_migration_stopped_halfway_leaves_the_old_layout_whole(
     nothing of it stays, the store still reads at its old version, and the next sink
     migrates it and writes."""
     path = tmp_path / "store.db"
-    copies = [_record(1, "a"), _record(2, "a")] + ([_record(1, "b")] if version == 3 else [])
+    copies = [noted_record(1, "a"), noted_record(2, "a")] + (
+        [noted_record(1, "b")] if version == 3 else []
+    )
     _layout(path, version, copies)
     real = MIGRATIONS[4]
 
@@ -186,7 +156,7 @@ def test_a_migration_stopped_halfway_leaves_the_old_layout_whole(
 
     monkeypatch.setattr(table, "MIGRATIONS", (*MIGRATIONS[:4], dies))
     with pytest.raises(KeyboardInterrupt):
-        SQLiteSink(path).emit([_record(3, "lost")])
+        SQLiteSink(path).emit([noted_record(3, "lost")])
     monkeypatch.setattr(table, "MIGRATIONS", (*MIGRATIONS[:4], real))
     conn = sqlite3.connect(path)
     (found,) = conn.execute("PRAGMA user_version").fetchone()
@@ -198,9 +168,9 @@ def test_a_migration_stopped_halfway_leaves_the_old_layout_whole(
             "2": "a",
         }
     sink = SQLiteSink(path)
-    sink.emit([_record(3, "three"), _record(2, "again")])
+    sink.emit([noted_record(3, "three"), noted_record(2, "again")])
     sink.close()
-    _old_write(path, [_record(1, "old")])
+    old_write(path, [noted_record(1, "old")])
     assert _state(path) == {f"{1:016x}": "old", f"{2:016x}": "again", f"{3:016x}": "three"}
 
 
@@ -208,7 +178,7 @@ def test_two_connections_migrating_at_once_migrate_once(tmp_path: Path) -> None:
     """Two sinks open a layout-3 store with copies at the same moment: one migrates,
     the other finds the layout done; both batches are kept."""
     path = tmp_path / "store.db"
-    _layout(path, 3, [_record(1, "a"), _record(1, "b"), _record(2, "a")])
+    _layout(path, 3, [noted_record(1, "a"), noted_record(1, "b"), noted_record(2, "a")])
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -221,8 +191,10 @@ def test_two_connections_migrating_at_once_migrate_once(tmp_path: Path) -> None:
 
     sinks = [SQLiteSink(path), SQLiteSink(path)]
     threads = [
-        threading.Thread(target=write, args=(sinks[0], [_record(3, "x"), _record(2, "x")])),
-        threading.Thread(target=write, args=(sinks[1], [_record(4, "y")])),
+        threading.Thread(
+            target=write, args=(sinks[0], [noted_record(3, "x"), noted_record(2, "x")])
+        ),
+        threading.Thread(target=write, args=(sinks[1], [noted_record(4, "y")])),
     ]
     for thread in threads:
         thread.start()

@@ -9,41 +9,8 @@ from pathlib import Path
 
 from llmguard._core.records import Record
 from llmguard.sinks import SQLiteSink, SQLiteStore
-from llmguard.sinks.table import COLUMNS, MIGRATIONS, row
-
-# What llmguard wrote with at layout 3: the row without its JSON, then the JSON in
-# contents under the ids it numbered ahead (the largest id in records, plus one, up).
-_QUOTED = ", ".join(f'"{column}"' for column in COLUMNS)
-OLD_INSERT = f"INSERT INTO records ({_QUOTED}) VALUES ({', '.join('?' * (len(COLUMNS) - 1))}, '')"
-OLD_CONTENT = "INSERT INTO contents (id, body) VALUES (?, ?)"
-
-
-def _record(span: int, note: str, trace: int = 1) -> Record:
-    return Record(
-        trace_id=f"{trace:032x}",
-        span_id=f"{span:016x}",
-        name=f"span-{span}",
-        kind="llm",
-        start=f"2026-01-01T00:00:{span:02d}.000000Z",
-        end=f"2026-01-01T00:00:{span:02d}.500000Z",
-        duration_ms=500.0,
-        metadata={"note": note},
-    )
-
-
-def _old_write(path: Path, records: list[Record]) -> None:
-    """One batch as a layout-3 SQLiteSink wrote it."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        (last,) = conn.execute("SELECT max(rowid) FROM records").fetchone()
-        first = 1 if last is None else last + 1
-        rows = [row(record) for record in records]
-        conn.executemany(OLD_INSERT, [made[:-1] for made in rows])
-        conn.executemany(OLD_CONTENT, [(first + at, made[-1]) for at, made in enumerate(rows)])
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+from llmguard.sinks.table import MIGRATIONS
+from tests._helpers.old_writers import noted_record, old_write
 
 
 def _read(path: Path) -> dict[str, str]:
@@ -67,9 +34,9 @@ def test_an_old_writer_repeating_a_span_of_the_store_keeps_the_last_copy(tmp_pat
     index; now the later copy replaces the row, and its neighbours are written."""
     path = tmp_path / "store.db"
     sink = SQLiteSink(path)
-    sink.emit([_record(1, "first"), _record(2, "first")])
+    sink.emit([noted_record(1, "first"), noted_record(2, "first")])
     sink.close()
-    _old_write(path, [_record(2, "again"), _record(3, "new")])
+    old_write(path, [noted_record(2, "again"), noted_record(3, "new")])
     assert _read(path) == {"01": "first", "02": "again", "03": "new"}
     assert _orphans(path) == 0
 
@@ -82,16 +49,21 @@ def test_an_old_batch_holding_a_span_twice_keeps_its_last_copy_and_content(
     row's id to the next row and shift every content after it)."""
     path = tmp_path / "store.db"
     sink = SQLiteSink(path)
-    sink.emit([_record(1, "first"), _record(2, "first")])
+    sink.emit([noted_record(1, "first"), noted_record(2, "first")])
     sink.close()
-    _old_write(
+    old_write(
         path,
-        [_record(2, "second"), _record(4, "four"), _record(4, "four-again"), _record(5, "five")],
+        [
+            noted_record(2, "second"),
+            noted_record(4, "four"),
+            noted_record(4, "four-again"),
+            noted_record(5, "five"),
+        ],
     )
     assert _read(path) == {"01": "first", "02": "second", "04": "four-again", "05": "five"}
     assert _orphans(path) == 0
     sink = SQLiteSink(path)  # the new sink writes on after it
-    sink.emit([_record(5, "five-new"), _record(6, "six"), _record(6, "six-again")])
+    sink.emit([noted_record(5, "five-new"), noted_record(6, "six"), noted_record(6, "six-again")])
     sink.close()
     assert _read(path) == {
         "01": "first",
@@ -112,32 +84,34 @@ def _store_at(path: Path, version: int, rows: list[Record]) -> None:
     conn.execute(f"PRAGMA user_version = {version:d}")
     conn.close()
     if rows:
-        _old_write(path, rows)
+        old_write(path, rows)
 
 
 def test_a_layout_4_store_is_brought_to_the_layout_old_writers_can_use(tmp_path: Path) -> None:
     """A store a layout-4 sink made: a new sink's open migrates it, its rows kept,
     and an old writer's repeat is taken."""
     path = tmp_path / "store.db"
-    _store_at(path, 4, [_record(1, "first"), _record(2, "first")])
+    _store_at(path, 4, [noted_record(1, "first"), noted_record(2, "first")])
     sink = SQLiteSink(path)
-    sink.emit([_record(3, "three")])
+    sink.emit([noted_record(3, "three")])
     sink.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     conn.close()
-    _old_write(path, [_record(1, "again")])
+    old_write(path, [noted_record(1, "again")])
     assert _read(path) == {"01": "again", "02": "first", "03": "three"}
 
 
 def test_a_layout_3_store_with_copies_keeps_the_last_one_once_migrated(tmp_path: Path) -> None:
     """Layout 3 allowed copies; the migration keeps each span's last, and writes go on."""
     path = tmp_path / "store.db"
-    _store_at(path, 3, [_record(1, "first"), _record(1, "second"), _record(2, "first")])
+    _store_at(
+        path, 3, [noted_record(1, "first"), noted_record(1, "second"), noted_record(2, "first")]
+    )
     sink = SQLiteSink(path)
-    sink.emit([_record(2, "again")])
+    sink.emit([noted_record(2, "again")])
     sink.close()
     assert _read(path) == {"01": "second", "02": "again"}
-    _old_write(path, [_record(2, "old-writer")])
+    old_write(path, [noted_record(2, "old-writer")])
     assert _read(path) == {"01": "second", "02": "old-writer"}
     assert _orphans(path) == 0
