@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmguard.redact import DEFAULT, Patterns, _engine, _search, redact_text
+from llmguard.redact import DEFAULT, Patterns, redact_text
+from tests._helpers.redaction import counting_re2
 
 # The default kinds each wrapped in a group: not llmguard's own to the engine, which
 # then reads every value alone (no runs, no memos).
@@ -177,46 +174,6 @@ def test_runs_of_the_variants_read_as_value_by_value(pieces: list[tuple[str, str
 # -- linear work, counted -----------------------------------------------------------------
 
 
-class _Counted:
-    """An RE2 regex that tallies its calls and the bytes each one reads."""
-
-    def __init__(self, regex: Any, tally: list[int]) -> None:
-        self._regex = regex
-        self._tally = tally
-
-    def Match(self, anchor: Any, data: Any, pos: int, endpos: int) -> Any:
-        spans = self._regex.Match(anchor, data, pos, endpos)
-        start, end = spans[0]
-        self._tally[0] += 1
-        if start >= 0:
-            self._tally[1] += end - pos
-        elif anchor == _search.RE2.unanchored:
-            self._tally[1] += endpos - pos
-        return spans
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._regex, name)
-
-
-@contextmanager
-def _counting() -> Iterator[list[int]]:
-    """DEFAULT compiled afresh with counting regexes: yields [RE2 calls, bytes read]."""
-    tally = [0, 0]
-    real = _search.compile_regex
-
-    def compile_regex(source: str, capture: bool) -> Any:
-        return _Counted(real(source, capture), tally)
-
-    with (
-        mock.patch.object(_search, "compile_regex", compile_regex),
-        mock.patch.object(_engine, "compile_regex", compile_regex),
-        mock.patch.object(_engine, "_RUN_REGEXES", {}),
-        mock.patch.object(_search, "_ANCHORED", {}),
-        mock.patch.object(DEFAULT, "_compiled", None),
-    ):
-        yield tally
-
-
 FLOODS = [
     "Basic\\tYTpi ", "Basic\u00a0YTpi ", "bAsIc YTpi ", "Basic%20", "Basic\\t", "Basic Basic ",
     "-uadmin:pw ", "-u 'a:b ", "-u \"a:b c\" ", '"-u", "a:b", ', "-u a:b=", "-u a:b\\n",
@@ -243,9 +200,9 @@ def test_floods_of_the_variants_take_linear_work(unit: str) -> None:
     """64 KB then 512 KB of a variant or near miss, repeated, ending alike: at most about
     eight times the RE2 calls and bytes read."""
     small_text = unit * (64 * KB // len(unit))
-    with _counting() as small:
+    with counting_re2() as small:
         DEFAULT.redact(small_text)
-    with _counting() as large:
+    with counting_re2() as large:
         DEFAULT.redact(unit * (7 * 64 * KB // len(unit)) + small_text)
     assert large[0] <= 9 * small[0] + 64, f"RE2 calls {small[0]} then {large[0]}"
     assert large[1] <= 9 * small[1] + 64 * KB, f"bytes read {small[1]} then {large[1]}"
@@ -272,9 +229,9 @@ def test_floods_of_the_new_kinds_starts_take_linear_work(
     (ending alike) costs at most about eight times the RE2 calls and bytes read."""
     unit = "".join(start + gap for start, gap in zip(starts, gaps, strict=False))
     small_text = unit * (16 * KB // len(unit))
-    with _counting() as small:
+    with counting_re2() as small:
         DEFAULT.redact(small_text)
-    with _counting() as large:
+    with counting_re2() as large:
         DEFAULT.redact(unit * (7 * 16 * KB // len(unit)) + small_text)
     assert large[0] <= 9 * small[0] + 16, f"RE2 calls {small[0]} then {large[0]}"
     assert large[1] <= 9 * small[1] + 16 * KB, f"bytes read {small[1]} then {large[1]}"

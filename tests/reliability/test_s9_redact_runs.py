@@ -7,16 +7,14 @@ from __future__ import annotations
 import random
 import re
 import string
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
-from unittest import mock
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmguard.redact import DEFAULT, Patterns, _engine, _search
+from llmguard.redact import DEFAULT, Patterns
+from tests._helpers.redaction import counting_re2
 
 # The default kinds with each pattern in a group of its own: the same matches, but not
 # llmguard's own patterns to the engine, which then reads every value one by one.
@@ -195,55 +193,12 @@ def test_random_mixed_floods_are_redacted_as_one_by_one(seed: int) -> None:
 # -- linear work, counted ---------------------------------------------------------------
 
 
-class _Counted:
-    """An RE2 regex that tallies its calls and the bytes each one reads."""
-
-    def __init__(self, regex: Any, tally: list[int]) -> None:
-        self._regex = regex
-        self._tally = tally
-
-    def Match(self, anchor: Any, data: Any, pos: int, endpos: int) -> Any:
-        spans = self._regex.Match(anchor, data, pos, endpos)
-        start, end = spans[0]
-        self._tally[0] += 1
-        # A match is read up to its end; an unanchored search that finds nothing reads
-        # to the end of its range. An anchored one that finds nothing stops where no
-        # match can go on, which this does not see: it counts as a call.
-        if start >= 0:
-            self._tally[1] += end - pos
-        elif anchor == _search.RE2.unanchored:
-            self._tally[1] += endpos - pos
-        return spans
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._regex, name)
-
-
-@contextmanager
-def _counting() -> Iterator[list[int]]:
-    """DEFAULT compiled afresh with counting regexes: yields [RE2 calls, bytes read]."""
-    tally = [0, 0]
-    real = _search.compile_regex
-
-    def compile_regex(source: str, capture: bool) -> Any:
-        return _Counted(real(source, capture), tally)
-
-    with (
-        mock.patch.object(_search, "compile_regex", compile_regex),
-        mock.patch.object(_engine, "compile_regex", compile_regex),
-        mock.patch.object(_engine, "_RUN_REGEXES", {}),
-        mock.patch.object(_search, "_ANCHORED", {}),
-        mock.patch.object(DEFAULT, "_compiled", None),
-    ):
-        yield tally
-
-
 KB = 1024
 SMALL = 32 * KB
 
 
 def _work(redact: Callable[[], object]) -> list[int]:
-    with _counting() as tally:
+    with counting_re2() as tally:
         redact()
     return tally
 
