@@ -13,7 +13,7 @@ import wrapt
 from llmguard._core.records import StreamEnd
 from llmguard._core.reply import as_str, get
 from llmguard._spend.tokens import count_tokens
-from llmguard._tracing.open_streams import closed, opened
+from llmguard._tracing.open_streams import EndClaim, closed, opened
 from llmguard._tracing.spans import Span
 from llmguard.adapters import Reply, StreamAccumulator, accumulator_for
 from llmguard.exceptions import TokenLimitExceeded
@@ -62,11 +62,7 @@ class _Reading:
         self.accumulator: StreamAccumulator | None = None
         self.items = 0
         self.output_tokens = 0
-        # Taken once by whoever ends the records: the stream's own end, or the exit
-        # (`interrupted`), which may come at the same moment from another thread.
-        # ``list.pop`` is one atomic step; a check of a flag and the set after it are
-        # two, and both threads could pass the check and write the records twice.
-        self._claim = [True]
+        self._claim = EndClaim()  # the stream's own end or the exit's, whichever is first
         opened(self)  # a stream still open at exit is ended before the last flush
 
     def feed(self, chunk: object) -> bool:
@@ -107,14 +103,8 @@ class _Reading:
     def interrupted(self) -> None:
         self.end("interrupted")
 
-    def _claimed(self) -> bool:
-        try:
-            return self._claim.pop()
-        except IndexError:  # the other one ends them
-            return False
-
     def end(self, how: StreamEnd, exc: BaseException | None = None) -> None:
-        if not self._claimed():
+        if not self._claim.take():
             return
         closed(self)
         try:

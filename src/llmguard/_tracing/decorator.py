@@ -7,7 +7,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from llmguard._core.records import RecordKind, StreamEnd
 from llmguard._core.wrap import Wrapped, positional_names, unwrap_callable, wrap
-from llmguard._tracing.open_streams import closed, opened
+from llmguard._tracing.open_streams import EndClaim, closed, opened
 from llmguard._tracing.spans import Span, active_span, captured, capturing_content, check_kind
 from llmguard._tracing.stepping import astepped, stepped
 from llmguard.exceptions import ConfigurationError
@@ -114,11 +114,7 @@ class _SpanWatch:
     def __init__(self, span: Span) -> None:
         self.span = span
         self.items = 0
-        # Taken once by whoever ends the span: the generator's own end, or the exit
-        # (`interrupted`), which may come at the same moment from another thread.
-        # ``list.pop`` is one atomic step, where a check of ``span.ended`` and the end
-        # that sets it are not: both could pass the check and write two records.
-        self._claim = [True]
+        self._claim = EndClaim()  # the generator's own end or the exit's, whichever is first
         opened(self)
 
     def value(self) -> Span:
@@ -127,15 +123,9 @@ class _SpanWatch:
     def item(self) -> None:
         self.items += 1
 
-    def _claimed(self) -> bool:
-        try:
-            return self._claim.pop()
-        except IndexError:  # the other one ends it
-            return False
-
     def ended(self, end: StreamEnd, error: BaseException | None) -> None:
         closed(self)
-        if not self._claimed():  # already ended at exit (`interrupted`)
+        if not self._claim.take():  # already ended at exit (`interrupted`)
             return
         if error is not None:
             self.span.record_exception(error)
@@ -143,7 +133,7 @@ class _SpanWatch:
         self.span.end()
 
     def interrupted(self) -> None:
-        if self._claimed():
+        if self._claim.take():
             self.span.set_stream(self.items, "interrupted")
             self.span.end()
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from llmguard._delivery.pipeline import before_exit, report
 
-__all__ = ["Interruptible", "closed", "opened"]
+__all__ = ["EndClaim", "Interruptible", "closed", "opened"]
 
 
 class Interruptible(Protocol):
@@ -23,6 +23,25 @@ class Interruptible(Protocol):
 
     def interrupted(self) -> None:
         """End the records now, with what was delivered: the interpreter is exiting."""
+
+
+class EndClaim:
+    """The right to end a stream's records, taken once: by the stream's own end or by
+    the exit (`Interruptible.interrupted`), which may come at the same moment from
+    another thread. ``list.pop`` is one atomic step; a check of a flag and the set
+    after it are two, and both threads could pass the check and write two records."""
+
+    __slots__ = ("_left",)
+
+    def __init__(self) -> None:
+        self._left = [True]
+
+    def take(self) -> bool:
+        """True for the first caller only."""
+        try:
+            return self._left.pop()
+        except IndexError:  # the other one ends them
+            return False
 
 
 _open: weakref.WeakSet[Interruptible] = weakref.WeakSet()
