@@ -65,20 +65,34 @@ def is_transient(exc: BaseException, retry_on: tuple[type[BaseException], ...] =
         return True
     if isinstance(exc, ProviderError):  # a failure the response itself reported
         said = exc.code
-        if said is not None and len(said) == 3 and said.isascii() and said.isdigit():
-            return int(said) in _RETRY_STATUS or int(said) >= 500  # an HTTP status
+        if (status := _as_status(said)) is not None:
+            return _retried(status)
         return exc.type in _TRANSIENT_TYPES or said in _TRANSIENT_TYPES
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # distinct classes before 3.11
         return True
     code = status_code(exc)
     if code is not None and not 200 <= code < 300:
-        return code in _RETRY_STATUS or code >= 500
+        return _retried(code)
     if any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__):
         return True
     reported = _error_type(getattr(exc, "body", None))
     if isinstance(reported, int):  # an HTTP status as the error's code (OpenRouter's)
-        return reported in _RETRY_STATUS or reported >= 500
+        return _retried(reported)
     return reported in _TRANSIENT_TYPES
+
+
+def _retried(status: int) -> bool:
+    """Whether a request answered with this HTTP status is worth sending again."""
+    return status in _RETRY_STATUS or status >= 500
+
+
+def _as_status(code: object) -> int | None:
+    """A code that is an HTTP status (``502`` or ``"502"``), as that number."""
+    if type(code) is int and 100 <= code <= 599:
+        return code
+    if isinstance(code, str) and len(code) == 3 and code.isascii() and code.isdigit():
+        return int(code)
+    return None
 
 
 def _error_type(body: object) -> str | int | None:
@@ -93,10 +107,8 @@ def _error_type(body: object) -> str | int | None:
     kind = error.get("type")
     if kind == "error" or kind is None or kind not in _TRANSIENT_TYPES:
         kind = error.get("code", kind)
-    if type(kind) is int and 100 <= kind <= 599:
-        return kind
-    if isinstance(kind, str) and len(kind) == 3 and kind.isascii() and kind.isdigit():
-        return int(kind)
+    if (status := _as_status(kind)) is not None:
+        return status
     return kind if isinstance(kind, str) else None
 
 
