@@ -155,7 +155,9 @@ def test_without_a_schema_the_response_is_returned_and_recorded_as_the_failure()
     """As a stream without schema is: the response comes back as it came, and the
     records say the provider failed inside it (they said ``ok``), Chat Completions and
     a failed Responses API response alike."""
-    client, sent = openai_client([_bare(), responses_response([], status="failed")])
+    # Not transient (a 400): a transient failure is retried (test_s11_guard_unschemed_transient).
+    refused = _bare(400, "Invalid model")
+    client, sent = openai_client([refused, responses_response([], status="failed")])
 
     @lg.guard(sleep=_no_wait)
     def chat(messages: list[dict[str, Any]]) -> Any:
@@ -168,7 +170,7 @@ def test_without_a_schema_the_response_is_returned_and_recorded_as_the_failure()
     with lg.testing.capture() as records:
         response = chat(list(USER))
         failed = respond("It crashes")
-    assert response.error == _bare()["error"]  # type: ignore[attr-defined]
+    assert response.error == refused["error"]  # type: ignore[attr-defined]
     assert failed.status == "failed"
     assert len(sent) == 2
     attempts = [r for r in records if r.kind == "attempt"]
@@ -177,3 +179,4 @@ def test_without_a_schema_the_response_is_returned_and_recorded_as_the_failure()
     assert [r.status for r in attempts] == ["error", "error"]
     calls = [r for r in records if r.kind == "llm"]
     assert [r.attempt["outcome"] for r in calls if r.attempt] == ["error", "error"]
+    assert [r.status for r in calls] == ["error", "error"]

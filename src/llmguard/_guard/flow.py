@@ -337,6 +337,7 @@ def _attempts(
     functions = ((call.fn, call.params), *plan.fallbacks)
     sends = (plan.send, *plan.fallback_send)  # a plan built by hand may have none
     last_error: BaseException | None = None
+    last_held: tuple[Any, Reply] | None = None  # the response that failed, with no schema
     for position, (fn, params) in enumerate(functions):
         tally.fallback = position
         given = original = call if position == 0 else call.with_function(fn, params)
@@ -399,6 +400,7 @@ def _attempts(
                 started = time.perf_counter()
                 result = yield Invoke(current, span)
             response = result.value
+            held = None
             bad = None if plan.schema is None or result.error else bad_return(name, response)
             if bad is not None:  # a programming error: raised now, never re-asked or retried
                 if account is not None and admission is not None:
@@ -429,9 +431,17 @@ def _attempts(
                     reply = made.reply  # judged by settle_direct
                 else:
                     reply = result.value if streamed else adapt(response)
-                if plan.schema is not None and reply is not None and reply.error is not None:
+                if reply is not None and reply.error is not None:
                     # The server failed inside the response: its failure, not an answer.
-                    result = Result(result.value, _provider_error(reply.error, reply.usage))
+                    failure = _provider_error(reply.error, reply.usage)
+                    if plan.schema is not None:
+                        result = Result(result.value, failure)
+                    elif plan.is_transient(failure):
+                        # Without a schema the response is the caller's, yet a transient
+                        # failure in it is retried as a raised one is; the last such
+                        # response goes back as it came when the retries run out.
+                        held = (response, reply)
+                        result = Result(result.value, failure)
             if result.error is not None:
                 error = result.error
                 transient_error = isinstance(error, Exception) and plan.is_transient(error)
@@ -454,7 +464,7 @@ def _attempts(
                 if not transient_error:
                     tally.finish(llm, "error", cut)
                     raise _with_attempts(error, tally)
-                last_error = error
+                last_error, last_held = error, held
                 if transient < plan.transient_retries:
                     transient += 1
                     tally.transient += 1
@@ -473,6 +483,7 @@ def _attempts(
                 failure = _provider_error(reply.error, reply.usage)
                 attempt = dataclasses.replace(attempt, outcome="error", error=failure)
                 tally.close(span, attempt, _charge(account, admission, attempt))
+                llm.record_exception(_with_attempts(failure, tally))
                 tally.finish(llm, "error", reply)
                 return attempt.response
             tally.close(span, attempt, _charge(account, admission, attempt))
@@ -491,6 +502,10 @@ def _attempts(
             current = plan.reask(original, attempt)  # before counting: it may raise
             corrective += 1
             tally.corrective += 1
+    if last_error is not None and last_held is not None:
+        llm.record_exception(_with_attempts(last_error, tally))
+        tally.finish(llm, "error", last_held[1])
+        return last_held[0]
     tally.finish(llm, "schema_violation" if last_error is None else "error", None)
     if last_error is not None:
         raise _with_attempts(last_error, tally)
@@ -606,6 +621,7 @@ def _stream_finisher(
         attempt = _judge(plan, call, number, name, None, reply, latency)
         if error is None and reply is not None and reply.error is not None:
             error = _provider_error(reply.error, reply.usage)  # recorded; the caller has it
+            llm.record_exception(error)
         if error is not None:
             attempt = dataclasses.replace(attempt, outcome="error", error=error)
         charged = _charge(tally.account, admission, attempt, cut=error is not None)

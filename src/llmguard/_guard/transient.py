@@ -36,13 +36,15 @@ _MAX_RETRY_AFTER = 60.0
 # An error a stream reports after its 200 response (an SSE error event) carries no status
 # of its own: its type says what it is. Anthropic's types stand for 429, 500, 504 and 529;
 # OpenAI's name a server error, a rate limit or a file search that timed out (as its type
-# or its code).
+# or its code). Hugging Face's text-generation-inference calls its overload "overloaded",
+# and gateways pass that word on as a code.
 _TRANSIENT_TYPES = frozenset(
     {
         "rate_limit_error",
         "api_error",
         "timeout_error",
         "overloaded_error",
+        "overloaded",
         "server_error",
         "rate_limit_exceeded",
         "vector_store_timeout",
