@@ -62,7 +62,8 @@ def test_a_transient_failure_in_a_chat_body_is_retried_unchanged(code: Any) -> N
     assert attempts[0].error_type == "llmguard.exceptions.ProviderError"
     (call,) = [r for r in records if r.kind == "llm"]
     assert call.status == "ok"
-    assert call.attempt is not None and call.attempt["transient_retries"] == 1
+    assert call.attempt is not None
+    assert call.attempt["transient_retries"] == 1
 
 
 def test_a_failed_responses_api_response_is_retried() -> None:
