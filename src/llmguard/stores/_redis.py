@@ -7,6 +7,7 @@ atomic step for the whole fleet. Layout, for a store with ``key="bot"`` and
     {bot:2026-11-24}:totals   hash: tokens, cost, calls, unpriced (reconciled calls)
     {bot:2026-11-24}:holds    hash: reservation id -> "tokens cost"
     {bot:2026-11-24}:leases   sorted set: reservation id, scored by its expiry (ms)
+    {bot:2026-11-24}:settled  sorted set: reservation ids settled lately, scored likewise
     {bot}:rate                hash: the rate limit's token buckets
 
 A reservation is a field of ``holds`` with a lease in ``leases``. Every script first
@@ -14,6 +15,11 @@ drops the holds whose lease has passed -- by the Redis server's clock, the one c
 the whole fleet shares -- so the hold of a process that died mid-call expires
 instead of blocking the budget for good. A window's keys expire once the window (and
 the longest lease) is over.
+
+redis-py sends a command again when the connection drops or times out before its
+answer, though the server may have run it already; so the scripts are idempotent. A
+reservation already held is granted again as it stands, and a settlement remembers
+its reservation id for a minute, so that running it twice charges once.
 """
 
 from __future__ import annotations
@@ -75,6 +81,9 @@ end
 _RESERVE = (
     _STATE
     + """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
+  return state('ok', '')
+end
 local tokens = tonumber(ARGV[2])
 if ARGV[4] ~= '' and used + held_tokens + tokens > tonumber(ARGV[4]) then
   return state('refused', 'max_tokens')
@@ -102,9 +111,18 @@ return state('ok', '')
 _SNAPSHOT = _STATE + "\nreturn state('ok', '')\n"
 
 # ARGV: id, '1' to charge or '0' to only drop the hold, tokens, cost ('' if unknown),
-# expiry of the window's keys ('').  Usage is charged even when the lease has passed:
-# what was spent is never hidden. Returns 1 if the hold was still there.
+# expiry of the window's keys (''), how long to remember the id as settled (ms).  Usage
+# is charged even when the lease has passed: what was spent is never hidden. Returns 1
+# if the hold was still there, 0 if not, -1 if this id was settled already.
 _SETTLE = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+if redis.call('ZSCORE', KEYS[4], ARGV[1]) then
+  return -1
+end
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]), ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ARGV[6])
 local held = redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if ARGV[2] == '1' then
@@ -168,6 +186,10 @@ if tpm ~= nil then used_tokens = tpm - free_tokens end
 if rpm ~= nil then used_requests = rpm - free_requests end
 return {fmt(wait_tokens), fmt(wait_requests), fmt(used_tokens), fmt(used_requests)}
 """
+
+
+class _Garbled(ValueError):
+    """Redis answered something the scripts never return."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +292,11 @@ class RedisBudgetStore:
         self.lease_seconds = float(lease_seconds)
         self.client = client
         self.clock = clock
-        self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        self._errors: tuple[type[BaseException], ...] = (
+            redis.exceptions.RedisError,
+            OSError,
+            _Garbled,
+        )
         self._reserve = client.register_script(_RESERVE)
         self._settle = client.register_script(_SETTLE)
         self._snapshot = client.register_script(_SNAPSHOT)
@@ -310,26 +336,25 @@ class RedisBudgetStore:
             repr(_USD_TOLERANCE),
         )
         try:
-            answer = self._reserve(keys=_keys(base), args=args)
+            status, limit, state = _decision(self._reserve(keys=_keys(base), args=args))
         except self._errors as exc:
             self._unavailable(exc)
             return Grant(granted=True, hold=None, state=BudgetSnapshot())
-        state = _state(answer)
-        if _text(answer[0]) == "ok":
+        if status == "ok":
             return Grant(granted=True, hold=hold, state=state)
-        return Grant(granted=False, hold=None, state=state, limit=_text(answer[1]))
+        return Grant(granted=False, hold=None, state=state, limit=limit)
 
     def settle(self, hold: object, charge: tuple[int, float | None] | None) -> None:
         """Drop a hold, charging ``(tokens, cost_usd)`` or nothing; never raises."""
         if not isinstance(hold, _Hold):
             raise TypeError(f"not a hold of this store: {hold!r}")
         if charge is None:
-            args: tuple[Any, ...] = (hold.id, "0", 0, "", "")
+            args: tuple[Any, ...] = (hold.id, "0", 0, "", "", _GRACE_MS)
         else:
             tokens, cost_usd = charge
-            args = (hold.id, "1", tokens, _number(cost_usd), _number(hold.expire_at))
+            args = (hold.id, "1", tokens, _number(cost_usd), _number(hold.expire_at), _GRACE_MS)
         try:
-            held = self._settle(keys=_keys(hold.base), args=args)
+            held = self._settle(keys=[*_keys(hold.base), f"{hold.base}:settled"], args=args)
         except self._errors as exc:
             _report(
                 f"shared budget {self.key!r}: a call's usage could not be recorded "
@@ -337,7 +362,7 @@ class RedisBudgetStore:
                 exc,
             )
             return
-        if not held and charge is not None:
+        if held == 0 and charge is not None:
             _report(
                 f"shared budget {self.key!r}: a reservation's lease ran out before its call "
                 "was reconciled; raise lease_seconds above the slowest call",
@@ -353,10 +378,9 @@ class RedisBudgetStore:
         """
         base, _ = self._window(self.clock())
         try:
-            answer = self._snapshot(keys=_keys(base), args=())
+            return _decision(self._snapshot(keys=_keys(base), args=()))[2]
         except self._errors as exc:
             raise self._error(exc) from exc
-        return _state(answer)
 
     # -- rate limits ----------------------------------------------------------------------
 
@@ -380,11 +404,10 @@ class RedisBudgetStore:
             _number(requests_per_minute),
         )
         try:
-            answer = self._take(keys=[f"{{{self.key}}}:rate"], args=args)
+            waits = _numbers(self._take(keys=[f"{{{self.key}}}:rate"], args=args), 4)
         except self._errors as exc:
             self._unavailable(exc)
             return RateTake(0.0, 0.0, 0.0, 0.0, enforced=False)
-        waits = [float(_text(x)) for x in answer]
         return RateTake(waits[0], waits[1], waits[2], waits[3])
 
     # -- helpers --------------------------------------------------------------------------
@@ -414,8 +437,11 @@ class RedisBudgetStore:
 
     def _error(self, exc: BaseException) -> BudgetUnavailable:
         where = self.url or "Redis"
+        problem = (
+            "gave an answer llmguard cannot read" if isinstance(exc, _Garbled) else "is unreachable"
+        )
         return BudgetUnavailable(
-            f"the shared budget {self.key!r} cannot be checked: {where} is unreachable "
+            f"the shared budget {self.key!r} cannot be checked: {where} {problem} "
             f"({type(exc).__name__}: {exc})",
             store=type(self).__name__,
             url=self.url,
@@ -445,8 +471,34 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _state(answer: list[Any]) -> BudgetSnapshot:
-    used, spent, held, held_cost, calls, unpriced = (float(_text(x)) for x in answer[2:8])
+def _numbers(answer: Any, count: int) -> list[float]:
+    """The ``count`` finite numbers a script answered, or `_Garbled`."""
+    try:
+        if not isinstance(answer, list) or len(answer) != count:
+            raise ValueError("not a list of the expected length")
+        numbers = [float(_text(x)) for x in answer]
+    except (TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise _Garbled(f"{answer!r:.200}") from exc
+    if not all(math.isfinite(x) for x in numbers):
+        raise _Garbled(f"{answer!r:.200}")
+    return numbers
+
+
+def _decision(answer: Any) -> tuple[str, str, BudgetSnapshot]:
+    """A budget script's answer: its status, the cap that refused, and the counts."""
+    if not isinstance(answer, list) or len(answer) != 8:
+        raise _Garbled(f"{answer!r:.200}")
+    try:
+        status, limit = _text(answer[0]), _text(answer[1])
+    except UnicodeDecodeError as exc:
+        raise _Garbled(f"{answer!r:.200}") from exc
+    if status not in ("ok", "refused") or limit not in ("", "max_tokens", "max_cost_usd"):
+        raise _Garbled(f"{answer!r:.200}")
+    return status, limit, _state(_numbers(answer[2:], 6))
+
+
+def _state(numbers: list[float]) -> BudgetSnapshot:
+    used, spent, held, held_cost, calls, unpriced = numbers
     return BudgetSnapshot(
         used=int(used),
         cost_usd=spent,
