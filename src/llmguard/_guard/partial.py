@@ -384,7 +384,7 @@ class _Reader:
         # Once the JSON has begun, only a closing tag arrived since the last reading can
         # move it: the text read before is not scanned again.
         if start < 0 or (answer < 0 and text.find(_CLOSING, self.scanned) >= 0):
-            start = _json_start(text, answer < 0)
+            start = _json_start(text, answer < 0, ended)
         self.scanned = max(len(text) - len(_CLOSING) + 1, 0)
         if start != self.start:
             if self.start >= 0:
@@ -476,11 +476,12 @@ def _unwrapped(data: Any) -> Any:
     return data
 
 
-def _json_start(text: str, answer: bool = True) -> int:
-    """Where the JSON value begins: the first bracket (after prose or a code fence, and
-    after the thinking a reasoning model writes first, as the final check reads it: the
-    blocks it starts with and, in a text ``answer``, what comes before a lone closing
-    tag, unless the text so far is JSON whose strings hold the tag)."""
+def _json_start(text: str, answer: bool = True, ended: bool = False) -> int:
+    """Where the JSON value begins: the first bracket (after a code fence, and after the
+    thinking a reasoning model writes first, as the final check reads it: the blocks it
+    starts with and, in a text ``answer``, what comes before a lone closing tag, unless
+    the text so far is JSON whose strings hold the tag). In a text answer, JSON after
+    prose is found only once the stream has ``ended``."""
     after = answer_start(text)
     if after < 0:
         return -1  # still thinking: what it drafts there is not the answer
@@ -488,9 +489,25 @@ def _json_start(text: str, answer: bool = True) -> int:
         after = end
     starts = [i for i in (text.find("{", after), text.find("[", after)) if i >= 0]
     if starts:
-        return min(starts)
+        start = min(starts)
+        if answer and not ended and _in_prose(text, after, start):
+            # Reasoning whose opening tag was in the prompt reads as prose until its
+            # closing tag arrives, and the final check reads the answer after that tag:
+            # a value in prose may be a draft, so it is not shown while it streams.
+            return -1
+        return start
     stripped = text[after:].lstrip()
     return len(text) - len(stripped) if stripped[:1] == '"' else -1
+
+
+def _in_prose(text: str, after: int, start: int) -> bool:
+    """Whether something other than spaces and a code fence's opening line comes
+    between ``after`` and the JSON at ``start``."""
+    head = text[after:start].strip()
+    if not head.startswith("```"):
+        return bool(head)
+    language = head[3:]
+    return bool(language) and not language.replace("-", "").replace("+", "").isalnum()
 
 
 _DECODER = json.JSONDecoder()

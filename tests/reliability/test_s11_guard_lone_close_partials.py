@@ -1,0 +1,120 @@
+"""``guard.stream`` and reasoning whose opening tag was in the prompt (DeepSeek-R1's and
+QwQ's templates end the prompt with ``<think>``): the model streams
+``reasoning...</think>answer``. Until the closing tag arrives, a value drafted in the
+reasoning looked like JSON in prose, and was shown as a partial; the final check then
+read the answer after the tag. A value in prose is now shown only once the stream has
+ended, so no partial is ever taken from the reasoning; an answer that begins as JSON
+(after thinking blocks, a lone closing tag or a code fence) still streams."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import llmguard as lg
+from tests._helpers.schemas import Ticket
+from tests._helpers.sdk_mocks import chat_chunks, openai_client
+
+DRAFT = '{"category": "billing", "urgency": 1}'
+GOOD = '{"category": "bug", "urgency": 2}'
+USER = [{"role": "user", "content": "It crashes"}]
+REASONING = f"Okay, the user says it crashes. A first guess: {DRAFT}. No: a bug.\n"
+
+
+def _streamed(pieces: list[str], schema: Any = Ticket) -> list[lg.Partial[Any]]:
+    client, sent = openai_client([chat_chunks(pieces)])
+
+    def ask(messages: list[dict[str, Any]]) -> Any:
+        return client.chat.completions.create(model="deepseek-r1", messages=messages, stream=True)
+
+    partials = list(lg.guard(schema=schema, retries=0).stream(ask, list(USER)))
+    assert len(sent) == 1
+    return partials
+
+
+def _categories(partials: list[lg.Partial[Any]]) -> list[Any]:
+    return [getattr(p.value, "category", None) for p in partials]
+
+
+def test_no_partial_is_taken_from_reasoning_before_its_closing_tag() -> None:
+    """The draft is whole long before the tag; it is never shown, nor reset away."""
+    pieces = [REASONING[:40], REASONING[40:80], REASONING[80:], "</think>\n\n"]
+    pieces += [GOOD[:14], GOOD[14:24], GOOD[24:]]
+    partials = _streamed(pieces)
+    assert partials[-1].final
+    assert partials[-1].value == Ticket(category="bug", urgency=2)
+    assert "billing" not in _categories(partials)
+    assert len(partials) > 1  # the answer after the tag streamed
+    assert not any(p.reset for p in partials)
+
+
+def test_an_answer_in_prose_is_shown_when_whole() -> None:
+    """``Here it is: {...}`` with no tag: nothing can tell it from reasoning until the
+    stream ends, so it is shown once, final, as the final check reads it."""
+    text = f"Here it is: {GOOD}"
+    partials = _streamed([text[:15], text[15:30], text[30:]])
+    assert [p.final for p in partials] == [True]
+    assert partials[0].value == Ticket(category="bug", urgency=2)
+
+
+def test_an_answer_that_begins_as_json_or_a_fence_still_streams() -> None:
+    """JSON from its first character, or after an opening fence, streams as before."""
+    for text in (GOOD, f"```json\n{GOOD}\n```", f"<think>{DRAFT}</think>\n{GOOD}"):
+        cuts = [text[:-20], text[-20:-8], text[-8:]]
+        partials = _streamed(cuts)
+        assert len(partials) > 1, text
+        assert partials[-1].value == Ticket(category="bug", urgency=2)
+        assert "billing" not in _categories(partials)
+
+
+def test_reasoning_that_opens_with_json_is_dropped_at_the_tag() -> None:
+    """The one case a partial can still show a draft: text that begins as JSON is read
+    as the answer until the tag says otherwise; the next partial has ``reset=True``."""
+    text = f"{DRAFT} hmm, no.</think>{GOOD}"
+    partials = _streamed([text[:20], text[20:50], text[50:60], text[60:]])
+    first_after = next(i for i, p in enumerate(partials) if p.reset)
+    assert "billing" not in _categories(partials)[first_after:]
+    assert partials[-1].value == Ticket(category="bug", urgency=2)
+
+
+def test_a_list_in_prose_shows_its_items_once_the_stream_has_ended() -> None:
+    """A list schema: no item is handed over from prose before the end."""
+    items = f"[{GOOD}, {GOOD}]"
+    text = f"{REASONING}</think>Sure: {items}"
+    partials = _streamed([text[:50], text[50:100], text[100:]], list[Ticket])
+    assert partials[-1].value == [Ticket(category="bug", urgency=2)] * 2
+    for partial in partials:
+        assert all(t.category == "bug" for t in partial.value)
+
+
+_PROSE = st.text(
+    alphabet=st.characters(blacklist_characters="<`{[", blacklist_categories=("Cs",)),
+    max_size=40,
+)
+_CLOSE = st.sampled_from(["</think>", "</thinking>"])
+
+
+@settings(max_examples=40, deadline=None)
+@example(reasoning=REASONING, close="</think>", answer=GOOD, cuts=[60, 90])
+@given(
+    reasoning=st.tuples(
+        _PROSE.filter(str.strip), st.lists(st.one_of(_PROSE, st.just(DRAFT)), max_size=4)
+    ).map(lambda parts: parts[0] + "".join(parts[1])),
+    close=_CLOSE,
+    answer=st.sampled_from([GOOD, f"Here it is: {GOOD}", f"```json\n{GOOD}\n```"]),
+    cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=5),
+)
+def test_whatever_the_reasoning_drafts_no_partial_shows_it(
+    reasoning: str, close: str, answer: str, cuts: list[int]
+) -> None:
+    """Split anywhere: every partial agrees with the final reading (never the draft).
+    Reasoning that begins with prose, as it does: reasoning that opens with a JSON value
+    reads as a JSON answer until more follows, and is dropped (``reset``) at the tag."""
+    text = f"{reasoning}{close}\n{answer}"
+    bounds = sorted({0, len(text), *(c for c in cuts if c < len(text))})
+    partials = _streamed([text[a:b] for a, b in itertools.pairwise(bounds)])
+    assert partials[-1].value == Ticket(category="bug", urgency=2)
+    assert "billing" not in _categories(partials)
