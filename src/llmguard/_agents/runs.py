@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import threading
 import time
 import weakref
@@ -115,6 +116,7 @@ class Run:
         self._fired = False
         self._parent: Run | None = None  # the run this one was opened in, if any
         self._open = False
+        self._frame = 0  # id of the frame whose block opened the run (see `_own_run`)
         self.budget.name = name
 
     @property
@@ -261,7 +263,7 @@ class Run:
         """Raise `TimeLimitExceeded` if the deadline of this run, or of a run it is
         nested in, has passed."""
         for run in self._enclosing():
-            if run._deadline is not None:
+            if run._deadline is not None and run._open:
                 now = run.agent.clock()
                 if now >= run._deadline:
                     raise run._timeout(now - run._started)
@@ -311,7 +313,7 @@ class Run:
         self._open = True
         self.span.__enter__()
         self.budget.__enter__()
-        self._parent = _run.get()
+        self._parent = _open_run()
         self._token = _run.set(self)
         self._open_token = open_run.set(self)
         return self
@@ -359,8 +361,9 @@ class Run:
                 exc.trace_id = self.trace_id
             if exc.state is None and not outside:
                 exc.state = self.state()
-        open_run.reset(self._open_token)
-        _run.reset(self._token)
+        _reset(open_run, self._open_token)
+        _reset(_run, self._token)
+        self.agent._runs.discard(self)
         self.budget.__exit__(None, None, None)
         self.span.set_attributes({
             "steps": self.steps, "tool_calls": self.tool_calls, "stop_reason": self.stop_reason,
@@ -384,6 +387,15 @@ class Run:
 # The run behind each refusal still alive (weakly, so a run that catches its refusals and
 # goes on keeps none of them, nor their tracebacks).
 _refusers: weakref.WeakKeyDictionary[LimitExceeded, Run] = weakref.WeakKeyDictionary()
+
+
+def _reset(var: ContextVar[Any], token: Token[Any]) -> None:
+    try:
+        var.reset(token)
+    except ValueError:
+        # Exited in another context than it was entered in (a generator closed by
+        # another thread, or finalized by the event loop): restore the parent there.
+        var.set(None if token.old_value is Token.MISSING else token.old_value)
 
 
 def _mark(opened: Span, exc: BaseException | None) -> None:
@@ -507,21 +519,28 @@ class Agent(Generic[L]):
         self.max_tokens, self.max_cost_usd = max_tokens, max_cost_usd
         self.timeout_s, self.max_repeats, self.on_limit = timeout_s, max_repeats, on_limit
         self.clock, self.unpriced = clock, unpriced
+        # The runs open in a ``with`` block, for a block that exits in another context.
+        self._runs: weakref.WeakSet[Run] = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f"Agent(name={self.name!r}, max_steps={self.max_steps}, on_limit={self.on_limit!r})"
 
     def __enter__(self) -> Run:
-        return Run(self, self.name or "agent").__enter__()
+        return self._opened(Run(self, self.name or "agent").__enter__())
 
     def __exit__(self, *exc_info: Any) -> bool:
-        return _own_run(self).__exit__(*exc_info)
+        return _own_run(self, exc_info[2]).__exit__(*exc_info)
 
     async def __aenter__(self) -> Run:
-        return await Run(self, self.name or "agent").__aenter__()
+        return self._opened(await Run(self, self.name or "agent").__aenter__())
 
     async def __aexit__(self, *exc_info: Any) -> bool:
-        return await _own_run(self).__aexit__(*exc_info)
+        return await _own_run(self, exc_info[2]).__aexit__(*exc_info)
+
+    def _opened(self, run: Run) -> Run:
+        run._frame = id(sys._getframe(2))  # the block's frame (under __enter__/__aenter__)
+        self._runs.add(run)
+        return run
 
     @overload
     def __call__(
@@ -551,11 +570,25 @@ class Agent(Generic[L]):
         return wrap(fn, _AgentHandler(self, name))
 
 
-def _own_run(owner: Agent[Any]) -> Run:
-    run = _run.get()
-    if run is None or run.agent is not owner:
+def _own_run(owner: Agent[Any], tb: Any) -> Run:
+    """The run an agent's block is leaving.
+
+    Normally the current context's. A generator closed by another thread, or finalized
+    by the event loop, leaves its block in another context: then it is the open run
+    entered in a frame the exception passes through, or the agent's only open run.
+    """
+    run = _open_run()
+    if run is not None and run.agent is owner:
+        return run
+    runs = list(owner._runs)
+    frames = set()
+    while tb is not None:
+        frames.add(id(tb.tb_frame))
+        tb = tb.tb_next
+    found = [r for r in runs if r._frame in frames] or runs
+    if len(found) != 1:
         raise RuntimeError("an agent's block exited in another context than it was entered in")
-    return run
+    return found[0]
 
 
 class _AgentHandler:
@@ -590,7 +623,16 @@ agent = Agent
 
 def current_run() -> Run | None:
     """The innermost agent run open in this context, if any."""
-    return _run.get()
+    return _open_run()
+
+
+def _open_run() -> Run | None:
+    # A generator's run shows in its consumer's context while it is suspended; when it
+    # is closed in another context, the consumer's still names it, ended: skip it.
+    run = _run.get()
+    while run is not None and not run._open:
+        run = run._parent
+    return run
 
 
 def steps() -> Iterator[int]:
@@ -599,7 +641,7 @@ def steps() -> Iterator[int]:
     Raises:
         RuntimeError: At the first iteration, when no agent run is open.
     """
-    run = _run.get()
+    run = _open_run()
     if run is None:
         raise RuntimeError("lg.steps() needs an open agent run (lg.agent)")
     while True:
@@ -608,6 +650,6 @@ def steps() -> Iterator[int]:
 
 def on_tool_call(tool: str, arguments: Any) -> None:
     """Count a tool call against the current run, if any (called by ``@lg.tool``)."""
-    run = _run.get()
+    run = _open_run()
     if run is not None:
         run.tool_call(tool, arguments)
