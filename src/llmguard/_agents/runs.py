@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import sys
 import threading
@@ -88,6 +89,12 @@ def _canonical(value: Any) -> str:
     return f"<{type(value).__qualname__} at {id(value):#x}>"
 
 
+def _digest(text: str) -> bytes:
+    """What loop detection keeps of a canonical text: a run holds one per distinct call,
+    and a model's arguments can be megabytes."""
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
 class Run:
     """One run of an agent: its counters (``steps``, ``tool_calls``; refused ones are not
     counted), budget, spans and deadline; ``output`` and ``stop_reason`` as in `RunState`."""
@@ -103,8 +110,8 @@ class Run:
         self.stop_reason: str | None = None
         self._stopped_by: LimitExceeded | None = None
         self.steps = self.tool_calls = self._unchanged = 0
-        self._repeats: dict[tuple[str, str], int] = {}
-        self._state: str | None = None
+        self._repeats: dict[tuple[str, bytes], int] = {}
+        self._state: bytes | None = None
         self._step_span: Span | None = None
         self._lock = threading.Lock()
         self._started = agent.clock()
@@ -209,7 +216,7 @@ class Run:
         return number
 
     def _check_progress(self, state: Any) -> None:
-        text = _canonical(state)
+        text = _digest(_canonical(state))
         self._unchanged = self._unchanged + 1 if text == self._state else 0
         self._state = text
         limit = self.agent.max_repeats
@@ -230,7 +237,7 @@ class Run:
         are this run's own.
         """
         self.checkpoint()
-        key = (tool, _canonical(arguments))
+        key = (tool, _digest(_canonical(arguments)))
         repeats = self.agent.max_repeats
         runs = self._enclosing()
         with contextlib.ExitStack() as held:
@@ -240,9 +247,11 @@ class Run:
                 run._check_tool_calls(tool)
             count = self._repeats.get(key, 0) + 1
             if repeats is not None and count > repeats:
+                from llmguard._guard.schema import shorten
+
                 raise self._refuse(
                     LoopDetected, f"is looping: tool {tool!r} called {count} times with the "
-                    f"same arguments {key[1]} (max_repeats={repeats})", tool=tool,
+                    f"same arguments {shorten(arguments)} (max_repeats={repeats})", tool=tool,
                     arguments=arguments, count=count, maximum=repeats, used=count - 1,
                     requested=1, limit="max_repeats",
                 )  # fmt: skip

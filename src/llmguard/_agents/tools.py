@@ -431,7 +431,18 @@ def _dispatch(
     if isinstance(tools, Mapping):
         by_name = dict(tools)
     else:
-        by_name = {getattr(t, "name", repr(t)): t for t in tools}
+        by_name = {}
+        for offered in tools:
+            named = getattr(offered, "name", repr(offered))
+            other = by_name.setdefault(named, offered)
+            if other is not offered and (
+                getattr(other, "_self_spec", None) is not getattr(offered, "_self_spec", None)
+            ):
+                # The model sees two definitions and can call only one: refuse to guess.
+                raise ConfigurationError(
+                    f"two tools named {named!r} were offered ({other!r} and {offered!r}); "
+                    "give one another name with @lg.tool(name=...)"
+                )
     for key, value in by_name.items():
         if not isinstance(value, (Tool, BoundTool)):
             raise ConfigurationError(f"call_tool needs tools made with @lg.tool, not {value!r}")
