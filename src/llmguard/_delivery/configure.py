@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,12 @@ from llmguard.exceptions import ConfigurationError
 __all__ = ["configure", "reset"]
 
 _UNSET: Any = object()
+
+# One change of the settings at a time, from reading them to the pipeline following
+# them: two threads configuring at once would each drop the other's options, and the
+# pipeline could end with the sinks of the change that lost. Reentrant: a sink or a
+# redactor running in strict mode may configure.
+_changing = threading.RLock()
 
 
 def configure(
@@ -179,10 +186,11 @@ def configure(
         ):
             raise ConfigurationError(f"sample_rate must be between 0 and 1, not {sample_rate!r}")
         changes["sample_rate"] = float(sample_rate)
-    new = dataclasses.replace(settings(), **changes)
-    if new.sinks:
-        warm(new)  # now, rather than on the first record: see pipeline.warm
-    _apply(new)
+    with _changing:
+        new = dataclasses.replace(settings(), **changes)
+        if new.sinks:
+            warm(new)  # now, rather than on the first record: see pipeline.warm
+        _apply(new)
     return new
 
 
@@ -196,7 +204,8 @@ def reset() -> None:
 
 
 def _apply(new: Settings, rebuild: bool = False) -> None:
-    settings_changed(swap(new), new, rebuild)
+    with _changing:
+        settings_changed(swap(new), new, rebuild)
 
 
 def _check_bool(name: str, value: object) -> bool:
