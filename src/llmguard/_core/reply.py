@@ -89,6 +89,10 @@ class Reply:
     ``call_extras`` holds, for each of ``tool_calls``, the ``extra_content`` an
     OpenAI-compatible server attached to it (Gemini's thought signature, which it
     requires back with the call), or ``None``; empty when no call had any.
+    ``reasoning_details`` is OpenRouter's reasoning beside tool calls, the message's
+    ``reasoning_details`` as they came (``reasoning.text`` with its signature,
+    ``reasoning.encrypted``, ``reasoning.summary``; a stream's deltas put back together),
+    which a tool re-ask must send back unchanged on its assistant turn.
     """
 
     text: str | None = None
@@ -106,6 +110,7 @@ class Reply:
     reasoning_content: str | None = None
     error: ReportedError | None = None
     call_extras: tuple[Any, ...] = ()
+    reasoning_details: tuple[Any, ...] = ()
 
 
 #: Says whether a response has the shape an `Adapter` reads.

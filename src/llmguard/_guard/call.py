@@ -406,7 +406,8 @@ def _chat_turn(reply: Reply | None, requested: list[dict[str, Any]]) -> dict[str
     model said beside them, and its reasoning: through LiteLLM, the thinking blocks it
     keeps of an Anthropic answer (``thinking_blocks``), which it sends back in front of
     the calls as Anthropic requires under extended thinking; else the
-    ``reasoning_content`` an OpenAI-compatible server returned."""
+    ``reasoning_content`` an OpenAI-compatible server returned; and OpenRouter's
+    ``reasoning_details``."""
     said = reply.text if reply is not None and reply.text and reply.text.strip() else None
     turn: dict[str, Any] = {
         "role": "assistant",
@@ -418,6 +419,10 @@ def _chat_turn(reply: Reply | None, requested: list[dict[str, Any]]) -> dict[str
     elif reply is not None and reply.reasoning_content is not None:
         # DeepSeek's thinking mode answers a tool turn sent back without it with a 400.
         turn["reasoning_content"] = valid_text(reply.reasoning_content)
+    if reply is not None and reply.reasoning_details:
+        # OpenRouter asks for them back unchanged: Claude's signed thinking, Gemini's
+        # and OpenAI's encrypted reasoning are refused when missing or altered.
+        turn["reasoning_details"] = scrub(list(reply.reasoning_details))
     return turn
 
 

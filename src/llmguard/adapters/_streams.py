@@ -133,6 +133,8 @@ class OpenAIChatStream(StreamAccumulator):
         self._thinking: list[_Partial] = []
         self._thinking_open = False
         self._reasoning: list[str] = []  # reasoning_content deltas (DeepSeek's thinking)
+        # OpenRouter's reasoning_details: each detail, with its text's pieces if any.
+        self._details: list[tuple[Any, list[str] | None]] = []
         self._failure: ReportedError | None = None
 
     def _feed(self, chunk: object) -> None:
@@ -158,6 +160,9 @@ class OpenAIChatStream(StreamAccumulator):
                 self._reasoning.append(reasoning)
             if (refusal := as_str(get(delta, "refusal"))) is not None:
                 self._refusal.append(refusal)
+            if isinstance(details := get_rare(delta, "reasoning_details"), (list, tuple)):
+                for detail in details:
+                    self._detail(detail)
             for piece in as_list(get(delta, "tool_calls")):
                 index = as_int(get(piece, "index"))
                 if index is None:
@@ -179,6 +184,37 @@ class OpenAIChatStream(StreamAccumulator):
         error = get_rare(chunk, "error")
         if error is not None:
             self._failure = reported_error({"error": error})
+
+    def _detail(self, detail: object) -> None:
+        """One of OpenRouter's ``reasoning_details`` deltas. A ``reasoning.text`` detail
+        comes in pieces, its signature in the last: a piece with the same ``index`` as
+        the text detail before it continues that detail. Any other comes whole."""
+        if not isinstance(detail, dict):
+            self._details.append((detail, None))
+            return
+        text = detail.get("text", "")
+        if detail.get("type") != "reasoning.text" or not isinstance(text, str | None):
+            self._details.append((dict(detail), None))
+            return
+        if self._details:
+            fields, pieces = self._details[-1]
+            if pieces is not None and fields.get("index") == detail.get("index"):
+                pieces.append(text or "")
+                for name, value in detail.items():
+                    if (
+                        name != "text"
+                        and value not in (None, "")
+                        and fields.get(name) in (None, "")
+                    ):
+                        fields[name] = value  # the signature, most often
+                return
+        self._details.append((dict(detail), [text or ""]))
+
+    def _reasoning_details(self) -> tuple[Any, ...]:
+        found = []
+        for fields, pieces in self._details:
+            found.append(fields if pieces is None else {**fields, "text": "".join(pieces)})
+        return tuple(found)
 
     def _add(self, index: int, piece: object) -> None:
         call = self._calls.setdefault(index, _Partial(kind="function"))
@@ -243,6 +279,7 @@ class OpenAIChatStream(StreamAccumulator):
             ),
             error=self._failure,
             call_extras=extras if any(extra is not None for extra in extras) else (),
+            reasoning_details=(self._reasoning_details() if self._details and self._calls else ()),
         )
 
 
