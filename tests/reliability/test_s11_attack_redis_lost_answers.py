@@ -162,6 +162,22 @@ def test_a_reservation_whose_answer_is_lost_is_held_once(server: RedisServer, pr
     assert truth.snapshot() == BudgetSnapshot(used=550, calls=1, unpriced_calls=1)
 
 
+def test_a_rate_limit_take_whose_answer_is_lost_takes_once(
+    server: RedisServer, proxy: Proxy
+) -> None:
+    """The connection drops after the server took from the bucket: the retry takes nothing."""
+    limit = rate_limit(
+        tokens_per_minute=1_000, store=RedisBudgetStore(proxy.url, key="rl"), wait=False
+    )
+    truth = RedisBudgetStore(server.url, key="rl")
+    limit.acquire(tokens=1).cancel()  # loads the script
+    proxy.cut(_sha(truth._take))
+    limit.acquire(tokens=600)
+    assert proxy.cuts == 1
+    used = truth.take(0, 0, tokens_per_minute=1_000, requests_per_minute=None).used_tokens
+    assert used == pytest.approx(600, abs=5)
+
+
 @pytest.mark.parametrize(
     "reply",
     [b"+OK\r\n", b":7\r\n", b"*2\r\n$2\r\nok\r\n$0\r\n\r\n", b"*8\r\n" + b"$1\r\nx\r\n" * 8],

@@ -9,6 +9,7 @@ atomic step for the whole fleet. Layout, for a store with ``key="bot"`` and
     {bot:2026-11-24}:leases   sorted set: reservation id, scored by its expiry (ms)
     {bot:2026-11-24}:settled  sorted set: reservation ids settled lately, scored likewise
     {bot}:rate                hash: the rate limit's token buckets
+    {bot}:rate:taken          sorted set: ids of the takes made lately, scored likewise
 
 A reservation is a field of ``holds`` with a lease in ``leases``. Every script first
 drops the holds whose lease has passed -- by the Redis server's clock, the one clock
@@ -18,8 +19,8 @@ the longest lease) is over.
 
 redis-py sends a command again when the connection drops or times out before its
 answer, though the server may have run it already; so the scripts are idempotent. A
-reservation already held is granted again as it stands, and a settlement remembers
-its reservation id for a minute, so that running it twice charges once.
+reservation already held is granted again as it stands, and a settlement, like a
+rate limit's take, remembers its id for a minute, so that running it twice counts once.
 """
 
 from __future__ import annotations
@@ -142,8 +143,10 @@ return held
 
 # Token buckets, one per limit, refilled continuously at the per-minute rate and full
 # after a minute idle. ARGV: tokens, requests, tokens_per_minute (''),
-# requests_per_minute (''). Both are taken together or neither; the answer is the
-# wait for each (0 when taken) and what the last minute has used of each.
+# requests_per_minute (''), the take's id, how long to remember it (ms). Both are
+# taken together or neither; the answer is the wait for each (0 when taken) and what
+# the last minute has used of each. A take whose id was seen took already: it is
+# answered as taken, taking nothing more.
 _TAKE = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) + tonumber(now[2]) / 1000000
@@ -151,6 +154,10 @@ local saved = redis.call('HMGET', KEYS[1], 'ts', 'tokens', 'requests')
 local elapsed = math.max(0, now - (tonumber(saved[1]) or now))
 local tpm, rpm = tonumber(ARGV[3]), tonumber(ARGV[4])
 local tokens, requests = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', math.floor(now * 1000))
+if redis.call('ZSCORE', KEYS[2], ARGV[5]) then
+  tokens, requests = 0, 0
+end
 local function level(value, cap)
   if cap == nil then return 0 end
   local last = tonumber(value)
@@ -180,6 +187,8 @@ if wait_tokens == 0 and wait_requests == 0 then
   end
   redis.call('HSET', KEYS[1], unpack(fields))
   redis.call('PEXPIRE', KEYS[1], 61000)
+  redis.call('ZADD', KEYS[2], math.floor(now * 1000) + tonumber(ARGV[6]), ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
 end
 local used_tokens, used_requests = 0, 0
 if tpm ~= nil then used_tokens = tpm - free_tokens end
@@ -397,14 +406,19 @@ class RedisBudgetStore:
         Raises:
             BudgetUnavailable: Redis cannot be reached and the store fails closed.
         """
+        import uuid
+
         args = (
             repr(float(tokens)),
             repr(float(requests)),
             _number(tokens_per_minute),
             _number(requests_per_minute),
+            uuid.uuid4().hex,
+            _GRACE_MS,
         )
+        rate = f"{{{self.key}}}:rate"
         try:
-            waits = _numbers(self._take(keys=[f"{{{self.key}}}:rate"], args=args), 4)
+            waits = _numbers(self._take(keys=[rate, f"{rate}:taken"], args=args), 4)
         except self._errors as exc:
             self._unavailable(exc)
             return RateTake(0.0, 0.0, 0.0, 0.0, enforced=False)
