@@ -103,7 +103,9 @@ class Prompt:
                 list(chat), ensure_ascii=False, sort_keys=True, separators=(",", ":")
             )
         if version is None:
-            version = hashlib.sha256(canonical.encode()).hexdigest()[:_VERSION_CHARS]
+            # surrogatepass: a template read with surrogateescape holds lone surrogates.
+            digest = hashlib.sha256(canonical.encode("utf-8", "surrogatepass"))
+            version = digest.hexdigest()[:_VERSION_CHARS]
         set_ = object.__setattr__
         set_(self, "name", name)
         set_(self, "version", version)
