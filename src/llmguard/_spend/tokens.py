@@ -202,7 +202,7 @@ def _as_mapping(message: Any, tally: _Tally) -> Mapping[str, Any]:
     if isinstance(dumped, Mapping):
         return dumped
     tally.estimated = True
-    return {"content": str(message)}
+    return {"content": _str(message)}
 
 
 def _count_field(key: str, value: Any, count: Tokenizer, tally: _Tally) -> int:
@@ -220,7 +220,7 @@ def _count_call(call: Any, count: Tokenizer) -> int:
         return count(_json(call))
     arguments = function.get("arguments", "")
     arguments = arguments if isinstance(arguments, str) else _json(arguments)
-    return _PER_MESSAGE + count(str(function.get("name", ""))) + count(arguments)
+    return _PER_MESSAGE + count(_str(function.get("name", ""))) + count(arguments)
 
 
 def _count_parts(parts: str | Sequence[Any], count: Tokenizer, tally: _Tally) -> int:
@@ -233,7 +233,7 @@ def _count_parts(parts: str | Sequence[Any], count: Tokenizer, tally: _Tally) ->
             continue
         if not isinstance(part, Mapping):
             tally.estimated = True
-            total += count(str(part))
+            total += count(_str(part))
             continue
         kind = part.get("type")
         if kind in _TEXT_PARTS:
@@ -256,19 +256,19 @@ def _count_parts(parts: str | Sequence[Any], count: Tokenizer, tally: _Tally) ->
 
 def _count_block(kind: str, block: Mapping[str, Any], count: Tokenizer, tally: _Tally) -> int:
     if kind == "tool_use":
-        return _PER_MESSAGE + count(str(block.get("name", ""))) + count(_json(block.get("input")))
+        return _PER_MESSAGE + count(_str(block.get("name", ""))) + count(_json(block.get("input")))
     if kind == "tool_result":
         content = block.get("content")
         return _PER_MESSAGE + (
             _count_parts(content, count, tally) if isinstance(content, Sequence) else 0
         )
     if kind == "thinking":
-        return count(str(block.get("thinking", "")))
+        return count(_str(block.get("thinking", "")))
     source = block.get("source")
     if kind == "document" and isinstance(source, Mapping):
         form = source.get("type")
         if form == "text":
-            return count(str(source.get("data", "")))
+            return count(_str(source.get("data", "")))
         if form == "content":
             content = source.get("content")
             return _count_parts(content, count, tally) if isinstance(content, Sequence) else 0
@@ -373,7 +373,7 @@ def _count_tools(
             continue
         total += _PROP_INIT
         for name, prop in properties.items():
-            total += _PROP_KEY + _count_property(str(name), prop, count, tally)
+            total += _PROP_KEY + _count_property(_str(name), prop, count, tally)
     return total
 
 
@@ -404,7 +404,28 @@ def _strip_dot(description: Any) -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, skipkeys=True)
+    """The JSON a request would carry; never raises (counting must not fail a call)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=_str, skipkeys=True)
+    except Exception:  # a cycle, nesting past the recursion limit, a huge int
+        pass
+    from llmguard._core.content import snapshot
+
+    try:
+        return json.dumps(snapshot(value), ensure_ascii=False, default=_str, skipkeys=True)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+def _str(value: Any) -> str:
+    """``str(value)``, or the type's name when that fails (a ``__str__`` that raises, a
+    list nested past the recursion limit, an int of thousands of digits)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
 
 
 def _plan(model: str | None) -> _Plan:
