@@ -848,8 +848,10 @@ class Dataset:
         self.side_file: Path | None = None
         self._side_id: tuple[int, int] | None = None
         self._side: _Side | None = None
-        # `_trace_groups` answers, by their question.
+        # `_trace_groups` answers, by their question; and those asked for ahead
+        # (`prefetch_feedback`), running on the side connection.
         self._trace_groups_found: dict[object, list[dict[str, set[tuple[str, ...]]]]] = {}
+        self._trace_groups_later: dict[object, Future[list[dict[str, set[tuple[str, ...]]]]]] = {}
         # `summaries`' aggregates started ahead (`prefetch_summaries`), by their question.
         self._prefetched: dict[object, tuple[_Shared, Future[None]]] = {}
         # The row ids those aggregates keep to, by their question (`_summary_jobs`).
@@ -2024,6 +2026,27 @@ class Dataset:
             metric
         ) or self._column(metric)
 
+    def prefetch_feedback(
+        self, groupings: Sequence[Sequence[str]], window: Window = _ANY_TIME
+    ) -> None:
+        """Start finding what `feedback_scores_by` will be asked with the same arguments,
+        on the side connection while the caller reads the calls (only with a store).
+
+        The feedback records and the calls of their traces lie all over the store, so
+        finding them reads most of its pages whatever the window: about as long as
+        reading a week's calls of a million-call store, which the main thread does
+        meanwhile. The questions asked ahead run in the order asked, and share the
+        side connection's table of the feedback traces' records.
+        """
+        if self._side_connection() is None:
+            return
+        question = self._question(groupings, window, CALL_KINDS)
+        if question in self._trace_groups_found or question in self._trace_groups_later:
+            return
+        self._trace_groups_later[question] = self._later(
+            lambda conn: self._read_trace_groups(conn, groupings, window, CALL_KINDS)
+        )
+
     def feedback_scores(
         self, by: Sequence[str] = ("name",), window: Window = _ANY_TIME
     ) -> dict[tuple[str, ...], list[float]]:
@@ -2083,8 +2106,11 @@ class Dataset:
         question = self._question(groupings, window, kinds)
         found = self._trace_groups_found.get(question)
         if found is None:
-            found = self._trace_groups_found[question] = self._read_trace_groups(
-                self._conn, groupings, window, kinds
+            later = self._trace_groups_later.pop(question, None)
+            found = self._trace_groups_found[question] = (
+                later.result()
+                if later is not None
+                else self._read_trace_groups(self._conn, groupings, window, kinds)
             )
         return found
 

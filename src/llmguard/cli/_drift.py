@@ -483,6 +483,10 @@ def run(args: argparse.Namespace) -> int:
     if _overlap(before, after):
         raise CommandError(f"the baseline ({before}) and current ({after}) windows overlap")
     with opened(args.path) as dataset:
+        # Which groups the scored traces' calls fall in is found on the store's second
+        # connection while this thread reads the calls of each window.
+        for span in (before, after):
+            dataset.prefetch_feedback([(args.by,)], span)
         samples = []
         for name, span in (("baseline", before), ("current", after)):
             found = load(dataset, args.by, span)
