@@ -120,8 +120,8 @@ class OTelSink:
         parent = None
         if record.parent_id is not None:
             parent = trace.SpanContext(trace_id, int(record.parent_id, 16), False, flags)
-        elif isinstance(outer := record.metadata.get(OTEL_PARENT_KEY), str):
-            parent = trace.SpanContext(trace_id, int(outer, 16), True, flags)
+        elif outer := _span_id(record.metadata.get(OTEL_PARENT_KEY)):
+            parent = trace.SpanContext(trace_id, outer, True, flags)
         if record.status == "ok":
             status = trace.Status(trace.StatusCode.UNSET)
         else:
@@ -151,6 +151,17 @@ def _processor(provider: Any) -> Any:
             "tracer_provider= (or set it with trace.set_tracer_provider)"
         )
     return processor
+
+
+def _span_id(value: object) -> int:
+    """An OTel span id written as 16 hex digits, or 0 (none) for anything else: the key
+    is an attribute name an application may use for something of its own."""
+    if not isinstance(value, str) or len(value) != 16:
+        return 0
+    try:
+        return int(value, 16) if value.isascii() and value.isalnum() else 0
+    except ValueError:
+        return 0
 
 
 def span_name(record: Record) -> str:
