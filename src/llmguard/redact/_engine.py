@@ -82,22 +82,26 @@ class Engine:
     """
 
     __slots__ = (
-        "_alternatives", "_before_memo", "_befores", "_checked", "_contexts", "_decided", "_groups",
-        "_kinds", "_no_runs",
+        "_above", "_alternatives", "_before_memo", "_befores", "_checked", "_contexts", "_decided",
+        "_groups", "_kinds", "_no_runs",
         "_run_starts", "_runs", "_searches",
         "_split", "_starts", "memoized", "own", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
 
     def __init__(self, kinds: tuple[Kind, ...], prefilter: re.Pattern[str] | str | None) -> None:
         self.validators = tuple(kind.validator for kind in kinds)
-        self.splitters = tuple(SPLITTERS.get(kind.validator) for kind in kinds)
+        split = [SPLITTERS.get(kind.validator) for kind in kinds]
+        self.splitters = tuple(None if pair is None else pair[0] for pair in split)
+        # The length a rejected value must pass for its kind's splitter to be asked
+        self._above = tuple(_SPLIT_ABOVE if pair is None else pair[1] for pair in split)
         # Whose verdicts are remembered by value: llmguard's checks, not a user's.
         self.memoized = tuple(kind.validator in OWN_CHECKS for kind in kinds)
         self._checked: dict[tuple[int, bytes], bool] = {}  # (kind, value) -> verdict
         # (the kinds hidden, (the bytes `Search.read` reads, the match's length, whether
         # it starts the buffer)) -> kind, value start and end from the match's, verdict
         self._decided: dict[tuple[int, tuple[bytes, int, bool]], tuple[int, int, int, bool]] = {}
-        self._split: dict[tuple[int, bytes, bytes], int] = {}  # (kind, value, after) -> head
+        # (kind, value, after, the two bytes before) -> head
+        self._split: dict[tuple[int, bytes, bytes, bytes], int] = {}
         # (kind, what `_before` read, at the start) -> the values' spans, from the start
         self._before_memo: dict[tuple[int, bytes, bool], tuple[tuple[int, int], ...]] = {}
         # Whether `_before` remembers a kind's answers: for llmguard's checks or none
@@ -305,7 +309,7 @@ class Engine:
                     seen is not None
                     and (validator is None or memoized[kind])
                     and search.read_alike(seen[1])
-                    and (accepted or splitters[kind] is None or b - a <= _SPLIT_ABOVE)
+                    and (accepted or splitters[kind] is None or b - a <= self._above[kind])
                 ):
                     remember(decided, seen, (kind, a - start, b - start, accepted))
                     stored += 1
@@ -314,13 +318,22 @@ class Engine:
                         # than it saves, for the rest of this text.
                         remembering = False
             splitter = splitters[kind]
-            if not accepted and splitter is not None and b - a > _SPLIT_ABOVE:
+            if not accepted and splitter is not None and b - a > self._above[kind]:
                 # Too long to be one value, maybe two: the longest head that is one.
-                piece = kind, data[base + a : base + b], data[base + b : base + b + AFTER]
+                piece = (
+                    kind,
+                    data[base + a : base + b],
+                    data[base + b : base + b + AFTER],
+                    data[max(base + a - 2, 0) : base + a],
+                )
                 head = split.get(piece, -1)
                 value = piece[1].decode("utf-8", "surrogatepass")
                 if head < 0:
-                    head = splitter(value, piece[2].decode("utf-8", "replace"))
+                    head = splitter(
+                        value,
+                        piece[2].decode("utf-8", "replace"),
+                        piece[3].decode("utf-8", "replace"),
+                    )
                     remember(split, piece, head)
                 if head:
                     b = a + len(value[:head].encode("utf-8", "surrogatepass"))
@@ -636,7 +649,7 @@ class Engine:
                 step is None
                 or step[3]
                 or step[0] != hidden
-                or (split and step[2] - step[1] > _SPLIT_ABOVE)
+                or (split and step[2] - step[1] > self._above[hidden])
             ):
                 break
             again = max(step[2] - 1, 1)
@@ -796,9 +809,13 @@ class Engine:
             if validator is None or validator(value):
                 spans.append((offset + a, offset + b))
                 return spans
-            if splitter is None or b - a <= _SPLIT_ABOVE:
+            if splitter is None or b - a <= self._above[kind]:
                 return spans
-            cut = splitter(value, bytes(buffer[b : b + AFTER]).decode("utf-8", "replace"))
+            cut = splitter(
+                value,
+                bytes(buffer[b : b + AFTER]).decode("utf-8", "replace"),
+                bytes(buffer[max(a - 2, 0) : a]).decode("utf-8", "replace"),
+            )
             if not cut:
                 return spans
             end = a + len(value[:cut].encode("utf-8", "surrogatepass"))

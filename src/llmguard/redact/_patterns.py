@@ -135,7 +135,7 @@ def _phone(text: str) -> bool:
     return count == 10 or text.isdigit()  # North American, or a line of digits alone
 
 
-def _phone_head(text: str, after: str) -> int:
+def _phone_head(text: str, after: str, before: str) -> int:
     """How much of a run of digit groups too long for one phone number is one: 0 if none.
 
     Two numbers a space apart read as one run, too long to be a number, which would
@@ -321,13 +321,105 @@ _PHONE = (
     r")(?:$|[^\w-])"
 )
 
+# A value under a secret's name: password=..., "client_secret": "...", DB_PASSWORD=...,
+# --password ..., api_key = "...". The names are detect-secrets' KeywordDetector's, less
+# those that name public parts (access_key, an AWS key id's) or LLM settings (token:
+# logprobs and tokenizers' bos_token, eos_token), and a name must end with one
+# (password_hint, max_tokens stay). The name needs no context before it (DB_PASSWORD,
+# userPassword); the value runs from the separator to a double quote, a line break or a
+# JSON string's escape, and the check and `_keyword_head` find where it really ends: at
+# its closing quote, or, unquoted, at whitespace, & or ; (a query string, a connection
+# string), less a closing bracket or comma after it.
+_PASSWORD_NAMES = r"(?i:pass(?:word|wd|phrase)s?|pwd)"
+_SECRET_NAMES = (
+    r"(?i:secrets?|api[_.-]?keys?|(?:secret|private|priv|auth|client|account|encryption"
+    r"|signing|master|service)[_.-]?key|(?:access|refresh|auth|id|api|session|security|oauth"
+    r"|bot|bearer)[_.-]?token)"
+)
+# A value's pieces and what may cut it short: whitespace, &, ;, ' and a JSON string's
+# escapes of a line break, a tab or a quote (not \\u's, which JSON writes for any
+# character past ASCII). The pieces after the first are bounded, so
+# that values one after another on one line (a query string, JSON in a string) are read
+# in linear time: a quoted value of more than 16 words or &s is cut.
+_PIECE = r"(?:[^\s\"\\&;']|\\[^\snrt\"])+"
+_CUT = r"(?:[ \t&;']|\\[nrt\"])"
+_KEYWORD_VALUE = (
+    rf"(?:\\?[\"'])?(?P<secret>{_CUT}*{_PIECE}(?:{_CUT}+{_PIECE}){{0,16}}{_CUT}*|{_CUT}+)"
+)
+
+
+def _keyword_pattern(names: str) -> str:
+    return (
+        rf"(?:{names}(?:\\?[\"'])?[ \t]*(?:=>|:=|[:=])[ \t]*|--[\w.-]*{names}[ \t]+)"
+        + _KEYWORD_VALUE
+    )
+
+
+_PASSWORD = _keyword_pattern(_PASSWORD_NAMES)
+_SECRET = _keyword_pattern(_SECRET_NAMES)
+# Where an unquoted value ends: whitespace, & or ;, or a JSON string's escape of a line
+# break, a tab or a quote (a class, or two characters: linear)
+_KEYWORD_STOP = re.compile(r"[\s&;]|\\[nrt\"]")
+_KEYWORD_DOUBT = re.compile(r"[\s&;'\\]")  # where a value may end sooner than read
+_NO_SECRETS = frozenset({"", "null", "none", "nil", "true", "false", "undefined"})
+_PLACEHOLDER = re.compile(r"\[\w*\]|\*+|<\w*>")  # [password], ***, <redacted>: linear
+
+
+# A secret's name in what follows a null (one of a few words: linear)
+_NAMED = re.compile(r"(?i:pass|pwd|secret|key|token)")
+
+
+def _no_secret(value: str) -> bool:
+    """Whether a value under a secret's name holds none: null, a boolean, a placeholder."""
+    value = value.strip()
+    return value.lower() in _NO_SECRETS or _PLACEHOLDER.fullmatch(value) is not None
+
+
+def _keyword(value: str) -> bool:
+    """A value under a secret's name that ends where it was read to, quoted or not."""
+    return (
+        _KEYWORD_DOUBT.search(value) is None and value[-1] not in ",)}]" and not _no_secret(value)
+    )
+
+
+def _keyword_head(value: str, after: str, before: str) -> int:
+    """How much of what follows a secret's name is its value: 0 if none.
+
+    ``before`` is the two characters before it. Quoted by ``"``, the value is all that
+    was read (to the closing quote; an escaped one is part of it); by ``\\"`` (JSON in a
+    JSON string) or ``'``, it runs to the next such quote. Unquoted, it ends at
+    whitespace, ``&``, ``;`` or a JSON string's escape, less the commas, quotes and
+    closing brackets after it (``f(password=pw)``). A null, a boolean or a placeholder
+    is no value, unless another secret's name follows it in what was read: that goes
+    whole, so that no secret after it is passed over.
+    """
+    quote = before[-1:]
+    if quote == '"' and before[-2:] != '\\"':
+        return 0 if _no_secret(value) else len(value)
+    if quote in ("'", '"'):
+        stop = value.find("'" if quote == "'" else '\\"')
+        token = head = value if stop < 0 else value[:stop]
+    else:
+        found = _KEYWORD_STOP.search(value)
+        token = value if found is None else value[: found.start()]
+        head = token.rstrip(",)}]'")
+    if head and not _no_secret(head) and not _no_secret(token.rstrip(",)}'")):
+        return len(head)
+    return len(value) if _NAMED.search(value, len(head)) else 0
+
+
 _PHONE_ALONE = re.compile(_PHONE, re.A)
 _PHONE_DIGITS_MAX = 12  # below 13 digits, no run is two numbers `_phone` accepts
 # A validator's way of finding a shorter value in a match it rejects, by validator.
-SPLITTERS: dict[Validator | None, Callable[[str, str], int]] = {_phone: _phone_head}
+# Each is called with the rejected value, the text after it and the two characters before,
+# for values longer than the bound given with it.
+SPLITTERS: dict[Validator | None, tuple[Callable[[str, str, str], int], int]] = {
+    _phone: (_phone_head, 12),  # below 13 characters, no run is two numbers
+    _keyword: (_keyword_head, 0),
+}
 # The validators whose verdict depends on the value alone, so may be remembered.
 OWN_CHECKS: frozenset[Validator] = frozenset(
-    {_has_digit, _bearer, _basic, _discord, _iban, _ssn, _luhn, _phone}
+    {_has_digit, _bearer, _basic, _discord, _iban, _ssn, _luhn, _phone, _keyword}
 )
 
 # The default kinds, in order: their patterns, and the characters each one's value can
@@ -341,6 +433,8 @@ DEFAULT_PATTERNS: dict[str, PatternSpec] = {
     "google_api_key": _GOOGLE_API_KEY,
     "aws_access_key": _AWS_KEY,
     "aws_secret_key": _AWS_SECRET,
+    "password": (_PASSWORD, _keyword),
+    "secret": (_SECRET, _keyword),
     "jwt": _JWT,
     "bearer_token": (_BEARER, _bearer),
     "basic_auth": (_BASIC_AUTH, _basic),
@@ -371,6 +465,9 @@ DEFAULT_STARTS: dict[str, str] = {
     "google_api_key": "A",
     "aws_access_key": "A",
     "aws_secret_key": "aAsS",  # the name of the setting before one
+    # No context before the name, whose second byte `Search.read` looks at: any
+    "password": string.ascii_letters + "-",
+    "secret": string.ascii_letters + "-",
     "jwt": "e",
     "bearer_token": "Bb",
     "basic_auth": "Bb-",
