@@ -13,12 +13,13 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import llmguard as lg
 from llmguard._spend.rate_limits import rate_limit
-from llmguard.exceptions import BudgetUnavailable
+from llmguard.exceptions import BudgetUnavailable, ConfigurationError
 from llmguard.stores import BudgetSnapshot, RedisBudgetStore
 from tests._helpers.redis_server import RedisServer, redis_server_or_skip
 
@@ -202,3 +203,31 @@ def test_a_garbled_answer_is_unavailable_not_a_crash(
     with pytest.raises(BudgetUnavailable):
         rate_limit(tokens_per_minute=1_000, store=closed, wait=False).acquire(tokens=1)
     rate_limit(tokens_per_minute=1_000, store=opened, wait=False).acquire(tokens=1)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"lease_seconds": 1e300, "window": "day"}, "lease_seconds"),
+        ({"lease_seconds": 0.0004}, "lease_seconds"),
+        ({"lease_seconds": float("inf")}, "lease_seconds"),
+        ({"timeout": 1e300}, "timeout"),
+        ({"timeout": -1}, "timeout"),
+    ],
+)
+def test_options_redis_or_sockets_cannot_use_are_refused_at_construction(
+    options: dict[str, Any], named: str
+) -> None:
+    """A lease Redis cannot expire, one under a millisecond, a timeout sockets overflow."""
+    with pytest.raises(ConfigurationError, match=named):
+        RedisBudgetStore("redis://127.0.0.1:1/0", key="k", **options)
+
+
+def test_the_longest_lease_and_timeout_work(server: RedisServer) -> None:
+    """At the bounds, reservations are held, expire and are charged as usual."""
+    store = RedisBudgetStore(
+        server.url, key="long", window="month", lease_seconds=366 * 86_400, timeout=86_400
+    )
+    with lg.budget(max_tokens=100, store=store):
+        lg.types.reserve(60).reconcile(50)
+    assert store.snapshot() == BudgetSnapshot(used=50, calls=1, unpriced_calls=1)

@@ -48,6 +48,10 @@ _WINDOWS = ("minute", "day", "month")
 _USD_TOLERANCE = 1e-9
 # How long a window's keys outlive it, besides the longest lease: late reconciliations.
 _GRACE_MS = 60_000
+# Past these, Redis refuses the expiry times (a lease of 1e300 s) and sockets the
+# timeout (OverflowError); a lease under a millisecond would hold nothing.
+_MAX_LEASE_S = 366 * 86_400
+_MAX_TIMEOUT_S = 86_400
 
 # Drop the expired holds, then read the totals and sum what the live holds keep.
 _STATE = """
@@ -229,8 +233,10 @@ class RedisBudgetStore:
             warning and an ``internal`` record.
         lease_seconds: How long a reservation is held without being reconciled or
             released; then it expires, as the reservations of a process that died
-            mid-call do. Make it longer than your slowest call.
-        timeout: Seconds to wait for Redis (to connect, and for each answer).
+            mid-call do. Make it longer than your slowest call (at least 1 ms, at
+            most 366 days).
+        timeout: Seconds to wait for Redis (to connect, and for each answer; at
+            most a day).
         client: A ``redis.Redis`` client to use instead of ``url``.
         clock: Seconds since the epoch, to place calls in windows (for tests).
 
@@ -260,14 +266,19 @@ class RedisBudgetStore:
             raise ConfigurationError(
                 f"on_unavailable must be 'open' or 'closed', not {on_unavailable!r}"
             )
-        for option, value in (("lease_seconds", lease_seconds), ("timeout", timeout)):
+        for option, value, least, most in (
+            ("lease_seconds", lease_seconds, 0.001, _MAX_LEASE_S),
+            ("timeout", timeout, 0.0, _MAX_TIMEOUT_S),
+        ):
             if (
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value <= 0
+                or not (0 < value <= most and value >= least)
             ):
-                raise ConfigurationError(f"{option} must be a positive number, not {value!r}")
+                raise ConfigurationError(
+                    f"{option} must be a positive number of seconds, at least {least:g} "
+                    f"and at most {most:,}, not {value!r}"
+                )
         if (url is None) == (client is None):
             raise ConfigurationError("RedisBudgetStore needs either a url or a client=")
         if not callable(clock):
