@@ -517,7 +517,7 @@ class Agent(Generic[L]):
             if value is not None and (type(value) is not int or value < 1):
                 raise ConfigurationError(f"{option} must be an int >= 1 or None, not {value!r}")
         number = isinstance(timeout_s, (int, float)) and not isinstance(timeout_s, bool)
-        if timeout_s is not None and (not number or timeout_s <= 0):
+        if timeout_s is not None and (not number or not timeout_s > 0):  # NaN too
             raise ConfigurationError(f"timeout_s must be a number > 0 or None, not {timeout_s!r}")
         if on_limit not in ("raise", "return"):
             raise ConfigurationError(f"on_limit must be 'raise' or 'return', not {on_limit!r}")
