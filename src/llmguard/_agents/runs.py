@@ -372,7 +372,8 @@ class Run:
                 exc.state = self.state()
         _reset(open_run, self._open_token)
         _reset(_run, self._token)
-        self.agent._runs.discard(self)
+        with self.agent._runs_lock:
+            self.agent._runs.discard(self)
         self.budget.__exit__(None, None, None)
         self.span.set_attributes({
             "steps": self.steps, "tool_calls": self.tool_calls, "stop_reason": self.stop_reason,
@@ -530,6 +531,7 @@ class Agent(Generic[L]):
         self.clock, self.unpriced = clock, unpriced
         # The runs open in a ``with`` block, for a block that exits in another context.
         self._runs: weakref.WeakSet[Run] = weakref.WeakSet()
+        self._runs_lock = threading.Lock()  # threads enter one agent at once
 
     def __repr__(self) -> str:
         return f"Agent(name={self.name!r}, max_steps={self.max_steps}, on_limit={self.on_limit!r})"
@@ -548,7 +550,8 @@ class Agent(Generic[L]):
 
     def _opened(self, run: Run) -> Run:
         run._frame = id(sys._getframe(2))  # the block's frame (under __enter__/__aenter__)
-        self._runs.add(run)
+        with self._runs_lock:
+            self._runs.add(run)
         return run
 
     @overload
@@ -589,7 +592,8 @@ def _own_run(owner: Agent[Any], tb: Any) -> Run:
     run = _open_run()
     if run is not None and run.agent is owner:
         return run
-    runs = list(owner._runs)
+    with owner._runs_lock:
+        runs = list(owner._runs)
     frames = set()
     while tb is not None:
         frames.add(id(tb.tb_frame))
