@@ -7,7 +7,7 @@ import binascii
 import re
 import string
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from itertools import accumulate, compress, repeat
 from operator import add, sub
 from typing import Any, NamedTuple
@@ -373,6 +373,37 @@ def _no_secret(value: str) -> bool:
     """Whether a value under a secret's name holds none: null, a boolean, a placeholder."""
     value = value.strip()
     return value.lower() in _NO_SECRETS or _PLACEHOLDER.fullmatch(value) is not None
+
+
+# A dictionary key that names a secret: the names above, at the key's end (its last 40
+# characters are read: linear)
+_SECRET_KEY = re.compile(rf"(?:({_PASSWORD_NAMES})|{_SECRET_NAMES})\Z")
+_KEY_KINDS: dict[str, str | None] = {}  # by key: a record's keys repeat
+
+
+def secret_name(key: str) -> str | None:
+    """``"password"`` or ``"secret"`` when ``key`` names one, else ``None``."""
+    kind = _KEY_KINDS.get(key, "")
+    if kind != "":
+        return kind
+    found = _SECRET_KEY.search(key[-40:])
+    kind = None if found is None else "password" if found.group(1) else "secret"
+    if len(_KEY_KINDS) > 4096:
+        _KEY_KINDS.clear()
+    _KEY_KINDS[key] = kind
+    return kind
+
+
+def secret_value(value: object) -> bool:
+    """Whether a value under a secret's name is one: not null, a boolean, empty or a
+    placeholder (``"***"``, ``"[password]"``)."""
+    if value is None or value is True or value is False:
+        return False
+    if isinstance(value, str):
+        return not _no_secret(value)
+    if isinstance(value, (Mapping, list, tuple, set, frozenset, bytes, bytearray)):
+        return len(value) > 0
+    return True
 
 
 def _keyword(value: str) -> bool:

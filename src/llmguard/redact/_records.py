@@ -8,6 +8,7 @@ from operator import attrgetter
 from typing import Any
 
 from llmguard._core.records import Record, replaced
+from llmguard.redact._patterns import secret_name, secret_value
 
 METADATA_KEY = "llmguard.redacted"
 """The metadata key holding ``{kind: count}`` of what a `Patterns` redactor replaced."""
@@ -59,14 +60,17 @@ PLAIN_BELOW = 20
 
 
 def collect_records(
-    records: Iterable[Record], out: list[str], sizes: dict[int, int], ends: list[int], plain: int
-) -> None:
+    records: Iterable[Record], out: list[str], sizes: dict[int, int], ends: list[int], plain: int,
+    secrets: dict[int, str] | None = None,
+) -> None:  # fmt: skip
     """Append the strings of each record to ``out``, in the order `rebuilt` visits them.
 
     ``ends`` gets, for each record, how many strings ``out`` holds after each group of
     `GROUPS` and after the metadata (`MARKS` a record). A string of letters alone
     shorter than ``plain`` is left out (`PLAIN_BELOW` for llmguard's own kinds, 0 for
-    any others).
+    any others). With ``secrets``, a dictionary's value under a secret's name
+    (`secret_name`) is not read: an empty string stands for it in ``out``, and
+    ``secrets`` gets its index and kind.
     """
     append = out.append
     mark = ends.append
@@ -76,21 +80,28 @@ def collect_records(
                 if len(value) >= plain or not value.isalpha():
                     append(value)
             elif value is not None:
-                _collect(value, out, sizes, plain)
+                _collect(value, out, sizes, plain, secrets)
         mark(len(out))
         for value in _read_nested(record):
             if type(value) is str:
                 if len(value) >= plain or not value.isalpha():
                     append(value)
             elif value is not None and value is not _NO_TAGS:
-                _collect(value, out, sizes, plain)
+                _collect(value, out, sizes, plain, secrets)
             mark(len(out))
         metadata = record.metadata
         if metadata:
             for key, value in metadata.items():
-                _collect(key, out, sizes, plain)
-                if key not in _OPAQUE_METADATA:
-                    _collect(value, out, sizes, plain)
+                _collect(key, out, sizes, plain, secrets)
+                if key in _OPAQUE_METADATA:
+                    continue
+                if secrets is not None and type(key) is str and secret_value(value):
+                    named = secret_name(key)
+                    if named is not None:
+                        secrets[len(out)] = named
+                        append("")
+                        continue
+                _collect(value, out, sizes, plain, secrets)
         mark(len(out))
 
 
@@ -130,7 +141,12 @@ def rebuilt(
     metadata: dict[str, Any] = {}
     for key, value in record.metadata.items():
         new_key = rebuild(key)
-        _put(metadata, new_key, value if key in _OPAQUE_METADATA else rebuild(value))
+        if key in _OPAQUE_METADATA:
+            _put(metadata, new_key, value)
+        elif rebuild.secrets and type(key) is str and secret_value(value) and secret_name(key):
+            _put(metadata, new_key, rebuild.take())
+        else:
+            _put(metadata, new_key, rebuild(value))
     merged = dict(metadata.get(METADATA_KEY) or {})
     for kind, count in counts.items():
         merged[kind] = merged.get(kind, 0) + count
@@ -139,7 +155,9 @@ def rebuilt(
     return replaced(record, **changes)
 
 
-def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> None:
+def _collect(
+    value: Any, out: list[str], sizes: dict[int, int], plain: int, secrets: dict[int, str] | None
+) -> None:
     """Append each string in ``value`` to ``out``, in the order `Rebuild` visits them.
 
     An integer of ten digits or more counts as its digits, bytes as their text (in a
@@ -159,13 +177,19 @@ def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> N
             if type(key) is str:
                 if len(key) >= plain or not key.isalpha():
                     append(key)
+                if secrets is not None and secret_value(item):
+                    named = secret_name(key)
+                    if named is not None:
+                        secrets[len(out)] = named
+                        append("")
+                        continue
             else:
-                _collect(key, out, sizes, plain)
+                _collect(key, out, sizes, plain, secrets)
             if type(item) is str:
                 if len(item) >= plain or not item.isalpha():
                     append(item)
             elif item is not None:
-                _collect(item, out, sizes, plain)
+                _collect(item, out, sizes, plain, secrets)
         sizes[id(value)] = len(out) - start
     elif cls is list or cls is tuple or isinstance(value, (list, tuple, set, frozenset)):
         start = len(out)
@@ -186,18 +210,24 @@ def _collect(value: Any, out: list[str], sizes: dict[int, int], plain: int) -> N
                     elif type(key) is str:
                         if len(key) >= plain or not key.isalpha():
                             append(key)
-                        else:
+                        elif secrets is None or secret_name(key) is None:
                             other_key, plain_key = plain_key, key
+                        if secrets is not None and secret_value(field):
+                            named = secret_name(key)
+                            if named is not None:
+                                secrets[len(out)] = named
+                                append("")
+                                continue
                     else:
-                        _collect(key, out, sizes, plain)
+                        _collect(key, out, sizes, plain, secrets)
                     if type(field) is str:
                         if len(field) >= plain or not field.isalpha():
                             append(field)
                     elif field is not None:
-                        _collect(field, out, sizes, plain)
+                        _collect(field, out, sizes, plain, secrets)
                 sizes[id(item)] = len(out) - inner
             elif item is not None:
-                _collect(item, out, sizes, plain)
+                _collect(item, out, sizes, plain, secrets)
         sizes[id(value)] = len(out) - start
     elif cls is int:
         if _searched(value):
@@ -220,10 +250,13 @@ class Rebuild:
     digits or bytes whose text were redacted become the redacted text.
     """
 
-    __slots__ = ("_changed", "_plain", "_sizes", "_upcoming", "at")
+    __slots__ = ("_changed", "_plain", "_sizes", "_upcoming", "at", "secrets")
 
-    def __init__(self, changed: dict[int, str], sizes: dict[int, int], plain: int) -> None:
+    def __init__(
+        self, changed: dict[int, str], sizes: dict[int, int], plain: int, secrets: bool = False
+    ) -> None:
         self._changed = changed
+        self.secrets = secrets  # whether values under a secret's name were left out
         self._sizes = sizes
         self._plain = plain  # as `collect_records` had it: shorter letters were left out
         self.at = 0
@@ -289,6 +322,12 @@ class Rebuild:
             return walked  # a set's items in the order read, as its JSON lists them
         return tuple(walked)
 
+    def take(self) -> Any:
+        """The replacement of a value `collect_records` left out under a secret's name."""
+        index = self.at
+        self.at = index + 1
+        return self._changed[index]
+
     def _mapping(self, value: Any) -> dict[Any, Any]:
         """A mapping holding a changed string, rebuilt as a dict, its keys too."""
         items: dict[Any, Any] = {}
@@ -305,7 +344,9 @@ class Rebuild:
                     new_key = changed.get(index, key)
             else:
                 new_key = self(key)
-            if type(item) is str:
+            if self.secrets and type(key) is str and secret_value(item) and secret_name(key):
+                item = self.take()
+            elif type(item) is str:
                 if len(item) >= plain or not item.isalpha():
                     index = self.at
                     self.at = index + 1

@@ -51,7 +51,7 @@ class Patterns:
         re.error: A pattern is not a valid regular expression.
     """
 
-    __slots__ = ("_compiled", "_kinds", "_prefilter", "_replacements", "replacement")
+    __slots__ = ("_by_name", "_compiled", "_kinds", "_prefilter", "_replacements", "replacement")
 
     def __init__(
         self,
@@ -85,6 +85,7 @@ class Patterns:
             kinds.append(Kind(name, given, source, flags, validator, encoded, first))
         self.replacement = replacement
         self._replacements = replacements
+        self._by_name = "password" in replacements and "secret" in replacements
         self._kinds = tuple(kinds)
         self._prefilter = prefilter
         self._compiled: Engine | None = None
@@ -134,12 +135,20 @@ class Patterns:
         ends: list[int] = []  # per record, the number of strings after each group (`MARKS`)
         # Short strings of letters hold none of llmguard's own kinds: not even collected.
         plain = PLAIN_BELOW if self._engine().own else 0
-        collect_records(records, texts, sizes, ends, plain)
+        # A dictionary's value under a secret's name goes whole, when this redactor has
+        # the kinds of such values
+        secrets: dict[int, str] | None = {} if self._by_name else None
+        collect_records(records, texts, sizes, ends, plain, secrets)
         changed = self._redact(texts)
+        if secrets:
+            for index, kind in secrets.items():
+                changed[index] = self._replacements[kind], {kind: 1}
         if not changed:
             return list(records)
         upcoming = sorted(changed)
-        rebuild = Rebuild({index: changed[index][0] for index in upcoming}, sizes, plain)
+        rebuild = Rebuild(
+            {index: changed[index][0] for index in upcoming}, sizes, plain, secrets is not None
+        )
         out = []
         start = 0
         at = 0  # the first of ``upcoming`` at or past ``start``
