@@ -8,6 +8,7 @@ an id no exporter can encode on it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -87,3 +88,27 @@ def test_any_text_as_parent_id_gives_a_valid_span(text: str) -> None:
     OTelSink(tracer_provider=provider).emit(memory.records)
     (span,) = exporter.get_finished_spans()
     assert span.parent is None or 0 < span.parent.span_id < 2**64
+
+
+@pytest.mark.parametrize(
+    ("timeout", "millis"),
+    [
+        (None, 30_000),
+        (math.inf, 30_000),
+        (math.nan, 0),
+        (-1.0, 0),
+        (0.25, 250),
+        (1e300, 86_400_000),
+    ],
+)
+def test_flush_hands_the_provider_a_timeout_it_can_use(timeout: float | None, millis: int) -> None:
+    """Any timeout becomes whole milliseconds for force_flush; none raises."""
+    asked: list[int] = []
+
+    class Provider(TracerProvider):
+        def force_flush(self, timeout_millis: int = 30_000) -> bool:
+            asked.append(timeout_millis)
+            return True
+
+    OTelSink(tracer_provider=Provider()).flush(timeout)
+    assert asked == [millis]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,6 +28,9 @@ _METADATA_ATTRIBUTES = {
 _SKIPPED_METADATA = frozenset({*_METADATA_ATTRIBUTES, "operation", OTEL_PARENT_KEY})
 
 _Primitive = (str, bool, int, float)
+
+# Longest flush asked of the provider: a day (its threads take the bound as a timeout).
+_MAX_FLUSH_S = 86_400.0
 
 
 class OTelSink:
@@ -104,8 +108,7 @@ class OTelSink:
             provider = self._trace.get_tracer_provider()
         force_flush = getattr(provider, "force_flush", None)
         if force_flush is not None:
-            millis = 30_000 if timeout is None else max(int(timeout * 1000), 0)
-            force_flush(millis)
+            force_flush(_millis(timeout))
 
     def close(self) -> None:
         """Nothing to release: the tracer provider belongs to the application."""
@@ -140,6 +143,16 @@ class OTelSink:
             end_time=iso_to_ns(record.end),
             instrumentation_scope=self._scope,
         )
+
+
+def _millis(timeout: float | None) -> int:
+    """``timeout`` as the milliseconds ``force_flush`` takes: no bound (``None``, inf) is
+    the SDK's own 30 s, and what is not a number of seconds (NaN, below 0) is 0."""
+    if timeout is None or timeout == math.inf:
+        return 30_000
+    if not timeout > 0:
+        return 0
+    return int(min(timeout, _MAX_FLUSH_S) * 1000)
 
 
 def _processor(provider: Any) -> Any:
