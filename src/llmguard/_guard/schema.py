@@ -111,6 +111,8 @@ _SEQUENCE_SCHEMAS = frozenset({"list", "tuple", "set", "frozenset", "dict"})
 _MAX_SCHEMA_DEPTH = 500
 # How pydantic's message starts when the text read as JSON up to its end, left open.
 _CUT_SHORT = "Invalid JSON: EOF while parsing"
+# How pydantic's parser names a raw control character in a string.
+_CONTROL = "control character"
 
 _Validator = Callable[[Any, dict[str, Any] | None], Any]
 
@@ -148,15 +150,22 @@ class NotJSON(SchemaErrors):
     """The text given to :meth:`CompiledSchema.validate_json` is not JSON at all.
 
     ``cut_short`` says it read as JSON up to its very end, where a value was left open;
-    ``unencodable`` that the text holds lone surrogates, which pydantic cannot read.
+    ``unencodable`` that the text holds lone surrogates, which pydantic cannot read;
+    ``controls`` that a string holds a raw control character (a newline, a tab).
     """
 
     def __init__(
-        self, errors: tuple[FieldError, ...], *, cut_short: bool = False, unencodable: bool = False
+        self,
+        errors: tuple[FieldError, ...],
+        *,
+        cut_short: bool = False,
+        unencodable: bool = False,
+        controls: bool = False,
     ) -> None:
         super().__init__(errors)
         self.cut_short = cut_short
         self.unencodable = unencodable
+        self.controls = controls
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -267,7 +276,12 @@ class CompiledSchema:
         try:
             return self._from_json(text, ctx)
         except NotJSON as exc:
-            cleaned = valid_text(text) if exc.unencodable else text
+            if exc.unencodable:
+                cleaned = valid_text(text)
+            elif exc.controls:
+                cleaned = escaped_controls(text)
+            else:
+                raise
             if cleaned is text:
                 raise
             return self.validate_json(cleaned, context=context)
@@ -795,10 +809,33 @@ def _decoded(arguments: str | dict[str, object]) -> Any:
     """Tool-call arguments as Python data, or `_NOT_DECODED` when they are not JSON."""
     if not isinstance(arguments, str):
         return arguments
+    text = valid_text(arguments.strip() or "{}")
     try:
-        return pydantic_core.from_json(valid_text(arguments.strip() or "{}"))
+        return pydantic_core.from_json(text)
+    except ValueError as exc:
+        if _CONTROL not in str(exc):
+            return _NOT_DECODED
+    try:
+        return pydantic_core.from_json(escaped_controls(text))
     except ValueError:
         return _NOT_DECODED
+
+
+def escaped_controls(text: str) -> str:
+    """``text`` with the control characters its strings hold raw (a newline, a tab in
+    code a model wrote) escaped, as JSON wants them; ``text`` itself when it is not JSON
+    even so. Read as Python's json reads it with ``strict=False`` (what Instructor and
+    the OpenAI SDK's ``parse`` do), in one linear pass; NaN and Infinity stay refused."""
+    try:
+        data = json.loads(text, strict=False, parse_constant=_refused)
+    except (ValueError, RecursionError):
+        return text
+    # A string escaped as a lone surrogate (``"\\ud83d"``) is read as one: U+FFFD then.
+    return valid_text(json.dumps(data, ensure_ascii=False))
+
+
+def _refused(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _wrapped(data: Any) -> tuple[str, Any] | None:
@@ -914,9 +951,13 @@ def _compile_pydantic(
             details = _details(exc)
             errors = pydantic_errors(details)
             if details[0]["loc"] == () and details[0]["type"] in _NOT_JSON_TYPES:
-                cut_short = details[0]["msg"].startswith(_CUT_SHORT)
-                unencodable = details[0]["type"] == "string_unicode"
-                raise NotJSON(errors, cut_short=cut_short, unencodable=unencodable) from None
+                message = details[0]["msg"]
+                raise NotJSON(
+                    errors,
+                    cut_short=message.startswith(_CUT_SHORT),
+                    unencodable=details[0]["type"] == "string_unicode",
+                    controls=_CONTROL in message,
+                ) from None
             raise SchemaErrors(errors) from None
 
     try:
