@@ -231,3 +231,10 @@ def test_the_longest_lease_and_timeout_work(server: RedisServer) -> None:
     with lg.budget(max_tokens=100, store=store):
         lg.types.reserve(60).reconcile(50)
     assert store.snapshot() == BudgetSnapshot(used=50, calls=1, unpriced_calls=1)
+
+
+@pytest.mark.parametrize("client", ["redis://localhost", 6379, object()])
+def test_a_client_that_is_not_one_is_refused_at_construction(client: object) -> None:
+    """Anything but a redis-py client is a ConfigurationError, not an AttributeError."""
+    with pytest.raises(ConfigurationError, match=r"client must be a redis\.Redis client"):
+        RedisBudgetStore(client=client, key="k")

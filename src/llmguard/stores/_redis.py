@@ -283,6 +283,8 @@ class RedisBudgetStore:
             raise ConfigurationError("RedisBudgetStore needs either a url or a client=")
         if not callable(clock):
             raise ConfigurationError(f"clock must be a callable, not {clock!r}")
+        if client is not None and not callable(getattr(client, "register_script", None)):
+            raise ConfigurationError(f"client must be a redis.Redis client, not {client!r}")
         try:
             import redis
             from redis.backoff import NoBackoff
