@@ -95,9 +95,9 @@ def collect_records(
                 _collect(key, out, sizes, plain, secrets)
                 if key in _OPAQUE_METADATA:
                     continue
-                if secrets is not None and type(key) is str and secret_value(value):
+                if secrets is not None and type(key) is str:
                     named = secret_name(key)
-                    if named is not None:
+                    if named is not None and secret_value(value):
                         secrets[len(out)] = named
                         append("")
                         continue
@@ -143,7 +143,7 @@ def rebuilt(
         new_key = rebuild(key)
         if key in _OPAQUE_METADATA:
             _put(metadata, new_key, value)
-        elif rebuild.secrets and type(key) is str and secret_value(value) and secret_name(key):
+        elif rebuild.secrets and type(key) is str and secret_name(key) and secret_value(value):
             _put(metadata, new_key, rebuild.take())
         else:
             _put(metadata, new_key, rebuild(value))
@@ -177,9 +177,9 @@ def _collect(
             if type(key) is str:
                 if len(key) >= plain or not key.isalpha():
                     append(key)
-                if secrets is not None and secret_value(item):
+                if secrets is not None:
                     named = secret_name(key)
-                    if named is not None:
+                    if named is not None and secret_value(item):
                         secrets[len(out)] = named
                         append("")
                         continue
@@ -212,9 +212,9 @@ def _collect(
                             append(key)
                         elif secrets is None or secret_name(key) is None:
                             other_key, plain_key = plain_key, key
-                        if secrets is not None and secret_value(field):
+                        if secrets is not None:
                             named = secret_name(key)
-                            if named is not None:
+                            if named is not None and secret_value(field):
                                 secrets[len(out)] = named
                                 append("")
                                 continue
@@ -344,7 +344,7 @@ class Rebuild:
                     new_key = changed.get(index, key)
             else:
                 new_key = self(key)
-            if self.secrets and type(key) is str and secret_value(item) and secret_name(key):
+            if self.secrets and type(key) is str and secret_name(key) and secret_value(item):
                 item = self.take()
             elif type(item) is str:
                 if len(item) >= plain or not item.isalpha():
