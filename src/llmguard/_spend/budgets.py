@@ -21,6 +21,7 @@ when another budget refuses.
 
 from __future__ import annotations
 
+import logging
 import math
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -511,7 +512,7 @@ class Reservation:
                     held._settle(self.tokens, self.cost_usd, charge)
         # Stores are reached with no lock held; they report their own failures.
         for store, hold in self._holds:
-            store.settle(hold, charge)
+            _settle_in(store, hold, charge)
 
     def __enter__(self) -> Reservation:
         return self
@@ -671,7 +672,22 @@ def _store_refusal(
 
 def _give_back(holds: list[tuple[BudgetStore, object]]) -> None:
     for store, hold in holds:
-        store.settle(hold, None)
+        _settle_in(store, hold, None)
+
+
+def _settle_in(store: BudgetStore, hold: object, charge: tuple[int, float | None] | None) -> None:
+    """``store.settle``, which is not to raise; one that does is reported, not raised:
+    the call is over, and the other stores are still to be settled."""
+    try:
+        store.settle(hold, charge)
+    except Exception as exc:
+        problem = f"budget store {type(store).__name__} failed to settle a reservation"
+        try:
+            from llmguard._delivery.pipeline import report
+
+            report(problem, exc)
+        except Exception:  # reporting must not break the call it reports on
+            logging.getLogger("llmguard").warning("llmguard: %s", problem)
 
 
 def _check_tokens(tokens: object) -> None:
