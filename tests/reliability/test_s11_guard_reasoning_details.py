@@ -85,8 +85,8 @@ def test_the_details_of_several_calls_go_back_once_on_their_turn() -> None:
 
 
 def test_streamed_details_are_put_back_together() -> None:
-    """Text in three deltas (the signature in the last, with no text), then an
-    encrypted detail whole: two details, as the whole response would hold them."""
+    """Text in three deltas (the signature in the last, with no text and no index),
+    then an encrypted detail whole: two details, as the whole response holds them."""
     head = chat_chunks([])[0]
 
     def delta(**fields: Any) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def test_streamed_details_are_put_back_together() -> None:
     pieces = [
         {"type": "reasoning.text", "text": "A crash: ", "format": text["format"], "index": 0},
         {"type": "reasoning.text", "text": "a bug, urgency two.", "index": 0},
-        {"type": "reasoning.text", "text": "", "signature": "sig-abc", "index": 0},
+        {"type": "reasoning.text", "text": "", "signature": "sig-abc"},  # no index
     ]
     call = {"index": 0, "id": "call_0", "type": "function"}
     call["function"] = {"name": "Ticket", "arguments": BAD}

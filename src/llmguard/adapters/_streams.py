@@ -188,7 +188,8 @@ class OpenAIChatStream(StreamAccumulator):
     def _detail(self, detail: object) -> None:
         """One of OpenRouter's ``reasoning_details`` deltas. A ``reasoning.text`` detail
         comes in pieces, its signature in the last: a piece with the same ``index`` as
-        the text detail before it continues that detail. Any other comes whole."""
+        the text detail before it, or with none, continues that detail (as OpenRouter's
+        own AI SDK provider joins them). Any other comes whole."""
         if not isinstance(detail, dict):
             self._details.append((detail, None))
             return
@@ -198,7 +199,7 @@ class OpenAIChatStream(StreamAccumulator):
             return
         if self._details:
             fields, pieces = self._details[-1]
-            if pieces is not None and fields.get("index") == detail.get("index"):
+            if pieces is not None and detail.get("index") in (None, fields.get("index")):
                 pieces.append(text or "")
                 for name, value in detail.items():
                     if (
