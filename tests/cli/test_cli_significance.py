@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -294,7 +294,13 @@ def test_benjamini_hochberg_equals_scipy(p_values: list[float]) -> None:
     assert adjusted == pytest.approx(list(reference), rel=1e-12, abs=1e-300)
 
 
-@settings(deadline=None, max_examples=300)
+# The hard cases first: a true value that is not 1 (2.5), bools and ints among floats,
+# weights from 0 to 1e6 whose squared terms round when added, an empty sample.
+@example([(2.5, 3.0), (True, 0.1), (False, 1e6), (0, 0.7), (1.0, 123456.789)], 0.3)
+@example([(1, 1e6), (0.0, 0.1), (2.5, 0.1), (0, 1e6), (1.0, 0.3)] * 3, 0.7)
+@example([(2.5, 1.0), (False, 0.0)], 0.0)
+@example([], 0.5)
+@settings(deadline=None, max_examples=100)
 @given(
     st.lists(
         st.tuples(
@@ -360,7 +366,24 @@ _OBSERVATIONS = st.lists(
 )
 
 
-@settings(deadline=None, max_examples=400)
+# The hard cases first: values both sides hold, under unequal weights (the baseline's
+# mass and the current side's of one group); 0.0 and -0.0 on both sides; a tie group of
+# 0.3s whose sum rounds; first and last weights equal with another between; an empty
+# side; one value everywhere; whole weights with ties (the counting path).
+@example(
+    [(1.0, 1.0), (1.0, 4.0), (2.0, 0.3), (-5.0, 10.0)],
+    [(1.0, 10.0), (0.0, 0.3), (2.0, 1.0), (2.0, 4.0)],
+)
+@example([(0.0, 0.3), (-0.0, 4.0), (1.0, 1.0)], [(-0.0, 10.0), (0.0, 1.0), (2.0, 0.3)])
+@example(
+    [(5.0, 0.3), (5.0, 0.3), (5.0, 0.3), (5.0, 10.0), (1.0, 4.0)],
+    [(5.0, 0.3), (5.0, 0.3), (2.0, 1.0), (7.0, 0.3)],
+)
+@example([(1.0, 4.0), (2.0, 0.3), (3.0, 4.0)], [(2.0, 4.0), (3.0, 1.0)])
+@example([], [(1.0, 1.0), (2.0, 4.0)])
+@example([(3.0, 1.0), (3.0, 1.0)], [(3.0, 4.0)])
+@example([(1.0, 1.0), (1.0, 1.0), (2.0, 1.0)], [(1.0, 1.0), (3.0, 1.0), (1.0, 1.0)])
+@settings(deadline=None, max_examples=100)
 @given(_OBSERVATIONS, _OBSERVATIONS)
 def test_mann_whitney_equals_the_loop_to_the_bit(baseline: Sample, current: Sample) -> None:
     """With or without ties, equal weights or not: the same z, p-value and effect."""
