@@ -86,7 +86,9 @@ _CONTROL = re.compile("[\x00-\x1f\x7f]")  # one character class: linear
 # held it already (Bearer Bearer TOKEN) left the token after the second name.
 _GAP_CHARACTERS = "[ \t]|\u00a0|\\\\[tn]|\\\\u00[aA]0"
 _GAP = f"(?:{_GAP_CHARACTERS})+"
-_BASIC_GAP = f"(?:{_GAP_CHARACTERS}|%20)+"
+# Before Basic credentials, a header's value folded onto the next line too (a line break,
+# then the space or tab that continues the header).
+_BASIC_GAP = f"(?:{_GAP_CHARACTERS}|%20|\r?\n[ \t])+"
 _SCHEME = re.compile(f"(?:(?i:bearer){_GAP})+|(?:(?i:basic){_BASIC_GAP})+")  # disjoint: linear
 
 
@@ -217,10 +219,22 @@ _URL_SECRET = r"[^\s/?#\[\]{}\"']"  # a character of a URL's password
 # A URL may stand percent-encoded in another's query (next=https%3A%2F%2Fuser%3Apw%40host),
 # and in JSON whose encoder escapes its slashes (PHP's json_encode: https:\/\/user:pw@host).
 _URL_SLASHES = r"(?:://|:\\/\\/|%3[Aa]%2[Ff]%2[Ff])"
+# A password may hold a / ? or # left unencoded (postgres://u:pa/ss@host), which URL
+# parsers read as the end of the authority: such a password runs to the nearest @ after
+# it (lazily: the host and path after that @ stay), and `_url_secret` rejects a port and
+# a path (https://host:443/@scope/pkg), which read alike.
 _URL_PASSWORD = (
     rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_NAMES}{_URL_SLASHES}{_URL_PART}*(?::|%3[Aa])"
-    rf"(?P<secret>{_URL_SECRET}+)(?:@|%40)"
+    rf"(?P<secret>{_URL_SECRET}+|{_URL_SECRET}*[/?#][^\s\"'{{}}\[\]]*?)(?:@|%40)"
 )
+_PORT = re.compile(r"[0-9]{1,5}[/?#]")  # a port, then the path: one class, bounded
+
+
+def _url_secret(text: str) -> bool:
+    """A URL's password, not its port before a path holding an @."""
+    return _PORT.match(text) is None
+
+
 # A URL whose user is an email address (smtp://me@mail.com:password@host): the user
 # and the password go together, since one value cannot be two pieces of a match, and
 # the user alone as context would keep the address. A kind of its own, listed before
@@ -450,7 +464,7 @@ SPLITTERS: dict[Validator | None, tuple[Callable[[str, str, str], int], int]] = 
 }
 # The validators whose verdict depends on the value alone, so may be remembered.
 OWN_CHECKS: frozenset[Validator] = frozenset(
-    {_has_digit, _bearer, _basic, _discord, _iban, _ssn, _luhn, _phone, _keyword}
+    {_has_digit, _bearer, _basic, _discord, _iban, _ssn, _luhn, _phone, _keyword, _url_secret}
 )
 
 # The default kinds, in order: their patterns, and the characters each one's value can
@@ -470,7 +484,7 @@ DEFAULT_PATTERNS: dict[str, PatternSpec] = {
     "bearer_token": (_BEARER, _bearer),
     "basic_auth": (_BASIC_AUTH, _basic),
     "url_credentials": _URL_CREDENTIALS,
-    "url_password": _URL_PASSWORD,
+    "url_password": (_URL_PASSWORD, _url_secret),
     "email": _EMAIL,
     "iban": (_IBAN, _iban),
     "ssn": (_SSN, _ssn),
