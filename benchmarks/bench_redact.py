@@ -250,6 +250,18 @@ def adversarial(size: int = MB) -> dict[str, str]:
     cases["emails with %40"] = _block("a%40b.io ", size)
     cases["URL passwords holding @"] = _block("postgres://u:p@@@", size)
     cases["base64url with dots"] = _base64url_dotted(size)
+    # Session 11's: values under secrets' names, one after another or cut short (JSON,
+    # JSON in a string, a query string, nulls, names with no value), URL passwords
+    # holding a /, ports before paths holding an @, Basic credentials folded.
+    cases["password values"] = _block("password=a password: b ", size)
+    cases["quoted secrets in JSON"] = _block('"secret": "x y", ', size)
+    cases["secrets in JSON in a string"] = _block('{\\"password\\": \\"a b\\", ', size)
+    cases["secrets in a query string"] = _block("x=1&secret=", size)
+    cases["nulls under names"] = _block("password: null ", size)
+    cases["names with no value"] = _block("password api_key ", size)
+    cases["URL passwords holding /"] = _block("postgres://u:a/b@", size)
+    cases["ports before paths with @"] = _block("https://h:443/@", size)
+    cases["folded Basic credentials"] = _block("Basic\r\n YTpi ", size)
     return cases
 
 
