@@ -122,3 +122,36 @@ def test_a_flood_of_raw_newlines_is_read_in_linear_time() -> None:
     found = extract_calls([ToolCall("c", "Snippet", arguments)], compile_schema(Snippet))
     assert found.ok
     assert len(found.value.code) == len(code)
+
+
+def _chunks_of(text: str, size: int = 6) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def test_guard_stream_partials_go_on_past_a_raw_newline() -> None:
+    """Partials stopped at the first raw newline in a string (the partial reader
+    refused it) until the final value; they now grow through it, as the final reads."""
+    from tests._helpers.sdk_mocks import chat_chunks
+
+    client, _ = openai_client([chat_chunks(_chunks_of(RAW))])
+
+    def write(messages: list[dict[str, Any]]) -> Any:
+        return client.chat.completions.create(model="m", messages=messages, stream=True)
+
+    partials = list(lg.guard(schema=Snippet).stream(write, list(USER)))
+    assert partials[-1].value == Snippet(language="python", code="def f():\n\treturn 1\n")
+    codes = [p.value.code for p in partials[:-1] if p.value.code]
+    assert any("\n\tret" in code for code in codes)
+    final = partials[-1].value.code
+    assert all(final.startswith(code) for code in codes)
+
+
+def test_partial_reading_of_hostile_strings_is_one_pass() -> None:
+    """A megabyte of escaped quotes and raw newlines in one open string, and as many
+    short strings: read (as far as they go) without a quadratic search."""
+    from llmguard._guard.partial import partial_json
+
+    one = '{"a": "' + '\\"\n' * 300_000
+    assert partial_json(one) == {"a": '"\n' * 300_000}
+    many = "[" + '"\n",' * 250_000
+    assert partial_json(many) == ["\n"] * 250_000

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import time
 import types
 from collections import abc
@@ -78,6 +79,7 @@ __all__ = [
     "PartialStream",
     "PartialView",
     "Partials",
+    "partial_json",
     "partial_view",
     "partials",
 ]
@@ -355,8 +357,6 @@ class _Reader:
                 return
 
     def _read(self, ended: bool = False) -> None:
-        import jiter  # imported when first used: import llmguard stays light
-
         reply = self.reply()
         view = self.view
         answer = -1
@@ -395,9 +395,7 @@ class _Reader:
             self.start = start
         if start < 0:
             return
-        data = jiter.from_json(
-            text[self.start :].encode("utf-8", "replace"), partial_mode="trailing-strings"
-        )
+        data = partial_json(text[self.start :])
         if view.mode == "items":
             self._items(_unwrapped(data), ended)
             return
@@ -455,16 +453,42 @@ def _answer_so_far(reply: Reply | None, answer: int) -> str | None:
 
 def _arguments(arguments: str | dict[str, object]) -> Any:
     """A tool call's arguments read so far (``{}`` while they cannot be read yet)."""
-    import jiter  # imported when first used: import llmguard stays light
-
     if isinstance(arguments, dict):
         return arguments
     try:
-        return jiter.from_json(
-            arguments.encode("utf-8", "replace"), partial_mode="trailing-strings"
-        )
+        return partial_json(arguments)
     except ValueError:
         return {}
+
+
+def partial_json(text: str) -> Any:
+    """The JSON value ``text`` begins, read by jiter's partial mode (an unfinished string
+    kept as far as it goes). Control characters a string holds raw (a newline in code)
+    are read as written, as the final check reads them.
+
+    Raises:
+        ValueError: The text is not the beginning of a JSON value.
+    """
+    import jiter  # imported when first used: import llmguard stays light
+
+    try:
+        return jiter.from_json(text.encode("utf-8", "replace"), partial_mode="trailing-strings")
+    except ValueError as exc:
+        if "control character" not in str(exc):
+            raise
+    escaped = _STRING.sub(_escaped_string, text)
+    return jiter.from_json(escaped.encode("utf-8", "replace"), partial_mode="trailing-strings")
+
+
+# A JSON string, or the start of one left open at the end: each character is taken once
+# (the two branches begin with different characters), so the search is linear.
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+# Each control character as JSON writes it inside a string.
+_ESCAPES = {code: json.dumps(chr(code))[1:-1] for code in range(0x20)}
+
+
+def _escaped_string(match: re.Match[str]) -> str:
+    return match.group().translate(_ESCAPES)
 
 
 def _unwrapped(data: Any) -> Any:
@@ -510,7 +534,7 @@ def _in_prose(text: str, after: int, start: int) -> bool:
     return bool(language) and not language.replace("-", "").replace("+", "").isalnum()
 
 
-_DECODER = json.JSONDecoder()
+_DECODER = json.JSONDecoder(strict=False)  # raw control characters in strings, as read
 _CLOSING = "</think"  # how both closing tags begin
 # What a number or a literal (true, false, null) cut mid-way at the end of the text is
 # made of, which the decoder reports as an error where it begins.
