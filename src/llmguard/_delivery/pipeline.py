@@ -649,7 +649,9 @@ def _in_step(queue: collections.deque[Any], weights: collections.deque[int]) -> 
 
 
 def _deadline(timeout: float | None) -> float | None:
-    if timeout is None or not math.isfinite(timeout):
+    # Past threading.TIMEOUT_MAX (some 292 years) a wait raises OverflowError: so long
+    # a timeout is no timeout.
+    if timeout is None or not math.isfinite(timeout) or timeout >= threading.TIMEOUT_MAX:
         return None
     return time.monotonic() + max(timeout, 0.0)
 
