@@ -158,3 +158,32 @@ def test_the_entry_point_names_the_plugin_module() -> None:
     ]
     assert found, "the installed llmguard declares no pytest11 entry point"
     assert found[0].value == "llmguard.pytest_plugin"
+
+
+def test_a_test_that_skips_or_xfails_itself_is_not_checked(pytester: pytest.Pytester) -> None:
+    """pytest.skip() or pytest.xfail() inside the test leaves its answers unused, quietly."""
+    result = run(
+        pytester,
+        """
+        import pytest
+
+
+        def test_skipped_inside(fake_llm):
+            fake_llm(["one", "two"])
+            pytest.skip("not today")
+
+
+        def test_xfailed_inside(fake_llm):
+            fake_llm(["one"])
+            pytest.xfail("known")
+
+
+        def test_leftover_still_checked(fake_llm):
+            fake_llm(["one"])
+        """,
+    )
+    result.assert_outcomes(passed=1, skipped=1, xfailed=1, errors=1)
+    text = result.stdout.str()
+    assert "ERROR at teardown of test_leftover_still_checked" in text
+    assert "ERROR at teardown of test_skipped_inside" not in text
+    assert "ERROR at teardown of test_xfailed_inside" not in text

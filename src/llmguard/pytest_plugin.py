@@ -1,8 +1,10 @@
 """pytest fixtures for testing code that uses llmguard: ``llmguard_records``, ``fake_llm``.
 
 pytest loads this plugin by itself once llmguard is installed (entry point
-``pytest11``). It adds two fixtures and nothing else -- no hook, no option, nothing
-autouse -- so a session that does not ask for them runs as it would without it.
+``pytest11``). It adds two fixtures, no option and nothing autouse, and one hook that
+only notes how each test's own body ended (so that ``fake_llm`` leaves a test that
+skipped itself alone): a session that does not ask for the fixtures runs as it would
+without it.
 llmguard's own modules are imported when a fixture is first used, not at startup.
 
 - ``llmguard_records``: the records finished during the test, as sinks would get
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
     from llmguard.testing import Answer, FakeLLM, Shape
 
 __all__ = ["FakeLLMFactory", "fake_llm", "llmguard_records"]
+
+# How the test's own body ended ("passed", "failed" or "skipped"), for fake_llm's teardown.
+_BODY_OUTCOME = pytest.StashKey[str]()
 
 
 class FakeLLMFactory:
@@ -100,6 +105,15 @@ class FakeLLMFactory:
         return problems
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Note how the test's body ended: a fixture cannot see ``pytest.skip()`` otherwise."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call":
+        item.stash[_BODY_OUTCOME] = report.outcome
+
+
 @pytest.fixture
 def llmguard_records() -> Iterator[list[Record]]:
     """The records finished while the test runs, complete as soon as each span ends."""
@@ -123,6 +137,9 @@ def fake_llm(request: pytest.FixtureRequest) -> Iterator[FakeLLMFactory]:
     if request.session.testsfailed != failed_before:
         return
     if request.node.get_closest_marker("xfail") is not None:
+        return
+    # pytest.skip() or pytest.xfail() inside the test: its answers were not meant to run.
+    if request.node.stash.get(_BODY_OUTCOME, "passed") == "skipped":
         return
     problems = factory.unused()
     if problems:
