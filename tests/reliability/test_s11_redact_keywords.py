@@ -68,6 +68,15 @@ from tests._helpers.redaction import counting_re2
             'password',
         ),
         ("password: hunter2\\nuser: bob", "password: [password]\\nuser: bob", "password"),
+        # pass as a word of its own, and a form's fields percent-encoded in a URL
+        ("pass=hunter2", "pass=[password]", "password"),
+        ("db_pass: hunter2", "db_pass: [password]", "password"),
+        (
+            "next=%2Flogin%3Fpassword%3Dhunter2%26x%3D1",
+            "next=%2Flogin%3Fpassword%3D[password]%26x%3D1",
+            "password",
+        ),
+        ("q=%7B%22api_key%22%3A%22k1%22%7D", "q=%7B%22api_key%22%3A%22[secret]%22%7D", "secret"),
     ],
 )  # fmt: skip
 def test_a_value_under_a_secrets_name_goes(text: str, expected: str, kind: str) -> None:
@@ -84,7 +93,7 @@ def test_a_value_under_a_secrets_name_goes(text: str, expected: str, kind: str) 
         '"password": ""', "password=", 'password: "***"', "password: [password]",
         "password_hint: the dog's name", "max_tokens=1024", '{"token": "Hello", "logprob": -0.1}',
         '{"eos_token": "</s>"}', "access_key=AKIDEXAMPLE", "secret_name: prod-db",
-        "the password is set", "Passwords must be 8 characters long.",
+        "the password is set", "bypass=1", "compass: north", "Passwords must be 8 characters long.",
     ],
 )  # fmt: skip
 def test_no_value_and_other_names_stay(text: str) -> None:

@@ -344,7 +344,8 @@ _PHONE = (
 # JSON string's escape, and the check and `_keyword_head` find where it really ends: at
 # its closing quote, or, unquoted, at whitespace, & or ; (a query string, a connection
 # string), less a closing bracket or comma after it.
-_PASSWORD_NAMES = r"(?i:pass(?:word|wd|phrase)s?|pwd)"
+# pass alone only as a word of its own (pass=, db_pass=, "pass":): not bypass, compass
+_PASSWORD_NAMES = r"(?i:pass(?:word|wd|phrase)s?|pwd|(?:^|[^A-Za-z0-9])pass)"
 _SECRET_NAMES = (
     r"(?i:secrets?|api[_.-]?keys?|(?:secret|private|priv|auth|client|account|encryption"
     r"|signing|master|service)[_.-]?key|(?:access|refresh|auth|id|api|session|security|oauth"
@@ -358,13 +359,13 @@ _SECRET_NAMES = (
 _PIECE = r"(?:[^\s\"\\&;']|\\[^\snrt\"])+"
 _CUT = r"(?:[ \t&;']|\\[nrt\"])"
 _KEYWORD_VALUE = (
-    rf"(?:\\?[\"'])?(?P<secret>{_CUT}*{_PIECE}(?:{_CUT}+{_PIECE}){{0,16}}{_CUT}*|{_CUT}+)"
+    rf"(?:\\?[\"']|%22)?(?P<secret>{_CUT}*{_PIECE}(?:{_CUT}+{_PIECE}){{0,16}}{_CUT}*|{_CUT}+)"
 )
 
 
 def _keyword_pattern(names: str) -> str:
     return (
-        rf"(?:{names}(?:\\?[\"'])?[ \t]*(?:=>|:=|[:=])[ \t]*|--[\w.-]*{names}[ \t]+)"
+        rf"(?:{names}(?:\\?[\"']|%22)?[ \t]*(?:=>|:=|[:=]|%3[DdAa])[ \t]*|--[\w.-]*{names}[ \t]+)"
         + _KEYWORD_VALUE
     )
 
@@ -372,9 +373,10 @@ def _keyword_pattern(names: str) -> str:
 _PASSWORD = _keyword_pattern(_PASSWORD_NAMES)
 _SECRET = _keyword_pattern(_SECRET_NAMES)
 # Where an unquoted value ends: whitespace, & or ;, or a JSON string's escape of a line
-# break, a tab or a quote (a class, or two characters: linear)
-_KEYWORD_STOP = re.compile(r"[\s&;]|\\[nrt\"]")
-_KEYWORD_DOUBT = re.compile(r"[\s&;'\\]")  # where a value may end sooner than read
+# break, a tab or a quote, or a URL's escape of a quote, & or ; (a class, or a few
+# characters: linear)
+_KEYWORD_STOP = re.compile(r"[\s&;]|\\[nrt\"]|%2[26]|%3[Bb]")
+_KEYWORD_DOUBT = re.compile(r"[\s&;'\\%]")  # where a value may end sooner than read
 _NO_SECRETS = frozenset({"", "null", "none", "nil", "true", "false", "undefined"})
 _PLACEHOLDER = re.compile(r"\[\w*\]|\*+|<\w*>")  # [password], ***, <redacted>: linear
 
