@@ -208,16 +208,16 @@ def _collect(
                     if key is plain_key or key is other_key:
                         pass
                     elif type(key) is str:
+                        # A key naming a secret is never remembered as left out.
+                        named = None if secrets is None else secret_name(key)
                         if len(key) >= plain or not key.isalpha():
                             append(key)
-                        elif secrets is None or secret_name(key) is None:
+                        elif named is None:
                             other_key, plain_key = plain_key, key
-                        if secrets is not None:
-                            named = secret_name(key)
-                            if named is not None and secret_value(field):
-                                secrets[len(out)] = named
-                                append("")
-                                continue
+                        if named is not None and secrets is not None and secret_value(field):
+                            secrets[len(out)] = named
+                            append("")
+                            continue
                     else:
                         _collect(key, out, sizes, plain, secrets)
                     if type(field) is str:
