@@ -2145,18 +2145,23 @@ class Dataset:
     def _feedback_traces(self, conn: sqlite3.Connection) -> str:
         """A temporary table of every record in a trace that has feedback, made once.
 
-        It holds the columns the groupings and windows read, so each command that asks
-        which groups a score belongs to (the report asks five times) reads a few
-        thousand rows instead of looking every trace up in the store again.
+        It holds the columns the groupings and windows read, and the scores, so each
+        command that asks which groups a score belongs to (the report asks five times)
+        reads a few thousand rows instead of looking every trace up in the store again.
+        The feedback records are in it too, and `_feedback` reads their scores there:
+        they lie all over the store, and their traces' other records in the same pages,
+        which one read then brings in (at a million calls, most of the store's pages).
         """
         if conn not in self._feedback_tables:
-            # The feedback traces (already read with their scores) first, then each
-            # one's records through the trace id index (CROSS JOIN keeps that order).
+            # The traces holding a feedback record, from the feedback index alone (it
+            # holds their ids); then each one's records through the trace id index
+            # (CROSS JOIN keeps that order). A trace whose feedback no score comes from
+            # (a record left out, no score) only adds rows no score looks up.
             traces = f"{_FEEDBACK_TRACES}_ids"
             conn.execute(f"CREATE TEMP TABLE {traces} (trace_id TEXT PRIMARY KEY)")
-            conn.executemany(
-                f"INSERT OR IGNORE INTO temp.{traces} VALUES (?)",
-                ((trace,) for trace, _ in self._feedback(conn)),
+            conn.execute(
+                f"INSERT OR IGNORE INTO temp.{traces} "
+                "SELECT trace_id FROM records WHERE kind = 'feedback'"
             )
             # Only the records every query may use: the ones left out are never read
             # from this table, which lacks the columns that tell them.
@@ -2164,10 +2169,10 @@ class Dataset:
             if self._checks_figures:
                 usable += self._figures_condition("r.")
             conn.execute(
-                f"CREATE TEMP TABLE {_FEEDBACK_TRACES} AS SELECT r.trace_id, r.kind, "
-                'r.name, r.model, r.prompt_name, r.prompt_version, r."start", r.status '
-                f"FROM temp.{traces} AS f CROSS JOIN records AS r ON r.trace_id = f.trace_id"
-                f" WHERE 1{usable}",
+                f"CREATE TEMP TABLE {_FEEDBACK_TRACES} AS SELECT r.rowid AS id, r.trace_id, "
+                'r.kind, r.name, r.model, r.prompt_name, r.prompt_version, r."start", '
+                f"r.status, {self._column('score')} AS score FROM temp.{traces} AS f "
+                f"CROSS JOIN records AS r ON r.trace_id = f.trace_id WHERE 1{usable}",
                 bounds,
             )
             self._feedback_tables.add(conn)
@@ -2175,15 +2180,13 @@ class Dataset:
 
     def _feedback(self, conn: sqlite3.Connection | None = None) -> list[tuple[str, float]]:
         """Every feedback record's trace id and score, read once per dataset (through
-        ``conn``, the main connection by default)."""
+        ``conn``, the main connection by default), by trace id and then row id, as the
+        feedback index holds them."""
         if self._feedback_rows is None:
-            score = self._column("score")
-            usable, bounds = self._usable
             db = conn or self._conn
             self._feedback_rows = db.execute(
-                f"SELECT trace_id, {score} FROM records "
-                f"WHERE kind = 'feedback' AND {score} IS NOT NULL{usable}",
-                bounds,
+                f"SELECT trace_id, score FROM {self._feedback_traces(db)} "
+                "WHERE kind = 'feedback' AND score IS NOT NULL ORDER BY trace_id, id"
             ).fetchall()
         return self._feedback_rows
 
