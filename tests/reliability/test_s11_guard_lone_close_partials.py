@@ -118,3 +118,25 @@ def test_whatever_the_reasoning_drafts_no_partial_shows_it(
     partials = _streamed([text[a:b] for a, b in itertools.pairwise(bounds)])
     assert partials[-1].value == Ticket(category="bug", urgency=2)
     assert "billing" not in _categories(partials)
+
+
+def test_reasoning_that_begins_with_a_quote_is_still_reasoning() -> None:
+    """``"Hmm...</think>Paris``: the open quote read as a JSON string cut short, whose
+    string held the tag, so a ``str`` answer was the whole reasoning. Only an object or
+    array left open keeps the tag; whole and streamed alike."""
+    from tests._helpers.sdk_mocks import chat_completion
+
+    text = '"Paris, or Lyon? The capital is Paris.</think> Paris'
+    client, sent = openai_client([chat_completion(text)])
+
+    @lg.guard(schema=str)
+    def ask(messages: list[dict[str, Any]]) -> Any:
+        return client.chat.completions.create(model="deepseek-r1", messages=messages)
+
+    assert ask(list(USER)) == "Paris"
+    assert len(sent) == 1
+    # Streamed, the quoted words read as a JSON string until the tag arrives (text that
+    # begins as JSON is shown); the final value is the answer after it.
+    partials = _streamed([text[:5], text[5:30], text[30:]], str)
+    assert partials[-1].final
+    assert partials[-1].value == "Paris"

@@ -548,6 +548,8 @@ def _json_so_far(text: str, at: int) -> bool:
     try:
         _, end = _DECODER.raw_decode(text, begin)
     except json.JSONDecodeError as exc:
+        if text[begin : begin + 1] not in ("{", "["):
+            return False  # only an object or array left open holds the tag, as finally read
         if exc.msg.startswith("Unterminated string"):
             return True
         return not text[exc.pos :].strip(_UNFINISHED_SCALAR)

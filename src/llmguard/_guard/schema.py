@@ -481,7 +481,10 @@ def extract(
             return Extraction(value=value, repair=None, errors=(), ok=True)
     # Not JSON, nor JSON left open at its very end (a tag there is inside a string):
     # reasoning whose opening tag was in the prompt ends at the last lone closing tag.
-    if isinstance(failed, NotJSON) and not failed.cut_short and (end := lone_close_end(text)):
+    # A JSON object or array cut short keeps a tag that is in one of its strings; a bare
+    # string left open is no such sign (reasoning may begin with a quote).
+    held = isinstance(failed, NotJSON) and failed.cut_short and stripped[:1] in ("{", "[")
+    if isinstance(failed, NotJSON) and not held and (end := lone_close_end(text)):
         text = text[end:]
         stripped = text.strip()
         if not stripped:
