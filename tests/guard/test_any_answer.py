@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from anthropic.types import Message
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
@@ -133,14 +133,45 @@ def answers(draw: st.DrawFn) -> Any:
     return Message.model_validate(json.loads(dumped(body)))
 
 
+def _tools_message(arguments: dict[str, Any]) -> Message:
+    block = {"type": "tool_use", "id": "toolu_0", "name": "Item", "input": arguments}
+    return Message.model_validate(anthropic_message([block], stop_reason="tool_use"))
+
+
+def _tools_completion(arguments: str) -> ChatCompletion:
+    call = {
+        "id": "call_0",
+        "type": "function",
+        "function": {"name": "Item", "arguments": arguments},
+    }
+    body = chat_completion(None, tool_calls=[call], finish_reason="tool_calls")
+    return ChatCompletion.model_validate(body)
+
+
+# The hard cases, run for every schema whatever hypothesis draws: lone surrogates in a
+# tool call's keys and values (nested in a list and a dict), in plain text and a
+# fenced answer, in escaped and raw JSON arguments, and a pair split over two answers.
+SURROGATE_INPUT = {"\ud83d": ["\ude00", {"\udc00": "\ud800\udc00"}], "value": "\ud83d"}
+HARD_ANSWERS = [
+    (_tools_message(SURROGATE_INPUT), _tools_message({"value": ["\ude00"]})),
+    ("\ud83d", 'Sure:\n```json\n{"value": "\ude00"}\n```'),
+    (_tools_completion('"\\ud83d"'), _tools_completion('{"\\udc00": ["\\ud800"]}')),
+    (_tools_completion('{"value": "\ud83d"}'), "\ude00"),
+]
+
+
 def encodable(messages: Any) -> None:
     """What an SDK does with the messages it is given: JSON, then UTF-8 bytes."""
     json.dumps(messages, ensure_ascii=False).encode("utf-8")
 
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=repr)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(first=answers(), second=answers())
+@example(first=HARD_ANSWERS[0][0], second=HARD_ANSWERS[0][1])
+@example(first=HARD_ANSWERS[1][0], second=HARD_ANSWERS[1][1])
+@example(first=HARD_ANSWERS[2][0], second=HARD_ANSWERS[2][1])
+@example(first=HARD_ANSWERS[3][0], second=HARD_ANSWERS[3][1])
 def test_no_answer_breaks_the_guard_or_its_records(schema: Any, first: Any, second: Any) -> None:
     """Any two answers: a value or a GuardError, all records written, re-asks encodable."""
     queue = [first, second]
