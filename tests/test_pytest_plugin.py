@@ -6,6 +6,9 @@ import importlib.metadata
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -16,16 +19,66 @@ pytest_plugins = ["pytester"]
 PLUGIN = ("-p", "llmguard.pytest_plugin", "-p", "no:cacheprovider", "-W", "error")
 
 
+class KeptImports:
+    """A plugin for inner sessions: the modules they imported stay imported after them.
+
+    pytester runs an inner session in this process, then takes every module imported
+    since out of ``sys.modules`` (after the session, and again after the test). Modules
+    loaded before keep what they got from those: ``llmguard`` its lazily bound names
+    (``lg.guard``), `llmguard.pricing` its database of genai-prices objects. The next
+    import then makes a second copy, and the copies disagree: the old guard reads with
+    the old schema module and lets the new ``NotJSON`` through, pricing meets a
+    ``ModelPrice`` class it does not know. A real session never unloads a module, so
+    the ones from outside the inner session's directory (installed packages, llmguard
+    itself) are put back; its test modules are not.
+    """
+
+    def __init__(self) -> None:
+        self.modules: dict[str, ModuleType] = {}
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Note the modules loaded now, at the end of the inner session."""
+        inner = config.invocation_params.dir
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if file is None or not Path(file).is_relative_to(inner):
+                self.modules.setdefault(name, module)
+
+    def put_back(self) -> None:
+        """Import again, as the same objects, the modules pytester took out."""
+        for name, module in self.modules.items():
+            sys.modules.setdefault(name, module)
+
+
+KEPT = KeptImports()
+
+
 @pytest.fixture(autouse=True)
-def _no_autoload(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inner sessions load only the plugins they are given."""
+def _no_autoload(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Inner sessions load only the plugins they are given, and leave one llmguard.
+
+    Being autouse, this is set up before ``pytester`` and so torn down after it: the
+    modules its teardown takes out are put back here.
+    """
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    KEPT.modules.clear()
+    yield
+    KEPT.put_back()
+    KEPT.modules.clear()
+
+
+def run_inner(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """Run pytest in this process with the plugin loaded, keeping what it imported."""
+    try:
+        return pytester.runpytest(*PLUGIN, *args, plugins=[KEPT])
+    finally:
+        KEPT.put_back()
 
 
 def run(pytester: pytest.Pytester, source: str) -> pytest.RunResult:
     """Run ``source`` as a test module with the plugin loaded."""
     pytester.makepyfile(test_inner=textwrap.dedent(source))
-    return pytester.runpytest(*PLUGIN)
+    return run_inner(pytester)
 
 
 def test_llmguard_records_holds_the_test_records_and_settings_reset_after(
@@ -133,7 +186,7 @@ def test_a_session_without_the_fixtures_is_untouched(pytester: pytest.Pytester) 
         """,
     )
     result.assert_outcomes(passed=1)
-    listed = pytester.runpytest(*PLUGIN, "--fixtures")
+    listed = run_inner(pytester, "--fixtures")
     listed.stdout.fnmatch_lines(
         ["*llmguard_records*", "*The records finished while the test runs*", "*fake_llm*"]
     )
@@ -187,3 +240,50 @@ def test_a_test_that_skips_or_xfails_itself_is_not_checked(pytester: pytest.Pyte
     assert "ERROR at teardown of test_leftover_still_checked" in text
     assert "ERROR at teardown of test_skipped_inside" not in text
     assert "ERROR at teardown of test_xfailed_inside" not in text
+
+
+def test_an_inner_session_leaves_one_llmguard_behind(pytester: pytest.Pytester) -> None:
+    """After an in-process session that first loaded the guard, pricing and the fixtures,
+    the outer process prices, re-asks and caps a guarded call as a fresh one does."""
+    result = run(
+        pytester,
+        """
+        import llmguard as lg
+
+
+        def test_loads_the_lazy_parts(fake_llm, llmguard_records):
+            model = fake_llm(['{"n": "x"}', '{"n": 2}'], model="gpt-4o-mini")
+            ask = lg.guard(schema=dict[str, int])(
+                lambda messages: model(model="gpt-4o-mini", messages=messages)
+            )
+            assert ask([{"role": "user", "content": "hi"}]) == {"n": 2}
+            assert lg.pricing.price("gpt-4o-mini") is not None
+        """,
+    )
+    result.assert_outcomes(passed=1)
+
+    import llmguard as lg
+    from llmguard.exceptions import TokenLimitExceeded
+    from llmguard.testing import FakeLLM
+
+    assert lg.pricing.price("gpt-4o") is not None  # not looked up by the inner session
+    reviewer = FakeLLM(["Looks fine to me!", '{"approved": true}'], model="gpt-4o-mini")
+    review = lg.guard(schema=dict[str, bool], model="gpt-4o-mini")(
+        lambda messages, max_tokens=None: reviewer(
+            model="gpt-4o-mini", messages=messages, max_tokens=max_tokens
+        )
+    )
+    assert review([{"role": "user", "content": "Approve?"}]) == {"approved": True}
+    assert len(reviewer.calls) == 2  # the answer that was not JSON was asked again
+    capped = FakeLLM(["Looks fine to me!", '{"approved": true}'], model="gpt-4o-mini")
+    review_capped = lg.guard(
+        schema=dict[str, bool], model="gpt-4o-mini", max_output_tokens=500, max_total_tokens=550
+    )(
+        lambda messages, max_tokens=None: capped(
+            model="gpt-4o-mini", messages=messages, max_tokens=max_tokens
+        )
+    )
+    with pytest.raises(TokenLimitExceeded) as refused:
+        review_capped([{"role": "user", "content": "Approve?"}])
+    assert refused.value.limit == "max_total_tokens"
+    assert len(capped.calls) == 1  # the re-ask would not fit, so it was not made
