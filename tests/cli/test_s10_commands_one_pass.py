@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from llmguard._core.records import Record, Usage
@@ -255,7 +255,21 @@ def _grouped_as_before(
     return grouped
 
 
-@settings(max_examples=150, deadline=None)
+# The hard cases first: groups that gather several combinations (runs to merge), an
+# int beside an equal float in one run and across runs, both weights in one group, a
+# huge value, and no combination at all.
+@example(
+    {
+        ("a", "x", 1): [1, 1.0, 0.5, 3, 0],
+        ("a", "y", 1): [1.0, 1, 2.0, 0, 3.0],
+        ("b", "x", 4.0): [3.0, 3, 1e300, 2],
+        ("a", "x", 4.0): [2, 2.0, 0.5],
+        ("b", "z", 1): [2.0, 5, 2],
+    }
+)
+@example({("b", "y", 4.0): [0, 0.5, 0], ("b", "x", 4.0): [0.5, 0, 1e300]})
+@example({})
+@settings(max_examples=50, deadline=None)
 @given(
     st.dictionaries(
         st.tuples(st.sampled_from("ab"), st.sampled_from("xyz"), st.sampled_from((1, 4.0))),
