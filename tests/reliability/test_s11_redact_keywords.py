@@ -154,8 +154,8 @@ def _real(value: str) -> bool:
 @given(name=_NAMES, value=_PRINTABLE, spaced=st.booleans())
 def test_any_value_in_json_goes(name: str, value: str, spaced: bool) -> None:
     """Any printable value (quotes, backslashes, spaces) in JSON, and in JSON in a string."""
-    # at most 16 places that may cut a value short (the pattern reads no further)
-    assume(_real(value) and sum(map(value.count, " \t&;'\"\\")) <= 8)
+    # (a quoted value is read up to 64 characters past its first word)
+    assume(_real(value))
     data = {name: value, "user": "bob"}
     text = json.dumps(data) if spaced else json.dumps(data, separators=(",", ":"))
     redacted, _ = DEFAULT.redact(text)

@@ -336,6 +336,8 @@ class Engine:
                     )
                     remember(split, piece, head)
                 if head:
+                    if head > len(value):  # the value runs on past the match (a quote's)
+                        value += piece[2].decode("utf-8", "replace")
                     b = a + len(value[:head].encode("utf-8", "surrogatepass"))
                     accepted = True
             if accepted:
@@ -811,13 +813,14 @@ class Engine:
                 return spans
             if splitter is None or b - a <= self._above[kind]:
                 return spans
+            after = bytes(buffer[b : b + AFTER]).decode("utf-8", "replace")
             cut = splitter(
-                value,
-                bytes(buffer[b : b + AFTER]).decode("utf-8", "replace"),
-                bytes(buffer[max(a - 2, 0) : a]).decode("utf-8", "replace"),
+                value, after, bytes(buffer[max(a - 2, 0) : a]).decode("utf-8", "replace")
             )
             if not cut:
                 return spans
+            if cut > len(value):
+                value += after
             end = a + len(value[:cut].encode("utf-8", "surrogatepass"))
             spans.append((offset + a, offset + end))
             # The text starts again at the head value's end, as in `scan`.

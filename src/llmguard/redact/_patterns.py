@@ -351,16 +351,15 @@ _SECRET_NAMES = (
     r"|signing|master|service)[_.-]?key|(?:access|refresh|auth|id|api|session|security|oauth"
     r"|bot|bearer)[_.-]?token)"
 )
-# A value's pieces and what may cut it short: whitespace, &, ;, ' and a JSON string's
-# escapes of a line break, a tab or a quote (not \\u's, which JSON writes for any
-# character past ASCII). The pieces after the first are bounded, so
-# that values one after another on one line (a query string, JSON in a string) are read
-# in linear time: a quoted value of more than 16 words or &s is cut.
+# A value's first piece and what may cut it short: whitespace, &, ;, ' and a JSON
+# string's escapes of a line break, a tab or a quote (not \\u's, which JSON writes for
+# any character past ASCII). The regex reads no further: a quoted value holding such a
+# character runs on to its closing quote, which `_keyword_head` finds in the text after
+# the match (up to `AFTER` characters), so that values one after another on one line
+# are read in linear time, and RE2's automaton stays as small as before.
 _PIECE = r"(?:[^\s\"\\&;']|\\[^\snrt\"])+"
 _CUT = r"(?:[ \t&;']|\\[nrt\"])"
-_KEYWORD_VALUE = (
-    rf"(?:\\?[\"']|%22)?(?P<secret>{_CUT}*{_PIECE}(?:{_CUT}+{_PIECE}){{0,16}}{_CUT}*|{_CUT}+)"
-)
+_KEYWORD_VALUE = rf"(?:\\?[\"']|%22)?(?P<secret>{_CUT}*{_PIECE}{_CUT}*|{_CUT}+)"
 
 
 def _keyword_pattern(names: str) -> str:
@@ -429,6 +428,12 @@ def _keyword(value: str) -> bool:
     )
 
 
+# A quoted value's characters, up to its closing quote (one class or an escape: linear)
+_DOUBLE_QUOTED = re.compile(r'(?:[^"\\]|\\.)*')
+_SINGLE_QUOTED = re.compile(r"[^']*")
+_JSON_IN_STRING = re.compile(r'(?:[^\\]|\\[^"])*')  # to the \" that closes it
+
+
 def _keyword_head(value: str, after: str, before: str) -> int:
     """How much of what follows a secret's name is its value: 0 if none.
 
@@ -441,17 +446,24 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     whole, so that no secret after it is passed over.
     """
     quote = before[-1:]
-    if quote == '"' and before[-2:] != '\\"':
-        return 0 if _no_secret(value) else len(value)
     if quote in ("'", '"'):
-        stop = value.find("'" if quote == "'" else '\\"')
-        token = head = value if stop < 0 else value[:stop]
+        # The value runs to its closing quote, in what follows the match too, up to a
+        # line break (where the next of strings read together starts).
+        text = value + after.split("\n", 1)[0].split("\r", 1)[0].split("\ufffd", 1)[0]
+        if quote == "'":
+            closing = _SINGLE_QUOTED
+        else:
+            closing = _JSON_IN_STRING if before[-2:] == '\\"' else _DOUBLE_QUOTED
+        found = closing.match(text)
+        head = text[: found.end()] if found is not None else value
+        if head and not _no_secret(head):
+            return len(head)
     else:
         found = _KEYWORD_STOP.search(value)
         token = value if found is None else value[: found.start()]
         head = token.rstrip(",)}]'")
-    if head and not _no_secret(head) and not _no_secret(token.rstrip(",)}'")):
-        return len(head)
+        if head and not _no_secret(head) and not _no_secret(token.rstrip(",)}'")):
+            return len(head)
     return len(value) if _NAMED.search(value, len(head)) else 0
 
 
