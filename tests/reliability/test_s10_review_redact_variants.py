@@ -197,15 +197,17 @@ KB = 1024
 
 @pytest.mark.parametrize("unit", FLOODS)
 def test_floods_of_the_variants_take_linear_work(unit: str) -> None:
-    """64 KB then 512 KB of a variant or near miss, repeated, ending alike: at most about
-    eight times the RE2 calls and bytes read."""
-    small_text = unit * (64 * KB // len(unit))
+    """8 KB then 64 KB of a variant or near miss, repeated, ending alike: at most about
+    eight times the RE2 calls and bytes read. (Reading the flood once a value, as the
+    glued URLs holding a curl option were read, costs some 50 times the bytes at eight
+    times the text: 8 KB shows it as well as 64 KB did.)"""
+    small_text = unit * (8 * KB // len(unit))
     with counting_re2() as small:
         DEFAULT.redact(small_text)
     with counting_re2() as large:
-        DEFAULT.redact(unit * (7 * 64 * KB // len(unit)) + small_text)
+        DEFAULT.redact(unit * (7 * 8 * KB // len(unit)) + small_text)
     assert large[0] <= 9 * small[0] + 64, f"RE2 calls {small[0]} then {large[0]}"
-    assert large[1] <= 9 * small[1] + 64 * KB, f"bytes read {small[1]} then {large[1]}"
+    assert large[1] <= 9 * small[1] + 16 * KB, f"bytes read {small[1]} then {large[1]}"
 
 
 # The first bytes of the new kinds' values and of their variants, near misses included.
