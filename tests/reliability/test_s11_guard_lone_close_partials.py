@@ -1,10 +1,11 @@
 """``guard.stream`` and reasoning whose opening tag was in the prompt (DeepSeek-R1's and
 QwQ's templates end the prompt with ``<think>``): the model streams
 ``reasoning...</think>answer``. Until the closing tag arrives, a value drafted in the
-reasoning looked like JSON in prose, and was shown as a partial; the final check then
-read the answer after the tag. A value in prose is now shown only once the stream has
-ended, so no partial is ever taken from the reasoning; an answer that begins as JSON
-(after thinking blocks, a lone closing tag or a code fence) still streams."""
+reasoning looks like JSON in prose, as an ordinary model's ``Here it is: {...}`` does,
+and is shown as it streams; once the tag arrives it is withdrawn: the next partial has
+``reset=True`` and is read from after the tag, as the final check reads the answer. An
+answer that begins as JSON (after thinking blocks, a lone closing tag or a code fence)
+streams too."""
 
 from __future__ import annotations
 
@@ -39,25 +40,28 @@ def _categories(partials: list[lg.Partial[Any]]) -> list[Any]:
     return [getattr(p.value, "category", None) for p in partials]
 
 
-def test_no_partial_is_taken_from_reasoning_before_its_closing_tag() -> None:
-    """The draft is whole long before the tag; it is never shown, nor reset away."""
+def test_a_draft_shown_before_the_closing_tag_is_withdrawn_at_it() -> None:
+    """The draft is whole long before the tag: it shows, then the first partial after
+    the tag has ``reset=True`` and the draft never shows again."""
     pieces = [REASONING[:40], REASONING[40:80], REASONING[80:], "</think>\n\n"]
     pieces += [GOOD[:14], GOOD[14:24], GOOD[24:]]
     partials = _streamed(pieces)
     assert partials[-1].final
     assert partials[-1].value == Ticket(category="bug", urgency=2)
-    assert "billing" not in _categories(partials)
-    assert len(partials) > 1  # the answer after the tag streamed
-    assert not any(p.reset for p in partials)
+    shown = _categories(partials)
+    first_reset = next(i for i, p in enumerate(partials) if p.reset)
+    assert "billing" in shown[:first_reset]
+    assert "billing" not in shown[first_reset:]
+    assert len(partials) - first_reset > 1  # the answer after the tag streamed
 
 
-def test_an_answer_in_prose_is_shown_when_whole() -> None:
-    """``Here it is: {...}`` with no tag: nothing can tell it from reasoning until the
-    stream ends, so it is shown once, final, as the final check reads it."""
+def test_an_answer_in_prose_streams() -> None:
+    """``Here it is: {...}`` with no tag streams as it arrives, never reset."""
     text = f"Here it is: {GOOD}"
     partials = _streamed([text[:15], text[15:30], text[30:]])
-    assert [p.final for p in partials] == [True]
-    assert partials[0].value == Ticket(category="bug", urgency=2)
+    assert [p.final for p in partials] == [False, False, True]
+    assert partials[0].value.category == "bug"
+    assert not any(p.reset for p in partials)
 
 
 def test_an_answer_that_begins_as_json_or_a_fence_still_streams() -> None:
@@ -80,8 +84,9 @@ def test_reasoning_that_opens_with_json_is_dropped_at_the_tag() -> None:
     assert partials[-1].value == Ticket(category="bug", urgency=2)
 
 
-def test_a_list_in_prose_shows_its_items_once_the_stream_has_ended() -> None:
-    """A list schema: no item is handed over from prose before the end."""
+def test_a_list_after_the_tag_hands_over_only_the_answers_items() -> None:
+    """A list schema: the draft object in the reasoning is no list, so no item is handed
+    over before the tag; after it, the answer's items are."""
     items = f"[{GOOD}, {GOOD}]"
     text = f"{REASONING}</think>Sure: {items}"
     partials = _streamed([text[:50], text[50:100], text[100:]], list[Ticket])
@@ -107,17 +112,19 @@ _CLOSE = st.sampled_from(["</think>", "</thinking>"])
     answer=st.sampled_from([GOOD, f"Here it is: {GOOD}", f"```json\n{GOOD}\n```"]),
     cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=5),
 )
-def test_whatever_the_reasoning_drafts_no_partial_shows_it(
+def test_whatever_the_reasoning_drafts_is_withdrawn_before_the_answer(
     reasoning: str, close: str, answer: str, cuts: list[int]
 ) -> None:
-    """Split anywhere: every partial agrees with the final reading (never the draft).
-    Reasoning that begins with prose, as it does: reasoning that opens with a JSON value
-    reads as a JSON answer until more follows, and is dropped (``reset``) at the tag."""
+    """Split anywhere: a partial that showed the draft is followed by one with
+    ``reset=True`` (the final one at the latest), after which only the answer shows."""
     text = f"{reasoning}{close}\n{answer}"
     bounds = sorted({0, len(text), *(c for c in cuts if c < len(text))})
     partials = _streamed([text[a:b] for a, b in itertools.pairwise(bounds)])
     assert partials[-1].value == Ticket(category="bug", urgency=2)
-    assert "billing" not in _categories(partials)
+    shown = _categories(partials)
+    if "billing" in shown:
+        last_draft = len(shown) - 1 - shown[::-1].index("billing")
+        assert any(p.reset for p in partials[last_draft + 1 :])
 
 
 def test_reasoning_that_begins_with_a_quote_is_still_reasoning() -> None:

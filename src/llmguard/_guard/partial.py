@@ -104,8 +104,10 @@ class Partial(Generic[T]):
             function would return it (or a `Failure` under ``on_fail="return"``).
         final: True for the last partial, whose value passed the schema.
         attempt: The attempt the answer belongs to: 1, then 2 for a re-ask, and so on.
-        reset: True on the first partial of a re-asked attempt: forget what the
-            earlier attempt showed, its answer was refused.
+        reset: True on the first partial after what was shown was withdrawn: forget
+            it. A re-asked attempt (the earlier answer was refused), a lone closing
+            ``</think>`` (what came before it was reasoning), a tool call that is the
+            answer after text; the final partial when no other came since.
         item: For a list schema, the item that just completed (fully validated).
     """
 
@@ -349,14 +351,18 @@ class _Reader:
             return
 
     def finish(self) -> None:
-        """The stream has ended: hand over the list items not handed over yet."""
-        if self.view.mode == "items" and not self.broken:
-            try:
-                self._read(ended=True)
-            except Exception:
-                return
+        """The stream has ended: hand over the list items not handed over yet, and note
+        what the chunks not read yet withdrew (a lone closing tag, a tool call), which the
+        final partial then says."""
+        items = self.view.mode == "items"
+        if self.broken and items:
+            return
+        try:
+            self._read(ended=True, show=items)
+        except Exception:
+            return
 
-    def _read(self, ended: bool = False) -> None:
+    def _read(self, ended: bool = False, show: bool = True) -> None:
         reply = self.reply()
         view = self.view
         answer = -1
@@ -384,7 +390,7 @@ class _Reader:
         # Once the JSON has begun, only a closing tag arrived since the last reading can
         # move it: the text read before is not scanned again.
         if start < 0 or (answer < 0 and text.find(_CLOSING, self.scanned) >= 0):
-            start = _json_start(text, answer < 0, ended)
+            start = _json_start(text, answer < 0)
         self.scanned = max(len(text) - len(_CLOSING) + 1, 0)
         if start != self.start:
             if self.start >= 0:
@@ -393,7 +399,7 @@ class _Reader:
                 self.last, self.items, self.broken = _NOTHING, [], False
                 self.switched = self.switched or self.emitted > 0
             self.start = start
-        if start < 0:
+        if start < 0 or not show:
             return
         data = partial_json(text[self.start :])
         if view.mode == "items":
@@ -500,12 +506,11 @@ def _unwrapped(data: Any) -> Any:
     return data
 
 
-def _json_start(text: str, answer: bool = True, ended: bool = False) -> int:
-    """Where the JSON value begins: the first bracket (after a code fence, and after the
-    thinking a reasoning model writes first, as the final check reads it: the blocks it
-    starts with and, in a text ``answer``, what comes before a lone closing tag, unless
-    the text so far is JSON whose strings hold the tag). In a text answer, JSON after
-    prose is found only once the stream has ``ended``."""
+def _json_start(text: str, answer: bool = True) -> int:
+    """Where the JSON value begins: the first bracket (after prose or a code fence, and
+    after the thinking a reasoning model writes first, as the final check reads it: the
+    blocks it starts with and, in a text ``answer``, what comes before a lone closing
+    tag, unless the text so far is JSON whose strings hold the tag)."""
     after = answer_start(text)
     if after < 0:
         return -1  # still thinking: what it drafts there is not the answer
@@ -513,25 +518,9 @@ def _json_start(text: str, answer: bool = True, ended: bool = False) -> int:
         after = end
     starts = [i for i in (text.find("{", after), text.find("[", after)) if i >= 0]
     if starts:
-        start = min(starts)
-        if answer and not ended and _in_prose(text, after, start):
-            # Reasoning whose opening tag was in the prompt reads as prose until its
-            # closing tag arrives, and the final check reads the answer after that tag:
-            # a value in prose may be a draft, so it is not shown while it streams.
-            return -1
-        return start
+        return min(starts)
     stripped = text[after:].lstrip()
     return len(text) - len(stripped) if stripped[:1] == '"' else -1
-
-
-def _in_prose(text: str, after: int, start: int) -> bool:
-    """Whether something other than spaces and a code fence's opening line comes
-    between ``after`` and the JSON at ``start``."""
-    head = text[after:start].strip()
-    if not head.startswith("```"):
-        return bool(head)
-    language = head[3:]
-    return bool(language) and not language.replace("-", "").replace("+", "").isalnum()
 
 
 _DECODER = json.JSONDecoder(strict=False)  # raw control characters in strings, as read
@@ -702,6 +691,8 @@ def _drive_sync(
     view = partial_view(schema) if schema is not None else None
     attempt = 0
     head = prefill(call)  # the text an Anthropic answer continues, as the flow reads it
+    reader: _Reader | None = None
+    shown = False  # whether an earlier attempt's reader showed anything
     try:
         request = _send(steps, None, llm)
         while not isinstance(request, Done):
@@ -716,6 +707,7 @@ def _drive_sync(
             else:
                 assert view is not None
                 assert schema is not None
+                shown = shown or (reader is not None and reader.emitted > 0)
                 reader = _Reader(view, schema, attempt, _context(handler, call), head)
                 try:
                     result = yield from _read_sync(reader, request.stream)
@@ -729,7 +721,17 @@ def _drive_sync(
         raise
     except BaseException as exc:
         value = failed(guard, llm, exc)
-    yield Partial(value, True, max(attempt, 1))
+    yield Partial(value, True, max(attempt, 1), _withdrawn(reader, shown, attempt))
+
+
+def _withdrawn(reader: _Reader | None, shown: bool, attempt: int) -> bool:
+    """Whether the final partial must say ``reset``: what the caller was shown was
+    dropped (a re-ask, a lone closing tag) and no partial has said so since."""
+    if reader is None:
+        return False
+    if reader.attempt != attempt:  # the last attempt's response was whole, not streamed
+        return shown or reader.emitted > 0
+    return reader.switched or (shown and not reader.emitted)
 
 
 def _read_sync(reader: _Reader, stream: Any) -> Generator[Partial[Any], None, Result]:
@@ -763,6 +765,8 @@ async def _drive_async(
     view = partial_view(schema) if schema is not None else None
     attempt = 0
     head = prefill(call)  # the text an Anthropic answer continues, as the flow reads it
+    reader: _Reader | None = None
+    shown = False  # whether an earlier attempt's reader showed anything
     try:
         request = _send(steps, None, llm)
         while not isinstance(request, Done):
@@ -778,6 +782,7 @@ async def _drive_async(
             else:
                 assert view is not None
                 assert schema is not None
+                shown = shown or (reader is not None and reader.emitted > 0)
                 reader = _Reader(view, schema, attempt, _context(handler, call), head)
                 stream = request.stream
                 error: BaseException | None = None
@@ -815,7 +820,7 @@ async def _drive_async(
         raise
     except BaseException as exc:
         value = failed(guard, llm, exc)
-    yield Partial(value, True, max(attempt, 1))
+    yield Partial(value, True, max(attempt, 1), _withdrawn(reader, shown, attempt))
 
 
 def _how(error: BaseException | None) -> StreamEnd:
