@@ -15,7 +15,7 @@ import enum
 import re
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import llmguard as lg
@@ -86,7 +86,27 @@ def _record(**fields: Any) -> lg.Record:
     return lg.Record(**base)
 
 
-@settings(max_examples=150, deadline=None)
+_AKIA_LETTERS = "AKIAIOSFODNNEXAMPLEQ"  # a value of 20 letters alone: the shortest
+# Records holding the hard cases: 20 letters as a key, a value, a tag and a model; short
+# words beside values in tuples, dict keys and metadata; a record with nothing to
+# replace before the others; integers either side of the searched bound.
+_HARD = [
+    [
+        ("role", None, [], {}, None),
+        (
+            {_AKIA_LETTERS: "a@b.io", "role": "user", "\u212aey": ("\u017fk", "a@b.io")},
+            [("role", "a@b.io"), {"role": "x", _AKIA_LETTERS: "y"}, [7, 14155552671, "b"]],
+            ["user", _AKIA_LETTERS],
+            {"role": "a@b.io", _AKIA_LETTERS: ["x", 4111111111111111]},
+            _AKIA_LETTERS,
+        ),
+        ([10**9 - 1, "user", {"a@": "b.io"}], "content", ["a@b.io"], {"x": "Bearer"}, "user"),
+    ]
+]
+
+
+@settings(max_examples=60, deadline=None)
+@example(_HARD[0])
 @given(
     st.lists(
         st.tuples(
