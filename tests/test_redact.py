@@ -7,10 +7,12 @@ import itertools
 import random
 import re
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 from unittest import mock
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import llmguard as lg
@@ -37,6 +39,20 @@ UNSIGNED_JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
     ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ"
 )
+
+
+_Test = TypeVar("_Test", bound=Callable[..., Any])
+
+
+def _examples(*cases: object) -> Callable[[_Test], _Test]:
+    """`hypothesis.example` for each case of a one-argument property, in the order given."""
+
+    def apply(test: _Test) -> _Test:
+        for case in reversed(cases):
+            test = example(case)(test)
+        return test
+
+    return apply
 
 
 def make_record(**fields: object) -> lg.Record:
@@ -541,8 +557,30 @@ _CONTENT = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+# Records holding the hard cases: integers either side of the searched bound, values at
+# the end of nested containers, a 20-letter key (as long as a value of letters alone
+# can be), records with nothing to replace before and between changed ones.
+_HARD_RECORDS = [
+    [
+        (
+            [7, 4111111111111111, 10**9 - 1, 14155552671, "a@b.io", 10**7],
+            {"k": [10**8]},
+            ["a@b.io"],
+        ),
+        ({"x": ["ok", "mail a@b.io"], "y": ["z", ["w", "+14155552671"]]}, [["a"], "c@d.io"], []),
+    ],
+    [
+        ({"AKIAIOSFODNNEXAMPLEQ": "a@b.io", "role": "user"}, [{"AKIAIOSFODNNEXAMPLEQ": "y"}], []),
+        ("nothing", None, []),
+        ({"a": 1}, "a@b.io", ["t"]),
+        ("b@c.io", {"b@c.io": "b@c.io"}, ["b@c.io", "x"]),
+    ],
+]
+
+
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(_CONTENT, _CONTENT, st.lists(_TEXT, max_size=2)), max_size=5))
+@_examples(*_HARD_RECORDS)
 def test_records_redacted_in_a_batch_come_out_as_each_alone(
     contents: list[tuple[object, object, list[str]]],
 ) -> None:
@@ -605,8 +643,21 @@ _RUN_VALUES = st.one_of(
 _RUN_SEPARATORS = st.sampled_from([" ", " ", " ", " ", "  ", "\n", "\t", ", ", "-", ".", "+", "("])
 
 
-@settings(max_examples=300, deadline=None)
+# Runs holding the hard cases: separators longer than a byte, a digit string too long
+# for a card among cards, spaced cards and near misses, phone numbers a splitter must
+# cut, emails mixed with phone numbers.
+_HARD_RUNS = [
+    [("a@b.io", "  "), ("c@d.io", " "), ("e'f@g.co.uk", " "), ("h@i.x", "\n")],
+    [("4111111111111111", " "), ("41111111111111110000", " "), ("4111111111111111", " ")],
+    [(CARD, " "), (CARD, "  "), ("4111 1111 1111 1112", " "), (CARD, ", "), (CARD, " ")],
+    [("+1 415 555 0132", " "), ("+1 2 3", " "), ("+123 4567890123 4567", " "), ("+1", " ")],
+    [("a@b.io", " "), ("+1 415 555 0132", " "), ("x@y.co.uk", "\t"), ("+44 20", "(")],
+]
+
+
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(_RUN_VALUES, _RUN_SEPARATORS), min_size=1, max_size=30))
+@_examples(*_HARD_RUNS)
 def test_runs_of_values_read_at_once_come_out_as_read_one_by_one(
     pieces: list[tuple[str, str]],
 ) -> None:
@@ -732,8 +783,17 @@ _PLUS_NUMBERS = st.tuples(
 ).map(lambda parts: " ".join(["+" + parts[0], *parts[1]]))
 
 
-@settings(max_examples=300, deadline=None)
+# The edges of the digit counts a number may hold (7 and 8, 15 and 16), in one value and
+# side by side; generated lists add other counts and splits into groups.
+_PLUS_EDGES = [
+    ["+1 234567"], ["+1 2345678"], ["+123 456789012345"], ["+123 4567890123456"],
+    ["+1 2 3 4 5 6 7", "+12 345678", "+123 456789 012345", "+1 234567890123456", "+1 2345678"],
+]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
 @given(st.lists(_PLUS_NUMBERS, min_size=1, max_size=8))
+@_examples(*_PLUS_EDGES)
 def test_a_run_forms_bulk_check_agrees_with_its_kinds_validator(values: list[str]) -> None:
     """The phone run's check of many ``+d dd ddd`` values at once gives `_phone`'s verdicts."""
     from llmguard.redact._patterns import RUNS
@@ -762,7 +822,7 @@ def test_two_numbers_before_a_value_that_cuts_their_run_are_both_replaced(
     assert redact_text(redacted)[0] == redacted
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.lists(st.tuples(_RUN_VALUES, _RUN_SEPARATORS), max_size=8).map(
@@ -771,6 +831,7 @@ def test_two_numbers_before_a_value_that_cuts_their_run_are_both_replaced(
         max_size=6,
     )
 )
+@_examples(["".join(value + separator for value, separator in run) for run in _HARD_RUNS])
 def test_runs_across_the_strings_of_a_batch_come_out_as_each_alone(texts: list[str]) -> None:
     """Strings of values one after another, read together in one search (a run may go on
     into the next string), come out as each string redacted alone."""
@@ -841,7 +902,7 @@ def test_the_key_prefix_flood_is_redacted_as_one_by_one() -> None:
     assert DEFAULT.redact(text) == _ONE_BY_ONE.redact(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.tuples(
@@ -851,6 +912,7 @@ def test_the_key_prefix_flood_is_redacted_as_one_by_one() -> None:
         max_size=40,
     )
 )
+@_examples([], *_PLUS_EDGES, [value for values in _PLUS_EDGES for value in values] * 3)
 def test_a_phone_run_is_judged_as_the_phone_check_judges_each_number(values: list[str]) -> None:
     """The verdicts on a run of ``+d dd ddd`` numbers, all at once, are the phone check's."""
     from llmguard.redact._patterns import RUNS, _phone
@@ -916,8 +978,9 @@ _MIXED = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(st.tuples(_MIXED, _MIXED, st.lists(_WORD, max_size=2)), min_size=1, max_size=5))
+@_examples(*_HARD_RECORDS)
 def test_records_with_short_words_come_out_as_the_one_by_one_engine_leaves_them(
     contents: list[tuple[object, object, list[str]]],
 ) -> None:
