@@ -458,8 +458,10 @@ def _attempts(
                 if account is not None and admission is not None:
                     if cut is None:  # failed before answering: nothing was billed
                         account.release(admission)
-                    else:  # billed for what it streamed, though its count never came
-                        charged = _charge(account, admission, attempt, cut=True)
+                    else:
+                        # A stream cut short was billed for what it streamed, though its
+                        # count never came; a whole response's usage is its bill.
+                        charged = _charge(account, admission, attempt, cut=streamed)
                 tally.close(span, attempt, charged)
                 if not transient_error:
                     tally.finish(llm, "error", cut)
