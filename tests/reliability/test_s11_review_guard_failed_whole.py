@@ -85,7 +85,8 @@ def test_each_failed_attempt_is_charged_its_reported_usage_once(
     ]
     assert [a.usage.total if a.usage else None for a in attempts] == [40, 40, 52]
     (call,) = [r for r in records if r.kind == "llm"]
-    assert call.usage is not None and call.usage.total == 132
+    assert call.usage is not None
+    assert call.usage.total == 132
     assert used == 132
 
 
