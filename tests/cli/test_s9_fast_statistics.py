@@ -181,7 +181,7 @@ _HUGE_WHOLE = (1.0, 4.0, 2, 2.0**27 + 1, 2.0**40 + 3)
 _ABSORBED = [(0.0, 7e15)], [(0.0, 0.3), (1.0, 1.0)]
 
 
-@settings(deadline=None, max_examples=150)
+@settings(deadline=None, max_examples=50)
 @given(_samples | _whole_samples, _samples | _whole_samples, st.booleans())
 @example(*_hard_pair(14, _FRACTIONAL), True)
 @example(*_hard_pair(22, _FRACTIONAL), True)
@@ -244,7 +244,7 @@ def test_rates_from_counts_are_the_pairs_test_to_the_bit(baseline: Sample, curre
     assert _outcome(read_a.rate) == _outcome(lambda: _reference_rate(baseline))
 
 
-@settings(deadline=None, max_examples=100)
+@settings(deadline=None, max_examples=40)
 @given(_samples | _whole_samples)
 @example(_hard(14, 60, _FRACTIONAL))
 @example(_hard(3, 60, _HUGE_WHOLE))
