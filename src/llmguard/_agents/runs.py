@@ -370,8 +370,8 @@ class Run:
                 exc.trace_id = self.trace_id
             if exc.state is None and not outside:
                 exc.state = self.state()
-        _reset(open_run, self._open_token)
-        _reset(_run, self._token)
+        _reset(open_run, self._open_token, self)
+        _reset(_run, self._token, self)
         with self.agent._runs_lock:
             self.agent._runs.discard(self)
         self.budget.__exit__(None, None, None)
@@ -399,7 +399,12 @@ class Run:
 _refusers: weakref.WeakKeyDictionary[LimitExceeded, Run] = weakref.WeakKeyDictionary()
 
 
-def _reset(var: ContextVar[Any], token: Token[Any]) -> None:
+def _reset(var: ContextVar[Any], token: Token[Any], run: Run) -> None:
+    if var.get() is not run:
+        # A run opened inside this one is innermost here (a generator's run closed
+        # inside another run of its consumer): it restores its own parent when it
+        # ends, and this one, ended, is skipped meanwhile.
+        return
     try:
         var.reset(token)
     except ValueError:
@@ -540,13 +545,14 @@ class Agent(Generic[L]):
         return self._opened(Run(self, self.name or "agent").__enter__())
 
     def __exit__(self, *exc_info: Any) -> bool:
-        return _own_run(self, exc_info[2]).__exit__(*exc_info)
+        return _own_run(self, id(sys._getframe(1)), exc_info[2]).__exit__(*exc_info)
 
     async def __aenter__(self) -> Run:
         return self._opened(await Run(self, self.name or "agent").__aenter__())
 
     async def __aexit__(self, *exc_info: Any) -> bool:
-        return await _own_run(self, exc_info[2]).__aexit__(*exc_info)
+        block = id(sys._getframe(1))  # the awaiting frame: the block's
+        return await _own_run(self, block, exc_info[2]).__aexit__(*exc_info)
 
     def _opened(self, run: Run) -> Run:
         run._frame = id(sys._getframe(2))  # the block's frame (under __enter__/__aenter__)
@@ -582,18 +588,24 @@ class Agent(Generic[L]):
         return wrap(fn, _AgentHandler(self, name))
 
 
-def _own_run(owner: Agent[Any], tb: Any) -> Run:
+def _own_run(owner: Agent[Any], block: int, tb: Any) -> Run:
     """The run an agent's block is leaving.
 
-    Normally the current context's. A generator closed by another thread, or finalized
-    by the event loop, leaves its block in another context: then it is the open run
-    entered in a frame the exception passes through, or the agent's only open run.
+    The open run entered in the block's frame (``block``, its id), when there is one
+    and the current context's run is not among them: a generator closed or finished in
+    another context -- another thread, the event loop's finalizer, inside another run
+    of the same agent -- leaves its block there. Otherwise the current context's run;
+    then the open run entered in a frame the exception passes through, or the agent's
+    only open run.
     """
     run = _open_run()
-    if run is not None and run.agent is owner:
-        return run
     with owner._runs_lock:
         runs = list(owner._runs)
+    entered_here = [r for r in runs if r._frame == block and r._open]
+    if len(entered_here) == 1 and entered_here[0] is not run:
+        return entered_here[0]
+    if run is not None and run.agent is owner:
+        return run
     frames = set()
     while tb is not None:
         frames.add(id(tb.tb_frame))
