@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -31,6 +32,17 @@ _UNSET: Any = object()
 # pipeline could end with the sinks of the change that lost. Reentrant: a sink or a
 # redactor running in strict mode may configure.
 _changing = threading.RLock()
+
+
+def _after_fork_in_child() -> None:
+    # A thread of the parent may have held the lock at the fork; the child has only
+    # the forking thread, and nobody there would ever release it.
+    global _changing
+    _changing = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def configure(
