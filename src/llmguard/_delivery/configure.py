@@ -199,9 +199,14 @@ def configure(
             raise ConfigurationError(f"sample_rate must be between 0 and 1, not {sample_rate!r}")
         changes["sample_rate"] = float(sample_rate)
     with _changing:
-        new = dataclasses.replace(settings(), **changes)
+        read = settings()
+        new = dataclasses.replace(read, **changes)
         if new.sinks:
             warm(new)  # now, rather than on the first record: see pipeline.warm
+        if settings() is not read:
+            # A signal handler on this thread configured meanwhile (the lock lets it
+            # in): keep its change under this one.
+            new = dataclasses.replace(settings(), **changes)
         _apply(new)
     return new
 
