@@ -11,11 +11,13 @@ from typing import Any, NamedTuple
 
 from llmguard.redact._patterns import (
     AFTER,
+    BEFORE,
     CONTEXTS,
     DEFAULT_PATTERNS,
     DOUBLED,
     MIXED_RUNS,
     OWN_CHECKS,
+    REACHES,
     RUNS,
     SECRET_GROUP,
     SPACE,
@@ -83,7 +85,7 @@ class Engine:
 
     __slots__ = (
         "_above", "_alternatives", "_before_memo", "_befores", "_checked", "_contexts", "_decided",
-        "_groups", "_kinds", "_no_runs",
+        "_groups", "_kinds", "_no_runs", "_reaches",
         "_run_starts", "_runs", "_searches",
         "_split", "_starts", "memoized", "own", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
@@ -92,6 +94,8 @@ class Engine:
         self.validators = tuple(kind.validator for kind in kinds)
         split = [SPLITTERS.get(kind.validator) for kind in kinds]
         self.splitters = tuple(None if pair is None else pair[0] for pair in split)
+        # How far past a rejected value its splitter reads, when not `AFTER` bytes
+        self._reaches = tuple(REACHES.get(kind.validator) for kind in kinds)
         # The length a rejected value must pass for its kind's splitter to be asked
         self._above = tuple(_SPLIT_ABOVE if pair is None else pair[1] for pair in split)
         # Whose verdicts are remembered by value: llmguard's checks, not a user's.
@@ -320,12 +324,14 @@ class Engine:
             splitter = splitters[kind]
             if not accepted and splitter is not None and b - a > self._above[kind]:
                 # Too long to be one value, maybe two: the longest head that is one.
-                piece = (
-                    kind,
-                    data[base + a : base + b],
-                    data[base + b : base + b + AFTER],
-                    data[max(base + a - 2, 0) : base + a],
-                )
+                reach = self._reaches[kind]
+                if reach is None:
+                    before = data[max(base + a - 2, 0) : base + a]
+                    stop = base + b + AFTER
+                else:
+                    before = data[max(base + a - BEFORE, 0) : base + a]
+                    stop = reach(data, base + a, base + b, before)
+                piece = kind, data[base + a : base + b], data[base + b : stop], before
                 head = split.get(piece, -1)
                 value = piece[1].decode("utf-8", "surrogatepass")
                 if head < 0:
@@ -334,7 +340,8 @@ class Engine:
                         piece[2].decode("utf-8", "replace"),
                         piece[3].decode("utf-8", "replace"),
                     )
-                    remember(split, piece, head)
+                    if stop - b - base <= AFTER:  # (a memo's keys stay short)
+                        remember(split, piece, head)
                 if head:
                     if head > len(value):  # the value runs on past the match (a quote's)
                         value += piece[2].decode("utf-8", "replace")
@@ -783,7 +790,7 @@ class Engine:
                         found.append((base + start + a, base + start + b, kind))
                         last = start + b
                     continue
-            read = self._read_before(kind, head, start)
+            read = self._read_before(kind, head, start, base)
             if seen is not None:
                 remember(memo, seen, tuple((a - start, b - start) for a, b in read))
             for a, b in read:
@@ -791,7 +798,7 @@ class Engine:
                 last = b
         return found
 
-    def _read_before(self, kind: int, head: Any, start: int) -> list[tuple[int, int]]:
+    def _read_before(self, kind: int, head: Any, start: int, base: int) -> list[tuple[int, int]]:
         """The values of ``kind`` its regex reads in ``head`` from ``start``, as `scan` would.
 
         One value, or none; or, when the match is rejected but its kind's splitter
@@ -813,10 +820,18 @@ class Engine:
                 return spans
             if splitter is None or b - a <= self._above[kind]:
                 return spans
-            after = bytes(buffer[b : b + AFTER]).decode("utf-8", "replace")
-            cut = splitter(
-                value, after, bytes(buffer[max(a - 2, 0) : a]).decode("utf-8", "replace")
-            )
+            reach = self._reaches[kind]
+            if reach is None:
+                before = bytes(buffer[max(a - 2, 0) : a])
+                stop = b + AFTER
+            else:
+                # (the text before ``head`` too: ``head.obj`` from ``base``, where a
+                # settings line's start may lie)
+                at = base + offset + a
+                before = bytes(head.obj[max(at - BEFORE, 0) : at])
+                stop = reach(buffer, a, b, before)
+            after = bytes(buffer[b:stop]).decode("utf-8", "replace")
+            cut = splitter(value, after, before.decode("utf-8", "replace"))
             if not cut:
                 return spans
             if cut > len(value):

@@ -346,10 +346,12 @@ _PHONE = (
 # string), less a closing bracket or comma after it.
 # pass alone only as a word of its own (pass=, db_pass=, "pass":): not bypass, compass
 _PASSWORD_NAMES = r"(?i:pass(?:word|wd|phrase)s?|pwd|(?:^|[^A-Za-z0-9])pass)"
+# An uppercase setting ending in _TOKEN, _SECRET, _KEY or _PAT (GITHUB_TOKEN, HF_TOKEN,
+# STRIPE_KEY) names a secret too, in that letter case only: max_tokens, bos_token stay.
 _SECRET_NAMES = (
-    r"(?i:secrets?|api[_.-]?keys?|(?:secret|private|priv|auth|client|account|encryption"
+    r"(?:(?i:secrets?|api[_.-]?keys?|(?:secret|private|priv|auth|client|account|encryption"
     r"|signing|master|service)[_.-]?key|(?:access|refresh|auth|id|api|session|security|oauth"
-    r"|bot|bearer)[_.-]?token)"
+    r"|bot|bearer)[_.-]?token)|[A-Z0-9]_(?:TOKEN|SECRET|KEY|PAT))"
 )
 # A value's first piece and what may cut it short: whitespace, &, ;, ' and a JSON
 # string's escapes of a line break, a tab or a quote (not \\u's, which JSON writes for
@@ -362,20 +364,30 @@ _CUT = r"(?:[ \t&;']|\\[nrt\"])"
 _KEYWORD_VALUE = rf"(?:\\?[\"']|%22)?(?P<secret>{_CUT}*{_PIECE}{_CUT}*|{_CUT}+)"
 
 
-def _keyword_pattern(names: str) -> str:
+# An XML element's text (<password>...</password>, <db:Password>), and an Authorization
+# header's value after a scheme other than Bearer and Basic (token, Api-Key, Key)
+_ELEMENT = r"<[\w.:-]*{names}>"
+_AUTHORIZATION = (
+    r"(?i:authorization)(?:\\?[\"'])?[ \t]*[:=][ \t]*(?:\\?[\"'])?(?i:token|api-?key|key)[ \t]+|"
+)
+
+
+def _keyword_pattern(names: str, other: str = "") -> str:
     return (
-        rf"(?:{names}(?:\\?[\"']|%22)?[ \t]*(?:=>|:=|[:=]|%3[DdAa])[ \t]*|--[\w.-]*{names}[ \t]+)"
-        + _KEYWORD_VALUE
+        rf"(?:{other}{names}(?:\\?[\"']|%22)?[ \t]*(?:=>|:=|[:=]|%3[DdAa])[ \t]*"
+        rf"|--[\w.-]*{names}[ \t]+|{_ELEMENT.format(names=names)})" + _KEYWORD_VALUE
     )
 
 
 _PASSWORD = _keyword_pattern(_PASSWORD_NAMES)
-_SECRET = _keyword_pattern(_SECRET_NAMES)
+_SECRET = _keyword_pattern(_SECRET_NAMES, _AUTHORIZATION)
 # Where an unquoted value ends: whitespace, & or ;, or a JSON string's escape of a line
 # break, a tab or a quote, or a URL's escape of a quote, & or ; (a class, or a few
 # characters: linear)
 _KEYWORD_STOP = re.compile(r"[\s&;]|\\[nrt\"]|%2[26]|%3[Bb]")
-_KEYWORD_DOUBT = re.compile(r"[\s&;'\\%]")  # where a value may end sooner than read
+# Where a value may end sooner, or later, than read: a list or an object runs to its
+# closing bracket, an element's text to the < after it
+_KEYWORD_DOUBT = re.compile(r"[\s&;'\\%<]|^[\[{]")
 _NO_SECRETS = frozenset({"", "null", "none", "nil", "true", "false", "undefined"})
 _PLACEHOLDER = re.compile(r"\[\w*\]|\*+|<\w*>")  # [password], ***, <redacted>: linear
 
@@ -414,56 +426,128 @@ def secret_value(value: object) -> bool:
     placeholder (``"***"``, ``"[password]"``)."""
     if value is None or value is True or value is False:
         return False
-    if isinstance(value, str):
-        return not _no_secret(value)
+    if isinstance(value, str):  # a vendor's format keeps its kind: the text's redaction
+        return not _no_secret(value) and not _vendor(value)
     if isinstance(value, (Mapping, list, tuple, set, frozenset, bytes, bytearray)):
         return len(value) > 0
     return True
 
 
 def _keyword(value: str) -> bool:
-    """A value under a secret's name that ends where it was read to, quoted or not."""
+    """A value under a secret's name that ends where it was read to, quoted or not, and
+    is of no vendor's format (which keeps its own kind)."""
     return (
-        _KEYWORD_DOUBT.search(value) is None and value[-1] not in ",)}]" and not _no_secret(value)
+        _KEYWORD_DOUBT.search(value) is None
+        and value[-1] not in ",)}]"
+        and not _no_secret(value)
+        and not _vendor(value)
     )
 
 
-# A quoted value's characters, up to its closing quote (one class or an escape: linear)
-_DOUBLE_QUOTED = re.compile(r'(?:[^"\\]|\\.)*')
-_SINGLE_QUOTED = re.compile(r"[^']*")
-_JSON_IN_STRING = re.compile(r'(?:[^\\]|\\[^"])*')  # to the \" that closes it
+# Where a value under a secret's name ends, each a class or an escape at a time: linear.
+# Quoted by " or ', at its closing quote (an escaped one is part of it); in JSON inside
+# a JSON string, at the \" that closes it, where \\ is the inner string's backslash,
+# which takes the next character or escape with it. Never past a line break (where the
+# next of strings read together starts).
+_DOUBLE_QUOTED = r'(?:[^"\\\r\n]|\\[^\r\n])*'
+_SINGLE_QUOTED = r"[^'\r\n]*"
+_JSON_IN_STRING = r'(?:[^\\\r\n]|\\[^"\\\r\n]|\\\\(?:[^\\\r\n]|\\[^\r\n]))*'
+_ELEMENT_TEXT = r"[^<\r\n]*"  # an XML element's text, to the < of its closing tag
+# On a settings line (YAML, .env, INI, export and set), to the end of the line or a JSON
+# string's escape of a line break
+_LINE = r"(?:[^\\\r\n]|\\[^nr\r\n])*"
+# A settings line before a value: its name and separator first on the line (the name
+# unquoted, after indentation, a list's dash or cmd's set; not a command line's --option,
+# nor export, after which a shell ends the value at whitespace). Read in the `BEFORE`
+# characters before the value, where a line break must be seen.
+_SETTING = (
+    r"(?:[\r\n]|\\[nr])[ \t]*(?:-[ \t]+|(?i:set)[ \t]+)?[\w.][\w.-]*[ \t]*(?::=|[:=])[ \t]*\Z"
+)
+_BRACKET = r"[\[\]{}]"
+_ENDS = {source: re.compile(source) for source in (_DOUBLE_QUOTED, _SINGLE_QUOTED)}
+_ENDS.update({source: re.compile(source) for source in (_JSON_IN_STRING, _ELEMENT_TEXT, _LINE)})
+_BYTE_ENDS = {source: re.compile(source.encode()) for source in _ENDS}
+_IS_SETTING, _IS_SETTING_BYTES = re.compile(_SETTING), re.compile(_SETTING.encode())
+_BRACKETS, _BRACKET_BYTES = re.compile(_BRACKET), re.compile(_BRACKET.encode())
+_OPENING = frozenset({"[", "{", b"[", b"{"})
+BEFORE = 80  # how much of the text before a rejected value under a secret's name is read
+
+
+def _ending(quote: str, before: str, value: str) -> str | None:
+    """How a value under a secret's name ends, by what stands before it: the source of
+    the regex that reads it from its start, ``"["`` for a list or an object, or ``None``
+    for an unquoted value of one word."""
+    if quote == '"':
+        return _JSON_IN_STRING if before[-2:] == '\\"' else _DOUBLE_QUOTED
+    if quote == "'":
+        return _SINGLE_QUOTED
+    if value in ("[", "{"):
+        return _BRACKET
+    if quote == ">":
+        return _ELEMENT_TEXT
+    return None
+
+
+def _bracketed(text: Any, brackets: re.Pattern[Any], start: int = 0) -> int:
+    """Where the list or object opening ``text[start]`` closes (past its bracket), or the
+    text's end when it never does: brackets counted, one match each (linear)."""
+    depth = 0
+    for found in brackets.finditer(text, start):
+        depth += 1 if found.group() in _OPENING else -1
+        if depth <= 0:
+            end: int = found.end()
+            return end
+    return len(text)
+
+
+def _keyword_reach(data: Any, a: int, b: int, before: bytes) -> int:
+    """Where the text a splitter reads after the value ``data[a:b]`` ends: past the
+    closing quote, bracket or line end `_keyword_head` looks for, or `AFTER` bytes on."""
+    ending = _ending(before[-1:].decode("latin-1"), before.decode("latin-1"), chr(data[a]))
+    if ending == _BRACKET:
+        return max(_bracketed(data, _BRACKET_BYTES, a), b + AFTER)
+    if ending is None:
+        if _IS_SETTING_BYTES.search(before) is None:
+            return b + AFTER
+        ending = _LINE
+    found = _BYTE_ENDS[ending].match(data, a)
+    return max(b + AFTER, a if found is None else found.end() + 1)
 
 
 def _keyword_head(value: str, after: str, before: str) -> int:
     """How much of what follows a secret's name is its value: 0 if none.
 
-    ``before`` is the two characters before it. Quoted by ``"``, the value is all that
-    was read (to the closing quote; an escaped one is part of it); by ``\\"`` (JSON in a
-    JSON string) or ``'``, it runs to the next such quote. Unquoted, it ends at
-    whitespace, ``&``, ``;`` or a JSON string's escape, less the commas, quotes and
-    closing brackets after it (``f(password=pw)``). A null, a boolean or a placeholder
-    is no value, unless another secret's name follows it in what was read: that goes
-    whole, so that no secret after it is passed over.
+    ``before`` is the text before it (up to `BEFORE` characters), ``after`` the text
+    after it up to where `_keyword_reach` says the value may end. Quoted by ``"``, it
+    runs to the closing quote (an escaped one is part of it), or the line's end when
+    there is none; by ``\\"`` (JSON in a JSON string) or ``'``, to the next such quote.
+    A list or an object runs to its closing bracket, an XML element's text to the ``<``
+    after it, an unquoted value on a settings line (``password: two words``) to the end
+    of the line. Otherwise an unquoted value ends at whitespace, ``&``, ``;`` or a JSON
+    string's escape, less the commas, quotes and closing brackets after it
+    (``f(password=pw)``). A null, a boolean, a placeholder or a vendor's format (which
+    keeps its own kind) is no value, unless another secret's name follows it in what was
+    read: that goes whole, so that no secret after it is passed over.
     """
-    quote = before[-1:]
-    if quote in ("'", '"'):
-        # The value runs to its closing quote, in what follows the match too, up to a
-        # line break (where the next of strings read together starts).
-        text = value + after.split("\n", 1)[0].split("\r", 1)[0].split("\ufffd", 1)[0]
-        if quote == "'":
-            closing = _SINGLE_QUOTED
-        else:
-            closing = _JSON_IN_STRING if before[-2:] == '\\"' else _DOUBLE_QUOTED
-        found = closing.match(text)
-        head = text[: found.end()] if found is not None else value
-        if head and not _no_secret(head):
-            return len(head)
+    text = value + after
+    ending = _ending(before[-1:], before, value[:1])
+    if ending is None and _IS_SETTING.search(before) is not None:
+        ending = _LINE
+    if ending == _BRACKET:
+        head = text[: _bracketed(text, _BRACKETS)]
+    elif ending is not None:
+        found = _ENDS[ending].match(text)
+        head = text[: 0 if found is None else found.end()]
+        if ending in (_LINE, _ELEMENT_TEXT):
+            head = head.rstrip()
     else:
         found = _KEYWORD_STOP.search(value)
         token = value if found is None else value[: found.start()]
         head = token.rstrip(",)}]'")
-        if head and not _no_secret(head) and not _no_secret(token.rstrip(",)}'")):
-            return len(head)
+        if _no_secret(token.rstrip(",)}'")):
+            head = ""
+    if head and not _no_secret(head) and not _vendor(head):
+        return len(head)
     return len(value) if _NAMED.search(value, len(head)) else 0
 
 
@@ -475,6 +559,12 @@ _PHONE_DIGITS_MAX = 12  # below 13 digits, no run is two numbers `_phone` accept
 SPLITTERS: dict[Validator | None, tuple[Callable[[str, str, str], int], int]] = {
     _phone: (_phone_head, 12),  # below 13 characters, no run is two numbers
     _keyword: (_keyword_head, 0),
+}
+# How far a splitter reads after a rejected value, by validator, when not `AFTER`
+# characters: called with the text, where the value starts and ends, and the `BEFORE`
+# bytes before it.
+REACHES: dict[Validator | None, Callable[[Any, int, int, bytes], int]] = {
+    _keyword: _keyword_reach,
 }
 # The validators whose verdict depends on the value alone, so may be remembered.
 OWN_CHECKS: frozenset[Validator] = frozenset(
@@ -548,6 +638,41 @@ DEFAULT_STARTS: dict[str, str] = {
     "telegram_bot_token": string.digits + "b",  # or the b of the /bot before one
     "discord_bot_token": "MNO",
 }
+
+
+# The kinds of a vendor's format, whose values keep their own kind under a secret's name
+# (OPENAI_API_KEY=sk-..., DISCORD_TOKEN=..., private_key: -----BEGIN ...): one regex of
+# their values alone, each a group of its own, and their checks.
+_VENDOR_KINDS = (
+    "private_key", "api_key", "stripe_key", "github_token", "slack_token", "google_api_key",
+    "aws_access_key", "jwt", "gitlab_token", "npm_token", "pypi_token", "sendgrid_key",
+    "twilio_key", "mailchimp_key", "square_token", "telegram_bot_token", "discord_bot_token",
+)  # fmt: skip
+
+
+def _source(spec: PatternSpec) -> tuple[str, Validator | None]:
+    pattern, check = spec if isinstance(spec, tuple) else (spec, None)
+    return pattern if isinstance(pattern, str) else pattern.pattern, check
+
+
+_VENDOR_SOURCES = [_source(DEFAULT_PATTERNS[kind]) for kind in _VENDOR_KINDS]
+_VENDOR = re.compile(
+    "|".join(
+        source[source.index("(?P<secret>") :].replace("(?P<secret>", f"(?P<v{i}>", 1)
+        for i, (source, _) in enumerate(_VENDOR_SOURCES)
+    ),
+    re.A,
+)
+_VENDOR_CHECKS = {f"v{i}": check for i, (_, check) in enumerate(_VENDOR_SOURCES)}
+
+
+def _vendor(value: str) -> bool:
+    """Whether ``value`` is, whole, a value of a vendor's format its kind accepts."""
+    found = _VENDOR.fullmatch(value)
+    if found is None or found.lastgroup is None:
+        return False
+    check = _VENDOR_CHECKS[found.lastgroup]
+    return check is None or check(found.group(found.lastgroup))
 
 
 # -- runs: values of one kind one after another -----------------------------------------
