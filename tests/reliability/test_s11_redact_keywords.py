@@ -154,15 +154,12 @@ def _real(value: str) -> bool:
 @given(name=_NAMES, value=_PRINTABLE, spaced=st.booleans())
 def test_any_value_in_json_goes(name: str, value: str, spaced: bool) -> None:
     """Any printable value (quotes, backslashes, spaces) in JSON, and in JSON in a string."""
-    # (a quoted value is read up to 64 characters past its first word)
     assume(_real(value))
     data = {name: value, "user": "bob"}
     text = json.dumps(data) if spaced else json.dumps(data, separators=(",", ":"))
     redacted, _ = DEFAULT.redact(text)
     assert json.loads(redacted)["user"] == "bob"
     assert json.loads(redacted)[name].startswith("[")
-    if '"' in value or "\\" in value:
-        return  # JSON in a string, its value holding an escaped quote: a gap left (report)
     inner = json.dumps({"arguments": text})
     redacted, _ = DEFAULT.redact(inner)
     assert json.loads(json.loads(redacted)["arguments"])[name].startswith("[")
