@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from llmguard._core.records import Record
@@ -47,7 +47,20 @@ def _runs(pairs: list[tuple[float, float]], cuts: int) -> list[tuple[float, list
     return runs
 
 
-@settings(max_examples=400, deadline=None)
+# The hard cases first: equal values under several weights and in several runs (zero
+# weights among them); more runs than are bisected unmerged, each of one value, with
+# the weights spread alike over the values and with the heavy weight on the larger; only
+# zero weights; infinities beside 1e300; nothing at all.
+@example(
+    [(1.0, 1.0), (1.0, 4.0), (2.0, 1.0), (2.0, 0.0), (1.0, 12.0), (2.5, 4.0), (-1.5, 0.0)] * 3,
+    2,
+)
+@example([(float((7 * i) % 5), float(1 + i % 2)) for i in range(40)], 30)
+@example([(float(i % 5), 12.0 if i % 5 >= 3 else 1.0) for i in range(40)], 30)
+@example([(1.0, 0.0), (2.0, 0.0)], 1)
+@example([(float("inf"), 3.0), (float("-inf"), 1.0), (1e300, 12.0), (0.0, 1.0)], 3)
+@example([], 1)
+@settings(max_examples=100, deadline=None)
 @given(_pairs, st.integers(1, 30))
 def test_counted_quantiles_equal_the_pairwise_walk(
     pairs: list[tuple[float, float]], cuts: int
