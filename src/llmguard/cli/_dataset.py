@@ -2169,9 +2169,9 @@ class Dataset:
             if self._checks_figures:
                 usable += self._figures_condition("r.")
             conn.execute(
-                f"CREATE TEMP TABLE {_FEEDBACK_TRACES} AS SELECT r.rowid AS id, r.trace_id, "
-                'r.kind, r.name, r.model, r.prompt_name, r.prompt_version, r."start", '
-                f"r.status, {self._column('score')} AS score FROM temp.{traces} AS f "
+                f"CREATE TEMP TABLE {_FEEDBACK_TRACES} AS SELECT r.trace_id, r.kind, "
+                'r.name, r.model, r.prompt_name, r.prompt_version, r."start", r.status, '
+                f"{self._column('score')} AS score FROM temp.{traces} AS f "
                 f"CROSS JOIN records AS r ON r.trace_id = f.trace_id WHERE 1{usable}",
                 bounds,
             )
@@ -2180,13 +2180,19 @@ class Dataset:
 
     def _feedback(self, conn: sqlite3.Connection | None = None) -> list[tuple[str, float]]:
         """Every feedback record's trace id and score, read once per dataset (through
-        ``conn``, the main connection by default), by trace id and then row id, as the
-        feedback index holds them."""
+        ``conn``, the main connection by default), by trace id and then in the order
+        the table of the feedback traces' records took them in.
+
+        That table's own row ids, not the store's: a ``records`` table made ``WITHOUT
+        ROWID`` (by a tool that copied the store) has none. Every use of the scores
+        adds them up with ``math.fsum`` or sorts them, so their order is no part of
+        an answer.
+        """
         if self._feedback_rows is None:
             db = conn or self._conn
             self._feedback_rows = db.execute(
                 f"SELECT trace_id, score FROM {self._feedback_traces(db)} "
-                "WHERE kind = 'feedback' AND score IS NOT NULL ORDER BY trace_id, id"
+                "WHERE kind = 'feedback' AND score IS NOT NULL ORDER BY trace_id, rowid"
             ).fetchall()
         return self._feedback_rows
 
