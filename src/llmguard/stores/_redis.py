@@ -52,6 +52,11 @@ _GRACE_MS = 60_000
 # timeout (OverflowError); a lease under a millisecond would hold nothing.
 _MAX_LEASE_S = 366 * 86_400
 _MAX_TIMEOUT_S = 86_400
+# A call said to have used more than this is charged this: past any cap, and a sum
+# Redis keeps exactly (its integers stop at 2**63, Lua's at 2**53).
+_MAX_CHARGE_TOKENS = 2**53
+# Past a backoff of this long, assumed for a client= whose Retry's is unknown.
+_BACKOFF_ALLOWANCE_S = 10.0
 
 # Drop the expired holds, then read the totals and sum what the live holds keep.
 _STATE = """
@@ -115,10 +120,13 @@ return state('ok', '')
 
 _SNAPSHOT = _STATE + "\nreturn state('ok', '')\n"
 
-# ARGV: id, '1' to charge or '0' to only drop the hold, tokens, cost ('' if unknown),
-# expiry of the window's keys (''), how long to remember the id as settled (ms).  Usage
-# is charged even when the lease has passed: what was spent is never hidden. Returns 1
-# if the hold was still there, 0 if not, -1 if this id was settled already.
+# ARGV: id, '1' to charge or '0' to only drop the hold, tokens (at most 2**53), cost
+# ('' if unknown), expiry of the window's keys (''), how long to remember the id as
+# settled (ms).  Usage is charged even when the lease has passed: what was spent is
+# never hidden. Redis does not undo a script that fails halfway, so the charge, the
+# step that could fail, comes first; totals past 2**53 tokens or the largest double
+# stay there. Returns 1 if the hold was still there, 0 if not, -1 if this id was
+# settled already.
 _SETTLE = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -126,22 +134,29 @@ redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
 if redis.call('ZSCORE', KEYS[4], ARGV[1]) then
   return -1
 end
-redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]), ARGV[1])
-redis.call('PEXPIRE', KEYS[4], ARGV[6])
-local held = redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
 if ARGV[2] == '1' then
-  redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[3])
+  local totals = redis.call('HMGET', KEYS[1], 'tokens', 'cost')
+  if (tonumber(totals[1]) or 0) + tonumber(ARGV[3]) < 9007199254740992 then
+    redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[3])
+  else
+    redis.call('HSET', KEYS[1], 'tokens', '9007199254740992')
+  end
   redis.call('HINCRBY', KEYS[1], 'calls', 1)
   if ARGV[4] == '' then
     redis.call('HINCRBY', KEYS[1], 'unpriced', 1)
-  else
+  elseif (tonumber(totals[2]) or 0) + tonumber(ARGV[4]) < 1.7976931348623157e308 then
     redis.call('HINCRBYFLOAT', KEYS[1], 'cost', ARGV[4])
+  else
+    redis.call('HSET', KEYS[1], 'cost', '1.7976931348623157e308')
   end
   if ARGV[5] ~= '' then
     redis.call('PEXPIREAT', KEYS[1], ARGV[5])
   end
 end
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]), ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ARGV[6])
+local held = redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 return held
 """
 
@@ -323,6 +338,7 @@ class RedisBudgetStore:
         self._settle = client.register_script(_SETTLE)
         self._snapshot = client.register_script(_SNAPSHOT)
         self._take = client.register_script(_TAKE)
+        self._remember_ms = _retry_window_ms(client)
 
     def __repr__(self) -> str:
         where = self.url or repr(self.client)
@@ -371,10 +387,17 @@ class RedisBudgetStore:
         if not isinstance(hold, _Hold):
             raise TypeError(f"not a hold of this store: {hold!r}")
         if charge is None:
-            args: tuple[Any, ...] = (hold.id, "0", 0, "", "", _GRACE_MS)
+            args: tuple[Any, ...] = (hold.id, "0", 0, "", "", self._remember_ms)
         else:
             tokens, cost_usd = charge
-            args = (hold.id, "1", tokens, _number(cost_usd), _number(hold.expire_at), _GRACE_MS)
+            args = (
+                hold.id,
+                "1",
+                min(tokens, _MAX_CHARGE_TOKENS),
+                _number(cost_usd),
+                _number(hold.expire_at),
+                self._remember_ms,
+            )
         try:
             held = self._settle(keys=[*_keys(hold.base), f"{hold.base}:settled"], args=args)
         except self._errors as exc:
@@ -427,7 +450,7 @@ class RedisBudgetStore:
             _number(tokens_per_minute),
             _number(requests_per_minute),
             uuid.uuid4().hex,
-            _GRACE_MS,
+            self._remember_ms,
         )
         rate = f"{{{self.key}}}:rate"
         try:
@@ -484,6 +507,38 @@ class RedisBudgetStore:
             "and fails open",
             exc,
         )
+
+
+def _retry_window_ms(client: Any) -> int:
+    """How long to remember a settled or taken id: a minute, or longer when the
+    client's retries can resend a script later than that after it ran.
+
+    Each retry waits at most the socket timeout for an answer, the connect timeout to
+    reconnect, and its backoff. A client without a socket timeout waits as long as the
+    connection lasts: no memory is long enough for it, and a minute is kept.
+    """
+    try:
+        options = client.connection_pool.connection_kwargs
+        answer = options.get("socket_timeout")
+        connect = options.get("socket_connect_timeout")
+        retry = client.get_retry()
+        retries = 0 if retry is None else retry.get_retries()
+        policy = getattr(retry, "_backoff", None)
+        # The longest pause: an exponential backoff's cap, or a constant one's pause.
+        backoff = getattr(policy, "_cap", None)
+        if backoff is None:
+            backoff = policy.compute(retries) if policy is not None else _BACKOFF_ALLOWANCE_S
+    except Exception:  # not redis-py's own client: what it does is unknown
+        return _GRACE_MS
+    connect = answer if connect is None else connect
+    parts = (answer, connect, retries, backoff)
+    if not all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+        for x in parts
+    ):
+        return _GRACE_MS
+    window = (retries + 1) * (answer + connect + backoff)
+    return _GRACE_MS + min(round(window * 1000), _MAX_LEASE_S * 1000)
 
 
 def _keys(base: str) -> list[str]:
