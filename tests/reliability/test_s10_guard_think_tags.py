@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import llmguard as lg
@@ -71,7 +71,9 @@ def test_guard_stream_shows_no_partial_of_the_draft() -> None:
         assert getattr(partial.value, "category", None) != "billing"
 
 
-@settings(max_examples=40, deadline=None)
+# 15 generated examples plus @examples holding the hard cases: several blocks (one
+# empty), each kind of space before them, and thoughts holding '>', '/' and JSON.
+@settings(max_examples=15, deadline=None)
 @given(
     thoughts=st.lists(
         st.text(alphabet=st.characters(blacklist_characters="<", blacklist_categories=("Cs",))),
@@ -79,6 +81,9 @@ def test_guard_stream_shows_no_partial_of_the_draft() -> None:
     ),
     space=st.sampled_from(["", " ", "\n\n"]),
 )
+@example(thoughts=["", "think>", '{"a": 1} />'], space="")
+@example(thoughts=["x"], space=" ")
+@example(thoughts=["/think>\n", "}"], space="\n\n")
 def test_whatever_the_thinking_says_the_answer_after_it_wins(
     thoughts: list[str], space: str
 ) -> None:
