@@ -87,7 +87,9 @@ end
 """
 
 # ARGV: id, tokens, cost ('' if unknown), max_tokens (''), max_cost_usd (''), lease in
-# ms, expiry of the window's keys in ms since the epoch (''), tolerance in dollars.
+# ms, expiry of the window's keys in ms since the epoch (''), tolerance in dollars. The
+# expiry comes from the caller's clock; one behind the server's would have Redis delete
+# the keys at once (an expiry in the past), so they live a lease and a minute at least.
 _RESERVE = (
     _STATE
     + """
@@ -111,8 +113,9 @@ if cost == '' then cost = '0' end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ' ' .. cost)
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[1])
 if ARGV[7] ~= '' then
-  redis.call('PEXPIREAT', KEYS[2], ARGV[7])
-  redis.call('PEXPIREAT', KEYS[3], ARGV[7])
+  local expire = math.max(tonumber(ARGV[7]), now + tonumber(ARGV[6]) + 60000)
+  redis.call('PEXPIREAT', KEYS[2], string.format('%d', expire))
+  redis.call('PEXPIREAT', KEYS[3], string.format('%d', expire))
 end
 return state('ok', '')
 """
@@ -123,7 +126,8 @@ _SNAPSHOT = _STATE + "\nreturn state('ok', '')\n"
 # ARGV: id, '1' to charge or '0' to only drop the hold, tokens (at most 2**53), cost
 # ('' if unknown), expiry of the window's keys (''), how long to remember the id as
 # settled (ms).  Usage is charged even when the lease has passed: what was spent is
-# never hidden. Redis does not undo a script that fails halfway, so the charge, the
+# never hidden; the totals outlive the id's memory whatever the caller's clock says (see
+# _RESERVE). Redis does not undo a script that fails halfway, so the charge, the
 # step that could fail, comes first; totals past 2**53 tokens or the largest double
 # stay there. Returns 1 if the hold was still there, 0 if not, -1 if this id was
 # settled already.
@@ -150,7 +154,8 @@ if ARGV[2] == '1' then
     redis.call('HSET', KEYS[1], 'cost', '1.7976931348623157e308')
   end
   if ARGV[5] ~= '' then
-    redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+    local expire = math.max(tonumber(ARGV[5]), now + tonumber(ARGV[6]))
+    redis.call('PEXPIREAT', KEYS[1], string.format('%d', expire))
   end
 end
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]), ARGV[1])
