@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 import llmguard as lg
 from llmguard.redact import DEFAULT
 from llmguard.sinks import MemorySink
+from llmguard.testing import FakeLLM
 from tests._helpers.redaction import counting_re2
 
 _LONG = "correct horse battery staple " * 6 + "tail-of-the-secret"
@@ -62,6 +65,9 @@ _LONG = "correct horse battery staple " * 6 + "tail-of-the-secret"
         ("Authorization: token abc123def", "Authorization: token [secret]"),
         ("Authorization: Api-Key abc123def", "Authorization: Api-Key [secret]"),
         ('"Authorization": "Token abc123def"', '"Authorization": "Token [secret]"'),
+        # a value that merely looks like code's start is still a value
+        ("password = hunter2(2024)", "password = [password]"),
+        ("password=Summer(2024)!", "password=[password]"),
     ],
 )
 def test_the_whole_value_goes(text: str, expected: str) -> None:
@@ -112,6 +118,13 @@ def test_settings_and_vendor_kinds(text: str, expected: str, kind: str) -> None:
         "MAX_TOKENS=500\nTOKEN_LIMIT=9",
         "PRIMARY_KEYS=id",
         "Passwords must be 8 characters long.",
+        # code reading a secret from elsewhere holds none
+        "password = get_password()",
+        'password = os.environ["DB_PASSWORD"]',
+        "  api_key = os.getenv('OPENAI_API_KEY')",
+        'connect(password=getpass.getpass("Password: "))',
+        'pw = input("Password: ")\ny = 1',
+        'PASSWORD = config["db"]["password"]',
     ],
 )
 def test_prose_and_usage_stay(text: str) -> None:
@@ -165,28 +178,36 @@ def test_a_settings_line_keeps_no_word_of_its_value(words: list[str], form: str)
     ), redacted
 
 
+class _Answer(BaseModel):
+    secret_santa: bool
+    token_count: int
+
+
 def test_a_guarded_calls_records_keep_their_usage_and_cost() -> None:
-    """End to end with DEFAULT: token counts, cost and attribute names reach the sink intact."""
+    """End to end with DEFAULT: usage, cost and fields named like secrets' cousins stay."""
     memory = MemorySink()
     lg.configure(sinks=[memory], redact=[lg.redact.DEFAULT])
+    model = FakeLLM(['{"secret_santa": true, "token_count": 17}'], model="gpt-4o-mini")
+
+    @lg.guard(schema=_Answer)
+    def ask(messages: Any, max_tokens: int = 500) -> Any:
+        return model(model="gpt-4o-mini", messages=messages, max_tokens=max_tokens)
+
     try:
-
-        @lg.trace
-        def ask(prompt: str, password: str, max_tokens: int) -> dict[str, object]:
-            return {"answer": "ok", "usage": {"prompt_tokens": 12, "completion_tokens": 30}}
-
-        ask("my password: hunter2", "hunter2", 500)
+        assert ask([{"role": "user", "content": "my password: hunter2 please"}]) == _Answer(
+            secret_santa=True, token_count=17
+        )
         lg.flush()
     finally:
         lg.configure(sinks=[], redact=[lg.redact.DEFAULT])
-    (record,) = memory.records
-    dumped = json.dumps(record.to_dict(), default=str)
-    assert "hunter2" not in dumped
-    assert record.input["max_tokens"] == 500
-    assert record.output == {
-        "answer": "ok",
-        "usage": {"prompt_tokens": 12, "completion_tokens": 30},
-    }
+    llm = next(record for record in memory.records if record.kind == "llm")
+    assert "hunter2" not in json.dumps(llm.to_dict(), default=str)
+    assert llm.input == [{"role": "user", "content": "my password: [password] please"}]
+    assert llm.output == {"secret_santa": True, "token_count": 17}
+    assert llm.to_dict()["usage"] == {"input": 15, "output": 10, "total": 25, "estimated": False}
+    assert llm.cost_usd is not None
+    assert llm.cost_usd > 0
+    assert llm.metadata["llmguard.redacted"] == {"password": 1}
 
 
 def _work(redact: Callable[[], object]) -> list[int]:

@@ -386,10 +386,15 @@ _SECRET = _keyword_pattern(_SECRET_NAMES, _AUTHORIZATION)
 # characters: linear)
 _KEYWORD_STOP = re.compile(r"[\s&;]|\\[nrt\"]|%2[26]|%3[Bb]")
 # Where a value may end sooner, or later, than read: a list or an object runs to its
-# closing bracket, an element's text to the < after it
-_KEYWORD_DOUBT = re.compile(r"[\s&;'\\%<]|^[\[{]")
+# closing bracket, an element's text to the < after it; code may call or index (below)
+_KEYWORD_DOUBT = re.compile(r"[\s&;'\\%<(\[]|^\{")
 _NO_SECRETS = frozenset({"", "null", "none", "nil", "true", "false", "undefined"})
 _PLACEHOLDER = re.compile(r"\[\w*\]|\*+|<\w*>")  # [password], ***, <redacted>: linear
+# Code that reads a secret from elsewhere (get_password(), os.environ["X"], os.getenv('X'),
+# getpass.getpass("Password: ")): a name, then a call with no argument or a string's, or
+# an index by a string. A value such as Summer(2024)! is none of these. (Linear: a class,
+# then a few characters.)
+_CODE = re.compile(r"[A-Za-z_][\w.]*(?:\(\)|\([ \t]*[rbf]?[\"']|\[[\"'])")
 
 
 # A secret's name in what follows a null (one of a few words: linear)
@@ -525,12 +530,15 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     after it, an unquoted value on a settings line (``password: two words``) to the end
     of the line. Otherwise an unquoted value ends at whitespace, ``&``, ``;`` or a JSON
     string's escape, less the commas, quotes and closing brackets after it
-    (``f(password=pw)``). A null, a boolean, a placeholder or a vendor's format (which
+    (``f(password=pw)``); one that is code calling or indexing (``get_password()``,
+    ``os.environ["X"]``) is none. A null, a boolean, a placeholder or a vendor's format (which
     keeps its own kind) is no value, unless another secret's name follows it in what was
     read: that goes whole, so that no secret after it is passed over.
     """
     text = value + after
     ending = _ending(before[-1:], before, value[:1])
+    if ending is None and _CODE.match(text) is not None:
+        return 0
     if ending is None and _IS_SETTING.search(before) is not None:
         ending = _LINE
     if ending == _BRACKET:
@@ -538,6 +546,8 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     elif ending is not None:
         found = _ENDS[ending].match(text)
         head = text[: 0 if found is None else found.end()]
+        if text[len(head) : len(head) + 1] in ("", "\r", "\n") and not head.strip(_CLOSERS):
+            head = ""  # no closing quote, brackets alone: the quote closed a "Password: ")
         if ending in (_LINE, _ELEMENT_TEXT):
             head = head.rstrip()
     else:
@@ -549,6 +559,9 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     if head and not _no_secret(head) and not _vendor(head):
         return len(head)
     return len(value) if _NAMED.search(value, len(head)) else 0
+
+
+_CLOSERS = " \t)]},;"
 
 
 _PHONE_ALONE = re.compile(_PHONE, re.A)
