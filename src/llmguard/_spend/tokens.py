@@ -409,12 +409,62 @@ def _json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, default=_str, skipkeys=True)
     except Exception:  # a cycle, nesting past the recursion limit, a huge int
         pass
-    from llmguard._core.content import snapshot
-
     try:
-        return json.dumps(snapshot(value), ensure_ascii=False, default=_str, skipkeys=True)
+        return json.dumps(_readable(value), ensure_ascii=False, default=_str, skipkeys=True)
     except Exception:
         return f"<{type(value).__name__}>"
+
+
+# Containers nested deeper than this count as a marker: json.dumps recurses.
+_MAX_NESTING = 200
+
+
+def _readable(value: Any) -> Any:
+    """A copy of ``value`` json.dumps can write, only its unreadable parts made markers.
+
+    An int too long to write, a container inside itself, nesting past `_MAX_NESTING`
+    and an object whose ``__str__`` raises each become ``"<type>"``; everything else
+    is kept, so the rest is counted as it is. One pass, depth first, without recursion.
+    """
+    inside: set[int] = set()  # the containers from the top down to the one being copied
+    # A container and its copy to fill; or, below its items, the id that leaves it.
+    todo: list[tuple[Any, Any] | int] = []
+
+    def copied(item: Any) -> Any:
+        if isinstance(item, (str, float, bool)) or item is None:
+            return item
+        if isinstance(item, int):
+            try:
+                int.__repr__(item)  # past sys.get_int_max_str_digits, ValueError
+            except ValueError:
+                return f"<{type(item).__name__}>"
+            return item
+        if isinstance(item, (Mapping, list, tuple)):
+            if id(item) in inside or len(inside) >= _MAX_NESTING:
+                return f"<{type(item).__name__}>"
+            fill: Any = {} if isinstance(item, Mapping) else []
+            todo.append((item, fill))
+            return fill
+        return _str(item)
+
+    top = copied(value)
+    while todo:
+        step = todo.pop()
+        if isinstance(step, int):
+            inside.discard(step)
+            continue
+        item, fill = step
+        inside.add(id(item))
+        todo.append(id(item))
+        if isinstance(item, Mapping):
+            for key, inner in list(item.items()):
+                if isinstance(key, int) and not isinstance(key, bool):
+                    key = _str(key)
+                if isinstance(key, (str, float, bool)) or key is None:
+                    fill[key] = copied(inner)
+        else:
+            fill.extend(copied(inner) for inner in item)
+    return top
 
 
 def _str(value: Any) -> str:
