@@ -84,4 +84,3 @@ def test_a_settle_redis_refuses_halfway_keeps_the_hold(server: RedisServer) -> N
     store.settle(grant.hold, (40, None))
     assert store.snapshot().reserved == 40
     assert redis.Redis(port=server.port).exists("{broken}:settled") == 0
-

@@ -542,7 +542,7 @@ def _retry_window_ms(client: Any) -> int:
         for x in parts
     ):
         return _GRACE_MS
-    window = (retries + 1) * (answer + connect + backoff)
+    window = float((retries + 1) * (answer + connect + backoff))
     return _GRACE_MS + min(round(window * 1000), _MAX_LEASE_S * 1000)
 
 
