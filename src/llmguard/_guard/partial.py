@@ -62,7 +62,14 @@ from llmguard._guard.drivers import (
 )
 from llmguard._guard.flow import Steps
 from llmguard._guard.handler import GuardHandler, Policy, failed, succeeded
-from llmguard._guard.schema import WRAPPER_KEYS, answer_start, lone_close_end
+from llmguard._guard.schema import (
+    MAX_EMBEDDED_STARTS,
+    RESCAN_CHARS,
+    WRAPPER_KEYS,
+    SchemaErrors,
+    answer_start,
+    lone_close_end,
+)
 from llmguard._tracing.spans import Span, active_span
 from llmguard.adapters import Reply, StreamAccumulator, accumulator_for
 from llmguard.exceptions import ConfigurationError
@@ -278,6 +285,7 @@ class _Reader:
     __slots__ = (
         "accumulator",
         "answer",
+        "at",
         "attempt",
         "broken",
         "chunks",
@@ -287,11 +295,14 @@ class _Reader:
         "head",
         "items",
         "last",
+        "moves",
         "pending",
+        "prose",
         "scanned",
         "schema",
         "start",
         "switched",
+        "valid",
         "view",
     )
 
@@ -313,6 +324,10 @@ class _Reader:
         self.due = 1  # the chunk count at which the answer is read next
         self.emitted = 0
         self.start = -1  # where the JSON begins in the answer, once found
+        self.at = -1  # the opener it is read from: openers in prose before it passed over
+        self.moves = 0  # openers passed over since `start` was found
+        self.valid = -1  # the opener whose whole value passed the schema
+        self.prose = False  # whether prose comes before `start` (openers there passed over)
         self.scanned = 0  # where the next search for a closing tag starts
         self.last: Any = _NOTHING
         self.items: list[Any] = []
@@ -386,22 +401,26 @@ class _Reader:
             return
         if not text:
             return
-        start = self.start
+        start, prose = self.start, self.prose
         # Once the JSON has begun, only a closing tag arrived since the last reading can
         # move it: the text read before is not scanned again.
         if start < 0 or (answer < 0 and text.find(_CLOSING, self.scanned) >= 0):
-            start = _json_start(text, answer < 0)
-        self.scanned = max(len(text) - len(_CLOSING) + 1, 0)
+            start, prose = _json_start(text, answer < 0)
+        # A tag whose beginning has arrived but not its end is searched for again.
+        self.scanned = max(len(text) - len(_LONGEST_CLOSING) + 1, 0)
         if start != self.start:
             if self.start >= 0:
                 # A lone closing tag arrived (the reasoning was opened in the prompt):
                 # what was read before it was reasoning, as the final check reads it.
                 self.last, self.items, self.broken = _NOTHING, [], False
                 self.switched = self.switched or self.emitted > 0
-            self.start = start
+            self.start = self.at = start
+            self.moves, self.valid, self.prose = 0, -1, prose
         if start < 0 or not show:
             return
-        data = partial_json(text[self.start :])
+        data = self._json_at(text)
+        if data is _NOTHING:
+            return
         if view.mode == "items":
             self._items(_unwrapped(data), ended)
             return
@@ -412,6 +431,58 @@ class _Reader:
             return
         self.last = value
         self._emit(value, None)
+
+    def _json_at(self, text: str) -> Any:
+        """The JSON read from ``at``. An opener in prose that cannot begin the answer is
+        passed over for the next, as the final check's search passes over it: text that
+        is not JSON (``{category, urgency}``), or a whole value that fails the schema
+        (``see [1]``). It held the partials back until the final value."""
+        if not self.prose:  # the answer begins as JSON: read as it is
+            try:
+                return partial_json(text[self.at :])
+            except ValueError:
+                self.prose = True  # it began with a bracket of prose after all
+        while True:
+            at = self.at
+            rest = text[at:]
+            try:
+                if len(rest) > RESCAN_CHARS:
+                    # What follows an opener in prose is seldom JSON: a window says so
+                    # at a cost that does not grow with the answer.
+                    partial_json(rest[:RESCAN_CHARS])
+                data = partial_json(rest)
+            except ValueError:
+                after = at + 1
+            else:
+                if at == self.valid or not _whole(rest):
+                    return data
+                after = _value_end(text, at)
+                if after < 0:
+                    return data  # too long to read again: shown
+                if self._fits(text[at:after]):
+                    self.valid = at
+                    return data
+                if _opener(text, after) < 0:
+                    return data  # nothing after it to read instead, yet
+            following = _opener(text, after)
+            if following < 0 or self.moves >= MAX_EMBEDDED_STARTS:
+                return _NOTHING
+            if self.last is not _NOTHING or self.items:
+                # What was shown from the value passed over is dropped.
+                self.last, self.items, self.broken = _NOTHING, [], False
+                self.switched = self.switched or self.emitted > 0
+            self.at = following
+            self.moves += 1
+
+    def _fits(self, value: str) -> bool:
+        """Whether a whole value passes the schema, as the final check asks of it."""
+        try:
+            self.schema.validate_json(value, context=self.context)
+        except SchemaErrors:
+            return False
+        except Exception:  # a validator of the caller's that fails: the final check says
+            return True
+        return True
 
     def _items(self, data: Any, ended: bool) -> None:
         import pydantic_core  # imported when first used: import llmguard stays light
@@ -506,25 +577,66 @@ def _unwrapped(data: Any) -> Any:
     return data
 
 
-def _json_start(text: str, answer: bool = True) -> int:
+def _json_start(text: str, answer: bool = True) -> tuple[int, bool]:
     """Where the JSON value begins: the first bracket (after prose or a code fence, and
     after the thinking a reasoning model writes first, as the final check reads it: the
     blocks it starts with and, in a text ``answer``, what comes before a lone closing
-    tag, unless the text so far is JSON whose strings hold the tag)."""
+    tag, unless the text so far is JSON whose strings hold the tag); and whether prose
+    comes before it there."""
     after = answer_start(text)
     if after < 0:
-        return -1  # still thinking: what it drafts there is not the answer
+        return -1, False  # still thinking: what it drafts there is not the answer
     if answer and (end := lone_close_end(text, after)) and not _json_so_far(text, after):
         after = end
-    starts = [i for i in (text.find("{", after), text.find("[", after)) if i >= 0]
-    if starts:
-        return min(starts)
-    stripped = text[after:].lstrip()
-    return len(text) - len(stripped) if stripped[:1] == '"' else -1
+    start = _opener(text, after)
+    if start < 0:
+        stripped = text[after:].lstrip()
+        start = len(text) - len(stripped) if stripped[:1] == '"' else -1
+    return start, start >= 0 and _in_prose(text, after, start)
+
+
+def _in_prose(text: str, after: int, start: int) -> bool:
+    """Whether something other than spaces and a code fence's opening line comes
+    between ``after`` and the JSON at ``start``."""
+    head = text[after:start].strip()
+    if not head.startswith("```"):
+        return bool(head)
+    language = head[3:]
+    return bool(language) and not language.replace("-", "").replace("+", "").isalnum()
+
+
+def _opener(text: str, at: int) -> int:
+    """Where the first ``{`` or ``[`` from ``at`` is, else -1."""
+    found = [i for i in (text.find("{", at), text.find("[", at)) if i >= 0]
+    return min(found) if found else -1
+
+
+def _whole(text: str) -> bool:
+    """Whether ``text`` begins with a whole JSON value (jiter's strict reading stops at
+    its end, or at text after it); a raw control character in a string says nothing."""
+    import jiter  # imported when first used: import llmguard stays light
+
+    try:
+        jiter.from_json(text.encode("utf-8", "replace"))
+    except ValueError as exc:
+        reason = str(exc)
+        return reason.startswith("trailing characters") or "control character" in reason
+    return True
+
+
+def _value_end(text: str, at: int) -> int:
+    """Where the whole JSON value at ``at`` ends; -1 while it is not whole, or when it
+    is longer than `RESCAN_CHARS` (not read again and again at every reading: a value
+    in prose that long is left where it is, and the answer shown when whole)."""
+    try:
+        return at + _DECODER.raw_decode(text[at : at + RESCAN_CHARS])[1]
+    except (ValueError, RecursionError):
+        return -1
 
 
 _DECODER = json.JSONDecoder(strict=False)  # raw control characters in strings, as read
 _CLOSING = "</think"  # how both closing tags begin
+_LONGEST_CLOSING = "</thinking>"
 # What a number or a literal (true, false, null) cut mid-way at the end of the text is
 # made of, which the decoder reports as an error where it begins.
 _UNFINISHED_SCALAR = "0123456789+-.eEtrufalsn \t\r\n"
