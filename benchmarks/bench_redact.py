@@ -262,6 +262,15 @@ def adversarial(size: int = MB) -> dict[str, str]:
     cases["URL passwords holding /"] = _block("postgres://u:a/b@", size)
     cases["ports before paths with @"] = _block("https://h:443/@", size)
     cases["folded Basic credentials"] = _block("Basic\r\n YTpi ", size)
+    # Session 11's review: long quoted values (read to their closing quote), an unclosed
+    # quote, settings lines, lists, XML elements, Authorization schemes, *_TOKEN settings.
+    cases["long quoted secrets"] = _block('"password": "' + "w " * 40 + '", ', size)
+    cases["unclosed quotes under names"] = _block('password: "', size)
+    cases["settings lines"] = _block("password: a b c\n", size)
+    cases["lists under names"] = _block('"passwords": ["a", "b"], ', size)
+    cases["XML elements"] = _block("<password>a b</password>", size)
+    cases["Authorization: token"] = _block("Authorization: token abc ", size)
+    cases["uppercase _TOKEN settings"] = _block("GITHUB_TOKEN=x\n", size)
     return cases
 
 

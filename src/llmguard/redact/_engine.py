@@ -325,26 +325,24 @@ class Engine:
             if not accepted and splitter is not None and b - a > self._above[kind]:
                 # Too long to be one value, maybe two: the longest head that is one.
                 reach = self._reaches[kind]
-                if reach is None:
-                    before = data[max(base + a - 2, 0) : base + a]
-                    stop = base + b + AFTER
-                else:
-                    before = data[max(base + a - BEFORE, 0) : base + a]
-                    stop = reach(data, base + a, base + b, before)
-                piece = kind, data[base + a : base + b], data[base + b : stop], before
+                before = data[max(base + a - (2 if reach is None else BEFORE), 0) : base + a]
+                after = data[base + b : base + b + AFTER]
+                piece = kind, data[base + a : base + b], after, before
                 head = split.get(piece, -1)
                 value = piece[1].decode("utf-8", "surrogatepass")
                 if head < 0:
+                    if reach is not None:
+                        # The splitter may read on to a closing quote or a line's end;
+                        # what it found within `AFTER` bytes depends on those alone.
+                        after = data[base + b : reach(data, base + a, base + b, before)]
                     head = splitter(
-                        value,
-                        piece[2].decode("utf-8", "replace"),
-                        piece[3].decode("utf-8", "replace"),
+                        value, after.decode("utf-8", "replace"), before.decode("utf-8", "replace")
                     )
-                    if stop - b - base <= AFTER:  # (a memo's keys stay short)
+                    if len(after) <= AFTER:  # (a memo's keys stay short)
                         remember(split, piece, head)
                 if head:
                     if head > len(value):  # the value runs on past the match (a quote's)
-                        value += piece[2].decode("utf-8", "replace")
+                        value += after.decode("utf-8", "replace")
                     b = a + len(value[:head].encode("utf-8", "surrogatepass"))
                     accepted = True
             if accepted:
