@@ -425,6 +425,16 @@ async def acall_tool(tools: ToolSet, name: str, arguments: str | Mapping[str, An
     return spec.run(fn, parsed)
 
 
+def _same_tool(one: object, other: object) -> bool:
+    """Whether two offered tools run the same thing: one definition, and for a method,
+    the same object (one method bound to two objects is two tools)."""
+    if getattr(one, "_self_spec", None) is not getattr(other, "_self_spec", None):
+        return False
+    if isinstance(one, BoundTool) and isinstance(other, BoundTool):
+        return bool(one.__wrapped__.__wrapped__ == other.__wrapped__.__wrapped__)
+    return not isinstance(one, BoundTool) and not isinstance(other, BoundTool)
+
+
 def _dispatch(
     tools: ToolSet, name: str, arguments: str | Mapping[str, Any] | None
 ) -> tuple[ToolSpec, Wrapped, Any]:
@@ -435,9 +445,7 @@ def _dispatch(
         for offered in tools:
             named = getattr(offered, "name", repr(offered))
             other = by_name.setdefault(named, offered)
-            if other is not offered and (
-                getattr(other, "_self_spec", None) is not getattr(offered, "_self_spec", None)
-            ):
+            if other is not offered and not _same_tool(other, offered):
                 # The model sees two definitions and can call only one: refuse to guess.
                 raise ConfigurationError(
                     f"two tools named {named!r} were offered ({other!r} and {offered!r}); "
