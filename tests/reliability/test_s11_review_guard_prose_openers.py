@@ -135,3 +135,17 @@ def test_whatever_brackets_the_prose_holds_the_partials_show_only_the_answer(
         assert final.value == Ticket(category="bug", urgency=2)
         assert {c for c, _ in _shown(partials)} <= {"bug", None}
         assert {u for _, u in _shown(partials)} <= {2, None}
+
+
+def test_what_a_value_passed_over_showed_is_withdrawn() -> None:
+    """A value that showed partials, then failed the schema once whole: the next
+    partial, the answer's, has ``reset=True``."""
+    other = '{"category": "other", "urgency": 3}'
+    text = f'Not {{"category": "bug", "urgency": 9}}, but: {other}'
+    partials = _streamed(_cuts(text, 5))
+    shown = [(p.value.category, p.value.urgency, p.reset) for p in partials[:-1]]
+    assert ("bug", 9, False) in shown
+    first_other = next(i for i, s in enumerate(shown) if s[0] == "other")
+    assert shown[first_other][2]
+    assert all(s[0] == "other" for s in shown[first_other:])
+    assert partials[-1].value == Ticket(category="other", urgency=3)
