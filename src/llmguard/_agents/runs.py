@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import math
 import sys
 import threading
 import time
@@ -523,7 +524,7 @@ class Agent(Generic[L]):
             if value is not None and (type(value) is not int or value < 1):
                 raise ConfigurationError(f"{option} must be an int >= 1 or None, not {value!r}")
         number = isinstance(timeout_s, (int, float)) and not isinstance(timeout_s, bool)
-        if timeout_s is not None and (not number or not timeout_s > 0):  # NaN too
+        if timeout_s is not None and (not number or not _seconds(timeout_s) > 0):  # NaN too
             raise ConfigurationError(f"timeout_s must be a number > 0 or None, not {timeout_s!r}")
         if on_limit not in ("raise", "return"):
             raise ConfigurationError(f"on_limit must be 'raise' or 'return', not {on_limit!r}")
@@ -678,3 +679,11 @@ def on_tool_call(tool: str, arguments: Any) -> None:
     run = _open_run()
     if run is not None:
         run.tool_call(tool, arguments)
+
+
+def _seconds(value: float) -> float:
+    """``value`` as a float; an int past a float's range is not a number of seconds."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.nan
