@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,6 +23,9 @@ from llmguard.adapters import StreamAccumulator, accumulator_for
 
 if TYPE_CHECKING:
     from llmguard._guard.call import Call
+    from llmguard.adapters import Reply
+
+logger = logging.getLogger("llmguard")
 
 __all__ = [
     "Done",
@@ -30,6 +34,7 @@ __all__ = [
     "Pause",
     "Requests",
     "Result",
+    "reply_of",
     "aclose",
     "advance_async",
     "advance_sync",
@@ -230,7 +235,20 @@ def _drained(
         return Result(None, error, closed_with if error is None else None)
     # A stream cut short is an error already: what its close raised adds nothing.
     closed = closed_with if error is None else None
-    return Result(accumulator.reply(), error, closed, accumulator.response)
+    return Result(reply_of(accumulator), error, closed, accumulator.response)
+
+
+def reply_of(accumulator: StreamAccumulator | None) -> Reply | None:
+    """The reply the chunks read so far make, or ``None`` when there is none: also when
+    putting it together raises (a chunk holding an object that fails when read), so
+    that the call's records are still written and the guard decides as for no answer."""
+    if accumulator is None:
+        return None
+    try:
+        return accumulator.reply()
+    except Exception:
+        logger.debug("llmguard: a stream's reply could not be put together", exc_info=True)
+        return None
 
 
 def close(stream: Any) -> Exception | None:

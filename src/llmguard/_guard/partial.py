@@ -59,6 +59,7 @@ from llmguard._guard.drivers import (
     close,
     invoke_async,
     invoke_sync,
+    reply_of,
 )
 from llmguard._guard.flow import Steps
 from llmguard._guard.handler import GuardHandler, Policy, failed, succeeded
@@ -338,7 +339,7 @@ class _Reader:
 
     def reply(self) -> Reply | None:
         """What was read, as a reply (``None`` when no chunk could be read)."""
-        return None if self.accumulator is None else self.accumulator.reply()
+        return reply_of(self.accumulator)
 
     def result(
         self, error: BaseException | None = None, closed_with: Exception | None = None

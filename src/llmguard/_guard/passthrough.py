@@ -12,6 +12,7 @@ import wrapt
 
 from llmguard._core.records import StreamEnd
 from llmguard._core.reply import as_str, get
+from llmguard._guard.drivers import reply_of
 from llmguard._spend.tokens import count_tokens
 from llmguard._tracing.open_streams import EndClaim, closed, opened
 from llmguard._tracing.spans import Span
@@ -108,7 +109,7 @@ class _Reading:
             return
         closed(self)
         try:
-            self.finish(None if self.accumulator is None else self.accumulator.reply(), exc)
+            self.finish(reply_of(self.accumulator), exc)
             self.llm.set_stream(self.items, how)
             if exc is not None:
                 self.llm.record_exception(exc)
