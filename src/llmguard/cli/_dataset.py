@@ -2164,14 +2164,17 @@ class Dataset:
                 "SELECT trace_id FROM records WHERE kind = 'feedback'"
             )
             # Only the records every query may use: the ones left out are never read
-            # from this table, which lacks the columns that tell them.
+            # from this table, which lacks the columns that tell them. Whether a record
+            # is feedback is asked of the store's column, in its collation (a copy does
+            # not keep it), as `_feedback` read it from the store before.
             usable, bounds = self._usable_start
             if self._checks_figures:
                 usable += self._figures_condition("r.")
             conn.execute(
                 f"CREATE TEMP TABLE {_FEEDBACK_TRACES} AS SELECT r.trace_id, r.kind, "
                 'r.name, r.model, r.prompt_name, r.prompt_version, r."start", r.status, '
-                f"{self._column('score')} AS score FROM temp.{traces} AS f "
+                f"r.kind = 'feedback' AS scored, {self._column('score')} AS score "
+                f"FROM temp.{traces} AS f "
                 f"CROSS JOIN records AS r ON r.trace_id = f.trace_id WHERE 1{usable}",
                 bounds,
             )
@@ -2192,7 +2195,7 @@ class Dataset:
             db = conn or self._conn
             self._feedback_rows = db.execute(
                 f"SELECT trace_id, score FROM {self._feedback_traces(db)} "
-                "WHERE kind = 'feedback' AND score IS NOT NULL ORDER BY trace_id, rowid"
+                "WHERE scored AND score IS NOT NULL ORDER BY trace_id, rowid"
             ).fetchall()
         return self._feedback_rows
 
