@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from llmguard._core.content import snapshot
@@ -124,7 +125,9 @@ class Run:
         self._fired = False
         self._parent: Run | None = None  # the run this one was opened in, if any
         self._open = False
-        self._frame = 0  # id of the frame whose block opened the run (see `_own_run`)
+        # The frame whose block opened the run (see `_own_run`), held while the run is
+        # open: a frame let go could leave its address to another, and be taken for it.
+        self._block: FrameType | None = None
         self.budget.name = name
 
     @property
@@ -375,6 +378,7 @@ class Run:
         _reset(_run, self._token, self)
         with self.agent._runs_lock:
             self.agent._runs.discard(self)
+        self._block = None
         self.budget.__exit__(None, None, None)
         self.span.set_attributes({
             "steps": self.steps, "tool_calls": self.tool_calls, "stop_reason": self.stop_reason,
@@ -546,17 +550,17 @@ class Agent(Generic[L]):
         return self._opened(Run(self, self.name or "agent").__enter__())
 
     def __exit__(self, *exc_info: Any) -> bool:
-        return _own_run(self, id(sys._getframe(1)), exc_info[2]).__exit__(*exc_info)
+        return _own_run(self, sys._getframe(1), exc_info[2]).__exit__(*exc_info)
 
     async def __aenter__(self) -> Run:
         return self._opened(await Run(self, self.name or "agent").__aenter__())
 
     async def __aexit__(self, *exc_info: Any) -> bool:
-        block = id(sys._getframe(1))  # the awaiting frame: the block's
+        block = sys._getframe(1)  # the awaiting frame: the block's
         return await _own_run(self, block, exc_info[2]).__aexit__(*exc_info)
 
     def _opened(self, run: Run) -> Run:
-        run._frame = id(sys._getframe(2))  # the block's frame (under __enter__/__aenter__)
+        run._block = sys._getframe(2)  # the block's frame (under __enter__/__aenter__)
         with self._runs_lock:
             self._runs.add(run)
         return run
@@ -589,10 +593,10 @@ class Agent(Generic[L]):
         return wrap(fn, _AgentHandler(self, name))
 
 
-def _own_run(owner: Agent[Any], block: int, tb: Any) -> Run:
+def _own_run(owner: Agent[Any], block: FrameType, tb: Any) -> Run:
     """The run an agent's block is leaving.
 
-    The open run entered in the block's frame (``block``, its id), when there is one
+    The open run entered in the block's frame (``block``), when there is one
     and the current context's run is not among them: a generator closed or finished in
     another context -- another thread, the event loop's finalizer, inside another run
     of the same agent -- leaves its block there. Otherwise the current context's run;
@@ -602,7 +606,7 @@ def _own_run(owner: Agent[Any], block: int, tb: Any) -> Run:
     run = _open_run()
     with owner._runs_lock:
         runs = list(owner._runs)
-    entered_here = [r for r in runs if r._frame == block and r._open]
+    entered_here = [r for r in runs if r._block is block and r._open]
     if len(entered_here) == 1 and entered_here[0] is not run:
         return entered_here[0]
     if run is not None and run.agent is owner:
@@ -611,7 +615,7 @@ def _own_run(owner: Agent[Any], block: int, tb: Any) -> Run:
     while tb is not None:
         frames.add(id(tb.tb_frame))
         tb = tb.tb_next
-    found = [r for r in runs if r._frame in frames] or runs
+    found = [r for r in runs if r._block is not None and id(r._block) in frames] or runs
     if len(found) != 1:
         raise RuntimeError("an agent's block exited in another context than it was entered in")
     return found[0]
