@@ -96,3 +96,19 @@ def test_adding_an_unreadable_leaf_never_lowers_the_count(value: Any, shape: str
     hostile = lg.count_tokens(messages({"v": value, "n": HUGE}), model="gpt-4o")
     assert hostile >= plain
     assert json.dumps(value)  # the readable part really is JSON
+
+
+@settings(max_examples=30, deadline=None)
+@given(value=_json_values, shape=st.sampled_from(sorted(SHAPES)))
+def test_only_the_unreadable_leaf_becomes_a_marker(value: Any, shape: str) -> None:
+    """The text counted for args holding a huge int is that of args holding "<int>" there."""
+    texts: list[str] = []
+    lg.configure(tokenizer=lambda text: texts.append(text) or len(text))
+    try:
+        messages = SHAPES[shape]
+        lg.count_tokens(messages({"v": value, "n": HUGE}), model="gpt-4o")
+        hostile, texts[:] = list(texts), []
+        lg.count_tokens(messages({"v": value, "n": "<int>"}), model="gpt-4o")
+    finally:
+        lg.reset()
+    assert hostile == texts
