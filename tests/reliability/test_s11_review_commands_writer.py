@@ -7,7 +7,6 @@ once, and each group's figures lie between those of the store before and after."
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -141,10 +140,10 @@ def test_scored_calls_written_meanwhile_are_counted_once_at_most(
         assert found == after
     else:
         # What the documentation says may happen: new calls without their scores.
-        pick: Callable[[_Counts], list[tuple[tuple[str, ...], int]]] = lambda counts: sorted(
-            (key, calls) for key, (calls, _) in counts.items()
-        )
+        def pick(counts: _Counts) -> list[tuple[tuple[str, ...], int]]:
+            return sorted((key, calls) for key, (calls, _) in counts.items())
+
         assert [pick(window) for window in found] == [pick(window) for window in after]
-        assert [
-            {key: scores for key, (_, scores) in window.items()} for window in found
-        ] == [{key: scores for key, (_, scores) in window.items()} for window in before]
+        assert [{key: scores for key, (_, scores) in window.items()} for window in found] == [
+            {key: scores for key, (_, scores) in window.items()} for window in before
+        ]
