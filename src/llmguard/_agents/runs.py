@@ -604,6 +604,8 @@ def _own_run(owner: Agent[Any], block: FrameType, tb: Any) -> Run:
     only open run.
     """
     run = _open_run()
+    if run is not None and run.agent is owner and run._block is block:
+        return run  # the usual case, without reading every open run of the agent
     with owner._runs_lock:
         runs = list(owner._runs)
     entered_here = [r for r in runs if r._block is block and r._open]
