@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -257,7 +258,8 @@ class RedisBudgetStore:
             most 366 days).
         timeout: Seconds to wait for Redis (to connect, and for each answer; at
             most a day).
-        client: A ``redis.Redis`` client to use instead of ``url``.
+        client: A ``redis.Redis`` client to use instead of ``url`` (not an asyncio one:
+            llmguard reaches Redis synchronously, from async calls too).
         clock: Seconds since the epoch, to place calls in windows (for tests).
 
     Raises:
@@ -313,6 +315,15 @@ class RedisBudgetStore:
             raise ConfigurationError(
                 "RedisBudgetStore needs redis-py: pip install 'llmguard[redis]'"
             ) from exc
+        asyncio_clients = sys.modules.get("redis.asyncio")  # loaded if one was made
+        if asyncio_clients is not None and isinstance(
+            client, (asyncio_clients.Redis, asyncio_clients.RedisCluster)
+        ):
+            # Its scripts answer coroutines, which a guarded call never awaits.
+            raise ConfigurationError(
+                f"client must be a redis.Redis client, not the asyncio one {client!r}; "
+                "llmguard calls Redis synchronously, from async calls too"
+            )
         if client is None:
             if not isinstance(url, str):
                 raise ConfigurationError(f"url must be a string, not {url!r}")
