@@ -2,8 +2,8 @@
 
 Session 11 kept an agent's open runs so that a block leaving in another context could
 find its own; every block's exit copied that whole set to search it, so N runs open
-at once cost N * N to close (8,000 tasks: a median 7.6 s of CPU, against 0.20 s now, busy machine). The
-usual exit -- the block's run is its context's -- reads none of them.
+at once cost N * N to close (8,000 tasks: a median 7.6 s of CPU, against 0.20 s now,
+busy machine). The usual exit -- the block's run is its context's -- reads none of them.
 """
 
 from __future__ import annotations
