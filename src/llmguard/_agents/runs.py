@@ -528,7 +528,7 @@ class Agent(Generic[L]):
             if value is not None and (type(value) is not int or value < 1):
                 raise ConfigurationError(f"{option} must be an int >= 1 or None, not {value!r}")
         number = isinstance(timeout_s, (int, float)) and not isinstance(timeout_s, bool)
-        if timeout_s is not None and (not number or not _seconds(timeout_s) > 0):  # NaN too
+        if timeout_s is not None and (not number or not as_seconds(timeout_s) > 0):  # NaN too
             raise ConfigurationError(f"timeout_s must be a number > 0 or None, not {timeout_s!r}")
         if on_limit not in ("raise", "return"):
             raise ConfigurationError(f"on_limit must be 'raise' or 'return', not {on_limit!r}")
@@ -687,7 +687,7 @@ def on_tool_call(tool: str, arguments: Any) -> None:
         run.tool_call(tool, arguments)
 
 
-def _seconds(value: float) -> float:
+def as_seconds(value: float) -> float:
     """``value`` as a float; an int past a float's range is not a number of seconds."""
     try:
         return float(value)

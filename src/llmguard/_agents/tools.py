@@ -28,7 +28,7 @@ from typing import (
 
 import wrapt
 
-from llmguard._agents.runs import _seconds, on_tool_call
+from llmguard._agents.runs import as_seconds, on_tool_call
 from llmguard._core.field_errors import FieldError
 from llmguard._core.wrap import CallKind, Wrapped, call_kind, positional_names, unwrap_callable
 from llmguard._delivery import settings as _config
@@ -84,7 +84,7 @@ class ToolSpec:
             raise ConfigurationError(f"retries must be an int >= 0, not {retries!r}")
         self.retries = retries
         number = isinstance(timeout_s, (int, float)) and not isinstance(timeout_s, bool)
-        if timeout_s is not None and (not number or not _seconds(timeout_s) > 0):  # NaN too
+        if timeout_s is not None and (not number or not as_seconds(timeout_s) > 0):  # NaN too
             raise ConfigurationError(f"timeout_s must be a number > 0 or None, not {timeout_s!r}")
         self.timeout_s = timeout_s
         self.retry_on = retry_on if isinstance(retry_on, tuple) else (retry_on,)
