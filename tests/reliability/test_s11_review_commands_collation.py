@@ -1,8 +1,9 @@
 """A store whose ``kind`` column was declared ``COLLATE NOCASE`` (by a tool that made
 the table itself) counts a feedback record spelled ``Feedback`` as every query of the
-records table does: as feedback. The scores are read from a temporary table of the
-scored traces' records, which does not keep the column's collation; it must not drop
-them."""
+records table does: as feedback; and a call spelled ``SPAN`` as a call, its trace's
+scores included. The scores and the groups of their traces' calls are read from a
+temporary table of the scored traces' records, which does not keep the column's
+collation; it must not drop them."""
 
 from __future__ import annotations
 
@@ -56,9 +57,11 @@ def _records(scores: list[float]) -> list[Record]:
     return records
 
 
-def _nocase_copy(source: Path, target: Path, spelled: list[str]) -> None:
-    """``target``: ``source`` with ``kind`` declared ``COLLATE NOCASE`` and the feedback
-    records' kinds spelled in turn as ``spelled`` says."""
+def _nocase_copy(
+    source: Path, target: Path, spelled: list[str], calls: list[str] | None = None
+) -> None:
+    """``target``: ``source`` with ``kind`` declared ``COLLATE NOCASE``, the feedback
+    records' kinds spelled in turn as ``spelled`` says, and the calls' as ``calls``."""
     shutil.copy(source, target)
     conn = sqlite3.connect(target, isolation_level=None)
     try:
@@ -81,6 +84,9 @@ def _nocase_copy(source: Path, target: Path, spelled: list[str]) -> None:
             conn.execute(sql.replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS "))
         rows = [row for (row,) in conn.execute("SELECT rowid FROM records WHERE kind = 'feedback'")]
         for row, kind in zip(rows, spelled * len(rows), strict=False):
+            conn.execute("UPDATE records SET kind = ? WHERE rowid = ?", (kind, row))
+        rows = [row for (row,) in conn.execute("SELECT rowid FROM records WHERE kind = 'span'")]
+        for row, kind in zip(rows, (calls or ["span"]) * len(rows), strict=False):
             conn.execute("UPDATE records SET kind = ? WHERE rowid = ?", (kind, row))
     finally:
         conn.close()
@@ -118,12 +124,30 @@ def test_feedback_spelled_otherwise_in_a_nocase_column_is_counted(tmp_path: Path
     _same_answers(plain, nocase)
 
 
+def test_a_call_spelled_otherwise_keeps_its_traces_scores(tmp_path: Path) -> None:
+    """Every other call spelled ``SPAN``: each function's 20 calls keep their 20
+    scores, as in the store that spells them ``span``."""
+    plain = tmp_path / "plain.db"
+    sink = SQLiteSink(plain)
+    sink.emit(_records([number % 5 / 4 for number in range(40)]))
+    sink.close()
+    nocase = tmp_path / "nocase.db"
+    _nocase_copy(plain, nocase, ["feedback"], ["span", "span", "SPAN", "Span"])
+    _, out, _ = _run("stats", str(nocase), "--json", "--by", "name")
+    assert out.count('"feedback_count": 20') == 2
+    assert out.count('"feedback_count": 40') == 1
+    _same_answers(plain, nocase)
+
+
 @settings(max_examples=5, deadline=None)
 @given(
     scores=st.lists(st.sampled_from((0.0, 0.25, 0.5, 1.0, -2.0)), min_size=8, max_size=30),
     spelled=st.lists(st.sampled_from(("feedback", "FEEDBACK", "Feedback")), min_size=1),
+    calls=st.lists(st.sampled_from(("span", "SPAN", "Span")), min_size=1),
 )
-def test_any_spelling_answers_as_the_plain_store(scores: list[float], spelled: list[str]) -> None:
+def test_any_spelling_answers_as_the_plain_store(
+    scores: list[float], spelled: list[str], calls: list[str]
+) -> None:
     """Generated scores and spellings: the answers are those of the plain store."""
     import tempfile
 
@@ -133,5 +157,5 @@ def test_any_spelling_answers_as_the_plain_store(scores: list[float], spelled: l
         sink.emit(_records(scores))
         sink.close()
         nocase = Path(scratch) / "nocase.db"
-        _nocase_copy(plain, nocase, spelled)
+        _nocase_copy(plain, nocase, spelled, calls)
         _same_answers(plain, nocase)

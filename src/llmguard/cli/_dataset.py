@@ -440,6 +440,8 @@ def _reporter(progress: Progress, name: str) -> Callable[[], int]:
 # -- The query layer under every command: records in SQLite, aggregated in SQL.
 
 CALL_KINDS = ("llm", "tool", "agent", "span")
+# The kinds the queries of the feedback traces' table ask for (`Dataset._feedback_traces`).
+_TABLE_KINDS = (*CALL_KINDS, "feedback")
 
 Grouping: TypeAlias = Literal["name", "model", "prompt", "day", "hour", "status", "kind"]
 Metric: TypeAlias = Literal["duration_ms", "output_tokens", "cost_usd", "retries", "error", "limit"]
@@ -2164,17 +2166,19 @@ class Dataset:
                 "SELECT trace_id FROM records WHERE kind = 'feedback'"
             )
             # Only the records every query may use: the ones left out are never read
-            # from this table, which lacks the columns that tell them. Whether a record
-            # is feedback is asked of the store's column, in its collation (a copy does
-            # not keep it), as `_feedback` read it from the store before.
+            # from this table, which lacks the columns that tell them. The kinds its
+            # queries ask for are written as they ask, matched in the store's column's
+            # collation (a copy does not keep it): to a kind declared COLLATE NOCASE,
+            # "SPAN" is a call and "Feedback" feedback, as in every query of the store.
             usable, bounds = self._usable_start
             if self._checks_figures:
                 usable += self._figures_condition("r.")
+            kind = " ".join(f"WHEN r.kind = '{kind}' THEN '{kind}'" for kind in _TABLE_KINDS)
             conn.execute(
-                f"CREATE TEMP TABLE {_FEEDBACK_TRACES} AS SELECT r.trace_id, r.kind, "
-                'r.name, r.model, r.prompt_name, r.prompt_version, r."start", r.status, '
-                f"r.kind = 'feedback' AS scored, {self._column('score')} AS score "
-                f"FROM temp.{traces} AS f "
+                f"CREATE TEMP TABLE {_FEEDBACK_TRACES} AS SELECT r.trace_id, "
+                f"CASE {kind} ELSE r.kind END AS kind, r.name, r.model, r.prompt_name, "
+                'r.prompt_version, r."start", r.status, '
+                f"{self._column('score')} AS score FROM temp.{traces} AS f "
                 f"CROSS JOIN records AS r ON r.trace_id = f.trace_id WHERE 1{usable}",
                 bounds,
             )
@@ -2195,7 +2199,7 @@ class Dataset:
             db = conn or self._conn
             self._feedback_rows = db.execute(
                 f"SELECT trace_id, score FROM {self._feedback_traces(db)} "
-                "WHERE scored AND score IS NOT NULL ORDER BY trace_id, rowid"
+                "WHERE kind = 'feedback' AND score IS NOT NULL ORDER BY trace_id, rowid"
             ).fetchall()
         return self._feedback_rows
 
