@@ -76,6 +76,34 @@ def test_the_whole_value_goes(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("password='a\\'b tail'", "password='[password]'"),
+        ("password: 'it''s mine'", "password: '[password]'"),
+        ('<add key="Password" value="two words"/>', '<add key="Password" value="[password]"/>'),
+        ('<entry name="password">hunter2</entry>', '<entry name="password">[password]</entry>'),
+        ("machine db login bob password hunter2", "machine db login bob password [password]"),
+        ("sshpass -p hunter2 ssh host", "sshpass -p [password] ssh host"),
+        ("mysql -h db -u root -phunter2 app", "mysql -h db -u root -p[password] app"),
+        ("mysqldump -u root -p'two words' app", "mysqldump -u root -p'[password]' app"),
+        ("secret_token=abc", "secret_token=[secret]"),
+        ('"clientToken": "abc"', '"clientToken": "[secret]"'),
+        ("Cookie: session=abc123; theme=dark", "Cookie: [secret]"),
+        ('"Set-Cookie": "sid=abc; Path=/"', '"Set-Cookie": "[secret]"'),
+        ("password: |\n  line one\n  line two\nhost: db", "password: [password]\nhost: db"),
+        (
+            "db:\n  password: >-\n    folded\n    secret\n  host: db",
+            "db:\n  password: [password]\n  host: db",
+        ),
+    ],
+)
+def test_more_spellings_go(text: str, expected: str) -> None:
+    """Escaped and doubled single quotes, XML attributes, .netrc, sshpass and mysql -p,
+    more *token names, cookies, YAML block scalars: the value goes whole."""
+    assert DEFAULT.redact(text)[0] == expected
+
+
+@pytest.mark.parametrize(
     ("text", "expected", "kind"),
     [
         # c. an uppercase setting ending in _TOKEN, _SECRET or _KEY, whatever its value
@@ -227,6 +255,12 @@ FLOODS = [
     "Authorization: token abc ",
     "GITHUB_TOKEN=x\n",
     'password: "',
+    "mysql -u x -pX ",
+    "mysql 123-45-6789 ",
+    "login x password y ",
+    "password: |\n  a\n",
+    "Cookie: a=b\n",
+    '<add key="password" value="a b"/>',
 ]
 
 

@@ -351,7 +351,9 @@ _PASSWORD_NAMES = r"(?i:pass(?:word|wd|phrase)s?|pwd|(?:^|[^A-Za-z0-9])pass)"
 _SECRET_NAMES = (
     r"(?:(?i:secrets?|api[_.-]?keys?|(?:secret|private|priv|auth|client|account|encryption"
     r"|signing|master|service)[_.-]?key|(?:access|refresh|auth|id|api|session|security|oauth"
-    r"|bot|bearer)[_.-]?token)|[A-Z0-9]_(?:TOKEN|SECRET|KEY|PAT))"
+    r"|bot|bearer|secret|client|private|app|personal|service|webhook|deploy|csrf|xsrf|sso"
+    r"|github|gitlab|hf|npm|pypi|slack|discord|telegram)[_.-]?token|(?:set-)?cookies?)"
+    r"|[A-Z0-9]_(?:TOKEN|SECRET|KEY|PAT))"
 )
 # A value's first piece and what may cut it short: whitespace, &, ;, ' and a JSON
 # string's escapes of a line break, a tab or a quote (not \\u's, which JSON writes for
@@ -366,20 +368,38 @@ _KEYWORD_VALUE = rf"(?:\\?[\"']|%22)?(?P<secret>{_CUT}*{_PIECE}{_CUT}*|{_CUT}+)"
 
 # An XML element's text (<password>...</password>, <db:Password>), and an Authorization
 # header's value after a scheme other than Bearer and Basic (token, Api-Key, Key)
-_ELEMENT = r"<[\w.:-]*{names}>"
+# An XML element's text (<password>...</password>, <db:Password>, or an element named by
+# an attribute: <entry name="password">...), and a .NET setting's value attribute
+# (<add key="Password" value="..."/>).
+_ELEMENT = (
+    r"<[\w.:-]*{names}>|(?i:key|name)=\\?[\"'][\w.:-]*{names}\\?[\"']"
+    r"(?:[ \t]+(?i:value)[ \t]*=[ \t]*|[ \t]*>)"
+)
+# An Authorization header's value after a scheme other than Bearer and Basic (token,
+# Api-Key, Key)
 _AUTHORIZATION = (
-    r"(?i:authorization)(?:\\?[\"'])?[ \t]*[:=][ \t]*(?:\\?[\"'])?(?i:token|api-?key|key)[ \t]+|"
+    r"(?i:authorization)(?:\\?[\"'])?[ \t]*[:=][ \t]*(?:\\?[\"'])?(?i:token|api-?key|key)[ \t]+"
+)
+# A .netrc's password after its login, sshpass -p, and mysql's -p glued to its value
+# (mysql -u root -phunter2; -p alone, which prompts, has none) within four options of
+# the command's name: options of one word each and no spaces, so that a search never
+# reads on far past a mysql that no -p follows (a lazy run to the line's end made a
+# megabyte of "mysql 123-45-6789 " take 50 s)
+_PASSWORD_OPTIONS = (
+    r"(?i:login)[ \t]+[^\s]+[ \t]+(?i:password|passwd)[ \t]+|sshpass[ \t]+-p[ \t]*"
+    r"|(?:mysql(?:dump|admin)?|mariadb)(?:[ \t]+--?[A-Za-z][\w-]*(?:[ \t=]+[\w.@:/-]+)?){0,4}"
+    r"[ \t]+-p"
 )
 
 
-def _keyword_pattern(names: str, other: str = "") -> str:
+def _keyword_pattern(names: str, others: str) -> str:
     return (
-        rf"(?:{other}{names}(?:\\?[\"']|%22)?[ \t]*(?:=>|:=|[:=]|%3[DdAa])[ \t]*"
-        rf"|--[\w.-]*{names}[ \t]+|{_ELEMENT.format(names=names)})" + _KEYWORD_VALUE
+        rf"(?:{names}(?:\\?[\"']|%22)?[ \t]*(?:=>|:=|[:=]|%3[DdAa])[ \t]*"
+        rf"|--[\w.-]*{names}[ \t]+|{_ELEMENT.format(names=names)}|{others})" + _KEYWORD_VALUE
     )
 
 
-_PASSWORD = _keyword_pattern(_PASSWORD_NAMES)
+_PASSWORD = _keyword_pattern(_PASSWORD_NAMES, _PASSWORD_OPTIONS)
 _SECRET = _keyword_pattern(_SECRET_NAMES, _AUTHORIZATION)
 # Where an unquoted value ends: whitespace, & or ;, or a JSON string's escape of a line
 # break, a tab or a quote, or a URL's escape of a quote, & or ; (a class, or a few
@@ -387,7 +407,7 @@ _SECRET = _keyword_pattern(_SECRET_NAMES, _AUTHORIZATION)
 _KEYWORD_STOP = re.compile(r"[\s&;]|\\[nrt\"]|%2[26]|%3[Bb]")
 # Where a value may end sooner, or later, than read: a list or an object runs to its
 # closing bracket, an element's text to the < after it; code may call or index (below)
-_KEYWORD_DOUBT = re.compile(r"[\s&;'\\%<(\[]|^\{")
+_KEYWORD_DOUBT = re.compile(r"[\s&;'\\%<(\[]|^[{|>]")
 _NO_SECRETS = frozenset({"", "null", "none", "nil", "true", "false", "undefined"})
 _PLACEHOLDER = re.compile(r"\[\w*\]|\*+|<\w*>")  # [password], ***, <redacted>: linear
 # Code that reads a secret from elsewhere (get_password(), os.environ["X"], os.getenv('X'),
@@ -455,7 +475,7 @@ def _keyword(value: str) -> bool:
 # which takes the next character or escape with it. Never past a line break (where the
 # next of strings read together starts).
 _DOUBLE_QUOTED = r'(?:[^"\\\r\n]|\\[^\r\n])*'
-_SINGLE_QUOTED = r"[^'\r\n]*"
+_SINGLE_QUOTED = r"(?:[^'\\\r\n]|\\[^\r\n]|'')*"  # 'a\'b', YAML's and SQL's 'it''s'
 _JSON_IN_STRING = r'(?:[^\\\r\n]|\\[^"\\\r\n]|\\\\(?:[^\\\r\n]|\\[^\r\n]))*'
 _ELEMENT_TEXT = r"[^<\r\n]*"  # an XML element's text, to the < of its closing tag
 # On a settings line (YAML, .env, INI, export and set), to the end of the line or a JSON
@@ -516,7 +536,33 @@ def _keyword_reach(data: Any, a: int, b: int, before: bytes) -> int:
             return b + AFTER
         ending = _LINE
     found = _BYTE_ENDS[ending].match(data, a)
-    return max(b + AFTER, a if found is None else found.end() + 1)
+    end = a if found is None else found.end()
+    if ending == _LINE and _BLOCK_HEAD_BYTES.fullmatch(data, a, end) is not None:
+        lines = _block_lines(_indent(before), bytes).match(data, end)
+        end = end if lines is None else lines.end()
+    return max(b + AFTER, end + 1)
+
+
+# A YAML block scalar's indicator (password: |, password: >-): its value is the lines
+# after it indented deeper than the name's line
+_BLOCK_HEAD = r"[|>][-+0-9]{0,2}[ \t]*(?:#[^\r\n]*)?"
+_BLOCK_HEAD_TEXT, _BLOCK_HEAD_BYTES = re.compile(_BLOCK_HEAD), re.compile(_BLOCK_HEAD.encode())
+_BLOCKS: dict[tuple[int, type], re.Pattern[Any]] = {}
+
+
+def _indent(before: Any) -> int:
+    """How deep the line ending ``before`` is indented (spaces and tabs before its name)."""
+    line = before[max(before.rfind("\n" if isinstance(before, str) else b"\n"), -1) + 1 :]
+    return len(line) - len(line.lstrip())
+
+
+def _block_lines(indent: int, kind: type) -> re.Pattern[Any]:
+    """The lines of a block scalar under a name indented by ``indent`` (blank ones too)."""
+    regex = _BLOCKS.get((indent, kind))
+    if regex is None:
+        source = rf"(?:\r?\n(?:[ \t]{{{indent + 1},}}[^\r\n]*|[ \t]*(?=\r?\n)))*"
+        regex = _BLOCKS[indent, kind] = re.compile(source if kind is str else source.encode())
+    return regex
 
 
 def _keyword_head(value: str, after: str, before: str) -> int:
@@ -528,12 +574,13 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     there is none; by ``\\"`` (JSON in a JSON string) or ``'``, to the next such quote.
     A list or an object runs to its closing bracket, an XML element's text to the ``<``
     after it, an unquoted value on a settings line (``password: two words``) to the end
-    of the line. Otherwise an unquoted value ends at whitespace, ``&``, ``;`` or a JSON
-    string's escape, less the commas, quotes and closing brackets after it
-    (``f(password=pw)``); one that is code calling or indexing (``get_password()``,
-    ``os.environ["X"]``) is none. A null, a boolean, a placeholder or a vendor's format (which
-    keeps its own kind) is no value, unless another secret's name follows it in what was
-    read: that goes whole, so that no secret after it is passed over.
+    of the line (a YAML block scalar, ``password: |``, over its lines). Otherwise an
+    unquoted value ends at whitespace, ``&``, ``;`` or a JSON string's escape, less the
+    commas, quotes and closing brackets after it (``f(password=pw)``); one that is code
+    calling or indexing (``get_password()``, ``os.environ["X"]``) is none. A null, a
+    boolean, a placeholder or a vendor's format (which keeps its own kind) is no value,
+    unless another secret's name follows it in what was read: that goes whole, so that
+    no secret after it is passed over.
     """
     text = value + after
     ending = _ending(before[-1:], before, value[:1])
@@ -546,6 +593,9 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     elif ending is not None:
         found = _ENDS[ending].match(text)
         head = text[: 0 if found is None else found.end()]
+        if ending == _LINE and _BLOCK_HEAD_TEXT.fullmatch(head) is not None:
+            lines = _block_lines(_indent(before), str).match(text, len(head))
+            head = head if lines is None else text[: lines.end()]
         if text[len(head) : len(head) + 1] in ("", "\r", "\n") and not head.strip(_CLOSERS):
             head = ""  # no closing quote, brackets alone: the quote closed a "Password: ")
         if ending in (_LINE, _ELEMENT_TEXT):
