@@ -160,6 +160,21 @@ def test_prose_and_usage_stay(text: str) -> None:
     assert DEFAULT.redact(text) == (text, {})
 
 
+_WORDS = st.sampled_from(
+    ["the", "password", "Password", "passwords", "secret", "token", "tokens", "api", "key",
+     "keys", "is", "required", "field", "reset", "your", "cookie", "max_tokens", "hint",
+     "pass", "bypass", "Secret", "TOKEN", "KEY", "(", ")", ",", ".", "\n"]
+)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(words=st.lists(_WORDS, max_size=30))
+def test_prose_about_secrets_without_a_value_stays(words: list[str]) -> None:
+    """Sentences that name passwords, secrets and tokens but give none stay as written."""
+    text = " ".join(words)
+    assert DEFAULT.redact(text) == (text, {})
+
+
 _VALUE = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0x7E) | st.characters(min_codepoint=0xA1),
     min_size=1,
