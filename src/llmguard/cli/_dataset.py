@@ -2173,10 +2173,10 @@ class Dataset:
             usable, bounds = self._usable_start
             if self._checks_figures:
                 usable += self._figures_condition("r.")
-            kind = " ".join(f"WHEN r.kind = '{kind}' THEN '{kind}'" for kind in _TABLE_KINDS)
+            spelled = " ".join(f"WHEN r.kind = '{kind}' THEN '{kind}'" for kind in _TABLE_KINDS)
             conn.execute(
                 f"CREATE TEMP TABLE {_FEEDBACK_TRACES} AS SELECT r.trace_id, "
-                f"CASE {kind} ELSE r.kind END AS kind, r.name, r.model, r.prompt_name, "
+                f"CASE {spelled} ELSE r.kind END AS kind, r.name, r.model, r.prompt_name, "
                 'r.prompt_version, r."start", r.status, '
                 f"{self._column('score')} AS score FROM temp.{traces} AS f "
                 f"CROSS JOIN records AS r ON r.trace_id = f.trace_id WHERE 1{usable}",
