@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from llmguard._core.records import Record, Usage
+from llmguard._core.records import Record, RecordKind, Usage
 from llmguard.sinks import SQLiteSink, SQLiteStore, table
 from tests._helpers.strategies import captured_content
 
@@ -165,8 +165,70 @@ def _serializable(record: Record) -> bool:
     return True
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _row_case(index: int, kind: RecordKind, **fields: Any) -> Record:
+    """A record of ``kind`` with the given columns, the rest as a traced call leaves them."""
+    return Record(
+        trace_id=f"{index:032x}",
+        span_id=f"{index:016x}",
+        name="",
+        start="2025-03-01T12:00:00.000000Z",
+        end="2025-03-01T12:00:02.000000Z",
+        duration_ms=fields.pop("duration_ms", 0.0),
+        kind=kind,
+        **fields,
+    )
+
+
+# The rows where building a row differently from the old statements shows: each value
+# that is empty but not NULL ('' and 0 and 0.0, a first attempt's 0 retries), a column
+# read from the wrong kind's fields (a score off feedback, repair and function off
+# attempts, retries off llm calls), counts and scores of the wrong type or out of range,
+# NaN and infinities, and every often-NULL column NULL.
+_FALSY_BUT_SET = [
+    _row_case(
+        1,
+        "llm",
+        parent_id="",
+        model="",
+        provider="",
+        prompt_name="",
+        prompt_version="",
+        service="",
+        error_type="",
+        usage=Usage(input=0, output=0),
+        cost_usd=0.0,
+        attempt={"count": 1, "repair": "r", "function": "f"},
+        metadata={"score": 0.5},
+        sample_weight=0.0,
+    ),
+    _row_case(
+        2,
+        "attempt",
+        usage=Usage(input=7, output=None),
+        attempt={"count": 3, "repair": "", "function": "tool"},
+        metadata={"score": 1},
+        duration_ms=math.nan,
+        cost_usd=math.inf,
+    ),
+    _row_case(3, "feedback", attempt={"count": 2, "repair": "r"}, metadata={"score": 0}),
+    _row_case(4, "feedback", metadata={"score": 10**400}),
+    _row_case(5, "llm", usage=Usage(input=None, output=5), attempt={"count": True}),
+    _row_case(6, "llm", attempt={"count": 2**63 + 1}, cost_usd=-0.0),
+]
+_WRONG_TYPES = [
+    _row_case(7, "feedback", metadata={"score": True}),
+    _row_case(8, "feedback", metadata={"score": "0.5"}),
+    _row_case(9, "attempt", attempt={"repair": 1, "function": None}),
+    _row_case(10, "llm", attempt={"count": 0}),
+    _row_case(11, "llm", attempt={"count": 2**63}, duration_ms=-math.inf),
+    _row_case(12, "span", usage=Usage(), attempt={}),
+]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_records().filter(_serializable), min_size=1, max_size=6, unique_by=_span))
+@example(_FALSY_BUT_SET)
+@example(_WRONG_TYPES)
 def test_rows_are_the_ones_the_old_statements_stored(records: list[Record]) -> None:
     """Every column's value and SQLite type, and every body, match the old write path."""
     with _stores() as (path, old):
