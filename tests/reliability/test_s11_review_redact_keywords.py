@@ -28,79 +28,86 @@ from tests._helpers.redaction import counting_re2
 _LONG = "correct horse battery staple " * 6 + "tail-of-the-secret"
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        # a. a quoted value far longer than the 64 characters read after its first word
-        (f'{{"password": "{_LONG}", "user": "bob"}}', '{"password": "[password]", "user": "bob"}'),
-        (f"password='{_LONG}'", "password='[password]'"),
-        (f'secret: "{_LONG}', 'secret: "[secret]'),  # never closed: to the line's end
-        (f'"password": "{_LONG}\nuser: bob', '"password": "[password]\nuser: bob'),
-        # b. JSON in a JSON string, the value holding an escaped quote or a backslash
-        (
-            json.dumps({"arguments": json.dumps({"password": 'a"b c tail', "u": 1})}),
-            json.dumps({"arguments": json.dumps({"password": "[password]", "u": 1})}),
-        ),
-        (
-            json.dumps({"arguments": json.dumps({"password": "a\\b c tail", "u": 1})}),
-            json.dumps({"arguments": json.dumps({"password": "[password]", "u": 1})}),
-        ),
-        ('"password": "a\\"b tail"', '"password": "[password]"'),
-        # d. a settings line: an unquoted value runs to the end of its line
-        (
-            "password: correct horse battery staple\nuser: bob",
-            "password: [password]\nuser: bob",
-        ),
-        ("  DB_PASSWORD = two words\r\nHOST=db", "  DB_PASSWORD = [password]\r\nHOST=db"),
-        ("export SECRET=abc && run\n", "export SECRET=[secret] && run\n"),
-        ("set PASSWORD=a b\n", "set PASSWORD=[password]\n"),
-        ("- api_key: one two\n- x: 1", "- api_key: [secret]\n- x: 1"),
-        ("password: one two\\nuser: bob", "password: [password]\\nuser: bob"),
-        # a list, XML, Authorization schemes other than Bearer and Basic
-        ('{"passwords": ["a1", "b2"], "user": "bob"}', '{"passwords": [password], "user": "bob"}'),
-        ('{"api_keys": [["a1", "b2"], ["c3"]]}', '{"api_keys": [secret]}'),
-        ('"passwords": [\n  "a1",\n  "b2"\n],\n"u": 1', '"passwords": [password],\n"u": 1'),
-        ("<password>hunter2</password>", "<password>[password]</password>"),
-        ("<db:Password>two words</db:Password>", "<db:Password>[password]</db:Password>"),
-        ("Authorization: token abc123def", "Authorization: token [secret]"),
-        ("Authorization: Api-Key abc123def", "Authorization: Api-Key [secret]"),
-        ('"Authorization": "Token abc123def"', '"Authorization": "Token [secret]"'),
-        # a value that merely looks like code's start is still a value
-        ("password = hunter2(2024)", "password = [password]"),
-        ("password=Summer(2024)!", "password=[password]"),
-    ],
-)
+_WHOLE = [
+    # a. a quoted value far longer than the 64 characters read after its first word
+    (f'{{"password": "{_LONG}", "user": "bob"}}', '{"password": "[password]", "user": "bob"}'),
+    (f"password='{_LONG}'", "password='[password]'"),
+    (f'secret: "{_LONG}', 'secret: "[secret]'),  # never closed: to the line's end
+    (f'"password": "{_LONG}\nuser: bob', '"password": "[password]\nuser: bob'),
+    # b. JSON in a JSON string, the value holding an escaped quote or a backslash
+    (
+        json.dumps({"arguments": json.dumps({"password": 'a"b c tail', "u": 1})}),
+        json.dumps({"arguments": json.dumps({"password": "[password]", "u": 1})}),
+    ),
+    (
+        json.dumps({"arguments": json.dumps({"password": "a\\b c tail", "u": 1})}),
+        json.dumps({"arguments": json.dumps({"password": "[password]", "u": 1})}),
+    ),
+    ('"password": "a\\"b tail"', '"password": "[password]"'),
+    # d. a settings line: an unquoted value runs to the end of its line
+    (
+        "password: correct horse battery staple\nuser: bob",
+        "password: [password]\nuser: bob",
+    ),
+    ("  DB_PASSWORD = two words\r\nHOST=db", "  DB_PASSWORD = [password]\r\nHOST=db"),
+    ("export SECRET=abc && run\n", "export SECRET=[secret] && run\n"),
+    ("set PASSWORD=a b\n", "set PASSWORD=[password]\n"),
+    ("- api_key: one two\n- x: 1", "- api_key: [secret]\n- x: 1"),
+    ("password: one two\\nuser: bob", "password: [password]\\nuser: bob"),
+    # a list, XML, Authorization schemes other than Bearer and Basic
+    ('{"passwords": ["a1", "b2"], "user": "bob"}', '{"passwords": [password], "user": "bob"}'),
+    ('{"api_keys": [["a1", "b2"], ["c3"]]}', '{"api_keys": [secret]}'),
+    ('"passwords": [\n  "a1",\n  "b2"\n],\n"u": 1', '"passwords": [password],\n"u": 1'),
+    ("<password>hunter2</password>", "<password>[password]</password>"),
+    ("<db:Password>two words</db:Password>", "<db:Password>[password]</db:Password>"),
+    ("Authorization: token abc123def", "Authorization: token [secret]"),
+    ("Authorization: Api-Key abc123def", "Authorization: Api-Key [secret]"),
+    ('"Authorization": "Token abc123def"', '"Authorization": "Token [secret]"'),
+    # a value that merely looks like code's start is still a value
+    ("password = hunter2(2024)", "password = [password]"),
+    ("password=Summer(2024)!", "password=[password]"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), _WHOLE)
 def test_the_whole_value_goes(text: str, expected: str) -> None:
     """Each form that left a tail (or all) of a secret behind: the value goes whole."""
     assert DEFAULT.redact(text)[0] == expected
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("password='a\\'b tail'", "password='[password]'"),
-        ("password: 'it''s mine'", "password: '[password]'"),
-        ('<add key="Password" value="two words"/>', '<add key="Password" value="[password]"/>'),
-        ('<entry name="password">hunter2</entry>', '<entry name="password">[password]</entry>'),
-        ("machine db login bob password hunter2", "machine db login bob password [password]"),
-        ("sshpass -p hunter2 ssh host", "sshpass -p [password] ssh host"),
-        ("mysql -h db -u root -phunter2 app", "mysql -h db -u root -p[password] app"),
-        ("mysqldump -u root -p'two words' app", "mysqldump -u root -p'[password]' app"),
-        ("secret_token=abc", "secret_token=[secret]"),
-        ('"clientToken": "abc"', '"clientToken": "[secret]"'),
-        ("Cookie: session=abc123; theme=dark", "Cookie: [secret]"),
-        ('"Set-Cookie": "sid=abc; Path=/"', '"Set-Cookie": "[secret]"'),
-        ("password: |\n  line one\n  line two\nhost: db", "password: [password]\nhost: db"),
-        (
-            "db:\n  password: >-\n    folded\n    secret\n  host: db",
-            "db:\n  password: [password]\n  host: db",
-        ),
-    ],
-)
+_MORE = [
+    ("password='a\\'b tail'", "password='[password]'"),
+    ("password: 'it''s mine'", "password: '[password]'"),
+    ('<add key="Password" value="two words"/>', '<add key="Password" value="[password]"/>'),
+    ('<entry name="password">hunter2</entry>', '<entry name="password">[password]</entry>'),
+    ("machine db login bob password hunter2", "machine db login bob password [password]"),
+    ("sshpass -p hunter2 ssh host", "sshpass -p [password] ssh host"),
+    ("mysql -h db -u root -phunter2 app", "mysql -h db -u root -p[password] app"),
+    ("mysqldump -u root -p'two words' app", "mysqldump -u root -p'[password]' app"),
+    ("secret_token=abc", "secret_token=[secret]"),
+    ('"clientToken": "abc"', '"clientToken": "[secret]"'),
+    ("Cookie: session=abc123; theme=dark", "Cookie: [secret]"),
+    ('"Set-Cookie": "sid=abc; Path=/"', '"Set-Cookie": "[secret]"'),
+    ("password: |\n  line one\n  line two\nhost: db", "password: [password]\nhost: db"),
+    (
+        "db:\n  password: >-\n    folded\n    secret\n  host: db",
+        "db:\n  password: [password]\n  host: db",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), _MORE)
 def test_more_spellings_go(text: str, expected: str) -> None:
     """Escaped and doubled single quotes, XML attributes, .netrc, sshpass and mysql -p,
     more *token names, cookies, YAML block scalars: the value goes whole."""
     assert DEFAULT.redact(text)[0] == expected
+
+
+def test_redacting_the_new_forms_again_changes_nothing() -> None:
+    """Each redacted form read again is the same: its placeholder is no value."""
+    for text, _ in [*_WHOLE, *_MORE]:
+        once, _counts = DEFAULT.redact(text)
+        assert DEFAULT.redact(once) == (once, {}), once
 
 
 @pytest.mark.parametrize(

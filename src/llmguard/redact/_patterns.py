@@ -506,10 +506,10 @@ def _ending(quote: str, before: str, value: str) -> str | None:
         return _JSON_IN_STRING if before[-2:] == '\\"' else _DOUBLE_QUOTED
     if quote == "'":
         return _SINGLE_QUOTED
-    if value in ("[", "{"):
-        return _BRACKET
     if quote == ">":
         return _ELEMENT_TEXT
+    if value in ("[", "{"):
+        return _BRACKET
     return None
 
 
@@ -608,6 +608,8 @@ def _keyword_head(value: str, after: str, before: str) -> int:
             head = ""
     if head and not _no_secret(head) and not _vendor(head):
         return len(head)
+    if ending == _ELEMENT_TEXT:
+        return 0  # (the closing tag names the secret again)
     return len(value) if _NAMED.search(value, len(head)) else 0
 
 
