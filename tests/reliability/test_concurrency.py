@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,9 +13,11 @@ from llmguard.sinks import MemorySink
 from llmguard.testing import capture
 from tests._helpers.reliability import figure
 
-# Enough tasks for thousands of interleavings at every await and a steady flow of records
-# to the delivery thread; a current span shared between tasks fails at any count.
-TASKS = 2_000
+# Enough tasks for hundreds of interleavings at every await and a steady flow of records
+# to the delivery thread; a current span shared between tasks fails at any count (one
+# shared by every task and thread failed each test here at 200, 5 runs in 5).
+# LLMGUARD_SOAK=1 runs the 2,000 of docs/reliability.md's figures.
+TASKS = 2_000 if os.environ.get("LLMGUARD_SOAK") == "1" else 200
 
 
 def _reply(text: str) -> dict[str, Any]:
@@ -34,8 +37,9 @@ async def ask(messages: list[dict[str, str]]) -> dict[str, Any]:
 
 
 async def test_two_thousand_tasks_each_keep_their_own_trace() -> None:
-    """2,000 concurrent tasks, each its own trace with a guarded call and nested spans
-    interleaved at every await: every record has its task's trace and the right parent."""
+    """TASKS concurrent tasks (200; 2,000 under LLMGUARD_SOAK=1), each its own trace with
+    a guarded call and nested spans interleaved at every await: every record has its
+    task's trace and the right parent."""
     memory = MemorySink()
     lg.configure(sinks=[memory], queue_size=100_000, max_queue_bytes=256 * 1024 * 1024)
 
@@ -71,7 +75,7 @@ async def test_two_thousand_tasks_each_keep_their_own_trace() -> None:
 
 
 async def test_two_thousand_tasks_under_one_root_keep_their_own_parents() -> None:
-    """2,000 tasks under one root span, three levels deep: every parent is right."""
+    """TASKS tasks under one root span, three levels deep: every parent is right."""
 
     async def job(i: int) -> None:
         async with lg.span(f"job-{i}"):
@@ -100,7 +104,7 @@ def test_thread_pool_with_propagate_keeps_parents() -> None:
             return s.span_id
 
     with capture() as records, lg.span("root") as root, ThreadPoolExecutor(8) as pool:
-        ids = list(pool.map(lg.propagate(job), range(2_000)))
+        ids = list(pool.map(lg.propagate(job), range(TASKS)))
     found = {r.name: r for r in records}
     for i, span_id in enumerate(ids):
         assert found[f"job-{i}"].span_id == span_id
@@ -133,10 +137,10 @@ def test_pool_threads_carry_nothing_from_one_job_to_the_next() -> None:
             pass
 
     with capture() as records, ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(job, range(2_000)))
+        results = list(pool.map(job, range(TASKS)))
     assert all(clean for clean, _ in results)
     traces = {trace_id for _, trace_id in results}
-    assert len(traces) == 2_000
+    assert len(traces) == TASKS
     by_trace = collections.Counter(r.trace_id for r in records)
     assert all(by_trace[t] in (3, 4) for t in traces)  # job, llm, attempt (+ failing)
 
@@ -159,5 +163,5 @@ async def test_to_thread_and_tasks_mixed_keep_parents() -> None:
             return top.span_id, parent if current is top else "bled"
 
     with capture():
-        pairs = await asyncio.gather(*(job(i) for i in range(500)))
+        pairs = await asyncio.gather(*(job(i) for i in range(TASKS)))
     assert all(top == parent for top, parent in pairs)
