@@ -207,7 +207,8 @@ def configure(
             # A signal handler on this thread configured meanwhile (the lock lets it
             # in): keep its change under this one.
             new = dataclasses.replace(settings(), **changes)
-        _apply(new)
+        wait_for_retired = settings_changed(swap(new), new, False)
+    wait_for_retired()  # other threads may change the settings meanwhile
     return new
 
 
@@ -222,7 +223,8 @@ def reset() -> None:
 
 def _apply(new: Settings, rebuild: bool = False) -> None:
     with _changing:
-        settings_changed(swap(new), new, rebuild)
+        wait_for_retired = settings_changed(swap(new), new, rebuild)
+    wait_for_retired()  # other threads may change the settings meanwhile
 
 
 def _check_bool(name: str, value: object) -> bool:

@@ -881,18 +881,20 @@ def shutdown(timeout: float | None = 5.0) -> FlushResult:
     return current.close(timeout)
 
 
-def settings_changed(old: Settings, new: Settings, rebuild: bool) -> None:
+def settings_changed(old: Settings, new: Settings, rebuild: bool) -> Callable[[], None]:
     """Called by ``configure()``: swap the pipeline when the sinks change or on reset.
 
     The old pipeline is flushed and its sinks closed (except those still configured)
-    on a thread of its own, within ``exit_timeout`` (5 s at most); this waits for it
-    at most a second, so that a hung sink never holds up ``configure()``.
+    on a thread of its own, within ``exit_timeout`` (5 s at most). Returns the wait for
+    it, at most a second, so that a hung sink never holds up ``configure()``: the
+    caller waits once it lets other changes of the settings in, so that they do not
+    queue behind this one's wait.
     """
     global _active
     with _active_lock:
         current = _active
         if current is None:
-            return
+            return _no_wait
         if (
             not rebuild
             and new.sinks is old.sinks
@@ -900,7 +902,7 @@ def settings_changed(old: Settings, new: Settings, rebuild: bool) -> None:
             and new.max_queue_bytes == old.max_queue_bytes
         ):
             current.update(new)
-            return
+            return _no_wait
         # The pipeline that follows holds the sinks it keeps from now on (see
         # `_pass_on`); it starts its thread with its first record.
         _active = _Pipeline(new.sinks, new) if new.sinks else None
@@ -908,10 +910,15 @@ def settings_changed(old: Settings, new: Settings, rebuild: bool) -> None:
         retiring = _in_background(current.close, bound, new.sinks or (), name="llmguard-retire")
         _retiring[:] = [t for t in _retiring if t.is_alive()]
         _retiring.append(retiring)
-    if not current.runs_on(threading.current_thread()):
+    if current.runs_on(threading.current_thread()):
         # From a sink or redactor of the old pipeline, the close waits on this very
         # thread's work: waiting here would only end at the bound.
-        retiring.join(min(bound, _RETIRE_WAIT))
+        return _no_wait
+    return lambda: retiring.join(min(bound, _RETIRE_WAIT))
+
+
+def _no_wait() -> None:
+    pass
 
 
 # What runs at exit just before the last flush (`_tracing.open_streams` ends the streams
