@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import pydantic
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -81,12 +81,30 @@ def _laid_out(value: Any, gaps: list[str]) -> str:
     return walk(value)
 
 
-@settings(max_examples=300, deadline=None)
+# The generated answers run the skip over the same paths the table below does (the
+# planted faults it catches -- `repairs` reading on inside a span that was JSON, or
+# mending a span that is JSON already -- the table catches too); the examples hold the
+# answers those faults show on: near-JSON, a fence and escapes in keys and in strings,
+# nested, laid out with every gap, Unicode whitespace around.
+@settings(max_examples=40, deadline=None)
 @given(
     value=st.lists(_VALUES, max_size=4) | st.dictionaries(_TEXT, _VALUES, max_size=4),
     gaps=st.lists(_GAP, min_size=1, max_size=4),
     before=_AROUND,
     after=_AROUND,
+)
+@example(value=["{'a': 1}", "[1, 2,]"], gaps=[""], before="", after="")
+@example(
+    value={"```json\n{'x': None}\n```": [{"{a: True}": '{"k": [1, 2'}], "\\": '"]}'},
+    gaps=["\n", "\t", "  \n  "],
+    before="\u3000",
+    after="\x85",
+)
+@example(
+    value=[[["é{", "NaN"], {"'": "```"}], None, 1.5],
+    gaps=["\r\n", " "],
+    before="\u2028",
+    after="\x1c",
 )
 def test_answers_the_skip_takes_have_nothing_for_json_repair(
     value: Any, gaps: list[str], before: str, after: str
