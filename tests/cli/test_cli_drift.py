@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import sqlite3
 from collections.abc import Sequence
@@ -281,12 +282,18 @@ def _samples(rng: random.Random, groups: int, n: int) -> dict[tuple[str, ...], d
 
 Pairs: TypeAlias = list[tuple[Samples, Samples]]
 
+# The null runs of the calibration tests. In the first 100 seeds a Benjamini-Hochberg
+# correction left out alarms in 76 % of the runs, and one halved (alpha doubled) in 6 %,
+# past the 5 % bound, as in all 200 (77.5 % and 7 %); LLMGUARD_SOAK=1 runs the 200 whose
+# rates docs/cli.md quotes.
+SEEDS = 200 if os.environ.get("LLMGUARD_SOAK") == "1" else 100
+
 
 @pytest.fixture(scope="module")
 def null_pairs() -> Pairs:
-    """200 seeds of two windows drawn from one distribution, two groups of 400 calls each."""
+    """SEEDS seeds of two windows drawn from one distribution, two groups of 400 calls each."""
     pairs: Pairs = []
-    for seed in range(200):
+    for seed in range(SEEDS):
         rng = random.Random(seed)
         pairs.append((_samples(rng, 2, 400), _samples(rng, 2, 400)))
     return pairs
@@ -296,13 +303,15 @@ def _false_alarms(check: Check, pairs: Pairs) -> float:
     return sum(bool(check(a, b).drifted) for a, b in pairs) / len(pairs)
 
 
-def test_false_alarms_over_200_seeds_stay_below_alpha(null_pairs: Pairs) -> None:
-    """With the defaults (alpha 0.01, |effect| >= 0.1), 1 run in 200 alarms: 0.5 %."""
+def test_false_alarms_over_the_seeds_stay_below_alpha(null_pairs: Pairs) -> None:
+    """With the defaults (alpha 0.01, |effect| >= 0.1), 1 run in 200 alarms: 0.5 % (none
+    of the first 100)."""
     assert _false_alarms(Check(), null_pairs) <= 0.01
 
 
 def test_benjamini_hochberg_alone_keeps_false_alarms_at_alpha(null_pairs: Pairs) -> None:
-    """With no effect floor and alpha 0.05, 3.0 % of 200 runs of 16 comparisons alarm.
+    """With no effect floor and alpha 0.05, 3.0 % of 200 runs of 16 comparisons alarm
+    (of the first 100 as well).
 
     Uncorrected, 39.5 % of these runs have a comparison with p <= 0.05.
     """
