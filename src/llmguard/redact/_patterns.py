@@ -681,7 +681,7 @@ DEFAULT_STARTS: dict[str, str] = {
     "aws_secret_key": "aAsS",  # the name of the setting before one
     # No context before the name, whose second byte `Search.read` looks at: any
     "password": string.ascii_letters + "-",
-    "secret": string.ascii_letters + string.digits + "_-",  # X_TOKEN: its second byte a _
+    "secret": string.ascii_letters + "_-",  # X_TOKEN: its second byte a _
     "jwt": "e",
     "bearer_token": "Bb",
     "basic_auth": "Bb-",
