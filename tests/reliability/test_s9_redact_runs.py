@@ -86,8 +86,12 @@ URL_PIECES = st.tuples(
 ).map("".join)
 
 
-@settings(max_examples=150, deadline=None)
+# 50 generated examples after the hard cases: a password holding an @ at the run's end,
+# and a host holding an @ after the last password (which then runs on to it).
+@settings(max_examples=50, deadline=None)
 @given(st.lists(st.one_of(URL_PIECES, URL_PIECES, INTERLOPERS), min_size=1, max_size=30))
+@example(["postgres://u:p@", "postgres://u:p@", "postgres://u:pw@@h"])
+@example(["postgres://u:p@", "postgres://u:p@h", "a@b.io"])
 def test_glued_url_passwords_come_out_as_read_one_by_one(pieces: list[str]) -> None:
     """``scheme://user:password@`` glued to the next one (each password ends at the @ that
     starts the next URL), with near misses and other values, comes out as read one by one."""
