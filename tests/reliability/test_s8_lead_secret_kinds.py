@@ -61,7 +61,7 @@ def test_an_azure_storage_key_goes_and_its_name_stays() -> None:
         "SK0123456789",
         "0123456789abcdef-us6",
         "sq0csp-short",
-        "AccountKey=short",
+        "AccountKey is short",  # AccountKey=short goes as a secret under its name
         "release v1.2.3 on 2026-12-07, build 1234567",
     ],
 )
