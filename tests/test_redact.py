@@ -704,10 +704,12 @@ _STRETCH_EDGES = st.sampled_from(_EDGE_TEXTS)
 _ODD_SEPARATORS = [" ", "  ", "\n", ".", "-"]
 
 
-# 100 examples: the edges, odd separators and values that cut in are all tried by
+# 50 examples: the edges, odd separators and values that cut in are all tried by
 # `test_every_edge_of_a_stretch_comes_out_as_read_one_by_one`, and long random floods
-# by `test_random_digit_group_floods_are_redacted_as_one_by_one`; this one mixes them.
-@settings(max_examples=100, deadline=None)
+# by `test_random_digit_group_floods_are_redacted_as_one_by_one`; this one mixes them,
+# after the hard case: a stretch of 0-led groups where one group is not, so that phone
+# numbers start at every group but that one (where the next is looked for matters).
+@settings(max_examples=50, deadline=None)
 @given(
     _STRETCH_EDGES,
     st.lists(
@@ -716,6 +718,7 @@ _ODD_SEPARATORS = [" ", "  ", "\n", ".", "-"]
     st.sampled_from([" ", " ", *_ODD_SEPARATORS]),
     _STRETCH_EDGES,
 )
+@example("", ["0000"] * 21 + ["1000"] + ["0000"] * 10, " ", "")
 def test_stretches_of_digit_groups_come_out_as_read_one_by_one(
     before: str, pieces: list[str], odd: str, after: str
 ) -> None:
