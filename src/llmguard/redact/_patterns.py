@@ -200,10 +200,12 @@ _SLACK_TOKEN = (
     r"|(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[\w/+-]{10,})"
 )
 # The password of a URL's user information (scheme://user:password@host). The user
-# and the password hold none of the characters a URL reserves, nor quotes.
-# Unbounded, unlike the email's local part: bounded repetitions of such wide classes
-# multiply the states of RE2's DFA past its memory, and it falls back to a far slower
-# engine.
+# and the password hold none of the characters a URL reserves, nor quotes. Each is at
+# most 128 characters: unbounded, after every other kind's match (a phone number) the
+# next search read on to the end of the text to learn whether a URL begun before it
+# ended in an @ (quadratic: 256 KB of "+14155552671(https://a:" took 2.6 s). Wider
+# bounds multiply the states of RE2's DFA past its memory (256: realistic text 12 ->
+# 1,500 us/KB), and it falls back to a far slower engine.
 _URL_NAMES = (
     r"(?i:https?|s?ftps?|wss?|postgres(?:ql)?|mysql|mariadb|mssql|sqlserver"
     r"|oracle|mongodb(?:\+srv)?|redis|rediss|amqps?|mqtts?|kafka|nats|ldaps?|smtps?|imaps?"
@@ -224,8 +226,9 @@ _URL_SLASHES = r"(?:://|:\\/\\/|%3[Aa]%2[Ff]%2[Ff])"
 # it (lazily: the host and path after that @ stay), and `_url_secret` rejects a port and
 # a path (https://host:443/@scope/pkg), which read alike.
 _URL_PASSWORD = (
-    rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_NAMES}{_URL_SLASHES}{_URL_PART}*(?::|%3[Aa])"
-    rf"(?P<secret>{_URL_SECRET}+|{_URL_SECRET}*[/?#][^\s\"'{{}}\[\]]*?)(?:@|%40)"
+    rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_NAMES}{_URL_SLASHES}{_URL_PART}{{0,128}}(?::|%3[Aa])"
+    rf"(?P<secret>{_URL_SECRET}{{1,128}}"
+    rf"|{_URL_SECRET}{{0,128}}[/?#][^\s\"'{{}}\[\]]{{0,128}}?)(?:@|%40)"
 )
 _PORT = re.compile(r"[0-9]{1,5}[/?#]")  # a port, then the path: one class, bounded
 
@@ -243,7 +246,8 @@ def _url_secret(text: str) -> bool:
 _URL_USER = r"[^\s:/?#\[\]{}\"';]"  # a character of a user that holds an @
 _URL_CREDENTIALS = (
     rf"(?:^|{_ESCAPE}|[^\w+.-]){_URL_NAMES}{_URL_SLASHES}"
-    rf"(?P<secret>{_URL_PART}*(?:@|%40){_URL_USER}*(?::|%3[Aa]){_URL_SECRET}+)(?:@|%40)"
+    rf"(?P<secret>{_URL_PART}{{0,128}}(?:@|%40){_URL_USER}{{0,128}}(?::|%3[Aa])"
+    rf"{_URL_SECRET}{{1,128}})(?:@|%40)"
 )
 _GOOGLE_API_KEY = _BEFORE + r"(?P<secret>AIza[\w-]{35,})"
 _AWS_KEY = rf"(?:^|{_ESCAPE}|[^A-Za-z0-9])" r"(?P<secret>A[KS]IA[A-Z0-9]{16})(?:$|[^A-Za-z0-9])"
