@@ -263,12 +263,13 @@ def adversarial(size: int = MB) -> dict[str, str]:
     cases["ports before paths with @"] = _block("https://h:443/@", size)
     cases["folded Basic credentials"] = _block("Basic\r\n YTpi ", size)
     # Session 11's review: long quoted values (read to their closing quote), an unclosed
-    # quote, settings lines, lists, XML elements, Authorization schemes, *_TOKEN settings.
+    # quote, settings lines, lists, Authorization schemes, *_TOKEN settings, and phone
+    # numbers before <password> (element text under a name was quadratic; it is not read).
     cases["long quoted secrets"] = _block('"password": "' + "w " * 40 + '", ', size)
     cases["unclosed quotes under names"] = _block('password: "', size)
     cases["settings lines"] = _block("password: a b c\n", size)
     cases["lists under names"] = _block('"passwords": ["a", "b"], ', size)
-    cases["XML elements"] = _block("<password>a b</password>", size)
+    cases["phone numbers before <password>"] = _block("+14155552671(<password>", size)
     cases["Authorization: token"] = _block("Authorization: token abc ", size)
     cases["uppercase _TOKEN settings"] = _block("GITHUB_TOKEN=x\n", size)
     return cases

@@ -370,15 +370,12 @@ _CUT = r"(?:[ \t&;']|\\[nrt\"])"
 _KEYWORD_VALUE = rf"(?:\\?[\"']|%22)?(?P<secret>{_CUT}*{_PIECE}{_CUT}*|{_CUT}+)"
 
 
-# An XML element's text (<password>...</password>, <db:Password>), and an Authorization
-# header's value after a scheme other than Bearer and Basic (token, Api-Key, Key)
-# An XML element's text (<password>...</password>, <db:Password>, or an element named by
-# an attribute: <entry name="password">...), and a .NET setting's value attribute
-# (<add key="Password" value="..."/>).
-_ELEMENT = (
-    r"<[\w.:-]*{names}>|(?i:key|name)=\\?[\"'][\w.:-]*{names}\\?[\"']"
-    r"(?:[ \t]+(?i:value)[ \t]*=[ \t]*|[ \t]*>)"
-)
+# A .NET setting's value attribute (<add key="Password" value="..."/>). Not an XML
+# element's text (<password>...</password>): its value would have to end at the next <,
+# which the value's regex reads past (a value ends at whitespace), and cutting every
+# such match there made a line of "<password>+14155552671(" repeated quadratic (64 KB
+# took 8.5 s). A known gap, until element text has a value pattern of its own.
+_ELEMENT = r"(?i:key|name)=\\?[\"'][\w.:-]*{names}\\?[\"'][ \t]+(?i:value)[ \t]*=[ \t]*"
 # An Authorization header's value after a scheme other than Bearer and Basic (token,
 # Api-Key, Key)
 _AUTHORIZATION = (
@@ -410,7 +407,7 @@ _SECRET = _keyword_pattern(_SECRET_NAMES, _AUTHORIZATION)
 # characters: linear)
 _KEYWORD_STOP = re.compile(r"[\s&;]|\\[nrt\"]|%2[26]|%3[Bb]")
 # Where a value may end sooner, or later, than read: a list or an object runs to its
-# closing bracket, an element's text to the < after it; code may call or index (below)
+# closing bracket; code may call or index (below)
 _KEYWORD_DOUBT = re.compile(r"[\s&;'\\%<(\[]|^[{|>]")
 _NO_SECRETS = frozenset({"", "null", "none", "nil", "true", "false", "undefined"})
 _PLACEHOLDER = re.compile(r"\[\w*\]|\*+|<\w*>")  # [password], ***, <redacted>: linear
@@ -481,7 +478,6 @@ def _keyword(value: str) -> bool:
 _DOUBLE_QUOTED = r'(?:[^"\\\r\n]|\\[^\r\n])*'
 _SINGLE_QUOTED = r"(?:[^'\\\r\n]|\\[^\r\n]|'')*"  # 'a\'b', YAML's and SQL's 'it''s'
 _JSON_IN_STRING = r'(?:[^\\\r\n]|\\[^"\\\r\n]|\\\\(?:[^\\\r\n]|\\[^\r\n]))*'
-_ELEMENT_TEXT = r"[^<\r\n]*"  # an XML element's text, to the < of its closing tag
 # On a settings line (YAML, .env, INI, export and set), to the end of the line or a JSON
 # string's escape of a line break
 _LINE = r"(?:[^\\\r\n]|\\[^nr\r\n])*"
@@ -494,7 +490,7 @@ _SETTING = (
 )
 _BRACKET = r"[\[\]{}]"
 _ENDS = {source: re.compile(source) for source in (_DOUBLE_QUOTED, _SINGLE_QUOTED)}
-_ENDS.update({source: re.compile(source) for source in (_JSON_IN_STRING, _ELEMENT_TEXT, _LINE)})
+_ENDS.update({source: re.compile(source) for source in (_JSON_IN_STRING, _LINE)})
 _BYTE_ENDS = {source: re.compile(source.encode()) for source in _ENDS}
 _IS_SETTING, _IS_SETTING_BYTES = re.compile(_SETTING), re.compile(_SETTING.encode())
 _BRACKETS, _BRACKET_BYTES = re.compile(_BRACKET), re.compile(_BRACKET.encode())
@@ -510,8 +506,6 @@ def _ending(quote: str, before: str, value: str) -> str | None:
         return _JSON_IN_STRING if before[-2:] == '\\"' else _DOUBLE_QUOTED
     if quote == "'":
         return _SINGLE_QUOTED
-    if quote == ">":
-        return _ELEMENT_TEXT
     if value in ("[", "{"):
         return _BRACKET
     return None
@@ -576,9 +570,9 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     after it up to where `_keyword_reach` says the value may end. Quoted by ``"``, it
     runs to the closing quote (an escaped one is part of it), or the line's end when
     there is none; by ``\\"`` (JSON in a JSON string) or ``'``, to the next such quote.
-    A list or an object runs to its closing bracket, an XML element's text to the ``<``
-    after it, an unquoted value on a settings line (``password: two words``) to the end
-    of the line (a YAML block scalar, ``password: |``, over its lines). Otherwise an
+    A list or an object runs to its closing bracket, an unquoted value on a settings
+    line (``password: two words``) to the end of the line (a YAML block scalar,
+    ``password: |``, over its lines). Otherwise an
     unquoted value ends at whitespace, ``&``, ``;`` or a JSON string's escape, less the
     commas, quotes and closing brackets after it (``f(password=pw)``); one that is code
     calling or indexing (``get_password()``, ``os.environ["X"]``) is none. A null, a
@@ -602,7 +596,7 @@ def _keyword_head(value: str, after: str, before: str) -> int:
             head = head if lines is None else text[: lines.end()]
         if text[len(head) : len(head) + 1] in ("", "\r", "\n") and not head.strip(_CLOSERS):
             head = ""  # no closing quote, brackets alone: the quote closed a "Password: ")
-        if ending in (_LINE, _ELEMENT_TEXT):
+        if ending == _LINE:
             head = head.rstrip()
     else:
         found = _KEYWORD_STOP.search(value)
@@ -612,8 +606,6 @@ def _keyword_head(value: str, after: str, before: str) -> int:
             head = ""
     if head and not _no_secret(head) and not _vendor(head):
         return len(head)
-    if ending == _ELEMENT_TEXT:
-        return 0  # (the closing tag names the secret again)
     return len(value) if _NAMED.search(value, len(head)) else 0
 
 
