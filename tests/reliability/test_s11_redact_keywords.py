@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import Callable
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from llmguard.redact import DEFAULT
-from tests._helpers.redaction import counting_re2
+from tests._helpers.redaction import assert_linear_work
 
 
 @pytest.mark.parametrize(
@@ -183,12 +182,6 @@ def test_any_unquoted_value_goes(name: str, value: str, form: str) -> None:
     assert redacted == form.format(name, f"[{kind}]"), (text, redacted)
 
 
-def _work(redact: Callable[[], object]) -> list[int]:
-    with counting_re2() as tally:
-        redact()
-    return tally
-
-
 KB = 1024
 FLOODS = [
     "password=hunter2 ",
@@ -209,9 +202,4 @@ FLOODS = [
 @pytest.mark.parametrize("unit", FLOODS)
 def test_floods_of_names_and_values_take_linear_work(unit: str) -> None:
     """Eight times the text: at most about eight times the RE2 calls and the bytes read."""
-    small_text = (unit * (16 * KB // len(unit) + 1))[: 16 * KB]
-    large_text = unit * (7 * 16 * KB // len(unit)) + small_text
-    small = _work(lambda: DEFAULT.redact(small_text))
-    large = _work(lambda: DEFAULT.redact(large_text))
-    assert large[0] <= 9 * small[0] + 64, f"RE2 calls {small[0]} then {large[0]}"
-    assert large[1] <= 9 * small[1] + 64 * KB, f"bytes read {small[1]} then {large[1]}"
+    assert_linear_work(unit, 16 * KB)

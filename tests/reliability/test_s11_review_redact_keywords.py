@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ import llmguard as lg
 from llmguard.redact import DEFAULT
 from llmguard.sinks import MemorySink
 from llmguard.testing import FakeLLM
-from tests._helpers.redaction import counting_re2
+from tests._helpers.redaction import assert_linear_work
 
 _LONG = "correct horse battery staple " * 6 + "tail-of-the-secret"
 
@@ -282,12 +281,6 @@ def test_a_guarded_calls_records_keep_their_usage_and_cost() -> None:
     assert llm.metadata["llmguard.redacted"] == {"password": 1}
 
 
-def _work(redact: Callable[[], object]) -> list[int]:
-    with counting_re2() as tally:
-        redact()
-    return tally
-
-
 KB = 1024
 FLOODS = [
     '"password": "' + "w " * 40 + '", ',
@@ -311,9 +304,4 @@ FLOODS = [
 @pytest.mark.parametrize("unit", FLOODS)
 def test_floods_of_the_new_forms_take_linear_work(unit: str) -> None:
     """Eight times the text: at most about eight times the RE2 calls and the bytes read."""
-    small_text = (unit * (16 * KB // len(unit) + 1))[: 16 * KB]
-    large_text = unit * (7 * 16 * KB // len(unit)) + small_text
-    small = _work(lambda: DEFAULT.redact(small_text))
-    large = _work(lambda: DEFAULT.redact(large_text))
-    assert large[0] <= 9 * small[0] + 64, f"RE2 calls {small[0]} then {large[0]}"
-    assert large[1] <= 9 * small[1] + 64 * KB, f"bytes read {small[1]} then {large[1]}"
+    assert_linear_work(unit, 16 * KB)
