@@ -473,12 +473,10 @@ def extract(
     stripped = text.strip()
     failed: NotJSON | SchemaErrors | None = None
     if stripped:  # the strict stage, alone on the path of most answers
-        try:
-            value = schema.validate_json(stripped, context=context)
-        except (NotJSON, SchemaErrors) as exc:
-            failed = exc
-        else:
-            return Extraction(value=value, repair=None, errors=(), ok=True)
+        read = _strict(stripped, schema, context)
+        if isinstance(read, Extraction):
+            return read
+        failed = read
     # Not JSON, nor JSON left open at its very end (a tag there is inside a string):
     # reasoning whose opening tag was in the prompt ends at the last lone closing tag.
     # A JSON object or array cut short keeps a tag that is in one of its strings; a bare
@@ -489,13 +487,22 @@ def extract(
         stripped = text.strip()
         if not stripped:
             return _REASONING_ONLY  # no fallback to the text before the tag
-        try:
-            value = schema.validate_json(stripped, context=context)
-        except (NotJSON, SchemaErrors) as exc:
-            failed = exc
-        else:
-            return Extraction(value=value, repair=None, errors=(), ok=True)
+        read = _strict(stripped, schema, context)
+        if isinstance(read, Extraction):
+            return read
+        failed = read
     return _search(text, stripped, failed, schema, context, repair)
+
+
+def _strict(
+    stripped: str, schema: CompiledSchema, context: dict[str, Any] | None
+) -> Extraction | NotJSON | SchemaErrors:
+    """The answer read as strict JSON: its value, or why it is not one."""
+    try:
+        value = schema.validate_json(stripped, context=context)
+    except (NotJSON, SchemaErrors) as exc:
+        return exc
+    return Extraction(value=value, repair=None, errors=(), ok=True)
 
 
 # Reasoning models served behind OpenAI-compatible APIs (DeepSeek-R1, QwQ, ...) write
