@@ -54,6 +54,7 @@ def counting_re2() -> Iterator[list[int]]:
         mock.patch.object(_engine, "compile_regex", compile_regex),
         mock.patch.object(_engine, "_RUN_REGEXES", {}),
         mock.patch.object(_search, "_ANCHORED", {}),
+        mock.patch.object(_search, "_PARTS", {}),
         mock.patch.object(DEFAULT, "_compiled", None),
     ):
         yield tally

@@ -246,10 +246,11 @@ def test_mixed_floods_take_linear_work(unit: str) -> None:
 
 def test_a_run_reads_a_megabyte_in_few_re2_calls() -> None:
     """The mixed flood of the benchmark: a few dozen RE2 calls a megabyte, not one a value
-    (it took 150,000)."""
+    (it took 150,000), each reading the text about once: the regex of the kinds found by
+    their names reads it once more (2 MB before it was split off, 3 MB since)."""
     calls, read = _work(lambda: DEFAULT.redact(_block("a@b.co +1 415 ", 1024 * KB)))
     assert calls < 100
-    assert read < 3 * 1024 * KB
+    assert read < 4 * 1024 * KB
 
 
 # The first bytes of every kind's values, near misses and accepted ones.

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from llmguard.redact._patterns import (
     AFTER,
+    APART,
     BEFORE,
     CONTEXTS,
     DEFAULT_PATTERNS,
@@ -28,6 +29,7 @@ from llmguard.redact._patterns import (
 from llmguard.redact._search import (
     RE2,
     READ_BY_RE,
+    ScanMemo,
     Search,
     alternative,
     compile_regex,
@@ -84,8 +86,8 @@ class Engine:
     """
 
     __slots__ = (
-        "_above", "_alternatives", "_before_memo", "_befores", "_checked", "_contexts", "_decided",
-        "_groups", "_kinds", "_no_runs", "_reaches",
+        "_above", "_alternatives", "_apart", "_before_memo", "_befores", "_checked", "_contexts",
+        "_decided", "_groups", "_kinds", "_no_runs", "_reaches",
         "_run_starts", "_runs", "_searches",
         "_split", "_starts", "memoized", "own", "prefilter", "python", "splitters", "validators",
     )  # fmt: skip
@@ -126,6 +128,9 @@ class Engine:
         self._searches: dict[int, Search | None] = {}
         self._kinds: dict[int, tuple[Any, int]] = {}
         own = _own_names(kinds, alternatives) if not python else None
+        # The kinds found by a regex of their own (`Search`): by their source, whatever
+        # the other kinds are.
+        self._apart = frozenset(i for i, source in alternatives if source in APART)
         self.own = own is not None  # every kind is one of llmguard's own, read by RE2
         self._runs = tuple(None if own is None else _forms(own, i) for i in range(len(kinds)))
         # kind -> the first two bytes of its runs, right after one of its values
@@ -157,7 +162,7 @@ class Engine:
             return self._searches[hidden]
         kept = [(i, source) for i, source in self._alternatives if not hidden >> i & 1]
         search = self._searches[hidden] = (
-            Search(kept, self._starts, self._contexts) if kept else None
+            Search(kept, self._starts, self._contexts, self._apart) if kept else None
         )
         return search
 
@@ -201,7 +206,8 @@ class Engine:
         everything = search = self.search(0)
         if everything is None:  # no kind for RE2: nothing to find
             return found
-        find = everything.find_function
+        memo = ScanMemo(size)
+        find = everything.finder(memo)
         unanchored = RE2.unanchored
         runs = self._runs if ascii else self._no_runs
         run_starts = self._run_starts if ascii else self._no_runs
@@ -244,7 +250,7 @@ class Engine:
                         else:
                             # Nothing known after it: one search from the start tells
                             # both, a match there or else the first one after it.
-                            start, end = search.find(buffer, 0, size - base)
+                            start, end = search.find(buffer, 0, size - base, memo)
                             if start:
                                 last = known[bits] = 1, None if start < 0 else (start, end)
                         if start >= 0:
@@ -258,7 +264,7 @@ class Engine:
                     ):
                         span = last[1]
                     else:
-                        start, end = search.find(buffer, since, size - base)
+                        start, end = search.find(buffer, since, size - base, memo)
                         if start >= 0:
                             span = start, end
                         known[bits] = since, span
@@ -387,7 +393,7 @@ class Engine:
                     if waits.get(kind):
                         waits[kind] -= 1
                     else:
-                        moved = self._run(form, kind, data, base, base, others, found, base)
+                        moved = self._run(form, kind, data, base, base, others, found, base, memo)
                         if isinstance(moved, int):
                             waits[kind] = _backoff(misses, kind, moved)
                         else:
@@ -411,7 +417,7 @@ class Engine:
                     if waits.get(_PAIRS):
                         waits[_PAIRS] -= 1
                     else:
-                        moved, cycles = self._pairs(data, base, pair, runs, found)
+                        moved, cycles = self._pairs(data, base, pair, runs, found, memo)
                         if cycles:
                             misses[_PAIRS] = 0
                             hits += 2 * cycles
@@ -434,7 +440,9 @@ class Engine:
                 if waits.get(kind):
                     waits[kind] -= 1
                 else:
-                    moved = self._run(form, kind, data, base + start, base + b, others, found, base)
+                    moved = self._run(
+                        form, kind, data, base + start, base + b, others, found, base, memo
+                    )
                     if isinstance(moved, int):
                         waits[kind] = _backoff(misses, kind, moved)
                     else:
@@ -494,6 +502,7 @@ class Engine:
     def _run(
         self, run: _Form, kind: int, data: bytes, start: int, at: int,
         others: dict[int, tuple[int, int, int, int]], found: list[tuple[int, int, int]], base: int,
+        memo: ScanMemo,
     ) -> tuple[int, int] | int:  # fmt: skip
         """Read the values of ``run`` that follow one of ``kind`` ending at ``at``.
 
@@ -524,7 +533,9 @@ class Engine:
         elif since < 0 or since > start or 0 <= other < start:
             if other < start < other_end:
                 return _NO_RUN
-            other, other_end = search.find(memoryview(data)[base:], start - base, len(data) - base)
+            other, other_end = search.find(
+                memoryview(data)[base:], start - base, len(data) - base, memo
+            )
             other, other_end = (-1, -1) if other < 0 else (base + other, base + other_end)
             others[bits] = start, other, base, other_end
         elif (
@@ -619,7 +630,7 @@ class Engine:
 
     def _pairs(
         self, data: bytes, base: int, hidden: int, runs: tuple[tuple[_Form, ...] | None, ...],
-        found: list[tuple[int, int, int]],
+        found: list[tuple[int, int, int]], memo: ScanMemo,
     ) -> tuple[int, int]:  # fmt: skip
         """Read on while the text repeats what `scan` just did: a rejected match of ``hidden``
         at the buffer's start, then, with that kind hidden, an accepted value after it.
@@ -638,11 +649,11 @@ class Engine:
         search = self._searches.get(1 << hidden)
         if everything is None or search is None:
             return base, 0
-        find, find_after = everything.find_function, search.find_function
+        find, find_after = everything.finder(memo), search.finder(memo)
         unanchored = RE2.unanchored
         bits = 1 << hidden
         decided = self._decided
-        memo = self._before_memo
+        before_memo = self._before_memo
         split = self.splitters[hidden] is not None
         pairs = 0
         while True:
@@ -670,7 +681,9 @@ class Engine:
             if step is None or not step[3]:
                 break
             kind, a, b = step[0], start + step[1], start + step[2]
-            spans = memo.get((hidden, data[base : base + a], True)) if a <= READ_BY_RE else None
+            spans = (
+                before_memo.get((hidden, data[base : base + a], True)) if a <= READ_BY_RE else None
+            )
             if spans is None:
                 break
             opens = self._run_starts[kind]

@@ -716,6 +716,10 @@ def _source(spec: PatternSpec) -> tuple[str, Validator | None]:
     return pattern if isinstance(pattern, str) else pattern.pattern, check
 
 
+# The sources of the kinds found by a regex of their own (`_search.Search`): their names
+# may start at any letter, with no context before them.
+APART = frozenset(_source(DEFAULT_PATTERNS[kind])[0] for kind in ("password", "secret"))
+
 _VENDOR_SOURCES = [_source(DEFAULT_PATTERNS[kind]) for kind in _VENDOR_KINDS]
 _VENDOR = re.compile(
     "|".join(

@@ -7,12 +7,31 @@ the others. Also how a pattern becomes an alternative of the combined regex.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from llmguard.redact._patterns import SECRET_GROUP
 
 _ANCHORED: dict[str, Any] = {}  # one kind's regex, by its source
+
+
+class ScanMemo:
+    """What one scan's searches found with each part of a split regex (`Search.find`).
+
+    Every buffer a scan searches is a suffix of its text, so a buffer's start in the text
+    is ``size - len(buffer)``: what a part found is kept in the text's positions, and
+    holds for a buffer starting further on, past its first byte.
+    """
+
+    __slots__ = ("finders", "found", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size  # the length of the text
+        # part -> (its buffer's start, where its search started, the match's start and
+        # end or -1s), in the text's positions
+        self.found: dict[Any, tuple[int, int, int, int]] = {}
+        self.finders: dict[Search, Any] = {}  # each split search's `Search.finder`
 
 
 class Search:
@@ -25,11 +44,17 @@ class Search:
     RE2 filling in groups, and bounded work, since `re` reads at most `READ_BY_RE`
     characters. RE2's groups decide a longer match, and whatever `re` cannot tell the
     same (text that is not ASCII, a pattern it reads otherwise).
+
+    The kinds in ``apart`` are found by a regex of their own beside the others' (see
+    `find`): the password's and secret's names, which can start at any letter, make
+    the combined regex's automaton the product of theirs and the rest's, too many states
+    for RE2's DFA cache on base64-like text (1 MB took 1.6 to 3.5 s, against 4 to 8 ms
+    for the two regexes).
     """
 
     __slots__ = (
-        "_by_kinds", "_contexts", "_find", "_groups", "_kept", "_memo", "_readers", "_starts",
-        "_whole",
+        "_by_kinds", "_contexts", "_find", "_groups", "_kept", "_memo", "_parts", "_readers",
+        "_starts", "_whole",
     )  # fmt: skip
 
     def __init__(
@@ -37,11 +62,15 @@ class Search:
         kept: list[tuple[int, str]],
         starts: tuple[frozenset[int] | None, ...],
         contexts: tuple[tuple[re.Pattern[bytes], re.Pattern[bytes] | None] | None, ...] | None,
+        apart: frozenset[int] = frozenset(),
     ) -> None:
         self._kept = kept
         self._starts = starts
         self._contexts = contexts
-        self._find = compile_regex("|".join(unnamed(alternative(s, "s")) for _, s in kept), False)
+        self._find = compile_regex(_combined_source(kept), False)
+        groups = [[k for k in kept if k[0] not in apart], [k for k in kept if k[0] in apart]]
+        # Each part, and the bytes a match of it may owe to starting the text (`start_bytes`)
+        self._parts = (_part(groups[0]), _part(groups[1])) if all(groups) else None
         self._groups: tuple[Any, tuple[tuple[int, int], ...]] | None = None
         self._whole = _Reader.of(kept)
         # by the byte after a match's start: its value's first byte, past the context
@@ -52,20 +81,108 @@ class Search:
         # the match's start. Text packed with candidates repeats them.
         self._memo: dict[tuple[bytes, int, bool], tuple[int, int, int]] = {}
 
-    @property
-    def find_function(self) -> Any:
-        """RE2's own ``Match`` of `find`'s regex, for the hottest loop."""
-        return self._find.Match
+    def finder(self, memo: ScanMemo) -> Any:
+        """`find` for the hottest loop: ``finder(RE2.unanchored, buffer, pos, end)[0]``.
+
+        RE2's own ``Match`` of the combined regex, unless it is split in parts.
+        """
+        if self._parts is None:
+            return self._find.Match
+        finder = memo.finders.get(self)
+        if finder is None:
+            finder = memo.finders[self] = self._parts_finder(memo)
+        return finder
 
     def find_at_start(self, buffer: Any, end: int) -> tuple[int, int]:
         """Where the match starting ``buffer[:end]`` ends: ``(0, end)``, or -1s if none."""
         span: tuple[int, int] = self._find.Match(RE2.anchor_start, buffer, 0, end)[0]
         return span
 
-    def find(self, buffer: Any, pos: int, end: int) -> tuple[int, int]:
-        """Where the leftmost match in ``buffer[pos:end]`` starts and ends: -1 if none."""
-        span: tuple[int, int] = self._find.Match(RE2.unanchored, buffer, pos, end)[0]
+    def find(self, buffer: Any, pos: int, end: int, memo: ScanMemo) -> tuple[int, int]:
+        """Where the leftmost match in ``buffer[pos:end]`` starts and ends: -1 if none.
+
+        ``buffer`` is a suffix of the text ``memo`` is for, and ``end`` its length.
+        A split regex's parts are searched on their own, each from where its last match
+        was passed (``memo``): the leftmost of their matches is the combined regex's,
+        and where two parts match at that same start, the combined regex, anchored
+        there, says which wins. A part's answer holds for a later buffer past its first
+        byte (a value's context there may be the text's start), which is asked about
+        alone; so each part reads the text about once, however many values it holds.
+        """
+        span: tuple[int, int] = self.finder(memo)(RE2.unanchored, buffer, pos, end)[0]
         return span
+
+    def _parts_finder(self, memo: ScanMemo) -> Any:
+        """`find`'s search of a split regex, for one scan (a closure: the hot loop's)."""
+        assert self._parts is not None
+        union = self._find.Match
+        parts = self._parts
+        others = {parts[0][0]: parts[1][0], parts[1][0]: parts[0][0]}
+        found = memo.found
+        size = memo.size
+        unanchored, anchored = RE2.unanchored, RE2.anchor_start
+
+        # A part with no match left from some point on, and the other part's search:
+        # past that point, the other's answer is the whole answer.
+        lone: tuple[int, int, frozenset[int] | None, Any] | None = None
+
+        def find(anchor: Any, buffer: Any, pos: int, end: int) -> Any:
+            nonlocal lone
+            if anchor is not unanchored or end != len(buffer):
+                return union(anchor, buffer, pos, end)  # (not a scan's: no memo holds)
+            base = size - end
+            here = base + pos
+            if lone is not None:
+                old, since, firsts, other = lone
+                if (
+                    since <= here
+                    and old <= base
+                    and (
+                        here != base
+                        or old == base
+                        or not end
+                        or (firsts is not None and buffer[0] not in firsts)
+                    )
+                ):
+                    return other(unanchored, buffer, pos, end)
+            best = best_end = -1
+            tied = unknown = False  # two parts' matches at one start; one at base unknown
+            for part, firsts in parts:
+                entry = found.get(part)
+                if entry is not None:
+                    old, since, start, finish = entry
+                    if since > here or 0 <= start < here or old > base or start == base != old:
+                        entry = None
+                    elif here == base != old and end and (firsts is None or buffer[0] in firsts):
+                        # Past an earlier buffer's start what it found holds; at this
+                        # one's, only for a byte no match owes to the text starting there.
+                        unknown = True
+                if entry is None:
+                    start, finish = part(unanchored, buffer, pos, end)[0]
+                    if start >= 0:
+                        start += base
+                        finish += base
+                    entry = found[part] = base, here, start, finish
+                if start >= 0:
+                    if best < 0 or start < best:
+                        best, best_end, tied = start, finish, False
+                    elif start == best:
+                        tied = True
+                elif lone is None:
+                    lone = entry[0], entry[1], firsts, others[part]
+            if unknown:
+                # A part may match at this buffer's first byte, where the text now
+                # starts: the combined regex, anchored there.
+                spans = union(anchored, buffer, pos, end)
+                if spans[0][0] >= 0:
+                    return spans
+            if best < 0:
+                return _NONE
+            if tied:
+                return union(anchored, buffer, best - base, end)
+            return ((best - base, best_end - base),)
+
+        return find
 
     def read_alike(self, seen: tuple[bytes, int, bool]) -> bool:
         """Whether `read` answered from ``seen`` alone, not from RE2's groups (which read on).
@@ -211,6 +328,8 @@ class _Reader(NamedTuple):
 
 
 _MISSING: Any = object()
+_NONE = ((-1, -1),)
+_PARTS: dict[str, Any] = {}  # the parts of split searches, by their source
 _ESCAPES = frozenset(b"\\%")  # the bytes an escape before a value starts with
 READ_BY_RE = 256  # the longest match `Search.read` asks Python's re about
 MEMO_SIZE = 4096  # the answers a memo holds before it starts over
@@ -232,6 +351,27 @@ class RE2:
 
     unanchored: Any = None
     anchor_start: Any = None
+
+
+def _combined_source(kept: list[tuple[int, str]]) -> str:
+    """One regex finding the matches of ``kept``'s kinds, with no groups."""
+    return "|".join(unnamed(alternative(s, "s")) for _, s in kept)
+
+
+def _part(kept: list[tuple[int, str]]) -> tuple[Any, frozenset[int] | None]:
+    """A split search's part: its regex, one object for one source (so that searches with
+    other kinds hidden share what a scan's `ScanMemo` knows of it), and its kinds'
+    `start_bytes` (``None`` if any kind's are unknown)."""
+    source = _combined_source(kept)
+    part = _PARTS.get(source)
+    if part is None:
+        firsts: frozenset[int] | None = frozenset()
+        for _, kind in kept:
+            more = start_bytes(kind)
+            firsts = None if more is None or firsts is None else firsts | more
+        part = compile_regex(source, False).Match, firsts
+        remember(_PARTS, source, part, 256)
+    return part
 
 
 def compile_regex(source: str, capture: bool) -> Any:
@@ -259,6 +399,115 @@ def compile_regex(source: str, capture: bool) -> Any:
     if not regex.ok():
         raise re2.error(regex.error())
     return regex
+
+
+_ALL_BYTES = frozenset(range(256))
+_NON_ASCII = frozenset(range(128, 256))
+_CATEGORIES = {
+    "CATEGORY_DIGIT": frozenset(b"0123456789") | _NON_ASCII,
+    "CATEGORY_WORD": frozenset(b"0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    | _NON_ASCII,
+    "CATEGORY_SPACE": frozenset(b" \t\n\r\f\v\x1c\x1d\x1e\x1f\x85") | _NON_ASCII,
+}
+_AT_START = {"AT_BEGINNING", "AT_BEGINNING_LINE", "AT_BEGINNING_STRING", "AT_BOUNDARY",
+             "AT_NON_BOUNDARY", "AT_UNI_BOUNDARY", "AT_UNI_NON_BOUNDARY", "AT_LOC_BOUNDARY",
+             "AT_LOC_NON_BOUNDARY"}  # fmt: skip
+
+
+class _Unknown(Exception):
+    """A regex construct `start_bytes` does not follow."""
+
+
+def start_bytes(source: str) -> frozenset[int] | None:
+    """The bytes a match of ``source`` may start with where it owes the match to the text
+    starting there: its first byte after a ``^`` or a ``\\b`` that nothing came before.
+
+    A match anywhere else reads the same whether a text starts before it or not; so
+    where a text starts again (after a value), an earlier search's answer holds at the
+    first byte unless that byte is one of these. ``None`` when unsure (a construct this
+    does not follow, a pattern Python's re cannot read, or an empty match there).
+    """
+    import importlib
+
+    parser: Any = importlib.import_module(
+        "re._parser" if sys.version_info >= (3, 11) else "sre_parse"
+    )
+    try:
+        firsts, after = _firsts(list(parser.parse(source)), {False}, False)
+    except (_Unknown, re.error, RecursionError, OverflowError, ValueError, TypeError):
+        return None
+    return None if True in after else frozenset(firsts)
+
+
+def _firsts(items: list[Any], states: set[bool], caseless: bool) -> tuple[set[int], set[bool]]:
+    """The first bytes consumed after an assertion in a sequence of regex nodes, and the
+    states it can be passed in consuming nothing (whether such an assertion was met)."""
+    firsts: set[int] = set()
+    for op, arg in items:
+        if not states:
+            break
+        name = str(op)
+        if name in ("LITERAL", "NOT_LITERAL", "ANY", "IN"):
+            if True in states:
+                firsts |= _class_bytes(name, arg, caseless)
+            states = set()
+        elif name == "AT":
+            if str(arg) in _AT_START:
+                states = {True}
+        elif name == "BRANCH":
+            out: set[bool] = set()
+            for branch in arg[1]:
+                got, passed = _firsts(list(branch), states, caseless)
+                firsts |= got
+                out |= passed
+            states = out
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
+            body = arg[-1] if name == "SUBPATTERN" else arg
+            add, remove = (arg[1], arg[2]) if name == "SUBPATTERN" else (0, 0)
+            inner = (caseless or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
+            got, states = _firsts(list(body), states, inner)
+            firsts |= got
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, _, body = arg
+            entering, out = set(states), set(states) if low == 0 else set()
+            for _ in range(3):  # the states grow at most twice: a fixed point
+                got, passed = _firsts(list(body), entering, caseless)
+                firsts |= got
+                if passed <= entering:
+                    break
+                entering |= passed
+            out |= passed if low else passed | states
+            states = out
+        else:
+            raise _Unknown(name)
+    return firsts, states
+
+
+def _class_bytes(name: str, arg: Any, caseless: bool) -> frozenset[int]:
+    if name in ("NOT_LITERAL", "ANY"):
+        return _ALL_BYTES
+    codes: set[int] = set()
+    for op, value in [(name, arg)] if name == "LITERAL" else arg:
+        kind = str(op)
+        if kind == "LITERAL":
+            codes.add(value)
+        elif kind == "RANGE":
+            if value[1] - value[0] > 0x10000:
+                return _ALL_BYTES
+            codes.update(range(value[0], value[1] + 1))
+        elif kind == "CATEGORY" and str(value) in _CATEGORIES:
+            codes |= _CATEGORIES[str(value)]
+        else:  # a negated class, a category's complement
+            return _ALL_BYTES
+    found: set[int] = set()
+    for code in codes:
+        if code >= 128:
+            found |= _NON_ASCII
+            continue
+        found.add(code)
+        if caseless:
+            found.update(ord(c) for c in (chr(code).lower(), chr(code).upper()))
+    return frozenset(found)
 
 
 def compiles(source: str) -> bool:
