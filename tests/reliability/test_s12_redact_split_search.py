@@ -136,3 +136,17 @@ def test_base64_like_text_reads_about_as_fast_as_prose(alphabet: str) -> None:
     DEFAULT.redact(text)  # the automaton's states for this text built outside the timing
     DEFAULT.redact(prose)
     assert _seconds(DEFAULT, text) < 8 * _seconds(DEFAULT, prose) + 0.01
+
+
+def test_start_bytes_count_what_re2_folds_case_to() -> None:
+    """RE2 folds case by Unicode: a case-insensitive s also matches the long s (U+017F)
+    and k the Kelvin sign (U+212A), so a match owed to the text's start may begin with a
+    byte that is not ASCII."""
+    from llmguard.redact._search import start_bytes
+
+    firsts = start_bytes("(?:^|[^a-z])(?i:s)ecret")
+    assert firsts is not None
+    assert "\u017f".encode()[0] in firsts
+    assert {ord("s"), ord("S")} <= firsts
+    assert ord("x") not in firsts
+    assert start_bytes("(?:^|[^a-z])secret") == frozenset(b"s")

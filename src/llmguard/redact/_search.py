@@ -505,8 +505,10 @@ def _class_bytes(name: str, arg: Any, caseless: bool) -> frozenset[int]:
             found |= _NON_ASCII
             continue
         found.add(code)
-        if caseless:
+        if caseless and chr(code).isalpha():
+            # RE2 folds case by Unicode: k also matches the Kelvin sign, s the long s
             found.update(ord(c) for c in (chr(code).lower(), chr(code).upper()))
+            found |= _NON_ASCII
     return frozenset(found)
 
 
