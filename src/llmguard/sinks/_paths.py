@@ -1,4 +1,6 @@
-"""Cheap checks, made when a file sink is created, that its path can work."""
+"""Cheap checks of a file store's path: made when a file sink is created, that the path
+can work; made when a store is read, whether SQLite can share it and what its ``-wal``
+file holds."""
 
 from __future__ import annotations
 
@@ -6,14 +8,23 @@ import contextlib
 import os
 import sqlite3
 import stat
+import struct
 from pathlib import Path
 
 from llmguard.exceptions import ConfigurationError
 
-__all__ = ["SQLITE_HEADER", "check_file_path"]
+__all__ = ["SQLITE_HEADER", "check_file_path", "shm_refused", "unmerged_wal"]
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first bytes of every SQLite database file."""
+
+# A WAL file starts with a 32-byte header: magic number, format version, page size,
+# checkpoint sequence, two salts, a checksum. Each frame is a 24-byte header (page
+# number, database size, the two salts, a checksum) and a page. SQLite takes a frame
+# as part of the log only while its salts are the header's.
+_WAL_MAGIC = (0x377F0682, 0x377F0683)
+_WAL_HEADER = struct.Struct(">IIIIII8x")
+_FRAME_HEADER = struct.Struct(">8xII8x")
 
 
 def check_file_path(path: Path, sink: str, *, sqlite: bool = False) -> None:
@@ -127,3 +138,44 @@ def _access(path: Path, mode: int) -> bool:
     if os.access in os.supports_effective_ids:
         return os.access(path, mode, effective_ids=True)
     return os.access(path, mode)  # pragma: no cover - platforms without faccessat
+
+
+def shm_refused(path: Path) -> bool:
+    """Whether this user cannot have the ``-shm`` file SQLite reads a WAL-mode ``path``
+    through: it exists and cannot be written, or it is missing and the directory cannot
+    take it (a read-only mount, a directory of someone else's)."""
+    shm = path.with_name(f"{path.name}-shm")
+    if os.path.lexists(shm):
+        return not _access(shm, os.R_OK | os.W_OK)
+    return not _access(path.absolute().parent, os.W_OK | os.X_OK)
+
+
+def unmerged_wal(path: Path) -> str | None:
+    """Why ``path``'s ``-wal`` file may hold pages not yet copied into the database, or
+    ``None`` when it holds none: there is none, it is shorter than its header or a
+    frame, or it does not start like a WAL file, or its first frame is left from an
+    earlier log (other salts), all of which SQLite reads as an empty log.
+
+    Without the ``-shm`` file nothing tells which frames were copied back already, so a
+    frame of the current log counts as unmerged; reading one page keeps this cheap.
+    """
+    wal = path.with_name(f"{path.name}-wal")
+    try:
+        with open(wal, "rb") as file:
+            head = file.read(_WAL_HEADER.size)
+            if len(head) < _WAL_HEADER.size:
+                return None
+            magic, _, page_size, _, *salts = _WAL_HEADER.unpack(head)
+            if magic not in _WAL_MAGIC:
+                return None
+            frame = file.read(_FRAME_HEADER.size)
+            size = os.fstat(file.fileno()).st_size
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"its -wal file {os.fspath(wal)!r} cannot be read ({exc.strerror})"
+    if len(frame) < _FRAME_HEADER.size or size < _WAL_HEADER.size + len(frame) + page_size:
+        return None
+    if list(_FRAME_HEADER.unpack(frame)) != salts:
+        return None
+    return f"its -wal file {os.fspath(wal)!r} holds changes not yet in the database"

@@ -17,7 +17,7 @@ from typing import TypeVar
 from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
 from llmguard.sinks._fork import finish_writes_before_fork
-from llmguard.sinks._paths import check_file_path
+from llmguard.sinks._paths import check_file_path, shm_refused, unmerged_wal
 from llmguard.sinks.table import (
     content,
     insert_records,
@@ -285,11 +285,76 @@ def _fingerprint(path: Path) -> tuple[int, int, int, int] | None:
 
 _StoreT = TypeVar("_StoreT", bound="SQLiteStore")
 
+# SQLite's primary result codes (the low byte of an extended one) with which opening
+# a WAL-mode store fails when its -shm file cannot be made or opened.
+_SQLITE_READONLY = 8
+_SQLITE_CANTOPEN = 14
+
+
+def _open_read_only(path: Path, name: str) -> tuple[sqlite3.Connection, bool, int, list[str]]:
+    """A read-only connection to ``path``, whether it has a ``records`` table, its
+    layout version and the columns that layout lacks.
+
+    Raises:
+        ValueError: The file cannot be read now, or is no SQLite database.
+    """
+    uri = path.resolve().as_uri()
+    try:
+        return _connect(f"{uri}?mode=ro")
+    except sqlite3.OperationalError as exc:
+        # Locked, out of memory, or an I/O error such as a full disk refusing the
+        # shared-memory file: nothing says the file is no store. (Python gives the
+        # error's code from 3.11 on; before, whether the -shm can be had decides.)
+        code: int = getattr(exc, "sqlite_errorcode", _SQLITE_CANTOPEN) & 0xFF
+        if code not in (_SQLITE_READONLY, _SQLITE_CANTOPEN) or not shm_refused(path):
+            raise ValueError(f"{name!r} cannot be read now: {exc}") from exc
+        failure = exc
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"{name!r} is not an llmguard store: {exc}") from exc
+    # SQLite shares a WAL-mode database through its -shm file, which this user can
+    # neither make nor open here. Read as immutable, SQLite takes no lock and ignores
+    # the -wal: right only while nothing writes the file, and with no changes left in
+    # the -wal, which is checked first.
+    unmerged = unmerged_wal(path)
+    if unmerged is not None:
+        raise ValueError(
+            f"{name!r} cannot be read here: {unmerged}, which SQLite reads only with a "
+            "-shm file beside them, which this user can neither create nor open there; "
+            "copy the store with its -wal (and -shm) file to a directory you can write "
+            "to, or checkpoint it where it was written "
+            "(sqlite3 FILE 'PRAGMA wal_checkpoint(TRUNCATE)')"
+        ) from failure
+    try:
+        return _connect(f"{uri}?mode=ro&immutable=1")
+    except sqlite3.OperationalError as exc:
+        raise ValueError(f"{name!r} cannot be read now: {failure}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"{name!r} is not an llmguard store: {exc}") from exc
+
+
+def _connect(uri: str) -> tuple[sqlite3.Connection, bool, int, list[str]]:
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'"
+        ).fetchone()
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        lacking = missing(conn, version) if found is not None else []
+    except BaseException:
+        conn.close()
+        raise
+    return conn, found is not None, version, lacking
+
 
 class SQLiteStore:
     """Reads the records of a database written by `SQLiteSink`.
 
-    The database is opened read-only; it may be written to at the same time.
+    The database is opened read-only; it may be written to at the same time. Where this
+    user cannot have the ``-shm`` file SQLite shares a store through (a read-only mount,
+    someone else's directory, with no ``-shm`` copied beside the store), the store is
+    read as a file nothing writes to (SQLite's ``immutable``), which only such a place
+    can promise; a ``-wal`` file there holding changes is an error.
 
     Args:
         path: The database file.
@@ -297,33 +362,18 @@ class SQLiteStore:
     Raises:
         FileNotFoundError: ``path`` does not exist.
         ValueError: ``path`` is not an llmguard store, or cannot be read now (locked,
-            or an I/O error); the message says which.
+            an I/O error, or a ``-wal`` file with changes that cannot be read there);
+            the message says which.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no llmguard store at {os.fspath(path)!r}")
-        uri = f"{self.path.resolve().as_uri()}?mode=ro"
         # Only reads go through it, and an iterator from `records` may be finished in
         # another thread than the one that opened the store.
-        self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        try:
-            self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
-            found = self._conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'"
-            ).fetchone()
-            version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            lacking = missing(self._conn, version) if found is not None else []
-        except sqlite3.OperationalError as exc:
-            # Locked, out of memory, or an I/O error such as a full disk refusing the
-            # shared-memory file: nothing says the file is no store.
-            self._conn.close()
-            raise ValueError(f"{os.fspath(path)!r} cannot be read now: {exc}") from exc
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise ValueError(f"{os.fspath(path)!r} is not an llmguard store: {exc}") from exc
-        if found is None:
+        self._conn, found, version, lacking = _open_read_only(self.path, os.fspath(path))
+        if not found:
             self._conn.close()
             raise ValueError(f"{os.fspath(path)!r} is not an llmguard store: no records table")
         if lacking:
