@@ -231,6 +231,12 @@ def load(path: str | os.PathLike[str], progress: Progress | None = None) -> Load
         if handle.seekable():
             handle.close()
             loaded = _open_store(file) if header == _SQLITE_HEADER else _load_jsonl(file, progress)
+        elif header == _SQLITE_HEADER:
+            # SQLite reads a database by seeking in it, and its -wal beside it.
+            raise DatasetError(
+                f"{os.fspath(path)}: an SQLite store cannot be read through a pipe; "
+                "give the store's file itself"
+            )
         else:
             # Read on from the same handle: a pipe (``<(zcat calls.jsonl.gz)``, a FIFO)
             # cannot be opened again for the bytes the header took.
