@@ -13,7 +13,7 @@ from pathlib import Path
 
 from llmguard.exceptions import ConfigurationError
 
-__all__ = ["SQLITE_HEADER", "check_file_path", "shm_refused", "unmerged_wal"]
+__all__ = ["SQLITE_HEADER", "check_file_path", "cut_short", "shm_refused", "unmerged_wal"]
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first bytes of every SQLite database file."""
@@ -25,6 +25,9 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 _WAL_MAGIC = (0x377F0682, 0x377F0683)
 _WAL_HEADER = struct.Struct(">IIIIII8x")
 _FRAME_HEADER = struct.Struct(">8xII8x")
+# In a database's 100-byte header: the page size (1 for 65536), the change counter,
+# the size in pages, and the change counter that size is valid for.
+_DATABASE_HEADER = struct.Struct(">16xH6xII60xI4x")
 
 
 def check_file_path(path: Path, sink: str, *, sqlite: bool = False) -> None:
@@ -179,3 +182,33 @@ def unmerged_wal(path: Path) -> str | None:
     if list(_FRAME_HEADER.unpack(frame)) != salts:
         return None
     return f"its -wal file {os.fspath(wal)!r} holds changes not yet in the database"
+
+
+def cut_short(path: Path) -> str | None:
+    """How the SQLite database ``path`` is shorter than SQLite wrote it, or ``None``.
+
+    SQLite writes whole pages, and its header gives the number of pages when it was
+    last written whole. A file cut short (a copy onto a full disk, a download stopped
+    half-way) may still open, and a query reading a page whose end is lost gets no
+    error but fewer rows. Only a store whose ``-wal`` holds no changes is checked: a
+    writer may be copying pages into one that has some.
+    """
+    try:
+        with open(path, "rb") as file:
+            head = file.read(_DATABASE_HEADER.size)
+            size = os.fstat(file.fileno()).st_size
+    except OSError:
+        return None  # SQLite says why when it opens it
+    if len(head) < _DATABASE_HEADER.size or not head.startswith(SQLITE_HEADER):
+        return None
+    if unmerged_wal(path) is not None:
+        return None
+    page_size, changes, pages, valid_for = _DATABASE_HEADER.unpack(head)
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        return None  # no database SQLite wrote; SQLite says so
+    if size % page_size:
+        return f"it ends inside a page ({size:d} bytes, pages of {page_size:d})"
+    if changes == valid_for and pages * page_size > size:
+        return f"it holds {size // page_size:d} of its {pages:d} pages"
+    return None

@@ -17,7 +17,13 @@ from typing import TypeVar
 from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
 from llmguard.sinks._fork import finish_writes_before_fork
-from llmguard.sinks._paths import check_file_path, shm_refused, unmerged_wal
+from llmguard.sinks._paths import (
+    SQLITE_HEADER,
+    check_file_path,
+    cut_short,
+    shm_refused,
+    unmerged_wal,
+)
 from llmguard.sinks.table import (
     content,
     insert_records,
@@ -288,7 +294,10 @@ _StoreT = TypeVar("_StoreT", bound="SQLiteStore")
 # SQLite's primary result codes (the low byte of an extended one) with which opening
 # a WAL-mode store fails when its -shm file cannot be made or opened.
 _SQLITE_READONLY = 8
+_SQLITE_CORRUPT = 11
 _SQLITE_CANTOPEN = 14
+_SQLITE_NOTADB = 26
+_REMEDY = "restore it from a copy, or recover what it holds: sqlite3 FILE .recover | sqlite3 NEW"
 
 
 def _open_read_only(path: Path, name: str) -> tuple[sqlite3.Connection, bool, int, list[str]]:
@@ -298,6 +307,9 @@ def _open_read_only(path: Path, name: str) -> tuple[sqlite3.Connection, bool, in
     Raises:
         ValueError: The file cannot be read now, or is no SQLite database.
     """
+    cut = cut_short(path)
+    if cut is not None:
+        raise ValueError(f"{name!r} is damaged: {cut}; {_REMEDY}")
     uri = path.resolve().as_uri()
     try:
         return _connect(f"{uri}?mode=ro")
@@ -310,7 +322,7 @@ def _open_read_only(path: Path, name: str) -> tuple[sqlite3.Connection, bool, in
             raise ValueError(f"{name!r} cannot be read now: {exc}") from exc
         failure = exc
     except sqlite3.DatabaseError as exc:
-        raise ValueError(f"{name!r} is not an llmguard store: {exc}") from exc
+        raise ValueError(_unreadable(path, name, exc)) from exc
     # SQLite shares a WAL-mode database through its -shm file, which this user can
     # neither make nor open here. Read as immutable, SQLite takes no lock and ignores
     # the -wal: right only while nothing writes the file, and with no changes left in
@@ -329,7 +341,23 @@ def _open_read_only(path: Path, name: str) -> tuple[sqlite3.Connection, bool, in
     except sqlite3.OperationalError as exc:
         raise ValueError(f"{name!r} cannot be read now: {failure}") from exc
     except sqlite3.DatabaseError as exc:
-        raise ValueError(f"{name!r} is not an llmguard store: {exc}") from exc
+        raise ValueError(_unreadable(path, name, exc)) from exc
+
+
+def _unreadable(path: Path, name: str, exc: sqlite3.DatabaseError) -> str:
+    """Why SQLite could not read ``path`` as a database: another kind of file, or an
+    SQLite database that is damaged (cut short, overwritten)."""
+    code: int = getattr(exc, "sqlite_errorcode", _SQLITE_NOTADB) & 0xFF
+    if code == _SQLITE_NOTADB:
+        try:
+            with open(path, "rb") as file:
+                sqlite = file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+        except OSError:
+            sqlite = False
+        code = _SQLITE_CORRUPT if sqlite else code
+    if code == _SQLITE_CORRUPT:
+        return f"{name!r} is damaged ({exc}): cut short or overwritten; {_REMEDY}"
+    return f"{name!r} is not an llmguard store: {exc}"
 
 
 def _connect(uri: str) -> tuple[sqlite3.Connection, bool, int, list[str]]:
