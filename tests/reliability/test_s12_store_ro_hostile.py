@@ -104,7 +104,7 @@ def _answers(argvs: list[list[str]], out: Path) -> list[tuple[int, str, str]]:
 
 
 @settings(
-    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(fraction=st.floats(min_value=0.0, max_value=1.0, exclude_max=True))
 @example(fraction=0.0)  # the header alone
@@ -248,3 +248,35 @@ def test_stats_while_a_sink_writes_counts_one_moment(tmp_path: Path) -> None:
     assert seen == sorted(seen)
     assert seen[0] >= 1
     assert seen[-1] <= written[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("suffix", ["-wal", "-shm"])
+@pytest.mark.parametrize("thing", ["fifo", "directory", "device"])
+def test_a_fifo_or_directory_beside_the_store_never_hangs(
+    tmp_path: Path, whole: Path, suffix: str, thing: str
+) -> None:
+    """A FIFO, a directory or a device where the store's -wal or -shm goes: ``stats``
+    answers as without it, or exits 2 in one line; it never waits on the FIFO."""
+    path = tmp_path / "calls.db"
+    path.write_bytes(whole.read_bytes())
+    expected = _run(["stats", str(path)])
+    for extra in tmp_path.glob("calls.db-*"):
+        extra.unlink()
+    beside = tmp_path / f"calls.db{suffix}"
+    if thing == "fifo":
+        os.mkfifo(beside)
+    elif thing == "directory":
+        beside.mkdir()
+    else:
+        beside.symlink_to("/dev/zero")
+    found: list[tuple[int, str, str]] = []
+    command = threading.Thread(target=lambda: found.append(_run(["stats", str(path)])))
+    command.daemon = True
+    command.start()
+    command.join(timeout=30)
+    assert not command.is_alive(), "the command waits"
+    if found[0][0] == 0:
+        assert found[0] == expected
+    else:
+        _one_line(*found[0], repr(str(path)))

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from llmguard.exceptions import ConfigurationError
 
-__all__ = ["SQLITE_HEADER", "check_file_path", "cut_short", "shm_refused", "unmerged_wal"]
+__all__ = [
+    "SQLITE_HEADER",
+    "check_file_path",
+    "cut_short",
+    "shm_refused",
+    "starts_like_sqlite",
+    "unmerged_wal",
+]
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first bytes of every SQLite database file."""
@@ -164,22 +171,20 @@ def unmerged_wal(path: Path) -> str | None:
     """
     wal = path.with_name(f"{path.name}-wal")
     try:
-        with open(wal, "rb") as file:
-            head = file.read(_WAL_HEADER.size)
-            if len(head) < _WAL_HEADER.size:
-                return None
-            magic, _, page_size, _, *salts = _WAL_HEADER.unpack(head)
-            if magic not in _WAL_MAGIC:
-                return None
-            frame = file.read(_FRAME_HEADER.size)
-            size = os.fstat(file.fileno()).st_size
+        found = _head(wal, _WAL_HEADER.size + _FRAME_HEADER.size)
     except FileNotFoundError:
         return None
     except OSError as exc:
         return f"its -wal file {os.fspath(wal)!r} cannot be read ({exc.strerror})"
-    if len(frame) < _FRAME_HEADER.size or size < _WAL_HEADER.size + len(frame) + page_size:
+    if found is None:
+        return None  # not a file: SQLite reads no log from it either, or refuses it
+    head, size = found
+    if len(head) < _WAL_HEADER.size + _FRAME_HEADER.size:
         return None
-    if list(_FRAME_HEADER.unpack(frame)) != salts:
+    magic, _, page_size, _, *salts = _WAL_HEADER.unpack_from(head)
+    if magic not in _WAL_MAGIC or size < len(head) + page_size:
+        return None
+    if list(_FRAME_HEADER.unpack_from(head, _WAL_HEADER.size)) != salts:
         return None
     return f"its -wal file {os.fspath(wal)!r} holds changes not yet in the database"
 
@@ -194,11 +199,12 @@ def cut_short(path: Path) -> str | None:
     writer may be copying pages into one that has some.
     """
     try:
-        with open(path, "rb") as file:
-            head = file.read(_DATABASE_HEADER.size)
-            size = os.fstat(file.fileno()).st_size
+        found = _head(path, _DATABASE_HEADER.size)
     except OSError:
         return None  # SQLite says why when it opens it
+    if found is None:
+        return None
+    head, size = found
     if len(head) < _DATABASE_HEADER.size or not head.startswith(SQLITE_HEADER):
         return None
     if unmerged_wal(path) is not None:
@@ -212,3 +218,32 @@ def cut_short(path: Path) -> str | None:
     if changes == valid_for and pages * page_size > size:
         return f"it holds {size // page_size:d} of its {pages:d} pages"
     return None
+
+
+def starts_like_sqlite(path: Path) -> bool:
+    """Whether ``path`` is a file that starts like an SQLite database."""
+    try:
+        found = _head(path, len(SQLITE_HEADER))
+    except OSError:
+        return False
+    return found is not None and found[0] == SQLITE_HEADER
+
+
+def _head(path: Path, count: int) -> tuple[bytes, int] | None:
+    """The first ``count`` bytes of the regular file ``path`` and its size, or ``None``
+    when it is something else: opened without waiting, so a FIFO put in a store's
+    place, which would wait for a writer, is only looked at."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        head = b""
+        while len(head) < count:
+            chunk = os.read(fd, count - len(head))
+            if not chunk:
+                break
+            head += chunk
+        return head, info.st_size
+    finally:
+        os.close(fd)

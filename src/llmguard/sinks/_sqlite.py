@@ -18,10 +18,10 @@ from llmguard._core.records import Record
 from llmguard.sinks._filters import TimeBound, check_limit, iso_bound
 from llmguard.sinks._fork import finish_writes_before_fork
 from llmguard.sinks._paths import (
-    SQLITE_HEADER,
     check_file_path,
     cut_short,
     shm_refused,
+    starts_like_sqlite,
     unmerged_wal,
 )
 from llmguard.sinks.table import (
@@ -348,13 +348,8 @@ def _unreadable(path: Path, name: str, exc: sqlite3.DatabaseError) -> str:
     """Why SQLite could not read ``path`` as a database: another kind of file, or an
     SQLite database that is damaged (cut short, overwritten)."""
     code: int = getattr(exc, "sqlite_errorcode", _SQLITE_NOTADB) & 0xFF
-    if code == _SQLITE_NOTADB:
-        try:
-            with open(path, "rb") as file:
-                sqlite = file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-        except OSError:
-            sqlite = False
-        code = _SQLITE_CORRUPT if sqlite else code
+    if code == _SQLITE_NOTADB and starts_like_sqlite(path):
+        code = _SQLITE_CORRUPT  # its header cut short
     if code == _SQLITE_CORRUPT:
         return f"{name!r} is damaged ({exc}): cut short or overwritten; {_REMEDY}"
     return f"{name!r} is not an llmguard store: {exc}"
