@@ -175,7 +175,7 @@ def test_a_directory_is_refused_in_one_line(tmp_path: Path) -> None:
     """A directory given as the store: one line, exit 2; the API raises."""
     for argv in _commands(tmp_path, tmp_path / "report.html"):
         _refused(argv, "directory")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="it is a directory"):
         SQLiteStore(tmp_path)
 
 
@@ -198,7 +198,7 @@ def test_a_store_through_a_pipe_is_refused_as_such(tmp_path: Path, whole: Path) 
         finally:
             writer.join(timeout=30)
         assert not writer.is_alive()
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="it is not a file"):
         SQLiteStore(fifo)
 
 

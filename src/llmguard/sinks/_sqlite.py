@@ -392,7 +392,9 @@ class SQLiteStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"no llmguard store at {os.fspath(path)!r}")
+            what = "" if not os.path.lexists(self.path) else ": it is not a file"
+            what = ": it is a directory" if self.path.is_dir() else what
+            raise FileNotFoundError(f"no llmguard store at {os.fspath(path)!r}{what}")
         # Only reads go through it, and an iterator from `records` may be finished in
         # another thread than the one that opened the store.
         self._conn, found, version, lacking = _open_read_only(self.path, os.fspath(path))
