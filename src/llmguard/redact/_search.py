@@ -409,6 +409,7 @@ _CATEGORIES = {
     | _NON_ASCII,
     "CATEGORY_SPACE": frozenset(b" \t\n\r\f\v\x1c\x1d\x1e\x1f\x85") | _NON_ASCII,
 }
+_POSIX_CLASS = re.compile(r"\[:\^?[a-z]+:\]")  # in a class: [[:alpha:]], [^[:^digit:]]
 _AT_START = {"AT_BEGINNING", "AT_BEGINNING_LINE", "AT_BEGINNING_STRING", "AT_BOUNDARY",
              "AT_NON_BOUNDARY", "AT_UNI_BOUNDARY", "AT_UNI_NON_BOUNDARY", "AT_LOC_BOUNDARY",
              "AT_LOC_NON_BOUNDARY"}  # fmt: skip
@@ -429,11 +430,16 @@ def start_bytes(source: str) -> frozenset[int] | None:
     """
     import importlib
 
+    if _POSIX_CLASS.search(source):
+        return None  # RE2's [[:alpha:]], which Python's re reads as a set of [:ahlp
     parser: Any = importlib.import_module(
         "re._parser" if sys.version_info >= (3, 11) else "sre_parse"
     )
     try:
-        firsts, after = _firsts(list(parser.parse(source)), {False}, False)
+        parsed = parser.parse(source)
+        # (?i) at the start is a flag of the whole regex, not a node of it
+        caseless = bool(parsed.state.flags & re.IGNORECASE)
+        firsts, after = _firsts(list(parsed), {False}, caseless)
     except (_Unknown, re.error, RecursionError, OverflowError, ValueError, TypeError):
         return None
     return None if True in after else frozenset(firsts)
@@ -501,14 +507,15 @@ def _class_bytes(name: str, arg: Any, caseless: bool) -> frozenset[int]:
             return _ALL_BYTES
     found: set[int] = set()
     for code in codes:
-        if code >= 128:
-            found |= _NON_ASCII
+        if not caseless or not chr(code).isalpha():
+            found.update((code,) if code < 128 else _NON_ASCII)
             continue
-        found.add(code)
-        if caseless and chr(code).isalpha():
-            # RE2 folds case by Unicode: k also matches the Kelvin sign, s the long s
-            found.update(ord(c) for c in (chr(code).lower(), chr(code).upper()))
-            found |= _NON_ASCII
+        # RE2 folds case by Unicode: k also matches the Kelvin sign, s the long s, and
+        # the other way round
+        found |= _NON_ASCII
+        for folded in (chr(code).lower(), chr(code).upper(), chr(code).casefold()):
+            if len(folded) == 1 and folded.isascii():
+                found.update(ord(c) for c in (folded.lower(), folded.upper()))
     return frozenset(found)
 
 
