@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from llmguard.cli import main
 from llmguard.sinks import SQLiteSink, SQLiteStore
+from llmguard.sinks._paths import cut_short, unmerged_wal
 from llmguard.sinks.table import MIGRATIONS
 from tests._helpers.cli_stores import _records
 
@@ -312,3 +313,30 @@ def test_a_wal_of_another_store_is_not_read_as_this_ones(tmp_path: Path) -> None
     else:
         names = {group["name"] for group in json.loads(out)["groups"]}
         assert not any(name.startswith("other-") for name in names)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    header=st.binary(min_size=0, max_size=120),
+    page=st.sampled_from([0, 1, 3, 512, 4096, 16384, 65535]),
+    tail=st.integers(min_value=0, max_value=70_000),
+)
+def test_the_file_checks_take_any_bytes(
+    tmp_path: Path, header: bytes, page: int, tail: int
+) -> None:
+    """The checks made before SQLite opens a store (is it cut short, does its -wal hold
+    changes) read a few bytes of any file, whatever they hold, and never raise."""
+    path = tmp_path / "calls.db"
+    database = bytearray(b"SQLite format 3\x00" + header)[:100]
+    if len(database) >= 18:
+        database[16:18] = (page & 0xFFFF).to_bytes(2, "big")
+    path.write_bytes(bytes(database) + bytes(tail))
+    wal = bytearray(header.ljust(56, b"\x00"))
+    wal[0:4] = (0x377F0682 + (tail & 1)).to_bytes(4, "big")
+    wal[8:12] = page.to_bytes(4, "big")
+    wal[48:56] = wal[16:24] if tail & 2 else wal[48:56]
+    (tmp_path / "calls.db-wal").write_bytes(bytes(wal) + bytes(tail))
+    for found in (cut_short(path), unmerged_wal(path)):
+        assert found is None or str(path) in found or "it " in found
