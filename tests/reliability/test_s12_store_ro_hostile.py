@@ -340,3 +340,21 @@ def test_the_file_checks_take_any_bytes(
     (tmp_path / "calls.db-wal").write_bytes(bytes(wal) + bytes(tail))
     for found in (cut_short(path), unmerged_wal(path)):
         assert found is None or str(path) in found or "it " in found
+
+
+def test_a_journal_beside_a_store_decides_whether_its_size_is_checked(
+    tmp_path: Path, whole: Path
+) -> None:
+    """A store cut inside a page is refused as damaged beside an empty -journal too; one
+    beside a journal holding pages is left to SQLite, which rolls it back first."""
+    path = tmp_path / "calls.db"
+    path.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.9375)])
+    journal = tmp_path / "calls.db-journal"
+    journal.write_bytes(b"")
+    with pytest.raises(ValueError, match="ends inside a page"):
+        SQLiteStore(path)
+    journal.write_bytes(bytes(512))
+    try:
+        SQLiteStore(path).close()
+    except ValueError as exc:
+        assert "ends inside a page" not in str(exc)

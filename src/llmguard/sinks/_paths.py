@@ -195,8 +195,9 @@ def cut_short(path: Path) -> str | None:
     SQLite writes whole pages, and its header gives the number of pages when it was
     last written whole. A file cut short (a copy onto a full disk, a download stopped
     half-way) may still open, and a query reading a page whose end is lost gets no
-    error but fewer rows. Only a store whose ``-wal`` holds no changes is checked: a
-    writer may be copying pages into one that has some.
+    error but fewer rows. Only a store whose ``-wal`` holds no changes and whose
+    ``-journal`` is empty or missing is checked: a writer may be copying pages into one
+    that has them, and SQLite rolls a store back from its journal.
     """
     try:
         found = _head(path, _DATABASE_HEADER.size)
@@ -207,7 +208,7 @@ def cut_short(path: Path) -> str | None:
     head, size = found
     if len(head) < _DATABASE_HEADER.size or not head.startswith(SQLITE_HEADER):
         return None
-    if unmerged_wal(path) is not None:
+    if unmerged_wal(path) is not None or _size(Path(f"{os.fspath(path)}-journal")):
         return None
     page_size, changes, pages, valid_for = _DATABASE_HEADER.unpack(head)
     page_size = 65536 if page_size == 1 else page_size
@@ -227,6 +228,13 @@ def starts_like_sqlite(path: Path) -> bool:
     except OSError:
         return False
     return found is not None and found[0] == SQLITE_HEADER
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _head(path: Path, count: int) -> tuple[bytes, int] | None:
