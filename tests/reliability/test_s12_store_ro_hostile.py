@@ -353,8 +353,6 @@ def test_a_journal_beside_a_store_decides_whether_its_size_is_checked(
     journal.write_bytes(b"")
     with pytest.raises(ValueError, match="ends inside a page"):
         SQLiteStore(path)
+    assert cut_short(path) is not None
     journal.write_bytes(bytes(512))
-    try:
-        SQLiteStore(path).close()
-    except ValueError as exc:
-        assert "ends inside a page" not in str(exc)
+    assert cut_short(path) is None
