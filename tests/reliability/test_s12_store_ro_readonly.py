@@ -11,6 +11,7 @@ imported by the same command run first on the writable copy.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import pickle
@@ -293,3 +294,31 @@ def test_an_empty_wal_left_beside_a_read_only_store_is_no_obstacle(place: Path) 
         assert _unprivileged(lambda: _answers(commands, None)) == writable
         for file in (folder, *folder.iterdir()):
             file.chmod(0o755)
+
+
+def test_a_store_a_sink_has_open_is_read_through_its_shm(place: Path) -> None:
+    """A user who cannot write the directory reads a store another user's sink has open,
+    calls still in its WAL included, through the sink's -shm (not as immutable)."""
+    folder = place / "live"
+    folder.mkdir()
+    records = _records()
+    sink = SQLiteSink(folder / "calls.db")
+    try:
+        sink.emit(records[:3])
+        sink._connection().execute("PRAGMA wal_autocheckpoint = 0")
+        sink.emit(records[3:])
+        commands = _commands(folder, _SMALL)
+        writable = _answers(commands, None)
+        folder.chmod(0o755)
+        if _unprivileged(lambda: os.access(folder, os.W_OK)):
+            pytest.skip("this user writes read-only directories")
+
+        def read() -> tuple[list[tuple[int, str, str]], int]:
+            with SQLiteStore(folder / "calls.db") as store:
+                return _answers(commands, None), store.count()
+
+        assert _unprivileged(read) == (writable, len(records))
+        sink.emit([dataclasses.replace(records[0], span_id=f"{99:016x}")])
+        assert _unprivileged(read)[1] == len(records) + 1
+    finally:
+        sink.close()
