@@ -356,3 +356,19 @@ def test_a_journal_beside_a_store_decides_whether_its_size_is_checked(
     assert cut_short(path) is not None
     journal.write_bytes(bytes(512))
     assert cut_short(path) is None
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_a_device_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """A device given as the file (``/dev/zero``, which never ends and holds no line
+    break) is refused in one line, before a byte of it is read; it used to be read as
+    one JSON Lines line until the memory ran out."""
+    zero = tmp_path / "calls.jsonl"
+    zero.symlink_to("/dev/zero")
+    found: list[tuple[int, str, str]] = []
+    command = threading.Thread(target=lambda: found.append(_run(["stats", str(zero)])))
+    command.daemon = True
+    command.start()
+    command.join(timeout=30)
+    assert not command.is_alive(), "the command reads on"
+    _one_line(*found[0], str(zero), "device")

@@ -23,6 +23,7 @@ import math
 import operator
 import os
 import sqlite3
+import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -222,12 +223,19 @@ def load(path: str | os.PathLike[str], progress: Progress | None = None) -> Load
     file = Path(path)
     try:
         handle = open(file, "rb")  # noqa: SIM115 - closed below, or by _load_jsonl's loop
-        header = handle.read(len(_SQLITE_HEADER))
     except FileNotFoundError:
         raise DatasetError(f"{os.fspath(path)}: no such file") from None
     except OSError as exc:
         raise DatasetError(f"{os.fspath(path)}: cannot read: {exc.strerror}") from None
     with handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            # /dev/zero and its kind never end, in one line that would fill the memory.
+            raise DatasetError(f"{os.fspath(path)}: a device, not a file of records")
+        try:
+            header = handle.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise DatasetError(f"{os.fspath(path)}: cannot read: {exc.strerror}") from None
         if handle.seekable():
             handle.close()
             loaded = _open_store(file) if header == _SQLITE_HEADER else _load_jsonl(file, progress)
