@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import tiktoken
 import tiktoken.registry
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import llmguard as lg
@@ -661,10 +661,29 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
     max_leaves=12,
 )
+# What generated messages, keyed by random text, do not reach: the fields read by name
+# (content parts and blocks, tool calls, a reasoning item, a name) holding what they
+# should not, and an int too long to write as JSON.
+_ODD_MESSAGES: list[dict[str, Any]] = [
+    {"role": "user", "content": ["x", None, 3, {"type": "text", "text": 5}, {"type": "text"}]},
+    {"content": [{"type": "image_url", "image_url": "x"}, {"type": "input_image"}, {}]},
+    {"content": [{"type": "tool_result", "content": 5}, {"type": "tool_use", "input": {1: []}}]},
+    {"content": [{"type": "document", "source": {"type": "content", "content": [None]}}]},
+    {"content": [{"type": "document", "source": {"type": "base64", "data": 5}}]},
+    {"content": [{"type": "redacted_thinking", "data": None}, {"type": "thinking"}]},
+    {"tool_calls": [None, 5, {"function": "f"}, {"function": {"name": 1, "arguments": [1]}}]},
+    {"function_call": [], "name": 7, "tool_calls": {"a": 1}, "content": 10**5000},
+    {"type": "reasoning", "summary": [None, {"text": 5}], "encrypted_content": 3},
+    {"": {"": [None, True, -(2**70), {"k": [[[]]]}]}},
+]
 
 
-@settings(deadline=None)
+# 30 generated examples (was hypothesis' 100, which spent most of its time building
+# them), after the fields read by name, which generated keys never are.
+@settings(max_examples=30, deadline=None)
 @given(messages=st.lists(st.dictionaries(st.text(max_size=8), JSON, max_size=4), max_size=4))
+@example(messages=_ODD_MESSAGES)
+@example(messages=[{"content": part} for part in _ODD_MESSAGES[0]["content"]])
 def test_any_message_structure_counts(messages: list[dict[str, Any]]) -> None:
     """Arbitrary JSON-like messages never make count_tokens raise."""
     assert lg.count_tokens(messages, model="claude-sonnet-4-5", tools=[{"type": "x"}]) >= 0
