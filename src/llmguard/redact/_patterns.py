@@ -367,15 +367,25 @@ _SECRET_NAMES = (
 # are read in linear time, and RE2's automaton stays as small as before.
 _PIECE = r"(?:[^\s\"\\&;']|\\[^\snrt\"])+"
 _CUT = r"(?:[ \t&;']|\\[nrt\"])"
-_KEYWORD_VALUE = rf"(?:\\?[\"']|%22)?(?P<secret>{_CUT}*{_PIECE}{_CUT}*|{_CUT}+)"
+# The regex's piece ends right after its first <: an XML element's text
+# (<password>...</password>) ends at the next <, and a piece read on to whitespace made
+# a line of "<password>+14155552671(" repeated quadratic (every value cut at its < after
+# a read to the line's end). Elsewhere a value holding a < runs on as `_PIECE` reads it,
+# which `_keyword_reach` and `_keyword_head` find in the text after the match.
+_PIECE_TO_LT = rf"(?:(?:[^\s\"\\&;'<]|\\[^\snrt\"])+(?:<|{_CUT}*)|<)"
+_KEYWORD_VALUE = rf"(?:\\?[\"']|%22)?(?P<secret>{_CUT}*{_PIECE_TO_LT}|{_CUT}+)"
+# A value as read on past its < (a class at a time, the classes disjoint: linear)
+_RUNS_ON = rf"{_CUT}*{_PIECE}{_CUT}*|{_CUT}+"
+_RUNS_ON_TEXT, _RUNS_ON_BYTES = re.compile(_RUNS_ON), re.compile(_RUNS_ON.encode())
 
 
-# A .NET setting's value attribute (<add key="Password" value="..."/>). Not an XML
-# element's text (<password>...</password>): its value would have to end at the next <,
-# which the value's regex reads past (a value ends at whitespace), and cutting every
-# such match there made a line of "<password>+14155552671(" repeated quadratic (64 KB
-# took 8.5 s). A known gap, until element text has a value pattern of its own.
-_ELEMENT = r"(?i:key|name)=\\?[\"'][\w.:-]*{names}\\?[\"'][ \t]+(?i:value)[ \t]*=[ \t]*"
+# An XML element's text (<password>...</password>, <db:Password>, or an element named by
+# an attribute: <entry name="password">...), and a .NET setting's value attribute
+# (<add key="Password" value="..."/>).
+_ELEMENT = (
+    r"<[\w.:-]*{names}>|(?i:key|name)=\\?[\"'][\w.:-]*{names}\\?[\"']"
+    r"(?:[ \t]+(?i:value)[ \t]*=[ \t]*|[ \t]*>)"
+)
 # An Authorization header's value after a scheme other than Bearer and Basic (token,
 # Api-Key, Key)
 _AUTHORIZATION = (
@@ -407,7 +417,7 @@ _SECRET = _keyword_pattern(_SECRET_NAMES, _AUTHORIZATION)
 # characters: linear)
 _KEYWORD_STOP = re.compile(r"[\s&;]|\\[nrt\"]|%2[26]|%3[Bb]")
 # Where a value may end sooner, or later, than read: a list or an object runs to its
-# closing bracket; code may call or index (below)
+# closing bracket, an element's text to the < after it; code may call or index (below)
 _KEYWORD_DOUBT = re.compile(r"[\s&;'\\%<(\[]|^[{|>]")
 _NO_SECRETS = frozenset({"", "null", "none", "nil", "true", "false", "undefined"})
 _PLACEHOLDER = re.compile(r"\[\w*\]|\*+|<\w*>")  # [password], ***, <redacted>: linear
@@ -416,6 +426,7 @@ _PLACEHOLDER = re.compile(r"\[\w*\]|\*+|<\w*>")  # [password], ***, <redacted>: 
 # an index by a string. A value such as Summer(2024)! is none of these. (Linear: a class,
 # then a few characters.)
 _CODE = re.compile(r"[A-Za-z_][\w.]*(?:\(\)|\([ \t]*[rbf]?[\"']|\[[\"'])")
+_CODE_BYTES = re.compile(_CODE.pattern.encode())
 
 
 # A secret's name in what follows a null (one of a few words: linear)
@@ -478,6 +489,7 @@ def _keyword(value: str) -> bool:
 _DOUBLE_QUOTED = r'(?:[^"\\\r\n]|\\[^\r\n])*'
 _SINGLE_QUOTED = r"(?:[^'\\\r\n]|\\[^\r\n]|'')*"  # 'a\'b', YAML's and SQL's 'it''s'
 _JSON_IN_STRING = r'(?:[^\\\r\n]|\\[^"\\\r\n]|\\\\(?:[^\\\r\n]|\\[^\r\n]))*'
+_ELEMENT_TEXT = r"[^<\r\n]*"  # an XML element's text, to the < of its closing tag
 # On a settings line (YAML, .env, INI, export and set), to the end of the line or a JSON
 # string's escape of a line break
 _LINE = r"(?:[^\\\r\n]|\\[^nr\r\n])*"
@@ -490,7 +502,7 @@ _SETTING = (
 )
 _BRACKET = r"[\[\]{}]"
 _ENDS = {source: re.compile(source) for source in (_DOUBLE_QUOTED, _SINGLE_QUOTED)}
-_ENDS.update({source: re.compile(source) for source in (_JSON_IN_STRING, _LINE)})
+_ENDS.update({source: re.compile(source) for source in (_JSON_IN_STRING, _ELEMENT_TEXT, _LINE)})
 _BYTE_ENDS = {source: re.compile(source.encode()) for source in _ENDS}
 _IS_SETTING, _IS_SETTING_BYTES = re.compile(_SETTING), re.compile(_SETTING.encode())
 _BRACKETS, _BRACKET_BYTES = re.compile(_BRACKET), re.compile(_BRACKET.encode())
@@ -506,6 +518,8 @@ def _ending(quote: str, before: str, value: str) -> str | None:
         return _JSON_IN_STRING if before[-2:] == '\\"' else _DOUBLE_QUOTED
     if quote == "'":
         return _SINGLE_QUOTED
+    if quote == ">" and before[-2:-1] != "=":  # <password>, not password=>
+        return _ELEMENT_TEXT
     if value in ("[", "{"):
         return _BRACKET
     return None
@@ -527,6 +541,11 @@ def _keyword_reach(data: Any, a: int, b: int, before: bytes) -> int:
     """Where the text a splitter reads after the value ``data[a:b]`` ends: past the
     closing quote, bracket or line end `_keyword_head` looks for, or `AFTER` bytes on."""
     ending = _ending(before[-1:].decode("latin-1"), before.decode("latin-1"), chr(data[a]))
+    if data[b - 1] == 60 and ending != _ELEMENT_TEXT:  # a value cut after its <: read on
+        if ending is None and _CODE_BYTES.match(data, a, b) is not None:
+            return b + AFTER  # code, which `_keyword_head` rejects before reading on
+        read_on = _RUNS_ON_BYTES.match(data, a)
+        b = b if read_on is None else read_on.end()
     if ending == _BRACKET:
         return max(_bracketed(data, _BRACKET_BYTES, a), b + AFTER)
     if ending is None:
@@ -570,9 +589,10 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     after it up to where `_keyword_reach` says the value may end. Quoted by ``"``, it
     runs to the closing quote (an escaped one is part of it), or the line's end when
     there is none; by ``\\"`` (JSON in a JSON string) or ``'``, to the next such quote.
-    A list or an object runs to its closing bracket, an unquoted value on a settings
-    line (``password: two words``) to the end of the line (a YAML block scalar,
-    ``password: |``, over its lines). Otherwise an
+    A list or an object runs to its closing bracket, an XML element's text to the ``<``
+    after it, an unquoted value on a settings line (``password: two words``) to the end
+    of the line (a YAML block scalar, ``password: |``, over its lines). A value the
+    regex cut after a ``<`` elsewhere is read on as far as a value runs. Otherwise an
     unquoted value ends at whitespace, ``&``, ``;`` or a JSON string's escape, less the
     commas, quotes and closing brackets after it (``f(password=pw)``); one that is code
     calling or indexing (``get_password()``, ``os.environ["X"]``) is none. A null, a
@@ -584,6 +604,11 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     ending = _ending(before[-1:], before, value[:1])
     if ending is None and _CODE.match(text) is not None:
         return 0
+    if value[-1:] == "<" and ending != _ELEMENT_TEXT:
+        # The regex cut it after its <, which only an element's text ends at: the value
+        # is what a piece reads on to (a match of `_RUNS_ON` always, from the same start).
+        read_on = _RUNS_ON_TEXT.match(text)
+        value = value if read_on is None else text[: read_on.end()]
     if ending is None and _IS_SETTING.search(before) is not None:
         ending = _LINE
     if ending == _BRACKET:
@@ -596,7 +621,7 @@ def _keyword_head(value: str, after: str, before: str) -> int:
             head = head if lines is None else text[: lines.end()]
         if text[len(head) : len(head) + 1] in ("", "\r", "\n") and not head.strip(_CLOSERS):
             head = ""  # no closing quote, brackets alone: the quote closed a "Password: ")
-        if ending == _LINE:
+        if ending in (_LINE, _ELEMENT_TEXT):
             head = head.rstrip()
     else:
         found = _KEYWORD_STOP.search(value)
@@ -606,6 +631,8 @@ def _keyword_head(value: str, after: str, before: str) -> int:
             head = ""
     if head and not _no_secret(head) and not _vendor(head):
         return len(head)
+    if ending == _ELEMENT_TEXT:
+        return 0  # (the closing tag names the secret again)
     return len(value) if _NAMED.search(value, len(head)) else 0
 
 
