@@ -32,9 +32,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 _WAL_MAGIC = (0x377F0682, 0x377F0683)
 _WAL_HEADER = struct.Struct(">IIIIII8x")
 _FRAME_HEADER = struct.Struct(">8xII8x")
-# In a database's 100-byte header: the page size (1 for 65536), the change counter,
-# the size in pages, and the change counter that size is valid for.
-_DATABASE_HEADER = struct.Struct(">16xH6xII60xI4x")
+_DATABASE_HEADER_SIZE = 100
 
 
 def check_file_path(path: Path, sink: str, *, sqlite: bool = False) -> None:
@@ -192,32 +190,44 @@ def unmerged_wal(path: Path) -> str | None:
 def cut_short(path: Path) -> str | None:
     """How the SQLite database ``path`` is shorter than SQLite wrote it, or ``None``.
 
-    SQLite writes whole pages, and its header gives the number of pages when it was
-    last written whole. A file cut short (a copy onto a full disk, a download stopped
-    half-way) may still open, and a query reading a page whose end is lost gets no
-    error but fewer rows. Only a store whose ``-wal`` holds no changes and whose
-    ``-journal`` is empty or missing is checked: a writer may be copying pages into one
-    that has them, and SQLite rolls a store back from its journal.
+    SQLite writes whole pages, so a file that ends inside one was cut short (a copy
+    onto a full disk, a download stopped half-way); it may still open, and a query
+    reading a page whose end is lost gets no error but fewer rows. (A file cut at a
+    page's end holds fewer pages than its header says, which SQLite refuses itself.)
+    Only a store whose ``-wal`` holds no changes and whose ``-journal`` is empty or
+    missing is checked: a writer may be copying pages into one that has them, and
+    SQLite rolls a store back from its journal.
+
+    The store's own bytes are read only through SQLite: closing a file this process
+    opened on the store would drop every lock SQLite holds on it here, such as those
+    of a sink writing to it, and let another process delete the sink's ``-wal``.
     """
     try:
-        found = _head(path, _DATABASE_HEADER.size)
+        info = os.stat(path)
     except OSError:
         return None  # SQLite says why when it opens it
-    if found is None:
-        return None
-    head, size = found
-    if len(head) < _DATABASE_HEADER.size or not head.startswith(SQLITE_HEADER):
+    size = info.st_size
+    if not stat.S_ISREG(info.st_mode) or size < _DATABASE_HEADER_SIZE:
         return None
     if unmerged_wal(path) is not None or _size(Path(f"{os.fspath(path)}-journal")):
         return None
-    page_size, changes, pages, valid_for = _DATABASE_HEADER.unpack(head)
-    page_size = 65536 if page_size == 1 else page_size
-    if page_size < 512 or page_size & (page_size - 1):
-        return None  # no database SQLite wrote; SQLite says so
-    if size % page_size:
+    page_size = _page_size(path)
+    if page_size is not None and size % page_size:
         return f"it ends inside a page ({size:d} bytes, pages of {page_size:d})"
-    if changes == valid_for and pages * page_size > size:
-        return f"it holds {size // page_size:d} of its {pages:d} pages"
+    return None
+
+
+def _page_size(path: Path) -> int | None:
+    """The page size of the SQLite database ``path``, or ``None`` when SQLite cannot
+    read it (it says why when it opens it). Read as ``immutable``, which takes no lock
+    and creates no file: WAL mode never changes a store's page size."""
+    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    with (
+        contextlib.suppress(sqlite3.Error),
+        contextlib.closing(sqlite3.connect(uri, uri=True)) as conn,
+    ):
+        found: int = conn.execute("PRAGMA page_size").fetchone()[0]
+        return found
     return None
 
 

@@ -1,0 +1,225 @@
+"""How the commands open a store, attacked as a busy box, a hostile operator and an odd
+file would: a healthy store is never refused, a store is never answered without its
+changes, and the checks made before SQLite opens a store leave a live sink's locks alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import pickle
+import select
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmguard.cli import main
+from llmguard.sinks import SQLiteSink, SQLiteStore
+from tests._helpers.cli_stores import _records
+
+_NOBODY = 65534
+_CHILD_TIMEOUT_S = 60.0
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX locks and permissions")
+
+
+def _run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, out.getvalue(), err.getvalue()
+
+
+def _stats(path: Path) -> tuple[int, object, str]:
+    """``stats --json`` of ``path``, without the path it names."""
+    status, out, err = _run(["stats", str(path), "--json"])
+    answer = json.loads(out) if status == 0 else out
+    if isinstance(answer, dict):
+        answer.pop("path")
+    return status, answer, err
+
+
+def _unprivileged(work: Callable[[], Any]) -> Any:
+    """``work()`` run by a user who cannot write read-only directories: this process
+    when it is not root, else a forked child that gave root up for ``nobody``."""
+    if os.geteuid() != 0:
+        return work()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.setgroups([])
+            os.setgid(_NOBODY)
+            os.setuid(_NOBODY)
+            outcome: tuple[bool, Any] = (True, work())
+        except BaseException as exc:
+            outcome = (False, exc)
+        try:
+            os.write(write, pickle.dumps(outcome))
+        finally:
+            os._exit(0)
+    os.close(write)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            ready, _, _ = select.select([read], [], [], _CHILD_TIMEOUT_S)
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                pytest.fail("the unprivileged reader hung")
+            chunk = os.read(read, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+    ok, value = pickle.loads(b"".join(chunks))
+    if not ok:
+        raise value
+    return value
+
+
+@pytest.fixture
+def place() -> Iterator[Path]:
+    """A directory every user may enter (pytest's own are root's alone)."""
+    top = Path(tempfile.mkdtemp(prefix="llmguard-review-store-"))
+    top.chmod(0o755)
+    try:
+        yield top
+    finally:
+        for folder in top.rglob("*"):
+            if folder.is_dir() and not folder.is_symlink():
+                folder.chmod(0o755)
+        shutil.rmtree(top)
+
+
+def _lock_up(folder: Path) -> None:
+    for file in folder.iterdir():
+        file.chmod(0o444)
+    folder.chmod(0o555)
+    if _unprivileged(lambda: os.access(folder, os.W_OK)):
+        pytest.skip("this user writes read-only directories")
+
+
+def _count(path: Path) -> int:
+    with SQLiteStore(path) as store:
+        return store.count()
+
+
+def test_reading_a_store_leaves_a_live_sinks_locks_alone(tmp_path: Path) -> None:
+    """A store opened for reading in the process of a sink writing to it leaves the
+    sink's locks on it: another process closing its connection then does not take the
+    sink for gone and delete its -wal, so every call the sink writes next is kept."""
+    path = tmp_path / "calls.db"
+    records = _records()
+    sink = SQLiteSink(path)
+    try:
+        sink.emit(records[:3])
+        assert _count(path) == 3
+        # A last connection to close checkpoints the store and deletes its -wal.
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                "c.execute('SELECT count(*) FROM records').fetchone(); c.close()",
+                str(path),
+            ],
+            check=True,
+            timeout=30,
+        )
+        assert (tmp_path / "calls.db-wal").exists()
+        sink.emit(records[3:])
+        assert _count(path) == len(records)
+    finally:
+        sink.close()
+    assert _count(path) == len(records)
+
+
+def _closed_store(folder: Path) -> Path:
+    folder.mkdir()
+    path = folder / "calls.db"
+    sink = SQLiteSink(path)
+    sink.emit(_records())
+    sink.close()
+    return path
+
+
+def _journal_mode(path: Path, mode: str, page_size: int | None = None) -> None:
+    """Rewrite the store at ``path`` in journal ``mode``, with ``page_size``."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode = DELETE")
+        if page_size is not None:
+            conn.execute(f"PRAGMA page_size = {page_size:d}")
+            conn.execute("VACUUM")
+        conn.execute(f"PRAGMA journal_mode = {mode}")
+
+
+@pytest.mark.parametrize(
+    ("mode", "page_size"),
+    [("DELETE", None), ("TRUNCATE", 512), ("PERSIST", 65536), ("WAL", 1024), ("WAL", 65536)],
+)
+def test_a_store_of_any_journal_mode_and_page_size_answers(
+    tmp_path: Path, mode: str, page_size: int | None
+) -> None:
+    """A healthy store in rollback-journal mode, or with pages of any size, answers
+    stats as the store SQLiteSink wrote, and the reader counts every call."""
+    path = _closed_store(tmp_path / "store")
+    expected = _stats(path)
+    _journal_mode(path, mode, page_size)
+    assert _stats(path) == expected
+    assert expected[0] == 0
+    assert _count(path) == len(_records())
+
+
+@pytest.mark.parametrize(
+    "name", ["with space.db", "q?x=1.db", "hash#frag.db", "per%20cent.db", "ünï ☃.db"]
+)
+def test_a_store_whose_name_reads_as_a_uri_answers(tmp_path: Path, name: str) -> None:
+    """A store whose name holds characters a URI gives meaning to (?, #, %, spaces,
+    non-ASCII) answers as itself, through a link too, and its cut short copy is named."""
+    path = _closed_store(tmp_path / "store")
+    expected = _stats(path)
+    odd = tmp_path / "store" / name
+    path.rename(odd)
+    link = tmp_path / f"link {name}"
+    link.symlink_to(odd)
+    assert _stats(odd) == expected
+    assert _stats(link) == expected
+    odd.write_bytes(odd.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="ends inside a page"):
+        SQLiteStore(link)
+
+
+def test_an_empty_or_unwritten_store_is_no_damage(tmp_path: Path) -> None:
+    """An empty file and an SQLite database with nothing in it are not called damaged:
+    the first is an empty trace, the second no llmguard store."""
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    status, _, err = _run(["stats", str(empty)])
+    assert "damaged" not in err
+    blank = tmp_path / "blank.db"
+    with contextlib.closing(sqlite3.connect(blank)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+    with pytest.raises(ValueError, match="no records table"):
+        SQLiteStore(blank)
+    status, out, err = _run(["stats", str(blank)])
+    assert (status, out) == (2, "")
+    assert len(err.splitlines()) == 1
+    assert "damaged" not in err
+    (tmp_path / "unwritten").mkdir()
+    SQLiteSink(tmp_path / "unwritten" / "calls.db").close()
+    status, out, err = _run(["stats", str(tmp_path / "unwritten" / "calls.db")])
+    assert (status, out) == (2, "")
+    assert len(err.splitlines()) == 1
+    assert "no such file" in err
