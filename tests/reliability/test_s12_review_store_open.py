@@ -155,6 +155,70 @@ def _closed_store(folder: Path) -> Path:
     return path
 
 
+def test_a_link_to_a_store_in_a_read_only_directory_reads_the_store(place: Path) -> None:
+    """A symlink, in a directory the reader may write, to a closed store in one it may
+    not answers as the store itself; the -shm SQLite would need goes beside the store,
+    not the link, so the store is read as immutable."""
+    store = _closed_store(place / "store")
+    links = place / "links"
+    links.mkdir()
+    links.chmod(0o777)
+    link = links / "calls.db"
+    link.symlink_to(store)
+    expected = (_count(store), _stats(store))
+    for name in ("calls.db-wal", "calls.db-shm"):
+        (store.parent / name).unlink(missing_ok=True)
+    _lock_up(store.parent)
+
+    def read() -> tuple[int, tuple[int, object, str]]:
+        return _count(link), _stats(link)
+
+    assert _unprivileged(read) == expected
+    assert expected[1][0] == 0
+    assert sorted(os.listdir(store.parent)) == ["calls.db"]
+
+
+def test_a_link_to_a_store_whose_wal_holds_changes_is_refused(place: Path) -> None:
+    """A link, in a read-only directory, to a store whose -wal holds changes in another
+    read-only directory, with no -shm: the -wal beside the store is the one checked, so
+    the command refuses it rather than answering without its calls."""
+    folder = place / "store"
+    folder.mkdir()
+    path = folder / "calls.db"
+    records = _records()
+    sink = SQLiteSink(path)
+    sink.emit(records[:3])
+    sink.close()
+    sink = SQLiteSink(path)
+    sink._connection().execute("PRAGMA wal_autocheckpoint = 0")
+    sink.emit(records[3:])
+    files = {name: (folder / name).read_bytes() for name in ("calls.db", "calls.db-wal")}
+    sink.close()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    (folder / "calls.db-shm").unlink(missing_ok=True)
+    links = place / "links"
+    links.mkdir()
+    (links / "calls.db").symlink_to(path)
+    _run(["stats", str(_closed_store(place / "warm"))])  # imports what the reader needs
+    _lock_up(folder)
+    _lock_up(links)
+
+    def read() -> tuple[str, tuple[int, str, str]]:
+        try:
+            found = f"counted {_count(links / 'calls.db')}"
+        except ValueError as exc:
+            found = str(exc)
+        return found, _run(["stats", str(links / "calls.db")])
+
+    message, (status, out, err) = _unprivileged(read)
+    assert "calls.db-wal" in message
+    assert "holds changes" in message
+    assert (status, out) == (2, "")
+    assert len(err.splitlines()) == 1
+    assert "holds changes" in err
+
+
 def _journal_mode(path: Path, mode: str, page_size: int | None = None) -> None:
     """Rewrite the store at ``path`` in journal ``mode``, with ``page_size``."""
     with contextlib.closing(sqlite3.connect(path)) as conn:

@@ -307,10 +307,12 @@ def _open_read_only(path: Path, name: str) -> tuple[sqlite3.Connection, bool, in
     Raises:
         ValueError: The file cannot be read now, or is no SQLite database.
     """
+    # SQLite reads a store through a link, its -wal and -shm beside the store itself.
+    path = path.resolve()
     cut = cut_short(path)
     if cut is not None:
         raise ValueError(f"{name!r} is damaged: {cut}; {_REMEDY}")
-    uri = path.resolve().as_uri()
+    uri = path.as_uri()
     try:
         return _connect(f"{uri}?mode=ro")
     except sqlite3.OperationalError as exc:
