@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,12 @@ from llmguard.sinks import SQLiteSink, SQLiteStore
 from tests._helpers.cli_stores import _records
 
 _NOBODY = 65534
+_FDS = Path("/proc/self/fd")
 _CHILD_TIMEOUT_S = 60.0
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX locks and permissions")
+pytestmark = pytest.mark.skipif(
+    not _FDS.is_dir(), reason="POSIX locks and permissions, /proc/self/fd"
+)
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:
@@ -287,3 +291,38 @@ def test_an_empty_or_unwritten_store_is_no_damage(tmp_path: Path) -> None:
     assert (status, out) == (2, "")
     assert len(err.splitlines()) == 1
     assert "no such file" in err
+
+
+@pytest.mark.parametrize("mode", ["DELETE", "WAL"])
+@pytest.mark.parametrize("thing", ["fifo", "directory", "device"])
+def test_a_journal_that_is_no_file_is_refused_without_waiting(
+    tmp_path: Path, mode: str, thing: str
+) -> None:
+    """A FIFO, a directory or a device where a store's -journal goes: SQLite opens any
+    journal it finds to roll the store back, and waited forever on the FIFO; the
+    commands refuse it in one line naming it, and leave no file open."""
+    path = _closed_store(tmp_path / "store")
+    _journal_mode(path, mode)
+    for extra in path.parent.glob("calls.db-*"):
+        extra.unlink()
+    journal = path.parent / "calls.db-journal"
+    if thing == "fifo":
+        os.mkfifo(journal)
+    elif thing == "directory":
+        journal.mkdir()
+    else:
+        journal.symlink_to("/dev/zero")
+    opened = set(os.listdir(_FDS))
+    found: list[tuple[int, str, str]] = []
+    command = threading.Thread(target=lambda: found.append(_run(["stats", str(path)])))
+    command.daemon = True
+    command.start()
+    command.join(timeout=30)
+    assert not command.is_alive(), "the command waits on the -journal"
+    status, out, err = found[0]
+    assert (status, out) == (2, "")
+    assert err.count("\n") == 1
+    assert repr(str(journal)) in err
+    with pytest.raises(ValueError, match="-journal"):
+        SQLiteStore(path)
+    assert set(os.listdir(_FDS)) <= opened

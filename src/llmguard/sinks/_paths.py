@@ -17,6 +17,7 @@ __all__ = [
     "SQLITE_HEADER",
     "check_file_path",
     "cut_short",
+    "odd_journal",
     "shm_refused",
     "starts_like_sqlite",
     "unmerged_wal",
@@ -229,6 +230,22 @@ def _page_size(path: Path) -> int | None:
         found: int = conn.execute("PRAGMA page_size").fetchone()[0]
         return found
     return None
+
+
+def odd_journal(path: Path) -> str | None:
+    """Why the ``-journal`` beside the SQLite database ``path`` is no file SQLite can
+    open, or ``None``. SQLite opens a journal it finds there, to roll the store back
+    from it, before it reads anything: it waits forever on a FIFO, and fails on a
+    directory or a device with a bare I/O error."""
+    journal = f"{os.fspath(path)}-journal"
+    try:
+        info = os.stat(journal)
+    except OSError:
+        return None  # none there (SQLite looks with stat too)
+    if stat.S_ISREG(info.st_mode):
+        return None
+    kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a file"
+    return f"the -journal beside it, {journal!r}, is {kind}"
 
 
 def starts_like_sqlite(path: Path) -> bool:

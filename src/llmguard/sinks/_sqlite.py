@@ -20,6 +20,7 @@ from llmguard.sinks._fork import finish_writes_before_fork
 from llmguard.sinks._paths import (
     check_file_path,
     cut_short,
+    odd_journal,
     shm_refused,
     starts_like_sqlite,
     unmerged_wal,
@@ -309,6 +310,9 @@ def _open_read_only(path: Path, name: str) -> tuple[sqlite3.Connection, bool, in
     """
     # SQLite reads a store through a link, its -wal and -shm beside the store itself.
     path = path.resolve()
+    odd = odd_journal(path)
+    if odd is not None:
+        raise ValueError(f"{name!r} cannot be read: {odd}; remove it")
     cut = cut_short(path)
     if cut is not None:
         raise ValueError(f"{name!r} is damaged: {cut}; {_REMEDY}")
