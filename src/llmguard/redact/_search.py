@@ -24,7 +24,7 @@ class ScanMemo:
     holds for a buffer starting further on, past its first byte.
     """
 
-    __slots__ = ("finders", "found", "size")
+    __slots__ = ("budget", "finders", "found", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size  # the length of the text
@@ -32,6 +32,9 @@ class ScanMemo:
         # end or -1s), in the text's positions
         self.found: dict[Any, tuple[int, int, int, int]] = {}
         self.finders: dict[Search, Any] = {}  # each split search's `Search.finder`
+        # What the parts a value passed may still read alone (`Search.find`): about twice
+        # the text, for all the scan's searches together
+        self.budget = 2 * size
 
 
 class Search:
@@ -147,11 +150,15 @@ class Search:
                     return other(unanchored, buffer, pos, end)
             best = best_end = -1
             tied = unknown = False  # two parts' matches at one start; one at base unknown
+            passed: list[Any] = []  # the parts inside whose last match a value ended
             for part, firsts in parts:
                 entry = found.get(part)
                 if entry is not None:
                     old, since, start, finish = entry
                     if since > here or 0 <= start < here or old > base or start == base != old:
+                        if start < here < finish and since <= here and old <= base:
+                            passed.append(part)  # searched after the other (below)
+                            continue
                         entry = None
                     elif here == base != old and end and (firsts is None or buffer[0] in firsts):
                         # Past an earlier buffer's start what it found holds; at this
@@ -170,6 +177,23 @@ class Search:
                         tied = True
                 elif lone is None:
                     lone = entry[0], entry[1], firsts, others[part]
+            if passed:
+                # Searched alone from here, a part whose match a value passed may read as
+                # far again, once a value (a password's name in each of glued emails, its
+                # value reading on to the end): it does until it has read the text about
+                # twice, then the combined regex does, which reads no further than the
+                # leftmost match (its automaton, slow on base64-like text, only then).
+                if memo.budget <= 0:
+                    return union(unanchored, buffer, pos, end)
+                for part in passed:
+                    start, finish = part(unanchored, buffer, pos, end)[0]
+                    memo.budget -= (finish if start >= 0 else end) - pos
+                    if start >= 0:
+                        start += base
+                        finish += base
+                        if best < 0 or start <= best:
+                            best, best_end, tied = start, finish, start == best
+                    found[part] = base, here, start, finish
             if unknown:
                 # A part may match at this buffer's first byte, where the text now
                 # starts: the combined regex, anchored there.
