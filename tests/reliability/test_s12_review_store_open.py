@@ -120,6 +120,22 @@ def _count(path: Path) -> int:
         return store.count()
 
 
+def _close_a_connection_elsewhere(path: Path) -> None:
+    """Open and close a connection to ``path`` in another process: the last one to
+    close checkpoints the store and deletes its -wal."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "c.execute('SELECT count(*) FROM records').fetchone(); c.close()",
+            str(path),
+        ],
+        check=True,
+        timeout=30,
+    )
+
+
 def test_reading_a_store_leaves_a_live_sinks_locks_alone(tmp_path: Path) -> None:
     """A store opened for reading in the process of a sink writing to it leaves the
     sink's locks on it: another process closing its connection then does not take the
@@ -130,18 +146,7 @@ def test_reading_a_store_leaves_a_live_sinks_locks_alone(tmp_path: Path) -> None
     try:
         sink.emit(records[:3])
         assert _count(path) == 3
-        # A last connection to close checkpoints the store and deletes its -wal.
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-                "c.execute('SELECT count(*) FROM records').fetchone(); c.close()",
-                str(path),
-            ],
-            check=True,
-            timeout=30,
-        )
+        _close_a_connection_elsewhere(path)
         assert (tmp_path / "calls.db-wal").exists()
         sink.emit(records[3:])
         assert _count(path) == len(records)
@@ -326,3 +331,15 @@ def test_a_journal_that_is_no_file_is_refused_without_waiting(
     with pytest.raises(ValueError, match="-journal"):
         SQLiteStore(path)
     assert set(os.listdir(_FDS)) <= opened
+
+
+@pytest.mark.parametrize("size", [5, 100, 4097, 70_000])
+def test_a_file_that_is_no_database_is_not_called_damaged(tmp_path: Path, size: int) -> None:
+    """A file of any size that is no SQLite database given to SQLiteStore is not an
+    llmguard store, not a damaged one: whether it ends inside a page is asked only of
+    a database."""
+    path = tmp_path / "calls.db"
+    path.write_bytes((b'{"not": "sqlite"}\n' * (size // 18 + 1))[:size])
+    with pytest.raises(ValueError, match="not an llmguard store") as raised:
+        SQLiteStore(path)
+    assert "damaged" not in str(raised.value)

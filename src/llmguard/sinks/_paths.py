@@ -220,13 +220,16 @@ def cut_short(path: Path) -> str | None:
 
 def _page_size(path: Path) -> int | None:
     """The page size of the SQLite database ``path``, or ``None`` when SQLite cannot
-    read it (it says why when it opens it). Read as ``immutable``, which takes no lock
-    and creates no file: WAL mode never changes a store's page size."""
+    read it as one (it says why when it opens it). Read as ``immutable``, which takes
+    no lock and creates no file: WAL mode never changes a store's page size."""
     uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
     with (
         contextlib.suppress(sqlite3.Error),
         contextlib.closing(sqlite3.connect(uri, uri=True)) as conn,
     ):
+        # Reads and checks the first page; the page size alone is SQLite's default for
+        # any file that is no database.
+        conn.execute("PRAGMA schema_version").fetchone()
         found: int = conn.execute("PRAGMA page_size").fetchone()[0]
         return found
     return None
