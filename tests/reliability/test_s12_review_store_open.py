@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from llmguard.cli import main
+from llmguard.exceptions import ConfigurationError
 from llmguard.sinks import SQLiteSink, SQLiteStore
 from tests._helpers.cli_stores import _records
 
@@ -331,6 +332,27 @@ def test_a_journal_that_is_no_file_is_refused_without_waiting(
     with pytest.raises(ValueError, match="-journal"):
         SQLiteStore(path)
     assert set(os.listdir(_FDS)) <= opened
+
+
+def test_a_second_sink_on_a_store_leaves_the_first_ones_locks_alone(tmp_path: Path) -> None:
+    """A second SQLiteSink made for a store a first one is writing in the same process
+    (a configuration made again) checks the file without dropping the first one's
+    locks, so another process closing its connection leaves the first one's -wal."""
+    path = tmp_path / "calls.db"
+    records = _records()
+    sink = SQLiteSink(path)
+    try:
+        sink.emit(records[:3])
+        SQLiteSink(path).close()
+        _close_a_connection_elsewhere(path)
+        assert (tmp_path / "calls.db-wal").exists()
+        sink.emit(records[3:])
+        assert _count(path) == len(records)
+    finally:
+        sink.close()
+    (tmp_path / "notes.txt").write_text("not a database\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="it is not an SQLite database"):
+        SQLiteSink(tmp_path / "notes.txt")
 
 
 @pytest.mark.parametrize("size", [5, 100, 4097, 70_000])

@@ -5,6 +5,7 @@ file holds."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 import stat
@@ -78,12 +79,11 @@ def _problem(path: Path, name: str, sqlite: bool) -> str | None:
             info = None
     if info is not None:
         if sqlite and stat.S_ISREG(info.st_mode) and info.st_size > 0:
-            try:
-                with open(path, "rb") as file:
-                    header = file.read(len(SQLITE_HEADER))
-            except OSError as exc:
-                return f"cannot read it: {exc.strerror}"
-            if header != SQLITE_HEADER:
+            # Read through SQLite, never with a file of this process's own, whose
+            # closing would drop the locks a sink writing to it here holds on it.
+            if not _access(path, os.R_OK):
+                return f"cannot read it: {os.strerror(errno.EACCES)}"
+            if _page_size(path) is None:
                 return "it is not an SQLite database"
             foreign = _foreign(path)
             if foreign is not None:
