@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import llmguard as lg
@@ -212,11 +212,15 @@ def _assert_linear_time(small_text: str, large_text: str) -> None:
     assert large <= 20 * small + 0.01, f"{small * 1000:.1f} ms, then {large * 1000:.1f} ms"
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 10 generated examples (was 20), after the flood this property found by its timing,
+# which the work count cannot see: URLs begun after phone numbers, never ended, whose
+# user and password had no bound (13aaa29: 8x the text took some 30x as long).
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     head=st.lists(st.sampled_from(FRAGMENTS), max_size=10),
     unit=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=6),
 )
+@example(head=[], unit=[PHONE, "(", "https://", "a", ":"])
 def test_redaction_time_grows_linearly_on_adversarial_text(
     head: list[str], unit: list[str]
 ) -> None:
