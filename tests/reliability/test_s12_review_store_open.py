@@ -365,3 +365,60 @@ def test_a_file_that_is_no_database_is_not_called_damaged(tmp_path: Path, size: 
     with pytest.raises(ValueError, match="not an llmguard store") as raised:
         SQLiteStore(path)
     assert "damaged" not in str(raised.value)
+
+
+_HOLDING_SINK = """
+import sys
+from llmguard.sinks import SQLiteSink
+from tests._helpers.cli_stores import _records
+records = _records()
+sink = SQLiteSink(sys.argv[1])
+sink.emit(records[:3])
+sink._connection().execute("PRAGMA wal_autocheckpoint = 0")
+sink.emit(records[3:])
+print("holding", flush=True)
+sys.stdin.readline()
+sink.close()
+"""
+
+
+def test_a_shm_this_user_cannot_open_reads_as_documented(place: Path) -> None:
+    """In a directory anyone may write, a -shm only its owner may read: while the
+    owner's sink (another process) holds calls in the -wal, the reader is refused naming
+    the -wal, never answered without them; once the sink closed, leaving a -shm behind,
+    the store is read whole."""
+    _run(["stats", str(_closed_store(place / "warm"))])  # imports what the reader needs
+    folder = place / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)
+    path = folder / "calls.db"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _HOLDING_SINK, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert writer.stdin is not None
+    assert writer.stdout is not None
+    try:
+        assert writer.stdout.readline() == "holding\n"
+        (folder / "calls.db-shm").chmod(0o600)
+        if _unprivileged(lambda: os.access(folder / "calls.db-shm", os.R_OK)):
+            pytest.skip("this user reads files only their owner may read")
+
+        def refused() -> str:
+            try:
+                return f"counted {_count(path)}"
+            except ValueError as exc:
+                return str(exc)
+
+        message = _unprivileged(refused)
+        assert "calls.db-wal" in message
+        assert "holds changes" in message
+    finally:
+        writer.communicate("close\n", timeout=30)
+    assert writer.returncode == 0
+    (folder / "calls.db-shm").write_bytes(bytes(32768))
+    (folder / "calls.db-shm").chmod(0o600)
+    assert _unprivileged(lambda: _count(path)) == len(_records())
