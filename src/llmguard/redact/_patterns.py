@@ -367,16 +367,27 @@ _SECRET_NAMES = (
 # are read in linear time, and RE2's automaton stays as small as before.
 _PIECE = r"(?:[^\s\"\\&;']|\\[^\snrt\"])+"
 _CUT = r"(?:[ \t&;']|\\[nrt\"])"
-# The regex's piece ends right after its first <: an XML element's text
-# (<password>...</password>) ends at the next <, and a piece read on to whitespace made
-# a line of "<password>+14155552671(" repeated quadratic (every value cut at its < after
-# a read to the line's end). Elsewhere a value holding a < runs on as `_PIECE` reads it,
-# which `_keyword_reach` and `_keyword_head` find in the text after the match.
-_PIECE_TO_LT = rf"(?:(?:[^\s\"\\&;'<]|\\[^\snrt\"])+(?:<|{_CUT}*)|<)"
-_KEYWORD_VALUE = rf"(?:\\?[\"']|%22)?(?P<secret>{_CUT}*{_PIECE_TO_LT}|{_CUT}+)"
-# A value as read on past its < (a class at a time, the classes disjoint: linear)
+# The regex's piece ends right after its first <, % or ( (escaped or not), where the
+# check may find the value ends sooner than the next whitespace: an XML element's text
+# ends at the next <, an unquoted value at a URL's escape of a quote, & or ; (%22, %26,
+# %3B), and code calls (get_password()). A piece read on to whitespace and cut there
+# made a line of such values glued together quadratic: "<password>+14155552671(" (64 KB
+# in 8.5 s), "password=%22x" (7 s), "+14155552671(password=f()" (7.5 s). Elsewhere a
+# value holding one runs on as `_PIECE` reads it: `_keyword_reach` and `_keyword_head`
+# read on in the text after the match, no further than what decides the value.
+_PIECE_TO_CUT = rf"(?:(?:[^\s\"\\&;'<%(]|\\[^\snrt\"<%(])+(?:\\?[<%(]|{_CUT}*)|\\?[<%(])"
+_KEYWORD_VALUE = rf"(?:\\?[\"']|%22)?(?P<secret>{_CUT}*{_PIECE_TO_CUT}|{_CUT}+)"
+_CUT_AT = frozenset(b"<%(")  # the bytes the regex's piece ends after
+# A value as read on past its cut (a class at a time, the classes disjoint: linear)
 _RUNS_ON = rf"{_CUT}*{_PIECE}{_CUT}*|{_CUT}+"
 _RUNS_ON_TEXT, _RUNS_ON_BYTES = re.compile(_RUNS_ON), re.compile(_RUNS_ON.encode())
+# What of it an unquoted value's word is: up to its first stop (`_KEYWORD_STOP`), read
+# a character or a pair at a time, each looking three ahead (linear)
+_STOP_AHEAD = r"%2[26]|%3[Bb]"
+_WORD_ON = re.compile(
+    rf"'*(?:(?!{_STOP_AHEAD})[^\s\"\\&;']|\\(?!{_STOP_AHEAD})[^\snrt\"])*"
+    rf"(?:\\(?={_STOP_AHEAD})|'*)".encode()
+)
 
 
 # An XML element's text (<password>...</password>, <db:Password>, or an element named by
@@ -430,7 +441,7 @@ _CODE_BYTES = re.compile(_CODE.pattern.encode())
 
 
 # A secret's name in what follows a null (one of a few words: linear)
-_NAMED = re.compile(r"(?i:pass|pwd|secret|key|token)")
+_NAMED = re.compile(r"(?i:pass|pwd|secret|key|token|cookie)|[A-Z0-9]_PAT")
 
 
 def _no_secret(value: str) -> bool:
@@ -541,9 +552,17 @@ def _keyword_reach(data: Any, a: int, b: int, before: bytes) -> int:
     """Where the text a splitter reads after the value ``data[a:b]`` ends: past the
     closing quote, bracket or line end `_keyword_head` looks for, or `AFTER` bytes on."""
     ending = _ending(before[-1:].decode("latin-1"), before.decode("latin-1"), chr(data[a]))
-    if data[b - 1] == 60 and ending != _ELEMENT_TEXT:  # a value cut after its <: read on
-        if ending is None and _CODE_BYTES.match(data, a, b) is not None:
-            return b + AFTER  # code, which `_keyword_head` rejects before reading on
+    if data[b - 1] in _CUT_AT and ending != _ELEMENT_TEXT:  # cut by the regex: read on
+        if ending is None and _IS_SETTING_BYTES.search(before) is None:
+            # An unquoted word: code, or its head up to its first stop, decides it, as
+            # far as `_keyword_head` reads; the whole value only when that is no value.
+            code = _CODE_BYTES.match(data, a)
+            if code is not None:
+                return max(b + AFTER, code.end() + 1)
+            word = _WORD_ON.match(data, a)
+            end = b if word is None else word.end()
+            if _word_head(bytes(data[a:end]).decode("utf-8", "replace")):
+                return max(b, end) + AFTER
         read_on = _RUNS_ON_BYTES.match(data, a)
         b = b if read_on is None else read_on.end()
     if ending == _BRACKET:
@@ -604,9 +623,9 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     ending = _ending(before[-1:], before, value[:1])
     if ending is None and _CODE.match(text) is not None:
         return 0
-    if value[-1:] == "<" and ending != _ELEMENT_TEXT:
-        # The regex cut it after its <, which only an element's text ends at: the value
-        # is what a piece reads on to (a match of `_RUNS_ON` always, from the same start).
+    if value[-1:] in ("<", "%", "(") and ending != _ELEMENT_TEXT:
+        # The regex cut it there: the value is what a piece reads on to, in the text
+        # `_keyword_reach` gave (enough to decide it)
         read_on = _RUNS_ON_TEXT.match(text)
         value = value if read_on is None else text[: read_on.end()]
     if ending is None and _IS_SETTING.search(before) is not None:
@@ -625,10 +644,7 @@ def _keyword_head(value: str, after: str, before: str) -> int:
             head = head.rstrip()
     else:
         found = _KEYWORD_STOP.search(value)
-        token = value if found is None else value[: found.start()]
-        head = token.rstrip(",)}]'")
-        if _no_secret(token.rstrip(",)}'")):
-            head = ""
+        head = _word_head(value if found is None else value[: found.start()], False)
     if head and not _no_secret(head) and not _vendor(head):
         return len(head)
     if ending == _ELEMENT_TEXT:
@@ -637,6 +653,15 @@ def _keyword_head(value: str, after: str, before: str) -> int:
 
 
 _CLOSERS = " \t)]},;"
+
+
+def _word_head(token: str, judged: bool = True) -> str:
+    """An unquoted value's head, its word less the commas, quotes and closing brackets
+    after it: ``""`` for a null or a placeholder, or (``judged``) a vendor's format."""
+    head = token.rstrip(",)}]'")
+    if _no_secret(token.rstrip(",)}'")) or (judged and (_no_secret(head) or _vendor(head))):
+        return ""
+    return head
 
 
 _PHONE_ALONE = re.compile(_PHONE, re.A)
