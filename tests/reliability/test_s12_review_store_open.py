@@ -422,3 +422,25 @@ def test_a_shm_this_user_cannot_open_reads_as_documented(place: Path) -> None:
     (folder / "calls.db-shm").write_bytes(bytes(32768))
     (folder / "calls.db-shm").chmod(0o600)
     assert _unprivileged(lambda: _count(path)) == len(_records())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a -journal kept after commit (PERSIST mode: its header zeroed, its size left) "
+    "counts as one holding pages, so the cut-short check is not made; SQLite takes a "
+    "journal whose first byte is 0 as none. Left: another test pins a 512-byte zero "
+    "journal as one holding pages; see the s12 review_store report",
+)
+def test_a_persisted_journal_does_not_hide_a_store_cut_short(tmp_path: Path) -> None:
+    """A store in PERSIST journal mode, cut inside its last page, is refused as
+    damaged: its -journal, kept with a zeroed header, holds nothing SQLite rolls back."""
+    path = _closed_store(tmp_path / "store")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode = PERSIST")
+        conn.execute("UPDATE records SET name = name WHERE rowid = 1")
+        conn.commit()
+    assert (tmp_path / "store" / "calls.db-journal").read_bytes()[:1] == b"\x00"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 15 // 16])
+    with pytest.raises(ValueError, match="ends inside a page"):
+        SQLiteStore(path)
