@@ -32,9 +32,9 @@ class ScanMemo:
         # end or -1s), in the text's positions
         self.found: dict[Any, tuple[int, int, int, int]] = {}
         self.finders: dict[Search, Any] = {}  # each split search's `Search.finder`
-        # What the parts a value passed may still read alone (`Search.find`): about twice
-        # the text, for all the scan's searches together
-        self.budget = 2 * size
+        # What the parts a value passed may still read alone (`Search.find`): about eight
+        # times the text, for all the scan's searches together
+        self.budget = 8 * size
 
 
 class Search:
@@ -150,13 +150,13 @@ class Search:
                     return other(unanchored, buffer, pos, end)
             best = best_end = -1
             tied = unknown = False  # two parts' matches at one start; one at base unknown
-            passed: list[Any] = []  # the parts inside whose last match a value ended
+            passed: list[Any] = []  # the parts a value ended far inside the last match of
             for part, firsts in parts:
                 entry = found.get(part)
                 if entry is not None:
                     old, since, start, finish = entry
                     if since > here or 0 <= start < here or old > base or start == base != old:
-                        if start < here < finish and since <= here and old <= base:
+                        if start < here < finish - READ_BY_RE and since <= here and old <= base:
                             passed.append(part)  # searched after the other (below)
                             continue
                         entry = None
@@ -178,11 +178,13 @@ class Search:
                 elif lone is None:
                     lone = entry[0], entry[1], firsts, others[part]
             if passed:
-                # Searched alone from here, a part whose match a value passed may read as
-                # far again, once a value (a password's name in each of glued emails, its
-                # value reading on to the end): it does until it has read the text about
-                # twice, then the combined regex does, which reads no further than the
-                # leftmost match (its automaton, slow on base64-like text, only then).
+                # Searched alone from here, a part whose match a value passed far inside
+                # may read as far again, once a value (a password's name in each of glued
+                # emails, its value reading on to the end). It does until the scan's parts
+                # have read the text about eight times that way (a few glued values before
+                # a megabyte of base64 text); then the combined regex does, which reads no
+                # further than the leftmost match, in linear time, but with its automaton,
+                # slow on base64-like text.
                 if memo.budget <= 0:
                     return union(unanchored, buffer, pos, end)
                 for part in passed:
