@@ -1030,6 +1030,35 @@ _EMAIL_DOMAIN = r"(?:@|%40)(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}"
 # judged rejected where the scan finds nothing; more than 15 would be read as a card.
 _PLUS_NUMBER = r"\+(?:\d{1,15}|\d{1,3}(?: \d{1,10}){1,6})"
 
+# A run of name=value pairs under one kind's names (password=a password: b ...), each
+# after one space, with a plain word for its value: one the check takes or leaves as
+# reading the pair alone would (no character it doubts, none of ,)}] at its end, a
+# null or a placeholder left; a vendor's format, longer, is left to the scan, as the
+# value the engine splits). On a line, after a value: never a settings line's first.
+_PAIR_WORD = r"[A-Za-z0-9_.@!#$^~*+/?-][A-Za-z0-9_.@!#$^~*+/?=:-]{0,127}"
+_PAIR_VALUES = re.compile(rb"[:=][ \t]*([^ \t\r\n]+)")  # the value after each name: linear
+_NAME_BYTES = (string.ascii_letters + string.digits + "_.-").encode()
+
+
+def _pair_run(names: str) -> str:
+    """`RunForm.regex` of name=value pairs under ``names``."""
+    return rf"(?: [\w.-]*(?:{names})[ \t]*[:=][ \t]*{_PAIR_WORD})+[ \t\r\n]"
+
+
+def _name_value_pairs(run: bytes) -> tuple[list[bytes], list[int]]:
+    """The values of `` name=value`` repeated, and where each starts."""
+    spans = [found.span(1) for found in _PAIR_VALUES.finditer(run)]
+    return [run[a:b] for a, b in spans], [a for a, _ in spans]
+
+
+def _pair_ready(data: bytes, at: int) -> bool:
+    """Whether a space at ``at`` comes before a word holding an = or a :."""
+    if data[at : at + 1] != b" ":
+        return False
+    word = data[at + 1 : at + 64].split(None, 1)
+    return bool(word) and (b"=" in word[0] or b":" in word[0])
+
+
 RUNS: dict[str, tuple[RunForm, ...]] = {
     "email": (
         RunForm(
@@ -1090,6 +1119,22 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
             _url_ready,
             opens=_opens(b"@", string.ascii_letters.encode()),
             whole=_url_whole,
+        ),
+    ),
+    "password": (
+        RunForm(
+            _pair_run(r"(?i:pass(?:word|wd|phrase)s?|pwd)"),
+            _name_value_pairs,
+            _pair_ready,
+            opens=_opens(b" ", _NAME_BYTES),
+        ),
+    ),
+    "secret": (
+        RunForm(
+            _pair_run(_SECRET_NAMES),
+            _name_value_pairs,
+            _pair_ready,
+            opens=_opens(b" ", _NAME_BYTES),
         ),
     ),
 }
