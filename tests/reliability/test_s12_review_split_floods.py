@@ -63,9 +63,10 @@ def test_the_email_flood_takes_about_as_long_as_with_one_regex() -> None:
     SPLIT.redact(text)
     WHOLE.redact(text)
     # read once a value: 2.9 s here (11.6 s at 256 KB), against 20 ms
-    assert least_seconds(lambda: SPLIT.redact(text)) < 3 * least_seconds(
-        lambda: WHOLE.redact(text)
-    ) + 0.05
+    assert (
+        least_seconds(lambda: SPLIT.redact(text))
+        < 3 * least_seconds(lambda: WHOLE.redact(text)) + 0.05
+    )
 
 
 # Pieces that put a name of one part inside a value of the other, and values that run on.
@@ -98,11 +99,13 @@ def test_a_few_glued_values_before_base64_text_keep_it_fast() -> None:
     Timed against prose of the same length, as the lead's base64 test is."""
     rng = random.Random(5)
     size = 128 * KB
-    text = "a@b.pass=" * 4 + "".join(rng.choices(string.ascii_letters + string.digits + "+/=", k=size))
+    alphabet = string.ascii_letters + string.digits + "+/="
+    text = "a@b.pass=" * 4 + "".join(rng.choices(alphabet, k=size))
     words = ["the", "order", "shipped", "today", "and", "we", "will", "write", "soon"]
     prose = " ".join(rng.choice(words) for _ in range(size // 4))[: len(text)]
     SPLIT.redact(text)
     SPLIT.redact(prose)
-    assert least_seconds(lambda: SPLIT.redact(text)) < 8 * least_seconds(
-        lambda: SPLIT.redact(prose)
-    ) + 0.01
+    assert (
+        least_seconds(lambda: SPLIT.redact(text))
+        < 8 * least_seconds(lambda: SPLIT.redact(prose)) + 0.01
+    )

@@ -25,7 +25,7 @@ _ATOMS = [
     "\\d", "\\w", "\\s", "\\W", ".", "[^a]", "[é-ü]", "[\u017f]",
 ]  # fmt: skip
 _ASSERTIONS = ["^", "(?m:^)", "\\b", "\\B", "\\A"]
-_TEXT = "aAsSkK\u017f\u212aéÉ\"-_0 \n#xZ:"
+_TEXT = 'aAsSkK\u017f\u212aéÉ"-_0 \n#xZ:'
 _BEFORE = ["x", " ", "\n", "0", "é", '"', "#"]
 
 

@@ -342,7 +342,10 @@ class _Reader(NamedTuple):
 
     @classmethod
     def of(cls, kept: list[tuple[int, str]]) -> _Reader | None:
-        """The reader of ``kept``, or ``None`` if `re` cannot compile them."""
+        """The reader of ``kept``, or ``None`` if `re` cannot compile them or would read
+        them otherwise than RE2 (a POSIX class, ``[[:digit:]]``, is a set to `re`)."""
+        if any(_POSIX_CLASS.search(source) for _, source in kept):
+            return None
         try:
             wrapped = "|".join(f"(?P<a{i}>{alternative(s, f's{i}')})" for i, s in kept)
             regex = re.compile(wrapped.encode("utf-8"))
