@@ -497,13 +497,15 @@ def _keyword(value: str) -> bool:
 # a JSON string, at the \" that closes it, where \\ is the inner string's backslash,
 # which takes the next character or escape with it. Never past a line break (where the
 # next of strings read together starts).
-_DOUBLE_QUOTED = r'(?:[^"\\\r\n]|\\[^\r\n])*'
-_SINGLE_QUOTED = r"(?:[^'\\\r\n]|\\[^\r\n]|'')*"  # 'a\'b', YAML's and SQL's 'it''s'
-_JSON_IN_STRING = r'(?:[^\\\r\n]|\\[^"\\\r\n]|\\\\(?:[^\\\r\n]|\\[^\r\n]))*'
+# (Each written as a run of plain characters, then escapes each followed by such a run:
+# Python's re reads a class repeated in C, 30 times faster than an alternation.)
+_DOUBLE_QUOTED = r'[^"\\\r\n]*(?:\\[^\r\n][^"\\\r\n]*)*'
+_SINGLE_QUOTED = r"[^'\\\r\n]*(?:(?:\\[^\r\n]|'')[^'\\\r\n]*)*"  # 'a\'b', YAML's, SQL's 'it''s'
+_JSON_IN_STRING = r'[^\\\r\n]*(?:(?:\\[^"\\\r\n]|\\\\(?:[^\\\r\n]|\\[^\r\n]))[^\\\r\n]*)*'
 _ELEMENT_TEXT = r"[^<\r\n]*"  # an XML element's text, to the < of its closing tag
 # On a settings line (YAML, .env, INI, export and set), to the end of the line or a JSON
 # string's escape of a line break
-_LINE = r"(?:[^\\\r\n]|\\[^nr\r\n])*"
+_LINE = r"[^\\\r\n]*(?:\\[^nr\r\n][^\\\r\n]*)*"
 # A settings line before a value: its name and separator first on the line (the name
 # unquoted, after indentation, a list's dash or cmd's set; not a command line's --option,
 # nor export, after which a shell ends the value at whitespace). Read in the `BEFORE`
