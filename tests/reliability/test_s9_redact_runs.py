@@ -262,11 +262,16 @@ STARTS = [
 ]  # fmt: skip
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 8 generated examples (was 20), after what the 20 found when a run's search for other
+# kinds forgot its answer (read again from each value: 60x the bytes at 8x the text):
+# a run of emails ended by one glued to the next unit, and emails before a phone number.
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.sampled_from(STARTS), min_size=1, max_size=3),
     st.lists(st.sampled_from([" ", "", "\n", "-", "@", ":"]), min_size=3, max_size=3),
 )
+@example(["a@b.co", "a@b.co"], [" ", "-", " "])
+@example(["a@b.co", "+1 415"], [" ", "", " "])
 def test_floods_of_any_kinds_starts_take_linear_work(starts: list[str], gaps: list[str]) -> None:
     """A unit of one to three kinds' starts, repeated: eight times the text costs at most
     about eight times the RE2 calls and bytes read, whatever the mix."""
