@@ -75,3 +75,50 @@ def test_a_pair_run_reads_in_few_calls() -> None:
 def test_pair_floods_take_linear_work(unit: str) -> None:
     """RE2 calls and bytes read at n and 8n."""
     assert_linear_work(unit, 4096, head="x ")
+
+
+LINE_NAMES = st.sampled_from(
+    [
+        "password", "DB_PASSWORD", "pwd", "db.pass", "pass", "secret", "api_key", "GITHUB_TOKEN",
+        "HF_TOKEN", "cookie", "max_tokens", "user", "- password", "  password", "set password",
+        "export PASSWORD", "--password",
+    ]
+)  # fmt: skip
+LINE_VALUES = st.one_of(
+    VALUES,
+    st.sampled_from(
+        [
+            "a b c", "correct horse battery", "a # note", "x;y&z", "|", ">-", '"q"', "'q'",
+            "get_password()", "os.environ['X']", "[a, b]", "{a: 1}", "abc,", "a  ", "\\n",
+            "sk-proj-4f9a8b7c6d5e4f3a2b1c0d9e", "null", "***", "a@b.io x", "4111111111111111",
+        ]
+    ),
+    st.text("ab1 =:@.*+/-_!#;,)", min_size=1, max_size=10),
+)  # fmt: skip
+LINES = st.tuples(
+    st.sampled_from(["\n", "\n", "\r\n", "\n\n"]), LINE_NAMES, SEPARATORS, LINE_VALUES
+).map("".join)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["", "x ", "password: a", "[s]"]), st.lists(LINES, min_size=1, max_size=25))
+@example("password: a", ["\npassword: b c", "\npassword: null", "\nGITHUB_TOKEN=x", "\npwd=y"])
+@example("x ", ["\nsecret: a", "\napi_key: sk-proj-4f9a8b7c6d5e4f3a2b1c0d9e", "\nsecret: b"])
+@example("password: a", ["\npassword: |", "\n  folded", "\npassword: f()", "\npwd: [x]"])
+def test_settings_line_runs_read_as_one_by_one(head: str, lines: list[str]) -> None:
+    """Any mix of settings lines, names and values: the same text and counts either way."""
+    _same_as_one_by_one(head + "".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("unit", ["password: a b c\n", "GITHUB_TOKEN=x\n", "secret: null\n"])
+def test_settings_line_floods_take_linear_work(unit: str) -> None:
+    """RE2 calls and bytes read at n and 8n."""
+    assert_linear_work(unit, 4096, head="x ")
+
+
+def test_a_settings_line_run_reads_in_few_calls() -> None:
+    """A thousand settings lines of one kind after a first value: a few RE2 calls."""
+    text = "x password=a" + "\npassword: b c\nDB_PASSWORD=d" * 500 + "\n"
+    assert DEFAULT.redact(text)[1] == {"password": 1001}
+    calls, _ = work(lambda: DEFAULT.redact(text))
+    assert calls < 100, calls

@@ -1061,6 +1061,39 @@ def _pair_ready(data: bytes, at: int) -> bool:
     return bool(word) and (b"=" in word[0] or b":" in word[0])
 
 
+# A run of settings lines under one kind's names (password: a b c, GITHUB_TOKEN=x), one a
+# line with no indentation: each line's value runs to its end, as reading it alone would
+# (none of the characters that start a quote, a list, code, a block or an escape, none
+# after which the value's regex reads on differently; no space at its end).
+_LINE_VALUE = r"[A-Za-z0-9_.@!$^~*+/?-](?:[^\r\n\"\\(<%\[]*[^\s\"\\(<%\[])?"
+_LINE_VALUES = re.compile(rb"\n[^\r\n:=]*[:=][ \t]*([^\r\n]*)")  # each line's value: linear
+
+
+def _setting_run(names: str) -> str:
+    """`RunForm.regex` of settings lines under ``names``."""
+    return rf"(?:\r?\n(?:[\w.][\w.-]*)?(?:{names})[ \t]*[:=][ \t]*{_LINE_VALUE})+[\r\n]"
+
+
+def _setting_lines(run: bytes) -> tuple[list[bytes], list[int]]:
+    """The values of ``\\nname: value`` repeated, and where each starts."""
+    spans = [found.span(1) for found in _LINE_VALUES.finditer(run)]
+    return [run[a:b] for a, b in spans], [a for a, _ in spans]
+
+
+def _setting_ready(data: bytes, at: int) -> bool:
+    """Whether a line break at ``at`` comes before a line whose first word holds an = or :."""
+    if data[at : at + 1] not in (b"\r", b"\n"):
+        return False
+    word = data[at + 1 : at + 65].split(None, 1)
+    return bool(word) and (b"=" in word[0] or b":" in word[0])
+
+
+def _setting_values(values: list[bytes]) -> list[bool]:
+    """`_keyword_head`'s verdict on whole settings lines: not a null, a placeholder or a
+    vendor's format (a line ending in , ) } or ] is a value too)."""
+    return [not _no_secret(text) and not _vendor(text) for text in map(bytes.decode, values)]
+
+
 RUNS: dict[str, tuple[RunForm, ...]] = {
     "email": (
         RunForm(
@@ -1130,6 +1163,13 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
             _pair_ready,
             opens=_opens(b" ", _NAME_BYTES),
         ),
+        RunForm(
+            _setting_run(r"(?i:pass(?:word|wd|phrase)s?|pwd)"),
+            _setting_lines,
+            _setting_ready,
+            check=_setting_values,
+            opens=_opens(b"\r\n", _NAME_BYTES + b"\n"),
+        ),
     ),
     "secret": (
         RunForm(
@@ -1137,6 +1177,13 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
             _name_value_pairs,
             _pair_ready,
             opens=_opens(b" ", _NAME_BYTES),
+        ),
+        RunForm(
+            _setting_run(_SECRET_NAMES),
+            _setting_lines,
+            _setting_ready,
+            check=_setting_values,
+            opens=_opens(b"\r\n", _NAME_BYTES + b"\n"),
         ),
     ),
 }
