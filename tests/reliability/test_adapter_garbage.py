@@ -58,7 +58,42 @@ def test_adapt_never_raises_on_arbitrary_data(data: object) -> None:
     assert adapt(data) is None or isinstance(adapt(data), Reply)
 
 
+# Chunks each provider's accumulator reads deep into, with a wrong type at every field
+# it takes: random keys seldom nest that deep, so these are tried first; then 40
+# generated examples (was hypothesis' 100).
+_ODD_CHUNKS: list[object] = [
+    {
+        "object": "chat.completion.chunk",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "content": 5,
+                    "refusal": [],
+                    "reasoning_content": {},
+                    "function_call": 3,
+                    "tool_calls": [{"index": 0, "function": {"name": 3, "arguments": {}}}, {}],
+                },
+                "finish_reason": 7,
+            },
+            {"index": "0", "delta": None},
+        ],
+        "usage": {"prompt_tokens": "x", "prompt_tokens_details": {"cached_tokens": -1}},
+    },
+    {"type": "message_start", "message": {"usage": {"input_tokens": 1.5}, "content": 5}},
+    {"type": "content_block_start", "index": None, "content_block": {"type": "tool_use"}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": 5}},
+    {"type": "content_block_delta", "index": 0, "delta": {"partial_json": 5}},
+    {"type": "message_delta", "delta": {"stop_reason": 5}, "usage": {"output_tokens": -1}},
+    {"type": "response.output_text.delta", "delta": 5, "output_index": "x"},
+    {"type": "response.completed", "response": {"usage": {"input_tokens": None}, "output": 5}},
+]
+
+
+@settings(max_examples=40)
 @given(st.lists(JSONISH, max_size=8))
+@example(_ODD_CHUNKS)
+@example(_ODD_CHUNKS[::-1])
 def test_accumulators_never_raise_on_arbitrary_chunks(chunks: list[object]) -> None:
     """Every accumulator takes any chunks and still gives a reply."""
     for accumulator in (
