@@ -214,6 +214,9 @@ class Engine:
         # kind -> the candidates of that kind to let pass before trying a run again
         waits: dict[int, int] = {}
         misses: dict[int, int] = {}  # kind -> run attempts in a row that found none
+        # kind -> the values of that kind to let pass before asking `_ready` again, and
+        # how many times in a row it said no
+        unready: dict[int, tuple[int, int]] = {}
         # kind -> where a search for the other kinds started, the match it found (its
         # start and end), and where its buffer started
         others: dict[int, tuple[int, int, int, int]] = {}
@@ -388,7 +391,7 @@ class Engine:
                 if (
                     (opens := run_starts[kind]) is not None
                     and data[base : base + 2] in opens
-                    and (form := _ready(runs[kind], data, base)) is not None
+                    and (form := _ready_now(runs[kind], kind, data, base, unready)) is not None
                 ):
                     if waits.get(kind):
                         waits[kind] -= 1
@@ -435,7 +438,7 @@ class Engine:
                 not hidden
                 and (opens := run_starts[kind]) is not None
                 and data[base + b : base + b + 2] in opens
-                and (form := _ready(runs[kind], data, base + b)) is not None
+                and (form := _ready_now(runs[kind], kind, data, base + b, unready)) is not None
             ):
                 if waits.get(kind):
                     waits[kind] -= 1
@@ -931,6 +934,29 @@ def _ready(forms: tuple[_Form, ...] | None, data: bytes, at: int) -> _Form | Non
             if run.form.ready(data, at):
                 return run
     return None
+
+
+def _ready_now(
+    forms: tuple[_Form, ...] | None,
+    kind: int,
+    data: bytes,
+    at: int,
+    unready: dict[int, tuple[int, int]],
+) -> _Form | None:
+    """`_ready`, asked again only after a few values of ``kind`` when it said no.
+
+    Twice as many values pass after each no in a row, up to `_NO_RUN`: text where a
+    kind's values are followed by what starts like a run of them and is not one
+    (``Authorization: token abc`` repeated, after each value a word with a colon) pays
+    for few looks. Runs are a shortcut: a value read alone reads the same.
+    """
+    skip, nos = unready.get(kind, (0, 0))
+    if skip:
+        unready[kind] = skip - 1, nos
+        return None
+    form = _ready(forms, data, at)
+    unready[kind] = (0, 0) if form is not None else (min((2 << nos) - 1, _NO_RUN), nos + 1)
+    return form
 
 
 def _backoff(misses: dict[int, int], kind: int, wait: int) -> int:

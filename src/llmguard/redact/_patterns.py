@@ -8,6 +8,7 @@ import re
 import string
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from itertools import accumulate, compress, repeat
 from operator import add, sub
 from typing import Any, NamedTuple
@@ -1053,12 +1054,19 @@ def _name_value_pairs(run: bytes) -> tuple[list[bytes], list[int]]:
     return [run[a:b] for a, b in spans], [a for a, _ in spans]
 
 
-def _pair_ready(data: bytes, at: int) -> bool:
-    """Whether a space at ``at`` comes before a word holding an = or a :."""
-    if data[at : at + 1] != b" ":
-        return False
-    word = data[at + 1 : at + 64].split(None, 1)
-    return bool(word) and (b"=" in word[0] or b":" in word[0])
+def _named_next(data: bytes, at: int, separators: tuple[bytes, ...], names: Any) -> bool:
+    """Whether one of ``separators`` at ``at`` comes before a name of ``names`` (a bytes
+    regex: a word ending in a kind's name, then an = or a :)."""
+    return data[at : at + 1] in separators and names.match(data, at + 1) is not None
+
+
+# A word ending in a name of the kind, then its separator (bounded, a few classes: linear)
+_PASSWORD_NEXT = re.compile(rb"[\w.-]{0,40}?(?i:pass(?:word|wd|phrase)s?|pwd)[ \t]*[:=]")
+_SECRET_NEXT = re.compile(rb"[\w.-]{0,40}?(?:(?i:secrets?|keys?|token|cookies?)|_PAT)[ \t]*[:=]")
+_password_pair = partial(_named_next, separators=(b" ",), names=_PASSWORD_NEXT)
+_secret_pair = partial(_named_next, separators=(b" ",), names=_SECRET_NEXT)
+_password_line = partial(_named_next, separators=(b"\r", b"\n"), names=_PASSWORD_NEXT)
+_secret_line = partial(_named_next, separators=(b"\r", b"\n"), names=_SECRET_NEXT)
 
 
 # A run of settings lines under one kind's names (password: a b c, GITHUB_TOKEN=x), one a
@@ -1078,14 +1086,6 @@ def _setting_lines(run: bytes) -> tuple[list[bytes], list[int]]:
     """The values of ``\\nname: value`` repeated, and where each starts."""
     spans = [found.span(1) for found in _LINE_VALUES.finditer(run)]
     return [run[a:b] for a, b in spans], [a for a, _ in spans]
-
-
-def _setting_ready(data: bytes, at: int) -> bool:
-    """Whether a line break at ``at`` comes before a line whose first word holds an = or :."""
-    if data[at : at + 1] not in (b"\r", b"\n"):
-        return False
-    word = data[at + 1 : at + 65].split(None, 1)
-    return bool(word) and (b"=" in word[0] or b":" in word[0])
 
 
 def _setting_values(values: list[bytes]) -> list[bool]:
@@ -1160,13 +1160,13 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
         RunForm(
             _pair_run(r"(?i:pass(?:word|wd|phrase)s?|pwd)"),
             _name_value_pairs,
-            _pair_ready,
+            _password_pair,
             opens=_opens(b" ", _NAME_BYTES),
         ),
         RunForm(
             _setting_run(r"(?i:pass(?:word|wd|phrase)s?|pwd)"),
             _setting_lines,
-            _setting_ready,
+            _password_line,
             check=_setting_values,
             opens=_opens(b"\r\n", _NAME_BYTES + b"\n"),
         ),
@@ -1175,13 +1175,13 @@ RUNS: dict[str, tuple[RunForm, ...]] = {
         RunForm(
             _pair_run(_SECRET_NAMES),
             _name_value_pairs,
-            _pair_ready,
+            _secret_pair,
             opens=_opens(b" ", _NAME_BYTES),
         ),
         RunForm(
             _setting_run(_SECRET_NAMES),
             _setting_lines,
-            _setting_ready,
+            _secret_line,
             check=_setting_values,
             opens=_opens(b"\r\n", _NAME_BYTES + b"\n"),
         ),
