@@ -992,9 +992,23 @@ _MIXED = st.recursive(
 )
 
 
-@settings(max_examples=80, deadline=None)
+# Words of letters 19 and 20 long (the first left out of the search, the second read) as
+# keys, values, items, tags and metadata, each before a value that is replaced.
+_EDGE_WORDS = ["Zyxwvutsrqponmlkjih", "Zyxwvutsrqponmlkjihg", "é" * 19, "é" * 20]
+_SHORT_WORD_RECORDS = [
+    (
+        {_EDGE_WORDS[0]: "a@b.io", _EDGE_WORDS[1]: [*_EDGE_WORDS, "mail a@b.io"]},
+        [_EDGE_WORDS[3], {_EDGE_WORDS[2]: _EDGE_WORDS[1]}, "c@d.io", {"k": "a@b.io"}],
+        _EDGE_WORDS[:2],
+    ),
+    (_EDGE_WORDS[1], {_EDGE_WORDS[3]: ["a@b.io", _EDGE_WORDS[0]]}, _EDGE_WORDS[2:]),
+]
+
+
+# 30 generated examples (was 80), after the hard records and the words at the bound.
+@settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(_MIXED, _MIXED, st.lists(_WORD, max_size=2)), min_size=1, max_size=5))
-@_examples(*_HARD_RECORDS)
+@_examples(*_HARD_RECORDS, _SHORT_WORD_RECORDS)
 def test_records_with_short_words_come_out_as_the_one_by_one_engine_leaves_them(
     contents: list[tuple[object, object, list[str]]],
 ) -> None:
