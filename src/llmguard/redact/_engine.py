@@ -335,7 +335,7 @@ class Engine:
                 # Too long to be one value, maybe two: the longest head that is one.
                 reach = self._reaches[kind]
                 before = data[max(base + a - (2 if reach is None else BEFORE), 0) : base + a]
-                after = data[base + b : base + b + AFTER]
+                after = data[base + b : whole_chars(data, base + b + AFTER)]
                 piece = kind, data[base + a : base + b], after, before
                 head = split.get(piece, -1)
                 value = piece[1].decode("utf-8", "surrogatepass")
@@ -343,15 +343,18 @@ class Engine:
                     if reach is not None:
                         # The splitter may read on to a closing quote or a line's end;
                         # what it found within `AFTER` bytes depends on those alone.
-                        after = data[base + b : reach(data, base + a, base + b, before)]
+                        stop = whole_chars(data, reach(data, base + a, base + b, before))
+                        after = data[base + b : stop]
                     head = splitter(
-                        value, after.decode("utf-8", "replace"), before.decode("utf-8", "replace")
+                        value,
+                        after.decode("utf-8", "surrogatepass"),
+                        before.decode("utf-8", "replace"),
                     )
                     if len(after) <= AFTER:  # (a memo's keys stay short)
                         remember(split, piece, head)
                 if head:
                     if head > len(value):  # the value runs on past the match (a quote's)
-                        value += after.decode("utf-8", "replace")
+                        value += after.decode("utf-8", "surrogatepass")
                     b = a + len(value[:head].encode("utf-8", "surrogatepass"))
                     accepted = True
             if accepted:
@@ -844,7 +847,7 @@ class Engine:
                 at = base + offset + a
                 before = bytes(head.obj[max(at - BEFORE, 0) : at])
                 stop = reach(buffer, a, b, before)
-            after = bytes(buffer[b:stop]).decode("utf-8", "replace")
+            after = bytes(buffer[b : whole_chars(buffer, stop)]).decode("utf-8", "surrogatepass")
             cut = splitter(value, after, before.decode("utf-8", "replace"))
             if not cut:
                 return spans
@@ -867,6 +870,19 @@ class Engine:
 
 
 _RUN_REGEXES: dict[str, Any] = {}
+
+
+def whole_chars(data: Any, stop: int) -> int:
+    """``stop``, or the start of the UTF-8 character it would cut ``data`` inside of.
+
+    What a splitter reads past a value is cut at a length in bytes; its text decodes to
+    as many bytes as it took only when no character is cut (a cut one decoded as U+FFFD,
+    three bytes for one or two, and the value's end was counted inside a character).
+    """
+    stop = min(stop, len(data))
+    while stop > 0 and stop < len(data) and data[stop] & 0xC0 == 0x80:
+        stop -= 1
+    return stop
 
 
 def _by_start(item: tuple[int, tuple[int, int]]) -> int:
