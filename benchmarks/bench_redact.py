@@ -264,7 +264,7 @@ def adversarial(size: int = MB) -> dict[str, str]:
     cases["folded Basic credentials"] = _block("Basic\r\n YTpi ", size)
     # Session 11's review: long quoted values (read to their closing quote), an unclosed
     # quote, settings lines, lists, Authorization schemes, *_TOKEN settings, and phone
-    # numbers before <password> (element text under a name was quadratic; it is not read).
+    # numbers before <password> (element text under a name, read up to the next <).
     cases["long quoted secrets"] = _block('"password": "' + "w " * 40 + '", ', size)
     cases["unclosed quotes under names"] = _block('password: "', size)
     cases["settings lines"] = _block("password: a b c\n", size)
@@ -272,6 +272,13 @@ def adversarial(size: int = MB) -> dict[str, str]:
     cases["phone numbers before <password>"] = _block("+14155552671(<password>", size)
     cases["Authorization: token"] = _block("Authorization: token abc ", size)
     cases["uppercase _TOKEN settings"] = _block("GITHUB_TOKEN=x\n", size)
+    # Session 12's: element text under names, emails ending where a name starts (which
+    # made the split search read the names' part again and again), pairs of two name
+    # kinds, and base64 after a few such emails (the split's fallback).
+    cases["element text under names"] = _block("<password>a b <", size)
+    cases["emails ending in names"] = _block("a@b.pass=", size)
+    cases["two name kinds alternating"] = _block("password=a api_key: b ", size)
+    cases["base64 after emails ending in names"] = "a@b.pass=" * 4 + _base64url_dotted(size - 36)
     return cases
 
 
