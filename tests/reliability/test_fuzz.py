@@ -74,8 +74,17 @@ JSON_VALUES = st.recursive(
 _URL = re.compile(r"https?://")
 
 
-@settings(max_examples=300)
+# 100 generated examples (was 300), after values whose errors carry long offending
+# values, and more errors than the 21 lines shown, as data and as JSON text.
+@settings(max_examples=100)
 @given(data=JSON_VALUES, schema=st.sampled_from(SCHEMAS), as_text=st.booleans())
+@example(
+    data={"category": "x" * 300, "urgency": [1.5] * 40, "items": "y" * 300},
+    schema=TICKET,
+    as_text=False,
+)
+@example(data=[{"text": "z" * 300}] * 30, schema=SCHEMAS[4], as_text=True)
+@example(data="q\n" * 150, schema=SCHEMAS[3], as_text=False)
 def test_validation_errors_format_as_short_lines(
     data: Any, schema: CompiledSchema, as_text: bool
 ) -> None:
