@@ -578,7 +578,9 @@ _HARD_RECORDS = [
 ]
 
 
-@settings(max_examples=60, deadline=None)
+# 20 generated examples (was 60), after the hard records: records with and without
+# values to replace, side by side, whose strings meet at the records' edges.
+@settings(max_examples=20, deadline=None)
 @given(st.lists(st.tuples(_CONTENT, _CONTENT, st.lists(_TEXT, max_size=2)), max_size=5))
 @_examples(*_HARD_RECORDS)
 def test_records_redacted_in_a_batch_come_out_as_each_alone(
