@@ -416,9 +416,12 @@ _PASSWORD_OPTIONS = (
 
 
 def _keyword_pattern(names: str, others: str) -> str:
+    # In an element's name, pass alone follows a character of the name (db_pass), never
+    # a line break or a space: "<pwd:abc\npass>" is no element, but pwd's value
+    element = _ELEMENT.format(names=names.replace("[^A-Za-z0-9]", "[_.:-]"))
     return (
         rf"(?:{names}(?:\\?[\"']|%22)?[ \t]*(?:=>|:=|[:=]|%3[DdAa])[ \t]*"
-        rf"|--[\w.-]*{names}[ \t]+|{_ELEMENT.format(names=names)}|{others})" + _KEYWORD_VALUE
+        rf"|--[\w.-]*{names}[ \t]+|{element}|{others})" + _KEYWORD_VALUE
     )
 
 
@@ -652,9 +655,17 @@ def _keyword_head(value: str, after: str, before: str) -> int:
         return len(head)
     if ending == _ELEMENT_TEXT:
         return 0  # (the closing tag names the secret again)
-    return len(value) if _NAMED.search(value, len(head)) else 0
+    named = _NAMED.search(value, len(head))
+    if named is None:
+        return 0
+    # What comes before the later name goes (a null, an escape), and the search reads on
+    # from the name, whose own value may run past this one's end (pwd: \\n X_PAT="a b")
+    name = _ANY_NAME.search(value, 1, named.end())
+    return len(value) if name is None else name.start()
 
 
+# A name of either kind, where `_NAMED` saw one (the names' alternatives: linear)
+_ANY_NAME = re.compile(f"{_PASSWORD_NAMES}|{_SECRET_NAMES}")
 _CLOSERS = " \t)]},;"
 
 
