@@ -62,7 +62,7 @@ def test_elements_named_by_pass_alone_still_read() -> None:
 
 
 FIRST = ["pwd: ", "password=", "--password=", "passwd = ", "secret: ", "api_key="]
-NOTHING = ["\\n ", "null ", "\\n", "None ", "&", "\\t"]
+NOTHING = ["\\n ", "''", "null ", "\\n", "None ", "&", "\\t"]
 LATER_NAMES = ["X_PAT", "cookie", "GITHUB_TOKEN", "api_key", "password", "client_secret"]
 SEPARATORS = ["=", ": ", '="', "='", '": "', "\t="]
 
@@ -77,6 +77,7 @@ SEPARATORS = ["=", ": ", '="', "='", '": "', "\t="]
     st.sampled_from(["", " ", "\n", ", x", '"', "<b"]),
 )
 @example("pwd: ", "\\n ", "X_PAT", '="', "abcdef1", ", ")
+@example("pwd: ", "\\n", "password", ": ", "a00000", "")
 def test_a_later_names_value_never_reaches_the_output(
     first: str, nothing: str, name: str, separator: str, value: str, tail: str
 ) -> None:

@@ -660,12 +660,13 @@ def _keyword_head(value: str, after: str, before: str) -> int:
         return 0
     # What comes before the later name goes (a null, an escape), and the search reads on
     # from the name, whose own value may run past this one's end (pwd: \\n X_PAT="a b")
-    name = _ANY_NAME.search(value, 1, named.end())
+    name = _ANY_NAME.search(value, 1, named.end() + _NAME_MAX)
     return len(value) if name is None else name.start()
 
 
 # A name of either kind, where `_NAMED` saw one (the names' alternatives: linear)
 _ANY_NAME = re.compile(f"{_PASSWORD_NAMES}|{_SECRET_NAMES}")
+_NAME_MAX = 32  # past a `_NAMED` match, more than any name's letters after it
 _CLOSERS = " \t)]},;"
 
 
