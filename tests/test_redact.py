@@ -468,8 +468,12 @@ def test_a_phone_run_split_before_a_card_redacts_the_same_twice() -> None:
     assert redact_text(once)[0] == once
 
 
-@settings(max_examples=200, deadline=None)
+# 80 generated examples (was 200), after strings holding one value, several, none, and
+# values at a string's start and end, in ASCII and not.
+@settings(max_examples=80, deadline=None)
 @given(st.lists(_TEXT, max_size=5))
+@example(["mail a@b.io now", "a@b.io", "call +14155552671 or c@d.io, then e@f.io.", "", "x"])
+@example(["é a@b.io é", "+14155552671 é b@c.io", "4111 1111 1111 1111é", "no value"])
 def test_strings_redacted_together_come_out_as_each_alone(texts: list[str]) -> None:
     """A record's strings, redacted in one search, equal each string redacted alone."""
     alone = [redact_text(text) for text in texts]
