@@ -521,7 +521,7 @@ _BRACKET = r"[\[\]{}]"
 _ENDS = {source: re.compile(source) for source in (_DOUBLE_QUOTED, _SINGLE_QUOTED)}
 _ENDS.update({source: re.compile(source) for source in (_JSON_IN_STRING, _ELEMENT_TEXT, _LINE)})
 _BYTE_ENDS = {source: re.compile(source.encode()) for source in _ENDS}
-_IS_SETTING, _IS_SETTING_BYTES = re.compile(_SETTING), re.compile(_SETTING.encode())
+_IS_SETTING = re.compile(_SETTING)
 _BRACKETS, _BRACKET_BYTES = re.compile(_BRACKET), re.compile(_BRACKET.encode())
 _OPENING = frozenset({"[", "{", b"[", b"{"})
 BEFORE = 80  # how much of the text before a rejected value under a secret's name is read
@@ -558,8 +558,11 @@ def _keyword_reach(data: Any, a: int, b: int, before: bytes) -> int:
     """Where the text a splitter reads after the value ``data[a:b]`` ends: past the
     closing quote, bracket or line end `_keyword_head` looks for, or `AFTER` bytes on."""
     ending = _ending(before[-1:].decode("latin-1"), before.decode("latin-1"), chr(data[a]))
+    # A settings line as `_keyword_head` reads it, in characters: its name may hold letters
+    # past ASCII (the long s of \u017fecret, which RE2 folds to s), which \w of bytes misses
+    setting = _IS_SETTING.search(before.decode("utf-8", "replace")) is not None
     if data[b - 1] in _CUT_AT and ending != _ELEMENT_TEXT:  # cut by the regex: read on
-        if ending is None and _IS_SETTING_BYTES.search(before) is None:
+        if ending is None and not setting:
             # An unquoted word: code, or its head up to its first stop, decides it, as
             # far as `_keyword_head` reads; the whole value only when that is no value.
             code = _CODE_BYTES.match(data, a)
@@ -574,7 +577,7 @@ def _keyword_reach(data: Any, a: int, b: int, before: bytes) -> int:
     if ending == _BRACKET:
         return max(_bracketed(data, _BRACKET_BYTES, a), b + AFTER)
     if ending is None:
-        if _IS_SETTING_BYTES.search(before) is None:
+        if not setting:
             return b + AFTER
         ending = _LINE
     found = _BYTE_ENDS[ending].match(data, a)
