@@ -21,6 +21,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from llmguard.redact import DEFAULT
+from tests._helpers.redaction import least_seconds
 
 LATER = [
     ('pwd: \\n X_PAT="a1b2 c3d4, \r\n&', "a1b2 c3d4"),
@@ -84,3 +85,20 @@ def test_a_later_names_value_never_reaches_the_output(
     """Whatever the rejected value before it, a later name's value is replaced."""
     out, _ = DEFAULT.redact(first + nothing + name + separator + value + tail)
     assert value not in out
+
+
+# Values read on to the end of a run of glued pieces (no whitespace), each holding the
+# next name: cut at every name, each was read to the run's end again (64 KB of
+# "<pwd:%26" 18 s); they go whole, as before. (RE2's work counter misses it: the reads
+# on are Python's.)
+FLOODS = ["<pwd:%26", "%26--password=", "%26\u017fecret=", "pwd=%26X_PAT=%26"]
+
+
+@pytest.mark.parametrize("unit", FLOODS)
+def test_glued_values_holding_names_take_linear_time(unit: str) -> None:
+    def seconds(size: int) -> float:
+        text = (unit * (size // len(unit) + 1))[:size]
+        return least_seconds(lambda: DEFAULT.redact(text))
+
+    small, large = seconds(2048), seconds(32768)
+    assert large <= 48 * max(small, 0.001), f"{small:.4f} s then {large:.4f} s"

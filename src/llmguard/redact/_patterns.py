@@ -661,15 +661,20 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     named = _NAMED.search(value, len(head))
     if named is None:
         return 0
-    # What comes before the later name goes (a null, an escape), and the search reads on
-    # from the name, whose own value may run past this one's end (pwd: \\n X_PAT="a b")
+    # When this value ends right after the later name and its separator, the name's own
+    # value runs past it (pwd: \\n X_PAT="a b"): what comes before the name goes, and the
+    # search reads on from the name. Else the value goes whole, holding the name's value
+    # (a value read on to its end once, not again from every name in it: linear).
     name = _ANY_NAME.search(value, 1, named.end() + _NAME_MAX)
-    return len(value) if name is None else name.start()
+    if name is None or len(value) - name.end() > _SEPARATOR_MAX:
+        return len(value)
+    return name.start()
 
 
 # A name of either kind, where `_NAMED` saw one (the names' alternatives: linear)
 _ANY_NAME = re.compile(f"{_PASSWORD_NAMES}|{_SECRET_NAMES}")
 _NAME_MAX = 32  # past a `_NAMED` match, more than any name's letters after it
+_SEPARATOR_MAX = 6  # a separator and its quotes after a name: '": "', ' %3D '
 _CLOSERS = " \t)]},;"
 
 
