@@ -666,7 +666,8 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     # search reads on from the name. Else the value goes whole, holding the name's value
     # (a value read on to its end once, not again from every name in it: linear).
     name = _ANY_NAME.search(value, 1, named.end() + _NAME_MAX)
-    if name is None or len(value) - name.end() > _SEPARATOR_MAX:
+    separator = None if name is None else _SEPARATOR.match(text, name.end())
+    if separator is None or separator.end() < len(value):
         return len(value)
     return name.start()
 
@@ -674,7 +675,8 @@ def _keyword_head(value: str, after: str, before: str) -> int:
 # A name of either kind, where `_NAMED` saw one (the names' alternatives: linear)
 _ANY_NAME = re.compile(f"{_PASSWORD_NAMES}|{_SECRET_NAMES}")
 _NAME_MAX = 32  # past a `_NAMED` match, more than any name's letters after it
-_SEPARATOR_MAX = 6  # a separator and its quotes after a name: '": "', ' %3D '
+# A separator after a name and the quote a value may open with (a few characters)
+_SEPARATOR = re.compile(r"(?:\\?[\"']|%22)?[ \t]*(?:=>|:=|[:=]|%3[DdAa])[ \t]*(?:\\?[\"']|%22)?")
 _CLOSERS = " \t)]},;"
 
 
