@@ -666,10 +666,10 @@ def _keyword_head(value: str, after: str, before: str) -> int:
     # search reads on from the name. Else the value goes whole, holding the name's value
     # (a value read on to its end once, not again from every name in it: linear).
     name = _ANY_NAME.search(value, 1, named.end() + _NAME_MAX)
-    separator = None if name is None else _SEPARATOR.match(text, name.end())
-    if separator is None or separator.end() < len(value):
+    if name is None:
         return len(value)
-    return name.start()
+    separator = _SEPARATOR.match(text, name.end())
+    return len(value) if separator is None or separator.end() < len(value) else name.start()
 
 
 # A name of either kind, where `_NAMED` saw one (the names' alternatives: linear)
