@@ -102,3 +102,13 @@ def test_glued_values_holding_names_take_linear_time(unit: str) -> None:
 
     small, large = seconds(2048), seconds(32768)
     assert large <= 48 * max(small, 0.001), f"{small:.4f} s then {large:.4f} s"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the value's regex ends an element's text at a double quote, and the "
+    "check, which reads an element's text to its <, sees only values it rejects",
+)
+def test_an_elements_text_holding_a_double_quote_goes_whole() -> None:
+    out, _ = DEFAULT.redact('<password>pa"ss word</password>')
+    assert out == "<password>[password]</password>"
