@@ -79,6 +79,7 @@ SEPARATORS = ["=", ": ", '="', "='", '": "', "\t="]
 )
 @example("pwd: ", "\\n ", "X_PAT", '="', "abcdef1", ", ")
 @example("pwd: ", "\\n", "password", ": ", "a00000", "")
+@example("pwd: ", "\\n ", "password", ": ", "a00000", "")
 def test_a_later_names_value_never_reaches_the_output(
     first: str, nothing: str, name: str, separator: str, value: str, tail: str
 ) -> None:

@@ -675,8 +675,11 @@ def _keyword_head(value: str, after: str, before: str) -> int:
 # A name of either kind, where `_NAMED` saw one (the names' alternatives: linear)
 _ANY_NAME = re.compile(f"{_PASSWORD_NAMES}|{_SECRET_NAMES}")
 _NAME_MAX = 32  # past a `_NAMED` match, more than any name's letters after it
-# A separator after a name and the quote a value may open with (a few characters)
-_SEPARATOR = re.compile(r"(?:\\?[\"']|%22)?[ \t]*(?:=>|:=|[:=]|%3[DdAa])[ \t]*(?:\\?[\"']|%22)?")
+# The rest of a name's word (" pass" of " password"), its separator and the quote a
+# value may open with (a few characters)
+_SEPARATOR = re.compile(
+    r"[\w.-]*(?:\\?[\"']|%22)?[ \t]*(?:=>|:=|[:=]|%3[DdAa])[ \t]*(?:\\?[\"']|%22)?"
+)
 _CLOSERS = " \t)]},;"
 
 
