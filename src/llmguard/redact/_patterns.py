@@ -560,7 +560,7 @@ def _keyword_reach(data: Any, a: int, b: int, before: bytes) -> int:
     ending = _ending(before[-1:].decode("latin-1"), before.decode("latin-1"), chr(data[a]))
     # A settings line as `_keyword_head` reads it, in characters: its name may hold letters
     # past ASCII (the long s of \u017fecret, which RE2 folds to s), which \w of bytes misses
-    setting = _IS_SETTING.search(before.decode("utf-8", "replace")) is not None
+    setting = ending is None and _IS_SETTING.search(before.decode("utf-8", "replace")) is not None
     if data[b - 1] in _CUT_AT and ending != _ELEMENT_TEXT:  # cut by the regex: read on
         if ending is None and not setting:
             # An unquoted word: code, or its head up to its first stop, decides it, as
