@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from llmguard.redact import DEFAULT
@@ -76,7 +76,9 @@ _STOP = re.compile(r"%2[26]|%3[Bb]")
 @example("x(%26y")
 def test_an_unquoted_word_is_read_to_its_first_stop(word: str) -> None:
     """Any word of letters, digits, %, ( and ): replaced up to its first URL-escaped stop
-    (less the ) after it), unless it is a call or empty there."""
+    (less the ) after it), unless it is a call or empty there. (A word starting with %22
+    opens a quote, read as a quoted value: not this property's.)"""
+    assume(not word.startswith("%22"))
     redacted, counts = DEFAULT.redact(f"run password={word} ok")
     stop = _STOP.search(word)
     token = word if stop is None else word[: stop.start()]
