@@ -21,6 +21,7 @@ import importlib
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -36,6 +37,14 @@ _ROOT = Path(__file__).resolve().parents[2]
 GENERATED_CALLS = 600
 # The report's footer says when it was made.
 _NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
+_MADE = re.compile(r"(<footer>Made by llmguard \S+ on )\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
+
+
+def report_page(path: Path) -> str:
+    """A report's HTML with the minute it was made (in its footer) left out: the same
+    report made twice is otherwise the same, but a minute may turn between the two."""
+    return _MADE.sub(r"\1(when)", path.read_text(encoding="utf-8"))
+
 
 _GENERATED_DRIFT = ("--baseline", "2026-01-01..2026-01-16", "--current", "2026-01-16..2026-02-01")
 _DEMO_DRIFT = ("--baseline", "2026-02-02..2026-02-10T09:00", "--current", "2026-02-10T09:00..")

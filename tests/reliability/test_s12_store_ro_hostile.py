@@ -21,6 +21,7 @@ from llmguard.cli import main
 from llmguard.sinks import SQLiteSink, SQLiteStore
 from llmguard.sinks._paths import cut_short, unmerged_wal
 from llmguard.sinks.table import MIGRATIONS
+from tests._helpers.cli_answers import report_page
 from tests._helpers.cli_stores import _records
 
 _FDS = Path("/proc/self/fd")
@@ -99,7 +100,7 @@ def _answers(argvs: list[list[str]], out: Path) -> list[tuple[int, str, str]]:
     for argv in argvs:
         found.append(_run(argv))
         if argv[0] == "report" and found[-1][0] == 0:
-            found.append((0, out.read_text(encoding="utf-8"), ""))
+            found.append((0, report_page(out), ""))
             out.unlink()
     return found
 
@@ -156,13 +157,13 @@ def test_a_store_of_a_later_layout_reads_as_this_one(tmp_path: Path, whole: Path
     for argv in _commands(here, out):
         expected.append(_run(argv)[:2])
         if argv[0] == "report":
-            expected.append((0, out.read_text(encoding="utf-8")))
+            expected.append((0, report_page(out)))
     found = []
     for argv in _commands(later, out):
         status, text, _ = _run(argv)
         found.append((status, text.replace(str(later), str(here))))
         if argv[0] == "report":
-            found.append((0, out.read_text(encoding="utf-8").replace("later.db", "here.db")))
+            found.append((0, report_page(out).replace("later.db", "here.db")))
     assert found == expected
     assert [status for status, _ in expected] == [0, 0, 0, 0, 0, 0]
     with contextlib.closing(sqlite3.connect(later)) as conn:

@@ -29,6 +29,7 @@ import pytest
 
 from llmguard.cli import main
 from llmguard.sinks import SQLiteSink, SQLiteStore, read_records
+from tests._helpers.cli_answers import report_page
 from tests._helpers.cli_stores import _records
 
 _NOBODY = 65534
@@ -90,7 +91,7 @@ def _run(argv: list[str]) -> tuple[int, str, str]:
 def _answers(commands: list[list[str]], report: Path | None) -> list[tuple[int, str, str]]:
     found = [_run(argv) for argv in commands]
     if report is not None:
-        found.append((0, report.read_text(encoding="utf-8"), ""))
+        found.append((0, report_page(report), ""))
     return found
 
 
