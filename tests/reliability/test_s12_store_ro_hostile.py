@@ -145,9 +145,9 @@ def test_a_store_of_a_later_layout_reads_as_this_one(tmp_path: Path, whole: Path
     """A store whose layout number is past this llmguard's (written by a newer one)
     answers as the same store at this layout, since migrations only add; one whose
     table lacks a column this layout has is refused, naming it."""
-    here = tmp_path / "here.db"
+    here = tmp_path / "this.db"
     here.write_bytes(whole.read_bytes())
-    later = tmp_path / "later.db"
+    later = tmp_path / "next.db"  # (names of one length: the report says its size)
     later.write_bytes(whole.read_bytes())
     with contextlib.closing(sqlite3.connect(later)) as conn:
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 7:d}")
@@ -163,7 +163,7 @@ def test_a_store_of_a_later_layout_reads_as_this_one(tmp_path: Path, whole: Path
         status, text, _ = _run(argv)
         found.append((status, text.replace(str(later), str(here))))
         if argv[0] == "report":
-            found.append((0, report_page(out).replace("later.db", "here.db")))
+            found.append((0, report_page(out).replace("next.db", "this.db")))
     assert found == expected
     assert [status for status, _ in expected] == [0, 0, 0, 0, 0, 0]
     with contextlib.closing(sqlite3.connect(later)) as conn:
