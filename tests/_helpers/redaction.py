@@ -41,6 +41,9 @@ class _Counted:
         return getattr(self._regex, name)
 
 
+_COMPILED: dict[tuple[str, bool], Any] = {}  # RE2 regexes by source and capture
+
+
 @contextmanager
 def counting_re2() -> Iterator[list[int]]:
     """DEFAULT compiled afresh with counting regexes: yields [RE2 calls, bytes read]."""
@@ -48,7 +51,12 @@ def counting_re2() -> Iterator[list[int]]:
     real = _search.compile_regex
 
     def compile_regex(source: str, capture: bool) -> Any:
-        return _Counted(real(source, capture), tally)
+        # RE2 compiles each source once for the whole run (it answers alike however
+        # often it is asked); each engine built here counts into its own tally.
+        regex = _COMPILED.get((source, capture))
+        if regex is None:
+            regex = _COMPILED[source, capture] = real(source, capture)
+        return _Counted(regex, tally)
 
     with (
         mock.patch.object(_search, "compile_regex", compile_regex),
