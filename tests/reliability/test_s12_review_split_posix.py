@@ -49,3 +49,21 @@ def test_the_kinds_named_are_re2s(text: str) -> None:
     posix = Patterns({"first": r"x[[:digit:]]", "second": r"x:]"})
     plain = Patterns({"first": r"x[0-9]", "second": r"x:]"})
     assert posix.redact(text) == plain.redact(text)
+
+
+def test_a_pattern_with_a_flag_for_all_of_it_beside_the_defaults_warns_nothing() -> None:
+    """A `(?i)` for a whole pattern of one's own lands inside the combined Python regex:
+    Python 3.11 refuses it there, and 3.10 warned (a DeprecationWarning raised out of
+    `Patterns(...)` under -W error) and applied it to every kind. Such kinds are read by
+    RE2 alone, on every Python."""
+    import warnings
+
+    from llmguard.redact import Patterns
+    from llmguard.redact._patterns import DEFAULT_PATTERNS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        patterns = Patterns({**DEFAULT_PATTERNS, "ticket": r"(?i)\btick-[0-9]{4,}"})
+        redacted, counts = patterns.redact("see TICK-12345 and password=hunter2 now")
+    assert redacted == "see [ticket] and password=[password] now"
+    assert counts == {"ticket": 1, "password": 1}

@@ -343,8 +343,11 @@ class _Reader(NamedTuple):
     @classmethod
     def of(cls, kept: list[tuple[int, str]]) -> _Reader | None:
         """The reader of ``kept``, or ``None`` if `re` cannot compile them or would read
-        them otherwise than RE2 (a POSIX class, ``[[:digit:]]``, is a set to `re`)."""
-        if any(_POSIX_CLASS.search(source) for _, source in kept):
+        them otherwise than RE2 (a POSIX class, ``[[:digit:]]``, is a set to `re`; a flag
+        for a whole pattern, ``(?i)``, not at the start of the combined regex is an error
+        since Python 3.11, and on 3.10 a DeprecationWarning that applies it to every
+        kind)."""
+        if any(_POSIX_CLASS.search(s) or _GLOBAL_FLAGS.search(s) for _, s in kept):
             return None
         try:
             wrapped = "|".join(f"(?P<a{i}>{alternative(s, f's{i}')})" for i, s in kept)
@@ -439,6 +442,7 @@ _CATEGORIES = {
     "CATEGORY_SPACE": frozenset(b" \t\n\r\f\v\x1c\x1d\x1e\x1f\x85") | _NON_ASCII,
 }
 _POSIX_CLASS = re.compile(r"\[:\^?[a-z]+:\]")  # in a class: [[:alpha:]], [^[:^digit:]]
+_GLOBAL_FLAGS = re.compile(r"(?<!\\)\(\?[aiLmsux]+\)")  # (?i) for a whole pattern
 _AT_START = {"AT_BEGINNING", "AT_BEGINNING_LINE", "AT_BEGINNING_STRING", "AT_BOUNDARY",
              "AT_NON_BOUNDARY", "AT_UNI_BOUNDARY", "AT_UNI_NON_BOUNDARY", "AT_LOC_BOUNDARY",
              "AT_LOC_NON_BOUNDARY"}  # fmt: skip
