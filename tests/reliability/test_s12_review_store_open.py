@@ -9,18 +9,14 @@ import contextlib
 import io
 import json
 import os
-import pickle
-import select
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,10 +24,9 @@ from llmguard.cli import main
 from llmguard.exceptions import ConfigurationError
 from llmguard.sinks import SQLiteSink, SQLiteStore
 from tests._helpers.cli_stores import _records
+from tests._helpers.unprivileged import lock_up, unprivileged
 
-_NOBODY = 65534
 _FDS = Path("/proc/self/fd")
-_CHILD_TIMEOUT_S = 60.0
 
 pytestmark = pytest.mark.skipif(
     not _FDS.is_dir(), reason="POSIX locks and permissions, /proc/self/fd"
@@ -54,46 +49,6 @@ def _stats(path: Path) -> tuple[int, object, str]:
     return status, answer, err
 
 
-def _unprivileged(work: Callable[[], Any]) -> Any:
-    """``work()`` run by a user who cannot write read-only directories: this process
-    when it is not root, else a forked child that gave root up for ``nobody``."""
-    if os.geteuid() != 0:
-        return work()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        try:
-            os.setgroups([])
-            os.setgid(_NOBODY)
-            os.setuid(_NOBODY)
-            outcome: tuple[bool, Any] = (True, work())
-        except BaseException as exc:
-            outcome = (False, exc)
-        try:
-            os.write(write, pickle.dumps(outcome))
-        finally:
-            os._exit(0)
-    os.close(write)
-    chunks: list[bytes] = []
-    try:
-        while True:
-            ready, _, _ = select.select([read], [], [], _CHILD_TIMEOUT_S)
-            if not ready:
-                os.kill(pid, signal.SIGKILL)
-                pytest.fail("the unprivileged reader hung")
-            chunk = os.read(read, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(read)
-        os.waitpid(pid, 0)
-    ok, value = pickle.loads(b"".join(chunks))
-    if not ok:
-        raise value
-    return value
-
-
 @pytest.fixture
 def place() -> Iterator[Path]:
     """A directory every user may enter (pytest's own are root's alone)."""
@@ -106,14 +61,6 @@ def place() -> Iterator[Path]:
             if folder.is_dir() and not folder.is_symlink():
                 folder.chmod(0o755)
         shutil.rmtree(top)
-
-
-def _lock_up(folder: Path) -> None:
-    for file in folder.iterdir():
-        file.chmod(0o444)
-    folder.chmod(0o555)
-    if _unprivileged(lambda: os.access(folder, os.W_OK)):
-        pytest.skip("this user writes read-only directories")
 
 
 def _count(path: Path) -> int:
@@ -178,12 +125,12 @@ def test_a_link_to_a_store_in_a_read_only_directory_reads_the_store(place: Path)
     expected = (_count(store), _stats(store))
     for name in ("calls.db-wal", "calls.db-shm"):
         (store.parent / name).unlink(missing_ok=True)
-    _lock_up(store.parent)
+    lock_up(store.parent)
 
     def read() -> tuple[int, tuple[int, object, str]]:
         return _count(link), _stats(link)
 
-    assert _unprivileged(read) == expected
+    assert unprivileged(read) == expected
     assert expected[1][0] == 0
     assert sorted(os.listdir(store.parent)) == ["calls.db"]
 
@@ -211,8 +158,8 @@ def test_a_link_to_a_store_whose_wal_holds_changes_is_refused(place: Path) -> No
     links.mkdir()
     (links / "calls.db").symlink_to(path)
     _run(["stats", str(_closed_store(place / "warm"))])  # imports what the reader needs
-    _lock_up(folder)
-    _lock_up(links)
+    lock_up(folder)
+    lock_up(links)
 
     def read() -> tuple[str, tuple[int, str, str]]:
         try:
@@ -221,7 +168,7 @@ def test_a_link_to_a_store_whose_wal_holds_changes_is_refused(place: Path) -> No
             found = str(exc)
         return found, _run(["stats", str(links / "calls.db")])
 
-    message, (status, out, err) = _unprivileged(read)
+    message, (status, out, err) = unprivileged(read)
     assert "calls.db-wal" in message
     assert "holds changes" in message
     assert (status, out) == (2, "")
@@ -404,7 +351,7 @@ def test_a_shm_this_user_cannot_open_reads_as_documented(place: Path) -> None:
     try:
         assert writer.stdout.readline() == "holding\n"
         (folder / "calls.db-shm").chmod(0o600)
-        if _unprivileged(lambda: os.access(folder / "calls.db-shm", os.R_OK)):
+        if unprivileged(lambda: os.access(folder / "calls.db-shm", os.R_OK)):
             pytest.skip("this user reads files only their owner may read")
 
         def refused() -> str:
@@ -413,7 +360,7 @@ def test_a_shm_this_user_cannot_open_reads_as_documented(place: Path) -> None:
             except ValueError as exc:
                 return str(exc)
 
-        message = _unprivileged(refused)
+        message = unprivileged(refused)
         assert "calls.db-wal" in message
         assert "holds changes" in message
     finally:
@@ -421,7 +368,7 @@ def test_a_shm_this_user_cannot_open_reads_as_documented(place: Path) -> None:
     assert writer.returncode == 0
     (folder / "calls.db-shm").write_bytes(bytes(32768))
     (folder / "calls.db-shm").chmod(0o600)
-    assert _unprivileged(lambda: _count(path)) == len(_records())
+    assert unprivileged(lambda: _count(path)) == len(_records())
 
 
 @pytest.mark.xfail(

@@ -14,16 +14,12 @@ import contextlib
 import dataclasses
 import io
 import os
-import pickle
-import select
 import shutil
-import signal
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,54 +27,9 @@ from llmguard.cli import main
 from llmguard.sinks import SQLiteSink, SQLiteStore, read_records
 from tests._helpers.cli_answers import report_page
 from tests._helpers.cli_stores import _records
-
-_NOBODY = 65534
-_CHILD_TIMEOUT_S = 60.0
+from tests._helpers.unprivileged import lock_up, unprivileged
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
-
-
-def _unprivileged(work: Callable[[], Any]) -> Any:
-    """``work()`` run by a user who cannot write the test's read-only directories: this
-    process when it is not root, else a forked child that gave root up. Returns its
-    value, or raises what it raised."""
-    if os.geteuid() != 0:
-        return work()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        code = 0
-        try:
-            os.setgroups([])
-            os.setgid(_NOBODY)
-            os.setuid(_NOBODY)
-            outcome: tuple[bool, Any] = (True, work())
-        except BaseException as exc:
-            outcome = (False, exc)
-        try:
-            os.write(write, pickle.dumps(outcome))
-        except BaseException:
-            code = 1
-        os._exit(code)
-    os.close(write)
-    chunks: list[bytes] = []
-    try:
-        while True:
-            ready, _, _ = select.select([read], [], [], _CHILD_TIMEOUT_S)
-            if not ready:
-                os.kill(pid, signal.SIGKILL)
-                pytest.fail("the unprivileged reader hung")
-            chunk = os.read(read, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(read)
-        os.waitpid(pid, 0)
-    ok, value = pickle.loads(b"".join(chunks))
-    if not ok:
-        raise value
-    return value
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:
@@ -109,15 +60,6 @@ def place() -> Iterator[Path]:
             if folder.is_dir():
                 folder.chmod(0o755)
         shutil.rmtree(top)
-
-
-def _lock_up(folder: Path) -> None:
-    """Make ``folder`` and its files read-only, and check that it holds."""
-    for file in folder.iterdir():
-        file.chmod(0o444)
-    folder.chmod(0o555)
-    if _unprivileged(lambda: os.access(folder, os.W_OK)):
-        pytest.skip("this user writes read-only directories")
 
 
 def _same_place(folder: Path, files: dict[str, bytes]) -> None:
@@ -181,8 +123,8 @@ def test_commands_read_a_closed_store_in_a_read_only_directory(place: Path) -> N
 
     writable = read()
     _same_place(folder, files)
-    _lock_up(folder)
-    assert _unprivileged(read) == writable
+    lock_up(folder)
+    assert unprivileged(read) == writable
     assert writable[0][0][0] == 0
     assert writable[1] == len(_records())
     assert sorted(os.listdir(folder)) == ["calls.db"]
@@ -217,9 +159,9 @@ def test_every_command_reads_the_demo_store_in_a_read_only_directory(place: Path
     )
     writable = _answers(commands, out)
     _same_place(folder, files)
-    _lock_up(folder)
+    lock_up(folder)
     out.unlink()
-    assert _unprivileged(lambda: _answers(commands, out)) == writable
+    assert unprivileged(lambda: _answers(commands, out)) == writable
     assert [status for status, _, _ in writable] == [0, 1, 0, 0, 0]
     assert sorted(os.listdir(folder)) == ["demo.db"]
 
@@ -239,8 +181,8 @@ def test_a_copied_store_with_its_wal_and_shm_reads_every_call(place: Path) -> No
 
     writable = read()
     _same_place(folder, files)
-    _lock_up(folder)
-    assert _unprivileged(read) == writable
+    lock_up(folder)
+    assert unprivileged(read) == writable
     assert writable[1] == count
 
 
@@ -256,7 +198,7 @@ def test_a_wal_that_cannot_be_read_is_a_clear_error_not_stale_answers(place: Pat
     with SQLiteStore(folder / "calls.db") as store:
         assert store.count() == count  # where a -shm can be made, the calls are there
     _same_place(folder, files)
-    _lock_up(folder)
+    lock_up(folder)
     path = folder / "calls.db"
 
     def read() -> tuple[list[tuple[int, str, str]], str]:
@@ -266,7 +208,7 @@ def test_a_wal_that_cannot_be_read_is_a_clear_error_not_stale_answers(place: Pat
             return _answers(_commands(folder, _SMALL), None), str(exc)
         return [], "opened"
 
-    answers, error = _unprivileged(read)
+    answers, error = unprivileged(read)
     assert f"{os.fspath(path)}-wal" in error
     assert "checkpoint" in error
     for status, out, err in answers:
@@ -291,8 +233,8 @@ def test_an_empty_wal_left_beside_a_read_only_store_is_no_obstacle(place: Path) 
     writable = _answers(commands, None)
     for wal in (b"", bytes(16), header):
         _same_place(folder, {"calls.db": database, "calls.db-wal": wal})
-        _lock_up(folder)
-        assert _unprivileged(lambda: _answers(commands, None)) == writable
+        lock_up(folder)
+        assert unprivileged(lambda: _answers(commands, None)) == writable
         for file in (folder, *folder.iterdir()):
             file.chmod(0o755)
 
@@ -311,15 +253,15 @@ def test_a_store_a_sink_has_open_is_read_through_its_shm(place: Path) -> None:
         commands = _commands(folder, _SMALL)
         writable = _answers(commands, None)
         folder.chmod(0o755)
-        if _unprivileged(lambda: os.access(folder, os.W_OK)):
+        if unprivileged(lambda: os.access(folder, os.W_OK)):
             pytest.skip("this user writes read-only directories")
 
         def read() -> tuple[list[tuple[int, str, str]], int]:
             with SQLiteStore(folder / "calls.db") as store:
                 return _answers(commands, None), store.count()
 
-        assert _unprivileged(read) == (writable, len(records))
+        assert unprivileged(read) == (writable, len(records))
         sink.emit([dataclasses.replace(records[0], span_id=f"{99:016x}")])
-        assert _unprivileged(read)[1] == len(records) + 1
+        assert unprivileged(read)[1] == len(records) + 1
     finally:
         sink.close()
